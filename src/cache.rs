@@ -1,0 +1,149 @@
+//! The cache keeper: removes local copies of verified recordings past the cache limits.
+//!
+//! Invariant: nothing is removed locally before the store has verified it. Candidates
+//! come only from rows in state `verified` ([`Catalog::cached_oldest_first`]), and
+//! [`Catalog::mark_purged`] refuses any other row. The inbox link is removed too (so the
+//! share does not fill the disk), but only when it is still the same inode as the vault
+//! copy: a new file the camera wrote under the same name is never touched.
+
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use tracing::{info, warn};
+
+use crate::catalog::{Catalog, FileRow};
+use crate::config::{human_bytes, Config};
+
+const DAY_MS: i64 = 86_400_000;
+
+pub struct CacheKeeper {
+    pub inbox: PathBuf,
+    pub vault: PathBuf,
+    pub max_bytes: u64,
+    pub max_days: u64,
+    pub min_free: u64,
+    pub min_days: u64,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub purged: u64,
+    pub bytes: u64,
+    pub low_disk: bool,
+}
+
+impl CacheKeeper {
+    pub fn new(cfg: &Config) -> CacheKeeper {
+        CacheKeeper {
+            inbox: cfg.inbox(),
+            vault: cfg.vault(),
+            max_bytes: cfg.cache.max_bytes.0,
+            max_days: cfg.cache.max_days,
+            min_free: cfg.cache.min_free.0,
+            min_days: cfg.cache.min_days,
+        }
+    }
+
+    /// Purges what the limits and free space call for. `free` reports free bytes on the
+    /// vault's disk (a parameter so that tests can simulate a full disk).
+    pub fn pass(
+        &self,
+        catalog: &Catalog,
+        now_ms: i64,
+        free: &dyn Fn(&Path) -> Option<u64>,
+    ) -> Result<Pass> {
+        let mut out = Pass::default();
+        let mut cached = catalog.summary()?.cached.bytes;
+        let mut low = free(&self.vault).is_some_and(|f| f < self.min_free);
+        out.low_disk = low;
+        loop {
+            let batch = catalog.cached_oldest_first(256)?;
+            if batch.is_empty() {
+                break;
+            }
+            let mut progressed = false;
+            for row in batch {
+                let age_ms = now_ms - row.start_ms;
+                let too_many = cached > self.max_bytes;
+                let too_old = age_ms > self.max_days as i64 * DAY_MS;
+                let make_room = low && age_ms > self.min_days as i64 * DAY_MS;
+                if !(too_many || too_old || make_room) {
+                    // Rows are oldest first: nothing after this one qualifies either,
+                    // except by size, which `too_many` already covers.
+                    return self.finish(catalog, out, low, free);
+                }
+                self.purge(catalog, &row, now_ms)?;
+                cached = cached.saturating_sub(row.size);
+                out.purged += 1;
+                out.bytes += row.size;
+                progressed = true;
+                if make_room && !too_many && !too_old {
+                    low = free(&self.vault).is_some_and(|f| f < self.min_free);
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        self.finish(catalog, out, low, free)
+    }
+
+    fn finish(
+        &self,
+        catalog: &Catalog,
+        out: Pass,
+        low: bool,
+        free: &dyn Fn(&Path) -> Option<u64>,
+    ) -> Result<Pass> {
+        if out.purged > 0 {
+            info!(
+                files = out.purged,
+                bytes = out.bytes,
+                "purged verified local copies"
+            );
+        }
+        if low {
+            let s = catalog.summary()?;
+            let unverified = s.captured.bytes + s.uploaded.bytes + s.failed.bytes;
+            warn!(
+                "LOW DISK: {} free on the vault's disk ({}), below `cache.min_free` = {}. The vault holds {} of verified recordings kept for `cache.min_days` and {} not yet verified in the store (upload backlog{}). Free space on that disk, raise the upload bandwidth, or lower `cache.min_days`.",
+                free(&self.vault).map(human_bytes).unwrap_or_else(|| "?".into()),
+                self.vault.display(),
+                human_bytes(self.min_free),
+                human_bytes(s.cached.bytes),
+                human_bytes(unverified),
+                if s.failed.files > 0 { format!(", {} files failing: see `camvault status`", s.failed.files) } else { String::new() }
+            );
+        }
+        Ok(out)
+    }
+
+    fn purge(&self, catalog: &Catalog, row: &FileRow, now_ms: i64) -> Result<()> {
+        let vault_path = self.vault.join(&row.key);
+        let inbox_path = self
+            .inbox
+            .join(std::ffi::OsStr::from_bytes(&row.inbox_path));
+        if let Ok(m) = std::fs::symlink_metadata(&inbox_path) {
+            if m.is_file() && m.ino() == row.ino && m.dev() == row.dev {
+                if let Err(e) = std::fs::remove_file(&inbox_path) {
+                    warn!(path = %inbox_path.display(), "cannot remove the inbox copy of a purged recording: {e}");
+                }
+            }
+        }
+        match std::fs::remove_file(&vault_path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => anyhow::bail!("cannot remove {} from the vault: {e}", vault_path.display()),
+        }
+        catalog.mark_purged(row.id, now_ms)
+    }
+}
+
+/// Free bytes for unprivileged users on the filesystem holding `path`.
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    let s = rustix::fs::statvfs(path).ok()?;
+    Some(s.f_bavail.saturating_mul(s.f_frsize))
+}

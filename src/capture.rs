@@ -1,0 +1,279 @@
+//! Capture: makes a finished inbox file camvault's own.
+//!
+//! The file is hard-linked into `vault/<key>` (copied when the vault is on another
+//! filesystem) and its catalog row inserted in the same step, so that from then on a
+//! delete in the inbox, by the camera's retention job or anyone, cannot lose it. Symlinks
+//! are never followed and nothing outside the inbox is ever touched.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{anyhow, bail, Context, Result};
+use jiff::Timestamp;
+use tracing::{info, warn};
+
+use crate::catalog::{Catalog, NewFile};
+use crate::config::Config;
+use crate::inbox::{layout, mp4meta};
+use crate::keys::{KeyInput, Template};
+
+/// What capture did with a file.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Captured {
+    /// New row with this key.
+    New(String),
+    /// This exact file (inode, size, mtime) is already in the catalog.
+    Already,
+    /// The file disappeared before it could be captured (deleted or renamed).
+    Vanished,
+}
+
+/// The fixed parts capture needs, built once.
+pub struct Capturer {
+    pub config: Config,
+    pub inbox: PathBuf,
+    pub vault: PathBuf,
+    template: Template,
+    warned_copy: AtomicBool,
+}
+
+/// Facts about a file as seen by `lstat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl Stat {
+    pub fn of(m: &std::fs::Metadata) -> Stat {
+        Stat {
+            size: m.len(),
+            mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+            dev: m.dev(),
+            ino: m.ino(),
+        }
+    }
+}
+
+impl Capturer {
+    pub fn new(config: &Config) -> Result<Capturer> {
+        let template = Template::parse(&config.store.key_template)
+            .map_err(|e| anyhow!("`store.key_template`: {e}"))?;
+        Ok(Capturer {
+            config: config.clone(),
+            inbox: config.inbox(),
+            vault: config.vault(),
+            template,
+            warned_copy: AtomicBool::new(false),
+        })
+    }
+
+    /// Captures `rel` (a path relative to the inbox) if it is a regular file not yet captured.
+    pub fn capture(&self, catalog: &Catalog, rel: &Path, now: Timestamp) -> Result<Captured> {
+        let full = self.checked_path(rel)?;
+        let meta = match std::fs::symlink_metadata(&full) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Captured::Vanished),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", full.display())),
+        };
+        if meta.file_type().is_symlink() {
+            bail!("{} is a symlink; camvault never follows links out of the inbox, so it is left alone", full.display());
+        }
+        if !meta.is_file() {
+            bail!("{} is not a regular file; left alone", full.display());
+        }
+        let stat = Stat::of(&meta);
+        let rel_bytes = rel.as_os_str().as_bytes();
+        if catalog.already_captured(stat.dev, stat.ino, rel_bytes, stat.size, stat.mtime_ns)? {
+            return Ok(Captured::Already);
+        }
+
+        let comps: Vec<&[u8]> = rel.components().map(|c| c.as_os_str().as_bytes()).collect();
+        let parsed = layout::parse(&comps);
+        let cam = self
+            .config
+            .camera(parsed.mac.as_deref(), parsed.folder.as_deref());
+        let mtime = Timestamp::from_nanosecond(stat.mtime_ns as i128).unwrap_or(now);
+        let span = layout::resolve(&parsed, &cam.tz, mtime, now);
+        let mp4 = probe_mp4(&full, stat.size);
+        let end = span.end.or_else(|| {
+            let d = mp4.as_ref()?.duration_ms?;
+            Timestamp::from_millisecond(span.start.as_millisecond().checked_add(d)?).ok()
+        });
+        let mut warnings: Vec<String> = span.warning.into_iter().collect();
+        if stat.size == 0 {
+            warnings.push("empty file (0 bytes)".into());
+        } else if mp4.is_none() && full.extension() == Some(OsStr::new("mp4")) {
+            warnings.push("no readable MP4 header (truncated or not a video)".into());
+        }
+        let warning = (!warnings.is_empty()).then(|| warnings.join("; "));
+        let start_z = span.start.to_zoned(cam.tz.clone());
+        let file_name = comps.last().copied().unwrap_or(b"unnamed");
+        let base_key = self.template.render(&KeyInput {
+            camera: &cam.id,
+            mac: parsed.mac.as_deref(),
+            channel: parsed.channel.as_deref(),
+            start: &start_z,
+            file: file_name,
+        });
+        let info = mp4.unwrap_or_default();
+        let row = NewFile {
+            camera: &cam.id,
+            mac: parsed.mac.as_deref(),
+            tz: &cam.tz_name,
+            inbox_path: rel_bytes,
+            base_key: &base_key,
+            layout: parsed.layout.as_str(),
+            channel: parsed.channel.as_deref(),
+            start_ms: span.start.as_millisecond(),
+            end_ms: end.map(|e| e.as_millisecond()),
+            size: stat.size,
+            mtime_ns: stat.mtime_ns,
+            dev: stat.dev,
+            ino: stat.ino,
+            duration_ms: info.duration_ms,
+            codec: info.codec.as_deref(),
+            width: info.width,
+            height: info.height,
+            warning: warning.as_deref(),
+            now_ms: now.as_millisecond(),
+        };
+        let (_, key) =
+            catalog.insert_captured(&row, |key| self.link_into_vault(&full, stat, key))?;
+        match &warning {
+            Some(w) => warn!(path = %full.display(), %key, "captured with a warning: {w}"),
+            None => info!(%key, size = stat.size, "captured"),
+        }
+        Ok(Captured::New(key))
+    }
+
+    /// Joins `rel` to the inbox, refusing `..`, absolute paths and symlinked directories.
+    fn checked_path(&self, rel: &Path) -> Result<PathBuf> {
+        let mut p = self.inbox.clone();
+        let n = rel.components().count();
+        for (i, c) in rel.components().enumerate() {
+            match c {
+                Component::Normal(name) => p.push(name),
+                _ => bail!("{} escapes the inbox; ignored", rel.display()),
+            }
+            if i + 1 < n {
+                let m = std::fs::symlink_metadata(&p)
+                    .with_context(|| format!("cannot read {}", p.display()))?;
+                if !m.is_dir() {
+                    bail!(
+                        "{} is a symlink or not a directory; camvault does not follow it",
+                        p.display()
+                    );
+                }
+            }
+        }
+        Ok(p)
+    }
+
+    /// Creates `vault/<key>` as a hard link to the inbox file (or a copy across filesystems).
+    fn link_into_vault(&self, src: &Path, stat: Stat, key: &str) -> Result<()> {
+        let dest = self.vault.join(key);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create vault directory {}", parent.display()))?;
+        }
+        match std::fs::hard_link(src, &dest) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                // Left by a capture that crashed before its commit: fine if it is this file.
+                let m = std::fs::symlink_metadata(&dest)?;
+                if m.ino() == stat.ino && m.dev() == stat.dev
+                    || (m.len() == stat.size && same_bytes(src, &dest)?)
+                {
+                    Ok(())
+                } else {
+                    bail!(
+                        "vault already has a different file at {} that the catalog does not know; move it aside (it may be a recording from a crashed run) and capture again",
+                        dest.display()
+                    )
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error()) => {
+                if !self.warned_copy.swap(true, Ordering::Relaxed) {
+                    warn!("the vault is on another filesystem than the inbox: copying instead of hard-linking (slower, uses twice the space; see `camvault doctor`)");
+                }
+                copy_no_overwrite(src, &dest, stat.size)
+            }
+            Err(e) => Err(e).with_context(|| {
+                format!(
+                    "cannot link {} into the vault at {}",
+                    src.display(),
+                    dest.display()
+                )
+            }),
+        }
+    }
+}
+
+fn probe_mp4(path: &Path, size: u64) -> Option<mp4meta::Mp4Info> {
+    let mut f = std::fs::File::open(path).ok()?;
+    mp4meta::probe(&mut f, size)
+}
+
+fn same_bytes(a: &Path, b: &Path) -> io::Result<bool> {
+    use std::io::Read;
+    let (mut fa, mut fb) = (std::fs::File::open(a)?, std::fs::File::open(b)?);
+    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let na = fa.read(&mut ba)?;
+        let mut nb = 0;
+        while nb < na {
+            let n = fb.read(&mut bb[nb..na])?;
+            if n == 0 {
+                return Ok(false);
+            }
+            nb += n;
+        }
+        if ba[..na] != bb[..na] {
+            return Ok(false);
+        }
+        if na == 0 {
+            return Ok(fb.read(&mut bb)? == 0);
+        }
+    }
+}
+
+/// Copies the first `len` bytes of `src` to `dest` through a temporary file, fsynced,
+/// and never replaces an existing `dest`.
+fn copy_no_overwrite(src: &Path, dest: &Path, len: u64) -> Result<()> {
+    use std::io::{Read, Write};
+    if let Ok(m) = std::fs::symlink_metadata(dest) {
+        if m.len() == len && same_bytes(src, dest)? {
+            return Ok(()); // left by a copy that crashed before its catalog commit
+        }
+    }
+    let tmp = dest.with_file_name(format!(".camvault-tmp.{}", fastrand::u64(..)));
+    let result = (|| -> Result<()> {
+        let mut input = std::fs::File::open(src)
+            .with_context(|| format!("cannot read {}", src.display()))?
+            .take(len);
+        let mut out = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        let n = io::copy(&mut input, &mut out)
+            .with_context(|| format!("cannot copy {} into the vault", src.display()))?;
+        if n != len {
+            bail!(
+                "{} shrank while it was copied into the vault",
+                src.display()
+            );
+        }
+        out.flush()?;
+        out.sync_all()?;
+        std::fs::hard_link(&tmp, dest)
+            .with_context(|| format!("cannot create {}", dest.display()))?;
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    result
+}

@@ -1,0 +1,635 @@
+//! The catalog: SQLite (WAL), the single source of truth for every stage.
+//!
+//! A file's life: `captured → uploaded → verified`, with `failed` (plus the reason, the
+//! retry count and the next attempt) when a stage fails; the local copy is `purged` only
+//! after `verified`. Every stage reads its work from here, so a crash at any point resumes
+//! from the catalog alone. Counters per camera and state are kept by triggers (see
+//! `schema.sql`) so that `status` stays instant with millions of rows.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use anyhow::{anyhow, bail, Context, Result};
+use rusqlite::{params, Connection, OpenFlags};
+use serde::Serialize;
+
+/// Versioned migrations, applied in order; `PRAGMA user_version` records how many ran.
+/// Hand-rolled rather than a migration crate: it is this loop and nothing more.
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+pub struct Catalog {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+/// A state in a file's life (purging is a separate flag: it only follows `verified`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Captured,
+    Uploaded,
+    Verified,
+    Failed,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Captured => "captured",
+            State::Uploaded => "uploaded",
+            State::Verified => "verified",
+            State::Failed => "failed",
+        }
+    }
+    fn parse(s: &str) -> State {
+        match s {
+            "uploaded" => State::Uploaded,
+            "verified" => State::Verified,
+            "failed" => State::Failed,
+            _ => State::Captured,
+        }
+    }
+}
+
+/// A new row, written in the same step as the vault link.
+pub struct NewFile<'a> {
+    pub camera: &'a str,
+    pub mac: Option<&'a str>,
+    pub tz: &'a str,
+    pub inbox_path: &'a [u8],
+    pub base_key: &'a str,
+    pub layout: &'a str,
+    pub channel: Option<&'a str>,
+    pub start_ms: i64,
+    pub end_ms: Option<i64>,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub dev: u64,
+    pub ino: u64,
+    pub duration_ms: Option<i64>,
+    pub codec: Option<&'a str>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub warning: Option<&'a str>,
+    pub now_ms: i64,
+}
+
+/// One row as the stages need it.
+#[derive(Debug, Clone)]
+pub struct FileRow {
+    pub id: i64,
+    pub key: String,
+    pub inbox_path: Vec<u8>,
+    pub size: u64,
+    pub dev: u64,
+    pub ino: u64,
+    pub crc64: Option<String>,
+    pub attempts: u32,
+    pub uploaded: bool,
+    pub start_ms: i64,
+}
+
+/// One row as `ls` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listing {
+    pub camera: String,
+    pub start_ms: i64,
+    pub end_ms: Option<i64>,
+    pub tz: String,
+    pub key: String,
+    pub size: u64,
+    pub state: State,
+    pub local: bool,
+    pub warning: Option<String>,
+    pub last_error: Option<String>,
+    pub codec: Option<String>,
+    pub duration_ms: Option<i64>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Counts {
+    pub files: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct CameraSummary {
+    pub id: String,
+    pub mac: Option<String>,
+    pub tz: String,
+    pub files: u64,
+    pub bytes: u64,
+    pub last_start_ms: Option<i64>,
+    pub last_capture_ms: Option<i64>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    pub captured: Counts,
+    pub uploaded: Counts,
+    pub verified: Counts,
+    pub failed: Counts,
+    /// Verified files still in the vault.
+    pub cached: Counts,
+    pub oldest_pending_ms: Option<i64>,
+    pub cameras: Vec<CameraSummary>,
+    pub recent_errors: Vec<(String, String)>,
+}
+
+fn row_to_file(r: &rusqlite::Row) -> rusqlite::Result<FileRow> {
+    Ok(FileRow {
+        id: r.get(0)?,
+        key: r.get(1)?,
+        inbox_path: r.get(2)?,
+        size: r.get::<_, i64>(3)? as u64,
+        dev: r.get::<_, i64>(4)? as u64,
+        ino: r.get::<_, i64>(5)? as u64,
+        crc64: r.get(6)?,
+        attempts: r.get::<_, i64>(7)? as u32,
+        uploaded: r.get::<_, Option<i64>>(8)?.is_some(),
+        start_ms: r.get(9)?,
+    })
+}
+const FILE_COLS: &str =
+    "id, key, inbox_path, size, dev, ino, crc64, attempts, uploaded_ms, start_ms";
+
+impl Catalog {
+    /// Opens the catalog, creating it when `create` is set, and runs pending migrations.
+    pub fn open(path: &Path, create: bool) -> Result<Catalog> {
+        if !create && !path.exists() {
+            bail!(
+                "no catalog at {}; run `camvault init` (or `camvault serve`, which creates it) first, or fix `paths.catalog`",
+                path.display()
+            );
+        }
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        let conn = Connection::open_with_flags(path, flags)
+            .with_context(|| format!("cannot open catalog {}", path.display()))?;
+        let cat = Catalog {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+        };
+        cat.setup().map_err(|e| cat.explain(e))?;
+        Ok(cat)
+    }
+
+    /// Turns SQLite's terse errors into what the user should do.
+    fn explain(&self, e: anyhow::Error) -> anyhow::Error {
+        let p = self.path.display();
+        let text = format!("{e:#}");
+        if text.contains("not a database") || text.contains("malformed") || text.contains("corrupt")
+        {
+            anyhow!(
+                "catalog {p} is damaged ({text}). Nothing in the vault or the store is lost: move the file aside and restore a backup of it; the vault and store still hold every recording"
+            )
+        } else if text.contains("locked") || text.contains("busy") {
+            anyhow!("catalog {p} is locked by another process ({text}); is another camvault running? Stop it, or wait and retry")
+        } else if text.contains("readonly") || text.contains("read-only") {
+            anyhow!("catalog {p} is read-only ({text}); give the camvault user write access to it and its directory")
+        } else {
+            e.context(format!("catalog {p}"))
+        }
+    }
+
+    fn setup(&self) -> Result<()> {
+        let mut c = self.lock();
+        c.busy_timeout(std::time::Duration::from_secs(10))?;
+        c.pragma_update(None, "journal_mode", "WAL")?;
+        c.pragma_update(None, "synchronous", "NORMAL")?;
+        c.pragma_update(None, "foreign_keys", "ON")?;
+        let version: usize =
+            c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+        if version > MIGRATIONS.len() {
+            bail!(
+                "catalog schema version {version} is newer than this camvault knows ({}); upgrade camvault",
+                MIGRATIONS.len()
+            );
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = c.transaction()?;
+            tx.execute_batch(sql)
+                .with_context(|| format!("migration {}", i + 1))?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions
+        // roll back on drop), so a poisoned lock is still safe to use.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs SQLite's own consistency check; for `doctor`.
+    pub fn quick_check(&self) -> Result<String> {
+        let c = self.lock();
+        Ok(c.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0))?)
+    }
+
+    /// Is this exact file (same inode, path, size and mtime) already captured?
+    pub fn already_captured(
+        &self,
+        dev: u64,
+        ino: u64,
+        path: &[u8],
+        size: u64,
+        mtime_ns: i64,
+    ) -> Result<bool> {
+        let c = self.lock();
+        let mut st = c.prepare_cached(
+            "SELECT 1 FROM files WHERE ino = ?1 AND dev = ?2 AND inbox_path = ?3 AND size = ?4 AND mtime_ns = ?5 LIMIT 1",
+        )?;
+        Ok(st.exists(params![ino as i64, dev as i64, path, size as i64, mtime_ns])?)
+    }
+
+    /// Inserts the row and creates the vault link in one step: `link(key)` runs inside
+    /// the transaction, so a failed link leaves no row and a crash before the commit
+    /// leaves at most a vault link that the next capture of the same file reuses.
+    /// The key gets the lowest free revision, so no key is ever reused for other bytes.
+    pub fn insert_captured(
+        &self,
+        f: &NewFile,
+        link: impl FnOnce(&str) -> Result<()>,
+    ) -> Result<(i64, String)> {
+        let mut c = self.lock();
+        let tx = c.transaction()?;
+        let mut revision = 1u32;
+        let key = loop {
+            let k = crate::keys::revision_key(f.base_key, revision);
+            let taken: bool = tx
+                .prepare_cached("SELECT 1 FROM files WHERE key = ?1")?
+                .exists([&k])?;
+            if !taken {
+                break k;
+            }
+            revision += 1;
+        };
+        tx.execute(
+            "INSERT INTO cameras (id, mac, tz, first_seen_ms, last_start_ms, last_capture_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?4)
+             ON CONFLICT (id) DO UPDATE SET mac = coalesce(excluded.mac, mac), tz = excluded.tz,
+               last_start_ms = max(coalesce(last_start_ms, excluded.last_start_ms), excluded.last_start_ms),
+               last_capture_ms = excluded.last_capture_ms",
+            params![f.camera, f.mac, f.tz, f.now_ms, f.start_ms],
+        )?;
+        tx.execute(
+            "INSERT INTO files (camera, inbox_path, key, revision, layout, channel, start_ms, end_ms, size, mtime_ns, dev, ino,
+                duration_ms, codec, width, height, warning, state, captured_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 'captured', ?18)",
+            params![
+                f.camera,
+                f.inbox_path,
+                key,
+                revision,
+                f.layout,
+                f.channel,
+                f.start_ms,
+                f.end_ms,
+                f.size as i64,
+                f.mtime_ns,
+                f.dev as i64,
+                f.ino as i64,
+                f.duration_ms,
+                f.codec,
+                f.width,
+                f.height,
+                f.warning,
+                f.now_ms
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        link(&key)?;
+        tx.commit()?;
+        Ok((id, key))
+    }
+
+    /// Files that need the uploader or verifier now, oldest first.
+    pub fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<FileRow>> {
+        let c = self.lock();
+        let mut st = c.prepare_cached(&format!(
+            "SELECT {FILE_COLS} FROM files WHERE state != 'verified' AND next_attempt_ms <= ?1 ORDER BY next_attempt_ms, id LIMIT ?2"
+        ))?;
+        let rows = st
+            .query_map(params![now_ms, limit as i64], row_to_file)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// When the next not-yet-due file becomes due, if any.
+    pub fn next_due_ms(&self) -> Result<Option<i64>> {
+        let c = self.lock();
+        Ok(c.query_row(
+            "SELECT min(next_attempt_ms) FROM files WHERE state != 'verified'",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn mark_uploaded(&self, id: i64, crc64: &str, class: &str, now_ms: i64) -> Result<()> {
+        let c = self.lock();
+        c.execute(
+            "UPDATE files SET state = 'uploaded', crc64 = ?2, storage_class = ?3, uploaded_ms = ?4, last_error = NULL WHERE id = ?1",
+            params![id, crc64, class, now_ms],
+        )?;
+        Ok(())
+    }
+
+    pub fn mark_verified(&self, id: i64, now_ms: i64) -> Result<()> {
+        let c = self.lock();
+        c.execute("UPDATE files SET state = 'verified', verified_ms = ?2, last_error = NULL WHERE id = ?1", params![id, now_ms])?;
+        Ok(())
+    }
+
+    /// Records a failed attempt; the file becomes due again at `next_attempt_ms`.
+    pub fn mark_failed(
+        &self,
+        id: i64,
+        stage: &str,
+        error: &str,
+        now_ms: i64,
+        next_attempt_ms: i64,
+    ) -> Result<()> {
+        let mut c = self.lock();
+        let tx = c.transaction()?;
+        tx.execute(
+            "UPDATE files SET state = 'failed', attempts = attempts + 1, last_error = ?2, next_attempt_ms = ?3 WHERE id = ?1",
+            params![id, format!("{stage}: {error}"), next_attempt_ms],
+        )?;
+        tx.execute(
+            "INSERT INTO attempts (file_id, at_ms, stage, error) VALUES (?1, ?2, ?3, ?4)",
+            params![id, now_ms, stage, error],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A file whose stored object is missing or differs goes back to be uploaded again.
+    pub fn mark_lost(&self, id: i64, error: &str, now_ms: i64) -> Result<()> {
+        let mut c = self.lock();
+        let tx = c.transaction()?;
+        tx.execute(
+            "UPDATE files SET state = 'failed', uploaded_ms = NULL, verified_ms = NULL, last_error = ?2, next_attempt_ms = 0 WHERE id = ?1",
+            params![id, format!("verify: {error}")],
+        )?;
+        tx.execute(
+            "INSERT INTO attempts (file_id, at_ms, stage, error) VALUES (?1, ?2, 'verify', ?3)",
+            params![id, now_ms, error],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Verified files still in the vault, oldest recording first.
+    pub fn cached_oldest_first(&self, limit: usize) -> Result<Vec<FileRow>> {
+        let c = self.lock();
+        let mut st = c.prepare_cached(&format!(
+            "SELECT {FILE_COLS} FROM files WHERE state = 'verified' AND purged_ms IS NULL ORDER BY start_ms LIMIT ?1"
+        ))?;
+        let rows = st
+            .query_map([limit as i64], row_to_file)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Marks the vault copy gone. Only ever called for verified files.
+    pub fn mark_purged(&self, id: i64, now_ms: i64) -> Result<()> {
+        let c = self.lock();
+        let n = c.execute(
+            "UPDATE files SET purged_ms = ?2 WHERE id = ?1 AND state = 'verified' AND purged_ms IS NULL",
+            params![id, now_ms],
+        )?;
+        if n != 1 {
+            bail!("refusing to mark file {id} purged: it is not verified");
+        }
+        Ok(())
+    }
+
+    /// Files the store should hold (uploaded or verified) with id > `after`, in id order;
+    /// paged so that no lock is held while the caller talks to the store.
+    pub fn stored_after(&self, after: i64, limit: usize) -> Result<Vec<FileRow>> {
+        let c = self.lock();
+        let mut st = c.prepare_cached(&format!(
+            "SELECT {FILE_COLS} FROM files WHERE id > ?1 AND state IN ('uploaded', 'verified') ORDER BY id LIMIT ?2"
+        ))?;
+        let rows = st
+            .query_map(params![after, limit as i64], row_to_file)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Takes the single-writer lock for this catalog: one `serve` or `ingest` at a time,
+    /// or two would capture and upload the same files. Held until the file is dropped.
+    pub fn lock_exclusive(&self) -> Result<std::fs::File> {
+        let lock_path = self.path.with_extension("lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("cannot create lock file {}", lock_path.display()))?;
+        rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|_| {
+            anyhow!(
+                "another camvault (serve or ingest) is already running on catalog {}; stop it first, or wait for it",
+                self.path.display()
+            )
+        })?;
+        Ok(f)
+    }
+
+    pub fn summary(&self) -> Result<Summary> {
+        let c = self.lock();
+        let mut s = Summary::default();
+        let mut per_camera: std::collections::BTreeMap<String, Counts> = Default::default();
+        let mut st = c.prepare_cached(
+            "SELECT camera, state, local, files, bytes FROM stats WHERE files != 0",
+        )?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let camera: String = r.get(0)?;
+            let state = State::parse(&r.get::<_, String>(1)?);
+            let local: bool = r.get(2)?;
+            let files = r.get::<_, i64>(3)? as u64;
+            let bytes = r.get::<_, i64>(4)? as u64;
+            let bucket = match state {
+                State::Captured => &mut s.captured,
+                State::Uploaded => &mut s.uploaded,
+                State::Verified => &mut s.verified,
+                State::Failed => &mut s.failed,
+            };
+            bucket.files += files;
+            bucket.bytes += bytes;
+            if state == State::Verified && local {
+                s.cached.files += files;
+                s.cached.bytes += bytes;
+            }
+            let cam = per_camera.entry(camera).or_default();
+            cam.files += files;
+            cam.bytes += bytes;
+        }
+        drop(rows);
+        drop(st);
+        s.oldest_pending_ms = c.query_row(
+            "SELECT min(captured_ms) FROM files WHERE state != 'verified'",
+            [],
+            |r| r.get(0),
+        )?;
+        let mut st = c.prepare_cached(
+            "SELECT id, mac, tz, last_start_ms, last_capture_ms FROM cameras ORDER BY id",
+        )?;
+        let cams = st.query_map([], |r| {
+            Ok(CameraSummary {
+                id: r.get(0)?,
+                mac: r.get(1)?,
+                tz: r.get(2)?,
+                files: 0,
+                bytes: 0,
+                last_start_ms: r.get(3)?,
+                last_capture_ms: r.get(4)?,
+            })
+        })?;
+        for cam in cams {
+            let mut cam = cam?;
+            if let Some(n) = per_camera.get(&cam.id) {
+                cam.files = n.files;
+                cam.bytes = n.bytes;
+            }
+            s.cameras.push(cam);
+        }
+        let mut st = c.prepare_cached(
+            "SELECT key, coalesce(last_error, '') FROM files WHERE state != 'verified' AND last_error IS NOT NULL ORDER BY next_attempt_ms DESC LIMIT 5",
+        )?;
+        s.recent_errors = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(s)
+    }
+
+    /// Files of a camera (or all) whose recording starts in `[from, to)`.
+    pub fn list(
+        &self,
+        camera: Option<&str>,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Listing>> {
+        let c = self.lock();
+        let sql = format!(
+            "SELECT f.camera, f.start_ms, f.end_ms, coalesce(c.tz, 'UTC'), f.key, f.size, f.state, f.purged_ms IS NULL,
+                    f.warning, f.last_error, f.codec, f.duration_ms
+             FROM files f LEFT JOIN cameras c ON c.id = f.camera
+             WHERE {} f.start_ms >= ?1 AND f.start_ms < ?2 ORDER BY f.start_ms, f.id LIMIT ?3",
+            if camera.is_some() { "f.camera = ?4 AND" } else { "" }
+        );
+        let mut st = c.prepare_cached(&sql)?;
+        let map = |r: &rusqlite::Row| {
+            Ok(Listing {
+                camera: r.get(0)?,
+                start_ms: r.get(1)?,
+                end_ms: r.get(2)?,
+                tz: r.get(3)?,
+                key: r.get(4)?,
+                size: r.get::<_, i64>(5)? as u64,
+                state: State::parse(&r.get::<_, String>(6)?),
+                local: r.get(7)?,
+                warning: r.get(8)?,
+                last_error: r.get(9)?,
+                codec: r.get(10)?,
+                duration_ms: r.get(11)?,
+            })
+        };
+        let rows = match camera {
+            Some(cam) => st
+                .query_map(params![from_ms, to_ms, limit as i64, cam], map)?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+            None => st
+                .query_map(params![from_ms, to_ms, limit as i64], map)?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+        };
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_file<'a>(path: &'a [u8], key: &'a str, ino: u64) -> NewFile<'a> {
+        NewFile {
+            camera: "door",
+            mac: Some("78df72a1b2c3"),
+            tz: "UTC",
+            inbox_path: path,
+            base_key: key,
+            layout: "generic",
+            channel: None,
+            start_ms: 1_700_000_000_000,
+            end_ms: None,
+            size: 10,
+            mtime_ns: 5,
+            dev: 1,
+            ino,
+            duration_ms: None,
+            codec: None,
+            width: None,
+            height: None,
+            warning: None,
+            now_ms: 1,
+        }
+    }
+
+    #[test]
+    fn lifecycle_and_counters() {
+        let dir = tempfile::tempdir().unwrap();
+        let cat = Catalog::open(&dir.path().join("c.sqlite"), true).unwrap();
+        let (id, key) = cat
+            .insert_captured(&new_file(b"a.mp4", "v/a.mp4", 7), |_| Ok(()))
+            .unwrap();
+        assert_eq!(key, "v/a.mp4");
+        let (_, key2) = cat
+            .insert_captured(&new_file(b"a.mp4", "v/a.mp4", 8), |_| Ok(()))
+            .unwrap();
+        assert_eq!(key2, "v/a.r2.mp4", "a second revision never reuses the key");
+        assert!(cat.already_captured(1, 7, b"a.mp4", 10, 5).unwrap());
+        assert!(!cat.already_captured(1, 7, b"a.mp4", 11, 5).unwrap());
+        assert!(
+            cat.mark_purged(id, 2).is_err(),
+            "an unverified file can never be purged"
+        );
+        cat.mark_uploaded(id, "00", "Standard", 2).unwrap();
+        cat.mark_verified(id, 3).unwrap();
+        cat.mark_purged(id, 4).unwrap();
+        let s = cat.summary().unwrap();
+        assert_eq!(
+            (s.verified.files, s.captured.files, s.cached.files),
+            (1, 1, 0)
+        );
+        assert_eq!(s.cameras[0].files, 2);
+        assert_eq!(cat.due(i64::MAX, 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn failed_link_leaves_no_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let cat = Catalog::open(&dir.path().join("c.sqlite"), true).unwrap();
+        assert!(cat
+            .insert_captured(&new_file(b"a.mp4", "v/a.mp4", 7), |_| bail!("disk full"))
+            .is_err());
+        assert_eq!(cat.summary().unwrap().captured.files, 0);
+    }
+
+    #[test]
+    fn corrupt_catalog_is_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.sqlite");
+        std::fs::write(&p, vec![0x42u8; 8192]).unwrap();
+        let err = format!("{:#}", Catalog::open(&p, false).err().unwrap());
+        assert!(err.contains("damaged") && err.contains("c.sqlite"), "{err}");
+    }
+}

@@ -1,0 +1,206 @@
+//! `camvault doctor`: checks the setup and says what to fix.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cache::free_bytes;
+use crate::catalog::Catalog;
+use crate::config::{human_bytes, Config};
+
+#[derive(Default)]
+struct Report {
+    failures: usize,
+    warnings: usize,
+}
+
+impl Report {
+    fn ok(&mut self, what: &str) {
+        println!("ok    {what}");
+    }
+    fn warn(&mut self, what: &str, fix: &str) {
+        self.warnings += 1;
+        println!("WARN  {what}\n      -> {fix}");
+    }
+    fn fail(&mut self, what: &str, fix: &str) {
+        self.failures += 1;
+        println!("FAIL  {what}\n      -> {fix}");
+    }
+}
+
+fn writable_dir(r: &mut Report, name: &str, dir: &Path, key: &str) -> bool {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {
+            let probe = dir.join(format!(".camvault-doctor.{}", std::process::id()));
+            match std::fs::write(&probe, b"") {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&probe);
+                    r.ok(&format!("{name} {} exists and is writable", dir.display()));
+                    true
+                }
+                Err(e) => {
+                    r.fail(
+                        &format!("{name} {} is not writable: {e}", dir.display()),
+                        "give the user camvault runs as write access (chown/chmod)",
+                    );
+                    false
+                }
+            }
+        }
+        Ok(_) => {
+            r.fail(
+                &format!("{name} {} is not a directory", dir.display()),
+                &format!("fix `{key}`"),
+            );
+            false
+        }
+        Err(e) => {
+            r.fail(
+                &format!("{name} {} cannot be read: {e}", dir.display()),
+                &format!("run `camvault init`, create it, or fix `{key}`"),
+            );
+            false
+        }
+    }
+}
+
+pub fn run(cfg: Config) -> Result<ExitCode> {
+    let mut r = Report::default();
+    r.ok(&format!("config {} is valid", cfg.source.display()));
+    let (inbox, vault, store) = (cfg.inbox(), cfg.vault(), cfg.fs_root());
+    let inbox_ok = writable_dir(&mut r, "inbox", &inbox, "paths.inbox");
+    let vault_ok = writable_dir(&mut r, "vault", &vault, "paths.vault");
+    if cfg.store.kind == crate::config::StoreKind::Fs {
+        writable_dir(&mut r, "store", &store, "store.fs.root");
+    }
+
+    if inbox_ok && vault_ok {
+        let (a, b) = (std::fs::metadata(&inbox)?, std::fs::metadata(&vault)?);
+        if a.dev() == b.dev() {
+            let src = vault.join(format!(".camvault-doctor-link.{}", std::process::id()));
+            let dst = src.with_extension("b");
+            let linked = std::fs::write(&src, b"x").and_then(|_| std::fs::hard_link(&src, &dst));
+            let _ = (std::fs::remove_file(&src), std::fs::remove_file(&dst));
+            match linked {
+                Ok(()) => r.ok("inbox and vault share a filesystem with hard links: capture is instant and uses no extra space"),
+                Err(e) => r.warn(
+                    &format!("the vault's filesystem refuses hard links ({e}): capture copies every file"),
+                    "put the vault on a Linux filesystem (ext4, xfs, btrfs)",
+                ),
+            }
+        } else {
+            r.warn(
+                "inbox and vault are on different filesystems: capture copies each file instead of hard-linking it (slower, twice the space)",
+                "put `paths.vault` on the same disk as `paths.inbox`",
+            );
+        }
+    }
+
+    match Catalog::open(&cfg.catalog(), false) {
+        Ok(cat) => match cat.quick_check() {
+            Ok(s) if s == "ok" => {
+                let sum = cat.summary()?;
+                r.ok(&format!(
+                    "catalog {} is healthy ({} files, {} failing)",
+                    cfg.catalog().display(),
+                    sum.captured.files + sum.uploaded.files + sum.verified.files + sum.failed.files,
+                    sum.failed.files
+                ));
+                if sum.failed.files > 0 {
+                    r.warn(
+                        &format!(
+                            "{} file(s) are failing to upload or verify",
+                            sum.failed.files
+                        ),
+                        "see `camvault status` for the errors",
+                    );
+                }
+            }
+            Ok(s) => r.fail(
+                &format!("catalog check reports: {s}"),
+                "stop camvault, move the catalog aside and restore a backup",
+            ),
+            Err(e) => r.fail(
+                &format!("{e:#}"),
+                "stop camvault and restore the catalog from a backup",
+            ),
+        },
+        Err(e) => r.fail(
+            &format!("{e:#}"),
+            "run `camvault init` or fix `paths.catalog`",
+        ),
+    }
+
+    let min_free = cfg.cache.min_free.0;
+    for (name, dir) in [("inbox/vault disk", &vault), ("store disk", &store)] {
+        if let Some(f) = free_bytes(dir) {
+            if f < min_free {
+                r.warn(
+                    &format!("{name} has {} free, below `cache.min_free` = {}", human_bytes(f), human_bytes(min_free)),
+                    "free space, or lower `cache.max_bytes` / `cache.max_days` so verified clips leave the cache sooner",
+                );
+            } else {
+                r.ok(&format!("{name} has {} free", human_bytes(f)));
+            }
+        }
+    }
+
+    let rt = super::runtime()?;
+    match crate::store::open(&cfg) {
+        Ok(s) => match rt.block_on(s.check()) {
+            Ok(()) => r.ok(&format!("{} is reachable and writable", s.describe())),
+            Err(e) => r.fail(
+                &format!("{}: {e}", s.describe()),
+                "fix the `[store]` section",
+            ),
+        },
+        Err(e) => r.fail(&format!("{e:#}"), "fix the `[store]` section"),
+    }
+
+    let (_, zone) = cfg.default_zone();
+    r.ok(&format!(
+        "default camera time zone: {zone}{}",
+        if cfg.capture.timezone.is_empty() {
+            " (this machine's)"
+        } else {
+            ""
+        }
+    ));
+    if cfg.cameras.is_empty() {
+        r.warn(
+            "no cameras configured: cameras are named by their MAC and use the default zone",
+            "add a [cameras.<MAC>] section with `name` and `timezone` for each camera",
+        );
+    }
+    if which("ffmpeg").is_none() {
+        r.warn(
+            "ffmpeg is not installed: the demo writes placeholder clips",
+            "apt-get install ffmpeg",
+        );
+    } else {
+        r.ok("ffmpeg is installed");
+    }
+
+    println!();
+    if r.failures > 0 {
+        println!(
+            "{} problem(s) to fix, {} warning(s).",
+            r.failures, r.warnings
+        );
+        Ok(ExitCode::from(1))
+    } else {
+        println!("all good ({} warning(s)).", r.warnings);
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// The full path of `prog` on `$PATH`, if any.
+pub fn which(prog: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(prog))
+            .find(|p| p.is_file())
+    })
+}

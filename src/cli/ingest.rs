@@ -1,0 +1,88 @@
+//! `camvault ingest --once`: one pass of the whole pipeline, for cron jobs and tests.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::cache::{self, CacheKeeper};
+use crate::config::Config;
+use crate::upload;
+
+pub fn run(cfg: Config) -> Result<ExitCode> {
+    let rt = super::runtime()?;
+    rt.block_on(async move {
+        let p = super::serve::open_pipeline(&cfg).await?;
+        let (cap, cat) = (p.capturer.clone(), p.catalog.clone());
+        let (new, known, growing, cap_errors) =
+            tokio::task::spawn_blocking(move || crate::inbox::capture_all_complete(&cap, &cat)).await?;
+        let progress = std::io::stderr().is_terminal().then(|| progress(p.catalog.clone()));
+        let failed = upload::drain(p.uploader.clone(), cfg.upload.concurrency, 3).await;
+        if let Some((bar, task)) = progress {
+            task.abort();
+            bar.finish_and_clear();
+        }
+        let keeper = CacheKeeper::new(&cfg);
+        let pass = keeper.pass(&p.catalog, jiff::Timestamp::now().as_millisecond(), &cache::free_bytes)?;
+        let s = p.catalog.summary()?;
+        println!(
+            "captured {new} new file(s) ({known} already known); {} verified in total, {} purged from the local cache now",
+            s.verified.files, pass.purged
+        );
+        if !growing.is_empty() {
+            println!(
+                "{} file(s) still being written (changed less than {} s ago), left for the next run:",
+                growing.len(),
+                cfg.capture.settle_secs
+            );
+            for g in growing.iter().take(10) {
+                println!("  {}", cfg.inbox().join(g).display());
+            }
+        }
+        for (path, e) in &cap_errors {
+            eprintln!("capture failed: {}: {e}", cfg.inbox().join(path).display());
+        }
+        for (key, e) in &failed {
+            eprintln!("not verified: {key}: {e}");
+        }
+        if cap_errors.is_empty() && failed.is_empty() {
+            Ok(ExitCode::SUCCESS)
+        } else {
+            eprintln!(
+                "{} file(s) could not be captured and {} not stored; nothing was deleted. Fix the cause above and run again.",
+                cap_errors.len(),
+                failed.len()
+            );
+            Ok(ExitCode::from(1))
+        }
+    })
+}
+
+fn progress(
+    cat: std::sync::Arc<crate::catalog::Catalog>,
+) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
+    let start = cat
+        .summary()
+        .map(|s| s.captured.files + s.uploaded.files + s.failed.files)
+        .unwrap_or(0);
+    let bar = indicatif::ProgressBar::new(start);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} uploading {pos}/{len} files [{elapsed_precise}] {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let b = bar.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            if let Ok(s) = cat.summary() {
+                let left = s.captured.files + s.uploaded.files + s.failed.files;
+                b.set_position(start.saturating_sub(left));
+                b.set_message(crate::config::human_bytes(s.verified.bytes) + " verified");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    (bar, task)
+}

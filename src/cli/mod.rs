@@ -1,0 +1,212 @@
+//! The command line: argument parsing, logging set-up, and one module per command.
+
+mod demo;
+mod doctor;
+mod ingest;
+mod init;
+mod ls;
+mod serve;
+mod status;
+mod times;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{Config, LogFormat};
+
+#[derive(Parser)]
+#[command(
+    name = "camvault",
+    version,
+    about = "Keeps every security-camera recording forever: SMB inbox -> catalog -> object store, verified.",
+    long_about = "camvault captures each finished recording the camera writes into the inbox, catalogs it, \
+uploads it to an object store, verifies it, and keeps a local cache. Start with `camvault demo`, \
+or `camvault init` then `camvault serve`."
+)]
+struct Cli {
+    /// Config file [default: $CAMVAULT_CONFIG, else ./camvault.toml]
+    #[arg(long, global = true, env = "CAMVAULT_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Log format (overrides `log.format`)
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
+
+    /// More log output (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a data directory: config, inbox, vault, store and catalog
+    Init {
+        /// Directory to create
+        #[arg(long, default_value = "camvault-data")]
+        dir: PathBuf,
+        /// Overwrite an existing camvault.toml
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run everything (watch, capture, upload, verify, cache) until SIGINT/SIGTERM
+    Serve,
+    /// Capture every complete file, upload and verify, then exit (1 if anything failed)
+    Ingest {
+        /// Run one pass and exit (the only mode; `serve` runs continuously)
+        #[arg(long, required = true)]
+        once: bool,
+    },
+    /// What is captured, stored, verified, pending and failing
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List recordings
+    Ls {
+        /// Camera id (configured name or MAC)
+        #[arg(long)]
+        camera: Option<String>,
+        /// From this time: RFC 3339, or `YYYY-MM-DD[ HH:MM]` in the camera's zone
+        #[arg(long)]
+        from: Option<String>,
+        /// Up to (excluding) this time, same forms as --from
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every stored object against the store (exit 1 on anything missing or different)
+    Verify {
+        /// Re-read every object's bytes instead of comparing metadata
+        #[arg(long)]
+        deep: bool,
+    },
+    /// Check the setup and say what to fix
+    Doctor,
+    /// First run: init a directory, simulate a camera, and serve
+    Demo {
+        #[arg(long, default_value = "camvault-demo")]
+        dir: PathBuf,
+        /// Seconds between simulated clips
+        #[arg(long, default_value_t = 3)]
+        interval: u64,
+        /// Stop after this many seconds (default: run until Ctrl-C)
+        #[arg(long)]
+        duration: Option<u64>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    };
+    code
+}
+
+/// Commands return their exit code; `Err` is a failure to run at all (exit 2).
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config_path = Config::locate(cli.config.as_deref());
+    match cli.command {
+        Command::Init { dir, force } => {
+            init_logging(None, cli.log_format, cli.verbose);
+            init::run(&dir, force)
+        }
+        Command::Demo {
+            dir,
+            interval,
+            duration,
+        } => {
+            init_logging(None, cli.log_format, cli.verbose);
+            demo::run(&dir, interval, duration)
+        }
+        command => {
+            let cfg = Config::load(&config_path)?;
+            init_logging(Some(&cfg), cli.log_format, cli.verbose);
+            match command {
+                Command::Serve => serve::run(cfg),
+                Command::Ingest { .. } => ingest::run(cfg),
+                Command::Status { json } => status::run(cfg, json),
+                Command::Ls {
+                    camera,
+                    from,
+                    to,
+                    json,
+                } => ls::run(cfg, camera, from, to, json),
+                Command::Verify { deep } => verify::run(cfg, deep),
+                Command::Doctor => doctor::run(cfg),
+                Command::Init { .. } | Command::Demo { .. } => unreachable!("handled above"),
+            }
+        }
+    }
+}
+
+fn init_logging(cfg: Option<&Config>, format: Option<LogFormatArg>, verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let level = match verbose {
+        0 => cfg
+            .map(|c| c.log.level.clone())
+            .unwrap_or_else(|| "info".into()),
+        1 => "debug".into(),
+        _ => "trace".into(),
+    };
+    let filter = EnvFilter::try_from_env("CAMVAULT_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    let json = match format {
+        Some(LogFormatArg::Json) => true,
+        Some(LogFormatArg::Text) => false,
+        None => cfg.is_some_and(|c| c.log.format == LogFormat::Json),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.with_target(false).init();
+    }
+}
+
+/// A runtime for commands that talk to the store.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Formats a timestamp in a zone as `2024-05-21 13:05:30 +08:00`.
+fn local_time(ms: i64, tz: &str) -> String {
+    let Ok(ts) = jiff::Timestamp::from_millisecond(ms) else {
+        return ms.to_string();
+    };
+    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
+    ts.to_zoned(zone)
+        .strftime("%Y-%m-%d %H:%M:%S %:z")
+        .to_string()
+}
+
+/// RFC 3339 with the zone's offset, for JSON.
+fn rfc3339(ms: i64, tz: &str) -> String {
+    let Ok(ts) = jiff::Timestamp::from_millisecond(ms) else {
+        return ms.to_string();
+    };
+    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
+    ts.to_zoned(zone)
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
+}

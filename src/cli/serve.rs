@@ -1,0 +1,133 @@
+//! `camvault serve`: runs every stage until SIGINT or SIGTERM, then shuts down cleanly.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::cache::{self, CacheKeeper};
+use crate::capture::Capturer;
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::upload::{self, limit::RateLimiter, Uploader};
+
+pub fn run(cfg: Config) -> Result<ExitCode> {
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        let stop = CancellationToken::new();
+        tokio::spawn(stop_on_signal(stop.clone()));
+        serve_until(cfg, stop).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Cancels `stop` on SIGINT or SIGTERM.
+pub async fn stop_on_signal(stop: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => info!("SIGINT: shutting down"),
+        _ = term.recv() => info!("SIGTERM: shutting down"),
+    }
+    stop.cancel();
+}
+
+/// The parts every pipeline run needs, opened and checked.
+pub struct Pipeline {
+    pub catalog: Arc<Catalog>,
+    pub capturer: Arc<Capturer>,
+    pub uploader: Arc<Uploader>,
+    pub _lock: std::fs::File,
+}
+
+pub async fn open_pipeline(cfg: &Config) -> Result<Pipeline> {
+    let inbox = cfg.inbox();
+    if !inbox.is_dir() {
+        bail!(
+            "inbox {} does not exist; run `camvault init` or fix `paths.inbox`",
+            inbox.display()
+        );
+    }
+    let vault = cfg.vault();
+    std::fs::create_dir_all(&vault)
+        .with_context(|| format!("cannot create vault {}", vault.display()))?;
+    let catalog = Arc::new(Catalog::open(&cfg.catalog(), true)?);
+    let lock = catalog.lock_exclusive()?;
+    let store: Arc<dyn crate::store::Backend> = Arc::from(crate::store::open(cfg)?);
+    if cfg.store.kind == crate::config::StoreKind::Fs {
+        crate::store::fs::FsStore::new(&cfg.fs_root(), true).clean_tmp();
+    }
+    if let Err(e) = store.check().await {
+        // Store-and-forward: capture goes on while the store is away; uploads retry.
+        warn!("the store is not usable right now: {e}. Recordings are still captured and will be uploaded once it is back.");
+    }
+    let uploader = Arc::new(Uploader {
+        catalog: catalog.clone(),
+        store,
+        vault,
+        limiter: Arc::new(RateLimiter::new(&cfg.upload)),
+        storage_class: cfg.store.storage_class.clone(),
+        retry_initial: Duration::from_secs(cfg.upload.retry_initial_secs),
+        retry_max: Duration::from_secs(cfg.upload.retry_max_secs),
+    });
+    Ok(Pipeline {
+        catalog,
+        capturer: Arc::new(Capturer::new(cfg)?),
+        uploader,
+        _lock: lock,
+    })
+}
+
+pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
+    let p = open_pipeline(&cfg).await?;
+    info!(store = %p.uploader.store.describe(), catalog = %p.catalog.path().display(), "camvault serving");
+    let wake = Arc::new(Notify::new());
+
+    let watcher = {
+        let (cap, cat, wake, stop) = (
+            p.capturer.clone(),
+            p.catalog.clone(),
+            wake.clone(),
+            stop.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = crate::inbox::run_blocking(cap, cat, wake, stop.clone()) {
+                error!("inbox watcher stopped: {e:#}");
+                stop.cancel();
+            }
+        })
+    };
+    let uploads = tokio::spawn(upload::run(
+        p.uploader.clone(),
+        cfg.upload.concurrency,
+        wake.clone(),
+        stop.clone(),
+    ));
+    let keeper = {
+        let (cat, stop) = (p.catalog.clone(), stop.clone());
+        let keeper = CacheKeeper::new(&cfg);
+        let every = Duration::from_secs(cfg.cache.interval_secs);
+        tokio::spawn(async move {
+            loop {
+                let (k, c) = (&keeper, cat.clone());
+                let now = jiff::Timestamp::now().as_millisecond();
+                if let Err(e) = tokio::task::block_in_place(|| k.pass(&c, now, &cache::free_bytes))
+                {
+                    warn!("cache keeper: {e:#}");
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(every) => {}
+                }
+            }
+        })
+    };
+    stop.cancelled().await;
+    let _ = tokio::join!(watcher, uploads, keeper);
+    info!("camvault stopped cleanly");
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! `camvault status`: what is captured, stored, verified, pending and failing.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::catalog::Catalog;
+use crate::config::{human_bytes, Config};
+
+pub fn run(cfg: Config, as_json: bool) -> Result<ExitCode> {
+    let cat = Catalog::open(&cfg.catalog(), false)?;
+    let s = cat.summary()?;
+    let now = jiff::Timestamp::now().as_millisecond();
+    let pending = s.captured.files + s.uploaded.files;
+    let total = pending + s.verified.files + s.failed.files;
+    let oldest_pending_secs = s
+        .oldest_pending_ms
+        .map(|t| ((now - t).max(0) / 1000) as u64);
+    if as_json {
+        let cameras: Vec<_> = s
+            .cameras
+            .iter()
+            .map(|c| {
+                json!({
+                    "id": c.id,
+                    "mac": c.mac,
+                    "timezone": c.tz,
+                    "files": c.files,
+                    "bytes": c.bytes,
+                    "last_start": c.last_start_ms.map(|t| super::rfc3339(t, &c.tz)),
+                    "last_capture": c.last_capture_ms.map(|t| super::rfc3339(t, "UTC")),
+                })
+            })
+            .collect();
+        let out = json!({
+            "files": {
+                "total": total,
+                "captured": s.captured.files,
+                "uploaded": s.uploaded.files,
+                "verified": s.verified.files,
+                "pending": pending,
+                "failed": s.failed.files,
+                "cached": s.cached.files,
+            },
+            "bytes": {
+                "total": s.captured.bytes + s.uploaded.bytes + s.verified.bytes + s.failed.bytes,
+                "verified": s.verified.bytes,
+                "pending": s.captured.bytes + s.uploaded.bytes,
+                "failed": s.failed.bytes,
+                "cached": s.cached.bytes,
+            },
+            "oldest_pending_secs": oldest_pending_secs,
+            "cameras": cameras,
+            "recent_errors": s.recent_errors.iter().map(|(k, e)| json!({"key": k, "error": e})).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("catalog {}", cat.path().display());
+    println!(
+        "files   {total} total: {} verified, {pending} pending, {} failed",
+        s.verified.files, s.failed.files
+    );
+    println!(
+        "bytes   {} verified in the store, {} pending, {} kept in the local cache",
+        human_bytes(s.verified.bytes),
+        human_bytes(s.captured.bytes + s.uploaded.bytes + s.failed.bytes),
+        human_bytes(s.cached.bytes)
+    );
+    if let Some(secs) = oldest_pending_secs {
+        println!("oldest pending file waits since {}", human_secs(secs));
+    }
+    if s.cameras.is_empty() {
+        println!(
+            "cameras none yet: nothing has been captured from {}",
+            cfg.inbox().display()
+        );
+    }
+    for c in &s.cameras {
+        let last = c
+            .last_start_ms
+            .map(|t| super::local_time(t, &c.tz))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "camera  {:<20} {:>7} files {:>10}  last clip {last}  ({})",
+            c.id,
+            c.files,
+            human_bytes(c.bytes),
+            c.tz
+        );
+    }
+    if !s.recent_errors.is_empty() {
+        println!("recent errors (retried automatically with backoff):");
+        for (k, e) in &s.recent_errors {
+            println!("  {k}: {e}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn human_secs(s: u64) -> String {
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", s / 60),
+        7200..=172_799 => format!("{} h", s / 3600),
+        _ => format!("{} days", s / 86_400),
+    }
+}

@@ -1,0 +1,607 @@
+//! Typed configuration: one TOML file, every key with a default.
+//!
+//! Unknown keys and bad values are errors that name the key, because a typo in a config
+//! that silently falls back to a default is how clips get lost. Relative paths are taken
+//! relative to the directory of the config file, so a data directory can be moved whole.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use jiff::tz::TimeZone;
+use serde::{de, Deserialize, Deserializer};
+
+/// The file read when neither `--config` nor `$CAMVAULT_CONFIG` is given.
+pub const DEFAULT_FILE: &str = "camvault.toml";
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub paths: Paths,
+    pub capture: Capture,
+    pub upload: Upload,
+    pub store: Store,
+    pub cache: Cache,
+    pub log: Log,
+    /// Per camera, keyed by MAC (12 hex digits, any case, `:` or `-` allowed).
+    pub cameras: BTreeMap<String, Camera>,
+    /// Where the file was read from; set by [`Config::load`].
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Paths {
+    pub inbox: PathBuf,
+    pub vault: PathBuf,
+    pub catalog: PathBuf,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths {
+            inbox: "inbox".into(),
+            vault: "vault".into(),
+            catalog: "catalog.sqlite".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Capture {
+    /// A file is complete when its size and mtime have not changed for this long.
+    pub settle_secs: u64,
+    /// Full rescan of the inbox, the safety net under inotify.
+    pub rescan_secs: u64,
+    /// Zone of cameras without their own; empty = the host's zone.
+    pub timezone: String,
+}
+
+impl Default for Capture {
+    fn default() -> Self {
+        Capture {
+            settle_secs: 120,
+            rescan_secs: 300,
+            timezone: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Upload {
+    pub concurrency: usize,
+    pub retry_initial_secs: u64,
+    pub retry_max_secs: u64,
+    /// Bytes per second across all uploads; 0 = unlimited.
+    pub bandwidth_limit: ByteSize,
+    /// Time-of-day overrides of `bandwidth_limit`, in the host's zone.
+    pub bandwidth_schedule: Vec<BandwidthWindow>,
+}
+
+impl Default for Upload {
+    fn default() -> Self {
+        Upload {
+            concurrency: 2,
+            retry_initial_secs: 5,
+            retry_max_secs: 3600,
+            bandwidth_limit: ByteSize(0),
+            bandwidth_schedule: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BandwidthWindow {
+    /// `HH:MM`, inclusive.
+    pub from: String,
+    /// `HH:MM`, exclusive; may be earlier than `from` to wrap past midnight.
+    pub to: String,
+    pub limit: ByteSize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Store {
+    pub kind: StoreKind,
+    /// Placeholders: {camera} {date} {hour} {file} {mac} {channel} {year} {month} {day}.
+    pub key_template: String,
+    pub storage_class: String,
+    pub fs: FsStore,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            kind: StoreKind::Fs,
+            key_template: "videos/{camera}/{date}/{hour}/{file}".into(),
+            storage_class: "Standard".into(),
+            fs: FsStore::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    Fs,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FsStore {
+    pub root: PathBuf,
+    /// fsync each object before reporting it stored; off only for throwaway stores.
+    pub fsync: bool,
+}
+
+impl Default for FsStore {
+    fn default() -> Self {
+        FsStore {
+            root: "store".into(),
+            fsync: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cache {
+    /// Verified files kept in the vault, oldest purged first beyond this.
+    pub max_bytes: ByteSize,
+    /// Verified files older than this (by capture time) are purged.
+    pub max_days: u64,
+    /// Below this free space on the vault's disk, purge down to `min_days` and warn.
+    pub min_free: ByteSize,
+    /// Days of verified footage kept even when the disk is low.
+    pub min_days: u64,
+    /// How often the cache keeper runs.
+    pub interval_secs: u64,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache {
+            max_bytes: ByteSize(50 << 30),
+            max_days: 30,
+            min_free: ByteSize(5 << 30),
+            min_days: 1,
+            interval_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `camvault=debug`.
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Camera {
+    /// Display name and key component; default the MAC in lower case.
+    pub name: String,
+    /// IANA zone the camera's clock runs in; default `capture.timezone`, then the host's.
+    pub timezone: String,
+}
+
+/// A byte count written as an integer or a string such as `"50 GiB"`, `"2MB"`, `"0"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    pub fn parse(s: &str) -> Result<ByteSize, String> {
+        let t = s.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: f64 = num.parse().map_err(|_| {
+            format!("{s:?} is not a size; write e.g. 500000, \"50 GiB\" or \"2 MB\"")
+        })?;
+        let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kb" => 1_000,
+            "kib" => 1 << 10,
+            "m" | "mb" => 1_000_000,
+            "mib" => 1 << 20,
+            "g" | "gb" => 1_000_000_000,
+            "gib" => 1 << 30,
+            "t" | "tb" => 1_000_000_000_000,
+            "tib" => 1 << 40,
+            other => return Err(format!(
+                "unknown size unit {other:?} in {s:?}; use B, KB, KiB, MB, MiB, GB, GiB, TB or TiB"
+            )),
+        };
+        let v = n * mult as f64;
+        if !(0.0..1.8e19).contains(&v) {
+            return Err(format!("size {s:?} is out of range"));
+        }
+        Ok(ByteSize(v as u64))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&human_bytes(self.0))
+    }
+}
+
+/// `1536` → `1.5 KiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a byte count such as 1048576 or \"1 MiB\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ByteSize, E> {
+                u64::try_from(v)
+                    .map(ByteSize)
+                    .map_err(|_| E::custom("a size cannot be negative"))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ByteSize, E> {
+                Ok(ByteSize(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSize, E> {
+                ByteSize::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A camera as the pipeline sees it: id used in keys, zone for its clock.
+#[derive(Debug, Clone)]
+pub struct CameraInfo {
+    pub id: String,
+    pub tz: TimeZone,
+    pub tz_name: String,
+}
+
+impl Config {
+    /// Finds the config: `--config`, else `$CAMVAULT_CONFIG` (clap fills that in), else `./camvault.toml`.
+    pub fn locate(explicit: Option<&Path>) -> PathBuf {
+        explicit
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE))
+    }
+
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot read config {}; create one with `camvault init`, or pass --config FILE / set CAMVAULT_CONFIG",
+                path.display()
+            )
+        })?;
+        let mut cfg =
+            Config::parse(&text).with_context(|| format!("invalid config {}", path.display()))?;
+        cfg.source = path.to_path_buf();
+        Ok(cfg)
+    }
+
+    pub fn parse(text: &str) -> Result<Config> {
+        let cfg: Config =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.capture.settle_secs == 0 {
+            bail!("`capture.settle_secs` = 0 would capture files while the camera is still writing them; use at least 1 (default 120)");
+        }
+        if self.capture.rescan_secs == 0 {
+            bail!("`capture.rescan_secs` must be at least 1 (default 300)");
+        }
+        if self.upload.concurrency == 0 || self.upload.concurrency > 64 {
+            bail!(
+                "`upload.concurrency` = {} must be between 1 and 64 (default 2)",
+                self.upload.concurrency
+            );
+        }
+        if self.upload.retry_initial_secs == 0
+            || self.upload.retry_max_secs < self.upload.retry_initial_secs
+        {
+            bail!("`upload.retry_initial_secs` must be at least 1 and not above `upload.retry_max_secs`");
+        }
+        for (i, w) in self.upload.bandwidth_schedule.iter().enumerate() {
+            for (field, v) in [("from", &w.from), ("to", &w.to)] {
+                parse_hhmm(v).map_err(|e| {
+                    anyhow::anyhow!("`upload.bandwidth_schedule[{i}].{field}` = {v:?}: {e}")
+                })?;
+            }
+        }
+        crate::keys::Template::parse(&self.store.key_template).map_err(|e| {
+            anyhow::anyhow!("`store.key_template` = {:?}: {e}", self.store.key_template)
+        })?;
+        if !matches!(self.store.storage_class.as_str(), "Standard" | "STANDARD") {
+            bail!(
+                "`store.storage_class` = {:?}: upload in Standard and let the lifecycle rule move objects; writing straight into an archive class costs far more per request",
+                self.store.storage_class
+            );
+        }
+        if self.cache.interval_secs == 0 {
+            bail!("`cache.interval_secs` must be at least 1");
+        }
+        if self.cache.min_days > self.cache.max_days {
+            bail!(
+                "`cache.min_days` ({}) cannot exceed `cache.max_days` ({})",
+                self.cache.min_days,
+                self.cache.max_days
+            );
+        }
+        if !self.capture.timezone.is_empty() {
+            zone(&self.capture.timezone).map_err(|e| anyhow::anyhow!("`capture.timezone`: {e}"))?;
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
+            anyhow::anyhow!(
+                "`log.level` = {:?}: {e}; use e.g. \"info\" or \"debug\"",
+                self.log.level
+            )
+        })?;
+        let mut seen = BTreeMap::new();
+        for (key, cam) in &self.cameras {
+            let mac = normalize_mac(key).ok_or_else(|| {
+                anyhow::anyhow!("`cameras.{key}`: a camera is keyed by its MAC, 12 hex digits such as 78df72a1b2c3 (see the folder name the camera writes)")
+            })?;
+            if let Some(other) = seen.insert(mac.clone(), key) {
+                bail!("`cameras.{key}` and `cameras.{other}` are the same camera ({mac})");
+            }
+            if !cam.timezone.is_empty() {
+                zone(&cam.timezone)
+                    .map_err(|e| anyhow::anyhow!("`cameras.{key}.timezone`: {e}"))?;
+            }
+            if !cam.name.is_empty() && !valid_camera_name(&cam.name) {
+                bail!(
+                    "`cameras.{key}.name` = {:?}: use letters, digits, '-', '_' or '.', up to 64 characters (it becomes part of object keys)",
+                    cam.name
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn base(&self) -> PathBuf {
+        self.source
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            let base = self.base();
+            if base.as_os_str().is_empty() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        }
+    }
+
+    pub fn inbox(&self) -> PathBuf {
+        self.resolve(&self.paths.inbox)
+    }
+    pub fn vault(&self) -> PathBuf {
+        self.resolve(&self.paths.vault)
+    }
+    pub fn catalog(&self) -> PathBuf {
+        self.resolve(&self.paths.catalog)
+    }
+    pub fn fs_root(&self) -> PathBuf {
+        self.resolve(&self.store.fs.root)
+    }
+
+    /// The default zone for cameras without their own.
+    pub fn default_zone(&self) -> (TimeZone, String) {
+        if !self.capture.timezone.is_empty() {
+            if let Ok(tz) = zone(&self.capture.timezone) {
+                return (tz, self.capture.timezone.clone());
+            }
+        }
+        let tz = TimeZone::system();
+        let name = tz.iana_name().unwrap_or("UTC").to_string();
+        (tz, name)
+    }
+
+    /// Resolves a camera by MAC (lower-case hex) or, for files outside a MAC folder, by folder.
+    pub fn camera(&self, mac: Option<&str>, folder: Option<&str>) -> CameraInfo {
+        let (default_tz, default_name) = self.default_zone();
+        if let Some(mac) = mac {
+            let conf = self
+                .cameras
+                .iter()
+                .find(|(k, _)| normalize_mac(k).as_deref() == Some(mac))
+                .map(|(_, c)| c);
+            let id = conf
+                .filter(|c| !c.name.is_empty())
+                .map(|c| c.name.clone())
+                .unwrap_or_else(|| mac.to_string());
+            let (tz, tz_name) = match conf.filter(|c| !c.timezone.is_empty()) {
+                Some(c) => (zone(&c.timezone).unwrap_or(default_tz), c.timezone.clone()),
+                None => (default_tz, default_name),
+            };
+            return CameraInfo { id, tz, tz_name };
+        }
+        let id = match folder {
+            Some(f) => sanitize_camera(f),
+            None => "unsorted".to_string(),
+        };
+        CameraInfo {
+            id,
+            tz: default_tz,
+            tz_name: default_name,
+        }
+    }
+
+    /// Looks up a camera's zone by id (name or MAC), for parsing times on the command line.
+    pub fn zone_of(&self, camera: Option<&str>) -> TimeZone {
+        if let Some(c) = camera {
+            for (k, conf) in &self.cameras {
+                let mac = normalize_mac(k).unwrap_or_default();
+                if (conf.name == c || mac == c) && !conf.timezone.is_empty() {
+                    if let Ok(tz) = zone(&conf.timezone) {
+                        return tz;
+                    }
+                }
+            }
+        }
+        self.default_zone().0
+    }
+}
+
+fn zone(name: &str) -> Result<TimeZone, String> {
+    TimeZone::get(name).map_err(|_| format!("{name:?} is not a known IANA time zone; use e.g. \"Asia/Shanghai\" or \"Europe/Berlin\""))
+}
+
+/// `78:DF:72:A1:B2:C3` → `78df72a1b2c3`.
+pub fn normalize_mac(s: &str) -> Option<String> {
+    let hex: String = s.chars().filter(|c| *c != ':' && *c != '-').collect();
+    crate::inbox::layout::is_mac(&hex).then(|| hex.to_ascii_lowercase())
+}
+
+fn valid_camera_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !s.starts_with('.')
+}
+
+/// Folder names from the camera side become key components: keep them safe and short.
+fn sanitize_camera(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    if out.starts_with('.') || out.is_empty() {
+        out.insert(0, '_');
+    }
+    out
+}
+
+/// `HH:MM` → minutes after midnight.
+pub fn parse_hhmm(s: &str) -> Result<u32, String> {
+    let (h, m) = s.split_once(':').ok_or("expected HH:MM")?;
+    let h: u32 = h.parse().map_err(|_| "expected HH:MM")?;
+    let m: u32 = m.parse().map_err(|_| "expected HH:MM")?;
+    if h > 24 || m > 59 || (h == 24 && m != 0) {
+        return Err("hour 0-24 and minute 0-59 expected".into());
+    }
+    Ok(h * 60 + m)
+}
+
+/// The commented config `camvault init` writes; every section shown with its default.
+pub const TEMPLATE: &str = include_str!("../docs/camvault.example.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_parses_to_defaults() {
+        let c = Config::parse(TEMPLATE).unwrap();
+        assert_eq!(c.capture.settle_secs, 120);
+        assert_eq!(c.store.key_template, "videos/{camera}/{date}/{hour}/{file}");
+        assert_eq!(c.cache.max_bytes, ByteSize(50 << 30));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        for (text, needle) in [
+            ("[capture]\nsettle_sec = 3\n", "settle_sec"),
+            ("[capture]\nsettle_secs = \"soon\"\n", "settle_secs"),
+            ("[cache]\nmax_bytes = \"12 parsecs\"\n", "max_bytes"),
+            ("[cameras.zzz]\nname = \"x\"\n", "cameras.zzz"),
+            (
+                "[cameras.78df72a1b2c3]\ntimezone = \"Mars/Olympus\"\n",
+                "cameras.78df72a1b2c3.timezone",
+            ),
+            (
+                "[store]\nkey_template = \"videos/{nope}\"\n",
+                "store.key_template",
+            ),
+            ("[store]\nkind = \"tape\"\n", "kind"),
+            ("[upload]\nconcurrency = 0\n", "upload.concurrency"),
+            ("bogus = 1\n", "bogus"),
+        ] {
+            let err = format!("{:#}", Config::parse(text).unwrap_err());
+            assert!(err.contains(needle), "{text:?} -> {err}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(ByteSize::parse("50 GiB").unwrap(), ByteSize(50 << 30));
+        assert_eq!(ByteSize::parse("2MB").unwrap(), ByteSize(2_000_000));
+        assert_eq!(ByteSize::parse("1.5 KiB").unwrap(), ByteSize(1536));
+        assert!(ByteSize::parse("-1").is_err());
+        assert!(ByteSize::parse("").is_err());
+    }
+
+    #[test]
+    fn camera_lookup() {
+        let c = Config::parse(
+            "[cameras.\"78:DF:72:A1:B2:C3\"]\nname = \"door\"\ntimezone = \"Asia/Shanghai\"\n",
+        )
+        .unwrap();
+        let cam = c.camera(Some("78df72a1b2c3"), None);
+        assert_eq!(
+            (cam.id.as_str(), cam.tz_name.as_str()),
+            ("door", "Asia/Shanghai")
+        );
+        assert_eq!(c.camera(Some("001122334455"), None).id, "001122334455");
+        assert_eq!(c.camera(None, Some("my garage")).id, "my_garage");
+        assert_eq!(c.camera(None, None).id, "unsorted");
+    }
+}

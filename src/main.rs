@@ -1,0 +1,19 @@
+//! camvault: keeps every security-camera recording forever, and proves nothing was lost.
+//!
+//! Data flow (see DESIGN.md): `inbox` (watch, settle) → `capture` (vault link + catalog
+//! row) → `upload` (store, verify) → `cache` (purge verified local copies). `catalog` is
+//! the single source of truth; `store` holds the backends; `cli` is the surface.
+
+mod cache;
+mod capture;
+mod catalog;
+mod cli;
+mod config;
+mod inbox;
+mod keys;
+mod store;
+mod upload;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

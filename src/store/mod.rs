@@ -1,0 +1,126 @@
+//! Object stores behind one interface.
+//!
+//! Invariants every backend keeps (and `tests/` checks on each):
+//! - `put` never overwrites: an existing key answers [`ErrorKind::AlreadyExists`].
+//! - An object is visible to `head` only once all its bytes are stored.
+//! - The pipeline never deletes: there is no delete in this trait on purpose.
+//!
+//! Backends: `fs` (a directory used as a bucket, the embedded default).
+
+pub mod fs;
+
+use std::fmt;
+use std::path::Path;
+
+use async_trait::async_trait;
+use tokio::io::AsyncRead;
+
+use crate::upload::body::Body;
+
+/// What a store says about one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub key: String,
+    pub size: u64,
+    /// CRC-64/XZ of the bytes as hex, when the store knows it.
+    pub crc64: Option<String>,
+    pub storage_class: String,
+    pub modified_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    NotFound,
+    /// The key is taken; nothing was written.
+    AlreadyExists,
+    /// The object is in an archive class and must be restored before reading.
+    Archived,
+    /// The store refused for good (permissions, read-only, missing root): a person must act.
+    Refused,
+    /// Network, timeouts, 5xx, local I/O hiccups: retry.
+    Transient,
+}
+
+#[derive(Debug)]
+pub struct StoreError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl StoreError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> StoreError {
+        StoreError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+pub type Reader = Box<dyn AsyncRead + Send + Unpin>;
+
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// One line for logs and `doctor`, without secrets.
+    fn describe(&self) -> String;
+
+    /// Stores `body` under `key` in `storage_class`, refusing to overwrite.
+    async fn put(&self, key: &str, body: &mut Body, storage_class: &str) -> StoreResult<()>;
+
+    /// The object's metadata, `None` when absent.
+    async fn head(&self, key: &str) -> StoreResult<Option<ObjectMeta>>;
+
+    /// Streams the object's bytes.
+    async fn get(&self, key: &str) -> StoreResult<Reader>;
+
+    /// Objects whose key starts with `prefix`, in key order. Used by tests now; by
+    /// `adopt` and `catalog rebuild` once those land.
+    #[allow(dead_code)]
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<ObjectMeta>>;
+
+    /// Checks that the store is there and writable, without writing an object.
+    async fn check(&self) -> StoreResult<()>;
+}
+
+/// Builds the configured backend.
+pub fn open(cfg: &crate::config::Config) -> anyhow::Result<Box<dyn Backend>> {
+    match cfg.store.kind {
+        crate::config::StoreKind::Fs => Ok(Box::new(fs::FsStore::new(
+            &cfg.fs_root(),
+            cfg.store.fs.fsync,
+        ))),
+    }
+}
+
+/// Hex form used everywhere a CRC-64 is stored or compared.
+pub fn crc_hex(crc: u64) -> String {
+    format!("{crc:016x}")
+}
+
+/// Maps a local I/O error on `path` to a store error the user can act on.
+pub(crate) fn io_error(what: &str, path: &Path, e: std::io::Error) -> StoreError {
+    use std::io::ErrorKind as K;
+    let kind = match e.kind() {
+        K::NotFound => ErrorKind::NotFound,
+        K::PermissionDenied | K::ReadOnlyFilesystem => ErrorKind::Refused,
+        K::AlreadyExists => ErrorKind::AlreadyExists,
+        _ => ErrorKind::Transient,
+    };
+    let hint = match kind {
+        ErrorKind::Refused => "; give the camvault user write access, or remount read-write",
+        _ if e.raw_os_error() == Some(28) => {
+            "; the store's disk is full: free space or move `store.fs.root`"
+        }
+        _ => "",
+    };
+    StoreError::new(kind, format!("{what} {}: {e}{hint}", path.display()))
+}

@@ -1,0 +1,124 @@
+//! An upload body: a vault file streamed in chunks, checksummed and rate-limited on the way.
+//!
+//! Exactly the captured size is sent, never more: a file that grew after capture is a new
+//! revision with its own row, and its first bytes are this one.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use tokio::io::AsyncReadExt;
+
+use super::limit::RateLimiter;
+
+const CHUNK: usize = 1 << 20;
+
+pub struct Body {
+    file: tokio::fs::File,
+    path: PathBuf,
+    len: u64,
+    sent: u64,
+    crc: crc64fast::Digest,
+    buf: Vec<u8>,
+    limiter: Option<Arc<RateLimiter>>,
+}
+
+impl Body {
+    /// Opens `path` (never through a symlink) to send its first `len` bytes.
+    pub async fn open(path: &Path, len: u64, limiter: Option<Arc<RateLimiter>>) -> Result<Body> {
+        let file = tokio::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(path)
+            .await
+            .with_context(|| format!("cannot open vault copy {}", path.display()))?;
+        let have = file.metadata().await?.len();
+        if have < len {
+            bail!("vault copy {} has {have} bytes, fewer than the {len} captured; it was truncated after capture", path.display());
+        }
+        Ok(Body {
+            file,
+            path: path.to_path_buf(),
+            len,
+            sent: 0,
+            crc: crc64fast::Digest::new(),
+            buf: vec![0; CHUNK],
+            limiter,
+        })
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// CRC-64/XZ of the bytes sent so far (all of them once `next_chunk` returned `None`).
+    pub fn crc64(&self) -> u64 {
+        self.crc.sum64()
+    }
+
+    /// The next chunk, or `None` at the end.
+    pub async fn next_chunk(&mut self) -> Result<Option<&[u8]>> {
+        let want = (self.len - self.sent).min(CHUNK as u64) as usize;
+        if want == 0 {
+            return Ok(None);
+        }
+        if let Some(l) = &self.limiter {
+            l.acquire(want as u64).await;
+        }
+        let mut filled = 0;
+        while filled < want {
+            let n = self
+                .file
+                .read(&mut self.buf[filled..want])
+                .await
+                .with_context(|| format!("cannot read {}", self.path.display()))?;
+            if n == 0 {
+                bail!(
+                    "vault copy {} ended after {} of {} bytes; it was truncated after capture",
+                    self.path.display(),
+                    self.sent + filled as u64,
+                    self.len
+                );
+            }
+            filled += n;
+        }
+        self.sent += filled as u64;
+        self.crc.write(&self.buf[..filled]);
+        Ok(Some(&self.buf[..filled]))
+    }
+}
+
+/// CRC-64/XZ of the first `len` bytes of a local file.
+pub async fn crc_of_file(path: &Path, len: u64) -> Result<u64> {
+    let mut b = Body::open(path, len, None).await?;
+    while b.next_chunk().await?.is_some() {}
+    Ok(b.crc64())
+}
+
+/// CRC-64/XZ and length of a stream, for reading objects back.
+pub async fn crc_of_reader(
+    mut r: impl tokio::io::AsyncRead + Unpin,
+) -> std::io::Result<(u64, u64)> {
+    let mut crc = crc64fast::Digest::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    loop {
+        let n = r.read(&mut buf).await?;
+        if n == 0 {
+            return Ok((crc.sum64(), total));
+        }
+        crc.write(&buf[..n]);
+        total += n as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crc64_is_xz() {
+        // The check value of CRC-64/XZ (the one OSS calls crc64ecma).
+        let mut d = crc64fast::Digest::new();
+        d.write(b"123456789");
+        assert_eq!(d.sum64(), 0x995d_c9bb_df19_39fa);
+    }
+}

@@ -1,0 +1,289 @@
+//! Upload and verify: moves captured files from the vault to the store and proves them.
+//!
+//! For each due file: stream `vault/<key>` to the store (never overwriting), mark it
+//! `uploaded` with the CRC-64 of the bytes sent, then read the object's metadata back
+//! and mark it `verified` only when size and checksum match. A crash anywhere resumes
+//! here: a put that landed before the crash answers `AlreadyExists`, and the object is
+//! accepted only if its bytes are the ones in the vault.
+
+pub mod body;
+pub mod limit;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::catalog::{Catalog, FileRow};
+use crate::store::{crc_hex, Backend, ErrorKind};
+use body::Body;
+use limit::RateLimiter;
+
+/// Everything a worker needs; shared by all of them.
+pub struct Uploader {
+    pub catalog: Arc<Catalog>,
+    pub store: Arc<dyn Backend>,
+    pub vault: PathBuf,
+    pub limiter: Arc<RateLimiter>,
+    pub storage_class: String,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+}
+
+/// How a file came out of one pass.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Verified,
+    Failed(String),
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// Exponential backoff with ±50% jitter, so that many failed files do not retry in lockstep.
+pub fn backoff(attempts: u32, initial: Duration, max: Duration) -> Duration {
+    let exp = initial.saturating_mul(1u32 << attempts.min(20));
+    let base = exp.min(max);
+    base.mul_f64(0.5 + fastrand::f64())
+}
+
+impl Uploader {
+    /// Uploads (if needed) and verifies one file, recording the outcome in the catalog.
+    pub async fn process(&self, row: &FileRow) -> Outcome {
+        let crc = match (&row.crc64, row.uploaded) {
+            (Some(crc), true) => crc.clone(),
+            _ => match self.upload(row).await {
+                Ok(crc) => {
+                    if let Err(e) =
+                        self.catalog
+                            .mark_uploaded(row.id, &crc, &self.storage_class, now_ms())
+                    {
+                        return Outcome::Failed(format!("catalog: {e:#}"));
+                    }
+                    crc
+                }
+                Err(e) => return self.fail(row, "upload", e),
+            },
+        };
+        match self.verify(row, &crc).await {
+            Ok(()) => match self.catalog.mark_verified(row.id, now_ms()) {
+                Ok(()) => {
+                    debug!(key = %row.key, size = row.size, "verified");
+                    Outcome::Verified
+                }
+                Err(e) => Outcome::Failed(format!("catalog: {e:#}")),
+            },
+            Err(VerifyError::Missing(e)) => {
+                let _ = self.catalog.mark_lost(row.id, &e, now_ms());
+                Outcome::Failed(e)
+            }
+            Err(VerifyError::Other(e)) => self.fail(row, "verify", e),
+        }
+    }
+
+    fn fail(&self, row: &FileRow, stage: &str, error: String) -> Outcome {
+        let wait = backoff(row.attempts, self.retry_initial, self.retry_max);
+        warn!(key = %row.key, attempt = row.attempts + 1, retry_in_secs = wait.as_secs(), "{stage} failed: {error}");
+        if let Err(e) = self.catalog.mark_failed(
+            row.id,
+            stage,
+            &error,
+            now_ms(),
+            now_ms() + wait.as_millis() as i64,
+        ) {
+            warn!(key = %row.key, "cannot record failure in the catalog: {e:#}");
+        }
+        Outcome::Failed(error)
+    }
+
+    async fn upload(&self, row: &FileRow) -> Result<String, String> {
+        let path = self.vault.join(&row.key);
+        let mut body = Body::open(&path, row.size, Some(self.limiter.clone()))
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        match self
+            .store
+            .put(&row.key, &mut body, &self.storage_class)
+            .await
+        {
+            Ok(()) => Ok(crc_hex(body.crc64())),
+            Err(e) if e.kind == ErrorKind::AlreadyExists => {
+                // Either our own earlier attempt landed before a crash, or the key holds
+                // other bytes. Accept only the former; never overwrite.
+                let local = crc_hex(
+                    body::crc_of_file(&path, row.size)
+                        .await
+                        .map_err(|e| format!("{e:#}"))?,
+                );
+                let head = self.store.head(&row.key).await.map_err(|e| e.to_string())?;
+                match head {
+                    Some(h) if h.size == row.size && h.crc64.as_deref() == Some(local.as_str()) => {
+                        info!(key = %row.key, "object already in the store with the same bytes (earlier attempt)");
+                        Ok(local)
+                    }
+                    Some(h) => Err(format!(
+                        "the store already holds different bytes at {} ({} bytes, crc {:?}); camvault never overwrites: move that object aside or change `store.key_template`",
+                        row.key, h.size, h.crc64
+                    )),
+                    None => Err(format!("{} was reported existing, then missing; will retry", row.key)),
+                }
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn verify(&self, row: &FileRow, crc: &str) -> Result<(), VerifyError> {
+        let head = self
+            .store
+            .head(&row.key)
+            .await
+            .map_err(|e| VerifyError::Other(e.to_string()))?;
+        let Some(h) = head else {
+            return Err(VerifyError::Missing(format!(
+                "{} is missing from the store after upload; will upload again",
+                row.key
+            )));
+        };
+        if h.size != row.size {
+            return Err(VerifyError::Other(format!(
+                "{}: store has {} bytes, expected {}",
+                row.key, h.size, row.size
+            )));
+        }
+        match h.crc64.as_deref() {
+            Some(c) if c == crc => Ok(()),
+            Some(c) => Err(VerifyError::Other(format!(
+                "{}: store checksum {c} differs from {crc}",
+                row.key
+            ))),
+            None => Err(VerifyError::Other(format!(
+                "{}: the store reports no checksum",
+                row.key
+            ))),
+        }
+    }
+}
+
+enum VerifyError {
+    Missing(String),
+    Other(String),
+}
+
+/// Runs uploads until `stop`: takes due files from the catalog, at most `concurrency` at
+/// once, woken by `wake` when capture adds work.
+pub async fn run(
+    up: Arc<Uploader>,
+    concurrency: usize,
+    wake: Arc<Notify>,
+    stop: CancellationToken,
+) {
+    let slots = Arc::new(Semaphore::new(concurrency));
+    let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        let free = slots.available_permits();
+        let due = if free > 0 {
+            up.catalog
+                .due(now_ms(), free + in_flight.lock().unwrap().len())
+        } else {
+            Ok(vec![])
+        };
+        match due {
+            Ok(rows) => {
+                for row in rows {
+                    if !in_flight.lock().unwrap().insert(row.id) {
+                        continue;
+                    }
+                    let Ok(permit) = slots.clone().try_acquire_owned() else {
+                        in_flight.lock().unwrap().remove(&row.id);
+                        break;
+                    };
+                    let (up, in_flight, wake) = (up.clone(), in_flight.clone(), wake.clone());
+                    tasks.spawn(async move {
+                        let _ = up.process(&row).await;
+                        in_flight.lock().unwrap().remove(&row.id);
+                        drop(permit);
+                        wake.notify_one();
+                    });
+                }
+            }
+            Err(e) => warn!("cannot read pending files from the catalog: {e:#}"),
+        }
+        while tasks.try_join_next().is_some() {}
+        let idle = match up.catalog.next_due_ms() {
+            Ok(Some(t)) => Duration::from_millis((t - now_ms()).clamp(50, 30_000) as u64),
+            _ => Duration::from_secs(30),
+        };
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(idle) => {}
+        }
+    }
+    // Let uploads in progress finish briefly; an interrupted one is redone from the catalog.
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+}
+
+/// Processes every file that is not verified, now, retrying each a few times; for
+/// `ingest --once`. Returns the files still not verified, with their last error.
+pub async fn drain(up: Arc<Uploader>, concurrency: usize, tries: u32) -> Vec<(String, String)> {
+    let slots = Arc::new(Semaphore::new(concurrency));
+    let mut failed = Vec::new();
+    for round in 0..tries {
+        let rows = match up.catalog.due(i64::MAX, usize::MAX >> 1) {
+            Ok(r) => r,
+            Err(e) => return vec![("catalog".into(), format!("{e:#}"))],
+        };
+        if rows.is_empty() {
+            return Vec::new();
+        }
+        if round > 0 {
+            tokio::time::sleep(Duration::from_millis(500 << round)).await;
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for row in rows {
+            let permit = slots.clone().acquire_owned().await.expect("semaphore open");
+            let up = up.clone();
+            tasks.spawn(async move {
+                let out = up.process(&row).await;
+                drop(permit);
+                (row.key, out)
+            });
+        }
+        failed.clear();
+        while let Some(r) = tasks.join_next().await {
+            if let Ok((key, Outcome::Failed(e))) = r {
+                failed.push((key, e));
+            }
+        }
+        if failed.is_empty() {
+            break;
+        }
+    }
+    failed.sort();
+    failed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let (i, m) = (Duration::from_secs(5), Duration::from_secs(3600));
+        for _ in 0..100 {
+            let b0 = backoff(0, i, m);
+            assert!(b0 >= Duration::from_millis(2500) && b0 <= Duration::from_millis(7500));
+            let b30 = backoff(30, i, m);
+            assert!(b30 >= Duration::from_secs(1800) && b30 <= Duration::from_secs(5400));
+        }
+    }
+}
