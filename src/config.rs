@@ -233,9 +233,11 @@ impl ByteSize {
             "gib" => 1 << 30,
             "t" | "tb" => 1_000_000_000_000,
             "tib" => 1 << 40,
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "unknown size unit {other:?} in {s:?}; use B, KB, KiB, MB, MiB, GB, GiB, TB or TiB"
-            )),
+            ))
+            }
         };
         let v = n * mult as f64;
         if !(0.0..1.8e19).contains(&v) {

@@ -1,0 +1,281 @@
+//! Test harness: drives the real `camvault` binary on temporary directories.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+pub const OLD_MAC: &str = "78DF72A1B2C3";
+pub const NEW_MAC: &str = "5C02148A9E01";
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    /// `camvault init` plus config edits: `settle_secs`, zone Asia/Shanghai, fast retries.
+    /// `edits` are `section.key = value` lines set in place, or raw TOML (a `[cameras.…]`
+    /// block) appended.
+    pub fn new(settle: u64, edits: &str) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env { dir };
+        let out = env.run(&["init", "--dir", env.root().to_str().unwrap()]);
+        assert!(out.status.success(), "init: {}", stderr(&out));
+        let mut cfg = std::fs::read_to_string(env.config()).unwrap();
+        let settle = format!("capture.settle_secs = {settle}");
+        let defaults = [
+            settle.as_str(),
+            "cache.interval_secs = 1",
+            "upload.retry_initial_secs = 1",
+            "capture.timezone = \"Asia/Shanghai\"",
+        ];
+        let mut raw = String::new();
+        let mut in_raw = false;
+        for line in defaults.iter().copied().chain(edits.lines()) {
+            in_raw |= line.starts_with('[');
+            if in_raw {
+                raw.push_str(line);
+                raw.push('\n');
+            } else if let Some((path, value)) = line.split_once(" = ") {
+                let (section, key) = path.rsplit_once('.').unwrap();
+                cfg = set_key(&cfg, section, key, value);
+            }
+        }
+        std::fs::write(env.config(), format!("{cfg}\n{raw}")).unwrap();
+        env
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn config(&self) -> PathBuf {
+        self.root().join("camvault.toml")
+    }
+    pub fn inbox(&self) -> PathBuf {
+        self.root().join("inbox")
+    }
+    pub fn vault(&self) -> PathBuf {
+        self.root().join("vault")
+    }
+    pub fn store(&self) -> PathBuf {
+        self.root().join("store")
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_camvault"));
+        c.arg("--config")
+            .arg(self.config())
+            .args(args)
+            .env("TZ", "UTC")
+            .env_remove("CAMVAULT_CONFIG");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// Runs a command that must succeed.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "camvault {args:?} failed ({:?}):\n{}\n{}",
+            out.status,
+            stdout(&out),
+            stderr(&out)
+        );
+        stdout(&out)
+    }
+
+    pub fn status(&self) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["status", "--json"])).unwrap()
+    }
+
+    pub fn ls(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(&self.ok(&["ls", "--json"])).unwrap()
+    }
+
+    /// Writes a file into the inbox with an mtime an hour ago, so it is complete at once.
+    pub fn put_old(&self, rel: &str, data: &[u8]) -> PathBuf {
+        let p = self.inbox().join(rel);
+        write(&p, data);
+        age(&p, 3600);
+        p
+    }
+
+    pub fn serve(&self) -> Child {
+        self.cmd(&["serve"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Every object in the store (key → bytes), ignoring camvault's own metadata.
+    pub fn objects(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let mut out = std::collections::BTreeMap::new();
+        let root = self.store();
+        let mut stack = vec![root.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                let rel = p
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                if rel.starts_with(".camvault") {
+                    continue;
+                }
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.insert(rel, std::fs::read(&p).unwrap());
+                }
+            }
+        }
+        out
+    }
+
+    /// Polls `status --json` until `pred` holds; panics with the last status after `limit`.
+    pub fn wait_status(
+        &self,
+        limit: Duration,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let t0 = Instant::now();
+        loop {
+            let out = self.run(&["status", "--json"]);
+            if out.status.success() {
+                let s: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+                if pred(&s) {
+                    return s;
+                }
+                if t0.elapsed() > limit {
+                    panic!("timed out waiting; last status: {s:#}");
+                }
+            } else if t0.elapsed() > limit {
+                panic!("status kept failing: {}", stderr(&out));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Sets `key = value` in `[section]` of a TOML text, replacing the line that sets it.
+pub fn set_key(text: &str, section: &str, key: &str, value: &str) -> String {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut done = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('[') && !t.starts_with("[[") {
+            current = t.trim_matches(|c| c == '[' || c == ']').to_string();
+            out.push(line.to_string());
+            if current == section && !done {
+                out.push(format!("{key} = {value}"));
+                done = true;
+            }
+            continue;
+        }
+        if current == section && t.split_once('=').is_some_and(|(k, _)| k.trim() == key) {
+            continue;
+        }
+        out.push(line.to_string());
+    }
+    assert!(done, "section [{section}] not in the config");
+    out.join("\n")
+}
+
+pub fn write(p: &Path, data: &[u8]) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    let mut f = std::fs::File::create(p).unwrap();
+    f.write_all(data).unwrap();
+}
+
+/// Sets a file's mtime `secs` into the past.
+pub fn age(p: &Path, secs: u64) {
+    let f = std::fs::OpenOptions::new().write(true).open(p).unwrap();
+    f.set_modified(SystemTime::now() - Duration::from_secs(secs))
+        .unwrap();
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Old-layout path for a clip starting at `unix` (folder in Asia/Shanghai local time).
+pub fn old_clip(unix: i64) -> String {
+    let local = unix + 8 * 3600;
+    let (days, rem) = (local.div_euclid(86_400), local.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "xiaomi_camera_videos/{OLD_MAC}/{y:04}{m:02}{d:02}{:02}/{:02}M{:02}S_{unix}.mp4",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's days → civil date.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+pub fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Mounts a tmpfs of `size` at `dir` when the test runs as root (as CI does).
+pub fn tmpfs(dir: &Path, size: &str) -> bool {
+    std::fs::create_dir_all(dir).unwrap();
+    Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+pub fn umount(dir: &Path) {
+    let _ = Command::new("umount").arg("-l").arg(dir).status();
+}
+
+pub fn has(prog: &str) -> bool {
+    Command::new(prog)
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}

@@ -1,0 +1,202 @@
+//! `serve` and `demo` as long-running processes: watching, settling, shutdown, crashes.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn sigterm(child: &mut Child) -> String {
+    let st = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let t0 = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            assert!(status.success(), "serve exited with {status:?}:\n{err}");
+            return err;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "serve did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn serve_captures_growing_files_once_and_stops_cleanly() {
+    let env = Env::new(2, "cache.max_days = 36500");
+    let mut serve = env.serve();
+    let t = now_unix() - 600;
+    let mut inputs = BTreeMap::new();
+    for i in 0..10 {
+        let data = bytes(i, 30_000);
+        let rel = old_clip(t + i as i64 * 60);
+        write(&env.inbox().join(&rel), &data);
+        inputs.insert(rel, data);
+    }
+    // A new-layout file written in place in appends a second apart, as the C700 does.
+    let rel = format!("XiaomiCamera_00_{NEW_MAC}/00_20251003141500_20251003141600.mp4");
+    let path = env.inbox().join(&rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut f = std::fs::File::create(&path).unwrap();
+    let mut all = Vec::new();
+    for part in 0..4 {
+        let chunk = bytes(100 + part, 20_000);
+        f.write_all(&chunk).unwrap();
+        f.flush().unwrap();
+        all.extend(chunk);
+        std::thread::sleep(Duration::from_millis(1000)); // the camera's pace, not synchronisation
+    }
+    drop(f);
+    inputs.insert(rel, all);
+
+    let s = env.wait_status(Duration::from_secs(60), |s| s["files"]["verified"] == 11);
+    assert_eq!(
+        s["files"]["total"], 11,
+        "each file captured exactly once: {s:#}"
+    );
+    let mut stored: Vec<Vec<u8>> = env.objects().into_values().collect();
+    let mut expected: Vec<Vec<u8>> = inputs.into_values().collect();
+    stored.sort();
+    expected.sort();
+    assert_eq!(stored, expected);
+
+    // A late backfill is captured too, while serving.
+    env.put_old(&old_clip(t - 86_400), b"backfilled from yesterday");
+    env.wait_status(Duration::from_secs(30), |s| s["files"]["verified"] == 12);
+
+    let log = sigterm(&mut serve);
+    assert!(log.contains("stopped cleanly"), "{log}");
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_nothing_and_stores_each_file_once() {
+    let env = Env::new(1, "cache.max_days = 36500\nupload.concurrency = 3");
+    let inbox = env.inbox();
+    let writer = std::thread::spawn(move || {
+        let mut written = BTreeMap::new();
+        let t = now_unix() - 3600;
+        for i in 0..60u64 {
+            let rel = if i % 3 == 0 {
+                format!(
+                    "XiaomiCamera_00_{NEW_MAC}/00_2025100314{:02}00_2025100314{:02}59.mp4",
+                    i, i
+                )
+            } else {
+                old_clip(t + i as i64 * 60)
+            };
+            let path = inbox.join(&rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let mut f = std::fs::File::create(&path).unwrap();
+            let mut all = Vec::new();
+            for part in 0..3 {
+                let chunk = bytes(i * 10 + part, 40_000 + (i as usize * 997) % 50_000);
+                f.write_all(&chunk).unwrap();
+                all.extend(chunk);
+                std::thread::sleep(Duration::from_millis(30));
+            }
+            written.insert(rel, all);
+            std::thread::sleep(Duration::from_millis(60));
+        }
+        written
+    });
+    let mut rng = 0x2545F4914F6CDD1Du64;
+    let mut kills = 0;
+    while !writer.is_finished() || kills < 12 {
+        let mut serve = env.serve();
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        std::thread::sleep(Duration::from_millis(150 + rng % 1200)); // a random moment to crash at
+        serve.kill().unwrap(); // SIGKILL
+        serve.wait().unwrap();
+        kills += 1;
+    }
+    let inputs = writer.join().unwrap();
+    assert!(kills >= 12);
+
+    let mut serve = env.serve();
+    let s = env.wait_status(Duration::from_secs(120), |s| {
+        s["files"]["verified"] == inputs.len()
+    });
+    sigterm(&mut serve);
+    assert_eq!(
+        s["files"]["total"],
+        inputs.len(),
+        "no file captured twice or early: {s:#}"
+    );
+    assert_eq!(s["files"]["failed"], 0);
+
+    let objects = env.objects();
+    assert_eq!(
+        objects.len(),
+        inputs.len(),
+        "each input stored exactly once"
+    );
+    let mut stored: Vec<&Vec<u8>> = objects.values().collect();
+    let mut expected: Vec<&Vec<u8>> = inputs.values().collect();
+    stored.sort();
+    expected.sort();
+    assert!(stored == expected, "stored bytes equal the inputs");
+    env.ok(&["verify", "--deep"]);
+}
+
+#[test]
+fn demo_runs_end_to_end_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_camvault"))
+        .args([
+            "demo",
+            "--dir",
+            demo.to_str().unwrap(),
+            "--interval",
+            "1",
+            "--duration",
+            "9",
+        ])
+        .env_remove("CAMVAULT_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("status"),
+        "tells where to look: {}",
+        stdout(&out)
+    );
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_camvault"))
+        .args([
+            "--config",
+            demo.join("camvault.toml").to_str().unwrap(),
+            "status",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let s: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(s["files"]["verified"].as_u64().unwrap() >= 2, "{s:#}");
+    let ids: Vec<&str> = s["cameras"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"front-door") && ids.contains(&"garden"),
+        "{ids:?}"
+    );
+}
