@@ -147,3 +147,85 @@ pub fn free_bytes(path: &Path) -> Option<u64> {
     let s = rustix::fs::statvfs(path).ok()?;
     Some(s.f_bavail.saturating_mul(s.f_frsize))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{Captured, Capturer};
+
+    /// Captures `n` files a day apart (oldest first), all verified, in a fresh data dir.
+    fn setup(
+        n: i64,
+        verified: bool,
+    ) -> (tempfile::TempDir, CacheKeeper, Catalog, Vec<String>, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg =
+            Config::parse("[capture]\ntimezone = \"UTC\"\n[cache]\nmax_days = 365\nmin_days = 2\n")
+                .unwrap();
+        cfg.source = dir.path().join("camvault.toml");
+        std::fs::create_dir_all(cfg.inbox().join("cam")).unwrap();
+        let cat = Catalog::open(&cfg.catalog(), true).unwrap();
+        let cap = Capturer::new(&cfg).unwrap();
+        let now = jiff::Timestamp::now();
+        let mut keys = Vec::new();
+        for i in 0..n {
+            let p = cfg.inbox().join(format!("cam/{i}.bin"));
+            std::fs::write(&p, vec![0u8; 1000]).unwrap();
+            let f = std::fs::File::options().write(true).open(&p).unwrap();
+            f.set_modified(
+                std::time::SystemTime::now()
+                    - std::time::Duration::from_secs(((n - i) * 86_400) as u64),
+            )
+            .unwrap();
+            let Captured::New(k) = cap
+                .capture(&cat, Path::new(&format!("cam/{i}.bin")), now)
+                .unwrap()
+            else {
+                panic!()
+            };
+            keys.push(k);
+        }
+        if verified {
+            for row in cat.due(i64::MAX, 100).unwrap() {
+                cat.mark_uploaded(row.id, "0", "Standard", 0).unwrap();
+                cat.mark_verified(row.id, 0).unwrap();
+            }
+        }
+        (dir, CacheKeeper::new(&cfg), cat, keys, now.as_millisecond())
+    }
+
+    #[test]
+    fn low_disk_purges_beyond_min_days_and_stops_when_enough() {
+        let (_d, keeper, cat, keys, now) = setup(6, true);
+        let purged = std::cell::Cell::new(0u64);
+        // Free space grows by 1000 bytes per purge; 2 purges are enough.
+        let free = |_: &Path| Some(keeper.min_free - 2000 + purged.get() * 1000);
+        let cat_ref = &cat;
+        let counting = |p: &Path| {
+            purged.set(6 - cat_ref.summary().unwrap().cached.files);
+            free(p)
+        };
+        let pass = keeper.pass(&cat, now, &counting).unwrap();
+        assert!(pass.low_disk);
+        assert_eq!(pass.purged, 2, "only as many as needed");
+        assert!(!keeper.vault.join(&keys[0]).exists() && !keeper.vault.join(&keys[1]).exists());
+        assert!(keeper.vault.join(&keys[2]).exists());
+    }
+
+    #[test]
+    fn low_disk_never_touches_min_days_or_unverified() {
+        let (_d, keeper, cat, keys, now) = setup(4, true);
+        let pass = keeper.pass(&cat, now, &|_| Some(0)).unwrap();
+        // Files are 4, 3, 2 and 1 days old; min_days = 2 keeps the last two.
+        assert_eq!(pass.purged, 2);
+        assert!(keeper.vault.join(&keys[2]).exists() && keeper.vault.join(&keys[3]).exists());
+
+        let (_d, keeper, cat, keys, now) = setup(3, false);
+        let pass = keeper.pass(&cat, now, &|_| Some(0)).unwrap();
+        assert_eq!(
+            pass.purged, 0,
+            "nothing unverified is purged, however full the disk"
+        );
+        assert!(keys.iter().all(|k| keeper.vault.join(k).exists()));
+    }
+}

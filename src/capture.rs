@@ -76,7 +76,9 @@ impl Capturer {
 
     /// Captures `rel` (a path relative to the inbox) if it is a regular file not yet captured.
     pub fn capture(&self, catalog: &Catalog, rel: &Path, now: Timestamp) -> Result<Captured> {
-        let full = self.checked_path(rel)?;
+        let Some(full) = self.checked_path(rel)? else {
+            return Ok(Captured::Vanished);
+        };
         let meta = match std::fs::symlink_metadata(&full) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Captured::Vanished),
@@ -153,8 +155,9 @@ impl Capturer {
         Ok(Captured::New(key))
     }
 
-    /// Joins `rel` to the inbox, refusing `..`, absolute paths and symlinked directories.
-    fn checked_path(&self, rel: &Path) -> Result<PathBuf> {
+    /// Joins `rel` to the inbox, refusing `..`, absolute paths and symlinked directories;
+    /// `None` when a folder on the way is gone.
+    fn checked_path(&self, rel: &Path) -> Result<Option<PathBuf>> {
         let mut p = self.inbox.clone();
         let n = rel.components().count();
         for (i, c) in rel.components().enumerate() {
@@ -163,8 +166,13 @@ impl Capturer {
                 _ => bail!("{} escapes the inbox; ignored", rel.display()),
             }
             if i + 1 < n {
-                let m = std::fs::symlink_metadata(&p)
-                    .with_context(|| format!("cannot read {}", p.display()))?;
+                let m = match std::fs::symlink_metadata(&p) {
+                    Ok(m) => m,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("cannot read {}", p.display()))
+                    }
+                };
                 if !m.is_dir() {
                     bail!(
                         "{} is a symlink or not a directory; camvault does not follow it",
@@ -173,7 +181,7 @@ impl Capturer {
                 }
             }
         }
-        Ok(p)
+        Ok(Some(p))
     }
 
     /// Creates `vault/<key>` as a hard link to the inbox file (or a copy across filesystems).
@@ -276,4 +284,82 @@ fn copy_no_overwrite(src: &Path, dest: &Path, len: u64) -> Result<()> {
     })();
     let _ = std::fs::remove_file(&tmp);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (tempfile::TempDir, Capturer, Catalog) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config::parse("[capture]\ntimezone = \"UTC\"\n").unwrap();
+        cfg.source = dir.path().join("camvault.toml");
+        std::fs::create_dir_all(cfg.inbox()).unwrap();
+        let cat = Catalog::open(&cfg.catalog(), true).unwrap();
+        (dir, Capturer::new(&cfg).unwrap(), cat)
+    }
+
+    #[test]
+    fn vanished_file_is_not_an_error() {
+        let (_d, cap, cat) = setup();
+        assert_eq!(
+            cap.capture(&cat, Path::new("cam/gone.mp4"), Timestamp::now())
+                .unwrap(),
+            Captured::Vanished
+        );
+    }
+
+    #[test]
+    fn paths_out_of_the_inbox_are_refused() {
+        let (d, cap, cat) = setup();
+        std::fs::write(d.path().join("outside.mp4"), b"x").unwrap();
+        for rel in ["../outside.mp4", "/etc/passwd"] {
+            let err = cap
+                .capture(&cat, Path::new(rel), Timestamp::now())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("escapes the inbox"), "{rel}: {err}");
+        }
+        std::os::unix::fs::symlink(d.path(), cap.inbox.join("up")).unwrap();
+        let err = cap
+            .capture(&cat, Path::new("up/outside.mp4"), Timestamp::now())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("symlink"), "{err}");
+        assert_eq!(cat.summary().unwrap().captured.files, 0);
+    }
+
+    #[test]
+    fn directory_is_not_captured() {
+        let (_d, cap, cat) = setup();
+        std::fs::create_dir_all(cap.inbox.join("cam/clip.mp4")).unwrap();
+        let err = cap
+            .capture(&cat, Path::new("cam/clip.mp4"), Timestamp::now())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not a regular file") && err.contains("clip.mp4"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn capture_is_idempotent_and_links() {
+        let (_d, cap, cat) = setup();
+        std::fs::create_dir_all(cap.inbox.join("cam")).unwrap();
+        std::fs::write(cap.inbox.join("cam/a.bin"), b"abc").unwrap();
+        let now = Timestamp::now();
+        let Captured::New(key) = cap.capture(&cat, Path::new("cam/a.bin"), now).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            cap.capture(&cat, Path::new("cam/a.bin"), now).unwrap(),
+            Captured::Already
+        );
+        let (a, b) = (
+            std::fs::metadata(cap.inbox.join("cam/a.bin")).unwrap(),
+            std::fs::metadata(cap.vault.join(&key)).unwrap(),
+        );
+        assert_eq!(a.ino(), b.ino(), "hard link, not a copy");
+    }
 }

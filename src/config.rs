@@ -607,3 +607,21 @@ mod tests {
         assert_eq!(c.camera(None, None).id, "unsorted");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+
+    proptest::proptest! {
+        /// Arbitrary text never panics the config loader: it parses or names a problem.
+        #[test]
+        fn config_parse_never_panics(text in "(\\PC|\n|\\[|\\]|=|\"){0,200}") {
+            let _ = Config::parse(&text);
+        }
+
+        #[test]
+        fn sizes_never_panic(s in "\\PC{0,20}") {
+            let _ = ByteSize::parse(&s);
+        }
+    }
+}
