@@ -492,6 +492,10 @@ fn real_mp4_metadata_is_cataloged() {
     env.ok(&["ingest", "--once"]);
     let ls = env.ls();
     assert_eq!(ls[0]["codec"], "hvc1");
+    assert_eq!(
+        (ls[0]["width"].as_u64(), ls[0]["height"].as_u64()),
+        (Some(320), Some(240))
+    );
     let d = ls[0]["duration_ms"].as_i64().unwrap();
     assert!((1900..=2100).contains(&d), "{d}");
     assert_eq!(ls[0]["warning"], serde_json::Value::Null);

@@ -104,6 +104,8 @@ pub struct Listing {
     pub last_error: Option<String>,
     pub codec: Option<String>,
     pub duration_ms: Option<i64>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -522,7 +524,7 @@ impl Catalog {
         let c = self.lock();
         let sql = format!(
             "SELECT f.camera, f.start_ms, f.end_ms, coalesce(c.tz, 'UTC'), f.key, f.size, f.state, f.purged_ms IS NULL,
-                    f.warning, f.last_error, f.codec, f.duration_ms
+                    f.warning, f.last_error, f.codec, f.duration_ms, f.width, f.height
              FROM files f LEFT JOIN cameras c ON c.id = f.camera
              WHERE {} f.start_ms >= ?1 AND f.start_ms < ?2 ORDER BY f.start_ms, f.id LIMIT ?3",
             if camera.is_some() { "f.camera = ?4 AND" } else { "" }
@@ -542,6 +544,8 @@ impl Catalog {
                 last_error: r.get(9)?,
                 codec: r.get(10)?,
                 duration_ms: r.get(11)?,
+                width: r.get(12)?,
+                height: r.get(13)?,
             })
         };
         let rows = match camera {

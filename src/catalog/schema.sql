@@ -43,7 +43,7 @@ CREATE TABLE files (
 
 CREATE INDEX files_camera_start ON files (camera, start_ms);
 CREATE INDEX files_ino ON files (ino);
-CREATE INDEX files_pending ON files (next_attempt_ms) WHERE state != 'verified';
+CREATE INDEX files_pending ON files (next_attempt_ms, captured_ms) WHERE state != 'verified';
 CREATE INDEX files_cached ON files (start_ms) WHERE state = 'verified' AND purged_ms IS NULL;
 
 -- Every failed attempt at a stage, for `status` and for the person debugging.

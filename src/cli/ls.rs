@@ -40,6 +40,8 @@ pub fn run(
                     "local": r.local,
                     "codec": r.codec,
                     "duration_ms": r.duration_ms,
+                    "width": r.width,
+                    "height": r.height,
                     "warning": r.warning,
                     "error": r.last_error,
                 })
