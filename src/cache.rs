@@ -128,17 +128,41 @@ impl CacheKeeper {
             .join(std::ffi::OsStr::from_bytes(&row.inbox_path));
         if let Ok(m) = std::fs::symlink_metadata(&inbox_path) {
             if m.is_file() && m.ino() == row.ino && m.dev() == row.dev {
-                if let Err(e) = std::fs::remove_file(&inbox_path) {
-                    warn!(path = %inbox_path.display(), "cannot remove the inbox copy of a purged recording: {e}");
+                match std::fs::remove_file(&inbox_path) {
+                    // The camera may be about to write into the folder of a recent clip.
+                    Ok(()) if now_ms - row.start_ms > 2 * 3_600_000 => {
+                        remove_empty_dirs(&self.inbox, &inbox_path, 2)
+                    }
+                    Ok(()) => {}
+                    Err(e) => {
+                        warn!(path = %inbox_path.display(), "cannot remove the inbox copy of a purged recording: {e}")
+                    }
                 }
             }
         }
         match std::fs::remove_file(&vault_path) {
-            Ok(()) => {}
+            Ok(()) => remove_empty_dirs(&self.vault, &vault_path, 0),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => anyhow::bail!("cannot remove {} from the vault: {e}", vault_path.display()),
         }
         catalog.mark_purged(row.id, now_ms)
+    }
+}
+
+/// Removes the now-empty folders above a purged file, so that years of hour folders do not
+/// pile up (each costs an inotify watch). Stops at `root` and keeps the first `keep_depth`
+/// levels under it (the camera's own folders). `remove_dir` only ever removes an empty
+/// folder, so nothing else can be lost here.
+fn remove_empty_dirs(root: &Path, file: &Path, keep_depth: usize) {
+    let mut dir = file.parent();
+    while let Some(d) = dir {
+        let Ok(rel) = d.strip_prefix(root) else {
+            return;
+        };
+        if rel.components().count() <= keep_depth || std::fs::remove_dir(d).is_err() {
+            return;
+        }
+        dir = d.parent();
     }
 }
 
@@ -210,6 +234,27 @@ mod tests {
         assert_eq!(pass.purged, 2, "only as many as needed");
         assert!(!keeper.vault.join(&keys[0]).exists() && !keeper.vault.join(&keys[1]).exists());
         assert!(keeper.vault.join(&keys[2]).exists());
+    }
+
+    #[test]
+    fn empty_folders_go_with_the_last_file_but_not_the_camera_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let hour = root.join("xiaomi_camera_videos/ABC/2024010100");
+        std::fs::create_dir_all(&hour).unwrap();
+        for f in ["a.mp4", "b.mp4"] {
+            std::fs::write(hour.join(f), b"x").unwrap();
+        }
+        std::fs::remove_file(hour.join("a.mp4")).unwrap();
+        remove_empty_dirs(root, &hour.join("a.mp4"), 2);
+        assert!(hour.exists(), "not empty yet");
+        std::fs::remove_file(hour.join("b.mp4")).unwrap();
+        remove_empty_dirs(root, &hour.join("b.mp4"), 2);
+        assert!(!hour.exists());
+        assert!(
+            root.join("xiaomi_camera_videos/ABC").exists(),
+            "camera folder kept"
+        );
     }
 
     #[test]
