@@ -122,13 +122,10 @@ fn ingest_archives_every_layout_and_every_odd_file() {
     assert_eq!(s["files"]["pending"], 0);
     assert_eq!(s["files"]["failed"], 0);
     assert_eq!(s["oldest_pending_secs"], serde_json::Value::Null);
-    let cams: Vec<&str> = s["cameras"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(cams, ["5c02148a9e01", "front-door", "garage", "unsorted"]);
+    assert_eq!(
+        camera_ids(&s),
+        ["5c02148a9e01", "front-door", "garage", "unsorted"]
+    );
     assert!(s["cameras"][1]["last_start"]
         .as_str()
         .unwrap()

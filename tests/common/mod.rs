@@ -279,3 +279,13 @@ pub fn has(prog: &str) -> bool {
         .status()
         .is_ok()
 }
+
+/// The camera ids in a `status --json`.
+pub fn camera_ids(status: &serde_json::Value) -> Vec<String> {
+    status["cameras"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect()
+}
