@@ -215,9 +215,16 @@ pub async fn run(
             Err(e) => warn!("cannot read pending files from the catalog: {e:#}"),
         }
         while tasks.try_join_next().is_some() {}
-        let idle = match up.catalog.next_due_ms() {
-            Ok(Some(t)) => Duration::from_millis((t - now_ms()).clamp(50, 30_000) as u64),
-            _ => Duration::from_secs(30),
+        // While uploads run, their completion wakes us; otherwise sleep until the next
+        // retry is due (capture wakes us for new files).
+        let busy = !in_flight.lock().unwrap().is_empty();
+        let idle = if busy {
+            Duration::from_secs(1)
+        } else {
+            match up.catalog.next_due_ms() {
+                Ok(Some(t)) => Duration::from_millis((t - now_ms()).clamp(50, 30_000) as u64),
+                _ => Duration::from_secs(30),
+            }
         };
         tokio::select! {
             _ = stop.cancelled() => break,
