@@ -24,6 +24,7 @@ pub struct Config {
     pub store: Store,
     pub cache: Cache,
     pub log: Log,
+    pub samba: Samba,
     /// Per camera, keyed by MAC (12 hex digits, any case, `:` or `-` allowed).
     pub cameras: BTreeMap<String, Camera>,
     /// Where the file was read from; set by [`Config::load`].
@@ -181,6 +182,73 @@ pub struct Log {
     pub format: LogFormat,
     /// A `tracing` filter such as `info` or `camvault=debug`.
     pub level: String,
+}
+
+/// The SMB share the camera writes to (see `docs/samba.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Samba {
+    /// `serve` runs smbd (and nmbd when `netbios`) itself with the generated config.
+    pub manage: bool,
+    /// The Samba config `samba config --write` writes and `samba check` reads; empty =
+    /// `<state_dir>/smb.conf` when managed, else Debian's `/etc/samba/smb.conf`.
+    pub config_file: PathBuf,
+    /// Share name the camera is given.
+    pub share: String,
+    /// The user the camera logs in as (a system user with a Samba password).
+    pub camera_user: String,
+    /// Files are written as this user; empty = the owner of the inbox (so camvault can link them).
+    pub force_user: String,
+    /// The camera user's password, for `samba check` only; prefer `password_file` or
+    /// `$CAMVAULT_SAMBA_PASSWORD`. Never logged.
+    pub password: String,
+    pub password_file: PathBuf,
+    pub netbios: bool,
+    pub netbios_name: String,
+    pub workgroup: String,
+    /// Addresses allowed to connect (Samba `hosts allow` syntax, one entry each).
+    pub hosts_allow: Vec<String>,
+    /// Interfaces or addresses smbd listens on; empty = all.
+    pub interfaces: Vec<String>,
+    pub port: u16,
+    /// Seconds after the last change from which a file can no longer be deleted,
+    /// renamed or overwritten over SMB (`worm:grace_period`).
+    pub grace_secs: u64,
+    /// Managed smbd's private, lock, state and cache folders, and its log.
+    pub state_dir: PathBuf,
+    /// The smbd log holding the audit lines camvault reads; empty = `<state_dir>/log.smbd`.
+    pub audit_log: PathBuf,
+    /// Where `samba check` connects to the share.
+    pub address: String,
+}
+
+impl Default for Samba {
+    fn default() -> Self {
+        Samba {
+            manage: false,
+            config_file: PathBuf::new(),
+            share: "camera".into(),
+            camera_user: "camera".into(),
+            force_user: String::new(),
+            password: String::new(),
+            password_file: PathBuf::new(),
+            netbios: true,
+            netbios_name: "CAMVAULT".into(),
+            workgroup: "WORKGROUP".into(),
+            hosts_allow: vec![
+                "127.0.0.1".into(),
+                "192.168.0.0/16".into(),
+                "10.0.0.0/8".into(),
+                "172.16.0.0/12".into(),
+            ],
+            interfaces: Vec::new(),
+            port: 445,
+            grace_secs: 300,
+            state_dir: "samba".into(),
+            audit_log: PathBuf::new(),
+            address: "127.0.0.1".into(),
+        }
+    }
 }
 
 impl Default for Log {
@@ -382,6 +450,52 @@ impl Config {
                 self.log.level
             )
         })?;
+        let sm = &self.samba;
+        let word = |v: &str| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        };
+        for (key, v) in [
+            ("share", &sm.share),
+            ("camera_user", &sm.camera_user),
+            ("workgroup", &sm.workgroup),
+            ("netbios_name", &sm.netbios_name),
+        ] {
+            if !word(v) {
+                bail!("`samba.{key}` = {v:?}: use letters, digits, '-', '_' or '.' (no spaces)");
+            }
+        }
+        if !sm.force_user.is_empty() && !word(&sm.force_user) {
+            bail!("`samba.force_user` = {:?}: not a user name", sm.force_user);
+        }
+        if sm.netbios_name.len() > 15 {
+            bail!(
+                "`samba.netbios_name` = {:?}: NetBIOS names have at most 15 characters",
+                sm.netbios_name
+            );
+        }
+        for (key, list) in [
+            ("hosts_allow", &sm.hosts_allow),
+            ("interfaces", &sm.interfaces),
+        ] {
+            for v in list.iter() {
+                if v.is_empty() || v.contains(|c: char| c.is_whitespace() || c == ',' || c == '\n')
+                {
+                    bail!("`samba.{key}` entry {v:?}: one address, network or interface per entry, without spaces or commas");
+                }
+            }
+        }
+        if sm.hosts_allow.is_empty() {
+            bail!("`samba.hosts_allow` is empty: list the camera's address or LAN, e.g. [\"192.168.1.0/24\"]");
+        }
+        if sm.port == 0 {
+            bail!("`samba.port` must be 1-65535 (445 for cameras)");
+        }
+        if sm.grace_secs == 0 {
+            bail!("`samba.grace_secs` = 0 would refuse the camera's own writes to a growing file; use at least 10 (default 300)");
+        }
         let mut seen = BTreeMap::new();
         for (key, cam) in &self.cameras {
             let mac = normalize_mac(key).ok_or_else(|| {
@@ -435,6 +549,40 @@ impl Config {
     }
     pub fn fs_root(&self) -> PathBuf {
         self.resolve(&self.store.fs.root)
+    }
+    pub fn samba_state(&self) -> PathBuf {
+        self.resolve(&self.samba.state_dir)
+    }
+    pub fn samba_config_file(&self) -> PathBuf {
+        if !self.samba.config_file.as_os_str().is_empty() {
+            self.resolve(&self.samba.config_file)
+        } else if self.samba.manage {
+            self.samba_state().join("smb.conf")
+        } else {
+            PathBuf::from("/etc/samba/smb.conf")
+        }
+    }
+    pub fn samba_audit_log(&self) -> PathBuf {
+        if self.samba.audit_log.as_os_str().is_empty() {
+            self.samba_state().join("log.smbd")
+        } else {
+            self.resolve(&self.samba.audit_log)
+        }
+    }
+    /// The camera user's password: config, then `password_file`, then `$CAMVAULT_SAMBA_PASSWORD`.
+    pub fn samba_password(&self) -> Result<Option<String>> {
+        if !self.samba.password.is_empty() {
+            return Ok(Some(self.samba.password.clone()));
+        }
+        if !self.samba.password_file.as_os_str().is_empty() {
+            let p = self.resolve(&self.samba.password_file);
+            let text = std::fs::read_to_string(&p)
+                .with_context(|| format!("cannot read `samba.password_file` {}", p.display()))?;
+            return Ok(Some(text.trim_end_matches(['\n', '\r']).to_string()));
+        }
+        Ok(std::env::var("CAMVAULT_SAMBA_PASSWORD")
+            .ok()
+            .filter(|p| !p.is_empty()))
     }
 
     /// The default zone for cameras without their own.

@@ -2,7 +2,8 @@
 //!
 //! Data flow (see DESIGN.md): `inbox` (watch, settle) → `capture` (vault link + catalog
 //! row) → `upload` (store, verify) → `cache` (purge verified local copies). `catalog` is
-//! the single source of truth; `store` holds the backends; `cli` is the surface.
+//! the single source of truth; `store` holds the backends; `samba` is the share the
+//! camera writes to; `cli` is the surface.
 
 mod cache;
 mod capture;
@@ -11,6 +12,7 @@ mod cli;
 mod config;
 mod inbox;
 mod keys;
+mod samba;
 mod store;
 mod upload;
 

@@ -81,7 +81,7 @@ fn sample_clips(dir: &Path) -> Result<Vec<u8>> {
     if let Ok(b) = std::fs::read(&out) {
         return Ok(b);
     }
-    if super::doctor::which("ffmpeg").is_some() {
+    if super::which("ffmpeg").is_some() {
         let ok = std::process::Command::new("ffmpeg")
             .args([
                 "-y",

@@ -174,7 +174,7 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
             "add a [cameras.<MAC>] section with `name` and `timezone` for each camera",
         );
     }
-    if which("ffmpeg").is_none() {
+    if super::which("ffmpeg").is_none() {
         r.warn(
             "ffmpeg is not installed: the demo writes placeholder clips",
             "apt-get install ffmpeg",
@@ -194,13 +194,4 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
         println!("all good ({} warning(s)).", r.warnings);
         Ok(ExitCode::SUCCESS)
     }
-}
-
-/// The full path of `prog` on `$PATH`, if any.
-pub fn which(prog: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(prog))
-            .find(|p| p.is_file())
-    })
 }

@@ -5,6 +5,7 @@ mod doctor;
 mod ingest;
 mod init;
 mod ls;
+mod samba;
 mod serve;
 mod status;
 mod times;
@@ -95,6 +96,11 @@ enum Command {
     },
     /// Check the setup and say what to fix
     Doctor,
+    /// The camera's SMB share: Samba's configuration and the proof that it refuses deletes
+    Samba {
+        #[command(subcommand)]
+        command: SambaCommand,
+    },
     /// First run: init a directory, simulate a camera, and serve
     Demo {
         #[arg(long, default_value = "camvault-demo")]
@@ -106,6 +112,18 @@ enum Command {
         #[arg(long)]
         duration: Option<u64>,
     },
+}
+
+#[derive(Subcommand)]
+enum SambaCommand {
+    /// Print the Samba configuration for the inbox share, and the steps to set it up
+    Config {
+        /// Write it to FILE instead of printing it
+        #[arg(long, value_name = "FILE")]
+        write: Option<PathBuf>,
+    },
+    /// Prove on the running share, as the camera user over SMB1, that deletes are refused
+    Check,
 }
 
 pub fn main() -> ExitCode {
@@ -151,6 +169,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 } => ls::run(cfg, camera, from, to, json),
                 Command::Verify { deep } => verify::run(cfg, deep),
                 Command::Doctor => doctor::run(cfg),
+                Command::Samba {
+                    command: SambaCommand::Config { write },
+                } => samba::config(&cfg, write.as_deref()),
+                Command::Samba {
+                    command: SambaCommand::Check,
+                } => samba::check(&cfg),
                 Command::Init { .. } | Command::Demo { .. } => unreachable!("handled above"),
             }
         }
@@ -205,4 +229,13 @@ fn format_in_zone(ms: i64, tz: &str, pattern: &str) -> String {
     };
     let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
     ts.to_zoned(zone).strftime(pattern).to_string()
+}
+
+/// The full path of `prog` on `$PATH`, if any.
+pub fn which(prog: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(prog))
+            .find(|p| p.is_file())
+    })
 }

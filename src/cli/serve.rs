@@ -126,8 +126,42 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
             }
         })
     };
+    let mut daemons = Vec::new();
+    if cfg.samba.manage {
+        let conf = crate::samba::manage::prepare(&cfg)?;
+        daemons.push(tokio::spawn(crate::samba::manage::supervise(
+            "smbd",
+            conf.clone(),
+            stop.clone(),
+        )));
+        if cfg.samba.netbios {
+            daemons.push(tokio::spawn(crate::samba::manage::supervise(
+                "nmbd",
+                conf,
+                stop.clone(),
+            )));
+        }
+    }
+    let audit = {
+        let (cat, stop) = (p.catalog.clone(), stop.clone());
+        let reader = crate::samba::audit::AuditReader::new(&cfg.samba_audit_log());
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = tokio::task::block_in_place(|| reader.poll(&cat)) {
+                    warn!("reading the share's audit log: {e:#}");
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        })
+    };
     stop.cancelled().await;
-    let _ = tokio::join!(watcher, uploads, keeper);
+    let _ = tokio::join!(watcher, uploads, keeper, audit);
+    for d in daemons {
+        let _ = d.await;
+    }
     info!("camvault stopped cleanly");
     Ok(())
 }

@@ -17,6 +17,7 @@ pub fn run(cfg: Config, as_json: bool) -> Result<ExitCode> {
     let oldest_pending_secs = s
         .oldest_pending_ms
         .map(|t| ((now - t).max(0) / 1000) as u64);
+    let del = cat.deletion_summary(now - 86_400_000)?;
     if as_json {
         let cameras: Vec<_> = s
             .cameras
@@ -52,6 +53,28 @@ pub fn run(cfg: Config, as_json: bool) -> Result<ExitCode> {
             },
             "oldest_pending_secs": oldest_pending_secs,
             "cameras": cameras,
+            "deletion_attempts": {
+                "total": del.total,
+                "denied": del.denied,
+                "last_24h": del.last_24h,
+                "bursts": del.bursts.iter().map(|b| json!({
+                    "client": b.client,
+                    "user": b.user,
+                    "first": super::rfc3339(b.first_ms, "UTC"),
+                    "last": super::rfc3339(b.last_ms, "UTC"),
+                    "attempts": b.attempts,
+                    "denied": b.denied,
+                    "sample_path": b.sample,
+                })).collect::<Vec<_>>(),
+                "latest": del.latest.iter().map(|a| json!({
+                    "at": super::rfc3339(a.at_ms, "UTC"),
+                    "client": a.client,
+                    "user": a.user,
+                    "op": a.op,
+                    "path": a.path,
+                    "denied": a.denied,
+                })).collect::<Vec<_>>(),
+            },
             "recent_errors": s.recent_errors.iter().map(|(k, e)| json!({"key": k, "error": e})).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -89,6 +112,23 @@ pub fn run(cfg: Config, as_json: bool) -> Result<ExitCode> {
             human_bytes(c.bytes),
             c.tz
         );
+    }
+    if del.total > 0 {
+        println!(
+            "deletes {} attempt(s) over SMB to delete, rename or overwrite ({} refused, {} in the last 24 h)",
+            del.total, del.denied, del.last_24h
+        );
+        for b in &del.bursts {
+            println!(
+                "  {} from {} as {}: {} attempt(s), {} refused, e.g. {}",
+                super::local_time(b.last_ms, "UTC"),
+                b.client,
+                b.user,
+                b.attempts,
+                b.denied,
+                b.sample
+            );
+        }
     }
     if !s.recent_errors.is_empty() {
         println!("recent errors (retried automatically with backoff):");

@@ -54,6 +54,9 @@ pub fn scan(inbox: &Path, dir: &Path, found: &mut Vec<Found>, notes: &mut ScanNo
                 continue;
             };
             let rel = path.strip_prefix(inbox).unwrap_or(&path).to_path_buf();
+            if is_own(&rel) {
+                continue;
+            }
             let ft = meta.file_type();
             if ft.is_symlink() {
                 notes.symlinks.push(rel);
@@ -69,6 +72,13 @@ pub fn scan(inbox: &Path, dir: &Path, found: &mut Vec<Found>, notes: &mut ScanNo
             }
         }
     }
+}
+
+/// camvault's own folder at the inbox root (the share check's probe files): never captured.
+fn is_own(rel: &Path) -> bool {
+    rel.components()
+        .next()
+        .is_some_and(|c| c.as_os_str() == crate::samba::PROBE_DIR)
 }
 
 /// Tracks files until they are complete.

@@ -1,0 +1,60 @@
+//! `camvault samba config` and `camvault samba check`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::config::Config;
+use crate::samba::{self, check};
+
+pub fn config(cfg: &Config, write: Option<&Path>) -> Result<ExitCode> {
+    let text = samba::render(cfg);
+    match write {
+        Some(path) => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            std::fs::write(path, &text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!("wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    println!();
+    for line in samba::setup_steps(cfg).lines() {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn check(cfg: &Config) -> Result<ExitCode> {
+    let mut findings = Vec::new();
+    let (path, grace) = check::check_config(cfg, &mut findings)?;
+    let config_ok = findings.iter().all(|f| f.ok);
+    let probed = if path.is_some() {
+        check::probe(cfg, path.as_deref(), grace, &mut findings)
+    } else {
+        Ok(())
+    };
+    for f in &findings {
+        println!("{}  {}", if f.ok { "ok  " } else { "FAIL" }, f.what);
+    }
+    if let Err(e) = probed {
+        println!("FAIL  live check over SMB: {e:#}");
+        return Ok(ExitCode::from(1));
+    }
+    if findings.iter().all(|f| f.ok) {
+        println!("\nthe share refuses deletes, renames and overwrites of recordings older than {grace} s.");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        if !config_ok {
+            println!(
+                "\nfix: `camvault samba config --write {}` and restart smbd",
+                cfg.samba_config_file().display()
+            );
+        }
+        Ok(ExitCode::from(1))
+    }
+}

@@ -1,0 +1,218 @@
+//! The share's audit log: every delete, rename and overwrite tried over SMB.
+//!
+//! `full_audit` writes lines such as
+//! `camvault|2026/11/25 09:37:45|192.168.1.20|camera|create_file|fail (…)|0x10000|file|open|/srv/inbox/a.mp4`
+//! into smbd's log (see [`super::render`]). The reader follows that file across restarts
+//! (its position is kept in the catalog) and across Samba's log rotation (`log.smbd.old`),
+//! records each attempt, and groups a retention job's burst into one event.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use jiff::{civil, tz::TimeZone};
+use tracing::warn;
+
+use crate::catalog::{Catalog, DeletionAttempt};
+
+/// Attempts from one client closer together than this are one burst.
+pub const BURST_GAP_MS: i64 = 10 * 60 * 1000;
+const POS_KEY: &str = "samba.audit.position";
+/// NT access mask bit for DELETE.
+const DELETE_ACCESS: u64 = 0x10000;
+
+/// Parses one log line; `None` for anything that is not a delete, rename or overwrite.
+pub fn parse_line(line: &str, tz: &TimeZone) -> Option<DeletionAttempt> {
+    let at = line.find("camvault|")?;
+    let fields: Vec<&str> = line[at..].trim_end().split('|').collect();
+    let [_, time, client, user, op, result, rest @ ..] = fields.as_slice() else {
+        return None;
+    };
+    let dt: civil::DateTime = civil::DateTime::strptime("%Y/%m/%d %H:%M:%S", time).ok()?;
+    let at_ms = dt.to_zoned(tz.clone()).ok()?.timestamp().as_millisecond();
+    let ok = *result == "ok";
+    if !ok && !result.starts_with("fail") {
+        return None;
+    }
+    // A lookup of a file that does not exist is not an attempt on a recording.
+    if result.contains("No such file") {
+        return None;
+    }
+    let (op, path) = match *op {
+        "unlinkat" => ("delete", rest.join("|")),
+        "renameat" => ("rename", rest.first()?.to_string()),
+        "create_file" if !ok => {
+            let [mask, _kind, disposition, path @ ..] = rest else {
+                return None;
+            };
+            let mask = u64::from_str_radix(mask.trim_start_matches("0x"), 16).ok()?;
+            if matches!(*disposition, "overwrite" | "overwrite_if" | "supersede") {
+                ("overwrite", path.join("|"))
+            } else if mask & DELETE_ACCESS != 0 {
+                ("delete", path.join("|"))
+            } else {
+                return None;
+            }
+        }
+        _ => return None,
+    };
+    // The share check's own probe is not an attempt on a recording.
+    if path.is_empty() || path.contains(&format!("/{}/", super::PROBE_DIR)) {
+        return None;
+    }
+    let client = client.strip_prefix("::ffff:").unwrap_or(client).to_string();
+    Some(DeletionAttempt {
+        at_ms,
+        client,
+        user: user.to_string(),
+        op: op.into(),
+        path,
+        denied: !ok,
+    })
+}
+
+/// Follows the audit log and records what it finds.
+pub struct AuditReader {
+    path: PathBuf,
+    tz: TimeZone,
+}
+
+impl AuditReader {
+    pub fn new(path: &Path) -> AuditReader {
+        AuditReader {
+            path: path.to_path_buf(),
+            tz: TimeZone::system(),
+        }
+    }
+
+    /// Reads what was appended since the last call (or the last run); returns how many
+    /// attempts were recorded. A missing log is not an error: Samba may not have started.
+    pub fn poll(&self, catalog: &Catalog) -> Result<usize> {
+        let Ok(meta) = std::fs::metadata(&self.path) else {
+            return Ok(0);
+        };
+        let (mut ino, mut pos) = catalog
+            .kv_get(POS_KEY)?
+            .and_then(|v| {
+                let (i, p) = v.split_once(':')?;
+                Some((i.parse::<u64>().ok()?, p.parse::<u64>().ok()?))
+            })
+            .unwrap_or((meta.ino(), 0));
+        let mut found = 0;
+        if ino != meta.ino() {
+            // Rotated: finish the old file (now `<log>.old`) if it is the one we were reading.
+            let old = PathBuf::from(format!("{}.old", self.path.display()));
+            if std::fs::metadata(&old).is_ok_and(|m| m.ino() == ino) {
+                found += self.read_from(&old, pos, catalog)?.1;
+            }
+            ino = meta.ino();
+            pos = 0;
+        } else if meta.len() < pos {
+            pos = 0; // truncated
+        }
+        let (new_pos, n) = self.read_from(&self.path, pos, catalog)?;
+        catalog.kv_set(POS_KEY, &format!("{ino}:{new_pos}"))?;
+        Ok(found + n)
+    }
+
+    /// Records complete lines from `pos` on; returns the position after the last one.
+    fn read_from(&self, path: &Path, pos: u64, catalog: &Catalog) -> Result<(u64, usize)> {
+        let mut f = std::fs::File::open(path)?;
+        f.seek(SeekFrom::Start(pos))?;
+        let mut buf = Vec::new();
+        f.take(64 << 20).read_to_end(&mut buf)?;
+        let Some(end) = buf.iter().rposition(|b| *b == b'\n') else {
+            return Ok((pos, 0));
+        };
+        let mut n = 0;
+        for line in String::from_utf8_lossy(&buf[..end]).lines() {
+            if let Some(a) = parse_line(line, &self.tz) {
+                if let Some(_burst) = catalog.record_deletion_attempt(&a, BURST_GAP_MS)? {
+                    warn!(
+                        client = %a.client, user = %a.user, path = %a.path,
+                        "deletion attempt over SMB: {} {} ({}); further attempts in this burst are only counted",
+                        a.op,
+                        if a.denied { "refused" } else { "ALLOWED (inside the grace period)" },
+                        a.path
+                    );
+                }
+                n += 1;
+            }
+        }
+        Ok((pos + end as u64 + 1, n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc() -> TimeZone {
+        TimeZone::UTC
+    }
+
+    #[test]
+    fn parses_what_samba_4_17_writes() {
+        let p = |l: &str| parse_line(l, &utc());
+        let d = p("  camvault|2026/11/25 09:37:45|127.0.0.1|camtest|create_file|fail (Operation not supported)|0x10000|file|open|/s/a.txt").unwrap();
+        assert_eq!(
+            (d.op.as_str(), d.path.as_str(), d.denied, d.client.as_str()),
+            ("delete", "/s/a.txt", true, "127.0.0.1")
+        );
+        assert_eq!(d.at_ms, 1_795_599_465_000);
+        let r = p("  camvault|2026/11/25 09:37:45|::ffff:10.0.0.2|camtest|renameat|fail (Permission denied)|/s/a.txt|/s/b.txt").unwrap();
+        assert_eq!(
+            (r.op.as_str(), r.path.as_str(), r.client.as_str()),
+            ("rename", "/s/a.txt", "10.0.0.2")
+        );
+        let o = p("  camvault|2026/11/25 09:37:45|127.0.0.1|camtest|create_file|fail (Success)|0x12019f|file|overwrite_if|/s/a.txt").unwrap();
+        assert_eq!((o.op.as_str(), o.denied), ("overwrite", true));
+        let ok =
+            p("  camvault|2026/11/25 09:37:45|127.0.0.1|camtest|unlinkat|ok|/s/new.txt").unwrap();
+        assert_eq!((ok.op.as_str(), ok.denied), ("delete", false));
+        assert_eq!(p("  camvault|2026/11/25 09:37:45|127.0.0.1|camtest|create_file|fail (No such file or directory)|0x120089|file|open|/s/x"), None);
+        assert_eq!(p("[2026/11/25 09:37:45.140773,  1] ../../source3/modules/vfs_full_audit.c:643(do_log)"), None);
+        assert_eq!(p("  camvault|garbage"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(line in "(camvault\\|)?(\\PC|\\|){0,120}") {
+            let _ = parse_line(&line, &utc());
+        }
+    }
+
+    #[test]
+    fn follows_appends_restarts_and_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let cat = Catalog::open(&dir.path().join("c.sqlite"), true).unwrap();
+        let log = dir.path().join("log.smbd");
+        let line = |n: u32| {
+            format!("  camvault|2026/11/25 09:{n:02}:00|10.0.0.5|camera|unlinkat|fail (Permission denied)|/s/{n}.mp4\n")
+        };
+        std::fs::write(&log, format!("{}{}[partial", line(1), line(2))).unwrap();
+        let r = AuditReader {
+            path: log.clone(),
+            tz: utc(),
+        };
+        assert_eq!(r.poll(&cat).unwrap(), 2);
+        assert_eq!(r.poll(&cat).unwrap(), 0, "nothing read twice");
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        std::io::Write::write_all(&mut f, format!(" line]\n{}", line(3)).as_bytes()).unwrap();
+        let r2 = AuditReader {
+            path: log.clone(),
+            tz: utc(),
+        }; // a restarted camvault
+        assert_eq!(r2.poll(&cat).unwrap(), 1);
+        std::io::Write::write_all(&mut f, line(4).as_bytes()).unwrap();
+        std::fs::rename(&log, dir.path().join("log.smbd.old")).unwrap();
+        std::fs::write(&log, line(5)).unwrap();
+        assert_eq!(
+            r2.poll(&cat).unwrap(),
+            2,
+            "the rest of the rotated file, then the new one"
+        );
+        assert_eq!(cat.deletion_summary(0).unwrap().total, 5);
+    }
+}

@@ -1,0 +1,330 @@
+//! `camvault samba check`: proves on the live share that deletes are refused.
+//!
+//! Two parts: the running configuration as `testparm` reads it (is `worm` on the share,
+//! with what grace period), and a probe over SMB1 as the camera user, exactly as the
+//! camera connects. The probe works on camvault's own file `.camvault/probe` in the share,
+//! never on a recording: once that file is older than the grace period, deleting,
+//! renaming and overwriting it must be refused, and creating a new file must work.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Result};
+
+use super::PROBE_DIR;
+use crate::config::Config;
+
+/// One finding of the check.
+#[derive(Debug)]
+pub struct Finding {
+    pub ok: bool,
+    pub what: String,
+}
+
+/// The share's settings as `testparm` resolves them: `[global]` and `[share]`.
+pub struct Running {
+    pub global: BTreeMap<String, String>,
+    pub share: Option<BTreeMap<String, String>>,
+}
+
+pub fn testparm(conf: &Path, share: &str) -> Result<Running> {
+    let out = Command::new(find("testparm"))
+        .args(["-s", "--suppress-prompt"])
+        .arg(conf)
+        .output()
+        .map_err(|e| anyhow!("cannot run testparm ({e}); install Samba: apt-get install samba"))?;
+    if !out.status.success() {
+        bail!(
+            "testparm cannot read {}: {}",
+            conf.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut sections: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            current = name.to_ascii_lowercase();
+            sections.entry(current.clone()).or_default();
+        } else if let Some((k, v)) = t.split_once('=') {
+            sections
+                .entry(current.clone())
+                .or_default()
+                .insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    Ok(Running {
+        global: sections.remove("global").unwrap_or_default(),
+        share: sections.remove(&share.to_ascii_lowercase()),
+    })
+}
+
+/// Locates a Samba program: on `$PATH`, else in `/usr/sbin` or `/usr/bin` (not on a user's PATH).
+pub fn find(prog: &str) -> PathBuf {
+    crate::cli::which(prog)
+        .or_else(|| {
+            ["/usr/sbin", "/usr/bin"]
+                .iter()
+                .map(|d| Path::new(d).join(prog))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| PathBuf::from(prog))
+}
+
+/// Checks the configuration; returns findings and the share's path and grace period.
+pub fn check_config(cfg: &Config, findings: &mut Vec<Finding>) -> Result<(Option<PathBuf>, u64)> {
+    let conf = cfg.samba_config_file();
+    let running = testparm(&conf, &cfg.samba.share)?;
+    let Some(share) = running.share else {
+        findings.push(Finding {
+            ok: false,
+            what: format!(
+                "{} has no share [{}]; run `camvault samba config`",
+                conf.display(),
+                cfg.samba.share
+            ),
+        });
+        return Ok((None, 0));
+    };
+    let vfs = share.get("vfs objects").cloned().unwrap_or_default();
+    let mods: Vec<&str> = vfs.split_whitespace().collect();
+    let grace = share
+        .get("worm:grace_period")
+        .and_then(|g| g.parse().ok())
+        .unwrap_or(3600);
+    if mods.contains(&"worm") {
+        findings.push(Finding {
+            ok: true,
+            what: format!(
+                "share [{}] has vfs_worm, grace period {grace} s",
+                cfg.samba.share
+            ),
+        });
+    } else {
+        findings.push(Finding {
+            ok: false,
+            what: format!(
+                "share [{}] has no vfs_worm (vfs objects = {vfs:?}): the camera can delete its recordings; use the config from `camvault samba config`",
+                cfg.samba.share
+            ),
+        });
+    }
+    match (mods.iter().position(|m| *m == "full_audit"), mods.iter().position(|m| *m == "worm")) {
+        (Some(a), Some(w)) if a < w => findings.push(Finding { ok: true, what: "full_audit records deletion attempts".into() }),
+        (Some(_), Some(_)) => findings.push(Finding { ok: false, what: "full_audit comes after worm in `vfs objects`: refused deletes are not logged; put full_audit first".into() }),
+        _ => findings.push(Finding { ok: false, what: "no full_audit on the share: deletion attempts are not recorded".into() }),
+    }
+    let min = running
+        .global
+        .get("server min protocol")
+        .map(String::as_str)
+        .unwrap_or("SMB2_02");
+    if !min.eq_ignore_ascii_case("NT1")
+        && !min.eq_ignore_ascii_case("LANMAN1")
+        && !min.eq_ignore_ascii_case("CORE")
+    {
+        findings.push(Finding {
+            ok: false,
+            what: format!(
+                "server min protocol = {min}: the camera speaks only SMB1; set it to NT1"
+            ),
+        });
+    }
+    Ok((share.get("path").map(PathBuf::from), grace))
+}
+
+/// Runs smbclient as the camera user over SMB1; returns its combined output.
+struct Client {
+    target: String,
+    port: u16,
+    auth: tempfile::NamedTempFile,
+}
+
+impl Client {
+    fn new(cfg: &Config, password: &str) -> Result<Client> {
+        // Credentials go through a 0600 file, never the command line (visible in `ps`).
+        let mut auth = tempfile::Builder::new()
+            .permissions(std::fs::Permissions::from_mode(0o600))
+            .tempfile()?;
+        writeln!(
+            auth,
+            "username = {}\npassword = {}",
+            cfg.samba.camera_user, password
+        )?;
+        auth.flush()?;
+        Ok(Client {
+            target: format!("//{}/{}", cfg.samba.address, cfg.samba.share),
+            port: cfg.samba.port,
+            auth,
+        })
+    }
+
+    fn run(&self, commands: &str) -> Result<String> {
+        let out = Command::new(find("smbclient"))
+            .arg(&self.target)
+            .args(["-p", &self.port.to_string(), "-A"])
+            .arg(self.auth.path())
+            .args([
+                "--option=client min protocol=NT1",
+                "--option=client max protocol=NT1",
+                "-c",
+                commands,
+            ])
+            .output()
+            .map_err(|e| {
+                anyhow!("cannot run smbclient ({e}); install it: apt-get install smbclient")
+            })?;
+        Ok(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+fn denied(output: &str) -> bool {
+    output.contains("NT_STATUS_ACCESS_DENIED") || output.contains("NT_STATUS_MEDIA_WRITE_PROTECTED")
+}
+
+/// The live probe. `share_path` is the share's folder when it is on this machine.
+pub fn probe(
+    cfg: &Config,
+    share_path: Option<&Path>,
+    grace: u64,
+    findings: &mut Vec<Finding>,
+) -> Result<()> {
+    let password = cfg.samba_password()?.ok_or_else(|| {
+        anyhow!("no password for the camera user: set `samba.password_file` (mode 0600) or $CAMVAULT_SAMBA_PASSWORD")
+    })?;
+    let client = Client::new(cfg, &password)?;
+    let hello = client.run("ls")?;
+    if hello.contains("NT_STATUS_LOGON_FAILURE") {
+        bail!("the share refused the camera user {:?}: wrong password, or no Samba password set (`smbpasswd -a`)", cfg.samba.camera_user);
+    }
+    if hello.contains("NT_STATUS_") && !hello.contains("blocks of size") {
+        bail!(
+            "cannot reach //{}/{} on port {} over SMB1: {}",
+            cfg.samba.address,
+            cfg.samba.share,
+            cfg.samba.port,
+            first_status(&hello)
+        );
+    }
+    findings.push(Finding {
+        ok: true,
+        what: format!(
+            "the camera user logs in to //{}/{} over SMB1",
+            cfg.samba.address, cfg.samba.share
+        ),
+    });
+
+    let tmp = tempfile::tempdir()?;
+    let probe_bytes = b"camvault probe: this file must survive delete, rename and overwrite\n";
+    let local_probe = tmp.path().join("probe");
+    std::fs::write(&local_probe, probe_bytes)?;
+    let other = tmp.path().join("other");
+    std::fs::write(&other, b"overwritten!")?;
+    let remote = format!("{PROBE_DIR}\\probe");
+
+    // The probe must be older than the grace period: create it once, reuse it after.
+    let age = share_path
+        .and_then(|p| std::fs::metadata(p.join(PROBE_DIR).join("probe")).ok())
+        .map(|m| {
+            let now = jiff::Timestamp::now().as_second();
+            (now - m.ctime()).max(0) as u64
+        });
+    let age = match age {
+        Some(a) => a,
+        None => {
+            let out = client.run(&format!(
+                "mkdir {PROBE_DIR}; put {} {remote}",
+                local_probe.display()
+            ))?;
+            if out.contains("NT_STATUS_") && !out.contains("NT_STATUS_OBJECT_NAME_COLLISION") {
+                bail!(
+                    "cannot create the probe file over SMB: {}",
+                    first_status(&out)
+                );
+            }
+            0
+        }
+    };
+    if age <= grace {
+        let wait = grace + 1 - age;
+        if wait > 600 {
+            bail!("the probe file is {age} s old and the grace period is {grace} s; run `camvault samba check` again in {wait} s");
+        }
+        eprintln!("waiting {wait} s for the probe file to age past the grace period ({grace} s)…");
+        std::thread::sleep(Duration::from_secs(wait));
+    }
+
+    let mut protected = true;
+    for (what, cmd) in [
+        ("delete", format!("del {remote}")),
+        ("rename", format!("rename {remote} {PROBE_DIR}\\renamed")),
+        ("overwrite", format!("put {} {remote}", other.display())),
+    ] {
+        let out = client.run(&cmd)?;
+        if denied(&out) {
+            findings.push(Finding {
+                ok: true,
+                what: format!("{what} of a file older than the grace period is refused"),
+            });
+        } else {
+            protected = false;
+            findings.push(Finding {
+                ok: false,
+                what: format!("PROTECTION OFF: the camera user could {what} a file older than the grace period ({})", first_status(&out)),
+            });
+        }
+    }
+    let back = tmp.path().join("back");
+    let got = client.run(&format!("get {remote} {}", back.display()))?;
+    if protected && std::fs::read(&back).ok().as_deref() != Some(&probe_bytes[..]) {
+        findings.push(Finding {
+            ok: false,
+            what: format!(
+                "the probe file changed although every change was refused ({})",
+                first_status(&got)
+            ),
+        });
+    }
+    if !protected {
+        // Leave a fresh probe for the next check.
+        let _ = client.run(&format!(
+            "mkdir {PROBE_DIR}; del {PROBE_DIR}\\renamed; put {} {remote}",
+            local_probe.display()
+        ));
+    }
+
+    let name = format!("{PROBE_DIR}\\new-{}", jiff::Timestamp::now().as_second());
+    let out = client.run(&format!("put {} {name}; del {name}", local_probe.display()))?;
+    if out.contains("putting file") {
+        findings.push(Finding {
+            ok: true,
+            what: "new files can be created".into(),
+        });
+    } else {
+        findings.push(Finding {
+            ok: false,
+            what: format!(
+                "the camera user cannot create new files: {}",
+                first_status(&out)
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn first_status(out: &str) -> String {
+    out.split_whitespace()
+        .find(|w| w.starts_with("NT_STATUS_"))
+        .map(str::to_string)
+        .unwrap_or_else(|| "no error: it succeeded".into())
+}
