@@ -386,7 +386,8 @@ impl Config {
         })?;
         let mut cfg =
             Config::parse(&text).with_context(|| format!("invalid config {}", path.display()))?;
-        cfg.source = path.to_path_buf();
+        // Absolute, so that paths handed to smbd and other programs do not depend on the cwd.
+        cfg.source = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         Ok(cfg)
     }
 

@@ -3,13 +3,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::*;
 
-fn sigterm(child: &mut Child) -> String {
+/// Sends SIGTERM to `serve`, waits for it, and returns its log.
+fn sigterm(env: &Env, child: &mut Child) -> String {
     let st = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -18,15 +19,9 @@ fn sigterm(child: &mut Child) -> String {
     let t0 = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
-            assert!(status.success(), "serve exited with {status:?}:\n{err}");
-            return err;
+            let log = std::fs::read_to_string(env.serve_log()).unwrap();
+            assert!(status.success(), "serve exited with {status:?}:\n{log}");
+            return log;
         }
         assert!(
             t0.elapsed() < Duration::from_secs(30),
@@ -79,7 +74,7 @@ fn serve_captures_growing_files_once_and_stops_cleanly() {
     env.put_old(&old_clip(t - 86_400), b"backfilled from yesterday");
     env.wait_status(Duration::from_secs(30), |s| s["files"]["verified"] == 12);
 
-    let log = sigterm(&mut serve);
+    let log = sigterm(&env, &mut serve);
     assert!(log.contains("stopped cleanly"), "{log}");
 }
 
@@ -133,7 +128,7 @@ fn sigkill_at_random_moments_loses_nothing_and_stores_each_file_once() {
     let s = env.wait_status(Duration::from_secs(120), |s| {
         s["files"]["verified"] == inputs.len()
     });
-    sigterm(&mut serve);
+    sigterm(&env, &mut serve);
     assert_eq!(
         s["files"]["total"],
         inputs.len(),

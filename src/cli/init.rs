@@ -32,7 +32,7 @@ pub fn create(dir: &Path, force: bool, text: &str) -> Result<Config> {
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut cfg = Config::parse(text)?;
-    cfg.source = path.clone();
+    cfg.source = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
     for d in [cfg.inbox(), cfg.vault(), cfg.fs_root()] {
         std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
     }

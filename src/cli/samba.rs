@@ -12,6 +12,9 @@ pub fn config(cfg: &Config, write: Option<&Path>) -> Result<ExitCode> {
     let text = samba::render(cfg);
     match write {
         Some(path) => {
+            if cfg.samba.manage {
+                samba::manage::create_state_dirs(cfg)?;
+            }
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent)
                     .with_context(|| format!("cannot create {}", parent.display()))?;

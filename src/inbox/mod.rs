@@ -84,7 +84,8 @@ fn is_own(rel: &Path) -> bool {
 /// Tracks files until they are complete.
 pub struct Settler {
     settle: Duration,
-    pending: HashMap<PathBuf, (Stat, Instant)>,
+    /// What the file looked like, since when, and whether we have seen it change.
+    pending: HashMap<PathBuf, (Stat, Instant, bool)>,
 }
 
 impl Settler {
@@ -98,12 +99,10 @@ impl Settler {
     /// Records what a file looks like now; a change restarts its quiet period.
     pub fn observe(&mut self, rel: PathBuf, stat: Stat, now: Instant) {
         match self.pending.get_mut(&rel) {
-            Some((old, since)) if *old == stat => {
-                let _ = since;
-            }
-            Some(entry) => *entry = (stat, now),
+            Some((old, _, _)) if *old == stat => {}
+            Some(entry) => *entry = (stat, now, true),
             None => {
-                self.pending.insert(rel, (stat, now));
+                self.pending.insert(rel, (stat, now, false));
             }
         }
     }
@@ -112,12 +111,15 @@ impl Settler {
         self.pending.remove(rel);
     }
 
-    /// Files that have been quiet long enough (by our observation or by their mtime).
+    /// Files that have been quiet long enough: by our own observation, or, for a file
+    /// not seen changing, by its mtime. A file seen growing always waits out `settle`
+    /// itself: Samba may report a write time older than the last write.
     pub fn ready(&self, now: Instant, wall: Timestamp) -> Vec<PathBuf> {
         self.pending
             .iter()
-            .filter(|(_, (stat, since))| {
-                now.duration_since(*since) >= self.settle || old_enough(stat, wall, self.settle)
+            .filter(|(_, (stat, since, changed))| {
+                now.duration_since(*since) >= self.settle
+                    || (!changed && old_enough(stat, wall, self.settle))
             })
             .map(|(p, _)| p.clone())
             .collect()
@@ -246,7 +248,7 @@ pub fn run_blocking(
                     continue;
                 }
                 Some(now_stat) => {
-                    let before = settler.pending.get(&rel).map(|(s, _)| *s);
+                    let before = settler.pending.get(&rel).map(|(s, _, _)| *s);
                     if before != Some(now_stat) {
                         settler.observe(rel, now_stat, Instant::now());
                         continue;
@@ -353,6 +355,18 @@ mod tests {
             "growth restarts the clock"
         );
         assert_eq!(s.ready(t0 + Duration::from_secs(16), wall).len(), 1);
+    }
+
+    #[test]
+    fn a_file_seen_growing_waits_even_with_an_old_mtime() {
+        let mut s = Settler::new(Duration::from_secs(10));
+        let wall: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let t0 = Instant::now();
+        let stale = wall.as_second() - 3600;
+        s.observe("a".into(), st(1, stale), t0);
+        s.observe("a".into(), st(2, stale), t0 + Duration::from_secs(1));
+        assert!(s.ready(t0 + Duration::from_secs(2), wall).is_empty());
+        assert_eq!(s.ready(t0 + Duration::from_secs(11), wall).len(), 1);
     }
 
     #[test]

@@ -136,6 +136,8 @@ pub fn check_config(cfg: &Config, findings: &mut Vec<Finding>) -> Result<(Option
             ),
         });
     }
+    // Without worm the probe need not age: any delete going through shows the problem.
+    let grace = if mods.contains(&"worm") { grace } else { 0 };
     Ok((share.get("path").map(PathBuf::from), grace))
 }
 
@@ -203,11 +205,12 @@ pub fn probe(
         anyhow!("no password for the camera user: set `samba.password_file` (mode 0600) or $CAMVAULT_SAMBA_PASSWORD")
     })?;
     let client = Client::new(cfg, &password)?;
-    let hello = client.run("ls")?;
+    // `pwd` needs only the login and the tree connect: a write-only share cannot be listed.
+    let hello = client.run("pwd")?;
     if hello.contains("NT_STATUS_LOGON_FAILURE") {
         bail!("the share refused the camera user {:?}: wrong password, or no Samba password set (`smbpasswd -a`)", cfg.samba.camera_user);
     }
-    if hello.contains("NT_STATUS_") && !hello.contains("blocks of size") {
+    if !hello.contains("Current directory is") {
         bail!(
             "cannot reach //{}/{} on port {} over SMB1: {}",
             cfg.samba.address,
@@ -255,7 +258,7 @@ pub fn probe(
             0
         }
     };
-    if age <= grace {
+    if grace > 0 && age <= grace {
         let wait = grace + 1 - age;
         if wait > 600 {
             bail!("the probe file is {age} s old and the grace period is {grace} s; run `camvault samba check` again in {wait} s");

@@ -14,14 +14,20 @@ use tracing::{error, info, warn};
 
 use crate::config::Config;
 
-/// Writes the configuration and the state folders managed smbd needs.
-pub fn prepare(cfg: &Config) -> Result<PathBuf> {
+/// Creates the state folders managed smbd needs (`smbpasswd` needs them too).
+pub fn create_state_dirs(cfg: &Config) -> Result<()> {
     let state = cfg.samba_state();
     for d in ["private", "lock", "state", "cache", "run/ncalrpc"] {
         let dir = state.join(d);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
     }
+    Ok(())
+}
+
+/// Writes the configuration and the state folders managed smbd needs.
+pub fn prepare(cfg: &Config) -> Result<PathBuf> {
+    create_state_dirs(cfg)?;
     let conf = cfg.samba_config_file();
     if let Some(parent) = conf.parent() {
         std::fs::create_dir_all(parent)?;
@@ -41,6 +47,9 @@ pub async fn supervise(program: &'static str, conf: PathBuf, stop: CancellationT
             .args(["--foreground", "--no-process-group", "-s"])
             .arg(&conf)
             .stdin(std::process::Stdio::null())
+            // Its own process group: on shutdown smbd signals its whole group, which
+            // would otherwise be camvault (and whatever started camvault).
+            .process_group(0)
             .kill_on_drop(true)
             .spawn();
         let mut child = match spawned {

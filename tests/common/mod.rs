@@ -105,12 +105,22 @@ impl Env {
         p
     }
 
+    /// Starts `serve`; its log goes to `serve.log` (a pipe nobody reads would fill and block it).
     pub fn serve(&self) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.serve_log())
+            .unwrap();
         self.cmd(&["serve"])
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(log)
             .spawn()
             .unwrap()
+    }
+
+    pub fn serve_log(&self) -> PathBuf {
+        self.root().join("serve.log")
     }
 
     /// Every object in the store (key → bytes), ignoring camvault's own metadata.

@@ -1,0 +1,551 @@
+//! The camera's share, end to end: Debian's real smbd, and smbclient speaking SMB1 as the camera.
+//! These tests need root (a system user for the camera) and Samba; `.ci/run` installs it.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const USER: &str = "camtest";
+const PASS: &str = "Camera-Pa55";
+
+fn prerequisites() -> bool {
+    if !Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"))
+    {
+        eprintln!("SKIPPED: the Samba tests need root (CI runs as root)");
+        return false;
+    }
+    static USER_ONCE: Once = Once::new();
+    USER_ONCE.call_once(|| {
+        if !Command::new("id")
+            .arg(USER)
+            .output()
+            .unwrap()
+            .status
+            .success()
+        {
+            let st = Command::new("useradd")
+                .args(["-M", "-s", "/usr/sbin/nologin", USER])
+                .status()
+                .unwrap();
+            assert!(st.success(), "useradd");
+        }
+    });
+    assert!(
+        Path::new("/usr/sbin/smbd").exists(),
+        "smbd is needed: apt-get install samba (.ci/run does)"
+    );
+    assert!(
+        has_prog("smbclient"),
+        "smbclient is needed: apt-get install smbclient (.ci/run does)"
+    );
+    true
+}
+
+fn has_prog(p: &str) -> bool {
+    Command::new(p)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// Python with pysmb, from the venv `.ci/run` makes (or `$CAMVAULT_TEST_PYTHON`).
+fn test_python() -> PathBuf {
+    let p = std::env::var_os("CAMVAULT_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python"));
+    assert!(
+        p.exists(),
+        "{} missing: python3 -m venv .venv-test && .venv-test/bin/pip install pysmb (.ci/run does)",
+        p.display()
+    );
+    p
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_port(addr: &str, port: u16) {
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect((addr, port)).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "smbd did not start listening on {addr}:{port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// smbclient as the camera: SMB1 only. Commands come on stdin, one per line.
+fn smb(addr: &str, port: u16, user: &str, pass: &str, commands: &str) -> String {
+    eprintln!(
+        "smbclient //{addr}/camera: {}",
+        commands.lines().next().unwrap_or("")
+    );
+    let mut child = Command::new("timeout")
+        .args(["300", "smbclient"])
+        .arg(format!("//{addr}/camera"))
+        .args(["-p", &port.to_string(), "-U", &format!("{user}%{pass}")])
+        .args([
+            "--option=client min protocol=NT1",
+            "--option=client max protocol=NT1",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let commands_owned = commands.to_string();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(commands_owned.as_bytes());
+    });
+    let t0 = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    eprintln!("  ... {} ms", t0.elapsed().as_millis());
+    format!("{}{}", stdout(&out), stderr(&out))
+}
+
+struct Share {
+    env: Env,
+    port: u16,
+    serve: Option<Child>,
+}
+
+impl Share {
+    /// A data dir whose `serve` runs smbd on a free port, with the camera user set up.
+    fn start(settle: u64, grace: u64) -> Share {
+        let port = free_port();
+        let env = Env::new(
+            settle,
+            &format!(
+                "samba.manage = true\nsamba.port = {port}\nsamba.netbios = false\nsamba.grace_secs = {grace}\n\
+                 samba.camera_user = \"{USER}\"\nsamba.hosts_allow = [\"127.0.0.1\"]\n\
+                 samba.interfaces = [\"127.0.0.1\", \"127.0.0.2\"]\nsamba.password_file = \"camera.pw\"\n\
+                 cache.max_days = 36500"
+            ),
+        );
+        std::fs::write(env.root().join("camera.pw"), PASS).unwrap();
+        let conf = env.root().join("samba/smb.conf");
+        env.ok(&["samba", "config", "--write", conf.to_str().unwrap()]);
+        let mut pw = Command::new("smbpasswd")
+            .arg("-c")
+            .arg(&conf)
+            .args(["-s", "-a", USER])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        pw.stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{PASS}\n{PASS}\n").as_bytes())
+            .unwrap();
+        assert!(pw.wait().unwrap().success(), "smbpasswd");
+        let serve = env.serve();
+        eprintln!("serve started; waiting for smbd on {port}");
+        wait_port("127.0.0.1", port);
+        Share {
+            env,
+            port,
+            serve: Some(serve),
+        }
+    }
+
+    fn camera(&self, commands: &str) -> String {
+        smb("127.0.0.1", self.port, USER, PASS, commands)
+    }
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        if let Some(mut s) = self.serve.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &s.id().to_string()])
+                .status();
+            let _ = s.wait();
+        }
+    }
+}
+
+#[test]
+fn camera_over_smb1_everything_captured_once_and_deletes_refused() {
+    if !prerequisites() {
+        return;
+    }
+    let share = Share::start(2, 15);
+    let env = &share.env;
+    let local = tempfile::tempdir().unwrap();
+    let mut inputs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+
+    // A day of old-layout clips in one session, as the camera backfills after an outage.
+    let day_start = now_unix() - 2 * 86_400;
+    let mut cmds = String::new();
+    let mut dirs = std::collections::BTreeSet::new();
+    for i in 0..1440 {
+        let rel = old_clip(day_start + i * 60);
+        let data = bytes(i as u64, 1500 + (i as usize % 7) * 100);
+        let lp = local.path().join(format!("clip{i}"));
+        std::fs::write(&lp, &data).unwrap();
+        let parts: Vec<&str> = rel.split('/').collect();
+        for d in 1..parts.len() {
+            let dir = parts[..d].join("\\");
+            if dirs.insert(dir.clone()) {
+                cmds.push_str(&format!("mkdir {dir}\n"));
+            }
+        }
+        cmds.push_str(&format!(
+            "put {} {}\n",
+            lp.display(),
+            rel.replace('/', "\\")
+        ));
+        inputs.insert(rel, data);
+    }
+    let out = share.camera(&cmds);
+    assert!(
+        !out.contains("NT_STATUS_ACCESS_DENIED"),
+        "{}",
+        &out[..out.len().min(2000)]
+    );
+
+    // A new-layout file written in place in appends a second apart, through pysmb (smbclient
+    // cannot append).
+    let grow_rel = format!("XiaomiCamera_00_{NEW_MAC}/00_20251003141500_20251003141600.mp4");
+    let chunk = local.path().join("chunk");
+    let mut all = Vec::new();
+    share.camera(&format!("mkdir XiaomiCamera_00_{NEW_MAC}\n"));
+    for part in 0..4u64 {
+        let data = bytes(5000 + part, 30_000);
+        std::fs::write(&chunk, &data).unwrap();
+        all.extend(data);
+        let st = Command::new(test_python())
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smb_append.py"))
+            .args([
+                "127.0.0.1",
+                &share.port.to_string(),
+                USER,
+                PASS,
+                "camera",
+                &grow_rel,
+            ])
+            .arg(&chunk)
+            .status()
+            .unwrap();
+        assert!(st.success(), "append over SMB1");
+        assert_eq!(
+            std::fs::metadata(env.inbox().join(&grow_rel))
+                .unwrap()
+                .len(),
+            all.len() as u64
+        );
+        std::thread::sleep(Duration::from_millis(1000)); // the camera's pace (settle is 2 s)
+    }
+    inputs.insert(grow_rel.clone(), all);
+
+    let n = inputs.len();
+    let s = env.wait_status(Duration::from_secs(180), |s| s["files"]["verified"] == n);
+    assert_eq!(
+        s["files"]["total"], n,
+        "each file captured exactly once, only when complete: {s:#}"
+    );
+    let mut stored: Vec<Vec<u8>> = env.objects().into_values().collect();
+    let mut expected: Vec<Vec<u8>> = inputs.values().cloned().collect();
+    stored.sort();
+    expected.sort();
+    if stored != expected {
+        let objects = env.objects();
+        for (rel, data) in &inputs {
+            let name = rel.rsplit('/').next().unwrap();
+            match objects.iter().find(|(k, _)| k.ends_with(name)) {
+                Some((k, v)) if v != data => {
+                    panic!("{k}: {} bytes stored, {} written", v.len(), data.len())
+                }
+                None => panic!("{rel} not in the store"),
+                _ => {}
+            }
+        }
+        panic!("the store holds other bytes than written");
+    }
+
+    // Past the grace period, the camera can no longer delete, rename or overwrite.
+    let victim = inputs.keys().next().unwrap().clone();
+    let vpath = env.inbox().join(&victim);
+    let age = |p: &Path| {
+        let m = std::fs::metadata(p).unwrap();
+        now_unix() - std::os::unix::fs::MetadataExt::ctime(&m)
+    };
+    while age(&vpath) <= 16 {
+        std::thread::sleep(Duration::from_millis(200)); // waiting out the grace period itself
+    }
+    let win = victim.replace('/', "\\");
+    let other = local.path().join("other");
+    std::fs::write(&other, b"overwrite attempt").unwrap();
+    for (what, cmd) in [
+        ("delete", format!("del {win}\n")),
+        ("rename", format!("rename {win} {win}.x\n")),
+        ("overwrite", format!("put {} {win}\n", other.display())),
+    ] {
+        let out = share.camera(&cmd);
+        assert!(
+            out.contains("NT_STATUS_ACCESS_DENIED"),
+            "{what} must be refused: {out}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&vpath).unwrap(),
+        inputs[&victim],
+        "the file is unchanged"
+    );
+
+    // Inside the grace period after capture, the camera can still delete: camvault keeps it.
+    let late = format!("XiaomiCamera_00_{NEW_MAC}/00_20251003150000_20251003150100.mp4");
+    let lp = local.path().join("late");
+    std::fs::write(&lp, b"deleted by the camera right after capture").unwrap();
+    let out = share.camera(&format!(
+        "put {} {}\n",
+        lp.display(),
+        late.replace('/', "\\")
+    ));
+    assert!(
+        out.contains("putting file") && !out.contains("NT_STATUS"),
+        "{out}"
+    );
+    let t_put = Instant::now();
+    env.wait_status(Duration::from_secs(30), |s| s["files"]["total"] == n + 1);
+    assert!(
+        t_put.elapsed() < Duration::from_secs(12),
+        "capture took longer than the grace period allows for this test"
+    );
+    let out = share.camera(&format!("del {}\n", late.replace('/', "\\")));
+    assert!(
+        !out.contains("NT_STATUS"),
+        "inside the grace period the delete goes through: {out}"
+    );
+    assert!(!env.inbox().join(&late).exists());
+    env.wait_status(Duration::from_secs(30), |s| s["files"]["verified"] == n + 1);
+    assert!(env
+        .objects()
+        .values()
+        .any(|v| v == b"deleted by the camera right after capture"));
+
+    // The attempts are in status, with the client's address and the path.
+    let s = env.wait_status(Duration::from_secs(20), |s| {
+        s["deletion_attempts"]["total"].as_u64() >= Some(4)
+    });
+    let d = &s["deletion_attempts"];
+    assert!(d["denied"].as_u64().unwrap() >= 3, "{d:#}");
+    let latest = d["latest"].as_array().unwrap();
+    assert!(
+        latest.iter().any(|a| a["client"] == "127.0.0.1"
+            && a["user"] == USER
+            && a["path"].as_str().unwrap().ends_with(&victim)
+            && a["denied"] == true),
+        "{d:#}"
+    );
+    assert!(
+        latest.iter().any(|a| a["op"] == "delete"
+            && a["denied"] == false
+            && a["path"].as_str().unwrap().ends_with(&late)),
+        "{d:#}"
+    );
+    assert!(
+        d["bursts"].as_array().unwrap().len() <= 2,
+        "one burst per run of attempts: {d:#}"
+    );
+    let human = env.ok(&["status"]);
+    assert!(
+        human.contains("127.0.0.1") && human.contains("refused"),
+        "{human}"
+    );
+
+    // And the share check proves the protection.
+    let out = env.run(&["samba", "check"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("delete of a file older than the grace period is refused"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        !stdout(&out).contains(PASS) && !stderr(&out).contains(PASS),
+        "the password never shows"
+    );
+    let s = env.status();
+    assert_eq!(
+        s["files"]["total"],
+        n + 1,
+        "the check's probe is not a recording"
+    );
+}
+
+#[test]
+fn strangers_wrong_passwords_and_escapes_are_refused() {
+    if !prerequisites() {
+        return;
+    }
+    let share = Share::start(2, 300);
+    let env = &share.env;
+    let out = smb("127.0.0.1", share.port, USER, "wrong", "ls\n");
+    assert!(out.contains("NT_STATUS_LOGON_FAILURE"), "{out}");
+    // 127.0.0.2 is not in hosts allow.
+    let out = smb("127.0.0.2", share.port, USER, PASS, "ls\n");
+    assert!(
+        !out.contains("blocks of size") && out.contains("NT_STATUS_"),
+        "a stranger is refused: {out}"
+    );
+
+    std::fs::write(env.root().join("secret.txt"), b"outside the share").unwrap();
+    std::os::unix::fs::symlink(env.root(), env.inbox().join("escape")).unwrap();
+    let dl = tempfile::tempdir().unwrap();
+    for target in [
+        "..\\secret.txt",
+        "\\..\\secret.txt",
+        "escape\\secret.txt",
+        "..\\camvault.toml",
+    ] {
+        let dest = dl.path().join("got");
+        let out = share.camera(&format!("get {target} {}\n", dest.display()));
+        assert!(
+            !out.contains("getting file") && !dest.exists(),
+            "{target} must not be readable: {out}"
+        );
+    }
+    let out = share.camera("cd ..\nls\n");
+    assert!(
+        !out.contains("camvault.toml") && !out.contains("catalog.sqlite"),
+        "{out}"
+    );
+}
+
+/// Starts a plain smbd of our own (not camvault's) on `conf`.
+fn plain_smbd(conf: &Path) -> Child {
+    use std::os::unix::process::CommandExt;
+    Command::new("/usr/sbin/smbd")
+        .args(["--foreground", "--no-process-group", "-s"])
+        .arg(conf)
+        .process_group(0) // smbd signals its whole group when it stops
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn check_fails_without_worm_and_on_the_chmod_773_setup() {
+    if !prerequisites() {
+        return;
+    }
+    for variant in ["no-worm", "chmod-773"] {
+        let port = free_port();
+        let env = Env::new(1, &format!(
+            "samba.port = {port}\nsamba.camera_user = \"{USER}\"\nsamba.config_file = \"smb.conf\"\nsamba.password_file = \"camera.pw\""
+        ));
+        std::fs::write(env.root().join("camera.pw"), PASS).unwrap();
+        let st = env.root().join("st");
+        for d in ["private", "lock", "state", "cache", "run/ncalrpc", "log"] {
+            std::fs::create_dir_all(st.join(d)).unwrap();
+        }
+        let share_opts = if variant == "no-worm" {
+            "force user = root\n   vfs objects = full_audit".to_string()
+        } else {
+            // The user's current setup: a share root at 773 and nothing else.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(env.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::fs::set_permissions(env.inbox(), std::fs::Permissions::from_mode(0o773)).unwrap();
+            "create mask = 0777".to_string()
+        };
+        let conf: PathBuf = env.root().join("smb.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "[global]\n   server min protocol = NT1\n   ntlm auth = ntlmv1-permitted\n   smb ports = {port}\n   interfaces = 127.0.0.1\n   bind interfaces only = yes\n   disable netbios = yes\n   load printers = no\n   private dir = {s}/private\n   lock directory = {s}/lock\n   state directory = {s}/state\n   cache directory = {s}/cache\n   pid directory = {s}/run\n   ncalrpc dir = {s}/run/ncalrpc\n   passdb backend = tdbsam:{s}/private/passdb.tdb\n   log file = {s}/log/smbd.log\n[camera]\n   path = {inbox}\n   valid users = {USER}\n   read only = no\n   {share_opts}\n",
+                s = st.display(),
+                inbox = env.inbox().display()
+            ),
+        )
+        .unwrap();
+        let mut pw = Command::new("smbpasswd")
+            .arg("-c")
+            .arg(&conf)
+            .args(["-s", "-a", USER])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        pw.stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{PASS}\n{PASS}\n").as_bytes())
+            .unwrap();
+        assert!(pw.wait().unwrap().success());
+        let mut smbd = plain_smbd(&conf);
+        wait_port("127.0.0.1", port);
+        let out = env.run(&["samba", "check"]);
+        let _ = smbd.kill();
+        let _ = smbd.wait();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{variant}: {}\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let text = stdout(&out);
+        assert!(text.contains("no vfs_worm"), "{variant}: {text}");
+        assert!(
+            text.contains("PROTECTION OFF"),
+            "{variant}: the live probe shows it: {text}"
+        );
+    }
+}
+
+#[test]
+fn samba_config_is_accepted_by_testparm() {
+    let env = Env::new(
+        1,
+        "samba.hosts_allow = [\"192.168.1.0/24\"]\nsamba.grace_secs = 600",
+    );
+    let out = env.ok(&["samba", "config"]);
+    assert!(
+        out.contains("useradd") && out.contains("smbpasswd"),
+        "prints the setup steps: {out}"
+    );
+    let conf = env.root().join("written.conf");
+    env.ok(&["samba", "config", "--write", conf.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(
+        text.contains("worm:grace_period = 600") && text.contains("hosts allow = 192.168.1.0/24")
+    );
+    if Path::new("/usr/bin/testparm").exists() {
+        let out = Command::new("testparm")
+            .args(["-s", "--suppress-prompt"])
+            .arg(&conf)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let parsed = stdout(&out);
+        assert!(
+            parsed.contains("vfs objects = full_audit worm")
+                && parsed.contains("server min protocol = NT1"),
+            "{parsed}"
+        );
+    }
+}
