@@ -20,10 +20,14 @@
 #   CLIPS [1440] CLIP_MB [7] BIG [20] BIG_MB [128] ROWS [5000000]
 #   DAY [2025-06-01]         the camera-day of the synthetic inbox and of the `ls` query
 #   RUNS [20]                runs per catalog command (after 3 warm-ups)
+#   REPEAT [3]               rounds of the ingest comparison (medians are reported)
 #   RCLONE_TRANSFERS ["2 4"] rclone --transfers values to measure
 #   PARTS ["ingest catalog"] which parts to run
-#   CAMVAULT                 binary to use (default: `cargo build --release`, then
-#                            target/release/camvault, copied into $BENCH_DIR/bin first)
+#   BUILD [head]             head = build the committed HEAD (git archive) under
+#                            $BENCH_DIR/build; tree = `cargo build --release` in the checkout
+#   CAMVAULT                 a camvault binary to use instead of building one
+#                            (whichever it is, it is copied into $BENCH_DIR/bin first)
+#   CP_BASELINE [1]          1 = also time plain `cp -R` of the inbox, the floor for a copy
 #   KEEP_DATA [0]            1 = keep the inbox and the big catalog afterwards
 set -euo pipefail
 
@@ -34,9 +38,12 @@ BIG_MB=${BIG_MB:-128}
 ROWS=${ROWS:-5000000}
 DAY=${DAY:-2025-06-01}
 RUNS=${RUNS:-20}
+REPEAT=${REPEAT:-3}
 RCLONE_TRANSFERS=${RCLONE_TRANSFERS:-"2 4"}
 PARTS=${PARTS:-"ingest catalog"}
 KEEP_DATA=${KEEP_DATA:-0}
+CP_BASELINE=${CP_BASELINE:-1}
+BUILD=${BUILD:-head}
 BENCH_DIR=${BENCH_DIR:-/tmp/camvault-bench}
 TARGET_MS=50
 
@@ -49,11 +56,13 @@ part() { [[ " $PARTS " == *" $1 "* ]]; }
 case "$BENCH_DIR" in
   "" | / | /tmp | /root | /home | "$HOME" | "$REPO") die "refusing BENCH_DIR=$BENCH_DIR" ;;
 esac
-for v in CLIPS CLIP_MB BIG BIG_MB ROWS RUNS; do
+for v in CLIPS CLIP_MB BIG BIG_MB ROWS RUNS REPEAT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer, got '${!v}'"
 done
 (( CLIPS + BIG > 0 )) || die "CLIPS + BIG must be at least 1"
 (( ROWS >= 4 )) || die "ROWS must be at least 4"
+(( REPEAT >= 1 && RUNS >= 1 )) || die "REPEAT and RUNS must be at least 1"
+[[ $BUILD == head || $BUILD == tree ]] || die "BUILD must be head or tree"
 [[ -n ${RCLONE_TRANSFERS// /} ]] || die "RCLONE_TRANSFERS must list at least one value"
 
 # ---------------------------------------------------------------- tools
@@ -89,10 +98,23 @@ LOGS=$BENCH_DIR/logs
 rm -rf "$INBOX" "$RUNS_DIR" "$CATDIR" "$LOGS" "$BENCH_DIR/gen"
 mkdir -p "$RUNS_DIR" "$LOGS" "$BENCH_DIR/bin" "$BENCH_DIR/gen"
 
+CAMVAULT_GIVEN=${CAMVAULT:-}
 if [[ -z ${CAMVAULT:-} ]]; then
-  log "building camvault (cargo build --release)"
-  (cd "$REPO" && cargo build --release --quiet) || die "cargo build failed"
-  CAMVAULT=$REPO/target/release/camvault
+  if [[ $BUILD == head ]]; then
+    # The committed HEAD, exported and built on its own, so that work in progress in the
+    # checkout neither breaks the build nor ends up in the numbers.
+    log "building camvault at HEAD ($(git -C "$REPO" rev-parse --short HEAD)) in $BENCH_DIR/build"
+    rm -rf "$BENCH_DIR/build/src-head"
+    mkdir -p "$BENCH_DIR/build/src-head"
+    git -C "$REPO" archive HEAD | tar -x -C "$BENCH_DIR/build/src-head"
+    (cd "$BENCH_DIR/build/src-head" && CARGO_TARGET_DIR=$BENCH_DIR/build/target cargo build --release --locked --quiet) ||
+      die "cargo build of HEAD failed"
+    CAMVAULT=$BENCH_DIR/build/target/release/camvault
+  else
+    log "building camvault from the working tree (cargo build --release)"
+    (cd "$REPO" && cargo build --release --quiet) || die "cargo build failed"
+    CAMVAULT=$REPO/target/release/camvault
+  fi
 fi
 # A private copy, so that a rebuild during the run cannot swap the binary under us.
 cp "$CAMVAULT" "$BENCH_DIR/bin/camvault"
@@ -101,8 +123,10 @@ CV=$BENCH_DIR/bin/camvault
 # ---------------------------------------------------------------- facts about this run
 
 COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(git -C "$REPO" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null) ]]; then
-  COMMIT="$COMMIT (plus uncommitted changes in src/)"
+if [[ -n ${CAMVAULT_GIVEN:-} ]]; then
+  COMMIT="binary $CAMVAULT_GIVEN (checkout at $COMMIT)"
+elif [[ $BUILD == tree && -n $(git -C "$REPO" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null) ]]; then
+  COMMIT="$COMMIT plus uncommitted changes in src/"
 fi
 CV_VERSION=$("$CV" --version 2>&1 | head -1)
 RCLONE_VERSION=$(command -v rclone >/dev/null && rclone --version 2>/dev/null | head -1 || echo "not installed")
@@ -116,22 +140,31 @@ NOW_UTC=$(date -u +"%Y-%m-%d %H:%M UTC")
 
 # ---------------------------------------------------------------- helpers
 
-# measure NAME CMD...: runs CMD under /usr/bin/time -v; sets WALL_MS RSS_KB CPU_S RC
+# measure NAME CMD...: runs CMD under /usr/bin/time -v; sets WALL_MS RSS_KB CPU_S READ_MIB OTHER_S RC
 # and SYNC_MS (how long the `sync` right after took, i.e. the writeback left behind).
 measure() {
   local name=$1; shift
   local t0 t1 s1
   RC=0
+  local busy0 busy1
+  busy0=$(busy_jiffies)
   t0=$(date +%s%N)
   /usr/bin/time -v -o "$LOGS/$name.time" "$@" >"$LOGS/$name.log" 2>&1 || RC=$?
   t1=$(date +%s%N)
+  busy1=$(busy_jiffies)
   sync
   s1=$(date +%s%N)
   WALL_MS=$(( (t1 - t0) / 1000000 ))
   SYNC_MS=$(( (s1 - t1) / 1000000 ))
   RSS_KB=$(awk -F': ' '/Maximum resident set size/{print $2}' "$LOGS/$name.time")
   CPU_S=$(awk -F': ' '/User time/{u=$2} /System time/{s=$2} END{printf "%.1f", u+s}' "$LOGS/$name.time")
+  # "File system inputs" counts 512-byte blocks read from the disk, not the page cache.
+  READ_MIB=$(awk -F': ' '/File system inputs/{printf "%.0f", $2 * 512 / 1048576}' "$LOGS/$name.time")
+  # CPU the whole machine spent during the run beyond the measured command: kernel
+  # writeback threads, and anything else running (a busy machine shows up here).
+  OTHER_S=$(awk -v b=$(( busy1 - busy0 )) -v hz="$(getconf CLK_TCK)" -v own="$CPU_S" 'BEGIN{o = b / hz - own; printf "%.1f", (o < 0 ? 0 : o)}')
 }
+busy_jiffies() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
 
 mb_per_s() { awk -v b="$1" -v ms="$2" 'BEGIN{ if (ms > 0) printf "%.0f", b / 1e6 / (ms / 1000); else print "-" }'; }
 secs() { awk -v ms="$1" 'BEGIN{printf "%.2f", ms / 1000}'; }
@@ -209,7 +242,7 @@ make_mp4_header() {
 
 # ================================================================ part 1+2: ingest
 
-declare -A WALL RSS CPU SYNC
+declare -A WALL RSS CPU SYNC DISKREAD OTHER
 INGEST_ROWS=()
 if part ingest; then
   CLIP_BYTES=$(( CLIP_MB * 1048576 ))
@@ -251,7 +284,7 @@ if part ingest; then
   sync
   GEN_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
   INBOX_FILES=$(find "$INBOX" -type f | wc -l)
-  INBOX_BYTES=$(find "$INBOX" -type f -printf '%s\n' | awk '{s+=$1} END{print s+0}')
+  INBOX_BYTES=$(find "$INBOX" -type f -printf '%s\n' | awk '{s+=$1} END{printf "%.0f\n", s}')
   (( INBOX_FILES == NFILES )) || die "generated $INBOX_FILES files, expected $NFILES"
   log "inbox: $INBOX_FILES files, $(human "$INBOX_BYTES"), generated in $(secs "$GEN_MS") s"
 
@@ -259,20 +292,28 @@ if part ingest; then
   check_tree() {
     local n b
     n=$(find "$1" -path "$1/.camvault" -prune -o -type f -print | wc -l)
-    b=$(find "$1" -path "$1/.camvault" -prune -o -type f -printf '%s\n' | awk '{s+=$1} END{print s+0}')
+    b=$(find "$1" -path "$1/.camvault" -prune -o -type f -printf '%s\n' | awk '{s+=$1} END{printf "%.0f\n", s}')
     [[ $n == "$INBOX_FILES" && $b == "$INBOX_BYTES" ]] ||
       die "$1 holds $n files / $b bytes, expected $INBOX_FILES / $INBOX_BYTES"
   }
 
-  run_camvault() { # NAME FSYNC
-    local name=$1 fsync=$2 d=$RUNS_DIR/$1
+  # record NAME REP: keeps this run's numbers (from `measure`) under "NAME.REP".
+  record() {
+    local k=$1.$2
+    WALL[$k]=$WALL_MS RSS[$k]=$RSS_KB CPU[$k]=$CPU_S SYNC[$k]=$SYNC_MS DISKREAD[$k]=$READ_MIB OTHER[$k]=$OTHER_S
+    log "$k: $(secs "$WALL_MS") s, $(mb_per_s "$INBOX_BYTES" "$WALL_MS") MB/s, peak RSS $(mib "$RSS_KB") MiB, CPU $CPU_S s (rest of the machine $OTHER_S s), read from disk $READ_MIB MiB, sync after $(secs "$SYNC_MS") s"
+  }
+
+  run_camvault() { # NAME REP FSYNC
+    local name=$1 rep=$2 fsync=$3 d=$RUNS_DIR/$1
+    rm -rf "$d"
     "$CV" init --dir "$d" >/dev/null
     configure "$d/camvault.toml" "$fsync"
     "$CV" --config "$d/camvault.toml" status >/dev/null || die "$name: config rejected"
     sync; warm_inbox
-    log "$name: camvault ingest --once (fsync = $fsync)"
-    measure "$name" "$CV" --config "$d/camvault.toml" ingest --once
-    (( RC == 0 )) || { tail -20 "$LOGS/$name.log" >&2; die "$name: ingest exited $RC (log: $LOGS/$name.log)"; }
+    log "$name.$rep: camvault ingest --once (fsync = $fsync)"
+    measure "$name.$rep" "$CV" --config "$d/camvault.toml" ingest --once
+    (( RC == 0 )) || { tail -20 "$LOGS/$name.$rep.log" >&2; die "$name: ingest exited $RC (log: $LOGS/$name.$rep.log)"; }
     local st verified warned
     st=$("$CV" --config "$d/camvault.toml" status --json)
     verified=$(jq '.files.verified' <<<"$st")
@@ -281,10 +322,9 @@ if part ingest; then
     (( warned == 0 )) || log "$name: WARNING: $warned rows carry a warning (see: camvault ls)"
     check_tree "$d/store"
     [[ $(find "$INBOX" -type f | wc -l) == "$INBOX_FILES" ]] || die "$name: the inbox lost files"
-    CAT_BYTES[$name]=$(file_bytes "$d/catalog.sqlite" "$d/catalog.sqlite-wal")
-    WALL[$name]=$WALL_MS RSS[$name]=$RSS_KB CPU[$name]=$CPU_S SYNC[$name]=$SYNC_MS
-    log "$name: $(secs "$WALL_MS") s, $(mb_per_s "$INBOX_BYTES" "$WALL_MS") MB/s, peak RSS $(mib "$RSS_KB") MiB, catalog $(human "${CAT_BYTES[$name]}")"
-    if [[ $name == camvault-fsync ]]; then
+    CAT_BYTES=$(file_bytes "$d/catalog.sqlite" "$d/catalog.sqlite-wal")
+    record "$name" "$rep"
+    if [[ $name == camvault-fsync && $rep == 1 ]]; then
       measure verify "$CV" --config "$d/camvault.toml" verify
       (( RC == 0 )) || die "camvault verify exited $RC (log: $LOGS/verify.log)"
       VERIFY_MS=$WALL_MS
@@ -293,26 +333,51 @@ if part ingest; then
     rm -rf "$d"; sync
   }
 
-  run_rclone() { # NAME TRANSFERS
-    local name=$1 t=$2 dest=$RUNS_DIR/$1
-    mkdir -p "$dest"
+  run_rclone() { # NAME REP TRANSFERS
+    local name=$1 rep=$2 t=$3 dest=$RUNS_DIR/$1
+    rm -rf "$dest"; mkdir -p "$dest"
     : >"$BENCH_DIR/gen/rclone.conf"
     sync; warm_inbox
-    log "$name: rclone copy --transfers $t"
-    measure "$name" rclone --config "$BENCH_DIR/gen/rclone.conf" copy "$INBOX" "$dest" --transfers "$t"
-    (( RC == 0 )) || { tail -20 "$LOGS/$name.log" >&2; die "$name: rclone exited $RC"; }
+    log "$name.$rep: rclone copy --transfers $t"
+    measure "$name.$rep" rclone --config "$BENCH_DIR/gen/rclone.conf" copy "$INBOX" "$dest" --transfers "$t"
+    (( RC == 0 )) || { tail -20 "$LOGS/$name.$rep.log" >&2; die "$name: rclone exited $RC"; }
     check_tree "$dest"
-    WALL[$name]=$WALL_MS RSS[$name]=$RSS_KB CPU[$name]=$CPU_S SYNC[$name]=$SYNC_MS
-    log "$name: $(secs "$WALL_MS") s, $(mb_per_s "$INBOX_BYTES" "$WALL_MS") MB/s, peak RSS $(mib "$RSS_KB") MiB"
+    record "$name" "$rep"
     rm -rf "$dest"; sync
   }
 
-  declare -A CAT_BYTES
-  run_camvault camvault-fsync true
-  run_camvault camvault-nofsync false
-  for t in $RCLONE_TRANSFERS; do run_rclone "rclone-t$t" "$t"; done
+  run_cp() { # NAME REP: the floor for a local copy, no checksums, one file at a time
+    local name=$1 rep=$2 dest=$RUNS_DIR/$1
+    rm -rf "$dest"
+    sync; warm_inbox
+    log "$name.$rep: cp -R"
+    measure "$name.$rep" cp -R "$INBOX" "$dest"
+    (( RC == 0 )) || { tail -20 "$LOGS/$name.$rep.log" >&2; die "$name: cp exited $RC"; }
+    check_tree "$dest"
+    record "$name" "$rep"
+    rm -rf "$dest"; sync
+  }
+
+  run_one() { # NAME REP
+    case $1 in
+      camvault-fsync) run_camvault "$1" "$2" true ;;
+      camvault-nofsync) run_camvault "$1" "$2" false ;;
+      rclone-t*) run_rclone "$1" "$2" "${1#rclone-t}" ;;
+      cp) run_cp "$1" "$2" ;;
+    esac
+  }
+
   INGEST_ROWS=(camvault-fsync camvault-nofsync)
   for t in $RCLONE_TRANSFERS; do INGEST_ROWS+=("rclone-t$t"); done
+  [[ $CP_BASELINE == 1 ]] && INGEST_ROWS+=(cp)
+  # Rounds: every configuration once per round, the order rotated each round so that no
+  # tool always goes first (right after generation) or right after a given other tool.
+  n_cfg=${#INGEST_ROWS[@]}
+  for (( rep = 1; rep <= REPEAT; rep++ )); do
+    for (( j = 0; j < n_cfg; j++ )); do
+      run_one "${INGEST_ROWS[$(( (j + rep - 1) % n_cfg ))]}" "$rep"
+    done
+  done
   if [[ $KEEP_DATA != 1 ]]; then rm -rf "$INBOX"; sync; fi
 fi
 
@@ -393,8 +458,8 @@ SQL
   [[ $STATS_OK == yes ]] || log "WARNING: stats disagree with files (sum $STATS_SUM, $STATS_DIFF differing groups)"
   CATALOG_ROWS_BYTES=$(file_bytes "$DB" "$DB-wal")
   STATES=$(sqlite3 "$DB" "SELECT group_concat(state || ' ' || n, ', ') FROM (SELECT state, count(*) n FROM files GROUP BY state)")
-  SPAN_DAYS=$(( (TEND - T0) / DAY_MS ))
-  log "inserted $ROWS rows in $(secs "$INSERT_MS") s ($STATES; $SPAN_DAYS days); catalog $(human "$CATALOG_ROWS_BYTES"); stats ok: $STATS_OK"
+  SPAN=$(awk -v ms=$(( TEND - T0 )) 'BEGIN{printf "%.0f days, %.1f years", ms / 86400000, ms / 86400000 / 365.25}')
+  log "inserted $ROWS rows in $(secs "$INSERT_MS") s ($STATES; $SPAN); catalog $(human "$CATALOG_ROWS_BYTES"); stats ok: $STATS_OK"
   {
     echo "-- query plans (no ANALYZE, as camvault leaves it)"
     for q in "SELECT camera, state, local, files, bytes FROM stats WHERE files != 0" \
@@ -441,35 +506,68 @@ fi
 
 # ================================================================ report
 
+# med ARRAY NAME [DECIMALS]: the median over the rounds of ARRAY["NAME.<round>"].
+med() {
+  local -n arr=$1
+  local rep
+  for (( rep = 1; rep <= REPEAT; rep++ )); do echo "${arr[$2.$rep]}"; done |
+    sort -g | awk -v d="${3:-1}" '{v[NR] = $1} END{ if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%s", (m == int(m) && d < 2) ? sprintf("%d", m) : sprintf("%." d "f", m) }'
+}
+label() {
+  case $1 in
+    camvault-fsync) echo '`camvault ingest --once`, fs store, fsync = true (default)' ;;
+    camvault-nofsync) echo '`camvault ingest --once`, fs store, fsync = false' ;;
+    rclone-t*) echo "\`rclone copy --transfers ${1#rclone-t}\`" ;;
+    cp) echo '`cp -R` (baseline: no checksum, no catalog)' ;;
+  esac
+}
+
 {
   echo "## camvault benchmark, $NOW_UTC"
   echo
   echo "- machine: $(nproc) cores ($CPU_MODEL), $MEM_TOTAL RAM, disk $DISK, Linux $KERNEL"
   echo "- camvault $COMMIT ($CV_VERSION); $RCLONE_VERSION; sqlite3 $SQLITE_VERSION; hyperfine: $HYPERFINE_VERSION"
-  echo "- scale: CLIPS=$CLIPS CLIP_MB=$CLIP_MB BIG=$BIG BIG_MB=$BIG_MB ROWS=$ROWS RUNS=$RUNS"
+  echo "- scale: CLIPS=$CLIPS CLIP_MB=$CLIP_MB BIG=$BIG BIG_MB=$BIG_MB ROWS=$ROWS RUNS=$RUNS REPEAT=$REPEAT"
   if part ingest; then
     echo
     echo "### Ingest: $INBOX_FILES files, $(human "$INBOX_BYTES") ($INBOX_BYTES bytes), inbox warm in the page cache"
     echo
     base=rclone-t$(set -- $RCLONE_TRANSFERS; echo "$1")
-    echo "| run | wall s | MB/s | time / $base | peak RSS MiB | CPU s (user+sys) | \`sync\` after, s |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
+    echo "Median of $REPEAT rounds (order rotated each round); MB/s = 10^6 bytes per second of wall time."
+    echo
+    echo "\"time / $base\" is the median of the per-round ratios (each run against the $base run of"
+    echo "its own round), which is steadier than a ratio of medians when the machine's speed drifts."
+    echo
+    echo "| run | wall s | MB/s | time / $base | peak RSS MiB | CPU s (user+sys) | read from disk MiB | \`sync\` after, s |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     for r in "${INGEST_ROWS[@]}"; do
-      case $r in
-        camvault-fsync) label='`camvault ingest --once`, fs store, fsync = true (default)' ;;
-        camvault-nofsync) label='`camvault ingest --once`, fs store, fsync = false' ;;
-        rclone-t*) label="\`rclone copy --transfers ${r#rclone-t}\`" ;;
-      esac
-      echo "| $label | $(secs "${WALL[$r]}") | $(mb_per_s "$INBOX_BYTES" "${WALL[$r]}") | $(ratio "${WALL[$r]}" "${WALL[$base]}") | $(mib "${RSS[$r]}") | ${CPU[$r]} | $(secs "${SYNC[$r]}") |"
+      w=$(med WALL "$r")
+      declare -A PAIR=()
+      for (( rep = 1; rep <= REPEAT; rep++ )); do
+        PAIR[$r.$rep]=$(ratio "${WALL[$r.$rep]}" "${WALL[$base.$rep]}")
+      done
+      echo "| $(label "$r") | $(secs "$w") | $(mb_per_s "$INBOX_BYTES" "$w") | $(med PAIR "$r" 2) | $(mib "$(med RSS "$r")") | $(med CPU "$r") | $(med DISKREAD "$r") | $(secs "$(med SYNC "$r")") |"
     done
     echo
-    echo "- catalog after ingest (catalog.sqlite + -wal): $(human "${CAT_BYTES[camvault-fsync]}") for $INBOX_FILES files"
+    echo "Every run:"
+    echo
+    echo "| round | run | wall s | MB/s | CPU s | CPU s of the rest of the machine | read from disk MiB | \`sync\` after, s |"
+    echo "|---:|---|---:|---:|---:|---:|---:|---:|"
+    for (( rep = 1; rep <= REPEAT; rep++ )); do
+      for (( j = 0; j < n_cfg; j++ )); do
+        r=${INGEST_ROWS[$(( (j + rep - 1) % n_cfg ))]}
+        k=$r.$rep
+        echo "| $rep | $(label "$r") | $(secs "${WALL[$k]}") | $(mb_per_s "$INBOX_BYTES" "${WALL[$k]}") | ${CPU[$k]} | ${OTHER[$k]} | ${DISKREAD[$k]} | $(secs "${SYNC[$k]}") |"
+      done
+    done
+    echo
+    echo "- catalog after ingest (catalog.sqlite + -wal): $(human "$CAT_BYTES") for $INBOX_FILES files"
     echo "- \`camvault verify\` afterwards (size + CRC-64 of every object): $(secs "$VERIFY_MS") s"
     echo "- generating the inbox took $(secs "$GEN_MS") s"
   fi
   if part catalog; then
     echo
-    echo "### Catalog with $ROWS rows ($STATES; 4 cameras, one clip per minute each, $SPAN_DAYS days)"
+    echo "### Catalog with $ROWS rows ($STATES; 4 cameras, one clip per minute each, $SPAN)"
     echo
     echo "| command | mean ms | max ms | target | met |"
     echo "|---|---:|---:|---:|:-:|"

@@ -436,19 +436,40 @@ fn strangers_wrong_passwords_and_escapes_are_refused() {
 
     // smbd dies: serve starts it again.
     let pidfile = env.root().join("samba/run/smbd.pid");
-    let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();
-    assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    let pid = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap()
+        .success());
     let t0 = Instant::now();
     loop {
-        let now = std::fs::read_to_string(&pidfile).unwrap_or_default().trim().to_string();
-        if !now.is_empty() && now != pid && std::net::TcpStream::connect(("127.0.0.1", share.port)).is_ok() {
+        let now = std::fs::read_to_string(&pidfile)
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        if !now.is_empty()
+            && now != pid
+            && std::net::TcpStream::connect(("127.0.0.1", share.port)).is_ok()
+        {
             break;
         }
-        assert!(t0.elapsed() < Duration::from_secs(30), "smbd was not restarted");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "smbd was not restarted"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(share.camera("ls\n").contains("blocks of size"), "the share works again");
-    assert!(std::fs::read_to_string(env.serve_log()).unwrap().contains("smbd exited"));
+    assert!(
+        share.camera("ls\n").contains("blocks of size"),
+        "the share works again"
+    );
+    assert!(std::fs::read_to_string(env.serve_log())
+        .unwrap()
+        .contains("smbd exited"));
 }
 
 /// Starts a plain smbd of our own (not camvault's) on `conf`.
