@@ -8,6 +8,7 @@
 //! Backends: `fs` (a directory used as a bucket, the embedded default).
 
 pub mod fs;
+pub mod oss;
 
 use std::fmt;
 use std::path::Path;
