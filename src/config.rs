@@ -25,6 +25,8 @@ pub struct Config {
     pub cache: Cache,
     pub log: Log,
     pub samba: Samba,
+    pub http: Http,
+    pub health: Health,
     /// Per camera, keyed by MAC (12 hex digits, any case, `:` or `-` allowed).
     pub cameras: BTreeMap<String, Camera>,
     /// Where the file was read from; set by [`Config::load`].
@@ -182,6 +184,46 @@ pub struct Log {
     pub format: LogFormat,
     /// A `tracing` filter such as `info` or `camvault=debug`.
     pub level: String,
+}
+
+/// The HTTP endpoint of `serve`: `/metrics`, `/healthz`, `/api/status`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http {
+    pub enabled: bool,
+    /// Address and port; loopback only until the web interface brings a login.
+    pub listen: String,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            enabled: true,
+            listen: "127.0.0.1:8640".into(),
+        }
+    }
+}
+
+/// Thresholds of the health rules (`status`, `/healthz`, `camvault_health_problems`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Health {
+    /// The oldest file not yet verified may wait this long.
+    pub max_pending_age_secs: u64,
+    /// A camera with no new file for this long is reported silent.
+    pub camera_silent_hours: u64,
+    /// More failing files than this is a problem.
+    pub max_failed_files: u64,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            max_pending_age_secs: 3600,
+            camera_silent_hours: 24,
+            max_failed_files: 0,
+        }
+    }
 }
 
 /// The SMB share the camera writes to (see `docs/samba.md`).
@@ -496,6 +538,19 @@ impl Config {
         }
         if sm.grace_secs == 0 {
             bail!("`samba.grace_secs` = 0 would refuse the camera's own writes to a growing file; use at least 10 (default 300)");
+        }
+        match self.http.listen.parse::<std::net::SocketAddr>() {
+            Err(_) => bail!("`http.listen` = {:?}: write an address and port such as \"127.0.0.1:8640\"", self.http.listen),
+            Ok(a) if !a.ip().is_loopback() => bail!(
+                "`http.listen` = {:?}: only loopback addresses for now, since the endpoint has no login yet; use 127.0.0.1 and a reverse proxy with authentication to reach it from elsewhere",
+                self.http.listen
+            ),
+            Ok(_) => {}
+        }
+        if self.health.camera_silent_hours == 0 || self.health.max_pending_age_secs == 0 {
+            bail!(
+                "`health.camera_silent_hours` and `health.max_pending_age_secs` must be at least 1"
+            );
         }
         let mut seen = BTreeMap::new();
         for (key, cam) in &self.cameras {

@@ -10,11 +10,15 @@ mod capture;
 mod catalog;
 mod cli;
 mod config;
+mod health;
 mod inbox;
 mod keys;
+mod metrics;
+mod report;
 mod samba;
 mod store;
 mod upload;
+mod web;
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -125,6 +125,15 @@ pub struct CameraSummary {
     pub last_capture_ms: Option<i64>,
 }
 
+/// Files and bytes of one camera in one state.
+#[derive(Debug, Clone)]
+pub struct StatsRow {
+    pub camera: String,
+    pub state: String,
+    pub files: u64,
+    pub bytes: u64,
+}
+
 /// One delete, rename or overwrite seen in the share's audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeletionAttempt {
@@ -606,6 +615,25 @@ impl Catalog {
             bursts,
             latest,
         })
+    }
+
+    /// The per-camera, per-state counters as kept by the triggers.
+    pub fn stats_rows(&self) -> Result<Vec<StatsRow>> {
+        let c = self.lock();
+        let mut st = c.prepare_cached(
+            "SELECT camera, state, sum(files), sum(bytes) FROM stats GROUP BY camera, state HAVING sum(files) != 0 ORDER BY camera, state",
+        )?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(StatsRow {
+                    camera: r.get(0)?,
+                    state: r.get(1)?,
+                    files: r.get::<_, i64>(2)? as u64,
+                    bytes: r.get::<_, i64>(3)? as u64,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 
     pub fn summary(&self) -> Result<Summary> {

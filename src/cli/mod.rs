@@ -213,23 +213,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Formats a timestamp in a zone as `2024-05-21 13:05:30 +08:00`.
-fn local_time(ms: i64, tz: &str) -> String {
-    format_in_zone(ms, tz, "%Y-%m-%d %H:%M:%S %:z")
-}
-
-/// RFC 3339 with the zone's offset, for JSON.
-fn rfc3339(ms: i64, tz: &str) -> String {
-    format_in_zone(ms, tz, "%Y-%m-%dT%H:%M:%S%:z")
-}
-
-fn format_in_zone(ms: i64, tz: &str, pattern: &str) -> String {
-    let Ok(ts) = jiff::Timestamp::from_millisecond(ms) else {
-        return ms.to_string();
-    };
-    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
-    ts.to_zoned(zone).strftime(pattern).to_string()
-}
+use crate::report::{local_time, rfc3339};
 
 /// The full path of `prog` on `$PATH`, if any.
 pub fn which(prog: &str) -> Option<PathBuf> {

@@ -73,6 +73,7 @@ pub async fn open_pipeline(cfg: &Config) -> Result<Pipeline> {
         storage_class: cfg.store.storage_class.clone(),
         retry_initial: Duration::from_secs(cfg.upload.retry_initial_secs),
         retry_max: Duration::from_secs(cfg.upload.retry_max_secs),
+        metrics: crate::metrics::PipelineMetrics::default(),
     });
     Ok(Pipeline {
         catalog,
@@ -127,6 +128,20 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
         })
     };
     let mut daemons = Vec::new();
+    if cfg.http.enabled {
+        let (cfg, cat, pm, stop) = (
+            cfg.clone(),
+            p.catalog.clone(),
+            p.uploader.metrics.clone(),
+            stop.clone(),
+        );
+        daemons.push(tokio::spawn(async move {
+            // Capture and upload go on without it: losing metrics must not lose clips.
+            if let Err(e) = crate::web::serve(cfg, cat, pm, stop).await {
+                error!("HTTP endpoint not available: {e:#}");
+            }
+        }));
+    }
     if cfg.samba.manage {
         let conf = crate::samba::manage::prepare(&cfg)?;
         daemons.push(tokio::spawn(crate::samba::manage::supervise(

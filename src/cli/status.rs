@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use serde_json::json;
 
 use crate::catalog::Catalog;
 use crate::config::{human_bytes, Config};
@@ -19,67 +18,13 @@ pub fn run(cfg: Config, as_json: bool) -> Result<ExitCode> {
         .map(|t| ((now - t).max(0) / 1000) as u64);
     let del = cat.deletion_summary(now - 86_400_000)?;
     if as_json {
-        let cameras: Vec<_> = s
-            .cameras
-            .iter()
-            .map(|c| {
-                json!({
-                    "id": c.id,
-                    "mac": c.mac,
-                    "timezone": c.tz,
-                    "files": c.files,
-                    "bytes": c.bytes,
-                    "last_start": c.last_start_ms.map(|t| super::rfc3339(t, &c.tz)),
-                    "last_capture": c.last_capture_ms.map(|t| super::rfc3339(t, "UTC")),
-                })
-            })
-            .collect();
-        let out = json!({
-            "files": {
-                "total": total,
-                "captured": s.captured.files,
-                "uploaded": s.uploaded.files,
-                "verified": s.verified.files,
-                "pending": pending,
-                "failed": s.failed.files,
-                "cached": s.cached.files,
-            },
-            "bytes": {
-                "total": s.captured.bytes + s.uploaded.bytes + s.verified.bytes + s.failed.bytes,
-                "verified": s.verified.bytes,
-                "pending": s.captured.bytes + s.uploaded.bytes,
-                "failed": s.failed.bytes,
-                "cached": s.cached.bytes,
-            },
-            "oldest_pending_secs": oldest_pending_secs,
-            "cameras": cameras,
-            "deletion_attempts": {
-                "total": del.total,
-                "denied": del.denied,
-                "last_24h": del.last_24h,
-                "bursts": del.bursts.iter().map(|b| json!({
-                    "client": b.client,
-                    "user": b.user,
-                    "first": super::rfc3339(b.first_ms, "UTC"),
-                    "last": super::rfc3339(b.last_ms, "UTC"),
-                    "attempts": b.attempts,
-                    "denied": b.denied,
-                    "sample_path": b.sample,
-                })).collect::<Vec<_>>(),
-                "latest": del.latest.iter().map(|a| json!({
-                    "at": super::rfc3339(a.at_ms, "UTC"),
-                    "client": a.client,
-                    "user": a.user,
-                    "op": a.op,
-                    "path": a.path,
-                    "denied": a.denied,
-                })).collect::<Vec<_>>(),
-            },
-            "recent_errors": s.recent_errors.iter().map(|(k, e)| json!({"key": k, "error": e})).collect::<Vec<_>>(),
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&crate::report::status_json(&cfg, &cat, now)?)?
+        );
         return Ok(ExitCode::SUCCESS);
     }
+    let problems = crate::health::evaluate(&cfg, &s, now, crate::cache::free_bytes(&cfg.vault()));
     println!("catalog {}", cat.path().display());
     println!(
         "files   {total} total: {} verified, {pending} pending, {} failed",
@@ -129,6 +74,12 @@ pub fn run(cfg: Config, as_json: bool) -> Result<ExitCode> {
                 b.sample
             );
         }
+    }
+    if problems.is_empty() {
+        println!("health  ok");
+    }
+    for p in &problems {
+        println!("health  PROBLEM {}: {}", p.rule, p.message);
     }
     if !s.recent_errors.is_empty() {
         println!("recent errors (retried automatically with backoff):");

@@ -32,6 +32,7 @@ pub struct Uploader {
     pub storage_class: String,
     pub retry_initial: Duration,
     pub retry_max: Duration,
+    pub metrics: crate::metrics::PipelineMetrics,
 }
 
 /// How a file came out of one pass.
@@ -57,7 +58,7 @@ impl Uploader {
     pub async fn process(&self, row: &FileRow) -> Outcome {
         let crc = match (&row.crc64, row.uploaded) {
             (Some(crc), true) => crc.clone(),
-            _ => match self.upload(row).await {
+            _ => match self.timed_upload(row).await {
                 Ok(crc) => {
                     if let Err(e) =
                         self.catalog
@@ -74,15 +75,20 @@ impl Uploader {
             Ok(()) => match self.catalog.mark_verified(row.id, now_ms()) {
                 Ok(()) => {
                     debug!(key = %row.key, size = row.size, "verified");
+                    self.metrics.verified.inc();
                     Outcome::Verified
                 }
                 Err(e) => Outcome::Failed(format!("catalog: {e:#}")),
             },
             Err(VerifyError::Missing(e)) => {
+                self.metrics.verify_failures.inc();
                 let _ = self.catalog.mark_lost(row.id, &e, now_ms());
                 Outcome::Failed(e)
             }
-            Err(VerifyError::Other(e)) => self.fail(row, "verify", e),
+            Err(VerifyError::Other(e)) => {
+                self.metrics.verify_failures.inc();
+                self.fail(row, "verify", e)
+            }
         }
     }
 
@@ -99,6 +105,23 @@ impl Uploader {
             warn!(key = %row.key, "cannot record failure in the catalog: {e:#}");
         }
         Outcome::Failed(error)
+    }
+
+    async fn timed_upload(&self, row: &FileRow) -> Result<String, String> {
+        let t0 = std::time::Instant::now();
+        let r = self.upload(row).await;
+        match &r {
+            Ok(_) => {
+                self.metrics.upload_bytes.inc_by(row.size);
+                self.metrics
+                    .upload_seconds
+                    .inc_by(t0.elapsed().as_secs_f64());
+            }
+            Err(_) => {
+                self.metrics.upload_errors.inc();
+            }
+        }
+        r
     }
 
     async fn upload(&self, row: &FileRow) -> Result<String, String> {

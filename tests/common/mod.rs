@@ -28,6 +28,7 @@ impl Env {
             settle.as_str(),
             "cache.interval_secs = 1",
             "upload.retry_initial_secs = 1",
+            "http.enabled = false",
             "capture.timezone = \"Asia/Shanghai\"",
         ];
         let mut raw = String::new();

@@ -1,0 +1,184 @@
+//! Prometheus metrics (`/metrics`), all named `camvault_*`.
+//!
+//! Counters of what the pipeline did since start live in [`PipelineMetrics`] and are
+//! updated where the work happens; everything about the state of the archive is read
+//! from the catalog at scrape time, so the numbers are never out of step with it.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use std::sync::atomic::AtomicU64;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+
+/// Counters of the running pipeline; cheap to clone (shared handles).
+#[derive(Clone, Default)]
+pub struct PipelineMetrics {
+    pub upload_bytes: Counter,
+    pub upload_seconds: Counter<f64, AtomicU64>,
+    pub upload_errors: Counter,
+    pub verify_failures: Counter,
+    pub verified: Counter,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CameraState {
+    camera: String,
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CameraLabel {
+    camera: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleLabel {
+    rule: String,
+}
+
+/// Renders every metric in the Prometheus text format.
+pub fn render(
+    cfg: &Config,
+    cat: &Catalog,
+    pm: &PipelineMetrics,
+    now_ms: i64,
+) -> anyhow::Result<String> {
+    let mut r = Registry::default();
+    let files = Family::<CameraState, Gauge>::default();
+    let bytes = Family::<CameraState, Gauge>::default();
+    for row in cat.stats_rows()? {
+        // Purged files are still verified in the store; `local` only splits the cache.
+        files
+            .get_or_create(&CameraState {
+                camera: row.camera.clone(),
+                state: row.state.clone(),
+            })
+            .inc_by(row.files as i64);
+        bytes
+            .get_or_create(&CameraState {
+                camera: row.camera,
+                state: row.state,
+            })
+            .inc_by(row.bytes as i64);
+    }
+    r.register(
+        "camvault_files",
+        "Recordings in the catalog by camera and state",
+        files,
+    );
+    r.register(
+        "camvault_bytes",
+        "Bytes of recordings by camera and state",
+        bytes,
+    );
+
+    let s = cat.summary()?;
+    let g = |v: i64| {
+        let g = Gauge::<i64>::default();
+        g.set(v);
+        g
+    };
+    r.register(
+        "camvault_pending_files",
+        "Recordings not yet verified in the store",
+        g((s.captured.files + s.uploaded.files + s.failed.files) as i64),
+    );
+    r.register(
+        "camvault_failed_files",
+        "Recordings whose upload or verification is failing",
+        g(s.failed.files as i64),
+    );
+    r.register(
+        "camvault_oldest_pending_seconds",
+        "Age of the oldest recording not yet verified (0 when none)",
+        g(s.oldest_pending_ms
+            .map_or(0, |t| (now_ms - t).max(0) / 1000)),
+    );
+    r.register(
+        "camvault_cache_bytes",
+        "Verified recordings still kept in the local vault",
+        g(s.cached.bytes as i64),
+    );
+    if let Some(free) = crate::cache::free_bytes(&cfg.vault()) {
+        r.register(
+            "camvault_disk_free_bytes",
+            "Free space on the vault's disk",
+            g(free as i64),
+        );
+    }
+    let silent = Family::<CameraLabel, Gauge>::default();
+    for c in &s.cameras {
+        if let Some(t) = c.last_capture_ms {
+            silent
+                .get_or_create(&CameraLabel {
+                    camera: c.id.clone(),
+                })
+                .set((now_ms - t).max(0) / 1000);
+        }
+    }
+    r.register(
+        "camvault_camera_last_file_age_seconds",
+        "Seconds since each camera's last recording arrived",
+        silent,
+    );
+
+    let del = cat.deletion_summary(now_ms - 86_400_000)?;
+    r.register(
+        "camvault_deletion_attempts",
+        "Attempts over SMB to delete, rename or overwrite (all time)",
+        g(del.total as i64),
+    );
+    r.register(
+        "camvault_deletion_attempts_denied",
+        "Of those, refused by the share's protection",
+        g(del.denied as i64),
+    );
+
+    let problems = crate::health::evaluate(cfg, &s, now_ms, crate::cache::free_bytes(&cfg.vault()));
+    let health = Family::<RuleLabel, Gauge>::default();
+    for rule in ["backlog", "upload_failures", "low_disk", "camera_silent"] {
+        health
+            .get_or_create(&RuleLabel { rule: rule.into() })
+            .set(problems.iter().filter(|p| p.rule == rule).count() as i64);
+    }
+    r.register(
+        "camvault_health_problems",
+        "Health rules currently failing, by rule",
+        health,
+    );
+
+    r.register(
+        "camvault_upload_bytes",
+        "Bytes uploaded since start",
+        pm.upload_bytes.clone(),
+    );
+    r.register(
+        "camvault_upload_seconds",
+        "Seconds spent uploading since start",
+        pm.upload_seconds.clone(),
+    );
+    r.register(
+        "camvault_upload_errors",
+        "Failed upload attempts since start",
+        pm.upload_errors.clone(),
+    );
+    r.register(
+        "camvault_verify_failures",
+        "Failed verifications since start",
+        pm.verify_failures.clone(),
+    );
+    r.register(
+        "camvault_verified",
+        "Recordings verified since start",
+        pm.verified.clone(),
+    );
+
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &r)?;
+    Ok(out)
+}

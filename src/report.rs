@@ -1,0 +1,102 @@
+//! Reports shared by the surfaces: the status document (`status --json`, `/api/status`)
+//! and time formatting in a camera's zone.
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+
+/// The status document. `now` in ms since the epoch.
+pub fn status_json(cfg: &Config, cat: &Catalog, now: i64) -> Result<serde_json::Value> {
+    let s = cat.summary()?;
+    let pending = s.captured.files + s.uploaded.files;
+    let total = pending + s.verified.files + s.failed.files;
+    let oldest_pending_secs = s
+        .oldest_pending_ms
+        .map(|t| ((now - t).max(0) / 1000) as u64);
+    let del = cat.deletion_summary(now - 86_400_000)?;
+    let problems = crate::health::evaluate(cfg, &s, now, crate::cache::free_bytes(&cfg.vault()));
+    let cameras: Vec<_> = s
+        .cameras
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.id,
+                "mac": c.mac,
+                "timezone": c.tz,
+                "files": c.files,
+                "bytes": c.bytes,
+                "last_start": c.last_start_ms.map(|t| rfc3339(t, &c.tz)),
+                "last_capture": c.last_capture_ms.map(|t| rfc3339(t, "UTC")),
+            })
+        })
+        .collect();
+    let out = json!({
+        "files": {
+            "total": total,
+            "captured": s.captured.files,
+            "uploaded": s.uploaded.files,
+            "verified": s.verified.files,
+            "pending": pending,
+            "failed": s.failed.files,
+            "cached": s.cached.files,
+        },
+        "bytes": {
+            "total": s.captured.bytes + s.uploaded.bytes + s.verified.bytes + s.failed.bytes,
+            "verified": s.verified.bytes,
+            "pending": s.captured.bytes + s.uploaded.bytes,
+            "failed": s.failed.bytes,
+            "cached": s.cached.bytes,
+        },
+        "oldest_pending_secs": oldest_pending_secs,
+        "cameras": cameras,
+        "deletion_attempts": {
+            "total": del.total,
+            "denied": del.denied,
+            "last_24h": del.last_24h,
+            "bursts": del.bursts.iter().map(|b| json!({
+                "client": b.client,
+                "user": b.user,
+                "first": rfc3339(b.first_ms, "UTC"),
+                "last": rfc3339(b.last_ms, "UTC"),
+                "attempts": b.attempts,
+                "denied": b.denied,
+                "sample_path": b.sample,
+            })).collect::<Vec<_>>(),
+            "latest": del.latest.iter().map(|a| json!({
+                "at": rfc3339(a.at_ms, "UTC"),
+                "client": a.client,
+                "user": a.user,
+                "op": a.op,
+                "path": a.path,
+                "denied": a.denied,
+            })).collect::<Vec<_>>(),
+        },
+        "recent_errors": s.recent_errors.iter().map(|(k, e)| json!({"key": k, "error": e})).collect::<Vec<_>>(),
+    });
+    let mut out = out;
+    out["health"] = json!({
+        "ok": problems.is_empty(),
+        "problems": problems.iter().map(|p| json!({"rule": p.rule, "message": p.message})).collect::<Vec<_>>(),
+    });
+    Ok(out)
+}
+
+/// Formats a timestamp in a zone as `2024-05-21 13:05:30 +08:00`.
+pub fn local_time(ms: i64, tz: &str) -> String {
+    format_in_zone(ms, tz, "%Y-%m-%d %H:%M:%S %:z")
+}
+
+/// RFC 3339 with the zone's offset, for JSON.
+pub fn rfc3339(ms: i64, tz: &str) -> String {
+    format_in_zone(ms, tz, "%Y-%m-%dT%H:%M:%S%:z")
+}
+
+fn format_in_zone(ms: i64, tz: &str, pattern: &str) -> String {
+    let Ok(ts) = jiff::Timestamp::from_millisecond(ms) else {
+        return ms.to_string();
+    };
+    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
+    ts.to_zoned(zone).strftime(pattern).to_string()
+}
