@@ -115,6 +115,7 @@ pub struct Store {
     pub key_template: String,
     pub storage_class: String,
     pub fs: FsStore,
+    pub oss: OssStore,
 }
 
 impl Default for Store {
@@ -124,6 +125,7 @@ impl Default for Store {
             key_template: "videos/{camera}/{date}/{hour}/{file}".into(),
             storage_class: "Standard".into(),
             fs: FsStore::default(),
+            oss: OssStore::default(),
         }
     }
 }
@@ -132,6 +134,60 @@ impl Default for Store {
 #[serde(rename_all = "lowercase")]
 pub enum StoreKind {
     Fs,
+    Oss,
+}
+
+/// A secret from the config: never shown by `Debug`, so never in a log line.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+/// Aliyun OSS, native API (see docs and the backends issue for what is still to come).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OssStore {
+    pub bucket: String,
+    /// Region id such as `cn-beijing`.
+    pub region: String,
+    /// Empty = `oss-<region>[-internal].aliyuncs.com` over HTTPS; else a host or URL.
+    pub endpoint: String,
+    /// Use the free internal endpoint (only from an Aliyun ECS in the same region).
+    pub internal: bool,
+    /// `endpoint` is the bucket's own domain (custom domain / CNAME): no bucket in the host.
+    pub cname: bool,
+    pub access_key_id: String,
+    pub access_key_secret: Secret,
+    /// STS token for temporary credentials.
+    pub security_token: Secret,
+    /// A file (mode 0600) with `access_key_id = …`, `access_key_secret = …`, optionally
+    /// `security_token = …` lines; else `$OSS_ACCESS_KEY_ID`, `$OSS_ACCESS_KEY_SECRET`,
+    /// `$OSS_SESSION_TOKEN`.
+    pub credentials_file: PathBuf,
+    /// Seconds before a request without progress is abandoned (and retried).
+    pub timeout_secs: u64,
+}
+
+impl Default for OssStore {
+    fn default() -> Self {
+        OssStore {
+            bucket: String::new(),
+            region: String::new(),
+            endpoint: String::new(),
+            internal: false,
+            cname: false,
+            access_key_id: String::new(),
+            access_key_secret: Secret::default(),
+            security_token: Secret::default(),
+            credentials_file: PathBuf::new(),
+            timeout_secs: 60,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -232,8 +288,8 @@ impl Default for Health {
 pub struct Samba {
     /// `serve` runs smbd (and nmbd when `netbios`) itself with the generated config.
     pub manage: bool,
-    /// The Samba config `samba config --write` writes and `samba check` reads; empty =
-    /// `<state_dir>/smb.conf` when managed, else Debian's `/etc/samba/smb.conf`.
+    /// The Samba config `samba config --write` writes; empty = `<state_dir>/smb.conf`
+    /// when managed, else `/etc/samba/camvault.conf` (included from Debian's smb.conf).
     pub config_file: PathBuf,
     /// Share name the camera is given.
     pub share: String,
@@ -474,6 +530,32 @@ impl Config {
                 self.store.storage_class
             );
         }
+        if self.store.kind == StoreKind::Oss {
+            let o = &self.store.oss;
+            let ok = (3..=63).contains(&o.bucket.len())
+                && o.bucket
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !o.bucket.starts_with('-')
+                && !o.bucket.ends_with('-');
+            if !ok {
+                bail!("`store.oss.bucket` = {:?}: an OSS bucket name has 3-63 lower-case letters, digits and '-'", o.bucket);
+            }
+            if o.region.is_empty()
+                || !o
+                    .region
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                bail!("`store.oss.region` = {:?}: the bucket's region id, e.g. \"cn-beijing\" (see the bucket's overview in the OSS console)", o.region);
+            }
+            if o.cname && o.endpoint.is_empty() {
+                bail!("`store.oss.cname` = true needs `store.oss.endpoint`: the bucket's custom domain");
+            }
+            if o.timeout_secs == 0 {
+                bail!("`store.oss.timeout_secs` must be at least 1");
+            }
+        }
         if self.cache.interval_secs == 0 {
             bail!("`cache.interval_secs` must be at least 1");
         }
@@ -606,14 +688,28 @@ impl Config {
     pub fn fs_root(&self) -> PathBuf {
         self.resolve(&self.store.fs.root)
     }
+    pub fn oss_credentials_file(&self) -> Option<PathBuf> {
+        let p = &self.store.oss.credentials_file;
+        (!p.as_os_str().is_empty()).then(|| self.resolve(p))
+    }
     pub fn samba_state(&self) -> PathBuf {
         self.resolve(&self.samba.state_dir)
     }
+    /// The Samba configuration camvault generates.
     pub fn samba_config_file(&self) -> PathBuf {
         if !self.samba.config_file.as_os_str().is_empty() {
             self.resolve(&self.samba.config_file)
         } else if self.samba.manage {
             self.samba_state().join("smb.conf")
+        } else {
+            PathBuf::from("/etc/samba/camvault.conf")
+        }
+    }
+    /// The configuration the running smbd reads: ours when managed, else Debian's
+    /// `/etc/samba/smb.conf`, which includes ours.
+    pub fn samba_running_config(&self) -> PathBuf {
+        if self.samba.manage {
+            self.samba_config_file()
         } else {
             PathBuf::from("/etc/samba/smb.conf")
         }

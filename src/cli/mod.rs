@@ -118,9 +118,9 @@ enum Command {
 enum SambaCommand {
     /// Print the Samba configuration for the inbox share, and the steps to set it up
     Config {
-        /// Write it to FILE instead of printing it
-        #[arg(long, value_name = "FILE")]
-        write: Option<PathBuf>,
+        /// Write it to FILE (default: `samba.config_file`) instead of printing it
+        #[arg(long, value_name = "FILE", num_args = 0..=1)]
+        write: Option<Option<PathBuf>>,
     },
     /// Prove on the running share, as the camera user over SMB1, that deletes are refused
     Check,
@@ -171,7 +171,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Doctor => doctor::run(cfg),
                 Command::Samba {
                     command: SambaCommand::Config { write },
-                } => samba::config(&cfg, write.as_deref()),
+                } => samba::config(&cfg, write.as_ref().map(|w| w.as_deref())),
                 Command::Samba {
                     command: SambaCommand::Check,
                 } => samba::check(&cfg),

@@ -8,12 +8,21 @@ use anyhow::{Context, Result};
 use crate::config::Config;
 use crate::samba::{self, check};
 
-pub fn config(cfg: &Config, write: Option<&Path>) -> Result<ExitCode> {
+pub fn config(cfg: &Config, write: Option<Option<&Path>>) -> Result<ExitCode> {
     let text = samba::render(cfg);
     match write {
         Some(path) => {
+            let path = path
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| cfg.samba_config_file());
+            let path = path.as_path();
             if cfg.samba.manage {
                 samba::manage::create_state_dirs(cfg)?;
+            }
+            // smbd does not create the folder of its log: without it, no audit lines.
+            if let Some(dir) = cfg.samba_audit_log().parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
             }
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent)
@@ -53,10 +62,18 @@ pub fn check(cfg: &Config) -> Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     } else {
         if !config_ok {
-            println!(
-                "\nfix: `camvault samba config --write {}` and restart smbd",
-                cfg.samba_config_file().display()
-            );
+            if cfg.samba.manage {
+                println!(
+                    "\nfix: restart `camvault serve`, which writes {} and restarts smbd",
+                    cfg.samba_config_file().display()
+                );
+            } else {
+                println!(
+                    "\nfix: `camvault samba config --write`, make sure {} includes {}, then `systemctl restart smbd`",
+                    cfg.samba_running_config().display(),
+                    cfg.samba_config_file().display()
+                );
+            }
         }
         Ok(ExitCode::from(1))
     }

@@ -204,6 +204,9 @@ pub fn run_blocking(
                     let Ok(rel) = path.strip_prefix(&inbox) else {
                         continue;
                     };
+                    if is_own(rel) {
+                        continue;
+                    }
                     match std::fs::symlink_metadata(&path) {
                         Ok(m) if m.is_file() => {
                             settler.observe(rel.to_path_buf(), Stat::of(&m), Instant::now())

@@ -79,7 +79,7 @@ pub fn find(prog: &str) -> PathBuf {
 
 /// Checks the configuration; returns findings and the share's path and grace period.
 pub fn check_config(cfg: &Config, findings: &mut Vec<Finding>) -> Result<(Option<PathBuf>, u64)> {
-    let conf = cfg.samba_config_file();
+    let conf = cfg.samba_running_config();
     let running = testparm(&conf, &cfg.samba.share)?;
     let Some(share) = running.share else {
         findings.push(Finding {
@@ -116,9 +116,12 @@ pub fn check_config(cfg: &Config, findings: &mut Vec<Finding>) -> Result<(Option
         });
     }
     match (mods.iter().position(|m| *m == "full_audit"), mods.iter().position(|m| *m == "worm")) {
-        (Some(a), Some(w)) if a < w => findings.push(Finding { ok: true, what: "full_audit records deletion attempts".into() }),
-        (Some(_), Some(_)) => findings.push(Finding { ok: false, what: "full_audit comes after worm in `vfs objects`: refused deletes are not logged; put full_audit first".into() }),
-        _ => findings.push(Finding { ok: false, what: "no full_audit on the share: deletion attempts are not recorded".into() }),
+        (Some(a), Some(w)) if a > w => findings.push(Finding {
+            ok: false,
+            what: "full_audit comes after worm in `vfs objects`: refused deletes are not logged; put full_audit first".into(),
+        }),
+        (Some(_), _) => findings.push(Finding { ok: true, what: "full_audit records deletion attempts".into() }),
+        (None, _) => findings.push(Finding { ok: false, what: "no full_audit on the share: deletion attempts are not recorded".into() }),
     }
     let min = running
         .global
@@ -285,6 +288,7 @@ pub fn probe(
                 ok: false,
                 what: format!("PROTECTION OFF: the camera user could {what} a file older than the grace period ({})", first_status(&out)),
             });
+            break; // the probe is gone or changed: the other operations prove nothing more
         }
     }
     let back = tmp.path().join("back");

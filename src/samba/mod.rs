@@ -154,20 +154,21 @@ pub fn render(cfg: &Config) -> String {
 pub fn setup_steps(cfg: &Config) -> String {
     let s = &cfg.samba;
     let conf = cfg.samba_config_file();
+    let running = cfg.samba_running_config();
     format!(
         "# 1. A system user for the camera, without a login shell:\n\
          useradd --system --no-create-home --shell /usr/sbin/nologin {user}\n\
          # 2. Its Samba password (the one you enter in the Xiaomi Home app):\n\
-         smbpasswd -c {conf} -a {user}\n\
+         smbpasswd -c {running} -a {user}\n\
          # 3. {run}\n\
          # 4. Prove that deletes are refused:\n\
          camvault --config {cfg_path} samba check\n",
         user = s.camera_user,
-        conf = conf.display(),
+        running = running.display(),
         run = if s.manage {
             "`camvault serve` runs smbd with this configuration (samba.manage = true).".to_string()
         } else {
-            format!("Include it from /etc/samba/smb.conf (`include = {}`) or copy it there, then `systemctl restart smbd`.", conf.display())
+            format!("Add `include = {}` as the last line of [global] in /etc/samba/smb.conf, then `systemctl restart smbd`.", conf.display())
         },
         cfg_path = cfg.source.display(),
     )

@@ -5,7 +5,8 @@
 //! - An object is visible to `head` only once all its bytes are stored.
 //! - The pipeline never deletes: there is no delete in this trait on purpose.
 //!
-//! Backends: `fs` (a directory used as a bucket, the embedded default).
+//! Backends: `fs` (a directory used as a bucket, the embedded default) and `oss`
+//! (Aliyun OSS, native API).
 
 pub mod fs;
 pub mod oss;
@@ -99,6 +100,7 @@ pub fn open(cfg: &crate::config::Config) -> anyhow::Result<Box<dyn Backend>> {
             &cfg.fs_root(),
             cfg.store.fs.fsync,
         ))),
+        crate::config::StoreKind::Oss => Ok(Box::new(oss::OssStore::new(cfg)?)),
     }
 }
 

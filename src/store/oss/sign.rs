@@ -14,7 +14,6 @@
 //! Signed headers are every `x-oss-*`, `content-type` and `content-md5`, plus the
 //! additional headers named in the Authorization header. The tests check the published
 //! vectors and, for many generated requests, the official SDK (`alibabacloud-oss-v2`).
-#![allow(dead_code)] // the OSS backend that calls this lands with the backends issue
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
