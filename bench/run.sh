@@ -7,9 +7,11 @@
 # What it measures, in one run on this machine:
 #   1. a synthetic camera-day: CLIPS clips of CLIP_MB MiB in the old Xiaomi layout (one per
 #      minute) plus BIG files of BIG_MB MiB in the new layout;
-#   2. `camvault ingest --once` into the fs store (fsync on, then fsync off) against
-#      `rclone copy` of the same tree (local to local), each started with the inbox warm in
-#      the page cache: wall time, MB/s, peak RSS, CPU, and the `sync` that follows;
+#   2. `camvault ingest --once` into the fs store (fsync on, and fsync off) against
+#      `rclone copy` of the same tree (local to local) and plain `cp -R`, REPEAT rounds in
+#      rotated order, each run started with the inbox warm in the page cache: wall time,
+#      MB/s, peak RSS, CPU (its own and the rest of the machine's), blocks read from disk,
+#      and the `sync` that follows;
 #   3. a catalog of ROWS rows made with the sqlite3 CLI (4 cameras, one clip per minute
 #      each): `status`, `status --json` and a one-camera-day `ls --json`, with hyperfine.
 # Everything lives under $BENCH_DIR; results go to $BENCH_DIR/results.md and stdout.
@@ -103,10 +105,11 @@ if [[ -z ${CAMVAULT:-} ]]; then
   if [[ $BUILD == head ]]; then
     # The committed HEAD, exported and built on its own, so that work in progress in the
     # checkout neither breaks the build nor ends up in the numbers.
-    log "building camvault at HEAD ($(git -C "$REPO" rev-parse --short HEAD)) in $BENCH_DIR/build"
+    HEAD_REV=$(git -C "$REPO" rev-parse HEAD)
+    log "building camvault at HEAD (${HEAD_REV:0:7}) in $BENCH_DIR/build"
     rm -rf "$BENCH_DIR/build/src-head"
     mkdir -p "$BENCH_DIR/build/src-head"
-    git -C "$REPO" archive HEAD | tar -x -C "$BENCH_DIR/build/src-head"
+    git -C "$REPO" archive "$HEAD_REV" | tar -x -C "$BENCH_DIR/build/src-head"
     (cd "$BENCH_DIR/build/src-head" && CARGO_TARGET_DIR=$BENCH_DIR/build/target cargo build --release --locked --quiet) ||
       die "cargo build of HEAD failed"
     CAMVAULT=$BENCH_DIR/build/target/release/camvault
@@ -122,14 +125,15 @@ CV=$BENCH_DIR/bin/camvault
 
 # ---------------------------------------------------------------- facts about this run
 
-COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+COMMIT=${HEAD_REV:-$(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo unknown)}
+COMMIT=${COMMIT:0:7}
 if [[ -n ${CAMVAULT_GIVEN:-} ]]; then
   COMMIT="binary $CAMVAULT_GIVEN (checkout at $COMMIT)"
 elif [[ $BUILD == tree && -n $(git -C "$REPO" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null) ]]; then
   COMMIT="$COMMIT plus uncommitted changes in src/"
 fi
 CV_VERSION=$("$CV" --version 2>&1 | head -1)
-RCLONE_VERSION=$(command -v rclone >/dev/null && rclone --version 2>/dev/null | head -1 || echo "not installed")
+RCLONE_VERSION=$(command -v rclone >/dev/null && rclone --version 2>/dev/null | sed -n 1p || echo "not installed")
 SQLITE_VERSION=$(sqlite3 --version | cut -d' ' -f1)
 HYPERFINE_VERSION=$( ((HAVE_HYPERFINE)) && hyperfine --version || echo "not installed (timing loop)")
 CPU_MODEL=$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)

@@ -291,6 +291,9 @@ pub struct Samba {
     /// The Samba config `samba config --write` writes; empty = `<state_dir>/smb.conf`
     /// when managed, else `/etc/samba/camvault.conf` (included from Debian's smb.conf).
     pub config_file: PathBuf,
+    /// The configuration the running smbd reads, for `samba check`; empty = `config_file`
+    /// when managed, else `/etc/samba/smb.conf`.
+    pub running_config: PathBuf,
     /// Share name the camera is given.
     pub share: String,
     /// The user the camera logs in as (a system user with a Samba password).
@@ -325,6 +328,7 @@ impl Default for Samba {
         Samba {
             manage: false,
             config_file: PathBuf::new(),
+            running_config: PathBuf::new(),
             share: "camera".into(),
             camera_user: "camera".into(),
             force_user: String::new(),
@@ -708,7 +712,9 @@ impl Config {
     /// The configuration the running smbd reads: ours when managed, else Debian's
     /// `/etc/samba/smb.conf`, which includes ours.
     pub fn samba_running_config(&self) -> PathBuf {
-        if self.samba.manage {
+        if !self.samba.running_config.as_os_str().is_empty() {
+            self.resolve(&self.samba.running_config)
+        } else if self.samba.manage {
             self.samba_config_file()
         } else {
             PathBuf::from("/etc/samba/smb.conf")

@@ -139,7 +139,7 @@ impl Share {
                 "samba.manage = true\nsamba.port = {port}\nsamba.netbios = false\nsamba.grace_secs = {grace}\n\
                  samba.camera_user = \"{USER}\"\nsamba.hosts_allow = [\"127.0.0.1\"]\n\
                  samba.interfaces = [\"127.0.0.1\", \"127.0.0.2\"]\nsamba.password_file = \"camera.pw\"\n\
-                 cache.max_days = 36500"
+                 cache.max_days = 36500\ncapture.rescan_secs = 5"
             ),
         );
         std::fs::write(env.root().join("camera.pw"), PASS).unwrap();
@@ -332,7 +332,16 @@ fn camera_over_smb1_everything_captured_once_and_deletes_refused() {
     env.wait_status(Duration::from_secs(30), |s| s["files"]["total"] == n + 1);
     assert!(
         t_put.elapsed() < Duration::from_secs(12),
-        "capture took longer than the grace period allows for this test"
+        "capture took longer than the grace period allows for this test:\n{}",
+        std::fs::read_to_string(env.serve_log())
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("150000_")
+                || l.contains("scan")
+                || l.contains("inbox event")
+                || l.contains("notification"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     let out = share.camera(&format!("del {}\n", late.replace('/', "\\")));
     assert!(
@@ -493,7 +502,7 @@ fn check_fails_without_worm_and_on_the_chmod_773_setup() {
     for variant in ["no-worm", "chmod-773"] {
         let port = free_port();
         let env = Env::new(1, &format!(
-            "samba.port = {port}\nsamba.camera_user = \"{USER}\"\nsamba.config_file = \"smb.conf\"\nsamba.password_file = \"camera.pw\""
+            "samba.port = {port}\nsamba.camera_user = \"{USER}\"\nsamba.config_file = \"smb.conf\"\nsamba.running_config = \"smb.conf\"\nsamba.password_file = \"camera.pw\""
         ));
         std::fs::write(env.root().join("camera.pw"), PASS).unwrap();
         let st = env.root().join("st");

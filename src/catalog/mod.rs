@@ -375,6 +375,19 @@ impl Catalog {
         )?)
     }
 
+    /// The row as it is now, `None` once verified (a dispatcher's snapshot may be stale).
+    pub fn get(&self, id: i64) -> Result<Option<FileRow>> {
+        let c = self.lock();
+        let mut st = c.prepare_cached(&format!(
+            "SELECT {FILE_COLS}, state FROM files WHERE id = ?1"
+        ))?;
+        let mut rows = st.query([id])?;
+        Ok(match rows.next()? {
+            Some(r) if r.get::<_, String>(10)? != "verified" => Some(row_to_file(r)?),
+            _ => None,
+        })
+    }
+
     pub fn mark_uploaded(&self, id: i64, crc64: &str, class: &str, now_ms: i64) -> Result<()> {
         let c = self.lock();
         c.execute(

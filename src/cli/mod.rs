@@ -202,7 +202,11 @@ fn init_logging(cfg: Option<&Config>, format: Option<LogFormatArg>, verbose: u8)
     if json {
         builder.json().init();
     } else {
-        builder.with_target(false).init();
+        use std::io::IsTerminal;
+        builder
+            .with_target(false)
+            .with_ansi(std::io::stderr().is_terminal())
+            .init();
     }
 }
 

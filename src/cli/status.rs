@@ -31,13 +31,18 @@ pub fn run(cfg: Config, as_json: bool) -> Result<ExitCode> {
         s.verified.files, s.failed.files
     );
     println!(
-        "bytes   {} verified in the store, {} pending, {} kept in the local cache",
+        "bytes   {} verified in the store, {} pending, {} failed, {} kept in the local cache",
         human_bytes(s.verified.bytes),
-        human_bytes(s.captured.bytes + s.uploaded.bytes + s.failed.bytes),
+        human_bytes(s.captured.bytes + s.uploaded.bytes),
+        human_bytes(s.failed.bytes),
         human_bytes(s.cached.bytes)
     );
     if let Some(secs) = oldest_pending_secs {
-        println!("oldest pending file waits since {}", human_secs(secs));
+        // Failed files count here: they are still waiting to be safe.
+        println!(
+            "oldest  file not yet verified (pending or failed) waits since {}",
+            human_secs(secs)
+        );
     }
     if s.cameras.is_empty() {
         println!(

@@ -209,6 +209,7 @@ pub fn run_blocking(
                     }
                     match std::fs::symlink_metadata(&path) {
                         Ok(m) if m.is_file() => {
+                            tracing::trace!(path = %rel.display(), size = m.len(), kind = ?event.kind, "inbox event");
                             settler.observe(rel.to_path_buf(), Stat::of(&m), Instant::now())
                         }
                         Ok(m) if m.is_dir() => {

@@ -228,7 +228,10 @@ pub async fn run(
                     };
                     let (up, in_flight, wake) = (up.clone(), in_flight.clone(), wake.clone());
                     tasks.spawn(async move {
-                        let _ = up.process(&row).await;
+                        // The snapshot may predate a finished upload of the same file.
+                        if let Ok(Some(row)) = up.catalog.get(row.id) {
+                            let _ = up.process(&row).await;
+                        }
                         in_flight.lock().unwrap().remove(&row.id);
                         drop(permit);
                         wake.notify_one();
