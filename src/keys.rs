@@ -79,11 +79,11 @@ impl Template {
         if s.starts_with('/') || s.contains("//") || s.split('/').any(|c| c == ".." || c == ".") {
             return Err("must be a relative path without empty, '.' or '..' components".into());
         }
-        if s.starts_with("manifests/") || s.starts_with("catalog/") || s.starts_with(".camvault") {
-            return Err(
-                "must not start with a prefix camvault reserves (manifests/, catalog/, .camvault)"
-                    .into(),
-            );
+        if ["manifests/", "catalog/", ".camvault", "camvault-probe/"]
+            .iter()
+            .any(|p| s.starts_with(p))
+        {
+            return Err("must not start with a prefix camvault reserves (manifests/, catalog/, .camvault, camvault-probe/)".into());
         }
         Ok(Template { parts })
     }
@@ -195,6 +195,7 @@ mod tests {
         assert!(Template::parse("../{file}").is_err());
         assert!(Template::parse("{file").is_err());
         assert!(Template::parse("catalog/{file}").is_err());
+        assert!(Template::parse("camvault-probe/{file}").is_err());
     }
 
     #[test]

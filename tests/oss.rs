@@ -181,3 +181,36 @@ fn a_wrong_secret_is_explained_and_loses_nothing() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("secret is wrong"), "{}", stdout(&out));
 }
+
+#[test]
+fn store_test_proves_the_bucket_works_and_cleans_up() {
+    let srv = server(&[]);
+    let env = oss_env(&srv, "camvault-test-secret");
+    let out = env.run(&["store", "test"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    for needle in [
+        "size and CRC-64 match",
+        "bytes identical",
+        "overwriting an existing object is refused",
+        "probe removed",
+        "MB/s",
+    ] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+    assert!(stored(&srv).is_empty(), "the probe is gone");
+    let log = std::fs::read_to_string(srv.data.path().join("requests.log")).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("DELETE /camvault-probe/")),
+        "{log}"
+    );
+    assert!(!log
+        .lines()
+        .any(|l| l.starts_with("DELETE ") && !l.starts_with("DELETE /camvault-probe/")));
+
+    let env = oss_env(&srv, "wrong");
+    let out = env.run(&["store", "test"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("secret is wrong"), "{}", stderr(&out));
+}

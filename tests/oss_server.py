@@ -133,6 +133,11 @@ class Handler(BaseHTTPRequestHandler):
                 BUCKET, escape(prefix), limit, len(page), "true" if more else "false", items,
                 "<NextContinuationToken>%d</NextContinuationToken>" % (start + limit) if more else "")
             return self.reply(200, xml.encode(), {"Content-Type": "application/xml"})
+        if self.command == "DELETE" and key:
+            if os.path.exists(obj):
+                os.remove(obj)
+                os.remove(meta)
+            return self.reply(204)
         return self.reply(*error("NotImplemented", 501, "not in the test server"))
 
     do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = handle_any

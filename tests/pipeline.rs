@@ -552,3 +552,14 @@ fn doctor_says_what_to_fix() {
         stdout(&out)
     );
 }
+
+#[test]
+fn store_test_on_the_fs_store() {
+    let env = Env::new(1, "");
+    let out = env.ok(&["store", "test"]);
+    assert!(
+        out.contains("overwriting an existing object is refused") && out.contains("probe removed"),
+        "{out}"
+    );
+    assert!(env.objects().is_empty(), "nothing left behind");
+}

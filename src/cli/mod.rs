@@ -8,6 +8,7 @@ mod ls;
 mod samba;
 mod serve;
 mod status;
+mod store;
 mod times;
 mod verify;
 
@@ -101,6 +102,11 @@ enum Command {
         #[command(subcommand)]
         command: SambaCommand,
     },
+    /// The object store: `store test` checks credentials and access with a probe object
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// First run: init a directory, simulate a camera, and serve
     Demo {
         #[arg(long, default_value = "camvault-demo")]
@@ -112,6 +118,12 @@ enum Command {
         #[arg(long)]
         duration: Option<u64>,
     },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Write, read back, check and remove a probe object under camvault-probe/; report speed
+    Test,
 }
 
 #[derive(Subcommand)]
@@ -169,6 +181,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 } => ls::run(cfg, camera, from, to, json),
                 Command::Verify { deep } => verify::run(cfg, deep),
                 Command::Doctor => doctor::run(cfg),
+                Command::Store {
+                    command: StoreCommand::Test,
+                } => store::test(cfg),
                 Command::Samba {
                     command: SambaCommand::Config { write },
                 } => samba::config(&cfg, write.as_ref().map(|w| w.as_deref())),

@@ -261,6 +261,14 @@ impl Backend for FsStore {
         Ok(out)
     }
 
+    async fn delete_probe_unchecked(&self, key: &str) -> StoreResult<()> {
+        let path = self.object_path(key)?;
+        let _ = tokio::fs::remove_file(self.meta_path(key)).await;
+        tokio::fs::remove_file(&path)
+            .await
+            .map_err(|e| io_error("cannot remove probe", &path, e))
+    }
+
     async fn check(&self) -> StoreResult<()> {
         self.root_ok()?;
         let dir = self.root.join(TMP_DIR);

@@ -3,7 +3,8 @@
 //! Invariants every backend keeps (and `tests/` checks on each):
 //! - `put` never overwrites: an existing key answers [`ErrorKind::AlreadyExists`].
 //! - An object is visible to `head` only once all its bytes are stored.
-//! - The pipeline never deletes: there is no delete in this trait on purpose.
+//! - The pipeline never deletes. The one delete here, [`delete_probe`], removes only
+//!   `store test`'s probe objects under [`PROBE_PREFIX`], and checks that itself.
 //!
 //! Backends: `fs` (a directory used as a bucket, the embedded default) and `oss`
 //! (Aliyun OSS, native API).
@@ -91,6 +92,24 @@ pub trait Backend: Send + Sync {
 
     /// Checks that the store is there and writable, without writing an object.
     async fn check(&self) -> StoreResult<()>;
+
+    /// Removes one of `store test`'s own probe objects. Callers go through
+    /// [`delete_probe`], which refuses every key outside [`PROBE_PREFIX`].
+    async fn delete_probe_unchecked(&self, key: &str) -> StoreResult<()>;
+}
+
+/// The only prefix camvault ever deletes under: `store test`'s probe objects.
+pub const PROBE_PREFIX: &str = "camvault-probe/";
+
+/// Deletes a probe object; any other key is refused, so no recording can be deleted.
+pub async fn delete_probe(store: &dyn Backend, key: &str) -> StoreResult<()> {
+    if !key.starts_with(PROBE_PREFIX) || key.contains("..") {
+        return Err(StoreError::new(
+            ErrorKind::Refused,
+            format!("refusing to delete {key:?}: camvault deletes nothing but its own probes"),
+        ));
+    }
+    store.delete_probe_unchecked(key).await
 }
 
 /// Builds the configured backend.
@@ -126,4 +145,28 @@ pub(crate) fn io_error(what: &str, path: &Path, e: std::io::Error) -> StoreError
         _ => "",
     };
     StoreError::new(kind, format!("{what} {}: {e}{hint}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_probes_can_be_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = fs::FsStore::new(dir.path(), false);
+        let rec = dir.path().join("videos/door/clip.mp4");
+        std::fs::create_dir_all(rec.parent().unwrap()).unwrap();
+        std::fs::write(&rec, b"recording").unwrap();
+        for key in [
+            "videos/door/clip.mp4",
+            "camvault-probe/../videos/door/clip.mp4",
+            "camvault-probe",
+            "",
+        ] {
+            let err = delete_probe(&store, key).await.unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Refused, "{key}");
+        }
+        assert!(rec.exists(), "no recording can be deleted");
+    }
 }

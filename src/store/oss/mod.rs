@@ -394,6 +394,18 @@ impl Backend for OssStore {
         }
     }
 
+    async fn delete_probe_unchecked(&self, key: &str) -> StoreResult<()> {
+        let resp = self
+            .request(Method::DELETE, Some(key), &[], &[])
+            .send()
+            .await
+            .map_err(|e| net(&format!("DELETE {key}"), e))?;
+        if !resp.status().is_success() {
+            return Err(self.error(&format!("DELETE {key}"), resp).await);
+        }
+        Ok(())
+    }
+
     async fn check(&self) -> StoreResult<()> {
         let resp = self
             .request(

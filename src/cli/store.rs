@@ -1,0 +1,130 @@
+//! `camvault store test`: the first thing to run after entering credentials.
+//!
+//! Writes a probe object under `camvault-probe/`, reads it back, checks size, CRC-64 and
+//! bytes, proves that an overwrite is refused, removes the probe, and reports latency and
+//! throughput. Nothing outside `camvault-probe/` is touched.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Result};
+
+use crate::config::Config;
+use crate::store::{self, crc_hex, ErrorKind};
+use crate::upload::body::{crc_of_reader, Body};
+
+const PROBE_BYTES: usize = 8 << 20;
+
+pub fn test(cfg: Config) -> Result<ExitCode> {
+    let rt = super::runtime()?;
+    rt.block_on(async move {
+        let s = store::open(&cfg)?;
+        println!("testing {}", s.describe());
+        let t0 = Instant::now();
+        s.check().await.map_err(|e| anyhow!("{e}"))?;
+        println!("ok    reachable ({} ms)", t0.elapsed().as_millis());
+
+        let dir = tempfile::tempdir()?;
+        let local = dir.path().join("probe");
+        let data: Vec<u8> = (0..PROBE_BYTES)
+            .map(|i| {
+                (i as u64)
+                    .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                    .rotate_left(17) as u8
+            })
+            .collect();
+        std::fs::write(&local, &data)?;
+        let key = format!(
+            "{}{}-{}",
+            store::PROBE_PREFIX,
+            jiff::Timestamp::now().as_second(),
+            std::process::id()
+        );
+        let result = probe(&*s, &local, &key, &cfg.store.storage_class).await;
+        // Always try to remove the probe, whatever failed.
+        let cleanup = store::delete_probe(&*s, &key).await;
+        match (result, cleanup) {
+            (Ok(()), Ok(())) => {
+                println!("ok    probe removed");
+                println!(
+                    "\nthe store works: camvault can upload, verify and read back recordings."
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            (Ok(()), Err(e)) => {
+                println!("WARN  could not remove the probe {key}: {e}");
+                Ok(ExitCode::SUCCESS)
+            }
+            (Err(e), _) => {
+                println!("FAIL  {e:#}");
+                Ok(ExitCode::from(1))
+            }
+        }
+    })
+}
+
+async fn probe(
+    s: &dyn store::Backend,
+    local: &std::path::Path,
+    key: &str,
+    class: &str,
+) -> Result<()> {
+    let len = PROBE_BYTES as u64;
+    let mut body = Body::open(local, len, None).await?;
+    let t = Instant::now();
+    s.put(key, &mut body, class)
+        .await
+        .map_err(|e| anyhow!("write: {e}"))?;
+    let put_s = t.elapsed().as_secs_f64();
+    let crc = crc_hex(body.crc64());
+    println!(
+        "ok    wrote {} MiB in {:.2} s ({:.1} MB/s)",
+        len >> 20,
+        put_s,
+        len as f64 / put_s / 1e6
+    );
+
+    let t = Instant::now();
+    let head = s
+        .head(key)
+        .await
+        .map_err(|e| anyhow!("read metadata: {e}"))?
+        .ok_or_else(|| anyhow!("the probe is missing right after writing it"))?;
+    println!(
+        "ok    metadata in {} ms (class {})",
+        t.elapsed().as_millis(),
+        head.storage_class
+    );
+    if head.size != len || head.crc64.as_deref() != Some(crc.as_str()) {
+        bail!(
+            "the store reports {} bytes with CRC-64 {:?}; camvault wrote {len} bytes with {crc}",
+            head.size,
+            head.crc64
+        );
+    }
+    println!("ok    size and CRC-64 match");
+
+    let t = Instant::now();
+    let reader = s.get(key).await.map_err(|e| anyhow!("read: {e}"))?;
+    let (got, n) = crc_of_reader(reader).await?;
+    let get_s = t.elapsed().as_secs_f64();
+    if n != len || crc_hex(got) != crc {
+        bail!(
+            "read back {n} bytes with CRC-64 {}, expected {len} bytes with {crc}",
+            crc_hex(got)
+        );
+    }
+    println!(
+        "ok    read back in {:.2} s ({:.1} MB/s), bytes identical",
+        get_s,
+        len as f64 / get_s / 1e6
+    );
+
+    let mut again = Body::open(local, 16, None).await?;
+    match s.put(key, &mut again, class).await {
+        Err(e) if e.kind == ErrorKind::AlreadyExists => println!("ok    overwriting an existing object is refused"),
+        Ok(()) => bail!("the store let camvault OVERWRITE an existing object: recordings would not be safe from replacement"),
+        Err(e) => bail!("overwrite check: {e}"),
+    }
+    Ok(())
+}
