@@ -214,3 +214,65 @@ fn store_test_proves_the_bucket_works_and_cleans_up() {
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     assert!(stderr(&out).contains("secret is wrong"), "{}", stderr(&out));
 }
+
+#[test]
+fn adopt_catalogs_what_ossfs_already_put_in_the_bucket() {
+    let srv = server(&[]);
+    let env = oss_env(&srv, "camvault-test-secret");
+    // Months of clips the old ossfs mount wrote, in the camera's own layout.
+    let t = now_unix() - 90 * 86_400;
+    let mut keys = Vec::new();
+    for i in 0..4 {
+        let key = old_clip(t + i * 3600);
+        let data = bytes(i as u64, 5000);
+        let obj = srv.data.path().join("objects").join(&key);
+        std::fs::create_dir_all(obj.parent().unwrap()).unwrap();
+        std::fs::write(&obj, &data).unwrap();
+        let mut crc = crc64fast::Digest::new();
+        crc.write(&data);
+        let meta = srv.data.path().join("meta").join(format!("{key}.json"));
+        std::fs::create_dir_all(meta.parent().unwrap()).unwrap();
+        std::fs::write(
+            &meta,
+            format!(
+                r#"{{"class": "DeepColdArchive", "crc": "{}"}}"#,
+                crc.sum64()
+            ),
+        )
+        .unwrap();
+        keys.push(key);
+    }
+    let out = env.ok(&["adopt", "--dry-run"]);
+    assert!(out.contains("dry run") && out.contains(&keys[0]), "{out}");
+    assert_eq!(
+        env.status()["files"]["total"],
+        0,
+        "a dry run records nothing"
+    );
+
+    let out = env.ok(&["adopt"]);
+    assert!(out.contains("adopted 4 object(s)"), "{out}");
+    let ls = env.ls();
+    assert_eq!(ls.len(), 4);
+    assert!(ls
+        .iter()
+        .all(|r| r["state"] == "verified" && r["local"] == false && r["camera"] == "78df72a1b2c3"));
+    let got: Vec<&str> = ls.iter().map(|r| r["key"].as_str().unwrap()).collect();
+    assert_eq!(
+        got,
+        keys.iter().map(String::as_str).collect::<Vec<_>>(),
+        "keys kept as they are, ordered by the time in their names"
+    );
+    env.ok(&["verify"]);
+    let out = env.ok(&["adopt"]);
+    assert!(
+        out.contains("adopted 0 object(s) from the store (4 already in the catalog"),
+        "idempotent: {out}"
+    );
+    let log = std::fs::read_to_string(srv.data.path().join("requests.log")).unwrap();
+    assert!(
+        !log.lines()
+            .any(|l| l.starts_with("PUT ") || l.starts_with("DELETE ")),
+        "nothing uploaded or removed: {log}"
+    );
+}

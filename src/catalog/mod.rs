@@ -353,6 +353,51 @@ impl Catalog {
         Ok((id, key))
     }
 
+    /// Adds an object that is already in the store (uploaded by another tool) as verified,
+    /// without a local copy. Returns false when the key is already cataloged.
+    pub fn insert_adopted(
+        &self,
+        f: &NewFile,
+        crc64: Option<&str>,
+        storage_class: &str,
+    ) -> Result<bool> {
+        let mut c = self.lock();
+        let tx = c.transaction()?;
+        let known: bool = tx
+            .prepare_cached("SELECT 1 FROM files WHERE key = ?1")?
+            .exists([f.base_key])?;
+        if known {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO cameras (id, mac, tz, first_seen_ms, last_start_ms, last_capture_ms) VALUES (?1, ?2, ?3, ?4, ?5, NULL)
+             ON CONFLICT (id) DO UPDATE SET mac = coalesce(excluded.mac, mac),
+               last_start_ms = max(coalesce(last_start_ms, excluded.last_start_ms), excluded.last_start_ms)",
+            params![f.camera, f.mac, f.tz, f.now_ms, f.start_ms],
+        )?;
+        tx.execute(
+            "INSERT INTO files (camera, inbox_path, key, revision, layout, channel, start_ms, end_ms, size, mtime_ns, dev, ino,
+                warning, state, crc64, storage_class, captured_ms, uploaded_ms, verified_ms, purged_ms)
+             VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, 0, 0, 0, ?9, 'verified', ?10, ?11, ?12, ?12, ?12, ?12)",
+            params![
+                f.camera,
+                f.inbox_path,
+                f.base_key,
+                f.layout,
+                f.channel,
+                f.start_ms,
+                f.end_ms,
+                f.size as i64,
+                f.warning,
+                crc64,
+                storage_class,
+                f.now_ms
+            ],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
     /// Files that need the uploader or verifier now, oldest first.
     pub fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<FileRow>> {
         let c = self.lock();

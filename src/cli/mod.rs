@@ -1,5 +1,6 @@
 //! The command line: argument parsing, logging set-up, and one module per command.
 
+mod adopt;
 mod demo;
 mod doctor;
 mod ingest;
@@ -102,6 +103,15 @@ enum Command {
         #[command(subcommand)]
         command: SambaCommand,
     },
+    /// Catalog recordings already in the bucket (e.g. uploaded by an ossfs mount), as verified
+    Adopt {
+        /// Only keys under this prefix
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Show what would be adopted, record nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// The object store: `store test` checks credentials and access with a probe object
     Store {
         #[command(subcommand)]
@@ -184,6 +194,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Store {
                     command: StoreCommand::Test,
                 } => store::test(cfg),
+                Command::Adopt { prefix, dry_run } => adopt::run(cfg, &prefix, dry_run),
                 Command::Samba {
                     command: SambaCommand::Config { write },
                 } => samba::config(&cfg, write.as_ref().map(|w| w.as_deref())),

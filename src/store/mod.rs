@@ -85,9 +85,7 @@ pub trait Backend: Send + Sync {
     /// Streams the object's bytes.
     async fn get(&self, key: &str) -> StoreResult<Reader>;
 
-    /// Objects whose key starts with `prefix`, in key order. Used by tests now; by
-    /// `adopt` and `catalog rebuild` once those land.
-    #[allow(dead_code)]
+    /// Objects whose key starts with `prefix`, in key order (CRC-64 not included).
     async fn list(&self, prefix: &str) -> StoreResult<Vec<ObjectMeta>>;
 
     /// Checks that the store is there and writable, without writing an object.

@@ -57,6 +57,7 @@ struct Contents {
     key: String,
     size: u64,
     storage_class: Option<String>,
+    last_modified: Option<String>,
 }
 
 /// Reads `key = value` lines (the credentials file).
@@ -380,12 +381,18 @@ impl Backend for OssStore {
                     format!("list: unreadable answer from OSS ({e})"),
                 )
             })?;
-            out.extend(page.contents.into_iter().map(|c| ObjectMeta {
-                key: c.key,
-                size: c.size,
-                crc64: None,
-                storage_class: c.storage_class.unwrap_or_else(|| "Standard".into()),
-                modified_ms: 0,
+            out.extend(page.contents.into_iter().map(|c| {
+                ObjectMeta {
+                    key: c.key,
+                    size: c.size,
+                    crc64: None,
+                    storage_class: c.storage_class.unwrap_or_else(|| "Standard".into()),
+                    modified_ms: c
+                        .last_modified
+                        .as_deref()
+                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                        .map_or(0, |t| t.as_millisecond()),
+                }
             }));
             match (page.is_truncated, page.next_continuation_token) {
                 (true, Some(t)) => token = Some(t),
