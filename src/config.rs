@@ -23,6 +23,7 @@ pub struct Config {
     pub upload: Upload,
     pub store: Store,
     pub cache: Cache,
+    pub tiering: Tiering,
     pub log: Log,
     pub samba: Samba,
     pub http: Http,
@@ -203,6 +204,25 @@ impl Default for FsStore {
         FsStore {
             root: "store".into(),
             fsync: true,
+        }
+    }
+}
+
+/// The bucket's lifecycle rule that moves recordings to an archive class.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tiering {
+    /// Days after upload before the rule moves an object.
+    pub transition_days: u32,
+    /// Target class: IA, Archive, ColdArchive or DeepColdArchive.
+    pub storage_class: String,
+}
+
+impl Default for Tiering {
+    fn default() -> Self {
+        Tiering {
+            transition_days: 30,
+            storage_class: "DeepColdArchive".into(),
         }
     }
 }
@@ -559,6 +579,18 @@ impl Config {
             if o.timeout_secs == 0 {
                 bail!("`store.oss.timeout_secs` must be at least 1");
             }
+        }
+        if !matches!(
+            self.tiering.storage_class.as_str(),
+            "IA" | "Archive" | "ColdArchive" | "DeepColdArchive"
+        ) {
+            bail!(
+                "`tiering.storage_class` = {:?}: use IA, Archive, ColdArchive or DeepColdArchive",
+                self.tiering.storage_class
+            );
+        }
+        if self.tiering.transition_days == 0 {
+            bail!("`tiering.transition_days` must be at least 1 (OSS counts days since the last modification)");
         }
         if self.cache.interval_secs == 0 {
             bail!("`cache.interval_secs` must be at least 1");

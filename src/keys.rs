@@ -88,6 +88,14 @@ impl Template {
         Ok(Template { parts })
     }
 
+    /// The literal prefix before the first placeholder: what a lifecycle rule targets.
+    pub fn prefix(&self) -> &str {
+        match self.parts.first() {
+            Some(Part::Lit(s)) => s,
+            _ => "",
+        }
+    }
+
     pub fn render(&self, k: &KeyInput) -> String {
         let mut out = String::new();
         for p in &self.parts {

@@ -276,3 +276,43 @@ fn adopt_catalogs_what_ossfs_already_put_in_the_bucket() {
         "nothing uploaded or removed: {log}"
     );
 }
+
+#[test]
+fn lifecycle_apply_keeps_the_buckets_other_rules() {
+    let srv = server(&[]);
+    let env = oss_env(&srv, "camvault-test-secret");
+    let theirs = "<Rule><ID>user's ossfs rule</ID><Prefix>xiaomi_camera_videos/</Prefix><Status>Enabled</Status><Transition><Days>30</Days><StorageClass>DeepColdArchive</StorageClass></Transition><Tag><Key>k</Key><Value>v</Value></Tag></Rule>";
+    std::fs::write(
+        srv.data.path().join("lifecycle.xml"),
+        format!("<LifecycleConfiguration>{theirs}</LifecycleConfiguration>"),
+    )
+    .unwrap();
+    let out = env.run(&["lifecycle", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("no camvault rule"),
+        "{}",
+        stdout(&out)
+    );
+    let out = env.ok(&["lifecycle", "show"]);
+    assert!(
+        out.contains(
+            "objects under \"xiaomi_camera_videos/\": move to DeepColdArchive 30 days after upload"
+        ),
+        "{out}"
+    );
+    let out = env.ok(&["lifecycle", "apply"]);
+    assert!(
+        out.contains("1 other rule(s) of the bucket kept unchanged"),
+        "{out}"
+    );
+    let stored = std::fs::read_to_string(srv.data.path().join("lifecycle.xml")).unwrap();
+    assert!(
+        stored.contains(theirs),
+        "their rule kept byte for byte: {stored}"
+    );
+    assert!(stored.contains("<Prefix>videos/</Prefix>") && stored.contains("<Days>30</Days>"));
+    env.ok(&["lifecycle", "check"]);
+    let out = env.ok(&["lifecycle", "apply"]);
+    assert!(out.contains("already in place"), "{out}");
+}

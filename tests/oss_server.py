@@ -133,6 +133,18 @@ class Handler(BaseHTTPRequestHandler):
                 BUCKET, escape(prefix), limit, len(page), "true" if more else "false", items,
                 "<NextContinuationToken>%d</NextContinuationToken>" % (start + limit) if more else "")
             return self.reply(200, xml.encode(), {"Content-Type": "application/xml"})
+        if not key and "lifecycle" in query:
+            path = os.path.join(DATA, "lifecycle.xml")
+            if self.command == "GET":
+                if not os.path.exists(path):
+                    return self.reply(*error("NoSuchLifecycle", 404, "No Row found in Lifecycle Table."))
+                return self.reply(200, open(path, "rb").read(), {"Content-Type": "application/xml"})
+            if self.command == "PUT":
+                import base64, hashlib
+                if self.headers.get("Content-MD5") != base64.b64encode(hashlib.md5(body).digest()).decode():
+                    return self.reply(*error("InvalidDigest", 400, "The Content-MD5 you specified is not valid."))
+                open(path, "wb").write(body)
+                return self.reply(200)
         if self.command == "DELETE" and key:
             if os.path.exists(obj):
                 os.remove(obj)

@@ -563,3 +563,28 @@ fn store_test_on_the_fs_store() {
     );
     assert!(env.objects().is_empty(), "nothing left behind");
 }
+
+#[test]
+fn lifecycle_on_the_fs_store_follows_the_config() {
+    let env = Env::new(
+        1,
+        "tiering.transition_days = 3\ntiering.storage_class = \"ColdArchive\"",
+    );
+    assert_eq!(env.run(&["lifecycle", "check"]).status.code(), Some(1));
+    let out = env.ok(&["lifecycle", "apply"]);
+    assert!(
+        out.contains("move to ColdArchive 3 days after upload"),
+        "{out}"
+    );
+    env.ok(&["lifecycle", "check"]);
+    // The config changes: check notices, apply updates in place.
+    let cfg = std::fs::read_to_string(env.config())
+        .unwrap()
+        .replace("transition_days = 3", "transition_days = 30");
+    std::fs::write(env.config(), cfg).unwrap();
+    let out = env.run(&["lifecycle", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("differs"), "{}", stdout(&out));
+    env.ok(&["lifecycle", "apply"]);
+    env.ok(&["lifecycle", "check"]);
+}

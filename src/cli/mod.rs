@@ -5,6 +5,7 @@ mod demo;
 mod doctor;
 mod ingest;
 mod init;
+mod lifecycle;
 mod ls;
 mod samba;
 mod serve;
@@ -112,6 +113,11 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// The bucket's lifecycle rule that moves recordings to the archive class
+    Lifecycle {
+        #[command(subcommand)]
+        command: LifecycleCommand,
+    },
     /// The object store: `store test` checks credentials and access with a probe object
     Store {
         #[command(subcommand)]
@@ -128,6 +134,16 @@ enum Command {
         #[arg(long)]
         duration: Option<u64>,
     },
+}
+
+#[derive(Subcommand)]
+enum LifecycleCommand {
+    /// The bucket's rules in words, and what the config asks for
+    Show,
+    /// Add or update camvault's rule; the bucket's other rules are kept
+    Apply,
+    /// Exit 1 when camvault's rule is missing or differs from the config
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -194,6 +210,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Store {
                     command: StoreCommand::Test,
                 } => store::test(cfg),
+                Command::Lifecycle { command } => lifecycle::run(
+                    cfg,
+                    match command {
+                        LifecycleCommand::Show => "show",
+                        LifecycleCommand::Apply => "apply",
+                        LifecycleCommand::Check => "check",
+                    },
+                ),
                 Command::Adopt { prefix, dry_run } => adopt::run(cfg, &prefix, dry_run),
                 Command::Samba {
                     command: SambaCommand::Config { write },

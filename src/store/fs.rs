@@ -261,6 +261,25 @@ impl Backend for FsStore {
         Ok(out)
     }
 
+    async fn get_lifecycle(&self) -> StoreResult<Option<String>> {
+        self.root_ok()?;
+        let p = self.root.join(".camvault/lifecycle.xml");
+        match tokio::fs::read_to_string(&p).await {
+            Ok(x) => Ok(Some(x)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error("cannot read", &p, e)),
+        }
+    }
+
+    async fn put_lifecycle(&self, xml: &str) -> StoreResult<()> {
+        self.root_ok()?;
+        let p = self.root.join(".camvault/lifecycle.xml");
+        Self::ensure_parent(&p).await?;
+        tokio::fs::write(&p, xml)
+            .await
+            .map_err(|e| io_error("cannot write", &p, e))
+    }
+
     async fn delete_probe_unchecked(&self, key: &str) -> StoreResult<()> {
         let path = self.object_path(key)?;
         let _ = tokio::fs::remove_file(self.meta_path(key)).await;

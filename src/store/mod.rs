@@ -10,6 +10,7 @@
 //! (Aliyun OSS, native API).
 
 pub mod fs;
+pub mod lifecycle;
 pub mod oss;
 
 use std::fmt;
@@ -90,6 +91,12 @@ pub trait Backend: Send + Sync {
 
     /// Checks that the store is there and writable, without writing an object.
     async fn check(&self) -> StoreResult<()>;
+
+    /// The bucket's lifecycle configuration as XML, `None` when it has none.
+    async fn get_lifecycle(&self) -> StoreResult<Option<String>>;
+
+    /// Replaces the bucket's whole lifecycle configuration (see `lifecycle::merge`).
+    async fn put_lifecycle(&self, xml: &str) -> StoreResult<()>;
 
     /// Removes one of `store test`'s own probe objects. Callers go through
     /// [`delete_probe`], which refuses every key outside [`PROBE_PREFIX`].

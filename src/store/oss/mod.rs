@@ -401,6 +401,46 @@ impl Backend for OssStore {
         }
     }
 
+    async fn get_lifecycle(&self) -> StoreResult<Option<String>> {
+        let resp = self
+            .request(Method::GET, None, &[("lifecycle", "")], &[])
+            .send()
+            .await
+            .map_err(|e| net("GET lifecycle", e))?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None); // NoSuchLifecycle
+        }
+        if !resp.status().is_success() {
+            return Err(self.error("GET lifecycle", resp).await);
+        }
+        resp.text()
+            .await
+            .map(Some)
+            .map_err(|e| net("GET lifecycle", e))
+    }
+
+    async fn put_lifecycle(&self, xml: &str) -> StoreResult<()> {
+        use base64::Engine;
+        use md5::Digest;
+        // PutBucketLifecycle requires Content-MD5.
+        let md5 =
+            base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(xml.as_bytes()));
+        let headers = [
+            ("content-md5", md5.as_str()),
+            ("content-type", "application/xml"),
+        ];
+        let resp = self
+            .request(Method::PUT, None, &[("lifecycle", "")], &headers)
+            .body(xml.to_string())
+            .send()
+            .await
+            .map_err(|e| net("PUT lifecycle", e))?;
+        if !resp.status().is_success() {
+            return Err(self.error("PUT lifecycle", resp).await);
+        }
+        Ok(())
+    }
+
     async fn delete_probe_unchecked(&self, key: &str) -> StoreResult<()> {
         let resp = self
             .request(Method::DELETE, Some(key), &[], &[])
