@@ -24,6 +24,7 @@ pub struct Config {
     pub store: Store,
     pub cache: Cache,
     pub tiering: Tiering,
+    pub prices: Prices,
     pub log: Log,
     pub samba: Samba,
     pub http: Http,
@@ -204,6 +205,45 @@ impl Default for FsStore {
         FsStore {
             root: "store".into(),
             fsync: true,
+        }
+    }
+}
+
+/// The price table of the cost model, in CNY. Defaults: Aliyun OSS list prices for
+/// cn-beijing, locally redundant storage, as of `taken`; check the current price page.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Prices {
+    /// When the defaults were taken from the price page.
+    pub taken: String,
+    pub standard_gb_month: f64,
+    pub ia_gb_month: f64,
+    pub archive_gb_month: f64,
+    pub cold_archive_gb_month: f64,
+    pub deep_cold_archive_gb_month: f64,
+    /// PUT requests per 10,000 (Standard).
+    pub put_per_10k: f64,
+    /// Lifecycle transition requests per 10,000 (to the archive class).
+    pub transition_per_10k: f64,
+    /// Smallest billable object size.
+    pub min_billable_kb: f64,
+    /// Add request fees to `total_cny`.
+    pub include_requests: bool,
+}
+
+impl Default for Prices {
+    fn default() -> Self {
+        Prices {
+            taken: "2025-01".into(),
+            standard_gb_month: 0.12,
+            ia_gb_month: 0.08,
+            archive_gb_month: 0.033,
+            cold_archive_gb_month: 0.015,
+            deep_cold_archive_gb_month: 0.0075,
+            put_per_10k: 0.01,
+            transition_per_10k: 0.1,
+            min_billable_kb: 64.0,
+            include_requests: false,
         }
     }
 }

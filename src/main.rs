@@ -10,6 +10,7 @@ mod capture;
 mod catalog;
 mod cli;
 mod config;
+mod cost;
 mod health;
 mod inbox;
 mod keys;

@@ -588,3 +588,47 @@ fn lifecycle_on_the_fs_store_follows_the_config() {
     env.ok(&["lifecycle", "apply"]);
     env.ok(&["lifecycle", "check"]);
 }
+
+#[test]
+fn cost_model_reproduces_the_users_plan() {
+    // No config needed for a what-if.
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_camvault"))
+        .args([
+            "cost",
+            "--model",
+            "--daily-gb",
+            "10",
+            "--transition-days",
+            "30",
+            "--months",
+            "12",
+            "--json",
+        ])
+        .current_dir(dir.path())
+        .env_remove("CAMVAULT_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let months: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(months.len(), 12);
+    assert_eq!(months[0]["month"], 1);
+    assert_eq!(months[0]["total_cny"], 36.0);
+    assert_eq!(months[11]["total_cny"], 60.75);
+    assert_eq!(months[11]["standard_gb"], 300.0);
+    assert_eq!(months[11]["archive_gb"], 3300.0);
+    // Prices come from the config's table.
+    let env = Env::new(1, "prices.deep_cold_archive_gb_month = 0.015");
+    let months: Vec<serde_json::Value> =
+        serde_json::from_str(&env.ok(&["cost", "--model", "--months", "12", "--json"])).unwrap();
+    assert_eq!(months[11]["total_cny"], 36.0 + 49.5);
+    // And from the catalog.
+    env.put_old(&old_clip(now_unix() - 3600), &bytes(1, 2_000_000));
+    env.ok(&["ingest", "--once"]);
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&["cost", "--json"])).unwrap();
+    assert!(
+        (v["standard_gb"].as_f64().unwrap() - 0.002).abs() < 1e-9,
+        "{v}"
+    );
+    assert!(v["projection"][2]["monthly_cny"].as_f64().is_some());
+}

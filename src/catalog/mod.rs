@@ -694,6 +694,17 @@ impl Catalog {
         Ok(rows)
     }
 
+    /// Bytes of recordings whose start is at or after `since_ms`, and of all recordings.
+    pub fn bytes_since(&self, since_ms: i64) -> Result<(u64, u64)> {
+        let c = self.lock();
+        let (recent, all): (i64, i64) = c.query_row(
+            "SELECT coalesce(sum(CASE WHEN start_ms >= ?1 THEN size END), 0), coalesce(sum(size), 0) FROM files",
+            [since_ms],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((recent as u64, all as u64))
+    }
+
     pub fn summary(&self) -> Result<Summary> {
         let c = self.lock();
         let mut s = Summary::default();

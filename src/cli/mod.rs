@@ -1,6 +1,7 @@
 //! The command line: argument parsing, logging set-up, and one module per command.
 
 mod adopt;
+mod cost;
 mod demo;
 mod doctor;
 mod ingest;
@@ -113,6 +114,26 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// What the archive costs now and later (`--model` for a what-if without a catalog)
+    Cost {
+        /// A pure model of month-end bills instead of the catalog's figures
+        #[arg(long)]
+        model: bool,
+        /// Model: recordings per day in GB
+        #[arg(long, default_value_t = 10.0, requires = "model")]
+        daily_gb: f64,
+        /// Model: days in Standard before the transition [default: tiering.transition_days]
+        #[arg(long, requires = "model")]
+        transition_days: Option<u32>,
+        /// Model: months to show
+        #[arg(long, default_value_t = 12, requires = "model")]
+        months: u32,
+        /// Model: archive class [default: tiering.storage_class]
+        #[arg(long, requires = "model")]
+        class: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// The bucket's lifecycle rule that moves recordings to the archive class
     Lifecycle {
         #[command(subcommand)]
@@ -192,6 +213,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging(None, cli.log_format, cli.verbose);
             demo::run(&dir, interval, duration)
         }
+        // A what-if needs no data directory: without a config, the defaults.
+        Command::Cost {
+            model: true,
+            daily_gb,
+            transition_days,
+            months,
+            class,
+            json,
+        } if !config_path.exists() => {
+            init_logging(None, cli.log_format, cli.verbose);
+            cost::run_model(
+                &Config::default(),
+                cost::ModelArgs {
+                    daily_gb,
+                    transition_days,
+                    months,
+                    class,
+                    json,
+                },
+            )
+        }
         command => {
             let cfg = Config::load(&config_path)?;
             init_logging(Some(&cfg), cli.log_format, cli.verbose);
@@ -218,6 +260,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         LifecycleCommand::Check => "check",
                     },
                 ),
+                Command::Cost {
+                    model: true,
+                    daily_gb,
+                    transition_days,
+                    months,
+                    class,
+                    json,
+                } => cost::run_model(
+                    &cfg,
+                    cost::ModelArgs {
+                        daily_gb,
+                        transition_days,
+                        months,
+                        class,
+                        json,
+                    },
+                ),
+                Command::Cost { json, .. } => cost::run(&cfg, json),
                 Command::Adopt { prefix, dry_run } => adopt::run(cfg, &prefix, dry_run),
                 Command::Samba {
                     command: SambaCommand::Config { write },
