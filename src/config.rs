@@ -29,6 +29,7 @@ pub struct Config {
     pub samba: Samba,
     pub http: Http,
     pub health: Health,
+    pub alerts: Alerts,
     /// Per camera, keyed by MAC (12 hex digits, any case, `:` or `-` allowed).
     pub cameras: BTreeMap<String, Camera>,
     /// Where the file was read from; set by [`Config::load`].
@@ -318,6 +319,62 @@ impl Default for Http {
             listen: "127.0.0.1:8640".into(),
         }
     }
+}
+
+/// Where and how alerts go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Alerts {
+    /// A problem still present is sent again after this many hours.
+    pub repeat_hours: u64,
+    /// `HH:MM-HH:MM` (this machine's zone) when nothing is sent; held messages go out after.
+    pub quiet_hours: String,
+    /// Seconds between evaluations in `serve`.
+    pub interval_secs: u64,
+    pub channel: Vec<Channel>,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts {
+            repeat_hours: 24,
+            quiet_hours: String::new(),
+            interval_secs: 60,
+            channel: Vec::new(),
+        }
+    }
+}
+
+/// One place alerts are sent to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Channel {
+    pub name: String,
+    pub kind: ChannelKind,
+    /// Webhook / robot / ntfy topic / Bark URL (Telegram: the API base, default https://api.telegram.org).
+    #[serde(default)]
+    pub url: String,
+    /// Signing secret (DingTalk, Feishu).
+    #[serde(default)]
+    pub secret: Secret,
+    /// Telegram bot token.
+    #[serde(default)]
+    pub token: Secret,
+    /// Telegram chat id.
+    #[serde(default)]
+    pub chat_id: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    Webhook,
+    Ntfy,
+    Telegram,
+    Dingtalk,
+    Wecom,
+    Feishu,
+    Bark,
 }
 
 /// Thresholds of the health rules (`status`, `/healthz`, `camvault_health_problems`).
@@ -709,6 +766,42 @@ impl Config {
             bail!(
                 "`health.camera_silent_hours` and `health.max_pending_age_secs` must be at least 1"
             );
+        }
+        if !self.alerts.quiet_hours.is_empty() {
+            let ok = self
+                .alerts
+                .quiet_hours
+                .split_once('-')
+                .is_some_and(|(a, b)| parse_hhmm(a).is_ok() && parse_hhmm(b).is_ok());
+            if !ok {
+                bail!(
+                    "`alerts.quiet_hours` = {:?}: write \"22:00-07:00\", or \"\" for none",
+                    self.alerts.quiet_hours
+                );
+            }
+        }
+        if self.alerts.interval_secs == 0 || self.alerts.repeat_hours == 0 {
+            bail!("`alerts.interval_secs` and `alerts.repeat_hours` must be at least 1");
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, c) in self.alerts.channel.iter().enumerate() {
+            if c.name.is_empty() || !names.insert(c.name.clone()) {
+                bail!("`alerts.channel[{i}].name` must be set and unique");
+            }
+            let needs_url = c.kind != ChannelKind::Telegram;
+            if needs_url && !(c.url.starts_with("https://") || c.url.starts_with("http://")) {
+                bail!(
+                    "`alerts.channel[{i}].url` ({}) must be the http(s) URL of the {:?} endpoint",
+                    c.name,
+                    c.kind
+                );
+            }
+            if c.kind == ChannelKind::Telegram && (c.token.0.is_empty() || c.chat_id.is_empty()) {
+                bail!(
+                    "`alerts.channel[{i}]` ({}): telegram needs `token` and `chat_id`",
+                    c.name
+                );
+            }
         }
         let mut seen = BTreeMap::new();
         for (key, cam) in &self.cameras {

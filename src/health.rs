@@ -10,6 +10,8 @@ use crate::config::{human_bytes, Config};
 pub struct Problem {
     /// Stable name of the rule, for alert routing.
     pub rule: &'static str,
+    /// What the rule is about when it can fire more than once (a camera id), else empty.
+    pub subject: String,
     pub message: String,
 }
 
@@ -22,6 +24,7 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
         if age as u64 > h.max_pending_age_secs {
             out.push(Problem {
                 rule: "backlog",
+                subject: String::new(),
                 message: format!(
                     "the oldest recording not yet verified in the store has waited {} min (limit {} min); is the store reachable? see `camvault status`",
                     age / 60,
@@ -33,6 +36,7 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
     if s.failed.files > h.max_failed_files {
         out.push(Problem {
             rule: "upload_failures",
+            subject: String::new(),
             message: format!("{} file(s) failing to upload or verify; they are retried with backoff, `camvault status` shows why", s.failed.files),
         });
     }
@@ -40,6 +44,7 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
         if f < cfg.cache.min_free.0 {
             out.push(Problem {
                 rule: "low_disk",
+                subject: String::new(),
                 message: format!(
                     "{} free on the vault's disk, below `cache.min_free` = {}",
                     human_bytes(f),
@@ -54,6 +59,7 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
             if hours as u64 >= h.camera_silent_hours {
                 out.push(Problem {
                     rule: "camera_silent",
+                    subject: c.id.clone(),
                     message: format!("camera {} sent nothing for {hours} h (limit {} h): check its power, network and NAS settings", c.id, h.camera_silent_hours),
                 });
             }

@@ -5,6 +5,7 @@
 //! the single source of truth; `store` holds the backends; `samba` is the share the
 //! camera writes to; `cli` is the surface.
 
+mod alerts;
 mod cache;
 mod capture;
 mod catalog;

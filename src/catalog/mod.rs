@@ -705,6 +705,20 @@ impl Catalog {
         Ok((recent as u64, all as u64))
     }
 
+    /// Events recorded after `after_id`, oldest first: (id, time, kind, message).
+    pub fn events_after(&self, after_id: i64) -> Result<Vec<(i64, i64, String, String)>> {
+        let c = self.lock();
+        let mut st = c.prepare_cached(
+            "SELECT id, at_ms, kind, message FROM events WHERE id > ?1 ORDER BY id LIMIT 100",
+        )?;
+        let rows = st
+            .query_map([after_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     pub fn summary(&self) -> Result<Summary> {
         let c = self.lock();
         let mut s = Summary::default();

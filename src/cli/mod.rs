@@ -1,6 +1,7 @@
 //! The command line: argument parsing, logging set-up, and one module per command.
 
 mod adopt;
+mod alerts;
 mod cost;
 mod demo;
 mod doctor;
@@ -139,6 +140,11 @@ enum Command {
         #[command(subcommand)]
         command: LifecycleCommand,
     },
+    /// Alert channels: `alerts test [CHANNEL]` sends a test message
+    Alerts {
+        #[command(subcommand)]
+        command: AlertsCommand,
+    },
     /// The object store: `store test` checks credentials and access with a probe object
     Store {
         #[command(subcommand)]
@@ -165,6 +171,12 @@ enum LifecycleCommand {
     Apply,
     /// Exit 1 when camvault's rule is missing or differs from the config
     Check,
+}
+
+#[derive(Subcommand)]
+enum AlertsCommand {
+    /// Send a test message to every channel, or to the one named
+    Test { channel: Option<String> },
 }
 
 #[derive(Subcommand)]
@@ -278,6 +290,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     },
                 ),
                 Command::Cost { json, .. } => cost::run(&cfg, json),
+                Command::Alerts {
+                    command: AlertsCommand::Test { channel },
+                } => alerts::test(cfg, channel),
                 Command::Adopt { prefix, dry_run } => adopt::run(cfg, &prefix, dry_run),
                 Command::Samba {
                     command: SambaCommand::Config { write },

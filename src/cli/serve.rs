@@ -128,6 +128,21 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
         })
     };
     let mut daemons = Vec::new();
+    {
+        let (cfg, cat, stop) = (cfg.clone(), p.catalog.clone(), stop.clone());
+        daemons.push(tokio::spawn(async move {
+            let client = crate::alerts::channels::client();
+            loop {
+                if let Err(e) = crate::alerts::run_once(&cfg, &cat, &client).await {
+                    warn!("alerts: {e:#}");
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(cfg.alerts.interval_secs)) => {}
+                }
+            }
+        }));
+    }
     if cfg.http.enabled {
         let (cfg, cat, pm, stop) = (
             cfg.clone(),

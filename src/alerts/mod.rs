@@ -1,0 +1,296 @@
+//! Alerts: tells people when something needs them, once, and again when it is over.
+//!
+//! Each health problem (see `health`) is an alert keyed by rule and subject. A new alert
+//! is sent at once; one still present is sent again after `alerts.repeat_hours`; when it
+//! clears, a recovery message follows. During `alerts.quiet_hours` nothing is sent and
+//! messages wait. Events (a burst of deletion attempts) are sent once each. What was
+//! sent is kept in the catalog, so a restart does not repeat anything.
+
+pub mod channels;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::health::Problem;
+
+/// What an alert looks like once sent.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Active {
+    pub rule: String,
+    pub message: String,
+    pub first_ms: i64,
+    /// `None` while not yet sent (quiet hours, or every channel failed).
+    pub last_sent_ms: Option<i64>,
+}
+
+/// A message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// `firing`, `repeat`, `resolved`, `event` or `test`.
+    pub status: &'static str,
+    pub key: String,
+    pub title: String,
+    pub body: String,
+}
+
+pub fn key(p: &Problem) -> String {
+    if p.subject.is_empty() {
+        p.rule.to_string()
+    } else {
+        format!("{}:{}", p.rule, p.subject)
+    }
+}
+
+/// Decides what to send now. `active` is updated as if every message was delivered; the
+/// caller restores it when delivery failed everywhere.
+pub fn step(
+    active: &mut BTreeMap<String, Active>,
+    problems: &[Problem],
+    now_ms: i64,
+    repeat_ms: i64,
+    quiet: bool,
+) -> Vec<Message> {
+    let mut out = Vec::new();
+    if quiet {
+        // Still track new problems, so that their age is right; send nothing.
+        for p in problems {
+            active.entry(key(p)).or_insert(Active {
+                rule: p.rule.into(),
+                message: p.message.clone(),
+                first_ms: now_ms,
+                last_sent_ms: None,
+            });
+        }
+        return out;
+    }
+    for p in problems {
+        let k = key(p);
+        match active.get_mut(&k) {
+            None => {
+                active.insert(
+                    k.clone(),
+                    Active {
+                        rule: p.rule.into(),
+                        message: p.message.clone(),
+                        first_ms: now_ms,
+                        last_sent_ms: Some(now_ms),
+                    },
+                );
+                out.push(Message {
+                    status: "firing",
+                    key: k,
+                    title: format!("camvault: {}", p.rule.replace('_', " ")),
+                    body: p.message.clone(),
+                });
+            }
+            Some(a) => {
+                a.message = p.message.clone();
+                let due = a.last_sent_ms.is_none_or(|t| now_ms - t >= repeat_ms);
+                if due {
+                    let status = if a.last_sent_ms.is_none() {
+                        "firing"
+                    } else {
+                        "repeat"
+                    };
+                    a.last_sent_ms = Some(now_ms);
+                    out.push(Message {
+                        status,
+                        key: k,
+                        title: format!("camvault: {} (still)", p.rule.replace('_', " ")),
+                        body: p.message.clone(),
+                    });
+                }
+            }
+        }
+    }
+    let current: Vec<String> = problems.iter().map(key).collect();
+    let gone: Vec<String> = active
+        .keys()
+        .filter(|k| !current.contains(k))
+        .cloned()
+        .collect();
+    for k in gone {
+        let a = active.remove(&k).expect("present");
+        if a.last_sent_ms.is_some() {
+            out.push(Message {
+                status: "resolved",
+                key: k,
+                title: format!("camvault: {} resolved", a.rule.replace('_', " ")),
+                body: format!(
+                    "resolved after {} min: {}",
+                    (now_ms - a.first_ms) / 60_000,
+                    a.message
+                ),
+            });
+        }
+    }
+    out
+}
+
+const ACTIVE_KEY: &str = "alerts.active";
+const EVENT_KEY: &str = "alerts.last_event";
+
+/// One evaluation: health problems and new events to every channel. Returns how many
+/// messages went out.
+pub async fn run_once(
+    cfg: &crate::config::Config,
+    catalog: &crate::catalog::Catalog,
+    client: &reqwest::Client,
+) -> anyhow::Result<usize> {
+    let now = jiff::Timestamp::now();
+    let summary = catalog.summary()?;
+    let problems = crate::health::evaluate(
+        cfg,
+        &summary,
+        now.as_millisecond(),
+        crate::cache::free_bytes(&cfg.vault()),
+    );
+    let local = jiff::Zoned::now();
+    let quiet = in_quiet_hours(
+        &cfg.alerts.quiet_hours,
+        local.hour() as u32 * 60 + local.minute() as u32,
+    );
+    let before: BTreeMap<String, Active> = catalog
+        .kv_get(ACTIVE_KEY)?
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default();
+    let mut active = before.clone();
+    let mut messages = step(
+        &mut active,
+        &problems,
+        now.as_millisecond(),
+        cfg.alerts.repeat_hours as i64 * 3_600_000,
+        quiet,
+    );
+    let last_event: i64 = catalog
+        .kv_get(EVENT_KEY)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let events = if quiet {
+        Vec::new()
+    } else {
+        catalog.events_after(last_event)?
+    };
+    for (_, _, kind, message) in &events {
+        messages.push(Message {
+            status: "event",
+            key: kind.clone(),
+            title: format!("camvault: {}", kind.replace('_', " ")),
+            body: message.clone(),
+        });
+    }
+    if cfg.alerts.channel.is_empty() || messages.is_empty() {
+        catalog.kv_set(ACTIVE_KEY, &serde_json::to_string(&active)?)?;
+        if let Some((id, ..)) = events.last() {
+            catalog.kv_set(EVENT_KEY, &id.to_string())?;
+        }
+        return Ok(0);
+    }
+    let mut delivered = 0;
+    for m in &messages {
+        let mut any = false;
+        for ch in &cfg.alerts.channel {
+            match channels::send(client, ch, m).await {
+                Ok(()) => any = true,
+                Err(e) => tracing::warn!("alert not delivered: {e}"),
+            }
+        }
+        if any {
+            delivered += 1;
+        } else if let Some(a) = active.get_mut(&m.key) {
+            // Nobody got it: send again at the next evaluation.
+            a.last_sent_ms = before.get(&m.key).and_then(|b| b.last_sent_ms);
+        }
+    }
+    catalog.kv_set(ACTIVE_KEY, &serde_json::to_string(&active)?)?;
+    if let Some((id, ..)) = events.last() {
+        catalog.kv_set(EVENT_KEY, &id.to_string())?;
+    }
+    Ok(delivered)
+}
+
+/// Whether `minute` (after local midnight) is inside `HH:MM-HH:MM`.
+pub fn in_quiet_hours(spec: &str, minute: u32) -> bool {
+    let Some((a, b)) = spec.split_once('-') else {
+        return false;
+    };
+    let (Ok(a), Ok(b)) = (crate::config::parse_hhmm(a), crate::config::parse_hhmm(b)) else {
+        return false;
+    };
+    if a <= b {
+        minute >= a && minute < b
+    } else {
+        minute >= a || minute < b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(rule: &'static str, subject: &str) -> Problem {
+        Problem {
+            rule,
+            subject: subject.into(),
+            message: format!("{rule} {subject}"),
+        }
+    }
+
+    #[test]
+    fn dedup_repeat_recovery() {
+        let mut active = BTreeMap::new();
+        let h = 3_600_000;
+        let sent = step(&mut active, &[p("low_disk", "")], 0, 24 * h, false);
+        assert_eq!(
+            sent.iter().map(|m| m.status).collect::<Vec<_>>(),
+            ["firing"]
+        );
+        assert!(
+            step(&mut active, &[p("low_disk", "")], h, 24 * h, false).is_empty(),
+            "no duplicate within the repeat interval"
+        );
+        let sent = step(
+            &mut active,
+            &[p("low_disk", ""), p("camera_silent", "door")],
+            25 * h,
+            24 * h,
+            false,
+        );
+        assert_eq!(
+            sent.iter()
+                .map(|m| (m.status, m.key.as_str()))
+                .collect::<Vec<_>>(),
+            [("repeat", "low_disk"), ("firing", "camera_silent:door")]
+        );
+        let sent = step(
+            &mut active,
+            &[p("camera_silent", "door")],
+            26 * h,
+            24 * h,
+            false,
+        );
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            (sent[0].status, sent[0].key.as_str()),
+            ("resolved", "low_disk")
+        );
+        assert!(sent[0].body.contains("after 1560 min"));
+    }
+
+    #[test]
+    fn quiet_hours_hold_messages() {
+        let mut active = BTreeMap::new();
+        assert!(step(&mut active, &[p("backlog", "")], 0, 1000, true).is_empty());
+        let sent = step(&mut active, &[p("backlog", "")], 10, 1000, false);
+        assert_eq!(sent[0].status, "firing", "sent once the quiet hours end");
+        // A problem that came and went during quiet hours is never announced as resolved.
+        let mut active = BTreeMap::new();
+        step(&mut active, &[p("backlog", "")], 0, 1000, true);
+        assert!(step(&mut active, &[], 10, 1000, false).is_empty());
+        assert!(in_quiet_hours("22:00-07:00", 23 * 60));
+        assert!(in_quiet_hours("22:00-07:00", 6 * 60));
+        assert!(!in_quiet_hours("22:00-07:00", 12 * 60));
+        assert!(!in_quiet_hours("", 0));
+    }
+}

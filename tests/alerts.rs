@@ -1,0 +1,239 @@
+//! Alert channels against a local HTTP receiver that records what it gets.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use common::*;
+
+#[derive(Debug, Clone)]
+struct Req {
+    path: String,
+    headers: BTreeMap<String, String>,
+    body: String,
+}
+
+/// A receiver on 127.0.0.1 that answers every request like a happy chat robot.
+fn receiver() -> (u16, Arc<Mutex<Vec<Req>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got: Arc<Mutex<Vec<Req>>> = Arc::default();
+    let store = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut r = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            let mut headers = BTreeMap::new();
+            loop {
+                let mut h = String::new();
+                r.read_line(&mut h).unwrap();
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+                }
+            }
+            let len: usize = headers
+                .get("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0u8; len];
+            r.read_exact(&mut body).unwrap();
+            store.lock().unwrap().push(Req {
+                path,
+                headers,
+                body: String::from_utf8_lossy(&body).into(),
+            });
+            let reply = r#"{"errcode":0,"ok":true}"#;
+            let mut s = stream;
+            let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}", reply.len());
+        }
+    });
+    (port, got)
+}
+
+fn hmac_b64(key: &[u8], msg: &[u8]) -> String {
+    let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    m.update(msg);
+    base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes())
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn channels(port: u16) -> String {
+    let u = format!("http://127.0.0.1:{port}");
+    format!(
+        "[[alerts.channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{u}/hook\"\n\
+         [[alerts.channel]]\nname = \"ntfy\"\nkind = \"ntfy\"\nurl = \"{u}/camvault-topic\"\n\
+         [[alerts.channel]]\nname = \"tg\"\nkind = \"telegram\"\nurl = \"{u}\"\ntoken = \"123:SECRETTOKEN\"\nchat_id = \"42\"\n\
+         [[alerts.channel]]\nname = \"ding\"\nkind = \"dingtalk\"\nurl = \"{u}/robot/send?access_token=abc\"\nsecret = \"SECding\"\n\
+         [[alerts.channel]]\nname = \"wecom\"\nkind = \"wecom\"\nurl = \"{u}/cgi-bin/webhook/send?key=k\"\n\
+         [[alerts.channel]]\nname = \"feishu\"\nkind = \"feishu\"\nurl = \"{u}/open-apis/bot/v2/hook/x\"\nsecret = \"SECfeishu\"\n\
+         [[alerts.channel]]\nname = \"bark\"\nkind = \"bark\"\nurl = \"{u}/barkkey\"\n"
+    )
+}
+
+#[test]
+fn every_channel_gets_its_format_and_signature() {
+    let (port, got) = receiver();
+    let env = Env::new(1, &channels(port));
+    let out = env.run(&["alerts", "test"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        !stdout(&out).contains("SECRETTOKEN"),
+        "no secret in the output"
+    );
+    let reqs = got.lock().unwrap().clone();
+    assert_eq!(reqs.len(), 7, "{reqs:#?}");
+    let by = |p: &str| {
+        reqs.iter()
+            .find(|r| r.path.starts_with(p))
+            .unwrap_or_else(|| panic!("no request to {p}: {reqs:#?}"))
+            .clone()
+    };
+
+    let hook: serde_json::Value = serde_json::from_str(&by("/hook").body).unwrap();
+    assert_eq!(
+        (hook["source"].as_str(), hook["status"].as_str()),
+        (Some("camvault"), Some("test"))
+    );
+    let ntfy = by("/camvault-topic");
+    assert_eq!(ntfy.headers["title"], "camvault: test message");
+    assert!(ntfy.body.contains("camvault can reach you"));
+    let tg: serde_json::Value =
+        serde_json::from_str(&by("/bot123:SECRETTOKEN/sendMessage").body).unwrap();
+    assert_eq!(tg["chat_id"], "42");
+
+    let ding = by("/robot/send");
+    let q: BTreeMap<&str, &str> = ding
+        .path
+        .split_once('?')
+        .unwrap()
+        .1
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    let ts: i64 = q["timestamp"].parse().unwrap();
+    assert!(
+        (jiff::Timestamp::now().as_millisecond() - ts).abs() < 60_000,
+        "timestamp in ms, recent"
+    );
+    assert_eq!(
+        percent_decode(q["sign"]),
+        hmac_b64(b"SECding", format!("{ts}\nSECding").as_bytes()),
+        "DingTalk signature"
+    );
+    let d: serde_json::Value = serde_json::from_str(&ding.body).unwrap();
+    assert_eq!(d["msgtype"], "text");
+    assert!(d["text"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("test message"));
+
+    let w: serde_json::Value = serde_json::from_str(&by("/cgi-bin/webhook/send").body).unwrap();
+    assert_eq!(w["msgtype"], "text");
+    let f: serde_json::Value = serde_json::from_str(&by("/open-apis/bot/v2/hook/x").body).unwrap();
+    let fts: i64 = f["timestamp"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        f["sign"].as_str().unwrap(),
+        hmac_b64(format!("{fts}\nSECfeishu").as_bytes(), b""),
+        "Feishu signature"
+    );
+    assert_eq!(f["msg_type"], "text");
+    let b: serde_json::Value = serde_json::from_str(&by("/barkkey").body).unwrap();
+    assert_eq!(b["group"], "camvault");
+
+    let out = env.run(&["alerts", "test", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("nope"));
+}
+
+#[test]
+fn serve_alerts_once_repeats_never_and_recovers() {
+    let (port, got) = receiver();
+    let env = Env::new(
+        1,
+        &format!(
+            "alerts.interval_secs = 1\nstore.fs.root = \"away\"\n[[alerts.channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n"
+        ),
+    );
+    env.put_old(&old_clip(now_unix() - 600), b"clip");
+    let mut serve = env.serve();
+    let wait_for = |pred: &dyn Fn(&[serde_json::Value]) -> bool| {
+        let t0 = Instant::now();
+        loop {
+            let msgs: Vec<serde_json::Value> = got
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|r| serde_json::from_str(&r.body).unwrap())
+                .collect();
+            if pred(&msgs) {
+                return msgs;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(40),
+                "timed out; got {msgs:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let msgs = wait_for(&|m| m.iter().any(|x| x["status"] == "firing"));
+    assert_eq!(
+        msgs.iter().find(|x| x["status"] == "firing").unwrap()["key"],
+        "upload_failures"
+    );
+    // A deletion attempt in the share's audit log becomes one event.
+    let log = env.root().join("samba/log.smbd");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    let t = jiff::Zoned::now().strftime("%Y/%m/%d %H:%M:%S").to_string();
+    let mut lines = String::new();
+    for i in 0..50 {
+        lines.push_str(&format!("  camvault|{t}|192.168.1.20|camera|unlinkat|fail (Permission denied)|/srv/inbox/{i}.mp4\n"));
+    }
+    std::fs::write(&log, lines).unwrap();
+    let msgs = wait_for(&|m| m.iter().any(|x| x["status"] == "event"));
+    let events: Vec<_> = msgs.iter().filter(|x| x["status"] == "event").collect();
+    assert_eq!(events.len(), 1, "one event for a burst of 50");
+    assert!(events[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("192.168.1.20"));
+    // The store comes back: the file is stored and a recovery message follows.
+    std::fs::create_dir(env.root().join("away")).unwrap();
+    let msgs = wait_for(&|m| m.iter().any(|x| x["status"] == "resolved"));
+    assert_eq!(
+        msgs.iter().filter(|x| x["status"] == "firing").count(),
+        1,
+        "sent once, not every second: {msgs:#?}"
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status();
+    assert!(serve.wait().unwrap().success());
+}
