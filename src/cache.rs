@@ -49,12 +49,7 @@ impl CacheKeeper {
 
     /// Purges what the limits and free space call for. `free` reports free bytes on the
     /// vault's disk (a parameter so that tests can simulate a full disk).
-    pub fn pass(
-        &self,
-        catalog: &Catalog,
-        now_ms: i64,
-        free: &dyn Fn(&Path) -> Option<u64>,
-    ) -> Result<Pass> {
+    pub fn pass(&self, catalog: &Catalog, now_ms: i64, free: &dyn Fn(&Path) -> Option<u64>) -> Result<Pass> {
         let mut out = Pass::default();
         let mut cached = catalog.summary()?.cached.bytes;
         let mut low = free(&self.vault).is_some_and(|f| f < self.min_free);
@@ -91,19 +86,9 @@ impl CacheKeeper {
         self.finish(catalog, out, low, free)
     }
 
-    fn finish(
-        &self,
-        catalog: &Catalog,
-        out: Pass,
-        low: bool,
-        free: &dyn Fn(&Path) -> Option<u64>,
-    ) -> Result<Pass> {
+    fn finish(&self, catalog: &Catalog, out: Pass, low: bool, free: &dyn Fn(&Path) -> Option<u64>) -> Result<Pass> {
         if out.purged > 0 {
-            info!(
-                files = out.purged,
-                bytes = out.bytes,
-                "purged verified local copies"
-            );
+            info!(files = out.purged, bytes = out.bytes, "purged verified local copies");
         }
         if low {
             let s = catalog.summary()?;
@@ -123,16 +108,12 @@ impl CacheKeeper {
 
     fn purge(&self, catalog: &Catalog, row: &FileRow, now_ms: i64) -> Result<()> {
         let vault_path = self.vault.join(&row.key);
-        let inbox_path = self
-            .inbox
-            .join(std::ffi::OsStr::from_bytes(&row.inbox_path));
+        let inbox_path = self.inbox.join(std::ffi::OsStr::from_bytes(&row.inbox_path));
         if let Ok(m) = std::fs::symlink_metadata(&inbox_path) {
             if m.is_file() && m.ino() == row.ino && m.dev() == row.dev {
                 match std::fs::remove_file(&inbox_path) {
                     // The camera may be about to write into the folder of a recent clip.
-                    Ok(()) if now_ms - row.start_ms > 2 * 3_600_000 => {
-                        remove_empty_dirs(&self.inbox, &inbox_path, 2)
-                    }
+                    Ok(()) if now_ms - row.start_ms > 2 * 3_600_000 => remove_empty_dirs(&self.inbox, &inbox_path, 2),
                     Ok(()) => {}
                     Err(e) => {
                         warn!(path = %inbox_path.display(), "cannot remove the inbox copy of a purged recording: {e}")
@@ -178,14 +159,9 @@ mod tests {
     use crate::capture::{Captured, Capturer};
 
     /// Captures `n` files a day apart (oldest first), all verified, in a fresh data dir.
-    fn setup(
-        n: i64,
-        verified: bool,
-    ) -> (tempfile::TempDir, CacheKeeper, Catalog, Vec<String>, i64) {
+    fn setup(n: i64, verified: bool) -> (tempfile::TempDir, CacheKeeper, Catalog, Vec<String>, i64) {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg =
-            Config::parse("[capture]\ntimezone = \"UTC\"\n[cache]\nmax_days = 365\nmin_days = 2\n")
-                .unwrap();
+        let mut cfg = Config::parse("[capture]\ntimezone = \"UTC\"\n[cache]\nmax_days = 365\nmin_days = 2\n").unwrap();
         cfg.source = dir.path().join("camvault.toml");
         std::fs::create_dir_all(cfg.inbox().join("cam")).unwrap();
         let cat = Catalog::open(&cfg.catalog(), true).unwrap();
@@ -196,15 +172,9 @@ mod tests {
             let p = cfg.inbox().join(format!("cam/{i}.bin"));
             std::fs::write(&p, vec![0u8; 1000]).unwrap();
             let f = std::fs::File::options().write(true).open(&p).unwrap();
-            f.set_modified(
-                std::time::SystemTime::now()
-                    - std::time::Duration::from_secs(((n - i) * 86_400) as u64),
-            )
-            .unwrap();
-            let Captured::New(k) = cap
-                .capture(&cat, Path::new(&format!("cam/{i}.bin")), now)
-                .unwrap()
-            else {
+            f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(((n - i) * 86_400) as u64))
+                .unwrap();
+            let Captured::New(k) = cap.capture(&cat, Path::new(&format!("cam/{i}.bin")), now).unwrap() else {
                 panic!()
             };
             keys.push(k);
@@ -251,10 +221,7 @@ mod tests {
         std::fs::remove_file(hour.join("b.mp4")).unwrap();
         remove_empty_dirs(root, &hour.join("b.mp4"), 2);
         assert!(!hour.exists());
-        assert!(
-            root.join("xiaomi_camera_videos/ABC").exists(),
-            "camera folder kept"
-        );
+        assert!(root.join("xiaomi_camera_videos/ABC").exists(), "camera folder kept");
     }
 
     #[test]
@@ -267,10 +234,7 @@ mod tests {
 
         let (_d, keeper, cat, keys, now) = setup(3, false);
         let pass = keeper.pass(&cat, now, &|_| Some(0)).unwrap();
-        assert_eq!(
-            pass.purged, 0,
-            "nothing unverified is purged, however full the disk"
-        );
+        assert_eq!(pass.purged, 0, "nothing unverified is purged, however full the disk");
         assert!(keys.iter().all(|k| keeper.vault.join(k).exists()));
     }
 }

@@ -63,8 +63,7 @@ impl Stat {
 
 impl Capturer {
     pub fn new(config: &Config) -> Result<Capturer> {
-        let template = Template::parse(&config.store.key_template)
-            .map_err(|e| anyhow!("`store.key_template`: {e}"))?;
+        let template = Template::parse(&config.store.key_template).map_err(|e| anyhow!("`store.key_template`: {e}"))?;
         Ok(Capturer {
             config: config.clone(),
             inbox: config.inbox(),
@@ -85,7 +84,10 @@ impl Capturer {
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", full.display())),
         };
         if meta.file_type().is_symlink() {
-            bail!("{} is a symlink; camvault never follows links out of the inbox, so it is left alone", full.display());
+            bail!(
+                "{} is a symlink; camvault never follows links out of the inbox, so it is left alone",
+                full.display()
+            );
         }
         if !meta.is_file() {
             bail!("{} is not a regular file; left alone", full.display());
@@ -98,9 +100,7 @@ impl Capturer {
 
         let comps: Vec<&[u8]> = rel.components().map(|c| c.as_os_str().as_bytes()).collect();
         let parsed = layout::parse(&comps);
-        let cam = self
-            .config
-            .camera(parsed.mac.as_deref(), parsed.folder.as_deref());
+        let cam = self.config.camera(parsed.mac.as_deref(), parsed.folder.as_deref());
         let mtime = Timestamp::from_nanosecond(stat.mtime_ns as i128).unwrap_or(now);
         let span = layout::resolve(&parsed, &cam.tz, mtime, now);
         let mp4 = probe_mp4(&full, stat.size);
@@ -146,8 +146,7 @@ impl Capturer {
             warning: warning.as_deref(),
             now_ms: now.as_millisecond(),
         };
-        let (_, key) =
-            catalog.insert_captured(&row, |key| self.link_into_vault(&full, stat, key))?;
+        let (_, key) = catalog.insert_captured(&row, |key| self.link_into_vault(&full, stat, key))?;
         match &warning {
             Some(w) => warn!(path = %full.display(), %key, "captured with a warning: {w}"),
             None => info!(%key, size = stat.size, "captured"),
@@ -169,9 +168,7 @@ impl Capturer {
                 let m = match std::fs::symlink_metadata(&p) {
                     Ok(m) => m,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                    Err(e) => {
-                        return Err(e).with_context(|| format!("cannot read {}", p.display()))
-                    }
+                    Err(e) => return Err(e).with_context(|| format!("cannot read {}", p.display())),
                 };
                 if !m.is_dir() {
                     bail!(
@@ -196,9 +193,7 @@ impl Capturer {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 // Left by a capture that crashed before its commit: fine if it is this file.
                 let m = std::fs::symlink_metadata(&dest)?;
-                if m.ino() == stat.ino && m.dev() == stat.dev
-                    || (m.len() == stat.size && same_bytes(src, &dest)?)
-                {
+                if m.ino() == stat.ino && m.dev() == stat.dev || (m.len() == stat.size && same_bytes(src, &dest)?) {
                     Ok(())
                 } else {
                     bail!(
@@ -213,13 +208,9 @@ impl Capturer {
                 }
                 copy_no_overwrite(src, &dest, stat.size)
             }
-            Err(e) => Err(e).with_context(|| {
-                format!(
-                    "cannot link {} into the vault at {}",
-                    src.display(),
-                    dest.display()
-                )
-            }),
+            Err(e) => {
+                Err(e).with_context(|| format!("cannot link {} into the vault at {}", src.display(), dest.display()))
+            }
         }
     }
 }
@@ -266,20 +257,15 @@ fn copy_no_overwrite(src: &Path, dest: &Path, len: u64) -> Result<()> {
         let mut input = std::fs::File::open(src)
             .with_context(|| format!("cannot read {}", src.display()))?
             .take(len);
-        let mut out = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        let n = io::copy(&mut input, &mut out)
-            .with_context(|| format!("cannot copy {} into the vault", src.display()))?;
+        let mut out = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        let n =
+            io::copy(&mut input, &mut out).with_context(|| format!("cannot copy {} into the vault", src.display()))?;
         if n != len {
-            bail!(
-                "{} shrank while it was copied into the vault",
-                src.display()
-            );
+            bail!("{} shrank while it was copied into the vault", src.display());
         }
         out.flush()?;
         out.sync_all()?;
-        std::fs::hard_link(&tmp, dest)
-            .with_context(|| format!("cannot create {}", dest.display()))?;
+        std::fs::hard_link(&tmp, dest).with_context(|| format!("cannot create {}", dest.display()))?;
         Ok(())
     })();
     let _ = std::fs::remove_file(&tmp);
@@ -303,8 +289,7 @@ mod tests {
     fn vanished_file_is_not_an_error() {
         let (_d, cap, cat) = setup();
         assert_eq!(
-            cap.capture(&cat, Path::new("cam/gone.mp4"), Timestamp::now())
-                .unwrap(),
+            cap.capture(&cat, Path::new("cam/gone.mp4"), Timestamp::now()).unwrap(),
             Captured::Vanished
         );
     }
@@ -337,10 +322,7 @@ mod tests {
             .capture(&cat, Path::new("cam/clip.mp4"), Timestamp::now())
             .unwrap_err()
             .to_string();
-        assert!(
-            err.contains("not a regular file") && err.contains("clip.mp4"),
-            "{err}"
-        );
+        assert!(err.contains("not a regular file") && err.contains("clip.mp4"), "{err}");
     }
 
     #[test]

@@ -503,13 +503,11 @@ pub struct ByteSize(pub u64);
 impl ByteSize {
     pub fn parse(s: &str) -> Result<ByteSize, String> {
         let t = s.trim();
-        let split = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
+        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
-        let n: f64 = num.parse().map_err(|_| {
-            format!("{s:?} is not a size; write e.g. 500000, \"50 GiB\" or \"2 MB\"")
-        })?;
+        let n: f64 = num
+            .parse()
+            .map_err(|_| format!("{s:?} is not a size; write e.g. 500000, \"50 GiB\" or \"2 MB\""))?;
         let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
             "" | "b" => 1,
             "k" | "kb" => 1_000,
@@ -522,8 +520,8 @@ impl ByteSize {
             "tib" => 1 << 40,
             other => {
                 return Err(format!(
-                "unknown size unit {other:?} in {s:?}; use B, KB, KiB, MB, MiB, GB, GiB, TB or TiB"
-            ))
+                    "unknown size unit {other:?} in {s:?}; use B, KB, KiB, MB, MiB, GB, GiB, TB or TiB"
+                ))
             }
         };
         let v = n * mult as f64;
@@ -603,16 +601,14 @@ impl Config {
                 path.display()
             )
         })?;
-        let mut cfg =
-            Config::parse(&text).with_context(|| format!("invalid config {}", path.display()))?;
+        let mut cfg = Config::parse(&text).with_context(|| format!("invalid config {}", path.display()))?;
         // Absolute, so that paths handed to smbd and other programs do not depend on the cwd.
         cfg.source = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         Ok(cfg)
     }
 
     pub fn parse(text: &str) -> Result<Config> {
-        let cfg: Config =
-            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))?;
+        let cfg: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -630,21 +626,16 @@ impl Config {
                 self.upload.concurrency
             );
         }
-        if self.upload.retry_initial_secs == 0
-            || self.upload.retry_max_secs < self.upload.retry_initial_secs
-        {
+        if self.upload.retry_initial_secs == 0 || self.upload.retry_max_secs < self.upload.retry_initial_secs {
             bail!("`upload.retry_initial_secs` must be at least 1 and not above `upload.retry_max_secs`");
         }
         for (i, w) in self.upload.bandwidth_schedule.iter().enumerate() {
             for (field, v) in [("from", &w.from), ("to", &w.to)] {
-                parse_hhmm(v).map_err(|e| {
-                    anyhow::anyhow!("`upload.bandwidth_schedule[{i}].{field}` = {v:?}: {e}")
-                })?;
+                parse_hhmm(v).map_err(|e| anyhow::anyhow!("`upload.bandwidth_schedule[{i}].{field}` = {v:?}: {e}"))?;
             }
         }
-        crate::keys::Template::parse(&self.store.key_template).map_err(|e| {
-            anyhow::anyhow!("`store.key_template` = {:?}: {e}", self.store.key_template)
-        })?;
+        crate::keys::Template::parse(&self.store.key_template)
+            .map_err(|e| anyhow::anyhow!("`store.key_template` = {:?}: {e}", self.store.key_template))?;
         if !matches!(self.store.storage_class.as_str(), "Standard" | "STANDARD") {
             bail!(
                 "`store.storage_class` = {:?}: upload in Standard and let the lifecycle rule move objects; writing straight into an archive class costs far more per request",
@@ -660,7 +651,10 @@ impl Config {
                 && !o.bucket.starts_with('-')
                 && !o.bucket.ends_with('-');
             if !ok {
-                bail!("`store.oss.bucket` = {:?}: an OSS bucket name has 3-63 lower-case letters, digits and '-'", o.bucket);
+                bail!(
+                    "`store.oss.bucket` = {:?}: an OSS bucket name has 3-63 lower-case letters, digits and '-'",
+                    o.bucket
+                );
             }
             if o.region.is_empty()
                 || !o
@@ -710,10 +704,7 @@ impl Config {
         })?;
         let sm = &self.samba;
         let word = |v: &str| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         };
         for (key, v) in [
             ("share", &sm.share),
@@ -734,13 +725,9 @@ impl Config {
                 sm.netbios_name
             );
         }
-        for (key, list) in [
-            ("hosts_allow", &sm.hosts_allow),
-            ("interfaces", &sm.interfaces),
-        ] {
+        for (key, list) in [("hosts_allow", &sm.hosts_allow), ("interfaces", &sm.interfaces)] {
             for v in list.iter() {
-                if v.is_empty() || v.contains(|c: char| c.is_whitespace() || c == ',' || c == '\n')
-                {
+                if v.is_empty() || v.contains(|c: char| c.is_whitespace() || c == ',' || c == '\n') {
                     bail!("`samba.{key}` entry {v:?}: one address, network or interface per entry, without spaces or commas");
                 }
             }
@@ -763,9 +750,7 @@ impl Config {
             Ok(_) => {}
         }
         if self.health.camera_silent_hours == 0 || self.health.max_pending_age_secs == 0 {
-            bail!(
-                "`health.camera_silent_hours` and `health.max_pending_age_secs` must be at least 1"
-            );
+            bail!("`health.camera_silent_hours` and `health.max_pending_age_secs` must be at least 1");
         }
         if !self.alerts.quiet_hours.is_empty() {
             let ok = self
@@ -812,8 +797,7 @@ impl Config {
                 bail!("`cameras.{key}` and `cameras.{other}` are the same camera ({mac})");
             }
             if !cam.timezone.is_empty() {
-                zone(&cam.timezone)
-                    .map_err(|e| anyhow::anyhow!("`cameras.{key}.timezone`: {e}"))?;
+                zone(&cam.timezone).map_err(|e| anyhow::anyhow!("`cameras.{key}.timezone`: {e}"))?;
             }
             if !cam.name.is_empty() && !valid_camera_name(&cam.name) {
                 bail!(
@@ -826,10 +810,7 @@ impl Config {
     }
 
     fn base(&self) -> PathBuf {
-        self.source
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default()
+        self.source.parent().map(Path::to_path_buf).unwrap_or_default()
     }
 
     fn resolve(&self, p: &Path) -> PathBuf {
@@ -903,9 +884,7 @@ impl Config {
                 .with_context(|| format!("cannot read `samba.password_file` {}", p.display()))?;
             return Ok(Some(text.trim_end_matches(['\n', '\r']).to_string()));
         }
-        Ok(std::env::var("CAMVAULT_SAMBA_PASSWORD")
-            .ok()
-            .filter(|p| !p.is_empty()))
+        Ok(std::env::var("CAMVAULT_SAMBA_PASSWORD").ok().filter(|p| !p.is_empty()))
     }
 
     /// The default zone for cameras without their own.
@@ -950,6 +929,21 @@ impl Config {
         }
     }
 
+    /// A camera by the id it has in keys (its configured name, a MAC, or a folder name).
+    pub fn camera_by_id(&self, id: &str) -> CameraInfo {
+        if let Some((mac, _)) = self.cameras.iter().find(|(_, c)| c.name == id) {
+            if let Some(mac) = normalize_mac(mac) {
+                return self.camera(Some(&mac), None);
+            }
+        }
+        let (tz, tz_name) = self.default_zone();
+        CameraInfo {
+            id: id.to_string(),
+            tz,
+            tz_name,
+        }
+    }
+
     /// Looks up a camera's zone by id (name or MAC), for parsing times on the command line.
     pub fn zone_of(&self, camera: Option<&str>) -> TimeZone {
         if let Some(c) = camera {
@@ -967,7 +961,8 @@ impl Config {
 }
 
 fn zone(name: &str) -> Result<TimeZone, String> {
-    TimeZone::get(name).map_err(|_| format!("{name:?} is not a known IANA time zone; use e.g. \"Asia/Shanghai\" or \"Europe/Berlin\""))
+    TimeZone::get(name)
+        .map_err(|_| format!("{name:?} is not a known IANA time zone; use e.g. \"Asia/Shanghai\" or \"Europe/Berlin\""))
 }
 
 /// `78:DF:72:A1:B2:C3` → `78df72a1b2c3`.
@@ -979,8 +974,7 @@ pub fn normalize_mac(s: &str) -> Option<String> {
 fn valid_camera_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         && !s.starts_with('.')
 }
 
@@ -1040,10 +1034,7 @@ mod tests {
                 "[cameras.78df72a1b2c3]\ntimezone = \"Mars/Olympus\"\n",
                 "cameras.78df72a1b2c3.timezone",
             ),
-            (
-                "[store]\nkey_template = \"videos/{nope}\"\n",
-                "store.key_template",
-            ),
+            ("[store]\nkey_template = \"videos/{nope}\"\n", "store.key_template"),
             ("[store]\nkind = \"tape\"\n", "kind"),
             ("[upload]\nconcurrency = 0\n", "upload.concurrency"),
             ("bogus = 1\n", "bogus"),
@@ -1064,15 +1055,10 @@ mod tests {
 
     #[test]
     fn camera_lookup() {
-        let c = Config::parse(
-            "[cameras.\"78:DF:72:A1:B2:C3\"]\nname = \"door\"\ntimezone = \"Asia/Shanghai\"\n",
-        )
-        .unwrap();
+        let c =
+            Config::parse("[cameras.\"78:DF:72:A1:B2:C3\"]\nname = \"door\"\ntimezone = \"Asia/Shanghai\"\n").unwrap();
         let cam = c.camera(Some("78df72a1b2c3"), None);
-        assert_eq!(
-            (cam.id.as_str(), cam.tz_name.as_str()),
-            ("door", "Asia/Shanghai")
-        );
+        assert_eq!((cam.id.as_str(), cam.tz_name.as_str()), ("door", "Asia/Shanghai"));
         assert_eq!(c.camera(Some("001122334455"), None).id, "001122334455");
         assert_eq!(c.camera(None, Some("my garage")).id, "my_garage");
         assert_eq!(c.camera(None, None).id, "unsorted");

@@ -66,8 +66,7 @@ pub fn model(plan: &Plan, p: &Prices, months: u32) -> Vec<Month> {
             let t = plan.transition_days as f64;
             let standard_gb = plan.daily_gb * days.min(t);
             let archive_gb = plan.daily_gb * (days - t).max(0.0);
-            let storage_cny = billable(standard_gb, plan.object_mb, p.min_billable_kb)
-                * p.standard_gb_month
+            let storage_cny = billable(standard_gb, plan.object_mb, p.min_billable_kb) * p.standard_gb_month
                 + billable(archive_gb, plan.object_mb, p.min_billable_kb) * archive_price;
             // This month's uploads (PUT) and transitions of objects that reached the age.
             let puts = objects_per_day * 30.0;
@@ -76,8 +75,7 @@ pub fn model(plan: &Plan, p: &Prices, months: u32) -> Vec<Month> {
             } else {
                 0.0
             };
-            let requests_cny =
-                puts / 10_000.0 * p.put_per_10k + transitions / 10_000.0 * p.transition_per_10k;
+            let requests_cny = puts / 10_000.0 * p.put_per_10k + transitions / 10_000.0 * p.transition_per_10k;
             let round = |x: f64| (x * 100.0).round() / 100.0;
             Month {
                 month: m,
@@ -85,14 +83,7 @@ pub fn model(plan: &Plan, p: &Prices, months: u32) -> Vec<Month> {
                 archive_gb: round(archive_gb),
                 storage_cny: round(storage_cny),
                 requests_cny: round(requests_cny),
-                total_cny: round(
-                    storage_cny
-                        + if p.include_requests {
-                            requests_cny
-                        } else {
-                            0.0
-                        },
-                ),
+                total_cny: round(storage_cny + if p.include_requests { requests_cny } else { 0.0 }),
             }
         })
         .collect()

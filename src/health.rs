@@ -37,7 +37,10 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
         out.push(Problem {
             rule: "upload_failures",
             subject: String::new(),
-            message: format!("{} file(s) failing to upload or verify; they are retried with backoff, `camvault status` shows why", s.failed.files),
+            message: format!(
+                "{} file(s) failing to upload or verify; they are retried with backoff, `camvault status` shows why",
+                s.failed.files
+            ),
         });
     }
     if let Some(f) = free {
@@ -60,7 +63,10 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
                 out.push(Problem {
                     rule: "camera_silent",
                     subject: c.id.clone(),
-                    message: format!("camera {} sent nothing for {hours} h (limit {} h): check its power, network and NAS settings", c.id, h.camera_silent_hours),
+                    message: format!(
+                        "camera {} sent nothing for {hours} h (limit {} h): check its power, network and NAS settings",
+                        c.id, h.camera_silent_hours
+                    ),
                 });
             }
         }
@@ -75,7 +81,10 @@ mod tests {
 
     #[test]
     fn rules_fire_at_their_thresholds() {
-        let cfg = Config::parse("[health]\nmax_pending_age_secs = 600\ncamera_silent_hours = 2\n[cache]\nmin_free = \"1 GiB\"\n").unwrap();
+        let cfg = Config::parse(
+            "[health]\nmax_pending_age_secs = 600\ncamera_silent_hours = 2\n[cache]\nmin_free = \"1 GiB\"\n",
+        )
+        .unwrap();
         let now = 10 * 3_600_000;
         let mut s = Summary::default();
         assert!(evaluate(&cfg, &s, now, Some(2 << 30)).is_empty());
@@ -96,10 +105,7 @@ mod tests {
             .map(|p| (p.rule, p.message))
             .collect();
         let names: Vec<_> = rules.iter().map(|r| r.0).collect();
-        assert_eq!(
-            names,
-            ["backlog", "upload_failures", "low_disk", "camera_silent"]
-        );
+        assert_eq!(names, ["backlog", "upload_failures", "low_disk", "camera_silent"]);
         assert!(rules[3].1.contains("door"));
     }
 }

@@ -31,6 +31,22 @@ enum Var {
     File,
 }
 
+impl Var {
+    fn name(self) -> &'static str {
+        match self {
+            Var::Camera => "camera",
+            Var::Mac => "mac",
+            Var::Channel => "channel",
+            Var::Date => "date",
+            Var::Hour => "hour",
+            Var::Year => "year",
+            Var::Month => "month",
+            Var::Day => "day",
+            Var::File => "file",
+        }
+    }
+}
+
 /// What a key is made from.
 pub struct KeyInput<'a> {
     pub camera: &'a str,
@@ -83,7 +99,10 @@ impl Template {
             .iter()
             .any(|p| s.starts_with(p))
         {
-            return Err("must not start with a prefix camvault reserves (manifests/, catalog/, .camvault, camvault-probe/)".into());
+            return Err(
+                "must not start with a prefix camvault reserves (manifests/, catalog/, .camvault, camvault-probe/)"
+                    .into(),
+            );
         }
         Ok(Template { parts })
     }
@@ -94,6 +113,32 @@ impl Template {
             Some(Part::Lit(s)) => s,
             _ => "",
         }
+    }
+
+    /// Reads a key this template made back into its placeholders' values (`camera`,
+    /// `date`, `hour`, `file`, …), or `None` when the key does not fit the template.
+    pub fn match_key(&self, key: &str) -> Option<std::collections::BTreeMap<&'static str, String>> {
+        let mut out = std::collections::BTreeMap::new();
+        let mut rest = key;
+        for (i, p) in self.parts.iter().enumerate() {
+            match p {
+                Part::Lit(l) => rest = rest.strip_prefix(l.as_str())?,
+                Part::Var(v) => {
+                    let end = match self.parts.get(i + 1) {
+                        Some(Part::Lit(l)) => rest.find(l.as_str())?,
+                        _ if *v == Var::File => rest.len(),
+                        _ => rest.find('/').unwrap_or(rest.len()),
+                    };
+                    let (val, r) = rest.split_at(end);
+                    if val.is_empty() || (*v != Var::File && val.contains('/')) {
+                        return None;
+                    }
+                    out.insert(v.name(), val.to_string());
+                    rest = r;
+                }
+            }
+        }
+        rest.is_empty().then_some(out)
     }
 
     pub fn render(&self, k: &KeyInput) -> String {
@@ -181,10 +226,7 @@ mod tests {
             start: &start,
             file: b"05M30S_1716267930.mp4",
         };
-        assert_eq!(
-            t.render(&k),
-            "videos/door/2024-05-21/13/05M30S_1716267930.mp4"
-        );
+        assert_eq!(t.render(&k), "videos/door/2024-05-21/13/05M30S_1716267930.mp4");
     }
 
     #[test]
@@ -204,6 +246,23 @@ mod tests {
         assert!(Template::parse("{file").is_err());
         assert!(Template::parse("catalog/{file}").is_err());
         assert!(Template::parse("camvault-probe/{file}").is_err());
+    }
+
+    #[test]
+    fn keys_read_back() {
+        let t = Template::parse("videos/{camera}/{date}/{hour}/{file}").unwrap();
+        let m = t
+            .match_key("videos/door/2024-05-21/13/05M30S_1716267930.r2.mp4")
+            .unwrap();
+        assert_eq!(
+            (m["camera"].as_str(), m["date"].as_str(), m["hour"].as_str()),
+            ("door", "2024-05-21", "13")
+        );
+        assert_eq!(m["file"], "05M30S_1716267930.r2.mp4");
+        assert!(t
+            .match_key("xiaomi_camera_videos/78DF72A1B2C3/2024052113/05M30S_1716267930.mp4")
+            .is_none());
+        assert!(t.match_key("videos/door/2024-05-21/13").is_none());
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod cost;
 mod health;
 mod inbox;
 mod keys;
+mod manifest;
 mod metrics;
 mod report;
 mod samba;

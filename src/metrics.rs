@@ -42,12 +42,7 @@ struct RuleLabel {
 }
 
 /// Renders every metric in the Prometheus text format.
-pub fn render(
-    cfg: &Config,
-    cat: &Catalog,
-    pm: &PipelineMetrics,
-    now_ms: i64,
-) -> anyhow::Result<String> {
+pub fn render(cfg: &Config, cat: &Catalog, pm: &PipelineMetrics, now_ms: i64) -> anyhow::Result<String> {
     let mut r = Registry::default();
     let files = Family::<CameraState, Gauge>::default();
     let bytes = Family::<CameraState, Gauge>::default();
@@ -66,16 +61,8 @@ pub fn render(
             })
             .inc_by(row.bytes as i64);
     }
-    r.register(
-        "camvault_files",
-        "Recordings in the catalog by camera and state",
-        files,
-    );
-    r.register(
-        "camvault_bytes",
-        "Bytes of recordings by camera and state",
-        bytes,
-    );
+    r.register("camvault_files", "Recordings in the catalog by camera and state", files);
+    r.register("camvault_bytes", "Bytes of recordings by camera and state", bytes);
 
     let s = cat.summary()?;
     let g = |v: i64| {
@@ -96,8 +83,7 @@ pub fn render(
     r.register(
         "camvault_oldest_pending_seconds",
         "Age of the oldest recording not yet verified (0 when none)",
-        g(s.oldest_pending_ms
-            .map_or(0, |t| (now_ms - t).max(0) / 1000)),
+        g(s.oldest_pending_ms.map_or(0, |t| (now_ms - t).max(0) / 1000)),
     );
     r.register(
         "camvault_cache_bytes",
@@ -115,9 +101,7 @@ pub fn render(
     for c in &s.cameras {
         if let Some(t) = c.last_capture_ms {
             silent
-                .get_or_create(&CameraLabel {
-                    camera: c.id.clone(),
-                })
+                .get_or_create(&CameraLabel { camera: c.id.clone() })
                 .set((now_ms - t).max(0) / 1000);
         }
     }

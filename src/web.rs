@@ -30,9 +30,7 @@ fn now_ms() -> i64 {
 }
 
 /// Runs catalog work off the async threads; errors become 500 with the message.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T, Response> {
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T, Response> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err((StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")).into_response()),
@@ -41,15 +39,10 @@ async fn blocking<T: Send + 'static>(
 }
 
 async fn metrics_page(State(app): State<App>) -> Response {
-    let body =
-        blocking(move || crate::metrics::render(&app.cfg, &app.catalog, &app.metrics, now_ms()))
-            .await;
+    let body = blocking(move || crate::metrics::render(&app.cfg, &app.catalog, &app.metrics, now_ms())).await;
     match body {
         Ok(text) => (
-            [(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
             text,
         )
             .into_response(),
@@ -100,9 +93,9 @@ pub async fn serve(
     stop: CancellationToken,
 ) -> Result<()> {
     let addr: SocketAddr = cfg.http.listen.parse().context("`http.listen`")?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on `http.listen` = {addr}: is another program (or camvault) using the port?"))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on `http.listen` = {addr}: is another program (or camvault) using the port?")
+    })?;
     info!(%addr, "HTTP endpoint: /metrics /healthz /api/status");
     let app = App {
         cfg: Arc::new(cfg),

@@ -44,10 +44,7 @@ fn receiver() -> (u16, Arc<Mutex<Vec<Req>>>) {
                     headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
                 }
             }
-            let len: usize = headers
-                .get("content-length")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
+            let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
             let mut body = vec![0u8; len];
             r.read_exact(&mut body).unwrap();
             store.lock().unwrap().push(Req {
@@ -104,10 +101,7 @@ fn every_channel_gets_its_format_and_signature() {
     let env = Env::new(1, &channels(port));
     let out = env.run(&["alerts", "test"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    assert!(
-        !stdout(&out).contains("SECRETTOKEN"),
-        "no secret in the output"
-    );
+    assert!(!stdout(&out).contains("SECRETTOKEN"), "no secret in the output");
     let reqs = got.lock().unwrap().clone();
     assert_eq!(reqs.len(), 7, "{reqs:#?}");
     let by = |p: &str| {
@@ -125,8 +119,7 @@ fn every_channel_gets_its_format_and_signature() {
     let ntfy = by("/camvault-topic");
     assert_eq!(ntfy.headers["title"], "camvault: test message");
     assert!(ntfy.body.contains("camvault can reach you"));
-    let tg: serde_json::Value =
-        serde_json::from_str(&by("/bot123:SECRETTOKEN/sendMessage").body).unwrap();
+    let tg: serde_json::Value = serde_json::from_str(&by("/bot123:SECRETTOKEN/sendMessage").body).unwrap();
     assert_eq!(tg["chat_id"], "42");
 
     let ding = by("/robot/send");
@@ -150,10 +143,7 @@ fn every_channel_gets_its_format_and_signature() {
     );
     let d: serde_json::Value = serde_json::from_str(&ding.body).unwrap();
     assert_eq!(d["msgtype"], "text");
-    assert!(d["text"]["content"]
-        .as_str()
-        .unwrap()
-        .contains("test message"));
+    assert!(d["text"]["content"].as_str().unwrap().contains("test message"));
 
     let w: serde_json::Value = serde_json::from_str(&by("/cgi-bin/webhook/send").body).unwrap();
     assert_eq!(w["msgtype"], "text");
@@ -196,10 +186,7 @@ fn serve_alerts_once_repeats_never_and_recovers() {
             if pred(&msgs) {
                 return msgs;
             }
-            assert!(
-                t0.elapsed() < Duration::from_secs(40),
-                "timed out; got {msgs:#?}"
-            );
+            assert!(t0.elapsed() < Duration::from_secs(40), "timed out; got {msgs:#?}");
             std::thread::sleep(Duration::from_millis(100));
         }
     };
@@ -214,16 +201,15 @@ fn serve_alerts_once_repeats_never_and_recovers() {
     let t = jiff::Zoned::now().strftime("%Y/%m/%d %H:%M:%S").to_string();
     let mut lines = String::new();
     for i in 0..50 {
-        lines.push_str(&format!("  camvault|{t}|192.168.1.20|camera|unlinkat|fail (Permission denied)|/srv/inbox/{i}.mp4\n"));
+        lines.push_str(&format!(
+            "  camvault|{t}|192.168.1.20|camera|unlinkat|fail (Permission denied)|/srv/inbox/{i}.mp4\n"
+        ));
     }
     std::fs::write(&log, lines).unwrap();
     let msgs = wait_for(&|m| m.iter().any(|x| x["status"] == "event"));
     let events: Vec<_> = msgs.iter().filter(|x| x["status"] == "event").collect();
     assert_eq!(events.len(), 1, "one event for a burst of 50");
-    assert!(events[0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("192.168.1.20"));
+    assert!(events[0]["message"].as_str().unwrap().contains("192.168.1.20"));
     // The store comes back: the file is stored and a recovery message follows.
     std::fs::create_dir(env.root().join("away")).unwrap();
     let msgs = wait_for(&|m| m.iter().any(|x| x["status"] == "resolved"));

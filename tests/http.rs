@@ -20,11 +20,7 @@ fn get(port: u16, path: &str) -> (u16, String) {
     (code, body)
 }
 
-fn metric(
-    samples: &[prometheus_parse::Sample],
-    name: &str,
-    labels: &[(&str, &str)],
-) -> Option<f64> {
+fn metric(samples: &[prometheus_parse::Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     samples
         .iter()
         .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
@@ -90,11 +86,7 @@ fn metrics_health_and_status_over_http() {
     )
     .is_some());
     assert_eq!(
-        metric(
-            s,
-            "camvault_health_problems",
-            &[("rule", "upload_failures")]
-        ),
+        metric(s, "camvault_health_problems", &[("rule", "upload_failures")]),
         Some(0.0)
     );
     assert!(
@@ -119,10 +111,7 @@ fn metrics_health_and_status_over_http() {
     assert_eq!(h["problems"][0]["rule"], "upload_failures", "{h:#}");
     let (_, text) = get(port, "/metrics");
     let parsed = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
-    assert_eq!(
-        metric(&parsed.samples, "camvault_failed_files", &[]),
-        Some(1.0)
-    );
+    assert_eq!(metric(&parsed.samples, "camvault_failed_files", &[]), Some(1.0));
     assert!(metric(&parsed.samples, "camvault_upload_errors_total", &[]).unwrap() >= 1.0);
     assert_eq!(
         metric(

@@ -26,7 +26,11 @@ fn python() -> PathBuf {
     let p = std::env::var_os("CAMVAULT_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python"));
-    assert!(p.exists(), "{} missing: .ci/run makes it (python3 -m venv .venv-test; pip install alibabacloud-oss-v2)", p.display());
+    assert!(
+        p.exists(),
+        "{} missing: .ci/run makes it (python3 -m venv .venv-test; pip install alibabacloud-oss-v2)",
+        p.display()
+    );
     p
 }
 
@@ -39,21 +43,14 @@ fn server(extra: &[&str]) -> Server {
     let data = tempfile::tempdir().unwrap();
     let child = Command::new(python())
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oss_server.py"))
-        .args([
-            &port.to_string(),
-            "cam-archive",
-            data.path().to_str().unwrap(),
-        ])
+        .args([&port.to_string(), "cam-archive", data.path().to_str().unwrap()])
         .args(extra)
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     let t0 = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "OSS test server did not start"
-        );
+        assert!(t0.elapsed() < Duration::from_secs(30), "OSS test server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
     Server { child, port, data }
@@ -119,10 +116,7 @@ fn pipeline_into_oss_signed_and_verified() {
     assert_eq!(s["files"]["verified"], 6, "{s:#}");
     assert_eq!(stored(&srv), inputs, "OSS holds the bytes");
     let log = std::fs::read_to_string(srv.data.path().join("requests.log")).unwrap();
-    assert!(
-        log.lines().filter(|l| l.starts_with("PUT ")).count() >= 8,
-        "{log}"
-    );
+    assert!(log.lines().filter(|l| l.starts_with("PUT ")).count() >= 8, "{log}");
     assert_eq!(
         log.lines().filter(|l| l.ends_with(" 403")).count(),
         0,
@@ -150,16 +144,9 @@ fn an_existing_object_is_never_overwritten() {
     env.put_old(&rel, b"the camera's bytes");
     let out = env.run(&["ingest", "--once"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("never overwrites"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("never overwrites"), "{}", stderr(&out));
     assert_eq!(std::fs::read(&obj).unwrap(), b"someone else's bytes");
-    assert!(
-        env.vault().join(key).exists(),
-        "the recording is kept locally"
-    );
+    assert!(env.vault().join(key).exists(), "the recording is kept locally");
 }
 
 #[test]
@@ -200,11 +187,7 @@ fn store_test_proves_the_bucket_works_and_cleans_up() {
     }
     assert!(stored(&srv).is_empty(), "the probe is gone");
     let log = std::fs::read_to_string(srv.data.path().join("requests.log")).unwrap();
-    assert!(
-        log.lines()
-            .any(|l| l.starts_with("DELETE /camvault-probe/")),
-        "{log}"
-    );
+    assert!(log.lines().any(|l| l.starts_with("DELETE /camvault-probe/")), "{log}");
     assert!(!log
         .lines()
         .any(|l| l.starts_with("DELETE ") && !l.starts_with("DELETE /camvault-probe/")));
@@ -234,21 +217,14 @@ fn adopt_catalogs_what_ossfs_already_put_in_the_bucket() {
         std::fs::create_dir_all(meta.parent().unwrap()).unwrap();
         std::fs::write(
             &meta,
-            format!(
-                r#"{{"class": "DeepColdArchive", "crc": "{}"}}"#,
-                crc.sum64()
-            ),
+            format!(r#"{{"class": "DeepColdArchive", "crc": "{}"}}"#, crc.sum64()),
         )
         .unwrap();
         keys.push(key);
     }
     let out = env.ok(&["adopt", "--dry-run"]);
     assert!(out.contains("dry run") && out.contains(&keys[0]), "{out}");
-    assert_eq!(
-        env.status()["files"]["total"],
-        0,
-        "a dry run records nothing"
-    );
+    assert_eq!(env.status()["files"]["total"], 0, "a dry run records nothing");
 
     let out = env.ok(&["adopt"]);
     assert!(out.contains("adopted 4 object(s)"), "{out}");
@@ -271,8 +247,7 @@ fn adopt_catalogs_what_ossfs_already_put_in_the_bucket() {
     );
     let log = std::fs::read_to_string(srv.data.path().join("requests.log")).unwrap();
     assert!(
-        !log.lines()
-            .any(|l| l.starts_with("PUT ") || l.starts_with("DELETE ")),
+        !log.lines().any(|l| l.starts_with("PUT ") || l.starts_with("DELETE ")),
         "nothing uploaded or removed: {log}"
     );
 }
@@ -289,28 +264,16 @@ fn lifecycle_apply_keeps_the_buckets_other_rules() {
     .unwrap();
     let out = env.run(&["lifecycle", "check"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stdout(&out).contains("no camvault rule"),
-        "{}",
-        stdout(&out)
-    );
+    assert!(stdout(&out).contains("no camvault rule"), "{}", stdout(&out));
     let out = env.ok(&["lifecycle", "show"]);
     assert!(
-        out.contains(
-            "objects under \"xiaomi_camera_videos/\": move to DeepColdArchive 30 days after upload"
-        ),
+        out.contains("objects under \"xiaomi_camera_videos/\": move to DeepColdArchive 30 days after upload"),
         "{out}"
     );
     let out = env.ok(&["lifecycle", "apply"]);
-    assert!(
-        out.contains("1 other rule(s) of the bucket kept unchanged"),
-        "{out}"
-    );
+    assert!(out.contains("1 other rule(s) of the bucket kept unchanged"), "{out}");
     let stored = std::fs::read_to_string(srv.data.path().join("lifecycle.xml")).unwrap();
-    assert!(
-        stored.contains(theirs),
-        "their rule kept byte for byte: {stored}"
-    );
+    assert!(stored.contains(theirs), "their rule kept byte for byte: {stored}");
     assert!(stored.contains("<Prefix>videos/</Prefix>") && stored.contains("<Days>30</Days>"));
     env.ok(&["lifecycle", "check"]);
     let out = env.ok(&["lifecycle", "apply"]);

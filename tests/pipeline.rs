@@ -36,9 +36,7 @@ fn config_errors_name_the_key_and_exit_nonzero() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
-        err.contains("cameras.78df72a1b2c3.timezone")
-            && err.contains("Mars/Olympus")
-            && err.contains("camvault.toml"),
+        err.contains("cameras.78df72a1b2c3.timezone") && err.contains("Mars/Olympus") && err.contains("camvault.toml"),
         "{err}"
     );
 
@@ -102,10 +100,7 @@ fn ingest_archives_every_layout_and_every_odd_file() {
     ); // future
     put(&format!("XiaomiCamera_00_{NEW_MAC}/empty.mp4"), Vec::new());
     put("garage/夜间 录像.mp4", bytes(16, 100));
-    put(
-        "garage/a directory named like a clip.mp4/inner.bin",
-        bytes(17, 100),
-    );
+    put("garage/a directory named like a clip.mp4/inner.bin", bytes(17, 100));
     // A non-UTF-8 name, written through the OS API.
     let raw = std::ffi::OsStr::from_bytes(b"bad\xffname.mp4");
     let raw_path = env.inbox().join("garage").join(raw);
@@ -122,14 +117,8 @@ fn ingest_archives_every_layout_and_every_odd_file() {
     assert_eq!(s["files"]["pending"], 0);
     assert_eq!(s["files"]["failed"], 0);
     assert_eq!(s["oldest_pending_secs"], serde_json::Value::Null);
-    assert_eq!(
-        camera_ids(&s),
-        ["5c02148a9e01", "front-door", "garage", "unsorted"]
-    );
-    assert!(s["cameras"][1]["last_start"]
-        .as_str()
-        .unwrap()
-        .ends_with("+08:00"));
+    assert_eq!(camera_ids(&s), ["5c02148a9e01", "front-door", "garage", "unsorted"]);
+    assert!(s["cameras"][1]["last_start"].as_str().unwrap().ends_with("+08:00"));
 
     // Every input is in the store once, with identical bytes.
     let objects = env.objects();
@@ -143,8 +132,7 @@ fn ingest_archives_every_layout_and_every_odd_file() {
     assert_eq!(stored, expected);
 
     let ls = env.ls();
-    let by_key: BTreeMap<&str, &serde_json::Value> =
-        ls.iter().map(|r| (r["key"].as_str().unwrap(), r)).collect();
+    let by_key: BTreeMap<&str, &serde_json::Value> = ls.iter().map(|r| (r["key"].as_str().unwrap(), r)).collect();
     let first = by_key
         .values()
         .find(|r| r["camera"] == "front-door")
@@ -166,8 +154,7 @@ fn ingest_archives_every_layout_and_every_odd_file() {
         .any(|r| r["key"].as_str().unwrap().ends_with("/夜间 录像.mp4")));
     for needle in ["valid date", "before 2015", "future", "empty file"] {
         assert!(
-            ls.iter()
-                .any(|r| r["warning"].as_str().unwrap_or("").contains(needle)),
+            ls.iter().any(|r| r["warning"].as_str().unwrap_or("").contains(needle)),
             "a warning mentions {needle:?}"
         );
     }
@@ -236,10 +223,7 @@ fn same_name_written_twice_keeps_both() {
     env.ok(&["ingest", "--once"]);
     let mut vals: Vec<Vec<u8>> = env.objects().into_values().collect();
     vals.sort();
-    assert_eq!(
-        vals,
-        vec![b"first take".to_vec(), b"second take, other bytes".to_vec()]
-    );
+    assert_eq!(vals, vec![b"first take".to_vec(), b"second take, other bytes".to_vec()]);
     // The vault still has the first take although the camera deleted it.
     let ls = env.ls();
     assert_eq!(ls.len(), 2);
@@ -256,10 +240,7 @@ fn deleted_in_inbox_after_capture_is_not_lost() {
     let out = env.run(&["ingest", "--once"]);
     assert_eq!(out.status.code(), Some(1), "store missing: ingest fails");
     let err = stderr(&out);
-    assert!(
-        err.contains("missing-store") && err.contains("does not exist"),
-        "{err}"
-    );
+    assert!(err.contains("missing-store") && err.contains("does not exist"), "{err}");
     std::fs::remove_file(&p).unwrap();
     std::fs::create_dir(env.root().join("missing-store")).unwrap();
     env.ok(&["ingest", "--once"]);
@@ -283,10 +264,7 @@ fn store_errors_keep_everything_and_recover() {
     );
     let s = env.status();
     assert_eq!(
-        (
-            s["files"]["failed"].as_u64(),
-            s["files"]["verified"].as_u64()
-        ),
+        (s["files"]["failed"].as_u64(), s["files"]["verified"].as_u64()),
         (Some(1), Some(0))
     );
     assert!(s["recent_errors"][0]["error"]
@@ -338,18 +316,11 @@ fn read_only_and_full_store() {
     assert!(remount.success());
     let out = env.run(&["ingest", "--once"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).to_lowercase().contains("read-only"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).to_lowercase().contains("read-only"), "{}", stderr(&out));
     assert_eq!(env.status()["files"]["failed"], 1, "still there, waiting");
     umount(&env.store());
     env.ok(&["ingest", "--once"]);
-    assert_eq!(
-        env.objects().into_values().next().unwrap(),
-        bytes(1, 200_000)
-    );
+    assert_eq!(env.objects().into_values().next().unwrap(), bytes(1, 200_000));
 }
 
 #[test]
@@ -360,10 +331,7 @@ fn catalog_faults_are_explained() {
         let out = env.run(args);
         assert_eq!(out.status.code(), Some(2));
         let err = stderr(&out);
-        assert!(
-            err.contains("catalog.sqlite") && err.contains("damaged"),
-            "{err}"
-        );
+        assert!(err.contains("catalog.sqlite") && err.contains("damaged"), "{err}");
     }
     // A second pipeline on the same catalog is refused while the first runs.
     let env = Env::new(1, "");
@@ -381,11 +349,7 @@ fn catalog_faults_are_explained() {
     serve.kill().unwrap();
     let _ = serve.wait();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("another camvault"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("another camvault"), "{}", stderr(&out));
 }
 
 #[test]
@@ -446,10 +410,7 @@ fn cache_purges_only_verified_oldest_first() {
     let p = env.put_old(&old_clip(now - 600), &bytes(9, 10_000));
     assert_eq!(env.run(&["ingest", "--once"]).status.code(), Some(1));
     assert!(p.exists());
-    assert!(env
-        .vault()
-        .join(env.ls()[0]["key"].as_str().unwrap())
-        .exists());
+    assert!(env.vault().join(env.ls()[0]["key"].as_str().unwrap()).exists());
 }
 
 #[test]
@@ -470,14 +431,7 @@ fn real_mp4_metadata_is_cataloged() {
             "-i",
             "testsrc=duration=2:size=320x240:rate=10",
         ])
-        .args([
-            "-c:v",
-            "libx265",
-            "-tag:v",
-            "hvc1",
-            "-x265-params",
-            "log-level=error",
-        ])
+        .args(["-c:v", "libx265", "-tag:v", "hvc1", "-x265-params", "log-level=error"])
         .arg(&tmp)
         .status()
         .unwrap();
@@ -539,10 +493,7 @@ fn ls_filters_by_camera_and_time() {
 fn doctor_says_what_to_fix() {
     let env = Env::new(1, "");
     let out = env.ok(&["doctor"]);
-    assert!(
-        out.contains("hard links") && out.contains("all good"),
-        "{out}"
-    );
+    assert!(out.contains("hard links") && out.contains("all good"), "{out}");
     std::fs::remove_dir_all(env.store()).unwrap();
     let out = env.run(&["doctor"]);
     assert_eq!(out.status.code(), Some(1));
@@ -572,10 +523,7 @@ fn lifecycle_on_the_fs_store_follows_the_config() {
     );
     assert_eq!(env.run(&["lifecycle", "check"]).status.code(), Some(1));
     let out = env.ok(&["lifecycle", "apply"]);
-    assert!(
-        out.contains("move to ColdArchive 3 days after upload"),
-        "{out}"
-    );
+    assert!(out.contains("move to ColdArchive 3 days after upload"), "{out}");
     env.ok(&["lifecycle", "check"]);
     // The config changes: check notices, apply updates in place.
     let cfg = std::fs::read_to_string(env.config())
@@ -626,9 +574,6 @@ fn cost_model_reproduces_the_users_plan() {
     env.put_old(&old_clip(now_unix() - 3600), &bytes(1, 2_000_000));
     env.ok(&["ingest", "--once"]);
     let v: serde_json::Value = serde_json::from_str(&env.ok(&["cost", "--json"])).unwrap();
-    assert!(
-        (v["standard_gb"].as_f64().unwrap() - 0.002).abs() < 1e-9,
-        "{v}"
-    );
+    assert!((v["standard_gb"].as_f64().unwrap() - 0.002).abs() < 1e-9, "{v}");
     assert!(v["projection"][2]["monthly_cny"].as_f64().is_some());
 }

@@ -26,13 +26,7 @@ fn prerequisites() -> bool {
     }
     static USER_ONCE: Once = Once::new();
     USER_ONCE.call_once(|| {
-        if !Command::new("id")
-            .arg(USER)
-            .output()
-            .unwrap()
-            .status
-            .success()
-        {
+        if !Command::new("id").arg(USER).output().unwrap().status.success() {
             let st = Command::new("useradd")
                 .args(["-M", "-s", "/usr/sbin/nologin", USER])
                 .status()
@@ -94,18 +88,12 @@ fn wait_port(addr: &str, port: u16) {
 
 /// smbclient as the camera: SMB1 only. Commands come on stdin, one per line.
 fn smb(addr: &str, port: u16, user: &str, pass: &str, commands: &str) -> String {
-    eprintln!(
-        "smbclient //{addr}/camera: {}",
-        commands.lines().next().unwrap_or("")
-    );
+    eprintln!("smbclient //{addr}/camera: {}", commands.lines().next().unwrap_or(""));
     let mut child = Command::new("timeout")
         .args(["300", "smbclient"])
         .arg(format!("//{addr}/camera"))
         .args(["-p", &port.to_string(), "-U", &format!("{user}%{pass}")])
-        .args([
-            "--option=client min protocol=NT1",
-            "--option=client max protocol=NT1",
-        ])
+        .args(["--option=client min protocol=NT1", "--option=client max protocol=NT1"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -178,9 +166,7 @@ impl Share {
 impl Drop for Share {
     fn drop(&mut self) {
         if let Some(mut s) = self.serve.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &s.id().to_string()])
-                .status();
+            let _ = Command::new("kill").args(["-TERM", &s.id().to_string()]).status();
             let _ = s.wait();
         }
     }
@@ -212,11 +198,7 @@ fn camera_over_smb1_everything_captured_once_and_deletes_refused() {
                 cmds.push_str(&format!("mkdir {dir}\n"));
             }
         }
-        cmds.push_str(&format!(
-            "put {} {}\n",
-            lp.display(),
-            rel.replace('/', "\\")
-        ));
+        cmds.push_str(&format!("put {} {}\n", lp.display(), rel.replace('/', "\\")));
         inputs.insert(rel, data);
     }
     let out = share.camera(&cmds);
@@ -238,22 +220,13 @@ fn camera_over_smb1_everything_captured_once_and_deletes_refused() {
         all.extend(data);
         let st = Command::new(test_python())
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smb_append.py"))
-            .args([
-                "127.0.0.1",
-                &share.port.to_string(),
-                USER,
-                PASS,
-                "camera",
-                &grow_rel,
-            ])
+            .args(["127.0.0.1", &share.port.to_string(), USER, PASS, "camera", &grow_rel])
             .arg(&chunk)
             .status()
             .unwrap();
         assert!(st.success(), "append over SMB1");
         assert_eq!(
-            std::fs::metadata(env.inbox().join(&grow_rel))
-                .unwrap()
-                .len(),
+            std::fs::metadata(env.inbox().join(&grow_rel)).unwrap().len(),
             all.len() as u64
         );
         std::thread::sleep(Duration::from_millis(1000)); // the camera's pace (settle is 2 s)
@@ -304,30 +277,16 @@ fn camera_over_smb1_everything_captured_once_and_deletes_refused() {
         ("overwrite", format!("put {} {win}\n", other.display())),
     ] {
         let out = share.camera(&cmd);
-        assert!(
-            out.contains("NT_STATUS_ACCESS_DENIED"),
-            "{what} must be refused: {out}"
-        );
+        assert!(out.contains("NT_STATUS_ACCESS_DENIED"), "{what} must be refused: {out}");
     }
-    assert_eq!(
-        std::fs::read(&vpath).unwrap(),
-        inputs[&victim],
-        "the file is unchanged"
-    );
+    assert_eq!(std::fs::read(&vpath).unwrap(), inputs[&victim], "the file is unchanged");
 
     // Inside the grace period after capture, the camera can still delete: camvault keeps it.
     let late = format!("XiaomiCamera_00_{NEW_MAC}/00_20251003150000_20251003150100.mp4");
     let lp = local.path().join("late");
     std::fs::write(&lp, b"deleted by the camera right after capture").unwrap();
-    let out = share.camera(&format!(
-        "put {} {}\n",
-        lp.display(),
-        late.replace('/', "\\")
-    ));
-    assert!(
-        out.contains("putting file") && !out.contains("NT_STATUS"),
-        "{out}"
-    );
+    let out = share.camera(&format!("put {} {}\n", lp.display(), late.replace('/', "\\")));
+    assert!(out.contains("putting file") && !out.contains("NT_STATUS"), "{out}");
     let t_put = Instant::now();
     env.wait_status(Duration::from_secs(30), |s| s["files"]["total"] == n + 1);
     assert!(
@@ -370,9 +329,9 @@ fn camera_over_smb1_everything_captured_once_and_deletes_refused() {
         "{d:#}"
     );
     assert!(
-        latest.iter().any(|a| a["op"] == "delete"
-            && a["denied"] == false
-            && a["path"].as_str().unwrap().ends_with(&late)),
+        latest
+            .iter()
+            .any(|a| a["op"] == "delete" && a["denied"] == false && a["path"].as_str().unwrap().ends_with(&late)),
         "{d:#}"
     );
     assert!(
@@ -380,10 +339,7 @@ fn camera_over_smb1_everything_captured_once_and_deletes_refused() {
         "one burst per run of attempts: {d:#}"
     );
     let human = env.ok(&["status"]);
-    assert!(
-        human.contains("127.0.0.1") && human.contains("refused"),
-        "{human}"
-    );
+    assert!(human.contains("127.0.0.1") && human.contains("refused"), "{human}");
 
     // And the share check proves the protection.
     let out = env.run(&["samba", "check"]);
@@ -398,11 +354,7 @@ fn camera_over_smb1_everything_captured_once_and_deletes_refused() {
         "the password never shows"
     );
     let s = env.status();
-    assert_eq!(
-        s["files"]["total"],
-        n + 1,
-        "the check's probe is not a recording"
-    );
+    assert_eq!(s["files"]["total"], n + 1, "the check's probe is not a recording");
 }
 
 #[test]
@@ -445,37 +397,18 @@ fn strangers_wrong_passwords_and_escapes_are_refused() {
 
     // smbd dies: serve starts it again.
     let pidfile = env.root().join("samba/run/smbd.pid");
-    let pid = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .to_string();
-    assert!(Command::new("kill")
-        .args(["-KILL", &pid])
-        .status()
-        .unwrap()
-        .success());
+    let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();
+    assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
     let t0 = Instant::now();
     loop {
-        let now = std::fs::read_to_string(&pidfile)
-            .unwrap_or_default()
-            .trim()
-            .to_string();
-        if !now.is_empty()
-            && now != pid
-            && std::net::TcpStream::connect(("127.0.0.1", share.port)).is_ok()
-        {
+        let now = std::fs::read_to_string(&pidfile).unwrap_or_default().trim().to_string();
+        if !now.is_empty() && now != pid && std::net::TcpStream::connect(("127.0.0.1", share.port)).is_ok() {
             break;
         }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "smbd was not restarted"
-        );
+        assert!(t0.elapsed() < Duration::from_secs(30), "smbd was not restarted");
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(
-        share.camera("ls\n").contains("blocks of size"),
-        "the share works again"
-    );
+    assert!(share.camera("ls\n").contains("blocks of size"), "the share works again");
     assert!(std::fs::read_to_string(env.serve_log())
         .unwrap()
         .contains("smbd exited"));
@@ -565,10 +498,7 @@ fn check_fails_without_worm_and_on_the_chmod_773_setup() {
 
 #[test]
 fn samba_config_is_accepted_by_testparm() {
-    let env = Env::new(
-        1,
-        "samba.hosts_allow = [\"192.168.1.0/24\"]\nsamba.grace_secs = 600",
-    );
+    let env = Env::new(1, "samba.hosts_allow = [\"192.168.1.0/24\"]\nsamba.grace_secs = 600");
     let out = env.ok(&["samba", "config"]);
     assert!(
         out.contains("useradd") && out.contains("smbpasswd"),
@@ -577,9 +507,7 @@ fn samba_config_is_accepted_by_testparm() {
     let conf = env.root().join("written.conf");
     env.ok(&["samba", "config", "--write", conf.to_str().unwrap()]);
     let text = std::fs::read_to_string(&conf).unwrap();
-    assert!(
-        text.contains("worm:grace_period = 600") && text.contains("hosts allow = 192.168.1.0/24")
-    );
+    assert!(text.contains("worm:grace_period = 600") && text.contains("hosts allow = 192.168.1.0/24"));
     if Path::new("/usr/bin/testparm").exists() {
         let out = Command::new("testparm")
             .args(["-s", "--suppress-prompt"])
@@ -589,8 +517,7 @@ fn samba_config_is_accepted_by_testparm() {
         assert!(out.status.success(), "{}", stderr(&out));
         let parsed = stdout(&out);
         assert!(
-            parsed.contains("vfs objects = full_audit worm")
-                && parsed.contains("server min protocol = NT1"),
+            parsed.contains("vfs objects = full_audit worm") && parsed.contains("server min protocol = NT1"),
             "{parsed}"
         );
     }

@@ -23,10 +23,7 @@ fn sigterm(env: &Env, child: &mut Child) -> String {
             assert!(status.success(), "serve exited with {status:?}:\n{log}");
             return log;
         }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "serve did not stop on SIGTERM"
-        );
+        assert!(t0.elapsed() < Duration::from_secs(30), "serve did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -60,10 +57,7 @@ fn serve_captures_growing_files_once_and_stops_cleanly() {
     inputs.insert(rel, all);
 
     let s = env.wait_status(Duration::from_secs(60), |s| s["files"]["verified"] == 11);
-    assert_eq!(
-        s["files"]["total"], 11,
-        "each file captured exactly once: {s:#}"
-    );
+    assert_eq!(s["files"]["total"], 11, "each file captured exactly once: {s:#}");
     let mut stored: Vec<Vec<u8>> = env.objects().into_values().collect();
     let mut expected: Vec<Vec<u8>> = inputs.into_values().collect();
     stored.sort();
@@ -125,9 +119,7 @@ fn sigkill_at_random_moments_loses_nothing_and_stores_each_file_once() {
     assert!(kills >= 12);
 
     let mut serve = env.serve();
-    let s = env.wait_status(Duration::from_secs(120), |s| {
-        s["files"]["verified"] == inputs.len()
-    });
+    let s = env.wait_status(Duration::from_secs(120), |s| s["files"]["verified"] == inputs.len());
     sigterm(&env, &mut serve);
     assert_eq!(
         s["files"]["total"],
@@ -137,11 +129,7 @@ fn sigkill_at_random_moments_loses_nothing_and_stores_each_file_once() {
     assert_eq!(s["files"]["failed"], 0);
 
     let objects = env.objects();
-    assert_eq!(
-        objects.len(),
-        inputs.len(),
-        "each input stored exactly once"
-    );
+    assert_eq!(objects.len(), inputs.len(), "each input stored exactly once");
     let mut stored: Vec<&Vec<u8>> = objects.values().collect();
     let mut expected: Vec<&Vec<u8>> = inputs.values().collect();
     stored.sort();
@@ -168,11 +156,7 @@ fn demo_runs_end_to_end_and_stops() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("status"),
-        "tells where to look: {}",
-        stdout(&out)
-    );
+    assert!(stdout(&out).contains("status"), "tells where to look: {}", stdout(&out));
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_camvault"))
         .args([
             "--config",

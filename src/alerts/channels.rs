@@ -25,10 +25,7 @@ fn hmac_b64(key: &[u8], msg: &[u8]) -> String {
 
 /// DingTalk robot signature: HMAC-SHA256 of "timestamp\nsecret" keyed by the secret.
 pub fn dingtalk_sign(timestamp_ms: i64, secret: &str) -> String {
-    hmac_b64(
-        secret.as_bytes(),
-        format!("{timestamp_ms}\n{secret}").as_bytes(),
-    )
+    hmac_b64(secret.as_bytes(), format!("{timestamp_ms}\n{secret}").as_bytes())
 }
 
 /// Feishu robot signature: HMAC-SHA256 of nothing, keyed by "timestamp\nsecret".
@@ -142,11 +139,7 @@ pub async fn send(client: &reqwest::Client, ch: &Channel, msg: &Message) -> Resu
             .unwrap_or(0);
         let ok = v.get("ok").and_then(|o| o.as_bool()).unwrap_or(true);
         if code != 0 || !ok {
-            return Err(format!(
-                "channel {}: refused: {}",
-                ch.name,
-                redact(&body, ch)
-            ));
+            return Err(format!("channel {}: refused: {}", ch.name, redact(&body, ch)));
         }
     }
     Ok(())

@@ -88,11 +88,7 @@ pub fn step(
                 a.message = p.message.clone();
                 let due = a.last_sent_ms.is_none_or(|t| now_ms - t >= repeat_ms);
                 if due {
-                    let status = if a.last_sent_ms.is_none() {
-                        "firing"
-                    } else {
-                        "repeat"
-                    };
+                    let status = if a.last_sent_ms.is_none() { "firing" } else { "repeat" };
                     a.last_sent_ms = Some(now_ms);
                     out.push(Message {
                         status,
@@ -105,11 +101,7 @@ pub fn step(
         }
     }
     let current: Vec<String> = problems.iter().map(key).collect();
-    let gone: Vec<String> = active
-        .keys()
-        .filter(|k| !current.contains(k))
-        .cloned()
-        .collect();
+    let gone: Vec<String> = active.keys().filter(|k| !current.contains(k)).cloned().collect();
     for k in gone {
         let a = active.remove(&k).expect("present");
         if a.last_sent_ms.is_some() {
@@ -117,11 +109,7 @@ pub fn step(
                 status: "resolved",
                 key: k,
                 title: format!("camvault: {} resolved", a.rule.replace('_', " ")),
-                body: format!(
-                    "resolved after {} min: {}",
-                    (now_ms - a.first_ms) / 60_000,
-                    a.message
-                ),
+                body: format!("resolved after {} min: {}", (now_ms - a.first_ms) / 60_000, a.message),
             });
         }
     }
@@ -163,10 +151,7 @@ pub async fn run_once(
         cfg.alerts.repeat_hours as i64 * 3_600_000,
         quiet,
     );
-    let last_event: i64 = catalog
-        .kv_get(EVENT_KEY)?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let last_event: i64 = catalog.kv_get(EVENT_KEY)?.and_then(|v| v.parse().ok()).unwrap_or(0);
     let events = if quiet {
         Vec::new()
     } else {
@@ -242,10 +227,7 @@ mod tests {
         let mut active = BTreeMap::new();
         let h = 3_600_000;
         let sent = step(&mut active, &[p("low_disk", "")], 0, 24 * h, false);
-        assert_eq!(
-            sent.iter().map(|m| m.status).collect::<Vec<_>>(),
-            ["firing"]
-        );
+        assert_eq!(sent.iter().map(|m| m.status).collect::<Vec<_>>(), ["firing"]);
         assert!(
             step(&mut active, &[p("low_disk", "")], h, 24 * h, false).is_empty(),
             "no duplicate within the repeat interval"
@@ -258,23 +240,12 @@ mod tests {
             false,
         );
         assert_eq!(
-            sent.iter()
-                .map(|m| (m.status, m.key.as_str()))
-                .collect::<Vec<_>>(),
+            sent.iter().map(|m| (m.status, m.key.as_str())).collect::<Vec<_>>(),
             [("repeat", "low_disk"), ("firing", "camera_silent:door")]
         );
-        let sent = step(
-            &mut active,
-            &[p("camera_silent", "door")],
-            26 * h,
-            24 * h,
-            false,
-        );
+        let sent = step(&mut active, &[p("camera_silent", "door")], 26 * h, 24 * h, false);
         assert_eq!(sent.len(), 1);
-        assert_eq!(
-            (sent[0].status, sent[0].key.as_str()),
-            ("resolved", "low_disk")
-        );
+        assert_eq!((sent[0].status, sent[0].key.as_str()), ("resolved", "low_disk"));
         assert!(sent[0].body.contains("after 1560 min"));
     }
 

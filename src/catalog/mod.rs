@@ -15,7 +15,11 @@ use serde::Serialize;
 
 /// Versioned migrations, applied in order; `PRAGMA user_version` records how many ran.
 /// Hand-rolled rather than a migration crate: it is this loop and nothing more.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("migration2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("migration2.sql"),
+    include_str!("migration3.sql"),
+];
 
 pub struct Catalog {
     conn: Mutex<Connection>,
@@ -125,6 +129,19 @@ pub struct CameraSummary {
     pub last_capture_ms: Option<i64>,
 }
 
+/// A verified file as a manifest lists it.
+#[derive(Debug, Clone)]
+pub struct ManifestEntry {
+    pub id: i64,
+    pub camera: String,
+    pub tz: String,
+    pub key: String,
+    pub size: u64,
+    pub crc64: String,
+    pub start_ms: i64,
+    pub end_ms: Option<i64>,
+}
+
 /// Files and bytes of one camera in one state.
 #[derive(Debug, Clone)]
 pub struct StatsRow {
@@ -193,8 +210,7 @@ fn row_to_file(r: &rusqlite::Row) -> rusqlite::Result<FileRow> {
         start_ms: r.get(9)?,
     })
 }
-const FILE_COLS: &str =
-    "id, key, inbox_path, size, dev, ino, crc64, attempts, uploaded_ms, start_ms";
+const FILE_COLS: &str = "id, key, inbox_path, size, dev, ino, crc64, attempts, uploaded_ms, start_ms";
 
 impl Catalog {
     /// Opens the catalog, creating it when `create` is set, and runs pending migrations.
@@ -223,8 +239,7 @@ impl Catalog {
     fn explain(&self, e: anyhow::Error) -> anyhow::Error {
         let p = self.path.display();
         let text = format!("{e:#}");
-        if text.contains("not a database") || text.contains("malformed") || text.contains("corrupt")
-        {
+        if text.contains("not a database") || text.contains("malformed") || text.contains("corrupt") {
             anyhow!(
                 "catalog {p} is damaged ({text}). Nothing in the vault or the store is lost: move the file aside and restore a backup of it; the vault and store still hold every recording"
             )
@@ -243,8 +258,7 @@ impl Catalog {
         c.pragma_update(None, "journal_mode", "WAL")?;
         c.pragma_update(None, "synchronous", "NORMAL")?;
         c.pragma_update(None, "foreign_keys", "ON")?;
-        let version: usize =
-            c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+        let version: usize = c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
         if version > MIGRATIONS.len() {
             bail!(
                 "catalog schema version {version} is newer than this camvault knows ({}); upgrade camvault",
@@ -253,8 +267,7 @@ impl Catalog {
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = c.transaction()?;
-            tx.execute_batch(sql)
-                .with_context(|| format!("migration {}", i + 1))?;
+            tx.execute_batch(sql).with_context(|| format!("migration {}", i + 1))?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
@@ -278,14 +291,7 @@ impl Catalog {
     }
 
     /// Is this exact file (same inode, path, size and mtime) already captured?
-    pub fn already_captured(
-        &self,
-        dev: u64,
-        ino: u64,
-        path: &[u8],
-        size: u64,
-        mtime_ns: i64,
-    ) -> Result<bool> {
+    pub fn already_captured(&self, dev: u64, ino: u64, path: &[u8], size: u64, mtime_ns: i64) -> Result<bool> {
         let c = self.lock();
         let mut st = c.prepare_cached(
             "SELECT 1 FROM files WHERE ino = ?1 AND dev = ?2 AND inbox_path = ?3 AND size = ?4 AND mtime_ns = ?5 LIMIT 1",
@@ -297,19 +303,13 @@ impl Catalog {
     /// the transaction, so a failed link leaves no row and a crash before the commit
     /// leaves at most a vault link that the next capture of the same file reuses.
     /// The key gets the lowest free revision, so no key is ever reused for other bytes.
-    pub fn insert_captured(
-        &self,
-        f: &NewFile,
-        link: impl FnOnce(&str) -> Result<()>,
-    ) -> Result<(i64, String)> {
+    pub fn insert_captured(&self, f: &NewFile, link: impl FnOnce(&str) -> Result<()>) -> Result<(i64, String)> {
         let mut c = self.lock();
         let tx = c.transaction()?;
         let mut revision = 1u32;
         let key = loop {
             let k = crate::keys::revision_key(f.base_key, revision);
-            let taken: bool = tx
-                .prepare_cached("SELECT 1 FROM files WHERE key = ?1")?
-                .exists([&k])?;
+            let taken: bool = tx.prepare_cached("SELECT 1 FROM files WHERE key = ?1")?.exists([&k])?;
             if !taken {
                 break k;
             }
@@ -354,20 +354,15 @@ impl Catalog {
     }
 
     /// Adds an object that is already in the store (uploaded by another tool) as verified,
-    /// without a local copy. Returns false when the key is already cataloged.
-    pub fn insert_adopted(
-        &self,
-        f: &NewFile,
-        crc64: Option<&str>,
-        storage_class: &str,
-    ) -> Result<bool> {
+    /// without a local copy. Returns the new row's id, `None` when the key is already cataloged.
+    pub fn insert_adopted(&self, f: &NewFile, crc64: Option<&str>, storage_class: &str) -> Result<Option<i64>> {
         let mut c = self.lock();
         let tx = c.transaction()?;
         let known: bool = tx
             .prepare_cached("SELECT 1 FROM files WHERE key = ?1")?
             .exists([f.base_key])?;
         if known {
-            return Ok(false);
+            return Ok(None);
         }
         tx.execute(
             "INSERT INTO cameras (id, mac, tz, first_seen_ms, last_start_ms, last_capture_ms) VALUES (?1, ?2, ?3, ?4, ?5, NULL)
@@ -394,8 +389,9 @@ impl Catalog {
                 f.now_ms
             ],
         )?;
+        let id = tx.last_insert_rowid();
         tx.commit()?;
-        Ok(true)
+        Ok(Some(id))
     }
 
     /// Files that need the uploader or verifier now, oldest first.
@@ -423,9 +419,7 @@ impl Catalog {
     /// The row as it is now, `None` once verified (a dispatcher's snapshot may be stale).
     pub fn get(&self, id: i64) -> Result<Option<FileRow>> {
         let c = self.lock();
-        let mut st = c.prepare_cached(&format!(
-            "SELECT {FILE_COLS}, state FROM files WHERE id = ?1"
-        ))?;
+        let mut st = c.prepare_cached(&format!("SELECT {FILE_COLS}, state FROM files WHERE id = ?1"))?;
         let mut rows = st.query([id])?;
         Ok(match rows.next()? {
             Some(r) if r.get::<_, String>(10)? != "verified" => Some(row_to_file(r)?),
@@ -444,19 +438,15 @@ impl Catalog {
 
     pub fn mark_verified(&self, id: i64, now_ms: i64) -> Result<()> {
         let c = self.lock();
-        c.execute("UPDATE files SET state = 'verified', verified_ms = ?2, last_error = NULL WHERE id = ?1", params![id, now_ms])?;
+        c.execute(
+            "UPDATE files SET state = 'verified', verified_ms = ?2, last_error = NULL WHERE id = ?1",
+            params![id, now_ms],
+        )?;
         Ok(())
     }
 
     /// Records a failed attempt; the file becomes due again at `next_attempt_ms`.
-    pub fn mark_failed(
-        &self,
-        id: i64,
-        stage: &str,
-        error: &str,
-        now_ms: i64,
-        next_attempt_ms: i64,
-    ) -> Result<()> {
+    pub fn mark_failed(&self, id: i64, stage: &str, error: &str, now_ms: i64, next_attempt_ms: i64) -> Result<()> {
         let mut c = self.lock();
         let tx = c.transaction()?;
         tx.execute(
@@ -566,11 +556,7 @@ impl Catalog {
     /// Records one deletion attempt. Attempts from the same client and user within
     /// `burst_gap_ms` of the burst's last one join it; otherwise a new burst starts and
     /// one event is recorded for it. Returns the new burst's id when one started.
-    pub fn record_deletion_attempt(
-        &self,
-        a: &DeletionAttempt,
-        burst_gap_ms: i64,
-    ) -> Result<Option<i64>> {
+    pub fn record_deletion_attempt(&self, a: &DeletionAttempt, burst_gap_ms: i64) -> Result<Option<i64>> {
         let mut c = self.lock();
         let tx = c.transaction()?;
         let open: Option<i64> = {
@@ -608,7 +594,11 @@ impl Catalog {
                             a.user,
                             a.op,
                             a.path,
-                            if a.denied { "" } else { " (inside the grace period; camvault still has its copy if it was captured)" }
+                            if a.denied {
+                                ""
+                            } else {
+                                " (inside the grace period; camvault still has its copy if it was captured)"
+                            }
                         )
                     ],
                 )?;
@@ -708,24 +698,95 @@ impl Catalog {
     /// Events recorded after `after_id`, oldest first: (id, time, kind, message).
     pub fn events_after(&self, after_id: i64) -> Result<Vec<(i64, i64, String, String)>> {
         let c = self.lock();
+        let mut st =
+            c.prepare_cached("SELECT id, at_ms, kind, message FROM events WHERE id > ?1 ORDER BY id LIMIT 100")?;
+        let rows = st
+            .query_map([after_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Verified files not yet in a manifest whose recording starts before `before_ms`.
+    pub fn unlisted(&self, before_ms: i64) -> Result<Vec<ManifestEntry>> {
+        let c = self.lock();
         let mut st = c.prepare_cached(
-            "SELECT id, at_ms, kind, message FROM events WHERE id > ?1 ORDER BY id LIMIT 100",
+            "SELECT f.id, f.camera, coalesce(c.tz, 'UTC'), f.key, f.size, coalesce(f.crc64, ''), f.start_ms, f.end_ms
+             FROM files f LEFT JOIN cameras c ON c.id = f.camera
+             WHERE f.state = 'verified' AND f.manifest_id IS NULL AND f.start_ms < ?1
+             ORDER BY f.camera, f.start_ms, f.key",
         )?;
         let rows = st
-            .query_map([after_id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            .query_map([before_ms], |r| {
+                Ok(ManifestEntry {
+                    id: r.get(0)?,
+                    camera: r.get(1)?,
+                    tz: r.get(2)?,
+                    key: r.get(3)?,
+                    size: r.get::<_, i64>(4)? as u64,
+                    crc64: r.get(5)?,
+                    start_ms: r.get(6)?,
+                    end_ms: r.get(7)?,
+                })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    /// The camera's newest manifest: (seq, sha256).
+    pub fn last_manifest(&self, camera: &str) -> Result<Option<(i64, String)>> {
+        let c = self.lock();
+        let mut st =
+            c.prepare_cached("SELECT seq, sha256 FROM manifests WHERE camera = ?1 ORDER BY seq DESC LIMIT 1")?;
+        let mut rows = st.query([camera])?;
+        Ok(match rows.next()? {
+            Some(r) => Some((r.get(0)?, r.get(1)?)),
+            None => None,
+        })
+    }
+
+    pub fn manifest_key_taken(&self, key: &str) -> Result<bool> {
+        let c = self.lock();
+        let taken = c
+            .prepare_cached("SELECT 1 FROM manifests WHERE key = ?1")?
+            .exists([key])?;
+        Ok(taken)
+    }
+
+    /// Records a written manifest and marks its files as listed, in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_manifest(
+        &self,
+        camera: &str,
+        date: &str,
+        seq: i64,
+        key: &str,
+        sha256: &str,
+        prev: Option<&str>,
+        file_ids: &[i64],
+        now_ms: i64,
+    ) -> Result<()> {
+        let mut c = self.lock();
+        let tx = c.transaction()?;
+        tx.execute(
+            "INSERT INTO manifests (camera, date, seq, key, sha256, prev_sha256, files, written_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![camera, date, seq, key, sha256, prev, file_ids.len() as i64, now_ms],
+        )?;
+        let id = tx.last_insert_rowid();
+        {
+            let mut st = tx.prepare_cached("UPDATE files SET manifest_id = ?1 WHERE id = ?2")?;
+            for f in file_ids {
+                st.execute(params![id, f])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     pub fn summary(&self) -> Result<Summary> {
         let c = self.lock();
         let mut s = Summary::default();
         let mut per_camera: std::collections::BTreeMap<String, Counts> = Default::default();
-        let mut st = c.prepare_cached(
-            "SELECT camera, state, local, files, bytes FROM stats WHERE files != 0",
-        )?;
+        let mut st = c.prepare_cached("SELECT camera, state, local, files, bytes FROM stats WHERE files != 0")?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
             let camera: String = r.get(0)?;
@@ -756,9 +817,7 @@ impl Catalog {
             [],
             |r| r.get(0),
         )?;
-        let mut st = c.prepare_cached(
-            "SELECT id, mac, tz, last_start_ms, last_capture_ms FROM cameras ORDER BY id",
-        )?;
+        let mut st = c.prepare_cached("SELECT id, mac, tz, last_start_ms, last_capture_ms FROM cameras ORDER BY id")?;
         let cams = st.query_map([], |r| {
             Ok(CameraSummary {
                 id: r.get(0)?,
@@ -788,13 +847,7 @@ impl Catalog {
     }
 
     /// Files of a camera (or all) whose recording starts in `[from, to)`.
-    pub fn list(
-        &self,
-        camera: Option<&str>,
-        from_ms: i64,
-        to_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<Listing>> {
+    pub fn list(&self, camera: Option<&str>, from_ms: i64, to_ms: i64, limit: usize) -> Result<Vec<Listing>> {
         let c = self.lock();
         let sql = format!(
             "SELECT f.camera, f.start_ms, f.end_ms, coalesce(c.tz, 'UTC'), f.key, f.size, f.state, f.purged_ms IS NULL,
@@ -884,10 +937,7 @@ mod tests {
         cat.mark_verified(id, 3).unwrap();
         cat.mark_purged(id, 4).unwrap();
         let s = cat.summary().unwrap();
-        assert_eq!(
-            (s.verified.files, s.captured.files, s.cached.files),
-            (1, 1, 0)
-        );
+        assert_eq!((s.verified.files, s.captured.files, s.cached.files), (1, 1, 0));
         assert_eq!(s.cameras[0].files, 2);
         assert_eq!(cat.due(i64::MAX, 10).unwrap().len(), 1);
     }
@@ -905,10 +955,7 @@ mod tests {
             denied: true,
         };
         let gap = 600_000;
-        assert!(cat
-            .record_deletion_attempt(&at(0, "10.0.0.5"), gap)
-            .unwrap()
-            .is_some());
+        assert!(cat.record_deletion_attempt(&at(0, "10.0.0.5"), gap).unwrap().is_some());
         for i in 1..1000 {
             assert!(
                 cat.record_deletion_attempt(&at(i * 100, "10.0.0.5"), gap)
@@ -918,9 +965,7 @@ mod tests {
             );
         }
         assert!(
-            cat.record_deletion_attempt(&at(50, "10.0.0.9"), gap)
-                .unwrap()
-                .is_some(),
+            cat.record_deletion_attempt(&at(50, "10.0.0.9"), gap).unwrap().is_some(),
             "another client"
         );
         assert!(

@@ -83,11 +83,7 @@ pub fn run(cfg: &Config, json: bool) -> Result<ExitCode> {
         let total = standard_gb + archive_gb + daily_gb * 30.0 * months;
         std * p.standard_gb_month + (total - std).max(0.0) * arch
     };
-    let rows = [
-        (12.0, project(12.0)),
-        (24.0, project(24.0)),
-        (60.0, project(60.0)),
-    ];
+    let rows = [(12.0, project(12.0)), (24.0, project(24.0)), (60.0, project(60.0))];
     if json {
         let v = serde_json::json!({
             "standard_gb": standard_gb, "archive_gb": archive_gb, "daily_gb": daily_gb,

@@ -28,10 +28,7 @@ pub fn run(dir: &Path, interval: u64, duration: Option<u64>) -> Result<ExitCode>
         "  a simulated camera writes a clip into {} every {interval} s",
         cfg.inbox().display()
     );
-    println!(
-        "  stored objects appear under          {}",
-        cfg.fs_root().display()
-    );
+    println!("  stored objects appear under          {}", cfg.fs_root().display());
     println!(
         "  in another terminal, try:            camvault --config {} status",
         config_path.display()
@@ -112,9 +109,8 @@ fn sample_clips(dir: &Path) -> Result<Vec<u8>> {
 async fn camera(inbox: PathBuf, clip: Vec<u8>, every: Duration, stop: CancellationToken) {
     let mut n = 0u64;
     loop {
-        let now = jiff::Zoned::now().with_time_zone(
-            jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC),
-        );
+        let now = jiff::Zoned::now()
+            .with_time_zone(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC));
         let path = if n % 2 == 0 {
             inbox
                 .join("xiaomi_camera_videos")
@@ -126,9 +122,7 @@ async fn camera(inbox: PathBuf, clip: Vec<u8>, every: Duration, stop: Cancellati
                     now.timestamp().as_second()
                 ))
         } else {
-            let end = now
-                .checked_add(jiff::Span::new().seconds(60))
-                .unwrap_or(now.clone());
+            let end = now.checked_add(jiff::Span::new().seconds(60)).unwrap_or(now.clone());
             inbox
                 .join(format!("XiaomiCamera_00_{}", NEW_MAC.to_uppercase()))
                 .join(format!(

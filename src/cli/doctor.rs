@@ -84,7 +84,9 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
             let linked = std::fs::write(&src, b"x").and_then(|_| std::fs::hard_link(&src, &dst));
             let _ = (std::fs::remove_file(&src), std::fs::remove_file(&dst));
             match linked {
-                Ok(()) => r.ok("inbox and vault share a filesystem with hard links: capture is instant and uses no extra space"),
+                Ok(()) => r.ok(
+                    "inbox and vault share a filesystem with hard links: capture is instant and uses no extra space",
+                ),
                 Err(e) => r.warn(
                     &format!("the vault's filesystem refuses hard links ({e}): capture copies every file"),
                     "put the vault on a Linux filesystem (ext4, xfs, btrfs)",
@@ -110,10 +112,7 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
                 ));
                 if sum.failed.files > 0 {
                     r.warn(
-                        &format!(
-                            "{} file(s) are failing to upload or verify",
-                            sum.failed.files
-                        ),
+                        &format!("{} file(s) are failing to upload or verify", sum.failed.files),
                         "see `camvault status` for the errors",
                     );
                 }
@@ -122,15 +121,9 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
                 &format!("catalog check reports: {s}"),
                 "stop camvault, move the catalog aside and restore a backup",
             ),
-            Err(e) => r.fail(
-                &format!("{e:#}"),
-                "stop camvault and restore the catalog from a backup",
-            ),
+            Err(e) => r.fail(&format!("{e:#}"), "stop camvault and restore the catalog from a backup"),
         },
-        Err(e) => r.fail(
-            &format!("{e:#}"),
-            "run `camvault init` or fix `paths.catalog`",
-        ),
+        Err(e) => r.fail(&format!("{e:#}"), "run `camvault init` or fix `paths.catalog`"),
     }
 
     let min_free = cfg.cache.min_free.0;
@@ -151,10 +144,7 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
     match crate::store::open(&cfg) {
         Ok(s) => match rt.block_on(s.check()) {
             Ok(()) => r.ok(&format!("{} is reachable and writable", s.describe())),
-            Err(e) => r.fail(
-                &format!("{}: {e}", s.describe()),
-                "fix the `[store]` section",
-            ),
+            Err(e) => r.fail(&format!("{}: {e}", s.describe()), "fix the `[store]` section"),
         },
         Err(e) => r.fail(&format!("{e:#}"), "fix the `[store]` section"),
     }
@@ -185,10 +175,7 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
 
     println!();
     if r.failures > 0 {
-        println!(
-            "{} problem(s) to fix, {} warning(s).",
-            r.failures, r.warnings
-        );
+        println!("{} problem(s) to fix, {} warning(s).", r.failures, r.warnings);
         Ok(ExitCode::from(1))
     } else {
         println!("all good ({} warning(s)).", r.warnings);

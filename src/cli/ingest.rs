@@ -23,6 +23,10 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
             task.abort();
             bar.finish_and_clear();
         }
+        let manifest_error = crate::manifest::write_due(&p.catalog, &*p.uploader.store, jiff::Timestamp::now()).await.err();
+        if let Some(e) = &manifest_error {
+            eprintln!("manifests not written (retried next run): {e:#}");
+        }
         let keeper = CacheKeeper::new(&cfg);
         let pass = keeper.pass(&p.catalog, jiff::Timestamp::now().as_millisecond(), &cache::free_bytes)?;
         let s = p.catalog.summary()?;
@@ -59,19 +63,15 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
     })
 }
 
-fn progress(
-    cat: std::sync::Arc<crate::catalog::Catalog>,
-) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
+fn progress(cat: std::sync::Arc<crate::catalog::Catalog>) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
     let start = cat
         .summary()
         .map(|s| s.captured.files + s.uploaded.files + s.failed.files)
         .unwrap_or(0);
     let bar = indicatif::ProgressBar::new(start);
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} uploading {pos}/{len} files [{elapsed_precise}] {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template("{spinner} uploading {pos}/{len} files [{elapsed_precise}] {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let b = bar.clone();
     let task = tokio::spawn(async move {

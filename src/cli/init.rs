@@ -20,7 +20,10 @@ pub fn run(dir: &Path, force: bool) -> Result<ExitCode> {
     println!("  store    {}", cfg.fs_root().display());
     println!("  catalog  {}", cfg.catalog().display());
     println!();
-    println!("Next: edit the config (cameras, store), then `camvault --config {} doctor` and `... serve`.", cfg.source.display());
+    println!(
+        "Next: edit the config (cameras, store), then `camvault --config {} doctor` and `... serve`.",
+        cfg.source.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -28,7 +31,10 @@ pub fn run(dir: &Path, force: bool) -> Result<ExitCode> {
 pub fn create(dir: &Path, force: bool, text: &str) -> Result<Config> {
     let path = dir.join(crate::config::DEFAULT_FILE);
     if path.exists() && !force {
-        bail!("{} already exists; refusing to overwrite it (pass --force to replace it with the defaults)", path.display());
+        bail!(
+            "{} already exists; refusing to overwrite it (pass --force to replace it with the defaults)",
+            path.display()
+        );
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut cfg = Config::parse(text)?;

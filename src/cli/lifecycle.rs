@@ -10,8 +10,7 @@ use crate::keys::Template;
 use crate::store::lifecycle::{self, Rule};
 
 fn wanted(cfg: &Config) -> Result<Rule> {
-    let t = Template::parse(&cfg.store.key_template)
-        .map_err(|e| anyhow!("`store.key_template`: {e}"))?;
+    let t = Template::parse(&cfg.store.key_template).map_err(|e| anyhow!("`store.key_template`: {e}"))?;
     Ok(lifecycle::camvault_rule(
         t.prefix(),
         cfg.tiering.transition_days,
@@ -62,14 +61,10 @@ pub fn run(cfg: Config, action: &str) -> Result<ExitCode> {
                     return Ok(ExitCode::SUCCESS);
                 }
                 let xml = lifecycle::merge(&rules, &want);
-                store
-                    .put_lifecycle(&xml)
-                    .await
-                    .map_err(|e| anyhow!("{e}"))?;
+                store.put_lifecycle(&xml).await.map_err(|e| anyhow!("{e}"))?;
                 // Read back: the store must now hold exactly what was asked.
                 let after = current(&*store).await?;
-                lifecycle::check(&after, &want)
-                    .map_err(|e| anyhow!("the rule did not take: {e}"))?;
+                lifecycle::check(&after, &want).map_err(|e| anyhow!("the rule did not take: {e}"))?;
                 let kept = after.iter().filter(|r| r.id != lifecycle::RULE_ID).count();
                 println!("applied: {}", want.describe());
                 println!("{kept} other rule(s) of the bucket kept unchanged.");

@@ -2,6 +2,7 @@
 
 mod adopt;
 mod alerts;
+mod catalog;
 mod cost;
 mod demo;
 mod doctor;
@@ -98,6 +99,9 @@ enum Command {
         /// Re-read every object's bytes instead of comparing metadata
         #[arg(long)]
         deep: bool,
+        /// Check the daily manifests' hash chains and every object they list
+        #[arg(long)]
+        manifests: bool,
     },
     /// Check the setup and say what to fix
     Doctor,
@@ -145,6 +149,11 @@ enum Command {
         #[command(subcommand)]
         command: AlertsCommand,
     },
+    /// The catalog itself: `catalog rebuild` makes one from the store's manifests and listing
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
     /// The object store: `store test` checks credentials and access with a probe object
     Store {
         #[command(subcommand)]
@@ -177,6 +186,16 @@ enum LifecycleCommand {
 enum AlertsCommand {
     /// Send a test message to every channel, or to the one named
     Test { channel: Option<String> },
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Rebuild the catalog from the store alone (manifests, then every other object)
+    Rebuild {
+        /// Move an existing catalog aside and rebuild anyway
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -253,13 +272,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Serve => serve::run(cfg),
                 Command::Ingest { .. } => ingest::run(cfg),
                 Command::Status { json } => status::run(cfg, json),
-                Command::Ls {
-                    camera,
-                    from,
-                    to,
-                    json,
-                } => ls::run(cfg, camera, from, to, json),
-                Command::Verify { deep } => verify::run(cfg, deep),
+                Command::Ls { camera, from, to, json } => ls::run(cfg, camera, from, to, json),
+                Command::Verify { deep, manifests } => verify::run(cfg, deep, manifests),
                 Command::Doctor => doctor::run(cfg),
                 Command::Store {
                     command: StoreCommand::Test,
@@ -293,6 +307,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Alerts {
                     command: AlertsCommand::Test { channel },
                 } => alerts::test(cfg, channel),
+                Command::Catalog {
+                    command: CatalogCommand::Rebuild { force },
+                } => catalog::rebuild(cfg, force),
                 Command::Adopt { prefix, dry_run } => adopt::run(cfg, &prefix, dry_run),
                 Command::Samba {
                     command: SambaCommand::Config { write },
@@ -309,9 +326,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn init_logging(cfg: Option<&Config>, format: Option<LogFormatArg>, verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let level = match verbose {
-        0 => cfg
-            .map(|c| c.log.level.clone())
-            .unwrap_or_else(|| "info".into()),
+        0 => cfg.map(|c| c.log.level.clone()).unwrap_or_else(|| "info".into()),
         1 => "debug".into(),
         _ => "trace".into(),
     };
@@ -337,9 +352,7 @@ fn init_logging(cfg: Option<&Config>, format: Option<LogFormatArg>, verbose: u8)
 
 /// A runtime for commands that talk to the store.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
 use crate::report::{local_time, rfc3339};

@@ -12,24 +12,19 @@ pub fn config(cfg: &Config, write: Option<Option<&Path>>) -> Result<ExitCode> {
     let text = samba::render(cfg);
     match write {
         Some(path) => {
-            let path = path
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| cfg.samba_config_file());
+            let path = path.map(Path::to_path_buf).unwrap_or_else(|| cfg.samba_config_file());
             let path = path.as_path();
             if cfg.samba.manage {
                 samba::manage::create_state_dirs(cfg)?;
             }
             // smbd does not create the folder of its log: without it, no audit lines.
             if let Some(dir) = cfg.samba_audit_log().parent() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
             }
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("cannot create {}", parent.display()))?;
+                std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
             }
-            std::fs::write(path, &text)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
             println!("wrote {}", path.display());
         }
         None => print!("{text}"),

@@ -53,8 +53,7 @@ pub async fn open_pipeline(cfg: &Config) -> Result<Pipeline> {
         );
     }
     let vault = cfg.vault();
-    std::fs::create_dir_all(&vault)
-        .with_context(|| format!("cannot create vault {}", vault.display()))?;
+    std::fs::create_dir_all(&vault).with_context(|| format!("cannot create vault {}", vault.display()))?;
     let catalog = Arc::new(Catalog::open(&cfg.catalog(), true)?);
     let lock = catalog.lock_exclusive()?;
     let store: Arc<dyn crate::store::Backend> = Arc::from(crate::store::open(cfg)?);
@@ -89,12 +88,7 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
     let wake = Arc::new(Notify::new());
 
     let watcher = {
-        let (cap, cat, wake, stop) = (
-            p.capturer.clone(),
-            p.catalog.clone(),
-            wake.clone(),
-            stop.clone(),
-        );
+        let (cap, cat, wake, stop) = (p.capturer.clone(), p.catalog.clone(), wake.clone(), stop.clone());
         tokio::task::spawn_blocking(move || {
             if let Err(e) = crate::inbox::run_blocking(cap, cat, wake, stop.clone()) {
                 error!("inbox watcher stopped: {e:#}");
@@ -116,8 +110,7 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
             loop {
                 let (k, c) = (&keeper, cat.clone());
                 let now = jiff::Timestamp::now().as_millisecond();
-                if let Err(e) = tokio::task::block_in_place(|| k.pass(&c, now, &cache::free_bytes))
-                {
+                if let Err(e) = tokio::task::block_in_place(|| k.pass(&c, now, &cache::free_bytes)) {
                     warn!("cache keeper: {e:#}");
                 }
                 tokio::select! {
@@ -128,6 +121,20 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
         })
     };
     let mut daemons = Vec::new();
+    {
+        let (up, stop) = (p.uploader.clone(), stop.clone());
+        daemons.push(tokio::spawn(async move {
+            loop {
+                if let Err(e) = crate::manifest::write_due(&up.catalog, &*up.store, jiff::Timestamp::now()).await {
+                    warn!("daily manifests: {e:#} (retried within the hour)");
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                }
+            }
+        }));
+    }
     {
         let (cfg, cat, stop) = (cfg.clone(), p.catalog.clone(), stop.clone());
         daemons.push(tokio::spawn(async move {
@@ -144,12 +151,7 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
         }));
     }
     if cfg.http.enabled {
-        let (cfg, cat, pm, stop) = (
-            cfg.clone(),
-            p.catalog.clone(),
-            p.uploader.metrics.clone(),
-            stop.clone(),
-        );
+        let (cfg, cat, pm, stop) = (cfg.clone(), p.catalog.clone(), p.uploader.metrics.clone(), stop.clone());
         daemons.push(tokio::spawn(async move {
             // Capture and upload go on without it: losing metrics must not lose clips.
             if let Err(e) = crate::web::serve(cfg, cat, pm, stop).await {

@@ -13,9 +13,7 @@ pub fn run(cfg: Config, as_json: bool) -> Result<ExitCode> {
     let now = jiff::Timestamp::now().as_millisecond();
     let pending = s.captured.files + s.uploaded.files;
     let total = pending + s.verified.files + s.failed.files;
-    let oldest_pending_secs = s
-        .oldest_pending_ms
-        .map(|t| ((now - t).max(0) / 1000) as u64);
+    let oldest_pending_secs = s.oldest_pending_ms.map(|t| ((now - t).max(0) / 1000) as u64);
     let del = cat.deletion_summary(now - 86_400_000)?;
     if as_json {
         println!(

@@ -27,11 +27,7 @@ pub fn test(cfg: Config) -> Result<ExitCode> {
         let dir = tempfile::tempdir()?;
         let local = dir.path().join("probe");
         let data: Vec<u8> = (0..PROBE_BYTES)
-            .map(|i| {
-                (i as u64)
-                    .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                    .rotate_left(17) as u8
-            })
+            .map(|i| (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) as u8)
             .collect();
         std::fs::write(&local, &data)?;
         let key = format!(
@@ -46,9 +42,7 @@ pub fn test(cfg: Config) -> Result<ExitCode> {
         match (result, cleanup) {
             (Ok(()), Ok(())) => {
                 println!("ok    probe removed");
-                println!(
-                    "\nthe store works: camvault can upload, verify and read back recordings."
-                );
+                println!("\nthe store works: camvault can upload, verify and read back recordings.");
                 Ok(ExitCode::SUCCESS)
             }
             (Ok(()), Err(e)) => {
@@ -63,18 +57,11 @@ pub fn test(cfg: Config) -> Result<ExitCode> {
     })
 }
 
-async fn probe(
-    s: &dyn store::Backend,
-    local: &std::path::Path,
-    key: &str,
-    class: &str,
-) -> Result<()> {
+async fn probe(s: &dyn store::Backend, local: &std::path::Path, key: &str, class: &str) -> Result<()> {
     let len = PROBE_BYTES as u64;
     let mut body = Body::open(local, len, None).await?;
     let t = Instant::now();
-    s.put(key, &mut body, class)
-        .await
-        .map_err(|e| anyhow!("write: {e}"))?;
+    s.put(key, &mut body, class).await.map_err(|e| anyhow!("write: {e}"))?;
     let put_s = t.elapsed().as_secs_f64();
     let crc = crc_hex(body.crc64());
     println!(
@@ -123,7 +110,9 @@ async fn probe(
     let mut again = Body::open(local, 16, None).await?;
     match s.put(key, &mut again, class).await {
         Err(e) if e.kind == ErrorKind::AlreadyExists => println!("ok    overwriting an existing object is refused"),
-        Ok(()) => bail!("the store let camvault OVERWRITE an existing object: recordings would not be safe from replacement"),
+        Ok(()) => {
+            bail!("the store let camvault OVERWRITE an existing object: recordings would not be safe from replacement")
+        }
         Err(e) => bail!("overwrite check: {e}"),
     }
     Ok(())

@@ -9,8 +9,30 @@ use crate::config::Config;
 use crate::store::crc_hex;
 use crate::upload::body::crc_of_reader;
 
-pub fn run(cfg: Config, deep: bool) -> Result<ExitCode> {
+pub fn run(cfg: Config, deep: bool, manifests: bool) -> Result<ExitCode> {
     let rt = super::runtime()?;
+    if manifests {
+        return rt.block_on(async move {
+            let store = crate::store::open(&cfg)?;
+            let (checked, problems) = crate::manifest::verify(&*store, deep).await?;
+            for p in &problems {
+                println!("BAD  {p}");
+            }
+            if problems.is_empty() {
+                println!(
+                    "ok: every manifest chain is intact and its {checked} listed object(s) match{}",
+                    if deep { " byte for byte" } else { "" }
+                );
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!(
+                    "{} problem(s) in the manifests: something in the store was changed or lost after it was listed",
+                    problems.len()
+                );
+                Ok(ExitCode::from(1))
+            }
+        });
+    }
     rt.block_on(async move {
         let cat = Catalog::open(&cfg.catalog(), false)?;
         let store = crate::store::open(&cfg)?;

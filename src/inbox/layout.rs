@@ -76,10 +76,7 @@ const EARLIEST_YEAR: i16 = 2015;
 /// Parses a path relative to the inbox, given as its components (raw bytes, since camera
 /// names need not be UTF-8).
 pub fn parse(components: &[&[u8]]) -> Parsed {
-    let names: Vec<Option<&str>> = components
-        .iter()
-        .map(|c| std::str::from_utf8(c).ok())
-        .collect();
+    let names: Vec<Option<&str>> = components.iter().map(|c| std::str::from_utf8(c).ok()).collect();
     let generic = |warning: Option<String>| {
         let (mac, folder) = match names.first() {
             Some(Some(dir)) if components.len() > 1 => match camera_folder(dir) {
@@ -104,9 +101,7 @@ pub fn parse(components: &[&[u8]]) -> Parsed {
     };
     // Camera folder: either `xiaomi_camera_videos/<MAC>` (two components) or `XiaomiCamera_NN_MAC`.
     let (mac, rest): (String, &[Option<&str>]) = match &names[..names.len() - 1] {
-        [Some(root), Some(m), rest @ ..]
-            if root.eq_ignore_ascii_case("xiaomi_camera_videos") && is_mac(m) =>
-        {
+        [Some(root), Some(m), rest @ ..] if root.eq_ignore_ascii_case("xiaomi_camera_videos") && is_mac(m) => {
             (m.to_ascii_lowercase(), rest)
         }
         [Some(dir), rest @ ..] => match camera_folder(dir) {
@@ -172,17 +167,15 @@ fn parse_old(hour_dir: &str, file: &str) -> Result<NameTime, String> {
     let unix = digits(unix)
         .filter(|_| unix.len() == 10)
         .ok_or("old layout unix time is not 10 digits; timed by mtime")?;
-    let start = Timestamp::from_second(unix)
-        .map_err(|_| "old layout unix time out of range; timed by mtime")?;
+    let start = Timestamp::from_second(unix).map_err(|_| "old layout unix time out of range; timed by mtime")?;
     let folder_hour = if hour_dir.len() == 10 {
         civil_from_digits(hour_dir, 10).ok()
     } else {
         None
     };
     // `MMmSSs` is redundant with unix10; it is only checked loosely for shape.
-    let shape_ok = ms.len() == 6
-        && ms.as_bytes()[2].eq_ignore_ascii_case(&b'M')
-        && ms.as_bytes()[5].eq_ignore_ascii_case(&b'S');
+    let shape_ok =
+        ms.len() == 6 && ms.as_bytes()[2].eq_ignore_ascii_case(&b'M') && ms.as_bytes()[5].eq_ignore_ascii_case(&b'S');
     if !shape_ok {
         return Err(format!(
             "old layout minute/second part {ms:?} malformed; timed by mtime"
@@ -197,12 +190,8 @@ fn parse_new(file: &str) -> Result<(String, NameTime), String> {
         .strip_suffix(".mp4")
         .ok_or("new layout file is not .mp4; timed by mtime")?;
     let mut parts = stem.split('_');
-    let (Some(ch), Some(a), Some(b), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(format!(
-            "name {file:?} matches no known camera layout; timed by mtime"
-        ));
+    let (Some(ch), Some(a), Some(b), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("name {file:?} matches no known camera layout; timed by mtime"));
     };
     if ch.is_empty() || ch.len() > 4 || !ch.bytes().all(|c| c.is_ascii_digit()) {
         return Err(format!("channel {ch:?} is not numeric; timed by mtime"));
@@ -222,11 +211,7 @@ fn civil_from_digits(s: &str, len: usize) -> Result<civil::DateTime, String> {
     }
     let n = |r: std::ops::Range<usize>| s[r].parse::<i8>().unwrap_or(-1);
     let year: i16 = s[0..4].parse().map_err(|_| format!("bad year in {s:?}"))?;
-    let (sec_min, sec) = if len >= 14 {
-        (n(10..12), n(12..14))
-    } else {
-        (0, 0)
-    };
+    let (sec_min, sec) = if len >= 14 { (n(10..12), n(12..14)) } else { (0, 0) };
     civil::DateTime::new(year, n(4..6), n(6..8), n(8..10), sec_min, sec, 0)
         .map_err(|e| format!("time {s:?} is not a valid date ({e}); timed by mtime"))
 }
@@ -271,11 +256,7 @@ pub fn resolve(p: &Parsed, tz: &TimeZone, mtime: Timestamp, now: Timestamp) -> S
     let year = tz.to_datetime(start).year();
     let future = start.as_second() > now.as_second() + 86_400;
     if year < EARLIEST_YEAR || future {
-        let what = if future {
-            "in the future"
-        } else {
-            "before 2015"
-        };
+        let what = if future { "in the future" } else { "before 2015" };
         return from_mtime(Some(format!(
             "name time {start} is {what}; camera clock unset? timed by mtime"
         )));
@@ -290,11 +271,7 @@ pub fn resolve(p: &Parsed, tz: &TimeZone, mtime: Timestamp, now: Timestamp) -> S
             };
         }
     }
-    Span {
-        start,
-        end,
-        warning,
-    }
+    Span { start, end, warning }
 }
 
 #[cfg(test)]
@@ -328,18 +305,9 @@ mod tests {
     #[test]
     fn old_layout_wrong_zone_warns() {
         let x = p("xiaomi_camera_videos/78DF72A1B2C3/2024052113/05M30S_1716267930.mp4");
-        let s = resolve(
-            &x,
-            &TimeZone::get("America/New_York").unwrap(),
-            mtime(),
-            now(),
-        );
+        let s = resolve(&x, &TimeZone::get("America/New_York").unwrap(), mtime(), now());
         assert!(s.warning.unwrap().contains("time zone"));
-        assert_eq!(
-            s.start.as_second(),
-            1716267930,
-            "unix10 stays authoritative"
-        );
+        assert_eq!(s.start.as_second(), 1716267930, "unix10 stays authoritative");
     }
 
     #[test]
@@ -389,11 +357,7 @@ mod tests {
                 "{path}: {:?}",
                 s.warning
             );
-            assert_eq!(
-                x.mac.as_deref(),
-                Some("78df72a1b2c3"),
-                "camera still known for {path}"
-            );
+            assert_eq!(x.mac.as_deref(), Some("78df72a1b2c3"), "camera still known for {path}");
         }
     }
 

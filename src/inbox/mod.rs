@@ -118,8 +118,7 @@ impl Settler {
         self.pending
             .iter()
             .filter(|(_, (stat, since, changed))| {
-                now.duration_since(*since) >= self.settle
-                    || (!changed && old_enough(stat, wall, self.settle))
+                now.duration_since(*since) >= self.settle || (!changed && old_enough(stat, wall, self.settle))
             })
             .map(|(p, _)| p.clone())
             .collect()
@@ -151,16 +150,13 @@ pub fn run_blocking(
     let settle = Duration::from_secs(cap.config.capture.settle_secs);
     let rescan_every = Duration::from_secs(cap.config.capture.rescan_secs);
     let (tx, rx) = std::sync::mpsc::channel::<notify::Result<notify::Event>>();
-    let mut watcher =
-        notify::recommended_watcher(tx).context("cannot start file-system notifications")?;
-    watcher
-        .watch(&inbox, RecursiveMode::Recursive)
-        .with_context(|| {
-            format!(
-                "cannot watch inbox {}; does it exist and is it readable?",
-                inbox.display()
-            )
-        })?;
+    let mut watcher = notify::recommended_watcher(tx).context("cannot start file-system notifications")?;
+    watcher.watch(&inbox, RecursiveMode::Recursive).with_context(|| {
+        format!(
+            "cannot watch inbox {}; does it exist and is it readable?",
+            inbox.display()
+        )
+    })?;
     info!(inbox = %inbox.display(), settle_secs = settle.as_secs(), "watching the inbox");
 
     let mut settler = Settler::new(settle);
@@ -181,11 +177,7 @@ pub fn run_blocking(
                 settler.observe(f.rel, f.stat, now);
             }
             report_notes(&notes, &mut reported);
-            debug!(
-                files = n,
-                ms = started.elapsed().as_millis() as u64,
-                "inbox scan"
-            );
+            debug!(files = n, ms = started.elapsed().as_millis() as u64, "inbox scan");
             last_scan = Some(Instant::now());
         }
         let wait = next_tick.saturating_duration_since(Instant::now());
@@ -300,10 +292,7 @@ fn report_notes(notes: &ScanNotes, reported: &mut HashSet<PathBuf>) {
 
 /// Captures every file that is already complete, once; for `ingest --once`.
 /// Returns (captured, already known, still being written, errors).
-pub fn capture_all_complete(
-    cap: &Capturer,
-    catalog: &Catalog,
-) -> (usize, usize, Vec<PathBuf>, Vec<(PathBuf, String)>) {
+pub fn capture_all_complete(cap: &Capturer, catalog: &Catalog) -> (usize, usize, Vec<PathBuf>, Vec<(PathBuf, String)>) {
     let (mut found, mut notes) = (Vec::new(), ScanNotes::default());
     scan(&cap.inbox, &cap.inbox, &mut found, &mut notes);
     let settle = Duration::from_secs(cap.config.capture.settle_secs);

@@ -186,10 +186,7 @@ mod tests {
     #[test]
     fn truncated_and_garbage_are_none() {
         let f = sample();
-        assert_eq!(
-            probe(&mut Cursor::new(&f[..f.len() - 5]), (f.len() - 5) as u64),
-            None
-        );
+        assert_eq!(probe(&mut Cursor::new(&f[..f.len() - 5]), (f.len() - 5) as u64), None);
         assert_eq!(probe(&mut Cursor::new(b"hello world"), 11), None);
         assert_eq!(probe(&mut Cursor::new(&[]), 0), None);
     }

@@ -168,11 +168,13 @@ mod tests {
         );
         let o = p("  camvault|2026/11/25 09:37:45|127.0.0.1|camtest|create_file|fail (Success)|0x12019f|file|overwrite_if|/s/a.txt").unwrap();
         assert_eq!((o.op.as_str(), o.denied), ("overwrite", true));
-        let ok =
-            p("  camvault|2026/11/25 09:37:45|127.0.0.1|camtest|unlinkat|ok|/s/new.txt").unwrap();
+        let ok = p("  camvault|2026/11/25 09:37:45|127.0.0.1|camtest|unlinkat|ok|/s/new.txt").unwrap();
         assert_eq!((ok.op.as_str(), ok.denied), ("delete", false));
         assert_eq!(p("  camvault|2026/11/25 09:37:45|127.0.0.1|camtest|create_file|fail (No such file or directory)|0x120089|file|open|/s/x"), None);
-        assert_eq!(p("[2026/11/25 09:37:45.140773,  1] ../../source3/modules/vfs_full_audit.c:643(do_log)"), None);
+        assert_eq!(
+            p("[2026/11/25 09:37:45.140773,  1] ../../source3/modules/vfs_full_audit.c:643(do_log)"),
+            None
+        );
         assert_eq!(p("  camvault|garbage"), None);
     }
 

@@ -101,10 +101,7 @@ pub fn check_config(cfg: &Config, findings: &mut Vec<Finding>) -> Result<(Option
     if mods.contains(&"worm") {
         findings.push(Finding {
             ok: true,
-            what: format!(
-                "share [{}] has vfs_worm, grace period {grace} s",
-                cfg.samba.share
-            ),
+            what: format!("share [{}] has vfs_worm, grace period {grace} s", cfg.samba.share),
         });
     } else {
         findings.push(Finding {
@@ -115,28 +112,33 @@ pub fn check_config(cfg: &Config, findings: &mut Vec<Finding>) -> Result<(Option
             ),
         });
     }
-    match (mods.iter().position(|m| *m == "full_audit"), mods.iter().position(|m| *m == "worm")) {
+    match (
+        mods.iter().position(|m| *m == "full_audit"),
+        mods.iter().position(|m| *m == "worm"),
+    ) {
         (Some(a), Some(w)) if a > w => findings.push(Finding {
             ok: false,
-            what: "full_audit comes after worm in `vfs objects`: refused deletes are not logged; put full_audit first".into(),
+            what: "full_audit comes after worm in `vfs objects`: refused deletes are not logged; put full_audit first"
+                .into(),
         }),
-        (Some(_), _) => findings.push(Finding { ok: true, what: "full_audit records deletion attempts".into() }),
-        (None, _) => findings.push(Finding { ok: false, what: "no full_audit on the share: deletion attempts are not recorded".into() }),
+        (Some(_), _) => findings.push(Finding {
+            ok: true,
+            what: "full_audit records deletion attempts".into(),
+        }),
+        (None, _) => findings.push(Finding {
+            ok: false,
+            what: "no full_audit on the share: deletion attempts are not recorded".into(),
+        }),
     }
     let min = running
         .global
         .get("server min protocol")
         .map(String::as_str)
         .unwrap_or("SMB2_02");
-    if !min.eq_ignore_ascii_case("NT1")
-        && !min.eq_ignore_ascii_case("LANMAN1")
-        && !min.eq_ignore_ascii_case("CORE")
-    {
+    if !min.eq_ignore_ascii_case("NT1") && !min.eq_ignore_ascii_case("LANMAN1") && !min.eq_ignore_ascii_case("CORE") {
         findings.push(Finding {
             ok: false,
-            what: format!(
-                "server min protocol = {min}: the camera speaks only SMB1; set it to NT1"
-            ),
+            what: format!("server min protocol = {min}: the camera speaks only SMB1; set it to NT1"),
         });
     }
     // Without worm the probe need not age: any delete going through shows the problem.
@@ -157,11 +159,7 @@ impl Client {
         let mut auth = tempfile::Builder::new()
             .permissions(std::fs::Permissions::from_mode(0o600))
             .tempfile()?;
-        writeln!(
-            auth,
-            "username = {}\npassword = {}",
-            cfg.samba.camera_user, password
-        )?;
+        writeln!(auth, "username = {}\npassword = {}", cfg.samba.camera_user, password)?;
         auth.flush()?;
         Ok(Client {
             target: format!("//{}/{}", cfg.samba.address, cfg.samba.share),
@@ -182,9 +180,7 @@ impl Client {
                 commands,
             ])
             .output()
-            .map_err(|e| {
-                anyhow!("cannot run smbclient ({e}); install it: apt-get install smbclient")
-            })?;
+            .map_err(|e| anyhow!("cannot run smbclient ({e}); install it: apt-get install smbclient"))?;
         Ok(format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -198,12 +194,7 @@ fn denied(output: &str) -> bool {
 }
 
 /// The live probe. `share_path` is the share's folder when it is on this machine.
-pub fn probe(
-    cfg: &Config,
-    share_path: Option<&Path>,
-    grace: u64,
-    findings: &mut Vec<Finding>,
-) -> Result<()> {
+pub fn probe(cfg: &Config, share_path: Option<&Path>, grace: u64, findings: &mut Vec<Finding>) -> Result<()> {
     let password = cfg.samba_password()?.ok_or_else(|| {
         anyhow!("no password for the camera user: set `samba.password_file` (mode 0600) or $CAMVAULT_SAMBA_PASSWORD")
     })?;
@@ -211,7 +202,10 @@ pub fn probe(
     // `pwd` needs only the login and the tree connect: a write-only share cannot be listed.
     let hello = client.run("pwd")?;
     if hello.contains("NT_STATUS_LOGON_FAILURE") {
-        bail!("the share refused the camera user {:?}: wrong password, or no Samba password set (`smbpasswd -a`)", cfg.samba.camera_user);
+        bail!(
+            "the share refused the camera user {:?}: wrong password, or no Samba password set (`smbpasswd -a`)",
+            cfg.samba.camera_user
+        );
     }
     if !hello.contains("Current directory is") {
         bail!(
@@ -248,15 +242,9 @@ pub fn probe(
     let age = match age {
         Some(a) => a,
         None => {
-            let out = client.run(&format!(
-                "mkdir {PROBE_DIR}; put {} {remote}",
-                local_probe.display()
-            ))?;
+            let out = client.run(&format!("mkdir {PROBE_DIR}; put {} {remote}", local_probe.display()))?;
             if out.contains("NT_STATUS_") && !out.contains("NT_STATUS_OBJECT_NAME_COLLISION") {
-                bail!(
-                    "cannot create the probe file over SMB: {}",
-                    first_status(&out)
-                );
+                bail!("cannot create the probe file over SMB: {}", first_status(&out));
             }
             0
         }
@@ -286,7 +274,10 @@ pub fn probe(
             protected = false;
             findings.push(Finding {
                 ok: false,
-                what: format!("PROTECTION OFF: the camera user could {what} a file older than the grace period ({})", first_status(&out)),
+                what: format!(
+                    "PROTECTION OFF: the camera user could {what} a file older than the grace period ({})",
+                    first_status(&out)
+                ),
             });
             break; // the probe is gone or changed: the other operations prove nothing more
         }
@@ -320,10 +311,7 @@ pub fn probe(
     } else {
         findings.push(Finding {
             ok: false,
-            what: format!(
-                "the camera user cannot create new files: {}",
-                first_status(&out)
-            ),
+            what: format!("the camera user cannot create new files: {}", first_status(&out)),
         });
     }
     Ok(())

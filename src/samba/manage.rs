@@ -19,8 +19,7 @@ pub fn create_state_dirs(cfg: &Config) -> Result<()> {
     let state = cfg.samba_state();
     for d in ["private", "lock", "state", "cache", "run/ncalrpc"] {
         let dir = state.join(d);
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     Ok(())
 }
@@ -32,8 +31,7 @@ pub fn prepare(cfg: &Config) -> Result<PathBuf> {
     if let Some(parent) = conf.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(&conf, super::render(cfg))
-        .with_context(|| format!("cannot write {}", conf.display()))?;
+    std::fs::write(&conf, super::render(cfg)).with_context(|| format!("cannot write {}", conf.display()))?;
     Ok(conf)
 }
 
@@ -58,7 +56,10 @@ pub async fn supervise(program: &'static str, conf: PathBuf, stop: CancellationT
                 c
             }
             Err(e) => {
-                error!("cannot start {} ({e}); install Samba (apt-get install samba) or set samba.manage = false", path.display());
+                error!(
+                    "cannot start {} ({e}); install Samba (apt-get install samba) or set samba.manage = false",
+                    path.display()
+                );
                 tokio::select! {
                     _ = stop.cancelled() => return,
                     _ = tokio::time::sleep(Duration::from_secs(60)) => continue,

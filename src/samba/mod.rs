@@ -64,20 +64,13 @@ pub fn render(cfg: &Config) -> String {
     let _ = writeln!(w, "   netbios name = {}", s.netbios_name);
     let _ = writeln!(w, "   workgroup = {}", s.workgroup);
     let _ = writeln!(w, "   server string = camvault");
-    let _ = writeln!(
-        w,
-        "   disable netbios = {}",
-        if s.netbios { "no" } else { "yes" }
-    );
+    let _ = writeln!(w, "   disable netbios = {}", if s.netbios { "no" } else { "yes" });
     let _ = writeln!(w, "   smb ports = {}", s.port);
     if !s.interfaces.is_empty() {
         let _ = writeln!(w, "   interfaces = {}", s.interfaces.join(" "));
         let _ = writeln!(w, "   bind interfaces only = yes");
     }
-    let _ = writeln!(
-        w,
-        "   # Only these may connect; everyone else is refused before login."
-    );
+    let _ = writeln!(w, "   # Only these may connect; everyone else is refused before login.");
     let _ = writeln!(w, "   hosts allow = {}", s.hosts_allow.join(" "));
     let _ = writeln!(w, "   hosts deny = ALL");
     let _ = writeln!(w, "   # No guests, no printers.");
@@ -88,7 +81,10 @@ pub fn render(cfg: &Config) -> String {
     let _ = writeln!(w, "   printcap name = /dev/null");
     let _ = writeln!(w, "   disable spoolss = yes");
     if s.manage {
-        let _ = writeln!(w, "   # Run by `camvault serve` (samba.manage = true): its own state, apart from the system's.");
+        let _ = writeln!(
+            w,
+            "   # Run by `camvault serve` (samba.manage = true): its own state, apart from the system's."
+        );
         for (key, dir) in [
             ("private dir", "private"),
             ("lock directory", "lock"),
@@ -98,11 +94,7 @@ pub fn render(cfg: &Config) -> String {
         ] {
             let _ = writeln!(w, "   {key} = {}", state.join(dir).display());
         }
-        let _ = writeln!(
-            w,
-            "   ncalrpc dir = {}",
-            state.join("run/ncalrpc").display()
-        );
+        let _ = writeln!(w, "   ncalrpc dir = {}", state.join("run/ncalrpc").display());
         let _ = writeln!(
             w,
             "   passdb backend = tdbsam:{}",
@@ -118,10 +110,7 @@ pub fn render(cfg: &Config) -> String {
     let _ = writeln!(w, "   log level = 1");
     let _ = writeln!(w);
     let _ = writeln!(w, "[{}]", s.share);
-    let _ = writeln!(
-        w,
-        "   comment = camvault inbox: recordings are archived, never deleted"
-    );
+    let _ = writeln!(w, "   comment = camvault inbox: recordings are archived, never deleted");
     let _ = writeln!(w, "   path = {}", cfg.inbox().display());
     let _ = writeln!(w, "   valid users = {}", s.camera_user);
     let _ = writeln!(w, "   force user = {}", force_user(cfg));
@@ -132,10 +121,7 @@ pub fn render(cfg: &Config) -> String {
     let _ = writeln!(w, "   directory mask = 0755");
     let _ = writeln!(w, "   # Never follow a link out of the share.");
     let _ = writeln!(w, "   wide links = no");
-    let _ = writeln!(
-        w,
-        "   # full_audit first, so it sees (and logs) what worm refuses."
-    );
+    let _ = writeln!(w, "   # full_audit first, so it sees (and logs) what worm refuses.");
     let _ = writeln!(w, "   vfs objects = full_audit worm");
     let _ = writeln!(
         w,
@@ -180,10 +166,8 @@ mod tests {
 
     #[test]
     fn renders_what_the_camera_and_the_protection_need() {
-        let mut cfg = Config::parse(
-            "[samba]\nmanage = true\nport = 4455\nhosts_allow = [\"192.168.1.0/24\"]\n",
-        )
-        .unwrap();
+        let mut cfg =
+            Config::parse("[samba]\nmanage = true\nport = 4455\nhosts_allow = [\"192.168.1.0/24\"]\n").unwrap();
         cfg.source = "/srv/cam/camvault.toml".into();
         let text = render(&cfg);
         for needle in [

@@ -44,9 +44,7 @@ impl FsStore {
         if key.is_empty()
             || key.starts_with('/')
             || key.starts_with(".camvault")
-            || key
-                .split('/')
-                .any(|c| c.is_empty() || c == "." || c == "..")
+            || key.split('/').any(|c| c.is_empty() || c == "." || c == "..")
         {
             return Err(StoreError::new(
                 ErrorKind::Refused,
@@ -63,7 +61,13 @@ impl FsStore {
     fn root_ok(&self) -> StoreResult<()> {
         match std::fs::metadata(&self.root) {
             Ok(m) if m.is_dir() => Ok(()),
-            Ok(_) => Err(StoreError::new(ErrorKind::Refused, format!("store root {} is not a directory; fix `store.fs.root`", self.root.display()))),
+            Ok(_) => Err(StoreError::new(
+                ErrorKind::Refused,
+                format!(
+                    "store root {} is not a directory; fix `store.fs.root`",
+                    self.root.display()
+                ),
+            )),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::new(
                 ErrorKind::Refused,
                 format!(
@@ -127,13 +131,9 @@ impl Backend for FsStore {
                     .await
                     .map_err(|e| io_error("cannot write", &tmp, e))?;
             }
-            out.flush()
-                .await
-                .map_err(|e| io_error("cannot write", &tmp, e))?;
+            out.flush().await.map_err(|e| io_error("cannot write", &tmp, e))?;
             if self.fsync {
-                out.sync_all()
-                    .await
-                    .map_err(|e| io_error("cannot fsync", &tmp, e))?;
+                out.sync_all().await.map_err(|e| io_error("cannot fsync", &tmp, e))?;
             }
             drop(out);
             let meta = Meta {
@@ -200,9 +200,7 @@ impl Backend for FsStore {
             key: key.to_string(),
             size: stat.len(),
             crc64: meta.as_ref().map(|m| m.crc64.clone()),
-            storage_class: meta
-                .map(|m| m.storage_class)
-                .unwrap_or_else(|| "Standard".into()),
+            storage_class: meta.map(|m| m.storage_class).unwrap_or_else(|| "Standard".into()),
             modified_ms,
         }))
     }
@@ -225,11 +223,7 @@ impl Backend for FsStore {
                 Ok(rd) => rd,
                 Err(e) => return Err(io_error("cannot list", &dir, e)),
             };
-            while let Some(entry) = rd
-                .next_entry()
-                .await
-                .map_err(|e| io_error("cannot list", &dir, e))?
-            {
+            while let Some(entry) = rd.next_entry().await.map_err(|e| io_error("cannot list", &dir, e))? {
                 let path = entry.path();
                 let Ok(rel) = path.strip_prefix(&self.root) else {
                     continue;
@@ -240,10 +234,7 @@ impl Backend for FsStore {
                 if rel.starts_with(".camvault") {
                     continue;
                 }
-                let ft = entry
-                    .file_type()
-                    .await
-                    .map_err(|e| io_error("cannot list", &path, e))?;
+                let ft = entry.file_type().await.map_err(|e| io_error("cannot list", &path, e))?;
                 if ft.is_dir() {
                     stack.push(path);
                 } else if ft.is_file() && rel.starts_with(prefix) {

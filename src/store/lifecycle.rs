@@ -127,15 +127,11 @@ pub fn parse(xml: &str) -> Result<Vec<Rule>, String> {
                     let parent = path.get(path.len().wrapping_sub(2)).map(String::as_str);
                     match (parent, path.last().map(String::as_str)) {
                         (Some("Rule"), Some("ID")) => r.id = text,
-                        (Some("Rule"), Some("Prefix")) | (Some("Filter"), Some("Prefix")) => {
-                            r.prefix = text
-                        }
+                        (Some("Rule"), Some("Prefix")) | (Some("Filter"), Some("Prefix")) => r.prefix = text,
                         (Some("Rule"), Some("Status")) => r.enabled = text == "Enabled",
                         (Some("Transition"), Some("Days")) => days = text.trim().parse().ok(),
                         (Some("Transition"), Some("StorageClass")) => class = Some(text),
-                        (Some("Expiration"), Some("Days")) => {
-                            r.expiration_days = text.trim().parse().ok()
-                        }
+                        (Some("Expiration"), Some("Days")) => r.expiration_days = text.trim().parse().ok(),
                         _ => {}
                     }
                 }
@@ -149,8 +145,7 @@ pub fn parse(xml: &str) -> Result<Vec<Rule>, String> {
 
 /// The configuration with camvault's rule added or replaced, every other rule verbatim.
 pub fn merge(existing: &[Rule], ours: &Rule) -> String {
-    let mut out =
-        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LifecycleConfiguration>");
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LifecycleConfiguration>");
     for r in existing.iter().filter(|r| r.id != RULE_ID) {
         out.push_str(&r.xml);
     }
@@ -174,7 +169,9 @@ pub fn check(existing: &[Rule], want: &Rule) -> Result<(), String> {
         return Err(format!("the bucket's camvault rule differs from the config:\n  bucket: {}\n  config: {}\nrun `camvault lifecycle apply`", r.describe(), want.describe()));
     }
     if let Some(d) = r.expiration_days {
-        return Err(format!("the camvault rule also DELETES objects after {d} days; remove that with `camvault lifecycle apply`"));
+        return Err(format!(
+            "the camvault rule also DELETES objects after {d} days; remove that with `camvault lifecycle apply`"
+        ));
     }
     Ok(())
 }
@@ -207,10 +204,7 @@ mod tests {
         let rules = parse(BUCKET).unwrap();
         assert_eq!(rules.len(), 2);
         assert_eq!(rules[0].expiration_days, Some(1));
-        assert_eq!(
-            rules[1].transitions,
-            vec![(30, "DeepColdArchive".to_string())]
-        );
+        assert_eq!(rules[1].transitions, vec![(30, "DeepColdArchive".to_string())]);
         assert!(rules[1]
             .describe()
             .contains("move to DeepColdArchive 30 days after upload"));
@@ -226,9 +220,7 @@ mod tests {
         let twice = parse(&merge(&again, &camvault_rule("videos/", 7, "ColdArchive"))).unwrap();
         assert_eq!(twice.iter().filter(|r| r.id == RULE_ID).count(), 1);
         assert!(check(&twice, &ours).unwrap_err().contains("differs"));
-        assert!(check(&rules, &ours)
-            .unwrap_err()
-            .contains("no camvault rule"));
+        assert!(check(&rules, &ours).unwrap_err().contains("no camvault rule"));
     }
 
     proptest::proptest! {

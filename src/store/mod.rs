@@ -120,10 +120,7 @@ pub async fn delete_probe(store: &dyn Backend, key: &str) -> StoreResult<()> {
 /// Builds the configured backend.
 pub fn open(cfg: &crate::config::Config) -> anyhow::Result<Box<dyn Backend>> {
     match cfg.store.kind {
-        crate::config::StoreKind::Fs => Ok(Box::new(fs::FsStore::new(
-            &cfg.fs_root(),
-            cfg.store.fs.fsync,
-        ))),
+        crate::config::StoreKind::Fs => Ok(Box::new(fs::FsStore::new(&cfg.fs_root(), cfg.store.fs.fsync))),
         crate::config::StoreKind::Oss => Ok(Box::new(oss::OssStore::new(cfg)?)),
     }
 }
@@ -144,9 +141,7 @@ pub(crate) fn io_error(what: &str, path: &Path, e: std::io::Error) -> StoreError
     };
     let hint = match kind {
         ErrorKind::Refused => "; give the camvault user write access, or remount read-write",
-        _ if e.raw_os_error() == Some(28) => {
-            "; the store's disk is full: free space or move `store.fs.root`"
-        }
+        _ if e.raw_os_error() == Some(28) => "; the store's disk is full: free space or move `store.fs.root`",
         _ => "",
     };
     StoreError::new(kind, format!("{what} {}: {e}{hint}", path.display()))

@@ -34,7 +34,10 @@ impl Body {
             .with_context(|| format!("cannot open vault copy {}", path.display()))?;
         let have = file.metadata().await?.len();
         if have < len {
-            bail!("vault copy {} has {have} bytes, fewer than the {len} captured; it was truncated after capture", path.display());
+            bail!(
+                "vault copy {} has {have} bytes, fewer than the {len} captured; it was truncated after capture",
+                path.display()
+            );
         }
         Ok(Body {
             file,
@@ -96,9 +99,7 @@ pub async fn crc_of_file(path: &Path, len: u64) -> Result<u64> {
 }
 
 /// CRC-64/XZ and length of a stream, for reading objects back.
-pub async fn crc_of_reader(
-    mut r: impl tokio::io::AsyncRead + Unpin,
-) -> std::io::Result<(u64, u64)> {
+pub async fn crc_of_reader(mut r: impl tokio::io::AsyncRead + Unpin) -> std::io::Result<(u64, u64)> {
     let mut crc = crc64fast::Digest::new();
     let mut buf = vec![0u8; CHUNK];
     let mut total = 0u64;

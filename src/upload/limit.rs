@@ -19,13 +19,7 @@ impl RateLimiter {
         let windows = cfg
             .bandwidth_schedule
             .iter()
-            .filter_map(|w| {
-                Some((
-                    parse_hhmm(&w.from).ok()?,
-                    parse_hhmm(&w.to).ok()?,
-                    w.limit.0,
-                ))
-            })
+            .filter_map(|w| Some((parse_hhmm(&w.from).ok()?, parse_hhmm(&w.to).ok()?, w.limit.0)))
             .collect();
         RateLimiter {
             base: cfg.bandwidth_limit.0,

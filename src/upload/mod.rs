@@ -60,10 +60,7 @@ impl Uploader {
             (Some(crc), true) => crc.clone(),
             _ => match self.timed_upload(row).await {
                 Ok(crc) => {
-                    if let Err(e) =
-                        self.catalog
-                            .mark_uploaded(row.id, &crc, &self.storage_class, now_ms())
-                    {
+                    if let Err(e) = self.catalog.mark_uploaded(row.id, &crc, &self.storage_class, now_ms()) {
                         return Outcome::Failed(format!("catalog: {e:#}"));
                     }
                     crc
@@ -95,13 +92,10 @@ impl Uploader {
     fn fail(&self, row: &FileRow, stage: &str, error: String) -> Outcome {
         let wait = backoff(row.attempts, self.retry_initial, self.retry_max);
         warn!(key = %row.key, attempt = row.attempts + 1, retry_in_secs = wait.as_secs(), "{stage} failed: {error}");
-        if let Err(e) = self.catalog.mark_failed(
-            row.id,
-            stage,
-            &error,
-            now_ms(),
-            now_ms() + wait.as_millis() as i64,
-        ) {
+        if let Err(e) = self
+            .catalog
+            .mark_failed(row.id, stage, &error, now_ms(), now_ms() + wait.as_millis() as i64)
+        {
             warn!(key = %row.key, "cannot record failure in the catalog: {e:#}");
         }
         Outcome::Failed(error)
@@ -113,9 +107,7 @@ impl Uploader {
         match &r {
             Ok(_) => {
                 self.metrics.upload_bytes.inc_by(row.size);
-                self.metrics
-                    .upload_seconds
-                    .inc_by(t0.elapsed().as_secs_f64());
+                self.metrics.upload_seconds.inc_by(t0.elapsed().as_secs_f64());
             }
             Err(_) => {
                 self.metrics.upload_errors.inc();
@@ -129,20 +121,12 @@ impl Uploader {
         let mut body = Body::open(&path, row.size, Some(self.limiter.clone()))
             .await
             .map_err(|e| format!("{e:#}"))?;
-        match self
-            .store
-            .put(&row.key, &mut body, &self.storage_class)
-            .await
-        {
+        match self.store.put(&row.key, &mut body, &self.storage_class).await {
             Ok(()) => Ok(crc_hex(body.crc64())),
             Err(e) if e.kind == ErrorKind::AlreadyExists => {
                 // Either our own earlier attempt landed before a crash, or the key holds
                 // other bytes. Accept only the former; never overwrite.
-                let local = crc_hex(
-                    body::crc_of_file(&path, row.size)
-                        .await
-                        .map_err(|e| format!("{e:#}"))?,
-                );
+                let local = crc_hex(body::crc_of_file(&path, row.size).await.map_err(|e| format!("{e:#}"))?);
                 let head = self.store.head(&row.key).await.map_err(|e| e.to_string())?;
                 match head {
                     Some(h) if h.size == row.size && h.crc64.as_deref() == Some(local.as_str()) => {
@@ -199,20 +183,14 @@ enum VerifyError {
 
 /// Runs uploads until `stop`: takes due files from the catalog, at most `concurrency` at
 /// once, woken by `wake` when capture adds work.
-pub async fn run(
-    up: Arc<Uploader>,
-    concurrency: usize,
-    wake: Arc<Notify>,
-    stop: CancellationToken,
-) {
+pub async fn run(up: Arc<Uploader>, concurrency: usize, wake: Arc<Notify>, stop: CancellationToken) {
     let slots = Arc::new(Semaphore::new(concurrency));
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         let free = slots.available_permits();
         let due = if free > 0 {
-            up.catalog
-                .due(now_ms(), free + in_flight.lock().unwrap().len())
+            up.catalog.due(now_ms(), free + in_flight.lock().unwrap().len())
         } else {
             Ok(vec![])
         };

@@ -113,30 +113,29 @@ impl Env {
             .append(true)
             .open(self.serve_log())
             .unwrap();
-        self.cmd(&["serve"])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap()
+        self.cmd(&["serve"]).stdout(Stdio::null()).stderr(log).spawn().unwrap()
     }
 
     pub fn serve_log(&self) -> PathBuf {
         self.root().join("serve.log")
     }
 
-    /// Every object in the store (key → bytes), ignoring camvault's own metadata.
+    /// Every recording in the store (key → bytes): not camvault's metadata or manifests.
     pub fn objects(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let mut all = self.all_objects();
+        all.retain(|k, _| !k.starts_with("manifests/"));
+        all
+    }
+
+    /// Every object in the store, manifests included.
+    pub fn all_objects(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
         let mut out = std::collections::BTreeMap::new();
         let root = self.store();
         let mut stack = vec![root.clone()];
         while let Some(d) = stack.pop() {
             for e in std::fs::read_dir(&d).unwrap().flatten() {
                 let p = e.path();
-                let rel = p
-                    .strip_prefix(&root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
+                let rel = p.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
                 if rel.starts_with(".camvault") {
                     continue;
                 }
@@ -151,11 +150,7 @@ impl Env {
     }
 
     /// Polls `status --json` until `pred` holds; panics with the last status after `limit`.
-    pub fn wait_status(
-        &self,
-        limit: Duration,
-        pred: impl Fn(&serde_json::Value) -> bool,
-    ) -> serde_json::Value {
+    pub fn wait_status(&self, limit: Duration, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
         let t0 = Instant::now();
         loop {
             let out = self.run(&["status", "--json"]);
@@ -209,8 +204,7 @@ pub fn write(p: &Path, data: &[u8]) {
 /// Sets a file's mtime `secs` into the past.
 pub fn age(p: &Path, secs: u64) {
     let f = std::fs::OpenOptions::new().write(true).open(p).unwrap();
-    f.set_modified(SystemTime::now() - Duration::from_secs(secs))
-        .unwrap();
+    f.set_modified(SystemTime::now() - Duration::from_secs(secs)).unwrap();
 }
 
 pub fn stdout(o: &Output) -> String {

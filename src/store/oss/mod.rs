@@ -61,15 +61,9 @@ struct Contents {
 }
 
 /// Reads `key = value` lines (the credentials file).
-fn credentials_file(
-    path: &std::path::Path,
-) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot read `store.oss.credentials_file` {}: {e}",
-            path.display()
-        )
-    })?;
+fn credentials_file(path: &std::path::Path) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read `store.oss.credentials_file` {}: {e}", path.display()))?;
     Ok(text
         .lines()
         .filter_map(|l| l.split_once('='))
@@ -91,11 +85,7 @@ impl OssStore {
                 .or_else(|| std::env::var(env).ok().filter(|v| !v.is_empty()))
         };
         let key_id = pick(&o.access_key_id, "access_key_id", "OSS_ACCESS_KEY_ID");
-        let secret = pick(
-            &o.access_key_secret.0,
-            "access_key_secret",
-            "OSS_ACCESS_KEY_SECRET",
-        );
+        let secret = pick(&o.access_key_secret.0, "access_key_secret", "OSS_ACCESS_KEY_SECRET");
         let (Some(key_id), Some(secret)) = (key_id, secret) else {
             anyhow::bail!(
                 "no OSS credentials: set `store.oss.credentials_file` (a 0600 file with access_key_id = … and access_key_secret = …), or $OSS_ACCESS_KEY_ID and $OSS_ACCESS_KEY_SECRET"
@@ -112,10 +102,7 @@ impl OssStore {
         } else {
             let (scheme, host) = match o.endpoint.split_once("://") {
                 Some((s, h)) => (s.to_string(), h.trim_end_matches('/').to_string()),
-                None => (
-                    "https".to_string(),
-                    o.endpoint.trim_end_matches('/').to_string(),
-                ),
+                None => ("https".to_string(), o.endpoint.trim_end_matches('/').to_string()),
             };
             if o.cname {
                 format!("{scheme}://{host}")
@@ -158,11 +145,7 @@ impl OssStore {
                     if v.is_empty() {
                         sign::uri_encode(k, false)
                     } else {
-                        format!(
-                            "{}={}",
-                            sign::uri_encode(k, false),
-                            sign::uri_encode(v, false)
-                        )
+                        format!("{}={}", sign::uri_encode(k, false), sign::uri_encode(v, false))
                     }
                 })
                 .collect();
@@ -239,10 +222,7 @@ impl OssStore {
 }
 
 fn net(what: &str, e: reqwest::Error) -> StoreError {
-    StoreError::new(
-        ErrorKind::Transient,
-        format!("{what}: {e}; retried with backoff"),
-    )
+    StoreError::new(ErrorKind::Transient, format!("{what}: {e}; retried with backoff"))
 }
 
 /// OSS gives CRC-64 in decimal; the catalog keeps hex.
@@ -255,10 +235,7 @@ fn crc_from_header(h: Option<&reqwest::header::HeaderValue>) -> Option<String> {
 #[async_trait]
 impl Backend for OssStore {
     fn describe(&self) -> String {
-        format!(
-            "oss bucket {} in {} ({})",
-            self.bucket, self.region, self.base
-        )
+        format!("oss bucket {} in {} ({})", self.bucket, self.region, self.base)
     }
 
     async fn put(&self, key: &str, body: &mut Body, storage_class: &str) -> StoreResult<()> {
@@ -269,9 +246,7 @@ impl Backend for OssStore {
             ("content-type", "application/octet-stream"),
         ];
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
-        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        });
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
         let send = self
             .request(Method::PUT, Some(key), &[], &headers)
             .header(reqwest::header::CONTENT_LENGTH, len)
@@ -376,10 +351,7 @@ impl Backend for OssStore {
             }
             let text = resp.text().await.map_err(|e| net("list", e))?;
             let page: ListResult = quick_xml::de::from_str(&text).map_err(|e| {
-                StoreError::new(
-                    ErrorKind::Transient,
-                    format!("list: unreadable answer from OSS ({e})"),
-                )
+                StoreError::new(ErrorKind::Transient, format!("list: unreadable answer from OSS ({e})"))
             })?;
             out.extend(page.contents.into_iter().map(|c| {
                 ObjectMeta {
@@ -413,22 +385,15 @@ impl Backend for OssStore {
         if !resp.status().is_success() {
             return Err(self.error("GET lifecycle", resp).await);
         }
-        resp.text()
-            .await
-            .map(Some)
-            .map_err(|e| net("GET lifecycle", e))
+        resp.text().await.map(Some).map_err(|e| net("GET lifecycle", e))
     }
 
     async fn put_lifecycle(&self, xml: &str) -> StoreResult<()> {
         use base64::Engine;
         use md5::Digest;
         // PutBucketLifecycle requires Content-MD5.
-        let md5 =
-            base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(xml.as_bytes()));
-        let headers = [
-            ("content-md5", md5.as_str()),
-            ("content-type", "application/xml"),
-        ];
+        let md5 = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(xml.as_bytes()));
+        let headers = [("content-md5", md5.as_str()), ("content-type", "application/xml")];
         let resp = self
             .request(Method::PUT, None, &[("lifecycle", "")], &headers)
             .body(xml.to_string())
@@ -455,12 +420,7 @@ impl Backend for OssStore {
 
     async fn check(&self) -> StoreResult<()> {
         let resp = self
-            .request(
-                Method::GET,
-                None,
-                &[("list-type", "2"), ("max-keys", "1")],
-                &[],
-            )
+            .request(Method::GET, None, &[("list-type", "2"), ("max-keys", "1")], &[])
             .send()
             .await
             .map_err(|e| net("reaching the bucket", e))?;

@@ -107,10 +107,7 @@ pub fn sign(req: &Request, cred: &Credentials, region: &str, time: jiff::Timesta
         .filter(|(k, _)| is_signed_by_default(k) || additional.contains(k))
         .collect();
     canon_headers.sort_by(|a, b| a.0.cmp(&b.0));
-    let canon_headers: String = canon_headers
-        .iter()
-        .map(|(k, v)| format!("{k}:{v}\n"))
-        .collect();
+    let canon_headers: String = canon_headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
 
     let mut uri = String::from("/");
     if let Some(b) = req.bucket {
@@ -130,13 +127,7 @@ pub fn sign(req: &Request, cred: &Credentials, region: &str, time: jiff::Timesta
     query.sort();
     let canon_query = query
         .iter()
-        .map(|(k, v)| {
-            if v.is_empty() {
-                k.clone()
-            } else {
-                format!("{k}={v}")
-            }
-        })
+        .map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}={v}") })
         .collect::<Vec<_>>()
         .join("&");
 
@@ -205,17 +196,8 @@ mod tests {
             access_key_secret: "sk",
             security_token: token,
         };
-        let s = sign(
-            &req,
-            &cred,
-            "cn-hangzhou",
-            jiff::Timestamp::from_second(secs).unwrap(),
-        );
-        s.headers
-            .into_iter()
-            .find(|(k, _)| k == "Authorization")
-            .unwrap()
-            .1
+        let s = sign(&req, &cred, "cn-hangzhou", jiff::Timestamp::from_second(secs).unwrap());
+        s.headers.into_iter().find(|(k, _)| k == "Authorization").unwrap().1
     }
 
     /// The vectors Aliyun publishes with every official SDK (Go, Python, Java, C++, PHP, .NET).
@@ -249,9 +231,7 @@ mod tests {
     fn agrees_with_the_official_python_sdk() {
         let python = std::env::var_os("CAMVAULT_TEST_PYTHON")
             .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| {
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python")
-            });
+            .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python"));
         assert!(
             python.exists(),
             "{} missing: python3 -m venv .venv-test && .venv-test/bin/pip install alibabacloud-oss-v2 (.ci/run does)",
@@ -311,20 +291,8 @@ mod tests {
                 access_key_secret: "secret/with+chars=",
                 security_token: token,
             };
-            let s = sign(
-                &req,
-                &cred,
-                "cn-beijing",
-                jiff::Timestamp::from_second(time).unwrap(),
-            );
-            expected.push(
-                s.headers
-                    .iter()
-                    .find(|(k, _)| k == "Authorization")
-                    .unwrap()
-                    .1
-                    .clone(),
-            );
+            let s = sign(&req, &cred, "cn-beijing", jiff::Timestamp::from_second(time).unwrap());
+            expected.push(s.headers.iter().find(|(k, _)| k == "Authorization").unwrap().1.clone());
             cases.push(serde_json::json!({
                 "method": method, "key": key, "query": query, "headers": headers, "additional": additional,
                 "token": token, "time": time,

@@ -1,0 +1,109 @@
+//! `camvault catalog rebuild`: a catalog from the store alone, for a new machine.
+//!
+//! The manifests give every listed recording's camera, times, size and CRC-64, and their
+//! chain; everything else in the store is adopted by its key, as `adopt` does. The old
+//! catalog, if any, is moved aside, never deleted.
+
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Result};
+
+use crate::catalog::{Catalog, NewFile};
+use crate::config::Config;
+
+pub fn rebuild(cfg: Config, force: bool) -> Result<ExitCode> {
+    let path = cfg.catalog();
+    if path.exists() {
+        if !force {
+            bail!(
+                "{} exists; `catalog rebuild` makes a new one from the store: pass --force to move the old one aside first",
+                path.display()
+            );
+        }
+        let aside = path.with_extension(format!("sqlite.before-rebuild-{}", jiff::Timestamp::now().as_second()));
+        std::fs::rename(&path, &aside)?;
+        for ext in ["sqlite-wal", "sqlite-shm"] {
+            let _ = std::fs::rename(path.with_extension(ext), aside.with_extension(ext));
+        }
+        println!("moved the old catalog to {}", aside.display());
+    }
+    let rt = super::runtime()?;
+    rt.block_on(async move {
+        let cat = Catalog::open(&path, true)?;
+        let store = crate::store::open(&cfg)?;
+        let chains = crate::manifest::load_all(&*store).await?;
+        let now = jiff::Timestamp::now().as_millisecond();
+        let (mut listed, mut manifests) = (0u64, 0u64);
+        for (camera, list) in &chains {
+            let tz_name = cfg
+                .cameras
+                .iter()
+                .find(|(mac, c)| {
+                    c.name == *camera || crate::config::normalize_mac(mac).as_deref() == Some(camera.as_str())
+                })
+                .map(|(_, c)| c.timezone.clone())
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| cfg.default_zone().1);
+            for m in list {
+                let mut ids = Vec::new();
+                for l in &m.lines {
+                    let start: jiff::Timestamp = l
+                        .start
+                        .parse()
+                        .map_err(|e| anyhow!("{}: bad start {:?}: {e}", m.key, l.start))?;
+                    let end = l.end.as_deref().and_then(|e| e.parse::<jiff::Timestamp>().ok());
+                    let comps: Vec<&[u8]> = l.key.split('/').map(str::as_bytes).collect();
+                    let parsed = crate::inbox::layout::parse(&comps);
+                    let row = NewFile {
+                        camera,
+                        mac: parsed.mac.as_deref(),
+                        tz: &tz_name,
+                        inbox_path: l.key.as_bytes(),
+                        base_key: &l.key,
+                        layout: parsed.layout.as_str(),
+                        channel: parsed.channel.as_deref(),
+                        start_ms: start.as_millisecond(),
+                        end_ms: end.map(|e| e.as_millisecond()),
+                        size: l.size,
+                        mtime_ns: 0,
+                        dev: 0,
+                        ino: 0,
+                        duration_ms: None,
+                        codec: None,
+                        width: None,
+                        height: None,
+                        warning: None,
+                        now_ms: now,
+                    };
+                    if let Some(id) = cat.insert_adopted(&row, Some(&l.crc64), "Standard")? {
+                        ids.push(id);
+                        listed += 1;
+                    }
+                }
+                cat.record_manifest(
+                    camera,
+                    &m.header.date,
+                    m.header.seq,
+                    &m.key,
+                    &m.sha256,
+                    m.header.prev_sha256.as_deref(),
+                    &ids,
+                    now,
+                )?;
+                manifests += 1;
+            }
+        }
+        let rest = super::adopt::adopt_listing(&cfg, &cat, &*store, "", false).await?;
+        println!(
+            "rebuilt {}: {listed} recording(s) from {manifests} manifest(s), {} more from the store listing",
+            path.display(),
+            rest.added
+        );
+        println!("local copies are not in the new catalog; check the result with `camvault verify --manifests`.");
+        Ok(if rest.failed > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        })
+    })
+}

@@ -1,0 +1,252 @@
+//! Daily manifests: per camera and day, the list of every verified recording, each naming
+//! the SHA-256 of the camera's previous manifest.
+//!
+//! They live in the store beside the recordings (`manifests/{camera}/{date}.jsonl`), so
+//! the proof travels with the data: any later change to a manifest breaks the chain, and
+//! any lost or altered recording no longer matches its line. A day is written once it is
+//! two days old (cameras upload late); recordings of that day that arrive later go into a
+//! revision (`{date}.r2.jsonl`), the next link of the chain. Content is deterministic, so
+//! a write interrupted by a crash is simply redone.
+
+use std::collections::BTreeMap;
+
+use anyhow::{anyhow, Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::catalog::{Catalog, ManifestEntry};
+use crate::store::{crc_hex, Backend, ErrorKind};
+use crate::upload::body::{crc_of_reader, Body};
+
+pub const PREFIX: &str = "manifests/";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Header {
+    pub camvault_manifest: u32,
+    pub camera: String,
+    pub date: String,
+    pub seq: i64,
+    pub prev_sha256: Option<String>,
+    pub files: usize,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Line {
+    pub key: String,
+    pub size: u64,
+    pub crc64: String,
+    pub start: String,
+    pub end: Option<String>,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Writes every manifest that is due; returns how many were written.
+pub async fn write_due(catalog: &Catalog, store: &dyn Backend, now: jiff::Timestamp) -> Result<usize> {
+    let entries = catalog.unlisted(now.as_millisecond() - 86_400_000)?;
+    // camera → date → entries, dates at least two days old in the camera's zone.
+    let mut days: BTreeMap<(String, String), Vec<ManifestEntry>> = BTreeMap::new();
+    for e in entries {
+        let tz = jiff::tz::TimeZone::get(&e.tz).unwrap_or(jiff::tz::TimeZone::UTC);
+        let today = now.to_zoned(tz.clone()).date();
+        let Ok(ts) = jiff::Timestamp::from_millisecond(e.start_ms) else {
+            continue;
+        };
+        let date = ts.to_zoned(tz).date();
+        let due = today
+            .checked_sub(jiff::Span::new().days(2))
+            .is_ok_and(|last| date <= last);
+        if due {
+            days.entry((e.camera.clone(), date.to_string())).or_default().push(e);
+        }
+    }
+    let mut written = 0;
+    for ((camera, date), files) in days {
+        let (seq, prev) = match catalog.last_manifest(&camera)? {
+            Some((s, sha)) => (s + 1, Some(sha)),
+            None => (1, None),
+        };
+        let header = Header {
+            camvault_manifest: 1,
+            camera: camera.clone(),
+            date: date.clone(),
+            seq,
+            prev_sha256: prev.clone(),
+            files: files.len(),
+        };
+        let mut text = serde_json::to_string(&header)? + "\n";
+        for f in &files {
+            let line = Line {
+                key: f.key.clone(),
+                size: f.size,
+                crc64: f.crc64.clone(),
+                start: crate::report::rfc3339(f.start_ms, &f.tz),
+                end: f.end_ms.map(|e| crate::report::rfc3339(e, &f.tz)),
+            };
+            text.push_str(&serde_json::to_string(&line)?);
+            text.push('\n');
+        }
+        let sha = hex(&Sha256::digest(text.as_bytes()));
+        let key = put_new(
+            catalog,
+            store,
+            &format!("{PREFIX}{camera}/{date}.jsonl"),
+            text.as_bytes(),
+        )
+        .await?;
+        let ids: Vec<i64> = files.iter().map(|f| f.id).collect();
+        catalog.record_manifest(
+            &camera,
+            &date,
+            seq,
+            &key,
+            &sha,
+            prev.as_deref(),
+            &ids,
+            now.as_millisecond(),
+        )?;
+        tracing::info!(%key, files = ids.len(), "manifest written");
+        written += 1;
+    }
+    Ok(written)
+}
+
+/// Stores `bytes` under `base` or its first free revision; a leftover of a crashed write
+/// with the same bytes is accepted.
+async fn put_new(catalog: &Catalog, store: &dyn Backend, base: &str, bytes: &[u8]) -> Result<String> {
+    let dir = tempfile::tempdir()?;
+    let tmp = dir.path().join("manifest");
+    std::fs::write(&tmp, bytes)?;
+    let mut crc = crc64fast::Digest::new();
+    crc.write(bytes);
+    let want = crc_hex(crc.sum64());
+    for rev in 1..1000 {
+        let key = crate::keys::revision_key(base, rev);
+        if catalog.manifest_key_taken(&key)? {
+            continue;
+        }
+        let mut body = Body::open(&tmp, bytes.len() as u64, None).await?;
+        match store.put(&key, &mut body, "Standard").await {
+            Ok(()) => return Ok(key),
+            Err(e) if e.kind == ErrorKind::AlreadyExists => {
+                let head = store.head(&key).await.map_err(|e| anyhow!("{e}"))?;
+                if head.is_some_and(|h| h.crc64.as_deref() == Some(want.as_str())) {
+                    return Ok(key);
+                }
+            }
+            Err(e) => return Err(anyhow!("writing manifest {key}: {e}")),
+        }
+    }
+    Err(anyhow!("no free key for manifest {base}"))
+}
+
+/// Reads an object whole (manifests are small).
+async fn read_all(store: &dyn Backend, key: &str) -> Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut r = store.get(key).await.map_err(|e| anyhow!("reading {key}: {e}"))?;
+    let mut buf = Vec::new();
+    r.read_to_end(&mut buf).await?;
+    Ok(buf)
+}
+
+/// A parsed manifest with its own hash.
+pub struct Manifest {
+    pub key: String,
+    pub sha256: String,
+    pub header: Header,
+    pub lines: Vec<Line>,
+}
+
+pub fn parse(key: &str, bytes: &[u8]) -> Result<Manifest> {
+    let text = std::str::from_utf8(bytes).with_context(|| format!("{key} is not UTF-8"))?;
+    let mut it = text.lines();
+    let header: Header = serde_json::from_str(it.next().unwrap_or("")).with_context(|| format!("{key}: bad header"))?;
+    let lines = it
+        .map(|l| serde_json::from_str(l).with_context(|| format!("{key}: bad line {l:?}")))
+        .collect::<Result<Vec<Line>>>()?;
+    Ok(Manifest {
+        key: key.into(),
+        sha256: hex(&Sha256::digest(bytes)),
+        header,
+        lines,
+    })
+}
+
+/// Every manifest in the store, by camera, in chain order.
+pub async fn load_all(store: &dyn Backend) -> Result<BTreeMap<String, Vec<Manifest>>> {
+    let mut out: BTreeMap<String, Vec<Manifest>> = BTreeMap::new();
+    for o in store
+        .list(PREFIX)
+        .await
+        .map_err(|e| anyhow!("listing manifests: {e}"))?
+    {
+        let m = parse(&o.key, &read_all(store, &o.key).await?)?;
+        out.entry(m.header.camera.clone()).or_default().push(m);
+    }
+    for list in out.values_mut() {
+        list.sort_by_key(|m| m.header.seq);
+    }
+    Ok(out)
+}
+
+/// Checks the chains and every listed object; returns the problems found.
+pub async fn verify(store: &dyn Backend, deep: bool) -> Result<(usize, Vec<String>)> {
+    let all = load_all(store).await?;
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for (camera, list) in &all {
+        let mut prev: Option<&Manifest> = None;
+        for (i, m) in list.iter().enumerate() {
+            if m.header.seq != i as i64 + 1 {
+                problems.push(format!(
+                    "{camera}: manifest number {} is missing (found {} at {})",
+                    i + 1,
+                    m.header.seq,
+                    m.key
+                ));
+            }
+            let want_prev = prev.map(|p| p.sha256.clone());
+            if m.header.prev_sha256 != want_prev {
+                problems.push(format!("{}: the chain is broken: it names {:?} as the previous manifest's SHA-256, which is {:?}; a manifest before it was changed or removed", m.key, m.header.prev_sha256, want_prev));
+            }
+            if m.header.files != m.lines.len() {
+                problems.push(format!(
+                    "{}: header says {} files, lists {}",
+                    m.key,
+                    m.header.files,
+                    m.lines.len()
+                ));
+            }
+            for l in &m.lines {
+                checked += 1;
+                match store.head(&l.key).await {
+                    Ok(None) => problems.push(format!("{} is listed in {} but missing from the store", l.key, m.key)),
+                    Ok(Some(h)) if h.size != l.size || h.crc64.as_deref().is_some_and(|c| c != l.crc64) => problems
+                        .push(format!(
+                            "{} differs from {} ({} bytes, CRC-64 {:?}; listed {} bytes, {})",
+                            l.key, m.key, h.size, h.crc64, l.size, l.crc64
+                        )),
+                    Ok(Some(_)) if deep => match store.get(&l.key).await {
+                        Ok(r) => match crc_of_reader(r).await {
+                            Ok((crc, n)) if n == l.size && crc_hex(crc) == l.crc64 => {}
+                            Ok((crc, n)) => problems.push(format!(
+                                "{}: bytes differ from {} ({n} bytes, {})",
+                                l.key,
+                                m.key,
+                                crc_hex(crc)
+                            )),
+                            Err(e) => problems.push(format!("{}: {e}", l.key)),
+                        },
+                        Err(e) => problems.push(format!("{}: {e}", l.key)),
+                    },
+                    Ok(Some(_)) => {}
+                    Err(e) => problems.push(format!("{}: cannot check: {e}", l.key)),
+                }
+            }
+            prev = Some(m);
+        }
+    }
+    Ok((checked, problems))
+}
