@@ -387,6 +387,9 @@ pub struct Health {
     pub camera_silent_hours: u64,
     /// More failing files than this is a problem.
     pub max_failed_files: u64,
+    /// The catalog is backed up to the store this often (hours); a backup older than
+    /// twice this is a problem.
+    pub catalog_backup_hours: u64,
 }
 
 impl Default for Health {
@@ -395,6 +398,7 @@ impl Default for Health {
             max_pending_age_secs: 3600,
             camera_silent_hours: 24,
             max_failed_files: 0,
+            catalog_backup_hours: 24,
         }
     }
 }

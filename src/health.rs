@@ -19,6 +19,26 @@ pub struct Problem {
 pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Vec<Problem> {
     let h = &cfg.health;
     let mut out = Vec::new();
+    // Only once there is something to back up, and after the first backup was due.
+    let verified = s.verified.files > 0;
+    let limit_ms = 2 * h.catalog_backup_hours as i64 * 3_600_000;
+    match s.last_backup_ms {
+        Some(t) if now_ms - t > limit_ms => out.push(Problem {
+            rule: "catalog_backup",
+            subject: String::new(),
+            message: format!(
+                "the last catalog backup in the store is {} h old (limit {} h); is the store reachable?",
+                (now_ms - t) / 3_600_000,
+                limit_ms / 3_600_000
+            ),
+        }),
+        None if verified && s.first_capture_ms.is_some_and(|t| now_ms - t > limit_ms) => out.push(Problem {
+            rule: "catalog_backup",
+            subject: String::new(),
+            message: "the catalog has never been backed up to the store".into(),
+        }),
+        _ => {}
+    }
     if let Some(t) = s.oldest_pending_ms {
         let age = (now_ms - t).max(0) / 1000;
         if age as u64 > h.max_pending_age_secs {

@@ -6,6 +6,7 @@
 //! camera writes to; `cli` is the surface.
 
 mod alerts;
+mod backup;
 mod cache;
 mod capture;
 mod catalog;

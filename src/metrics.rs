@@ -123,9 +123,22 @@ pub fn render(cfg: &Config, cat: &Catalog, pm: &PipelineMetrics, now_ms: i64) ->
         g(del.denied as i64),
     );
 
+    if let Some(t) = s.last_backup_ms {
+        r.register(
+            "camvault_catalog_backup_age_seconds",
+            "Seconds since the catalog was last backed up to the store",
+            g((now_ms - t).max(0) / 1000),
+        );
+    }
     let problems = crate::health::evaluate(cfg, &s, now_ms, crate::cache::free_bytes(&cfg.vault()));
     let health = Family::<RuleLabel, Gauge>::default();
-    for rule in ["backlog", "upload_failures", "low_disk", "camera_silent"] {
+    for rule in [
+        "backlog",
+        "upload_failures",
+        "low_disk",
+        "camera_silent",
+        "catalog_backup",
+    ] {
         health
             .get_or_create(&RuleLabel { rule: rule.into() })
             .set(problems.iter().filter(|p| p.rule == rule).count() as i64);

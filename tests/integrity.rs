@@ -126,3 +126,30 @@ fn manifests_chain_detects_tampering_and_rebuild_round_trips() {
         stdout(&out)
     );
 }
+
+#[test]
+fn the_catalog_is_backed_up_to_the_store() {
+    let env = Env::new(1, "");
+    env.put_old(&old_clip(now_unix() - 600), b"clip");
+    env.ok(&["ingest", "--once"]);
+    let backups: Vec<String> = env
+        .all_objects()
+        .into_keys()
+        .filter(|k| k.starts_with("catalog/"))
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let db = rusqlite::Connection::open(env.store().join(&backups[0])).unwrap();
+    let n: i64 = db
+        .query_row("SELECT count(*) FROM files WHERE state = 'verified'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1, "a consistent copy with the verified file");
+    env.ok(&["ingest", "--once"]);
+    assert_eq!(
+        env.all_objects()
+            .into_keys()
+            .filter(|k| k.starts_with("catalog/"))
+            .count(),
+        1,
+        "once a day, not every run"
+    );
+}

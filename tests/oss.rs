@@ -77,9 +77,14 @@ fn oss_env(srv: &Server, secret: &str) -> Env {
 
 fn stored(srv: &Server) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    let mut stack = vec![srv.data.path().join("objects")];
+    let root = srv.data.path().join("objects");
+    let mut stack = vec![root.clone()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(d).unwrap().flatten() {
+            let rel = e.path().strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+            if rel.starts_with("catalog") || rel.starts_with("manifests") {
+                continue; // camvault's own objects, not recordings
+            }
             if e.path().is_dir() {
                 stack.push(e.path());
             } else {

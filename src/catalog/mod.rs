@@ -194,6 +194,10 @@ pub struct Summary {
     pub oldest_pending_ms: Option<i64>,
     pub cameras: Vec<CameraSummary>,
     pub recent_errors: Vec<(String, String)>,
+    /// When the catalog was last backed up to the store.
+    pub last_backup_ms: Option<i64>,
+    /// When the first camera was first seen.
+    pub first_capture_ms: Option<i64>,
 }
 
 fn row_to_file(r: &rusqlite::Row) -> rusqlite::Result<FileRow> {
@@ -782,6 +786,16 @@ impl Catalog {
         Ok(())
     }
 
+    /// A consistent copy of the whole catalog at `dest` (which must not exist).
+    pub fn snapshot(&self, dest: &Path) -> Result<()> {
+        let c = self.lock();
+        let d = dest
+            .to_str()
+            .ok_or_else(|| anyhow!("snapshot path {} is not UTF-8", dest.display()))?;
+        c.execute("VACUUM INTO ?1", [d])?;
+        Ok(())
+    }
+
     pub fn summary(&self) -> Result<Summary> {
         let c = self.lock();
         let mut s = Summary::default();
@@ -840,6 +854,13 @@ impl Catalog {
         let mut st = c.prepare_cached(
             "SELECT key, coalesce(last_error, '') FROM files WHERE state != 'verified' AND last_error IS NOT NULL ORDER BY next_attempt_ms DESC LIMIT 5",
         )?;
+        s.last_backup_ms = c
+            .query_row("SELECT value FROM kv WHERE key = 'backup.last_ms'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .ok()
+            .and_then(|v| v.parse().ok());
+        s.first_capture_ms = c.query_row("SELECT min(first_seen_ms) FROM cameras", [], |r| r.get(0))?;
         s.recent_errors = st
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;

@@ -27,6 +27,10 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
         if let Some(e) = &manifest_error {
             eprintln!("manifests not written (retried next run): {e:#}");
         }
+        let every = cfg.health.catalog_backup_hours as i64 * 3_600_000;
+        if let Err(e) = crate::backup::run_if_due(&p.catalog, &*p.uploader.store, every).await {
+            eprintln!("catalog backup failed (retried next run): {e:#}");
+        }
         let keeper = CacheKeeper::new(&cfg);
         let pass = keeper.pass(&p.catalog, jiff::Timestamp::now().as_millisecond(), &cache::free_bytes)?;
         let s = p.catalog.summary()?;

@@ -123,10 +123,14 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
     let mut daemons = Vec::new();
     {
         let (up, stop) = (p.uploader.clone(), stop.clone());
+        let backup_every_ms = cfg.health.catalog_backup_hours as i64 * 3_600_000;
         daemons.push(tokio::spawn(async move {
             loop {
                 if let Err(e) = crate::manifest::write_due(&up.catalog, &*up.store, jiff::Timestamp::now()).await {
                     warn!("daily manifests: {e:#} (retried within the hour)");
+                }
+                if let Err(e) = crate::backup::run_if_due(&up.catalog, &*up.store, backup_every_ms).await {
+                    warn!("catalog backup: {e:#} (retried within the hour)");
                 }
                 tokio::select! {
                     _ = stop.cancelled() => break,
