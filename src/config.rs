@@ -30,6 +30,7 @@ pub struct Config {
     pub http: Http,
     pub health: Health,
     pub alerts: Alerts,
+    pub verify: Verify,
     /// Per camera, keyed by MAC (12 hex digits, any case, `:` or `-` allowed).
     pub cameras: BTreeMap<String, Camera>,
     /// Where the file was read from; set by [`Config::load`].
@@ -317,6 +318,25 @@ impl Default for Http {
         Http {
             enabled: true,
             listen: "127.0.0.1:8640".into(),
+        }
+    }
+}
+
+/// The verification `serve` runs on its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Verify {
+    /// Every stored object is checked (size and CRC-64 against the store) within this many days.
+    pub period_days: u64,
+    /// Random objects still in Standard re-read byte for byte every hour.
+    pub deep_sample: usize,
+}
+
+impl Default for Verify {
+    fn default() -> Self {
+        Verify {
+            period_days: 7,
+            deep_sample: 1,
         }
     }
 }
@@ -768,6 +788,9 @@ impl Config {
                     self.alerts.quiet_hours
                 );
             }
+        }
+        if self.verify.period_days == 0 {
+            bail!("`verify.period_days` must be at least 1 (default 7)");
         }
         if self.alerts.interval_secs == 0 || self.alerts.repeat_hours == 0 {
             bail!("`alerts.interval_secs` and `alerts.repeat_hours` must be at least 1");

@@ -53,6 +53,16 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
             });
         }
     }
+    if let Some((key, why)) = s.verify_bad.iter().next() {
+        out.push(Problem {
+            rule: "verify_mismatch",
+            subject: String::new(),
+            message: format!(
+                "{} stored object(s) missing or different, e.g. {key}: {why}; run `camvault verify` and see docs/monitoring.md",
+                s.verify_bad.len()
+            ),
+        });
+    }
     if s.failed.files > h.max_failed_files {
         out.push(Problem {
             rule: "upload_failures",

@@ -22,6 +22,7 @@ mod report;
 mod samba;
 mod store;
 mod upload;
+mod verify;
 mod web;
 
 fn main() -> std::process::ExitCode {

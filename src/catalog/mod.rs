@@ -198,6 +198,8 @@ pub struct Summary {
     pub last_backup_ms: Option<i64>,
     /// When the first camera was first seen.
     pub first_capture_ms: Option<i64>,
+    /// Objects the scheduled verification found missing or different: key → why.
+    pub verify_bad: std::collections::BTreeMap<String, String>,
 }
 
 fn row_to_file(r: &rusqlite::Row) -> rusqlite::Result<FileRow> {
@@ -796,6 +798,37 @@ impl Catalog {
         Ok(())
     }
 
+    /// Up to `n` random files the store should hold.
+    pub fn random_stored(&self, n: usize) -> Result<Vec<FileRow>> {
+        let c = self.lock();
+        let (lo, hi): (Option<i64>, Option<i64>) =
+            c.query_row("SELECT min(id), max(id) FROM files", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let (Some(lo), Some(hi)) = (lo, hi) else {
+            return Ok(Vec::new());
+        };
+        let mut st = c.prepare_cached(&format!(
+            "SELECT {FILE_COLS} FROM files WHERE id >= ?1 AND state IN ('uploaded', 'verified') ORDER BY id LIMIT 1"
+        ))?;
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let at = fastrand::i64(lo..=hi);
+            if let Some(r) = st.query_map([at], row_to_file)?.next() {
+                out.push(r?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records something a person should hear about (sent by the alerts).
+    pub fn record_event(&self, kind: &str, message: &str) -> Result<()> {
+        let c = self.lock();
+        c.execute(
+            "INSERT INTO events (at_ms, kind, message) VALUES (?1, ?2, ?3)",
+            params![jiff::Timestamp::now().as_millisecond(), kind, message],
+        )?;
+        Ok(())
+    }
+
     pub fn summary(&self) -> Result<Summary> {
         let c = self.lock();
         let mut s = Summary::default();
@@ -861,6 +894,13 @@ impl Catalog {
             .ok()
             .and_then(|v| v.parse().ok());
         s.first_capture_ms = c.query_row("SELECT min(first_seen_ms) FROM cameras", [], |r| r.get(0))?;
+        s.verify_bad = c
+            .query_row("SELECT value FROM kv WHERE key = 'verify.bad'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .ok()
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or_default();
         s.recent_errors = st
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;

@@ -124,6 +124,7 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
     {
         let (up, stop) = (p.uploader.clone(), stop.clone());
         let backup_every_ms = cfg.health.catalog_backup_hours as i64 * 3_600_000;
+        let (verify_days, verify_sample) = (cfg.verify.period_days, cfg.verify.deep_sample);
         daemons.push(tokio::spawn(async move {
             loop {
                 if let Err(e) = crate::manifest::write_due(&up.catalog, &*up.store, jiff::Timestamp::now()).await {
@@ -131,6 +132,17 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
                 }
                 if let Err(e) = crate::backup::run_if_due(&up.catalog, &*up.store, backup_every_ms).await {
                     warn!("catalog backup: {e:#} (retried within the hour)");
+                }
+                let total = up
+                    .catalog
+                    .summary()
+                    .map(|s| s.verified.files + s.uploaded.files)
+                    .unwrap_or(0);
+                let batch = (total / (verify_days * 24).max(1) + 1) as usize;
+                match crate::verify::scheduled(&up.catalog, &*up.store, batch, verify_sample).await {
+                    Ok((_, bad)) if bad > 0 => warn!("scheduled verification: {bad} object(s) missing or different"),
+                    Ok(_) => {}
+                    Err(e) => warn!("scheduled verification: {e:#}"),
                 }
                 tokio::select! {
                     _ = stop.cancelled() => break,

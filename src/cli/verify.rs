@@ -6,8 +6,6 @@ use anyhow::Result;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::store::crc_hex;
-use crate::upload::body::crc_of_reader;
 
 pub fn run(cfg: Config, deep: bool, manifests: bool) -> Result<ExitCode> {
     let rt = super::runtime()?;
@@ -45,26 +43,7 @@ pub fn run(cfg: Config, deep: bool, manifests: bool) -> Result<ExitCode> {
             after = last.id;
             for row in page {
                 checked += 1;
-                let want = row.crc64.clone().unwrap_or_default();
-                let problem = match store.head(&row.key).await {
-                    Err(e) => Some(format!("cannot check: {e}")),
-                    Ok(None) => Some("missing from the store".to_string()),
-                    Ok(Some(h)) if h.size != row.size => Some(format!("size {} in the store, {} expected", h.size, row.size)),
-                    Ok(Some(h)) if h.crc64.as_deref().is_some_and(|c| c != want) => {
-                        Some(format!("checksum {} in the store, {want} expected", h.crc64.unwrap_or_default()))
-                    }
-                    Ok(Some(_)) if deep => match store.get(&row.key).await {
-                        Err(e) => Some(format!("cannot read back: {e}")),
-                        Ok(r) => match crc_of_reader(r).await {
-                            Err(e) => Some(format!("read back failed: {e}")),
-                            Ok((crc, n)) if n != row.size || crc_hex(crc) != want => {
-                                Some(format!("bytes differ: read {n} bytes with checksum {}, expected {want}", crc_hex(crc)))
-                            }
-                            Ok(_) => None,
-                        },
-                    },
-                    Ok(Some(_)) => None,
-                };
+                let problem = crate::verify::check(&*store, &row, deep).await;
                 if let Some(p) = problem {
                     println!("BAD  {}  {p}", row.key);
                     bad.push(row.key);
