@@ -443,7 +443,7 @@ pub struct Samba {
     pub force_user: String,
     /// The camera user's password, for `samba check` only; prefer `password_file` or
     /// `$CAMVAULT_SAMBA_PASSWORD`. Never logged.
-    pub password: String,
+    pub password: Secret,
     pub password_file: PathBuf,
     pub netbios: bool,
     pub netbios_name: String,
@@ -473,7 +473,7 @@ impl Default for Samba {
             share: "camera".into(),
             camera_user: "camera".into(),
             force_user: String::new(),
-            password: String::new(),
+            password: Secret::default(),
             password_file: PathBuf::new(),
             netbios: true,
             netbios_name: "CAMVAULT".into(),
@@ -900,10 +900,22 @@ impl Config {
             self.resolve(&self.samba.audit_log)
         }
     }
+    /// Whether the file itself holds a secret (then it must be readable by its owner only).
+    pub fn holds_secrets(&self) -> bool {
+        !self.samba.password.0.is_empty()
+            || !self.store.oss.access_key_secret.0.is_empty()
+            || !self.store.oss.security_token.0.is_empty()
+            || self
+                .alerts
+                .channel
+                .iter()
+                .any(|c| !c.secret.0.is_empty() || !c.token.0.is_empty())
+    }
+
     /// The camera user's password: config, then `password_file`, then `$CAMVAULT_SAMBA_PASSWORD`.
     pub fn samba_password(&self) -> Result<Option<String>> {
-        if !self.samba.password.is_empty() {
-            return Ok(Some(self.samba.password.clone()));
+        if !self.samba.password.0.is_empty() {
+            return Ok(Some(self.samba.password.0.clone()));
         }
         if !self.samba.password_file.as_os_str().is_empty() {
             let p = self.resolve(&self.samba.password_file);

@@ -577,3 +577,20 @@ fn cost_model_reproduces_the_users_plan() {
     assert!((v["standard_gb"].as_f64().unwrap() - 0.002).abs() < 1e-9, "{v}");
     assert!(v["projection"][2]["monthly_cny"].as_f64().is_some());
 }
+
+#[test]
+fn config_with_secrets_must_be_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new(1, "samba.password = \"hunter2hunter2\"");
+    assert_eq!(
+        std::fs::metadata(env.config()).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "init writes 0600"
+    );
+    env.ok(&["doctor"]);
+    std::fs::set_permissions(env.config(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = env.run(&["doctor"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("chmod 600"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("hunter2hunter2") && !stderr(&out).contains("hunter2hunter2"));
+}

@@ -69,6 +69,21 @@ fn writable_dir(r: &mut Report, name: &str, dir: &Path, key: &str) -> bool {
 pub fn run(cfg: Config) -> Result<ExitCode> {
     let mut r = Report::default();
     r.ok(&format!("config {} is valid", cfg.source.display()));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&cfg.source)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0);
+        if cfg.holds_secrets() && mode & 0o077 != 0 {
+            r.fail(
+                &format!(
+                    "config {} holds secrets but is readable by others (mode {mode:o})",
+                    cfg.source.display()
+                ),
+                &format!("chmod 600 {}", cfg.source.display()),
+            );
+        }
+    }
     let (inbox, vault, store) = (cfg.inbox(), cfg.vault(), cfg.fs_root());
     let inbox_ok = writable_dir(&mut r, "inbox", &inbox, "paths.inbox");
     let vault_ok = writable_dir(&mut r, "vault", &vault, "paths.vault");

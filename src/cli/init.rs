@@ -42,7 +42,20 @@ pub fn create(dir: &Path, force: bool, text: &str) -> Result<Config> {
     for d in [cfg.inbox(), cfg.vault(), cfg.fs_root()] {
         std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
     }
-    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    // 0600: the config is where people put their store's secrets.
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        f.write_all(text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     Catalog::open(&cfg.catalog(), true)?;
     Ok(cfg)
 }
