@@ -67,6 +67,25 @@ fn test_python() -> PathBuf {
     p
 }
 
+/// Gives the camera user its Samba password in the passdb `conf` names.
+fn set_password(conf: &Path) {
+    let mut pw = Command::new("smbpasswd")
+        .arg("-c")
+        .arg(conf)
+        .args(["-s", "-a", USER])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    pw.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASS}\n{PASS}\n").as_bytes())
+        .unwrap();
+    assert!(pw.wait().unwrap().success(), "smbpasswd");
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -133,21 +152,7 @@ impl Share {
         std::fs::write(env.root().join("camera.pw"), PASS).unwrap();
         let conf = env.root().join("samba/smb.conf");
         env.ok(&["samba", "config", "--write", conf.to_str().unwrap()]);
-        let mut pw = Command::new("smbpasswd")
-            .arg("-c")
-            .arg(&conf)
-            .args(["-s", "-a", USER])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        pw.stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{PASS}\n{PASS}\n").as_bytes())
-            .unwrap();
-        assert!(pw.wait().unwrap().success(), "smbpasswd");
+        set_password(&conf);
         let serve = env.serve();
         eprintln!("serve started; waiting for smbd on {port}");
         wait_port("127.0.0.1", port);
@@ -461,20 +466,7 @@ fn check_fails_without_worm_and_on_the_chmod_773_setup() {
             ),
         )
         .unwrap();
-        let mut pw = Command::new("smbpasswd")
-            .arg("-c")
-            .arg(&conf)
-            .args(["-s", "-a", USER])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        pw.stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{PASS}\n{PASS}\n").as_bytes())
-            .unwrap();
-        assert!(pw.wait().unwrap().success());
+        set_password(&conf);
         let mut smbd = plain_smbd(&conf);
         wait_port("127.0.0.1", port);
         let out = env.run(&["samba", "check"]);

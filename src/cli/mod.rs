@@ -252,10 +252,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             months,
             class,
             json,
-        } if !config_path.exists() => {
-            init_logging(None, cli.log_format, cli.verbose);
+        } => {
+            let cfg = if config_path.exists() {
+                Config::load(&config_path)?
+            } else {
+                Config::default()
+            };
+            init_logging(Some(&cfg), cli.log_format, cli.verbose);
             cost::run_model(
-                &Config::default(),
+                &cfg,
                 cost::ModelArgs {
                     daily_gb,
                     transition_days,
@@ -284,23 +289,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         LifecycleCommand::Show => "show",
                         LifecycleCommand::Apply => "apply",
                         LifecycleCommand::Check => "check",
-                    },
-                ),
-                Command::Cost {
-                    model: true,
-                    daily_gb,
-                    transition_days,
-                    months,
-                    class,
-                    json,
-                } => cost::run_model(
-                    &cfg,
-                    cost::ModelArgs {
-                        daily_gb,
-                        transition_days,
-                        months,
-                        class,
-                        json,
                     },
                 ),
                 Command::Cost { json, .. } => cost::run(&cfg, json),
