@@ -15,8 +15,18 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
     rt.block_on(async move {
         let p = super::serve::open_pipeline(&cfg).await?;
         let (cap, cat) = (p.capturer.clone(), p.catalog.clone());
+        // A spinner while the inbox is scanned and captured (long for a month of clips).
+        let spinner = std::io::stderr().is_terminal().then(|| {
+            let s = indicatif::ProgressBar::new_spinner();
+            s.set_message(format!("scanning and capturing {}", cfg.inbox().display()));
+            s.enable_steady_tick(Duration::from_millis(120));
+            s
+        });
         let (new, known, growing, cap_errors) =
             tokio::task::spawn_blocking(move || crate::inbox::capture_all_complete(&cap, &cat)).await?;
+        if let Some(s) = spinner {
+            s.finish_and_clear();
+        }
         let progress = std::io::stderr().is_terminal().then(|| progress(p.catalog.clone()));
         let failed = upload::drain(p.uploader.clone(), cfg.upload.concurrency, 3).await;
         if let Some((bar, task)) = progress {
