@@ -905,11 +905,8 @@ impl Config {
         !self.samba.password.0.is_empty()
             || !self.store.oss.access_key_secret.0.is_empty()
             || !self.store.oss.security_token.0.is_empty()
-            || self
-                .alerts
-                .channel
-                .iter()
-                .any(|c| !c.secret.0.is_empty() || !c.token.0.is_empty())
+            // Robot and push URLs carry their access keys.
+            || !self.alerts.channel.is_empty()
     }
 
     /// The camera user's password: config, then `password_file`, then `$CAMVAULT_SAMBA_PASSWORD`.

@@ -6,6 +6,16 @@
 use crate::catalog::Summary;
 use crate::config::{human_bytes, Config};
 
+/// Every rule's name, as it appears in `Problem::rule` and the metric's `rule` label.
+pub const RULES: &[&str] = &[
+    "backlog",
+    "upload_failures",
+    "low_disk",
+    "camera_silent",
+    "catalog_backup",
+    "verify_mismatch",
+];
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// Stable name of the rule, for alert routing.

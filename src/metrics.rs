@@ -132,13 +132,7 @@ pub fn render(cfg: &Config, cat: &Catalog, pm: &PipelineMetrics, now_ms: i64) ->
     }
     let problems = crate::health::evaluate(cfg, &s, now_ms, crate::cache::free_bytes(&cfg.vault()));
     let health = Family::<RuleLabel, Gauge>::default();
-    for rule in [
-        "backlog",
-        "upload_failures",
-        "low_disk",
-        "camera_silent",
-        "catalog_backup",
-    ] {
+    for rule in crate::health::RULES.iter().copied() {
         health
             .get_or_create(&RuleLabel { rule: rule.into() })
             .set(problems.iter().filter(|p| p.rule == rule).count() as i64);

@@ -120,7 +120,8 @@ pub async fn send(client: &reqwest::Client, ch: &Channel, msg: &Message) -> Resu
     let resp = req
         .send()
         .await
-        .map_err(|e| format!("channel {}: {}", ch.name, redact(&e.to_string(), ch)))?;
+        // Without the URL: robot URLs carry their access keys.
+        .map_err(|e| format!("channel {}: {}", ch.name, redact(&e.without_url().to_string(), ch)))?;
     let status = resp.status();
     let body = resp.text().await.unwrap_or_default();
     if !status.is_success() {
