@@ -107,7 +107,6 @@ fn wait_port(addr: &str, port: u16) {
 
 /// smbclient as the camera: SMB1 only. Commands come on stdin, one per line.
 fn smb(addr: &str, port: u16, user: &str, pass: &str, commands: &str) -> String {
-    eprintln!("smbclient //{addr}/camera: {}", commands.lines().next().unwrap_or(""));
     let mut child = Command::new("timeout")
         .args(["300", "smbclient"])
         .arg(format!("//{addr}/camera"))
@@ -123,10 +122,8 @@ fn smb(addr: &str, port: u16, user: &str, pass: &str, commands: &str) -> String 
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(commands_owned.as_bytes());
     });
-    let t0 = Instant::now();
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
-    eprintln!("  ... {} ms", t0.elapsed().as_millis());
     format!("{}{}", stdout(&out), stderr(&out))
 }
 
@@ -154,7 +151,6 @@ impl Share {
         env.ok(&["samba", "config", "--write", conf.to_str().unwrap()]);
         set_password(&conf);
         let serve = env.serve();
-        eprintln!("serve started; waiting for smbd on {port}");
         wait_port("127.0.0.1", port);
         Share {
             env,
