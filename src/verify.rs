@@ -84,7 +84,7 @@ pub async fn scheduled(catalog: &Catalog, store: &dyn Backend, batch: usize, sam
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::NewFile;
+    use crate::catalog::StoredFile;
     use crate::store::fs::FsStore;
     use crate::upload::body::Body;
 
@@ -101,29 +101,23 @@ mod tests {
             let key = format!("videos/cam/{i}.mp4");
             let mut body = Body::open(&src, 1000, None).await.unwrap();
             store.put(&key, &mut body, "Standard").await.unwrap();
-            let row = NewFile {
+            let crc = crc_hex(body.crc64());
+            let row = StoredFile {
                 camera: "cam",
                 mac: None,
                 tz: "UTC",
-                inbox_path: key.as_bytes(),
-                base_key: &key,
+                key: &key,
                 layout: "generic",
                 channel: None,
                 start_ms: 0,
                 end_ms: None,
                 size: 1000,
-                mtime_ns: 0,
-                dev: 0,
-                ino: 0,
-                duration_ms: None,
-                codec: None,
-                width: None,
-                height: None,
+                crc64: Some(&crc),
+                storage_class: "Standard",
                 warning: None,
                 now_ms: 0,
             };
-            cat.insert_adopted(&row, Some(&crc_hex(body.crc64())), "Standard")
-                .unwrap();
+            cat.insert_adopted(&row).unwrap();
         }
         assert_eq!(scheduled(&cat, &store, 10, 0).await.unwrap(), (3, 0));
         // Same size, other bytes: only a deep read sees it; a shorter file HEAD sees.

@@ -78,6 +78,24 @@ pub struct NewFile<'a> {
     pub now_ms: i64,
 }
 
+/// An object already in the store that no capture produced (adopted, or rebuilt from a
+/// manifest): verified, no local copy, its key also standing for its inbox path.
+pub struct StoredFile<'a> {
+    pub camera: &'a str,
+    pub mac: Option<&'a str>,
+    pub tz: &'a str,
+    pub key: &'a str,
+    pub layout: &'a str,
+    pub channel: Option<&'a str>,
+    pub start_ms: i64,
+    pub end_ms: Option<i64>,
+    pub size: u64,
+    pub crc64: Option<&'a str>,
+    pub storage_class: &'a str,
+    pub warning: Option<&'a str>,
+    pub now_ms: i64,
+}
+
 /// One row as the stages need it.
 #[derive(Debug, Clone)]
 pub struct FileRow {
@@ -361,12 +379,12 @@ impl Catalog {
 
     /// Adds an object that is already in the store (uploaded by another tool) as verified,
     /// without a local copy. Returns the new row's id, `None` when the key is already cataloged.
-    pub fn insert_adopted(&self, f: &NewFile, crc64: Option<&str>, storage_class: &str) -> Result<Option<i64>> {
+    pub fn insert_adopted(&self, f: &StoredFile) -> Result<Option<i64>> {
         let mut c = self.lock();
         let tx = c.transaction()?;
         let known: bool = tx
             .prepare_cached("SELECT 1 FROM files WHERE key = ?1")?
-            .exists([f.base_key])?;
+            .exists([f.key])?;
         if known {
             return Ok(None);
         }
@@ -382,16 +400,16 @@ impl Catalog {
              VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, 0, 0, 0, ?9, 'verified', ?10, ?11, ?12, ?12, ?12, ?12)",
             params![
                 f.camera,
-                f.inbox_path,
-                f.base_key,
+                f.key.as_bytes(),
+                f.key,
                 f.layout,
                 f.channel,
                 f.start_ms,
                 f.end_ms,
                 f.size as i64,
                 f.warning,
-                crc64,
-                storage_class,
+                f.crc64,
+                f.storage_class,
                 f.now_ms
             ],
         )?;

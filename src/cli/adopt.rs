@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Result};
 
-use crate::catalog::{Catalog, NewFile};
+use crate::catalog::{Catalog, StoredFile};
 use crate::config::Config;
 use crate::inbox::layout;
 
@@ -93,28 +93,22 @@ pub async fn adopt_listing(
                 continue;
             }
         };
-        let row = NewFile {
+        let row = StoredFile {
             camera: &cam.id,
             mac: parsed.mac.as_deref(),
             tz: &cam.tz_name,
-            inbox_path: o.key.as_bytes(),
-            base_key: &o.key,
+            key: &o.key,
             layout: parsed.layout.as_str(),
             channel: parsed.channel.as_deref(),
             start_ms: span.start.as_millisecond(),
             end_ms: span.end.map(|e| e.as_millisecond()),
             size: o.size,
-            mtime_ns: 0,
-            dev: 0,
-            ino: 0,
-            duration_ms: None,
-            codec: None,
-            width: None,
-            height: None,
+            crc64: crc.as_deref(),
+            storage_class: &o.storage_class,
             warning: span.warning.as_deref(),
             now_ms: now.as_millisecond(),
         };
-        if cat.insert_adopted(&row, crc.as_deref(), &o.storage_class)?.is_some() {
+        if cat.insert_adopted(&row)?.is_some() {
             added += 1;
         } else {
             known += 1;
@@ -140,10 +134,11 @@ fn read_key(
 ) -> (layout::Parsed, crate::config::CameraInfo, layout::Span) {
     if let Some(m) = template.match_key(key) {
         if let Some(camera) = m.get("camera") {
-            let mut cam = cfg.camera(crate::config::normalize_mac(camera).as_deref(), None);
-            if crate::config::normalize_mac(camera).is_none() {
-                cam = cfg.camera_by_id(camera);
-            }
+            let mac = crate::config::normalize_mac(camera);
+            let cam = match &mac {
+                Some(m) => cfg.camera(Some(m), None),
+                None => cfg.camera_by_id(camera),
+            };
             // The file name as the camera wrote it: without camvault's `.rN` revision mark.
             let file = m.get("file").map(|f| strip_revision(f)).unwrap_or_default();
             let hour_dir = match (m.get("date"), m.get("hour")) {
@@ -156,7 +151,7 @@ fn read_key(
                 let bytes: Vec<&[u8]> = comps.iter().map(|c| c.as_bytes()).collect();
                 let mut parsed = layout::parse(&bytes);
                 if parsed.layout != layout::Layout::Generic {
-                    parsed.mac = crate::config::normalize_mac(camera);
+                    parsed.mac = mac.clone();
                     let span = layout::resolve(&parsed, &cam.tz, modified, now);
                     return (parsed, cam, span);
                 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Result};
 
-use crate::catalog::{Catalog, NewFile};
+use crate::catalog::{Catalog, StoredFile};
 use crate::config::Config;
 
 pub fn rebuild(cfg: Config, force: bool) -> Result<ExitCode> {
@@ -54,28 +54,22 @@ pub fn rebuild(cfg: Config, force: bool) -> Result<ExitCode> {
                     let end = l.end.as_deref().and_then(|e| e.parse::<jiff::Timestamp>().ok());
                     let comps: Vec<&[u8]> = l.key.split('/').map(str::as_bytes).collect();
                     let parsed = crate::inbox::layout::parse(&comps);
-                    let row = NewFile {
+                    let row = StoredFile {
                         camera,
                         mac: parsed.mac.as_deref(),
                         tz: &tz_name,
-                        inbox_path: l.key.as_bytes(),
-                        base_key: &l.key,
+                        key: &l.key,
                         layout: parsed.layout.as_str(),
                         channel: parsed.channel.as_deref(),
                         start_ms: start.as_millisecond(),
                         end_ms: end.map(|e| e.as_millisecond()),
                         size: l.size,
-                        mtime_ns: 0,
-                        dev: 0,
-                        ino: 0,
-                        duration_ms: None,
-                        codec: None,
-                        width: None,
-                        height: None,
+                        crc64: Some(&l.crc64),
+                        storage_class: "Standard",
                         warning: None,
                         now_ms: now,
                     };
-                    if let Some(id) = cat.insert_adopted(&row, Some(&l.crc64), "Standard")? {
+                    if let Some(id) = cat.insert_adopted(&row)? {
                         ids.push(id);
                         listed += 1;
                     }
