@@ -25,6 +25,11 @@ pub struct Problem {
     pub message: String,
 }
 
+/// Evaluates every rule against the vault's disk as it is now.
+pub fn check(cfg: &Config, s: &Summary, now_ms: i64) -> Vec<Problem> {
+    evaluate(cfg, s, now_ms, crate::cache::free_bytes(&cfg.vault()))
+}
+
 /// Evaluates every rule. `free` is the free space on the vault's disk, if known.
 pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Vec<Problem> {
     let h = &cfg.health;

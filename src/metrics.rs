@@ -90,7 +90,8 @@ pub fn render(cfg: &Config, cat: &Catalog, pm: &PipelineMetrics, now_ms: i64) ->
         "Verified recordings still kept in the local vault",
         g(s.cached.bytes as i64),
     );
-    if let Some(free) = crate::cache::free_bytes(&cfg.vault()) {
+    let free = crate::cache::free_bytes(&cfg.vault());
+    if let Some(free) = free {
         r.register(
             "camvault_disk_free_bytes",
             "Free space on the vault's disk",
@@ -130,7 +131,7 @@ pub fn render(cfg: &Config, cat: &Catalog, pm: &PipelineMetrics, now_ms: i64) ->
             g((now_ms - t).max(0) / 1000),
         );
     }
-    let problems = crate::health::evaluate(cfg, &s, now_ms, crate::cache::free_bytes(&cfg.vault()));
+    let problems = crate::health::evaluate(cfg, &s, now_ms, free);
     let health = Family::<RuleLabel, Gauge>::default();
     for rule in crate::health::RULES.iter().copied() {
         health

@@ -14,7 +14,7 @@ pub fn status_json(cfg: &Config, cat: &Catalog, now: i64) -> Result<serde_json::
     let total = pending + s.verified.files + s.failed.files;
     let oldest_pending_secs = s.oldest_pending_ms.map(|t| ((now - t).max(0) / 1000) as u64);
     let del = cat.deletion_summary(now - 86_400_000)?;
-    let problems = crate::health::evaluate(cfg, &s, now, crate::cache::free_bytes(&cfg.vault()));
+    let problems = crate::health::check(cfg, &s, now);
     let cameras: Vec<_> = s
         .cameras
         .iter()

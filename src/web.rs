@@ -53,12 +53,7 @@ async fn metrics_page(State(app): State<App>) -> Response {
 async fn healthz(State(app): State<App>) -> Response {
     let problems = blocking(move || {
         let s = app.catalog.summary()?;
-        Ok(crate::health::evaluate(
-            &app.cfg,
-            &s,
-            now_ms(),
-            crate::cache::free_bytes(&app.cfg.vault()),
-        ))
+        Ok(crate::health::check(&app.cfg, &s, now_ms()))
     })
     .await;
     match problems {

@@ -128,12 +128,7 @@ pub async fn run_once(
 ) -> anyhow::Result<usize> {
     let now = jiff::Timestamp::now();
     let summary = catalog.summary()?;
-    let problems = crate::health::evaluate(
-        cfg,
-        &summary,
-        now.as_millisecond(),
-        crate::cache::free_bytes(&cfg.vault()),
-    );
+    let problems = crate::health::check(cfg, &summary, now.as_millisecond());
     let local = jiff::Zoned::now();
     let quiet = in_quiet_hours(
         &cfg.alerts.quiet_hours,

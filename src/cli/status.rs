@@ -22,7 +22,7 @@ pub fn run(cfg: Config, as_json: bool) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let problems = crate::health::evaluate(&cfg, &s, now, crate::cache::free_bytes(&cfg.vault()));
+    let problems = crate::health::check(&cfg, &s, now);
     println!("catalog {}", cat.path().display());
     println!(
         "files   {total} total: {} verified, {pending} pending, {} failed",
