@@ -3,7 +3,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -34,11 +34,7 @@ fn metric(samples: &[prometheus_parse::Sample], name: &str, labels: &[(&str, &st
 
 #[test]
 fn metrics_health_and_status_over_http() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let env = Env::new(
         1,
         &format!("http.enabled = true\nhttp.listen = \"127.0.0.1:{port}\"\ncache.max_days = 36500"),
@@ -48,11 +44,7 @@ fn metrics_health_and_status_over_http() {
     }
     let mut serve = env.serve();
     env.wait_status(Duration::from_secs(30), |s| s["files"]["verified"] == 3);
-    let t0 = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(20), "no HTTP endpoint");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_port("127.0.0.1", port, "the HTTP endpoint", Duration::from_secs(20));
 
     let (code, text) = get(port, "/metrics");
     assert_eq!(code, 200);

@@ -3,9 +3,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -22,37 +21,17 @@ impl Drop for Server {
     }
 }
 
-fn python() -> PathBuf {
-    let p = std::env::var_os("CAMVAULT_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python"));
-    assert!(
-        p.exists(),
-        "{} missing: .ci/run makes it (python3 -m venv .venv-test; pip install alibabacloud-oss-v2)",
-        p.display()
-    );
-    p
-}
-
 fn server(extra: &[&str]) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let data = tempfile::tempdir().unwrap();
-    let child = Command::new(python())
+    let child = Command::new(test_python())
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oss_server.py"))
         .args([&port.to_string(), "cam-archive", data.path().to_str().unwrap()])
         .args(extra)
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let t0 = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "OSS test server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_port("127.0.0.1", port, "the OSS test server", Duration::from_secs(30));
     Server { child, port, data }
 }
 

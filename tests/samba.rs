@@ -54,19 +54,6 @@ fn has_prog(p: &str) -> bool {
         .is_ok()
 }
 
-/// Python with pysmb, from the venv `.ci/run` makes (or `$CAMVAULT_TEST_PYTHON`).
-fn test_python() -> PathBuf {
-    let p = std::env::var_os("CAMVAULT_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python"));
-    assert!(
-        p.exists(),
-        "{} missing: python3 -m venv .venv-test && .venv-test/bin/pip install pysmb (.ci/run does)",
-        p.display()
-    );
-    p
-}
-
 /// Gives the camera user its Samba password in the passdb `conf` names.
 fn set_password(conf: &Path) {
     let mut pw = Command::new("smbpasswd")
@@ -84,25 +71,6 @@ fn set_password(conf: &Path) {
         .write_all(format!("{PASS}\n{PASS}\n").as_bytes())
         .unwrap();
     assert!(pw.wait().unwrap().success(), "smbpasswd");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_port(addr: &str, port: u16) {
-    let t0 = Instant::now();
-    while std::net::TcpStream::connect((addr, port)).is_err() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "smbd did not start listening on {addr}:{port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// smbclient as the camera: SMB1 only. Commands come on stdin, one per line.
@@ -151,7 +119,7 @@ impl Share {
         env.ok(&["samba", "config", "--write", conf.to_str().unwrap()]);
         set_password(&conf);
         let serve = env.serve();
-        wait_port("127.0.0.1", port);
+        wait_port("127.0.0.1", port, "smbd", Duration::from_secs(30));
         Share {
             env,
             port,
@@ -464,7 +432,7 @@ fn check_fails_without_worm_and_on_the_chmod_773_setup() {
         .unwrap();
         set_password(&conf);
         let mut smbd = plain_smbd(&conf);
-        wait_port("127.0.0.1", port);
+        wait_port("127.0.0.1", port, "smbd", Duration::from_secs(30));
         let out = env.run(&["samba", "check"]);
         let _ = smbd.kill();
         let _ = smbd.wait();

@@ -294,3 +294,34 @@ pub fn camera_ids(status: &serde_json::Value) -> Vec<String> {
         .map(|c| c["id"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// Python from the venv `.ci/run` makes (pysmb, alibabacloud-oss-v2), or `$CAMVAULT_TEST_PYTHON`.
+pub fn test_python() -> PathBuf {
+    let p = std::env::var_os("CAMVAULT_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python"));
+    assert!(
+        p.exists(),
+        "{} missing: python3 -m venv .venv-test && .venv-test/bin/pip install pysmb alibabacloud-oss-v2 (.ci/run does)",
+        p.display()
+    );
+    p
+}
+
+/// A port on 127.0.0.1 that nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something accepts connections on `addr:port`; panics naming `what` after `limit`.
+pub fn wait_port(addr: &str, port: u16, what: &str, limit: Duration) {
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect((addr, port)).is_err() {
+        assert!(t0.elapsed() < limit, "{what} did not start listening on {addr}:{port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
