@@ -200,6 +200,12 @@ pub struct FsStore {
     pub root: PathBuf,
     /// fsync each object before reporting it stored; off only for throwaway stores.
     pub fsync: bool,
+    /// How long an emulated restore takes, per tier (`lifecycle apply` on `fs` emulates
+    /// archiving, so the restore workflow can be tried without a cloud account). Defaults:
+    /// Deep Cold Archive's 12 h (Expedited) and 48 h (Standard).
+    pub restore_expedited_secs: u64,
+    pub restore_standard_secs: u64,
+    pub restore_bulk_secs: u64,
 }
 
 impl Default for FsStore {
@@ -207,6 +213,9 @@ impl Default for FsStore {
         FsStore {
             root: "store".into(),
             fsync: true,
+            restore_expedited_secs: 12 * 3600,
+            restore_standard_secs: 48 * 3600,
+            restore_bulk_secs: 48 * 3600,
         }
     }
 }

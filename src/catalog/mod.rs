@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("migration2.sql"),
     include_str!("migration3.sql"),
+    include_str!("migration4.sql"),
 ];
 
 pub struct Catalog {

@@ -6,6 +6,14 @@
 //! file to the key: the link is atomic and fails when the key exists, which is this
 //! backend's `If-None-Match: *`. The root is never created here: a missing root usually
 //! means an unmounted disk, and writing into the mount point would hide that.
+//!
+//! Tiers are emulated so the archive workflow runs without a cloud account: once a
+//! lifecycle configuration is stored (`lifecycle apply`), an object older than a rule's
+//! transition age moves to that class the first time it is looked at (and stays there, as
+//! on OSS); reading an archived object fails with [`ErrorKind::Archived`] until a restore,
+//! which becomes ready after the configured delay for its tier and expires after its days.
+//! Ages use the store's clock: the real time plus the seconds in `<root>/.camvault/clock`
+//! (absent = 0), which tests and demos advance to make months pass.
 
 use std::path::{Path, PathBuf};
 
@@ -13,15 +21,25 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
-use super::{io_error, Backend, ErrorKind, ObjectMeta, Reader, StoreError, StoreResult};
+use super::lifecycle::{self, Rule};
+use super::{
+    io_error, Backend, ErrorKind, ObjectMeta, Reader, RestoreAnswer, RestoreState, RestoreTier, StoreError,
+    StoreResult,
+};
 use crate::upload::body::Body;
 
 const META_DIR: &str = ".camvault/meta";
 const TMP_DIR: &str = ".camvault/tmp";
+const LIFECYCLE: &str = ".camvault/lifecycle.xml";
+/// Seconds added to the real time to get the store's clock.
+pub const CLOCK_FILE: &str = ".camvault/clock";
+const DAY_MS: i64 = 86_400_000;
 
 pub struct FsStore {
     root: PathBuf,
     fsync: bool,
+    /// Emulated restore delay per tier, in seconds: expedited, standard, bulk.
+    restore_secs: [u64; 3],
 }
 
 #[derive(Serialize, Deserialize)]
@@ -30,6 +48,50 @@ struct Meta {
     crc64: String,
     storage_class: String,
     created_ms: i64,
+    /// When the emulated lifecycle moved the object (0 = never).
+    #[serde(default)]
+    transitioned_ms: i64,
+    #[serde(default)]
+    restore: Option<Restore>,
+}
+
+/// An emulated restore: readable from `ready_ms` until `expires_ms`.
+#[derive(Serialize, Deserialize, Clone, Copy)]
+struct Restore {
+    ready_ms: i64,
+    expires_ms: i64,
+}
+
+impl Restore {
+    fn state(&self, now_ms: i64) -> RestoreState {
+        if now_ms < self.ready_ms {
+            RestoreState::InProgress
+        } else if now_ms < self.expires_ms {
+            RestoreState::Ready {
+                expires_ms: self.expires_ms,
+            }
+        } else {
+            RestoreState::None
+        }
+    }
+}
+
+/// Storage classes from warmest to coldest; a transition only ever moves right.
+const CLASS_ORDER: [&str; 5] = ["Standard", "IA", "Archive", "ColdArchive", "DeepColdArchive"];
+
+fn coldness(class: &str) -> usize {
+    CLASS_ORDER.iter().position(|c| *c == class).unwrap_or(0)
+}
+
+/// The class the rules put an object of this key and age in, if colder than `current`.
+fn transition(rules: &[Rule], key: &str, age_ms: i64, current: &str) -> Option<(String, u32)> {
+    rules
+        .iter()
+        .filter(|r| r.enabled && key.starts_with(&r.prefix))
+        .flat_map(|r| r.transitions.iter())
+        .filter(|(days, class)| age_ms >= i64::from(*days) * DAY_MS && coldness(class) > coldness(current))
+        .max_by_key(|(_, class)| coldness(class))
+        .map(|(days, class)| (class.clone(), *days))
 }
 
 impl FsStore {
@@ -37,7 +99,92 @@ impl FsStore {
         FsStore {
             root: root.to_path_buf(),
             fsync,
+            restore_secs: [12 * 3600, 48 * 3600, 48 * 3600],
         }
+    }
+
+    pub fn from_config(cfg: &crate::config::Config) -> FsStore {
+        let f = &cfg.store.fs;
+        FsStore {
+            restore_secs: [f.restore_expedited_secs, f.restore_standard_secs, f.restore_bulk_secs],
+            ..FsStore::new(&cfg.fs_root(), f.fsync)
+        }
+    }
+
+    fn clock_offset_ms(&self) -> i64 {
+        std::fs::read_to_string(self.root.join(CLOCK_FILE))
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .map_or(0, |secs| secs.saturating_mul(1000))
+    }
+
+    /// The stored lifecycle rules; none when absent or unreadable (then nothing moves).
+    async fn rules(&self) -> Vec<Rule> {
+        match tokio::fs::read_to_string(self.root.join(LIFECYCLE)).await {
+            Ok(xml) => lifecycle::parse(&xml).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    async fn read_meta(&self, key: &str) -> Option<Meta> {
+        let b = tokio::fs::read(self.meta_path(key)).await.ok()?;
+        serde_json::from_slice(&b).ok()
+    }
+
+    /// Writes metadata atomically (temporary file, then rename).
+    async fn write_meta(&self, key: &str, meta: &Meta) -> StoreResult<()> {
+        let path = self.meta_path(key);
+        Self::ensure_parent(&path).await?;
+        let tmp = path.with_extension(format!("json.{}.tmp", fastrand::u64(..)));
+        let json = serde_json::to_vec(meta).expect("meta serializes");
+        tokio::fs::write(&tmp, json)
+            .await
+            .map_err(|e| io_error("cannot write", &tmp, e))?;
+        tokio::fs::rename(&tmp, &path)
+            .await
+            .map_err(|e| io_error("cannot write", &path, e))
+    }
+
+    /// The object's metadata with the emulated lifecycle applied (and recorded).
+    async fn current_meta(&self, key: &str, rules: &[Rule], now_ms: i64) -> StoreResult<Option<Meta>> {
+        let Some(mut meta) = self.read_meta(key).await else {
+            return Ok(None);
+        };
+        if let Some((class, days)) = transition(rules, key, now_ms - meta.created_ms, &meta.storage_class) {
+            meta.storage_class = class;
+            meta.transitioned_ms = meta.created_ms + i64::from(days) * DAY_MS;
+            self.write_meta(key, &meta).await?;
+        }
+        Ok(Some(meta))
+    }
+
+    async fn head_with(&self, key: &str, rules: &[Rule], now_ms: i64) -> StoreResult<Option<ObjectMeta>> {
+        self.root_ok()?;
+        let path = self.object_path(key)?;
+        let stat = match tokio::fs::metadata(&path).await {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error("cannot read", &path, e)),
+        };
+        let meta = self.current_meta(key, rules, now_ms).await?;
+        let modified_ms = stat
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        // Size comes from the bytes themselves, so a truncated object shows as different.
+        Ok(Some(ObjectMeta {
+            key: key.to_string(),
+            size: stat.len(),
+            crc64: meta.as_ref().map(|m| m.crc64.clone()),
+            restore: meta
+                .as_ref()
+                .and_then(|m| m.restore)
+                .map_or(RestoreState::None, |r| r.state(now_ms)),
+            storage_class: meta.map(|m| m.storage_class).unwrap_or_else(|| "Standard".into()),
+            modified_ms,
+        }))
     }
 
     fn object_path(&self, key: &str) -> StoreResult<PathBuf> {
@@ -94,10 +241,6 @@ impl FsStore {
     }
 }
 
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
-}
-
 #[async_trait]
 impl Backend for FsStore {
     fn describe(&self) -> String {
@@ -140,18 +283,11 @@ impl Backend for FsStore {
                 size: body.len(),
                 crc64: super::crc_hex(body.crc64()),
                 storage_class: storage_class.to_string(),
-                created_ms: now_ms(),
+                created_ms: self.now_ms(),
+                transitioned_ms: 0,
+                restore: None,
             };
-            let meta_path = self.meta_path(key);
-            Self::ensure_parent(&meta_path).await?;
-            let json = serde_json::to_vec(&meta).expect("meta serializes");
-            let meta_tmp = tmp.with_extension("meta");
-            tokio::fs::write(&meta_tmp, json)
-                .await
-                .map_err(|e| io_error("cannot write", &meta_tmp, e))?;
-            tokio::fs::rename(&meta_tmp, &meta_path)
-                .await
-                .map_err(|e| io_error("cannot write", &meta_path, e))?;
+            self.write_meta(key, &meta).await?;
             Self::ensure_parent(&dest).await?;
             match tokio::fs::hard_link(&tmp, &dest).await {
                 Ok(()) => {}
@@ -178,31 +314,7 @@ impl Backend for FsStore {
     }
 
     async fn head(&self, key: &str) -> StoreResult<Option<ObjectMeta>> {
-        self.root_ok()?;
-        let path = self.object_path(key)?;
-        let stat = match tokio::fs::metadata(&path).await {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_error("cannot read", &path, e)),
-        };
-        let meta: Option<Meta> = tokio::fs::read(self.meta_path(key))
-            .await
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
-        let modified_ms = stat
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        // Size comes from the bytes themselves, so a truncated object shows as different.
-        Ok(Some(ObjectMeta {
-            key: key.to_string(),
-            size: stat.len(),
-            crc64: meta.as_ref().map(|m| m.crc64.clone()),
-            storage_class: meta.map(|m| m.storage_class).unwrap_or_else(|| "Standard".into()),
-            modified_ms,
-        }))
+        self.head_with(key, &self.rules().await, self.now_ms()).await
     }
 
     async fn get(&self, key: &str) -> StoreResult<Reader> {
@@ -211,6 +323,17 @@ impl Backend for FsStore {
         let f = tokio::fs::File::open(&path)
             .await
             .map_err(|e| io_error("cannot read", &path, e))?;
+        if let Some(m) = self.head(key).await? {
+            if !m.readable() {
+                return Err(StoreError::new(
+                    ErrorKind::Archived,
+                    format!(
+                        "object {key} is in {}: restore it first (`camvault restore`)",
+                        m.storage_class
+                    ),
+                ));
+            }
+        }
         Ok(Box::new(f))
     }
 
@@ -243,9 +366,10 @@ impl Backend for FsStore {
             }
         }
         keys.sort();
+        let (rules, now) = (self.rules().await, self.now_ms());
         let mut out = Vec::with_capacity(keys.len());
         for k in keys {
-            if let Some(m) = self.head(&k).await? {
+            if let Some(m) = self.head_with(&k, &rules, now).await? {
                 out.push(m);
             }
         }
@@ -254,7 +378,7 @@ impl Backend for FsStore {
 
     async fn get_lifecycle(&self) -> StoreResult<Option<String>> {
         self.root_ok()?;
-        let p = self.root.join(".camvault/lifecycle.xml");
+        let p = self.root.join(LIFECYCLE);
         match tokio::fs::read_to_string(&p).await {
             Ok(x) => Ok(Some(x)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -264,11 +388,63 @@ impl Backend for FsStore {
 
     async fn put_lifecycle(&self, xml: &str) -> StoreResult<()> {
         self.root_ok()?;
-        let p = self.root.join(".camvault/lifecycle.xml");
+        let p = self.root.join(LIFECYCLE);
         Self::ensure_parent(&p).await?;
         tokio::fs::write(&p, xml)
             .await
             .map_err(|e| io_error("cannot write", &p, e))
+    }
+
+    async fn restore(&self, key: &str, days: u32, tier: RestoreTier) -> StoreResult<RestoreAnswer> {
+        let now = self.now_ms();
+        let Some(head) = self.head(key).await? else {
+            return Err(StoreError::new(ErrorKind::NotFound, format!("restore {key}: no such object")));
+        };
+        if !super::is_archive_class(&head.storage_class) {
+            return Err(StoreError::new(
+                ErrorKind::Refused,
+                format!(
+                    "restore {key}: the object is in {}, which is readable without a restore",
+                    head.storage_class
+                ),
+            ));
+        }
+        let Some(mut meta) = self.read_meta(key).await else {
+            return Err(StoreError::new(ErrorKind::NotFound, format!("restore {key}: no metadata")));
+        };
+        let days_ms = i64::from(days.max(1)) * DAY_MS;
+        let (answer, restore) = match head.restore {
+            RestoreState::InProgress => return Ok(RestoreAnswer::AlreadyInProgress),
+            RestoreState::Ready { .. } => (
+                RestoreAnswer::AlreadyRestored,
+                Restore {
+                    ready_ms: meta.restore.map_or(now, |r| r.ready_ms),
+                    expires_ms: now + days_ms,
+                },
+            ),
+            RestoreState::None => {
+                let secs = match tier {
+                    RestoreTier::Expedited => self.restore_secs[0],
+                    RestoreTier::Standard => self.restore_secs[1],
+                    RestoreTier::Bulk => self.restore_secs[2],
+                };
+                let ready_ms = now + (secs as i64).saturating_mul(1000);
+                (
+                    RestoreAnswer::Started,
+                    Restore {
+                        ready_ms,
+                        expires_ms: ready_ms + days_ms,
+                    },
+                )
+            }
+        };
+        meta.restore = Some(restore);
+        self.write_meta(key, &meta).await?;
+        Ok(answer)
+    }
+
+    fn now_ms(&self) -> i64 {
+        jiff::Timestamp::now().as_millisecond() + self.clock_offset_ms()
     }
 
     async fn delete_probe_unchecked(&self, key: &str) -> StoreResult<()> {

@@ -30,6 +30,85 @@ pub struct ObjectMeta {
     pub crc64: Option<String>,
     pub storage_class: String,
     pub modified_ms: i64,
+    /// The readable copy of an archived object, from `x-oss-restore` / `x-amz-restore`.
+    pub restore: RestoreState,
+}
+
+impl ObjectMeta {
+    /// Whether a GET works now: the class is readable, or a restored copy is ready.
+    pub fn readable(&self) -> bool {
+        !is_archive_class(&self.storage_class) || matches!(self.restore, RestoreState::Ready { .. })
+    }
+}
+
+/// Classes whose objects must be restored before they can be read.
+pub fn is_archive_class(class: &str) -> bool {
+    matches!(
+        class,
+        "Archive" | "ColdArchive" | "DeepColdArchive" | "GLACIER" | "DEEP_ARCHIVE"
+    )
+}
+
+/// How fast an archived object is brought back. Names as OSS and S3 spell them; Deep
+/// Cold Archive offers Expedited (within 12 h) and Standard (within 48 h).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RestoreTier {
+    Expedited,
+    Standard,
+    Bulk,
+}
+
+impl RestoreTier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestoreTier::Expedited => "Expedited",
+            RestoreTier::Standard => "Standard",
+            RestoreTier::Bulk => "Bulk",
+        }
+    }
+}
+
+/// Where the readable copy of an archived object stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RestoreState {
+    /// No restore asked for, or the last restored copy expired.
+    #[default]
+    None,
+    InProgress,
+    /// Readable until `expires_ms` (0 when the store did not say).
+    Ready { expires_ms: i64 },
+}
+
+/// What a restore request got back. All three are success: asking twice is harmless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreAnswer {
+    /// 202: the store started restoring.
+    Started,
+    /// 409 RestoreAlreadyInProgress: an earlier request is still running.
+    AlreadyInProgress,
+    /// 200: a restored copy is already readable (its time was extended).
+    AlreadyRestored,
+}
+
+/// Parses `ongoing-request="false", expiry-date="Sun, 16 Apr 2017 08:12:33 GMT"`, the
+/// value of both `x-oss-restore` and `x-amz-restore`.
+pub fn parse_restore_header(value: &str) -> RestoreState {
+    let field = |name: &str| {
+        let start = value.find(name)? + name.len();
+        let rest = value[start..].trim_start().strip_prefix('=')?.trim_start().strip_prefix('"')?;
+        rest.split('"').next()
+    };
+    match field("ongoing-request") {
+        Some("true") => RestoreState::InProgress,
+        Some("false") => {
+            let expires_ms = field("expiry-date")
+                .and_then(|d| jiff::fmt::rfc2822::parse(d).ok())
+                .map_or(0, |z| z.timestamp().as_millisecond());
+            RestoreState::Ready { expires_ms }
+        }
+        _ => RestoreState::None,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +177,15 @@ pub trait Backend: Send + Sync {
     /// Replaces the bucket's whole lifecycle configuration (see `lifecycle::merge`).
     async fn put_lifecycle(&self, xml: &str) -> StoreResult<()>;
 
+    /// Asks for a readable copy of an archived object for `days` days.
+    async fn restore(&self, key: &str, days: u32, tier: RestoreTier) -> StoreResult<RestoreAnswer>;
+
+    /// The store's own clock, in milliseconds. Restore expiry times and object ages are
+    /// in this clock; only the `fs` backend's emulation differs from the real time.
+    fn now_ms(&self) -> i64 {
+        jiff::Timestamp::now().as_millisecond()
+    }
+
     /// Removes one of `store test`'s own probe objects. Callers go through
     /// [`delete_probe`], which refuses every key outside [`PROBE_PREFIX`].
     async fn delete_probe_unchecked(&self, key: &str) -> StoreResult<()>;
@@ -120,7 +208,7 @@ pub async fn delete_probe(store: &dyn Backend, key: &str) -> StoreResult<()> {
 /// Builds the configured backend.
 pub fn open(cfg: &crate::config::Config) -> anyhow::Result<Box<dyn Backend>> {
     match cfg.store.kind {
-        crate::config::StoreKind::Fs => Ok(Box::new(fs::FsStore::new(&cfg.fs_root(), cfg.store.fs.fsync))),
+        crate::config::StoreKind::Fs => Ok(Box::new(fs::FsStore::from_config(cfg))),
         crate::config::StoreKind::Oss => Ok(Box::new(oss::OssStore::new(cfg)?)),
     }
 }
@@ -150,6 +238,22 @@ pub(crate) fn io_error(what: &str, path: &Path, e: std::io::Error) -> StoreError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restore_header() {
+        assert_eq!(parse_restore_header(r#"ongoing-request="true""#), RestoreState::InProgress);
+        assert_eq!(
+            parse_restore_header(r#"ongoing-request="false", expiry-date="Sun, 16 Apr 2017 08:12:33 GMT""#),
+            RestoreState::Ready { expires_ms: 1_492_330_353_000 }
+        );
+        assert_eq!(
+            parse_restore_header(r#"ongoing-request="false""#),
+            RestoreState::Ready { expires_ms: 0 }
+        );
+        for junk in ["", "ongoing-request", "ongoing-request=\"", "x=\"true\"", "ongoing-request=\"maybe\""] {
+            assert_eq!(parse_restore_header(junk), RestoreState::None, "{junk}");
+        }
+    }
 
     #[tokio::test]
     async fn only_probes_can_be_deleted() {

@@ -3,8 +3,8 @@
 //! Every PUT carries `x-oss-forbid-overwrite: true`, so an existing key is never replaced;
 //! the CRC-64 OSS computes (`x-oss-hash-crc64ecma`) is compared with the one computed
 //! while streaming, and HEAD gives it back for verification. Bodies are streamed, never
-//! held in memory. Still to come (see the backends issue): multipart upload with resume,
-//! RestoreObject, lifecycle, WORM.
+//! held in memory. Still to come (see the backends issue): multipart upload with resume
+//! and WORM.
 
 pub mod sign;
 
@@ -15,7 +15,7 @@ use bytes::Bytes;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 
-use super::{Backend, ErrorKind, ObjectMeta, Reader, StoreError, StoreResult};
+use super::{Backend, ErrorKind, ObjectMeta, Reader, RestoreAnswer, RestoreTier, StoreError, StoreResult};
 use crate::config::Config;
 use crate::upload::body::Body;
 
@@ -225,6 +225,15 @@ fn net(what: &str, e: reqwest::Error) -> StoreError {
     StoreError::new(ErrorKind::Transient, format!("{what}: {e}; retried with backoff"))
 }
 
+/// RestoreObject's body. Days is 1–365 for the cold classes (1–7 for Archive, which has no
+/// tiers; OSS ignores JobParameters there).
+fn restore_request_xml(days: u32, tier: RestoreTier) -> String {
+    format!(
+        "<RestoreRequest><Days>{days}</Days><JobParameters><Tier>{}</Tier></JobParameters></RestoreRequest>",
+        tier.as_str()
+    )
+}
+
 /// OSS gives CRC-64 in decimal; the catalog keeps hex.
 fn crc_from_header(h: Option<&reqwest::header::HeaderValue>) -> Option<String> {
     h.and_then(|v| v.to_str().ok())
@@ -315,7 +324,16 @@ impl Backend for OssStore {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("Standard")
                 .to_string(),
-            modified_ms: 0,
+            modified_ms: h
+                .get(reqwest::header::LAST_MODIFIED)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| jiff::fmt::rfc2822::parse(v).ok())
+                .map_or(0, |z| z.timestamp().as_millisecond()),
+            restore: h
+                .get("x-oss-restore")
+                .and_then(|v| v.to_str().ok())
+                .map(super::parse_restore_header)
+                .unwrap_or_default(),
         }))
     }
 
@@ -364,6 +382,7 @@ impl Backend for OssStore {
                         .as_deref()
                         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
                         .map_or(0, |t| t.as_millisecond()),
+                    restore: Default::default(),
                 }
             }));
             match (page.is_truncated, page.next_continuation_token) {
@@ -404,6 +423,29 @@ impl Backend for OssStore {
             return Err(self.error("PUT lifecycle", resp).await);
         }
         Ok(())
+    }
+
+    async fn restore(&self, key: &str, days: u32, tier: RestoreTier) -> StoreResult<RestoreAnswer> {
+        let xml = restore_request_xml(days, tier);
+        let resp = self
+            .request(Method::POST, Some(key), &[("restore", "")], &[("content-type", "application/xml")])
+            .body(xml)
+            .send()
+            .await
+            .map_err(|e| net(&format!("restore {key}"), e))?;
+        match resp.status() {
+            StatusCode::ACCEPTED => Ok(RestoreAnswer::Started),
+            StatusCode::OK => Ok(RestoreAnswer::AlreadyRestored),
+            StatusCode::CONFLICT => {
+                let e = self.error(&format!("restore {key}"), resp).await;
+                if e.message.contains("RestoreAlreadyInProgress") {
+                    Ok(RestoreAnswer::AlreadyInProgress)
+                } else {
+                    Err(e)
+                }
+            }
+            _ => Err(self.error(&format!("restore {key}"), resp).await),
+        }
     }
 
     async fn delete_probe_unchecked(&self, key: &str) -> StoreResult<()> {
