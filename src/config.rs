@@ -31,6 +31,7 @@ pub struct Config {
     pub health: Health,
     pub alerts: Alerts,
     pub verify: Verify,
+    pub restore: Restore,
     /// Per camera, keyed by MAC (12 hex digits, any case, `:` or `-` allowed).
     pub cameras: BTreeMap<String, Camera>,
     /// Where the file was read from; set by [`Config::load`].
@@ -234,10 +235,37 @@ pub struct Prices {
     pub deep_cold_archive_gb_month: f64,
     /// PUT requests per 10,000 (Standard).
     pub put_per_10k: f64,
+    /// GET and HEAD requests per 10,000 (Standard).
+    pub get_per_10k: f64,
     /// Lifecycle transition requests per 10,000 (to the archive class).
     pub transition_per_10k: f64,
+    /// Outbound traffic to the internet per GB (downloads of restored clips; 0 on the
+    /// internal endpoint).
+    pub outbound_gb: f64,
+    /// Data retrieval per GB: reading IA, restoring Archive, and restoring Cold Archive /
+    /// Deep Cold Archive at each tier.
+    pub ia_retrieval_gb: f64,
+    pub archive_retrieval_gb: f64,
+    pub cold_archive_expedited_gb: f64,
+    pub cold_archive_standard_gb: f64,
+    pub cold_archive_bulk_gb: f64,
+    pub deep_cold_archive_expedited_gb: f64,
+    pub deep_cold_archive_standard_gb: f64,
+    /// RestoreObject requests per 10,000, by class and tier (Archive: the PUT price).
+    pub archive_restore_per_10k: f64,
+    pub cold_archive_expedited_per_10k: f64,
+    pub cold_archive_standard_per_10k: f64,
+    pub cold_archive_bulk_per_10k: f64,
+    pub deep_cold_archive_expedited_per_10k: f64,
+    pub deep_cold_archive_standard_per_10k: f64,
     /// Smallest billable object size.
     pub min_billable_kb: f64,
+    /// Minimum storage durations in days: an object moved out or deleted sooner is billed
+    /// for the rest.
+    pub ia_min_days: u32,
+    pub archive_min_days: u32,
+    pub cold_archive_min_days: u32,
+    pub deep_cold_archive_min_days: u32,
     /// Add request fees to `total_cny`.
     pub include_requests: bool,
 }
@@ -252,8 +280,27 @@ impl Default for Prices {
             cold_archive_gb_month: 0.015,
             deep_cold_archive_gb_month: 0.0075,
             put_per_10k: 0.01,
+            get_per_10k: 0.01,
             transition_per_10k: 0.1,
+            outbound_gb: 0.5,
+            ia_retrieval_gb: 0.0325,
+            archive_retrieval_gb: 0.06,
+            cold_archive_expedited_gb: 0.2,
+            cold_archive_standard_gb: 0.06,
+            cold_archive_bulk_gb: 0.03,
+            deep_cold_archive_expedited_gb: 0.2,
+            deep_cold_archive_standard_gb: 0.03,
+            archive_restore_per_10k: 0.1,
+            cold_archive_expedited_per_10k: 30.0,
+            cold_archive_standard_per_10k: 3.0,
+            cold_archive_bulk_per_10k: 0.3,
+            deep_cold_archive_expedited_per_10k: 50.0,
+            deep_cold_archive_standard_per_10k: 5.0,
             min_billable_kb: 64.0,
+            ia_min_days: 30,
+            archive_min_days: 60,
+            cold_archive_min_days: 180,
+            deep_cold_archive_min_days: 180,
             include_requests: false,
         }
     }
@@ -346,6 +393,37 @@ impl Default for Verify {
         Verify {
             period_days: 7,
             deep_sample: 1,
+        }
+    }
+}
+
+/// Bringing clips back from the archive classes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Restore {
+    /// Where restored clips are put, one directory per restore.
+    pub dir: PathBuf,
+    /// `expedited`, `standard` or `bulk` (Deep Cold Archive: ≤ 12 h or ≤ 48 h).
+    pub tier: crate::store::RestoreTier,
+    /// Days a restored copy stays readable in the store (it is downloaded at once).
+    pub days: u32,
+    /// First wait before asking the store whether a restore is done; doubles up to `poll_max_secs`.
+    pub poll_secs: u64,
+    pub poll_max_secs: u64,
+    /// `serve` restores one small archived clip this often and checks it byte for byte,
+    /// proof that the archive can be read back; 0 = never.
+    pub drill_days: u64,
+}
+
+impl Default for Restore {
+    fn default() -> Self {
+        Restore {
+            dir: "restores".into(),
+            tier: crate::store::RestoreTier::Standard,
+            days: 3,
+            poll_secs: 600,
+            poll_max_secs: 3600,
+            drill_days: 30,
         }
     }
 }
@@ -798,6 +876,15 @@ impl Config {
                 );
             }
         }
+        if !(1..=365).contains(&self.restore.days) {
+            bail!(
+                "`restore.days` = {}: between 1 and 365 (Archive accepts at most 7)",
+                self.restore.days
+            );
+        }
+        if self.restore.poll_secs == 0 || self.restore.poll_max_secs < self.restore.poll_secs {
+            bail!("`restore.poll_secs` must be at least 1 and `restore.poll_max_secs` at least as large");
+        }
         if self.verify.period_days == 0 {
             bail!("`verify.period_days` must be at least 1 (default 7)");
         }
@@ -867,6 +954,9 @@ impl Config {
     }
     pub fn vault(&self) -> PathBuf {
         self.resolve(&self.paths.vault)
+    }
+    pub fn restore_dir(&self) -> PathBuf {
+        self.resolve(&self.restore.dir)
     }
     pub fn catalog(&self) -> PathBuf {
         self.resolve(&self.paths.catalog)

@@ -10,6 +10,7 @@
 use serde::Serialize;
 
 use crate::config::Prices;
+use crate::store::RestoreTier;
 
 /// One month-end snapshot of the model.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -41,6 +42,161 @@ pub fn storage_price(p: &Prices, class: &str) -> f64 {
         "DeepColdArchive" => p.deep_cold_archive_gb_month,
         _ => p.standard_gb_month,
     }
+}
+
+/// A price with the `[prices]` key it comes from, so every figure can be traced.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Priced {
+    pub key: &'static str,
+    pub cny: f64,
+}
+
+/// What restoring objects of `class` at `tier` costs: (per GB retrieved, per 10,000
+/// requests). Tiers a class does not have fall back to the one it does.
+pub fn restore_prices(p: &Prices, class: &str, tier: RestoreTier) -> (Priced, Priced) {
+    use RestoreTier::*;
+    let pr = |key, cny| Priced { key, cny };
+    match (class, tier) {
+        ("IA", _) => (
+            pr("ia_retrieval_gb", p.ia_retrieval_gb),
+            pr("get_per_10k", p.get_per_10k),
+        ),
+        ("Archive", _) => (
+            pr("archive_retrieval_gb", p.archive_retrieval_gb),
+            pr("archive_restore_per_10k", p.archive_restore_per_10k),
+        ),
+        ("ColdArchive", Expedited) => (
+            pr("cold_archive_expedited_gb", p.cold_archive_expedited_gb),
+            pr("cold_archive_expedited_per_10k", p.cold_archive_expedited_per_10k),
+        ),
+        ("ColdArchive", Standard) => (
+            pr("cold_archive_standard_gb", p.cold_archive_standard_gb),
+            pr("cold_archive_standard_per_10k", p.cold_archive_standard_per_10k),
+        ),
+        ("ColdArchive", Bulk) => (
+            pr("cold_archive_bulk_gb", p.cold_archive_bulk_gb),
+            pr("cold_archive_bulk_per_10k", p.cold_archive_bulk_per_10k),
+        ),
+        ("DeepColdArchive", Expedited) => (
+            pr("deep_cold_archive_expedited_gb", p.deep_cold_archive_expedited_gb),
+            pr(
+                "deep_cold_archive_expedited_per_10k",
+                p.deep_cold_archive_expedited_per_10k,
+            ),
+        ),
+        ("DeepColdArchive", _) => (
+            pr("deep_cold_archive_standard_gb", p.deep_cold_archive_standard_gb),
+            pr(
+                "deep_cold_archive_standard_per_10k",
+                p.deep_cold_archive_standard_per_10k,
+            ),
+        ),
+        _ => (pr("standard (no retrieval fee)", 0.0), pr("get_per_10k", p.get_per_10k)),
+    }
+}
+
+/// The longest a restore of `class` at `tier` takes, in hours, as OSS documents it.
+pub fn restore_hours(class: &str, tier: RestoreTier) -> f64 {
+    use RestoreTier::*;
+    match (class, tier) {
+        ("Archive", _) => 1.0 / 60.0,
+        ("ColdArchive", Expedited) => 1.0,
+        ("ColdArchive", Standard) => 5.0,
+        ("ColdArchive", Bulk) => 12.0,
+        ("DeepColdArchive", Expedited) => 12.0,
+        ("DeepColdArchive", _) => 48.0,
+        _ => 0.0,
+    }
+}
+
+/// The cheapest tier a class offers (for drills).
+pub fn cheapest_tier(class: &str) -> RestoreTier {
+    match class {
+        "ColdArchive" => RestoreTier::Bulk,
+        _ => RestoreTier::Standard,
+    }
+}
+
+/// Minimum storage days of a class, with its key.
+pub fn min_days(p: &Prices, class: &str) -> Priced {
+    let (key, d) = match class {
+        "IA" => ("ia_min_days", p.ia_min_days),
+        "Archive" => ("archive_min_days", p.archive_min_days),
+        "ColdArchive" => ("cold_archive_min_days", p.cold_archive_min_days),
+        "DeepColdArchive" => ("deep_cold_archive_min_days", p.deep_cold_archive_min_days),
+        _ => ("standard (no minimum)", 0),
+    };
+    Priced { key, cny: d as f64 }
+}
+
+/// One line of an estimate: what, how many, at which price.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Line {
+    pub what: String,
+    pub quantity: f64,
+    pub unit: &'static str,
+    pub price: Priced,
+    pub cny: f64,
+}
+
+impl Line {
+    pub fn new(what: impl Into<String>, quantity: f64, unit: &'static str, price: Priced) -> Line {
+        let per = if unit == "10k requests" {
+            quantity / 10_000.0
+        } else {
+            quantity
+        };
+        Line {
+            what: what.into(),
+            quantity,
+            unit,
+            price,
+            cny: per * price.cny,
+        }
+    }
+}
+
+/// What bringing back `gb` in `objects` objects of `class` costs at `tier`, kept readable
+/// `days` days, downloaded over the internet. Cached clips cost nothing and are not here.
+pub fn restore_estimate(p: &Prices, class: &str, tier: RestoreTier, objects: u64, gb: f64, days: u32) -> Vec<Line> {
+    let (retrieval, request) = restore_prices(p, class, tier);
+    let mut lines = Vec::new();
+    if crate::store::is_archive_class(class) {
+        lines.push(Line::new(
+            format!("{class} restore requests ({})", tier.as_str()),
+            objects as f64,
+            "10k requests",
+            request,
+        ));
+        lines.push(Line::new(format!("{class} data retrieval"), gb, "GB", retrieval));
+        // The restored copy is billed as Standard while it is kept.
+        let temp = Priced {
+            key: "standard_gb_month",
+            cny: p.standard_gb_month * days as f64 / 30.0,
+        };
+        lines.push(Line::new(format!("restored copy kept {days} day(s)"), gb, "GB", temp));
+    } else if class == "IA" {
+        lines.push(Line::new("IA data retrieval", gb, "GB", retrieval));
+    }
+    lines.push(Line::new(
+        "GET requests",
+        objects as f64,
+        "10k requests",
+        Priced {
+            key: "get_per_10k",
+            cny: p.get_per_10k,
+        },
+    ));
+    lines.push(Line::new(
+        "download traffic",
+        gb,
+        "GB",
+        Priced {
+            key: "outbound_gb",
+            cny: p.outbound_gb,
+        },
+    ));
+    lines
 }
 
 /// Billable GB of `gb` stored as objects of `object_mb` (each billed at least 64 KB).
@@ -89,6 +245,93 @@ pub fn model(plan: &Plan, p: &Prices, months: u32) -> Vec<Month> {
         .collect()
 }
 
+/// The site as `cost plan` sees it.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub daily_gb: f64,
+    /// Days of recordings the local cache keeps (restores younger than this are free).
+    pub cache_days: f64,
+    pub restores_per_month: f64,
+    pub restore_gb: f64,
+    /// How old the footage people restore typically is, in days.
+    pub restore_age_days: f64,
+    pub object_mb: f64,
+}
+
+/// One tiering choice, priced.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Choice {
+    pub class: String,
+    pub transition_days: u32,
+    /// The monthly bill after a year: storage, requests, and the expected restores.
+    pub storage_cny: f64,
+    pub requests_cny: f64,
+    pub restores_cny: f64,
+    pub total_cny: f64,
+    /// Where a typical restore comes from: `cache`, `Standard` or the archive class.
+    pub restore_from: String,
+    /// The longest a typical restore waits for the store, hours.
+    pub restore_hours: f64,
+}
+
+pub const PLAN_DAYS: [u32; 6] = [1, 7, 14, 30, 60, 90];
+pub const PLAN_CLASSES: [&str; 4] = ["IA", "Archive", "ColdArchive", "DeepColdArchive"];
+
+/// Every transition age × class at month 12, cheapest first (ties: the later transition,
+/// which keeps more footage instantly readable).
+pub fn plan_options(site: &Site, p: &Prices) -> Vec<Choice> {
+    let mut out = Vec::new();
+    for class in PLAN_CLASSES {
+        for days in PLAN_DAYS {
+            let m = &model(
+                &Plan {
+                    daily_gb: site.daily_gb,
+                    transition_days: days,
+                    archive_class: class.into(),
+                    object_mb: site.object_mb,
+                },
+                p,
+                12,
+            )[11];
+            let from = if site.restore_age_days < site.cache_days {
+                "cache"
+            } else if site.restore_age_days < days as f64 {
+                "Standard"
+            } else {
+                class
+            };
+            let (restores_cny, hours) = if from == "cache" {
+                (0.0, 0.0)
+            } else {
+                let objects = (site.restore_gb * 1e3 / site.object_mb.max(0.001)).ceil() as u64;
+                let tier = RestoreTier::Standard;
+                let one: f64 = restore_estimate(p, from, tier, objects, site.restore_gb, 1)
+                    .iter()
+                    .map(|l| l.cny)
+                    .sum();
+                (one * site.restores_per_month, restore_hours(from, tier))
+            };
+            let round = |x: f64| (x * 100.0).round() / 100.0;
+            out.push(Choice {
+                class: class.into(),
+                transition_days: days,
+                storage_cny: m.storage_cny,
+                requests_cny: m.requests_cny,
+                restores_cny: round(restores_cny),
+                total_cny: round(m.storage_cny + m.requests_cny + restores_cny),
+                restore_from: from.into(),
+                restore_hours: hours,
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        a.total_cny
+            .total_cmp(&b.total_cny)
+            .then(b.transition_days.cmp(&a.transition_days))
+    });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +373,82 @@ mod tests {
             36.0 + 2.0 * 24.75,
             "the archive price comes from the table"
         );
+    }
+
+    #[test]
+    fn plan_recommends_an_early_deep_cold_archive_when_the_cache_covers_replays() {
+        let p = Prices::default();
+        let site = Site {
+            daily_gb: 10.0,
+            cache_days: 30.0,
+            restores_per_month: 2.0,
+            restore_gb: 1.0,
+            restore_age_days: 3.0,
+            object_mb: 7.0,
+        };
+        let opts = plan_options(&site, &p);
+        assert_eq!(opts.len(), PLAN_DAYS.len() * PLAN_CLASSES.len());
+        let best = &opts[0];
+        assert_eq!((best.class.as_str(), best.transition_days), ("DeepColdArchive", 1));
+        assert_eq!(best.restore_from, "cache");
+        let today = opts
+            .iter()
+            .find(|o| o.class == "DeepColdArchive" && o.transition_days == 30)
+            .unwrap();
+        assert_eq!(
+            today.storage_cny, 60.75,
+            "the user's current plan, as in their spreadsheet"
+        );
+        assert!(best.total_cny < today.total_cny * 0.55, "{best:?} vs {today:?}");
+        // Replays of old footage make the archive's retrieval fees count.
+        let old = Site {
+            restore_age_days: 45.0,
+            restores_per_month: 30.0,
+            restore_gb: 20.0,
+            ..site
+        };
+        let opts = plan_options(&old, &p);
+        let dca1 = opts
+            .iter()
+            .find(|o| o.class == "DeepColdArchive" && o.transition_days == 1)
+            .unwrap();
+        assert_eq!(dca1.restore_from, "DeepColdArchive");
+        assert!(dca1.restores_cny > 0.0 && dca1.restore_hours == 48.0, "{dca1:?}");
+        let doubled = Prices {
+            deep_cold_archive_standard_gb: p.deep_cold_archive_standard_gb * 2.0,
+            ..p.clone()
+        };
+        let again = plan_options(&old, &doubled);
+        let dca1b = again
+            .iter()
+            .find(|o| o.class == "DeepColdArchive" && o.transition_days == 1)
+            .unwrap();
+        assert!(
+            dca1b.restores_cny > dca1.restores_cny,
+            "retrieval price comes from the table"
+        );
+    }
+
+    #[test]
+    fn restore_estimate_traces_every_line_to_a_price_key() {
+        let p = Prices::default();
+        let lines = restore_estimate(&p, "DeepColdArchive", RestoreTier::Expedited, 100, 2.0, 3);
+        let keys: Vec<&str> = lines.iter().map(|l| l.price.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "deep_cold_archive_expedited_per_10k",
+                "deep_cold_archive_expedited_gb",
+                "standard_gb_month",
+                "get_per_10k",
+                "outbound_gb"
+            ]
+        );
+        assert_eq!(lines[0].cny, 100.0 / 10_000.0 * 50.0);
+        assert_eq!(lines[1].cny, 2.0 * 0.2);
+        assert_eq!(lines[4].cny, 2.0 * 0.5);
+        assert_eq!(restore_hours("DeepColdArchive", RestoreTier::Expedited), 12.0);
+        assert_eq!(restore_hours("DeepColdArchive", RestoreTier::Standard), 48.0);
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod keys;
 mod manifest;
 mod metrics;
 mod report;
+mod restore;
 mod samba;
 mod store;
 mod upload;

@@ -13,6 +13,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use rusqlite::{params, Connection, OpenFlags};
 use serde::Serialize;
 
+pub mod restores;
+
 /// Versioned migrations, applied in order; `PRAGMA user_version` records how many ran.
 /// Hand-rolled rather than a migration crate: it is this loop and nothing more.
 const MIGRATIONS: &[&str] = &[

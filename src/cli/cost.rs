@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::cost::{model, storage_price, Plan};
+use crate::cost::{model, plan_options, storage_price, Plan, Site};
 
 const GB: f64 = 1e9;
 const DAY_MS: i64 = 86_400_000;
@@ -105,6 +105,126 @@ pub fn run(cfg: &Config, json: bool) -> Result<ExitCode> {
     println!("observed volume: {daily_gb:.2} GB a day (last 7 days)");
     for (m, c) in rows {
         println!("in {m:>2} months: about ¥{c:.2} a month");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub struct PlanArgs {
+    pub daily_gb: Option<f64>,
+    pub restores_per_month: f64,
+    pub restore_gb: f64,
+    pub restore_age_days: f64,
+    pub json: bool,
+}
+
+/// `cost plan`: every transition age and class for this site, and a recommendation.
+pub fn run_plan(cfg: &Config, a: PlanArgs) -> Result<ExitCode> {
+    let observed = Catalog::open(&cfg.catalog(), false).ok().and_then(|cat| {
+        let now = jiff::Timestamp::now().as_millisecond();
+        cat.bytes_since(now - 7 * DAY_MS).ok().map(|(b, _)| b as f64 / GB / 7.0)
+    });
+    let daily_gb = a.daily_gb.or(observed.filter(|g| *g > 0.0)).unwrap_or(10.0);
+    if !(daily_gb.is_finite() && daily_gb > 0.0)
+        || a.restore_gb < 0.0
+        || a.restores_per_month < 0.0
+        || a.restore_age_days < 0.0
+    {
+        bail!("--daily-gb must be a number > 0; --restore-gb, --restores-per-month and --restore-age-days ≥ 0");
+    }
+    // The cache keeps the newer of max_days and what max_bytes holds at this volume.
+    let cache_days = (cfg.cache.max_days as f64).min(cfg.cache.max_bytes.0 as f64 / (daily_gb * GB));
+    let site = Site {
+        daily_gb,
+        cache_days,
+        restores_per_month: a.restores_per_month,
+        restore_gb: a.restore_gb,
+        restore_age_days: a.restore_age_days,
+        object_mb: 7.0,
+    };
+    let options = plan_options(&site, &cfg.prices);
+    let best = &options[0];
+    let current = options
+        .iter()
+        .find(|o| o.class == cfg.tiering.storage_class && o.transition_days == cfg.tiering.transition_days);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "daily_gb": daily_gb, "cache_days": cache_days, "restore_age_days": site.restore_age_days,
+                "restores_per_month": site.restores_per_month, "restore_gb": site.restore_gb,
+                "recommended": best, "current": current, "options": options, "prices_taken": cfg.prices.taken,
+            }))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{daily_gb:.1} GB a day; the local cache keeps about {cache_days:.0} day(s) (cache.max_days, cache.max_bytes); {} restore(s) a month of {} GB of footage about {} days old",
+        site.restores_per_month, site.restore_gb, site.restore_age_days
+    );
+    println!(
+        "monthly bill after a year, prices as of {} (`[prices]`):",
+        cfg.prices.taken
+    );
+    println!(
+        "{:<16} {:>5} {:>9} {:>9} {:>9} {:>9}  typical restore",
+        "class", "days", "storage", "requests", "restores", "total"
+    );
+    for o in &options {
+        let mark = if std::ptr::eq(o, best) {
+            " <- recommended"
+        } else if current.is_some_and(|c| std::ptr::eq(o, c)) {
+            " <- current config"
+        } else {
+            ""
+        };
+        println!(
+            "{:<16} {:>5} {:>9.2} {:>9.2} {:>9.2} {:>9.2}  from {}{}{mark}",
+            o.class,
+            o.transition_days,
+            o.storage_cny,
+            o.requests_cny,
+            o.restores_cny,
+            o.total_cny,
+            o.restore_from,
+            if o.restore_hours > 0.0 {
+                format!(", up to {} h", o.restore_hours)
+            } else {
+                String::new()
+            }
+        );
+    }
+    println!();
+    println!(
+        "recommended: {} after {} day(s), about ¥{:.2} a month after a year.",
+        best.class, best.transition_days, best.total_cny
+    );
+    let why = if best.restore_from == "cache" {
+        format!(
+            "the footage people replay ({} days old) is still in the local cache, so archiving early costs no restores",
+            site.restore_age_days
+        )
+    } else {
+        format!(
+            "typical restores come from {}: their fees are counted above",
+            best.restore_from
+        )
+    };
+    println!("why: {why}.");
+    let min = crate::cost::min_days(&cfg.prices, &best.class);
+    println!(
+        "{} bills each object at least {} days (prices.{}); camvault never deletes recordings, so that adds nothing.",
+        best.class, min.cny, min.key
+    );
+    match current {
+        Some(c) if c.total_cny > best.total_cny => println!(
+            "the config now ({} after {} days) costs about ¥{:.2}: set `tiering.transition_days = {}` and `tiering.storage_class = \"{}\"`, then `camvault lifecycle apply`.",
+            c.class, c.transition_days, c.total_cny, best.transition_days, best.class
+        ),
+        Some(_) => println!("the config already uses it."),
+        None => println!(
+            "the config's {} after {} days is not among the compared ages.",
+            cfg.tiering.storage_class, cfg.tiering.transition_days
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

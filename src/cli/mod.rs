@@ -10,6 +10,7 @@ mod ingest;
 mod init;
 mod lifecycle;
 mod ls;
+mod restore;
 mod samba;
 mod serve;
 mod status;
@@ -119,8 +120,10 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// What the archive costs now and later (`--model` for a what-if without a catalog)
+    /// What the archive costs now and later (`--model` for a what-if, `plan` to choose tiering)
     Cost {
+        #[command(subcommand)]
+        command: Option<CostCommand>,
         /// A pure model of month-end bills instead of the catalog's figures
         #[arg(long)]
         model: bool,
@@ -138,6 +141,61 @@ enum Command {
         class: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// Bring footage back: plan (cost, time), request, wait, download, verify, merge
+    #[command(
+        after_help = "Examples:\n  camvault restore --camera door --from \"2026-11-20 14:00\" --to \"2026-11-20 15:00\" --dry-run\n  camvault restore --camera door --from 2026-11-20 --to 2026-11-21 --tier expedited --wait --merge\n  camvault restore list | status ID | cancel ID | drill"
+    )]
+    Restore {
+        #[command(subcommand)]
+        command: Option<RestoreCommand>,
+        /// Camera id (configured name or MAC); all cameras when omitted
+        #[arg(long)]
+        camera: Option<String>,
+        /// From this time: RFC 3339, or `YYYY-MM-DD[ HH:MM]` in the camera's zone
+        #[arg(long)]
+        from: Option<String>,
+        /// Up to (excluding) this time, same forms as --from
+        #[arg(long)]
+        to: Option<String>,
+        /// Restore speed [default: restore.tier]
+        #[arg(long, value_enum)]
+        tier: Option<TierArg>,
+        /// Days the restored copies stay readable in the store [default: restore.days]
+        #[arg(long)]
+        days: Option<u32>,
+        /// Print the plan (what comes from where, cost, time) and request nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Stay in the foreground until every clip is downloaded and verified
+        #[arg(long)]
+        wait: bool,
+        /// Put the clips here [default: restore.dir/ID]
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Also join the clips into one merged.mp4 (needs ffmpeg)
+        #[arg(long)]
+        merge: bool,
+        /// Do not ask for confirmation
+        #[arg(long, short)]
+        yes: bool,
+        /// With --dry-run: the plan as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch one clip by key (see `camvault ls`), restoring it first if it is archived
+    Get {
+        key: String,
+        /// Directory to put it in [default: restore.dir/ID]
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum)]
+        tier: Option<TierArg>,
+        /// Wait until it is here
+        #[arg(long)]
+        wait: bool,
+        #[arg(long, short)]
+        yes: bool,
     },
     /// The bucket's lifecycle rule that moves recordings to the archive class
     Lifecycle {
@@ -169,6 +227,66 @@ enum Command {
         /// Stop after this many seconds (default: run until Ctrl-C)
         #[arg(long)]
         duration: Option<u64>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TierArg {
+    Expedited,
+    Standard,
+    Bulk,
+}
+
+impl From<TierArg> for crate::store::RestoreTier {
+    fn from(t: TierArg) -> Self {
+        match t {
+            TierArg::Expedited => crate::store::RestoreTier::Expedited,
+            TierArg::Standard => crate::store::RestoreTier::Standard,
+            TierArg::Bulk => crate::store::RestoreTier::Bulk,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum RestoreCommand {
+    /// Recent restores and where they stand
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One restore, clip by clip
+    Status {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop downloading a restore (restores the store started still finish and are billed)
+    Cancel { id: i64 },
+    /// Restore one small archived clip at the cheapest tier and check it byte for byte
+    Drill {
+        #[arg(long)]
+        wait: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CostCommand {
+    /// Compare transition ages and archive classes for this site, and recommend one
+    Plan {
+        /// Recordings per day in GB [default: observed over the last 7 days, else 10]
+        #[arg(long)]
+        daily_gb: Option<f64>,
+        /// Restores per month you expect (each of `--restore-gb`)
+        #[arg(long, default_value_t = 1.0)]
+        restores_per_month: f64,
+        /// Size of a typical restore in GB (an hour of one camera is about 0.4 GB)
+        #[arg(long, default_value_t = 1.0)]
+        restore_gb: f64,
+        /// How old the footage you restore typically is, in days
+        #[arg(long, default_value_t = 3.0)]
+        restore_age_days: f64,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -246,6 +364,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         // A what-if needs no data directory: without a config, the defaults.
         Command::Cost {
+            command: None,
             model: true,
             daily_gb,
             transition_days,
@@ -291,7 +410,69 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         LifecycleCommand::Check => "check",
                     },
                 ),
+                Command::Cost {
+                    command:
+                        Some(CostCommand::Plan {
+                            daily_gb,
+                            restores_per_month,
+                            restore_gb,
+                            restore_age_days,
+                            json,
+                        }),
+                    ..
+                } => cost::run_plan(
+                    &cfg,
+                    cost::PlanArgs {
+                        daily_gb,
+                        restores_per_month,
+                        restore_gb,
+                        restore_age_days,
+                        json,
+                    },
+                ),
                 Command::Cost { json, .. } => cost::run(&cfg, json),
+                Command::Restore { command: Some(c), .. } => match c {
+                    RestoreCommand::List { json } => restore::list(cfg, json),
+                    RestoreCommand::Status { id, json } => restore::status(cfg, id, json),
+                    RestoreCommand::Cancel { id } => restore::cancel(cfg, id),
+                    RestoreCommand::Drill { wait } => restore::drill(cfg, wait),
+                },
+                Command::Restore {
+                    command: None,
+                    camera,
+                    from,
+                    to,
+                    tier,
+                    days,
+                    dry_run,
+                    wait,
+                    out,
+                    merge,
+                    yes,
+                    json,
+                } => restore::run(
+                    cfg,
+                    restore::Args {
+                        camera,
+                        from,
+                        to,
+                        tier: tier.map(Into::into),
+                        days,
+                        dry_run,
+                        wait,
+                        out,
+                        merge,
+                        yes,
+                        json,
+                    },
+                ),
+                Command::Get {
+                    key,
+                    out,
+                    tier,
+                    wait,
+                    yes,
+                } => restore::get(cfg, key, out, tier.map(Into::into), wait, yes),
                 Command::Alerts {
                     command: AlertsCommand::Test { channel },
                 } => alerts::test(cfg, channel),

@@ -99,16 +99,27 @@ pub async fn crc_of_file(path: &Path, len: u64) -> Result<u64> {
 }
 
 /// CRC-64/XZ and length of a stream, for reading objects back.
-pub async fn crc_of_reader(mut r: impl tokio::io::AsyncRead + Unpin) -> std::io::Result<(u64, u64)> {
+pub async fn crc_of_reader(r: impl tokio::io::AsyncRead + Unpin) -> std::io::Result<(u64, u64)> {
+    copy_with_crc(r, &mut tokio::io::sink()).await
+}
+
+/// Copies `r` into `w`, returning the CRC-64/XZ and length of what went through.
+pub async fn copy_with_crc(
+    mut r: impl tokio::io::AsyncRead + Unpin,
+    w: &mut (impl tokio::io::AsyncWrite + Unpin),
+) -> std::io::Result<(u64, u64)> {
+    use tokio::io::AsyncWriteExt;
     let mut crc = crc64fast::Digest::new();
     let mut buf = vec![0u8; CHUNK];
     let mut total = 0u64;
     loop {
         let n = r.read(&mut buf).await?;
         if n == 0 {
+            w.flush().await?;
             return Ok((crc.sum64(), total));
         }
         crc.write(&buf[..n]);
+        w.write_all(&buf[..n]).await?;
         total += n as u64;
     }
 }

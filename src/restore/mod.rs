@@ -1,0 +1,567 @@
+//! Restore: bringing clips back from the archive classes, to a directory people can open.
+//!
+//! `plan` decides where each clip of a range comes from — the local cache (copied at
+//! once), the store in a readable class or an already restored copy (downloaded at once),
+//! or an archive class (a RestoreObject first) — and what that costs and how long it takes.
+//! `start` records the plan in the catalog; `step` moves every open clip one stage on:
+//! request, poll with backoff, download, verify the CRC-64 against the catalog. Both
+//! `serve` and `restore --wait` drive `step`, and all state is in the catalog, so a restart
+//! at any point resumes where it stopped. Two restores that share a clip ask the store
+//! only once. When the last clip of a restore is in, the clips are merged if asked, and a
+//! `restore_ready` event goes out through the alert channels.
+//!
+//! Invariant: nothing here writes to the store except RestoreObject requests.
+
+pub mod merge;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::catalog::restores::{Candidate, ItemRow, NewRestore, RestoreRow};
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::cost::{self, Line};
+use crate::store::{Backend, ErrorKind, RestoreAnswer, RestoreState, RestoreTier};
+
+/// What to bring back.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub camera: Option<String>,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// One clip by key instead of a range (`camvault get`).
+    pub key: Option<String>,
+    pub tier: RestoreTier,
+    pub days: u32,
+    pub merge: bool,
+    /// Where the clips go; empty = `restore.dir/<id>`.
+    pub out_dir: String,
+    pub drill: bool,
+}
+
+/// Where a clip comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The vault copy on local disk.
+    Cache,
+    /// The store, readable now (Standard or IA, or a restored copy).
+    Store,
+    /// An archive class: a restore first.
+    Archive,
+    /// Not in the store and not on disk (not uploaded yet and purged cannot happen, so
+    /// this is a store that lost it): shown, never silently dropped.
+    Missing,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Cache => "cache",
+            Source::Store => "store",
+            Source::Archive => "archive",
+            Source::Missing => "missing",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanItem {
+    #[serde(flatten)]
+    pub clip: Candidate,
+    pub source: Source,
+    /// The class the store reports now.
+    pub class: String,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub items: Vec<PlanItem>,
+    pub estimate: Vec<Line>,
+    pub total_cny: f64,
+    /// The longest the slowest restore may take, per the store's documentation.
+    pub hours: f64,
+    pub tier: RestoreTier,
+    pub days: u32,
+}
+
+impl Plan {
+    pub fn count(&self, s: Source) -> (usize, u64) {
+        self.items
+            .iter()
+            .filter(|i| i.source == s)
+            .fold((0, 0), |(n, b), i| (n + 1, b + i.clip.size))
+    }
+}
+
+const GB: f64 = 1e9;
+
+/// Looks at every clip of the range and prices the restore.
+pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Request) -> Result<Plan> {
+    let clips = cat.restore_candidates(req.camera.as_deref(), req.from_ms, req.to_ms, req.key.as_deref())?;
+    let heads = futures_util::stream::iter(clips.into_iter().map(|clip| async move {
+        if clip.cached {
+            return Ok::<_, anyhow::Error>((clip, None));
+        }
+        let h = store.head(&clip.key).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok((clip, Some(h)))
+    }))
+    .buffered(16)
+    .collect::<Vec<_>>()
+    .await;
+    let mut items = Vec::with_capacity(heads.len());
+    for h in heads {
+        let (clip, head) = h?;
+        let item = match head {
+            None => PlanItem {
+                class: clip.storage_class.clone().unwrap_or_else(|| "local".into()),
+                source: Source::Cache,
+                note: None,
+                clip,
+            },
+            Some(None) => PlanItem {
+                class: String::new(),
+                source: Source::Missing,
+                note: Some(if clip.stored {
+                    "missing from the store: run `camvault verify`".into()
+                } else {
+                    "not uploaded yet and not on local disk".into()
+                }),
+                clip,
+            },
+            Some(Some(h)) => {
+                cat.set_storage_class(&clip.key, &h.storage_class)?;
+                let (source, note) = match h.restore {
+                    _ if !crate::store::is_archive_class(&h.storage_class) => (Source::Store, None),
+                    RestoreState::Ready { expires_ms } => (
+                        Source::Store,
+                        Some(format!(
+                            "restored copy readable until {}",
+                            crate::report::rfc3339(expires_ms, "UTC")
+                        )),
+                    ),
+                    RestoreState::InProgress => (Source::Archive, Some("a restore is already running".into())),
+                    RestoreState::None => (Source::Archive, None),
+                };
+                PlanItem {
+                    class: h.storage_class,
+                    source,
+                    note,
+                    clip,
+                }
+            }
+        };
+        items.push(item);
+    }
+    let (estimate, hours) = estimate(cfg, &items, req.tier, req.days);
+    let total_cny = (estimate.iter().map(|l| l.cny).sum::<f64>() * 100.0).round() / 100.0;
+    Ok(Plan {
+        items,
+        estimate,
+        total_cny,
+        hours,
+        tier: req.tier,
+        days: req.days,
+    })
+}
+
+/// Cost lines per class and the longest wait.
+fn estimate(cfg: &Config, items: &[PlanItem], tier: RestoreTier, days: u32) -> (Vec<Line>, f64) {
+    let mut by_class: BTreeMap<(&str, bool), (u64, u64)> = BTreeMap::new();
+    for i in items {
+        let archived = match i.source {
+            Source::Archive => true,
+            Source::Store => false,
+            Source::Cache | Source::Missing => continue,
+        };
+        let e = by_class.entry((i.class.as_str(), archived)).or_default();
+        e.0 += 1;
+        e.1 += i.clip.size;
+    }
+    let mut lines = Vec::new();
+    let mut hours: f64 = 0.0;
+    for ((class, archived), (n, bytes)) in by_class {
+        // A readable object (Standard, or a restored copy) is just downloaded.
+        let class = if archived { class } else { "Standard" };
+        lines.extend(cost::restore_estimate(
+            &cfg.prices,
+            class,
+            tier,
+            n,
+            bytes as f64 / GB,
+            days,
+        ));
+        if archived {
+            hours = hours.max(cost::restore_hours(class, tier));
+        }
+    }
+    (lines, hours)
+}
+
+/// Records a plan as a restore; nothing is requested until `step`.
+pub fn start(cat: &Catalog, req: &Request, plan: &Plan, now_ms: i64) -> Result<i64> {
+    let items: Vec<(i64, &str)> = plan
+        .items
+        .iter()
+        .filter(|i| i.source != Source::Missing)
+        .map(|i| (i.clip.file_id, i.source.as_str()))
+        .collect();
+    if items.is_empty() {
+        bail!("nothing to restore: no clip of the range is on local disk or in the store");
+    }
+    let tier = serde_json::to_value(req.tier)?
+        .as_str()
+        .unwrap_or("standard")
+        .to_string();
+    cat.create_restore(
+        &NewRestore {
+            camera: req.camera.as_deref(),
+            from_ms: req.from_ms,
+            to_ms: req.to_ms,
+            tier: &tier,
+            days: req.days,
+            out_dir: &req.out_dir,
+            merge: req.merge,
+            kind: if req.drill { "drill" } else { "user" },
+            est_cost_cny: plan.total_cny,
+        },
+        &items,
+        now_ms,
+    )
+}
+
+/// Where a restore's clips go.
+pub fn out_dir(cfg: &Config, r: &RestoreRow) -> PathBuf {
+    if r.out_dir.is_empty() {
+        cfg.restore_dir().join(r.id.to_string())
+    } else {
+        PathBuf::from(&r.out_dir)
+    }
+}
+
+/// A clip's path under the restore directory: its key without the template's fixed prefix.
+fn clip_path(cfg: &Config, dir: &Path, key: &str) -> PathBuf {
+    let prefix = crate::keys::Template::parse(&cfg.store.key_template)
+        .map(|t| t.prefix().to_string())
+        .unwrap_or_default();
+    dir.join(key.strip_prefix(&prefix).unwrap_or(key))
+}
+
+/// What one `step` did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Progress {
+    pub requested: usize,
+    pub done: usize,
+    pub failed: usize,
+    pub finished_restores: usize,
+}
+
+/// Wait before the next poll: `poll_secs`, doubling per poll, at most `poll_max_secs`.
+fn backoff_ms(cfg: &Config, polls: u32) -> i64 {
+    let secs = cfg.restore.poll_secs.saturating_mul(1u64 << polls.min(20));
+    secs.min(cfg.restore.poll_max_secs) as i64 * 1000
+}
+
+/// Moves every due clip of every active restore one stage on, then finishes restores
+/// whose clips are all in.
+pub async fn step(cfg: &Config, cat: &Catalog, store: &dyn Backend, now_ms: i64) -> Result<Progress> {
+    let mut p = Progress::default();
+    let mut restores: BTreeMap<i64, RestoreRow> = BTreeMap::new();
+    for item in cat.due_restore_items(now_ms, 256)? {
+        let r = match restores.get(&item.restore_id) {
+            Some(r) => r.clone(),
+            None => match cat.restore(item.restore_id)? {
+                Some(r) => restores.entry(r.id).or_insert(r).clone(),
+                None => continue,
+            },
+        };
+        step_item(cfg, cat, store, &r, &item, now_ms, &mut p).await?;
+    }
+    for id in cat.restores_settled()? {
+        if let Some(r) = cat.restore(id)? {
+            finish(cfg, cat, &r, now_ms)?;
+            p.finished_restores += 1;
+        }
+    }
+    Ok(p)
+}
+
+async fn step_item(
+    cfg: &Config,
+    cat: &Catalog,
+    store: &dyn Backend,
+    r: &RestoreRow,
+    item: &ItemRow,
+    now_ms: i64,
+    p: &mut Progress,
+) -> Result<()> {
+    let update = |state: &str,
+                  requested: Option<i64>,
+                  expires: Option<i64>,
+                  next: i64,
+                  path: Option<&str>,
+                  err: Option<&str>| {
+        cat.update_restore_item(r.id, item.file_id, state, requested, expires, next, path, err)
+    };
+    let dest = clip_path(cfg, &out_dir(cfg, r), &item.key);
+    if item.source == "cache" {
+        let vault = cfg.vault().join(&item.key);
+        let result = match tokio::fs::File::open(&vault).await {
+            Ok(f) => save_verified(f, &dest, item).await,
+            Err(e) => Err(format!(
+                "the local copy {} is gone ({e}); restore it from the store",
+                vault.display()
+            )),
+        };
+        return match result {
+            Ok(()) => {
+                p.done += 1;
+                update("done", None, None, 0, Some(&dest.to_string_lossy()), None)
+            }
+            Err(e) => {
+                p.failed += 1;
+                update("failed", None, None, 0, None, Some(&e))
+            }
+        };
+    }
+    // The store is away or busy: same state, try again after the first backoff.
+    let retry = |e: &str| update(&item.state, None, None, now_ms + backoff_ms(cfg, 0), None, Some(e));
+    let head = match store.head(&item.key).await {
+        Ok(h) => h,
+        Err(e) => return retry(&e.to_string()),
+    };
+    let Some(head) = head else {
+        p.failed += 1;
+        return update(
+            "failed",
+            None,
+            None,
+            0,
+            None,
+            Some("missing from the store: run `camvault verify`"),
+        );
+    };
+    let expires = match head.restore {
+        RestoreState::Ready { expires_ms } if expires_ms > 0 => Some(expires_ms),
+        _ => None,
+    };
+    if head.readable() {
+        match store.get(&item.key).await {
+            Ok(reader) => match save_verified(reader, &dest, item).await {
+                Ok(()) => {
+                    p.done += 1;
+                    return update("done", None, expires, 0, Some(&dest.to_string_lossy()), None);
+                }
+                Err(e) if e.starts_with("checksum") || e.starts_with("size") => {
+                    cat.record_event("verify_mismatch", &format!("{}: restored copy {e}", item.key))?;
+                    p.failed += 1;
+                    return update("failed", None, expires, 0, None, Some(&e));
+                }
+                Err(e) => return retry(&e),
+            },
+            // It expired between HEAD and GET: ask again below at the next pass.
+            Err(e) if e.kind == ErrorKind::Archived => {}
+            Err(e) => return retry(&e.to_string()),
+        }
+    }
+    match head.restore {
+        RestoreState::InProgress => {
+            let requested = item.requested_ms.or(Some(now_ms));
+            update(
+                "requested",
+                requested,
+                None,
+                now_ms + backoff_ms(cfg, item.polls + 1),
+                None,
+                None,
+            )
+        }
+        _ if !crate::store::is_archive_class(&head.storage_class) => retry("not readable yet"),
+        _ => {
+            if item.state == "pending" {
+                if let Some(at) = cat.restore_requested_elsewhere(item.file_id, r.id)? {
+                    // An overlapping restore asked already: wait for its copy.
+                    return update("requested", Some(at), None, now_ms + backoff_ms(cfg, 0), None, None);
+                }
+            }
+            let tier: RestoreTier =
+                serde_json::from_value(serde_json::Value::String(r.tier.clone())).unwrap_or(RestoreTier::Standard);
+            match store.restore(&item.key, r.days, tier).await {
+                Ok(RestoreAnswer::AlreadyRestored) => update("ready", Some(now_ms), None, now_ms, None, None),
+                Ok(RestoreAnswer::Started | RestoreAnswer::AlreadyInProgress) => {
+                    p.requested += 1;
+                    update("requested", Some(now_ms), None, now_ms + backoff_ms(cfg, 0), None, None)
+                }
+                Err(e) if e.kind == ErrorKind::Transient => retry(&e.to_string()),
+                Err(e) => {
+                    p.failed += 1;
+                    update("failed", None, None, 0, None, Some(&e.to_string()))
+                }
+            }
+        }
+    }
+}
+
+/// Streams a clip to `dest` (through a temporary file), checking size and CRC-64 against
+/// the catalog before it takes its name.
+async fn save_verified(reader: impl tokio::io::AsyncRead + Unpin, dest: &Path, item: &ItemRow) -> Result<(), String> {
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    tokio::fs::create_dir_all(parent)
+        .await
+        .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    let tmp = dest.with_extension("part");
+    let mut out = tokio::fs::File::create(&tmp)
+        .await
+        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    let result = crate::upload::body::copy_with_crc(reader, &mut out).await;
+    drop(out);
+    let check = match result {
+        Err(e) => Err(format!("download of {} broke off: {e}", item.key)),
+        Ok((_, n)) if n != item.size => Err(format!("size {n} read, {} expected", item.size)),
+        Ok((crc, _)) => match &item.crc64 {
+            Some(want) if *want != crate::store::crc_hex(crc) => {
+                Err(format!("checksum {} read, {want} expected", crate::store::crc_hex(crc)))
+            }
+            _ => Ok(()),
+        },
+    };
+    match check {
+        Ok(()) => tokio::fs::rename(&tmp, dest)
+            .await
+            .map_err(|e| format!("cannot write {}: {e}", dest.display())),
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            Err(e)
+        }
+    }
+}
+
+/// Ends a restore whose clips are all in: merge if asked, record, tell people.
+fn finish(cfg: &Config, cat: &Catalog, r: &RestoreRow, now_ms: i64) -> Result<()> {
+    let items = cat.restore_items(r.id)?;
+    let done: Vec<&ItemRow> = items.iter().filter(|i| i.state == "done").collect();
+    let failed: Vec<&ItemRow> = items.iter().filter(|i| i.state == "failed").collect();
+    let dir = out_dir(cfg, r);
+    let mut error = failed.first().map(|i| {
+        format!(
+            "{} of {} clip(s) failed; first: {}: {}",
+            failed.len(),
+            items.len(),
+            i.key,
+            i.error.as_deref().unwrap_or("")
+        )
+    });
+    let mut merged = None;
+    if r.merge && !done.is_empty() {
+        let clips: Vec<PathBuf> = done.iter().filter_map(|i| i.path.as_ref().map(PathBuf::from)).collect();
+        let out = dir.join("merged.mp4");
+        match merge::merge(&clips, &out) {
+            Ok(()) => merged = Some(out),
+            Err(e) => error = Some(format!("{e:#}")),
+        }
+    }
+    if r.kind == "drill" {
+        let ok = failed.is_empty() && !done.is_empty();
+        let record = serde_json::json!({
+            "at_ms": now_ms, "ok": ok, "restore": r.id,
+            "key": items.first().map(|i| i.key.clone()),
+            "error": error,
+        });
+        cat.kv_set(DRILL_KEY, &record.to_string())?;
+        // The drill proved the bytes; the copy itself is not needed.
+        for i in &done {
+            if let Some(p) = &i.path {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let state = if done.is_empty() { "failed" } else { "done" };
+    if cat.finish_restore(r.id, state, error.as_deref(), now_ms)? {
+        let what = match &r.camera {
+            Some(c) => format!("restore #{} ({c})", r.id),
+            None => format!("restore #{}", r.id),
+        };
+        let (kind, msg) = match (r.kind.as_str(), state) {
+            ("drill", _) if error.is_none() => (
+                "restore_drill",
+                format!(
+                    "restore drill passed: an archived clip was restored and matched byte for byte ({})",
+                    items[0].key
+                ),
+            ),
+            ("drill", _) => (
+                "restore_drill_failed",
+                format!("restore drill FAILED: {}", error.clone().unwrap_or_default()),
+            ),
+            (_, "done") => (
+                "restore_ready",
+                format!(
+                    "{what}: {} clip(s) ready in {}{}{}",
+                    done.len(),
+                    dir.display(),
+                    merged
+                        .map(|m| format!(", merged into {}", m.display()))
+                        .unwrap_or_default(),
+                    error.map(|e| format!(" ({e})")).unwrap_or_default()
+                ),
+            ),
+            _ => (
+                "restore_failed",
+                format!("{what} failed: {}", error.unwrap_or_default()),
+            ),
+        };
+        cat.record_event(kind, &msg)?;
+    }
+    Ok(())
+}
+
+/// Where the last drill's result is kept (JSON).
+pub const DRILL_KEY: &str = "restore.drill";
+
+/// Starts a drill: the smallest of a few random clips old enough to be archived, restored
+/// at the cheapest tier for one day. `None` when nothing is archived yet.
+pub async fn start_drill(cfg: &Config, cat: &Catalog, store: &dyn Backend, now_ms: i64) -> Result<Option<i64>> {
+    let age_ms = i64::from(cfg.tiering.transition_days) * 86_400_000;
+    for clip in cat.drill_candidates(now_ms - age_ms, 20)? {
+        let Ok(Some(h)) = store.head(&clip.key).await else {
+            continue;
+        };
+        cat.set_storage_class(&clip.key, &h.storage_class)?;
+        if !crate::store::is_archive_class(&h.storage_class) || h.restore != RestoreState::None {
+            continue;
+        }
+        let req = Request {
+            camera: Some(clip.camera.clone()),
+            from_ms: clip.start_ms,
+            to_ms: clip.start_ms + 1,
+            key: Some(clip.key.clone()),
+            tier: cost::cheapest_tier(&h.storage_class),
+            days: 1,
+            merge: false,
+            out_dir: String::new(),
+            drill: true,
+        };
+        let plan = plan(cfg, cat, store, &req).await?;
+        return Ok(Some(start(cat, &req, &plan, now_ms)?));
+    }
+    Ok(None)
+}
+
+/// The last drill's result: (when, passed, message).
+pub fn last_drill(cat: &Catalog) -> Result<Option<(i64, bool, String)>> {
+    let Some(j) = cat.kv_get(DRILL_KEY)? else {
+        return Ok(None);
+    };
+    let v: serde_json::Value = serde_json::from_str(&j).context("restore.drill record")?;
+    Ok(Some((
+        v["at_ms"].as_i64().unwrap_or(0),
+        v["ok"].as_bool().unwrap_or(false),
+        v["error"].as_str().or(v["key"].as_str()).unwrap_or("").to_string(),
+    )))
+}
