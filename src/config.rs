@@ -490,8 +490,13 @@ pub enum ChannelKind {
 pub struct Health {
     /// The oldest file not yet verified may wait this long.
     pub max_pending_age_secs: u64,
-    /// A camera with no new file for this long is reported silent.
+    /// A camera with no new file for this long (counting only its usual active hours,
+    /// once learned) is reported silent.
     pub camera_silent_hours: u64,
+    /// A camera clock off by more than this is reported.
+    pub clock_skew_minutes: u64,
+    /// Days past the transition age before an object still in Standard is reported.
+    pub transition_grace_days: u64,
     /// More failing files than this is a problem.
     pub max_failed_files: u64,
     /// The catalog is backed up to the store this often (hours); a backup older than
@@ -504,6 +509,8 @@ impl Default for Health {
         Health {
             max_pending_age_secs: 3600,
             camera_silent_hours: 24,
+            clock_skew_minutes: 10,
+            transition_grace_days: 3,
             max_failed_files: 0,
             catalog_backup_hours: 24,
         }

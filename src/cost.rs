@@ -199,6 +199,33 @@ pub fn restore_estimate(p: &Prices, class: &str, tier: RestoreTier, objects: u64
     lines
 }
 
+/// The storage bill as it stands, from the catalog.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Bill {
+    pub standard_gb: f64,
+    pub archive_gb: f64,
+    /// Observed over the last 7 days.
+    pub daily_gb: f64,
+    pub monthly_cny: f64,
+}
+
+/// What storage costs a month now: objects younger than the transition age in Standard,
+/// the rest in the archive class (by recording age, which is close to upload age).
+pub fn bill_now(cfg: &crate::config::Config, cat: &crate::catalog::Catalog, now_ms: i64) -> anyhow::Result<Bill> {
+    const DAY_MS: i64 = 86_400_000;
+    const GB: f64 = 1e9;
+    let (standard, all) = cat.bytes_since(now_ms - cfg.tiering.transition_days as i64 * DAY_MS)?;
+    let (last_week, _) = cat.bytes_since(now_ms - 7 * DAY_MS)?;
+    let (standard_gb, archive_gb) = (standard as f64 / GB, all.saturating_sub(standard) as f64 / GB);
+    let p = &cfg.prices;
+    Ok(Bill {
+        standard_gb,
+        archive_gb,
+        daily_gb: last_week as f64 / GB / 7.0,
+        monthly_cny: standard_gb * p.standard_gb_month + archive_gb * storage_price(p, &cfg.tiering.storage_class),
+    })
+}
+
 /// Billable GB of `gb` stored as objects of `object_mb` (each billed at least 64 KB).
 fn billable(gb: f64, object_mb: f64, min_kb: f64) -> f64 {
     if object_mb * 1024.0 >= min_kb || object_mb <= 0.0 {

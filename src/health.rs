@@ -14,6 +14,12 @@ pub const RULES: &[&str] = &[
     "camera_silent",
     "catalog_backup",
     "verify_mismatch",
+    "clock_skew",
+    "lifecycle",
+    "share_protection",
+    "transition_late",
+    "restore_expiring",
+    "restore_drill",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,19 +110,104 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
     for c in &s.cameras {
         if let Some(last) = c.last_capture_ms {
             let hours = (now_ms - last).max(0) / 3_600_000;
-            if hours as u64 >= h.camera_silent_hours {
+            let tz = jiff::tz::TimeZone::get(&c.tz).unwrap_or(jiff::tz::TimeZone::UTC);
+            let counted = silent_hours(last, now_ms, c.active_hours.as_ref(), &tz);
+            if counted >= h.camera_silent_hours {
+                let usual = if c.active_hours.is_some() && counted < hours as u64 {
+                    format!(", {counted} h of them in its usual active hours")
+                } else {
+                    String::new()
+                };
                 out.push(Problem {
                     rule: "camera_silent",
                     subject: c.id.clone(),
                     message: format!(
-                        "camera {} sent nothing for {hours} h (limit {} h): check its power, network and NAS settings",
+                        "camera {} sent nothing for {hours} h{usual} (limit {} h): check its power, network and NAS settings",
                         c.id, h.camera_silent_hours
                     ),
                 });
             }
         }
+        if let Some(lag) = c.min_lag_ms {
+            let limit = h.clock_skew_minutes as i64 * 60_000;
+            // Even the promptest recent file arrived before it ended: the clock runs ahead.
+            // (A clock behind looks like slow uploads; `status` shows the arrival lag.)
+            if lag < -limit {
+                out.push(Problem {
+                    rule: "clock_skew",
+                    subject: c.id.clone(),
+                    message: format!(
+                        "camera {}'s clock runs about {} min ahead: its files arrive before the time in their names. Set the camera's time zone and NTP in the Mi Home app",
+                        c.id,
+                        -lag / 60_000
+                    ),
+                });
+            }
+        }
+    }
+    for (probe, what) in &s.probes {
+        let rule = match probe.as_str() {
+            "probe.lifecycle" => "lifecycle",
+            "probe.share" => "share_protection",
+            _ => continue,
+        };
+        out.push(Problem {
+            rule,
+            subject: String::new(),
+            message: what.clone(),
+        });
+    }
+    if let (n @ 1.., Some(key)) = &s.transition_late {
+        out.push(Problem {
+            rule: "transition_late",
+            subject: String::new(),
+            message: format!(
+                "{n} object(s) still in Standard more than {} days after upload (e.g. {key}): the bucket's lifecycle rule is not moving them; run `camvault lifecycle check`",
+                cfg.tiering.transition_days as u64 + h.transition_grace_days
+            ),
+        });
+    }
+    if let Some(exp) = s.restores.first_expiry_ms {
+        if exp - now_ms < 24 * 3_600_000 {
+            out.push(Problem {
+                rule: "restore_expiring",
+                subject: String::new(),
+                message: format!(
+                    "a restored clip is ready but not downloaded, and its copy expires in {} h: is `camvault serve` running? (`camvault restore list`)",
+                    ((exp - now_ms).max(0) / 3_600_000)
+                ),
+            });
+        }
+    }
+    if let Some((at, false, what)) = &s.last_drill {
+        out.push(Problem {
+            rule: "restore_drill",
+            subject: String::new(),
+            message: format!(
+                "the last restore drill ({}) failed: {what}. The archive may not be readable back; run `camvault restore drill --wait`",
+                crate::report::rfc3339(*at, "UTC")
+            ),
+        });
     }
     out
+}
+
+/// Whole hours between `last_ms` and `now_ms` that count towards silence: all of them, or
+/// only the camera's usual active hours once learned.
+pub fn silent_hours(last_ms: i64, now_ms: i64, active: Option<&[bool; 24]>, tz: &jiff::tz::TimeZone) -> u64 {
+    let hours = ((now_ms - last_ms).max(0) / 3_600_000) as u64;
+    let Some(active) = active else {
+        return hours;
+    };
+    // Capped: past four weeks of silence every hour counts the same anyway.
+    (1..=hours.min(24 * 28))
+        .filter(|i| {
+            jiff::Timestamp::from_millisecond(last_ms + *i as i64 * 3_600_000)
+                .map(|t| active[t.to_zoned(tz.clone()).hour() as usize])
+                .unwrap_or(true)
+        })
+        .count() as u64
+        + hours.saturating_sub(24 * 28)
 }
 
 #[cfg(test)]
@@ -152,5 +243,86 @@ mod tests {
         let names: Vec<_> = rules.iter().map(|r| r.0).collect();
         assert_eq!(names, ["backlog", "upload_failures", "low_disk", "camera_silent"]);
         assert!(rules[3].1.contains("door"));
+    }
+
+    #[test]
+    fn an_event_camera_quiet_at_night_is_not_silent() {
+        let cfg = Config::parse("[health]\ncamera_silent_hours = 6\n").unwrap();
+        let tz = jiff::tz::TimeZone::UTC;
+        // Recordings every day between 08:00 and 20:00 for a week: active hours learned.
+        let day0 = 20_000 * 24i64; // an hour bucket at midnight UTC
+        let buckets: Vec<i64> = (0..7).flat_map(|d| (8..20).map(move |h| day0 + d * 24 + h)).collect();
+        let active = crate::catalog::learn_active_hours(&buckets, &tz).expect("a week is enough");
+        assert!(active[8] && active[19] && !active[20] && !active[3]);
+        assert_eq!(
+            crate::catalog::learn_active_hours(&buckets[..24], &tz),
+            None,
+            "two days are not"
+        );
+        let last = (day0 + 7 * 24 + 19) * 3_600_000 + 50 * 60_000; // day 7, 19:50
+        let mut s = Summary::default();
+        s.cameras.push(CameraSummary {
+            id: "door".into(),
+            tz: "UTC".into(),
+            last_capture_ms: Some(last),
+            active_hours: Some(active),
+            ..Default::default()
+        });
+        // 07:50 next morning: 12 h without a file, none of them usual.
+        let morning = last + 12 * 3_600_000;
+        assert!(evaluate(&cfg, &s, morning, None).is_empty());
+        // 13:50: six usual hours (08..13) passed without a file.
+        let afternoon = last + 18 * 3_600_000;
+        let p = evaluate(&cfg, &s, afternoon, None);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].message.contains("18 h, 6 h of them in its usual active hours"),
+            "{}",
+            p[0].message
+        );
+        // Without the learned hours, the night would already count.
+        s.cameras[0].active_hours = None;
+        assert_eq!(evaluate(&cfg, &s, morning, None).len(), 1);
+    }
+
+    #[test]
+    fn clock_probes_transitions_and_restores() {
+        let cfg = Config::parse("[health]\nclock_skew_minutes = 10\n").unwrap();
+        let now = 1_000 * 86_400_000;
+        let mut s = Summary::default();
+        s.cameras.push(CameraSummary {
+            id: "door".into(),
+            tz: "UTC".into(),
+            min_lag_ms: Some(-9 * 60_000),
+            ..Default::default()
+        });
+        assert!(evaluate(&cfg, &s, now, None).is_empty(), "within the limit");
+        s.cameras[0].min_lag_ms = Some(-25 * 60_000);
+        s.probes
+            .insert("probe.lifecycle".into(), "camvault's rule is missing".into());
+        s.probes
+            .insert("probe.share".into(), "the share lets the camera delete".into());
+        s.transition_late = (4, Some("videos/door/a.mp4".into()));
+        s.restores.first_expiry_ms = Some(now + 5 * 3_600_000);
+        s.last_drill = Some((now - 1000, false, "checksum differs".into()));
+        let p = evaluate(&cfg, &s, now, None);
+        let names: Vec<_> = p.iter().map(|p| p.rule).collect();
+        assert_eq!(
+            names,
+            [
+                "clock_skew",
+                "lifecycle",
+                "share_protection",
+                "transition_late",
+                "restore_expiring",
+                "restore_drill"
+            ]
+        );
+        assert!(p[0].message.contains("25 min ahead"), "{}", p[0].message);
+        assert!(p[3].message.contains("33 days"), "30 + 3 grace: {}", p[3].message);
+        assert!(p[4].message.contains("5 h"), "{}", p[4].message);
+        for p in &p {
+            assert!(RULES.contains(&p.rule), "{} is listed for the metric", p.rule);
+        }
     }
 }

@@ -22,6 +22,7 @@ mod report;
 mod restore;
 mod samba;
 mod store;
+mod tiers;
 mod upload;
 mod verify;
 mod web;

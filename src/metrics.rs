@@ -37,6 +37,16 @@ struct CameraLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClassLabel {
+    class: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RuleLabel {
     rule: String,
 }
@@ -131,6 +141,65 @@ pub fn render(cfg: &Config, cat: &Catalog, pm: &PipelineMetrics, now_ms: i64) ->
             g((now_ms - t).max(0) / 1000),
         );
     }
+    let class_files = Family::<ClassLabel, Gauge>::default();
+    let class_bytes = Family::<ClassLabel, Gauge>::default();
+    for (class, n, b) in cat.stored_by_class()? {
+        class_files
+            .get_or_create(&ClassLabel { class: class.clone() })
+            .set(n as i64);
+        class_bytes.get_or_create(&ClassLabel { class }).set(b as i64);
+    }
+    r.register(
+        "camvault_stored_files",
+        "Recordings in the store by the storage class last seen (HEAD during verification)",
+        class_files,
+    );
+    r.register(
+        "camvault_stored_bytes",
+        "Bytes in the store by the storage class last seen",
+        class_bytes,
+    );
+    r.register(
+        "camvault_verify_lag_seconds",
+        "Longest capture-to-verified time of recordings verified in the last hour",
+        g(cat.verify_lag_ms(now_ms - 3_600_000)?.unwrap_or(0) / 1000),
+    );
+    r.register(
+        "camvault_verify_mismatches",
+        "Stored objects the scheduled verification finds missing or different now",
+        g(s.verify_bad.len() as i64),
+    );
+    r.register(
+        "camvault_restores_in_flight",
+        "Restores not yet finished",
+        g(s.restores.restores as i64),
+    );
+    r.register(
+        "camvault_restore_clips_waiting",
+        "Clips of those restores not yet downloaded and verified",
+        g(s.restores.waiting as i64),
+    );
+    if let Some((at, ok, _)) = &s.last_drill {
+        let drill = Family::<ResultLabel, Gauge>::default();
+        drill
+            .get_or_create(&ResultLabel {
+                result: if *ok { "passed" } else { "failed" }.into(),
+            })
+            .set(at / 1000);
+        r.register(
+            "camvault_restore_drill_timestamp_seconds",
+            "When the last restore drill ended, labelled by its result",
+            drill,
+        );
+    }
+    let bill = crate::cost::bill_now(cfg, cat, now_ms)?;
+    let cost = Gauge::<f64, AtomicU64>::default();
+    cost.set(bill.monthly_cny);
+    r.register(
+        "camvault_estimated_monthly_cost_cny",
+        "Storage cost per month at today's volume and `[prices]` (see `camvault cost`)",
+        cost,
+    );
     let problems = crate::health::evaluate(cfg, &s, now_ms, free);
     let health = Family::<RuleLabel, Gauge>::default();
     for rule in crate::health::RULES.iter().copied() {

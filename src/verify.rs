@@ -10,9 +10,29 @@ use crate::upload::body::crc_of_reader;
 
 /// Why `row`'s object does not match the catalog, or `None` when it does. `deep` re-reads
 /// the bytes (only possible for objects not in an archive class).
-pub async fn check(store: &dyn Backend, row: &FileRow, deep: bool) -> Option<String> {
+/// The storage class HEAD reports is recorded in the catalog on the way (lifecycle rules
+/// move objects without telling anyone).
+pub async fn check_and_record(
+    catalog: &Catalog,
+    store: &dyn Backend,
+    row: &FileRow,
+    deep: bool,
+) -> Result<Option<String>> {
+    let head = store.head(&row.key).await;
+    if let Ok(Some(h)) = &head {
+        catalog.set_storage_class(&row.key, &h.storage_class)?;
+    }
+    Ok(check_head(store, row, deep, head).await)
+}
+
+async fn check_head(
+    store: &dyn Backend,
+    row: &FileRow,
+    deep: bool,
+    head: crate::store::StoreResult<Option<crate::store::ObjectMeta>>,
+) -> Option<String> {
     let want = row.crc64.clone().unwrap_or_default();
-    match store.head(&row.key).await {
+    match head {
         Err(e) => Some(format!("cannot check: {e}")),
         Ok(None) => Some("missing from the store".to_string()),
         Ok(Some(h)) if h.size != row.size => Some(format!("size {} in the store, {} expected", h.size, row.size)),
@@ -63,7 +83,7 @@ pub async fn scheduled(catalog: &Catalog, store: &dyn Backend, batch: usize, sam
         .chain(deep_rows.iter().map(|r| (r, true)))
     {
         checked += 1;
-        match check(store, row, deep).await {
+        match check_and_record(catalog, store, row, deep).await? {
             Some(p) if p.starts_with("cannot") => {} // the store is away: not a verdict
             Some(p) => {
                 found += 1;

@@ -54,3 +54,8 @@ CREATE TABLE multipart_parts (
     checksum    TEXT,                     -- the part's CRC-64 (OSS, combined at the end) or MD5
     PRIMARY KEY (file_id, part)
 );
+
+-- When a HEAD last told the object's storage class (lifecycle moves objects without
+-- telling anyone): an object seen in Standard long after the transition age means the
+-- bucket's rule is not working.
+ALTER TABLE files ADD COLUMN class_checked_ms INTEGER;

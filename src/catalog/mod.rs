@@ -148,6 +148,12 @@ pub struct CameraSummary {
     pub bytes: u64,
     pub last_start_ms: Option<i64>,
     pub last_capture_ms: Option<i64>,
+    /// The smallest arrival lag (arrival minus the recording's end by its name) over the
+    /// last files: below zero the camera's clock runs ahead; far above, behind.
+    pub min_lag_ms: Option<i64>,
+    /// Hours of the day (camera's zone) in which the camera recorded on at least half of
+    /// the last 14 days; `None` until it has 3 days of history.
+    pub active_hours: Option<[bool; 24]>,
 }
 
 /// A verified file as a manifest lists it.
@@ -221,6 +227,36 @@ pub struct Summary {
     pub first_capture_ms: Option<i64>,
     /// Objects the scheduled verification found missing or different: key → why.
     pub verify_bad: std::collections::BTreeMap<String, String>,
+    pub restores: restores::InFlight,
+    /// The last restore drill: (when, passed, what).
+    pub last_drill: Option<(i64, bool, String)>,
+    /// Objects the store still showed in Standard well after the transition age:
+    /// (how many, one key).
+    pub transition_late: (u64, Option<String>),
+    /// Failing periodic checks (`probe.lifecycle`, `probe.share`): key → what is wrong.
+    pub probes: std::collections::BTreeMap<String, String>,
+}
+
+/// Where `serve` keeps the count of objects late to transition (see `record_transition_late`).
+pub(crate) const TRANSITION_LATE_KEY: &str = "tiering.late";
+
+/// Hours of the day active on at least half of the days seen, from hour buckets
+/// (milliseconds / 3,600,000); `None` with fewer than 3 days seen.
+pub fn learn_active_hours(hour_buckets: &[i64], tz: &jiff::tz::TimeZone) -> Option<[bool; 24]> {
+    let mut days = std::collections::BTreeSet::new();
+    let mut per_hour: [std::collections::BTreeSet<jiff::civil::Date>; 24] = std::array::from_fn(|_| Default::default());
+    for &h in hour_buckets {
+        let Ok(t) = jiff::Timestamp::from_millisecond(h * 3_600_000) else {
+            continue;
+        };
+        let z = t.to_zoned(tz.clone());
+        days.insert(z.date());
+        per_hour[z.hour() as usize].insert(z.date());
+    }
+    if days.len() < 3 {
+        return None;
+    }
+    Some(per_hour.map(|d| d.len() * 2 >= days.len()))
 }
 
 fn row_to_file(r: &rusqlite::Row) -> rusqlite::Result<FileRow> {
@@ -563,6 +599,10 @@ impl Catalog {
 
     pub fn kv_get(&self, key: &str) -> Result<Option<String>> {
         let c = self.lock();
+        self.kv_get_locked(&c, key)
+    }
+
+    fn kv_get_locked(&self, c: &Connection, key: &str) -> Result<Option<String>> {
         let mut st = c.prepare_cached("SELECT value FROM kv WHERE key = ?1")?;
         let mut rows = st.query([key])?;
         Ok(match rows.next()? {
@@ -885,25 +925,30 @@ impl Catalog {
             [],
             |r| r.get(0),
         )?;
-        let mut st = c.prepare_cached("SELECT id, mac, tz, last_start_ms, last_capture_ms FROM cameras ORDER BY id")?;
-        let cams = st.query_map([], |r| {
-            Ok(CameraSummary {
-                id: r.get(0)?,
-                mac: r.get(1)?,
-                tz: r.get(2)?,
-                files: 0,
-                bytes: 0,
-                last_start_ms: r.get(3)?,
-                last_capture_ms: r.get(4)?,
-            })
-        })?;
-        for cam in cams {
-            let mut cam = cam?;
-            if let Some(n) = per_camera.get(&cam.id) {
-                cam.files = n.files;
-                cam.bytes = n.bytes;
+        {
+            let mut st =
+                c.prepare_cached("SELECT id, mac, tz, last_start_ms, last_capture_ms FROM cameras ORDER BY id")?;
+            let cams = st.query_map([], |r| {
+                Ok(CameraSummary {
+                    id: r.get(0)?,
+                    mac: r.get(1)?,
+                    tz: r.get(2)?,
+                    files: 0,
+                    bytes: 0,
+                    last_start_ms: r.get(3)?,
+                    last_capture_ms: r.get(4)?,
+                    min_lag_ms: None,
+                    active_hours: None,
+                })
+            })?;
+            for cam in cams {
+                let mut cam = cam?;
+                if let Some(n) = per_camera.get(&cam.id) {
+                    cam.files = n.files;
+                    cam.bytes = n.bytes;
+                }
+                s.cameras.push(cam);
             }
-            s.cameras.push(cam);
         }
         let mut st = c.prepare_cached(
             "SELECT key, coalesce(last_error, '') FROM files WHERE state != 'verified' AND last_error IS NOT NULL ORDER BY next_attempt_ms DESC LIMIT 5",
@@ -925,6 +970,47 @@ impl Catalog {
         s.recent_errors = st
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
+        drop(st);
+        for cam in &mut s.cameras {
+            cam.min_lag_ms = c.query_row(
+                "SELECT min(captured_ms - coalesce(end_ms, start_ms + duration_ms, start_ms)) FROM
+                    (SELECT * FROM files WHERE camera = ?1 ORDER BY start_ms DESC LIMIT 20)",
+                [&cam.id],
+                |r| r.get(0),
+            )?;
+            if let Some(last) = cam.last_start_ms {
+                let since = last - 14 * 86_400_000;
+                let mut st = c.prepare_cached(
+                    "SELECT DISTINCT start_ms / 3600000 FROM files WHERE camera = ?1 AND start_ms >= ?2",
+                )?;
+                let hours: Vec<i64> = st
+                    .query_map(params![cam.id, since], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                let tz = jiff::tz::TimeZone::get(&cam.tz).unwrap_or(jiff::tz::TimeZone::UTC);
+                cam.active_hours = learn_active_hours(&hours, &tz);
+            }
+        }
+        s.transition_late = self
+            .kv_get_locked(&c, TRANSITION_LATE_KEY)?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default();
+        s.probes = {
+            let mut st = c.prepare_cached("SELECT key, value FROM kv WHERE key LIKE 'probe.%' AND value != ''")?;
+            let rows = st
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            rows
+        };
+        drop(c);
+        s.restores = self.restores_in_flight()?;
+        s.last_drill = self.kv_get(crate::restore::DRILL_KEY)?.and_then(|j| {
+            let v: serde_json::Value = serde_json::from_str(&j).ok()?;
+            Some((
+                v["at_ms"].as_i64()?,
+                v["ok"].as_bool()?,
+                v["error"].as_str().or(v["key"].as_str()).unwrap_or("").to_string(),
+            ))
+        });
         Ok(s)
     }
 

@@ -1,4 +1,5 @@
-//! Restores in the catalog: each request, each clip in it, and where it stands.
+//! Restores and storage classes in the catalog: each restore, each clip in it and where
+//! it stands; the class each object was last seen in.
 //!
 //! Everything a restore needs to go on after a crash is here; `restore::step` only ever
 //! moves an item forward from what these rows say.
@@ -333,10 +334,26 @@ impl Catalog {
     pub fn set_storage_class(&self, key: &str, class: &str) -> Result<()> {
         let c = self.lock();
         c.execute(
-            "UPDATE files SET storage_class = ?2 WHERE key = ?1 AND coalesce(storage_class, '') != ?2",
-            params![key, class],
+            "UPDATE files SET storage_class = ?2, class_checked_ms = ?3 WHERE key = ?1",
+            params![key, class, jiff::Timestamp::now().as_millisecond()],
         )?;
         Ok(())
+    }
+
+    /// Counts objects a HEAD still showed in Standard more than `late_ms` after upload
+    /// (the transition age plus the grace OSS needs) and keeps the result for `summary`.
+    pub fn record_transition_late(&self, late_ms: i64) -> Result<(u64, Option<String>)> {
+        let found: (u64, Option<String>) = {
+            let c = self.lock();
+            c.query_row(
+                "SELECT count(*), min(key) FROM files WHERE storage_class = 'Standard'
+                 AND class_checked_ms IS NOT NULL AND class_checked_ms > uploaded_ms + ?1",
+                [late_ms],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )?
+        };
+        self.kv_set(super::TRANSITION_LATE_KEY, &serde_json::to_string(&found)?)?;
+        Ok(found)
     }
 
     /// Up to `n` random stored clips recorded before `before_ms`, smallest first: drill candidates.
@@ -351,5 +368,31 @@ impl Catalog {
             .query_map(params![before_ms, n as i64], candidate_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    /// Stored objects by the class last seen: (class, files, bytes). A scan of the
+    /// stored rows; fine for a scrape every few seconds up to millions of rows.
+    pub fn stored_by_class(&self) -> Result<Vec<(String, u64, u64)>> {
+        let c = self.lock();
+        let mut st = c.prepare_cached(
+            "SELECT coalesce(storage_class, 'Standard'), count(*), sum(size) FROM files
+             WHERE state IN ('uploaded', 'verified') GROUP BY 1 ORDER BY 1",
+        )?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The longest capture-to-verified time of files verified since `since_ms`.
+    pub fn verify_lag_ms(&self, since_ms: i64) -> Result<Option<i64>> {
+        let c = self.lock();
+        Ok(c.query_row(
+            "SELECT max(verified_ms - captured_ms) FROM files WHERE state = 'verified' AND verified_ms >= ?1",
+            [since_ms],
+            |r| r.get(0),
+        )?)
     }
 }

@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::cost::{model, plan_options, storage_price, Plan, Site};
+use crate::cost::{bill_now, model, plan_options, storage_price, Bill, Plan, Site};
 
 const GB: f64 = 1e9;
 const DAY_MS: i64 = 86_400_000;
@@ -70,14 +70,15 @@ pub fn run_model(cfg: &Config, a: ModelArgs) -> Result<ExitCode> {
 pub fn run(cfg: &Config, json: bool) -> Result<ExitCode> {
     let cat = Catalog::open(&cfg.catalog(), false)?;
     let now = jiff::Timestamp::now().as_millisecond();
-    let t = cfg.tiering.transition_days as i64;
-    let (standard, all) = cat.bytes_since(now - t * DAY_MS)?;
-    let (last_week, _) = cat.bytes_since(now - 7 * DAY_MS)?;
-    let (standard_gb, archive_gb) = (standard as f64 / GB, (all - standard) as f64 / GB);
-    let daily_gb = last_week as f64 / GB / 7.0;
+    let t = cfg.tiering.transition_days;
     let p = &cfg.prices;
+    let Bill {
+        standard_gb,
+        archive_gb,
+        daily_gb,
+        monthly_cny: now_cny,
+    } = bill_now(cfg, &cat, now)?;
     let arch = storage_price(p, &cfg.tiering.storage_class);
-    let now_cny = standard_gb * p.standard_gb_month + archive_gb * arch;
     let project = |months: f64| {
         let std = daily_gb * t as f64;
         let total = standard_gb + archive_gb + daily_gb * 30.0 * months;

@@ -6,17 +6,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Result};
 
 use crate::config::Config;
-use crate::keys::Template;
 use crate::store::lifecycle::{self, Rule};
-
-fn wanted(cfg: &Config) -> Result<Rule> {
-    let t = Template::parse(&cfg.store.key_template).map_err(|e| anyhow!("`store.key_template`: {e}"))?;
-    Ok(lifecycle::camvault_rule(
-        t.prefix(),
-        cfg.tiering.transition_days,
-        &cfg.tiering.storage_class,
-    ))
-}
 
 async fn current(store: &dyn crate::store::Backend) -> Result<Vec<Rule>> {
     match store.get_lifecycle().await.map_err(|e| anyhow!("{e}"))? {
@@ -29,7 +19,7 @@ pub fn run(cfg: Config, action: &str) -> Result<ExitCode> {
     let rt = super::runtime()?;
     rt.block_on(async move {
         let store = crate::store::open(&cfg)?;
-        let want = wanted(&cfg)?;
+        let want = lifecycle::wanted(&cfg)?;
         let rules = current(&*store).await?;
         match action {
             "show" => {

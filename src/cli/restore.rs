@@ -344,7 +344,7 @@ pub fn drill(cfg: Config, wait: bool) -> Result<ExitCode> {
         println!("restore drill #{id} started");
         if wait {
             let code = wait_for(&cfg, &cat, &*store, id, serving).await?;
-            if let Some((_, ok, msg)) = restore::last_drill(&cat)? {
+            if let Some((_, ok, msg)) = cat.summary()?.last_drill {
                 println!("{}", if ok { format!("drill passed: {msg} restored and matched byte for byte") } else { format!("drill FAILED: {msg}") });
             }
             return Ok(code);

@@ -122,7 +122,7 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
     };
     let mut daemons = Vec::new();
     {
-        let (up, stop) = (p.uploader.clone(), stop.clone());
+        let (cfg, up, stop) = (cfg.clone(), p.uploader.clone(), stop.clone());
         let backup_every_ms = cfg.health.catalog_backup_hours as i64 * 3_600_000;
         let (verify_days, verify_sample) = (cfg.verify.period_days, cfg.verify.deep_sample);
         daemons.push(tokio::spawn(async move {
@@ -144,6 +144,9 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
                     Ok(_) => {}
                     Err(e) => warn!("scheduled verification: {e:#}"),
                 }
+                if let Err(e) = crate::tiers::check(&cfg, &up.catalog, &*up.store).await {
+                    warn!("tiering check: {e:#}");
+                }
                 tokio::select! {
                     _ = stop.cancelled() => break,
                     _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
@@ -162,6 +165,59 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
                 tokio::select! {
                     _ = stop.cancelled() => break,
                     _ = tokio::time::sleep(Duration::from_secs(cfg.alerts.interval_secs)) => {}
+                }
+            }
+        }));
+    }
+    {
+        // Restores: requests, polls, downloads; and the periodic drill.
+        let (cfg, up, stop) = (cfg.clone(), p.uploader.clone(), stop.clone());
+        daemons.push(tokio::spawn(async move {
+            loop {
+                let now = jiff::Timestamp::now().as_millisecond();
+                match crate::restore::step(&cfg, &up.catalog, &*up.store, now).await {
+                    Ok(p) if p.finished_restores > 0 => info!("{} restore(s) finished", p.finished_restores),
+                    Ok(_) => {}
+                    Err(e) => warn!("restores: {e:#}"),
+                }
+                match crate::restore::drill_if_due(&cfg, &up.catalog, &*up.store, now).await {
+                    Ok(Some(id)) => info!("restore drill #{id} started"),
+                    Ok(None) => {}
+                    Err(e) => warn!("restore drill: {e:#}"),
+                }
+                let next = up.catalog.next_restore_poll_ms().ok().flatten().unwrap_or(i64::MAX);
+                let wait = next.saturating_sub(now).clamp(1_000, 60_000) as u64;
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                }
+            }
+        }));
+    }
+    if cfg.samba.manage || cfg.samba_password().ok().flatten().is_some() {
+        // The share must keep refusing deletes: prove it hourly, as `samba check` does.
+        let (cfg, cat, stop) = (cfg.clone(), p.catalog.clone(), stop.clone());
+        daemons.push(tokio::spawn(async move {
+            // smbd needs a moment after start; a check before that would be a false alarm.
+            let mut wait = Duration::from_secs(120);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                wait = Duration::from_secs(3600);
+                let c = cfg.clone();
+                match tokio::task::spawn_blocking(move || crate::samba::check::verdict(&c)).await {
+                    Ok(Ok(v)) => {
+                        if let Some(why) = &v {
+                            warn!("{why}");
+                        }
+                        if let Err(e) = cat.kv_set(crate::samba::check::SHARE_PROBE, v.as_deref().unwrap_or("")) {
+                            warn!("recording the share check: {e:#}");
+                        }
+                    }
+                    Ok(Err(e)) => warn!("cannot check the share: {e:#}"),
+                    Err(e) => warn!("share check: {e}"),
                 }
             }
         }));

@@ -43,7 +43,7 @@ pub fn run(cfg: Config, deep: bool, manifests: bool) -> Result<ExitCode> {
             after = last.id;
             for row in page {
                 checked += 1;
-                let problem = crate::verify::check(&*store, &row, deep).await;
+                let problem = crate::verify::check_and_record(&cat, &*store, &row, deep).await?;
                 if let Some(p) = problem {
                     println!("BAD  {}  {p}", row.key);
                     bad.push(row.key);

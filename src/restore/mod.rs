@@ -17,7 +17,7 @@ pub mod merge;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use futures_util::StreamExt;
 use serde::Serialize;
 
@@ -105,7 +105,8 @@ const GB: f64 = 1e9;
 pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Request) -> Result<Plan> {
     let clips = cat.restore_candidates(req.camera.as_deref(), req.from_ms, req.to_ms, req.key.as_deref())?;
     let heads = futures_util::stream::iter(clips.into_iter().map(|clip| async move {
-        if clip.cached {
+        // A drill proves the archive, so it never takes the local copy.
+        if clip.cached && !req.drill {
             return Ok::<_, anyhow::Error>((clip, None));
         }
         let h = store.head(&clip.key).await.map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -527,8 +528,9 @@ pub const DRILL_KEY: &str = "restore.drill";
 /// Starts a drill: the smallest of a few random clips old enough to be archived, restored
 /// at the cheapest tier for one day. `None` when nothing is archived yet.
 pub async fn start_drill(cfg: &Config, cat: &Catalog, store: &dyn Backend, now_ms: i64) -> Result<Option<i64>> {
+    // Ages by the store's clock: it is the store's lifecycle that archives.
     let age_ms = i64::from(cfg.tiering.transition_days) * 86_400_000;
-    for clip in cat.drill_candidates(now_ms - age_ms, 20)? {
+    for clip in cat.drill_candidates(store.now_ms() - age_ms, 20)? {
         let Ok(Some(h)) = store.head(&clip.key).await else {
             continue;
         };
@@ -553,15 +555,30 @@ pub async fn start_drill(cfg: &Config, cat: &Catalog, store: &dyn Backend, now_m
     Ok(None)
 }
 
-/// The last drill's result: (when, passed, message).
-pub fn last_drill(cat: &Catalog) -> Result<Option<(i64, bool, String)>> {
-    let Some(j) = cat.kv_get(DRILL_KEY)? else {
+/// Starts a drill when the last one is older than `restore.drill_days` and none is
+/// running. Looks at most once a day, so an archive with nothing archived yet costs one
+/// listing of a few HEADs a day.
+pub async fn drill_if_due(cfg: &Config, cat: &Catalog, store: &dyn Backend, now_ms: i64) -> Result<Option<i64>> {
+    const DAY_MS: i64 = 86_400_000;
+    const TRY_KEY: &str = "restore.drill_try_ms";
+    if cfg.restore.drill_days == 0 {
         return Ok(None);
-    };
-    let v: serde_json::Value = serde_json::from_str(&j).context("restore.drill record")?;
-    Ok(Some((
-        v["at_ms"].as_i64().unwrap_or(0),
-        v["ok"].as_bool().unwrap_or(false),
-        v["error"].as_str().or(v["key"].as_str()).unwrap_or("").to_string(),
-    )))
+    }
+    let every = cfg.restore.drill_days as i64 * DAY_MS;
+    let last_try: i64 = cat.kv_get(TRY_KEY)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    if now_ms - last_try < every.min(DAY_MS) {
+        return Ok(None);
+    }
+    cat.kv_set(TRY_KEY, &now_ms.to_string())?;
+    if cat.summary()?.last_drill.is_some_and(|(at, ..)| now_ms - at < every) {
+        return Ok(None);
+    }
+    if cat
+        .restores(50)?
+        .iter()
+        .any(|r| r.kind == "drill" && r.state == "active")
+    {
+        return Ok(None);
+    }
+    start_drill(cfg, cat, store, now_ms).await
 }

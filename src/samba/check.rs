@@ -323,3 +323,29 @@ fn first_status(out: &str) -> String {
         .map(str::to_string)
         .unwrap_or_else(|| "no error: it succeeded".into())
 }
+
+/// The key under which `serve` keeps the share check's verdict for the health rules.
+pub const SHARE_PROBE: &str = "probe.share";
+
+/// The whole `samba check`, as one verdict: `None` when the share refuses deletes, else
+/// what is wrong. `Err` when it could not be checked at all (no password configured).
+pub fn verdict(cfg: &Config) -> Result<Option<String>> {
+    let mut findings = Vec::new();
+    let (path, grace) = check_config(cfg, &mut findings)?;
+    if path.is_some() {
+        if let Err(e) = probe(cfg, path.as_deref(), grace, &mut findings) {
+            return Ok(Some(format!(
+                "the live SMB check failed: {e:#}; run `camvault samba check`"
+            )));
+        }
+    }
+    let bad: Vec<&str> = findings.iter().filter(|f| !f.ok).map(|f| f.what.as_str()).collect();
+    Ok(if bad.is_empty() {
+        None
+    } else {
+        Some(format!(
+            "the camera's share is not protected: {}; run `camvault samba check`",
+            bad.join("; ")
+        ))
+    })
+}

@@ -52,6 +52,9 @@ struct Meta {
     transitioned_ms: i64,
     #[serde(default)]
     restore: Option<Restore>,
+    /// RestoreObject calls received, as a bill would count them.
+    #[serde(default)]
+    restore_requests: u32,
 }
 
 /// An emulated restore: readable from `ready_ms` until `expires_ms`.
@@ -285,6 +288,7 @@ impl Backend for FsStore {
                 created_ms: self.now_ms(),
                 transitioned_ms: 0,
                 restore: None,
+                restore_requests: 0,
             };
             self.write_meta(key, &meta).await?;
             Self::ensure_parent(&dest).await?;
@@ -418,8 +422,12 @@ impl Backend for FsStore {
             ));
         };
         let days_ms = i64::from(days.max(1)) * DAY_MS;
+        meta.restore_requests += 1;
         let (answer, restore) = match head.restore {
-            RestoreState::InProgress => return Ok(RestoreAnswer::AlreadyInProgress),
+            RestoreState::InProgress => {
+                self.write_meta(key, &meta).await?;
+                return Ok(RestoreAnswer::AlreadyInProgress);
+            }
             RestoreState::Ready { .. } => (
                 RestoreAnswer::AlreadyRestored,
                 Restore {

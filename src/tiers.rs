@@ -1,0 +1,39 @@
+//! Tiers: is the bucket's lifecycle rule there, and is it moving objects?
+//!
+//! `serve` runs this hourly. Results go to the catalog (`probe.lifecycle`,
+//! `tiering.late`) where the health rules `lifecycle` and `transition_late` read them.
+
+use anyhow::Result;
+
+use crate::catalog::Catalog;
+use crate::config::{Config, StoreKind};
+use crate::store::{lifecycle, Backend};
+
+pub const LIFECYCLE_PROBE: &str = "probe.lifecycle";
+
+/// What is wrong with the bucket's lifecycle configuration, `None` when it matches the
+/// config. On `fs`, tiering is emulated only once `lifecycle apply` ran, so no rule is fine.
+pub async fn lifecycle_problem(cfg: &Config, store: &dyn Backend) -> Result<Option<String>> {
+    let want = lifecycle::wanted(cfg)?;
+    let rules = match store.get_lifecycle().await.map_err(|e| anyhow::anyhow!("{e}"))? {
+        Some(xml) => {
+            lifecycle::parse(&xml).map_err(|e| anyhow::anyhow!("the bucket's lifecycle configuration: {e}"))?
+        }
+        None if cfg.store.kind == StoreKind::Fs => return Ok(None),
+        None => Vec::new(),
+    };
+    Ok(lifecycle::check(&rules, &want)
+        .err()
+        .map(|why| format!("{why}; run `camvault lifecycle apply`")))
+}
+
+/// The hourly check. A store that cannot be reached leaves the last verdict standing.
+pub async fn check(cfg: &Config, cat: &Catalog, store: &dyn Backend) -> Result<()> {
+    match lifecycle_problem(cfg, store).await {
+        Ok(p) => cat.kv_set(LIFECYCLE_PROBE, p.as_deref().unwrap_or(""))?,
+        Err(e) => tracing::warn!("lifecycle check: {e:#}"),
+    }
+    let late_ms = (cfg.tiering.transition_days as i64 + cfg.health.transition_grace_days as i64) * 86_400_000;
+    cat.record_transition_late(late_ms)?;
+    Ok(())
+}
