@@ -470,6 +470,20 @@ pub struct Channel {
     /// Telegram chat id.
     #[serde(default)]
     pub chat_id: String,
+    /// E-mail: `url` is `smtps://host[:465]` (TLS), `smtp://host[:587]` (STARTTLS, required)
+    /// or `smtp+plain://host[:25]` (no encryption: a relay on this machine or LAN only).
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: Secret,
+    /// Sender, e.g. `camvault <me@example.com>`.
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// A PEM file with the CA of a relay whose certificate is self-signed.
+    #[serde(default)]
+    pub ca_file: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -482,6 +496,7 @@ pub enum ChannelKind {
     Wecom,
     Feishu,
     Bark,
+    Email,
 }
 
 /// Thresholds of the health rules (`status`, `/healthz`, `camvault_health_problems`).
@@ -903,13 +918,32 @@ impl Config {
             if c.name.is_empty() || !names.insert(c.name.clone()) {
                 bail!("`alerts.channel[{i}].name` must be set and unique");
             }
-            let needs_url = c.kind != ChannelKind::Telegram;
+            let needs_url = !matches!(c.kind, ChannelKind::Telegram | ChannelKind::Email);
             if needs_url && !(c.url.starts_with("https://") || c.url.starts_with("http://")) {
                 bail!(
                     "`alerts.channel[{i}].url` ({}) must be the http(s) URL of the {:?} endpoint",
                     c.name,
                     c.kind
                 );
+            }
+            if c.kind == ChannelKind::Email {
+                if let Err(e) = crate::alerts::email::parse_url(&c.url) {
+                    bail!("`alerts.channel[{i}].url` ({}): {e}", c.name);
+                }
+                for a in c.to.iter().chain(std::iter::once(&c.from)) {
+                    if a.parse::<lettre::message::Mailbox>().is_err() {
+                        bail!(
+                            "`alerts.channel[{i}]` ({}): {a:?} is not an e-mail address (`from` and every `to` must be one, e.g. \"camvault <me@example.com>\")",
+                            c.name
+                        );
+                    }
+                }
+                if c.to.is_empty() {
+                    bail!(
+                        "`alerts.channel[{i}]` ({}): e-mail needs at least one address in `to`",
+                        c.name
+                    );
+                }
             }
             if c.kind == ChannelKind::Telegram && (c.token.0.is_empty() || c.chat_id.is_empty()) {
                 bail!(
