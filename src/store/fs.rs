@@ -23,7 +23,8 @@ use tokio::io::AsyncWriteExt;
 
 use super::lifecycle::{self, Rule};
 use super::{
-    io_error, Backend, ErrorKind, ObjectMeta, Reader, RestoreAnswer, RestoreState, RestoreTier, StoreError, StoreResult,
+    io_error, Backend, ErrorKind, ObjectMeta, Reader, RestoreAnswer, RestoreState, RestoreTier, StoreError,
+    StoreResult,
 };
 use crate::upload::body::Body;
 
@@ -397,10 +398,7 @@ impl Backend for FsStore {
     async fn restore(&self, key: &str, days: u32, tier: RestoreTier) -> StoreResult<RestoreAnswer> {
         let now = self.now_ms();
         let Some(head) = self.head(key).await? else {
-            return Err(StoreError::new(
-                ErrorKind::NotFound,
-                format!("restore {key}: no such object"),
-            ));
+            return Err(StoreError::new(ErrorKind::NotFound, format!("restore {key}: no such object")));
         };
         if !super::is_archive_class(&head.storage_class) {
             return Err(StoreError::new(
@@ -412,10 +410,7 @@ impl Backend for FsStore {
             ));
         }
         let Some(mut meta) = self.read_meta(key).await else {
-            return Err(StoreError::new(
-                ErrorKind::NotFound,
-                format!("restore {key}: no metadata"),
-            ));
+            return Err(StoreError::new(ErrorKind::NotFound, format!("restore {key}: no metadata")));
         };
         let days_ms = i64::from(days.max(1)) * DAY_MS;
         let (answer, restore) = match head.restore {

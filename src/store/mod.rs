@@ -79,9 +79,7 @@ pub enum RestoreState {
     None,
     InProgress,
     /// Readable until `expires_ms` (0 when the store did not say).
-    Ready {
-        expires_ms: i64,
-    },
+    Ready { expires_ms: i64 },
 }
 
 /// What a restore request got back. All three are success: asking twice is harmless.
@@ -100,11 +98,7 @@ pub enum RestoreAnswer {
 pub fn parse_restore_header(value: &str) -> RestoreState {
     let field = |name: &str| {
         let start = value.find(name)? + name.len();
-        let rest = value[start..]
-            .trim_start()
-            .strip_prefix('=')?
-            .trim_start()
-            .strip_prefix('"')?;
+        let rest = value[start..].trim_start().strip_prefix('=')?.trim_start().strip_prefix('"')?;
         rest.split('"').next()
     };
     match field("ongoing-request") {
@@ -282,27 +276,16 @@ mod tests {
 
     #[test]
     fn restore_header() {
-        assert_eq!(
-            parse_restore_header(r#"ongoing-request="true""#),
-            RestoreState::InProgress
-        );
+        assert_eq!(parse_restore_header(r#"ongoing-request="true""#), RestoreState::InProgress);
         assert_eq!(
             parse_restore_header(r#"ongoing-request="false", expiry-date="Sun, 16 Apr 2017 08:12:33 GMT""#),
-            RestoreState::Ready {
-                expires_ms: 1_492_330_353_000
-            }
+            RestoreState::Ready { expires_ms: 1_492_330_353_000 }
         );
         assert_eq!(
             parse_restore_header(r#"ongoing-request="false""#),
             RestoreState::Ready { expires_ms: 0 }
         );
-        for junk in [
-            "",
-            "ongoing-request",
-            "ongoing-request=\"",
-            "x=\"true\"",
-            "ongoing-request=\"maybe\"",
-        ] {
+        for junk in ["", "ongoing-request", "ongoing-request=\"", "x=\"true\"", "ongoing-request=\"maybe\""] {
             assert_eq!(parse_restore_header(junk), RestoreState::None, "{junk}");
         }
     }

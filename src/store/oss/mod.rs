@@ -428,12 +428,7 @@ impl Backend for OssStore {
     async fn restore(&self, key: &str, days: u32, tier: RestoreTier) -> StoreResult<RestoreAnswer> {
         let xml = restore_request_xml(days, tier);
         let resp = self
-            .request(
-                Method::POST,
-                Some(key),
-                &[("restore", "")],
-                &[("content-type", "application/xml")],
-            )
+            .request(Method::POST, Some(key), &[("restore", "")], &[("content-type", "application/xml")])
             .body(xml)
             .send()
             .await
