@@ -291,7 +291,7 @@ fn explain(status: StatusCode, bucket_region: Option<&str>, body: &str, what: &s
         ),
         (_, "AccessDenied") | (_, "AllAccessDisabled") => (
             ErrorKind::Refused,
-            format!("the access key lacks a permission: allow {perm} on this bucket (camvault needs s3:PutObject, s3:GetObject, s3:ListBucket, s3:ListMultipartUploadParts, s3:AbortMultipartUpload, and s3:RestoreObject, s3:GetLifecycleConfiguration, s3:PutLifecycleConfiguration for tiering)"),
+            format!("the access key lacks a permission: allow {perm} on this bucket (camvault needs s3:PutObject, s3:GetObject, s3:ListBucket, s3:ListBucketMultipartUploads, s3:ListMultipartUploadParts, s3:AbortMultipartUpload, and s3:RestoreObject, s3:GetLifecycleConfiguration, s3:PutLifecycleConfiguration for tiering)"),
         ),
         (_, "InvalidAccessKeyId") => (
             ErrorKind::Refused,

@@ -48,6 +48,20 @@ struct PartItem {
     size: u64,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListUploadsResult {
+    #[serde(default)]
+    upload: Vec<UploadItem>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UploadItem {
+    key: String,
+    upload_id: String,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct CompleteResult {
@@ -115,6 +129,7 @@ impl S3Store {
                 (u, have)
             }
             None => {
+                self.abort_strays(key).await?;
                 let u = self.create(key, class, &crate::store::crc_hex(d.crc64)).await?;
                 if let Some((id, j)) = &journal {
                     if let Err(e) = j.begin(*id, key, &u, part_size) {
@@ -339,6 +354,26 @@ impl S3Store {
             }
             Err(e) => warn!("{e} (its parts stay billed until a lifecycle rule aborts incomplete uploads)"),
         }
+    }
+
+    /// Aborts unfinished uploads to exactly `key` that no journal knows: started by an
+    /// attempt that died (or lost its answer) before recording the upload id. camvault
+    /// owns its keys, so they can only be its own; their parts would be billed forever.
+    async fn abort_strays(&self, key: &str) -> StoreResult<()> {
+        let what = format!("listing unfinished uploads of {key}");
+        let rb = self.request(Method::GET, None, &[("prefix", key), ("uploads", "")], &[])?;
+        let resp = self.send(rb, &what).await?;
+        if !resp.status().is_success() {
+            return Err(self.error(&what, "s3:ListBucketMultipartUploads", resp).await);
+        }
+        let text = self.text(resp, &what).await?;
+        let list: ListUploadsResult = quick_xml::de::from_str(&text)
+            .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
+        for u in list.upload.into_iter().filter(|u| u.key == key) {
+            info!(key, upload_id = %u.upload_id, "aborting an unfinished upload an interrupted attempt left behind");
+            self.abort(key, &u.upload_id).await;
+        }
+        Ok(())
     }
 
     async fn head_exists(&self, key: &str) -> StoreResult<bool> {
