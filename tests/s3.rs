@@ -441,6 +441,12 @@ fn store_test_proves_the_bucket_works_and_a_wrong_secret_is_explained() {
     // The 8 MiB probe goes up in parts.
     let env = s.env("store.s3.multipart_threshold_mb = 5\nstore.s3.part_size_mb = 5");
     env.ok(&["doctor"]);
+    let key_file = env.root().join("s3.key");
+    std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = env.run(&["doctor"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("`store.s3.credentials_file`") && stdout(&out).contains("chmod 600"));
+    std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let out = env.run(&["store", "test"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
