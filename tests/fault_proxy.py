@@ -5,7 +5,8 @@ usage: fault_proxy.py PORT UPSTREAM_PORT LOG [--faults F1,F2,...] [--fault-metho
 
 Every request is forwarded to 127.0.0.1:UPSTREAM_PORT and logged to LOG as one line:
 "METHOD PATH STATUS FAULT class=… inm=…", PATH without the signature's X-Amz-* parameters.
-The first requests whose method is in --fault-methods get the faults, in order:
+The first requests whose method is in --fault-methods get the faults, in order; a fault
+written FAULT@TEXT waits for the first such request whose PATH (as logged) contains TEXT:
   500, 503        answer that error (S3's XML) without forwarding
   delay:S         forward, then wait S seconds before answering
   reset           read the request, then reset the connection without forwarding
@@ -42,10 +43,15 @@ LOCK = threading.Lock()
 HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "content-length"}
 
 
-def next_fault(method):
+def next_fault(method, path):
     with LOCK:
-        if method in FAULT_METHODS and FAULTS:
-            return FAULTS.pop(0)
+        if method not in FAULT_METHODS:
+            return None
+        for i, f in enumerate(FAULTS):
+            kind, _, where = f.partition("@")
+            if where in path:
+                del FAULTS[i]
+                return kind
     return None
 
 
@@ -135,7 +141,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def handle_any(self):
-        fault = next_fault(self.command)
+        fault = next_fault(self.command, shown(self.path))
         length = int(self.headers.get("Content-Length") or 0)
         if fault == "reset-mid":
             self.rfile.read(length // 2)

@@ -159,7 +159,11 @@ fn catalog_count(env: &Env, sql: &str) -> i64 {
 
 #[test]
 fn pipeline_into_s3_through_faults_loses_nothing() {
-    let s = S3::start("503,500,reset,reset-mid,delay:3,reset-after,503,reset-after");
+    // Plain faults hit the first PUTs and POSTs; `@` ones wait for the multipart requests.
+    let s = S3::start(
+        "reset-after@?uploads,reset-mid@partNumber=2&,reset-after@?uploadId=,\
+         503,500,reset,reset-mid,delay:3,reset-after,503,reset-after",
+    );
     let env = s.env("store.s3.timeout_secs = 2\nstore.s3.multipart_threshold_mb = 5\nstore.s3.part_size_mb = 5");
     let mut inputs = Vec::new();
     for i in 0..5 {
@@ -193,6 +197,26 @@ fn pipeline_into_s3_through_faults_loses_nothing() {
         assert!(log.contains(&format!(" {fault} ")), "fault {fault} was injected: {log}");
     }
     assert!(!log.contains("SIGFAIL"), "botocore agrees with every signature: {log}");
+    let big_key = "videos/5c02148a9e01/2025-10-03/14/00_20251003141500_20251003141600.mp4";
+    let lines = |prefix: &str, has: &str| log.lines().filter(|l| l.starts_with(prefix) && l.contains(has)).count();
+    assert_eq!(
+        lines(&format!("POST /{BUCKET}/{big_key}?uploads "), "200-RESET"),
+        1,
+        "one upload was started whose id was lost: {log}"
+    );
+    assert!(
+        lines(&format!("DELETE /{BUCKET}/{big_key}?uploadId="), " 204 ") >= 1,
+        "a later attempt aborted that stray upload: {log}"
+    );
+    assert!(
+        lines(&format!("GET /{BUCKET}/{big_key}?max-parts=1000&uploadId="), "") >= 2,
+        "ListParts after the reset in part 2, and after the lost answer to Complete: {log}"
+    );
+    assert_eq!(
+        lines(&format!("PUT /{BUCKET}/{big_key}?partNumber=1&"), " 200 "),
+        1,
+        "part 1 was stored once and not sent again on resuming: {log}"
+    );
     assert_eq!(
         dump["_uploads"],
         serde_json::json!([]),
