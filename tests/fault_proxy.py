@@ -8,6 +8,7 @@ Every request is forwarded to 127.0.0.1:UPSTREAM_PORT and logged to LOG as one l
 The first requests whose method is in --fault-methods get the faults, in order; a fault
 written FAULT@TEXT waits for the first such request whose PATH (as logged) contains TEXT:
   500, 503        answer that error (S3's XML) without forwarding
+  status:N:CODE   answer status N with error code CODE, without forwarding
   delay:S         forward, then wait S seconds before answering
   reset           read the request, then reset the connection without forwarding
   reset-mid       read half the body, then reset the connection
@@ -157,6 +158,11 @@ class Handler(BaseHTTPRequestHandler):
             self.log(int(fault), fault)
             xml = ("<Error><Code>%s</Code><Message>injected</Message><RequestId>fault</RequestId></Error>" % code).encode()
             return self.reply(int(fault), [("Content-Type", "application/xml")], xml)
+        if fault and fault.startswith("status:"):
+            _, status, code = fault.split(":")
+            self.log(int(status), fault)
+            xml = ("<Error><Code>%s</Code><Message>injected</Message><RequestId>fault</RequestId></Error>" % code).encode()
+            return self.reply(int(status), [("Content-Type", "application/xml")], xml)
         if fault == "reset":
             self.log("RESET", fault)
             return self.reset()

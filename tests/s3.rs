@@ -297,7 +297,8 @@ fn an_existing_object_is_never_overwritten() {
 
 #[test]
 fn storage_class_and_restore_from_deep_archive() {
-    let s = S3::start("");
+    // moto restores at once; a restore still running is S3's 409, injected for one key.
+    let s = S3::start("status:409:RestoreAlreadyInProgress@/busy.mp4?restore");
     let env = s.env("");
     let rel = old_clip(now_unix() - 7200);
     env.put_old(&rel, b"standard clip");
@@ -330,6 +331,14 @@ fn storage_class_and_restore_from_deep_archive() {
     let out = env.ok(&["store", "restore", cold, "--days", "2"]);
     assert!(out.contains("already readable"), "200: {out}");
     assert_eq!(s.dump()[cold]["sha256"], sha256(b"cold clip"));
+    let busy = "videos/old/2024-01-01/00/busy.mp4";
+    s.put(busy, b"busy clip", "DEEP_ARCHIVE");
+    let out = env.ok(&["store", "restore", busy]);
+    assert!(out.contains("a restore is already in progress"), "409: {out}");
+    assert!(s.log().contains(&format!("POST /{BUCKET}/{busy}?restore 409")));
+    let out = env.run(&["store", "restore", "videos/old/2024-01-01/00/missing.mp4"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("NoSuchKey"), "{}", stderr(&out));
 }
 
 #[test]

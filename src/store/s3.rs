@@ -285,10 +285,14 @@ fn explain(status: StatusCode, bucket_region: Option<&str>, body: &str, what: &s
             ErrorKind::Refused,
             "no such bucket: check `store.s3.bucket` (and `store.s3.endpoint`); camvault does not create buckets".into(),
         ),
-        (_, "AccessDenied") if e.message.contains("expired") || e.message.contains("not yet valid") => (
+        (_, "AccessDenied")
+            if e.message.contains("expired") || e.message.contains("valid yet") || e.message.contains("yet valid") =>
+        {
+            (
             ErrorKind::Refused,
-            "the request's time was refused: this machine's clock is off; enable NTP (`timedatectl set-ntp true`)".into(),
-        ),
+                "the request's time was refused: this machine's clock is off; enable NTP (`timedatectl set-ntp true`)".into(),
+            )
+        }
         (_, "AccessDenied") | (_, "AllAccessDisabled") => (
             ErrorKind::Refused,
             format!("the access key lacks a permission: allow {perm} on this bucket (camvault needs s3:PutObject, s3:GetObject, s3:ListBucket, s3:ListBucketMultipartUploads, s3:ListMultipartUploadParts, s3:AbortMultipartUpload, and s3:RestoreObject, s3:GetLifecycleConfiguration, s3:PutLifecycleConfiguration for tiering)"),
