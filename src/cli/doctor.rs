@@ -90,7 +90,7 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
         for (key, path) in files {
             let Some(p) = path else { continue };
             match std::fs::metadata(&p) {
-                Ok(m) if m.permissions().mode() & 0o077 != 0 => r.fail(
+                Ok(m) if m.permissions().mode() & 0o077 != 0 => r.warn(
                     &format!(
                         "`{key}` {} is readable by others (mode {:o})",
                         p.display(),
