@@ -932,6 +932,20 @@ impl Config {
                 );
             }
         }
+        let host = reqwest::Url::parse(&s.endpoint)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        if !s.path_style
+            && (host.parse::<std::net::IpAddr>().is_ok()
+                || host.trim_matches(['[', ']']).parse::<std::net::Ipv6Addr>().is_ok()
+                || host == "localhost")
+        {
+            bail!(
+                "`store.s3.endpoint` = {:?} is an address, where a bucket cannot be put in front of the host name: set `store.s3.path_style = true`",
+                s.endpoint
+            );
+        }
         if !s.path_style && s.bucket.contains('.') && !s.endpoint.starts_with("http://") {
             bail!("`store.s3.bucket` = {:?} has dots, which break HTTPS with virtual-host addressing: set `store.s3.path_style = true`", s.bucket);
         }
@@ -1206,11 +1220,46 @@ mod tests {
                 "store.s3.part_size_mb",
             ),
             ("[store.s3]\nsecret_key = \"x\"\n", "secret_key"),
+            (
+                "[store]\nkind = \"s3\"\n[store.s3]\nbucket = \"cams\"\nendpoint = \"http://192.168.1.5:9000\"\n",
+                "store.s3.path_style",
+            ),
             ("bogus = 1\n", "bogus"),
         ] {
             let err = format!("{:#}", Config::parse(text).unwrap_err());
             assert!(err.contains(needle), "{text:?} -> {err}");
         }
+    }
+
+    #[test]
+    fn s3_section_of_the_template_is_the_default() {
+        let c = Config::parse(TEMPLATE).unwrap();
+        let (t, d) = (&c.store.s3, S3Store::default());
+        assert_eq!(
+            (
+                &t.region,
+                t.path_style,
+                t.timeout_secs,
+                t.multipart_threshold_mb,
+                t.part_size_mb
+            ),
+            (
+                &d.region,
+                d.path_style,
+                d.timeout_secs,
+                d.multipart_threshold_mb,
+                d.part_size_mb
+            )
+        );
+        // Chosen but not filled in: the error names the key; filled in, it parses.
+        let s3 = TEMPLATE.replace("kind = \"fs\"", "kind = \"s3\"");
+        let err = format!("{:#}", Config::parse(&s3).unwrap_err());
+        assert!(err.contains("`store.s3.bucket`"), "{err}");
+        let s3 = s3.replace(
+            "region = \"us-east-1\"\nbucket = \"\"",
+            "region = \"us-east-1\"\nbucket = \"cams\"",
+        );
+        assert_eq!(Config::parse(&s3).unwrap().store.s3.bucket, "cams");
     }
 
     #[test]

@@ -129,7 +129,12 @@ impl S3Store {
                 (u, have)
             }
             None => {
-                self.abort_strays(key).await?;
+                if let Err(e) = self.abort_strays(key).await {
+                    warn!(
+                        key,
+                        "{e} (unfinished uploads an interrupted attempt left are not cleaned up)"
+                    );
+                }
                 let u = self.create(key, class, &crate::store::crc_hex(d.crc64)).await?;
                 if let Some((id, j)) = &journal {
                     if let Err(e) = j.begin(*id, key, &u, part_size) {
