@@ -76,8 +76,9 @@ pub const SIGNATURE_SECS: u64 = 900;
 
 const META_CRC: &str = "x-amz-meta-camvault-crc64";
 const META_MD5: &str = "x-amz-meta-camvault-md5";
-/// Bytes a part upload reads from the body at a time.
-const STREAM_CHUNK: u64 = 1 << 20;
+/// Bytes an upload reads from the body at a time. Small enough that even a tight
+/// `upload.bandwidth_limit` moves a chunk well within `timeout_secs` (see `send_body`).
+const STREAM_CHUNK: u64 = 256 << 10;
 
 pub struct S3Store {
     client: reqwest::Client,
