@@ -477,7 +477,10 @@ fn store_test_proves_the_bucket_works_and_a_wrong_secret_is_explained() {
     let key_file = env.root().join("s3.key");
     std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let out = env.ok(&["doctor"]);
-    assert!(out.contains("WARN  `store.s3.credentials_file`") && out.contains("chmod 600"), "{out}");
+    assert!(
+        out.contains("WARN  `store.s3.credentials_file`") && out.contains("chmod 600"),
+        "{out}"
+    );
     std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let out = env.run(&["store", "test"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
