@@ -212,7 +212,8 @@ enum Command {
         #[command(subcommand)]
         command: CatalogCommand,
     },
-    /// The object store: `store test` checks credentials and access with a probe object
+    /// The object store: `store test` checks credentials and access with a probe object;
+    /// `store head` and `store restore` act on one object
     Store {
         #[command(subcommand)]
         command: StoreCommand,
@@ -320,6 +321,18 @@ enum CatalogCommand {
 enum StoreCommand {
     /// Write, read back, check and remove a probe object under camvault-probe/; report speed
     Test,
+    /// What the store says about one object: size, CRC-64, class, restore state (JSON)
+    Head { key: String },
+    /// Ask the store for a readable copy of one archived object
+    Restore {
+        key: String,
+        /// How long the restored copy stays readable
+        #[arg(long, default_value_t = 1)]
+        days: u32,
+        /// expedited, standard or bulk
+        #[arg(long, default_value = "standard")]
+        tier: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -399,9 +412,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Ls { camera, from, to, json } => ls::run(cfg, camera, from, to, json),
                 Command::Verify { deep, manifests } => verify::run(cfg, deep, manifests),
                 Command::Doctor => doctor::run(cfg),
-                Command::Store {
-                    command: StoreCommand::Test,
-                } => store::test(cfg),
+                Command::Store { command } => match command {
+                    StoreCommand::Test => store::test(cfg),
+                    StoreCommand::Head { key } => store::head(cfg, &key),
+                    StoreCommand::Restore { key, days, tier } => store::restore(cfg, &key, days, &tier),
+                },
                 Command::Lifecycle { command } => lifecycle::run(
                     cfg,
                     match command {

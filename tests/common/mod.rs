@@ -295,14 +295,14 @@ pub fn camera_ids(status: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-/// Python from the venv `.ci/run` makes (pysmb, alibabacloud-oss-v2), or `$CAMVAULT_TEST_PYTHON`.
+/// Python from the venv `.ci/run` makes (pysmb, alibabacloud-oss-v2, moto), or `$CAMVAULT_TEST_PYTHON`.
 pub fn test_python() -> PathBuf {
     let p = std::env::var_os("CAMVAULT_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python"));
     assert!(
         p.exists(),
-        "{} missing: python3 -m venv .venv-test && .venv-test/bin/pip install pysmb alibabacloud-oss-v2 (.ci/run does)",
+        "{} missing: python3 -m venv .venv-test && .venv-test/bin/pip install pysmb alibabacloud-oss-v2 'moto[server]' (.ci/run does)",
         p.display()
     );
     p
