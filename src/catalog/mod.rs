@@ -131,6 +131,8 @@ pub struct Listing {
     pub duration_ms: Option<i64>,
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// When camvault captured it (arrival).
+    pub captured_ms: i64,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -1019,7 +1021,7 @@ impl Catalog {
         let c = self.lock();
         let sql = format!(
             "SELECT f.camera, f.start_ms, f.end_ms, coalesce(c.tz, 'UTC'), f.key, f.size, f.state, f.purged_ms IS NULL,
-                    f.warning, f.last_error, f.codec, f.duration_ms, f.width, f.height
+                    f.warning, f.last_error, f.codec, f.duration_ms, f.width, f.height, f.captured_ms
              FROM files f LEFT JOIN cameras c ON c.id = f.camera
              WHERE {} f.start_ms >= ?1 AND f.start_ms < ?2 ORDER BY f.start_ms, f.id LIMIT ?3",
             if camera.is_some() { "f.camera = ?4 AND" } else { "" }
@@ -1041,6 +1043,7 @@ impl Catalog {
                 duration_ms: r.get(11)?,
                 width: r.get(12)?,
                 height: r.get(13)?,
+                captured_ms: r.get(14)?,
             })
         };
         let rows = match camera {

@@ -8,6 +8,7 @@ mod demo;
 mod doctor;
 mod ingest;
 mod init;
+mod ledger;
 mod lifecycle;
 mod ls;
 mod restore;
@@ -90,6 +91,20 @@ enum Command {
         #[arg(long)]
         from: Option<String>,
         /// Up to (excluding) this time, same forms as --from
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per camera and hour: recorded, arrived, verified, and why anything is missing
+    Ledger {
+        /// Camera id (configured name or MAC); all cameras when omitted
+        #[arg(long)]
+        camera: Option<String>,
+        /// From this time [default: 24 h before --to]; RFC 3339 or `YYYY-MM-DD[ HH:MM]`
+        #[arg(long)]
+        from: Option<String>,
+        /// Up to this time [default: now]
         #[arg(long)]
         to: Option<String>,
         #[arg(long)]
@@ -410,6 +425,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Ingest { .. } => ingest::run(cfg),
                 Command::Status { json } => status::run(cfg, json),
                 Command::Ls { camera, from, to, json } => ls::run(cfg, camera, from, to, json),
+                Command::Ledger { camera, from, to, json } => ledger::run(cfg, camera, from, to, json),
                 Command::Verify { deep, manifests } => verify::run(cfg, deep, manifests),
                 Command::Doctor => doctor::run(cfg),
                 Command::Store { command } => match command {
