@@ -379,3 +379,54 @@ fn email_goes_through_starttls_with_auth() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_finished_restore_is_announced_once() {
+    let (port, got) = receiver();
+    let env = Env::new(
+        1,
+        &format!(
+            "alerts.interval_secs = 1\n[[alerts.channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n"
+        ),
+    );
+    let t = now_unix() - 600;
+    env.put_old(&old_clip(t), b"clip");
+    env.ok(&["ingest", "--once"]);
+    let from = jiff::Timestamp::from_second(t - 60).unwrap().to_string();
+    let to = jiff::Timestamp::from_second(t + 60).unwrap().to_string();
+    // The clip is in the local cache: copied at once, the restore is done.
+    let out = env.ok(&["restore", "--from", &from, "--to", &to]);
+    assert!(out.contains("restore #1: done"), "{out}");
+    let mut serve = env.serve();
+    let t0 = Instant::now();
+    let msg = loop {
+        let found = got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| serde_json::from_str::<serde_json::Value>(&r.body).unwrap())
+            .find(|m| m["key"] == "restore_ready");
+        if let Some(m) = found {
+            break m;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "no restore_ready message");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(msg["status"], "event");
+    let body = msg["message"].as_str().unwrap();
+    assert!(
+        body.contains("restore #1") && body.contains("1 clip(s) ready in"),
+        "{body}"
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status();
+    assert!(serve.wait().unwrap().success());
+    let n = got
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.body.contains("restore_ready"))
+        .count();
+    assert_eq!(n, 1, "announced once");
+}
