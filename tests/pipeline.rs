@@ -576,6 +576,13 @@ fn cost_model_reproduces_the_users_plan() {
     let v: serde_json::Value = serde_json::from_str(&env.ok(&["cost", "--json"])).unwrap();
     assert!((v["standard_gb"].as_f64().unwrap() - 0.002).abs() < 1e-9, "{v}");
     assert!(v["projection"][2]["monthly_cny"].as_f64().is_some());
+    // One upload so far, priced from the table.
+    assert_eq!(v["so_far"]["puts"], 1, "{v}");
+    assert!(
+        (v["so_far"]["requests_cny"].as_f64().unwrap() - 0.01 / 10_000.0).abs() < 1e-12,
+        "{v}"
+    );
+    assert!(v["so_far"]["storage_cny"].as_f64().unwrap() >= 0.0);
 }
 
 #[test]
