@@ -179,6 +179,10 @@ pub struct OssStore {
     pub credentials_file: PathBuf,
     /// Seconds before a request without progress is abandoned (and retried).
     pub timeout_secs: u64,
+    /// Files of at least this many MiB go up in parts, resumable after a crash.
+    pub multipart_threshold_mb: u64,
+    /// Size of each part in MiB (OSS takes 100 KiB to 5 GiB, at most 10000 parts).
+    pub part_size_mb: u64,
 }
 
 impl Default for OssStore {
@@ -194,6 +198,8 @@ impl Default for OssStore {
             security_token: Secret::default(),
             credentials_file: PathBuf::new(),
             timeout_secs: 60,
+            multipart_threshold_mb: 32,
+            part_size_mb: 8,
         }
     }
 }
@@ -850,6 +856,15 @@ impl Config {
             if o.timeout_secs == 0 {
                 bail!("`store.oss.timeout_secs` must be at least 1");
             }
+            if !(1..=5120).contains(&o.part_size_mb) {
+                bail!(
+                    "`store.oss.part_size_mb` = {}: OSS takes parts of 1 to 5120 MiB",
+                    o.part_size_mb
+                );
+            }
+            if o.multipart_threshold_mb == 0 {
+                bail!("`store.oss.multipart_threshold_mb` must be at least 1 (files from this size on go up in parts)");
+            }
         }
         if self.store.kind == StoreKind::S3 {
             self.validate_s3()?;
@@ -1350,6 +1365,18 @@ mod tests {
                 "[store]\nkind = \"s3\"\n[store.s3]\nbucket = \"cams\"\npart_size_mb = 1\n",
                 "store.s3.part_size_mb",
             ),
+            (
+                "[store]\nkind = \"oss\"\n[store.oss]\nbucket = \"cams\"\nregion = \"cn-beijing\"\npart_size_mb = 0\n",
+                "store.oss.part_size_mb",
+            ),
+            (
+                "[store]\nkind = \"oss\"\n[store.oss]\nbucket = \"cams\"\nregion = \"cn-beijing\"\npart_size_mb = 6000\n",
+                "store.oss.part_size_mb",
+            ),
+            (
+                "[store]\nkind = \"oss\"\n[store.oss]\nbucket = \"cams\"\nregion = \"cn-beijing\"\nmultipart_threshold_mb = 0\n",
+                "store.oss.multipart_threshold_mb",
+            ),
             ("[store.s3]\nsecret_key = \"x\"\n", "secret_key"),
             (
                 "[store]\nkind = \"s3\"\n[store.s3]\nbucket = \"cams\"\nendpoint = \"http://192.168.1.5:9000\"\n",
@@ -1391,6 +1418,16 @@ mod tests {
             "region = \"us-east-1\"\nbucket = \"cams\"",
         );
         assert_eq!(Config::parse(&s3).unwrap().store.s3.bucket, "cams");
+    }
+
+    #[test]
+    fn oss_section_of_the_template_is_the_default() {
+        let c = Config::parse(TEMPLATE).unwrap();
+        let (t, d) = (&c.store.oss, OssStore::default());
+        assert_eq!(
+            (t.timeout_secs, t.multipart_threshold_mb, t.part_size_mb),
+            (d.timeout_secs, d.multipart_threshold_mb, d.part_size_mb)
+        );
     }
 
     #[test]

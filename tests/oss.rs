@@ -414,3 +414,293 @@ fn restore_copes_with_409_and_200_when_head_lags() {
         .collect();
     assert_eq!(codes, ["200", "202", "409"].into_iter().collect(), "{log}");
 }
+
+/// `oss_env` with multipart from 1 MiB on, in parts of 1 MiB, plus `extra` config lines.
+fn multipart_env(srv: &Server, extra: &str) -> Env {
+    let env = oss_env(srv, "camvault-test-secret");
+    let mut cfg = std::fs::read_to_string(env.config()).unwrap();
+    cfg = set_key(&cfg, "store.oss", "multipart_threshold_mb", "1");
+    cfg = set_key(&cfg, "store.oss", "part_size_mb", "1");
+    for line in extra.lines() {
+        let (path, value) = line.split_once(" = ").unwrap();
+        let (section, key) = path.rsplit_once('.').unwrap();
+        cfg = set_key(&cfg, section, key, value);
+    }
+    std::fs::write(env.config(), cfg).unwrap();
+    env
+}
+
+const BIG_REL: &str = "00_20251003141500_20251003141600.mp4";
+const BIG_KEY: &str = "videos/5c02148a9e01/2025-10-03/14/00_20251003141500_20251003141600.mp4";
+
+fn put_big(env: &Env, data: &[u8]) {
+    env.put_old(&format!("XiaomiCamera_00_{NEW_MAC}/{BIG_REL}"), data);
+}
+
+fn requests(srv: &Server) -> String {
+    std::fs::read_to_string(srv.data.path().join("requests.log")).unwrap_or_default()
+}
+
+/// The part numbers of the UploadPart requests in `log`.
+fn parts_sent(log: &str) -> Vec<u32> {
+    log.lines()
+        .filter(|l| l.starts_with(&format!("PUT /{BIG_KEY}?partNumber=")))
+        .map(|l| {
+            l.split("partNumber=")
+                .nth(1)
+                .unwrap()
+                .split('&')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect()
+}
+
+fn unfinished_uploads(srv: &Server) -> usize {
+    std::fs::read_dir(srv.data.path().join("uploads")).map_or(0, |d| d.count())
+}
+
+#[test]
+fn a_large_file_goes_up_in_parts_and_is_verified() {
+    let srv = server(&[]);
+    let env = multipart_env(&srv, "");
+    let data = bytes(7, (3 << 20) + 12_345); // parts of 1, 1, 1 MiB and 12345 bytes
+    put_big(&env, &data);
+    env.put_old(&old_clip(now_unix() - 600), b"small clip");
+    env.ok(&["ingest", "--once"]);
+    assert_eq!(env.status()["files"]["verified"], 2);
+    let obj = std::fs::read(srv.data.path().join("objects").join(BIG_KEY)).unwrap();
+    assert!(
+        obj == data,
+        "byte for byte ({} bytes stored, {} sent)",
+        obj.len(),
+        data.len()
+    );
+    let log = requests(&srv);
+    assert!(log.contains(&format!("POST /{BIG_KEY}?uploads 200")), "{log}");
+    assert_eq!(parts_sent(&log), [1, 2, 3, 4], "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with(&format!("POST /{BIG_KEY}?uploadId=")) && l.ends_with(" 200")),
+        "{log}"
+    );
+    assert_eq!(
+        log.lines().filter(|l| l.ends_with(" 403")).count(),
+        0,
+        "signatures: {log}"
+    );
+    assert_eq!(unfinished_uploads(&srv), 0);
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM multipart_uploads"), 0);
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(srv.data.path().join("meta").join(format!("{BIG_KEY}.json"))).unwrap())
+            .unwrap();
+    let mut crc = crc64fast::Digest::new();
+    crc.write(&data);
+    assert_eq!(
+        meta["crc"],
+        crc.sum64().to_string(),
+        "the SDK's CRC-64 of the combined object"
+    );
+    assert_eq!(meta["class"], "Standard");
+    env.ok(&["verify", "--deep"]);
+}
+
+#[test]
+fn multipart_upload_resumes_after_sigkill() {
+    let srv = server(&[]);
+    let env = multipart_env(&srv, "upload.bandwidth_limit = \"1 MiB\"");
+    let data = bytes(42, 6 << 20); // six parts of 1 MiB
+    put_big(&env, &data);
+    let mut ingest = env
+        .cmd(&["ingest", "--once"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(Duration::from_secs(60), "the first part in the catalog", || {
+        catalog_count(&env, "SELECT count(*) FROM multipart_parts") >= 1
+    });
+    ingest.kill().unwrap(); // SIGKILL
+    ingest.wait().unwrap();
+    let (done, upload_id) = {
+        let c = rusqlite::Connection::open(env.root().join("catalog.sqlite")).unwrap();
+        let mut st = c.prepare("SELECT part FROM multipart_parts ORDER BY part").unwrap();
+        let done: Vec<u32> = st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        let id: String = c
+            .query_row("SELECT upload_id FROM multipart_uploads", [], |r| r.get(0))
+            .unwrap();
+        (done, id)
+    };
+    assert!(
+        !done.is_empty() && done.len() < 6,
+        "killed mid-upload with parts {done:?} recorded"
+    );
+    assert!(!srv.data.path().join("objects").join(BIG_KEY).exists(), "no object yet");
+    let cut = requests(&srv).len();
+
+    std::fs::write(
+        env.config(),
+        set_key(
+            &std::fs::read_to_string(env.config()).unwrap(),
+            "upload",
+            "bandwidth_limit",
+            "0",
+        ),
+    )
+    .unwrap();
+    let out = env.run(&["ingest", "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("resuming a multipart upload"), "{}", stderr(&out));
+    assert_eq!(env.status()["files"]["verified"], 1);
+
+    let after = requests(&srv)[cut..].to_string();
+    let sent = parts_sent(&after);
+    for p in &done {
+        assert!(
+            !sent.contains(p),
+            "part {p}, already stored, was not sent again: {after}"
+        );
+    }
+    assert!(sent.contains(&6), "the rest was sent: {after}");
+    assert!(
+        after.contains(&format!("GET /{BIG_KEY}?max-parts=1000&uploadId={upload_id} 200")),
+        "ListParts reconciled the upload: {after}"
+    );
+    assert!(
+        after.contains(&format!("POST /{BIG_KEY}?uploadId={upload_id} 200")),
+        "the same upload completed: {after}"
+    );
+    assert!(!after.contains("?uploads "), "no new upload started: {after}");
+    let obj = std::fs::read(srv.data.path().join("objects").join(BIG_KEY)).unwrap();
+    assert!(obj == data, "byte-identical");
+    assert_eq!(unfinished_uploads(&srv), 0);
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM multipart_uploads"), 0);
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM multipart_parts"), 0);
+    env.ok(&["verify", "--deep"]);
+}
+
+#[test]
+fn complete_refuses_to_overwrite_an_existing_object() {
+    let srv = server(&[]);
+    let env = multipart_env(&srv, "");
+    let obj = srv.data.path().join("objects").join(BIG_KEY);
+    std::fs::create_dir_all(obj.parent().unwrap()).unwrap();
+    std::fs::write(&obj, b"someone else's bytes").unwrap();
+    let meta = srv.data.path().join("meta").join(format!("{BIG_KEY}.json"));
+    std::fs::create_dir_all(meta.parent().unwrap()).unwrap();
+    std::fs::write(&meta, r#"{"class": "Standard", "crc": "1"}"#).unwrap();
+    put_big(&env, &bytes(3, 2 << 20));
+    let out = env.run(&["ingest", "--once"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("never overwrites"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&obj).unwrap(), b"someone else's bytes");
+    let log = requests(&srv);
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with(&format!("POST /{BIG_KEY}?uploadId=")) && l.ends_with(" 409")),
+        "CompleteMultipartUpload refused with FileAlreadyExists: {log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with(&format!("DELETE /{BIG_KEY}?uploadId=")) && l.ends_with(" 204")),
+        "the refused upload was aborted: {log}"
+    );
+    assert_eq!(unfinished_uploads(&srv), 0);
+    assert!(env.vault().join(BIG_KEY).exists(), "the recording is kept locally");
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM multipart_uploads"), 0);
+}
+
+#[test]
+fn a_slow_upload_is_not_cut_short_by_the_timeout() {
+    // 2 MiB at 512 KiB/s take 4 s, four times `timeout_secs`: bytes keep moving, so the
+    // upload goes on (a stall is detected by progress, not by a read timeout).
+    let srv = server(&[]);
+    let env = oss_env(&srv, "camvault-test-secret");
+    let cfg = std::fs::read_to_string(env.config()).unwrap();
+    let cfg = set_key(&cfg, "store.oss", "timeout_secs", "1");
+    std::fs::write(env.config(), set_key(&cfg, "upload", "bandwidth_limit", "\"512 KiB\"")).unwrap();
+    let data = bytes(5, 2 << 20);
+    put_big(&env, &data);
+    let out = env.run(&["ingest", "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = requests(&srv);
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.starts_with(&format!("PUT /{BIG_KEY} ")))
+            .count(),
+        1,
+        "one PUT, not retried: {log}"
+    );
+    assert!(std::fs::read(srv.data.path().join("objects").join(BIG_KEY)).unwrap() == data);
+}
+
+#[test]
+fn bucket_worm_shown_initiated_and_locked() {
+    let srv = server(&[]);
+    let env = oss_env(&srv, "camvault-test-secret");
+    let out = env.ok(&["store", "test"]);
+    assert!(out.contains("no WORM: anyone with the key can delete"), "{out}");
+    let out = env.run(&["store", "worm"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("no WORM"), "{}", stdout(&out));
+    let out = env.run(&["store", "worm", "--lock", "--yes"]);
+    assert!(stderr(&out).contains("no WORM to lock"), "{}", stderr(&out));
+
+    let out = env.ok(&["store", "worm", "--days", "30"]);
+    assert!(
+        out.contains("WORM of 30 days initiated")
+            && out.contains("camvault store worm --lock")
+            && out.contains("within 24 hours")
+            && out.contains("never be shortened or removed"),
+        "{out}"
+    );
+    let out = env.run(&["store", "worm"]);
+    assert!(stdout(&out).contains("initiated but not locked"), "{}", stdout(&out));
+    let out = env.ok(&["doctor"]);
+    assert!(out.contains("WARN  WORM of 30 days initiated but not locked"), "{out}");
+
+    let out = env.run(&["store", "worm", "--lock"]);
+    assert_eq!(out.status.code(), Some(2), "no terminal, no --yes: {}", stdout(&out));
+    assert!(stderr(&out).contains("confirm with --yes"), "{}", stderr(&out));
+    let w: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(srv.data.path().join("worm.json")).unwrap()).unwrap();
+    assert_eq!(w["state"], "InProgress", "nothing locked without confirmation");
+
+    let out = env.ok(&["store", "worm", "--lock", "--yes"]);
+    assert!(
+        out.contains("locked: recordings are protected from deletion for 30 days"),
+        "{out}"
+    );
+    let out = env.ok(&["store", "worm"]);
+    assert!(
+        out.contains("recordings are protected from deletion for 30 days"),
+        "{out}"
+    );
+    let out = env.ok(&["store", "test"]);
+    assert!(
+        out.contains("recordings are protected from deletion for 30 days"),
+        "{out}"
+    );
+    let out = env.ok(&["doctor"]);
+    assert!(out.contains("ok    WORM locked"), "{out}");
+    let out = env.run(&["store", "worm", "--days", "10"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("is locked"), "{}", stderr(&out));
+
+    let log = requests(&srv);
+    let id = w["id"].as_str().unwrap();
+    assert!(log.contains("POST /?worm 200"), "{log}");
+    assert!(log.contains(&format!("POST /?wormId={id} 200")), "{log}");
+    assert_eq!(
+        log.lines().filter(|l| l.ends_with(" 403")).count(),
+        0,
+        "signatures: {log}"
+    );
+
+    let fs = Env::new(1, "");
+    let out = fs.run(&["store", "worm"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not supported on fs"), "{}", stderr(&out));
+}

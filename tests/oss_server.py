@@ -11,9 +11,20 @@ Archive classes behave as on OSS: GET answers 403 InvalidObjectState until a Res
 completed, S seconds after it was asked (default 1); HEAD shows x-oss-restore. With
 --stale-head, HEAD never shows x-oss-restore, like a replica that lags behind.
 Tests archive an object by editing its metadata file ("class").
+
+Multipart upload: InitiateMultipartUpload, UploadPart, ListParts, CompleteMultipartUpload,
+AbortMultipartUpload and ListMultipartUploads; parts are kept on disk under
+DATA_DIR/uploads/<uploadId>/, the combined object's CRC-64 is computed with the SDK's Crc64,
+and Complete answers FileAlreadyExists when the key exists and x-oss-forbid-overwrite is set.
+Bucket WORM (GetBucketWorm, InitiateBucketWorm, CompleteBucketWorm) is kept in
+DATA_DIR/worm.json.
 """
+import base64
 import datetime
 import email.utils
+import hashlib
+import shutil
+import uuid
 import json
 import re
 import time
@@ -61,6 +72,40 @@ def error(code, status, message):
         "<RequestId>5C3D9175B6FC201293AD****</RequestId><HostId>%s.oss-cn-beijing.aliyuncs.com</HostId>"
         "<EC>0003-00000001</EC></Error>" % (code, escape(message), BUCKET)
     ).encode()
+
+
+def crc64(data):
+    c = Crc64(0)
+    c.update(data)
+    return c.sum64()
+
+
+def upload_dir(upload_id):
+    if not re.fullmatch(r"[0-9A-F]{32}", upload_id):
+        return None
+    d = os.path.join(DATA, "uploads", upload_id)
+    return d if os.path.isdir(d) else None
+
+
+def part_list(d):
+    """(number, size, etag, crc) of the parts stored for an upload, in order."""
+    out = []
+    for name in os.listdir(d):
+        if name.startswith("part-"):
+            data = open(os.path.join(d, name), "rb").read()
+            out.append((int(name[5:]), len(data), '"%s"' % hashlib.md5(data).hexdigest().upper(), crc64(data)))
+    return sorted(out)
+
+
+def store_object(obj, meta, data, cls):
+    os.makedirs(os.path.dirname(obj), exist_ok=True)
+    os.makedirs(os.path.dirname(meta), exist_ok=True)
+    crc = crc64(data)
+    with open(obj, "wb") as f:
+        f.write(data)
+    with open(meta, "w") as f:
+        json.dump({"class": cls, "crc": str(crc)}, f)
+    return crc
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -111,6 +156,115 @@ class Handler(BaseHTTPRequestHandler):
         obj = os.path.join(DATA, "objects", key)
         meta = os.path.join(DATA, "meta", key + ".json")
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        if key and "uploads" in query and self.command == "POST":
+            upload_id = uuid.uuid4().hex.upper()
+            d = os.path.join(DATA, "uploads", upload_id)
+            os.makedirs(d)
+            with open(os.path.join(d, "upload.json"), "w") as f:
+                json.dump({"key": key, "class": self.headers.get("x-oss-storage-class", "Standard"),
+                           "initiated": time.time()}, f)
+            xml = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><InitiateMultipartUploadResult>"
+                   "<Bucket>%s</Bucket><Key>%s</Key><UploadId>%s</UploadId></InitiateMultipartUploadResult>"
+                   % (BUCKET, escape(key), upload_id))
+            return self.reply(200, xml.encode(), {"Content-Type": "application/xml"})
+        if not key and "uploads" in query and self.command == "GET":
+            prefix = query.get("prefix", "")
+            root = os.path.join(DATA, "uploads")
+            items = []
+            for upload_id in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+                u = json.load(open(os.path.join(root, upload_id, "upload.json")))
+                if u["key"].startswith(prefix):
+                    items.append("<Upload><Key>%s</Key><UploadId>%s</UploadId><Initiated>2026-11-25T10:00:00.000Z</Initiated></Upload>"
+                                 % (escape(u["key"]), upload_id))
+            xml = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListMultipartUploadsResult><Bucket>%s</Bucket>"
+                   "<Prefix>%s</Prefix><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>%s"
+                   "</ListMultipartUploadsResult>" % (BUCKET, escape(prefix), "".join(items)))
+            return self.reply(200, xml.encode(), {"Content-Type": "application/xml"})
+        if key and "uploadId" in query:
+            d = upload_dir(query["uploadId"])
+            if d is None or json.load(open(os.path.join(d, "upload.json")))["key"] != key:
+                return self.reply(*error("NoSuchUpload", 404, "The specified upload does not exist."))
+            if self.command == "PUT" and "partNumber" in query:
+                n = int(query["partNumber"])
+                if not 1 <= n <= 10000:
+                    return self.reply(*error("InvalidArgument", 400, "Part number must be 1-10000."))
+                with open(os.path.join(d, "part-%05d" % n), "wb") as f:
+                    f.write(body)
+                return self.reply(200, b"", {"ETag": '"%s"' % hashlib.md5(body).hexdigest().upper(),
+                                             "x-oss-hash-crc64ecma": str(crc64(body))})
+            if self.command == "GET":
+                marker = int(query.get("part-number-marker") or 0)
+                limit = int(query.get("max-parts", 1000))
+                parts = [p for p in part_list(d) if p[0] > marker]
+                page, more = parts[:limit], len(parts) > limit
+                items = "".join(
+                    "<Part><PartNumber>%d</PartNumber><LastModified>2026-11-25T10:00:00.000Z</LastModified>"
+                    "<ETag>%s</ETag><HashCrc64ecma>%d</HashCrc64ecma><Size>%d</Size></Part>" % (n, etag, crc, size)
+                    for n, size, etag, crc in page)
+                xml = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListPartsResult><Bucket>%s</Bucket><Key>%s</Key>"
+                       "<UploadId>%s</UploadId><NextPartNumberMarker>%d</NextPartNumberMarker><MaxParts>%d</MaxParts>"
+                       "<IsTruncated>%s</IsTruncated>%s</ListPartsResult>") % (
+                    BUCKET, escape(key), query["uploadId"], page[-1][0] if page else 0, limit,
+                    "true" if more else "false", items)
+                return self.reply(200, xml.encode(), {"Content-Type": "application/xml"})
+            if self.command == "DELETE":
+                shutil.rmtree(d)
+                return self.reply(204)
+            if self.command == "POST":
+                held = {n: (size, etag) for n, size, etag, _ in part_list(d)}
+                asked = [(int(n), e.decode()) for n, e in
+                         re.findall(rb"<Part>\s*<PartNumber>(\d+)</PartNumber>\s*<ETag>([^<]*)</ETag>\s*</Part>", body)]
+                if not asked or [n for n, _ in asked] != sorted({n for n, _ in asked}):
+                    return self.reply(*error("InvalidPartOrder", 400, "The list of parts was not in ascending order."))
+                for i, (n, etag) in enumerate(asked):
+                    if n not in held or held[n][1] != etag.replace("&quot;", '"'):
+                        return self.reply(*error("InvalidPart", 400, "One or more of the specified parts could not be found."))
+                    if i < len(asked) - 1 and held[n][0] < 100 * 1024:
+                        return self.reply(*error("EntityTooSmall", 400, "Your proposed upload smaller than the minimum allowed size."))
+                with LOCK:
+                    if os.path.exists(obj) and self.headers.get("x-oss-forbid-overwrite", "").lower() == "true":
+                        return self.reply(*error("FileAlreadyExists", 409, "The object you specified already exists and can not be overwritten."))
+                    data = b"".join(open(os.path.join(d, "part-%05d" % n), "rb").read() for n, _ in asked)
+                    u = json.load(open(os.path.join(d, "upload.json")))
+                    crc = store_object(obj, meta, data, u["class"])
+                    shutil.rmtree(d)
+                xml = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><CompleteMultipartUploadResult><Location>http://%s.oss-cn-beijing.aliyuncs.com/%s</Location>"
+                       "<Bucket>%s</Bucket><Key>%s</Key><ETag>\"%s-%d\"</ETag></CompleteMultipartUploadResult>"
+                       % (BUCKET, escape(key), BUCKET, escape(key), hashlib.md5(data).hexdigest().upper(), len(asked)))
+                return self.reply(200, xml.encode(), {"Content-Type": "application/xml", "x-oss-hash-crc64ecma": str(crc)})
+        if not key and ("worm" in query or "wormId" in query):
+            path = os.path.join(DATA, "worm.json")
+            w = json.load(open(path)) if os.path.exists(path) else None
+            if w and w["state"] == "InProgress" and time.time() > w["created"] + 86400:
+                os.remove(path)  # not locked within 24 h: OSS drops it
+                w = None
+            if self.command == "GET" and "worm" in query:
+                if not w:
+                    return self.reply(*error("NoSuchWORMConfiguration", 404, "The WORM Configuration does not exist."))
+                created = datetime.datetime.fromtimestamp(w["created"], datetime.timezone.utc)
+                xml = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><WormConfiguration><WormId>%s</WormId><State>%s</State>"
+                       "<RetentionPeriodInDays>%d</RetentionPeriodInDays><CreationDate>%s</CreationDate>"
+                       "<ExpirationDate>%s</ExpirationDate></WormConfiguration>") % (
+                    w["id"], w["state"], w["days"], created.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                    (created + datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+                return self.reply(200, xml.encode(), {"Content-Type": "application/xml"})
+            if self.command == "POST" and "worm" in query:
+                if w and w["state"] == "Locked":
+                    return self.reply(*error("WORMConfigurationLocked", 409, "The WORM Configuration is locked."))
+                if w:
+                    return self.reply(*error("WORMConfigurationAlreadyExist", 409, "The WORM Configuration already exists."))
+                days = re.search(rb"<InitiateWormConfiguration>\s*<RetentionPeriodInDays>(\d+)</RetentionPeriodInDays>\s*</InitiateWormConfiguration>", body)
+                if not days or not 1 <= int(days.group(1)) <= 25550:
+                    return self.reply(*error("InvalidWORMConfiguration", 400, "The WORM Configuration is invalid."))
+                w = {"id": uuid.uuid4().hex.upper()[:20], "state": "InProgress", "days": int(days.group(1)), "created": time.time()}
+                json.dump(w, open(path, "w"))
+                return self.reply(200, b"", {"x-oss-worm-id": w["id"]})
+            if self.command == "POST" and "wormId" in query:
+                if not w or w["id"] != query["wormId"]:
+                    return self.reply(*error("NoSuchWORMConfiguration", 404, "The WORM Configuration does not exist."))
+                w["state"] = "Locked"
+                json.dump(w, open(path, "w"))
+                return self.reply(200)
         if self.command == "PUT" and key:
             with LOCK:
                 STATE["puts"] += 1
@@ -118,15 +272,8 @@ class Handler(BaseHTTPRequestHandler):
                     return self.reply(*error("ServiceUnavailable", 503, "Please reduce your request rate."))
                 if os.path.exists(obj) and self.headers.get("x-oss-forbid-overwrite", "").lower() == "true":
                     return self.reply(*error("FileAlreadyExists", 409, "The object you specified already exists and can not be overwritten."))
-                os.makedirs(os.path.dirname(obj), exist_ok=True)
-                os.makedirs(os.path.dirname(meta), exist_ok=True)
-                crc = Crc64(0)
-                crc.update(body)
-                with open(obj, "wb") as f:
-                    f.write(body)
-                with open(meta, "w") as f:
-                    json.dump({"class": self.headers.get("x-oss-storage-class", "Standard"), "crc": str(crc.sum64())}, f)
-            return self.reply(200, b"", {"x-oss-hash-crc64ecma": str(crc.sum64()), "ETag": '"x"'})
+                crc = store_object(obj, meta, body, self.headers.get("x-oss-storage-class", "Standard"))
+            return self.reply(200, b"", {"x-oss-hash-crc64ecma": str(crc), "ETag": '"x"'})
         if self.command == "POST" and key and "restore" in query:
             if not os.path.exists(obj):
                 return self.reply(*error("NoSuchKey", 404, "The specified key does not exist."))
@@ -201,7 +348,6 @@ class Handler(BaseHTTPRequestHandler):
                     return self.reply(*error("NoSuchLifecycle", 404, "No Row found in Lifecycle Table."))
                 return self.reply(200, open(path, "rb").read(), {"Content-Type": "application/xml"})
             if self.command == "PUT":
-                import base64, hashlib
                 if self.headers.get("Content-MD5") != base64.b64encode(hashlib.md5(body).digest()).decode():
                     return self.reply(*error("InvalidDigest", 400, "The Content-MD5 you specified is not valid."))
                 open(path, "wb").write(body)

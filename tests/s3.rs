@@ -7,7 +7,7 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -137,24 +137,6 @@ fn recordings(dump: &serde_json::Map<String, serde_json::Value>) -> Vec<String> 
         .collect();
     v.sort();
     v
-}
-
-fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !cond() {
-        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn catalog_count(env: &Env, sql: &str) -> i64 {
-    let c = rusqlite::Connection::open_with_flags(
-        env.root().join("catalog.sqlite"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    c.busy_timeout(Duration::from_secs(5)).unwrap();
-    c.query_row(sql, [], |r| r.get(0)).unwrap_or(0)
 }
 
 #[test]

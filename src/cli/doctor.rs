@@ -180,7 +180,24 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
     let rt = super::runtime()?;
     match crate::store::open(&cfg) {
         Ok(s) => match rt.block_on(s.check()) {
-            Ok(()) => r.ok(&format!("{} is reachable and writable", s.describe())),
+            Ok(()) => {
+                r.ok(&format!("{} is reachable and writable", s.describe()));
+                match rt.block_on(s.worm()) {
+                    Ok(crate::store::WormStatus::Unsupported(_)) => {}
+                    Ok(w @ crate::store::WormStatus::Configured(_)) if !w.summary().0 => {
+                        r.warn(&w.summary().1, "run `camvault store worm --lock` (irreversible)")
+                    }
+                    Ok(w) if !w.summary().0 => r.warn(
+                        &w.summary().1,
+                        "`camvault store worm --days N`, then `--lock`, makes recordings undeletable for N days",
+                    ),
+                    Ok(w) => r.ok(&w.summary().1),
+                    Err(e) => r.warn(
+                        &format!("cannot read the bucket's WORM: {e}"),
+                        "give the access key oss:GetBucketWorm",
+                    ),
+                }
+            }
             Err(e) => r.fail(&format!("{}: {e}", s.describe()), "fix the `[store]` section"),
         },
         Err(e) => r.fail(&format!("{e:#}"), "fix the `[store]` section"),

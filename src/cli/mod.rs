@@ -228,7 +228,8 @@ enum Command {
         command: CatalogCommand,
     },
     /// The object store: `store test` checks credentials and access with a probe object;
-    /// `store head` and `store restore` act on one object
+    /// `store head` and `store restore` act on one object; `store worm` shows or sets the
+    /// bucket's WORM retention
     Store {
         #[command(subcommand)]
         command: StoreCommand,
@@ -348,6 +349,19 @@ enum StoreCommand {
         #[arg(long, default_value = "standard")]
         tier: String,
     },
+    /// The bucket's WORM retention (OSS): show it; `--days N` starts one, `--lock` makes it
+    /// permanent (it can then never be shortened or removed)
+    Worm {
+        /// Start a WORM retention of N days (1 to 25550); lock it within 24 h with --lock
+        #[arg(long, conflicts_with = "lock")]
+        days: Option<u32>,
+        /// Lock the WORM started with --days: irreversible
+        #[arg(long)]
+        lock: bool,
+        /// Do not ask for confirmation (needed without a terminal)
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -432,6 +446,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     StoreCommand::Test => store::test(cfg),
                     StoreCommand::Head { key } => store::head(cfg, &key),
                     StoreCommand::Restore { key, days, tier } => store::restore(cfg, &key, days, &tier),
+                    StoreCommand::Worm { days, lock, yes } => store::worm(cfg, days, lock, yes),
                 },
                 Command::Lifecycle { command } => lifecycle::run(
                     cfg,

@@ -2,8 +2,10 @@
 //!
 //! Writes a probe object under `camvault-probe/`, reads it back, checks size, CRC-64 and
 //! bytes, proves that an overwrite is refused, removes the probe, and reports latency and
-//! throughput. Nothing outside `camvault-probe/` is touched.
+//! throughput. Nothing outside `camvault-probe/` is touched. It also tells whether the
+//! bucket's WORM protects recordings from deletion; `camvault store worm` sets it.
 
+use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -23,6 +25,13 @@ pub fn test(cfg: Config) -> Result<ExitCode> {
         let t0 = Instant::now();
         s.check().await.map_err(|e| anyhow!("{e}"))?;
         println!("ok    reachable ({} ms)", t0.elapsed().as_millis());
+        match s.worm().await {
+            Ok(w) => {
+                let (good, line) = w.summary();
+                println!("{}  {line}", if good { "ok  " } else { "WARN" });
+            }
+            Err(e) => println!("WARN  cannot read the bucket's WORM: {e}"),
+        }
 
         let dir = tempfile::tempdir()?;
         let local = dir.path().join("probe");
@@ -116,6 +125,91 @@ pub fn restore(cfg: Config, key: &str, days: u32, tier: &str) -> Result<ExitCode
             }
         );
         Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `camvault store worm [--days N | --lock] [--yes]`.
+pub fn worm(cfg: Config, days: Option<u32>, lock: bool, yes: bool) -> Result<ExitCode> {
+    if let Some(d) = days {
+        if !(1..=25550).contains(&d) {
+            bail!("--days {d}: a WORM retention is 1 to 25550 days (70 years)");
+        }
+    }
+    let rt = super::runtime()?;
+    rt.block_on(async move {
+        let s = store::open(&cfg)?;
+        let status = s.worm().await.map_err(|e| anyhow!("{e}"))?;
+        if let store::WormStatus::Unsupported(why) = &status {
+            eprintln!("{why}");
+            return Ok(ExitCode::from(2));
+        }
+        let current = match &status {
+            store::WormStatus::Configured(w) => Some(w.clone()),
+            _ => None,
+        };
+        if let Some(days) = days {
+            if let Some(w) = &current {
+                println!("{}", status.summary().1);
+                if w.locked() {
+                    bail!("the bucket's WORM ({}) is locked: it can never be shortened or removed", w.id);
+                }
+                bail!(
+                    "a WORM of {} days (id {}) is already initiated: lock it with `camvault store worm --lock`, or let it lapse 24 h after it was started",
+                    w.days,
+                    w.id
+                );
+            }
+            let id = s.initiate_worm(days).await.map_err(|e| anyhow!("{e}"))?;
+            println!("WORM of {days} days initiated on {} (id {id}).", s.describe());
+            println!(
+                "It is not in force for good yet: lock it within 24 hours with `camvault store worm --lock`, or it lapses.
+                 Once locked, no recording can be deleted or overwritten for {days} days after its upload, by anyone,
+                 the account owner included, and the WORM itself can never be shortened or removed (only extended)."
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        if lock {
+            let Some(w) = current else {
+                bail!("the bucket has no WORM to lock: start one with `camvault store worm --days N`");
+            };
+            if w.locked() {
+                println!("{}", status.summary().1);
+                println!("already locked: nothing to do");
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "Locking the WORM {} on {}: recordings can then not be deleted or overwritten for {} days after upload,
+                 by anyone, and the WORM can NEVER be shortened or removed (only extended).",
+                w.id,
+                s.describe(),
+                w.days
+            );
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    bail!("locking a WORM is irreversible: confirm with --yes (no terminal to ask on)");
+                }
+                print!("lock it for good? [y/N] ");
+                std::io::stdout().flush()?;
+                let mut answer = String::new();
+                std::io::stdin().lock().read_line(&mut answer)?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                    println!("not locked");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+            s.lock_worm(&w.id).await.map_err(|e| anyhow!("{e}"))?;
+            println!(
+                "locked: recordings are protected from deletion for {} days; this can never be shortened or removed",
+                w.days
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        let (good, line) = status.summary();
+        println!("{line}");
+        if let Some(w) = current {
+            println!("(WORM id {}, state {}, created {})", w.id, w.state, w.created);
+        }
+        Ok(if good { ExitCode::SUCCESS } else { ExitCode::from(1) })
     })
 }
 

@@ -14,6 +14,7 @@ pub mod fs;
 pub mod lifecycle;
 pub mod oss;
 pub mod s3;
+pub(crate) mod transfer;
 
 use std::fmt;
 use std::path::Path;
@@ -197,6 +198,85 @@ pub trait Backend: Send + Sync {
     /// Removes one of `store test`'s own probe objects. Callers go through
     /// [`delete_probe`], which refuses every key outside [`PROBE_PREFIX`].
     async fn delete_probe_unchecked(&self, key: &str) -> StoreResult<()>;
+
+    /// The bucket's WORM (write once, read many) retention, where the store has one.
+    async fn worm(&self) -> StoreResult<WormStatus> {
+        Ok(WormStatus::Unsupported(self.no_worm()))
+    }
+
+    /// Starts a WORM retention of `days` days (InitiateBucketWorm); answers its id. It
+    /// lapses unless locked with [`Backend::lock_worm`] within 24 hours.
+    async fn initiate_worm(&self, _days: u32) -> StoreResult<String> {
+        Err(StoreError::new(ErrorKind::Refused, self.no_worm()))
+    }
+
+    /// Locks the WORM `id` (CompleteBucketWorm): from then on it can never be shortened or removed.
+    async fn lock_worm(&self, _id: &str) -> StoreResult<()> {
+        Err(StoreError::new(ErrorKind::Refused, self.no_worm()))
+    }
+
+    /// Why this store has no bucket WORM.
+    fn no_worm(&self) -> String {
+        format!(
+            "bucket WORM is an Aliyun OSS feature; not supported on {}",
+            self.describe()
+        )
+    }
+}
+
+/// A bucket's WORM configuration (OSS GetBucketWorm).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Worm {
+    pub id: String,
+    /// `InProgress` (initiated; lapses unless locked within 24 h) or `Locked`.
+    pub state: String,
+    pub days: u32,
+    pub created: String,
+    /// When an `InProgress` configuration lapses, if the store says.
+    pub expires: Option<String>,
+}
+
+impl Worm {
+    pub fn locked(&self) -> bool {
+        self.state == "Locked"
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WormStatus {
+    /// The store has no such thing (why, in words).
+    Unsupported(String),
+    /// None configured: anyone with the key can delete.
+    None,
+    Configured(Worm),
+}
+
+impl WormStatus {
+    /// One line for `store test` and `doctor`, and whether it is as it should be.
+    pub fn summary(&self) -> (bool, String) {
+        match self {
+            WormStatus::Unsupported(why) => (true, why.clone()),
+            WormStatus::None => (
+                false,
+                "no WORM: anyone with the key can delete recordings (`camvault store worm --days N` protects them)".into(),
+            ),
+            WormStatus::Configured(w) if w.locked() => (
+                true,
+                format!(
+                    "WORM locked: recordings are protected from deletion for {} days after upload",
+                    w.days
+                ),
+            ),
+            WormStatus::Configured(w) => (
+                false,
+                format!(
+                    "WORM of {} days initiated but not locked: it lapses{} unless locked with `camvault store worm --lock`",
+                    w.days,
+                    w.expires.as_deref().map(|e| format!(" at {e}")).unwrap_or_else(|| " 24 h after it was started".into())
+                ),
+            ),
+        }
+    }
 }
 
 /// One part a multipart upload has stored.

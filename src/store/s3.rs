@@ -31,18 +31,16 @@
 //!
 //! **Storage classes** are camvault's names outside this file; [`CLASSES`] maps them.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine;
-use bytes::Bytes;
 use md5::Digest;
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use tracing::warn;
 
+use super::transfer::{self, digest_file, net, sent_what_we_hashed};
 use super::{
     Backend, ErrorKind, ObjectMeta, Reader, RestoreAnswer, RestoreState, RestoreTier, StoreError, StoreResult,
 };
@@ -76,9 +74,6 @@ pub const SIGNATURE_SECS: u64 = 900;
 
 const META_CRC: &str = "x-amz-meta-camvault-crc64";
 const META_MD5: &str = "x-amz-meta-camvault-md5";
-/// Bytes an upload reads from the body at a time. Small enough that even a tight
-/// `upload.bandwidth_limit` moves a chunk well within `timeout_secs` (see `send_body`).
-const STREAM_CHUNK: u64 = 256 << 10;
 
 pub struct S3Store {
     client: reqwest::Client,
@@ -148,65 +143,6 @@ fn credentials_file(path: &std::path::Path) -> anyhow::Result<std::collections::
         .collect())
 }
 
-/// The parts of a file and their MD5s, with the CRC-64 and MD5 of the whole, read from
-/// the vault before sending.
-struct Digests {
-    crc64: u64,
-    md5: [u8; 16],
-    parts: Vec<[u8; 16]>,
-}
-
-/// Reads the first `len` bytes of `path` once (off the async threads).
-async fn digest_file(path: &std::path::Path, len: u64, part_size: u64) -> StoreResult<Digests> {
-    let path = path.to_path_buf();
-    let task = tokio::task::spawn_blocking(move || -> std::io::Result<Digests> {
-        use std::io::Read;
-        let mut f = std::fs::File::open(&path)?;
-        let mut buf = vec![0u8; 1 << 20];
-        let (mut crc, mut whole, mut part) = (crc64fast::Digest::new(), md5::Md5::new(), md5::Md5::new());
-        let (mut done, mut in_part) = (0u64, 0u64);
-        let mut parts = Vec::new();
-        while done < len {
-            let want = (len - done).min(buf.len() as u64).min(part_size - in_part) as usize;
-            let n = f.read(&mut buf[..want])?;
-            if n == 0 {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    format!("{} ended after {done} of {len} bytes", path.display()),
-                ));
-            }
-            crc.write(&buf[..n]);
-            whole.update(&buf[..n]);
-            part.update(&buf[..n]);
-            done += n as u64;
-            in_part += n as u64;
-            if in_part == part_size || done == len {
-                parts.push(std::mem::replace(&mut part, md5::Md5::new()).finalize().into());
-                in_part = 0;
-            }
-        }
-        if parts.is_empty() {
-            parts.push(part.finalize().into());
-        }
-        Ok(Digests {
-            crc64: crc.sum64(),
-            md5: whole.finalize().into(),
-            parts,
-        })
-    });
-    match task.await {
-        Ok(Ok(d)) => Ok(d),
-        Ok(Err(e)) => Err(StoreError::new(
-            ErrorKind::Transient,
-            format!("cannot read the vault copy to checksum it: {e}"),
-        )),
-        Err(e) => Err(StoreError::new(
-            ErrorKind::Transient,
-            format!("checksum task failed: {e}"),
-        )),
-    }
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -240,23 +176,6 @@ fn etag_is_not_md5(h: &reqwest::header::HeaderMap) -> bool {
 
 fn header<'a>(h: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// A network error, without the (signed) URL reqwest would print.
-fn net(what: &str, e: reqwest::Error) -> StoreError {
-    let timeout = e.is_timeout();
-    let e = e.without_url();
-    let mut msg = format!("{what}: {e}");
-    let mut src = std::error::Error::source(&e);
-    while let Some(s) = src {
-        msg.push_str(&format!(": {s}"));
-        src = s.source();
-    }
-    if timeout {
-        msg.push_str(" (timed out)");
-    }
-    msg.push_str("; retried with backoff");
-    StoreError::new(ErrorKind::Transient, msg)
 }
 
 /// Turns an error answer into what the user should do. `perm` is the IAM permission the
@@ -584,8 +503,7 @@ impl S3Store {
         explain(status, region.as_deref(), &body, what, perm)
     }
 
-    /// Streams the next `n` bytes of `body` as the request's body. A request is abandoned
-    /// when no byte has moved for `timeout_secs`, however long the whole upload takes.
+    /// Streams the next `n` bytes of `body`, abandoned when no byte moves for `timeout_secs`.
     async fn send_body(
         &self,
         rb: reqwest::RequestBuilder,
@@ -593,69 +511,12 @@ impl S3Store {
         n: u64,
         what: &str,
     ) -> StoreResult<reqwest::Response> {
-        let t0 = Instant::now();
-        let last = Arc::new(AtomicU64::new(0));
-        let stamp = |last: &AtomicU64| last.store(t0.elapsed().as_millis() as u64, Ordering::Relaxed);
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
-        let seen = last.clone();
-        let stream = futures_util::stream::unfold(rx, move |mut rx| {
-            let seen = seen.clone();
-            async move {
-                let item = rx.recv().await;
-                seen.store(t0.elapsed().as_millis() as u64, Ordering::Relaxed);
-                item.map(|i| (i, rx))
-            }
-        });
-        let send = rb
-            .header(reqwest::header::CONTENT_LENGTH, n.to_string())
-            .body(reqwest::Body::wrap_stream(stream))
-            .send();
-        let produce = async {
-            let tx = tx;
-            let mut left = n;
-            while left > 0 {
-                match body.next_chunk_upto(left.min(STREAM_CHUNK)).await {
-                    Ok(Some(chunk)) => {
-                        stamp(&last);
-                        left -= chunk.len() as u64;
-                        if tx.send(Ok(Bytes::copy_from_slice(chunk))).await.is_err() {
-                            return Ok(()); // the request ended early; its error tells why
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        let _ = tx.send(Err(std::io::Error::other(format!("{e:#}")))).await;
-                        return Err(e);
-                    }
-                }
-            }
-            Ok(())
-        };
-        let limit = self.timeout.as_millis() as u64;
-        let watchdog = async {
-            loop {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                let idle = (t0.elapsed().as_millis() as u64).saturating_sub(last.load(Ordering::Relaxed));
-                if idle > limit {
-                    return;
-                }
-            }
-        };
-        tokio::select! {
-            (resp, produced) = async { tokio::join!(send, produce) } => {
-                produced.map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: {e:#}")))?;
-                resp.map_err(|e| net(what, e))
-            }
-            () = watchdog => Err(StoreError::new(
-                ErrorKind::Transient,
-                format!("{what}: no progress for {} s; retried with backoff", self.timeout.as_secs()),
-            )),
-        }
+        transfer::send_body(rb, body, n, what, self.timeout).await
     }
 
     async fn put_single(&self, key: &str, body: &mut Body, class: &str) -> StoreResult<()> {
         let what = format!("PUT {key}");
-        let d = digest_file(body.path(), body.len(), body.len().max(1)).await?;
+        let d = digest_file(body.path(), body.len(), body.len().max(1), true).await?;
         let (md5_b64, md5_hex, crc) = (b64(&d.md5), hex(&d.md5), super::crc_hex(d.crc64));
         let headers = [
             ("content-md5", md5_b64.as_str()),
@@ -670,7 +531,7 @@ impl S3Store {
         if !resp.status().is_success() {
             return Err(self.error(&what, "s3:PutObject", resp).await);
         }
-        self.sent_what_we_hashed(key, body, &d)?;
+        sent_what_we_hashed(key, body, &d)?;
         match header(resp.headers(), "etag").and_then(etag_md5) {
             Some(e) if e != md5_hex && !etag_is_not_md5(resp.headers()) => Err(StoreError::new(
                 ErrorKind::Transient,
@@ -679,27 +540,16 @@ impl S3Store {
             _ => Ok(()),
         }
     }
-
-    /// The bytes streamed are the ones checksummed beforehand (the vault copy did not change).
-    fn sent_what_we_hashed(&self, key: &str, body: &Body, d: &Digests) -> StoreResult<()> {
-        if body.crc64() != d.crc64 {
-            return Err(StoreError::new(
-                ErrorKind::Transient,
-                format!(
-                    "PUT {key}: the vault copy changed while it was uploaded (CRC-64 {} before, {} sent)",
-                    super::crc_hex(d.crc64),
-                    super::crc_hex(body.crc64())
-                ),
-            ));
-        }
-        Ok(())
-    }
 }
 
 mod multipart;
 
 #[async_trait]
 impl Backend for S3Store {
+    fn no_worm(&self) -> String {
+        "bucket WORM is an Aliyun OSS feature, not supported on S3 (S3 Object Lock is a different mechanism, set on the bucket by its owner; camvault does not manage it)".into()
+    }
+
     fn describe(&self) -> String {
         format!(
             "s3 bucket {} in {} ({}, {})",
@@ -766,7 +616,6 @@ impl Backend for S3Store {
     }
 
     async fn get(&self, key: &str) -> StoreResult<Reader> {
-        use futures_util::StreamExt;
         let what = format!("GET {key}");
         let rb = self.request(Method::GET, Some(key), &[], &[])?;
         let resp = match tokio::time::timeout(self.timeout, rb.send()).await {
@@ -782,23 +631,7 @@ impl Backend for S3Store {
             return Err(self.error(&what, "s3:GetObject", resp).await);
         }
         // A read that stalls for the timeout ends the stream with an error.
-        let timeout = self.timeout;
-        let stream = futures_util::stream::unfold(Some(resp.bytes_stream()), move |s| async move {
-            let mut s = s?;
-            match tokio::time::timeout(timeout, s.next()).await {
-                Ok(Some(Ok(b))) => Some((Ok(b), Some(s))),
-                Ok(Some(Err(e))) => Some((Err(std::io::Error::other(e.without_url())), None)),
-                Ok(None) => None,
-                Err(_) => Some((
-                    Err(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        "the store stopped sending",
-                    )),
-                    None,
-                )),
-            }
-        });
-        Ok(Box::new(tokio_util::io::StreamReader::new(Box::pin(stream))))
+        Ok(transfer::guarded_stream(resp, self.timeout))
     }
 
     async fn list(&self, prefix: &str) -> StoreResult<Vec<ObjectMeta>> {

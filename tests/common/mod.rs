@@ -325,3 +325,23 @@ pub fn wait_port(addr: &str, port: u16, what: &str, limit: Duration) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Polls `cond` until it holds, failing the test after `limit`.
+pub fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One number from the catalog, read-only, while camvault may be writing it.
+pub fn catalog_count(env: &Env, sql: &str) -> i64 {
+    let c = rusqlite::Connection::open_with_flags(
+        env.root().join("catalog.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    c.busy_timeout(Duration::from_secs(5)).unwrap();
+    c.query_row(sql, [], |r| r.get(0)).unwrap_or(0)
+}

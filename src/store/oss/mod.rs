@@ -3,18 +3,24 @@
 //! Every PUT carries `x-oss-forbid-overwrite: true`, so an existing key is never replaced;
 //! the CRC-64 OSS computes (`x-oss-hash-crc64ecma`) is compared with the one computed
 //! while streaming, and HEAD gives it back for verification. Bodies are streamed, never
-//! held in memory. Still to come (see the backends issue): multipart upload with resume
-//! and WORM.
+//! held in memory. Files from `store.oss.multipart_threshold_mb` on go up in parts,
+//! resumable after a crash (`multipart.rs`); the bucket's WORM is read and set in `worm.rs`.
+//!
+//! Uploads are abandoned when no byte has moved for `timeout_secs` (detected by progress,
+//! shared with `s3` in `transfer.rs`), never by a fixed read timeout that could fire while
+//! a long, rate-limited body is still being sent.
 
+mod multipart;
 pub mod sign;
+mod worm;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 
+use super::transfer::{self, net};
 use super::{Backend, ErrorKind, ObjectMeta, Reader, RestoreAnswer, RestoreTier, StoreError, StoreResult};
 use crate::config::Config;
 use crate::upload::body::Body;
@@ -28,6 +34,10 @@ pub struct OssStore {
     key_id: String,
     secret: String,
     token: Option<String>,
+    /// A request is abandoned after this long without progress.
+    timeout: Duration,
+    threshold: u64,
+    part_size: u64,
 }
 
 /// OSS's error document.
@@ -110,9 +120,10 @@ impl OssStore {
                 format!("{scheme}://{}.{host}", o.bucket)
             }
         };
+        // No read timeout here: it may fire while a long body is still being sent. Stalls
+        // are detected by progress instead (`transfer::send_body`, `send`, `get`).
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(o.timeout_secs))
             .build()?;
         Ok(OssStore {
             client,
@@ -122,7 +133,68 @@ impl OssStore {
             key_id,
             secret,
             token,
+            timeout: Duration::from_secs(o.timeout_secs),
+            threshold: o.multipart_threshold_mb << 20,
+            part_size: o.part_size_mb << 20,
         })
+    }
+
+    /// Sends a request without a streamed body, within the timeout.
+    async fn send(&self, rb: reqwest::RequestBuilder, what: &str) -> StoreResult<reqwest::Response> {
+        rb.timeout(self.timeout).send().await.map_err(|e| net(what, e))
+    }
+
+    /// Sends a request whose answer is streamed: only the headers must come within the timeout.
+    async fn send_headers(&self, rb: reqwest::RequestBuilder, what: &str) -> StoreResult<reqwest::Response> {
+        match tokio::time::timeout(self.timeout, rb.send()).await {
+            Ok(r) => r.map_err(|e| net(what, e)),
+            Err(_) => Err(StoreError::new(
+                ErrorKind::Transient,
+                format!(
+                    "{what}: no answer within {} s; retried with backoff",
+                    self.timeout.as_secs()
+                ),
+            )),
+        }
+    }
+
+    /// Reads a whole (small) answer body.
+    async fn text(&self, resp: reqwest::Response, what: &str) -> StoreResult<String> {
+        resp.text().await.map_err(|e| net(what, e))
+    }
+
+    /// Streams the next `n` bytes of `body`, abandoned when no byte moves for `timeout_secs`.
+    async fn send_body(
+        &self,
+        rb: reqwest::RequestBuilder,
+        body: &mut Body,
+        n: u64,
+        what: &str,
+    ) -> StoreResult<reqwest::Response> {
+        transfer::send_body(rb, body, n, what, self.timeout).await
+    }
+
+    async fn put_single(&self, key: &str, body: &mut Body, storage_class: &str) -> StoreResult<()> {
+        let what = format!("PUT {key}");
+        let headers = [
+            ("x-oss-storage-class", storage_class),
+            ("x-oss-forbid-overwrite", "true"),
+            ("content-type", "application/octet-stream"),
+        ];
+        let rb = self.request(Method::PUT, Some(key), &[], &headers);
+        let resp = self.send_body(rb, body, body.len(), &what).await?;
+        if !resp.status().is_success() {
+            return Err(self.error(&what, resp).await);
+        }
+        let theirs = crc_from_header(resp.headers().get("x-oss-hash-crc64ecma"));
+        let ours = super::crc_hex(body.crc64());
+        match theirs {
+            Some(t) if t != ours => Err(StoreError::new(
+                ErrorKind::Transient,
+                format!("{what}: OSS stored bytes with CRC-64 {t}, camvault sent {ours}: damaged on the way"),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// A signed request for `key` (or the bucket when `None`).
@@ -182,47 +254,57 @@ impl OssStore {
     /// Turns an error answer into what the user should do.
     async fn error(&self, what: &str, resp: reqwest::Response) -> StoreError {
         let status = resp.status();
-        let body = resp.text().await.unwrap_or_default();
-        let e: OssError = quick_xml::de::from_str(&body).unwrap_or_default();
-        let (kind, hint) = match (status, e.code.as_str()) {
-            (_, "FileAlreadyExists") => (ErrorKind::AlreadyExists, ""),
-            (_, "NoSuchKey") => (ErrorKind::NotFound, ""),
-            (_, "InvalidObjectState") => (ErrorKind::Archived, "the object is archived: restore it first (`camvault restore`)"),
-            (_, "NoSuchBucket") => (ErrorKind::Refused, "check `store.oss.bucket` and `store.oss.region`"),
-            (_, "AccessDenied") => (ErrorKind::Refused, "the access key lacks a permission: give it oss:PutObject, oss:GetObject, oss:ListObjects (and oss:RestoreObject, oss:PutBucketLifecycle for tiering) on this bucket"),
-            (_, "InvalidAccessKeyId") => (ErrorKind::Refused, "the access key id is wrong or disabled"),
-            (_, "SignatureDoesNotMatch") => (ErrorKind::Refused, "the access key secret is wrong"),
-            (_, "RequestTimeTooSkewed") => (ErrorKind::Refused, "this machine's clock is off: enable NTP (`timedatectl set-ntp true`)"),
-            (_, "SecurityTokenExpired") | (_, "InvalidSecurityToken") => (ErrorKind::Refused, "the STS token expired: renew `security_token`"),
-            (_, "AccessForbidden") | (_, "InvalidBucketName") if status == StatusCode::FORBIDDEN => (ErrorKind::Refused, "check the region: the bucket may live elsewhere"),
-            (s, _) if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => (ErrorKind::Transient, "OSS is busy; retried with backoff"),
-            (s, _) if s == StatusCode::FORBIDDEN => (ErrorKind::Refused, "access denied"),
-            _ => (ErrorKind::Transient, ""),
-        };
-        let mut msg = format!("{what}: OSS answered {status}");
-        if !e.code.is_empty() {
-            msg.push_str(&format!(" {} ({})", e.code, e.message));
-        }
-        if !hint.is_empty() {
-            msg.push_str(&format!("; {hint}"));
-        }
-        if !e.request_id.is_empty() {
-            msg.push_str(&format!(
-                " [RequestId {}{}]",
-                e.request_id,
-                if e.ec.is_empty() {
-                    String::new()
-                } else {
-                    format!(", EC {}", e.ec)
-                }
-            ));
-        }
-        StoreError::new(kind, msg)
+        let body = tokio::time::timeout(self.timeout, resp.text())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        explain(status, &body, what)
     }
 }
 
-fn net(what: &str, e: reqwest::Error) -> StoreError {
-    StoreError::new(ErrorKind::Transient, format!("{what}: {e}; retried with backoff"))
+/// Turns OSS's error answer into what the user should do.
+pub(crate) fn explain(status: StatusCode, body: &str, what: &str) -> StoreError {
+    let e: OssError = quick_xml::de::from_str(body).unwrap_or_default();
+    let (kind, hint) = match (status, e.code.as_str()) {
+        (_, "FileAlreadyExists") => (ErrorKind::AlreadyExists, ""),
+        (_, "NoSuchKey") | (_, "NoSuchUpload") => (ErrorKind::NotFound, ""),
+        (_, "EntityTooSmall") | (_, "InvalidPartSize") => (ErrorKind::Refused, "OSS refused a part as too small: raise `store.oss.part_size_mb`"),
+        (_, "InvalidPart") | (_, "InvalidPartOrder") => (ErrorKind::Transient, "OSS lost track of a part; the upload is retried"),
+        (_, "NoSuchWORMConfiguration") => (ErrorKind::NotFound, "the bucket has no WORM configuration"),
+        (_, "WORMConfigurationLocked") => (ErrorKind::Refused, "the bucket's WORM is locked: it can never be shortened or removed, only extended"),
+        (_, "InvalidWORMConfiguration") => (ErrorKind::Refused, "OSS refused the WORM configuration: the retention is 1 to 25550 days"),
+        (_, "InvalidObjectState") => (ErrorKind::Archived, "the object is archived: restore it first (`camvault restore`)"),
+        (_, "NoSuchBucket") => (ErrorKind::Refused, "check `store.oss.bucket` and `store.oss.region`"),
+        (_, "AccessDenied") => (ErrorKind::Refused, "the access key lacks a permission: give it oss:PutObject, oss:GetObject, oss:ListObjects, oss:ListParts, oss:ListMultipartUploads, oss:AbortMultipartUpload (and oss:RestoreObject, oss:GetBucketLifecycle, oss:PutBucketLifecycle for tiering, oss:GetBucketWorm for the WORM check) on this bucket"),
+        (_, "InvalidAccessKeyId") => (ErrorKind::Refused, "the access key id is wrong or disabled"),
+        (_, "SignatureDoesNotMatch") => (ErrorKind::Refused, "the access key secret is wrong"),
+        (_, "RequestTimeTooSkewed") => (ErrorKind::Refused, "this machine's clock is off: enable NTP (`timedatectl set-ntp true`)"),
+        (_, "SecurityTokenExpired") | (_, "InvalidSecurityToken") => (ErrorKind::Refused, "the STS token expired: renew `security_token`"),
+        (_, "AccessForbidden") | (_, "InvalidBucketName") if status == StatusCode::FORBIDDEN => (ErrorKind::Refused, "check the region: the bucket may live elsewhere"),
+        (s, _) if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => (ErrorKind::Transient, "OSS is busy; retried with backoff"),
+        (s, _) if s == StatusCode::FORBIDDEN => (ErrorKind::Refused, "access denied"),
+        _ => (ErrorKind::Transient, ""),
+    };
+    let mut msg = format!("{what}: OSS answered {status}");
+    if !e.code.is_empty() {
+        msg.push_str(&format!(" {} ({})", e.code, e.message));
+    }
+    if !hint.is_empty() {
+        msg.push_str(&format!("; {hint}"));
+    }
+    if !e.request_id.is_empty() {
+        msg.push_str(&format!(
+            " [RequestId {}{}]",
+            e.request_id,
+            if e.ec.is_empty() {
+                String::new()
+            } else {
+                format!(", EC {}", e.ec)
+            }
+        ));
+    }
+    StoreError::new(kind, msg)
 }
 
 /// RestoreObject's body. Days is 1–365 for the cold classes (1–7 for Archive, which has no
@@ -248,61 +330,17 @@ impl Backend for OssStore {
     }
 
     async fn put(&self, key: &str, body: &mut Body, storage_class: &str) -> StoreResult<()> {
-        let len = body.len().to_string();
-        let headers = [
-            ("x-oss-storage-class", storage_class),
-            ("x-oss-forbid-overwrite", "true"),
-            ("content-type", "application/octet-stream"),
-        ];
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
-        let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
-        let send = self
-            .request(Method::PUT, Some(key), &[], &headers)
-            .header(reqwest::header::CONTENT_LENGTH, len)
-            .body(reqwest::Body::wrap_stream(stream))
-            .send();
-        let body_ref = &mut *body;
-        let produce = async move {
-            let tx = tx;
-            let body = body_ref;
-            loop {
-                match body.next_chunk().await {
-                    Ok(Some(chunk)) => {
-                        if tx.send(Ok(Bytes::copy_from_slice(chunk))).await.is_err() {
-                            return Ok(()); // the request ended early; its error tells why
-                        }
-                    }
-                    Ok(None) => return Ok(()),
-                    Err(e) => {
-                        let _ = tx.send(Err(std::io::Error::other(format!("{e:#}")))).await;
-                        return Err(e);
-                    }
-                }
-            }
-        };
-        let (resp, produced) = tokio::join!(send, produce);
-        produced.map_err(|e| StoreError::new(ErrorKind::Transient, format!("{e:#}")))?;
-        let resp = resp.map_err(|e| net(&format!("PUT {key}"), e))?;
-        if !resp.status().is_success() {
-            return Err(self.error(&format!("PUT {key}"), resp).await);
-        }
-        let theirs = crc_from_header(resp.headers().get("x-oss-hash-crc64ecma"));
-        let ours = super::crc_hex(body.crc64());
-        match theirs {
-            Some(t) if t != ours => Err(StoreError::new(
-                ErrorKind::Transient,
-                format!("PUT {key}: OSS stored bytes with CRC-64 {t}, camvault sent {ours}: damaged on the way"),
-            )),
-            _ => Ok(()),
+        if body.len() >= self.threshold {
+            self.put_multipart(key, body, storage_class).await
+        } else {
+            self.put_single(key, body, storage_class).await
         }
     }
 
     async fn head(&self, key: &str) -> StoreResult<Option<ObjectMeta>> {
         let resp = self
-            .request(Method::HEAD, Some(key), &[], &[])
-            .send()
-            .await
-            .map_err(|e| net(&format!("HEAD {key}"), e))?;
+            .send(self.request(Method::HEAD, Some(key), &[], &[]), &format!("HEAD {key}"))
+            .await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -338,17 +376,15 @@ impl Backend for OssStore {
     }
 
     async fn get(&self, key: &str) -> StoreResult<Reader> {
-        use futures_util::TryStreamExt;
+        let what = format!("GET {key}");
         let resp = self
-            .request(Method::GET, Some(key), &[], &[])
-            .send()
-            .await
-            .map_err(|e| net(&format!("GET {key}"), e))?;
+            .send_headers(self.request(Method::GET, Some(key), &[], &[]), &what)
+            .await?;
         if !resp.status().is_success() {
-            return Err(self.error(&format!("GET {key}"), resp).await);
+            return Err(self.error(&what, resp).await);
         }
-        let stream = resp.bytes_stream().map_err(std::io::Error::other);
-        Ok(Box::new(tokio_util::io::StreamReader::new(stream)))
+        // A read that stalls for the timeout ends the stream with an error.
+        Ok(transfer::guarded_stream(resp, self.timeout))
     }
 
     async fn list(&self, prefix: &str) -> StoreResult<Vec<ObjectMeta>> {
@@ -359,15 +395,11 @@ impl Backend for OssStore {
             if let Some(t) = &token {
                 query.push(("continuation-token", t));
             }
-            let resp = self
-                .request(Method::GET, None, &query, &[])
-                .send()
-                .await
-                .map_err(|e| net("list", e))?;
+            let resp = self.send(self.request(Method::GET, None, &query, &[]), "list").await?;
             if !resp.status().is_success() {
                 return Err(self.error("list", resp).await);
             }
-            let text = resp.text().await.map_err(|e| net("list", e))?;
+            let text = self.text(resp, "list").await?;
             let page: ListResult = quick_xml::de::from_str(&text).map_err(|e| {
                 StoreError::new(ErrorKind::Transient, format!("list: unreadable answer from OSS ({e})"))
             })?;
@@ -394,17 +426,18 @@ impl Backend for OssStore {
 
     async fn get_lifecycle(&self) -> StoreResult<Option<String>> {
         let resp = self
-            .request(Method::GET, None, &[("lifecycle", "")], &[])
-            .send()
-            .await
-            .map_err(|e| net("GET lifecycle", e))?;
+            .send(
+                self.request(Method::GET, None, &[("lifecycle", "")], &[]),
+                "GET lifecycle",
+            )
+            .await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None); // NoSuchLifecycle
         }
         if !resp.status().is_success() {
             return Err(self.error("GET lifecycle", resp).await);
         }
-        resp.text().await.map(Some).map_err(|e| net("GET lifecycle", e))
+        self.text(resp, "GET lifecycle").await.map(Some)
     }
 
     async fn put_lifecycle(&self, xml: &str) -> StoreResult<()> {
@@ -414,11 +447,12 @@ impl Backend for OssStore {
         let md5 = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(xml.as_bytes()));
         let headers = [("content-md5", md5.as_str()), ("content-type", "application/xml")];
         let resp = self
-            .request(Method::PUT, None, &[("lifecycle", "")], &headers)
-            .body(xml.to_string())
-            .send()
-            .await
-            .map_err(|e| net("PUT lifecycle", e))?;
+            .send(
+                self.request(Method::PUT, None, &[("lifecycle", "")], &headers)
+                    .body(xml.to_string()),
+                "PUT lifecycle",
+            )
+            .await?;
         if !resp.status().is_success() {
             return Err(self.error("PUT lifecycle", resp).await);
         }
@@ -428,16 +462,17 @@ impl Backend for OssStore {
     async fn restore(&self, key: &str, days: u32, tier: RestoreTier) -> StoreResult<RestoreAnswer> {
         let xml = restore_request_xml(days, tier);
         let resp = self
-            .request(
-                Method::POST,
-                Some(key),
-                &[("restore", "")],
-                &[("content-type", "application/xml")],
+            .send(
+                self.request(
+                    Method::POST,
+                    Some(key),
+                    &[("restore", "")],
+                    &[("content-type", "application/xml")],
+                )
+                .body(xml),
+                &format!("restore {key}"),
             )
-            .body(xml)
-            .send()
-            .await
-            .map_err(|e| net(&format!("restore {key}"), e))?;
+            .await?;
         match resp.status() {
             StatusCode::ACCEPTED => Ok(RestoreAnswer::Started),
             StatusCode::OK => Ok(RestoreAnswer::AlreadyRestored),
@@ -455,22 +490,36 @@ impl Backend for OssStore {
 
     async fn delete_probe_unchecked(&self, key: &str) -> StoreResult<()> {
         let resp = self
-            .request(Method::DELETE, Some(key), &[], &[])
-            .send()
-            .await
-            .map_err(|e| net(&format!("DELETE {key}"), e))?;
+            .send(
+                self.request(Method::DELETE, Some(key), &[], &[]),
+                &format!("DELETE {key}"),
+            )
+            .await?;
         if !resp.status().is_success() {
             return Err(self.error(&format!("DELETE {key}"), resp).await);
         }
         Ok(())
     }
 
+    async fn worm(&self) -> StoreResult<super::WormStatus> {
+        self.get_worm().await
+    }
+
+    async fn initiate_worm(&self, days: u32) -> StoreResult<String> {
+        self.start_worm(days).await
+    }
+
+    async fn lock_worm(&self, id: &str) -> StoreResult<()> {
+        self.complete_worm(id).await
+    }
+
     async fn check(&self) -> StoreResult<()> {
         let resp = self
-            .request(Method::GET, None, &[("list-type", "2"), ("max-keys", "1")], &[])
-            .send()
-            .await
-            .map_err(|e| net("reaching the bucket", e))?;
+            .send(
+                self.request(Method::GET, None, &[("list-type", "2"), ("max-keys", "1")], &[]),
+                "reaching the bucket",
+            )
+            .await?;
         if !resp.status().is_success() {
             return Err(self.error("reaching the bucket", resp).await);
         }

@@ -10,17 +10,14 @@
 //! aborted on failure, so it leaves no parts behind.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use tracing::{info, warn};
 
-use super::{
-    b64, digest_file, etag_is_not_md5, etag_md5, explain, header, hex, multipart_etag, to_s3_class, Digests, S3Store,
-    META_CRC, STREAM_CHUNK,
-};
-use crate::store::{ErrorKind, MultipartJournal, PartDone, StoreError, StoreResult};
+use super::{b64, etag_is_not_md5, etag_md5, explain, header, hex, multipart_etag, to_s3_class, S3Store, META_CRC};
+use crate::store::transfer::{catalog, digest_file, part_len, sent_what_we_hashed, skip, Digests, Journal};
+use crate::store::{ErrorKind, PartDone, StoreError, StoreResult};
 use crate::upload::body::Body;
 
 #[derive(Debug, Deserialize)]
@@ -70,14 +67,8 @@ struct CompleteResult {
     code: String,
 }
 
-type Journal = Option<(i64, Arc<dyn MultipartJournal>)>;
-
 /// The parts a store holds: number → (size, ETag).
 type Parts = BTreeMap<u32, (u64, String)>;
-
-fn catalog(e: anyhow::Error) -> StoreError {
-    StoreError::new(ErrorKind::Transient, format!("catalog: {e:#}"))
-}
 
 impl S3Store {
     pub(super) async fn put_multipart(&self, key: &str, body: &mut Body, class: &str) -> StoreResult<()> {
@@ -107,13 +98,13 @@ impl S3Store {
             }
         }
         let part_size = resume.as_ref().map_or(self.part_size, |r| r.1);
-        let d = digest_file(body.path(), body.len(), part_size).await?;
-        if d.parts.len() > 10_000 {
+        let d = digest_file(body.path(), body.len(), part_size, true).await?;
+        if d.parts() > 10_000 {
             return Err(StoreError::new(
                 ErrorKind::Refused,
                 format!(
                     "PUT {key}: {} parts, S3 takes at most 10000: raise `store.s3.part_size_mb`",
-                    d.parts.len()
+                    d.parts()
                 ),
             ));
         }
@@ -124,7 +115,7 @@ impl S3Store {
                     upload_id = %u,
                     "resuming a multipart upload: the store holds {} of {} parts",
                     have.len(),
-                    d.parts.len()
+                    d.parts()
                 );
                 (u, have)
             }
@@ -176,10 +167,10 @@ impl S3Store {
         journal: &Journal,
     ) -> StoreResult<Vec<String>> {
         let len = body.len();
-        let mut etags = Vec::with_capacity(d.parts.len());
-        for (i, md5) in d.parts.iter().enumerate() {
+        let mut etags = Vec::with_capacity(d.parts());
+        for (i, md5) in d.part_md5s.iter().enumerate() {
             let part = i as u32 + 1;
-            let size = part_size.min(len - i as u64 * part_size);
+            let size = part_len(len, part_size, i);
             if let Some((s, etag)) = have.get(&part) {
                 if *s == size && etag_md5(etag).is_none_or(|e| e == hex(md5)) {
                     skip(body, size).await?;
@@ -202,7 +193,7 @@ impl S3Store {
             }
             etags.push(etag);
         }
-        self.sent_what_we_hashed(key, body, d)?;
+        sent_what_we_hashed(key, body, d)?;
         Ok(etags)
     }
 
@@ -311,7 +302,7 @@ impl S3Store {
             .body(xml)
             // Assembling a large object can take a while.
             .timeout(self.timeout.max(std::time::Duration::from_secs(300)));
-        let resp = rb.send().await.map_err(|e| super::net(&what, e))?;
+        let resp = rb.send().await.map_err(|e| crate::store::transfer::net(&what, e))?;
         let status = resp.status();
         if !status.is_success() {
             let e = self.error(&what, "s3:PutObject", resp).await;
@@ -333,7 +324,7 @@ impl S3Store {
                 "s3:PutObject",
             ));
         }
-        let want = multipart_etag(&d.parts);
+        let want = multipart_etag(&d.part_md5s);
         let got = r.etag.trim().trim_matches('"').to_ascii_lowercase();
         if got.contains('-') && got != want {
             return Err(StoreError::new(
@@ -385,16 +376,4 @@ impl S3Store {
         use crate::store::Backend;
         Ok(self.head(key).await?.is_some())
     }
-}
-
-/// Reads `n` bytes of `body` that the store already holds, outside the rate limit.
-async fn skip(body: &mut Body, mut n: u64) -> StoreResult<()> {
-    while n > 0 {
-        match body.skip_chunk_upto(n.min(STREAM_CHUNK)).await {
-            Ok(Some(c)) => n -= c.len() as u64,
-            Ok(None) => break,
-            Err(e) => return Err(StoreError::new(ErrorKind::Transient, format!("{e:#}"))),
-        }
-    }
-    Ok(())
 }

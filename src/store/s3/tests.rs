@@ -304,24 +304,6 @@ fn etags() {
     assert_eq!(multipart_etag(&parts), "e09e4fd6265b36115fe3db32df945d84-2");
 }
 
-#[tokio::test]
-async fn digests_split_into_parts() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("f");
-    std::fs::write(&p, b"hello world, and more").unwrap();
-    let d = digest_file(&p, 11, 6).await.unwrap();
-    assert_eq!(d.parts.len(), 2);
-    assert_eq!(d.parts[0], <[u8; 16]>::from(md5::Md5::digest(b"hello ")));
-    assert_eq!(d.parts[1], <[u8; 16]>::from(md5::Md5::digest(b"world")));
-    assert_eq!(d.md5, <[u8; 16]>::from(md5::Md5::digest(b"hello world")));
-    let mut crc = crc64fast::Digest::new();
-    crc.write(b"hello world");
-    assert_eq!(d.crc64, crc.sum64());
-    assert!(digest_file(&p, 100, 6).await.is_err(), "a short file is an error");
-    let e = digest_file(&p, 0, 6).await.unwrap();
-    assert_eq!(e.parts.len(), 1);
-}
-
 #[test]
 fn credentials_files() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,283 @@
+//! Pieces the HTTP backends (`s3`, `oss`) share for moving bytes: streaming an upload
+//! body with stall detection by progress, reading an answer with a stall guard, the
+//! checksums of a vault file read once before sending, and the multipart journal.
+//!
+//! **Stalls, not durations.** reqwest's `timeout` and `read_timeout` run from the start
+//! of a request (or fire while a long body is still being sent, when nothing is read),
+//! which would cut a slow, rate-limited upload short. Uploads are abandoned instead when
+//! no byte has moved for the backend's `timeout_secs` ([`send_body`]); small requests
+//! without a body get a plain per-request timeout, and downloads a per-chunk one
+//! ([`guarded_stream`]).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use md5::Digest;
+
+use super::{ErrorKind, MultipartJournal, Reader, StoreError, StoreResult};
+use crate::upload::body::Body;
+
+/// Bytes an upload reads from the body at a time. Small enough that even a tight
+/// `upload.bandwidth_limit` moves a chunk well within `timeout_secs` (see [`send_body`]).
+pub(crate) const STREAM_CHUNK: u64 = 256 << 10;
+
+/// A network error, without the URL reqwest would print (S3's carries a signature).
+pub(crate) fn net(what: &str, e: reqwest::Error) -> StoreError {
+    let timeout = e.is_timeout();
+    let e = e.without_url();
+    let mut msg = format!("{what}: {e}");
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    if timeout {
+        msg.push_str(" (timed out)");
+    }
+    msg.push_str("; retried with backoff");
+    StoreError::new(ErrorKind::Transient, msg)
+}
+
+/// Streams the next `n` bytes of `body` as the request's body. A request is abandoned
+/// when no byte has moved for `timeout`, however long the whole upload takes.
+pub(crate) async fn send_body(
+    rb: reqwest::RequestBuilder,
+    body: &mut Body,
+    n: u64,
+    what: &str,
+    timeout: Duration,
+) -> StoreResult<reqwest::Response> {
+    let t0 = Instant::now();
+    let last = Arc::new(AtomicU64::new(0));
+    let stamp = |last: &AtomicU64| last.store(t0.elapsed().as_millis() as u64, Ordering::Relaxed);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
+    let seen = last.clone();
+    let stream = futures_util::stream::unfold(rx, move |mut rx| {
+        let seen = seen.clone();
+        async move {
+            let item = rx.recv().await;
+            seen.store(t0.elapsed().as_millis() as u64, Ordering::Relaxed);
+            item.map(|i| (i, rx))
+        }
+    });
+    let send = rb
+        .header(reqwest::header::CONTENT_LENGTH, n.to_string())
+        .body(reqwest::Body::wrap_stream(stream))
+        .send();
+    let produce = async {
+        let tx = tx;
+        let mut left = n;
+        while left > 0 {
+            match body.next_chunk_upto(left.min(STREAM_CHUNK)).await {
+                Ok(Some(chunk)) => {
+                    stamp(&last);
+                    left -= chunk.len() as u64;
+                    if tx.send(Ok(Bytes::copy_from_slice(chunk))).await.is_err() {
+                        return Ok(()); // the request ended early; its error tells why
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = tx.send(Err(std::io::Error::other(format!("{e:#}")))).await;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    };
+    let limit = timeout.as_millis() as u64;
+    let watchdog = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let idle = (t0.elapsed().as_millis() as u64).saturating_sub(last.load(Ordering::Relaxed));
+            if idle > limit {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        (resp, produced) = async { tokio::join!(send, produce) } => {
+            produced.map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: {e:#}")))?;
+            resp.map_err(|e| net(what, e))
+        }
+        () = watchdog => Err(StoreError::new(
+            ErrorKind::Transient,
+            format!("{what}: no progress for {} s; retried with backoff", timeout.as_secs()),
+        )),
+    }
+}
+
+/// An answer's body as a reader that fails when the store sends nothing for `timeout`.
+pub(crate) fn guarded_stream(resp: reqwest::Response, timeout: Duration) -> Reader {
+    use futures_util::StreamExt;
+    let stream = futures_util::stream::unfold(Some(resp.bytes_stream()), move |s| async move {
+        let mut s = s?;
+        match tokio::time::timeout(timeout, s.next()).await {
+            Ok(Some(Ok(b))) => Some((Ok(b), Some(s))),
+            Ok(Some(Err(e))) => Some((Err(std::io::Error::other(e.without_url())), None)),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the store stopped sending",
+                )),
+                None,
+            )),
+        }
+    });
+    Box::new(tokio_util::io::StreamReader::new(Box::pin(stream)))
+}
+
+/// The checksums of a vault file, read before sending: the CRC-64 of the whole and of
+/// each part, and the MD5s when asked for (S3 sends them as `Content-MD5`).
+pub(crate) struct Digests {
+    pub crc64: u64,
+    /// One per part (a single PUT is one part).
+    pub part_crcs: Vec<u64>,
+    /// MD5 of the whole; zero unless asked for.
+    pub md5: [u8; 16],
+    /// MD5 of each part; empty unless asked for.
+    pub part_md5s: Vec<[u8; 16]>,
+}
+
+impl Digests {
+    pub fn parts(&self) -> usize {
+        self.part_crcs.len()
+    }
+}
+
+/// Reads the first `len` bytes of `path` once (off the async threads), in parts of
+/// `part_size`, computing MD5s only when `md5`.
+pub(crate) async fn digest_file(path: &std::path::Path, len: u64, part_size: u64, md5: bool) -> StoreResult<Digests> {
+    let path = path.to_path_buf();
+    let task = tokio::task::spawn_blocking(move || -> std::io::Result<Digests> {
+        use std::io::Read;
+        let mut f = std::fs::File::open(&path)?;
+        let mut buf = vec![0u8; 1 << 20];
+        let (mut crc, mut part_crc) = (crc64fast::Digest::new(), crc64fast::Digest::new());
+        let (mut whole, mut part) = (md5::Md5::new(), md5::Md5::new());
+        let (mut done, mut in_part) = (0u64, 0u64);
+        let (mut part_crcs, mut part_md5s) = (Vec::new(), Vec::new());
+        while done < len {
+            let want = (len - done).min(buf.len() as u64).min(part_size - in_part) as usize;
+            let n = f.read(&mut buf[..want])?;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("{} ended after {done} of {len} bytes", path.display()),
+                ));
+            }
+            crc.write(&buf[..n]);
+            part_crc.write(&buf[..n]);
+            if md5 {
+                whole.update(&buf[..n]);
+                part.update(&buf[..n]);
+            }
+            done += n as u64;
+            in_part += n as u64;
+            if in_part == part_size || done == len {
+                part_crcs.push(std::mem::replace(&mut part_crc, crc64fast::Digest::new()).sum64());
+                if md5 {
+                    part_md5s.push(std::mem::replace(&mut part, md5::Md5::new()).finalize().into());
+                }
+                in_part = 0;
+            }
+        }
+        if part_crcs.is_empty() {
+            part_crcs.push(part_crc.sum64());
+            if md5 {
+                part_md5s.push(part.finalize().into());
+            }
+        }
+        Ok(Digests {
+            crc64: crc.sum64(),
+            part_crcs,
+            md5: if md5 { whole.finalize().into() } else { [0; 16] },
+            part_md5s,
+        })
+    });
+    match task.await {
+        Ok(Ok(d)) => Ok(d),
+        Ok(Err(e)) => Err(StoreError::new(
+            ErrorKind::Transient,
+            format!("cannot read the vault copy to checksum it: {e}"),
+        )),
+        Err(e) => Err(StoreError::new(
+            ErrorKind::Transient,
+            format!("checksum task failed: {e}"),
+        )),
+    }
+}
+
+/// The bytes streamed are the ones checksummed beforehand (the vault copy did not change).
+pub(crate) fn sent_what_we_hashed(key: &str, body: &Body, d: &Digests) -> StoreResult<()> {
+    if body.crc64() != d.crc64 {
+        return Err(StoreError::new(
+            ErrorKind::Transient,
+            format!(
+                "PUT {key}: the vault copy changed while it was uploaded (CRC-64 {} before, {} sent)",
+                super::crc_hex(d.crc64),
+                super::crc_hex(body.crc64())
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads `n` bytes of `body` that the store already holds, outside the rate limit.
+pub(crate) async fn skip(body: &mut Body, mut n: u64) -> StoreResult<()> {
+    while n > 0 {
+        match body.skip_chunk_upto(n.min(STREAM_CHUNK)).await {
+            Ok(Some(c)) => n -= c.len() as u64,
+            Ok(None) => break,
+            Err(e) => return Err(StoreError::new(ErrorKind::Transient, format!("{e:#}"))),
+        }
+    }
+    Ok(())
+}
+
+/// Where a body's multipart upload records its progress (see [`Body::with_journal`]).
+pub(crate) type Journal = Option<(i64, Arc<dyn MultipartJournal>)>;
+
+/// A journal (catalog) error, as a store error: retried.
+pub(crate) fn catalog(e: anyhow::Error) -> StoreError {
+    StoreError::new(ErrorKind::Transient, format!("catalog: {e:#}"))
+}
+
+/// The size of part `i` (0-based) of a `len`-byte body in parts of `part_size`.
+pub(crate) fn part_len(len: u64, part_size: u64, i: usize) -> u64 {
+    part_size.min(len - i as u64 * part_size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn digests_split_into_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"hello world, and more").unwrap();
+        let d = digest_file(&p, 11, 6, true).await.unwrap();
+        assert_eq!(d.parts(), 2);
+        assert_eq!(d.part_md5s[0], <[u8; 16]>::from(md5::Md5::digest(b"hello ")));
+        assert_eq!(d.part_md5s[1], <[u8; 16]>::from(md5::Md5::digest(b"world")));
+        assert_eq!(d.md5, <[u8; 16]>::from(md5::Md5::digest(b"hello world")));
+        let crc = |b: &[u8]| {
+            let mut c = crc64fast::Digest::new();
+            c.write(b);
+            c.sum64()
+        };
+        assert_eq!(d.crc64, crc(b"hello world"));
+        assert_eq!(d.part_crcs, [crc(b"hello "), crc(b"world")]);
+        let n = digest_file(&p, 11, 6, false).await.unwrap();
+        assert_eq!((n.crc64, &n.part_crcs), (d.crc64, &d.part_crcs));
+        assert!(n.part_md5s.is_empty());
+        assert!(digest_file(&p, 100, 6, true).await.is_err(), "a short file is an error");
+        let e = digest_file(&p, 0, 6, true).await.unwrap();
+        assert_eq!((e.parts(), e.part_md5s.len()), (1, 1));
+        assert_eq!((part_len(11, 6, 0), part_len(11, 6, 1)), (6, 5));
+    }
+}
