@@ -134,14 +134,17 @@ class Handler(BaseHTTPRequestHandler):
         return req.headers["Authorization"] == auth
 
     def reply(self, status, body=b"", headers=None):
-        self.send_response(status)
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        if self.command != "HEAD" or "Content-Length" not in (headers or {}):
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        try:
+            self.send_response(status)
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            if self.command != "HEAD" or "Content-Length" not in (headers or {}):
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client was killed (tests SIGKILL camvault mid-upload)
         with open(os.path.join(DATA, "requests.log"), "a") as log:
             log.write("%s %s %d\n" % (self.command, self.path, status))
 
