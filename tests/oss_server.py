@@ -154,6 +154,12 @@ class Handler(BaseHTTPRequestHandler):
         body = b""
         if "Content-Length" in self.headers:
             body = self.rfile.read(int(self.headers["Content-Length"]))
+            if len(body) < int(self.headers["Content-Length"]):
+                # The client went away mid-body: like OSS, store nothing of it.
+                self.close_connection = True
+                with open(os.path.join(DATA, "requests.log"), "a") as log:
+                    log.write("%s %s incomplete\n" % (self.command, self.path))
+                return
         if not self.signature_ok(key):
             return self.reply(*error("SignatureDoesNotMatch", 403, "The request signature we calculated does not match the signature you provided."))
         obj = os.path.join(DATA, "objects", key)

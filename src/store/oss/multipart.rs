@@ -417,8 +417,8 @@ impl OssStore {
 mod tests {
     use super::*;
 
-    /// ListParts' answer as in Aliyun's API reference (ListParts, "Response examples"),
-    /// with the HashCrc64ecma newer OSS versions add to each part.
+    /// Shaped like the ListParts response example in Aliyun's API reference; real answers
+    /// also carry each part's HashCrc64ecma (decimal), which part 1 has here.
     const LIST_PARTS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <ListPartsResult xmlns="http://doc.oss-cn-hangzhou.aliyuncs.com">
     <Bucket>multipart_upload</Bucket>
