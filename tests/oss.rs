@@ -704,3 +704,28 @@ fn bucket_worm_shown_initiated_and_locked() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("not supported on fs"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_stalled_upload_is_abandoned_and_retried() {
+    // The server stops reading the first PUT's body for 4 s: after `timeout_secs` without
+    // progress camvault drops the request and sends it again.
+    let srv = server(&["--stall-puts", "1"]);
+    let env = oss_env(&srv, "camvault-test-secret");
+    let cfg = std::fs::read_to_string(env.config()).unwrap();
+    std::fs::write(env.config(), set_key(&cfg, "store.oss", "timeout_secs", "1")).unwrap();
+    let data = bytes(6, 24 << 20); // more than the socket buffers hold
+    put_big(&env, &data);
+    let out = env.run(&["ingest", "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no progress for 1 s"), "{}", stderr(&out));
+    let log = requests(&srv);
+    // (The stalled request is logged, if at all, only once the server wakes up.)
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.starts_with(&format!("PUT /{BIG_KEY} 200")))
+            .count(),
+        1,
+        "{log}"
+    );
+    assert!(std::fs::read(srv.data.path().join("objects").join(BIG_KEY)).unwrap() == data);
+}

@@ -1,10 +1,11 @@
 """A local OSS test server: the subset of the OSS API camvault uses, checking every
 request's V4 signature with the official SDK (alibabacloud-oss-v2).
 
-usage: oss_server.py PORT BUCKET DATA_DIR [--fail-puts N] [--restore-secs S] [--stale-head]
+usage: oss_server.py PORT BUCKET DATA_DIR [--fail-puts N] [--stall-puts N] [--restore-secs S] [--stale-head]
 Objects are files under DATA_DIR/objects/<key>; metadata (storage class, crc) beside them
 in DATA_DIR/meta/<key>.json. Every request is appended to DATA_DIR/requests.log as
-"METHOD PATH STATUS". With --fail-puts N, the first N PUTs answer 503.
+"METHOD PATH STATUS". With --fail-puts N, the first N PUTs answer 503. With --stall-puts N,
+the first N PUTs with a body stop reading it for 4 s (a stalled connection).
 
 Archive classes behave as on OSS: GET answers 403 InvalidObjectState until a RestoreObject
 (202 the first time, 409 RestoreAlreadyInProgress while it runs, 200 once restored) has
@@ -43,10 +44,11 @@ PORT, BUCKET, DATA = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 FAIL_PUTS = int(sys.argv[sys.argv.index("--fail-puts") + 1]) if "--fail-puts" in sys.argv else 0
 RESTORE_SECS = float(sys.argv[sys.argv.index("--restore-secs") + 1]) if "--restore-secs" in sys.argv else 1.0
 STALE_HEAD = "--stale-head" in sys.argv
+STALL_PUTS = int(sys.argv[sys.argv.index("--stall-puts") + 1]) if "--stall-puts" in sys.argv else 0
 ARCHIVE = ("Archive", "ColdArchive", "DeepColdArchive")
 AK, SK, REGION = "LTAI5tCamvaultTest", "camvault-test-secret", "cn-beijing"
 LOCK = threading.Lock()
-STATE = {"puts": 0}
+STATE = {"puts": 0, "stalls": 0}
 
 
 def restore_state(m):
@@ -152,6 +154,12 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         key = unquote(parts.path[1:])
         body = b""
+        if self.command == "PUT" and key and int(self.headers.get("Content-Length", 0)) > 0:
+            with LOCK:
+                STATE["stalls"] += 1
+                stall = STATE["stalls"] <= STALL_PUTS
+            if stall:
+                time.sleep(4)
         if "Content-Length" in self.headers:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             if len(body) < int(self.headers["Content-Length"]):
