@@ -25,7 +25,8 @@ pub fn test(cfg: Config) -> Result<ExitCode> {
         let t0 = Instant::now();
         s.check().await.map_err(|e| anyhow!("{e}"))?;
         println!("ok    reachable ({} ms)", t0.elapsed().as_millis());
-        match s.worm().await {
+        let worm = s.worm().await;
+        match &worm {
             Ok(w) => {
                 let (good, line) = w.summary();
                 println!("{}  {line}", if good { "ok  " } else { "WARN" });
@@ -56,6 +57,12 @@ pub fn test(cfg: Config) -> Result<ExitCode> {
             }
             (Ok(()), Err(e)) => {
                 println!("WARN  could not remove the probe {key}: {e}");
+                if let Ok(store::WormStatus::Configured(w)) = &worm {
+                    println!(
+                        "      (the bucket's WORM keeps every object, probes included, for {} days)",
+                        w.days
+                    );
+                }
                 Ok(ExitCode::SUCCESS)
             }
             (Err(e), _) => {

@@ -2,7 +2,7 @@
 //! CompleteBucketWorm. An initiated WORM is `InProgress` and lapses unless locked within
 //! 24 hours; a locked one can never be shortened or removed, only extended.
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde::Deserialize;
 
 use super::OssStore;
@@ -95,7 +95,7 @@ impl OssStore {
         let resp = self
             .send(self.request(Method::POST, None, &[("wormId", id)], &[]), what)
             .await?;
-        if resp.status() != StatusCode::OK && !resp.status().is_success() {
+        if !resp.status().is_success() {
             return Err(self.error(what, resp).await);
         }
         Ok(())
@@ -106,6 +106,7 @@ impl OssStore {
 mod tests {
     use super::super::explain;
     use super::*;
+    use reqwest::StatusCode;
 
     /// GetBucketWorm's response example in Aliyun's API reference.
     const GET_BUCKET_WORM: &str = r#"<WormConfiguration>
