@@ -364,6 +364,22 @@ enum SambaCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Ls { .. }
+            | Command::Status { .. }
+            | Command::Cost { .. }
+            | Command::Ledger { .. }
+            | Command::Verify { .. }
+    ) {
+        // `camvault ls | head` should end quietly, as other tools do, not panic on a
+        // closed pipe. Only for commands that print listings: the others write to child
+        // processes (smbclient, ffmpeg), where a broken pipe is an error to report.
+        // SAFETY: setting a signal disposition before any thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {

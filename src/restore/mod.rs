@@ -76,6 +76,8 @@ pub struct PlanItem {
     pub source: Source,
     /// The class the store reports now.
     pub class: String,
+    /// A restore of it is already running (asked by an earlier restore): nothing to pay again.
+    pub restoring: bool,
     pub note: Option<String>,
 }
 
@@ -122,12 +124,14 @@ pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Reques
             None => PlanItem {
                 class: clip.storage_class.clone().unwrap_or_else(|| "local".into()),
                 source: Source::Cache,
+                restoring: false,
                 note: None,
                 clip,
             },
             Some(None) => PlanItem {
                 class: String::new(),
                 source: Source::Missing,
+                restoring: false,
                 note: Some(if clip.stored {
                     "missing from the store: run `camvault verify`".into()
                 } else {
@@ -153,6 +157,7 @@ pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Reques
                 };
                 PlanItem {
                     class: h.storage_class,
+                    restoring: h.restore == RestoreState::InProgress,
                     source,
                     note,
                     clip,
@@ -162,7 +167,8 @@ pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Reques
         items.push(item);
     }
     let (estimate, hours) = estimate(cfg, &items, req.tier, req.days);
-    let total_cny = (estimate.iter().map(|l| l.cny).sum::<f64>() * 100.0).round() / 100.0;
+    // `+ 0.0`: an empty sum is -0.0, which would print as "¥-0.00".
+    let total_cny = (estimate.iter().map(|l| l.cny).sum::<f64>() * 100.0).round() / 100.0 + 0.0;
     Ok(Plan {
         items,
         estimate,
@@ -178,6 +184,8 @@ fn estimate(cfg: &Config, items: &[PlanItem], tier: RestoreTier, days: u32) -> (
     let mut by_class: BTreeMap<(&str, bool), (u64, u64)> = BTreeMap::new();
     for i in items {
         let archived = match i.source {
+            // Already being restored: only the download is left to pay.
+            Source::Archive if i.restoring => false,
             Source::Archive => true,
             Source::Store => false,
             Source::Cache | Source::Missing => continue,
@@ -349,6 +357,16 @@ async fn step_item(
         RestoreState::Ready { expires_ms } if expires_ms > 0 => Some(expires_ms),
         _ => None,
     };
+    // A restored copy that could not be downloaded yet: "ready" with its expiry, so that
+    // the `restore_expiring` rule warns before the store drops it.
+    let retry_ready = |e: &str| {
+        let state = if expires.is_some() {
+            "ready"
+        } else {
+            item.state.as_str()
+        };
+        update(state, None, expires, now_ms + backoff_ms(cfg, 0), None, Some(e))
+    };
     // "ready" means the store answered a restore with 200 (already restored): read even
     // when HEAD lags behind and does not show the restored copy yet.
     if head.readable() || item.state == "ready" {
@@ -363,11 +381,11 @@ async fn step_item(
                     p.failed += 1;
                     return update("failed", None, expires, 0, None, Some(&e));
                 }
-                Err(e) => return retry(&e),
+                Err(e) => return retry_ready(&e),
             },
             // It expired between HEAD and GET, or HEAD was ahead of GET: ask again below.
             Err(e) if e.kind == ErrorKind::Archived => {}
-            Err(e) => return retry(&e.to_string()),
+            Err(e) => return retry_ready(&e.to_string()),
         }
     }
     match head.restore {
@@ -390,8 +408,9 @@ async fn step_item(
                     return update("requested", Some(at), None, now_ms + backoff_ms(cfg, 0), None, None);
                 }
             }
-            let tier: RestoreTier =
+            let asked: RestoreTier =
                 serde_json::from_value(serde_json::Value::String(r.tier.clone())).unwrap_or(RestoreTier::Standard);
+            let tier = cost::tier_for(&head.storage_class, asked);
             match store.restore(&item.key, r.days, tier).await {
                 Ok(RestoreAnswer::AlreadyRestored) => {
                     // Read at once; if the store keeps saying "restored" but refusing the
@@ -406,6 +425,7 @@ async fn step_item(
                 Ok(answer @ (RestoreAnswer::Started | RestoreAnswer::AlreadyInProgress)) => {
                     if answer == RestoreAnswer::Started {
                         p.requested += 1;
+                        cat.count_restore_request(r.id, item.file_id)?;
                     }
                     // A store whose HEAD does not show restores gets polled with backoff too.
                     let polls = if item.state == "requested" { item.polls + 1 } else { 0 };
