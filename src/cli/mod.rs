@@ -10,6 +10,7 @@ mod ingest;
 mod init;
 mod lifecycle;
 mod ls;
+mod passwd;
 mod restore;
 mod samba;
 mod serve;
@@ -217,6 +218,10 @@ enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
+    /// Set the web interface's password (an Argon2 hash in `http.password_hash`); read
+    /// twice from the terminal, or once from stdin when it is not a terminal. Needed when
+    /// `http.listen` is not a loopback address
+    Passwd,
     /// First run: init a directory, simulate a camera, and serve
     Demo {
         #[arg(long, default_value = "camvault-demo")]
@@ -362,6 +367,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging(None, cli.log_format, cli.verbose);
             demo::run(&dir, interval, duration)
         }
+        // Works on a config that does not load yet: a LAN `http.listen` without a password.
+        Command::Passwd => {
+            init_logging(None, cli.log_format, cli.verbose);
+            passwd::run(&config_path)
+        }
         // A what-if needs no data directory: without a config, the defaults.
         Command::Cost {
             command: None,
@@ -486,7 +496,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Samba {
                     command: SambaCommand::Check,
                 } => samba::check(&cfg),
-                Command::Init { .. } | Command::Demo { .. } => unreachable!("handled above"),
+                Command::Init { .. } | Command::Demo { .. } | Command::Passwd => unreachable!("handled above"),
             }
         }
     }
