@@ -190,6 +190,9 @@ fn foreign_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;
     };
+    if origin == "null" {
+        return false; // an opaque origin: the CSRF token alone decides
+    }
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
     let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
     origin_host != host
@@ -251,14 +254,13 @@ pub async fn login_page(State(app): State<App>, headers: HeaderMap) -> Response 
     if !auth.required {
         return Redirect::to("/").into_response();
     }
-    if cookie_value(&headers)
-        .and_then(|id| auth.session(&id))
-        .is_some_and(|s| s.authed)
-    {
+    let current = cookie_value(&headers).and_then(|id| auth.session(&id).map(|s| (id, s)));
+    if current.as_ref().is_some_and(|(_, s)| s.authed) {
         return Redirect::to("/").into_response();
     }
-    // A pre-login session whose token the form carries: login CSRF is refused too.
-    let (id, s) = auth.create(false);
+    // A pre-login session whose token the form carries: login CSRF is refused too. A
+    // reload (or a second tab) keeps the one it has.
+    let (id, s) = current.unwrap_or_else(|| auth.create(false));
     let mut res = Html(login_form(&s.csrf, "")).into_response();
     if let Ok(v) = auth.cookie(&id, 3600).parse() {
         res.headers_mut().insert(header::SET_COOKIE, v);

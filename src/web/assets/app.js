@@ -232,8 +232,10 @@ async function day(camera, date) {
 
   document.onkeydown = ev => {
     if (ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement) return;
-    if (ev.key === 'ArrowRight') { focusSeg(current + 1); ev.preventDefault(); }
-    else if (ev.key === 'ArrowLeft') { focusSeg(current < 0 ? segs.length - 1 : current - 1); ev.preventDefault(); }
+    const focused = document.activeElement && document.activeElement.classList.contains('seg');
+    const at = focused ? Number(document.activeElement.dataset.i) : current;
+    if (ev.key === 'ArrowRight') { focusSeg(at + 1); ev.preventDefault(); }
+    else if (ev.key === 'ArrowLeft') { focusSeg(at < 0 ? segs.length - 1 : at - 1); ev.preventDefault(); }
     else if (ev.key === 'Enter' && document.activeElement && document.activeElement.classList.contains('seg')) { play(Number(document.activeElement.dataset.i)); ev.preventDefault(); }
     else if (ev.key === 'PageUp' || ev.key === '[') go(base + d.prev);
     else if (ev.key === 'PageDown' || ev.key === ']') go(base + d.next);
