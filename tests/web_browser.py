@@ -20,7 +20,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.action_chains import ActionChains
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ARGS = json.loads(sys.argv[1])
 BASE = ARGS["base"]
@@ -147,6 +147,10 @@ def ui(d):
     for s in segs:
         check(s.get_attribute("data-tier") == "archived", "tier archived")
         check(colour(d, s) == COLOURS["archived"], f"archived colour, got {colour(d, s)}")
+    # A minute apart: zoom to one hour so each clip is wide enough to click.
+    Select(d.find_element(By.ID, "zoom")).select_by_value("24")
+    check(d.execute_script("return document.getElementById('timeline').getBoundingClientRect().width")
+          > 20 * d.execute_script("return document.getElementById('timeline-scroll').clientWidth"), "zoomed in")
     segs[0].click()
     check("not on this server" in d.find_element(By.ID, "now-playing").text, "an archived clip says restore first")
     ActionChains(d).key_down(Keys.SHIFT).click(segs[-1]).key_up(Keys.SHIFT).perform()
@@ -160,18 +164,22 @@ def ui(d):
     shot(d, "restore-plan.png")
     d.find_element(By.ID, "confirm-restore").click()
     wait(d, "the restore page", lambda: "/restores/" in d.current_url)
-    wait(d, "progress shown", lambda: d.find_elements(By.ID, "restore-progress"))
-    check(d.find_element(By.ID, "restore-state").text in ("active", "done"), "restore state")
-    wait(d, "restore done", lambda: d.find_elements(By.ID, "restore-state")
-         and d.find_element(By.ID, "restore-state").text == "done", 90)
-    p = d.find_element(By.ID, "restore-progress")
-    check(p.get_attribute("value") == p.get_attribute("max"), "progress full")
-    wait(d, "download link", lambda: d.find_elements(By.ID, "download"))
-    href = d.find_element(By.ID, "download").get_attribute("href")
+    # The page re-renders every 2 s: read it with scripts, not element handles.
+    js = lambda code: d.execute_script(code)
+    wait(d, "progress shown", lambda: js("return !!document.getElementById('restore-progress')"))
+    first_state = js("return document.getElementById('restore-state').textContent")
+    check(first_state in ("active", "done"), f"restore state {first_state}")
+    shot(d, "restore.png")
+    wait(d, "restore done", lambda: js(
+        "const e = document.getElementById('restore-state'); return e && e.textContent === 'done'"), 90)
+    wait(d, "progress full", lambda: js(
+        "const p = document.getElementById('restore-progress'); return p && p.value === p.max && p.max == arguments[0]".replace("arguments[0]", str(ARGS["old_clips"]))))
+    wait(d, "download link", lambda: js("return !!document.getElementById('download')"))
+    href = js("return document.getElementById('download').href")
     size = d.execute_script(
         "return fetch(arguments[0]).then(r => r.ok ? r.arrayBuffer().then(b => b.byteLength) : -r.status)", href)
     check(size > 1000, f"merged download {size} bytes")
-    shot(d, "restore.png")
+    shot(d, "restore-done.png")
     page(d, f"/day/{cam}/{old}")
     for s in segments(d):
         check(s.get_attribute("data-tier") == "restored", "restored after the restore")

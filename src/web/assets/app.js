@@ -106,14 +106,14 @@ async function day(camera, date) {
   const span = d.end_ms - d.start_ms;
   const base = `/day/${encodeURIComponent(camera)}/`;
   const bar = el('div', { class: 'timeline', id: 'timeline', role: 'listbox', 'aria-label': 'clips of the day' });
-  for (let h = 0; h <= 24; h += 3) {
-    const t = el('span', { class: 'tick', text: String(h).padStart(2, '0') });
+  for (let h = 0; h <= 24; h += 1) {
+    const t = el('span', { class: 'tick' + (h % 3 ? ' minor' : ''), text: String(h).padStart(2, '0') });
     t.style.left = (h / 24 * 100) + '%';
     bar.append(t);
   }
   const tip = el('div', { class: 'tip', hidden: true }, el('img', { alt: '' }), el('span'));
   const player = el('video', { id: 'player', controls: true, playsinline: true, preload: 'metadata' });
-  const info = el('p', { id: 'now-playing', class: 'muted', text: 'Click a clip to play it. Keys: ←/→ clip, Enter play, PageUp/PageDown day, Shift+click select a range.' });
+  const info = el('p', { id: 'now-playing', class: 'muted', text: 'Click a clip to play it. Keys: ←/→ clip, Enter play, +/− zoom, PageUp/PageDown day, Shift+click select a range.' });
   const msg = el('p', { id: 'player-message', class: 'error', role: 'alert' });
   const segs = [];
   let current = -1;
@@ -128,12 +128,12 @@ async function day(camera, date) {
       dataset: { id: c.id, tier: c.tier, start: c.start, end: c.end, i },
     });
     s.style.left = ((c.start_ms - d.start_ms) / span * 100) + '%';
-    s.style.width = Math.max((c.end_ms - c.start_ms) / span * 100, 0.2) + '%';
+    s.style.width = Math.max((c.end_ms - c.start_ms) / span * 100, 0.02) + '%';
     s.addEventListener('mouseenter', () => {
       tip.hidden = false;
       tip.querySelector('img').src = `/media/thumb/${c.id}`;
       tip.querySelector('span').textContent = `${c.start} · ${TIERS[c.tier]}`;
-      tip.style.left = s.style.left;
+      tip.style.left = (s.offsetLeft - scroller.scrollLeft) + 'px';
     });
     s.addEventListener('mouseleave', () => { tip.hidden = true; });
     s.addEventListener('click', ev => {
@@ -149,15 +149,30 @@ async function day(camera, date) {
     const [a, b] = selB === null ? [selA, selA] : [Math.min(selA, selB), Math.max(selA, selB)];
     segs.forEach((s, j) => s.classList.toggle('selected', j >= a && j <= b));
     from.value = d.clips[a].start.slice(0, 5);
+    // Up to the minute after the last clip's end (the range ends before `to`).
     const endClip = d.clips[b];
-    to.value = endClip.end.slice(0, 5) === '00:00' ? '23:59' : endClip.end.slice(0, 5);
-    if (to.value <= from.value) to.value = minuteAfter(endClip.start);
+    const endLocal = endClip.date === date ? endClip.end : '23:59:00';
+    to.value = endClip.end_ms >= d.end_ms ? '23:59' : minuteAfter(endLocal < endClip.start ? '23:59:00' : endLocal);
   }
+
+  // Zoom: the bar grows inside a scrolling box, so one-minute clips get wide enough to click.
+  const scroller = el('div', { class: 'timeline-scroll', id: 'timeline-scroll' }, bar);
+  const zoom = el('select', { id: 'zoom', 'aria-label': 'zoom' },
+    [[1, '24 h'], [4, '6 h'], [24, '1 h']].map(([z, t]) => el('option', { value: z, text: t })));
+  function setZoom(z) {
+    zoom.value = String(z);
+    bar.style.width = (z * 100) + '%';
+    bar.classList.toggle('zoomed', z > 1);
+    const at = segs[current >= 0 ? current : 0];
+    if (at) scroller.scrollLeft = at.offsetLeft - scroller.clientWidth / 2;
+  }
+  zoom.addEventListener('change', () => setZoom(Number(zoom.value)));
 
   function focusSeg(i) {
     if (i < 0 || i >= segs.length) return;
     current = i;
     segs[i].focus();
+    segs[i].scrollIntoView({ block: 'nearest', inline: 'nearest' });
   }
 
   async function play(i) {
@@ -237,6 +252,8 @@ async function day(camera, date) {
     if (ev.key === 'ArrowRight') { focusSeg(at + 1); ev.preventDefault(); }
     else if (ev.key === 'ArrowLeft') { focusSeg(at < 0 ? segs.length - 1 : at - 1); ev.preventDefault(); }
     else if (ev.key === 'Enter' && document.activeElement && document.activeElement.classList.contains('seg')) { play(Number(document.activeElement.dataset.i)); ev.preventDefault(); }
+    else if (ev.key === '+' || ev.key === '=') { const o = zoom.selectedIndex; if (o < zoom.options.length - 1) setZoom(Number(zoom.options[o + 1].value)); }
+    else if (ev.key === '-') { const o = zoom.selectedIndex; if (o > 0) setZoom(Number(zoom.options[o - 1].value)); }
     else if (ev.key === 'PageUp' || ev.key === '[') go(base + d.prev);
     else if (ev.key === 'PageDown' || ev.key === ']') go(base + d.next);
   };
@@ -247,8 +264,8 @@ async function day(camera, date) {
       el('a', { href: base + d.prev, id: 'prev-day', rel: 'prev', text: '← ' + d.prev }),
       el('a', { href: `/month/${encodeURIComponent(camera)}/${date.slice(0, 7)}`, text: 'Calendar' }),
       el('a', { href: base + d.next, id: 'next-day', rel: 'next', text: d.next + ' →' })),
-    el('div', { class: 'timeline-wrap' }, bar, tip),
-    legend(),
+    el('div', { class: 'timeline-wrap' }, scroller, tip),
+    el('div', { class: 'row' }, legend(), el('label', { class: 'zoom' }, 'Zoom ', zoom)),
     el('p', { class: 'muted', id: 'clip-count', text: `${d.clips.length} clip(s)` }),
     player, info, msg,
     el('section', { class: 'card', id: 'range' }, el('h2', { text: 'Restore or export a range' }),
