@@ -132,7 +132,12 @@ fn off_loopback_needs_a_password_sessions_csrf_and_a_rate_limit() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("camvault passwd"), "{}", stderr(&out));
 
-    let mut p = env.cmd(&["passwd"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut p = env
+        .cmd(&["passwd"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     writeln!(p.stdin.take().unwrap(), "{PASSWORD}").unwrap();
     assert!(p.wait().unwrap().success());
     let cfg = std::fs::read_to_string(env.config()).unwrap();
@@ -162,7 +167,10 @@ fn off_loopback_needs_a_password_sessions_csrf_and_a_rate_limit() {
     let page = get(port, "/login", "");
     assert_eq!(page.code, 200);
     let csp = page.header("content-security-policy").unwrap();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert_eq!(page.header("x-frame-options").as_deref(), Some("DENY"));
     assert_eq!(page.header("x-content-type-options").as_deref(), Some("nosniff"));
@@ -178,7 +186,10 @@ fn off_loopback_needs_a_password_sessions_csrf_and_a_rate_limit() {
             port,
             "POST",
             "/login",
-            &[("Cookie", cookie), ("Content-Type", "application/x-www-form-urlencoded")],
+            &[
+                ("Cookie", cookie),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
             body,
         )
     };
@@ -188,10 +199,19 @@ fn off_loopback_needs_a_password_sessions_csrf_and_a_rate_limit() {
     assert_eq!(post_login("", &form(PASSWORD, &token)).code, 403);
     // The right password: a new session id (the pre-login one is not promoted).
     let ok = post_login(&pre, &form(PASSWORD, &token));
-    assert_eq!((ok.code, ok.header("location").as_deref()), (303, Some("/")), "{}", ok.text());
+    assert_eq!(
+        (ok.code, ok.header("location").as_deref()),
+        (303, Some("/")),
+        "{}",
+        ok.text()
+    );
     let session = ok.cookie();
     assert_ne!(session, pre);
-    assert_eq!(get(port, "/api/status", &pre).code, 401, "the pre-login cookie is no login");
+    assert_eq!(
+        get(port, "/api/status", &pre).code,
+        401,
+        "the pre-login cookie is no login"
+    );
     let shell = get(port, "/", &session);
     assert_eq!(shell.code, 200);
     let csrf = csrf_of(&shell.text());
@@ -226,7 +246,13 @@ fn off_loopback_needs_a_password_sessions_csrf_and_a_rate_limit() {
     assert!(r.header("retry-after").is_some_and(|s| s.parse::<u64>().unwrap() > 0));
     // The session from before still works; logging out ends it.
     assert_eq!(get(port, "/api/status", &session).code, 200);
-    let r = http(port, "POST", "/logout", &[("Cookie", &session), ("X-CSRF-Token", &csrf)], "");
+    let r = http(
+        port,
+        "POST",
+        "/logout",
+        &[("Cookie", &session), ("X-CSRF-Token", &csrf)],
+        "",
+    );
     assert_eq!(r.code, 303);
     assert_eq!(get(port, "/api/status", &session).code, 401);
 
@@ -274,13 +300,25 @@ fn loopback_needs_no_login_but_posts_need_the_csrf_token() {
     assert_eq!(whole.code, 200);
     assert_eq!(whole.header("accept-ranges").as_deref(), Some("bytes"));
     let len = whole.body.len();
-    let part = http(port, "GET", &format!("/media/clip/{id}"), &[("Range", "bytes=10-19")], "");
+    let part = http(
+        port,
+        "GET",
+        &format!("/media/clip/{id}"),
+        &[("Range", "bytes=10-19")],
+        "",
+    );
     assert_eq!(part.code, 206);
     assert_eq!(part.header("content-range"), Some(format!("bytes 10-19/{len}")));
     assert_eq!(part.body, whole.body[10..20]);
     let tail = http(port, "GET", &format!("/media/clip/{id}"), &[("Range", "bytes=-5")], "");
     assert_eq!(tail.body, whole.body[len - 5..]);
-    let past = http(port, "GET", &format!("/media/clip/{id}"), &[("Range", &format!("bytes={len}-"))], "");
+    let past = http(
+        port,
+        "GET",
+        &format!("/media/clip/{id}"),
+        &[("Range", &format!("bytes={len}-"))],
+        "",
+    );
     assert_eq!(past.code, 416);
     // Transcoded for browsers without HEVC: H.264 in fragmented MP4, with ranges too.
     let play = get(port, &format!("/media/play/{id}"), "");
@@ -288,7 +326,16 @@ fn loopback_needs_no_login_but_posts_need_the_csrf_token() {
     let probe = env.root().join("play.mp4");
     std::fs::write(&probe, &play.body).unwrap();
     let codec = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(&probe)
         .output()
         .unwrap();
@@ -304,7 +351,11 @@ fn loopback_needs_no_login_but_posts_need_the_csrf_token() {
     assert!(bad.text().contains("ffmpeg failed"), "{}", bad.text());
     // Export: the range's cached clips as one MP4.
     let (a, b) = (t * 1000 - 1000, t * 1000 + 1000);
-    let ex = get(port, &format!("/media/export?camera=78df72a1b2c3&from_ms={a}&to_ms={b}"), "");
+    let ex = get(
+        port,
+        &format!("/media/export?camera=78df72a1b2c3&from_ms={a}&to_ms={b}"),
+        "",
+    );
     assert_eq!(ex.code, 200, "{}", ex.text());
     assert!(ex.header("content-disposition").unwrap().starts_with("attachment"));
     assert!(ex.body.windows(4).any(|w| w == b"ftyp"));
@@ -318,7 +369,11 @@ fn loopback_needs_no_login_but_posts_need_the_csrf_token() {
             port,
             "POST",
             "/api/restore/plan",
-            &[("Content-Type", "application/json"), ("Cookie", &cookie), ("X-CSRF-Token", token)],
+            &[
+                ("Content-Type", "application/json"),
+                ("Cookie", &cookie),
+                ("X-CSRF-Token", token),
+            ],
             &body,
         )
     };
@@ -355,7 +410,10 @@ fn a_missing_ffmpeg_is_named_on_playback() {
 }
 
 fn chromium_ready() -> (PathBuf, PathBuf) {
-    let (c, d) = (PathBuf::from("/usr/bin/chromium"), PathBuf::from("/usr/bin/chromedriver"));
+    let (c, d) = (
+        PathBuf::from("/usr/bin/chromium"),
+        PathBuf::from("/usr/bin/chromedriver"),
+    );
     assert!(
         c.exists() && d.exists(),
         "the browser tests need Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver (.ci/run does)"
@@ -400,7 +458,11 @@ fn browser_timeline_playback_calendar_search_and_restore() {
     let now = now_unix();
     let since_midnight = local(now).time().hour() as i64 * 3600 + local(now).time().minute() as i64 * 60;
     // 20 minutes apart: on a 24-hour bar a minute is less than a pixel.
-    let base = if since_midnight > 4000 { now - 3600 } else { now - since_midnight + 5 };
+    let base = if since_midnight > 4000 {
+        now - 3600
+    } else {
+        now - since_midnight + 5
+    };
     let today: Vec<i64> = (0..3).map(|i| base + i * 1200).collect();
     let noon = local(now - 40 * DAY)
         .date()
@@ -420,7 +482,14 @@ fn browser_timeline_playback_calendar_search_and_restore() {
     env.ok(&["lifecycle", "apply"]);
     set_store_clock(&env, 31 * DAY);
     let fmt = |t: i64| jiff::Timestamp::from_second(t).unwrap().to_string();
-    env.ok(&["restore", "--from", &fmt(noon - 60), "--to", &fmt(noon + 120), "--dry-run"]);
+    env.ok(&[
+        "restore",
+        "--from",
+        &fmt(noon - 60),
+        "--to",
+        &fmt(noon + 120),
+        "--dry-run",
+    ]);
 
     let _serve = serve_on(&env, port);
     let day = |t: i64| local(t).date().to_string();
@@ -446,7 +515,12 @@ fn browser_login_off_loopback() {
         1,
         &format!("{}\nhttp.secure_cookie = false", listen(&format!("0.0.0.0:{port}"))),
     );
-    let mut p = env.cmd(&["passwd"]).stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let mut p = env
+        .cmd(&["passwd"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     writeln!(p.stdin.take().unwrap(), "{PASSWORD}").unwrap();
     assert!(p.wait().unwrap().success());
     let _serve = serve_on(&env, port);

@@ -38,7 +38,7 @@ def browser():
     o = webdriver.ChromeOptions()
     o.binary_location = ARGS.get("chromium", "/usr/bin/chromium")
     for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--autoplay-policy=no-user-gesture-required", "--mute-audio", "--window-size=1280,900"]:
+              "--autoplay-policy=no-user-gesture-required", "--mute-audio", "--window-size=1280,1000"]:
         o.add_argument(a)
     o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(options=o, service=Service(ARGS.get("chromedriver", "/usr/bin/chromedriver")))

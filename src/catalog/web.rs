@@ -80,7 +80,8 @@ impl Catalog {
     /// The newest clip of a camera.
     pub fn last_clip(&self, camera: &str) -> Result<Option<Clip>> {
         let c = self.lock();
-        let sql = format!("SELECT {CLIP_COLS} FROM files f WHERE f.camera = ?1 ORDER BY f.start_ms DESC, f.id DESC LIMIT 1");
+        let sql =
+            format!("SELECT {CLIP_COLS} FROM files f WHERE f.camera = ?1 ORDER BY f.start_ms DESC, f.id DESC LIMIT 1");
         let mut st = c.prepare_cached(&sql)?;
         let mut rows = st.query_map([camera], clip_row)?;
         Ok(rows.next().transpose()?)
@@ -89,9 +90,8 @@ impl Catalog {
     /// Local clips with an id above `after_id`, in id order: (id, key).
     pub fn local_after(&self, after_id: i64, limit: usize) -> Result<Vec<(i64, String)>> {
         let c = self.lock();
-        let mut st = c.prepare_cached(
-            "SELECT id, key FROM files WHERE id > ?1 AND purged_ms IS NULL ORDER BY id LIMIT ?2",
-        )?;
+        let mut st =
+            c.prepare_cached("SELECT id, key FROM files WHERE id > ?1 AND purged_ms IS NULL ORDER BY id LIMIT ?2")?;
         let rows = st
             .query_map(params![after_id, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;

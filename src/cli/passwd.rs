@@ -104,7 +104,10 @@ pub fn set_http_key(text: &str, key: &str, value: &str) -> String {
 /// Replaces `path` atomically with `text`, readable by its owner only.
 fn write_private(path: &Path, text: &str) -> Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let tmp = dir.join(format!(".camvault.toml.{}.tmp", std::process::id()));
     {
         let mut f = std::fs::OpenOptions::new()

@@ -21,7 +21,11 @@ use crate::restore::{self, Request, Source};
 pub fn tier(c: &Clip) -> &'static str {
     if c.local {
         "local"
-    } else if c.restored_path.as_deref().is_some_and(|p| std::path::Path::new(p).is_file()) {
+    } else if c
+        .restored_path
+        .as_deref()
+        .is_some_and(|p| std::path::Path::new(p).is_file())
+    {
         "restored"
     } else if matches!(c.restore_state.as_deref(), Some("pending" | "requested" | "ready")) {
         "restoring"

@@ -71,6 +71,9 @@ fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Times of failed logins within the window: per client address, and all together.
+type Failures = (HashMap<IpAddr, VecDeque<Instant>>, VecDeque<Instant>);
+
 #[derive(Clone)]
 pub struct Session {
     pub csrf: String,
@@ -86,7 +89,7 @@ pub struct Auth {
     secure: bool,
     lifetime: Duration,
     sessions: Mutex<HashMap<String, Session>>,
-    failures: Mutex<(HashMap<IpAddr, VecDeque<Instant>>, VecDeque<Instant>)>,
+    failures: Mutex<Failures>,
 }
 
 impl Auth {
@@ -123,7 +126,11 @@ impl Auth {
                 s.clear();
             }
         }
-        let lifetime = if authed { self.lifetime } else { Duration::from_secs(3600) };
+        let lifetime = if authed {
+            self.lifetime
+        } else {
+            Duration::from_secs(3600)
+        };
         let session = Session {
             csrf: token(),
             authed,
@@ -225,7 +232,11 @@ pub async fn guard(State(app): State<App>, mut req: Request, next: Next) -> Resp
         }
     };
     if !safe {
-        let token = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let token = req
+            .headers()
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         if !same(token, &session.csrf) || foreign_origin(req.headers()) {
             warn!(path = %req.uri().path(), "refused a request without a valid CSRF token");
             return fail(StatusCode::FORBIDDEN, "CSRF check failed: reload the page");
@@ -245,7 +256,9 @@ const LOGIN_HTML: &str = include_str!("assets/login.html");
 
 fn login_form(csrf: &str, message: &str) -> String {
     let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;");
-    LOGIN_HTML.replace("{{csrf}}", &esc(csrf)).replace("{{message}}", &esc(message))
+    LOGIN_HTML
+        .replace("{{csrf}}", &esc(csrf))
+        .replace("{{message}}", &esc(message))
 }
 
 /// The login page; on loopback there is nothing to log into.
@@ -291,7 +304,10 @@ pub async fn login(
     let Some((pre_id, pre)) = pre.filter(|(_, s)| same(&form.csrf, &s.csrf)) else {
         return (
             StatusCode::FORBIDDEN,
-            Html(login_form("", "The form expired or came from elsewhere: reload this page.")),
+            Html(login_form(
+                "",
+                "The form expired or came from elsewhere: reload this page.",
+            )),
         )
             .into_response();
     };
@@ -320,11 +336,7 @@ pub async fn login(
     if !ok {
         auth.failed(ip);
         warn!(client = %ip, "failed web login");
-        return (
-            StatusCode::UNAUTHORIZED,
-            Html(login_form(&pre.csrf, "Wrong password.")),
-        )
-            .into_response();
+        return (StatusCode::UNAUTHORIZED, Html(login_form(&pre.csrf, "Wrong password."))).into_response();
     }
     // A fresh session id after login: a planted pre-login cookie is worth nothing.
     auth.drop_session(&pre_id);

@@ -247,8 +247,10 @@ pub async fn thumb(State(app): State<App>, Path(id): Path<i64>, headers: HeaderM
         }
     }
     let mut res = send_file(&path, &headers, "image/jpeg", None).await;
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=86400"));
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=86400"),
+    );
     res
 }
 

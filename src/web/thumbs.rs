@@ -29,7 +29,16 @@ pub fn extract(video: &Path, out: &Path) -> Result<()> {
     let tmp = out.with_extension("part.jpg");
     for seek in ["1", "0"] {
         let o = std::process::Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-ss", seek, "-i"])
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-nostdin",
+                "-y",
+                "-ss",
+                seek,
+                "-i",
+            ])
             .arg(video)
             .args(["-frames:v", "1", "-vf", "scale=320:-2", "-q:v", "5", "-f", "image2"])
             .arg(&tmp)

@@ -302,7 +302,7 @@ pub fn test_python() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python"));
     assert!(
         p.exists(),
-        "{} missing: python3 -m venv .venv-test && .venv-test/bin/pip install pysmb alibabacloud-oss-v2 (.ci/run does)",
+        "{} missing: python3 -m venv .venv-test && .venv-test/bin/pip install pysmb alibabacloud-oss-v2 selenium (.ci/run does)",
         p.display()
     );
     p
