@@ -161,7 +161,21 @@ fn off_loopback_needs_a_password_sessions_csrf_and_a_rate_limit() {
     for path in ["/api/status", "/api/dashboard", "/media/clip/1", "/media/thumb/1"] {
         assert_eq!(get(port, path, "").code, 401, "{path}");
     }
-    assert_eq!(get(port, "/healthz", "").code, 200);
+    assert_eq!(
+        get(port, "/healthz", "").code,
+        200,
+        "open to Prometheus on this machine"
+    );
+    // From another address (this machine's LAN address, when it has one) they need a login too.
+    if let Some(ip) = lan_address() {
+        for path in ["/metrics", "/healthz"] {
+            let mut s = std::net::TcpStream::connect((ip, port)).unwrap();
+            write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            assert_eq!(&out[9..12], "401", "{path} from {ip}");
+        }
+    }
 
     // The login page: security headers, a pre-login cookie and its CSRF token.
     let page = get(port, "/login", "");
@@ -407,6 +421,13 @@ fn a_missing_ffmpeg_is_named_on_playback() {
     let r = get(port, "/media/play/1", "");
     assert_eq!(r.code, 501);
     assert!(r.text().contains("ffmpeg is not installed"), "{}", r.text());
+}
+
+/// This machine's address on its default route, if it has a non-loopback one.
+fn lan_address() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?; // no packet is sent
+    Some(s.local_addr().ok()?.ip()).filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
 }
 
 fn chromium_ready() -> (PathBuf, PathBuf) {

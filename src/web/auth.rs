@@ -8,6 +8,7 @@
 //! POST must carry the session's CSRF token (`X-CSRF-Token`, or the form field on the login
 //! page) and, when the browser sends one, an `Origin` of this host. Failed logins are
 //! limited per client address and overall; the password is never logged or echoed.
+//! `/metrics` and `/healthz` answer local clients without a login (Prometheus on the box).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -250,6 +251,24 @@ pub async fn guard(State(app): State<App>, mut req: Request, next: Next) -> Resp
         }
     }
     res
+}
+
+/// `/metrics` and `/healthz`: open on loopback, and to local clients (Prometheus on the
+/// same machine) when a login is required; anyone else logs in like for the pages.
+pub async fn local_or_login(State(app): State<App>, req: Request, next: Next) -> Response {
+    let local = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|c| c.0.ip().is_loopback());
+    let authed = || {
+        cookie_value(req.headers())
+            .and_then(|id| app.auth.session(&id))
+            .is_some_and(|s| s.authed)
+    };
+    if app.auth.required && !local && !authed() {
+        return fail(StatusCode::UNAUTHORIZED, "log in first");
+    }
+    next.run(req).await
 }
 
 const LOGIN_HTML: &str = include_str!("assets/login.html");

@@ -118,8 +118,8 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
     res
 }
 
-/// The router with every route; `auth` guards all but the login page, assets, `/healthz`
-/// and `/metrics` (for Prometheus, which cannot log in; they show counts, no footage).
+/// The router with every route; `auth` guards all but the login page and the assets, and
+/// lets local clients (Prometheus) read `/metrics` and `/healthz` without a login.
 pub fn router(app: App) -> Router {
     let guarded = Router::new()
         .route("/", get(pages::shell))
@@ -143,9 +143,12 @@ pub fn router(app: App) -> Router {
         .route("/media/restore/{id}/merged.mp4", get(media::restored_merged))
         .route("/logout", post(auth::logout))
         .layer(axum::middleware::from_fn_with_state(app.clone(), auth::guard));
-    Router::new()
+    let probes = Router::new()
         .route("/metrics", get(metrics_page))
         .route("/healthz", get(healthz))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), auth::local_or_login));
+    Router::new()
+        .merge(probes)
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/assets/{name}", get(pages::asset))
         .merge(guarded)
