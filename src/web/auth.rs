@@ -260,12 +260,12 @@ pub async fn local_or_login(State(app): State<App>, req: Request, next: Next) ->
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .is_some_and(|c| c.0.ip().is_loopback());
-    let authed = || {
-        cookie_value(req.headers())
+    let allowed = !app.auth.required
+        || local
+        || cookie_value(req.headers())
             .and_then(|id| app.auth.session(&id))
-            .is_some_and(|s| s.authed)
-    };
-    if app.auth.required && !local && !authed() {
+            .is_some_and(|s| s.authed);
+    if !allowed {
         return fail(StatusCode::UNAUTHORIZED, "log in first");
     }
     next.run(req).await
