@@ -355,6 +355,10 @@ fn loopback_needs_no_login_but_posts_need_the_csrf_token() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&codec.stdout).trim(), "h264");
     assert!(play.body.windows(4).any(|w| w == b"moof"), "fragmented MP4");
+    // Streamed the first time, then served from the cache with ranges.
+    let again = http(port, "GET", &format!("/media/play/{id}"), &[("Range", "bytes=0-9")], "");
+    assert_eq!(again.code, 206);
+    assert_eq!(again.body, play.body[..10]);
     // A thumbnail: a JPEG.
     let th = get(port, &format!("/media/thumb/{id}"), "");
     assert_eq!(th.code, 200);

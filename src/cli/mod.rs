@@ -69,7 +69,8 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Run everything (watch, capture, upload, verify, cache) until SIGINT/SIGTERM
+    /// Run everything (watch, capture, upload, verify, cache, restores, the web interface on
+    /// `http.listen`) until SIGINT/SIGTERM
     Serve,
     /// Capture every complete file, upload and verify, then exit (1 if anything failed)
     Ingest {

@@ -4,6 +4,7 @@
 //! a finished restore's merged file.
 
 use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -19,14 +20,14 @@ use crate::catalog::web::Clip;
 pub struct Media {
     pub cache: PathBuf,
     /// At most one transcode or export at a time: the box also captures and uploads.
-    jobs: Semaphore,
+    jobs: Arc<Semaphore>,
 }
 
 impl Media {
     pub fn new(cfg: &crate::config::Config) -> Media {
         Media {
             cache: cfg.web_cache(),
-            jobs: Semaphore::new(1),
+            jobs: Arc::new(Semaphore::new(1)),
         }
     }
 }
@@ -156,26 +157,9 @@ pub async fn clip(State(app): State<App>, Path(id): Path<i64>, headers: HeaderMa
     }
 }
 
-/// Runs ffmpeg with `args`; `Err` says what went wrong (or that ffmpeg is missing).
-async fn ffmpeg(args: Vec<std::ffi::OsString>) -> Result<(), String> {
-    let out = tokio::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
-        .args(args)
-        .kill_on_drop(true)
-        .output()
-        .await;
-    match out {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(NO_FFMPEG.to_string()),
-        Err(e) => Err(format!("cannot run ffmpeg: {e}")),
-        Ok(o) if !o.status.success() => Err(format!(
-            "ffmpeg failed: {}",
-            String::from_utf8_lossy(&o.stderr).trim().lines().last().unwrap_or("")
-        )),
-        Ok(_) => Ok(()),
-    }
-}
-
-/// The clip as H.264/AAC fragmented MP4, transcoded once and kept in the cache.
+/// The clip as H.264/AAC fragmented MP4. The first request streams ffmpeg's output as it
+/// comes (playback starts at once) while it is written to the cache; later requests get
+/// the cached file, with ranges.
 pub async fn play(State(app): State<App>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
     let c = match clip_of(&app, id).await {
         Ok(c) => c,
@@ -185,49 +169,126 @@ pub async fn play(State(app): State<App>, Path(id): Path<i64>, headers: HeaderMa
         return not_here(&c);
     };
     let out = app.media.cache.join("play").join(format!("{id}.mp4"));
-    if !out.is_file() {
-        let _permit = app.media.jobs.acquire().await;
-        if !out.is_file() {
-            if let Err(e) = std::fs::create_dir_all(out.parent().unwrap()) {
-                return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("cache: {e}"));
+    if out.is_file() {
+        return send_file(&out, &headers, "video/mp4", None).await;
+    }
+    // One transcode at a time; a second request for the same clip then finds it cached.
+    let permit = match app.media.jobs.clone().acquire_owned().await {
+        Ok(p) => p,
+        Err(_) => return fail(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+    };
+    if out.is_file() {
+        drop(permit);
+        return send_file(&out, &headers, "video/mp4", None).await;
+    }
+    if let Err(e) = std::fs::create_dir_all(out.parent().unwrap()) {
+        return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("cache: {e}"));
+    }
+    let child = tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i"])
+        .arg(&src)
+        .args([
+            "-map",
+            "0:v:0",
+            "-map",
+            "0:a:0?",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-movflags",
+            "+frag_keyframe+empty_moov+default_base_moof",
+            "-f",
+            "mp4",
+            "pipe:1",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return fail(StatusCode::NOT_IMPLEMENTED, NO_FFMPEG),
+        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot run ffmpeg: {e}")),
+    };
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut first = vec![0u8; 64 * 1024];
+    let n = match stdout.read(&mut first).await {
+        Ok(n) => n,
+        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("ffmpeg: {e}")),
+    };
+    if n == 0 {
+        let o = child.wait_with_output().await;
+        let why = o
+            .map(|o| {
+                String::from_utf8_lossy(&o.stderr)
+                    .trim()
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("ffmpeg failed: {why}"));
+    }
+    first.truncate(n);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(16);
+    tokio::spawn(async move {
+        let _permit = permit;
+        let part = out.with_extension("part.mp4");
+        let mut file = tokio::fs::File::create(&part).await.ok();
+        let mut chunk = first;
+        let mut client = true;
+        loop {
+            if let Some(f) = file.as_mut() {
+                if tokio::io::AsyncWriteExt::write_all(f, &chunk).await.is_err() {
+                    file = None;
+                }
             }
-            let tmp = out.with_extension("part.mp4");
-            let args: Vec<std::ffi::OsString> = vec![
-                "-i".into(),
-                src.into(),
-                "-map".into(),
-                "0:v:0".into(),
-                "-map".into(),
-                "0:a:0?".into(),
-                "-c:v".into(),
-                "libx264".into(),
-                "-preset".into(),
-                "veryfast".into(),
-                "-pix_fmt".into(),
-                "yuv420p".into(),
-                "-c:a".into(),
-                "aac".into(),
-                "-movflags".into(),
-                "+frag_keyframe+empty_moov+default_base_moof".into(),
-                "-f".into(),
-                "mp4".into(),
-                tmp.clone().into(),
-            ];
-            if let Err(e) = ffmpeg(args).await {
-                let _ = std::fs::remove_file(&tmp);
-                let code = if e == NO_FFMPEG {
-                    StatusCode::NOT_IMPLEMENTED
-                } else {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                };
-                return fail(code, e);
+            // The cache file is finished even when the viewer has gone.
+            if client && tx.send(Ok(bytes::Bytes::from(chunk))).await.is_err() {
+                client = false;
             }
-            if let Err(e) = std::fs::rename(&tmp, &out) {
-                return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("cache: {e}"));
+            let mut buf = vec![0u8; 64 * 1024];
+            match stdout.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    chunk = buf;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    file = None;
+                    break;
+                }
             }
         }
-    }
-    send_file(&out, &headers, "video/mp4", None).await
+        let ok = child.wait().await.is_ok_and(|s| s.success());
+        match file {
+            Some(f) if ok && f.sync_all().await.is_ok() => {
+                let _ = tokio::fs::rename(&part, &out).await;
+            }
+            _ => {
+                let _ = tokio::fs::remove_file(&part).await;
+            }
+        }
+    });
+    let body = Body::from_stream(tokio_stream_of(rx));
+    let mut res = (StatusCode::OK, body).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
+    res
+}
+
+fn tokio_stream_of(
+    mut rx: tokio::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>>,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 /// The clip's thumbnail (made now when the capture-time stage has not got to it yet).
