@@ -475,7 +475,8 @@ fn browser_timeline_playback_calendar_search_and_restore() {
     let env = Env::new(
         1,
         &format!(
-            "{}\nrestore.poll_secs = 1\nrestore.poll_max_secs = 1\nstore.fs.restore_standard_secs = 1",
+            // No drill: it would restore one of the archived clips behind the test's back.
+            "{}\nrestore.poll_secs = 1\nrestore.poll_max_secs = 1\nstore.fs.restore_standard_secs = 1\nrestore.drill_days = 0",
             listen(&format!("127.0.0.1:{port}"))
         ),
     );

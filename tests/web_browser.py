@@ -157,7 +157,8 @@ def ui(d):
     check(all("selected" in s.get_attribute("class") for s in segments(d)), "shift+click selects the range")
     d.find_element(By.ID, "plan-restore").click()
     wait(d, "the plan", lambda: d.find_elements(By.ID, "plan-archive"))
-    check(f"{ARGS['old_clips']} clip(s)" in d.find_element(By.ID, "plan-archive").text, "plan: all archived")
+    check(f"{ARGS['old_clips']} clip(s)" in d.find_element(By.ID, "plan-archive").text,
+          "plan: all archived: " + d.find_element(By.ID, "plan").text)
     check("0 clip(s)" in d.find_element(By.ID, "plan-local").text, "plan: nothing local")
     check(d.find_element(By.ID, "plan-total").text.startswith("¥"), "plan: a cost")
     check("within" in d.find_element(By.ID, "plan-time").text, "plan: a time")

@@ -272,6 +272,9 @@ pub async fn play(State(app): State<App>, Path(id): Path<i64>, headers: HeaderMa
         match file {
             Some(f) if ok && f.sync_all().await.is_ok() => {
                 let _ = tokio::fs::rename(&part, &out).await;
+                if let Some(dir) = out.parent().map(FsPath::to_path_buf) {
+                    let _ = tokio::task::spawn_blocking(move || trim(&dir, PLAY_CACHE_BYTES)).await;
+                }
             }
             _ => {
                 let _ = tokio::fs::remove_file(&part).await;
@@ -283,6 +286,34 @@ pub async fn play(State(app): State<App>, Path(id): Path<i64>, headers: HeaderMa
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
     res
+}
+
+/// The transcoded clips kept, at most (the oldest go first).
+pub const PLAY_CACHE_BYTES: u64 = 2_000_000_000;
+
+/// Removes the least recently written files of `dir` until it holds at most `max` bytes.
+pub fn trim(dir: &FsPath, max: u64) -> std::io::Result<usize> {
+    let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = std::fs::read_dir(dir)?
+        .flatten()
+        .filter_map(|e| {
+            let m = e.metadata().ok()?;
+            let modified = m.modified().ok()?;
+            m.is_file().then(|| (modified, m.len(), e.path()))
+        })
+        .collect();
+    let mut total: u64 = files.iter().map(|f| f.1).sum();
+    files.sort();
+    let mut removed = 0;
+    for (_, len, p) in files {
+        if total <= max {
+            break;
+        }
+        if std::fs::remove_file(&p).is_ok() {
+            total -= len;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 fn tokio_stream_of(
@@ -380,6 +411,22 @@ mod tests {
 
     fn r(s: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
         parse_range(Some(&HeaderValue::from_str(s).unwrap()), len)
+    }
+
+    #[test]
+    fn trim_removes_the_oldest_first() {
+        let d = tempfile::tempdir().unwrap();
+        let now = std::time::SystemTime::now();
+        for (i, name) in ["a", "b", "c"].iter().enumerate() {
+            let p = d.path().join(name);
+            std::fs::write(&p, [0u8; 100]).unwrap();
+            let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+            f.set_modified(now - std::time::Duration::from_secs(100 - i as u64 * 10))
+                .unwrap();
+        }
+        assert_eq!(trim(d.path(), 150).unwrap(), 2);
+        assert!(!d.path().join("a").exists() && !d.path().join("b").exists() && d.path().join("c").exists());
+        assert_eq!(trim(d.path(), 150).unwrap(), 0);
     }
 
     #[test]
