@@ -51,10 +51,10 @@ impl Resp {
 fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n",
-        body.len()
-    );
+    let mut req = format!("{method} {path} HTTP/1.0\r\nContent-Length: {}\r\n", body.len());
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
+    }
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -293,6 +293,12 @@ fn loopback_needs_no_login_but_posts_need_the_csrf_token() {
     let _serve = serve_on(&env, port);
 
     assert_eq!(get(port, "/login", "").header("location").as_deref(), Some("/"));
+    // DNS rebinding: a page served as evil.example whose name now points at 127.0.0.1.
+    for path in ["/", "/api/status", "/metrics"] {
+        let r = http(port, "GET", path, &[("Host", "evil.example:80")], "");
+        assert_eq!(r.code, 421, "{path}");
+    }
+    assert_eq!(http(port, "GET", "/api/status", &[("Host", "localhost")], "").code, 200);
     let shell = get(port, "/", "");
     assert_eq!(shell.code, 200);
     let set = shell.header("set-cookie").unwrap();

@@ -118,6 +118,35 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
     res
 }
 
+/// On loopback (no login) only requests naming this machine in `Host` are answered: a web
+/// page whose name was re-pointed at 127.0.0.1 (DNS rebinding) gets nothing.
+async fn loopback_host(State(app): State<App>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if !app.auth.required {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let name = match host.rsplit_once(':') {
+            Some((n, p)) if p.bytes().all(|b| b.is_ascii_digit()) => n,
+            _ => host,
+        };
+        let ok = name.is_empty()
+            || name.eq_ignore_ascii_case("localhost")
+            || name
+                .trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if !ok {
+            return fail(
+                StatusCode::MISDIRECTED_REQUEST,
+                "this camvault answers only as 127.0.0.1 or localhost (set a password and a LAN `http.listen` to use another name)",
+            );
+        }
+    }
+    next.run(req).await
+}
+
 /// The router with every route; `auth` guards all but the login page and the assets, and
 /// lets local clients (Prometheus) read `/metrics` and `/healthz` without a login.
 pub fn router(app: App) -> Router {
@@ -152,6 +181,7 @@ pub fn router(app: App) -> Router {
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/assets/{name}", get(pages::asset))
         .merge(guarded)
+        .layer(axum::middleware::from_fn_with_state(app.clone(), loopback_host))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(app)
 }

@@ -112,6 +112,8 @@ async function day(camera, date) {
     bar.append(t);
   }
   const tip = el('div', { class: 'tip', hidden: true }, el('img', { alt: '' }), el('span'));
+  // No thumbnail (an archived clip captured before thumbnails, or no ffmpeg): just the time.
+  tip.querySelector('img').addEventListener('error', ev => { ev.target.hidden = true; });
   const player = el('video', { id: 'player', controls: true, playsinline: true, preload: 'metadata' });
   const info = el('p', { id: 'now-playing', class: 'muted', text: 'Click a clip to play it. Keys: ←/→ clip, Enter play, +/− zoom, PageUp/PageDown day, Shift+click select a range.' });
   const msg = el('p', { id: 'player-message', class: 'error', role: 'alert' });
@@ -131,6 +133,7 @@ async function day(camera, date) {
     s.style.width = Math.max((c.end_ms - c.start_ms) / span * 100, 0.02) + '%';
     s.addEventListener('mouseenter', () => {
       tip.hidden = false;
+      tip.querySelector('img').hidden = false;
       tip.querySelector('img').src = `/media/thumb/${c.id}`;
       tip.querySelector('span').textContent = `${c.start} · ${TIERS[c.tier]}`;
       tip.style.left = (s.offsetLeft - scroller.scrollLeft) + 'px';
