@@ -369,6 +369,33 @@ fn loopback_needs_no_login_but_posts_need_the_csrf_token() {
     let th = get(port, &format!("/media/thumb/{id}"), "");
     assert_eq!(th.code, 200);
     assert_eq!(&th.body[..3], &[0xff, 0xd8, 0xff]);
+    // Thumbnails also go to the store under thumbs/ (Standard), for when the clip is gone.
+    let t0 = std::time::Instant::now();
+    let thumbs = loop {
+        let t: Vec<_> = env
+            .all_objects()
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("thumbs/"))
+            .collect();
+        if !t.is_empty() || t0.elapsed() > Duration::from_secs(30) {
+            break t;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(thumbs.len(), 1, "one thumbnail, the non-video has none");
+    let key = clips[0]["key"].as_str().unwrap();
+    let want = format!(
+        "thumbs/{}.jpg",
+        key.strip_prefix("videos/").unwrap().strip_suffix(".mp4").unwrap()
+    );
+    assert_eq!(thumbs[0].0, want);
+    assert_eq!(thumbs[0].1, th.body, "the same JPEG as served");
+    assert!(env.objects().keys().all(|k| !k.starts_with("thumbs/")));
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(env.store().join(".camvault/meta").join(format!("{want}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["storage_class"], "Standard");
     // The second "clip" is no video: transcoding says why instead of hanging.
     let bad = get(port, &format!("/media/play/{}", clips[1]["id"]), "");
     assert_eq!(bad.code, 500);

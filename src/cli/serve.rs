@@ -238,6 +238,7 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
         daemons.push(tokio::spawn(crate::web::thumbs::run(
             cfg,
             cat,
+            p.uploader.store.clone(),
             Duration::from_secs(2),
             stop,
         )));

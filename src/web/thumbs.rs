@@ -1,7 +1,8 @@
 //! Thumbnails: one JPEG frame per clip, extracted with ffmpeg by a small stage that follows
 //! capture (`serve` runs it every few seconds over the clips captured since its last pass),
-//! kept in `http.cache_dir/thumbs/`. Search and the timeline show them even after the clip
-//! itself left the local cache.
+//! kept in `http.cache_dir/thumbs/` and uploaded to the store under `thumbs/` in the
+//! upload class (Standard: the lifecycle rule only moves `videos/`), so search and the
+//! timeline keep showing them after the clip left the local cache or this box.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,6 +16,57 @@ use crate::config::Config;
 
 /// The catalog's note of the last file id the stage has looked at.
 const WATERMARK: &str = "web.thumbs_after_id";
+/// ... and of the last file id whose thumbnail is in the store (or has none).
+const UPLOADED: &str = "web.thumbs_uploaded_id";
+/// Where thumbnails go in the store.
+pub const PREFIX: &str = "thumbs/";
+
+/// The store key of a clip's thumbnail: `thumbs/` + the clip's key without the template's
+/// fixed prefix, `.jpg` for its extension.
+pub fn store_key(cfg: &Config, key: &str) -> String {
+    let fixed = crate::keys::Template::parse(&cfg.store.key_template)
+        .map(|t| t.prefix().to_string())
+        .unwrap_or_default();
+    let rest = key.strip_prefix(fixed.as_str()).unwrap_or(key);
+    let stem = rest.strip_suffix(".mp4").unwrap_or(rest);
+    format!("{PREFIX}{stem}.jpg")
+}
+
+/// Uploads the thumbnails made since the last upload, in file order; stops at the first
+/// failure (retried next pass). Returns how many went up.
+pub async fn upload(cfg: &Config, cat: &Catalog, store: &dyn crate::store::Backend) -> Result<usize> {
+    let done: i64 = cat.kv_get(UPLOADED)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let upto: i64 = cat.kv_get(WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut n = 0;
+    let mut after = done;
+    while after < upto {
+        let batch: Vec<_> = cat
+            .local_after(after, 100)?
+            .into_iter()
+            .filter(|(id, _)| *id <= upto)
+            .collect();
+        if batch.is_empty() {
+            break;
+        }
+        for (id, key) in batch {
+            let file = path(cfg, id);
+            if let Ok(m) = std::fs::metadata(&file) {
+                let mut body = crate::upload::body::Body::open(&file, m.len(), None).await?;
+                match store
+                    .put(&store_key(cfg, &key), &mut body, &cfg.store.storage_class)
+                    .await
+                {
+                    Ok(()) => n += 1,
+                    Err(e) if e.kind == crate::store::ErrorKind::AlreadyExists => {}
+                    Err(e) => bail!("uploading the thumbnail of {key}: {e}"),
+                }
+            }
+            after = id;
+            cat.kv_set(UPLOADED, &after.to_string())?;
+        }
+    }
+    Ok(n)
+}
 
 pub fn path(cfg: &Config, id: i64) -> PathBuf {
     cfg.web_cache().join("thumbs").join(format!("{id}.jpg"))
@@ -82,11 +134,22 @@ pub fn pass(cfg: &Config, cat: &Catalog) -> Result<usize> {
     }
 }
 
-/// The stage: a pass every `every` until `stop`. Without ffmpeg it says so once and stops.
-pub async fn run(cfg: Config, cat: std::sync::Arc<Catalog>, every: Duration, stop: CancellationToken) {
+/// The stage: a pass and the uploads every `every` until `stop`. Without ffmpeg it says
+/// so once and stops.
+pub async fn run(
+    cfg: Config,
+    cat: std::sync::Arc<Catalog>,
+    store: std::sync::Arc<dyn crate::store::Backend>,
+    every: Duration,
+    stop: CancellationToken,
+) {
     loop {
         let (c, k) = (cfg.clone(), cat.clone());
-        match tokio::task::spawn_blocking(move || pass(&c, &k)).await {
+        let made = tokio::task::spawn_blocking(move || pass(&c, &k)).await;
+        if let Err(e) = upload(&cfg, &cat, &*store).await {
+            debug!("thumbnails: {e:#} (retried)");
+        }
+        match made {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
                 warn!("thumbnails: {e:#}; the web interface shows clips without them");
@@ -100,5 +163,25 @@ pub async fn run(cfg: Config, cat: std::sync::Arc<Catalog>, every: Duration, sto
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn store_keys_mirror_the_clip_keys() {
+        let cfg = crate::config::Config::default();
+        assert_eq!(
+            super::store_key(&cfg, "videos/door/2024-05-21/13/05M30S_1716267930.mp4"),
+            "thumbs/door/2024-05-21/13/05M30S_1716267930.jpg"
+        );
+        assert_eq!(
+            super::store_key(&cfg, "videos/door/x/clip.r2.mp4"),
+            "thumbs/door/x/clip.r2.jpg"
+        );
+        assert_eq!(
+            super::store_key(&cfg, "videos/door/x/odd.avi"),
+            "thumbs/door/x/odd.avi.jpg"
+        );
     }
 }

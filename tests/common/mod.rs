@@ -120,10 +120,11 @@ impl Env {
         self.root().join("serve.log")
     }
 
-    /// Every recording in the store (key → bytes): not camvault's metadata, manifests or catalog backups.
+    /// Every recording in the store (key → bytes): not camvault's metadata, manifests,
+    /// catalog backups or thumbnails.
     pub fn objects(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
         let mut all = self.all_objects();
-        all.retain(|k, _| !k.starts_with("manifests/") && !k.starts_with("catalog/"));
+        all.retain(|k, _| !k.starts_with("manifests/") && !k.starts_with("catalog/") && !k.starts_with("thumbs/"));
         all
     }
 
