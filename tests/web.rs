@@ -113,6 +113,17 @@ fn local(unix: i64) -> jiff::Zoned {
         .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
 }
 
+/// Local noon (Asia/Shanghai) `days` days ago, as a Unix time.
+fn noon_days_ago(days: i64) -> i64 {
+    local(now_unix() - days * DAY)
+        .date()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .unwrap()
+        .timestamp()
+        .as_second()
+        + 12 * 3600
+}
+
 fn serve_on(env: &Env, port: u16) -> Serving {
     let s = Serving(env.serve());
     wait_port("127.0.0.1", port, "the web interface", Duration::from_secs(30));
@@ -523,13 +534,7 @@ fn browser_timeline_playback_calendar_search_and_restore() {
         now - since_midnight + 5
     };
     let today: Vec<i64> = (0..3).map(|i| base + i * 1200).collect();
-    let noon = local(now - 40 * DAY)
-        .date()
-        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
-        .unwrap()
-        .timestamp()
-        .as_second()
-        + 12 * 3600;
+    let noon = noon_days_ago(40);
     let old = [noon, noon + 60];
     let clip = hevc(3);
     for t in today.iter().chain(old.iter()) {
@@ -587,4 +592,69 @@ fn browser_login_off_loopback() {
         "login",
         serde_json::json!({"base": format!("http://127.0.0.1:{port}"), "password": PASSWORD}),
     );
+}
+
+#[test]
+fn a_restore_started_over_http_shows_restoring_then_its_progress() {
+    let port = free_port();
+    // A slow archive: the restore stays in progress for the whole test.
+    let env = Env::new(
+        1,
+        &format!(
+            "{}\nrestore.poll_secs = 1\nrestore.poll_max_secs = 1\nstore.fs.restore_standard_secs = 36000\nrestore.drill_days = 0",
+            listen(&format!("127.0.0.1:{port}"))
+        ),
+    );
+    let t0 = noon_days_ago(40);
+    for i in 0..2 {
+        env.put_old(&old_clip(t0 + i * 60), &bytes(i as u64, 5000));
+    }
+    env.ok(&["ingest", "--once"]);
+    env.ok(&["lifecycle", "apply"]);
+    set_store_clock(&env, 31 * DAY);
+    let _serve = serve_on(&env, port);
+    let shell = get(port, "/", "");
+    let (cookie, csrf) = (shell.cookie(), csrf_of(&shell.text()));
+    let body = format!(
+        r#"{{"camera":"78df72a1b2c3","from_ms":{},"to_ms":{}}}"#,
+        (t0 - 60) * 1000,
+        (t0 + 600) * 1000
+    );
+    let post = |path: &str| {
+        let h = [
+            ("Content-Type", "application/json"),
+            ("Cookie", cookie.as_str()),
+            ("X-CSRF-Token", csrf.as_str()),
+        ];
+        let r = http(port, "POST", path, &h, &body);
+        assert_eq!(r.code, 200, "{path}: {}", r.text());
+        serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()
+    };
+    let plan = post("/api/restore/plan");
+    assert_eq!(plan["archive"]["clips"], 2, "{plan:#}");
+    assert_eq!(plan["hours"], 48.0, "Deep Cold Archive, standard tier: {plan:#}");
+    assert!(plan["total_cny"].as_f64().unwrap() >= 0.0);
+    let id = post("/api/restore")["id"].as_i64().unwrap();
+
+    let day = local(t0).date().to_string();
+    let t = std::time::Instant::now();
+    loop {
+        let d: serde_json::Value =
+            serde_json::from_slice(&get(port, &format!("/api/day?camera=78df72a1b2c3&date={day}"), "").body).unwrap();
+        let p: serde_json::Value = serde_json::from_slice(&get(port, &format!("/api/restore/{id}"), "").body).unwrap();
+        let tiers: Vec<&str> = d["clips"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["tier"].as_str().unwrap())
+            .collect();
+        if tiers == ["restoring", "restoring"] && p["states"]["requested"] == 2 {
+            assert_eq!(p["restore"]["state"], "active");
+            assert_eq!((p["total"].as_u64(), p["done"].as_u64()), (Some(2), Some(0)));
+            assert!(p["merged"].is_null());
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "{tiers:?} {p:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

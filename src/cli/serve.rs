@@ -190,6 +190,8 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
                 tokio::select! {
                     _ = stop.cancelled() => break,
                     _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                    // A restore started in the web interface is requested at once.
+                    _ = crate::web::RESTORE_WAKE.notified() => {}
                 }
             }
         }));

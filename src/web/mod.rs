@@ -30,6 +30,9 @@ use crate::config::Config;
 use crate::metrics::PipelineMetrics;
 use crate::store::Backend;
 
+/// Wakes `serve`'s restore loop when the web interface starts a restore.
+pub static RESTORE_WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
 #[derive(Clone)]
 pub struct App {
     pub cfg: Arc<Config>,
