@@ -198,10 +198,16 @@ async function day(camera, date) {
     try { await player.play(); } catch (e) { /* autoplay may be refused; the controls remain */ }
   }
 
-  player.addEventListener('ended', () => {
+  player.addEventListener('ended', async () => {
     for (let j = current + 1; j < d.clips.length; j++) {
       if (d.clips[j].playable) { play(j); return; }
     }
+    // The day's last clip: go on with the next day's first playable one.
+    try {
+      const n = await api(`/api/day?camera=${encodeURIComponent(camera)}&date=${d.next}`);
+      const c = n.clips.find(x => x.playable);
+      if (c) go(`${base}${d.next}#clip=${c.id}`);
+    } catch (e) { /* nothing more to play */ }
   });
   player.addEventListener('error', async () => {
     const c = d.clips[current];
