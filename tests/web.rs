@@ -634,6 +634,16 @@ fn a_restore_started_over_http_shows_restoring_then_its_progress() {
     assert_eq!(plan["archive"]["clips"], 2, "{plan:#}");
     assert_eq!(plan["hours"], 48.0, "Deep Cold Archive, standard tier: {plan:#}");
     assert!(plan["total_cny"].as_f64().unwrap() >= 0.0);
+    let tiers: Vec<(&str, f64)> = plan["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["tier"].as_str().unwrap(), t["hours"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(tiers, [("expedited", 12.0), ("standard", 48.0)]);
+    let cost = |i: usize| plan["tiers"][i]["total_cny"].as_f64().unwrap();
+    assert!(cost(0) >= cost(1), "expedited costs at least as much: {plan:#}");
+    assert_eq!(cost(1), plan["total_cny"].as_f64().unwrap(), "the chosen tier's total");
     let id = post("/api/restore")["id"].as_i64().unwrap();
 
     let day = local(t0).date().to_string();

@@ -161,7 +161,10 @@ def ui(d):
           "plan: all archived: " + d.find_element(By.ID, "plan").text)
     check("0 clip(s)" in d.find_element(By.ID, "plan-local").text, "plan: nothing local")
     check(d.find_element(By.ID, "plan-total").text.startswith("¥"), "plan: a cost")
-    check("within" in d.find_element(By.ID, "plan-time").text, "plan: a time")
+    check("within 48 h" in d.find_element(By.ID, "plan-time").text, "plan: a time for the standard tier")
+    tiers = {r.get_attribute("data-tier"): r.text for r in d.find_elements(By.CSS_SELECTOR, "#plan-tiers tbody tr")}
+    check(set(tiers) == {"expedited", "standard"} and "12 h" in tiers["expedited"] and "48 h" in tiers["standard"],
+          f"cost and time per tier: {tiers}")
     shot(d, "restore-plan.png")
     d.find_element(By.ID, "confirm-restore").click()
     wait(d, "the restore page", lambda: "/restores/" in d.current_url)

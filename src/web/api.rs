@@ -348,6 +348,45 @@ fn request(app: &App, b: &RestoreBody) -> Request {
     }
 }
 
+/// What the same clips would cost and take at each tier the archive classes offer.
+fn tier_options(cfg: &crate::config::Config, p: &restore::Plan) -> Vec<Value> {
+    use crate::store::RestoreTier::{Bulk, Expedited, Standard};
+    let mut groups: std::collections::BTreeMap<(String, bool), (u64, u64)> = Default::default();
+    for i in &p.items {
+        let archived = match i.source {
+            Source::Archive => true,
+            Source::Store => false,
+            Source::Cache | Source::Missing => continue,
+        };
+        let class = if archived { i.class.clone() } else { "Standard".into() };
+        let g = groups.entry((class, archived)).or_default();
+        g.0 += 1;
+        g.1 += i.clip.size;
+    }
+    let has = |c: &str| groups.keys().any(|(k, a)| *a && k == c);
+    let mut tiers = vec![Standard];
+    if has("ColdArchive") || has("DeepColdArchive") {
+        tiers.insert(0, Expedited);
+    }
+    if has("ColdArchive") {
+        tiers.push(Bulk);
+    }
+    tiers
+        .into_iter()
+        .map(|t| {
+            let (mut cny, mut hours) = (0.0, 0.0f64);
+            for ((class, archived), (n, bytes)) in &groups {
+                let lines = crate::cost::restore_estimate(&cfg.prices, class, t, *n, *bytes as f64 / 1e9, p.days);
+                cny += lines.iter().map(|l| l.cny).sum::<f64>();
+                if *archived {
+                    hours = hours.max(crate::cost::restore_hours(class, t));
+                }
+            }
+            json!({"tier": t, "total_cny": round2(cny), "hours": hours})
+        })
+        .collect()
+}
+
 fn plan_json(p: &restore::Plan) -> Value {
     let count = |s: Source| {
         let (n, bytes) = p.count(s);
@@ -382,7 +421,11 @@ pub async fn restore_plan(State(app): State<App>, Json(b): Json<RestoreBody>) ->
     }
     let req = request(&app, &b);
     match restore::plan(&app.cfg, &app.catalog, &*app.store, &req).await {
-        Ok(p) => Json(plan_json(&p)).into_response(),
+        Ok(p) => {
+            let mut v = plan_json(&p);
+            v["tiers"] = json!(tier_options(&app.cfg, &p));
+            Json(v).into_response()
+        }
         Err(e) => fail(StatusCode::BAD_GATEWAY, format!("cannot plan the restore: {e:#}")),
     }
 }

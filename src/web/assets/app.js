@@ -243,7 +243,7 @@ async function day(camera, date) {
       try {
         const body = { camera, from_ms: a, to_ms: b, tier: tier.value };
         const p = await api('/api/restore/plan', body);
-        planBox.replaceChildren(planView(p, body));
+        planBox.replaceChildren(planView(p, body, t => { tier.value = t; planBtn.click(); }));
       } catch (e) { planBox.replaceChildren(errorBox(e)); }
     },
   }, 'Plan restore');
@@ -291,7 +291,11 @@ function minuteAfter(hhmmss) {
   return String(Math.floor(t / 60)).padStart(2, '0') + ':' + String(t % 60).padStart(2, '0');
 }
 
-function planView(p, body) {
+function hoursText(h) {
+  return h <= 0 ? 'minutes' : h < 1 ? Math.round(h * 60) + ' min' : h + ' h';
+}
+
+function planView(p, body, retier) {
   const row = (label, x, id) => el('tr', { id }, el('th', { text: label }), el('td', { text: x.clips + ' clip(s)' }), el('td', { text: bytes(x.bytes) }));
   const when = p.hours > 0 ? `ready within ${p.hours} h (${p.tier} tier)` : 'ready in minutes';
   return el('div', { class: 'plan' },
@@ -301,6 +305,11 @@ function planView(p, body) {
       row('Archived: needs a restore', p.archive, 'plan-archive'),
       p.missing.clips ? row('Missing', p.missing, 'plan-missing') : null)),
     el('table', { class: 'estimate' }, el('tbody', {}, p.estimate.map(l => el('tr', {}, el('td', { text: l.what }), el('td', { text: `${Number(l.quantity).toFixed(3)} ${l.unit}` }), el('td', { text: cny(l.cny) }))))),
+    p.archive.clips ? el('table', { class: 'tiers', id: 'plan-tiers' },
+      el('thead', {}, el('tr', {}, el('th', { text: 'Speed' }), el('th', { text: 'Ready within' }), el('th', { text: 'Cost' }))),
+      el('tbody', {}, (p.tiers || []).map(t => el('tr', { class: t.tier === p.tier ? 'chosen' : null, dataset: { tier: t.tier } },
+        el('td', {}, t.tier === p.tier ? el('b', { text: t.tier }) : el('button', { type: 'button', class: 'link', onclick: () => retier(t.tier), text: t.tier })),
+        el('td', { text: hoursText(t.hours) }), el('td', { text: cny(t.total_cny) }))))) : null,
     el('p', {}, 'Total ', el('b', { id: 'plan-total', text: cny(p.total_cny) }), ', ', el('span', { id: 'plan-time', text: when }), '.'),
     el('button', {
       type: 'button', id: 'confirm-restore', onclick: async ev => {
