@@ -165,6 +165,7 @@ def ui(d):
     tiers = {r.get_attribute("data-tier"): r.text for r in d.find_elements(By.CSS_SELECTOR, "#plan-tiers tbody tr")}
     check(set(tiers) == {"expedited", "standard"} and "12 h" in tiers["expedited"] and "48 h" in tiers["standard"],
           f"cost and time per tier: {tiers}")
+    d.execute_script("document.getElementById('range').scrollIntoView()")
     shot(d, "restore-plan.png")
     d.find_element(By.ID, "confirm-restore").click()
     wait(d, "the restore page", lambda: "/restores/" in d.current_url)

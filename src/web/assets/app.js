@@ -304,7 +304,7 @@ function planView(p, body, retier) {
       row('In the store, readable now', p.store, 'plan-store'),
       row('Archived: needs a restore', p.archive, 'plan-archive'),
       p.missing.clips ? row('Missing', p.missing, 'plan-missing') : null)),
-    el('table', { class: 'estimate' }, el('tbody', {}, p.estimate.map(l => el('tr', {}, el('td', { text: l.what }), el('td', { text: `${Number(l.quantity).toFixed(3)} ${l.unit}` }), el('td', { text: cny(l.cny) }))))),
+    el('table', { class: 'estimate' }, el('tbody', {}, p.estimate.map(l => el('tr', {}, el('td', { text: l.what }), el('td', { text: l.unit === '10k requests' ? `${Math.round(l.quantity)} request(s)` : `${Number(l.quantity).toFixed(3)} ${l.unit}` }), el('td', { text: cny(l.cny) }))))),
     p.archive.clips ? el('table', { class: 'tiers', id: 'plan-tiers' },
       el('thead', {}, el('tr', {}, el('th', { text: 'Speed' }), el('th', { text: 'Ready within' }), el('th', { text: 'Cost' }))),
       el('tbody', {}, (p.tiers || []).map(t => el('tr', { class: t.tier === p.tier ? 'chosen' : null, dataset: { tier: t.tier } },
