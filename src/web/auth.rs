@@ -296,7 +296,17 @@ pub async fn login_page(State(app): State<App>, headers: HeaderMap) -> Response 
     // A pre-login session whose token the form carries: login CSRF is refused too. A
     // reload (or a second tab) keeps the one it has.
     let (id, s) = current.unwrap_or_else(|| auth.create(false));
-    let mut res = Html(login_form(&s.csrf, "")).into_response();
+    // A Secure cookie over plain HTTP is dropped by the browser: say so instead of looping.
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    let note = if auth.secure && !https {
+        "If logging in brings you back here: this page came over plain HTTP and the session cookie is HTTPS-only. Put an HTTPS proxy in front, or set http.secure_cookie = false on a trusted LAN."
+    } else {
+        ""
+    };
+    let mut res = Html(login_form(&s.csrf, note)).into_response();
     if let Ok(v) = auth.cookie(&id, 3600).parse() {
         res.headers_mut().insert(header::SET_COOKIE, v);
     }
