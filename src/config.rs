@@ -121,6 +121,7 @@ pub struct Store {
     pub storage_class: String,
     pub fs: FsStore,
     pub oss: OssStore,
+    pub s3: S3Store,
 }
 
 impl Default for Store {
@@ -131,6 +132,7 @@ impl Default for Store {
             storage_class: "Standard".into(),
             fs: FsStore::default(),
             oss: OssStore::default(),
+            s3: S3Store::default(),
         }
     }
 }
@@ -140,6 +142,7 @@ impl Default for Store {
 pub enum StoreKind {
     Fs,
     Oss,
+    S3,
 }
 
 /// A secret from the config: never shown by `Debug`, so never in a log line.
@@ -191,6 +194,50 @@ impl Default for OssStore {
             security_token: Secret::default(),
             credentials_file: PathBuf::new(),
             timeout_secs: 60,
+        }
+    }
+}
+
+/// Any S3-compatible store: AWS S3, Ceph RGW, MinIO, Garage.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Store {
+    /// `https://s3.<region>.amazonaws.com` when empty; else the store's URL.
+    pub endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    /// `endpoint/bucket/key` instead of `bucket.endpoint/key` (MinIO, Ceph, Garage, moto).
+    pub path_style: bool,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    /// For temporary credentials (STS).
+    pub session_token: Secret,
+    /// A file (mode 0600) with `access_key_id = …`, `secret_access_key = …`, optionally
+    /// `session_token = …` lines; else `$AWS_ACCESS_KEY_ID`, `$AWS_SECRET_ACCESS_KEY`,
+    /// `$AWS_SESSION_TOKEN`.
+    pub credentials_file: PathBuf,
+    /// Seconds before a request without progress is abandoned (and retried).
+    pub timeout_secs: u64,
+    /// Files of at least this many MiB go up in parts, resumable after a crash.
+    pub multipart_threshold_mb: u64,
+    /// Size of each part in MiB (S3 takes 5 to 5120).
+    pub part_size_mb: u64,
+}
+
+impl Default for S3Store {
+    fn default() -> Self {
+        S3Store {
+            endpoint: String::new(),
+            region: "us-east-1".into(),
+            bucket: String::new(),
+            path_style: false,
+            access_key_id: String::new(),
+            secret_access_key: Secret::default(),
+            session_token: Secret::default(),
+            credentials_file: PathBuf::new(),
+            timeout_secs: 60,
+            multipart_threshold_mb: 32,
+            part_size_mb: 8,
         }
     }
 }
@@ -483,6 +530,20 @@ pub struct Channel {
     /// Telegram chat id.
     #[serde(default)]
     pub chat_id: String,
+    /// E-mail: `url` is `smtps://host[:465]` (TLS), `smtp://host[:587]` (STARTTLS, required)
+    /// or `smtp+plain://host[:25]` (no encryption: a relay on this machine or LAN only).
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: Secret,
+    /// Sender, e.g. `camvault <me@example.com>`.
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// A PEM file with the CA of a relay whose certificate is self-signed.
+    #[serde(default)]
+    pub ca_file: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -495,6 +556,7 @@ pub enum ChannelKind {
     Wecom,
     Feishu,
     Bark,
+    Email,
 }
 
 /// Thresholds of the health rules (`status`, `/healthz`, `camvault_health_problems`).
@@ -802,6 +864,9 @@ impl Config {
                 bail!("`store.oss.timeout_secs` must be at least 1");
             }
         }
+        if self.store.kind == StoreKind::S3 {
+            self.validate_s3()?;
+        }
         if !matches!(
             self.tiering.storage_class.as_str(),
             "IA" | "Archive" | "ColdArchive" | "DeepColdArchive"
@@ -922,13 +987,32 @@ impl Config {
             if c.name.is_empty() || !names.insert(c.name.clone()) {
                 bail!("`alerts.channel[{i}].name` must be set and unique");
             }
-            let needs_url = c.kind != ChannelKind::Telegram;
+            let needs_url = !matches!(c.kind, ChannelKind::Telegram | ChannelKind::Email);
             if needs_url && !(c.url.starts_with("https://") || c.url.starts_with("http://")) {
                 bail!(
                     "`alerts.channel[{i}].url` ({}) must be the http(s) URL of the {:?} endpoint",
                     c.name,
                     c.kind
                 );
+            }
+            if c.kind == ChannelKind::Email {
+                if let Err(e) = crate::alerts::email::parse_url(&c.url) {
+                    bail!("`alerts.channel[{i}].url` ({}): {e}", c.name);
+                }
+                for a in c.to.iter().chain(std::iter::once(&c.from)) {
+                    if a.parse::<lettre::message::Mailbox>().is_err() {
+                        bail!(
+                            "`alerts.channel[{i}]` ({}): {a:?} is not an e-mail address (`from` and every `to` must be one, e.g. \"camvault <me@example.com>\")",
+                            c.name
+                        );
+                    }
+                }
+                if c.to.is_empty() {
+                    bail!(
+                        "`alerts.channel[{i}]` ({}): e-mail needs at least one address in `to`",
+                        c.name
+                    );
+                }
             }
             if c.kind == ChannelKind::Telegram && (c.token.0.is_empty() || c.chat_id.is_empty()) {
                 bail!(
@@ -954,6 +1038,78 @@ impl Config {
                     cam.name
                 );
             }
+        }
+        Ok(())
+    }
+
+    fn validate_s3(&self) -> Result<()> {
+        let s = &self.store.s3;
+        // The rules common to AWS and the S3-compatible stores (AWS is stricter about dots).
+        let ok = (3..=63).contains(&s.bucket.len())
+            && s.bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            && s.bucket.as_bytes()[0].is_ascii_alphanumeric()
+            && s.bucket.as_bytes()[s.bucket.len() - 1].is_ascii_alphanumeric();
+        if !ok {
+            bail!(
+                "`store.s3.bucket` = {:?}: an S3 bucket name has 3-63 lower-case letters, digits, '-' and '.', and starts and ends with a letter or digit",
+                s.bucket
+            );
+        }
+        if s.region.is_empty()
+            || !s
+                .region
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            bail!(
+                "`store.s3.region` = {:?}: the bucket's region, e.g. \"eu-central-1\" (MinIO and Ceph usually take \"us-east-1\")",
+                s.region
+            );
+        }
+        if !s.endpoint.is_empty() {
+            let ok = reqwest::Url::parse(&s.endpoint)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some() && u.query().is_none());
+            if ok.is_none() {
+                bail!(
+                    "`store.s3.endpoint` = {:?}: write the store's URL, e.g. \"https://s3.eu-central-1.amazonaws.com\" or \"http://nas.lan:9000\"",
+                    s.endpoint
+                );
+            }
+        }
+        let host = reqwest::Url::parse(&s.endpoint)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        if !s.path_style
+            && (host.parse::<std::net::IpAddr>().is_ok()
+                || host.trim_matches(['[', ']']).parse::<std::net::Ipv6Addr>().is_ok()
+                || host == "localhost")
+        {
+            bail!(
+                "`store.s3.endpoint` = {:?} is an address, where a bucket cannot be put in front of the host name: set `store.s3.path_style = true`",
+                s.endpoint
+            );
+        }
+        if !s.path_style && s.bucket.contains('.') && !s.endpoint.starts_with("http://") {
+            bail!("`store.s3.bucket` = {:?} has dots, which break HTTPS with virtual-host addressing: set `store.s3.path_style = true`", s.bucket);
+        }
+        if s.timeout_secs == 0 {
+            bail!("`store.s3.timeout_secs` must be at least 1");
+        }
+        if !(5..=5120).contains(&s.part_size_mb) {
+            bail!(
+                "`store.s3.part_size_mb` = {}: S3 takes parts of 5 to 5120 MiB",
+                s.part_size_mb
+            );
+        }
+        if s.multipart_threshold_mb < 5 {
+            bail!(
+                "`store.s3.multipart_threshold_mb` = {}: use at least 5 (parts below 5 MiB are refused)",
+                s.multipart_threshold_mb
+            );
         }
         Ok(())
     }
@@ -998,6 +1154,10 @@ impl Config {
         let p = &self.store.oss.credentials_file;
         (!p.as_os_str().is_empty()).then(|| self.resolve(p))
     }
+    pub fn s3_credentials_file(&self) -> Option<PathBuf> {
+        let p = &self.store.s3.credentials_file;
+        (!p.as_os_str().is_empty()).then(|| self.resolve(p))
+    }
     pub fn samba_state(&self) -> PathBuf {
         self.resolve(&self.samba.state_dir)
     }
@@ -1034,6 +1194,8 @@ impl Config {
         !self.samba.password.0.is_empty()
             || !self.store.oss.access_key_secret.0.is_empty()
             || !self.store.oss.security_token.0.is_empty()
+            || !self.store.s3.secret_access_key.0.is_empty()
+            || !self.store.s3.session_token.0.is_empty()
             // Robot and push URLs carry their access keys.
             || !self.alerts.channel.is_empty()
     }
@@ -1202,11 +1364,56 @@ mod tests {
             ("[store]\nkey_template = \"videos/{nope}\"\n", "store.key_template"),
             ("[store]\nkind = \"tape\"\n", "kind"),
             ("[upload]\nconcurrency = 0\n", "upload.concurrency"),
+            ("[store]\nkind = \"s3\"\n", "store.s3.bucket"),
+            (
+                "[store]\nkind = \"s3\"\n[store.s3]\nbucket = \"cams\"\nendpoint = \"nas:9000\"\n",
+                "store.s3.endpoint",
+            ),
+            (
+                "[store]\nkind = \"s3\"\n[store.s3]\nbucket = \"cams\"\npart_size_mb = 1\n",
+                "store.s3.part_size_mb",
+            ),
+            ("[store.s3]\nsecret_key = \"x\"\n", "secret_key"),
+            (
+                "[store]\nkind = \"s3\"\n[store.s3]\nbucket = \"cams\"\nendpoint = \"http://192.168.1.5:9000\"\n",
+                "store.s3.path_style",
+            ),
             ("bogus = 1\n", "bogus"),
         ] {
             let err = format!("{:#}", Config::parse(text).unwrap_err());
             assert!(err.contains(needle), "{text:?} -> {err}");
         }
+    }
+
+    #[test]
+    fn s3_section_of_the_template_is_the_default() {
+        let c = Config::parse(TEMPLATE).unwrap();
+        let (t, d) = (&c.store.s3, S3Store::default());
+        assert_eq!(
+            (
+                &t.region,
+                t.path_style,
+                t.timeout_secs,
+                t.multipart_threshold_mb,
+                t.part_size_mb
+            ),
+            (
+                &d.region,
+                d.path_style,
+                d.timeout_secs,
+                d.multipart_threshold_mb,
+                d.part_size_mb
+            )
+        );
+        // Chosen but not filled in: the error names the key; filled in, it parses.
+        let s3 = TEMPLATE.replace("kind = \"fs\"", "kind = \"s3\"");
+        let err = format!("{:#}", Config::parse(&s3).unwrap_err());
+        assert!(err.contains("`store.s3.bucket`"), "{err}");
+        let s3 = s3.replace(
+            "region = \"us-east-1\"\nbucket = \"\"",
+            "region = \"us-east-1\"\nbucket = \"cams\"",
+        );
+        assert_eq!(Config::parse(&s3).unwrap().store.s3.bucket, "cams");
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod cost;
 mod health;
 mod inbox;
 mod keys;
+mod ledger;
 mod manifest;
 mod metrics;
 mod report;

@@ -223,3 +223,210 @@ fn serve_alerts_once_repeats_never_and_recovers() {
         .status();
     assert!(serve.wait().unwrap().success());
 }
+
+/// A real SMTP relay (aiosmtpd) that requires STARTTLS and AUTH, with a throwaway CA.
+struct Relay {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn relay() -> Relay {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (cert, key) = (d.join("cert.pem"), d.join("key.pem"));
+    // A throwaway CA and a server certificate it signs (rustls refuses a self-signed leaf).
+    std::fs::write(
+        d.join("ext.cnf"),
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let openssl = |args: &[&str]| {
+        let st = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(d)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "openssl {args:?} (.ci/run installs openssl)");
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=camvault test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "leaf.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-out",
+        "cert.pem",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    let port = free_port();
+    let child = std::process::Command::new(test_python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_server.py"))
+        .arg(port.to_string())
+        .args([&cert, &key])
+        .arg(dir.path())
+        .spawn()
+        .unwrap();
+    wait_port("127.0.0.1", port, "the SMTP relay", Duration::from_secs(30));
+    Relay { child, port, dir }
+}
+
+fn mails(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn email_goes_through_starttls_with_auth() {
+    let relay = relay();
+    let channel = |password: &str| {
+        format!(
+            "[[alerts.channel]]\nname = \"mail\"\nkind = \"email\"\nurl = \"smtp://localhost:{}\"\n\
+             username = \"camvault\"\npassword = \"{password}\"\nfrom = \"camvault <cam@example.com>\"\n\
+             to = [\"family@example.com\", \"Dad <dad@example.com>\"]\nca_file = \"{}\"\n",
+            relay.port,
+            relay.dir.path().join("ca.pem").display()
+        )
+    };
+    let env = Env::new(1, &channel("relay-secret"));
+    // The config holds a password: it must be private.
+    std::fs::set_permissions(env.config(), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out = env.ok(&["alerts", "test", "mail"]);
+    assert!(out.contains("mail"), "{out}");
+    let got = mails(relay.dir.path());
+    assert_eq!(got.len(), 1, "{got:?}");
+    let m = &got[0];
+    assert_eq!(m["tls"], true, "STARTTLS before anything else");
+    assert_eq!(m["user"], "camvault");
+    assert_eq!(m["from"], "cam@example.com");
+    assert_eq!(m["to"], serde_json::json!(["family@example.com", "dad@example.com"]));
+    let data = m["data"].as_str().unwrap();
+    assert!(data.contains("Subject: camvault"), "{data}");
+    assert!(data.contains("test"), "{data}");
+
+    // A wrong password: a clear error naming the channel, no secret in it, exit non-zero.
+    let env = Env::new(1, &channel("wrong-password-123"));
+    std::fs::set_permissions(env.config(), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out = env.run(&["alerts", "test", "mail"]);
+    assert!(!out.status.success());
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(all.contains("mail"), "{all}");
+    assert!(!all.contains("wrong-password-123"), "the password leaked: {all}");
+    assert_eq!(mails(relay.dir.path()).len(), 1, "nothing more delivered");
+
+    // Bad addresses are refused when the config is read.
+    let env = Env::new(1, &channel("x").replace("family@example.com", "family at home"));
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("\"family at home\" is not an e-mail address"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_finished_restore_is_announced_once() {
+    let (port, got) = receiver();
+    let env = Env::new(
+        1,
+        &format!(
+            "alerts.interval_secs = 1\n[[alerts.channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n"
+        ),
+    );
+    let t = now_unix() - 600;
+    env.put_old(&old_clip(t), b"clip");
+    env.ok(&["ingest", "--once"]);
+    let from = jiff::Timestamp::from_second(t - 60).unwrap().to_string();
+    let to = jiff::Timestamp::from_second(t + 60).unwrap().to_string();
+    // The clip is in the local cache: copied at once, the restore is done.
+    let out = env.ok(&["restore", "--from", &from, "--to", &to]);
+    assert!(out.contains("restore #1: done"), "{out}");
+    let mut serve = env.serve();
+    let t0 = Instant::now();
+    let msg = loop {
+        let found = got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| serde_json::from_str::<serde_json::Value>(&r.body).unwrap())
+            .find(|m| m["key"] == "restore_ready");
+        if let Some(m) = found {
+            break m;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "no restore_ready message");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(msg["status"], "event");
+    let body = msg["message"].as_str().unwrap();
+    assert!(
+        body.contains("restore #1") && body.contains("1 clip(s) ready in"),
+        "{body}"
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status();
+    assert!(serve.wait().unwrap().success());
+    let n = got
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.body.contains("restore_ready"))
+        .count();
+    assert_eq!(n, 1, "announced once");
+}

@@ -81,6 +81,36 @@ fn metrics_health_and_status_over_http() {
         metric(s, "camvault_health_problems", &[("rule", "upload_failures")]),
         Some(0.0)
     );
+    assert_eq!(
+        metric(s, "camvault_stored_bytes", &[("class", "Standard")]),
+        Some(3000.0)
+    );
+    assert_eq!(metric(s, "camvault_stored_files", &[("class", "Standard")]), Some(3.0));
+    let lag = metric(s, "camvault_verify_lag_seconds", &[]).unwrap();
+    assert!(
+        (0.0..60.0).contains(&lag),
+        "captured and verified within a minute: {lag}"
+    );
+    assert_eq!(metric(s, "camvault_verify_mismatches", &[]), Some(0.0));
+    assert_eq!(metric(s, "camvault_restores_in_flight", &[]), Some(0.0));
+    assert_eq!(metric(s, "camvault_restore_clips_waiting", &[]), Some(0.0));
+    // 3000 bytes in Standard at ¥0.12/GB-month.
+    let cost = metric(s, "camvault_estimated_monthly_cost_cny", &[]).unwrap();
+    assert!((cost - 3000.0 / 1e9 * 0.12).abs() < 1e-12, "{cost}");
+    for rule in [
+        "clock_skew",
+        "lifecycle",
+        "share_protection",
+        "transition_late",
+        "restore_expiring",
+        "restore_drill",
+    ] {
+        assert_eq!(
+            metric(s, "camvault_health_problems", &[("rule", rule)]),
+            Some(0.0),
+            "{rule}"
+        );
+    }
     assert!(
         s.iter().all(|x| x.metric.starts_with("camvault_")),
         "every metric is camvault_*"

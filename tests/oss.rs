@@ -263,3 +263,154 @@ fn lifecycle_apply_keeps_the_buckets_other_rules() {
     let out = env.ok(&["lifecycle", "apply"]);
     assert!(out.contains("already in place"), "{out}");
 }
+
+/// Ingests two clips of 40 days ago (out of the local cache) and archives them in the
+/// test server, as the lifecycle rule would.
+fn archived_on_oss(srv: &Server) -> (Env, Vec<Vec<u8>>, i64) {
+    let env = oss_env(srv, "camvault-test-secret");
+    let cfg = std::fs::read_to_string(env.config()).unwrap();
+    let cfg = set_key(&cfg, "cache", "max_days", "30");
+    let cfg = set_key(&cfg, "restore", "poll_secs", "1");
+    std::fs::write(env.config(), set_key(&cfg, "restore", "poll_max_secs", "1")).unwrap();
+    let t0 = now_unix() - 40 * 86_400;
+    let mut inputs = Vec::new();
+    for i in 0..2 {
+        let data = bytes(10 + i, 40_000);
+        env.put_old(&old_clip(t0 + i as i64 * 60), &data);
+        inputs.push(data);
+    }
+    inputs.sort();
+    env.ok(&["ingest", "--once"]);
+    assert_eq!(env.status()["files"]["cached"], 0);
+    let meta_root = srv.data.path().join("meta/videos");
+    let mut stack = vec![meta_root];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+                m["class"] = "DeepColdArchive".into();
+                std::fs::write(e.path(), m.to_string()).unwrap();
+            }
+        }
+    }
+    (env, inputs, t0)
+}
+
+/// Compares file contents without printing megabytes when they differ.
+fn assert_same(got: &[Vec<u8>], want: &[Vec<u8>]) {
+    let sizes = |v: &[Vec<u8>]| v.iter().map(Vec::len).collect::<Vec<_>>();
+    assert_eq!(sizes(got), sizes(want), "file sizes");
+    assert!(got == want, "restored byte for byte");
+}
+
+fn restored_files(dir: &std::path::Path) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(std::fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn restore_from_deep_cold_archive_on_oss() {
+    let srv = server(&["--restore-secs", "1"]);
+    let (env, inputs, t0) = archived_on_oss(&srv);
+    let ts = |t: i64| jiff::Timestamp::from_second(t).unwrap().to_string();
+    let (from, to) = (ts(t0 - 60), ts(t0 + 600));
+    // Archived objects refuse reads; the plan says so and prices the restore.
+    let plan: serde_json::Value =
+        serde_json::from_str(&env.ok(&["restore", "--from", &from, "--to", &to, "--dry-run", "--json"])).unwrap();
+    let sources: Vec<&str> = plan["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["archive", "archive"], "{plan:#}");
+    assert_eq!(plan["hours"], 48.0, "Deep Cold Archive, standard tier");
+    let out = env.run(&["verify", "--deep"]);
+    assert!(
+        out.status.success(),
+        "archived objects are checked by HEAD: {}",
+        stdout(&out)
+    );
+
+    let dir = env.root().join("back");
+    let out = env.ok(&[
+        "restore",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--tier",
+        "expedited",
+        "--yes",
+        "--wait",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.contains("restore #1: done"), "{out}");
+    assert_same(&restored_files(&dir), &inputs);
+    let log = std::fs::read_to_string(srv.data.path().join("requests.log")).unwrap();
+    let restores: Vec<&str> = log.lines().filter(|l| l.contains("?restore")).collect();
+    assert_eq!(restores.len(), 2, "one RestoreObject per clip: {log}");
+    assert!(
+        restores.iter().all(|l| l.starts_with("POST ") && l.ends_with(" 202")),
+        "{log}"
+    );
+    let gets: Vec<&str> = log.lines().filter(|l| l.starts_with("GET /videos/")).collect();
+    assert_eq!(gets.len(), 2, "read once each, only when HEAD said restored: {log}");
+    assert!(gets.iter().all(|l| l.ends_with(" 200")), "{log}");
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.ends_with(" 403") && !l.starts_with("GET"))
+            .count(),
+        0,
+        "signatures: {log}"
+    );
+}
+
+#[test]
+fn restore_copes_with_409_and_200_when_head_lags() {
+    // HEAD never shows x-oss-restore here, so camvault learns the state from RestoreObject's
+    // answers: 202, then 409 RestoreAlreadyInProgress, then 200 once restored.
+    let srv = server(&["--restore-secs", "2", "--stale-head"]);
+    let (env, inputs, t0) = archived_on_oss(&srv);
+    let ts = |t: i64| jiff::Timestamp::from_second(t).unwrap().to_string();
+    let (from, to) = (ts(t0 - 60), ts(t0 + 600));
+    env.ok(&["restore", "--from", &from, "--to", &to, "--tier", "standard", "--yes"]);
+    env.ok(&["restore", "cancel", "1"]);
+    let dir = env.root().join("back");
+    let out = env.ok(&[
+        "restore",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--tier",
+        "standard",
+        "--yes",
+        "--wait",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.contains("restore #2: done"), "{out}");
+    assert_same(&restored_files(&dir), &inputs);
+    let log = std::fs::read_to_string(srv.data.path().join("requests.log")).unwrap();
+    let codes: std::collections::BTreeSet<&str> = log
+        .lines()
+        .filter(|l| l.contains("?restore"))
+        .map(|l| l.rsplit(' ').next().unwrap())
+        .collect();
+    assert_eq!(codes, ["200", "202", "409"].into_iter().collect(), "{log}");
+}

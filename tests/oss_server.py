@@ -1,13 +1,22 @@
 """A local OSS test server: the subset of the OSS API camvault uses, checking every
 request's V4 signature with the official SDK (alibabacloud-oss-v2).
 
-usage: oss_server.py PORT BUCKET DATA_DIR [--fail-puts N]
+usage: oss_server.py PORT BUCKET DATA_DIR [--fail-puts N] [--restore-secs S] [--stale-head]
 Objects are files under DATA_DIR/objects/<key>; metadata (storage class, crc) beside them
 in DATA_DIR/meta/<key>.json. Every request is appended to DATA_DIR/requests.log as
 "METHOD PATH STATUS". With --fail-puts N, the first N PUTs answer 503.
+
+Archive classes behave as on OSS: GET answers 403 InvalidObjectState until a RestoreObject
+(202 the first time, 409 RestoreAlreadyInProgress while it runs, 200 once restored) has
+completed, S seconds after it was asked (default 1); HEAD shows x-oss-restore. With
+--stale-head, HEAD never shows x-oss-restore, like a replica that lags behind.
+Tests archive an object by editing its metadata file ("class").
 """
 import datetime
+import email.utils
 import json
+import re
+import time
 import os
 import sys
 import threading
@@ -21,9 +30,29 @@ from alibabacloud_oss_v2.types import Credentials, HttpRequest, SigningContext
 
 PORT, BUCKET, DATA = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 FAIL_PUTS = int(sys.argv[sys.argv.index("--fail-puts") + 1]) if "--fail-puts" in sys.argv else 0
+RESTORE_SECS = float(sys.argv[sys.argv.index("--restore-secs") + 1]) if "--restore-secs" in sys.argv else 1.0
+STALE_HEAD = "--stale-head" in sys.argv
+ARCHIVE = ("Archive", "ColdArchive", "DeepColdArchive")
 AK, SK, REGION = "LTAI5tCamvaultTest", "camvault-test-secret", "cn-beijing"
 LOCK = threading.Lock()
 STATE = {"puts": 0}
+
+
+def restore_state(m):
+    """None, "ongoing" or the expiry time of the restored copy."""
+    r = m.get("restore")
+    if not r:
+        return None
+    now = time.time()
+    if now < r["ready_at"]:
+        return "ongoing"
+    if now < r["expires_at"]:
+        return r["expires_at"]
+    return None
+
+
+def http_date(t):
+    return email.utils.formatdate(t, usegmt=True)
 
 
 def error(code, status, message):
@@ -98,6 +127,31 @@ class Handler(BaseHTTPRequestHandler):
                 with open(meta, "w") as f:
                     json.dump({"class": self.headers.get("x-oss-storage-class", "Standard"), "crc": str(crc.sum64())}, f)
             return self.reply(200, b"", {"x-oss-hash-crc64ecma": str(crc.sum64()), "ETag": '"x"'})
+        if self.command == "POST" and key and "restore" in query:
+            if not os.path.exists(obj):
+                return self.reply(*error("NoSuchKey", 404, "The specified key does not exist."))
+            with LOCK:
+                m = json.load(open(meta))
+                if m["class"] not in ARCHIVE:
+                    return self.reply(*error("OperationNotSupported", 400, "The operation is not supported for this resource."))
+                days = re.search(rb"<Days>(\d+)</Days>", body)
+                tier = re.search(rb"<Tier>(\w+)</Tier>", body)
+                if not days or not (1 <= int(days.group(1)) <= 365):
+                    return self.reply(*error("MalformedXML", 400, "Days must be 1-365."))
+                if m["class"] == "DeepColdArchive" and (not tier or tier.group(1) not in (b"Expedited", b"Standard")):
+                    return self.reply(*error("InvalidArgument", 400, "Deep Cold Archive restores take Tier Expedited or Standard."))
+                state = restore_state(m)
+                if state == "ongoing":
+                    return self.reply(*error("RestoreAlreadyInProgress", 409, "The restore operation is in progress."))
+                now = time.time()
+                if state is not None:
+                    m["restore"]["expires_at"] = now + int(days.group(1)) * 86400
+                    status = 200
+                else:
+                    m["restore"] = {"ready_at": now + RESTORE_SECS, "expires_at": now + RESTORE_SECS + int(days.group(1)) * 86400}
+                    status = 202
+                json.dump(m, open(meta, "w"))
+            return self.reply(status)
         if self.command in ("HEAD", "GET") and key:
             if not os.path.exists(obj):
                 return self.reply(*error("NoSuchKey", 404, "The specified key does not exist."))
@@ -105,6 +159,13 @@ class Handler(BaseHTTPRequestHandler):
             data = open(obj, "rb").read()
             headers = {"x-oss-hash-crc64ecma": m["crc"], "x-oss-storage-class": m["class"],
                        "Last-Modified": "Wed, 25 Nov 2026 10:00:00 GMT"}
+            state = restore_state(m) if m["class"] in ARCHIVE else None
+            if state == "ongoing" and not STALE_HEAD:
+                headers["x-oss-restore"] = 'ongoing-request="true"'
+            elif state is not None and not STALE_HEAD:
+                headers["x-oss-restore"] = 'ongoing-request="false", expiry-date="%s"' % http_date(state)
+            if self.command == "GET" and m["class"] in ARCHIVE and state in (None, "ongoing"):
+                return self.reply(*error("InvalidObjectState", 403, "The operation is not valid for the object's state."))
             if self.command == "HEAD":
                 headers["Content-Length"] = str(len(data))
                 return self.reply(200, b"", headers)

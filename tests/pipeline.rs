@@ -415,27 +415,9 @@ fn cache_purges_only_verified_oldest_first() {
 
 #[test]
 fn real_mp4_metadata_is_cataloged() {
-    assert!(
-        has("ffmpeg"),
-        "ffmpeg is needed for this test: apt-get install ffmpeg (.ci/run does)"
-    );
     let env = Env::new(1, "");
     let tmp = env.root().join("clip.mp4");
-    let st = std::process::Command::new("ffmpeg")
-        .args([
-            "-y",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=duration=2:size=320x240:rate=10",
-        ])
-        .args(["-c:v", "libx265", "-tag:v", "hvc1", "-x265-params", "log-level=error"])
-        .arg(&tmp)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    hevc_clip(&tmp, 2, "320x240", false);
     env.put_old(
         &format!("XiaomiCamera_00_{NEW_MAC}/00_20251003141500_20251003141602.mp4"),
         &std::fs::read(&tmp).unwrap(),
@@ -576,6 +558,13 @@ fn cost_model_reproduces_the_users_plan() {
     let v: serde_json::Value = serde_json::from_str(&env.ok(&["cost", "--json"])).unwrap();
     assert!((v["standard_gb"].as_f64().unwrap() - 0.002).abs() < 1e-9, "{v}");
     assert!(v["projection"][2]["monthly_cny"].as_f64().is_some());
+    // One upload so far, priced from the table.
+    assert_eq!(v["so_far"]["puts"], 1, "{v}");
+    assert!(
+        (v["so_far"]["requests_cny"].as_f64().unwrap() - 0.01 / 10_000.0).abs() < 1e-12,
+        "{v}"
+    );
+    assert!(v["so_far"]["storage_cny"].as_f64().unwrap() >= 0.0);
 }
 
 #[test]
@@ -593,4 +582,46 @@ fn config_with_secrets_must_be_private() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("chmod 600"), "{}", stdout(&out));
     assert!(!stdout(&out).contains("hunter2hunter2") && !stderr(&out).contains("hunter2hunter2"));
+}
+
+#[test]
+fn ledger_counts_each_hour_and_explains_the_gaps() {
+    let env = Env::new(1, "");
+    let h0 = (now_unix() / 3600 - 3) * 3600;
+    for m in 0..60 {
+        env.put_old(&old_clip(h0 + m * 60), &bytes(m as u64, 500));
+    }
+    for m in 0..45 {
+        env.put_old(&old_clip(h0 + 3600 + m * 60), &bytes(100 + m as u64, 500));
+    }
+    env.ok(&["ingest", "--once"]);
+    let from = jiff::Timestamp::from_second(h0).unwrap().to_string();
+    let to = jiff::Timestamp::from_second(h0 + 3 * 3600).unwrap().to_string();
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&["ledger", "--from", &from, "--to", &to, "--json"])).unwrap();
+    let hours = v.as_array().unwrap();
+    assert_eq!(hours.len(), 3, "{v:#}");
+    assert_eq!(
+        (hours[0]["files"].as_u64(), hours[0]["verified"].as_u64()),
+        (Some(60), Some(60))
+    );
+    assert_eq!(hours[0]["note"], "");
+    assert_eq!(hours[1]["files"], 45);
+    assert!(
+        hours[1]["note"].as_str().unwrap().starts_with("15 min missing"),
+        "{v:#}"
+    );
+    assert_eq!(hours[2]["files"], 0);
+    // These clips arrived hours after they were recorded, as a camera's SD card backlog
+    // does: the ledger says the empty hour next to them was probably overwritten there.
+    assert!(hours[1]["max_lag_min"].as_i64().unwrap() >= 60, "{v:#}");
+    assert!(
+        hours[2]["note"].as_str().unwrap().contains("backlog from its SD card"),
+        "{v:#}"
+    );
+    let text = env.ok(&["ledger", "--from", &from, "--to", &to]);
+    assert!(text.contains("15 min missing"), "{text}");
+    let out = env.run(&["ledger", "--camera", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no camera \"nope\""), "{}", stderr(&out));
 }

@@ -377,7 +377,8 @@ fn strangers_wrong_passwords_and_escapes_are_refused() {
         assert!(t0.elapsed() < Duration::from_secs(30), "smbd was not restarted");
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(share.camera("ls\n").contains("blocks of size"), "the share works again");
+    let out = share.camera("ls\n");
+    assert!(out.contains("blocks of size"), "the share works again: {out}");
     assert!(std::fs::read_to_string(env.serve_log())
         .unwrap()
         .contains("smbd exited"));

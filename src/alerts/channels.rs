@@ -48,6 +48,7 @@ fn text(msg: &Message) -> String {
 pub async fn send(client: &reqwest::Client, ch: &Channel, msg: &Message) -> Result<(), String> {
     let now = jiff::Timestamp::now();
     let req = match ch.kind {
+        ChannelKind::Email => return super::email::send(ch, msg, text(msg)).await,
         ChannelKind::Webhook => client.post(&ch.url).json(&json!({
             "source": "camvault",
             "status": msg.status,
@@ -161,7 +162,7 @@ fn url_encode(s: &str) -> String {
 /// Removes the channel's secrets from a text that may echo a URL.
 fn redact(s: &str, ch: &Channel) -> String {
     let mut out = s.to_string();
-    for secret in [&ch.token.0, &ch.secret.0] {
+    for secret in [&ch.token.0, &ch.secret.0, &ch.password.0] {
         if !secret.is_empty() {
             out = out.replace(secret.as_str(), "***");
         }

@@ -7,6 +7,7 @@
 //! sent is kept in the catalog, so a restart does not repeat anything.
 
 pub mod channels;
+pub mod email;
 
 use std::collections::BTreeMap;
 

@@ -395,4 +395,24 @@ impl Catalog {
             |r| r.get(0),
         )?)
     }
+
+    /// What the store has held so far, for the bill: (byte-days in Standard, byte-days
+    /// past the transition age, objects uploaded, RestoreObject requests sent), counting
+    /// each object from its upload and moving it after `transition_ms`.
+    pub fn usage_so_far(&self, now_ms: i64, transition_ms: i64) -> Result<(f64, f64, u64, u64)> {
+        let c = self.lock();
+        let (std, arch, n): (f64, f64, i64) = c.query_row(
+            "SELECT coalesce(sum(size * min(?1 - uploaded_ms, ?2) / 86400000.0), 0),
+                    coalesce(sum(size * max(?1 - uploaded_ms - ?2, 0) / 86400000.0), 0), count(*)
+             FROM files WHERE uploaded_ms IS NOT NULL",
+            params![now_ms, transition_ms],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let restores: i64 = c.query_row(
+            "SELECT count(DISTINCT file_id || ':' || requested_ms) FROM restore_items WHERE requested_ms IS NOT NULL AND source = 'archive'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok((std, arch, n as u64, restores as u64))
+    }
 }

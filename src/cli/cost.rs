@@ -85,8 +85,14 @@ pub fn run(cfg: &Config, json: bool) -> Result<ExitCode> {
         std * p.standard_gb_month + (total - std).max(0.0) * arch
     };
     let rows = [(12.0, project(12.0)), (24.0, project(24.0)), (60.0, project(60.0))];
+    // The bill so far: byte-days by class, PUTs and restore requests made.
+    let (std_bd, arch_bd, puts, restores) = cat.usage_so_far(now, t as i64 * 86_400_000)?;
+    let storage_so_far = (std_bd * p.standard_gb_month + arch_bd * arch) / GB / 30.0;
+    let (_, restore_fee) = crate::cost::restore_prices(p, &cfg.tiering.storage_class, cfg.restore.tier);
+    let requests_so_far = puts as f64 / 10_000.0 * p.put_per_10k + restores as f64 / 10_000.0 * restore_fee.cny;
     if json {
         let v = serde_json::json!({
+            "so_far": {"storage_cny": storage_so_far, "requests_cny": requests_so_far, "puts": puts, "restore_requests": restores},
             "standard_gb": standard_gb, "archive_gb": archive_gb, "daily_gb": daily_gb,
             "monthly_cny_now": (now_cny * 100.0).round() / 100.0,
             "projection": rows.iter().map(|(m, c)| serde_json::json!({"months": m, "monthly_cny": (c * 100.0).round() / 100.0})).collect::<Vec<_>>(),
@@ -95,6 +101,10 @@ pub fn run(cfg: &Config, json: bool) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
+    println!(
+        "so far: about ¥{storage_so_far:.2} of storage and ¥{requests_so_far:.2} of requests ({puts} uploads, {restores} restore requests; prices.put_per_10k, prices.{})",
+        restore_fee.key
+    );
     println!(
         "stored: {standard_gb:.1} GB in Standard, {archive_gb:.1} GB past {t} days ({}), estimated by recording age",
         cfg.tiering.storage_class

@@ -83,6 +83,28 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
                 &format!("chmod 600 {}", cfg.source.display()),
             );
         }
+        let files = [
+            ("store.oss.credentials_file", cfg.oss_credentials_file()),
+            ("store.s3.credentials_file", cfg.s3_credentials_file()),
+        ];
+        for (key, path) in files {
+            let Some(p) = path else { continue };
+            match std::fs::metadata(&p) {
+                Ok(m) if m.permissions().mode() & 0o077 != 0 => r.warn(
+                    &format!(
+                        "`{key}` {} is readable by others (mode {:o})",
+                        p.display(),
+                        m.permissions().mode() & 0o777
+                    ),
+                    &format!("chmod 600 {}", p.display()),
+                ),
+                Ok(_) => {}
+                Err(e) => r.fail(
+                    &format!("`{key}` {}: {e}", p.display()),
+                    &format!("create it or fix `{key}`"),
+                ),
+            }
+        }
     }
     let (inbox, vault, store) = (cfg.inbox(), cfg.vault(), cfg.fs_root());
     let inbox_ok = writable_dir(&mut r, "inbox", &inbox, "paths.inbox");

@@ -8,6 +8,7 @@ mod demo;
 mod doctor;
 mod ingest;
 mod init;
+mod ledger;
 mod lifecycle;
 mod ls;
 mod passwd;
@@ -92,6 +93,20 @@ enum Command {
         #[arg(long)]
         from: Option<String>,
         /// Up to (excluding) this time, same forms as --from
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per camera and hour: recorded, arrived, verified, and why anything is missing
+    Ledger {
+        /// Camera id (configured name or MAC); all cameras when omitted
+        #[arg(long)]
+        camera: Option<String>,
+        /// From this time [default: 24 h before --to]; RFC 3339 or `YYYY-MM-DD[ HH:MM]`
+        #[arg(long)]
+        from: Option<String>,
+        /// Up to this time [default: now]
         #[arg(long)]
         to: Option<String>,
         #[arg(long)]
@@ -214,7 +229,8 @@ enum Command {
         #[command(subcommand)]
         command: CatalogCommand,
     },
-    /// The object store: `store test` checks credentials and access with a probe object
+    /// The object store: `store test` checks credentials and access with a probe object;
+    /// `store head` and `store restore` act on one object
     Store {
         #[command(subcommand)]
         command: StoreCommand,
@@ -326,6 +342,18 @@ enum CatalogCommand {
 enum StoreCommand {
     /// Write, read back, check and remove a probe object under camvault-probe/; report speed
     Test,
+    /// What the store says about one object: size, CRC-64, class, restore state (JSON)
+    Head { key: String },
+    /// Ask the store for a readable copy of one archived object
+    Restore {
+        key: String,
+        /// How long the restored copy stays readable
+        #[arg(long, default_value_t = 1)]
+        days: u32,
+        /// expedited, standard or bulk
+        #[arg(long, default_value = "standard")]
+        tier: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -408,11 +436,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Ingest { .. } => ingest::run(cfg),
                 Command::Status { json } => status::run(cfg, json),
                 Command::Ls { camera, from, to, json } => ls::run(cfg, camera, from, to, json),
+                Command::Ledger { camera, from, to, json } => ledger::run(cfg, camera, from, to, json),
                 Command::Verify { deep, manifests } => verify::run(cfg, deep, manifests),
                 Command::Doctor => doctor::run(cfg),
-                Command::Store {
-                    command: StoreCommand::Test,
-                } => store::test(cfg),
+                Command::Store { command } => match command {
+                    StoreCommand::Test => store::test(cfg),
+                    StoreCommand::Head { key } => store::head(cfg, &key),
+                    StoreCommand::Restore { key, days, tier } => store::restore(cfg, &key, days, &tier),
+                },
                 Command::Lifecycle { command } => lifecycle::run(
                     cfg,
                     match command {

@@ -57,6 +57,68 @@ pub fn test(cfg: Config) -> Result<ExitCode> {
     })
 }
 
+/// `camvault store head KEY`: the store's metadata of one object, as JSON.
+pub fn head(cfg: Config, key: &str) -> Result<ExitCode> {
+    let rt = super::runtime()?;
+    rt.block_on(async move {
+        let s = store::open(&cfg)?;
+        match s.head(key).await.map_err(|e| anyhow!("{e}"))? {
+            None => {
+                eprintln!("{key}: not in {}", s.describe());
+                Ok(ExitCode::from(1))
+            }
+            Some(m) => {
+                let (restore, expires_ms) = match m.restore {
+                    store::RestoreState::None => ("none", None),
+                    store::RestoreState::InProgress => ("in-progress", None),
+                    store::RestoreState::Ready { expires_ms } => ("ready", Some(expires_ms)),
+                };
+                let v = serde_json::json!({
+                    "key": m.key,
+                    "size": m.size,
+                    "crc64": m.crc64,
+                    "storage_class": m.storage_class,
+                    "modified_ms": m.modified_ms,
+                    "readable": m.readable(),
+                    "restore": restore,
+                    "restore_expires_ms": expires_ms,
+                });
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })
+}
+
+/// `camvault store restore KEY`: one RestoreObject request, for trying a store's restores
+/// by hand (the restore planner requests whole time ranges).
+pub fn restore(cfg: Config, key: &str, days: u32, tier: &str) -> Result<ExitCode> {
+    let tier = match tier.to_ascii_lowercase().as_str() {
+        "expedited" => store::RestoreTier::Expedited,
+        "standard" => store::RestoreTier::Standard,
+        "bulk" => store::RestoreTier::Bulk,
+        other => bail!("--tier {other:?}: use expedited, standard or bulk"),
+    };
+    if days == 0 {
+        bail!("--days must be at least 1");
+    }
+    let rt = super::runtime()?;
+    rt.block_on(async move {
+        let s = store::open(&cfg)?;
+        let answer = s.restore(key, days, tier).await.map_err(|e| anyhow!("{e}"))?;
+        println!(
+            "{key}: {}",
+            match answer {
+                store::RestoreAnswer::Started => "restore started",
+                store::RestoreAnswer::AlreadyInProgress => "a restore is already in progress",
+                store::RestoreAnswer::AlreadyRestored =>
+                    "already readable (a restored copy is there; its time was extended)",
+            }
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
 async fn probe(s: &dyn store::Backend, local: &std::path::Path, key: &str, class: &str) -> Result<()> {
     let len = PROBE_BYTES as u64;
     let mut body = Body::open(local, len, None).await?;

@@ -351,7 +351,9 @@ async fn step_item(
         RestoreState::Ready { expires_ms } if expires_ms > 0 => Some(expires_ms),
         _ => None,
     };
-    if head.readable() {
+    // "ready" means the store answered a restore with 200 (already restored): read even
+    // when HEAD lags behind and does not show the restored copy yet.
+    if head.readable() || item.state == "ready" {
         match store.get(&item.key).await {
             Ok(reader) => match save_verified(reader, &dest, item).await {
                 Ok(()) => {
@@ -365,7 +367,7 @@ async fn step_item(
                 }
                 Err(e) => return retry(&e),
             },
-            // It expired between HEAD and GET: ask again below at the next pass.
+            // It expired between HEAD and GET, or HEAD was ahead of GET: ask again below.
             Err(e) if e.kind == ErrorKind::Archived => {}
             Err(e) => return retry(&e.to_string()),
         }
@@ -393,7 +395,16 @@ async fn step_item(
             let tier: RestoreTier =
                 serde_json::from_value(serde_json::Value::String(r.tier.clone())).unwrap_or(RestoreTier::Standard);
             match store.restore(&item.key, r.days, tier).await {
-                Ok(RestoreAnswer::AlreadyRestored) => update("ready", Some(now_ms), None, now_ms, None, None),
+                Ok(RestoreAnswer::AlreadyRestored) => {
+                    // Read at once; if the store keeps saying "restored" but refusing the
+                    // read, do not hammer it.
+                    let next = if item.state == "ready" {
+                        now_ms + backoff_ms(cfg, 1)
+                    } else {
+                        now_ms
+                    };
+                    update("ready", item.requested_ms.or(Some(now_ms)), None, next, None, None)
+                }
                 Ok(RestoreAnswer::Started | RestoreAnswer::AlreadyInProgress) => {
                     p.requested += 1;
                     update("requested", Some(now_ms), None, now_ms + backoff_ms(cfg, 0), None, None)

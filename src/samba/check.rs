@@ -98,6 +98,16 @@ pub fn check_config(cfg: &Config, findings: &mut Vec<Finding>) -> Result<(Option
         .get("worm:grace_period")
         .and_then(|g| g.parse().ok())
         .unwrap_or(3600);
+    for m in mods.iter().filter(|m| ["worm", "full_audit"].contains(m)) {
+        if vfs_module_missing(m) {
+            findings.push(Finding {
+                ok: false,
+                what: format!(
+                    "Samba's vfs_{m} module is not installed, so smbd refuses the camera's connections (NT_STATUS_BAD_NETWORK_NAME): apt-get install samba-vfs-modules"
+                ),
+            });
+        }
+    }
     if mods.contains(&"worm") {
         findings.push(Finding {
             ok: true,
@@ -322,6 +332,23 @@ fn first_status(out: &str) -> String {
         .find(|w| w.starts_with("NT_STATUS_"))
         .map(str::to_string)
         .unwrap_or_else(|| "no error: it succeeded".into())
+}
+
+/// Whether smbd's build says where VFS modules live and `name` is not there. Debian
+/// ships vfs_worm in `samba-vfs-modules`, only a Recommends of `samba`.
+pub fn vfs_module_missing(name: &str) -> bool {
+    let Ok(out) = Command::new(find("smbd")).arg("-b").output() else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(dir) = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("MODULESDIR:"))
+        .map(str::trim)
+    else {
+        return false;
+    };
+    !Path::new(dir).join("vfs").join(format!("{name}.so")).exists()
 }
 
 /// The key under which `serve` keeps the share check's verdict for the health rules.

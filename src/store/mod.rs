@@ -6,12 +6,14 @@
 //! - The pipeline never deletes. The one delete here, [`delete_probe`], removes only
 //!   `store test`'s probe objects under [`PROBE_PREFIX`], and checks that itself.
 //!
-//! Backends: `fs` (a directory used as a bucket, the embedded default) and `oss`
-//! (Aliyun OSS, native API).
+//! Backends: `fs` (a directory used as a bucket, the embedded default), `oss`
+//! (Aliyun OSS, native API) and `s3` (any S3-compatible store). Storage classes are
+//! camvault's (OSS's) names everywhere outside a backend; `s3` translates.
 
 pub mod fs;
 pub mod lifecycle;
 pub mod oss;
+pub mod s3;
 
 use std::fmt;
 use std::path::Path;
@@ -197,6 +199,38 @@ pub trait Backend: Send + Sync {
     async fn delete_probe_unchecked(&self, key: &str) -> StoreResult<()>;
 }
 
+/// One part a multipart upload has stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartDone {
+    /// 1-based.
+    pub part: u32,
+    pub size: u64,
+    pub etag: String,
+    /// The part's checksum as the backend computed it (S3: MD5 hex).
+    pub checksum: Option<String>,
+}
+
+/// A multipart upload in progress, as the journal remembers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultipartProgress {
+    pub key: String,
+    pub upload_id: String,
+    pub part_size: u64,
+    pub parts: Vec<PartDone>,
+}
+
+/// Where a multipart upload keeps its progress so that a restart resumes it (the
+/// catalog, keyed by file id). A body without one is uploaded in parts all the same,
+/// only not resumably.
+pub trait MultipartJournal: Send + Sync {
+    fn load(&self, file_id: i64) -> anyhow::Result<Option<MultipartProgress>>;
+    /// Forgets any earlier upload of the file and records this one.
+    fn begin(&self, file_id: i64, key: &str, upload_id: &str, part_size: u64) -> anyhow::Result<()>;
+    fn part_done(&self, file_id: i64, part: &PartDone) -> anyhow::Result<()>;
+    /// The upload completed or was given up: nothing left to resume.
+    fn finish(&self, file_id: i64) -> anyhow::Result<()>;
+}
+
 /// The only prefix camvault ever deletes under: `store test`'s probe objects.
 pub const PROBE_PREFIX: &str = "camvault-probe/";
 
@@ -216,6 +250,7 @@ pub fn open(cfg: &crate::config::Config) -> anyhow::Result<Box<dyn Backend>> {
     match cfg.store.kind {
         crate::config::StoreKind::Fs => Ok(Box::new(fs::FsStore::from_config(cfg))),
         crate::config::StoreKind::Oss => Ok(Box::new(oss::OssStore::new(cfg)?)),
+        crate::config::StoreKind::S3 => Ok(Box::new(s3::S3Store::new(cfg)?)),
     }
 }
 

@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use tokio::io::AsyncReadExt;
 
 use super::limit::RateLimiter;
+use crate::store::MultipartJournal;
 
 const CHUNK: usize = 1 << 20;
 
@@ -21,6 +22,7 @@ pub struct Body {
     crc: crc64fast::Digest,
     buf: Vec<u8>,
     limiter: Option<Arc<RateLimiter>>,
+    journal: Option<(i64, Arc<dyn MultipartJournal>)>,
 }
 
 impl Body {
@@ -47,7 +49,25 @@ impl Body {
             crc: crc64fast::Digest::new(),
             buf: vec![0; CHUNK],
             limiter,
+            journal: None,
         })
+    }
+
+    /// Lets a multipart upload of this body record its progress under `file_id`, so that
+    /// it resumes after a crash instead of starting over.
+    pub fn with_journal(mut self, file_id: i64, journal: Arc<dyn MultipartJournal>) -> Body {
+        self.journal = Some((file_id, journal));
+        self
+    }
+
+    /// The file id and journal given by [`Body::with_journal`].
+    pub fn journal(&self) -> Option<(i64, Arc<dyn MultipartJournal>)> {
+        self.journal.clone()
+    }
+
+    /// The local file the bytes come from.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     pub fn len(&self) -> u64 {
@@ -61,11 +81,26 @@ impl Body {
 
     /// The next chunk, or `None` at the end.
     pub async fn next_chunk(&mut self) -> Result<Option<&[u8]>> {
-        let want = (self.len - self.sent).min(CHUNK as u64) as usize;
+        self.read_chunk(CHUNK as u64, true).await
+    }
+
+    /// The next chunk of at most `max` bytes (so that parts end where they should).
+    pub async fn next_chunk_upto(&mut self, max: u64) -> Result<Option<&[u8]>> {
+        self.read_chunk(max, true).await
+    }
+
+    /// Like [`Body::next_chunk_upto`], outside the rate limit: for bytes the store already
+    /// holds (a resumed upload), which are only read to keep the checksum whole.
+    pub async fn skip_chunk_upto(&mut self, max: u64) -> Result<Option<&[u8]>> {
+        self.read_chunk(max, false).await
+    }
+
+    async fn read_chunk(&mut self, max: u64, limited: bool) -> Result<Option<&[u8]>> {
+        let want = (self.len - self.sent).min(CHUNK as u64).min(max) as usize;
         if want == 0 {
             return Ok(None);
         }
-        if let Some(l) = &self.limiter {
+        if let Some(l) = self.limiter.as_ref().filter(|_| limited) {
             l.acquire(want as u64).await;
         }
         let mut filled = 0;

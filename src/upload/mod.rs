@@ -120,7 +120,8 @@ impl Uploader {
         let path = self.vault.join(&row.key);
         let mut body = Body::open(&path, row.size, Some(self.limiter.clone()))
             .await
-            .map_err(|e| format!("{e:#}"))?;
+            .map_err(|e| format!("{e:#}"))?
+            .with_journal(row.id, self.catalog.clone());
         match self.store.put(&row.key, &mut body, &self.storage_class).await {
             Ok(()) => Ok(crc_hex(body.crc64())),
             Err(e) if e.kind == ErrorKind::AlreadyExists => {

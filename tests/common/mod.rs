@@ -296,14 +296,14 @@ pub fn camera_ids(status: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-/// Python from the venv `.ci/run` makes (pysmb, alibabacloud-oss-v2), or `$CAMVAULT_TEST_PYTHON`.
+/// Python from the venv `.ci/run` makes (pysmb, alibabacloud-oss-v2, moto), or `$CAMVAULT_TEST_PYTHON`.
 pub fn test_python() -> PathBuf {
     let p = std::env::var_os("CAMVAULT_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python"));
     assert!(
         p.exists(),
-        "{} missing: python3 -m venv .venv-test && .venv-test/bin/pip install pysmb alibabacloud-oss-v2 selenium (.ci/run does)",
+        "{} missing: python3 -m venv .venv-test && .venv-test/bin/pip install pysmb alibabacloud-oss-v2 'moto[server]' selenium (.ci/run does)",
         p.display()
     );
     p
@@ -325,4 +325,46 @@ pub fn wait_port(addr: &str, port: u16, what: &str, limit: Duration) {
         assert!(t0.elapsed() < limit, "{what} did not start listening on {addr}:{port}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A real camera-like clip made by ffmpeg: HEVC video (`hvc1`), and A-law audio when
+/// `audio` is set, as the cameras record; `secs` long at `size` (e.g. "320x240").
+pub fn hevc_clip(path: &Path, secs: u32, size: &str, audio: bool) {
+    assert!(
+        has("ffmpeg"),
+        "ffmpeg is needed for this test: apt-get install ffmpeg (.ci/run does)"
+    );
+    let mut c = Command::new("ffmpeg");
+    c.args(["-y", "-loglevel", "error", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc=duration={secs}:size={size}:rate=10"));
+    if audio {
+        c.args(["-f", "lavfi", "-i"])
+            .arg(format!("sine=frequency=440:duration={secs}:sample_rate=8000"))
+            .args(["-c:a", "pcm_alaw"]);
+    }
+    c.args(["-c:v", "libx265", "-tag:v", "hvc1", "-x265-params", "log-level=error"]);
+    if audio {
+        // MP4 cannot carry A-law; the cameras' files are MOV-style.
+        c.args(["-f", "mov"]);
+    }
+    let st = c.arg(path).status().unwrap();
+    assert!(st.success(), "ffmpeg could not make {}", path.display());
+}
+
+/// Every file below `dir` (not directories), sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
 }

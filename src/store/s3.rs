@@ -1,0 +1,934 @@
+//! `s3` backend: any S3-compatible store (AWS S3, Ceph RGW, MinIO, Garage).
+//!
+//! **Signing.** SigV4 by [`rusty_s3`] 0.8 (`default-features = false`), a small sans-IO
+//! crate: it signs, reqwest (already here) sends. Every crate it needs (hmac, sha2, jiff,
+//! url, percent-encoding, zeroize) was already in the tree, so it adds no build time;
+//! `aws-sigv4` with only `sign-http` pulls ~25 more crates (the smithy runtime types, a
+//! second RustCrypto generation, `time`) and its current releases need a newer Rust than
+//! this crate's `rust-version`. rusty-s3 signs in the query string (presigned-URL form,
+//! `UNSIGNED-PAYLOAD`, valid for [`SIGNATURE_SECS`]), which every S3 implementation
+//! accepts for every operation; the signed URL is never logged (network errors are
+//! stripped of it). The signature is checked against AWS's published presigned-URL
+//! example, and every request of the tests against a botocore oracle in the test proxy.
+//!
+//! **Never overwrites.** `If-None-Match: *` on PUT and on CompleteMultipartUpload: 412 is
+//! [`ErrorKind::AlreadyExists`]. A store that ignores the header is caught by `store test`.
+//!
+//! **Checksums.** Before sending, the vault file is read once locally for its CRC-64 and
+//! MD5 (per part for multipart). Each request carries `Content-MD5`, so the store refuses
+//! bytes damaged on the way, and the ETag it answers is compared with our MD5 as well
+//! (skipped under SSE-KMS/SSE-C, where the ETag is not an MD5). Our CRC-64 goes along as
+//! `x-amz-meta-camvault-crc64` and comes back on HEAD, so `verify` keeps comparing
+//! CRC-64s; for single PUTs the MD5 goes along too (`x-amz-meta-camvault-md5`) and HEAD
+//! reports no CRC-64 when the object's ETag contradicts it, so a damaged object is never
+//! taken for ours. The newer `x-amz-checksum-*` (CRC64NVME, CRC32C, SHA-256) would need
+//! header signing with a streaming trailer or a second hash pass; MD5 is the one every
+//! S3-compatible store checks.
+//!
+//! **Multipart** from `store.s3.multipart_threshold_mb` on, in parts of `part_size_mb`
+//! (see `multipart` below): the catalog journal remembers the upload id and the parts done,
+//! and a restart resumes at the first part the store does not hold (ListParts decides).
+//!
+//! **Storage classes** are camvault's names outside this file; [`CLASSES`] maps them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use base64::Engine;
+use bytes::Bytes;
+use md5::Digest;
+use reqwest::{Method, StatusCode, Url};
+use serde::Deserialize;
+use tracing::warn;
+
+use super::{
+    Backend, ErrorKind, ObjectMeta, Reader, RestoreAnswer, RestoreState, RestoreTier, StoreError, StoreResult,
+};
+use crate::config::Config;
+use crate::upload::body::Body;
+
+/// camvault's storage classes (OSS's names: the config, the catalog and the cost model
+/// use them) and S3's, in both directions. Classes not listed pass through unchanged.
+/// `Archive` ↔ `GLACIER_IR` is the odd pair: Glacier Instant Retrieval needs no restore,
+/// so HEAD reports such objects as readable.
+pub const CLASSES: [(&str, &str); 5] = [
+    ("Standard", "STANDARD"),
+    ("IA", "STANDARD_IA"),
+    ("Archive", "GLACIER_IR"),
+    ("ColdArchive", "GLACIER"),
+    ("DeepColdArchive", "DEEP_ARCHIVE"),
+];
+
+/// S3's name for one of camvault's classes.
+pub fn to_s3_class(ours: &str) -> &str {
+    CLASSES.iter().find(|(o, _)| *o == ours).map_or(ours, |(_, s)| s)
+}
+
+/// camvault's name for one of S3's classes.
+pub fn from_s3_class(theirs: &str) -> &str {
+    CLASSES.iter().find(|(_, s)| *s == theirs).map_or(theirs, |(o, _)| o)
+}
+
+/// How long a signed request stays valid (it is checked when the request starts).
+pub const SIGNATURE_SECS: u64 = 900;
+
+const META_CRC: &str = "x-amz-meta-camvault-crc64";
+const META_MD5: &str = "x-amz-meta-camvault-md5";
+/// Bytes an upload reads from the body at a time. Small enough that even a tight
+/// `upload.bandwidth_limit` moves a chunk well within `timeout_secs` (see `send_body`).
+const STREAM_CHUNK: u64 = 256 << 10;
+
+pub struct S3Store {
+    client: reqwest::Client,
+    bucket: rusty_s3::Bucket,
+    endpoint: String,
+    path_style: bool,
+    key_id: String,
+    secret: String,
+    token: Option<String>,
+    timeout: Duration,
+    threshold: u64,
+    part_size: u64,
+}
+
+/// S3's error document.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct S3Error {
+    code: String,
+    message: String,
+    request_id: String,
+    /// AuthorizationHeaderMalformed & co: the region the bucket is in.
+    region: String,
+    /// PermanentRedirect: the endpoint to use.
+    endpoint: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListResult {
+    #[serde(default)]
+    contents: Vec<Contents>,
+    #[serde(default)]
+    is_truncated: bool,
+    next_continuation_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Contents {
+    key: String,
+    size: u64,
+    storage_class: Option<String>,
+    last_modified: Option<String>,
+}
+
+/// Reads `key = value` lines (the credentials file). `[section]` lines are allowed once,
+/// so that a one-profile `~/.aws/credentials` works as it is.
+fn credentials_file(path: &std::path::Path) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read `store.s3.credentials_file` {}: {e}", path.display()))?;
+    if text.lines().filter(|l| l.trim_start().starts_with('[')).count() > 1 {
+        anyhow::bail!(
+            "`store.s3.credentials_file` {} holds several profiles; give camvault a file with only its own keys",
+            path.display()
+        );
+    }
+    Ok(text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            let k = k.trim().to_ascii_lowercase();
+            let k = k.strip_prefix("aws_").unwrap_or(&k).to_string();
+            (k, v.trim().trim_matches('"').to_string())
+        })
+        .collect())
+}
+
+/// The parts of a file and their MD5s, with the CRC-64 and MD5 of the whole, read from
+/// the vault before sending.
+struct Digests {
+    crc64: u64,
+    md5: [u8; 16],
+    parts: Vec<[u8; 16]>,
+}
+
+/// Reads the first `len` bytes of `path` once (off the async threads).
+async fn digest_file(path: &std::path::Path, len: u64, part_size: u64) -> StoreResult<Digests> {
+    let path = path.to_path_buf();
+    let task = tokio::task::spawn_blocking(move || -> std::io::Result<Digests> {
+        use std::io::Read;
+        let mut f = std::fs::File::open(&path)?;
+        let mut buf = vec![0u8; 1 << 20];
+        let (mut crc, mut whole, mut part) = (crc64fast::Digest::new(), md5::Md5::new(), md5::Md5::new());
+        let (mut done, mut in_part) = (0u64, 0u64);
+        let mut parts = Vec::new();
+        while done < len {
+            let want = (len - done).min(buf.len() as u64).min(part_size - in_part) as usize;
+            let n = f.read(&mut buf[..want])?;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("{} ended after {done} of {len} bytes", path.display()),
+                ));
+            }
+            crc.write(&buf[..n]);
+            whole.update(&buf[..n]);
+            part.update(&buf[..n]);
+            done += n as u64;
+            in_part += n as u64;
+            if in_part == part_size || done == len {
+                parts.push(std::mem::replace(&mut part, md5::Md5::new()).finalize().into());
+                in_part = 0;
+            }
+        }
+        if parts.is_empty() {
+            parts.push(part.finalize().into());
+        }
+        Ok(Digests {
+            crc64: crc.sum64(),
+            md5: whole.finalize().into(),
+            parts,
+        })
+    });
+    match task.await {
+        Ok(Ok(d)) => Ok(d),
+        Ok(Err(e)) => Err(StoreError::new(
+            ErrorKind::Transient,
+            format!("cannot read the vault copy to checksum it: {e}"),
+        )),
+        Err(e) => Err(StoreError::new(
+            ErrorKind::Transient,
+            format!("checksum task failed: {e}"),
+        )),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The ETag without quotes, when it is a plain MD5 (not a multipart or SSE-KMS ETag).
+fn etag_md5(etag: &str) -> Option<String> {
+    let e = etag.trim().trim_matches('"').to_ascii_lowercase();
+    (e.len() == 32 && e.bytes().all(|b| b.is_ascii_hexdigit())).then_some(e)
+}
+
+/// What a multipart object's ETag is: the MD5 of the parts' MD5s, then `-N`.
+fn multipart_etag(parts: &[[u8; 16]]) -> String {
+    let mut all = md5::Md5::new();
+    for p in parts {
+        all.update(p);
+    }
+    format!("{}-{}", hex(&all.finalize()), parts.len())
+}
+
+/// Whether the store encrypts with a key of its own, which makes ETags something else than MD5s.
+fn etag_is_not_md5(h: &reqwest::header::HeaderMap) -> bool {
+    h.get("x-amz-server-side-encryption")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("aws:kms"))
+        || h.contains_key("x-amz-server-side-encryption-customer-algorithm")
+}
+
+fn header<'a>(h: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A network error, without the (signed) URL reqwest would print.
+fn net(what: &str, e: reqwest::Error) -> StoreError {
+    let timeout = e.is_timeout();
+    let e = e.without_url();
+    let mut msg = format!("{what}: {e}");
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    if timeout {
+        msg.push_str(" (timed out)");
+    }
+    msg.push_str("; retried with backoff");
+    StoreError::new(ErrorKind::Transient, msg)
+}
+
+/// Turns an error answer into what the user should do. `perm` is the IAM permission the
+/// operation needs, named when access is denied.
+fn explain(status: StatusCode, bucket_region: Option<&str>, body: &str, what: &str, perm: &str) -> StoreError {
+    let e: S3Error = quick_xml::de::from_str(body).unwrap_or_default();
+    let region_hint = |r: &str| {
+        if r.is_empty() {
+            "the bucket is in another region or behind another endpoint: check `store.s3.region` and `store.s3.endpoint`".to_string()
+        } else {
+            format!("the bucket is in region {r:?}: set `store.s3.region = \"{r}\"`")
+        }
+    };
+    let region = if !e.region.is_empty() {
+        e.region.as_str()
+    } else {
+        bucket_region.unwrap_or_default()
+    };
+    let (kind, hint) = match (status.as_u16(), e.code.as_str()) {
+        (_, "PreconditionFailed") | (412, "") => (ErrorKind::AlreadyExists, String::new()),
+        (_, "NoSuchKey") | (_, "NoSuchUpload") => (ErrorKind::NotFound, String::new()),
+        (_, "InvalidObjectState") => (
+            ErrorKind::Archived,
+            "the object is in an archive class: restore it first (RestoreObject), then read it".into(),
+        ),
+        (_, "NoSuchBucket") => (
+            ErrorKind::Refused,
+            "no such bucket: check `store.s3.bucket` (and `store.s3.endpoint`); camvault does not create buckets".into(),
+        ),
+        (_, "AccessDenied")
+            if e.message.contains("expired") || e.message.contains("valid yet") || e.message.contains("yet valid") =>
+        {
+            (
+            ErrorKind::Refused,
+                "the request's time was refused: this machine's clock is off; enable NTP (`timedatectl set-ntp true`)".into(),
+            )
+        }
+        (_, "AccessDenied") | (_, "AllAccessDisabled") => (
+            ErrorKind::Refused,
+            format!("the access key lacks a permission: allow {perm} on this bucket (camvault needs s3:PutObject, s3:GetObject, s3:ListBucket, s3:ListBucketMultipartUploads, s3:ListMultipartUploadParts, s3:AbortMultipartUpload, and s3:RestoreObject, s3:GetLifecycleConfiguration, s3:PutLifecycleConfiguration for tiering)"),
+        ),
+        (_, "InvalidAccessKeyId") => (
+            ErrorKind::Refused,
+            "the access key id is wrong or disabled: check `access_key_id`".into(),
+        ),
+        (_, "SignatureDoesNotMatch") => (
+            ErrorKind::Refused,
+            "the secret access key is wrong (or does not belong to the access key id)".into(),
+        ),
+        (_, "RequestTimeTooSkewed") => (
+            ErrorKind::Refused,
+            "this machine's clock is off: enable NTP (`timedatectl set-ntp true`)".into(),
+        ),
+        (_, "ExpiredToken") | (_, "InvalidToken") | (_, "TokenRefreshRequired") => (
+            ErrorKind::Refused,
+            "the session token expired or is invalid: renew `session_token`, or use long-lived keys".into(),
+        ),
+        (_, "AuthorizationHeaderMalformed")
+        | (_, "AuthorizationQueryParametersError")
+        | (_, "IllegalLocationConstraintException")
+        | (_, "PermanentRedirect")
+        | (301, _) => {
+            let mut h = region_hint(region);
+            if !e.endpoint.is_empty() {
+                h.push_str(&format!(" (S3 says to use endpoint {})", e.endpoint));
+            }
+            (ErrorKind::Refused, h)
+        }
+        (_, "InvalidStorageClass") => (
+            ErrorKind::Refused,
+            "the store has no such storage class: check `store.storage_class` and `tiering.storage_class`".into(),
+        ),
+        (_, "EntityTooSmall") => (
+            ErrorKind::Refused,
+            "the store refused a part as too small: raise `store.s3.part_size_mb`".into(),
+        ),
+        (_, "NotImplemented") | (501, _) => (
+            ErrorKind::Refused,
+            "the store does not implement this request; camvault needs If-None-Match on PUT, multipart upload and, for tiering, lifecycle and restore".into(),
+        ),
+        (_, "BadDigest") | (_, "InvalidDigest") | (_, "XAmzContentSHA256Mismatch") | (_, "IncompleteBody") => (
+            ErrorKind::Transient,
+            "the bytes were damaged on the way and refused by the store; retried with backoff".into(),
+        ),
+        (_, "SlowDown") | (_, "ServiceUnavailable") | (_, "InternalError") | (_, "RequestTimeout") => {
+            (ErrorKind::Transient, "the store is busy; retried with backoff".into())
+        }
+        (s, _) if s >= 500 || s == 429 || s == 408 => {
+            (ErrorKind::Transient, "the store is busy; retried with backoff".into())
+        }
+        (403, _) => (
+            ErrorKind::Refused,
+            format!("access denied: allow {perm} on this bucket, and check the keys and `store.s3.region`"),
+        ),
+        (400, "") if bucket_region.is_some() => (ErrorKind::Refused, region_hint(region)),
+        _ => (ErrorKind::Refused, String::new()),
+    };
+    let mut msg = format!("{what}: S3 answered {status}");
+    if !e.code.is_empty() {
+        msg.push_str(&format!(" {}", e.code));
+        if !e.message.is_empty() {
+            msg.push_str(&format!(" ({})", e.message));
+        }
+    }
+    if !hint.is_empty() {
+        msg.push_str(&format!("; {hint}"));
+    }
+    if !e.request_id.is_empty() {
+        msg.push_str(&format!(" [RequestId {}]", e.request_id));
+    }
+    StoreError::new(kind, msg)
+}
+
+/// Rewrites the text of every `<StorageClass>` element with `map`.
+fn map_classes(xml: &str, map: fn(&str) -> &str) -> String {
+    const OPEN: &str = "<StorageClass>";
+    const CLOSE: &str = "</StorageClass>";
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(i) = rest.find(OPEN) {
+        let (head, tail) = rest.split_at(i + OPEN.len());
+        out.push_str(head);
+        match tail.find(CLOSE) {
+            Some(j) => {
+                out.push_str(map(tail[..j].trim()));
+                rest = &tail[j..];
+            }
+            None => {
+                rest = tail;
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A lifecycle configuration as S3 keeps it → as camvault reads it (class names).
+pub fn lifecycle_from_s3(xml: &str) -> String {
+    map_classes(xml, from_s3_class)
+}
+
+/// A lifecycle configuration from `lifecycle::merge` → as S3 takes it: S3 class names, and
+/// camvault's rule with `<Filter><Prefix>` (the rule-level `<Prefix>` is deprecated on
+/// AWS and refused by some S3-compatible stores). Other rules are left as they are.
+pub fn lifecycle_to_s3(xml: &str) -> String {
+    let mut xml = map_classes(xml, to_s3_class);
+    if let Ok(rules) = super::lifecycle::parse(&xml) {
+        if let Some(ours) = rules.iter().find(|r| r.id == super::lifecycle::RULE_ID) {
+            if !ours.xml.contains("<Filter>") && !ours.xml.contains("<Filter/>") {
+                if let (Some(a), Some(b)) = (ours.xml.find("<Prefix>"), ours.xml.find("</Prefix>")) {
+                    let end = b + "</Prefix>".len();
+                    let fixed = format!(
+                        "{}<Filter>{}</Filter>{}",
+                        &ours.xml[..a],
+                        &ours.xml[a..end],
+                        &ours.xml[end..]
+                    );
+                    xml = xml.replacen(&ours.xml, &fixed, 1);
+                }
+            }
+        }
+    }
+    xml
+}
+
+/// RestoreObject's body.
+fn restore_request_xml(days: u32, tier: RestoreTier) -> String {
+    format!(
+        "<RestoreRequest><Days>{days}</Days><GlacierJobParameters><Tier>{}</Tier></GlacierJobParameters></RestoreRequest>",
+        tier.as_str()
+    )
+}
+
+impl S3Store {
+    pub fn new(cfg: &Config) -> anyhow::Result<S3Store> {
+        let s = &cfg.store.s3;
+        let file = match cfg.s3_credentials_file() {
+            Some(p) => {
+                use std::os::unix::fs::PermissionsExt;
+                if let Ok(m) = std::fs::metadata(&p) {
+                    if m.permissions().mode() & 0o077 != 0 {
+                        warn!(
+                            "credentials file {} can be read by other users: chmod 600 it",
+                            p.display()
+                        );
+                    }
+                }
+                credentials_file(&p)?
+            }
+            None => Default::default(),
+        };
+        let pick = |conf: &str, file_key: &str, env: &str| -> Option<String> {
+            Some(conf.to_string())
+                .filter(|v| !v.is_empty())
+                .or_else(|| file.get(file_key).cloned().filter(|v| !v.is_empty()))
+                .or_else(|| std::env::var(env).ok().filter(|v| !v.is_empty()))
+        };
+        let key_id = pick(&s.access_key_id, "access_key_id", "AWS_ACCESS_KEY_ID");
+        let secret = pick(&s.secret_access_key.0, "secret_access_key", "AWS_SECRET_ACCESS_KEY");
+        let (Some(key_id), Some(secret)) = (key_id, secret) else {
+            anyhow::bail!(
+                "no S3 credentials: set `store.s3.credentials_file` (a 0600 file with access_key_id = … and secret_access_key = …), or $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY"
+            );
+        };
+        let token = pick(&s.session_token.0, "session_token", "AWS_SESSION_TOKEN");
+        let endpoint = if s.endpoint.is_empty() {
+            format!("https://s3.{}.amazonaws.com", s.region)
+        } else {
+            s.endpoint.trim_end_matches('/').to_string()
+        };
+        let url: Url = endpoint
+            .parse()
+            .map_err(|e| anyhow::anyhow!("`store.s3.endpoint` = {endpoint:?}: {e}"))?;
+        let style = if s.path_style {
+            rusty_s3::UrlStyle::Path
+        } else {
+            rusty_s3::UrlStyle::VirtualHost
+        };
+        let bucket = rusty_s3::Bucket::new(url, style, s.bucket.clone(), s.region.clone())
+            .map_err(|e| anyhow::anyhow!("`store.s3.endpoint` = {endpoint:?}: {e}"))?;
+        // No read timeout here: reqwest's runs from the start of the request, which would
+        // cut a slow upload short. Stalls are detected by progress instead (`send_body`).
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()?;
+        Ok(S3Store {
+            client,
+            bucket,
+            endpoint,
+            path_style: s.path_style,
+            key_id,
+            secret,
+            token,
+            timeout: Duration::from_secs(s.timeout_secs),
+            threshold: s.multipart_threshold_mb << 20,
+            part_size: s.part_size_mb << 20,
+        })
+    }
+
+    /// The signed URL of a request, at time `now`, valid for `expires` seconds. `headers`
+    /// are signed too (lower-case names); the store refuses unsigned `x-amz-*` headers.
+    fn signed_url(
+        &self,
+        now: jiff::Timestamp,
+        expires: u64,
+        method: &Method,
+        key: Option<&str>,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> StoreResult<Url> {
+        let url = match key {
+            Some(k) => {
+                if k.is_empty() || k.starts_with('/') || k.split('/').any(|s| s == "." || s == "..") {
+                    return Err(StoreError::new(
+                        ErrorKind::Refused,
+                        format!("{k:?} cannot be an S3 key camvault uses"),
+                    ));
+                }
+                self.bucket
+                    .object_url(k)
+                    .map_err(|e| StoreError::new(ErrorKind::Refused, format!("key {k:?}: {e}")))?
+            }
+            None => self.bucket.base_url().clone(),
+        };
+        let m = match *method {
+            Method::HEAD => rusty_s3::Method::Head,
+            Method::GET => rusty_s3::Method::Get,
+            Method::POST => rusty_s3::Method::Post,
+            Method::PUT => rusty_s3::Method::Put,
+            _ => rusty_s3::Method::Delete,
+        };
+        let mut query = query.to_vec();
+        query.sort();
+        let mut headers = headers.to_vec();
+        headers.sort();
+        Ok(rusty_s3::signing::sign(
+            &now,
+            m,
+            url,
+            &self.key_id,
+            &self.secret,
+            self.token.as_deref(),
+            self.bucket.region(),
+            expires,
+            query.iter().copied(),
+            headers.iter().copied(),
+        ))
+    }
+
+    /// A signed request for `key` (or the bucket when `None`), carrying `headers`.
+    fn request(
+        &self,
+        method: Method,
+        key: Option<&str>,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> StoreResult<reqwest::RequestBuilder> {
+        let url = self.signed_url(jiff::Timestamp::now(), SIGNATURE_SECS, &method, key, query, headers)?;
+        let mut rb = self.client.request(method, url);
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        Ok(rb)
+    }
+
+    /// Sends a request without a streamed body, within the timeout.
+    async fn send(&self, rb: reqwest::RequestBuilder, what: &str) -> StoreResult<reqwest::Response> {
+        rb.timeout(self.timeout).send().await.map_err(|e| net(what, e))
+    }
+
+    /// Reads a whole (small) answer body.
+    async fn text(&self, resp: reqwest::Response, what: &str) -> StoreResult<String> {
+        resp.text().await.map_err(|e| net(what, e))
+    }
+
+    async fn error(&self, what: &str, perm: &str, resp: reqwest::Response) -> StoreError {
+        let status = resp.status();
+        let region = header(resp.headers(), "x-amz-bucket-region").map(str::to_string);
+        let body = tokio::time::timeout(self.timeout, resp.text())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        explain(status, region.as_deref(), &body, what, perm)
+    }
+
+    /// Streams the next `n` bytes of `body` as the request's body. A request is abandoned
+    /// when no byte has moved for `timeout_secs`, however long the whole upload takes.
+    async fn send_body(
+        &self,
+        rb: reqwest::RequestBuilder,
+        body: &mut Body,
+        n: u64,
+        what: &str,
+    ) -> StoreResult<reqwest::Response> {
+        let t0 = Instant::now();
+        let last = Arc::new(AtomicU64::new(0));
+        let stamp = |last: &AtomicU64| last.store(t0.elapsed().as_millis() as u64, Ordering::Relaxed);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
+        let seen = last.clone();
+        let stream = futures_util::stream::unfold(rx, move |mut rx| {
+            let seen = seen.clone();
+            async move {
+                let item = rx.recv().await;
+                seen.store(t0.elapsed().as_millis() as u64, Ordering::Relaxed);
+                item.map(|i| (i, rx))
+            }
+        });
+        let send = rb
+            .header(reqwest::header::CONTENT_LENGTH, n.to_string())
+            .body(reqwest::Body::wrap_stream(stream))
+            .send();
+        let produce = async {
+            let tx = tx;
+            let mut left = n;
+            while left > 0 {
+                match body.next_chunk_upto(left.min(STREAM_CHUNK)).await {
+                    Ok(Some(chunk)) => {
+                        stamp(&last);
+                        left -= chunk.len() as u64;
+                        if tx.send(Ok(Bytes::copy_from_slice(chunk))).await.is_err() {
+                            return Ok(()); // the request ended early; its error tells why
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = tx.send(Err(std::io::Error::other(format!("{e:#}")))).await;
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(())
+        };
+        let limit = self.timeout.as_millis() as u64;
+        let watchdog = async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let idle = (t0.elapsed().as_millis() as u64).saturating_sub(last.load(Ordering::Relaxed));
+                if idle > limit {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            (resp, produced) = async { tokio::join!(send, produce) } => {
+                produced.map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: {e:#}")))?;
+                resp.map_err(|e| net(what, e))
+            }
+            () = watchdog => Err(StoreError::new(
+                ErrorKind::Transient,
+                format!("{what}: no progress for {} s; retried with backoff", self.timeout.as_secs()),
+            )),
+        }
+    }
+
+    async fn put_single(&self, key: &str, body: &mut Body, class: &str) -> StoreResult<()> {
+        let what = format!("PUT {key}");
+        let d = digest_file(body.path(), body.len(), body.len().max(1)).await?;
+        let (md5_b64, md5_hex, crc) = (b64(&d.md5), hex(&d.md5), super::crc_hex(d.crc64));
+        let headers = [
+            ("content-md5", md5_b64.as_str()),
+            ("content-type", "application/octet-stream"),
+            ("if-none-match", "*"),
+            (META_CRC, crc.as_str()),
+            (META_MD5, md5_hex.as_str()),
+            ("x-amz-storage-class", to_s3_class(class)),
+        ];
+        let rb = self.request(Method::PUT, Some(key), &[], &headers)?;
+        let resp = self.send_body(rb, body, body.len(), &what).await?;
+        if !resp.status().is_success() {
+            return Err(self.error(&what, "s3:PutObject", resp).await);
+        }
+        self.sent_what_we_hashed(key, body, &d)?;
+        match header(resp.headers(), "etag").and_then(etag_md5) {
+            Some(e) if e != md5_hex && !etag_is_not_md5(resp.headers()) => Err(StoreError::new(
+                ErrorKind::Transient,
+                format!("{what}: the store holds bytes with MD5 {e}, camvault sent {md5_hex}: damaged on the way"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The bytes streamed are the ones checksummed beforehand (the vault copy did not change).
+    fn sent_what_we_hashed(&self, key: &str, body: &Body, d: &Digests) -> StoreResult<()> {
+        if body.crc64() != d.crc64 {
+            return Err(StoreError::new(
+                ErrorKind::Transient,
+                format!(
+                    "PUT {key}: the vault copy changed while it was uploaded (CRC-64 {} before, {} sent)",
+                    super::crc_hex(d.crc64),
+                    super::crc_hex(body.crc64())
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+mod multipart;
+
+#[async_trait]
+impl Backend for S3Store {
+    fn describe(&self) -> String {
+        format!(
+            "s3 bucket {} in {} ({}, {})",
+            self.bucket.name(),
+            self.bucket.region(),
+            self.endpoint,
+            if self.path_style { "path-style" } else { "virtual-host" }
+        )
+    }
+
+    async fn put(&self, key: &str, body: &mut Body, storage_class: &str) -> StoreResult<()> {
+        if body.len() >= self.threshold {
+            self.put_multipart(key, body, storage_class).await
+        } else {
+            self.put_single(key, body, storage_class).await
+        }
+    }
+
+    async fn head(&self, key: &str) -> StoreResult<Option<ObjectMeta>> {
+        let what = format!("HEAD {key}");
+        let resp = self
+            .send(self.request(Method::HEAD, Some(key), &[], &[])?, &what)
+            .await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(self
+                .error(
+                    &what,
+                    "s3:GetObject (and s3:ListBucket, so that a missing key answers 404)",
+                    resp,
+                )
+                .await);
+        }
+        let h = resp.headers();
+        let size = header(h, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let raw_class = header(h, "x-amz-storage-class").unwrap_or("STANDARD");
+        let mut crc64 = header(h, META_CRC).map(|c| c.to_ascii_lowercase());
+        if let (Some(ours), Some(etag)) = (header(h, META_MD5), header(h, "etag").and_then(etag_md5)) {
+            if !ours.eq_ignore_ascii_case(&etag) && !etag_is_not_md5(h) {
+                warn!(key, "the object's ETag {etag} contradicts the MD5 camvault sent ({ours}): its bytes are not the ones uploaded");
+                crc64 = None;
+            }
+        }
+        let restore = if raw_class == "GLACIER_IR" {
+            // Instant Retrieval: readable without a restore.
+            RestoreState::Ready { expires_ms: 0 }
+        } else {
+            header(h, "x-amz-restore")
+                .map(super::parse_restore_header)
+                .unwrap_or_default()
+        };
+        Ok(Some(ObjectMeta {
+            key: key.to_string(),
+            size,
+            crc64,
+            storage_class: from_s3_class(raw_class).to_string(),
+            modified_ms: header(h, "last-modified")
+                .and_then(|v| jiff::fmt::rfc2822::parse(v).ok())
+                .map_or(0, |z| z.timestamp().as_millisecond()),
+            restore,
+        }))
+    }
+
+    async fn get(&self, key: &str) -> StoreResult<Reader> {
+        use futures_util::StreamExt;
+        let what = format!("GET {key}");
+        let rb = self.request(Method::GET, Some(key), &[], &[])?;
+        let resp = match tokio::time::timeout(self.timeout, rb.send()).await {
+            Ok(r) => r.map_err(|e| net(&what, e))?,
+            Err(_) => {
+                return Err(StoreError::new(
+                    ErrorKind::Transient,
+                    format!("{what}: no answer within {} s", self.timeout.as_secs()),
+                ))
+            }
+        };
+        if !resp.status().is_success() {
+            return Err(self.error(&what, "s3:GetObject", resp).await);
+        }
+        // A read that stalls for the timeout ends the stream with an error.
+        let timeout = self.timeout;
+        let stream = futures_util::stream::unfold(Some(resp.bytes_stream()), move |s| async move {
+            let mut s = s?;
+            match tokio::time::timeout(timeout, s.next()).await {
+                Ok(Some(Ok(b))) => Some((Ok(b), Some(s))),
+                Ok(Some(Err(e))) => Some((Err(std::io::Error::other(e.without_url())), None)),
+                Ok(None) => None,
+                Err(_) => Some((
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the store stopped sending",
+                    )),
+                    None,
+                )),
+            }
+        });
+        Ok(Box::new(tokio_util::io::StreamReader::new(Box::pin(stream))))
+    }
+
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<ObjectMeta>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut query = vec![("list-type", "2"), ("prefix", prefix), ("max-keys", "1000")];
+            if let Some(t) = &token {
+                query.push(("continuation-token", t));
+            }
+            let resp = self.send(self.request(Method::GET, None, &query, &[])?, "list").await?;
+            if !resp.status().is_success() {
+                return Err(self.error("list", "s3:ListBucket", resp).await);
+            }
+            let text = self.text(resp, "list").await?;
+            let page: ListResult = quick_xml::de::from_str(&text)
+                .map_err(|e| StoreError::new(ErrorKind::Transient, format!("list: unreadable answer from S3 ({e})")))?;
+            out.extend(page.contents.into_iter().map(|c| {
+                ObjectMeta {
+                    key: c.key,
+                    size: c.size,
+                    crc64: None,
+                    storage_class: from_s3_class(c.storage_class.as_deref().unwrap_or("STANDARD")).to_string(),
+                    modified_ms: c
+                        .last_modified
+                        .as_deref()
+                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                        .map_or(0, |t| t.as_millisecond()),
+                    restore: Default::default(),
+                }
+            }));
+            match (page.is_truncated, page.next_continuation_token) {
+                (true, Some(t)) => token = Some(t),
+                _ => {
+                    out.sort_by(|a, b| a.key.cmp(&b.key));
+                    return Ok(out);
+                }
+            }
+        }
+    }
+
+    async fn check(&self) -> StoreResult<()> {
+        let what = "reaching the bucket";
+        let rb = self.request(Method::GET, None, &[("list-type", "2"), ("max-keys", "1")], &[])?;
+        let resp = self.send(rb, what).await?;
+        if !resp.status().is_success() {
+            return Err(self.error(what, "s3:ListBucket", resp).await);
+        }
+        Ok(())
+    }
+
+    async fn get_lifecycle(&self) -> StoreResult<Option<String>> {
+        let what = "GET lifecycle";
+        let resp = self
+            .send(self.request(Method::GET, None, &[("lifecycle", "")], &[])?, what)
+            .await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            let e = self.error(what, "s3:GetLifecycleConfiguration", resp).await;
+            return if e.message.contains("NoSuchBucket") {
+                Err(e)
+            } else {
+                Ok(None)
+            };
+        }
+        if !resp.status().is_success() {
+            return Err(self.error(what, "s3:GetLifecycleConfiguration", resp).await);
+        }
+        Ok(Some(lifecycle_from_s3(&self.text(resp, what).await?)))
+    }
+
+    async fn put_lifecycle(&self, xml: &str) -> StoreResult<()> {
+        let what = "PUT lifecycle";
+        let xml = lifecycle_to_s3(xml);
+        // PutBucketLifecycleConfiguration requires Content-MD5.
+        let md5 = b64(&md5::Md5::digest(xml.as_bytes()));
+        let headers = [("content-md5", md5.as_str()), ("content-type", "application/xml")];
+        let rb = self
+            .request(Method::PUT, None, &[("lifecycle", "")], &headers)?
+            .body(xml);
+        let resp = self.send(rb, what).await?;
+        if !resp.status().is_success() {
+            return Err(self.error(what, "s3:PutLifecycleConfiguration", resp).await);
+        }
+        Ok(())
+    }
+
+    async fn restore(&self, key: &str, days: u32, tier: RestoreTier) -> StoreResult<RestoreAnswer> {
+        let what = format!("restore {key}");
+        let xml = restore_request_xml(days, tier);
+        let md5 = b64(&md5::Md5::digest(xml.as_bytes()));
+        let headers = [("content-md5", md5.as_str()), ("content-type", "application/xml")];
+        let rb = self
+            .request(Method::POST, Some(key), &[("restore", "")], &headers)?
+            .body(xml);
+        let resp = self.send(rb, &what).await?;
+        match resp.status() {
+            StatusCode::ACCEPTED => return Ok(RestoreAnswer::Started),
+            StatusCode::OK => return Ok(RestoreAnswer::AlreadyRestored),
+            _ => {}
+        }
+        let mut e = self.error(&what, "s3:RestoreObject", resp).await;
+        if e.message.contains("RestoreAlreadyInProgress") {
+            return Ok(RestoreAnswer::AlreadyInProgress);
+        }
+        if e.kind == ErrorKind::Archived {
+            // InvalidObjectState here means the object is not archived: readable as it is.
+            if let Ok(Some(h)) = self.head(key).await {
+                if h.readable() {
+                    return Ok(RestoreAnswer::AlreadyRestored);
+                }
+            }
+        }
+        if tier == RestoreTier::Expedited && e.message.contains("InvalidArgument") {
+            e.message
+                .push_str("; S3 Deep Archive has no Expedited tier: use Standard (within 12 h) or Bulk (within 48 h)");
+        }
+        Err(e)
+    }
+
+    async fn delete_probe_unchecked(&self, key: &str) -> StoreResult<()> {
+        let what = format!("DELETE {key}");
+        let resp = self
+            .send(self.request(Method::DELETE, Some(key), &[], &[])?, &what)
+            .await?;
+        if !resp.status().is_success() {
+            return Err(self.error(&what, "s3:DeleteObject on camvault-probe/*", resp).await);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

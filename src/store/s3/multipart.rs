@@ -1,0 +1,400 @@
+//! Multipart upload, resumable after a crash.
+//!
+//! CreateMultipartUpload carries the class and our CRC-64; the catalog journal records the
+//! upload id, then each part once the store has it. After a crash the next attempt asks
+//! the store which parts it holds (ListParts: the journal can lag behind the store by one
+//! part, never the other way), keeps those whose size and ETag match our MD5 of the local
+//! bytes, and uploads the rest; CompleteMultipartUpload carries `If-None-Match: *`.
+//! Each part carries `Content-MD5` and its ETag is checked; the object's ETag must be
+//! the MD5 of the parts' MD5s. A body without a journal is uploaded the same way but
+//! aborted on failure, so it leaves no parts behind.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use tracing::{info, warn};
+
+use super::{
+    b64, digest_file, etag_is_not_md5, etag_md5, explain, header, hex, multipart_etag, to_s3_class, Digests, S3Store,
+    META_CRC, STREAM_CHUNK,
+};
+use crate::store::{ErrorKind, MultipartJournal, PartDone, StoreError, StoreResult};
+use crate::upload::body::Body;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InitiateResult {
+    upload_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListPartsResult {
+    #[serde(default)]
+    part: Vec<PartItem>,
+    #[serde(default)]
+    is_truncated: bool,
+    next_part_number_marker: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PartItem {
+    part_number: u32,
+    #[serde(rename = "ETag")]
+    etag: String,
+    size: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListUploadsResult {
+    #[serde(default)]
+    upload: Vec<UploadItem>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UploadItem {
+    key: String,
+    upload_id: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct CompleteResult {
+    #[serde(rename = "ETag")]
+    etag: String,
+    code: String,
+}
+
+type Journal = Option<(i64, Arc<dyn MultipartJournal>)>;
+
+/// The parts a store holds: number → (size, ETag).
+type Parts = BTreeMap<u32, (u64, String)>;
+
+fn catalog(e: anyhow::Error) -> StoreError {
+    StoreError::new(ErrorKind::Transient, format!("catalog: {e:#}"))
+}
+
+impl S3Store {
+    pub(super) async fn put_multipart(&self, key: &str, body: &mut Body, class: &str) -> StoreResult<()> {
+        let journal: Journal = body.journal();
+        let mut resume: Option<(String, u64, Parts)> = None;
+        if let Some((id, j)) = &journal {
+            match j.load(*id).map_err(catalog)? {
+                Some(p) if p.key == key => match self.list_parts(key, &p.upload_id).await {
+                    Ok(parts) => resume = Some((p.upload_id, p.part_size, parts)),
+                    Err(e) if e.kind == ErrorKind::NotFound => {
+                        // Completed (its answer lost in a crash) or aborted: the key decides.
+                        j.finish(*id).map_err(catalog)?;
+                        if self.head_exists(key).await? {
+                            return Err(StoreError::new(
+                                ErrorKind::AlreadyExists,
+                                format!("PUT {key}: the multipart upload interrupted earlier was completed"),
+                            ));
+                        }
+                    }
+                    Err(e) => return Err(e),
+                },
+                Some(p) => {
+                    self.abort(&p.key, &p.upload_id).await;
+                    j.finish(*id).map_err(catalog)?;
+                }
+                None => {}
+            }
+        }
+        let part_size = resume.as_ref().map_or(self.part_size, |r| r.1);
+        let d = digest_file(body.path(), body.len(), part_size).await?;
+        if d.parts.len() > 10_000 {
+            return Err(StoreError::new(
+                ErrorKind::Refused,
+                format!(
+                    "PUT {key}: {} parts, S3 takes at most 10000: raise `store.s3.part_size_mb`",
+                    d.parts.len()
+                ),
+            ));
+        }
+        let (upload_id, have) = match resume {
+            Some((u, _, have)) => {
+                info!(
+                    key,
+                    upload_id = %u,
+                    "resuming a multipart upload: the store holds {} of {} parts",
+                    have.len(),
+                    d.parts.len()
+                );
+                (u, have)
+            }
+            None => {
+                if let Err(e) = self.abort_strays(key).await {
+                    warn!(
+                        key,
+                        "{e} (unfinished uploads an interrupted attempt left are not cleaned up)"
+                    );
+                }
+                let u = self.create(key, class, &crate::store::crc_hex(d.crc64)).await?;
+                if let Some((id, j)) = &journal {
+                    if let Err(e) = j.begin(*id, key, &u, part_size) {
+                        self.abort(key, &u).await;
+                        return Err(catalog(e));
+                    }
+                }
+                (u, BTreeMap::new())
+            }
+        };
+        let mut result = self
+            .upload_parts(key, body, &upload_id, part_size, &d, &have, &journal)
+            .await;
+        if let Ok(etags) = &result {
+            result = self.complete(key, &upload_id, etags, &d).await.map(|()| Vec::new());
+        }
+        match &result {
+            Ok(_) => {}
+            Err(e) if e.kind == ErrorKind::AlreadyExists || journal.is_none() => {
+                self.abort(key, &upload_id).await;
+            }
+            Err(_) => return result.map(drop), // kept for the next attempt to resume
+        }
+        if let Some((id, j)) = &journal {
+            j.finish(*id).map_err(catalog)?;
+        }
+        result.map(drop)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn upload_parts(
+        &self,
+        key: &str,
+        body: &mut Body,
+        upload_id: &str,
+        part_size: u64,
+        d: &Digests,
+        have: &Parts,
+        journal: &Journal,
+    ) -> StoreResult<Vec<String>> {
+        let len = body.len();
+        let mut etags = Vec::with_capacity(d.parts.len());
+        for (i, md5) in d.parts.iter().enumerate() {
+            let part = i as u32 + 1;
+            let size = part_size.min(len - i as u64 * part_size);
+            if let Some((s, etag)) = have.get(&part) {
+                if *s == size && etag_md5(etag).is_none_or(|e| e == hex(md5)) {
+                    skip(body, size).await?;
+                    etags.push(etag.clone());
+                    continue;
+                }
+            }
+            let etag = self.upload_part(key, upload_id, part, body, size, md5).await?;
+            if let Some((id, j)) = journal {
+                j.part_done(
+                    *id,
+                    &PartDone {
+                        part,
+                        size,
+                        etag: etag.clone(),
+                        checksum: Some(hex(md5)),
+                    },
+                )
+                .map_err(catalog)?;
+            }
+            etags.push(etag);
+        }
+        self.sent_what_we_hashed(key, body, d)?;
+        Ok(etags)
+    }
+
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part: u32,
+        body: &mut Body,
+        size: u64,
+        md5: &[u8; 16],
+    ) -> StoreResult<String> {
+        let what = format!("PUT {key} part {part}");
+        let (number, md5_b64) = (part.to_string(), b64(md5));
+        let query = [("partNumber", number.as_str()), ("uploadId", upload_id)];
+        let rb = self.request(Method::PUT, Some(key), &query, &[("content-md5", md5_b64.as_str())])?;
+        let resp = self.send_body(rb, body, size, &what).await?;
+        if !resp.status().is_success() {
+            return Err(self.error(&what, "s3:PutObject", resp).await);
+        }
+        let Some(etag) = header(resp.headers(), "etag").map(str::to_string) else {
+            return Err(StoreError::new(
+                ErrorKind::Transient,
+                format!("{what}: the store answered without an ETag"),
+            ));
+        };
+        if let Some(e) = etag_md5(&etag) {
+            if e != hex(md5) && !etag_is_not_md5(resp.headers()) {
+                return Err(StoreError::new(
+                    ErrorKind::Transient,
+                    format!(
+                        "{what}: the store holds bytes with MD5 {e}, camvault sent {}: damaged on the way",
+                        hex(md5)
+                    ),
+                ));
+            }
+        }
+        Ok(etag)
+    }
+
+    async fn create(&self, key: &str, class: &str, crc: &str) -> StoreResult<String> {
+        let what = format!("PUT {key} (starting a multipart upload)");
+        let headers = [
+            ("content-type", "application/octet-stream"),
+            (META_CRC, crc),
+            ("x-amz-storage-class", to_s3_class(class)),
+        ];
+        let resp = self
+            .send(
+                self.request(Method::POST, Some(key), &[("uploads", "")], &headers)?,
+                &what,
+            )
+            .await?;
+        if !resp.status().is_success() {
+            return Err(self.error(&what, "s3:PutObject", resp).await);
+        }
+        let text = self.text(resp, &what).await?;
+        let r: InitiateResult = quick_xml::de::from_str(&text)
+            .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
+        Ok(r.upload_id)
+    }
+
+    /// The parts the store holds: number → (size, ETag). NotFound when the upload is gone.
+    async fn list_parts(&self, key: &str, upload_id: &str) -> StoreResult<Parts> {
+        let what = format!("listing the parts of {key}");
+        let mut out = BTreeMap::new();
+        let mut marker = String::new();
+        loop {
+            let mut query = vec![("uploadId", upload_id), ("max-parts", "1000")];
+            if !marker.is_empty() {
+                query.push(("part-number-marker", marker.as_str()));
+            }
+            let resp = self
+                .send(self.request(Method::GET, Some(key), &query, &[])?, &what)
+                .await?;
+            if !resp.status().is_success() {
+                return Err(self.error(&what, "s3:ListMultipartUploadParts", resp).await);
+            }
+            let text = self.text(resp, &what).await?;
+            let page: ListPartsResult = quick_xml::de::from_str(&text)
+                .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
+            for p in page.part {
+                out.insert(p.part_number, (p.size, p.etag));
+            }
+            match (page.is_truncated, page.next_part_number_marker) {
+                (true, Some(m)) if m != marker => marker = m,
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn complete(&self, key: &str, upload_id: &str, etags: &[String], d: &Digests) -> StoreResult<()> {
+        let what = format!("PUT {key} (completing the multipart upload)");
+        let mut xml = String::from("<CompleteMultipartUpload>");
+        for (i, e) in etags.iter().enumerate() {
+            xml.push_str(&format!(
+                "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
+                i + 1,
+                quick_xml::escape::escape(e.as_str())
+            ));
+        }
+        xml.push_str("</CompleteMultipartUpload>");
+        let headers = [("content-type", "application/xml"), ("if-none-match", "*")];
+        let rb = self
+            .request(Method::POST, Some(key), &[("uploadId", upload_id)], &headers)?
+            .body(xml)
+            // Assembling a large object can take a while.
+            .timeout(self.timeout.max(std::time::Duration::from_secs(300)));
+        let resp = rb.send().await.map_err(|e| super::net(&what, e))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let e = self.error(&what, "s3:PutObject", resp).await;
+            if e.kind == ErrorKind::NotFound && self.head_exists(key).await? {
+                // An earlier Complete of this upload went through, its answer was lost.
+                return Err(StoreError::new(ErrorKind::AlreadyExists, e.message));
+            }
+            return Err(e);
+        }
+        let text = self.text(resp, &what).await?;
+        // S3 may answer 200 and put an error in the body.
+        let r: CompleteResult = quick_xml::de::from_str(&text).unwrap_or_default();
+        if !r.code.is_empty() {
+            return Err(explain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                &text,
+                &what,
+                "s3:PutObject",
+            ));
+        }
+        let want = multipart_etag(&d.parts);
+        let got = r.etag.trim().trim_matches('"').to_ascii_lowercase();
+        if got.contains('-') && got != want {
+            return Err(StoreError::new(
+                ErrorKind::Transient,
+                format!("{what}: the store assembled an object with ETag {got}, expected {want}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Gives up an upload: the store drops its parts. Not an object: nothing stored is deleted.
+    async fn abort(&self, key: &str, upload_id: &str) {
+        let what = format!("aborting the multipart upload of {key}");
+        let r = match self.request(Method::DELETE, Some(key), &[("uploadId", upload_id)], &[]) {
+            Ok(rb) => self.send(rb, &what).await,
+            Err(e) => Err(e),
+        };
+        match r {
+            Ok(resp) if resp.status().is_success() || resp.status() == StatusCode::NOT_FOUND => {}
+            Ok(resp) => {
+                let e = self.error(&what, "s3:AbortMultipartUpload", resp).await;
+                warn!("{e} (its parts stay billed until a lifecycle rule aborts incomplete uploads)");
+            }
+            Err(e) => warn!("{e} (its parts stay billed until a lifecycle rule aborts incomplete uploads)"),
+        }
+    }
+
+    /// Aborts unfinished uploads to exactly `key` that no journal knows: started by an
+    /// attempt that died (or lost its answer) before recording the upload id. camvault
+    /// owns its keys, so they can only be its own; their parts would be billed forever.
+    async fn abort_strays(&self, key: &str) -> StoreResult<()> {
+        let what = format!("listing unfinished uploads of {key}");
+        let rb = self.request(Method::GET, None, &[("prefix", key), ("uploads", "")], &[])?;
+        let resp = self.send(rb, &what).await?;
+        if !resp.status().is_success() {
+            return Err(self.error(&what, "s3:ListBucketMultipartUploads", resp).await);
+        }
+        let text = self.text(resp, &what).await?;
+        let list: ListUploadsResult = quick_xml::de::from_str(&text)
+            .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
+        for u in list.upload.into_iter().filter(|u| u.key == key) {
+            info!(key, upload_id = %u.upload_id, "aborting an unfinished upload an interrupted attempt left behind");
+            self.abort(key, &u.upload_id).await;
+        }
+        Ok(())
+    }
+
+    async fn head_exists(&self, key: &str) -> StoreResult<bool> {
+        use crate::store::Backend;
+        Ok(self.head(key).await?.is_some())
+    }
+}
+
+/// Reads `n` bytes of `body` that the store already holds, outside the rate limit.
+async fn skip(body: &mut Body, mut n: u64) -> StoreResult<()> {
+    while n > 0 {
+        match body.skip_chunk_upto(n.min(STREAM_CHUNK)).await {
+            Ok(Some(c)) => n -= c.len() as u64,
+            Ok(None) => break,
+            Err(e) => return Err(StoreError::new(ErrorKind::Transient, format!("{e:#}"))),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,561 @@
+//! The `s3` backend against a real S3 server on 127.0.0.1: moto's server (PyPI
+//! `moto[server]`, installed by `.ci/run`), reached through tests/fault_proxy.py, which
+//! checks every request's SigV4 signature with botocore and injects faults on request.
+//! The objects are read back with boto3 (tests/s3_tool.py). No real cloud is called.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const BUCKET: &str = "cam-archive";
+const KEY_ID: &str = "AKIDCAMVAULTTEST";
+const SECRET: &str = "camvault-test-secret";
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// moto, and the proxy camvault talks to.
+struct S3 {
+    _moto: Proc,
+    _proxy: Proc,
+    moto_port: u16,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+fn tests_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests"))
+}
+
+impl S3 {
+    /// moto and a proxy injecting `faults` (see tests/fault_proxy.py) into PUTs and POSTs.
+    fn start(faults: &str) -> S3 {
+        let py = test_python();
+        let moto_port = free_port();
+        let moto = Command::new(py.parent().unwrap().join("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &moto_port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server (pip install 'moto[server]' into .venv-test; .ci/run does)");
+        let moto = Proc(moto);
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let proxy = Command::new(&py)
+            .arg(tests_dir().join("fault_proxy.py"))
+            .args([&port.to_string(), &moto_port.to_string()])
+            .arg(dir.path().join("requests.log"))
+            .args(["--faults", faults, "--sigv4", KEY_ID, SECRET, "us-east-1"])
+            .spawn()
+            .unwrap();
+        let proxy = Proc(proxy);
+        wait_port("127.0.0.1", moto_port, "moto", Duration::from_secs(60));
+        wait_port("127.0.0.1", port, "the fault proxy", Duration::from_secs(30));
+        let s = S3 {
+            _moto: moto,
+            _proxy: proxy,
+            moto_port,
+            port,
+            dir,
+        };
+        s.tool(&["create", BUCKET]);
+        s
+    }
+
+    /// Runs tests/s3_tool.py (boto3, straight to moto).
+    fn tool(&self, args: &[&str]) -> String {
+        let out = Command::new(test_python())
+            .arg(tests_dir().join("s3_tool.py"))
+            .arg(self.moto_port.to_string())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "s3_tool {args:?}: {}", stderr(&out));
+        stdout(&out)
+    }
+
+    /// Every object as boto3 sees it (key → size, sha256, class, etag, meta, restore),
+    /// plus `_uploads`: the keys of unfinished multipart uploads.
+    fn dump(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::from_str(&self.tool(&["dump", BUCKET])).unwrap()
+    }
+
+    /// Someone else's object, written straight to moto.
+    fn put(&self, key: &str, data: &[u8], class: &str) {
+        let f = self.dir.path().join("upload");
+        std::fs::write(&f, data).unwrap();
+        self.tool(&["put", BUCKET, key, f.to_str().unwrap(), class]);
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("requests.log")).unwrap_or_default()
+    }
+
+    /// A camvault data directory whose store is this server, through the proxy.
+    fn env(&self, extra: &str) -> Env {
+        let env = Env::new(
+            1,
+            &format!(
+                "store.kind = \"s3\"\nstore.s3.bucket = \"{BUCKET}\"\nstore.s3.region = \"us-east-1\"\n\
+                 store.s3.endpoint = \"http://127.0.0.1:{}\"\nstore.s3.path_style = true\n\
+                 store.s3.credentials_file = \"s3.key\"\ncache.max_days = 36500\n{extra}",
+                self.port
+            ),
+        );
+        let key = env.root().join("s3.key");
+        std::fs::write(
+            &key,
+            format!("access_key_id = {KEY_ID}\nsecret_access_key = {SECRET}\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        env
+    }
+}
+
+fn sha256(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The recordings in a dump (not camvault's manifests and catalog backups), as sorted sha256s.
+fn recordings(dump: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+    let mut v: Vec<String> = dump
+        .iter()
+        .filter(|(k, _)| !k.starts_with("manifests/") && !k.starts_with("catalog/") && !k.starts_with('_'))
+        .map(|(_, o)| o["sha256"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn catalog_count(env: &Env, sql: &str) -> i64 {
+    let c = rusqlite::Connection::open_with_flags(
+        env.root().join("catalog.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    c.busy_timeout(Duration::from_secs(5)).unwrap();
+    c.query_row(sql, [], |r| r.get(0)).unwrap_or(0)
+}
+
+#[test]
+fn pipeline_into_s3_through_faults_loses_nothing() {
+    // Plain faults hit the first PUTs and POSTs; `@` ones wait for the multipart requests.
+    let s = S3::start(
+        "reset-after@?uploads,reset-mid@partNumber=2&,reset-after@?uploadId=,\
+         503,500,reset,reset-mid,delay:3,reset-after,503,reset-after",
+    );
+    let env = s.env("store.s3.timeout_secs = 2\nstore.s3.multipart_threshold_mb = 5\nstore.s3.part_size_mb = 5");
+    let mut inputs = Vec::new();
+    for i in 0..5 {
+        let data = bytes(i, 300_000 + i as usize * 1000);
+        env.put_old(&old_clip(now_unix() - 3600 - i as i64 * 60), &data);
+        inputs.push(sha256(&data));
+    }
+    // Above the multipart threshold: three parts of 5, 5 and 1 MiB.
+    let big = bytes(99, 11 << 20);
+    env.put_old(
+        &format!("XiaomiCamera_00_{NEW_MAC}/00_20251003141500_20251003141600.mp4"),
+        &big,
+    );
+    inputs.push(sha256(&big));
+    env.put_old("garage/夜间 录像 #1.mp4", b"odd name");
+    inputs.push(sha256(b"odd name"));
+    inputs.sort();
+
+    let serve = Proc(env.serve());
+    env.wait_status(Duration::from_secs(120), |st| st["files"]["verified"] == 7);
+    drop(serve);
+
+    let dump = s.dump();
+    assert_eq!(
+        recordings(&dump),
+        inputs,
+        "the bucket holds exactly the recordings' bytes"
+    );
+    let log = s.log();
+    for fault in ["503", "500", "reset", "reset-mid", "delay:3", "reset-after"] {
+        assert!(log.contains(&format!(" {fault} ")), "fault {fault} was injected: {log}");
+    }
+    assert!(!log.contains("SIGFAIL"), "botocore agrees with every signature: {log}");
+    let big_key = "videos/5c02148a9e01/2025-10-03/14/00_20251003141500_20251003141600.mp4";
+    let lines = |prefix: &str, has: &str| log.lines().filter(|l| l.starts_with(prefix) && l.contains(has)).count();
+    assert_eq!(
+        lines(&format!("POST /{BUCKET}/{big_key}?uploads "), "200-RESET"),
+        1,
+        "one upload was started whose id was lost: {log}"
+    );
+    assert!(
+        lines(&format!("DELETE /{BUCKET}/{big_key}?uploadId="), " 204 ") >= 1,
+        "a later attempt aborted that stray upload: {log}"
+    );
+    assert!(
+        lines(&format!("GET /{BUCKET}/{big_key}?max-parts=1000&uploadId="), "") >= 2,
+        "ListParts after the reset in part 2, and after the lost answer to Complete: {log}"
+    );
+    assert_eq!(
+        lines(&format!("PUT /{BUCKET}/{big_key}?partNumber=1&"), " 200 "),
+        1,
+        "part 1 was stored once and not sent again on resuming: {log}"
+    );
+    assert_eq!(
+        dump["_uploads"],
+        serde_json::json!([]),
+        "no unfinished multipart upload left"
+    );
+    let big_key = "videos/5c02148a9e01/2025-10-03/14/00_20251003141500_20251003141600.mp4";
+    assert!(
+        dump[big_key]["etag"].as_str().unwrap().ends_with("-3"),
+        "{:#}",
+        dump[big_key]
+    );
+    let mut crc = crc64fast::Digest::new();
+    crc.write(&big);
+    assert_eq!(dump[big_key]["meta"]["camvault-crc64"], format!("{:016x}", crc.sum64()));
+    for line in log
+        .lines()
+        .filter(|l| l.starts_with("PUT /cam-archive/videos/") && !l.contains("partNumber"))
+    {
+        assert!(
+            line.ends_with("class=STANDARD inm=*"),
+            "every PUT is conditional: {line}"
+        );
+    }
+    for line in log
+        .lines()
+        .filter(|l| l.starts_with("POST ") && l.contains("?uploadId="))
+    {
+        assert!(
+            line.ends_with("inm=*"),
+            "CompleteMultipartUpload is conditional: {line}"
+        );
+    }
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM multipart_uploads"), 0);
+    env.ok(&["verify", "--deep"]);
+}
+
+#[test]
+fn an_existing_object_is_never_overwritten() {
+    let s = S3::start("");
+    let env = s.env("store.s3.multipart_threshold_mb = 5\nstore.s3.part_size_mb = 5");
+    let small = "videos/5c02148a9e01/2025-10-03/14/00_20251003141500_20251003141600.mp4";
+    let large = "videos/5c02148a9e01/2025-10-03/14/00_20251003141600_20251003141700.mp4";
+    s.put(small, b"someone else's bytes", "STANDARD");
+    s.put(large, b"someone else's large bytes", "STANDARD");
+    env.put_old(
+        &format!("XiaomiCamera_00_{NEW_MAC}/00_20251003141500_20251003141600.mp4"),
+        b"the camera's bytes",
+    );
+    env.put_old(
+        &format!("XiaomiCamera_00_{NEW_MAC}/00_20251003141600_20251003141700.mp4"),
+        &bytes(7, 6 << 20),
+    );
+    let out = env.run(&["ingest", "--once"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("never overwrites"), "{}", stderr(&out));
+    let dump = s.dump();
+    assert_eq!(dump[small]["sha256"], sha256(b"someone else's bytes"));
+    assert_eq!(dump[large]["sha256"], sha256(b"someone else's large bytes"));
+    assert_eq!(
+        dump["_uploads"],
+        serde_json::json!([]),
+        "the refused multipart upload was aborted"
+    );
+    let log = s.log();
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with(&format!("PUT /{BUCKET}/{small} 412"))),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with(&format!("POST /{BUCKET}/{large}?uploadId=")) && l.contains(" 412 ")),
+        "CompleteMultipartUpload refused: {log}"
+    );
+    assert!(env.vault().join(small).exists() && env.vault().join(large).exists());
+    assert_eq!(env.status()["files"]["failed"], 2);
+}
+
+#[test]
+fn storage_class_and_restore_from_deep_archive() {
+    // moto restores at once; a restore still running is S3's 409, injected for one key.
+    let s = S3::start("status:409:RestoreAlreadyInProgress@/busy.mp4?restore");
+    let env = s.env("");
+    let rel = old_clip(now_unix() - 7200);
+    env.put_old(&rel, b"standard clip");
+    env.ok(&["ingest", "--once"]);
+    let key = env.ls()[0]["key"].as_str().unwrap().to_string();
+    assert_eq!(s.dump()[&key]["class"], "STANDARD");
+    let head: serde_json::Value = serde_json::from_str(&env.ok(&["store", "head", &key])).unwrap();
+    assert_eq!(head["storage_class"], "Standard", "camvault's name for STANDARD");
+    assert_eq!(head["readable"], true);
+
+    // A clip the lifecycle (or someone) moved to Deep Archive.
+    let cold = "videos/old/2024-01-01/00/cold.mp4";
+    s.put(cold, b"cold clip", "DEEP_ARCHIVE");
+    let head: serde_json::Value = serde_json::from_str(&env.ok(&["store", "head", cold])).unwrap();
+    assert_eq!(head["storage_class"], "DeepColdArchive");
+    assert_eq!(
+        (head["readable"].as_bool(), head["restore"].as_str()),
+        (Some(false), Some("none"))
+    );
+    let out = env.ok(&["store", "restore", cold, "--days", "2", "--tier", "bulk"]);
+    assert!(out.contains("restore started"), "202: {out}");
+    let log = s.log();
+    assert!(log.contains(&format!("POST /{BUCKET}/{cold}?restore 202")), "{log}");
+    let head: serde_json::Value = serde_json::from_str(&env.ok(&["store", "head", cold])).unwrap();
+    assert_eq!(head["restore"], "ready", "moto restores at once: {head:#}");
+    assert_eq!(head["readable"], true);
+    let expires = head["restore_expires_ms"].as_i64().unwrap();
+    let days = (expires - now_unix() * 1000) as f64 / 86_400_000.0;
+    assert!((1.0..=2.1).contains(&days), "readable for the 2 days asked: {days}");
+    let out = env.ok(&["store", "restore", cold, "--days", "2"]);
+    assert!(out.contains("already readable"), "200: {out}");
+    assert_eq!(s.dump()[cold]["sha256"], sha256(b"cold clip"));
+    let busy = "videos/old/2024-01-01/00/busy.mp4";
+    s.put(busy, b"busy clip", "DEEP_ARCHIVE");
+    let out = env.ok(&["store", "restore", busy]);
+    assert!(out.contains("a restore is already in progress"), "409: {out}");
+    assert!(s.log().contains(&format!("POST /{BUCKET}/{busy}?restore 409")));
+    let out = env.run(&["store", "restore", "videos/old/2024-01-01/00/missing.mp4"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("NoSuchKey"), "{}", stderr(&out));
+}
+
+#[test]
+fn lifecycle_round_trip_keeps_the_buckets_other_rule() {
+    let s = S3::start("");
+    let env = s.env("");
+    let theirs = serde_json::json!({
+        "ID": "logs: archive then delete",
+        "Filter": {"Prefix": "logs/"},
+        "Status": "Enabled",
+        "Transitions": [{"Days": 30, "StorageClass": "GLACIER"}],
+        "Expiration": {"Days": 365}
+    });
+    s.tool(&[
+        "put-lifecycle",
+        BUCKET,
+        &serde_json::json!({"Rules": [theirs.clone()]}).to_string(),
+    ]);
+    let out = env.run(&["lifecycle", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("no camvault rule"), "{}", stdout(&out));
+    let out = env.ok(&["lifecycle", "show"]);
+    assert!(
+        out.contains("objects under \"logs/\": move to ColdArchive 30 days after upload, then DELETE 365 days"),
+        "S3's GLACIER shown under camvault's name: {out}"
+    );
+    let out = env.ok(&["lifecycle", "apply"]);
+    assert!(out.contains("1 other rule(s) of the bucket kept unchanged"), "{out}");
+    let rules: Vec<serde_json::Value> = serde_json::from_str(&s.tool(&["get-lifecycle", BUCKET])).unwrap();
+    assert_eq!(rules.len(), 2, "{rules:#?}");
+    assert_eq!(rules[0], theirs, "their rule kept as it was");
+    assert_eq!(
+        rules[1],
+        serde_json::json!({
+            "ID": "camvault",
+            "Filter": {"Prefix": "videos/"},
+            "Status": "Enabled",
+            "Transitions": [{"Days": 30, "StorageClass": "DEEP_ARCHIVE"}]
+        })
+    );
+    env.ok(&["lifecycle", "check"]);
+    let out = env.ok(&["lifecycle", "apply"]);
+    assert!(out.contains("already in place"), "{out}");
+}
+
+#[test]
+fn multipart_upload_resumes_after_sigkill() {
+    let s = S3::start("");
+    let env =
+        s.env("store.s3.multipart_threshold_mb = 5\nstore.s3.part_size_mb = 5\nupload.bandwidth_limit = \"2 MiB\"");
+    let data = bytes(42, 16 << 20); // parts of 5, 5, 5 and 1 MiB
+    env.put_old(
+        &format!("XiaomiCamera_00_{NEW_MAC}/00_20251003141500_20251003141600.mp4"),
+        &data,
+    );
+    let key = "videos/5c02148a9e01/2025-10-03/14/00_20251003141500_20251003141600.mp4";
+    let mut ingest = env
+        .cmd(&["ingest", "--once"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(Duration::from_secs(60), "the first part in the catalog", || {
+        catalog_count(&env, "SELECT count(*) FROM multipart_parts") >= 1
+    });
+    ingest.kill().unwrap(); // SIGKILL
+    ingest.wait().unwrap();
+    let done = catalog_count(&env, "SELECT count(*) FROM multipart_parts");
+    assert!((1..4).contains(&done), "killed mid-upload with {done} part(s) recorded");
+    assert!(!s.dump().contains_key(key), "no object yet");
+    let cut = s.log().len();
+    let upload_id = {
+        let c = rusqlite::Connection::open(env.root().join("catalog.sqlite")).unwrap();
+        c.query_row("SELECT upload_id FROM multipart_uploads", [], |r| r.get::<_, String>(0))
+            .unwrap()
+    };
+
+    std::fs::write(
+        env.config(),
+        set_key(
+            &std::fs::read_to_string(env.config()).unwrap(),
+            "upload",
+            "bandwidth_limit",
+            "0",
+        ),
+    )
+    .unwrap();
+    let out = env.run(&["ingest", "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("resuming a multipart upload"), "{}", stderr(&out));
+    assert_eq!(env.status()["files"]["verified"], 1);
+
+    let after = s.log()[cut..].to_string();
+    let parts_sent: Vec<u32> = after
+        .lines()
+        .filter(|l| l.starts_with(&format!("PUT /{BUCKET}/{key}?partNumber=")))
+        .map(|l| {
+            l.split("partNumber=")
+                .nth(1)
+                .unwrap()
+                .split('&')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(!parts_sent.contains(&1), "part 1 was not sent again: {after}");
+    assert!(parts_sent.contains(&4), "the rest was sent: {after}");
+    assert!(
+        after.contains(&format!("GET /{BUCKET}/{key}?max-parts=1000&uploadId={upload_id} 200")),
+        "ListParts reconciled the upload: {after}"
+    );
+    assert!(
+        after.contains(&format!(
+            "POST /{BUCKET}/{key}?uploadId={upload_id} 200 - class=- inm=*"
+        )),
+        "the same upload completed, conditionally: {after}"
+    );
+    assert!(!after.contains("?uploads "), "no new upload started: {after}");
+    let dump = s.dump();
+    assert_eq!(dump[key]["sha256"], sha256(&data), "byte-identical");
+    assert!(dump[key]["etag"].as_str().unwrap().ends_with("-4"));
+    assert_eq!(dump["_uploads"], serde_json::json!([]));
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM multipart_uploads"), 0);
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM multipart_parts"), 0);
+    env.ok(&["verify", "--deep"]);
+}
+
+#[test]
+fn store_test_proves_the_bucket_works_and_a_wrong_secret_is_explained() {
+    let s = S3::start("");
+    // The 8 MiB probe goes up in parts.
+    let env = s.env("store.s3.multipart_threshold_mb = 5\nstore.s3.part_size_mb = 5");
+    env.ok(&["doctor"]);
+    let key_file = env.root().join("s3.key");
+    std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = env.ok(&["doctor"]);
+    assert!(
+        out.contains("WARN  `store.s3.credentials_file`") && out.contains("chmod 600"),
+        "{out}"
+    );
+    std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out = env.run(&["store", "test"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    for needle in [
+        "size and CRC-64 match",
+        "bytes identical",
+        "overwriting an existing object is refused",
+        "probe removed",
+    ] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+    let log = s.log();
+    assert!(log.contains("?uploads "), "the probe used multipart: {log}");
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("DELETE /cam-archive/camvault-probe/")),
+        "{log}"
+    );
+    assert!(!log
+        .lines()
+        .any(|l| l.starts_with("DELETE ") && !l.starts_with("DELETE /cam-archive/camvault-probe/")));
+    assert!(recordings(&s.dump()).is_empty(), "the probe is gone");
+
+    let wrong = s.env("");
+    std::fs::write(
+        wrong.root().join("s3.key"),
+        format!("access_key_id = {KEY_ID}\nsecret_access_key = not-the-secret\n"),
+    )
+    .unwrap();
+    let p = wrong.put_old(&old_clip(now_unix() - 600), b"clip");
+    let out = wrong.run(&["ingest", "--once"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("SignatureDoesNotMatch") && err.contains("secret access key is wrong"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("not-the-secret") && !err.contains("X-Amz-Signature"),
+        "{err}"
+    );
+    assert!(p.exists());
+    let out = wrong.run(&["doctor"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("secret access key is wrong"), "{}", stdout(&out));
+}
+
+#[test]
+fn adopt_catalogs_what_is_already_in_the_bucket() {
+    let s = S3::start("");
+    let env = s.env("");
+    let t = now_unix() - 90 * 86_400;
+    let mut keys = Vec::new();
+    for i in 0..3 {
+        let key = old_clip(t + i * 3600);
+        s.put(&key, &bytes(i as u64, 5000), "DEEP_ARCHIVE");
+        keys.push(key);
+    }
+    let out = env.ok(&["adopt"]);
+    assert!(out.contains("adopted 3 object(s)"), "{out}");
+    let ls = env.ls();
+    assert_eq!(ls.len(), 3);
+    assert!(
+        ls.iter()
+            .all(|r| r["state"] == "verified" && r["camera"] == "78df72a1b2c3"),
+        "{ls:#?}"
+    );
+    env.ok(&["verify"]);
+    let out = env.ok(&["adopt"]);
+    assert!(out.contains("adopted 0 object(s)"), "idempotent: {out}");
+    assert!(
+        !s.log()
+            .lines()
+            .any(|l| l.starts_with("PUT ") || l.starts_with("DELETE ")),
+        "nothing uploaded or removed"
+    );
+}
