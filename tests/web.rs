@@ -86,18 +86,11 @@ fn csrf_of(html: &str) -> String {
     html[at..at + 64].to_string()
 }
 
-/// A real HEVC clip of `secs` seconds, like the cameras record.
+/// A real clip like the cameras record: HEVC video, A-law audio.
 fn hevc(secs: u32) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("c.mp4");
-    let st = Command::new("ffmpeg")
-        .args(["-y", "-loglevel", "error", "-f", "lavfi", "-i"])
-        .arg(format!("testsrc=duration={secs}:size=320x240:rate=10"))
-        .args(["-c:v", "libx265", "-tag:v", "hvc1", "-x265-params", "log-level=error"])
-        .arg(&out)
-        .status()
-        .expect("ffmpeg is needed for this test: apt-get install ffmpeg (.ci/run does)");
-    assert!(st.success());
+    hevc_clip(&out, secs, "320x240", true);
     std::fs::read(out).unwrap()
 }
 
@@ -371,6 +364,21 @@ fn loopback_needs_no_login_but_posts_need_the_csrf_token() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&codec.stdout).trim(), "h264");
+    let audio = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&probe)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&audio.stdout).trim(), "aac", "A-law became AAC");
     assert!(play.body.windows(4).any(|w| w == b"moof"), "fragmented MP4");
     // Streamed the first time, then served from the cache with ranges.
     let again = http(port, "GET", &format!("/media/play/{id}"), &[("Range", "bytes=0-9")], "");
