@@ -235,9 +235,11 @@ enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
-    /// Set the web interface's password (an Argon2 hash in `http.password_hash`); read
-    /// twice from the terminal, or once from stdin when it is not a terminal. Needed when
-    /// `http.listen` is not a loopback address
+    /// Set the web interface's password (needed when `http.listen` is not loopback)
+    ///
+    /// Read twice from the terminal without echo, or one line from stdin when it is not a
+    /// terminal. Only its Argon2 hash is written, as `http.password_hash` in the config,
+    /// which stays mode 0600. Restart `serve` afterwards.
     Passwd,
     /// First run: init a directory, simulate a camera, and serve
     Demo {
