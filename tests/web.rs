@@ -536,10 +536,11 @@ fn browser_timeline_playback_calendar_search_and_restore() {
     let now = now_unix();
     let since_midnight = local(now).time().hour() as i64 * 3600 + local(now).time().minute() as i64 * 60;
     // 20 minutes apart: on a 24-hour bar a minute is less than a pixel.
+    // Shortly after midnight, the clips are of yesterday evening: never in the future.
     let base = if since_midnight > 4000 {
         now - 3600
     } else {
-        now - since_midnight + 5
+        now - since_midnight - 3 * 3600
     };
     let today: Vec<i64> = (0..3).map(|i| base + i * 1200).collect();
     let noon = noon_days_ago(40);
