@@ -415,6 +415,14 @@ fn loopback_needs_no_login_but_posts_need_the_csrf_token() {
     )
     .unwrap();
     assert_eq!(meta["storage_class"], "Standard");
+    // A box that lost its thumbnail and the clip (a new disk, a rebuilt catalog) gets it
+    // back from the store.
+    std::fs::remove_file(env.root().join(format!("webcache/thumbs/{id}.jpg"))).unwrap();
+    let vault = env.vault().join(key);
+    std::fs::rename(&vault, env.root().join("aside.mp4")).unwrap();
+    let again = get(port, &format!("/media/thumb/{id}"), "");
+    assert_eq!((again.code, &again.body), (200, &th.body));
+    std::fs::rename(env.root().join("aside.mp4"), &vault).unwrap();
     // The second "clip" is no video: transcoding says why instead of hanging.
     let bad = get(port, &format!("/media/play/{}", clips[1]["id"]), "");
     assert_eq!(bad.code, 500);

@@ -330,12 +330,17 @@ pub async fn thumb(State(app): State<App>, Path(id): Path<i64>, headers: HeaderM
             Ok(c) => c,
             Err(r) => return r,
         };
-        let Some(src) = local_path(&app, &c) else {
-            return StatusCode::NOT_FOUND.into_response();
-        };
-        let dst = path.clone();
-        if let Err(r) = blocking(move || super::thumbs::extract(&src, &dst)).await {
-            return r;
+        // The store's copy (this box lost its cache, or the catalog was rebuilt), else
+        // one made now from the clip on disk.
+        let fetched = super::thumbs::fetch(&app.cfg, &*app.store, &c.key, &path).await;
+        if !fetched {
+            let Some(src) = local_path(&app, &c) else {
+                return StatusCode::NOT_FOUND.into_response();
+            };
+            let dst = path.clone();
+            if let Err(r) = blocking(move || super::thumbs::extract(&src, &dst)).await {
+                return r;
+            }
         }
     }
     let mut res = send_file(&path, &headers, "image/jpeg", None).await;

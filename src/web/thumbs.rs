@@ -32,6 +32,22 @@ pub fn store_key(cfg: &Config, key: &str) -> String {
     format!("{PREFIX}{stem}.jpg")
 }
 
+/// Copies a clip's thumbnail from the store to `out`; false when the store has none.
+pub async fn fetch(cfg: &Config, store: &dyn crate::store::Backend, key: &str, out: &Path) -> bool {
+    let Ok(mut r) = store.get(&store_key(cfg, key)).await else {
+        return false;
+    };
+    let mut buf = Vec::new();
+    if tokio::io::AsyncReadExt::read_to_end(&mut r, &mut buf).await.is_err() || buf.is_empty() {
+        return false;
+    }
+    let tmp = out.with_extension("part.jpg");
+    let ok = out.parent().is_some_and(|d| std::fs::create_dir_all(d).is_ok())
+        && std::fs::write(&tmp, &buf).is_ok()
+        && std::fs::rename(&tmp, out).is_ok();
+    ok
+}
+
 /// Uploads the thumbnails made since the last upload, in file order; stops at the first
 /// failure (retried next pass). Returns how many went up.
 pub async fn upload(cfg: &Config, cat: &Catalog, store: &dyn crate::store::Backend) -> Result<usize> {
