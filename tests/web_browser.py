@@ -97,6 +97,7 @@ def ui(d):
     check("On this server" in tiers and len(d.find_elements(By.CSS_SELECTOR, "#tiers tr")) >= 2, f"bytes by tier: {tiers}")
     check(d.find_element(By.ID, "cost-projected").text.startswith("¥"), "projected cost shown")
     check("waiting to be stored" in d.find_element(By.ID, "backlog").text, "backlog shown")
+    check("null" not in d.find_element(By.ID, "view").text, "no stray null on the dashboard")
     shot(d, "dashboard.png")
 
     # Today's timeline: one segment per clip, green (on this server), at the clips' times.
@@ -184,6 +185,7 @@ def ui(d):
     size = d.execute_script(
         "return fetch(arguments[0]).then(r => r.ok ? r.arrayBuffer().then(b => b.byteLength) : -r.status)", href)
     check(size > 1000, f"merged download {size} bytes")
+    check("null" not in d.find_element(By.ID, "restore").text, "no stray null on the page")
     shot(d, "restore-done.png")
     page(d, f"/day/{cam}/{old}")
     for s in segments(d):

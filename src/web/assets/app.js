@@ -54,7 +54,8 @@ function cny(x) { return '¥' + Number(x || 0).toFixed(2); }
 
 function errorBox(e) { return el('p', { class: 'error', role: 'alert', text: String(e.message || e) }); }
 
-function render(...kids) { view.replaceChildren(...kids); }
+// replaceChildren would print a null as the text "null".
+function render(...kids) { view.replaceChildren(...kids.filter(k => k !== null && k !== undefined)); }
 
 // ---------- dashboard ----------
 
@@ -390,13 +391,13 @@ async function restoreView(id) {
     try { r = await api(`/api/restore/${id}`); } catch (e) { box.replaceChildren(errorBox(e)); return; }
     const pct = r.total ? Math.round(r.done / r.total * 100) : 0;
     const bar = el('progress', { id: 'restore-progress', max: r.total || 1, value: r.done });
-    box.replaceChildren(
+    box.replaceChildren(...[
       el('p', {}, 'State: ', el('b', { id: 'restore-state', text: r.restore.state }), ` — ${r.done} of ${r.total} clip(s) in (${pct}%)`),
       bar,
       el('p', { class: 'muted', text: Object.entries(r.states).map(([k, v]) => `${v} ${k}`).join(', ') }),
       r.merged ? el('p', {}, el('a', { class: 'button', id: 'download', href: r.merged, text: 'Download the merged clip' })) : null,
       r.restore.error ? el('p', { class: 'error', text: r.restore.error }) : null,
-      el('table', {}, el('tbody', {}, r.items.map(i => el('tr', {}, el('td', { text: i.key }), el('td', { text: i.source }), el('td', { class: 'state-' + i.state, text: i.state + (i.error ? ': ' + i.error : '') }))))));
+      el('table', {}, el('tbody', {}, r.items.map(i => el('tr', {}, el('td', { text: i.key }), el('td', { text: i.source }), el('td', { class: 'state-' + i.state, text: i.state + (i.error ? ': ' + i.error : '') })))))].filter(Boolean));
     if (r.restore.state === 'active') setTimeout(tick, 2000);
   };
   tick();
