@@ -339,7 +339,9 @@ async function month(camera, ym) {
       class: 'daycell' + (day.clips ? '' : ' empty'), href: `/day/${encodeURIComponent(camera)}/${day.date}`,
       dataset: { date: day.date, clips: day.clips, coverage: day.coverage.toFixed(4) },
       title: `${day.clips} clip(s), ${(day.coverage * 100).toFixed(1)}% of the day`,
-    }, el('span', { class: 'num', text: Number(day.date.slice(8)) }), el('span', { class: 'cov' }, fill)));
+    }, el('span', { class: 'num', text: Number(day.date.slice(8)) }),
+      day.clips ? el('span', { class: 'count', text: `${day.clips} clip${day.clips > 1 ? 's' : ''}${day.archived ? `, ${day.archived} archived` : ''}` }) : null,
+      el('span', { class: 'cov' }, fill)));
   }
   document.onkeydown = ev => {
     if (ev.key === 'PageUp' || ev.key === '[') go(base + d.prev);
