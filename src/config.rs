@@ -222,6 +222,12 @@ pub struct S3Store {
     pub multipart_threshold_mb: u64,
     /// Size of each part in MiB (S3 takes 5 to 5120).
     pub part_size_mb: u64,
+    /// Object Lock: each recording is locked for this many days after upload (0 = off);
+    /// the bucket must have been created with Object Lock enabled.
+    pub object_lock_days: u32,
+    /// `COMPLIANCE` (nobody, not even the root account, can delete or shorten) or
+    /// `GOVERNANCE` (users with s3:BypassGovernanceRetention can).
+    pub object_lock_mode: String,
 }
 
 impl Default for S3Store {
@@ -238,6 +244,8 @@ impl Default for S3Store {
             timeout_secs: 60,
             multipart_threshold_mb: 32,
             part_size_mb: 8,
+            object_lock_days: 0,
+            object_lock_mode: "COMPLIANCE".into(),
         }
     }
 }
@@ -1098,6 +1106,12 @@ impl Config {
         }
         if s.timeout_secs == 0 {
             bail!("`store.s3.timeout_secs` must be at least 1");
+        }
+        if !matches!(s.object_lock_mode.as_str(), "COMPLIANCE" | "GOVERNANCE") {
+            bail!(
+                "`store.s3.object_lock_mode` = {:?}: COMPLIANCE or GOVERNANCE",
+                s.object_lock_mode
+            );
         }
         if !(5..=5120).contains(&s.part_size_mb) {
             bail!(

@@ -139,6 +139,8 @@ pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Reques
                 cat.set_storage_class(&clip.key, &h.storage_class)?;
                 let (source, note) = match h.restore {
                     _ if !crate::store::is_archive_class(&h.storage_class) => (Source::Store, None),
+                    // 0: readable without an end (S3 Glacier Instant Retrieval).
+                    RestoreState::Ready { expires_ms: 0 } => (Source::Store, None),
                     RestoreState::Ready { expires_ms } => (
                         Source::Store,
                         Some(format!(
@@ -312,23 +314,19 @@ async fn step_item(
     let dest = clip_path(cfg, &out_dir(cfg, r), &item.key);
     if item.source == "cache" {
         let vault = cfg.vault().join(&item.key);
-        let result = match tokio::fs::File::open(&vault).await {
-            Ok(f) => save_verified(f, &dest, item).await,
-            Err(e) => Err(format!(
-                "the local copy {} is gone ({e}); restore it from the store",
-                vault.display()
-            )),
-        };
-        return match result {
-            Ok(()) => {
-                p.done += 1;
-                update("done", None, None, 0, Some(&dest.to_string_lossy()), None)
-            }
-            Err(e) => {
-                p.failed += 1;
-                update("failed", None, None, 0, None, Some(&e))
-            }
-        };
+        // Gone when the cache keeper purged it since the plan: then it comes from the store.
+        if let Ok(f) = tokio::fs::File::open(&vault).await {
+            return match save_verified(f, &dest, item).await {
+                Ok(()) => {
+                    p.done += 1;
+                    update("done", None, None, 0, Some(&dest.to_string_lossy()), None)
+                }
+                Err(e) => {
+                    p.failed += 1;
+                    update("failed", None, None, 0, None, Some(&e))
+                }
+            };
+        }
     }
     // The store is away or busy: same state, try again after the first backoff.
     let retry = |e: &str| update(&item.state, None, None, now_ms + backoff_ms(cfg, 0), None, Some(e));
@@ -405,9 +403,21 @@ async fn step_item(
                     };
                     update("ready", item.requested_ms.or(Some(now_ms)), None, next, None, None)
                 }
-                Ok(RestoreAnswer::Started | RestoreAnswer::AlreadyInProgress) => {
-                    p.requested += 1;
-                    update("requested", Some(now_ms), None, now_ms + backoff_ms(cfg, 0), None, None)
+                Ok(answer @ (RestoreAnswer::Started | RestoreAnswer::AlreadyInProgress)) => {
+                    if answer == RestoreAnswer::Started {
+                        p.requested += 1;
+                    }
+                    // A store whose HEAD does not show restores gets polled with backoff too.
+                    let polls = if item.state == "requested" { item.polls + 1 } else { 0 };
+                    let requested = item.requested_ms.or(Some(now_ms));
+                    update(
+                        "requested",
+                        requested,
+                        None,
+                        now_ms + backoff_ms(cfg, polls),
+                        None,
+                        None,
+                    )
                 }
                 Err(e) if e.kind == ErrorKind::Transient => retry(&e.to_string()),
                 Err(e) => {

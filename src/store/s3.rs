@@ -91,6 +91,8 @@ pub struct S3Store {
     timeout: Duration,
     threshold: u64,
     part_size: u64,
+    /// Object Lock on every upload: (mode, days).
+    lock: Option<(String, u32)>,
 }
 
 /// S3's error document.
@@ -494,6 +496,7 @@ impl S3Store {
             timeout: Duration::from_secs(s.timeout_secs),
             threshold: s.multipart_threshold_mb << 20,
             part_size: s.part_size_mb << 20,
+            lock: (s.object_lock_days > 0).then(|| (s.object_lock_mode.clone(), s.object_lock_days)),
         })
     }
 
@@ -657,7 +660,8 @@ impl S3Store {
         let what = format!("PUT {key}");
         let d = digest_file(body.path(), body.len(), body.len().max(1)).await?;
         let (md5_b64, md5_hex, crc) = (b64(&d.md5), hex(&d.md5), super::crc_hex(d.crc64));
-        let headers = [
+        let lock = self.lock_headers();
+        let mut headers = vec![
             ("content-md5", md5_b64.as_str()),
             ("content-type", "application/octet-stream"),
             ("if-none-match", "*"),
@@ -665,6 +669,7 @@ impl S3Store {
             (META_MD5, md5_hex.as_str()),
             ("x-amz-storage-class", to_s3_class(class)),
         ];
+        headers.extend(lock.iter().map(|(k, v)| (*k, v.as_str())));
         let rb = self.request(Method::PUT, Some(key), &[], &headers)?;
         let resp = self.send_body(rb, body, body.len(), &what).await?;
         if !resp.status().is_success() {
@@ -677,6 +682,23 @@ impl S3Store {
                 format!("{what}: the store holds bytes with MD5 {e}, camvault sent {md5_hex}: damaged on the way"),
             )),
             _ => Ok(()),
+        }
+    }
+
+    /// Object Lock headers for a new object: locked until `days` from now.
+    pub(super) fn lock_headers(&self) -> Vec<(&'static str, String)> {
+        match &self.lock {
+            Some((mode, days)) => {
+                let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(i64::from(*days) * 24);
+                vec![
+                    ("x-amz-object-lock-mode", mode.clone()),
+                    (
+                        "x-amz-object-lock-retain-until-date",
+                        until.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                    ),
+                ]
+            }
+            None => Vec::new(),
         }
     }
 
