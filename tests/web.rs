@@ -1,7 +1,8 @@
 //! The web interface: security at the HTTP level (login off loopback, sessions, CSRF, the
 //! login rate limit, headers, no secret in pages or logs), the JSON and media endpoints,
 //! and real headless Chromium sessions (tests/web_browser.py) over a fixture of real HEVC
-//! clips, some archived in the fs store, that also save docs/screenshots/.
+//! clips, some archived in the fs store, that also take screenshots (into
+//! `$CAMVAULT_SCREENSHOTS`, e.g. docs/screenshots, else under target/).
 
 mod common;
 
@@ -512,10 +513,12 @@ fn browser(mode: &str, args: serde_json::Value) {
     args["mode"] = mode.into();
     args["chromium"] = chromium.to_string_lossy().into();
     args["chromedriver"] = driver.to_string_lossy().into();
-    args["screenshots"] = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("docs/screenshots")
-        .to_string_lossy()
-        .into();
+    // docs/screenshots/ is refreshed on demand: CAMVAULT_SCREENSHOTS=docs/screenshots.
+    let shots = match std::env::var_os("CAMVAULT_SCREENSHOTS") {
+        Some(d) => Path::new(env!("CARGO_MANIFEST_DIR")).join(d),
+        None => Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots"),
+    };
+    args["screenshots"] = shots.to_string_lossy().into();
     let out = Command::new(test_python())
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web_browser.py"))
         .arg(args.to_string())
