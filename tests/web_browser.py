@@ -135,6 +135,9 @@ def ui(d):
     check(d.execute_script("return document.activeElement.dataset.i") == "1", "→ focuses the next clip")
     d.switch_to.active_element.send_keys(Keys.ARROW_LEFT)
     check(d.execute_script("return document.activeElement.dataset.i") == "0", "← focuses the previous clip")
+    d.switch_to.active_element.send_keys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT, Keys.ENTER)
+    wait(d, "Enter plays the focused clip", lambda: d.execute_script(
+        "return document.getElementById('player').dataset.clip === arguments[0]", segs[2].get_attribute("data-id")))
     d.find_element(By.TAG_NAME, "body").send_keys(Keys.PAGE_DOWN)
     wait(d, "next day", lambda: d.current_url.endswith(f"/day/{cam}/{ARGS['tomorrow']}"))
     wait(d, "next day rendered", lambda: d.find_elements(By.ID, "day-date")
@@ -187,7 +190,9 @@ def ui(d):
     check(size > 1000, f"merged download {size} bytes")
     check("null" not in d.find_element(By.ID, "restore").text, "no stray null on the page")
     shot(d, "restore-done.png")
-    page(d, f"/day/{cam}/{old}")
+    d.find_element(By.ID, "day-link").click()
+    wait(d, "back to the day", lambda: d.current_url.endswith(f"/day/{cam}/{old}"))
+    wait(d, "the day rendered", lambda: d.execute_script("return document.body.dataset.ready === '1'"))
     for s in segments(d):
         check(s.get_attribute("data-tier") == "restored", "restored after the restore")
         check(colour(d, s) == COLOURS["restored"], f"restored colour, got {colour(d, s)}")

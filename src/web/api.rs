@@ -464,12 +464,20 @@ pub async fn restore_progress(State(app): State<App>, Path(id): Path<i64>) -> Re
             *states.entry(i.state.clone()).or_default() += 1;
         }
         let merged = restore::out_dir(&cfg, &r).join("merged.mp4").is_file();
+        let day = match r.camera.as_deref() {
+            Some(cam) => zone(&app.catalog, cam).ok().and_then(|tz| {
+                let d = jiff::Timestamp::from_millisecond(r.from_ms).ok()?.to_zoned(tz).date();
+                Some(format!("/day/{cam}/{d}"))
+            }),
+            None => None,
+        };
         Ok(json!({
             "restore": r,
             "states": states,
             "total": items.len(),
             "done": states.get("done").copied().unwrap_or(0),
             "merged": merged.then(|| format!("/media/restore/{id}/merged.mp4")),
+            "day": day,
             "items": items.iter().map(|i| json!({
                 "key": i.key, "size": i.size, "source": i.source, "state": i.state, "error": i.error,
             })).collect::<Vec<_>>(),

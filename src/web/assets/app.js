@@ -398,6 +398,7 @@ async function restoreView(id) {
       bar,
       el('p', { class: 'muted', text: Object.entries(r.states).map(([k, v]) => `${v} ${k}`).join(', ') }),
       r.merged ? el('p', {}, el('a', { class: 'button', id: 'download', href: r.merged, text: 'Download the merged clip' })) : null,
+      r.day ? el('p', {}, el('a', { id: 'day-link', href: r.day, text: 'Back to the day' })) : null,
       r.restore.error ? el('p', { class: 'error', text: r.restore.error }) : null,
       el('table', {}, el('tbody', {}, r.items.map(i => el('tr', {}, el('td', { text: i.key }), el('td', { text: i.source }), el('td', { class: 'state-' + i.state, text: i.state + (i.error ? ': ' + i.error : '') })))))].filter(Boolean));
     if (r.restore.state === 'active') setTimeout(tick, 2000);
