@@ -415,13 +415,22 @@ pub struct Log {
     pub level: String,
 }
 
-/// The HTTP endpoint of `serve`: `/metrics`, `/healthz`, `/api/status`.
+/// The HTTP endpoint of `serve`: the web interface, `/metrics`, `/healthz`, the JSON API.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Http {
     pub enabled: bool,
-    /// Address and port; loopback only until the web interface brings a login.
+    /// Address and port. Loopback: no login. Any other address needs `password_hash`.
     pub listen: String,
+    /// Argon2 hash (PHC string) of the web password, written by `camvault passwd`.
+    pub password_hash: Secret,
+    /// Mark the session cookie `Secure` (sent over HTTPS only). Turn off only when browsers
+    /// reach camvault over plain HTTP on a trusted LAN, without a TLS reverse proxy.
+    pub secure_cookie: bool,
+    /// A login session ends after this many hours.
+    pub session_hours: u64,
+    /// Where thumbnails and transcoded clips are kept (relative to the config's directory).
+    pub cache_dir: PathBuf,
 }
 
 impl Default for Http {
@@ -429,6 +438,10 @@ impl Default for Http {
         Http {
             enabled: true,
             listen: "127.0.0.1:8640".into(),
+            password_hash: Secret::default(),
+            secure_cookie: true,
+            session_hours: 168,
+            cache_dir: "webcache".into(),
         }
     }
 }
@@ -934,11 +947,17 @@ impl Config {
         }
         match self.http.listen.parse::<std::net::SocketAddr>() {
             Err(_) => bail!("`http.listen` = {:?}: write an address and port such as \"127.0.0.1:8640\"", self.http.listen),
-            Ok(a) if !a.ip().is_loopback() => bail!(
-                "`http.listen` = {:?}: only loopback addresses for now, since the endpoint has no login yet; use 127.0.0.1 and a reverse proxy with authentication to reach it from elsewhere",
+            Ok(a) if !a.ip().is_loopback() && self.http.password_hash.0.is_empty() => bail!(
+                "`http.listen` = {:?} is not a loopback address, so the web interface needs a login: set a password with `camvault passwd` (it writes `http.password_hash`), or listen on 127.0.0.1",
                 self.http.listen
             ),
             Ok(_) => {}
+        }
+        if !self.http.password_hash.0.is_empty() && !crate::web::auth::valid_hash(&self.http.password_hash.0) {
+            bail!("`http.password_hash` is not an Argon2 hash; set it again with `camvault passwd`");
+        }
+        if self.http.session_hours == 0 {
+            bail!("`http.session_hours` must be at least 1 (default 168)");
         }
         if self.health.camera_silent_hours == 0 || self.health.max_pending_age_secs == 0 {
             bail!("`health.camera_silent_hours` and `health.max_pending_age_secs` must be at least 1");
@@ -1137,6 +1156,10 @@ impl Config {
     }
     pub fn catalog(&self) -> PathBuf {
         self.resolve(&self.paths.catalog)
+    }
+    /// Thumbnails and transcoded clips of the web interface.
+    pub fn web_cache(&self) -> PathBuf {
+        self.resolve(&self.http.cache_dir)
     }
     pub fn fs_root(&self) -> PathBuf {
         self.resolve(&self.store.fs.root)

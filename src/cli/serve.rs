@@ -190,6 +190,8 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
                 tokio::select! {
                     _ = stop.cancelled() => break,
                     _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                    // A restore started in the web interface is requested at once.
+                    _ = crate::web::RESTORE_WAKE.notified() => {}
                 }
             }
         }));
@@ -223,13 +225,25 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
         }));
     }
     if cfg.http.enabled {
-        let (cfg, cat, pm, stop) = (cfg.clone(), p.catalog.clone(), p.uploader.metrics.clone(), stop.clone());
-        daemons.push(tokio::spawn(async move {
-            // Capture and upload go on without it: losing metrics must not lose clips.
-            if let Err(e) = crate::web::serve(cfg, cat, pm, stop).await {
-                error!("HTTP endpoint not available: {e:#}");
-            }
-        }));
+        {
+            let (cfg, cat, pm, stop) = (cfg.clone(), p.catalog.clone(), p.uploader.metrics.clone(), stop.clone());
+            let store = p.uploader.store.clone();
+            daemons.push(tokio::spawn(async move {
+                // Capture and upload go on without it: losing metrics must not lose clips.
+                if let Err(e) = crate::web::serve(cfg, cat, pm, store, stop).await {
+                    error!("HTTP endpoint not available: {e:#}");
+                }
+            }));
+        }
+        // Thumbnails for the web interface, right after capture.
+        let (cfg, cat, stop) = (cfg.clone(), p.catalog.clone(), stop.clone());
+        daemons.push(tokio::spawn(crate::web::thumbs::run(
+            cfg,
+            cat,
+            p.uploader.store.clone(),
+            Duration::from_secs(2),
+            stop,
+        )));
     }
     if cfg.samba.manage {
         let conf = crate::samba::manage::prepare(&cfg)?;

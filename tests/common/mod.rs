@@ -120,10 +120,11 @@ impl Env {
         self.root().join("serve.log")
     }
 
-    /// Every recording in the store (key → bytes): not camvault's metadata, manifests or catalog backups.
+    /// Every recording in the store (key → bytes): not camvault's metadata, manifests,
+    /// catalog backups or thumbnails.
     pub fn objects(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
         let mut all = self.all_objects();
-        all.retain(|k, _| !k.starts_with("manifests/") && !k.starts_with("catalog/"));
+        all.retain(|k, _| !k.starts_with("manifests/") && !k.starts_with("catalog/") && !k.starts_with("thumbs/"));
         all
     }
 
@@ -302,7 +303,7 @@ pub fn test_python() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python"));
     assert!(
         p.exists(),
-        "{} missing: python3 -m venv .venv-test && .venv-test/bin/pip install pysmb alibabacloud-oss-v2 'moto[server]' (.ci/run does)",
+        "{} missing: python3 -m venv .venv-test && .venv-test/bin/pip install pysmb alibabacloud-oss-v2 'moto[server]' selenium (.ci/run does)",
         p.display()
     );
     p
