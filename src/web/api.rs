@@ -444,7 +444,7 @@ pub async fn restore_start(State(app): State<App>, Json(b): Json<RestoreBody>) -
     match blocking(move || restore::start(&cat, &req, &plan, now_ms())).await {
         Ok(id) => {
             tracing::info!(id, camera = %b.camera, "restore started from the web interface");
-            super::RESTORE_WAKE.notify_one();
+            app.restore_wake.notify_one();
             Json(json!({"id": id})).into_response()
         }
         Err(r) => r,

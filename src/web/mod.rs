@@ -30,9 +30,6 @@ use crate::config::Config;
 use crate::metrics::PipelineMetrics;
 use crate::store::Backend;
 
-/// Wakes `serve`'s restore loop when the web interface starts a restore.
-pub static RESTORE_WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
-
 #[derive(Clone)]
 pub struct App {
     pub cfg: Arc<Config>,
@@ -41,6 +38,8 @@ pub struct App {
     pub store: Arc<dyn Backend>,
     pub auth: Arc<auth::Auth>,
     pub media: Arc<media::Media>,
+    /// Wakes `serve`'s restore loop when the web interface starts a restore.
+    pub restore_wake: Arc<tokio::sync::Notify>,
 }
 
 fn now_ms() -> i64 {
@@ -195,6 +194,7 @@ pub async fn serve(
     catalog: Arc<Catalog>,
     metrics: PipelineMetrics,
     store: Arc<dyn Backend>,
+    restore_wake: Arc<tokio::sync::Notify>,
     stop: CancellationToken,
 ) -> Result<()> {
     let addr: SocketAddr = cfg.http.listen.parse().context("`http.listen`")?;
@@ -210,6 +210,7 @@ pub async fn serve(
         catalog,
         metrics,
         store,
+        restore_wake,
     };
     let router = router(app);
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
