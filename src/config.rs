@@ -228,6 +228,12 @@ pub struct S3Store {
     pub multipart_threshold_mb: u64,
     /// Size of each part in MiB (S3 takes 5 to 5120).
     pub part_size_mb: u64,
+    /// Object Lock: each recording is locked for this many days after upload (0 = off);
+    /// the bucket must have been created with Object Lock enabled.
+    pub object_lock_days: u32,
+    /// `COMPLIANCE` (nobody, not even the root account, can delete or shorten) or
+    /// `GOVERNANCE` (users with s3:BypassGovernanceRetention can).
+    pub object_lock_mode: String,
 }
 
 impl Default for S3Store {
@@ -244,6 +250,8 @@ impl Default for S3Store {
             timeout_secs: 60,
             multipart_threshold_mb: 32,
             part_size_mb: 8,
+            object_lock_days: 0,
+            object_lock_mode: "COMPLIANCE".into(),
         }
     }
 }
@@ -413,13 +421,22 @@ pub struct Log {
     pub level: String,
 }
 
-/// The HTTP endpoint of `serve`: `/metrics`, `/healthz`, `/api/status`.
+/// The HTTP endpoint of `serve`: the web interface, `/metrics`, `/healthz`, the JSON API.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Http {
     pub enabled: bool,
-    /// Address and port; loopback only until the web interface brings a login.
+    /// Address and port. Loopback: no login. Any other address needs `password_hash`.
     pub listen: String,
+    /// Argon2 hash (PHC string) of the web password, written by `camvault passwd`.
+    pub password_hash: Secret,
+    /// Mark the session cookie `Secure` (sent over HTTPS only). Turn off only when browsers
+    /// reach camvault over plain HTTP on a trusted LAN, without a TLS reverse proxy.
+    pub secure_cookie: bool,
+    /// A login session ends after this many hours.
+    pub session_hours: u64,
+    /// Where thumbnails and transcoded clips are kept (relative to the config's directory).
+    pub cache_dir: PathBuf,
 }
 
 impl Default for Http {
@@ -427,6 +444,10 @@ impl Default for Http {
         Http {
             enabled: true,
             listen: "127.0.0.1:8640".into(),
+            password_hash: Secret::default(),
+            secure_cookie: true,
+            session_hours: 168,
+            cache_dir: "webcache".into(),
         }
     }
 }
@@ -941,11 +962,17 @@ impl Config {
         }
         match self.http.listen.parse::<std::net::SocketAddr>() {
             Err(_) => bail!("`http.listen` = {:?}: write an address and port such as \"127.0.0.1:8640\"", self.http.listen),
-            Ok(a) if !a.ip().is_loopback() => bail!(
-                "`http.listen` = {:?}: only loopback addresses for now, since the endpoint has no login yet; use 127.0.0.1 and a reverse proxy with authentication to reach it from elsewhere",
+            Ok(a) if !a.ip().is_loopback() && self.http.password_hash.0.is_empty() => bail!(
+                "`http.listen` = {:?} is not a loopback address, so the web interface needs a login: set a password with `camvault passwd` (it writes `http.password_hash`), or listen on 127.0.0.1",
                 self.http.listen
             ),
             Ok(_) => {}
+        }
+        if !self.http.password_hash.0.is_empty() && !crate::web::auth::valid_hash(&self.http.password_hash.0) {
+            bail!("`http.password_hash` is not an Argon2 hash; set it again with `camvault passwd`");
+        }
+        if self.http.session_hours == 0 {
+            bail!("`http.session_hours` must be at least 1 (default 168)");
         }
         if self.health.camera_silent_hours == 0 || self.health.max_pending_age_secs == 0 {
             bail!("`health.camera_silent_hours` and `health.max_pending_age_secs` must be at least 1");
@@ -1095,6 +1122,12 @@ impl Config {
         if s.timeout_secs == 0 {
             bail!("`store.s3.timeout_secs` must be at least 1");
         }
+        if !matches!(s.object_lock_mode.as_str(), "COMPLIANCE" | "GOVERNANCE") {
+            bail!(
+                "`store.s3.object_lock_mode` = {:?}: COMPLIANCE or GOVERNANCE",
+                s.object_lock_mode
+            );
+        }
         if !(5..=5120).contains(&s.part_size_mb) {
             bail!(
                 "`store.s3.part_size_mb` = {}: S3 takes parts of 5 to 5120 MiB",
@@ -1138,6 +1171,10 @@ impl Config {
     }
     pub fn catalog(&self) -> PathBuf {
         self.resolve(&self.paths.catalog)
+    }
+    /// Thumbnails and transcoded clips of the web interface.
+    pub fn web_cache(&self) -> PathBuf {
+        self.resolve(&self.http.cache_dir)
     }
     pub fn fs_root(&self) -> PathBuf {
         self.resolve(&self.store.fs.root)

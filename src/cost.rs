@@ -95,6 +95,15 @@ pub fn restore_prices(p: &Prices, class: &str, tier: RestoreTier) -> (Priced, Pr
     }
 }
 
+/// The tier actually asked for: one the class offers (Deep Cold Archive has no Bulk;
+/// Archive has no tiers at all and takes any).
+pub fn tier_for(class: &str, tier: RestoreTier) -> RestoreTier {
+    match (class, tier) {
+        ("DeepColdArchive" | "DEEP_ARCHIVE", RestoreTier::Bulk) => RestoreTier::Standard,
+        _ => tier,
+    }
+}
+
 /// The longest a restore of `class` at `tier` takes, in hours, as OSS documents it.
 pub fn restore_hours(class: &str, tier: RestoreTier) -> f64 {
     use RestoreTier::*;
@@ -174,7 +183,12 @@ pub fn restore_estimate(p: &Prices, class: &str, tier: RestoreTier, objects: u64
             key: "standard_gb_month",
             cny: p.standard_gb_month * days as f64 / 30.0,
         };
-        lines.push(Line::new(format!("restored copy kept {days} day(s)"), gb, "GB", temp));
+        lines.push(Line::new(
+            format!("restored copy kept {days} day(s), billed as Standard for {days}/30 of a month"),
+            gb,
+            "GB",
+            temp,
+        ));
     } else if class == "IA" {
         lines.push(Line::new("IA data retrieval", gb, "GB", retrieval));
     }

@@ -41,6 +41,8 @@ pub struct Habits<'a> {
     pub tz: jiff::tz::TimeZone,
     /// Hours without any file after which the camera counts as silent.
     pub silent_hours: u64,
+    /// Now: the hour still running is not judged.
+    pub now_ms: i64,
 }
 
 /// Builds the hours from `from_ms` to `to_ms` for the files of one camera (sorted by start).
@@ -119,6 +121,9 @@ fn usual_hour(h: &Hour, habits: &Habits) -> Option<bool> {
 
 fn explain(all: &[Hour], i: usize, continuous: bool, habits: &Habits) -> String {
     let h = &all[i];
+    if h.hour_ms + HOUR_MS > habits.now_ms {
+        return "hour in progress".into();
+    }
     let usual = usual_hour(h, habits);
     let pending = h.files - h.verified;
     let pending_note = if pending > 0 {
@@ -191,6 +196,7 @@ mod tests {
             active,
             tz: jiff::tz::TimeZone::UTC,
             silent_hours: 3,
+            now_ms: i64::MAX,
         }
     }
 

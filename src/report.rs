@@ -27,6 +27,9 @@ pub fn status_json(cfg: &Config, cat: &Catalog, now: i64) -> Result<serde_json::
                 "bytes": c.bytes,
                 "last_start": c.last_start_ms.map(|t| rfc3339(t, &c.tz)),
                 "last_capture": c.last_capture_ms.map(|t| rfc3339(t, "UTC")),
+                // The promptest of the last files: recorded end to arrival (negative: the
+                // camera's clock runs ahead).
+                "arrival_lag_secs": c.min_lag_ms.map(|l| l / 1000),
             })
         })
         .collect();

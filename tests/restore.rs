@@ -243,7 +243,7 @@ fn a_restore_waited_for_in_the_foreground_and_a_cancelled_one() {
     ]);
     assert!(out.contains("restore #1: done"), "{out}");
     let file = clips[0].0.rsplit('/').next().unwrap();
-    let got = walk(&out_dir);
+    let got = files_under(&out_dir);
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(got[0].ends_with(file));
     assert_eq!(std::fs::read(&got[0]).unwrap(), clips[0].1);
@@ -323,7 +323,7 @@ fn get_fetches_one_clip_from_the_cache_or_the_store() {
     let out_dir = env.root().join("one");
     let out = env.ok(&["get", &key, "--out", out_dir.to_str().unwrap(), "--wait"]);
     assert!(out.contains("done"), "{out}");
-    let got = walk(&out_dir);
+    let got = files_under(&out_dir);
     assert_eq!(got.len(), 1);
     assert_eq!(std::fs::read(&got[0]).unwrap(), clips[0].1);
     let out = env.run(&["get", "videos/nope.mp4"]);
@@ -337,42 +337,11 @@ fn get_fetches_one_clip_from_the_cache_or_the_store() {
 
 #[test]
 fn merged_restore_joins_real_clips_with_ffmpeg() {
-    assert!(
-        has("ffmpeg"),
-        "ffmpeg is needed for this test: apt-get install ffmpeg (.ci/run does)"
-    );
     let env = Env::new(1, "");
     let t0 = now_unix() - 2 * 3600;
     for i in 0..3 {
         let tmp = env.root().join(format!("c{i}.mp4"));
-        // HEVC video and A-law audio, as the cameras record.
-        let st = std::process::Command::new("ffmpeg")
-            .args([
-                "-y",
-                "-loglevel",
-                "error",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc=duration=1:size=160x120:rate=10",
-            ])
-            .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=1:sample_rate=8000"])
-            .args([
-                "-c:v",
-                "libx265",
-                "-tag:v",
-                "hvc1",
-                "-x265-params",
-                "log-level=error",
-                "-c:a",
-                "pcm_alaw",
-            ])
-            .arg("-f")
-            .arg("mov")
-            .arg(&tmp)
-            .status()
-            .unwrap();
-        assert!(st.success());
+        hevc_clip(&tmp, 1, "160x120", true);
         env.put_old(&old_clip(t0 + i * 60), &std::fs::read(&tmp).unwrap());
     }
     env.ok(&["ingest", "--once"]);
@@ -439,20 +408,4 @@ fn cost_plan_recommends_and_traces_to_the_price_table() {
         plan["recommended"]["transition_days"], 90,
         "archiving no longer pays: {plan:#}"
     );
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }

@@ -541,3 +541,27 @@ fn adopt_catalogs_what_is_already_in_the_bucket() {
         "nothing uploaded or removed"
     );
 }
+
+#[test]
+fn object_lock_retains_every_recording() {
+    let s3 = S3::start("");
+    s3.tool(&["create-locked", "locked-archive"]);
+    let env = s3.env("store.s3.bucket = \"locked-archive\"\nstore.s3.object_lock_days = 30");
+    let data = bytes(7, 20_000);
+    env.put_old(&old_clip(now_unix() - 600), &data);
+    env.ok(&["ingest", "--once"]);
+    let dump: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&s3.tool(&["dump", "locked-archive"])).unwrap();
+    let recs: Vec<_> = dump.iter().filter(|(k, _)| k.starts_with("videos/")).collect();
+    assert_eq!(recs.len(), 1, "{dump:#?}");
+    let o = recs[0].1;
+    assert_eq!(o["sha256"], sha256(&data));
+    assert_eq!(o["lock_mode"], "COMPLIANCE", "{o:#}");
+    let until: jiff::Timestamp = o["lock_until"].as_str().unwrap().parse().unwrap();
+    let days = (until.as_second() - now_unix()) as f64 / 86_400.0;
+    assert!((29.9..30.1).contains(&days), "locked for 30 days: {until}");
+    // A bad mode names the key.
+    let out = s3.env("store.s3.object_lock_mode = \"FOREVER\"").run(&["status"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("store.s3.object_lock_mode"), "{}", stderr(&out));
+}

@@ -2,6 +2,7 @@
 
 usage: s3_tool.py PORT COMMAND ...
   create BUCKET
+  create-locked BUCKET                  with Object Lock enabled (and so versioning)
   put BUCKET KEY FILE [CLASS]           an object written by someone else than camvault
   dump BUCKET                           JSON: key -> size, sha256 (null when archived), class,
                                         etag, metadata, restore; plus "_uploads": incomplete
@@ -28,6 +29,8 @@ s3 = boto3.client(
 
 if cmd == "create":
     s3.create_bucket(Bucket=rest[0])
+elif cmd == "create-locked":
+    s3.create_bucket(Bucket=rest[0], ObjectLockEnabledForBucket=True)
 elif cmd == "put":
     bucket, key, path = rest[:3]
     with open(path, "rb") as f:
@@ -48,6 +51,8 @@ elif cmd == "dump":
                 "etag": h["ETag"].strip('"'),
                 "meta": h.get("Metadata", {}),
                 "restore": h.get("Restore"),
+                "lock_mode": h.get("ObjectLockMode"),
+                "lock_until": h["ObjectLockRetainUntilDate"].isoformat() if "ObjectLockRetainUntilDate" in h else None,
             }
     out["_uploads"] = [u["Key"] for u in s3.list_multipart_uploads(Bucket=rest[0]).get("Uploads", [])]
     print(json.dumps(out))

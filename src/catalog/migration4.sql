@@ -29,6 +29,7 @@ CREATE TABLE restore_items (
     expires_ms   INTEGER,                 -- when the store drops the restored copy
     next_poll_ms INTEGER NOT NULL DEFAULT 0,
     polls        INTEGER NOT NULL DEFAULT 0,
+    sent         INTEGER NOT NULL DEFAULT 0,  -- RestoreObject requests this item sent (billed)
     path         TEXT,                    -- the verified local copy once done
     error        TEXT,
     PRIMARY KEY (restore_id, file_id)

@@ -14,6 +14,7 @@ use rusqlite::{params, Connection, OpenFlags};
 use serde::Serialize;
 
 pub mod restores;
+pub mod web;
 
 /// Versioned migrations, applied in order; `PRAGMA user_version` records how many ran.
 /// Hand-rolled rather than a migration crate: it is this loop and nothing more.

@@ -330,6 +330,16 @@ impl Catalog {
         })
     }
 
+    /// One RestoreObject request the store accepted for this item (a bill line).
+    pub fn count_restore_request(&self, restore_id: i64, file_id: i64) -> Result<()> {
+        let c = self.lock();
+        c.execute(
+            "UPDATE restore_items SET sent = sent + 1 WHERE restore_id = ?1 AND file_id = ?2",
+            params![restore_id, file_id],
+        )?;
+        Ok(())
+    }
+
     /// Records the storage class the store reported for an object (lifecycle moves it).
     pub fn set_storage_class(&self, key: &str, class: &str) -> Result<()> {
         let c = self.lock();
@@ -408,11 +418,7 @@ impl Catalog {
             params![now_ms, transition_ms],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        let restores: i64 = c.query_row(
-            "SELECT count(DISTINCT file_id || ':' || requested_ms) FROM restore_items WHERE requested_ms IS NOT NULL AND source = 'archive'",
-            [],
-            |r| r.get(0),
-        )?;
+        let restores: i64 = c.query_row("SELECT coalesce(sum(sent), 0) FROM restore_items", [], |r| r.get(0))?;
         Ok((std, arch, n as u64, restores as u64))
     }
 }

@@ -65,6 +65,7 @@ pub async fn adopt_listing(
         // camvault's own objects are not recordings.
         if o.key.starts_with(crate::store::PROBE_PREFIX)
             || o.key.starts_with(crate::manifest::PREFIX)
+            || o.key.starts_with(crate::web::thumbs::PREFIX)
             || o.key.starts_with(crate::backup::PREFIX)
         {
             continue;

@@ -134,7 +134,14 @@ pub fn run_plan(cfg: &Config, a: PlanArgs) -> Result<ExitCode> {
         let now = jiff::Timestamp::now().as_millisecond();
         cat.bytes_since(now - 7 * DAY_MS).ok().map(|(b, _)| b as f64 / GB / 7.0)
     });
-    let daily_gb = a.daily_gb.or(observed.filter(|g| *g > 0.0)).unwrap_or(10.0);
+    // A few clips of a demo or a new install say nothing about a real camera's volume.
+    let observed = observed.filter(|g| *g >= 0.1);
+    let daily_gb = a.daily_gb.or(observed).unwrap_or(10.0);
+    let volume_note = match (a.daily_gb, observed) {
+        (Some(_), _) => "(--daily-gb)",
+        (None, Some(_)) => "(observed over the last 7 days)",
+        (None, None) => "(assumed: too little recorded yet to measure; pass --daily-gb)",
+    };
     if !(daily_gb.is_finite() && daily_gb > 0.0)
         || a.restore_gb < 0.0
         || a.restores_per_month < 0.0
@@ -169,7 +176,7 @@ pub fn run_plan(cfg: &Config, a: PlanArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{daily_gb:.1} GB a day; the local cache keeps about {cache_days:.0} day(s) (cache.max_days, cache.max_bytes); {} restore(s) a month of {} GB of footage about {} days old",
+        "{daily_gb:.1} GB a day {volume_note}; the local cache keeps about {cache_days:.0} day(s) (cache.max_days, cache.max_bytes); {} restore(s) a month of {} GB of footage about {} days old",
         site.restores_per_month, site.restore_gb, site.restore_age_days
     );
     println!(
@@ -231,7 +238,11 @@ pub fn run_plan(cfg: &Config, a: PlanArgs) -> Result<ExitCode> {
             "the config now ({} after {} days) costs about ¥{:.2}: set `tiering.transition_days = {}` and `tiering.storage_class = \"{}\"`, then `camvault lifecycle apply`.",
             c.class, c.transition_days, c.total_cny, best.transition_days, best.class
         ),
-        Some(_) => println!("the config already uses it."),
+        Some(c) if std::ptr::eq(c, best) => println!("the config already uses it."),
+        Some(c) => println!(
+            "the config now ({} after {} days) costs the same.",
+            c.class, c.transition_days
+        ),
         None => println!(
             "the config's {} after {} days is not among the compared ages.",
             cfg.tiering.storage_class, cfg.tiering.transition_days

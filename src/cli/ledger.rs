@@ -51,17 +51,18 @@ pub fn run(
             active: c.active_hours.as_ref(),
             tz: tz.clone(),
             silent_hours: cfg.health.camera_silent_hours,
+            now_ms: now,
         };
         let rows = hours(&c.id, &files, from_ms, to_ms, &habits);
         if !json {
             println!("camera {} ({}):", c.id, c.tz);
             println!(
-                "  {:<16} {:>5} {:>8} {:>8}  note",
+                "  {:<25} {:>5} {:>8} {:>8}  note",
                 "hour", "files", "verified", "recorded"
             );
             for h in &rows {
                 println!(
-                    "  {:<16} {:>5} {:>8} {:>6.0} m  {}",
+                    "  {:<25} {:>5} {:>8} {:>6.0} m  {}",
                     super::local_time(h.hour_ms, &c.tz),
                     h.files,
                     h.verified,

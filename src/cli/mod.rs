@@ -11,6 +11,7 @@ mod init;
 mod ledger;
 mod lifecycle;
 mod ls;
+mod passwd;
 mod restore;
 mod samba;
 mod serve;
@@ -69,7 +70,8 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Run everything (watch, capture, upload, verify, cache) until SIGINT/SIGTERM
+    /// Run everything (watch, capture, upload, verify, cache, restores, the web interface on
+    /// `http.listen`) until SIGINT/SIGTERM
     Serve,
     /// Capture every complete file, upload and verify, then exit (1 if anything failed)
     Ingest {
@@ -234,6 +236,12 @@ enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
+    /// Set the web interface's password (needed when `http.listen` is not loopback)
+    ///
+    /// Read twice from the terminal without echo, or one line from stdin when it is not a
+    /// terminal. Only its Argon2 hash is written, as `http.password_hash` in the config,
+    /// which stays mode 0600. Restart `serve` afterwards.
+    Passwd,
     /// First run: init a directory, simulate a camera, and serve
     Demo {
         #[arg(long, default_value = "camvault-demo")]
@@ -378,6 +386,22 @@ enum SambaCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Ls { .. }
+            | Command::Status { .. }
+            | Command::Cost { .. }
+            | Command::Ledger { .. }
+            | Command::Verify { .. }
+    ) {
+        // `camvault ls | head` should end quietly, as other tools do, not panic on a
+        // closed pipe. Only for commands that print listings: the others write to child
+        // processes (smbclient, ffmpeg), where a broken pipe is an error to report.
+        // SAFETY: setting a signal disposition before any thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -403,6 +427,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             init_logging(None, cli.log_format, cli.verbose);
             demo::run(&dir, interval, duration)
+        }
+        // Works on a config that does not load yet: a LAN `http.listen` without a password.
+        Command::Passwd => {
+            init_logging(None, cli.log_format, cli.verbose);
+            passwd::run(&config_path)
         }
         // A what-if needs no data directory: without a config, the defaults.
         Command::Cost {
@@ -532,7 +561,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Samba {
                     command: SambaCommand::Check,
                 } => samba::check(&cfg),
-                Command::Init { .. } | Command::Demo { .. } => unreachable!("handled above"),
+                Command::Init { .. } | Command::Demo { .. } | Command::Passwd => unreachable!("handled above"),
             }
         }
     }

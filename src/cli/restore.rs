@@ -168,10 +168,12 @@ fn print_plan(plan: &Plan) {
     }
     println!("estimated cost: ¥{:.2}", plan.total_cny);
     for l in &plan.estimate {
-        println!(
-            "  ¥{:>8.4}  {} — {:.3} {} × ¥{} (prices.{})",
-            l.cny, l.what, l.quantity, l.unit, l.price.cny, l.price.key
-        );
+        let quantity = if l.unit == "10k requests" {
+            format!("{:.0} request(s) × ¥{}/10k", l.quantity, l.price.cny)
+        } else {
+            format!("{:.3} {} × ¥{:.4}", l.quantity, l.unit, l.price.cny)
+        };
+        println!("  ¥{:>8.4}  {} — {quantity} (prices.{})", l.cny, l.what, l.price.key);
     }
 }
 

@@ -169,9 +169,10 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
             }
         }));
     }
+    let restore_wake = Arc::new(Notify::new());
     {
         // Restores: requests, polls, downloads; and the periodic drill.
-        let (cfg, up, stop) = (cfg.clone(), p.uploader.clone(), stop.clone());
+        let (cfg, up, stop, wake) = (cfg.clone(), p.uploader.clone(), stop.clone(), restore_wake.clone());
         daemons.push(tokio::spawn(async move {
             loop {
                 let now = jiff::Timestamp::now().as_millisecond();
@@ -190,6 +191,8 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
                 tokio::select! {
                     _ = stop.cancelled() => break,
                     _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                    // A restore started in the web interface is requested at once.
+                    _ = wake.notified() => {}
                 }
             }
         }));
@@ -223,13 +226,25 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
         }));
     }
     if cfg.http.enabled {
-        let (cfg, cat, pm, stop) = (cfg.clone(), p.catalog.clone(), p.uploader.metrics.clone(), stop.clone());
-        daemons.push(tokio::spawn(async move {
-            // Capture and upload go on without it: losing metrics must not lose clips.
-            if let Err(e) = crate::web::serve(cfg, cat, pm, stop).await {
-                error!("HTTP endpoint not available: {e:#}");
-            }
-        }));
+        {
+            let (cfg, cat, pm, stop) = (cfg.clone(), p.catalog.clone(), p.uploader.metrics.clone(), stop.clone());
+            let (store, wake) = (p.uploader.store.clone(), restore_wake.clone());
+            daemons.push(tokio::spawn(async move {
+                // Capture and upload go on without it: losing metrics must not lose clips.
+                if let Err(e) = crate::web::serve(cfg, cat, pm, store, wake, stop).await {
+                    error!("HTTP endpoint not available: {e:#}");
+                }
+            }));
+        }
+        // Thumbnails for the web interface, right after capture.
+        let (cfg, cat, stop) = (cfg.clone(), p.catalog.clone(), stop.clone());
+        daemons.push(tokio::spawn(crate::web::thumbs::run(
+            cfg,
+            cat,
+            p.uploader.store.clone(),
+            Duration::from_secs(2),
+            stop,
+        )));
     }
     if cfg.samba.manage {
         let conf = crate::samba::manage::prepare(&cfg)?;

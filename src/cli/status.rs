@@ -53,8 +53,12 @@ pub fn run(cfg: Config, as_json: bool) -> Result<ExitCode> {
             .last_start_ms
             .map(|t| super::local_time(t, &c.tz))
             .unwrap_or_else(|| "-".into());
+        let lag = c
+            .min_lag_ms
+            .map(|l| format!(", arrives {} s after recording", l / 1000))
+            .unwrap_or_default();
         println!(
-            "camera  {:<20} {:>7} files {:>10}  last clip {last}  ({})",
+            "camera  {:<20} {:>7} files {:>10}  last clip {last}  ({}{lag})",
             c.id,
             c.files,
             human_bytes(c.bytes),

@@ -76,6 +76,8 @@ pub struct PlanItem {
     pub source: Source,
     /// The class the store reports now.
     pub class: String,
+    /// A restore of it is already running (asked by an earlier restore): nothing to pay again.
+    pub restoring: bool,
     pub note: Option<String>,
 }
 
@@ -122,12 +124,14 @@ pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Reques
             None => PlanItem {
                 class: clip.storage_class.clone().unwrap_or_else(|| "local".into()),
                 source: Source::Cache,
+                restoring: false,
                 note: None,
                 clip,
             },
             Some(None) => PlanItem {
                 class: String::new(),
                 source: Source::Missing,
+                restoring: false,
                 note: Some(if clip.stored {
                     "missing from the store: run `camvault verify`".into()
                 } else {
@@ -139,6 +143,8 @@ pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Reques
                 cat.set_storage_class(&clip.key, &h.storage_class)?;
                 let (source, note) = match h.restore {
                     _ if !crate::store::is_archive_class(&h.storage_class) => (Source::Store, None),
+                    // 0: readable without an end (S3 Glacier Instant Retrieval).
+                    RestoreState::Ready { expires_ms: 0 } => (Source::Store, None),
                     RestoreState::Ready { expires_ms } => (
                         Source::Store,
                         Some(format!(
@@ -151,6 +157,7 @@ pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Reques
                 };
                 PlanItem {
                     class: h.storage_class,
+                    restoring: h.restore == RestoreState::InProgress,
                     source,
                     note,
                     clip,
@@ -160,7 +167,8 @@ pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Reques
         items.push(item);
     }
     let (estimate, hours) = estimate(cfg, &items, req.tier, req.days);
-    let total_cny = (estimate.iter().map(|l| l.cny).sum::<f64>() * 100.0).round() / 100.0;
+    // `+ 0.0`: an empty sum is -0.0, which would print as "¥-0.00".
+    let total_cny = (estimate.iter().map(|l| l.cny).sum::<f64>() * 100.0).round() / 100.0 + 0.0;
     Ok(Plan {
         items,
         estimate,
@@ -176,6 +184,8 @@ fn estimate(cfg: &Config, items: &[PlanItem], tier: RestoreTier, days: u32) -> (
     let mut by_class: BTreeMap<(&str, bool), (u64, u64)> = BTreeMap::new();
     for i in items {
         let archived = match i.source {
+            // Already being restored: only the download is left to pay.
+            Source::Archive if i.restoring => false,
             Source::Archive => true,
             Source::Store => false,
             Source::Cache | Source::Missing => continue,
@@ -312,23 +322,19 @@ async fn step_item(
     let dest = clip_path(cfg, &out_dir(cfg, r), &item.key);
     if item.source == "cache" {
         let vault = cfg.vault().join(&item.key);
-        let result = match tokio::fs::File::open(&vault).await {
-            Ok(f) => save_verified(f, &dest, item).await,
-            Err(e) => Err(format!(
-                "the local copy {} is gone ({e}); restore it from the store",
-                vault.display()
-            )),
-        };
-        return match result {
-            Ok(()) => {
-                p.done += 1;
-                update("done", None, None, 0, Some(&dest.to_string_lossy()), None)
-            }
-            Err(e) => {
-                p.failed += 1;
-                update("failed", None, None, 0, None, Some(&e))
-            }
-        };
+        // Gone when the cache keeper purged it since the plan: then it comes from the store.
+        if let Ok(f) = tokio::fs::File::open(&vault).await {
+            return match save_verified(f, &dest, item).await {
+                Ok(()) => {
+                    p.done += 1;
+                    update("done", None, None, 0, Some(&dest.to_string_lossy()), None)
+                }
+                Err(e) => {
+                    p.failed += 1;
+                    update("failed", None, None, 0, None, Some(&e))
+                }
+            };
+        }
     }
     // The store is away or busy: same state, try again after the first backoff.
     let retry = |e: &str| update(&item.state, None, None, now_ms + backoff_ms(cfg, 0), None, Some(e));
@@ -351,6 +357,16 @@ async fn step_item(
         RestoreState::Ready { expires_ms } if expires_ms > 0 => Some(expires_ms),
         _ => None,
     };
+    // A restored copy that could not be downloaded yet: "ready" with its expiry, so that
+    // the `restore_expiring` rule warns before the store drops it.
+    let retry_ready = |e: &str| {
+        let state = if expires.is_some() {
+            "ready"
+        } else {
+            item.state.as_str()
+        };
+        update(state, None, expires, now_ms + backoff_ms(cfg, 0), None, Some(e))
+    };
     // "ready" means the store answered a restore with 200 (already restored): read even
     // when HEAD lags behind and does not show the restored copy yet.
     if head.readable() || item.state == "ready" {
@@ -365,11 +381,11 @@ async fn step_item(
                     p.failed += 1;
                     return update("failed", None, expires, 0, None, Some(&e));
                 }
-                Err(e) => return retry(&e),
+                Err(e) => return retry_ready(&e),
             },
             // It expired between HEAD and GET, or HEAD was ahead of GET: ask again below.
             Err(e) if e.kind == ErrorKind::Archived => {}
-            Err(e) => return retry(&e.to_string()),
+            Err(e) => return retry_ready(&e.to_string()),
         }
     }
     match head.restore {
@@ -392,8 +408,9 @@ async fn step_item(
                     return update("requested", Some(at), None, now_ms + backoff_ms(cfg, 0), None, None);
                 }
             }
-            let tier: RestoreTier =
+            let asked: RestoreTier =
                 serde_json::from_value(serde_json::Value::String(r.tier.clone())).unwrap_or(RestoreTier::Standard);
+            let tier = cost::tier_for(&head.storage_class, asked);
             match store.restore(&item.key, r.days, tier).await {
                 Ok(RestoreAnswer::AlreadyRestored) => {
                     // Read at once; if the store keeps saying "restored" but refusing the
@@ -405,9 +422,22 @@ async fn step_item(
                     };
                     update("ready", item.requested_ms.or(Some(now_ms)), None, next, None, None)
                 }
-                Ok(RestoreAnswer::Started | RestoreAnswer::AlreadyInProgress) => {
-                    p.requested += 1;
-                    update("requested", Some(now_ms), None, now_ms + backoff_ms(cfg, 0), None, None)
+                Ok(answer @ (RestoreAnswer::Started | RestoreAnswer::AlreadyInProgress)) => {
+                    if answer == RestoreAnswer::Started {
+                        p.requested += 1;
+                        cat.count_restore_request(r.id, item.file_id)?;
+                    }
+                    // A store whose HEAD does not show restores gets polled with backoff too.
+                    let polls = if item.state == "requested" { item.polls + 1 } else { 0 };
+                    let requested = item.requested_ms.or(Some(now_ms));
+                    update(
+                        "requested",
+                        requested,
+                        None,
+                        now_ms + backoff_ms(cfg, polls),
+                        None,
+                        None,
+                    )
                 }
                 Err(e) if e.kind == ErrorKind::Transient => retry(&e.to_string()),
                 Err(e) => {

@@ -86,6 +86,8 @@ pub struct S3Store {
     timeout: Duration,
     threshold: u64,
     part_size: u64,
+    /// Object Lock on every upload: (mode, days).
+    lock: Option<(String, u32)>,
 }
 
 /// S3's error document.
@@ -413,6 +415,7 @@ impl S3Store {
             timeout: Duration::from_secs(s.timeout_secs),
             threshold: s.multipart_threshold_mb << 20,
             part_size: s.part_size_mb << 20,
+            lock: (s.object_lock_days > 0).then(|| (s.object_lock_mode.clone(), s.object_lock_days)),
         })
     }
 
@@ -518,7 +521,8 @@ impl S3Store {
         let what = format!("PUT {key}");
         let d = digest_file(body.path(), body.len(), body.len().max(1), true).await?;
         let (md5_b64, md5_hex, crc) = (b64(&d.md5), hex(&d.md5), super::crc_hex(d.crc64));
-        let headers = [
+        let lock = self.lock_headers();
+        let mut headers = vec![
             ("content-md5", md5_b64.as_str()),
             ("content-type", "application/octet-stream"),
             ("if-none-match", "*"),
@@ -526,6 +530,7 @@ impl S3Store {
             (META_MD5, md5_hex.as_str()),
             ("x-amz-storage-class", to_s3_class(class)),
         ];
+        headers.extend(lock.iter().map(|(k, v)| (*k, v.as_str())));
         let rb = self.request(Method::PUT, Some(key), &[], &headers)?;
         let resp = self.send_body(rb, body, body.len(), &what).await?;
         if !resp.status().is_success() {
@@ -540,6 +545,23 @@ impl S3Store {
             _ => Ok(()),
         }
     }
+
+    /// Object Lock headers for a new object: locked until `days` from now.
+    pub(super) fn lock_headers(&self) -> Vec<(&'static str, String)> {
+        match &self.lock {
+            Some((mode, days)) => {
+                let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(i64::from(*days) * 24);
+                vec![
+                    ("x-amz-object-lock-mode", mode.clone()),
+                    (
+                        "x-amz-object-lock-retain-until-date",
+                        until.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                    ),
+                ]
+            }
+            None => Vec::new(),
+        }
+    }
 }
 
 mod multipart;
@@ -547,7 +569,7 @@ mod multipart;
 #[async_trait]
 impl Backend for S3Store {
     fn no_worm(&self) -> String {
-        "bucket WORM is an Aliyun OSS feature, not supported on S3 (S3 Object Lock is a different mechanism, set on the bucket by its owner; camvault does not manage it)".into()
+        "bucket WORM is an Aliyun OSS feature, not supported on S3; S3 Object Lock is a different mechanism (camvault locks each object it uploads when `store.s3.object_lock_days` is set)".into()
     }
 
     fn describe(&self) -> String {

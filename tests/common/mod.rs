@@ -120,10 +120,11 @@ impl Env {
         self.root().join("serve.log")
     }
 
-    /// Every recording in the store (key → bytes): not camvault's metadata, manifests or catalog backups.
+    /// Every recording in the store (key → bytes): not camvault's metadata, manifests,
+    /// catalog backups or thumbnails.
     pub fn objects(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
         let mut all = self.all_objects();
-        all.retain(|k, _| !k.starts_with("manifests/") && !k.starts_with("catalog/"));
+        all.retain(|k, _| !k.starts_with("manifests/") && !k.starts_with("catalog/") && !k.starts_with("thumbs/"));
         all
     }
 
@@ -302,7 +303,7 @@ pub fn test_python() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python"));
     assert!(
         p.exists(),
-        "{} missing: python3 -m venv .venv-test && .venv-test/bin/pip install pysmb alibabacloud-oss-v2 'moto[server]' (.ci/run does)",
+        "{} missing: python3 -m venv .venv-test && .venv-test/bin/pip install pysmb alibabacloud-oss-v2 'moto[server]' selenium (.ci/run does)",
         p.display()
     );
     p
@@ -344,4 +345,46 @@ pub fn catalog_count(env: &Env, sql: &str) -> i64 {
     .unwrap();
     c.busy_timeout(Duration::from_secs(5)).unwrap();
     c.query_row(sql, [], |r| r.get(0)).unwrap_or(0)
+}
+
+/// A real camera-like clip made by ffmpeg: HEVC video (`hvc1`), and A-law audio when
+/// `audio` is set, as the cameras record; `secs` long at `size` (e.g. "320x240").
+pub fn hevc_clip(path: &Path, secs: u32, size: &str, audio: bool) {
+    assert!(
+        has("ffmpeg"),
+        "ffmpeg is needed for this test: apt-get install ffmpeg (.ci/run does)"
+    );
+    let mut c = Command::new("ffmpeg");
+    c.args(["-y", "-loglevel", "error", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc=duration={secs}:size={size}:rate=10"));
+    if audio {
+        c.args(["-f", "lavfi", "-i"])
+            .arg(format!("sine=frequency=440:duration={secs}:sample_rate=8000"))
+            .args(["-c:a", "pcm_alaw"]);
+    }
+    c.args(["-c:v", "libx265", "-tag:v", "hvc1", "-x265-params", "log-level=error"]);
+    if audio {
+        // MP4 cannot carry A-law; the cameras' files are MOV-style.
+        c.args(["-f", "mov"]);
+    }
+    let st = c.arg(path).status().unwrap();
+    assert!(st.success(), "ffmpeg could not make {}", path.display());
+}
+
+/// Every file below `dir` (not directories), sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
 }

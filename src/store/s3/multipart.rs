@@ -236,11 +236,13 @@ impl S3Store {
 
     async fn create(&self, key: &str, class: &str, crc: &str) -> StoreResult<String> {
         let what = format!("PUT {key} (starting a multipart upload)");
-        let headers = [
+        let lock = self.lock_headers();
+        let mut headers = vec![
             ("content-type", "application/octet-stream"),
             (META_CRC, crc),
             ("x-amz-storage-class", to_s3_class(class)),
         ];
+        headers.extend(lock.iter().map(|(k, v)| (*k, v.as_str())));
         let resp = self
             .send(
                 self.request(Method::POST, Some(key), &[("uploads", "")], &headers)?,

@@ -1,0 +1,487 @@
+//! The JSON the pages read: the dashboard, a camera's day and month, search, and restores
+//! (plan, start, progress). Times are milliseconds since the epoch; days and months are
+//! in the camera's zone.
+
+use anyhow::{anyhow, bail, Result};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{blocking, fail, now_ms, App};
+use crate::catalog::web::Clip;
+use crate::catalog::Catalog;
+use crate::restore::{self, Request, Source};
+
+/// Where a clip lives, as the timeline colours it.
+pub fn tier(c: &Clip) -> &'static str {
+    if c.local {
+        "local"
+    } else if c
+        .restored_path
+        .as_deref()
+        .is_some_and(|p| std::path::Path::new(p).is_file())
+    {
+        "restored"
+    } else if matches!(c.restore_state.as_deref(), Some("pending" | "requested" | "ready")) {
+        "restoring"
+    } else if c.storage_class.as_deref().is_some_and(crate::store::is_archive_class) {
+        "archived"
+    } else {
+        "standard"
+    }
+}
+
+/// A clip's end: as recorded, else start + duration, else a minute.
+fn end_ms(c: &Clip) -> i64 {
+    c.end_ms
+        .or(c.duration_ms.map(|d| c.start_ms + d))
+        .filter(|e| *e > c.start_ms)
+        .unwrap_or(c.start_ms + 60_000)
+}
+
+fn hms(ms: i64, tz: &TimeZone) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_zoned(tz.clone()).strftime("%H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+fn clip_json(c: &Clip, tz: &TimeZone) -> Value {
+    let t = tier(c);
+    json!({
+        "id": c.id,
+        "camera": c.camera,
+        "key": c.key,
+        "start_ms": c.start_ms,
+        "end_ms": end_ms(c),
+        "start": hms(c.start_ms, tz),
+        "end": hms(end_ms(c), tz),
+        "date": jiff::Timestamp::from_millisecond(c.start_ms).map(|t| t.to_zoned(tz.clone()).date().to_string()).unwrap_or_default(),
+        "size": c.size,
+        "tier": t,
+        "playable": t == "local" || t == "restored",
+        "codec": c.codec,
+        "class": c.storage_class,
+    })
+}
+
+fn zone(cat: &Catalog, camera: &str) -> Result<TimeZone> {
+    let tz = cat
+        .camera_zones()?
+        .into_iter()
+        .find(|(id, _)| id == camera)
+        .map(|(_, tz)| tz)
+        .ok_or_else(|| anyhow!("no camera {camera:?}"))?;
+    Ok(TimeZone::get(&tz).unwrap_or(TimeZone::UTC))
+}
+
+fn day_bounds(date: Date, tz: &TimeZone) -> Result<(i64, i64)> {
+    let start = date.to_zoned(tz.clone())?.timestamp().as_millisecond();
+    let end = date.tomorrow()?.to_zoned(tz.clone())?.timestamp().as_millisecond();
+    Ok((start, end))
+}
+
+fn bad(e: impl std::fmt::Display) -> Response {
+    fail(StatusCode::BAD_REQUEST, e.to_string())
+}
+
+async fn json_of(f: impl FnOnce() -> Result<Value> + Send + 'static) -> Response {
+    match blocking(f).await {
+        Ok(v) => Json(v).into_response(),
+        Err(r) => r,
+    }
+}
+
+pub async fn status(State(app): State<App>) -> Response {
+    json_of(move || crate::report::status_json(&app.cfg, &app.catalog, now_ms())).await
+}
+
+pub async fn cameras(State(app): State<App>) -> Response {
+    json_of(move || {
+        let now = jiff::Timestamp::now();
+        let cams: Vec<Value> = app
+            .catalog
+            .camera_zones()?
+            .into_iter()
+            .map(|(id, tz)| {
+                let z = TimeZone::get(&tz).unwrap_or(TimeZone::UTC);
+                json!({"id": id, "timezone": tz, "today": now.to_zoned(z).date().to_string()})
+            })
+            .collect();
+        Ok(json!(cams))
+    })
+    .await
+}
+
+/// Health, each camera's newest clip, backlog, bytes by tier, the month's cost.
+pub async fn dashboard(State(app): State<App>) -> Response {
+    json_of(move || {
+        let (cfg, cat) = (&app.cfg, &app.catalog);
+        let now = now_ms();
+        let status = crate::report::status_json(cfg, cat, now)?;
+        let mut cameras = Vec::new();
+        for (id, tz) in cat.camera_zones()? {
+            let z = TimeZone::get(&tz).unwrap_or(TimeZone::UTC);
+            let last = cat.last_clip(&id)?;
+            cameras.push(json!({
+                "id": id,
+                "timezone": tz,
+                "today": jiff::Timestamp::now().to_zoned(z.clone()).date().to_string(),
+                "last": last.as_ref().map(|c| clip_json(c, &z)),
+                "last_local": last.as_ref().map(|c| crate::report::local_time(c.start_ms, &tz)),
+            }));
+        }
+        let classes: Vec<Value> = cat
+            .stored_by_class()?
+            .into_iter()
+            .map(|(class, files, bytes)| json!({"class": class, "files": files, "bytes": bytes}))
+            .collect();
+        let bill = crate::cost::bill_now(cfg, cat, now)?;
+        let today = jiff::Timestamp::now().to_zoned(TimeZone::UTC).date();
+        let days = today.days_in_month() as f64;
+        let elapsed = today.day() as f64;
+        let remaining = days - elapsed;
+        let rate_end = bill.monthly_cny + bill.daily_gb * remaining * cfg.prices.standard_gb_month;
+        let so_far = bill.monthly_cny * elapsed / days;
+        let projected = so_far + (bill.monthly_cny + rate_end) / 2.0 * remaining / days;
+        let restores: Vec<Value> = cat
+            .restores(5)?
+            .into_iter()
+            .map(|r| json!({"id": r.id, "state": r.state, "created_ms": r.created_ms, "camera": r.camera, "from_ms": r.from_ms, "to_ms": r.to_ms}))
+            .collect();
+        Ok(json!({
+            "health": status["health"],
+            "files": status["files"],
+            "bytes": status["bytes"],
+            "oldest_pending_secs": status["oldest_pending_secs"],
+            "cameras": cameras,
+            "classes": classes,
+            "cost": {
+                "monthly_rate_cny": round2(bill.monthly_cny),
+                "month_so_far_cny": round2(so_far),
+                "month_projected_cny": round2(projected),
+                "standard_gb": bill.standard_gb,
+                "archive_gb": bill.archive_gb,
+                "daily_gb": bill.daily_gb,
+            },
+            "restores": restores,
+        }))
+    })
+    .await
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[derive(Deserialize)]
+pub struct DayQuery {
+    camera: String,
+    date: String,
+}
+
+/// One camera's day: every clip with its tier, and the neighbouring days.
+pub async fn day(State(app): State<App>, Query(q): Query<DayQuery>) -> Response {
+    let Ok(date) = q.date.parse::<Date>() else {
+        return bad(format!("date {:?}: use YYYY-MM-DD", q.date));
+    };
+    json_of(move || {
+        let tz = zone(&app.catalog, &q.camera)?;
+        let (from, to) = day_bounds(date, &tz)?;
+        let clips = app.catalog.clips(Some(&q.camera), from, to, 100_000)?;
+        Ok(json!({
+            "camera": q.camera,
+            "date": date.to_string(),
+            "prev": date.yesterday()?.to_string(),
+            "next": date.tomorrow()?.to_string(),
+            "start_ms": from,
+            "end_ms": to,
+            "clips": clips.iter().map(|c| clip_json(c, &tz)).collect::<Vec<_>>(),
+        }))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct MonthQuery {
+    camera: String,
+    /// YYYY-MM
+    month: String,
+}
+
+/// One camera's month: per day, clips and the share of the day they cover.
+pub async fn month(State(app): State<App>, Query(q): Query<MonthQuery>) -> Response {
+    let Ok(first) = format!("{}-01", q.month).parse::<Date>() else {
+        return bad(format!("month {:?}: use YYYY-MM", q.month));
+    };
+    json_of(move || {
+        let tz = zone(&app.catalog, &q.camera)?;
+        let last = first.last_of_month();
+        let (from, _) = day_bounds(first, &tz)?;
+        let (_, to) = day_bounds(last, &tz)?;
+        let clips = app.catalog.clips(Some(&q.camera), from, to, 1_000_000)?;
+        let mut days = Vec::new();
+        let mut d = first;
+        let mut i = 0;
+        while d <= last {
+            let (a, b) = day_bounds(d, &tz)?;
+            let (mut n, mut covered, mut archived) = (0u64, 0i64, 0u64);
+            while i < clips.len() && clips[i].start_ms < b {
+                let c = &clips[i];
+                if c.start_ms >= a {
+                    n += 1;
+                    covered += end_ms(c).min(b) - c.start_ms;
+                    archived += (tier(c) == "archived") as u64;
+                }
+                i += 1;
+            }
+            days.push(json!({
+                "date": d.to_string(),
+                "clips": n,
+                "archived": archived,
+                "coverage": (covered as f64 / (b - a) as f64).clamp(0.0, 1.0),
+            }));
+            d = d.tomorrow()?;
+        }
+        Ok(json!({
+            "camera": q.camera,
+            "month": first.strftime("%Y-%m").to_string(),
+            "prev": first.checked_sub(jiff::Span::new().months(1))?.strftime("%Y-%m").to_string(),
+            "next": first.checked_add(jiff::Span::new().months(1))?.strftime("%Y-%m").to_string(),
+            "first_weekday": first.weekday().to_monday_zero_offset(),
+            "days": days,
+        }))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    camera: Option<String>,
+    /// First day, YYYY-MM-DD (camera's zone).
+    from: String,
+    /// Last day, inclusive.
+    to: String,
+    /// Time of day, HH:MM; a window past midnight (22:00-02:00) wraps.
+    tod_from: Option<String>,
+    tod_to: Option<String>,
+}
+
+fn minutes(s: &Option<String>) -> Result<Option<u32>> {
+    match s.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(v) => crate::config::parse_hhmm(v)
+            .map(Some)
+            .map_err(|e| anyhow!("time of day {v:?}: {e}")),
+    }
+}
+
+/// Clips by camera, date range and time of day, newest last, at most 500.
+pub async fn search(State(app): State<App>, Query(q): Query<SearchQuery>) -> Response {
+    let (Ok(from), Ok(to)) = (q.from.parse::<Date>(), q.to.parse::<Date>()) else {
+        return bad("from and to: use YYYY-MM-DD");
+    };
+    json_of(move || {
+        let (a, b) = (minutes(&q.tod_from)?, minutes(&q.tod_to)?);
+        if to < from {
+            bail!("the range ends before it starts");
+        }
+        let cameras: Vec<(String, String)> = app
+            .catalog
+            .camera_zones()?
+            .into_iter()
+            .filter(|(id, _)| q.camera.as_deref().is_none_or(|c| c.is_empty() || c == id))
+            .collect();
+        let mut out = Vec::new();
+        let mut more = false;
+        for (id, tz) in cameras {
+            let z = TimeZone::get(&tz).unwrap_or(TimeZone::UTC);
+            let (start, _) = day_bounds(from, &z)?;
+            let (_, end) = day_bounds(to, &z)?;
+            for c in app.catalog.clips(Some(&id), start, end, 200_000)? {
+                let t = jiff::Timestamp::from_millisecond(c.start_ms)?.to_zoned(z.clone());
+                let m = t.hour() as u32 * 60 + t.minute() as u32;
+                let inside = match (a, b) {
+                    (Some(a), Some(b)) if a <= b => m >= a && m < b,
+                    (Some(a), Some(b)) => m >= a || m < b,
+                    (Some(a), None) => m >= a,
+                    (None, Some(b)) => m < b,
+                    (None, None) => true,
+                };
+                if inside {
+                    if out.len() >= 500 {
+                        more = true;
+                        break;
+                    }
+                    out.push(clip_json(&c, &z));
+                }
+            }
+        }
+        Ok(json!({"clips": out, "truncated": more}))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct RestoreBody {
+    camera: String,
+    from_ms: i64,
+    to_ms: i64,
+    tier: Option<crate::store::RestoreTier>,
+}
+
+fn request(app: &App, b: &RestoreBody) -> Request {
+    Request {
+        camera: Some(b.camera.clone()),
+        from_ms: b.from_ms,
+        to_ms: b.to_ms,
+        key: None,
+        tier: b.tier.unwrap_or(app.cfg.restore.tier),
+        days: app.cfg.restore.days,
+        merge: true,
+        out_dir: String::new(),
+        drill: false,
+    }
+}
+
+/// What the same clips would cost and take at each tier the archive classes offer.
+fn tier_options(cfg: &crate::config::Config, p: &restore::Plan) -> Vec<Value> {
+    use crate::store::RestoreTier::{Bulk, Expedited, Standard};
+    let mut groups: std::collections::BTreeMap<(String, bool), (u64, u64)> = Default::default();
+    for i in &p.items {
+        let archived = match i.source {
+            Source::Archive => true,
+            Source::Store => false,
+            Source::Cache | Source::Missing => continue,
+        };
+        let class = if archived { i.class.clone() } else { "Standard".into() };
+        let g = groups.entry((class, archived)).or_default();
+        g.0 += 1;
+        g.1 += i.clip.size;
+    }
+    let has = |c: &str| groups.keys().any(|(k, a)| *a && k == c);
+    let mut tiers = vec![Standard];
+    if has("ColdArchive") || has("DeepColdArchive") {
+        tiers.insert(0, Expedited);
+    }
+    if has("ColdArchive") {
+        tiers.push(Bulk);
+    }
+    tiers
+        .into_iter()
+        .map(|t| {
+            let (mut cny, mut hours) = (0.0, 0.0f64);
+            for ((class, archived), (n, bytes)) in &groups {
+                let lines = crate::cost::restore_estimate(&cfg.prices, class, t, *n, *bytes as f64 / 1e9, p.days);
+                cny += lines.iter().map(|l| l.cny).sum::<f64>();
+                if *archived {
+                    hours = hours.max(crate::cost::restore_hours(class, t));
+                }
+            }
+            json!({"tier": t, "total_cny": round2(cny), "hours": hours})
+        })
+        .collect()
+}
+
+fn plan_json(p: &restore::Plan) -> Value {
+    let count = |s: Source| {
+        let (n, bytes) = p.count(s);
+        json!({"clips": n, "bytes": bytes})
+    };
+    json!({
+        "local": count(Source::Cache),
+        "store": count(Source::Store),
+        "archive": count(Source::Archive),
+        "missing": count(Source::Missing),
+        "estimate": p.estimate,
+        "total_cny": p.total_cny,
+        "hours": p.hours,
+        "tier": p.tier,
+        "days": p.days,
+        "items": p.items.iter().map(|i| json!({
+            "key": i.clip.key, "start_ms": i.clip.start_ms, "size": i.clip.size,
+            "source": i.source, "class": i.class, "note": i.note,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn check_range(b: &RestoreBody) -> Option<Response> {
+    (b.to_ms <= b.from_ms || b.to_ms - b.from_ms > 31 * 86_400_000)
+        .then(|| bad("choose a range of up to 31 days that ends after it starts"))
+}
+
+/// What a restore of the range would take: where each clip comes from, cost and time.
+pub async fn restore_plan(State(app): State<App>, Json(b): Json<RestoreBody>) -> Response {
+    if let Some(r) = check_range(&b) {
+        return r;
+    }
+    let req = request(&app, &b);
+    match restore::plan(&app.cfg, &app.catalog, &*app.store, &req).await {
+        Ok(p) => {
+            let mut v = plan_json(&p);
+            v["tiers"] = json!(tier_options(&app.cfg, &p));
+            Json(v).into_response()
+        }
+        Err(e) => fail(StatusCode::BAD_GATEWAY, format!("cannot plan the restore: {e:#}")),
+    }
+}
+
+/// Plans again (the store may have moved on) and starts the restore; `serve` drives it.
+pub async fn restore_start(State(app): State<App>, Json(b): Json<RestoreBody>) -> Response {
+    if let Some(r) = check_range(&b) {
+        return r;
+    }
+    let req = request(&app, &b);
+    let plan = match restore::plan(&app.cfg, &app.catalog, &*app.store, &req).await {
+        Ok(p) => p,
+        Err(e) => return fail(StatusCode::BAD_GATEWAY, format!("cannot plan the restore: {e:#}")),
+    };
+    let cat = app.catalog.clone();
+    match blocking(move || restore::start(&cat, &req, &plan, now_ms())).await {
+        Ok(id) => {
+            tracing::info!(id, camera = %b.camera, "restore started from the web interface");
+            app.restore_wake.notify_one();
+            Json(json!({"id": id})).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+/// A restore and its clips.
+pub async fn restore_progress(State(app): State<App>, Path(id): Path<i64>) -> Response {
+    let cfg = app.cfg.clone();
+    json_of(move || {
+        let Some(r) = app.catalog.restore(id)? else {
+            bail!("no restore #{id}");
+        };
+        let items = app.catalog.restore_items(id)?;
+        let mut states = std::collections::BTreeMap::<String, u64>::new();
+        for i in &items {
+            *states.entry(i.state.clone()).or_default() += 1;
+        }
+        let merged = restore::out_dir(&cfg, &r).join("merged.mp4").is_file();
+        let day = match r.camera.as_deref() {
+            Some(cam) => zone(&app.catalog, cam).ok().and_then(|tz| {
+                let d = jiff::Timestamp::from_millisecond(r.from_ms).ok()?.to_zoned(tz).date();
+                Some(format!("/day/{cam}/{d}"))
+            }),
+            None => None,
+        };
+        Ok(json!({
+            "restore": r,
+            "states": states,
+            "total": items.len(),
+            "done": states.get("done").copied().unwrap_or(0),
+            "merged": merged.then(|| format!("/media/restore/{id}/merged.mp4")),
+            "day": day,
+            "items": items.iter().map(|i| json!({
+                "key": i.key, "size": i.size, "source": i.source, "state": i.state, "error": i.error,
+            })).collect::<Vec<_>>(),
+        }))
+    })
+    .await
+}

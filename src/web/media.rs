@@ -1,0 +1,449 @@
+//! Footage over HTTP: clips from the vault (or a restore) with range requests, the same
+//! clip transcoded to H.264/AAC fragmented MP4 for browsers that cannot play the cameras'
+//! HEVC and A-law (kept in `http.cache_dir`), thumbnails, a range exported as one MP4, and
+//! a finished restore's merged file.
+
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::sync::Semaphore;
+
+use super::{blocking, fail, App};
+use crate::catalog::web::Clip;
+
+pub struct Media {
+    pub cache: PathBuf,
+    /// At most one transcode or export at a time: the box also captures and uploads.
+    jobs: Arc<Semaphore>,
+}
+
+impl Media {
+    pub fn new(cfg: &crate::config::Config) -> Media {
+        Media {
+            cache: cfg.web_cache(),
+            jobs: Arc::new(Semaphore::new(1)),
+        }
+    }
+}
+
+pub const NO_FFMPEG: &str =
+    "ffmpeg is not installed on the camvault server, so this clip cannot be converted for this browser (`apt-get install ffmpeg`)";
+
+/// Where a playable copy of the clip is: the vault, else a verified restored copy.
+pub fn local_path(app: &App, c: &Clip) -> Option<PathBuf> {
+    if c.local {
+        let p = app.cfg.vault().join(&c.key);
+        if p.is_file() {
+            return Some(p);
+        }
+    }
+    c.restored_path.as_ref().map(PathBuf::from).filter(|p| p.is_file())
+}
+
+/// The byte range a `Range` header asks for, within `len`; `Err` when unsatisfiable.
+pub fn parse_range(h: Option<&HeaderValue>, len: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(v) = h.and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let Some(spec) = v.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None); // multiple ranges: send the whole file
+    }
+    let (a, b) = spec.split_once('-').ok_or(())?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", n) => {
+            let n: u64 = n.parse().map_err(|_| ())?;
+            if n == 0 {
+                return Err(());
+            }
+            (len.saturating_sub(n), len.checked_sub(1).ok_or(())?)
+        }
+        (s, "") => (s.parse().map_err(|_| ())?, len.checked_sub(1).ok_or(())?),
+        (s, e) => {
+            let (s, e): (u64, u64) = (s.parse().map_err(|_| ())?, e.parse().map_err(|_| ())?);
+            (s, e.min(len.saturating_sub(1)))
+        }
+    };
+    if start > end || start >= len {
+        return Err(());
+    }
+    Ok(Some((start, end)))
+}
+
+/// Sends a file, honouring a single byte range.
+pub async fn send_file(path: &FsPath, headers: &HeaderMap, kind: &'static str, download: Option<&str>) -> Response {
+    let mut f = match tokio::fs::File::open(path).await {
+        Ok(f) => f,
+        Err(_) => return fail(StatusCode::NOT_FOUND, "the file is not on this server's disk"),
+    };
+    let len = match f.metadata().await {
+        Ok(m) => m.len(),
+        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let range = match parse_range(headers.get(header::RANGE), len) {
+        Ok(r) => r,
+        Err(()) => {
+            return (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [(header::CONTENT_RANGE, format!("bytes */{len}"))],
+            )
+                .into_response()
+        }
+    };
+    let (code, start, end) = match range {
+        Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e),
+        None => (StatusCode::OK, 0, len.saturating_sub(1)),
+    };
+    let count = if len == 0 { 0 } else { end - start + 1 };
+    if start > 0 && f.seek(std::io::SeekFrom::Start(start)).await.is_err() {
+        return fail(StatusCode::INTERNAL_SERVER_ERROR, "cannot seek");
+    }
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(f.take(count)));
+    let mut res = (code, body).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
+    if code == StatusCode::PARTIAL_CONTENT {
+        if let Ok(v) = format!("bytes {start}-{end}/{len}").parse() {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+    }
+    if let Some(name) = download {
+        if let Ok(v) = format!("attachment; filename=\"{name}\"").parse() {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    res
+}
+
+async fn clip_of(app: &App, id: i64) -> Result<Clip, Response> {
+    let cat = app.catalog.clone();
+    match blocking(move || cat.clip(id)).await? {
+        Some(c) => Ok(c),
+        None => Err(fail(StatusCode::NOT_FOUND, format!("no clip #{id}"))),
+    }
+}
+
+fn not_here(c: &Clip) -> Response {
+    fail(
+        StatusCode::CONFLICT,
+        format!(
+            "clip {} is not on this server's disk ({}): restore it first",
+            c.key,
+            super::api::tier(c)
+        ),
+    )
+}
+
+/// The original clip, with range requests.
+pub async fn clip(State(app): State<App>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
+    let c = match clip_of(&app, id).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match local_path(&app, &c) {
+        Some(p) => send_file(&p, &headers, "video/mp4", None).await,
+        None => not_here(&c),
+    }
+}
+
+/// The clip as H.264/AAC fragmented MP4. The first request streams ffmpeg's output as it
+/// comes (playback starts at once) while it is written to the cache; later requests get
+/// the cached file, with ranges.
+pub async fn play(State(app): State<App>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
+    let c = match clip_of(&app, id).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some(src) = local_path(&app, &c) else {
+        return not_here(&c);
+    };
+    let out = app.media.cache.join("play").join(format!("{id}.mp4"));
+    if out.is_file() {
+        return send_file(&out, &headers, "video/mp4", None).await;
+    }
+    // One transcode at a time; a second request for the same clip then finds it cached.
+    let permit = match app.media.jobs.clone().acquire_owned().await {
+        Ok(p) => p,
+        Err(_) => return fail(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+    };
+    if out.is_file() {
+        drop(permit);
+        return send_file(&out, &headers, "video/mp4", None).await;
+    }
+    if let Err(e) = std::fs::create_dir_all(out.parent().unwrap()) {
+        return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("cache: {e}"));
+    }
+    let child = tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i"])
+        .arg(&src)
+        .args([
+            "-map",
+            "0:v:0",
+            "-map",
+            "0:a:0?",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-movflags",
+            "+frag_keyframe+empty_moov+default_base_moof",
+            "-f",
+            "mp4",
+            "pipe:1",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return fail(StatusCode::NOT_IMPLEMENTED, NO_FFMPEG),
+        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot run ffmpeg: {e}")),
+    };
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut first = vec![0u8; 64 * 1024];
+    let n = match stdout.read(&mut first).await {
+        Ok(n) => n,
+        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("ffmpeg: {e}")),
+    };
+    if n == 0 {
+        let o = child.wait_with_output().await;
+        let why = o
+            .map(|o| {
+                String::from_utf8_lossy(&o.stderr)
+                    .trim()
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("ffmpeg failed: {why}"));
+    }
+    first.truncate(n);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(16);
+    tokio::spawn(async move {
+        let _permit = permit;
+        let part = out.with_extension("part.mp4");
+        let mut file = tokio::fs::File::create(&part).await.ok();
+        let mut chunk = first;
+        let mut client = true;
+        loop {
+            if let Some(f) = file.as_mut() {
+                if tokio::io::AsyncWriteExt::write_all(f, &chunk).await.is_err() {
+                    file = None;
+                }
+            }
+            // The cache file is finished even when the viewer has gone.
+            if client && tx.send(Ok(bytes::Bytes::from(chunk))).await.is_err() {
+                client = false;
+            }
+            let mut buf = vec![0u8; 64 * 1024];
+            match stdout.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    chunk = buf;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    file = None;
+                    break;
+                }
+            }
+        }
+        let ok = child.wait().await.is_ok_and(|s| s.success());
+        match file {
+            Some(f) if ok && f.sync_all().await.is_ok() => {
+                let _ = tokio::fs::rename(&part, &out).await;
+                if let Some(dir) = out.parent().map(FsPath::to_path_buf) {
+                    let _ = tokio::task::spawn_blocking(move || trim(&dir, PLAY_CACHE_BYTES)).await;
+                }
+            }
+            _ => {
+                let _ = tokio::fs::remove_file(&part).await;
+            }
+        }
+    });
+    let body = Body::from_stream(tokio_stream_of(rx));
+    let mut res = (StatusCode::OK, body).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
+    res
+}
+
+/// The transcoded clips kept, at most (the oldest go first).
+pub const PLAY_CACHE_BYTES: u64 = 2_000_000_000;
+
+/// Removes the least recently written files of `dir` until it holds at most `max` bytes.
+pub fn trim(dir: &FsPath, max: u64) -> std::io::Result<usize> {
+    let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = std::fs::read_dir(dir)?
+        .flatten()
+        .filter_map(|e| {
+            let m = e.metadata().ok()?;
+            let modified = m.modified().ok()?;
+            m.is_file().then(|| (modified, m.len(), e.path()))
+        })
+        .collect();
+    let mut total: u64 = files.iter().map(|f| f.1).sum();
+    files.sort();
+    let mut removed = 0;
+    for (_, len, p) in files {
+        if total <= max {
+            break;
+        }
+        if std::fs::remove_file(&p).is_ok() {
+            total -= len;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+fn tokio_stream_of(
+    mut rx: tokio::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>>,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// The clip's thumbnail (made now when the capture-time stage has not got to it yet).
+pub async fn thumb(State(app): State<App>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
+    let path = super::thumbs::path(&app.cfg, id);
+    if !path.is_file() {
+        let c = match clip_of(&app, id).await {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        // The store's copy (this box lost its cache, or the catalog was rebuilt), else
+        // one made now from the clip on disk.
+        let fetched = super::thumbs::fetch(&app.cfg, &*app.store, &c.key, &path).await;
+        if !fetched {
+            let Some(src) = local_path(&app, &c) else {
+                return StatusCode::NOT_FOUND.into_response();
+            };
+            let dst = path.clone();
+            if let Err(r) = blocking(move || super::thumbs::extract(&src, &dst)).await {
+                return r;
+            }
+        }
+    }
+    let mut res = send_file(&path, &headers, "image/jpeg", None).await;
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=86400"),
+    );
+    res
+}
+
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    camera: String,
+    from_ms: i64,
+    to_ms: i64,
+}
+
+/// The range's clips on this server's disk, joined into one MP4 download.
+pub async fn export(State(app): State<App>, Query(q): Query<ExportQuery>) -> Response {
+    if q.to_ms <= q.from_ms || q.to_ms - q.from_ms > 2 * 86_400_000 {
+        return fail(StatusCode::BAD_REQUEST, "choose a range of up to two days");
+    }
+    let cat = app.catalog.clone();
+    let cam = q.camera.clone();
+    let clips = match blocking(move || cat.clips(Some(&cam), q.from_ms, q.to_ms, 5000)).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let paths: Vec<PathBuf> = clips.iter().filter_map(|c| local_path(&app, c)).collect();
+    if paths.is_empty() {
+        return fail(
+            StatusCode::NOT_FOUND,
+            "no clip of this range is on this server's disk: restore the range first",
+        );
+    }
+    let _permit = app.media.jobs.acquire().await;
+    let dir = match tempfile::tempdir_in(std::env::temp_dir()) {
+        Ok(d) => d,
+        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let out = dir.path().join("export.mp4");
+    let o = out.clone();
+    if let Err(r) = blocking(move || crate::restore::merge::merge(&paths, &o)).await {
+        return r;
+    }
+    let name = format!(
+        "{}-{}.mp4",
+        q.camera,
+        crate::report::rfc3339(q.from_ms, "UTC").replace(':', "")
+    );
+    let headers = HeaderMap::new();
+    // The open file outlives the directory's removal: the download goes on.
+    let res = send_file(&out, &headers, "video/mp4", Some(&name)).await;
+    drop(dir);
+    res
+}
+
+/// A finished restore's merged file.
+pub async fn restored_merged(State(app): State<App>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
+    let cat = app.catalog.clone();
+    let r = match blocking(move || cat.restore(id)).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return fail(StatusCode::NOT_FOUND, format!("no restore #{id}")),
+        Err(r) => return r,
+    };
+    let p = crate::restore::out_dir(&app.cfg, &r).join("merged.mp4");
+    send_file(&p, &headers, "video/mp4", Some(&format!("restore-{id}.mp4"))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(s: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
+        parse_range(Some(&HeaderValue::from_str(s).unwrap()), len)
+    }
+
+    #[test]
+    fn trim_removes_the_oldest_first() {
+        let d = tempfile::tempdir().unwrap();
+        let now = std::time::SystemTime::now();
+        for (i, name) in ["a", "b", "c"].iter().enumerate() {
+            let p = d.path().join(name);
+            std::fs::write(&p, [0u8; 100]).unwrap();
+            let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+            f.set_modified(now - std::time::Duration::from_secs(100 - i as u64 * 10))
+                .unwrap();
+        }
+        assert_eq!(trim(d.path(), 150).unwrap(), 2);
+        assert!(!d.path().join("a").exists() && !d.path().join("b").exists() && d.path().join("c").exists());
+        assert_eq!(trim(d.path(), 150).unwrap(), 0);
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range(None, 10), Ok(None));
+        assert_eq!(r("bytes=0-", 10), Ok(Some((0, 9))));
+        assert_eq!(r("bytes=2-4", 10), Ok(Some((2, 4))));
+        assert_eq!(r("bytes=5-100", 10), Ok(Some((5, 9))));
+        assert_eq!(r("bytes=-3", 10), Ok(Some((7, 9))));
+        assert_eq!(r("bytes=10-", 10), Err(()));
+        assert_eq!(r("bytes=4-2", 10), Err(()));
+        assert_eq!(r("bytes=0-1,3-4", 10), Ok(None));
+        assert_eq!(r("items=0-1", 10), Ok(None));
+    }
+}

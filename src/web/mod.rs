@@ -1,0 +1,220 @@
+//! The HTTP surface of `serve`: the web interface, `/metrics`, `/healthz` and the JSON API,
+//! all on `http.listen`.
+//!
+//! The parts, one job each: [`auth`] (login, sessions, CSRF, rate limiting), [`api`] (the
+//! JSON the pages read), [`pages`] (the embedded HTML, CSS and JavaScript), [`media`] (clips
+//! with range requests, transcoding, thumbnails, exports) and [`thumbs`] (the stage that
+//! extracts one frame per captured clip). Every response carries the security headers set
+//! here.
+
+pub mod api;
+pub mod auth;
+pub mod media;
+pub mod pages;
+pub mod thumbs;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::metrics::PipelineMetrics;
+use crate::store::Backend;
+
+#[derive(Clone)]
+pub struct App {
+    pub cfg: Arc<Config>,
+    pub catalog: Arc<Catalog>,
+    pub metrics: PipelineMetrics,
+    pub store: Arc<dyn Backend>,
+    pub auth: Arc<auth::Auth>,
+    pub media: Arc<media::Media>,
+    /// Wakes `serve`'s restore loop when the web interface starts a restore.
+    pub restore_wake: Arc<tokio::sync::Notify>,
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// An error as the pages show it: a status and a message that names no secret.
+pub fn fail(code: StatusCode, msg: impl Into<String>) -> Response {
+    (code, Json(serde_json::json!({ "error": msg.into() }))).into_response()
+}
+
+/// Runs catalog work off the async threads; errors become 500 with the message.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))),
+        Err(e) => Err(fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}
+
+async fn metrics_page(State(app): State<App>) -> Response {
+    let body = blocking(move || crate::metrics::render(&app.cfg, &app.catalog, &app.metrics, now_ms())).await;
+    match body {
+        Ok(text) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            text,
+        )
+            .into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn healthz(State(app): State<App>) -> Response {
+    let problems = blocking(move || {
+        let s = app.catalog.summary()?;
+        Ok(crate::health::check(&app.cfg, &s, now_ms()))
+    })
+    .await;
+    match problems {
+        Ok(p) => {
+            let code = if p.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            let body = serde_json::json!({
+                "status": if p.is_empty() { "ok" } else { "problem" },
+                "problems": p.iter().map(|p| serde_json::json!({"rule": p.rule, "message": p.message})).collect::<Vec<_>>(),
+            });
+            (code, Json(body)).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+/// Security headers on every response: no framing, no sniffing, no referrer, and a CSP
+/// that allows only this origin's own scripts and styles (none inline).
+async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, k: &'static str, v: &'static str| {
+        h.insert(k, HeaderValue::from_static(v));
+    };
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; \
+         connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    );
+    set(h, "x-frame-options", "DENY");
+    set(h, "x-content-type-options", "nosniff");
+    // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on form posts.
+    set(h, "referrer-policy", "same-origin");
+    set(h, "cross-origin-opener-policy", "same-origin");
+    if !h.contains_key(header::CACHE_CONTROL) {
+        set(h, "cache-control", "no-store");
+    }
+    res
+}
+
+/// On loopback (no login) only requests naming this machine in `Host` are answered: a web
+/// page whose name was re-pointed at 127.0.0.1 (DNS rebinding) gets nothing.
+async fn loopback_host(State(app): State<App>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if !app.auth.required {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let name = match host.rsplit_once(':') {
+            Some((n, p)) if p.bytes().all(|b| b.is_ascii_digit()) => n,
+            _ => host,
+        };
+        let ok = name.is_empty()
+            || name.eq_ignore_ascii_case("localhost")
+            || name
+                .trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if !ok {
+            return fail(
+                StatusCode::MISDIRECTED_REQUEST,
+                "this camvault answers only as 127.0.0.1 or localhost (set a password and a LAN `http.listen` to use another name)",
+            );
+        }
+    }
+    next.run(req).await
+}
+
+/// The router with every route; `auth` guards all but the login page and the assets, and
+/// lets local clients (Prometheus) read `/metrics` and `/healthz` without a login.
+pub fn router(app: App) -> Router {
+    let guarded = Router::new()
+        .route("/", get(pages::shell))
+        .route("/day/{camera}/{date}", get(pages::shell))
+        .route("/month/{camera}/{month}", get(pages::shell))
+        .route("/search", get(pages::shell))
+        .route("/restores/{id}", get(pages::shell))
+        .route("/api/status", get(api::status))
+        .route("/api/dashboard", get(api::dashboard))
+        .route("/api/cameras", get(api::cameras))
+        .route("/api/day", get(api::day))
+        .route("/api/month", get(api::month))
+        .route("/api/search", get(api::search))
+        .route("/api/restore/plan", post(api::restore_plan))
+        .route("/api/restore", post(api::restore_start))
+        .route("/api/restore/{id}", get(api::restore_progress))
+        .route("/media/clip/{id}", get(media::clip))
+        .route("/media/play/{id}", get(media::play))
+        .route("/media/thumb/{id}", get(media::thumb))
+        .route("/media/export", get(media::export))
+        .route("/media/restore/{id}/merged.mp4", get(media::restored_merged))
+        .route("/logout", post(auth::logout))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), auth::guard));
+    let probes = Router::new()
+        .route("/metrics", get(metrics_page))
+        .route("/healthz", get(healthz))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), auth::local_or_login));
+    Router::new()
+        .merge(probes)
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/assets/{name}", get(pages::asset))
+        .merge(guarded)
+        .layer(axum::middleware::from_fn_with_state(app.clone(), loopback_host))
+        .layer(axum::middleware::from_fn(security_headers))
+        .with_state(app)
+}
+
+/// Serves until `stop`.
+pub async fn serve(
+    cfg: Config,
+    catalog: Arc<Catalog>,
+    metrics: PipelineMetrics,
+    store: Arc<dyn Backend>,
+    restore_wake: Arc<tokio::sync::Notify>,
+    stop: CancellationToken,
+) -> Result<()> {
+    let addr: SocketAddr = cfg.http.listen.parse().context("`http.listen`")?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on `http.listen` = {addr}: is another program (or camvault) using the port?")
+    })?;
+    let login = !addr.ip().is_loopback();
+    info!(%addr, login, "web interface and HTTP endpoint: / /metrics /healthz /api/");
+    let app = App {
+        auth: Arc::new(auth::Auth::new(&cfg, login)),
+        media: Arc::new(media::Media::new(&cfg)),
+        cfg: Arc::new(cfg),
+        catalog,
+        metrics,
+        store,
+        restore_wake,
+    };
+    let router = router(app);
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,203 @@
+//! Thumbnails: one JPEG frame per clip, extracted with ffmpeg by a small stage that follows
+//! capture (`serve` runs it every few seconds over the clips captured since its last pass),
+//! kept in `http.cache_dir/thumbs/` and uploaded to the store under `thumbs/` in the
+//! upload class (Standard: the lifecycle rule only moves `videos/`), so search and the
+//! timeline keep showing them after the clip left the local cache or this box.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+
+/// The catalog's note of the last file id the stage has looked at.
+const WATERMARK: &str = "web.thumbs_after_id";
+/// ... and of the last file id whose thumbnail is in the store (or has none).
+const UPLOADED: &str = "web.thumbs_uploaded_id";
+/// Where thumbnails go in the store.
+pub const PREFIX: &str = "thumbs/";
+
+/// The store key of a clip's thumbnail: `thumbs/` + the clip's key without the template's
+/// fixed prefix, `.jpg` for its extension.
+pub fn store_key(cfg: &Config, key: &str) -> String {
+    let fixed = crate::keys::Template::parse(&cfg.store.key_template)
+        .map(|t| t.prefix().to_string())
+        .unwrap_or_default();
+    let rest = key.strip_prefix(fixed.as_str()).unwrap_or(key);
+    let stem = rest.strip_suffix(".mp4").unwrap_or(rest);
+    format!("{PREFIX}{stem}.jpg")
+}
+
+/// Copies a clip's thumbnail from the store to `out`; false when the store has none.
+pub async fn fetch(cfg: &Config, store: &dyn crate::store::Backend, key: &str, out: &Path) -> bool {
+    let Ok(mut r) = store.get(&store_key(cfg, key)).await else {
+        return false;
+    };
+    let mut buf = Vec::new();
+    if tokio::io::AsyncReadExt::read_to_end(&mut r, &mut buf).await.is_err() || buf.is_empty() {
+        return false;
+    }
+    let tmp = out.with_extension("part.jpg");
+    let ok = out.parent().is_some_and(|d| std::fs::create_dir_all(d).is_ok())
+        && std::fs::write(&tmp, &buf).is_ok()
+        && std::fs::rename(&tmp, out).is_ok();
+    ok
+}
+
+/// Uploads the thumbnails made since the last upload, in file order; stops at the first
+/// failure (retried next pass). Returns how many went up.
+pub async fn upload(cfg: &Config, cat: &Catalog, store: &dyn crate::store::Backend) -> Result<usize> {
+    let done: i64 = cat.kv_get(UPLOADED)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let upto: i64 = cat.kv_get(WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut n = 0;
+    let mut after = done;
+    while after < upto {
+        let batch: Vec<_> = cat
+            .local_after(after, 100)?
+            .into_iter()
+            .filter(|(id, _)| *id <= upto)
+            .collect();
+        if batch.is_empty() {
+            break;
+        }
+        for (id, key) in batch {
+            let file = path(cfg, id);
+            if let Ok(m) = std::fs::metadata(&file) {
+                let mut body = crate::upload::body::Body::open(&file, m.len(), None).await?;
+                match store
+                    .put(&store_key(cfg, &key), &mut body, &cfg.store.storage_class)
+                    .await
+                {
+                    Ok(()) => n += 1,
+                    Err(e) if e.kind == crate::store::ErrorKind::AlreadyExists => {}
+                    Err(e) => bail!("uploading the thumbnail of {key}: {e}"),
+                }
+            }
+            after = id;
+            cat.kv_set(UPLOADED, &after.to_string())?;
+        }
+    }
+    Ok(n)
+}
+
+pub fn path(cfg: &Config, id: i64) -> PathBuf {
+    cfg.web_cache().join("thumbs").join(format!("{id}.jpg"))
+}
+
+/// Writes one frame of `video` (a second in, or the first frame of a shorter clip),
+/// 320 pixels wide, to `out`.
+pub fn extract(video: &Path, out: &Path) -> Result<()> {
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = out.with_extension("part.jpg");
+    for seek in ["1", "0"] {
+        let o = std::process::Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-nostdin",
+                "-y",
+                "-ss",
+                seek,
+                "-i",
+            ])
+            .arg(video)
+            .args(["-frames:v", "1", "-vf", "scale=320:-2", "-q:v", "5", "-f", "image2"])
+            .arg(&tmp)
+            .output();
+        match o {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("{}", super::media::NO_FFMPEG),
+            Err(e) => bail!("cannot run ffmpeg: {e}"),
+            Ok(o) if o.status.success() && std::fs::metadata(&tmp).is_ok_and(|m| m.len() > 0) => {
+                std::fs::rename(&tmp, out)?;
+                return Ok(());
+            }
+            Ok(_) => {}
+        }
+    }
+    let _ = std::fs::remove_file(&tmp);
+    bail!("no frame could be read from {}", video.display())
+}
+
+/// One pass: a thumbnail for every local clip captured since the last pass. Returns how
+/// many were made; a clip that is not a readable video is skipped, not retried.
+pub fn pass(cfg: &Config, cat: &Catalog) -> Result<usize> {
+    let mut after: i64 = cat.kv_get(WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut made = 0;
+    loop {
+        let batch = cat.local_after(after, 100)?;
+        if batch.is_empty() {
+            return Ok(made);
+        }
+        for (id, key) in batch {
+            let out = path(cfg, id);
+            if !out.is_file() {
+                match extract(&cfg.vault().join(&key), &out) {
+                    Ok(()) => made += 1,
+                    Err(e) if e.to_string() == super::media::NO_FFMPEG => return Err(e),
+                    Err(e) => debug!("no thumbnail for {key}: {e:#}"),
+                }
+            }
+            after = id;
+            cat.kv_set(WATERMARK, &after.to_string())?;
+        }
+    }
+}
+
+/// The stage: a pass and the uploads every `every` until `stop`. Without ffmpeg it says
+/// so once and stops.
+pub async fn run(
+    cfg: Config,
+    cat: std::sync::Arc<Catalog>,
+    store: std::sync::Arc<dyn crate::store::Backend>,
+    every: Duration,
+    stop: CancellationToken,
+) {
+    loop {
+        let (c, k) = (cfg.clone(), cat.clone());
+        let made = tokio::task::spawn_blocking(move || pass(&c, &k)).await;
+        if let Err(e) = upload(&cfg, &cat, &*store).await {
+            debug!("thumbnails: {e:#} (retried)");
+        }
+        match made {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                warn!("thumbnails: {e:#}; the web interface shows clips without them");
+                if e.to_string() == super::media::NO_FFMPEG {
+                    return;
+                }
+            }
+            Err(e) => warn!("thumbnails: {e}"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn store_keys_mirror_the_clip_keys() {
+        let cfg = crate::config::Config::default();
+        assert_eq!(
+            super::store_key(&cfg, "videos/door/2024-05-21/13/05M30S_1716267930.mp4"),
+            "thumbs/door/2024-05-21/13/05M30S_1716267930.jpg"
+        );
+        assert_eq!(
+            super::store_key(&cfg, "videos/door/x/clip.r2.mp4"),
+            "thumbs/door/x/clip.r2.jpg"
+        );
+        assert_eq!(
+            super::store_key(&cfg, "videos/door/x/odd.avi"),
+            "thumbs/door/x/odd.avi.jpg"
+        );
+    }
+}

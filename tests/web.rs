@@ -1,0 +1,690 @@
+//! The web interface: security at the HTTP level (login off loopback, sessions, CSRF, the
+//! login rate limit, headers, no secret in pages or logs), the JSON and media endpoints,
+//! and real headless Chromium sessions (tests/web_browser.py) over a fixture of real HEVC
+//! clips, some archived in the fs store, that also take screenshots (into
+//! `$CAMVAULT_SCREENSHOTS`, e.g. docs/screenshots, else under target/).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+const DAY: i64 = 86_400;
+const PASSWORD: &str = "tuesday-3pm-door";
+
+/// `serve`, stopped when dropped (a failing test must not leave it running).
+struct Serving(Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let _ = self.0.wait();
+    }
+}
+
+struct Resp {
+    code: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// `camvault_session=…` from Set-Cookie, ready for a Cookie header.
+    fn cookie(&self) -> String {
+        let c = self.header("set-cookie").expect("a session cookie");
+        c.split(';').next().unwrap().to_string()
+    }
+}
+
+fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.0\r\nContent-Length: {}\r\n", body.len());
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("a response") + 4;
+    let head = String::from_utf8_lossy(&out[..split]).into_owned();
+    Resp {
+        code: head[9..12].parse().unwrap(),
+        head,
+        body: out[split..].to_vec(),
+    }
+}
+
+fn get(port: u16, path: &str, cookie: &str) -> Resp {
+    http(port, "GET", path, &[("Cookie", cookie)], "")
+}
+
+/// The CSRF token a page carries (the shell's meta tag or the login form's field).
+fn csrf_of(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf-token\" content=\"")
+        .map(|i| i + 27)
+        .or_else(|| html.find("name=\"csrf\" value=\"").map(|i| i + 19))
+        .expect("a CSRF token in the page");
+    html[at..at + 64].to_string()
+}
+
+/// A real clip like the cameras record: HEVC video, A-law audio.
+fn hevc(secs: u32) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.mp4");
+    hevc_clip(&out, secs, "320x240", true);
+    std::fs::read(out).unwrap()
+}
+
+fn set_store_clock(env: &Env, secs: i64) {
+    let p = env.store().join(".camvault/clock");
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, secs.to_string()).unwrap();
+}
+
+fn local(unix: i64) -> jiff::Zoned {
+    jiff::Timestamp::from_second(unix)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+}
+
+/// Local noon (Asia/Shanghai) `days` days ago, as a Unix time.
+fn noon_days_ago(days: i64) -> i64 {
+    local(now_unix() - days * DAY)
+        .date()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .unwrap()
+        .timestamp()
+        .as_second()
+        + 12 * 3600
+}
+
+fn serve_on(env: &Env, port: u16) -> Serving {
+    let s = Serving(env.serve());
+    wait_port("127.0.0.1", port, "the web interface", Duration::from_secs(30));
+    s
+}
+
+fn listen(addr: &str) -> String {
+    format!("http.enabled = true\nhttp.listen = \"{addr}\"")
+}
+
+#[test]
+fn off_loopback_needs_a_password_sessions_csrf_and_a_rate_limit() {
+    let port = free_port();
+    let env = Env::new(1, &listen(&format!("0.0.0.0:{port}")));
+    // Without a password a LAN address is refused, and says how to set one.
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("camvault passwd"), "{}", stderr(&out));
+
+    let mut p = env
+        .cmd(&["passwd"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(p.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    assert!(p.wait().unwrap().success());
+    let cfg = std::fs::read_to_string(env.config()).unwrap();
+    assert!(cfg.contains("password_hash = \"$argon2id$"), "{cfg}");
+    assert!(!cfg.contains(PASSWORD), "only the hash is stored");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(env.config()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the config stays private");
+    let hash = cfg
+        .lines()
+        .find_map(|l| l.strip_prefix("password_hash = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_string();
+    env.ok(&["status"]);
+
+    let _serve = serve_on(&env, port);
+    // Every page, API and media route needs a login; /healthz and /metrics stay open.
+    let r = get(port, "/", "");
+    assert_eq!((r.code, r.header("location").as_deref()), (303, Some("/login")));
+    for path in ["/api/status", "/api/dashboard", "/media/clip/1", "/media/thumb/1"] {
+        assert_eq!(get(port, path, "").code, 401, "{path}");
+    }
+    assert_eq!(
+        get(port, "/healthz", "").code,
+        200,
+        "open to Prometheus on this machine"
+    );
+    // From another address (this machine's LAN address, when it has one) they need a login too.
+    if let Some(ip) = lan_address() {
+        for path in ["/metrics", "/healthz"] {
+            let mut s = std::net::TcpStream::connect((ip, port)).unwrap();
+            write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            assert_eq!(&out[9..12], "401", "{path} from {ip}");
+        }
+    }
+
+    // The login page: security headers, a pre-login cookie and its CSRF token.
+    let page = get(port, "/login", "");
+    assert_eq!(page.code, 200);
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(page.header("x-frame-options").as_deref(), Some("DENY"));
+    assert_eq!(page.header("x-content-type-options").as_deref(), Some("nosniff"));
+    assert_eq!(page.header("referrer-policy").as_deref(), Some("same-origin"));
+    let set = page.header("set-cookie").unwrap();
+    for attr in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(set.contains(attr), "{attr} in {set}");
+    }
+    let (pre, token) = (page.cookie(), csrf_of(&page.text()));
+    let form = |pw: &str, t: &str| format!("password={pw}&csrf={t}");
+    let post_login = |cookie: &str, body: &str| {
+        http(
+            port,
+            "POST",
+            "/login",
+            &[
+                ("Cookie", cookie),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            body,
+        )
+    };
+
+    // Login CSRF: a POST without the form's token is refused even with the right password.
+    assert_eq!(post_login(&pre, &form(PASSWORD, &"0".repeat(64))).code, 403);
+    assert_eq!(post_login("", &form(PASSWORD, &token)).code, 403);
+    // The right password: a new session id (the pre-login one is not promoted).
+    let ok = post_login(&pre, &form(PASSWORD, &token));
+    assert_eq!(
+        (ok.code, ok.header("location").as_deref()),
+        (303, Some("/")),
+        "{}",
+        ok.text()
+    );
+    let session = ok.cookie();
+    assert_ne!(session, pre);
+    assert_eq!(
+        get(port, "/api/status", &pre).code,
+        401,
+        "the pre-login cookie is no login"
+    );
+    let shell = get(port, "/", &session);
+    assert_eq!(shell.code, 200);
+    let csrf = csrf_of(&shell.text());
+    assert_eq!(get(port, "/api/status", &session).code, 200);
+
+    // CSRF on state-changing requests: no token, a wrong token, a foreign Origin.
+    let body = r#"{"camera":"x","from_ms":0,"to_ms":1000}"#;
+    let post = |headers: &[(&str, &str)]| {
+        let mut h = vec![("Cookie", session.as_str()), ("Content-Type", "application/json")];
+        h.extend_from_slice(headers);
+        http(port, "POST", "/api/restore", &h, body)
+    };
+    assert_eq!(post(&[]).code, 403);
+    assert_eq!(post(&[("X-CSRF-Token", &"f".repeat(64))]).code, 403);
+    assert_eq!(
+        post(&[("X-CSRF-Token", &csrf), ("Origin", "https://evil.example")]).code,
+        403
+    );
+    let r = post(&[("X-CSRF-Token", &csrf), ("Origin", &format!("http://127.0.0.1:{port}"))]);
+    assert!(r.code != 403 && r.code != 401, "{} {}", r.code, r.text());
+
+    // Rate limit: after 5 wrong passwords from this address, even the right one waits.
+    for i in 0..5 {
+        let p = get(port, "/login", "");
+        let r = post_login(&p.cookie(), &form("wrong", &csrf_of(&p.text())));
+        assert_eq!(r.code, 401, "attempt {i}");
+        assert!(r.text().contains("Wrong password"));
+    }
+    let p = get(port, "/login", "");
+    let r = post_login(&p.cookie(), &form(PASSWORD, &csrf_of(&p.text())));
+    assert_eq!(r.code, 429, "{}", r.text());
+    assert!(r.header("retry-after").is_some_and(|s| s.parse::<u64>().unwrap() > 0));
+    // The session from before still works; logging out ends it.
+    assert_eq!(get(port, "/api/status", &session).code, 200);
+    let r = http(
+        port,
+        "POST",
+        "/logout",
+        &[("Cookie", &session), ("X-CSRF-Token", &csrf)],
+        "",
+    );
+    assert_eq!(r.code, 303);
+    assert_eq!(get(port, "/api/status", &session).code, 401);
+
+    // Neither the password nor its hash ever shows in a page or the log.
+    let log = std::fs::read_to_string(env.serve_log()).unwrap();
+    assert!(log.contains("failed web login"), "failures are logged: {log}");
+    for secret in [PASSWORD, hash.as_str()] {
+        assert!(!log.contains(secret), "secret in the log");
+        for path in ["/login", "/metrics", "/healthz"] {
+            assert!(!get(port, path, "").text().contains(secret), "secret in {path}");
+        }
+        assert!(!get(port, "/api/status", &ok.cookie()).text().contains(secret));
+    }
+}
+
+#[test]
+fn loopback_needs_no_login_but_posts_need_the_csrf_token() {
+    let port = free_port();
+    let env = Env::new(1, &listen(&format!("127.0.0.1:{port}")));
+    let t = now_unix() - 3600;
+    env.put_old(&old_clip(t), &hevc(2));
+    env.put_old(&old_clip(t + 60), b"not a video");
+    env.ok(&["ingest", "--once"]);
+    let _serve = serve_on(&env, port);
+
+    assert_eq!(get(port, "/login", "").header("location").as_deref(), Some("/"));
+    // DNS rebinding: a page served as evil.example whose name now points at 127.0.0.1.
+    for path in ["/", "/api/status", "/metrics"] {
+        let r = http(port, "GET", path, &[("Host", "evil.example:80")], "");
+        assert_eq!(r.code, 421, "{path}");
+    }
+    assert_eq!(http(port, "GET", "/api/status", &[("Host", "localhost")], "").code, 200);
+    let shell = get(port, "/", "");
+    assert_eq!(shell.code, 200);
+    let set = shell.header("set-cookie").unwrap();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    let (cookie, csrf) = (shell.cookie(), csrf_of(&shell.text()));
+    assert!(shell.header("content-security-policy").is_some());
+
+    let day = local(t).date().to_string();
+    let d: serde_json::Value =
+        serde_json::from_slice(&get(port, &format!("/api/day?camera=78df72a1b2c3&date={day}"), "").body).unwrap();
+    let clips = d["clips"].as_array().unwrap();
+    assert_eq!(clips.len(), 2, "{d:#}");
+    assert!(clips.iter().all(|c| c["tier"] == "local" && c["playable"] == true));
+    assert_eq!(clips[0]["start"], local(t).strftime("%H:%M:%S").to_string());
+    let id = clips[0]["id"].as_i64().unwrap();
+
+    // Range requests on the original clip.
+    let whole = get(port, &format!("/media/clip/{id}"), "");
+    assert_eq!(whole.code, 200);
+    assert_eq!(whole.header("accept-ranges").as_deref(), Some("bytes"));
+    let len = whole.body.len();
+    let part = http(
+        port,
+        "GET",
+        &format!("/media/clip/{id}"),
+        &[("Range", "bytes=10-19")],
+        "",
+    );
+    assert_eq!(part.code, 206);
+    assert_eq!(part.header("content-range"), Some(format!("bytes 10-19/{len}")));
+    assert_eq!(part.body, whole.body[10..20]);
+    let tail = http(port, "GET", &format!("/media/clip/{id}"), &[("Range", "bytes=-5")], "");
+    assert_eq!(tail.body, whole.body[len - 5..]);
+    let past = http(
+        port,
+        "GET",
+        &format!("/media/clip/{id}"),
+        &[("Range", &format!("bytes={len}-"))],
+        "",
+    );
+    assert_eq!(past.code, 416);
+    // Transcoded for browsers without HEVC: H.264 in fragmented MP4, with ranges too.
+    let play = get(port, &format!("/media/play/{id}"), "");
+    assert_eq!(play.code, 200, "{}", play.text());
+    let probe = env.root().join("play.mp4");
+    std::fs::write(&probe, &play.body).unwrap();
+    let codec = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&probe)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&codec.stdout).trim(), "h264");
+    let audio = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&probe)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&audio.stdout).trim(), "aac", "A-law became AAC");
+    assert!(play.body.windows(4).any(|w| w == b"moof"), "fragmented MP4");
+    // Streamed the first time, then served from the cache with ranges.
+    let again = http(port, "GET", &format!("/media/play/{id}"), &[("Range", "bytes=0-9")], "");
+    assert_eq!(again.code, 206);
+    assert_eq!(again.body, play.body[..10]);
+    // A thumbnail: a JPEG.
+    let th = get(port, &format!("/media/thumb/{id}"), "");
+    assert_eq!(th.code, 200);
+    assert_eq!(&th.body[..3], &[0xff, 0xd8, 0xff]);
+    // Thumbnails also go to the store under thumbs/ (Standard), for when the clip is gone.
+    let t0 = std::time::Instant::now();
+    let thumbs = loop {
+        let t: Vec<_> = env
+            .all_objects()
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("thumbs/"))
+            .collect();
+        if !t.is_empty() || t0.elapsed() > Duration::from_secs(30) {
+            break t;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(thumbs.len(), 1, "one thumbnail, the non-video has none");
+    let key = clips[0]["key"].as_str().unwrap();
+    let want = format!(
+        "thumbs/{}.jpg",
+        key.strip_prefix("videos/").unwrap().strip_suffix(".mp4").unwrap()
+    );
+    assert_eq!(thumbs[0].0, want);
+    assert_eq!(thumbs[0].1, th.body, "the same JPEG as served");
+    assert!(env.objects().keys().all(|k| !k.starts_with("thumbs/")));
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(env.store().join(".camvault/meta").join(format!("{want}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["storage_class"], "Standard");
+    // A box that lost its thumbnail and the clip (a new disk, a rebuilt catalog) gets it
+    // back from the store.
+    std::fs::remove_file(env.root().join(format!("webcache/thumbs/{id}.jpg"))).unwrap();
+    let vault = env.vault().join(key);
+    std::fs::rename(&vault, env.root().join("aside.mp4")).unwrap();
+    let again = get(port, &format!("/media/thumb/{id}"), "");
+    assert_eq!((again.code, &again.body), (200, &th.body));
+    std::fs::rename(env.root().join("aside.mp4"), &vault).unwrap();
+    // The second "clip" is no video: transcoding says why instead of hanging.
+    let bad = get(port, &format!("/media/play/{}", clips[1]["id"]), "");
+    assert_eq!(bad.code, 500);
+    assert!(bad.text().contains("ffmpeg failed"), "{}", bad.text());
+    // Export: the range's cached clips as one MP4.
+    let (a, b) = (t * 1000 - 1000, t * 1000 + 1000);
+    let ex = get(
+        port,
+        &format!("/media/export?camera=78df72a1b2c3&from_ms={a}&to_ms={b}"),
+        "",
+    );
+    assert_eq!(ex.code, 200, "{}", ex.text());
+    assert!(ex.header("content-disposition").unwrap().starts_with("attachment"));
+    assert!(ex.body.windows(4).any(|w| w == b"ftyp"));
+
+    // No login, but a POST still needs this session's token: another site cannot restore.
+    let body = format!(r#"{{"camera":"78df72a1b2c3","from_ms":{a},"to_ms":{b}}}"#);
+    let json = [("Content-Type", "application/json")];
+    assert_eq!(http(port, "POST", "/api/restore/plan", &json, &body).code, 403);
+    let with = |token: &str| {
+        http(
+            port,
+            "POST",
+            "/api/restore/plan",
+            &[
+                ("Content-Type", "application/json"),
+                ("Cookie", &cookie),
+                ("X-CSRF-Token", token),
+            ],
+            &body,
+        )
+    };
+    assert_eq!(with("").code, 403);
+    let plan = with(&csrf);
+    assert_eq!(plan.code, 200, "{}", plan.text());
+    let p: serde_json::Value = serde_json::from_slice(&plan.body).unwrap();
+    assert_eq!(p["local"]["clips"], 1, "{p:#}");
+}
+
+#[test]
+fn a_missing_ffmpeg_is_named_on_playback() {
+    let port = free_port();
+    let env = Env::new(1, &listen(&format!("127.0.0.1:{port}")));
+    let t = now_unix() - 3600;
+    env.put_old(&old_clip(t), &hevc(1));
+    env.ok(&["ingest", "--once"]);
+    // A PATH without ffmpeg for serve.
+    let bin = env.root().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = std::fs::File::create(env.serve_log()).unwrap();
+    let child = env
+        .cmd(&["serve"])
+        .env("PATH", &bin)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let _serve = Serving(child);
+    wait_port("127.0.0.1", port, "the web interface", Duration::from_secs(30));
+    let r = get(port, "/media/play/1", "");
+    assert_eq!(r.code, 501);
+    assert!(r.text().contains("ffmpeg is not installed"), "{}", r.text());
+}
+
+/// This machine's address on its default route, if it has a non-loopback one.
+fn lan_address() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?; // no packet is sent
+    Some(s.local_addr().ok()?.ip()).filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+}
+
+fn chromium_ready() -> (PathBuf, PathBuf) {
+    let (c, d) = (
+        PathBuf::from("/usr/bin/chromium"),
+        PathBuf::from("/usr/bin/chromedriver"),
+    );
+    assert!(
+        c.exists() && d.exists(),
+        "the browser tests need Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver (.ci/run does)"
+    );
+    (c, d)
+}
+
+fn browser(mode: &str, args: serde_json::Value) {
+    let (chromium, driver) = chromium_ready();
+    let mut args = args;
+    args["mode"] = mode.into();
+    args["chromium"] = chromium.to_string_lossy().into();
+    args["chromedriver"] = driver.to_string_lossy().into();
+    // docs/screenshots/ is refreshed on demand: CAMVAULT_SCREENSHOTS=docs/screenshots.
+    let shots = match std::env::var_os("CAMVAULT_SCREENSHOTS") {
+        Some(d) => Path::new(env!("CARGO_MANIFEST_DIR")).join(d),
+        None => Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots"),
+    };
+    args["screenshots"] = shots.to_string_lossy().into();
+    let out = Command::new(test_python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web_browser.py"))
+        .arg(args.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "browser session ({mode}) failed:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
+#[test]
+fn browser_timeline_playback_calendar_search_and_restore() {
+    let port = free_port();
+    let env = Env::new(
+        1,
+        &format!(
+            // No drill: it would restore one of the archived clips behind the test's back.
+            "{}\nrestore.poll_secs = 1\nrestore.poll_max_secs = 1\nstore.fs.restore_standard_secs = 1\nrestore.drill_days = 0",
+            listen(&format!("127.0.0.1:{port}"))
+        ),
+    );
+    // Three clips today (same local day), two forty days ago at local noon.
+    let now = now_unix();
+    let since_midnight = local(now).time().hour() as i64 * 3600 + local(now).time().minute() as i64 * 60;
+    // 20 minutes apart: on a 24-hour bar a minute is less than a pixel.
+    // Shortly after midnight, the clips are of yesterday evening: never in the future.
+    let base = if since_midnight > 4000 {
+        now - 3600
+    } else {
+        now - since_midnight - 3 * 3600
+    };
+    let today: Vec<i64> = (0..3).map(|i| base + i * 1200).collect();
+    let noon = noon_days_ago(40);
+    let old = [noon, noon + 60];
+    let clip = hevc(3);
+    for t in today.iter().chain(old.iter()) {
+        env.put_old(&old_clip(*t), &clip);
+    }
+    env.ok(&["ingest", "--once"]);
+    assert_eq!(env.status()["files"]["cached"], 3, "the old clips left the cache");
+    // A month later in the store, with the lifecycle rule: the old clips are archived.
+    env.ok(&["lifecycle", "apply"]);
+    set_store_clock(&env, 31 * DAY);
+    let fmt = |t: i64| jiff::Timestamp::from_second(t).unwrap().to_string();
+    env.ok(&[
+        "restore",
+        "--from",
+        &fmt(noon - 60),
+        "--to",
+        &fmt(noon + 120),
+        "--dry-run",
+    ]);
+
+    let _serve = serve_on(&env, port);
+    let day = |t: i64| local(t).date().to_string();
+    browser(
+        "ui",
+        serde_json::json!({
+            "base": format!("http://127.0.0.1:{port}"),
+            "camera": "78df72a1b2c3",
+            "today": day(today[0]),
+            "tomorrow": local(today[0]).date().tomorrow().unwrap().to_string(),
+            "today_clips": today.iter().map(|t| local(*t).strftime("%H:%M:%S").to_string()).collect::<Vec<_>>(),
+            "old_day": day(noon),
+            "old_clips": old.len(),
+        }),
+    );
+}
+
+#[test]
+fn browser_login_off_loopback() {
+    let port = free_port();
+    // Plain HTTP in the test, so the cookie cannot be Secure-only.
+    let env = Env::new(
+        1,
+        &format!("{}\nhttp.secure_cookie = false", listen(&format!("0.0.0.0:{port}"))),
+    );
+    let mut p = env
+        .cmd(&["passwd"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    writeln!(p.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    assert!(p.wait().unwrap().success());
+    let _serve = serve_on(&env, port);
+    browser(
+        "login",
+        serde_json::json!({"base": format!("http://127.0.0.1:{port}"), "password": PASSWORD}),
+    );
+}
+
+#[test]
+fn a_restore_started_over_http_shows_restoring_then_its_progress() {
+    let port = free_port();
+    // A slow archive: the restore stays in progress for the whole test.
+    let env = Env::new(
+        1,
+        &format!(
+            "{}\nrestore.poll_secs = 1\nrestore.poll_max_secs = 1\nstore.fs.restore_standard_secs = 36000\nrestore.drill_days = 0",
+            listen(&format!("127.0.0.1:{port}"))
+        ),
+    );
+    let t0 = noon_days_ago(40);
+    for i in 0..2 {
+        env.put_old(&old_clip(t0 + i * 60), &bytes(i as u64, 5000));
+    }
+    env.ok(&["ingest", "--once"]);
+    env.ok(&["lifecycle", "apply"]);
+    set_store_clock(&env, 31 * DAY);
+    let _serve = serve_on(&env, port);
+    let shell = get(port, "/", "");
+    let (cookie, csrf) = (shell.cookie(), csrf_of(&shell.text()));
+    let body = format!(
+        r#"{{"camera":"78df72a1b2c3","from_ms":{},"to_ms":{}}}"#,
+        (t0 - 60) * 1000,
+        (t0 + 600) * 1000
+    );
+    let post = |path: &str| {
+        let h = [
+            ("Content-Type", "application/json"),
+            ("Cookie", cookie.as_str()),
+            ("X-CSRF-Token", csrf.as_str()),
+        ];
+        let r = http(port, "POST", path, &h, &body);
+        assert_eq!(r.code, 200, "{path}: {}", r.text());
+        serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()
+    };
+    let plan = post("/api/restore/plan");
+    assert_eq!(plan["archive"]["clips"], 2, "{plan:#}");
+    assert_eq!(plan["hours"], 48.0, "Deep Cold Archive, standard tier: {plan:#}");
+    assert!(plan["total_cny"].as_f64().unwrap() >= 0.0);
+    let tiers: Vec<(&str, f64)> = plan["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["tier"].as_str().unwrap(), t["hours"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(tiers, [("expedited", 12.0), ("standard", 48.0)]);
+    let cost = |i: usize| plan["tiers"][i]["total_cny"].as_f64().unwrap();
+    assert!(cost(0) >= cost(1), "expedited costs at least as much: {plan:#}");
+    assert_eq!(cost(1), plan["total_cny"].as_f64().unwrap(), "the chosen tier's total");
+    let id = post("/api/restore")["id"].as_i64().unwrap();
+
+    let day = local(t0).date().to_string();
+    let t = std::time::Instant::now();
+    loop {
+        let d: serde_json::Value =
+            serde_json::from_slice(&get(port, &format!("/api/day?camera=78df72a1b2c3&date={day}"), "").body).unwrap();
+        let p: serde_json::Value = serde_json::from_slice(&get(port, &format!("/api/restore/{id}"), "").body).unwrap();
+        let tiers: Vec<&str> = d["clips"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["tier"].as_str().unwrap())
+            .collect();
+        if tiers == ["restoring", "restoring"] && p["states"]["requested"] == 2 {
+            assert_eq!(p["restore"]["state"], "active");
+            assert_eq!((p["total"].as_u64(), p["done"].as_u64()), (Some(2), Some(0)));
+            assert!(p["merged"].is_null());
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "{tiers:?} {p:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
