@@ -10,8 +10,10 @@
 //! (Aliyun OSS, native API) and `s3` (any S3-compatible store). Storage classes are
 //! camvault's (OSS's) names everywhere outside a backend; `s3` translates.
 
+pub mod credentials;
 pub mod fs;
 pub mod lifecycle;
+pub mod listing;
 pub mod oss;
 pub mod s3;
 pub(crate) mod transfer;

@@ -103,48 +103,6 @@ struct S3Error {
     endpoint: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListResult {
-    #[serde(default)]
-    contents: Vec<Contents>,
-    #[serde(default)]
-    is_truncated: bool,
-    next_continuation_token: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Contents {
-    key: String,
-    size: u64,
-    storage_class: Option<String>,
-    last_modified: Option<String>,
-}
-
-/// Reads `key = value` lines (the credentials file). `[section]` lines are allowed once,
-/// so that a one-profile `~/.aws/credentials` works as it is.
-fn credentials_file(path: &std::path::Path) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read `store.s3.credentials_file` {}: {e}", path.display()))?;
-    if text.lines().filter(|l| l.trim_start().starts_with('[')).count() > 1 {
-        anyhow::bail!(
-            "`store.s3.credentials_file` {} holds several profiles; give camvault a file with only its own keys",
-            path.display()
-        );
-    }
-    Ok(text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| {
-            let k = k.trim().to_ascii_lowercase();
-            let k = k.strip_prefix("aws_").unwrap_or(&k).to_string();
-            (k, v.trim().trim_matches('"').to_string())
-        })
-        .collect())
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -366,7 +324,7 @@ impl S3Store {
                         );
                     }
                 }
-                credentials_file(&p)?
+                super::credentials::read(&p, "store.s3.credentials_file")?
             }
             None => Default::default(),
         };
@@ -669,7 +627,7 @@ impl Backend for S3Store {
                 return Err(self.error("list", "s3:ListBucket", resp).await);
             }
             let text = self.text(resp, "list").await?;
-            let page: ListResult = quick_xml::de::from_str(&text)
+            let page: super::listing::ListResult = quick_xml::de::from_str(&text)
                 .map_err(|e| StoreError::new(ErrorKind::Transient, format!("list: unreadable answer from S3 ({e})")))?;
             out.extend(page.contents.into_iter().map(|c| {
                 ObjectMeta {

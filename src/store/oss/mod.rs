@@ -51,41 +51,11 @@ struct OssError {
     ec: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListResult {
-    #[serde(default)]
-    contents: Vec<Contents>,
-    #[serde(default)]
-    is_truncated: bool,
-    next_continuation_token: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Contents {
-    key: String,
-    size: u64,
-    storage_class: Option<String>,
-    last_modified: Option<String>,
-}
-
-/// Reads `key = value` lines (the credentials file).
-fn credentials_file(path: &std::path::Path) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read `store.oss.credentials_file` {}: {e}", path.display()))?;
-    Ok(text
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
-        .collect())
-}
-
 impl OssStore {
     pub fn new(cfg: &Config) -> anyhow::Result<OssStore> {
         let o = &cfg.store.oss;
         let file = match cfg.oss_credentials_file() {
-            Some(p) => credentials_file(&p)?,
+            Some(p) => super::credentials::read(&p, "store.oss.credentials_file")?,
             None => Default::default(),
         };
         let pick = |conf: &str, file_key: &str, env: &str| -> Option<String> {
@@ -400,7 +370,7 @@ impl Backend for OssStore {
                 return Err(self.error("list", resp).await);
             }
             let text = self.text(resp, "list").await?;
-            let page: ListResult = quick_xml::de::from_str(&text).map_err(|e| {
+            let page: super::listing::ListResult = quick_xml::de::from_str(&text).map_err(|e| {
                 StoreError::new(ErrorKind::Transient, format!("list: unreadable answer from OSS ({e})"))
             })?;
             out.extend(page.contents.into_iter().map(|c| {

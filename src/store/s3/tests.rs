@@ -303,22 +303,3 @@ fn etags() {
     // As S3 computes it (checked with Python's hashlib).
     assert_eq!(multipart_etag(&parts), "e09e4fd6265b36115fe3db32df945d84-2");
 }
-
-#[test]
-fn credentials_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("k");
-    std::fs::write(
-        &p,
-        "[default]\naws_access_key_id = AKIA1\naws_secret_access_key = \"s=cret\"\n# note\n",
-    )
-    .unwrap();
-    let m = credentials_file(&p).unwrap();
-    assert_eq!(m["access_key_id"], "AKIA1");
-    assert_eq!(m["secret_access_key"], "s=cret");
-    std::fs::write(&p, "[a]\naccess_key_id = 1\n[b]\naccess_key_id = 2\n").unwrap();
-    assert!(credentials_file(&p)
-        .unwrap_err()
-        .to_string()
-        .contains("several profiles"));
-}
