@@ -729,3 +729,33 @@ fn a_stalled_upload_is_abandoned_and_retried() {
     );
     assert!(std::fs::read(srv.data.path().join("objects").join(BIG_KEY)).unwrap() == data);
 }
+
+#[test]
+fn ranged_get_reads_part_of_an_object() {
+    let srv = server(&[]);
+    let env = oss_env(&srv, "camvault-test-secret");
+    let data = bytes(3, 100_000);
+    env.put_old(&old_clip(now_unix() - 600), &data);
+    env.ok(&["ingest", "--once"]);
+    let key = env.ls()[0]["key"].as_str().unwrap().to_string();
+    let out = env.root().join("part");
+    env.ok(&[
+        "store",
+        "get",
+        &key,
+        "--range",
+        "1000-1999",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(&out).unwrap(), &data[1000..2000]);
+    let log = std::fs::read_to_string(srv.data.path().join("requests.log")).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("GET /videos/") && l.ends_with(" 206")),
+        "{log}"
+    );
+    let bad = env.run(&["store", "get", &key, "--range", "9-3"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("--range \"9-3\""), "{}", stderr(&bad));
+}

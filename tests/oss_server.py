@@ -333,6 +333,11 @@ class Handler(BaseHTTPRequestHandler):
             if self.command == "HEAD":
                 headers["Content-Length"] = str(len(data))
                 return self.reply(200, b"", headers)
+            rng = re.fullmatch(r"bytes=(\d+)-(\d+)", self.headers.get("Range", ""))
+            if rng:
+                a, b = int(rng.group(1)), min(int(rng.group(2)), len(data) - 1)
+                headers["Content-Range"] = "bytes %d-%d/%d" % (a, b, len(data))
+                return self.reply(206, data[a:b + 1], headers)
             return self.reply(200, data, headers)
         if self.command == "GET" and not key and query.get("list-type") == "2":
             prefix = query.get("prefix", "")

@@ -625,3 +625,17 @@ fn ledger_counts_each_hour_and_explains_the_gaps() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no camera \"nope\""), "{}", stderr(&out));
 }
+
+#[test]
+fn store_get_reads_an_object_or_a_range_of_it() {
+    let env = Env::new(1, "");
+    let data = bytes(5, 50_000);
+    env.put_old(&old_clip(now_unix() - 600), &data);
+    env.ok(&["ingest", "--once"]);
+    let key = env.ls()[0]["key"].as_str().unwrap().to_string();
+    let out = env.cmd(&["store", "get", &key, "--range", "10-19"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(out.stdout, &data[10..20]);
+    let all = env.cmd(&["store", "get", &key]).output().unwrap();
+    assert_eq!(all.stdout, data);
+}

@@ -565,3 +565,24 @@ fn object_lock_retains_every_recording() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("store.s3.object_lock_mode"), "{}", stderr(&out));
 }
+
+#[test]
+fn ranged_get_reads_part_of_an_object() {
+    let s3 = S3::start("");
+    let env = s3.env("");
+    let data = bytes(4, 100_000);
+    env.put_old(&old_clip(now_unix() - 600), &data);
+    env.ok(&["ingest", "--once"]);
+    let key = env.ls()[0]["key"].as_str().unwrap().to_string();
+    let out = env.root().join("part");
+    env.ok(&[
+        "store",
+        "get",
+        &key,
+        "--range",
+        "99000-99999",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(&out).unwrap(), &data[99_000..]);
+}

@@ -347,6 +347,15 @@ enum StoreCommand {
     Test,
     /// What the store says about one object: size, CRC-64, class, restore state (JSON)
     Head { key: String },
+    /// One object's bytes (or `--range START-END` of them) from the store, to stdout or --out
+    Get {
+        key: String,
+        /// Inclusive byte offsets, as `curl -r`: 0-1023 is the first KiB
+        #[arg(long)]
+        range: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Ask the store for a readable copy of one archived object
     Restore {
         key: String,
@@ -474,6 +483,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Store { command } => match command {
                     StoreCommand::Test => store::test(cfg),
                     StoreCommand::Head { key } => store::head(cfg, &key),
+                    StoreCommand::Get { key, range, out } => store::get(cfg, &key, range.as_deref(), out.as_deref()),
                     StoreCommand::Restore { key, days, tier } => store::restore(cfg, &key, days, &tier),
                     StoreCommand::Worm { days, lock, yes } => store::worm(cfg, days, lock, yes),
                 },

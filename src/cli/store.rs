@@ -106,6 +106,57 @@ pub fn head(cfg: Config, key: &str) -> Result<ExitCode> {
     })
 }
 
+/// Parses `START-END` (inclusive byte offsets, as `curl -r`) into an exclusive range.
+fn parse_range(s: &str) -> Result<std::ops::Range<u64>> {
+    let bad = || anyhow!("--range {s:?}: write START-END in bytes, e.g. 0-1023 for the first KiB");
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let (a, b): (u64, u64) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    if b < a {
+        return Err(bad());
+    }
+    Ok(a..b + 1)
+}
+
+/// `camvault store get KEY [--range START-END] [--out FILE]`: an object's bytes, or some
+/// of them, straight from the store (no catalog, no checks: for looking at one object).
+pub fn get(cfg: Config, key: &str, range: Option<&str>, out: Option<&std::path::Path>) -> Result<ExitCode> {
+    let range = range.map(parse_range).transpose()?;
+    let rt = super::runtime()?;
+    rt.block_on(async move {
+        let s = store::open(&cfg)?;
+        let mut reader = s.get_range(key, range).await.map_err(|e| anyhow!("{e}"))?;
+        let n = match out {
+            Some(p) => {
+                let mut f = tokio::fs::File::create(p)
+                    .await
+                    .map_err(|e| anyhow!("cannot write {}: {e}", p.display()))?;
+                tokio::io::copy(&mut reader, &mut f).await?
+            }
+            None => {
+                use std::io::Write;
+                use tokio::io::AsyncReadExt;
+                let (mut buf, mut n) = (vec![0u8; 1 << 16], 0u64);
+                let mut stdout = std::io::stdout().lock();
+                loop {
+                    let k = reader.read(&mut buf).await?;
+                    if k == 0 {
+                        break;
+                    }
+                    stdout.write_all(&buf[..k])?;
+                    n += k as u64;
+                }
+                stdout.flush()?;
+                n
+            }
+        };
+        eprintln!("{n} byte(s) of {key}");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
 /// `camvault store restore KEY`: one RestoreObject request, for trying a store's restores
 /// by hand (the restore planner requests whole time ranges).
 pub fn restore(cfg: Config, key: &str, days: u32, tier: &str) -> Result<ExitCode> {

@@ -320,10 +320,10 @@ impl Backend for FsStore {
         self.head_with(key, &self.rules().await, self.now_ms()).await
     }
 
-    async fn get(&self, key: &str) -> StoreResult<Reader> {
+    async fn get_range(&self, key: &str, range: Option<std::ops::Range<u64>>) -> StoreResult<Reader> {
         self.root_ok()?;
         let path = self.object_path(key)?;
-        let f = tokio::fs::File::open(&path)
+        let mut f = tokio::fs::File::open(&path)
             .await
             .map_err(|e| io_error("cannot read", &path, e))?;
         if let Some(m) = self.head(key).await? {
@@ -336,6 +336,14 @@ impl Backend for FsStore {
                     ),
                 ));
             }
+        }
+        if let Some(r) = range {
+            use tokio::io::{AsyncReadExt, AsyncSeekExt};
+            super::range_header(key, &r)?;
+            f.seek(std::io::SeekFrom::Start(r.start))
+                .await
+                .map_err(|e| io_error("cannot read", &path, e))?;
+            return Ok(Box::new(f.take(r.end - r.start)));
         }
         Ok(Box::new(f))
     }

@@ -173,8 +173,13 @@ pub trait Backend: Send + Sync {
     /// The object's metadata, `None` when absent.
     async fn head(&self, key: &str) -> StoreResult<Option<ObjectMeta>>;
 
+    /// Streams the object's bytes in `range` (end exclusive), or all of them.
+    async fn get_range(&self, key: &str, range: Option<std::ops::Range<u64>>) -> StoreResult<Reader>;
+
     /// Streams the object's bytes.
-    async fn get(&self, key: &str) -> StoreResult<Reader>;
+    async fn get(&self, key: &str) -> StoreResult<Reader> {
+        self.get_range(key, None).await
+    }
 
     /// Objects whose key starts with `prefix`, in key order (CRC-64 not included).
     async fn list(&self, prefix: &str) -> StoreResult<Vec<ObjectMeta>>;
@@ -334,6 +339,17 @@ pub fn open(cfg: &crate::config::Config) -> anyhow::Result<Box<dyn Backend>> {
         crate::config::StoreKind::Oss => Ok(Box::new(oss::OssStore::new(cfg)?)),
         crate::config::StoreKind::S3 => Ok(Box::new(s3::S3Store::new(cfg)?)),
     }
+}
+
+/// The HTTP `Range` header for `range` (end exclusive); an empty range is refused.
+pub fn range_header(key: &str, range: &std::ops::Range<u64>) -> StoreResult<String> {
+    if range.start >= range.end {
+        return Err(StoreError::new(
+            ErrorKind::Refused,
+            format!("GET {key}: empty range {}..{}", range.start, range.end),
+        ));
+    }
+    Ok(format!("bytes={}-{}", range.start, range.end - 1))
 }
 
 /// Hex form used everywhere a CRC-64 is stored or compared.

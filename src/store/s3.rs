@@ -595,9 +595,11 @@ impl Backend for S3Store {
         }))
     }
 
-    async fn get(&self, key: &str) -> StoreResult<Reader> {
+    async fn get_range(&self, key: &str, range: Option<std::ops::Range<u64>>) -> StoreResult<Reader> {
         let what = format!("GET {key}");
-        let rb = self.request(Method::GET, Some(key), &[], &[])?;
+        let range = range.map(|r| super::range_header(key, &r)).transpose()?;
+        let headers: Vec<(&str, &str)> = range.iter().map(|r| ("range", r.as_str())).collect();
+        let rb = self.request(Method::GET, Some(key), &[], &headers)?;
         let resp = match tokio::time::timeout(self.timeout, rb.send()).await {
             Ok(r) => r.map_err(|e| net(&what, e))?,
             Err(_) => {

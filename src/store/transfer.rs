@@ -159,6 +159,7 @@ pub(crate) async fn digest_file(path: &std::path::Path, len: u64, part_size: u64
         let (mut crc, mut part_crc) = (crc64fast::Digest::new(), crc64fast::Digest::new());
         let (mut whole, mut part) = (md5::Md5::new(), md5::Md5::new());
         let (mut done, mut in_part) = (0u64, 0u64);
+        let single = part_size >= len;
         let (mut part_crcs, mut part_md5s) = (Vec::new(), Vec::new());
         while done < len {
             let want = (len - done).min(buf.len() as u64).min(part_size - in_part) as usize;
@@ -170,20 +171,35 @@ pub(crate) async fn digest_file(path: &std::path::Path, len: u64, part_size: u64
                 ));
             }
             crc.write(&buf[..n]);
-            part_crc.write(&buf[..n]);
             if md5 {
                 whole.update(&buf[..n]);
-                part.update(&buf[..n]);
+            }
+            // One part: its digests are the whole file's, computed once (MD5 is most of
+            // the CPU an upload costs; see docs/benchmarks.md).
+            if !single {
+                part_crc.write(&buf[..n]);
+                if md5 {
+                    part.update(&buf[..n]);
+                }
             }
             done += n as u64;
             in_part += n as u64;
-            if in_part == part_size || done == len {
+            if !single && (in_part == part_size || done == len) {
                 part_crcs.push(std::mem::replace(&mut part_crc, crc64fast::Digest::new()).sum64());
                 if md5 {
                     part_md5s.push(std::mem::replace(&mut part, md5::Md5::new()).finalize().into());
                 }
                 in_part = 0;
             }
+        }
+        if single {
+            let whole_md5: [u8; 16] = whole.finalize().into();
+            return Ok(Digests {
+                crc64: crc.sum64(),
+                part_crcs: vec![crc.sum64()],
+                md5: if md5 { whole_md5 } else { [0; 16] },
+                part_md5s: if md5 { vec![whole_md5] } else { Vec::new() },
+            });
         }
         if part_crcs.is_empty() {
             part_crcs.push(part_crc.sum64());

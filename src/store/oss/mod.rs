@@ -345,10 +345,12 @@ impl Backend for OssStore {
         }))
     }
 
-    async fn get(&self, key: &str) -> StoreResult<Reader> {
+    async fn get_range(&self, key: &str, range: Option<std::ops::Range<u64>>) -> StoreResult<Reader> {
         let what = format!("GET {key}");
+        let range = range.map(|r| super::range_header(key, &r)).transpose()?;
+        let headers: Vec<(&str, &str)> = range.iter().map(|r| ("range", r.as_str())).collect();
         let resp = self
-            .send_headers(self.request(Method::GET, Some(key), &[], &[]), &what)
+            .send_headers(self.request(Method::GET, Some(key), &[], &headers), &what)
             .await?;
         if !resp.status().is_success() {
             return Err(self.error(&what, resp).await);
