@@ -360,13 +360,14 @@ log "inbox: $INBOX_FILES files, $(human "$INBOX_BYTES"), generated in $(secs "$G
 
 # ---------------------------------------------------------------- the runs
 
-declare -A WALL RSS CPU MCPU MRSS OTHER
+declare -A WALL RSS CPU MCPU MRSS OTHER EXTRA
 # record NAME REP TOOL_RSS_KB TOOL_CPU_S
 record() {
   local k=$1.$2
   WALL[$k]=$WALL_MS RSS[$k]=$3 CPU[$k]=$4 MCPU[$k]=$MOTO_CPU_S MRSS[$k]=$MOTO_RSS_KB
   OTHER[$k]=$(awk -v b="$BUSY_S" -v o="$4" -v m="$MOTO_CPU_S" 'BEGIN{x = b - o - m; printf "%.1f", (x < 0 ? 0 : x)}')
-  log "$k: $(secs "$WALL_MS") s, $(mb_per_s "$INBOX_BYTES" "$WALL_MS") MB/s, RSS $(mib "$3") MiB, CPU $4 s, moto CPU $MOTO_CPU_S s, rest of machine ${OTHER[$k]} s; bucket: $OBJ_N objects, $OBJ_BYTES bytes"
+  log "$k: $(secs "$WALL_MS") s, $(mb_per_s "$INBOX_BYTES" "$WALL_MS") MB/s, RSS $(mib "$3") MiB, CPU $4 s, moto CPU $MOTO_CPU_S s, rest of machine ${OTHER[$k]} s; bucket: $OBJ_N objects, $OBJ_BYTES bytes (+ $OBJ_DIRS directory markers, $OBJ_OTHER objects outside the key prefix)"
+  EXTRA[$1]="$OBJ_DIRS $OBJ_OTHER"
 }
 
 # configure_s3 CONFIG: a fresh `camvault init` config, pointed at the moto bucket.
@@ -581,6 +582,14 @@ base=rclone-t$(set -- $RCLONE_TRANSFERS; echo "$1")
   done
   echo
   echo "- after every run the bucket held all $INBOX_FILES files as objects of the same name and size ($INBOX_BYTES bytes), two of them read back byte for byte"
+  for r in "${ROWS[@]}"; do
+    read -r dirs other <<<"${EXTRA[$r]}"
+    if (( dirs + other > 0 )); then
+      why=; [[ $r == camvault ]] && why=" (its per-day manifests and the catalog backup)"
+      [[ $r == s3fs ]] && why=" (one marker per directory of the inbox)"
+      echo "- $(label "$r") also wrote $dirs directory marker objects and $other objects outside the recordings$why"
+    fi
+  done
   [[ -n $S3FS_NOTE ]] && echo "- $S3FS_NOTE"
   echo "- generating the inbox took $(secs "$GEN_MS") s"
 } | tee "$BENCH_DIR/results.md"
