@@ -27,6 +27,9 @@
 #   REPEAT [3]                rounds (medians are reported)
 #   RCLONE_TRANSFERS ["2 4"]  rclone --transfers values; the first is the reference for
 #                             ratios (2 = camvault's default upload.concurrency; 4 = rclone's)
+#   CAMVAULT_VARIANTS [""]   extra camvault rows with config changes, each
+#                             NAME:SECTION.KEY=VALUE[,SECTION.KEY=VALUE...], e.g.
+#                             "c4:upload.concurrency=4 single:store.s3.multipart_threshold_mb=4096"
 #   S3FS [1]                  1 = also measure the s3fs mount + cp (needs /dev/fuse)
 #   VENV [$REPO/.venv]        Python venv with moto[server] and boto3 (created if missing)
 #   BUILD [head]              head = build the committed HEAD (git archive) under
@@ -42,6 +45,7 @@ BIG_MB=${BIG_MB:-128}
 DAY=${DAY:-2025-06-01}
 REPEAT=${REPEAT:-3}
 RCLONE_TRANSFERS=${RCLONE_TRANSFERS:-"2 4"}
+CAMVAULT_VARIANTS=${CAMVAULT_VARIANTS:-}
 S3FS=${S3FS:-1}
 KEEP_DATA=${KEEP_DATA:-0}
 BUILD=${BUILD:-head}
@@ -370,9 +374,10 @@ record() {
   EXTRA[$1]="$OBJ_DIRS $OBJ_OTHER"
 }
 
-# configure_s3 CONFIG: a fresh `camvault init` config, pointed at the moto bucket.
+# configure_s3 CONFIG [SETTINGS]: a fresh `camvault init` config, pointed at the moto
+# bucket, with SETTINGS (SECTION.KEY=VALUE,...) changed too.
 configure_s3() {
-  local cfg=$1
+  local cfg=$1 settings=${2:-}
   printf 'access_key_id = %s\nsecret_access_key = %s\n' "$KEY_ID" "$SECRET" >"$(dirname "$cfg")/s3.key"
   chmod 600 "$(dirname "$cfg")/s3.key"
   awk -v inbox="$INBOX" -v ep="http://127.0.0.1:$PORT" -v bucket="$BUCKET" '
@@ -395,16 +400,28 @@ configure_s3() {
     'path_style = true' 'credentials_file = "s3.key"'; do
     grep -qxF "$want" "$cfg" || die "could not set '$want' in $cfg (did the init template change?)"
   done
+  local kv sec key val
+  for kv in ${settings//,/ }; do
+    [[ $kv =~ ^([a-z0-9_.]+)\.([a-z0-9_]+)=(.+)$ ]] || die "bad setting '$kv' (want SECTION.KEY=VALUE)"
+    sec=${BASH_REMATCH[1]} key=${BASH_REMATCH[2]} val=${BASH_REMATCH[3]}
+    awk -v sec="[$sec]" -v key="$key" -v val="$val" '
+      /^\[/ { cur = $0 }
+      cur == sec && index($0, key " = ") == 1 { $0 = key " = " val }
+      { print }' "$cfg" >"$cfg.new"
+    mv "$cfg.new" "$cfg"
+    awk -v sec="[$sec]" -v want="$key = $val" '/^\[/ { cur = $0 } cur == sec && $0 == want { ok = 1 } END { exit !ok }' "$cfg" ||
+      die "could not set $key = $val in [$sec] of $cfg"
+  done
 }
 
-run_camvault() { # NAME REP
-  local name=$1 rep=$2 d=$RUNS_DIR/$1
+run_camvault() { # NAME REP [SETTINGS]
+  local name=$1 rep=$2 settings=${3:-} d=$RUNS_DIR/$1
   rm -rf "$d"
   start_moto "$name.$rep"
   "$CV" init --dir "$d" >/dev/null
-  configure_s3 "$d/camvault.toml"
+  configure_s3 "$d/camvault.toml" "$settings"
   sync; warm_inbox
-  log "$name.$rep: camvault ingest --once (s3 store, moto on :$PORT)"
+  log "$name.$rep: camvault ingest --once (s3 store${settings:+, $settings}, moto on :$PORT)"
   local rc=0
   begin
   /usr/bin/time -v -o "$LOGS/$name.$rep.time" "$CV" --config "$d/camvault.toml" ingest --once >"$LOGS/$name.$rep.log" 2>&1 || rc=$?
@@ -416,7 +433,7 @@ run_camvault() { # NAME REP
   check_bucket "$name.$rep" videos/
   stop_moto
   record "$name" "$rep" "$(time_field "$LOGS/$name.$rep.time" 'Maximum resident')" "$(time_cpu "$LOGS/$name.$rep.time")"
-  [[ $rep == 1 ]] && cp "$d/camvault.toml" "$LOGS/camvault.toml"
+  [[ $rep == 1 ]] && cp "$d/camvault.toml" "$LOGS/$name.toml"
   rm -rf "$d"
 }
 
@@ -499,6 +516,7 @@ run_s3fs() { # NAME REP
 run_one() { # NAME REP
   case $1 in
     camvault) run_camvault "$1" "$2" ;;
+    camvault-*) run_camvault "$1" "$2" "${VARIANT[${1#camvault-}]}" ;;
     rclone-t*) run_rclone "$1" "$2" "${1#rclone-t}" ;;
     s3fs) run_s3fs "$1" "$2" ;;
   esac
@@ -520,6 +538,12 @@ if [[ $S3FS == 1 ]]; then
 fi
 
 ROWS=(camvault)
+declare -A VARIANT
+for v in $CAMVAULT_VARIANTS; do
+  [[ $v =~ ^([A-Za-z0-9_-]+):(.+)$ ]] || die "bad CAMVAULT_VARIANTS entry '$v' (want NAME:SECTION.KEY=VALUE[,...])"
+  VARIANT[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+  ROWS+=("camvault-${BASH_REMATCH[1]}")
+done
 for t in $RCLONE_TRANSFERS; do ROWS+=("rclone-t$t"); done
 [[ $S3FS == 1 ]] && ROWS+=(s3fs)
 n_cfg=${#ROWS[@]}
@@ -541,6 +565,7 @@ med() {
 label() {
   case $1 in
     camvault) echo '`camvault ingest --once`, s3 store' ;;
+    camvault-*) echo "\`camvault ingest --once\`, s3 store, ${VARIANT[${1#camvault-}]//,/, }" ;;
     rclone-t*) echo "\`rclone copy --transfers ${1#rclone-t}\`" ;;
     s3fs) echo '`s3fs` mount + `cp -R` (the ossfs way)' ;;
   esac
@@ -585,7 +610,7 @@ base=rclone-t$(set -- $RCLONE_TRANSFERS; echo "$1")
   for r in "${ROWS[@]}"; do
     read -r dirs other <<<"${EXTRA[$r]}"
     if (( dirs + other > 0 )); then
-      why=; [[ $r == camvault ]] && why=" (its per-day manifests and the catalog backup)"
+      why=; [[ $r == camvault* ]] && why=" (its per-day manifests and the catalog backup)"
       [[ $r == s3fs ]] && why=" (one marker per directory of the inbox)"
       echo "- $(label "$r") also wrote $dirs directory marker objects and $other objects outside the recordings$why"
     fi
