@@ -78,10 +78,20 @@ S3FS_PID=
 MNT=
 cleanup() {
   local rc=$?
+  trap - INT TERM
   if [[ -n $MNT ]] && mountpoint -q "$MNT" 2>/dev/null; then
     umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
   fi
-  [[ -n $S3FS_PID ]] && kill "$S3FS_PID" 2>/dev/null || true
+  if [[ -n $S3FS_PID ]]; then
+    # The s3fs daemon (the child of /usr/bin/time): TERM, and KILL if it lingers (after a
+    # lazy unmount it can keep retrying against the server for minutes).
+    local daemon i
+    daemon=$(pgrep -P "$S3FS_PID" 2>/dev/null || true)
+    for p in $daemon "$S3FS_PID"; do kill "$p" 2>/dev/null || true; done
+    for (( i = 0; i < 30; i++ )); do kill -0 "$S3FS_PID" 2>/dev/null || break; sleep 0.1; done
+    for p in $daemon "$S3FS_PID"; do kill -KILL "$p" 2>/dev/null || true; done
+    wait "$S3FS_PID" 2>/dev/null || true
+  fi
   [[ -n $MOTO_PID ]] && kill "$MOTO_PID" 2>/dev/null || true
   [[ -n $MOTO_PID ]] && wait "$MOTO_PID" 2>/dev/null || true
   exit "$rc"
@@ -234,7 +244,8 @@ warm_inbox() { find "$INBOX" -type f -print0 | xargs -0 cat >/dev/null; }
 # start_moto NAME: a fresh moto server with an empty bucket; sets PORT and MOTO_PID.
 start_moto() {
   PORT=$(free_port)
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$LOGS/$1.moto.log" 2>&1 &
+  # In its own session: a Ctrl-C must not stop the server before s3fs is unmounted.
+  setsid "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$LOGS/$1.moto.log" 2>&1 &
   MOTO_PID=$!
   local i
   for (( i = 0; i < 300; i++ )); do
@@ -474,7 +485,7 @@ s3fs_mount() {
   MNT=$d/mnt
   mkdir -p "$MNT"
   printf '%s:%s\n' "$KEY_ID" "$SECRET" >"$d/passwd"; chmod 600 "$d/passwd"
-  /usr/bin/time -v -o "$LOGS/$name.s3fs.time" s3fs "$BUCKET" "$MNT" -f \
+  setsid /usr/bin/time -v -o "$LOGS/$name.s3fs.time" s3fs "$BUCKET" "$MNT" -f \
     -o url="http://127.0.0.1:$PORT" -o use_path_request_style -o endpoint=us-east-1 \
     -o passwd_file="$d/passwd" >"$LOGS/$name.s3fs.log" 2>&1 &
   S3FS_PID=$!
