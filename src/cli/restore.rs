@@ -35,6 +35,9 @@ pub fn run(cfg: Config, a: Args) -> Result<ExitCode> {
     if to_ms <= from_ms {
         bail!("--to {to:?} must be after --from {from:?}");
     }
+    if let Some(d) = a.days.filter(|d| !(1..=365).contains(d)) {
+        bail!("--days {d}: between 1 and 365 (Archive accepts at most 7)");
+    }
     let req = Request {
         camera: a.camera.clone(),
         from_ms,
