@@ -291,7 +291,8 @@ fn off_loopback_needs_a_password_sessions_csrf_and_a_rate_limit() {
 fn loopback_needs_no_login_but_posts_need_the_csrf_token() {
     let port = free_port();
     let env = Env::new(1, &listen(&format!("127.0.0.1:{port}")));
-    let t = now_unix() - 3600;
+    // Yesterday noon: the two clips a minute apart are on the same local day whatever the hour.
+    let t = noon_days_ago(1);
     env.put_old(&old_clip(t), &hevc(2));
     env.put_old(&old_clip(t + 60), b"not a video");
     env.ok(&["ingest", "--once"]);
