@@ -29,6 +29,15 @@ pub fn read(path: &Path, setting: &str) -> anyhow::Result<BTreeMap<String, Strin
         .collect())
 }
 
+/// One credential: the config's value, else the credentials file's, else `$env`'s; empty
+/// values count as absent.
+pub fn pick(conf: &str, file: &BTreeMap<String, String>, file_key: &str, env: &str) -> Option<String> {
+    Some(conf.to_string())
+        .filter(|v| !v.is_empty())
+        .or_else(|| file.get(file_key).cloned().filter(|v| !v.is_empty()))
+        .or_else(|| std::env::var(env).ok().filter(|v| !v.is_empty()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

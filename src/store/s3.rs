@@ -328,12 +328,7 @@ impl S3Store {
             }
             None => Default::default(),
         };
-        let pick = |conf: &str, file_key: &str, env: &str| -> Option<String> {
-            Some(conf.to_string())
-                .filter(|v| !v.is_empty())
-                .or_else(|| file.get(file_key).cloned().filter(|v| !v.is_empty()))
-                .or_else(|| std::env::var(env).ok().filter(|v| !v.is_empty()))
-        };
+        let pick = |conf: &str, file_key: &str, env: &str| super::credentials::pick(conf, &file, file_key, env);
         let key_id = pick(&s.access_key_id, "access_key_id", "AWS_ACCESS_KEY_ID");
         let secret = pick(&s.secret_access_key.0, "secret_access_key", "AWS_SECRET_ACCESS_KEY");
         let (Some(key_id), Some(secret)) = (key_id, secret) else {

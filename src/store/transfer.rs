@@ -262,6 +262,25 @@ pub(crate) fn catalog(e: anyhow::Error) -> StoreError {
     StoreError::new(ErrorKind::Transient, format!("catalog: {e:#}"))
 }
 
+/// Ends a multipart upload after its last step: a finished one, or one that can never
+/// finish (the key exists) or cannot be resumed (no journal), is aborted as needed and
+/// forgotten; any other failure keeps the upload for the next attempt to resume.
+pub(crate) async fn settle(
+    result: StoreResult<()>,
+    journal: &Journal,
+    abort: impl std::future::Future<Output = ()>,
+) -> StoreResult<()> {
+    match &result {
+        Ok(()) => {}
+        Err(e) if e.kind == ErrorKind::AlreadyExists || journal.is_none() => abort.await,
+        Err(_) => return result,
+    }
+    if let Some((id, j)) = journal {
+        j.finish(*id).map_err(catalog)?;
+    }
+    result
+}
+
 /// The size of part `i` (0-based) of a `len`-byte body in parts of `part_size`.
 pub(crate) fn part_len(len: u64, part_size: u64, i: usize) -> u64 {
     part_size.min(len - i as u64 * part_size)

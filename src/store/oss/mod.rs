@@ -58,12 +58,7 @@ impl OssStore {
             Some(p) => super::credentials::read(&p, "store.oss.credentials_file")?,
             None => Default::default(),
         };
-        let pick = |conf: &str, file_key: &str, env: &str| -> Option<String> {
-            Some(conf.to_string())
-                .filter(|v| !v.is_empty())
-                .or_else(|| file.get(file_key).cloned().filter(|v| !v.is_empty()))
-                .or_else(|| std::env::var(env).ok().filter(|v| !v.is_empty()))
-        };
+        let pick = |conf: &str, file_key: &str, env: &str| super::credentials::pick(conf, &file, file_key, env);
         let key_id = pick(&o.access_key_id, "access_key_id", "OSS_ACCESS_KEY_ID");
         let secret = pick(&o.access_key_secret.0, "access_key_secret", "OSS_ACCESS_KEY_SECRET");
         let (Some(key_id), Some(secret)) = (key_id, secret) else {

@@ -142,17 +142,7 @@ impl S3Store {
         if let Ok(etags) = &result {
             result = self.complete(key, &upload_id, etags, &d).await.map(|()| Vec::new());
         }
-        match &result {
-            Ok(_) => {}
-            Err(e) if e.kind == ErrorKind::AlreadyExists || journal.is_none() => {
-                self.abort(key, &upload_id).await;
-            }
-            Err(_) => return result.map(drop), // kept for the next attempt to resume
-        }
-        if let Some((id, j)) = &journal {
-            j.finish(*id).map_err(catalog)?;
-        }
-        result.map(drop)
+        crate::store::transfer::settle(result.map(drop), &journal, self.abort(key, &upload_id)).await
     }
 
     #[allow(clippy::too_many_arguments)]
