@@ -55,22 +55,16 @@ fn oss_env(srv: &Server, secret: &str) -> Env {
 }
 
 fn stored(srv: &Server) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
     let root = srv.data.path().join("objects");
-    let mut stack = vec![root.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap().flatten() {
-            let rel = e.path().strip_prefix(&root).unwrap().to_string_lossy().into_owned();
-            if rel.starts_with("catalog") || rel.starts_with("manifests") {
-                continue; // camvault's own objects, not recordings
-            }
-            if e.path().is_dir() {
-                stack.push(e.path());
-            } else {
-                out.push(std::fs::read(e.path()).unwrap());
-            }
-        }
-    }
+    let mut out: Vec<Vec<u8>> = files_under(&root)
+        .iter()
+        // camvault's own objects, not recordings
+        .filter(|p| {
+            !p.strip_prefix(&root)
+                .is_ok_and(|r| r.starts_with("catalog") || r.starts_with("manifests"))
+        })
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
     out.sort();
     out
 }
@@ -306,17 +300,7 @@ fn assert_same(got: &[Vec<u8>], want: &[Vec<u8>]) {
 }
 
 fn restored_files(dir: &std::path::Path) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap().flatten() {
-            if e.path().is_dir() {
-                stack.push(e.path());
-            } else {
-                out.push(std::fs::read(e.path()).unwrap());
-            }
-        }
-    }
+    let mut out: Vec<Vec<u8>> = files_under(dir).iter().map(|p| std::fs::read(p).unwrap()).collect();
     out.sort();
     out
 }
