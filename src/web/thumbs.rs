@@ -41,7 +41,9 @@ pub async fn fetch(cfg: &Config, store: &dyn crate::store::Backend, key: &str, o
     if tokio::io::AsyncReadExt::read_to_end(&mut r, &mut buf).await.is_err() || buf.is_empty() {
         return false;
     }
-    let tmp = out.with_extension("part.jpg");
+    // A temporary name of its own: the capture stage and a page asking for the same
+    // thumbnail can extract it at the same time, and must not write one file together.
+    let tmp = out.with_extension(format!("{}.part.jpg", fastrand::u64(..)));
     let ok = out.parent().is_some_and(|d| std::fs::create_dir_all(d).is_ok())
         && std::fs::write(&tmp, &buf).is_ok()
         && std::fs::rename(&tmp, out).is_ok();
@@ -94,7 +96,9 @@ pub fn extract(video: &Path, out: &Path) -> Result<()> {
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = out.with_extension("part.jpg");
+    // A temporary name of its own: the capture stage and a page asking for the same
+    // thumbnail can extract it at the same time, and must not write one file together.
+    let tmp = out.with_extension(format!("{}.part.jpg", fastrand::u64(..)));
     for seek in ["1", "0"] {
         let o = std::process::Command::new("ffmpeg")
             .args([
