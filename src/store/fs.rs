@@ -186,6 +186,7 @@ impl FsStore {
                 .map_or(RestoreState::None, |r| r.state(now_ms)),
             storage_class: meta.map(|m| m.storage_class).unwrap_or_else(|| "Standard".into()),
             modified_ms,
+            transition_ms: None,
         }))
     }
 

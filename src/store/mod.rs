@@ -37,6 +37,9 @@ pub struct ObjectMeta {
     pub modified_ms: i64,
     /// The readable copy of an archived object, from `x-oss-restore` / `x-amz-restore`.
     pub restore: RestoreState,
+    /// When a lifecycle rule moved the object to its archive class (`x-oss-transition-time`),
+    /// when the store says so. Archive classes bill a minimum duration from this moment.
+    pub transition_ms: Option<i64>,
 }
 
 impl ObjectMeta {

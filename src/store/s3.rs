@@ -587,6 +587,7 @@ impl Backend for S3Store {
                 .and_then(|v| jiff::fmt::rfc2822::parse(v).ok())
                 .map_or(0, |z| z.timestamp().as_millisecond()),
             restore,
+            transition_ms: None,
         }))
     }
 
@@ -638,6 +639,7 @@ impl Backend for S3Store {
                         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
                         .map_or(0, |t| t.as_millisecond()),
                     restore: Default::default(),
+                    transition_ms: None,
                 }
             }));
             match (page.is_truncated, page.next_continuation_token) {

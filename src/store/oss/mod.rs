@@ -337,6 +337,7 @@ impl Backend for OssStore {
                 .and_then(|v| v.to_str().ok())
                 .map(super::parse_restore_header)
                 .unwrap_or_default(),
+            transition_ms: None,
         }))
     }
 
@@ -382,6 +383,7 @@ impl Backend for OssStore {
                         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
                         .map_or(0, |t| t.as_millisecond()),
                     restore: Default::default(),
+                    transition_ms: None,
                 }
             }));
             match (page.is_truncated, page.next_continuation_token) {
