@@ -234,6 +234,10 @@ pub struct S3Store {
     /// `COMPLIANCE` (nobody, not even the root account, can delete or shorten) or
     /// `GOVERNANCE` (users with s3:BypassGovernanceRetention can).
     pub object_lock_mode: String,
+    /// The checksum the store is asked to check and keep besides `Content-MD5`:
+    /// `auto` (CRC64NVME, and MD5 alone if the store refuses it), `crc64nvme`, `crc32c`,
+    /// `sha256`, or `md5` (none besides MD5).
+    pub checksum: String,
 }
 
 impl Default for S3Store {
@@ -252,6 +256,7 @@ impl Default for S3Store {
             part_size_mb: 8,
             object_lock_days: 0,
             object_lock_mode: "COMPLIANCE".into(),
+            checksum: "auto".into(),
         }
     }
 }
@@ -1128,6 +1133,12 @@ impl Config {
                 s.object_lock_mode
             );
         }
+        if !matches!(s.checksum.as_str(), "auto" | "crc64nvme" | "crc32c" | "sha256" | "md5") {
+            bail!(
+                "`store.s3.checksum` = {:?}: auto, crc64nvme, crc32c, sha256 or md5",
+                s.checksum
+            );
+        }
         if !(5..=5120).contains(&s.part_size_mb) {
             bail!(
                 "`store.s3.part_size_mb` = {}: S3 takes parts of 5 to 5120 MiB",
@@ -1393,6 +1404,10 @@ mod tests {
             ("[store]\nkey_template = \"videos/{nope}\"\n", "store.key_template"),
             ("[store]\nkind = \"tape\"\n", "kind"),
             ("[upload]\nconcurrency = 0\n", "upload.concurrency"),
+            (
+                "[store]\nkind = \"s3\"\n[store.s3]\nbucket = \"cams\"\nchecksum = \"crc32\"\n",
+                "store.s3.checksum",
+            ),
             ("[store]\nkind = \"s3\"\n", "store.s3.bucket"),
             (
                 "[store]\nkind = \"s3\"\n[store.s3]\nbucket = \"cams\"\nendpoint = \"nas:9000\"\n",

@@ -36,6 +36,7 @@ async fn check_head(
         Err(e) => Some(format!("cannot check: {e}")),
         Ok(None) => Some("missing from the store".to_string()),
         Ok(Some(h)) if h.size != row.size => Some(format!("size {} in the store, {} expected", h.size, row.size)),
+        Ok(Some(h)) if h.damaged.is_some() => h.damaged,
         Ok(Some(h)) if h.crc64.as_deref().is_some_and(|c| c != want) => Some(format!(
             "checksum {} in the store, {want} expected",
             h.crc64.unwrap_or_default()

@@ -1,10 +1,11 @@
 """A fault-injecting HTTP proxy between camvault and an S3 server (moto), for the tests.
 
 usage: fault_proxy.py PORT UPSTREAM_PORT LOG [--faults F1,F2,...] [--fault-methods PUT,POST]
-                      [--sigv4 ACCESS_KEY SECRET REGION]
+                      [--sigv4 ACCESS_KEY SECRET REGION] [--checksums verify|refuse|ignore]
 
 Every request is forwarded to 127.0.0.1:UPSTREAM_PORT and logged to LOG as one line:
-"METHOD PATH STATUS FAULT class=… inm=…", PATH without the signature's X-Amz-* parameters.
+"METHOD PATH STATUS FAULT class=… inm=… sum=…", PATH without the signature's X-Amz-*
+parameters, sum= the x-amz-checksum-* algorithm the request carried.
 The first requests whose method is in --fault-methods get the faults, in order; a fault
 written FAULT@TEXT waits for the first such request whose PATH (as logged) contains TEXT:
   500, 503        answer that error (S3's XML) without forwarding
@@ -13,6 +14,12 @@ written FAULT@TEXT waits for the first such request whose PATH (as logged) conta
   reset           read the request, then reset the connection without forwarding
   reset-mid       read half the body, then reset the connection
   reset-after     forward (the store acts on it), then reset instead of answering
+--checksums (S3's additional checksums, which moto keeps without checking):
+  verify (default)  a body's x-amz-checksum-{crc64nvme,crc32c,sha256} is recomputed with
+                    awscrt / hashlib, as S3 does; a mismatch answers 400 BadDigest, logged
+                    with the fault "BADSUM"
+  refuse            any x-amz-checksum-* header answers 400 InvalidRequest (an older store)
+  ignore            x-amz-checksum-* headers are dropped both ways (a store that ignores them)
 With --sigv4, each request's SigV4 query signature is recomputed with botocore (an
 independent implementation) and a mismatch answers 403 SignatureDoesNotMatch, logged
 with the fault "SIGFAIL".
@@ -40,6 +47,7 @@ def opt(name, n=1):
 FAULTS = [f for f in (opt("--faults") or "").split(",") if f]
 FAULT_METHODS = set((opt("--fault-methods") or "PUT,POST").split(","))
 SIGV4 = opt("--sigv4", 3)
+CHECKSUMS = opt("--checksums") or "verify"
 LOCK = threading.Lock()
 HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "content-length"}
 
@@ -92,6 +100,33 @@ def signature_ok(method, path, headers):
     return auth.signature(auth.string_to_sign(req, canonical), req) == given["X-Amz-Signature"]
 
 
+def checksum(alg, body):
+    """S3's value of an x-amz-checksum-* header for `body`: base64 of the big-endian digest."""
+    import base64
+    import hashlib
+
+    from awscrt import checksums
+
+    if alg == "crc64nvme":
+        raw = checksums.crc64nvme(body).to_bytes(8, "big")
+    elif alg == "crc32c":
+        raw = checksums.crc32c(body).to_bytes(4, "big")
+    elif alg == "sha256":
+        raw = hashlib.sha256(body).digest()
+    else:
+        return None
+    return base64.b64encode(raw).decode()
+
+
+def sum_headers(headers):
+    """The x-amz-checksum-ALG value headers of a request: [(alg, value)]."""
+    return [
+        (k.lower()[len("x-amz-checksum-"):], v)
+        for k, v in headers.items()
+        if k.lower().startswith("x-amz-checksum-") and k.lower() not in ("x-amz-checksum-type", "x-amz-checksum-mode")
+    ]
+
+
 def shown(path):
     parts = urlsplit(path)
     q = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith("X-Amz-")]
@@ -105,13 +140,16 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def log(self, status, fault):
-        line = "%s %s %s %s class=%s inm=%s\n" % (
+        sums = [a for a, _ in sum_headers(self.headers)]
+        algo = self.headers.get("x-amz-checksum-algorithm")
+        line = "%s %s %s %s class=%s inm=%s sum=%s\n" % (
             self.command,
             shown(self.path),
             status,
             fault or "-",
             self.headers.get("x-amz-storage-class", "-"),
             self.headers.get("If-None-Match", "-"),
+            ",".join(sums) or (algo.lower() if algo else "-"),
         )
         with LOCK, open(LOG, "a") as f:
             f.write(line)
@@ -166,8 +204,21 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "reset":
             self.log("RESET", fault)
             return self.reset()
+        carries = sum_headers(self.headers) or self.headers.get("x-amz-checksum-algorithm")
+        if CHECKSUMS == "refuse" and carries:
+            self.log(400, "NOSUM")
+            xml = b"<Error><Code>InvalidRequest</Code><Message>x-amz-checksum headers are not supported</Message></Error>"
+            return self.reply(400, [("Content-Type", "application/xml")], xml)
+        if CHECKSUMS == "verify" and self.command == "PUT":
+            for alg, value in sum_headers(self.headers):
+                if checksum(alg, body) != value:
+                    self.log(400, "BADSUM")
+                    xml = ("<Error><Code>BadDigest</Code><Message>The %s you specified did not match the calculated checksum.</Message></Error>" % alg.upper()).encode()
+                    return self.reply(400, [("Content-Type", "application/xml")], xml)
         conn = http.client.HTTPConnection("127.0.0.1", UPSTREAM, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+        if CHECKSUMS == "ignore":
+            headers = {k: v for k, v in headers.items() if "checksum" not in k.lower()}
         if length:
             headers["Content-Length"] = str(length)
         conn.request(self.command, self.path, body=body if length else None, headers=headers)
@@ -180,7 +231,10 @@ class Handler(BaseHTTPRequestHandler):
         if fault and fault.startswith("delay:"):
             time.sleep(float(fault.split(":")[1]))
         self.log(resp.status, fault)
-        self.reply(resp.status, resp.getheaders(), data)
+        answer = resp.getheaders()
+        if CHECKSUMS == "ignore":
+            answer = [(k, v) for k, v in answer if "checksum" not in k.lower()]
+        self.reply(resp.status, answer, data)
 
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = handle_any
 

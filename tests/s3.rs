@@ -38,8 +38,15 @@ fn tests_dir() -> PathBuf {
 }
 
 impl S3 {
-    /// moto and a proxy injecting `faults` (see tests/fault_proxy.py) into PUTs and POSTs.
+    /// moto and a proxy injecting `faults` (see tests/fault_proxy.py) into PUTs and POSTs,
+    /// checking S3's additional checksums as AWS does.
     fn start(faults: &str) -> S3 {
+        S3::start_with(faults, "verify")
+    }
+
+    /// Like [`S3::start`], the proxy treating `x-amz-checksum-*` as `checksums` says
+    /// (verify, refuse, ignore).
+    fn start_with(faults: &str, checksums: &str) -> S3 {
         let py = test_python();
         let moto_port = free_port();
         let moto = Command::new(py.parent().unwrap().join("moto_server"))
@@ -56,6 +63,7 @@ impl S3 {
             .args([&port.to_string(), &moto_port.to_string()])
             .arg(dir.path().join("requests.log"))
             .args(["--faults", faults, "--sigv4", KEY_ID, SECRET, "us-east-1"])
+            .args(["--checksums", checksums])
             .spawn()
             .unwrap();
         let proxy = Proc(proxy);
@@ -218,7 +226,7 @@ fn pipeline_into_s3_through_faults_loses_nothing() {
         .filter(|l| l.starts_with("PUT /cam-archive/videos/") && !l.contains("partNumber"))
     {
         assert!(
-            line.ends_with("class=STANDARD inm=*"),
+            line.contains(" class=STANDARD inm=* sum=crc64nvme"),
             "every PUT is conditional: {line}"
         );
     }
@@ -227,12 +235,151 @@ fn pipeline_into_s3_through_faults_loses_nothing() {
         .filter(|l| l.starts_with("POST ") && l.contains("?uploadId="))
     {
         assert!(
-            line.ends_with("inm=*"),
+            line.contains(" inm=* sum=crc64nvme"),
             "CompleteMultipartUpload is conditional: {line}"
         );
     }
+    // S3's own checksum: each part, each object, checked by the proxy (single PUTs) or
+    // computed by moto from the bytes it assembled (multipart), and kept with the object.
+    assert!(
+        !log.contains("BADSUM"),
+        "every x-amz-checksum-crc64nvme was right: {log}"
+    );
+    assert!(
+        log.lines()
+            .filter(|l| l.starts_with(&format!("PUT /{BUCKET}/{big_key}?partNumber=")) && l.contains(" 200 "))
+            .all(|l| l.ends_with("sum=crc64nvme")),
+        "{log}"
+    );
+    assert_eq!(dump[big_key]["checksum"], format!("CRC64NVME:{}", crc64nvme(&big)));
+    for (key, o) in dump.iter().filter(|(k, _)| k.starts_with("videos/")) {
+        assert!(
+            o["checksum"].as_str().unwrap().starts_with("CRC64NVME:"),
+            "{key}: {o:#}"
+        );
+        assert_eq!(o["meta"]["camvault-checksum"], o["checksum"], "{key}");
+    }
     assert_eq!(catalog_count(&env, "SELECT count(*) FROM multipart_uploads"), 0);
     env.ok(&["verify", "--deep"]);
+}
+
+/// S3's CRC64NVME of `data`, as its headers carry it.
+fn crc64nvme(data: &[u8]) -> String {
+    use base64::Engine;
+    let mut d = crc64fast_nvme::Digest::new();
+    d.write(data);
+    base64::engine::general_purpose::STANDARD.encode(d.sum64().to_be_bytes())
+}
+
+#[test]
+fn a_store_that_refuses_or_ignores_checksums_still_gets_every_recording() {
+    // Refused: the first upload is retried at once with Content-MD5 alone, and the rest
+    // go that way from the start.
+    let s = S3::start_with("", "refuse");
+    let env = s.env("");
+    let out = env.ok(&["store", "test"]);
+    assert!(out.contains("ok    the store refuses CRC64NVME checksums"), "{out}");
+    let data = bytes(3, 40_000);
+    env.put_old(&old_clip(now_unix() - 600), &data);
+    env.ok(&["ingest", "--once"]);
+    assert_eq!(env.status()["files"]["verified"], 1);
+    let dump = s.dump();
+    assert_eq!(recordings(&dump), [sha256(&data)]);
+    let key = env.ls()[0]["key"].as_str().unwrap().to_string();
+    assert!(
+        dump[&key]["meta"].get("camvault-checksum").is_none(),
+        "{:#}",
+        dump[&key]
+    );
+    let log = s.log();
+    let puts: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with(&format!("PUT /{BUCKET}/{key} ")))
+        .collect();
+    assert_eq!(puts.len(), 2, "refused once, then sent without: {log}");
+    assert!(
+        puts[0].contains(" 400 NOSUM ") && puts[1].contains(" 200 ") && puts[1].ends_with("sum=-"),
+        "{log}"
+    );
+
+    // Asked for by name, a refused algorithm is an error that says what to set.
+    let pinned = s.env("store.s3.checksum = \"crc32c\"");
+    pinned.put_old(&old_clip(now_unix() - 900), b"clip");
+    let out = pinned.run(&["ingest", "--once"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("store.s3.checksum"), "{}", stderr(&out));
+
+    // Ignored: nothing answers the checksum back, and `store test` says so.
+    let s = S3::start_with("", "ignore");
+    let out = s.env("").ok(&["store", "test"]);
+    assert!(out.contains("WARN  the store ignored the CRC64NVME checksum"), "{out}");
+    let out = s.env("store.s3.checksum = \"md5\"").ok(&["store", "test"]);
+    assert!(
+        !out.contains("checksum"),
+        "md5: no word about additional checksums: {out}"
+    );
+}
+
+#[test]
+fn sha256_and_crc32c_checksums_cover_multipart_objects() {
+    let s = S3::start("");
+    for (alg, name) in [("sha256", "SHA256"), ("crc32c", "CRC32C")] {
+        let env = s.env(&format!(
+            "store.s3.checksum = \"{alg}\"\nstore.s3.multipart_threshold_mb = 5\nstore.s3.part_size_mb = 5"
+        ));
+        let big = bytes(alg.len() as u64, 11 << 20); // parts of 5, 5 and 1 MiB
+        let start = if alg == "sha256" { "141500" } else { "151500" };
+        env.put_old(
+            &format!("XiaomiCamera_00_{NEW_MAC}/00_20251003{start}_20251003{start}.mp4"),
+            &big,
+        );
+        env.put_old(&old_clip(now_unix() - 600 - alg.len() as i64 * 60), b"small");
+        env.ok(&["ingest", "--once"]);
+        assert_eq!(env.status()["files"]["verified"], 2);
+        let dump = s.dump();
+        let big_key = format!(
+            "videos/5c02148a9e01/2025-10-03/{}/00_20251003{start}_20251003{start}.mp4",
+            &start[..2]
+        );
+        let o = &dump[&big_key];
+        let theirs = o["checksum"].as_str().unwrap_or_else(|| panic!("{o:#}"));
+        let ours = o["meta"]["camvault-checksum"].as_str().unwrap();
+        assert!(theirs.starts_with(&format!("{name}:")), "{o:#}");
+        // SHA-256 of a multipart object is COMPOSITE (a hash of the parts' hashes, then
+        // -N; moto answers it without the -N), the CRC FULL_OBJECT.
+        assert_eq!(ours.ends_with("-3"), alg == "sha256", "{o:#}");
+        assert_eq!(ours.split('-').next(), theirs.split('-').next(), "{o:#}");
+        env.ok(&["verify", "--deep"]);
+    }
+    assert!(!s.log().contains("BADSUM"), "{}", s.log());
+}
+
+#[test]
+fn an_object_whose_store_checksum_contradicts_camvaults_fails_verification() {
+    let s = S3::start("");
+    let env = s.env("");
+    env.put_old(&old_clip(now_unix() - 600), &bytes(1, 30_000));
+    env.ok(&["ingest", "--once"]);
+    env.ok(&["verify"]);
+    let key = env.ls()[0]["key"].as_str().unwrap().to_string();
+    let meta = s.dump()[&key]["meta"].clone();
+    // Other bytes under the key, carrying camvault's CRC-64 and checksum metadata (but
+    // not its MD5, which would give it away): only the store's own checksum tells.
+    let forged = serde_json::json!({
+        "camvault-crc64": meta["camvault-crc64"],
+        "camvault-checksum": meta["camvault-checksum"],
+    });
+    let f = env.root().join("forged");
+    std::fs::write(&f, bytes(2, 30_000)).unwrap();
+    s.tool(&["forge", BUCKET, &key, f.to_str().unwrap(), &forged.to_string()]);
+    let out = env.run(&["verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("contradicts the one camvault sent"),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -436,7 +583,7 @@ fn multipart_upload_resumes_after_sigkill() {
     );
     assert!(
         after.contains(&format!(
-            "POST /{BUCKET}/{key}?uploadId={upload_id} 200 - class=- inm=*"
+            "POST /{BUCKET}/{key}?uploadId={upload_id} 200 - class=- inm=* sum=crc64nvme"
         )),
         "the same upload completed, conditionally: {after}"
     );
@@ -560,6 +707,30 @@ fn object_lock_retains_every_recording() {
     let until: jiff::Timestamp = o["lock_until"].as_str().unwrap().parse().unwrap();
     let days = (until.as_second() - now_unix()) as f64 / 86_400.0;
     assert!((29.9..30.1).contains(&days), "locked for 30 days: {until}");
+    // `doctor` (and `store test`) read the bucket's Object Lock and say what it does.
+    let out = env.ok(&["doctor"]);
+    assert!(
+        out.contains("ok    Object Lock: camvault locks each recording for 30 days (COMPLIANCE) after upload"),
+        "{out}"
+    );
+    // (moto takes a default retention on an empty bucket only.)
+    s3.tool(&["create-locked", "locked-default"]);
+    s3.tool(&["lock-default", "locked-default", "GOVERNANCE", "7"]);
+    let plain = s3.env("store.s3.bucket = \"locked-default\"");
+    let out = plain.ok(&["doctor"]);
+    assert!(
+        out.contains("ok    Object Lock: the bucket's default retention locks each recording for 7 days (GOVERNANCE)"),
+        "{out}"
+    );
+    // Locking uploads on a bucket without Object Lock would fail every upload: said before.
+    let out = s3.env("store.s3.object_lock_days = 30").run(&["doctor"]);
+    assert!(
+        stdout(&out).contains("WARN  `store.s3.object_lock_days` = 30, but the bucket has no Object Lock"),
+        "{}",
+        stdout(&out)
+    );
+    let out = s3.env("").run(&["doctor"]);
+    assert!(stdout(&out).contains("WARN  no Object Lock"), "{}", stdout(&out));
     // A bad mode names the key.
     let out = s3.env("store.s3.object_lock_mode = \"FOREVER\"").run(&["status"]);
     assert_eq!(out.status.code(), Some(2));

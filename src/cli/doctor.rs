@@ -184,6 +184,9 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
                 r.ok(&format!("{} is reachable and writable", s.describe()));
                 match rt.block_on(s.worm()) {
                     Ok(crate::store::WormStatus::Unsupported(_)) => {}
+                    Ok(crate::store::WormStatus::Described { good: false, line }) => {
+                        r.warn(&line, "see `camvault store test`")
+                    }
                     Ok(w @ crate::store::WormStatus::Configured(_)) if !w.summary().0 => {
                         r.warn(&w.summary().1, "run `camvault store worm --lock` (irreversible)")
                     }

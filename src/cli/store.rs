@@ -3,7 +3,8 @@
 //! Writes a probe object under `camvault-probe/`, reads it back, checks size, CRC-64 and
 //! bytes, proves that an overwrite is refused, removes the probe, and reports latency and
 //! throughput. Nothing outside `camvault-probe/` is touched. It also tells whether the
-//! bucket's WORM protects recordings from deletion; `camvault store worm` sets it.
+//! bucket's WORM (S3: its Object Lock) protects recordings from deletion, and which
+//! checksum the store checks on upload; `camvault store worm` sets an OSS WORM.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -284,6 +285,9 @@ async fn probe(s: &dyn store::Backend, local: &std::path::Path, key: &str, class
         put_s,
         len as f64 / put_s / 1e6
     );
+    if let Some((good, line)) = s.checksum_report() {
+        println!("{}  {line}", if good { "ok  " } else { "WARN" });
+    }
 
     let t = Instant::now();
     let head = s

@@ -187,6 +187,7 @@ impl FsStore {
             storage_class: meta.map(|m| m.storage_class).unwrap_or_else(|| "Standard".into()),
             modified_ms,
             transition_ms: None,
+            damaged: None,
         }))
     }
 

@@ -10,6 +10,7 @@
 //! (Aliyun OSS, native API) and `s3` (any S3-compatible store). Storage classes are
 //! camvault's (OSS's) names everywhere outside a backend; `s3` translates.
 
+pub mod checksum;
 pub mod credentials;
 pub mod fs;
 pub mod lifecycle;
@@ -40,6 +41,10 @@ pub struct ObjectMeta {
     /// When a lifecycle rule moved the object to its archive class (`x-oss-transition-time`),
     /// when the store says so. Archive classes bill a minimum duration from this moment.
     pub transition_ms: Option<i64>,
+    /// Why the store's own checks say the bytes are not the ones camvault uploaded (S3:
+    /// the ETag or `x-amz-checksum-*` contradicts what camvault sent), so that `verify`
+    /// fails even where the CRC-64 metadata was kept.
+    pub damaged: Option<String>,
 }
 
 impl ObjectMeta {
@@ -225,6 +230,13 @@ pub trait Backend: Send + Sync {
         Err(StoreError::new(ErrorKind::Refused, self.no_worm()))
     }
 
+    /// What the store did with the additional checksums of the uploads so far (`store
+    /// test` asks after its probe), and whether that is as it should be; `None` when the
+    /// store has nothing to say (its own checksum is always checked).
+    fn checksum_report(&self) -> Option<(bool, String)> {
+        None
+    }
+
     /// Why this store has no bucket WORM.
     fn no_worm(&self) -> String {
         format!(
@@ -259,6 +271,12 @@ pub enum WormStatus {
     /// None configured: anyone with the key can delete.
     None,
     Configured(Worm),
+    /// The store's own kind of retention (S3 Object Lock), in words, and whether it
+    /// protects the recordings.
+    Described {
+        good: bool,
+        line: String,
+    },
 }
 
 impl WormStatus {
@@ -266,6 +284,7 @@ impl WormStatus {
     pub fn summary(&self) -> (bool, String) {
         match self {
             WormStatus::Unsupported(why) => (true, why.clone()),
+            WormStatus::Described { good, line } => (*good, line.clone()),
             WormStatus::None => (
                 false,
                 "no WORM: anyone with the key can delete recordings (`camvault store worm --days N` protects them)".into(),

@@ -14,16 +14,20 @@
 //! **Never overwrites.** `If-None-Match: *` on PUT and on CompleteMultipartUpload: 412 is
 //! [`ErrorKind::AlreadyExists`]. A store that ignores the header is caught by `store test`.
 //!
-//! **Checksums.** Before sending, the vault file is read once locally for its CRC-64 and
-//! MD5 (per part for multipart). Each request carries `Content-MD5`, so the store refuses
-//! bytes damaged on the way, and the ETag it answers is compared with our MD5 as well
-//! (skipped under SSE-KMS/SSE-C, where the ETag is not an MD5). Our CRC-64 goes along as
+//! **Checksums.** Before sending, the vault file is read once locally for its CRC-64, its
+//! MD5 and the additional checksum of `store.s3.checksum` (per part for multipart; see
+//! `store::checksum`). Each request carries `Content-MD5`, so the store refuses bytes
+//! damaged on the way, and the ETag it answers is compared with our MD5 as well (skipped
+//! under SSE-KMS/SSE-C, where the ETag is not an MD5). The additional checksum goes as
+//! `x-amz-checksum-<alg>` (each part's on UploadPart, the object's on Complete); the store
+//! checks it, keeps it, and answers it on HEAD. Our CRC-64 goes along as
 //! `x-amz-meta-camvault-crc64` and comes back on HEAD, so `verify` keeps comparing
-//! CRC-64s; for single PUTs the MD5 goes along too (`x-amz-meta-camvault-md5`) and HEAD
-//! reports no CRC-64 when the object's ETag contradicts it, so a damaged object is never
-//! taken for ours. The newer `x-amz-checksum-*` (CRC64NVME, CRC32C, SHA-256) would need
-//! header signing with a streaming trailer or a second hash pass; MD5 is the one every
-//! S3-compatible store checks.
+//! CRC-64s; beside it go the MD5 (single PUTs, `x-amz-meta-camvault-md5`) and the
+//! additional checksum (`x-amz-meta-camvault-checksum`), and HEAD reports no CRC-64 when
+//! the object's ETag or the store's own checksum contradicts them, so a damaged object is
+//! never taken for ours. With `checksum = "auto"` a store that refuses `x-amz-checksum-*`
+//! (some older S3-compatible ones) gets MD5 alone from then on, with one warning; one that
+//! ignores them is noticed (no echo) and reported by `store test`.
 //!
 //! **Multipart** from `store.s3.multipart_threshold_mb` on, in parts of `part_size_mb`
 //! (see `multipart` below): the catalog journal remembers the upload id and the parts done,
@@ -40,6 +44,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use tracing::warn;
 
+use super::checksum::Algorithm;
 use super::transfer::{self, digest_file, net, sent_what_we_hashed};
 use super::{
     Backend, ErrorKind, ObjectMeta, Reader, RestoreAnswer, RestoreState, RestoreTier, StoreError, StoreResult,
@@ -74,6 +79,19 @@ pub const SIGNATURE_SECS: u64 = 900;
 
 const META_CRC: &str = "x-amz-meta-camvault-crc64";
 const META_MD5: &str = "x-amz-meta-camvault-md5";
+/// The additional checksum camvault computed, as `ALGORITHM:value` (e.g. `CRC64NVME:…`).
+const META_SUM: &str = "x-amz-meta-camvault-checksum";
+
+/// What the store did with the additional checksums so far in this process.
+#[derive(Debug, Default)]
+pub(super) struct SumState {
+    /// Refused them (`checksum = "auto"` only): MD5 alone from then on.
+    refused: std::sync::atomic::AtomicBool,
+    /// Answered them back (it checked and kept them).
+    echoed: std::sync::atomic::AtomicBool,
+    /// Answered without them (it ignored them).
+    ignored: std::sync::atomic::AtomicBool,
+}
 
 pub struct S3Store {
     client: reqwest::Client,
@@ -88,6 +106,11 @@ pub struct S3Store {
     part_size: u64,
     /// Object Lock on every upload: (mode, days).
     lock: Option<(String, u32)>,
+    /// The additional checksum (`store.s3.checksum`); `None` for MD5 alone.
+    sum: Option<Algorithm>,
+    /// `store.s3.checksum = "auto"`: fall back to MD5 alone when the store refuses `sum`.
+    sum_auto: bool,
+    sum_state: SumState,
 }
 
 /// S3's error document.
@@ -249,6 +272,29 @@ fn explain(status: StatusCode, bucket_region: Option<&str>, body: &str, what: &s
     StoreError::new(kind, msg)
 }
 
+/// Why an object's HEAD shows bytes other than the ones camvault uploaded: its ETag
+/// contradicts the MD5 camvault sent, or the store's own checksum the one camvault sent.
+/// A COMPOSITE checksum is compared without its `-N` (some stores answer it bare).
+fn contradiction(h: &reqwest::header::HeaderMap) -> Option<String> {
+    if let (Some(ours), Some(etag)) = (header(h, META_MD5), header(h, "etag").and_then(etag_md5)) {
+        if !ours.eq_ignore_ascii_case(&etag) && !etag_is_not_md5(h) {
+            return Some(format!(
+                "the object's ETag {etag} contradicts the MD5 camvault sent ({ours}): its bytes are not the ones uploaded"
+            ));
+        }
+    }
+    let (alg, ours) = header(h, META_SUM)?.split_once(':')?;
+    let theirs = [Algorithm::Crc64Nvme, Algorithm::Crc32c, Algorithm::Sha256]
+        .into_iter()
+        .find(|a| a.name() == alg)
+        .and_then(|a| header(h, a.header()))?
+        .trim();
+    let bare = |v: &str| v.split('-').next().unwrap_or_default().to_string();
+    (bare(theirs) != bare(ours)).then(|| {
+        format!("the store's {alg} checksum {theirs} contradicts the one camvault sent ({ours}): its bytes are not the ones uploaded")
+    })
+}
+
 /// Rewrites the text of every `<StorageClass>` element with `map`.
 fn map_classes(xml: &str, map: fn(&str) -> &str) -> String {
     const OPEN: &str = "<StorageClass>";
@@ -369,6 +415,9 @@ impl S3Store {
             threshold: s.multipart_threshold_mb << 20,
             part_size: s.part_size_mb << 20,
             lock: (s.object_lock_days > 0).then(|| (s.object_lock_mode.clone(), s.object_lock_days)),
+            sum: Algorithm::from_config(&s.checksum),
+            sum_auto: s.checksum == "auto",
+            sum_state: SumState::default(),
         })
     }
 
@@ -472,7 +521,8 @@ impl S3Store {
 
     async fn put_single(&self, key: &str, body: &mut Body, class: &str) -> StoreResult<()> {
         let what = format!("PUT {key}");
-        let d = digest_file(body.path(), body.len(), body.len().max(1), true).await?;
+        let alg = self.sum_algorithm();
+        let d = digest_file(body.path(), body.len(), body.len().max(1), true, alg).await?;
         let (md5_b64, md5_hex, crc) = (b64(&d.md5), hex(&d.md5), super::crc_hex(d.crc64));
         let lock = self.lock_headers();
         let mut headers = vec![
@@ -484,18 +534,104 @@ impl S3Store {
             ("x-amz-storage-class", to_s3_class(class)),
         ];
         headers.extend(lock.iter().map(|(k, v)| (*k, v.as_str())));
+        let sum = alg.map(|a| (a, b64(&d.sum)));
+        let meta_sum = sum.as_ref().map(|(a, v)| format!("{}:{v}", a.name()));
+        if let (Some((a, v)), Some(m)) = (&sum, &meta_sum) {
+            headers.extend([
+                (a.header(), v.as_str()),
+                ("x-amz-sdk-checksum-algorithm", a.name()),
+                (META_SUM, m),
+            ]);
+        }
         let rb = self.request(Method::PUT, Some(key), &[], &headers)?;
         let resp = self.send_body(rb, body, body.len(), &what).await?;
         if !resp.status().is_success() {
-            return Err(self.error(&what, "s3:PutObject", resp).await);
+            let e = self.error(&what, "s3:PutObject", resp).await;
+            return Err(self.refused_sum(alg, e));
         }
         sent_what_we_hashed(key, body, &d)?;
+        if let Some((a, v)) = &sum {
+            self.check_echo(&what, *a, v, resp.headers())?;
+        }
         match header(resp.headers(), "etag").and_then(etag_md5) {
             Some(e) if e != md5_hex && !etag_is_not_md5(resp.headers()) => Err(StoreError::new(
                 ErrorKind::Transient,
                 format!("{what}: the store holds bytes with MD5 {e}, camvault sent {md5_hex}: damaged on the way"),
             )),
             _ => Ok(()),
+        }
+    }
+
+    async fn put_once(&self, key: &str, body: &mut Body, class: &str) -> StoreResult<()> {
+        if body.len() >= self.threshold {
+            self.put_multipart(key, body, class).await
+        } else {
+            self.put_single(key, body, class).await
+        }
+    }
+
+    /// The additional checksum to send now: none when the store refused it earlier.
+    pub(super) fn sum_algorithm(&self) -> Option<Algorithm> {
+        use std::sync::atomic::Ordering;
+        self.sum.filter(|_| !self.sum_state.refused.load(Ordering::Relaxed))
+    }
+
+    /// An error answer to a request that carried `x-amz-checksum-*` headers: when the
+    /// store refused the headers themselves, with `checksum = "auto"` camvault sends MD5
+    /// alone from now on and the upload is retried; otherwise the user is told the way out.
+    pub(super) fn refused_sum(&self, alg: Option<Algorithm>, mut e: StoreError) -> StoreError {
+        use std::sync::atomic::Ordering;
+        let Some(a) = alg else { return e };
+        let about_checksums =
+            e.message.to_ascii_lowercase().contains("checksum") || e.message.contains("NotImplemented");
+        if e.kind != ErrorKind::Refused || !about_checksums {
+            return e;
+        }
+        if self.sum_auto {
+            if !self.sum_state.refused.swap(true, Ordering::Relaxed) {
+                warn!(
+                    "the store refuses {} checksums ({}): uploads carry Content-MD5 alone from now on",
+                    a.name(),
+                    e.message
+                );
+            }
+            e.kind = ErrorKind::Transient;
+            e.message.push_str("; retried with Content-MD5 alone");
+        } else {
+            e.message.push_str(&format!(
+                "; the store does not take {} checksums: set `store.s3.checksum = \"auto\"` (or another algorithm, or \"md5\")",
+                a.name()
+            ));
+        }
+        e
+    }
+
+    /// Checks the checksum a store answers to an upload: a different value means the
+    /// bytes it received are not the ones sent; none means it ignored the header.
+    pub(super) fn check_echo(
+        &self,
+        what: &str,
+        a: Algorithm,
+        sent: &str,
+        h: &reqwest::header::HeaderMap,
+    ) -> StoreResult<()> {
+        use std::sync::atomic::Ordering;
+        match header(h, a.header()) {
+            Some(got) if got.trim() != sent => Err(StoreError::new(
+                ErrorKind::Transient,
+                format!(
+                    "{what}: the store computed {} {got}, camvault sent {sent}: damaged on the way",
+                    a.name()
+                ),
+            )),
+            Some(_) => {
+                self.sum_state.echoed.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            None => {
+                self.sum_state.ignored.store(true, Ordering::Relaxed);
+                Ok(())
+            }
         }
     }
 
@@ -517,12 +653,40 @@ impl S3Store {
     }
 }
 
+mod lock;
 mod multipart;
 
 #[async_trait]
 impl Backend for S3Store {
     fn no_worm(&self) -> String {
         "bucket WORM is an Aliyun OSS feature, not supported on S3; S3 Object Lock is a different mechanism (camvault locks each object it uploads when `store.s3.object_lock_days` is set)".into()
+    }
+
+    /// S3's counterpart of a bucket WORM: the bucket's Object Lock.
+    async fn worm(&self) -> StoreResult<super::WormStatus> {
+        self.object_lock().await
+    }
+
+    fn checksum_report(&self) -> Option<(bool, String)> {
+        use std::sync::atomic::Ordering;
+        let st = &self.sum_state;
+        let a = self.sum?;
+        Some(if st.refused.load(Ordering::Relaxed) {
+            (
+                true,
+                format!("the store refuses {} checksums: uploads are checked by Content-MD5 alone (`store.s3.checksum = \"md5\"` says so and saves the attempt)", a.name()),
+            )
+        } else if st.ignored.load(Ordering::Relaxed) && !st.echoed.load(Ordering::Relaxed) {
+            (
+                false,
+                format!("the store ignored the {} checksum (it did not answer it back): uploads are checked by Content-MD5 alone; `store.s3.checksum = \"md5\"` stops sending it", a.name()),
+            )
+        } else {
+            (
+                true,
+                format!("the store checks and keeps each upload's {} checksum", a.name()),
+            )
+        })
     }
 
     fn describe(&self) -> String {
@@ -536,17 +700,29 @@ impl Backend for S3Store {
     }
 
     async fn put(&self, key: &str, body: &mut Body, storage_class: &str) -> StoreResult<()> {
-        if body.len() >= self.threshold {
-            self.put_multipart(key, body, storage_class).await
-        } else {
-            self.put_single(key, body, storage_class).await
+        let alg = self.sum_algorithm();
+        match self.put_once(key, body, storage_class).await {
+            // The store refused the additional checksum just now (`refused_sum`): once
+            // more at once, with Content-MD5 alone.
+            Err(_) if alg.is_some() && self.sum_algorithm().is_none() => {
+                body.rewind()
+                    .await
+                    .map_err(|e| StoreError::new(ErrorKind::Transient, format!("PUT {key}: {e:#}")))?;
+                self.put_once(key, body, storage_class).await
+            }
+            r => r,
         }
     }
 
     async fn head(&self, key: &str) -> StoreResult<Option<ObjectMeta>> {
         let what = format!("HEAD {key}");
+        let mode: &[(&str, &str)] = if self.sum.is_some() {
+            &[("x-amz-checksum-mode", "ENABLED")]
+        } else {
+            &[]
+        };
         let resp = self
-            .send(self.request(Method::HEAD, Some(key), &[], &[])?, &what)
+            .send(self.request(Method::HEAD, Some(key), &[], mode)?, &what)
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -564,11 +740,10 @@ impl Backend for S3Store {
         let size = header(h, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
         let raw_class = header(h, "x-amz-storage-class").unwrap_or("STANDARD");
         let mut crc64 = header(h, META_CRC).map(|c| c.to_ascii_lowercase());
-        if let (Some(ours), Some(etag)) = (header(h, META_MD5), header(h, "etag").and_then(etag_md5)) {
-            if !ours.eq_ignore_ascii_case(&etag) && !etag_is_not_md5(h) {
-                warn!(key, "the object's ETag {etag} contradicts the MD5 camvault sent ({ours}): its bytes are not the ones uploaded");
-                crc64 = None;
-            }
+        let damaged = contradiction(h);
+        if let Some(why) = &damaged {
+            warn!(key, "{why}");
+            crc64 = None;
         }
         let restore = if raw_class == "GLACIER_IR" {
             // Instant Retrieval: readable without a restore.
@@ -588,6 +763,7 @@ impl Backend for S3Store {
                 .map_or(0, |z| z.timestamp().as_millisecond()),
             restore,
             transition_ms: None,
+            damaged,
         }))
     }
 
@@ -640,6 +816,7 @@ impl Backend for S3Store {
                         .map_or(0, |t| t.as_millisecond()),
                     restore: Default::default(),
                     transition_ms: None,
+                    damaged: None,
                 }
             }));
             match (page.is_truncated, page.next_continuation_token) {

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use md5::Digest;
 
+use super::checksum::{Algorithm, Hasher};
 use super::{ErrorKind, MultipartJournal, Reader, StoreError, StoreResult};
 use crate::upload::body::Body;
 
@@ -131,7 +132,8 @@ pub(crate) fn guarded_stream(resp: reqwest::Response, timeout: Duration) -> Read
 }
 
 /// The checksums of a vault file, read before sending: the CRC-64 of the whole and of
-/// each part, and the MD5s when asked for (S3 sends them as `Content-MD5`).
+/// each part, the MD5s when asked for (S3 sends them as `Content-MD5`), and S3's
+/// additional checksum when one is asked for (`x-amz-checksum-*`, see `checksum`).
 pub(crate) struct Digests {
     pub crc64: u64,
     /// One per part (a single PUT is one part).
@@ -140,6 +142,10 @@ pub(crate) struct Digests {
     pub md5: [u8; 16],
     /// MD5 of each part; empty unless asked for.
     pub part_md5s: Vec<[u8; 16]>,
+    /// The additional checksum of the whole; empty unless asked for.
+    pub sum: Vec<u8>,
+    /// The additional checksum of each part; empty unless asked for.
+    pub part_sums: Vec<Vec<u8>>,
 }
 
 impl Digests {
@@ -148,19 +154,78 @@ impl Digests {
     }
 }
 
+/// The running checksums of one stretch of bytes (the whole file, or one part).
+struct Running {
+    crc: crc64fast::Digest,
+    md5: Option<md5::Md5>,
+    sum: Option<Hasher>,
+}
+
+impl Running {
+    fn new(md5: bool, sum: Option<Algorithm>) -> Running {
+        Running {
+            crc: crc64fast::Digest::new(),
+            md5: md5.then(md5::Md5::new),
+            sum: sum.map(Algorithm::hasher),
+        }
+    }
+
+    fn update(&mut self, b: &[u8]) {
+        self.crc.write(b);
+        if let Some(m) = &mut self.md5 {
+            m.update(b);
+        }
+        if let Some(h) = &mut self.sum {
+            h.update(b);
+        }
+    }
+
+    fn finish(self) -> (u64, [u8; 16], Vec<u8>) {
+        (
+            self.crc.sum64(),
+            self.md5.map_or([0; 16], |m| m.finalize().into()),
+            self.sum.map(Hasher::finish).unwrap_or_default(),
+        )
+    }
+}
+
 /// Reads the first `len` bytes of `path` once (off the async threads), in parts of
-/// `part_size`, computing MD5s only when `md5`.
-pub(crate) async fn digest_file(path: &std::path::Path, len: u64, part_size: u64, md5: bool) -> StoreResult<Digests> {
+/// `part_size`, computing MD5s only when `md5` and the additional checksum when `sum`.
+pub(crate) async fn digest_file(
+    path: &std::path::Path,
+    len: u64,
+    part_size: u64,
+    md5: bool,
+    sum: Option<Algorithm>,
+) -> StoreResult<Digests> {
     let path = path.to_path_buf();
     let task = tokio::task::spawn_blocking(move || -> std::io::Result<Digests> {
         use std::io::Read;
         let mut f = std::fs::File::open(&path)?;
         let mut buf = vec![0u8; 1 << 20];
-        let (mut crc, mut part_crc) = (crc64fast::Digest::new(), crc64fast::Digest::new());
-        let (mut whole, mut part) = (md5::Md5::new(), md5::Md5::new());
-        let (mut done, mut in_part) = (0u64, 0u64);
+        // One part: its digests are the whole file's, computed once (MD5 is most of the
+        // CPU an upload costs; see docs/benchmarks.md).
         let single = part_size >= len;
-        let (mut part_crcs, mut part_md5s) = (Vec::new(), Vec::new());
+        let mut whole = Running::new(md5, sum);
+        let mut part = (!single).then(|| Running::new(md5, sum));
+        let (mut done, mut in_part) = (0u64, 0u64);
+        let mut d = Digests {
+            crc64: 0,
+            part_crcs: Vec::new(),
+            md5: [0; 16],
+            part_md5s: Vec::new(),
+            sum: Vec::new(),
+            part_sums: Vec::new(),
+        };
+        let push = |d: &mut Digests, (crc, m, s): (u64, [u8; 16], Vec<u8>)| {
+            d.part_crcs.push(crc);
+            if md5 {
+                d.part_md5s.push(m);
+            }
+            if sum.is_some() {
+                d.part_sums.push(s);
+            }
+        };
         while done < len {
             let want = (len - done).min(buf.len() as u64).min(part_size - in_part) as usize;
             let n = f.read(&mut buf[..want])?;
@@ -170,49 +235,24 @@ pub(crate) async fn digest_file(path: &std::path::Path, len: u64, part_size: u64
                     format!("{} ended after {done} of {len} bytes", path.display()),
                 ));
             }
-            crc.write(&buf[..n]);
-            if md5 {
-                whole.update(&buf[..n]);
-            }
-            // One part: its digests are the whole file's, computed once (MD5 is most of
-            // the CPU an upload costs; see docs/benchmarks.md).
-            if !single {
-                part_crc.write(&buf[..n]);
-                if md5 {
-                    part.update(&buf[..n]);
-                }
+            whole.update(&buf[..n]);
+            if let Some(p) = &mut part {
+                p.update(&buf[..n]);
             }
             done += n as u64;
             in_part += n as u64;
             if !single && (in_part == part_size || done == len) {
-                part_crcs.push(std::mem::replace(&mut part_crc, crc64fast::Digest::new()).sum64());
-                if md5 {
-                    part_md5s.push(std::mem::replace(&mut part, md5::Md5::new()).finalize().into());
-                }
+                let finished = part.replace(Running::new(md5, sum));
+                push(&mut d, finished.expect("multipart").finish());
                 in_part = 0;
             }
         }
-        if single {
-            let whole_md5: [u8; 16] = whole.finalize().into();
-            return Ok(Digests {
-                crc64: crc.sum64(),
-                part_crcs: vec![crc.sum64()],
-                md5: if md5 { whole_md5 } else { [0; 16] },
-                part_md5s: if md5 { vec![whole_md5] } else { Vec::new() },
-            });
+        let (crc, m, s) = whole.finish();
+        if d.part_crcs.is_empty() {
+            push(&mut d, (crc, m, s.clone()));
         }
-        if part_crcs.is_empty() {
-            part_crcs.push(part_crc.sum64());
-            if md5 {
-                part_md5s.push(part.finalize().into());
-            }
-        }
-        Ok(Digests {
-            crc64: crc.sum64(),
-            part_crcs,
-            md5: if md5 { whole.finalize().into() } else { [0; 16] },
-            part_md5s,
-        })
+        (d.crc64, d.md5, d.sum) = (crc, m, s);
+        Ok(d)
     });
     match task.await {
         Ok(Ok(d)) => Ok(d),
@@ -295,7 +335,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
         std::fs::write(&p, b"hello world, and more").unwrap();
-        let d = digest_file(&p, 11, 6, true).await.unwrap();
+        let d = digest_file(&p, 11, 6, true, None).await.unwrap();
         assert_eq!(d.parts(), 2);
         assert_eq!(d.part_md5s[0], <[u8; 16]>::from(md5::Md5::digest(b"hello ")));
         assert_eq!(d.part_md5s[1], <[u8; 16]>::from(md5::Md5::digest(b"world")));
@@ -307,12 +347,21 @@ mod tests {
         };
         assert_eq!(d.crc64, crc(b"hello world"));
         assert_eq!(d.part_crcs, [crc(b"hello "), crc(b"world")]);
-        let n = digest_file(&p, 11, 6, false).await.unwrap();
+        let n = digest_file(&p, 11, 6, false, None).await.unwrap();
         assert_eq!((n.crc64, &n.part_crcs), (d.crc64, &d.part_crcs));
         assert!(n.part_md5s.is_empty());
-        assert!(digest_file(&p, 100, 6, true).await.is_err(), "a short file is an error");
-        let e = digest_file(&p, 0, 6, true).await.unwrap();
+        assert!(
+            digest_file(&p, 100, 6, true, None).await.is_err(),
+            "a short file is an error"
+        );
+        let e = digest_file(&p, 0, 6, true, None).await.unwrap();
         assert_eq!((e.parts(), e.part_md5s.len()), (1, 1));
         assert_eq!((part_len(11, 6, 0), part_len(11, 6, 1)), (6, 5));
+        let sha = |b: &[u8]| sha2::Sha256::digest(b).to_vec();
+        let s = digest_file(&p, 11, 6, false, Some(Algorithm::Sha256)).await.unwrap();
+        assert_eq!(s.sum, sha(b"hello world"));
+        assert_eq!(s.part_sums, [sha(b"hello "), sha(b"world")]);
+        let one = digest_file(&p, 11, 11, true, Some(Algorithm::Sha256)).await.unwrap();
+        assert_eq!((one.part_sums, one.part_md5s), (vec![sha(b"hello world")], vec![d.md5]));
     }
 }

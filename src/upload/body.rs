@@ -74,6 +74,19 @@ impl Body {
         self.len
     }
 
+    /// Back to the first byte, to send the body again (a store refused a request's
+    /// headers before taking its bytes).
+    pub async fn rewind(&mut self) -> Result<()> {
+        use tokio::io::AsyncSeekExt;
+        self.file
+            .seek(std::io::SeekFrom::Start(0))
+            .await
+            .with_context(|| format!("cannot read {}", self.path.display()))?;
+        self.sent = 0;
+        self.crc = crc64fast::Digest::new();
+        Ok(())
+    }
+
     /// CRC-64/XZ of the bytes sent so far (all of them once `next_chunk` returned `None`).
     pub fn crc64(&self) -> u64 {
         self.crc.sum64()

@@ -163,6 +163,9 @@ impl Uploader {
                 row.key, h.size, row.size
             )));
         }
+        if let Some(why) = &h.damaged {
+            return Err(VerifyError::Other(format!("{}: {why}", row.key)));
+        }
         match h.crc64.as_deref() {
             Some(c) if c == crc => Ok(()),
             Some(c) => Err(VerifyError::Other(format!(

@@ -338,6 +338,7 @@ impl Backend for OssStore {
                 .map(super::parse_restore_header)
                 .unwrap_or_default(),
             transition_ms: None,
+            damaged: None,
         }))
     }
 
@@ -384,6 +385,7 @@ impl Backend for OssStore {
                         .map_or(0, |t| t.as_millisecond()),
                     restore: Default::default(),
                     transition_ms: None,
+                    damaged: None,
                 }
             }));
             match (page.is_truncated, page.next_continuation_token) {

@@ -153,7 +153,7 @@ impl OssStore {
             }
         }
         let part_size = resume.as_ref().map_or(self.part_size, |r| r.part_size);
-        let d = digest_file(body.path(), body.len(), part_size, false).await?;
+        let d = digest_file(body.path(), body.len(), part_size, false, None).await?;
         if d.parts() > MAX_PARTS {
             return Err(StoreError::new(
                 ErrorKind::Refused,

@@ -6,7 +6,10 @@
 //! part, never the other way), keeps those whose size and ETag match our MD5 of the local
 //! bytes, and uploads the rest; CompleteMultipartUpload carries `If-None-Match: *`.
 //! Each part carries `Content-MD5` and its ETag is checked; the object's ETag must be
-//! the MD5 of the parts' MD5s. A body without a journal is uploaded the same way but
+//! the MD5 of the parts' MD5s. With an additional checksum (`store.s3.checksum`), the
+//! upload is created with its algorithm, each part carries its own value, and Complete
+//! carries each part's and (FULL_OBJECT) the object's; a resumed upload keeps the
+//! algorithm it was created with, as long as the config is unchanged. A body without a journal is uploaded the same way but
 //! aborted on failure, so it leaves no parts behind.
 
 use std::collections::BTreeMap;
@@ -15,7 +18,10 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use tracing::{info, warn};
 
-use super::{b64, etag_is_not_md5, etag_md5, explain, header, hex, multipart_etag, to_s3_class, S3Store, META_CRC};
+use super::{
+    b64, etag_is_not_md5, etag_md5, explain, header, hex, multipart_etag, to_s3_class, S3Store, META_CRC, META_SUM,
+};
+use crate::store::checksum::Algorithm;
 use crate::store::transfer::{catalog, digest_file, part_len, sent_what_we_hashed, skip, Digests, Journal};
 use crate::store::{ErrorKind, PartDone, StoreError, StoreResult};
 use crate::upload::body::Body;
@@ -65,6 +71,24 @@ struct CompleteResult {
     #[serde(rename = "ETag")]
     etag: String,
     code: String,
+    #[serde(rename = "ChecksumCRC64NVME")]
+    crc64nvme: String,
+    #[serde(rename = "ChecksumCRC32C")]
+    crc32c: String,
+    #[serde(rename = "ChecksumSHA256")]
+    sha256: String,
+}
+
+impl CompleteResult {
+    /// The object's checksum the store answered, when it did.
+    fn checksum(&self, a: Algorithm) -> Option<&str> {
+        let v = match a {
+            Algorithm::Crc64Nvme => &self.crc64nvme,
+            Algorithm::Crc32c => &self.crc32c,
+            Algorithm::Sha256 => &self.sha256,
+        };
+        (!v.trim().is_empty()).then(|| v.trim())
+    }
 }
 
 /// The parts a store holds: number → (size, ETag).
@@ -98,7 +122,8 @@ impl S3Store {
             }
         }
         let part_size = resume.as_ref().map_or(self.part_size, |r| r.1);
-        let d = digest_file(body.path(), body.len(), part_size, true).await?;
+        let alg = self.sum_algorithm();
+        let d = digest_file(body.path(), body.len(), part_size, true, alg).await?;
         if d.parts() > 10_000 {
             return Err(StoreError::new(
                 ErrorKind::Refused,
@@ -126,7 +151,10 @@ impl S3Store {
                         "{e} (unfinished uploads an interrupted attempt left are not cleaned up)"
                     );
                 }
-                let u = self.create(key, class, &crate::store::crc_hex(d.crc64)).await?;
+                let u = self
+                    .create(key, class, &crate::store::crc_hex(d.crc64), alg, &d)
+                    .await
+                    .map_err(|e| self.refused_sum(alg, e))?;
                 if let Some((id, j)) = &journal {
                     if let Err(e) = j.begin(*id, key, &u, part_size) {
                         self.abort(key, &u).await;
@@ -137,10 +165,13 @@ impl S3Store {
             }
         };
         let mut result = self
-            .upload_parts(key, body, &upload_id, part_size, &d, &have, &journal)
+            .upload_parts(key, body, &upload_id, part_size, &d, alg, &have, &journal)
             .await;
         if let Ok(etags) = &result {
-            result = self.complete(key, &upload_id, etags, &d).await.map(|()| Vec::new());
+            result = self
+                .complete(key, &upload_id, etags, &d, alg)
+                .await
+                .map(|()| Vec::new());
         }
         crate::store::transfer::settle(result.map(drop), &journal, self.abort(key, &upload_id)).await
     }
@@ -153,6 +184,7 @@ impl S3Store {
         upload_id: &str,
         part_size: u64,
         d: &Digests,
+        alg: Option<Algorithm>,
         have: &Parts,
         journal: &Journal,
     ) -> StoreResult<Vec<String>> {
@@ -168,7 +200,8 @@ impl S3Store {
                     continue;
                 }
             }
-            let etag = self.upload_part(key, upload_id, part, body, size, md5).await?;
+            let sum = alg.map(|a| (a, b64(&d.part_sums[i])));
+            let etag = self.upload_part(key, upload_id, part, body, size, md5, sum).await?;
             if let Some((id, j)) = journal {
                 j.part_done(
                     *id,
@@ -187,6 +220,7 @@ impl S3Store {
         Ok(etags)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn upload_part(
         &self,
         key: &str,
@@ -195,14 +229,22 @@ impl S3Store {
         body: &mut Body,
         size: u64,
         md5: &[u8; 16],
+        sum: Option<(Algorithm, String)>,
     ) -> StoreResult<String> {
         let what = format!("PUT {key} part {part}");
         let (number, md5_b64) = (part.to_string(), b64(md5));
         let query = [("partNumber", number.as_str()), ("uploadId", upload_id)];
-        let rb = self.request(Method::PUT, Some(key), &query, &[("content-md5", md5_b64.as_str())])?;
+        let mut headers = vec![("content-md5", md5_b64.as_str())];
+        if let Some((a, v)) = &sum {
+            headers.extend([(a.header(), v.as_str()), ("x-amz-sdk-checksum-algorithm", a.name())]);
+        }
+        let rb = self.request(Method::PUT, Some(key), &query, &headers)?;
         let resp = self.send_body(rb, body, size, &what).await?;
         if !resp.status().is_success() {
             return Err(self.error(&what, "s3:PutObject", resp).await);
+        }
+        if let Some((a, v)) = &sum {
+            self.check_echo(&what, *a, v, resp.headers())?;
         }
         let Some(etag) = header(resp.headers(), "etag").map(str::to_string) else {
             return Err(StoreError::new(
@@ -224,7 +266,14 @@ impl S3Store {
         Ok(etag)
     }
 
-    async fn create(&self, key: &str, class: &str, crc: &str) -> StoreResult<String> {
+    async fn create(
+        &self,
+        key: &str,
+        class: &str,
+        crc: &str,
+        alg: Option<Algorithm>,
+        d: &Digests,
+    ) -> StoreResult<String> {
         let what = format!("PUT {key} (starting a multipart upload)");
         let lock = self.lock_headers();
         let mut headers = vec![
@@ -233,6 +282,14 @@ impl S3Store {
             ("x-amz-storage-class", to_s3_class(class)),
         ];
         headers.extend(lock.iter().map(|(k, v)| (*k, v.as_str())));
+        let meta_sum = alg.map(|a| format!("{}:{}", a.name(), a.object_value(&d.sum, &d.part_sums, true)));
+        if let (Some(a), Some(m)) = (alg, &meta_sum) {
+            headers.extend([
+                ("x-amz-checksum-algorithm", a.name()),
+                ("x-amz-checksum-type", a.multipart_type()),
+                (META_SUM, m.as_str()),
+            ]);
+        }
         let resp = self
             .send(
                 self.request(Method::POST, Some(key), &[("uploads", "")], &headers)?,
@@ -277,18 +334,36 @@ impl S3Store {
         }
     }
 
-    async fn complete(&self, key: &str, upload_id: &str, etags: &[String], d: &Digests) -> StoreResult<()> {
+    async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        etags: &[String],
+        d: &Digests,
+        alg: Option<Algorithm>,
+    ) -> StoreResult<()> {
         let what = format!("PUT {key} (completing the multipart upload)");
         let mut xml = String::from("<CompleteMultipartUpload>");
         for (i, e) in etags.iter().enumerate() {
+            let sum = alg.map_or(String::new(), |a| {
+                format!("<{t}>{}</{t}>", b64(&d.part_sums[i]), t = a.xml_tag())
+            });
             xml.push_str(&format!(
-                "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
+                "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag>{sum}</Part>",
                 i + 1,
                 quick_xml::escape::escape(e.as_str())
             ));
         }
         xml.push_str("</CompleteMultipartUpload>");
-        let headers = [("content-type", "application/xml"), ("if-none-match", "*")];
+        let whole = alg.map(|a| (a, a.object_value(&d.sum, &d.part_sums, true)));
+        let mut headers = vec![("content-type", "application/xml"), ("if-none-match", "*")];
+        if let Some((a, v)) = &whole {
+            headers.push(("x-amz-checksum-type", a.multipart_type()));
+            // A COMPOSITE value is the store's to compute; a FULL_OBJECT one is checked.
+            if a.multipart_type() == "FULL_OBJECT" {
+                headers.push((a.header(), v.as_str()));
+            }
+        }
         let rb = self
             .request(Method::POST, Some(key), &[("uploadId", upload_id)], &headers)?
             .body(xml)
@@ -315,6 +390,20 @@ impl S3Store {
                 &what,
                 "s3:PutObject",
             ));
+        }
+        if let Some((a, v)) = &whole {
+            match r.checksum(*a) {
+                Some(got) if got != v => {
+                    return Err(StoreError::new(
+                        ErrorKind::Transient,
+                        format!(
+                            "{what}: the store assembled an object with {} {got}, expected {v}",
+                            a.name()
+                        ),
+                    ))
+                }
+                _ => {}
+            }
         }
         let want = multipart_etag(&d.part_md5s);
         let got = r.etag.trim().trim_matches('"').to_ascii_lowercase();
