@@ -4,8 +4,9 @@ usage: fault_proxy.py PORT UPSTREAM_PORT LOG [--faults F1,F2,...] [--fault-metho
                       [--sigv4 ACCESS_KEY SECRET REGION] [--checksums verify|refuse|ignore]
 
 Every request is forwarded to 127.0.0.1:UPSTREAM_PORT and logged to LOG as one line:
-"METHOD PATH STATUS FAULT class=… inm=… sum=…", PATH without the signature's X-Amz-*
-parameters, sum= the x-amz-checksum-* algorithm the request carried.
+"METHOD PATH STATUS FAULT md5=… class=… inm=… sum=…", PATH without the signature's X-Amz-*
+parameters, md5= whether it carried Content-MD5 (1 or -), sum= the x-amz-checksum-*
+algorithm it carried.
 The first requests whose method is in --fault-methods get the faults, in order; a fault
 written FAULT@TEXT waits for the first such request whose PATH (as logged) contains TEXT:
   500, 503        answer that error (S3's XML) without forwarding
@@ -123,7 +124,8 @@ def sum_headers(headers):
     return [
         (k.lower()[len("x-amz-checksum-"):], v)
         for k, v in headers.items()
-        if k.lower().startswith("x-amz-checksum-") and k.lower() not in ("x-amz-checksum-type", "x-amz-checksum-mode")
+        if k.lower().startswith("x-amz-checksum-")
+        and k.lower() not in ("x-amz-checksum-type", "x-amz-checksum-mode", "x-amz-checksum-algorithm")
     ]
 
 
@@ -142,11 +144,12 @@ class Handler(BaseHTTPRequestHandler):
     def log(self, status, fault):
         sums = [a for a, _ in sum_headers(self.headers)]
         algo = self.headers.get("x-amz-checksum-algorithm")
-        line = "%s %s %s %s class=%s inm=%s sum=%s\n" % (
+        line = "%s %s %s %s md5=%s class=%s inm=%s sum=%s\n" % (
             self.command,
             shown(self.path),
             status,
             fault or "-",
+            "1" if self.headers.get("Content-MD5") else "-",
             self.headers.get("x-amz-storage-class", "-"),
             self.headers.get("If-None-Match", "-"),
             ",".join(sums) or (algo.lower() if algo else "-"),

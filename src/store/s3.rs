@@ -521,18 +521,19 @@ impl S3Store {
 
     async fn put_single(&self, key: &str, body: &mut Body, class: &str) -> StoreResult<()> {
         let what = format!("PUT {key}");
-        let alg = self.sum_algorithm();
-        let d = digest_file(body.path(), body.len(), body.len().max(1), true, alg).await?;
+        let (alg, md5) = (self.sum_algorithm(), self.md5_needed());
+        let d = digest_file(body.path(), body.len(), body.len().max(1), md5, alg).await?;
         let (md5_b64, md5_hex, crc) = (b64(&d.md5), hex(&d.md5), super::crc_hex(d.crc64));
         let lock = self.lock_headers();
         let mut headers = vec![
-            ("content-md5", md5_b64.as_str()),
             ("content-type", "application/octet-stream"),
             ("if-none-match", "*"),
             (META_CRC, crc.as_str()),
-            (META_MD5, md5_hex.as_str()),
             ("x-amz-storage-class", to_s3_class(class)),
         ];
+        if md5 {
+            headers.extend([("content-md5", md5_b64.as_str()), (META_MD5, md5_hex.as_str())]);
+        }
         headers.extend(lock.iter().map(|(k, v)| (*k, v.as_str())));
         let sum = alg.map(|a| (a, b64(&d.sum)));
         let meta_sum = sum.as_ref().map(|(a, v)| format!("{}:{v}", a.name()));
@@ -554,7 +555,7 @@ impl S3Store {
             self.check_echo(&what, *a, v, resp.headers())?;
         }
         match header(resp.headers(), "etag").and_then(etag_md5) {
-            Some(e) if e != md5_hex && !etag_is_not_md5(resp.headers()) => Err(StoreError::new(
+            Some(e) if md5 && e != md5_hex && !etag_is_not_md5(resp.headers()) => Err(StoreError::new(
                 ErrorKind::Transient,
                 format!("{what}: the store holds bytes with MD5 {e}, camvault sent {md5_hex}: damaged on the way"),
             )),
@@ -568,6 +569,15 @@ impl S3Store {
         } else {
             self.put_single(key, body, class).await
         }
+    }
+
+    /// Whether uploads still need MD5 (`Content-MD5`, the ETag check): until the store
+    /// has answered an additional checksum back, which S3 does only after checking it.
+    /// MD5 is then redundant, and it is most of the CPU an upload costs (see
+    /// docs/benchmarks.md); the stronger checksum stays, and `verify` compares it.
+    pub(super) fn md5_needed(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.sum_algorithm().is_none() || !self.sum_state.echoed.load(Ordering::Relaxed)
     }
 
     /// The additional checksum to send now: none when the store refused it earlier.
