@@ -183,6 +183,33 @@ pub struct OssStore {
     pub multipart_threshold_mb: u64,
     /// Size of each part in MiB (OSS takes 100 KiB to 5 GiB, at most 10000 parts).
     pub part_size_mb: u64,
+    /// How requests are signed: `"v4"` (OSS4-HMAC-SHA256, the default) or `"v1"`.
+    pub signature: OssSignature,
+}
+
+/// `store.oss.signature`. V4 is strongly preferred: Aliyun no longer accepts V1 for new
+/// accounts and buckets. V1 (HMAC-SHA1) exists only for buckets created before V4 was
+/// required on them and for old on-premise OSS-compatible gateways that never learned V4.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum OssSignature {
+    #[default]
+    V4,
+    V1,
+}
+
+impl TryFrom<String> for OssSignature {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        // The key is named here because serde's message would only give the bad value.
+        match s.as_str() {
+            "v4" | "V4" => Ok(OssSignature::V4),
+            "v1" | "V1" => Ok(OssSignature::V1),
+            _ => Err(format!(
+                "`store.oss.signature` = {s:?}: use \"v4\" (the default) or \"v1\" (only for old buckets and OSS-compatible gateways that refuse V4)"
+            )),
+        }
+    }
 }
 
 impl Default for OssStore {
@@ -200,6 +227,7 @@ impl Default for OssStore {
             timeout_secs: 60,
             multipart_threshold_mb: 32,
             part_size_mb: 8,
+            signature: OssSignature::V4,
         }
     }
 }
@@ -1430,6 +1458,8 @@ mod tests {
                 "store.oss.multipart_threshold_mb",
             ),
             ("[store.s3]\nsecret_key = \"x\"\n", "secret_key"),
+            ("[store.oss]\nsignature = \"v2\"\n", "`store.oss.signature` = \"v2\": use \"v4\""),
+            ("[store.oss]\nsignature = 4\n", "signature"),
             (
                 "[store]\nkind = \"s3\"\n[store.s3]\nbucket = \"cams\"\nendpoint = \"http://192.168.1.5:9000\"\n",
                 "store.s3.path_style",
@@ -1477,9 +1507,12 @@ mod tests {
         let c = Config::parse(TEMPLATE).unwrap();
         let (t, d) = (&c.store.oss, OssStore::default());
         assert_eq!(
-            (t.timeout_secs, t.multipart_threshold_mb, t.part_size_mb),
-            (d.timeout_secs, d.multipart_threshold_mb, d.part_size_mb)
+            (t.timeout_secs, t.multipart_threshold_mb, t.part_size_mb, t.signature),
+            (d.timeout_secs, d.multipart_threshold_mb, d.part_size_mb, d.signature)
         );
+        assert_eq!(d.signature, OssSignature::V4, "V4 unless V1 is chosen");
+        let v1 = Config::parse("[store.oss]\nsignature = \"v1\"\n").unwrap();
+        assert_eq!(v1.store.oss.signature, OssSignature::V1);
     }
 
     #[test]

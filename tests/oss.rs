@@ -1,5 +1,6 @@
-//! The `oss` backend against a local OSS test server that checks every request's V4
-//! signature with Aliyun's official SDK (tests/oss_server.py). No real cloud is called.
+//! The `oss` backend against a local OSS test server that checks every request's V4 (or,
+//! when chosen, V1) signature with Aliyun's official SDK (tests/oss_server.py). No real
+//! cloud is called.
 
 mod common;
 
@@ -105,6 +106,122 @@ fn pipeline_into_oss_signed_and_verified() {
         "keys are encoded: {log}"
     );
     env.ok(&["verify", "--deep"]);
+    let versions = signature_versions(&srv);
+    assert!(
+        !versions.is_empty() && versions.iter().all(|v| v == "V4"),
+        "V4 unless V1 is chosen: {versions:?}"
+    );
+}
+
+/// The version of every signature the server accepted, in order.
+fn signature_versions(srv: &Server) -> Vec<String> {
+    std::fs::read_to_string(srv.data.path().join("signatures.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// `oss_env` signing with V1, with an STS token (signed as `x-oss-security-token`).
+fn v1_env(srv: &Server, secret: &str) -> Env {
+    let env = oss_env(srv, secret);
+    let cfg = std::fs::read_to_string(env.config()).unwrap();
+    let cfg = set_key(&cfg, "store.oss", "signature", "\"v1\"");
+    let cfg = set_key(&cfg, "store.oss", "multipart_threshold_mb", "1");
+    std::fs::write(env.config(), set_key(&cfg, "store.oss", "part_size_mb", "1")).unwrap();
+    let key = env.root().join("oss.key");
+    let mut text = std::fs::read_to_string(&key).unwrap();
+    text.push_str("security_token = CAIS/sts+token=\n");
+    std::fs::write(&key, text).unwrap();
+    env
+}
+
+#[test]
+fn v1_signatures_when_chosen_work_end_to_end() {
+    // The server refuses V4 here, like an old OSS-compatible gateway: everything below
+    // works only if every request is signed with V1, and the SDK's SignerV1 agrees.
+    let srv = server(&["--only-v1"]);
+    let env = v1_env(&srv, "camvault-test-secret");
+    let out = env.run(&["store", "test"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("V1 signatures, deprecated"), "{}", stdout(&out));
+    let warning = "signed with OSS V1 (HMAC-SHA1), which Aliyun has deprecated";
+    assert_eq!(
+        stderr(&out).matches(warning).count(),
+        1,
+        "one warning, saying how to switch: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("`store.oss.signature = \"v4\"`"),
+        "{}",
+        stderr(&out)
+    );
+
+    let big = bytes(8, (2 << 20) + 777); // multipart: ?uploads, ?partNumber&uploadId, ?uploadId
+    put_big(&env, &big);
+    let small = bytes(9, 50_000);
+    env.put_old(&old_clip(now_unix() - 600), &small);
+    env.put_old("garage/夜间 录像 #1.mp4", b"odd name");
+    let out = env.run(&["ingest", "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(env.status()["files"]["verified"], 3);
+    assert!(std::fs::read(srv.data.path().join("objects").join(BIG_KEY)).unwrap() == big);
+    env.ok(&["lifecycle", "apply"]); // GET and PUT ?lifecycle, with Content-MD5
+    env.ok(&["lifecycle", "check"]);
+    env.ok(&["verify", "--deep"]);
+    let head: serde_json::Value = serde_json::from_str(&env.ok(&["store", "head", BIG_KEY])).unwrap();
+    assert_eq!(head["size"], big.len() as u64);
+    let got = env.root().join("got");
+    env.ok(&["store", "get", BIG_KEY, "--out", got.to_str().unwrap()]);
+    assert!(std::fs::read(&got).unwrap() == big, "read back byte for byte");
+
+    let log = requests(&srv);
+    assert!(log.contains(&format!("POST /{BIG_KEY}?uploads 200")), "{log}");
+    assert!(log.contains("PUT /?lifecycle 200"), "{log}");
+    assert_eq!(log.lines().filter(|l| l.ends_with(" 403")).count(), 0, "{log}");
+    let versions = signature_versions(&srv);
+    assert!(versions.len() >= 20, "{versions:?}");
+    assert!(versions.iter().all(|v| v == "V1"), "{versions:?}");
+
+    // A wrong secret fails V1's check as it fails V4's, and is explained.
+    let env = v1_env(&srv, "not-the-secret");
+    let out = env.run(&["store", "test"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("SignatureDoesNotMatch") && stderr(&out).contains("secret is wrong"));
+    assert!(!stderr(&out).contains("not-the-secret"), "the secret never shows");
+}
+
+#[test]
+fn head_shows_when_the_lifecycle_archived_an_object() {
+    let srv = server(&[]);
+    let (env, _, _) = archived_on_oss(&srv);
+    let key = env.ls()[0]["key"].as_str().unwrap().to_string();
+    let meta_path = srv.data.path().join("meta").join(format!("{key}.json"));
+    let mut meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta_path).unwrap()).unwrap();
+    meta["transitioned"] = 1_745_913_600.into(); // sent as Tue, 29 Apr 2025 08:00:00 GMT
+    std::fs::write(&meta_path, meta.to_string()).unwrap();
+    let head: serde_json::Value = serde_json::from_str(&env.ok(&["store", "head", &key])).unwrap();
+    assert_eq!(head["storage_class"], "DeepColdArchive", "{head:#}");
+    assert_eq!(head["transition_ms"], 1_745_913_600_000i64, "{head:#}");
+
+    // Uploaded in Standard and still there: no transition.
+    let standard = "videos/other/standard.mp4";
+    for (dir, name, body) in [
+        ("objects", standard.to_string(), b"x".to_vec()),
+        (
+            "meta",
+            format!("{standard}.json"),
+            br#"{"class": "Standard", "crc": "1", "uploaded_class": "Standard"}"#.to_vec(),
+        ),
+    ] {
+        let p = srv.data.path().join(dir).join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+    let head: serde_json::Value = serde_json::from_str(&env.ok(&["store", "head", standard])).unwrap();
+    assert_eq!(head["storage_class"], "Standard");
+    assert!(head["transition_ms"].is_null(), "{head:#}");
 }
 
 #[test]

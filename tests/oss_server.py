@@ -1,17 +1,23 @@
 """A local OSS test server: the subset of the OSS API camvault uses, checking every
-request's V4 signature with the official SDK (alibabacloud-oss-v2).
+request's signature, V4 or V1, with the official SDK (alibabacloud-oss-v2): SignerV4 or
+SignerV1 recomputes it, and a mismatch answers 403 SignatureDoesNotMatch.
 
-usage: oss_server.py PORT BUCKET DATA_DIR [--fail-puts N] [--stall-puts N] [--restore-secs S] [--stale-head]
+usage: oss_server.py PORT BUCKET DATA_DIR [--fail-puts N] [--stall-puts N] [--restore-secs S] [--stale-head] [--only-v1]
 Objects are files under DATA_DIR/objects/<key>; metadata (storage class, crc) beside them
 in DATA_DIR/meta/<key>.json. Every request is appended to DATA_DIR/requests.log as
-"METHOD PATH STATUS". With --fail-puts N, the first N PUTs answer 503. With --stall-puts N,
-the first N PUTs with a body stop reading it for 4 s (a stalled connection).
+"METHOD PATH STATUS", and the version of each good signature to DATA_DIR/signatures.log
+("V4" or "V1", one a line). With --only-v1 the server refuses V4, like an old
+OSS-compatible gateway. With --fail-puts N, the first N PUTs answer 503. With
+--stall-puts N, the first N PUTs with a body stop reading it for 4 s (a stalled connection).
 
 Archive classes behave as on OSS: GET answers 403 InvalidObjectState until a RestoreObject
 (202 the first time, 409 RestoreAlreadyInProgress while it runs, 200 once restored) has
 completed, S seconds after it was asked (default 1); HEAD shows x-oss-restore. With
 --stale-head, HEAD never shows x-oss-restore, like a replica that lags behind.
-Tests archive an object by editing its metadata file ("class").
+Tests archive an object by editing its metadata file ("class"). An object in an archive
+class it was not uploaded in was moved by a lifecycle rule: HEAD then shows
+x-oss-transition-time, from the metadata's "transitioned" (Unix seconds) or else the time
+the metadata file was last written.
 
 Multipart upload: InitiateMultipartUpload, UploadPart, ListParts, CompleteMultipartUpload,
 AbortMultipartUpload and ListMultipartUploads; parts are kept on disk under
@@ -37,6 +43,7 @@ from urllib.parse import urlsplit, unquote, parse_qsl
 from xml.sax.saxutils import escape
 
 from alibabacloud_oss_v2.crc import Crc64
+from alibabacloud_oss_v2.signer.v1 import SignerV1
 from alibabacloud_oss_v2.signer.v4 import SignerV4
 from alibabacloud_oss_v2.types import Credentials, HttpRequest, SigningContext
 
@@ -45,6 +52,10 @@ FAIL_PUTS = int(sys.argv[sys.argv.index("--fail-puts") + 1]) if "--fail-puts" in
 RESTORE_SECS = float(sys.argv[sys.argv.index("--restore-secs") + 1]) if "--restore-secs" in sys.argv else 1.0
 STALE_HEAD = "--stale-head" in sys.argv
 STALL_PUTS = int(sys.argv[sys.argv.index("--stall-puts") + 1]) if "--stall-puts" in sys.argv else 0
+ONLY_V1 = "--only-v1" in sys.argv
+# Sub-resources the SDK signs in V1 only when the operation names them (its bucket
+# lifecycle and WORM operations do); the others are in SignerV1's own list.
+V1_OPERATION_SUB_RESOURCES = ["lifecycle", "worm", "wormId", "wormExtend"]
 ARCHIVE = ("Archive", "ColdArchive", "DeepColdArchive")
 AK, SK, REGION = "LTAI5tCamvaultTest", "camvault-test-secret", "cn-beijing"
 LOCK = threading.Lock()
@@ -106,7 +117,7 @@ def store_object(obj, meta, data, cls):
     with open(obj, "wb") as f:
         f.write(data)
     with open(meta, "w") as f:
-        json.dump({"class": cls, "crc": str(crc)}, f)
+        json.dump({"class": cls, "crc": str(crc), "uploaded_class": cls}, f)
     return crc
 
 
@@ -117,7 +128,36 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def signature_ok(self, key):
+        """The signature's version ("V4" or "V1") when it checks out, else None."""
         auth = self.headers.get("Authorization", "")
+        if auth.startswith("OSS "):
+            return "V1" if self.v1_signature_ok(key, auth) else None
+        if ONLY_V1:
+            return None
+        return "V4" if self.v4_signature_ok(key, auth) else None
+
+    def v1_signature_ok(self, key, auth):
+        date = self.headers.get("Date")
+        if not date:
+            return False
+        try:
+            signing_time = email.utils.parsedate_to_datetime(date)
+        except (TypeError, ValueError):
+            return False
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
+        req = HttpRequest(self.command, "http://127.0.0.1" + self.path, headers=headers)
+        # No token in the credentials: the client's x-oss-security-token header is signed as
+        # sent (the SDK would add its own unsigned security-token header otherwise).
+        ctx = SigningContext(
+            product="oss", region=REGION, bucket=BUCKET, key=key or None, request=req,
+            credentials=Credentials(AK, SK), signing_time=signing_time,
+        )
+        ctx.sub_resource = V1_OPERATION_SUB_RESOURCES
+        SignerV1().sign(ctx)
+        # The SDK rewrites Date from the parsed time: a date in another form fails here too.
+        return req.headers["Authorization"] == auth and req.headers["Date"] == date
+
+    def v4_signature_ok(self, key, auth):
         date = self.headers.get("x-oss-date")
         if not auth.startswith("OSS4-HMAC-SHA256 ") or not date:
             return False
@@ -168,8 +208,11 @@ class Handler(BaseHTTPRequestHandler):
                 with open(os.path.join(DATA, "requests.log"), "a") as log:
                     log.write("%s %s incomplete\n" % (self.command, self.path))
                 return
-        if not self.signature_ok(key):
+        version = self.signature_ok(key)
+        if not version:
             return self.reply(*error("SignatureDoesNotMatch", 403, "The request signature we calculated does not match the signature you provided."))
+        with LOCK, open(os.path.join(DATA, "signatures.log"), "a") as log:
+            log.write(version + "\n")
         obj = os.path.join(DATA, "objects", key)
         meta = os.path.join(DATA, "meta", key + ".json")
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -328,6 +371,8 @@ class Handler(BaseHTTPRequestHandler):
                 headers["x-oss-restore"] = 'ongoing-request="true"'
             elif state is not None and not STALE_HEAD:
                 headers["x-oss-restore"] = 'ongoing-request="false", expiry-date="%s"' % http_date(state)
+            if m["class"] in ARCHIVE and m.get("uploaded_class") != m["class"]:
+                headers["x-oss-transition-time"] = http_date(m.get("transitioned", os.path.getmtime(meta)))
             if self.command == "GET" and m["class"] in ARCHIVE and state in (None, "ongoing"):
                 return self.reply(*error("InvalidObjectState", 403, "The operation is not valid for the object's state."))
             if self.command == "HEAD":

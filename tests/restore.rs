@@ -220,6 +220,25 @@ fn archived_clips_are_planned_restored_verified_and_expire() {
 }
 
 #[test]
+fn store_head_shows_when_the_emulated_lifecycle_archived_an_object() {
+    let (env, _, _) = archive_site("");
+    let key = env.ls()[0]["key"].as_str().unwrap().to_string();
+    let head = json(&env, &["store", "head", &key]);
+    assert_eq!(head["storage_class"], "Standard");
+    assert!(head["transition_ms"].is_null(), "not archived: {head:#}");
+    env.ok(&["lifecycle", "apply"]);
+    set_store_clock(&env, 31 * DAY);
+    let head = json(&env, &["store", "head", &key]);
+    assert_eq!(head["storage_class"], "DeepColdArchive", "{head:#}");
+    let created = store_meta(&env, &key)["created_ms"].as_i64().unwrap();
+    assert_eq!(
+        head["transition_ms"].as_i64(),
+        Some(created + 30 * DAY * 1000),
+        "moved on the rule's day 30 after upload, not when first looked at: {head:#}"
+    );
+}
+
+#[test]
 fn a_restore_waited_for_in_the_foreground_and_a_cancelled_one() {
     let (env, clips, t0) = archive_site("");
     env.ok(&["lifecycle", "apply"]);

@@ -74,7 +74,9 @@ pub fn test(cfg: Config) -> Result<ExitCode> {
     })
 }
 
-/// `camvault store head KEY`: the store's metadata of one object, as JSON.
+/// `camvault store head KEY`: the store's metadata of one object, as JSON. `transition_ms`
+/// is when a lifecycle rule moved it to its archive class (null when the store does not
+/// say), the start of the class's minimum storage duration.
 pub fn head(cfg: Config, key: &str) -> Result<ExitCode> {
     let rt = super::runtime()?;
     rt.block_on(async move {
@@ -99,6 +101,7 @@ pub fn head(cfg: Config, key: &str) -> Result<ExitCode> {
                     "readable": m.readable(),
                     "restore": restore,
                     "restore_expires_ms": expires_ms,
+                    "transition_ms": m.transition_ms,
                 });
                 println!("{}", serde_json::to_string_pretty(&v)?);
                 Ok(ExitCode::SUCCESS)

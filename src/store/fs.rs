@@ -184,9 +184,13 @@ impl FsStore {
                 .as_ref()
                 .and_then(|m| m.restore)
                 .map_or(RestoreState::None, |r| r.state(now_ms)),
+            // Like OSS's x-oss-transition-time: only for an object the lifecycle archived.
+            transition_ms: meta
+                .as_ref()
+                .filter(|m| m.transitioned_ms > 0 && super::is_archive_class(&m.storage_class))
+                .map(|m| m.transitioned_ms),
             storage_class: meta.map(|m| m.storage_class).unwrap_or_else(|| "Standard".into()),
             modified_ms,
-            transition_ms: None,
             damaged: None,
         }))
     }

@@ -1,4 +1,5 @@
-//! `oss` backend: Aliyun OSS through its native API, signed with V4 (`sign.rs`).
+//! `oss` backend: Aliyun OSS through its native API, signed with V4 (`sign.rs`), or with
+//! the deprecated V1 (`sign_v1.rs`) when `store.oss.signature = "v1"` asks for it.
 //!
 //! Every PUT carries `x-oss-forbid-overwrite: true`, so an existing key is never replaced;
 //! the CRC-64 OSS computes (`x-oss-hash-crc64ecma`) is compared with the one computed
@@ -12,6 +13,7 @@
 
 mod multipart;
 pub mod sign;
+pub mod sign_v1;
 mod worm;
 
 use std::time::Duration;
@@ -22,7 +24,7 @@ use serde::Deserialize;
 
 use super::transfer::{self, net};
 use super::{Backend, ErrorKind, ObjectMeta, Reader, RestoreAnswer, RestoreTier, StoreError, StoreResult};
-use crate::config::Config;
+use crate::config::{Config, OssSignature};
 use crate::upload::body::Body;
 
 pub struct OssStore {
@@ -38,6 +40,7 @@ pub struct OssStore {
     timeout: Duration,
     threshold: u64,
     part_size: u64,
+    signature: OssSignature,
 }
 
 /// OSS's error document.
@@ -67,6 +70,15 @@ impl OssStore {
             );
         };
         let token = pick(&o.security_token.0, "security_token", "OSS_SESSION_TOKEN");
+        if o.signature == OssSignature::V1 {
+            // Once per process: some commands open the store more than once.
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    "`store.oss.signature` = \"v1\": requests are signed with OSS V1 (HMAC-SHA1), which Aliyun has deprecated and refuses for new accounts and buckets; switch to V4 by removing the key or setting `store.oss.signature = \"v4\"`, then check with `camvault store test`"
+                );
+            });
+        }
         let base = if o.endpoint.is_empty() {
             format!(
                 "https://{}.oss-{}{}.aliyuncs.com",
@@ -101,6 +113,7 @@ impl OssStore {
             timeout: Duration::from_secs(o.timeout_secs),
             threshold: o.multipart_threshold_mb << 20,
             part_size: o.part_size_mb << 20,
+            signature: o.signature,
         })
     }
 
@@ -189,23 +202,23 @@ impl OssStore {
             url.push('?');
             url.push_str(&q.join("&"));
         }
-        let signed = sign::sign(
-            &sign::Request {
-                method: method.as_str(),
-                bucket: Some(&self.bucket),
-                key,
-                query,
-                headers,
-                additional: &[],
-            },
-            &sign::Credentials {
-                access_key_id: &self.key_id,
-                access_key_secret: &self.secret,
-                security_token: self.token.as_deref(),
-            },
-            &self.region,
-            jiff::Timestamp::now(),
-        );
+        let req = sign::Request {
+            method: method.as_str(),
+            bucket: Some(&self.bucket),
+            key,
+            query,
+            headers,
+            additional: &[],
+        };
+        let cred = sign::Credentials {
+            access_key_id: &self.key_id,
+            access_key_secret: &self.secret,
+            security_token: self.token.as_deref(),
+        };
+        let signed = match self.signature {
+            OssSignature::V4 => sign::sign(&req, &cred, &self.region, jiff::Timestamp::now()),
+            OssSignature::V1 => sign_v1::sign(&req, &cred, jiff::Timestamp::now()),
+        };
         let mut rb = self.client.request(method, url);
         for (k, v) in headers.iter() {
             rb = rb.header(*k, *v);
@@ -281,6 +294,23 @@ fn restore_request_xml(days: u32, tier: RestoreTier) -> String {
     )
 }
 
+/// `x-oss-transition-time` in milliseconds. OSS sends an HTTP date
+/// (`Tue, 29 Apr 2025 08:00:00 GMT`); RFC 2822 and ISO 8601 (UTC when without an offset)
+/// are accepted too, in case a gateway or a later API version writes another form.
+fn parse_transition_time(v: &str) -> Option<i64> {
+    let v = v.trim();
+    if let Ok(z) = jiff::fmt::rfc2822::parse(v) {
+        return Some(z.timestamp().as_millisecond());
+    }
+    if let Ok(t) = v.parse::<jiff::Timestamp>() {
+        return Some(t.as_millisecond());
+    }
+    v.parse::<jiff::civil::DateTime>()
+        .ok()
+        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|z| z.timestamp().as_millisecond())
+}
+
 /// OSS gives CRC-64 in decimal; the catalog keeps hex.
 fn crc_from_header(h: Option<&reqwest::header::HeaderValue>) -> Option<String> {
     h.and_then(|v| v.to_str().ok())
@@ -291,7 +321,14 @@ fn crc_from_header(h: Option<&reqwest::header::HeaderValue>) -> Option<String> {
 #[async_trait]
 impl Backend for OssStore {
     fn describe(&self) -> String {
-        format!("oss bucket {} in {} ({})", self.bucket, self.region, self.base)
+        let signature = match self.signature {
+            OssSignature::V4 => "V4 signatures",
+            OssSignature::V1 => "V1 signatures, deprecated",
+        };
+        format!(
+            "oss bucket {} in {} ({}, {signature})",
+            self.bucket, self.region, self.base
+        )
     }
 
     async fn put(&self, key: &str, body: &mut Body, storage_class: &str) -> StoreResult<()> {
@@ -337,7 +374,14 @@ impl Backend for OssStore {
                 .and_then(|v| v.to_str().ok())
                 .map(super::parse_restore_header)
                 .unwrap_or_default(),
-            transition_ms: None,
+            transition_ms: h.get("x-oss-transition-time").and_then(|v| {
+                let t = v.to_str().ok().and_then(parse_transition_time);
+                if t.is_none() {
+                    // Informative only (billing, lateness): a value we cannot read is not an error.
+                    tracing::debug!(key, value = ?v, "HEAD: unreadable x-oss-transition-time, ignored");
+                }
+                t
+            }),
             damaged: None,
         }))
     }
@@ -495,5 +539,51 @@ impl Backend for OssStore {
             return Err(self.error("reaching the bucket", resp).await);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transition_time_forms() {
+        let want = Some(1_745_913_600_000); // 2025-04-29T08:00:00Z
+        for v in [
+            "Tue, 29 Apr 2025 08:00:00 GMT",
+            " Tue, 29 Apr 2025 08:00:00 GMT ",
+            "Tue, 29 Apr 2025 16:00:00 +0800",
+            "29 Apr 2025 08:00:00 GMT",
+            "2025-04-29T08:00:00Z",
+            "2025-04-29T08:00:00.000Z",
+            "2025-04-29T16:00:00+08:00",
+            "2025-04-29T08:00:00",
+        ] {
+            assert_eq!(parse_transition_time(v), want, "{v:?}");
+        }
+        for v in [
+            "",
+            "yesterday",
+            "Tue, 31 Apr 2025 08:00:00 GMT",
+            "1745913600",
+            "2025-13-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_transition_time(v), None, "{v:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever a server sends, parsing never panics.
+        #[test]
+        fn transition_time_never_panics(v in "\\PC{0,40}") {
+            let _ = parse_transition_time(&v);
+        }
+
+        /// Every moment round-trips through the HTTP-date form OSS uses.
+        #[test]
+        fn transition_time_round_trips(secs in 0i64..4_102_444_800) {
+            let t = jiff::Timestamp::from_second(secs).unwrap();
+            proptest::prop_assert_eq!(parse_transition_time(&sign_v1::http_date(t)), Some(secs * 1000));
+        }
     }
 }

@@ -14,6 +14,8 @@
 //! Signed headers are every `x-oss-*`, `content-type` and `content-md5`, plus the
 //! additional headers named in the Authorization header. The tests check the published
 //! vectors and, for many generated requests, the official SDK (`alibabacloud-oss-v2`).
+//! The deprecated V1, chosen only by `store.oss.signature = "v1"`, is in `sign_v1.rs`; it
+//! shares [`Request`], [`Credentials`] and [`Signed`] from here.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
