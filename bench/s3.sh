@@ -31,7 +31,7 @@
 #                             NAME:SECTION.KEY=VALUE[,SECTION.KEY=VALUE...], e.g.
 #                             "c4:upload.concurrency=4 single:store.s3.multipart_threshold_mb=4096"
 #   S3FS [1]                  1 = also measure the s3fs mount + cp (needs /dev/fuse)
-#   VENV [$REPO/.venv]        Python venv with moto[server] and boto3 (created if missing)
+#   VENV [$REPO/.venv]        Python venv with moto[server], boto3, awscrt (created if missing)
 #   BUILD [head]              head = build the committed HEAD (git archive) under
 #                             $BENCH_DIR/build; tree = `cargo build --release` in the checkout
 #   CAMVAULT                  a camvault binary to use instead of building one
@@ -114,10 +114,12 @@ command -v rclone >/dev/null || missing+=(rclone)
 command -v python3 >/dev/null || missing+=(python3 python3-venv)
 if [[ $S3FS == 1 ]]; then command -v s3fs >/dev/null || missing+=(s3fs); fi
 if (( ${#missing[@]} )); then apt_install "${missing[@]}" || die "cannot install ${missing[*]}"; fi
-if [[ ! -x $VENV/bin/moto_server || ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import boto3' 2>/dev/null; then
-  log "installing moto[server] and boto3 into $VENV"
+# awscrt: moto computes CRC64NVME with it (without it, moto answers a CRC-32 under that
+# name, and camvault's verification rightly takes the objects for damaged).
+if [[ ! -x $VENV/bin/moto_server || ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import boto3, awscrt' 2>/dev/null; then
+  log "installing moto[server], boto3 and awscrt into $VENV"
   python3 -m venv "$VENV" || { apt_install python3-venv && python3 -m venv "$VENV"; } || die "cannot create $VENV"
-  "$VENV/bin/pip" install -q 'moto[server]' boto3 || die "pip install 'moto[server]' boto3 failed"
+  "$VENV/bin/pip" install -q 'moto[server]' boto3 awscrt || die "pip install 'moto[server]' boto3 awscrt failed"
 fi
 PY=$VENV/bin/python
 
