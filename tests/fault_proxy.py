@@ -21,6 +21,8 @@ written FAULT@TEXT waits for the first such request whose PATH (as logged) conta
                     with the fault "BADSUM"
   refuse            any x-amz-checksum-* header answers 400 InvalidRequest (an older store)
   ignore            x-amz-checksum-* headers are dropped both ways (a store that ignores them)
+Otherwise, ListParts answers name the checksum algorithm the upload was created with, as
+AWS does (moto does not).
 With --sigv4, each request's SigV4 query signature is recomputed with botocore (an
 independent implementation) and a mismatch answers 403 SignatureDoesNotMatch, logged
 with the fault "SIGFAIL".
@@ -49,6 +51,7 @@ FAULTS = [f for f in (opt("--faults") or "").split(",") if f]
 FAULT_METHODS = set((opt("--fault-methods") or "PUT,POST").split(","))
 SIGV4 = opt("--sigv4", 3)
 CHECKSUMS = opt("--checksums") or "verify"
+UPLOAD_ALGORITHM = {}  # upload id -> x-amz-checksum-algorithm it was created with
 LOCK = threading.Lock()
 HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "content-length"}
 
@@ -235,9 +238,26 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(float(fault.split(":")[1]))
         self.log(resp.status, fault)
         answer = resp.getheaders()
+        data = self.track_algorithm(resp.status, data)
         if CHECKSUMS == "ignore":
             answer = [(k, v) for k, v in answer if "checksum" not in k.lower()]
         self.reply(resp.status, answer, data)
+
+    def track_algorithm(self, status, data):
+        """Remembers the checksum algorithm of each upload created, and names it in ListParts."""
+        import re
+
+        query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+        algo = self.headers.get("x-amz-checksum-algorithm")
+        if self.command == "POST" and "uploads" in query and status == 200 and algo and CHECKSUMS != "ignore":
+            m = re.search(rb"<UploadId>([^<]+)</UploadId>", data)
+            if m:
+                UPLOAD_ALGORITHM[m.group(1).decode()] = algo
+        if self.command == "GET" and "uploadId" in query and status == 200 and b"<ChecksumAlgorithm>" not in data:
+            algo = UPLOAD_ALGORITHM.get(query["uploadId"])
+            if algo:
+                data = data.replace(b"</UploadId>", b"</UploadId><ChecksumAlgorithm>%s</ChecksumAlgorithm>" % algo.encode(), 1)
+        return data
 
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = handle_any
 

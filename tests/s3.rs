@@ -606,6 +606,63 @@ fn multipart_upload_resumes_after_sigkill() {
 }
 
 #[test]
+fn a_resumed_upload_created_with_another_checksum_starts_over() {
+    // The proxy names each upload's checksum in ListParts, as AWS does.
+    let s = S3::start("");
+    let env =
+        s.env("store.s3.multipart_threshold_mb = 5\nstore.s3.part_size_mb = 5\nupload.bandwidth_limit = \"2 MiB\"");
+    let data = bytes(43, 16 << 20);
+    env.put_old(
+        &format!("XiaomiCamera_00_{NEW_MAC}/00_20251003141500_20251003141600.mp4"),
+        &data,
+    );
+    let key = "videos/5c02148a9e01/2025-10-03/14/00_20251003141500_20251003141600.mp4";
+    let mut ingest = env
+        .cmd(&["ingest", "--once"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(Duration::from_secs(60), "the first part in the catalog", || {
+        catalog_count(&env, "SELECT count(*) FROM multipart_parts") >= 1
+    });
+    ingest.kill().unwrap(); // SIGKILL
+    ingest.wait().unwrap();
+    let old_upload = {
+        let c = rusqlite::Connection::open(env.root().join("catalog.sqlite")).unwrap();
+        c.query_row("SELECT upload_id FROM multipart_uploads", [], |r| r.get::<_, String>(0))
+            .unwrap()
+    };
+    let cut = s.log().len();
+    let text = std::fs::read_to_string(env.config()).unwrap();
+    let text = set_key(&text, "upload", "bandwidth_limit", "0");
+    std::fs::write(env.config(), set_key(&text, "store.s3", "checksum", "\"md5\"")).unwrap();
+
+    let out = env.run(&["ingest", "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("used the CRC64NVME checksum, now another: starting over"),
+        "{}",
+        stderr(&out)
+    );
+    let after = s.log()[cut..].to_string();
+    assert!(
+        after.contains(&format!("DELETE /{BUCKET}/{key}?uploadId={old_upload} 204")),
+        "the old upload was aborted: {after}"
+    );
+    assert!(
+        after
+            .lines()
+            .any(|l| l.starts_with(&format!("POST /{BUCKET}/{key}?uploads 200")) && l.ends_with("sum=-")),
+        "a new upload without the checksum: {after}"
+    );
+    let dump = s.dump();
+    assert_eq!(dump[key]["sha256"], sha256(&data));
+    assert_eq!(dump["_uploads"], serde_json::json!([]));
+    assert_eq!(env.status()["files"]["verified"], 1);
+}
+
+#[test]
 fn store_test_proves_the_bucket_works_and_a_wrong_secret_is_explained() {
     let s = S3::start("");
     // The 8 MiB probe goes up in parts.

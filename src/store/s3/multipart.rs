@@ -40,6 +40,8 @@ struct ListPartsResult {
     #[serde(default)]
     is_truncated: bool,
     next_part_number_marker: Option<String>,
+    /// The additional checksum the upload was created with (AWS says; not every store).
+    checksum_algorithm: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,7 +103,14 @@ impl S3Store {
         if let Some((id, j)) = &journal {
             match j.load(*id).map_err(catalog)? {
                 Some(p) if p.key == key => match self.list_parts(key, &p.upload_id).await {
-                    Ok(parts) => resume = Some((p.upload_id, p.part_size, parts)),
+                    Ok((_, Some(created))) if Some(created.as_str()) != self.sum_algorithm().map(Algorithm::name) => {
+                        // Created with another checksum (the config changed, or the store
+                        // refused it since): its parts cannot be completed the new way.
+                        info!(key, upload_id = %p.upload_id, "the interrupted upload used the {created} checksum, now another: starting over");
+                        self.abort(key, &p.upload_id).await;
+                        j.finish(*id).map_err(catalog)?;
+                    }
+                    Ok((parts, _)) => resume = Some((p.upload_id, p.part_size, parts)),
                     Err(e) if e.kind == ErrorKind::NotFound => {
                         // Completed (its answer lost in a crash) or aborted: the key decides.
                         j.finish(*id).map_err(catalog)?;
@@ -310,10 +319,12 @@ impl S3Store {
         Ok(r.upload_id)
     }
 
-    /// The parts the store holds: number → (size, ETag). NotFound when the upload is gone.
-    async fn list_parts(&self, key: &str, upload_id: &str) -> StoreResult<Parts> {
+    /// The parts the store holds: number → (size, ETag), and the additional checksum the
+    /// upload was created with when the store says. NotFound when the upload is gone.
+    async fn list_parts(&self, key: &str, upload_id: &str) -> StoreResult<(Parts, Option<String>)> {
         let what = format!("listing the parts of {key}");
         let mut out = BTreeMap::new();
+        let mut created = None;
         let mut marker = String::new();
         loop {
             let mut query = vec![("uploadId", upload_id), ("max-parts", "1000")];
@@ -332,9 +343,10 @@ impl S3Store {
             for p in page.part {
                 out.insert(p.part_number, (p.size, p.etag));
             }
+            created = created.or(page.checksum_algorithm.filter(|a| !a.trim().is_empty()));
             match (page.is_truncated, page.next_part_number_marker) {
                 (true, Some(m)) if m != marker => marker = m,
-                _ => return Ok(out),
+                _ => return Ok((out, created)),
             }
         }
     }
@@ -461,5 +473,25 @@ impl S3Store {
     async fn head_exists(&self, key: &str) -> StoreResult<bool> {
         use crate::store::Backend;
         Ok(self.head(key).await?.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_parts_names_the_uploads_checksum() {
+        // The shape of ListParts in the S3 API reference.
+        let xml = "<ListPartsResult><Bucket>b</Bucket><Key>k</Key><UploadId>u</UploadId>\
+            <ChecksumAlgorithm>CRC64NVME</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType>\
+            <IsTruncated>false</IsTruncated><Part><PartNumber>1</PartNumber><ETag>\"e1\"</ETag>\
+            <Size>5242880</Size><ChecksumCRC64NVME>AAAAAAAAAAA=</ChecksumCRC64NVME></Part></ListPartsResult>";
+        let r: ListPartsResult = quick_xml::de::from_str(xml).unwrap();
+        assert_eq!(r.checksum_algorithm.as_deref(), Some("CRC64NVME"));
+        assert_eq!((r.part.len(), r.part[0].size), (1, 5_242_880));
+        let bare: ListPartsResult =
+            quick_xml::de::from_str("<ListPartsResult><IsTruncated>false</IsTruncated></ListPartsResult>").unwrap();
+        assert_eq!(bare.checksum_algorithm, None);
     }
 }
