@@ -521,17 +521,16 @@ fn lifecycle_round_trip_keeps_the_buckets_other_rule() {
     assert!(out.contains("already in place"), "{out}");
 }
 
-#[test]
-fn multipart_upload_resumes_after_sigkill() {
-    let s = S3::start("");
+/// A data directory whose 16 MiB recording (parts of 5, 5, 5 and 1 MiB, at 2 MiB/s) was
+/// being uploaded by `ingest --once` when it was SIGKILLed, after the first part.
+fn killed_after_the_first_part(s: &S3, seed: u64) -> (Env, Vec<u8>) {
     let env =
         s.env("store.s3.multipart_threshold_mb = 5\nstore.s3.part_size_mb = 5\nupload.bandwidth_limit = \"2 MiB\"");
-    let data = bytes(42, 16 << 20); // parts of 5, 5, 5 and 1 MiB
+    let data = bytes(seed, 16 << 20);
     env.put_old(
         &format!("XiaomiCamera_00_{NEW_MAC}/00_20251003141500_20251003141600.mp4"),
         &data,
     );
-    let key = "videos/5c02148a9e01/2025-10-03/14/00_20251003141500_20251003141600.mp4";
     let mut ingest = env
         .cmd(&["ingest", "--once"])
         .stdout(Stdio::null())
@@ -543,15 +542,29 @@ fn multipart_upload_resumes_after_sigkill() {
     });
     ingest.kill().unwrap(); // SIGKILL
     ingest.wait().unwrap();
+    (env, data)
+}
+
+/// The upload id the catalog's journal holds.
+fn upload_id(env: &Env) -> String {
+    let c = rusqlite::Connection::open(env.root().join("catalog.sqlite")).unwrap();
+    c.query_row("SELECT upload_id FROM multipart_uploads", [], |r| r.get::<_, String>(0))
+        .unwrap()
+}
+
+/// The key of that recording.
+const BIG_KEY: &str = "videos/5c02148a9e01/2025-10-03/14/00_20251003141500_20251003141600.mp4";
+
+#[test]
+fn multipart_upload_resumes_after_sigkill() {
+    let s = S3::start("");
+    let (env, data) = killed_after_the_first_part(&s, 42);
+    let key = BIG_KEY;
     let done = catalog_count(&env, "SELECT count(*) FROM multipart_parts");
     assert!((1..4).contains(&done), "killed mid-upload with {done} part(s) recorded");
     assert!(!s.dump().contains_key(key), "no object yet");
     let cut = s.log().len();
-    let upload_id = {
-        let c = rusqlite::Connection::open(env.root().join("catalog.sqlite")).unwrap();
-        c.query_row("SELECT upload_id FROM multipart_uploads", [], |r| r.get::<_, String>(0))
-            .unwrap()
-    };
+    let upload_id = upload_id(&env);
 
     std::fs::write(
         env.config(),
@@ -609,30 +622,9 @@ fn multipart_upload_resumes_after_sigkill() {
 fn a_resumed_upload_created_with_another_checksum_starts_over() {
     // The proxy names each upload's checksum in ListParts, as AWS does.
     let s = S3::start("");
-    let env =
-        s.env("store.s3.multipart_threshold_mb = 5\nstore.s3.part_size_mb = 5\nupload.bandwidth_limit = \"2 MiB\"");
-    let data = bytes(43, 16 << 20);
-    env.put_old(
-        &format!("XiaomiCamera_00_{NEW_MAC}/00_20251003141500_20251003141600.mp4"),
-        &data,
-    );
-    let key = "videos/5c02148a9e01/2025-10-03/14/00_20251003141500_20251003141600.mp4";
-    let mut ingest = env
-        .cmd(&["ingest", "--once"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(Duration::from_secs(60), "the first part in the catalog", || {
-        catalog_count(&env, "SELECT count(*) FROM multipart_parts") >= 1
-    });
-    ingest.kill().unwrap(); // SIGKILL
-    ingest.wait().unwrap();
-    let old_upload = {
-        let c = rusqlite::Connection::open(env.root().join("catalog.sqlite")).unwrap();
-        c.query_row("SELECT upload_id FROM multipart_uploads", [], |r| r.get::<_, String>(0))
-            .unwrap()
-    };
+    let (env, data) = killed_after_the_first_part(&s, 43);
+    let key = BIG_KEY;
+    let old_upload = upload_id(&env);
     let cut = s.log().len();
     let text = std::fs::read_to_string(env.config()).unwrap();
     let text = set_key(&text, "upload", "bandwidth_limit", "0");
