@@ -189,14 +189,13 @@ fn pipeline_into_s3_through_faults_loses_nothing() {
     assert!(!log.contains("SIGFAIL"), "botocore agrees with every signature: {log}");
     let big_key = "videos/5c02148a9e01/2025-10-03/14/00_20251003141500_20251003141600.mp4";
     let lines = |prefix: &str, has: &str| log.lines().filter(|l| l.starts_with(prefix) && l.contains(has)).count();
-    assert_eq!(
-        lines(&format!("POST /{BUCKET}/{big_key}?uploads "), "200-RESET"),
-        1,
-        "one upload was started whose id was lost: {log}"
-    );
+    // The `@?uploads` fault loses the first upload's id; a plain `reset-after` may lose a
+    // retry's too, depending on timing.
+    let lost = lines(&format!("POST /{BUCKET}/{big_key}?uploads "), "200-RESET");
+    assert!(lost >= 1, "an upload was started whose id was lost: {log}");
     assert!(
-        lines(&format!("DELETE /{BUCKET}/{big_key}?uploadId="), " 204 ") >= 1,
-        "a later attempt aborted that stray upload: {log}"
+        lines(&format!("DELETE /{BUCKET}/{big_key}?uploadId="), " 204 ") >= lost,
+        "later attempts aborted each stray upload: {log}"
     );
     assert!(
         lines(&format!("GET /{BUCKET}/{big_key}?max-parts=1000&uploadId="), "") >= 2,

@@ -15,6 +15,7 @@ pub mod credentials;
 pub mod fs;
 pub mod lifecycle;
 pub mod listing;
+pub(crate) mod multipart;
 pub mod oss;
 pub mod s3;
 pub(crate) mod transfer;

@@ -146,6 +146,8 @@ pub(crate) struct Digests {
     pub sum: Vec<u8>,
     /// The additional checksum of each part; empty unless asked for.
     pub part_sums: Vec<Vec<u8>>,
+    /// The algorithm of `sum` and `part_sums`.
+    pub sum_alg: Option<Algorithm>,
 }
 
 impl Digests {
@@ -216,6 +218,7 @@ pub(crate) async fn digest_file(
             part_md5s: Vec::new(),
             sum: Vec::new(),
             part_sums: Vec::new(),
+            sum_alg: sum,
         };
         let push = |d: &mut Digests, (crc, m, s): (u64, [u8; 16], Vec<u8>)| {
             d.part_crcs.push(crc);

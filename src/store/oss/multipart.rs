@@ -1,29 +1,26 @@
-//! Multipart upload to OSS, resumable after a crash (modelled on the `s3` backend's).
+//! OSS's multipart requests, for the shared flow (`store::multipart`: resume, journal,
+//! cleanup).
 //!
 //! InitiateMultipartUpload (`POST ?uploads`) carries the storage class and
-//! `x-oss-forbid-overwrite: true`; the catalog journal records the upload id, then each
-//! part once OSS has it, with the part's CRC-64. Every UploadPart answer's
-//! `x-oss-hash-crc64ecma` must equal the CRC-64 of the bytes sent. After a crash the next
-//! attempt asks OSS which parts it holds (ListParts: the journal can lag behind the store
-//! by one part, never the other way), keeps those whose size and CRC-64 match the local
-//! bytes, and uploads the rest. CompleteMultipartUpload carries
-//! `x-oss-forbid-overwrite: true` (an existing key answers FileAlreadyExists), and the
-//! object's `x-oss-hash-crc64ecma` must be the CRC-64 of the whole file. A body without a
-//! journal is uploaded the same way but aborted on failure, so it leaves no parts behind.
+//! `x-oss-forbid-overwrite: true`; the journal records each part with its CRC-64. Every
+//! UploadPart answer's `x-oss-hash-crc64ecma` must equal the CRC-64 of the bytes sent. A
+//! held part is kept when its size and CRC-64 (from ListParts, else the journal's) match
+//! the local bytes. CompleteMultipartUpload carries `x-oss-forbid-overwrite: true` (an
+//! existing key answers FileAlreadyExists), and the object's `x-oss-hash-crc64ecma` must be
+//! the CRC-64 of the whole file.
 
 use std::collections::BTreeMap;
 
+use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
-use tracing::{info, warn};
+use tracing::warn;
 
 use super::{crc_from_header, OssStore};
-use crate::store::transfer::{catalog, digest_file, part_len, sent_what_we_hashed, skip, Digests, Journal};
+use crate::store::multipart::{Held, Multipart, Parts};
+use crate::store::transfer::{digest_file, Digests};
 use crate::store::{crc_hex, ErrorKind, PartDone, StoreError, StoreResult};
 use crate::upload::body::Body;
-
-/// OSS takes at most this many parts per upload.
-const MAX_PARTS: usize = 10_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -66,18 +63,6 @@ struct UploadItem {
     upload_id: String,
 }
 
-/// A part OSS holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Held {
-    size: u64,
-    etag: String,
-    /// Hex CRC-64, when ListParts gave it.
-    crc64: Option<String>,
-}
-
-/// The parts OSS holds, by number.
-type Parts = BTreeMap<u32, Held>;
-
 pub(super) fn parse_list_parts(xml: &str) -> Result<(Parts, Option<String>), quick_xml::DeError> {
     let page: ListPartsResult = quick_xml::de::from_str(xml)?;
     let parts = page
@@ -111,149 +96,87 @@ fn keep(held: &Held, size: u64, crc: &str, journaled: Option<&PartDone>) -> bool
     }
 }
 
-struct Resume {
-    upload_id: String,
-    part_size: u64,
-    held: Parts,
-    journaled: Vec<PartDone>,
-}
-
 impl OssStore {
     pub(super) async fn put_multipart(&self, key: &str, body: &mut Body, class: &str) -> StoreResult<()> {
-        let journal: Journal = body.journal();
-        let mut resume: Option<Resume> = None;
-        if let Some((id, j)) = &journal {
-            match j.load(*id).map_err(catalog)? {
-                Some(p) if p.key == key => match self.list_parts(key, &p.upload_id).await {
-                    Ok(held) => {
-                        resume = Some(Resume {
-                            upload_id: p.upload_id,
-                            part_size: p.part_size,
-                            held,
-                            journaled: p.parts,
-                        })
-                    }
-                    Err(e) if e.kind == ErrorKind::NotFound => {
-                        // Completed (its answer lost in a crash) or aborted: the key decides.
-                        j.finish(*id).map_err(catalog)?;
-                        if self.head_exists(key).await? {
-                            return Err(StoreError::new(
-                                ErrorKind::AlreadyExists,
-                                format!("PUT {key}: the multipart upload interrupted earlier was completed"),
-                            ));
-                        }
-                    }
-                    Err(e) => return Err(e),
-                },
-                Some(p) => {
-                    self.abort(&p.key, &p.upload_id).await;
-                    j.finish(*id).map_err(catalog)?;
-                }
-                None => {}
-            }
-        }
-        let part_size = resume.as_ref().map_or(self.part_size, |r| r.part_size);
-        let d = digest_file(body.path(), body.len(), part_size, false, None).await?;
-        if d.parts() > MAX_PARTS {
-            return Err(StoreError::new(
-                ErrorKind::Refused,
-                format!(
-                    "PUT {key}: {} parts, OSS takes at most {MAX_PARTS}: raise `store.oss.part_size_mb`",
-                    d.parts()
-                ),
-            ));
-        }
-        let (upload_id, held, journaled) = match resume {
-            Some(r) => {
-                info!(
-                    key,
-                    upload_id = %r.upload_id,
-                    "resuming a multipart upload: OSS holds {} of {} parts",
-                    r.held.len(),
-                    d.parts()
-                );
-                (r.upload_id, r.held, r.journaled)
-            }
-            None => {
-                if let Err(e) = self.abort_strays(key).await {
-                    warn!(
-                        key,
-                        "{e} (unfinished uploads an interrupted attempt left are not cleaned up)"
-                    );
-                }
-                let u = self.initiate(key, class).await?;
-                if let Some((id, j)) = &journal {
-                    if let Err(e) = j.begin(*id, key, &u, part_size) {
-                        self.abort(key, &u).await;
-                        return Err(catalog(e));
-                    }
-                }
-                (u, BTreeMap::new(), Vec::new())
-            }
-        };
-        let mut result = self
-            .upload_parts(key, body, &upload_id, part_size, &d, &held, &journaled, &journal)
-            .await;
-        if let Ok(etags) = &result {
-            result = self.complete(key, &upload_id, etags, &d).await.map(|()| Vec::new());
-        }
-        crate::store::transfer::settle(result.map(drop), &journal, self.abort(key, &upload_id)).await
+        crate::store::multipart::upload(self, key, body, class).await
+    }
+}
+
+#[async_trait]
+impl Multipart for OssStore {
+    fn name(&self) -> &'static str {
+        "OSS"
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn upload_parts(
-        &self,
-        key: &str,
-        body: &mut Body,
-        upload_id: &str,
-        part_size: u64,
-        d: &Digests,
-        held: &Parts,
-        journaled: &[PartDone],
-        journal: &Journal,
-    ) -> StoreResult<Vec<String>> {
-        let len = body.len();
-        let mut etags = Vec::with_capacity(d.parts());
-        for (i, crc) in d.part_crcs.iter().enumerate() {
-            let part = i as u32 + 1;
-            let size = part_len(len, part_size, i);
-            let crc = crc_hex(*crc);
-            if let Some(h) = held.get(&part) {
-                if keep(h, size, &crc, journaled.iter().find(|j| j.part == part)) {
-                    skip(body, size).await?;
-                    etags.push(h.etag.clone());
-                    continue;
-                }
-            }
-            let etag = self.upload_part(key, upload_id, part, body, size, &crc).await?;
-            if let Some((id, j)) = journal {
-                j.part_done(
-                    *id,
-                    &PartDone {
-                        part,
-                        size,
-                        etag: etag.clone(),
-                        checksum: Some(crc),
-                    },
-                )
-                .map_err(catalog)?;
-            }
-            etags.push(etag);
+    fn part_size(&self) -> (u64, &'static str) {
+        (self.part_size, "store.oss.part_size_mb")
+    }
+
+    async fn digest(&self, body: &Body, part_size: u64) -> StoreResult<Digests> {
+        digest_file(body.path(), body.len(), part_size, false, None).await
+    }
+
+    async fn create(&self, key: &str, class: &str, _d: &Digests) -> StoreResult<String> {
+        let what = format!("PUT {key} (starting a multipart upload)");
+        let headers = [
+            ("content-type", "application/octet-stream"),
+            ("x-oss-forbid-overwrite", "true"),
+            ("x-oss-storage-class", class),
+        ];
+        let rb = self.request(Method::POST, Some(key), &[("uploads", "")], &headers);
+        let resp = self.send(rb, &what).await?;
+        if !resp.status().is_success() {
+            return Err(self.error(&what, resp).await);
         }
-        sent_what_we_hashed(key, body, d)?;
-        Ok(etags)
+        let text = self.text(resp, &what).await?;
+        let r: InitiateResult = quick_xml::de::from_str(&text)
+            .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
+        Ok(r.upload_id)
+    }
+
+    /// NotFound (NoSuchUpload) when the upload is gone.
+    async fn list_parts(&self, key: &str, upload_id: &str) -> StoreResult<Option<Parts>> {
+        let what = format!("listing the parts of {key}");
+        let mut out = BTreeMap::new();
+        let mut marker = String::new();
+        loop {
+            let mut query = vec![("max-parts", "1000"), ("uploadId", upload_id)];
+            if !marker.is_empty() {
+                query.push(("part-number-marker", marker.as_str()));
+            }
+            let resp = self
+                .send(self.request(Method::GET, Some(key), &query, &[]), &what)
+                .await?;
+            if !resp.status().is_success() {
+                return Err(self.error(&what, resp).await);
+            }
+            let text = self.text(resp, &what).await?;
+            let (parts, next) = parse_list_parts(&text)
+                .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
+            out.extend(parts);
+            match next {
+                Some(m) if m != marker => marker = m,
+                _ => return Ok(Some(out)),
+            }
+        }
+    }
+
+    fn keep(&self, held: &Held, i: usize, size: u64, d: &Digests, journaled: Option<&PartDone>) -> bool {
+        keep(held, size, &crc_hex(d.part_crcs[i]), journaled)
     }
 
     async fn upload_part(
         &self,
         key: &str,
         upload_id: &str,
-        part: u32,
+        i: usize,
         body: &mut Body,
         size: u64,
-        crc: &str,
-    ) -> StoreResult<String> {
+        d: &Digests,
+    ) -> StoreResult<(String, Option<String>)> {
+        let part = i + 1;
         let what = format!("PUT {key} part {part}");
+        let crc = crc_hex(d.part_crcs[i]);
         let number = part.to_string();
         let query = [("partNumber", number.as_str()), ("uploadId", upload_id)];
         let rb = self.request(Method::PUT, Some(key), &query, &[]);
@@ -277,52 +200,7 @@ impl OssStore {
                 ErrorKind::Transient,
                 format!("{what}: OSS stored bytes with CRC-64 {theirs}, camvault sent {crc}: damaged on the way"),
             )),
-            _ => Ok(etag),
-        }
-    }
-
-    async fn initiate(&self, key: &str, class: &str) -> StoreResult<String> {
-        let what = format!("PUT {key} (starting a multipart upload)");
-        let headers = [
-            ("content-type", "application/octet-stream"),
-            ("x-oss-forbid-overwrite", "true"),
-            ("x-oss-storage-class", class),
-        ];
-        let rb = self.request(Method::POST, Some(key), &[("uploads", "")], &headers);
-        let resp = self.send(rb, &what).await?;
-        if !resp.status().is_success() {
-            return Err(self.error(&what, resp).await);
-        }
-        let text = self.text(resp, &what).await?;
-        let r: InitiateResult = quick_xml::de::from_str(&text)
-            .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
-        Ok(r.upload_id)
-    }
-
-    /// The parts OSS holds. NotFound (NoSuchUpload) when the upload is gone.
-    async fn list_parts(&self, key: &str, upload_id: &str) -> StoreResult<Parts> {
-        let what = format!("listing the parts of {key}");
-        let mut out = BTreeMap::new();
-        let mut marker = String::new();
-        loop {
-            let mut query = vec![("max-parts", "1000"), ("uploadId", upload_id)];
-            if !marker.is_empty() {
-                query.push(("part-number-marker", marker.as_str()));
-            }
-            let resp = self
-                .send(self.request(Method::GET, Some(key), &query, &[]), &what)
-                .await?;
-            if !resp.status().is_success() {
-                return Err(self.error(&what, resp).await);
-            }
-            let text = self.text(resp, &what).await?;
-            let (parts, next) = parse_list_parts(&text)
-                .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
-            out.extend(parts);
-            match next {
-                Some(m) if m != marker => marker = m,
-                _ => return Ok(out),
-            }
+            _ => Ok((etag, Some(crc))),
         }
     }
 
@@ -347,7 +225,7 @@ impl OssStore {
         if !resp.status().is_success() {
             let status = resp.status();
             let e = self.error(&what, resp).await;
-            if e.kind == ErrorKind::NotFound && status == StatusCode::NOT_FOUND && self.head_exists(key).await? {
+            if e.kind == ErrorKind::NotFound && status == StatusCode::NOT_FOUND && self.exists(key).await? {
                 // An earlier Complete of this upload went through, its answer was lost.
                 return Err(StoreError::new(ErrorKind::AlreadyExists, e.message));
             }
@@ -363,7 +241,6 @@ impl OssStore {
         }
     }
 
-    /// Gives up an upload: OSS drops its parts. Not an object: nothing stored is deleted.
     async fn abort(&self, key: &str, upload_id: &str) {
         let what = format!("aborting the multipart upload of {key}");
         let rb = self.request(Method::DELETE, Some(key), &[("uploadId", upload_id)], &[]);
@@ -377,10 +254,7 @@ impl OssStore {
         }
     }
 
-    /// Aborts unfinished uploads to exactly `key` that no journal knows: started by an
-    /// attempt that died (or lost its answer) before recording the upload id. camvault
-    /// owns its keys, so they can only be its own; their parts would be billed forever.
-    async fn abort_strays(&self, key: &str) -> StoreResult<()> {
+    async fn uploads(&self, key: &str) -> StoreResult<Vec<String>> {
         let what = format!("listing unfinished uploads of {key}");
         let rb = self.request(Method::GET, None, &[("prefix", key), ("uploads", "")], &[]);
         let resp = self.send(rb, &what).await?;
@@ -390,14 +264,15 @@ impl OssStore {
         let text = self.text(resp, &what).await?;
         let list: ListUploadsResult = quick_xml::de::from_str(&text)
             .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
-        for u in list.upload.into_iter().filter(|u| u.key == key) {
-            info!(key, upload_id = %u.upload_id, "aborting an unfinished upload an interrupted attempt left behind");
-            self.abort(key, &u.upload_id).await;
-        }
-        Ok(())
+        Ok(list
+            .upload
+            .into_iter()
+            .filter(|u| u.key == key)
+            .map(|u| u.upload_id)
+            .collect())
     }
 
-    async fn head_exists(&self, key: &str) -> StoreResult<bool> {
+    async fn exists(&self, key: &str) -> StoreResult<bool> {
         use crate::store::Backend;
         Ok(self.head(key).await?.is_some())
     }

@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 
+use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use tracing::{info, warn};
@@ -22,7 +23,8 @@ use super::{
     b64, etag_is_not_md5, etag_md5, explain, header, hex, multipart_etag, to_s3_class, S3Store, META_CRC, META_SUM,
 };
 use crate::store::checksum::Algorithm;
-use crate::store::transfer::{catalog, digest_file, part_len, sent_what_we_hashed, skip, Digests, Journal};
+use crate::store::multipart::{Held, Multipart, Parts};
+use crate::store::transfer::{digest_file, Digests};
 use crate::store::{ErrorKind, PartDone, StoreError, StoreResult};
 use crate::upload::body::Body;
 
@@ -93,159 +95,136 @@ impl CompleteResult {
     }
 }
 
-/// The parts a store holds: number → (size, ETag).
-type Parts = BTreeMap<u32, (u64, String)>;
-
 impl S3Store {
     pub(super) async fn put_multipart(&self, key: &str, body: &mut Body, class: &str) -> StoreResult<()> {
-        let journal: Journal = body.journal();
-        let mut resume: Option<(String, u64, Parts)> = None;
-        if let Some((id, j)) = &journal {
-            match j.load(*id).map_err(catalog)? {
-                Some(p) if p.key == key => match self.list_parts(key, &p.upload_id).await {
-                    Ok((_, Some(created))) if Some(created.as_str()) != self.sum_algorithm().map(Algorithm::name) => {
-                        // Created with another checksum (the config changed, or the store
-                        // refused it since): its parts cannot be completed the new way.
-                        info!(key, upload_id = %p.upload_id, "the interrupted upload used the {created} checksum, now another: starting over");
-                        self.abort(key, &p.upload_id).await;
-                        j.finish(*id).map_err(catalog)?;
-                    }
-                    Ok((parts, _)) => resume = Some((p.upload_id, p.part_size, parts)),
-                    Err(e) if e.kind == ErrorKind::NotFound => {
-                        // Completed (its answer lost in a crash) or aborted: the key decides.
-                        j.finish(*id).map_err(catalog)?;
-                        if self.head_exists(key).await? {
-                            return Err(StoreError::new(
-                                ErrorKind::AlreadyExists,
-                                format!("PUT {key}: the multipart upload interrupted earlier was completed"),
-                            ));
-                        }
-                    }
-                    Err(e) => return Err(e),
-                },
-                Some(p) => {
-                    self.abort(&p.key, &p.upload_id).await;
-                    j.finish(*id).map_err(catalog)?;
-                }
-                None => {}
+        crate::store::multipart::upload(self, key, body, class).await
+    }
+}
+
+#[async_trait]
+impl Multipart for S3Store {
+    fn name(&self) -> &'static str {
+        "the store"
+    }
+
+    fn part_size(&self) -> (u64, &'static str) {
+        (self.part_size, "store.s3.part_size_mb")
+    }
+
+    async fn digest(&self, body: &Body, part_size: u64) -> StoreResult<Digests> {
+        digest_file(
+            body.path(),
+            body.len(),
+            part_size,
+            self.md5_needed(),
+            self.sum_algorithm(),
+        )
+        .await
+    }
+
+    async fn create(&self, key: &str, class: &str, d: &Digests) -> StoreResult<String> {
+        let what = format!("PUT {key} (starting a multipart upload)");
+        let crc = crate::store::crc_hex(d.crc64);
+        let lock = self.lock_headers();
+        let mut headers = vec![
+            ("content-type", "application/octet-stream"),
+            (META_CRC, crc.as_str()),
+            ("x-amz-storage-class", to_s3_class(class)),
+        ];
+        headers.extend(lock.iter().map(|(k, v)| (*k, v.as_str())));
+        let alg = d.sum_alg;
+        let meta_sum = alg.map(|a| format!("{}:{}", a.name(), a.object_value(&d.sum, &d.part_sums, true)));
+        if let (Some(a), Some(m)) = (alg, &meta_sum) {
+            headers.extend([
+                ("x-amz-checksum-algorithm", a.name()),
+                ("x-amz-checksum-type", a.multipart_type()),
+                (META_SUM, m.as_str()),
+            ]);
+        }
+        let resp = self
+            .send(
+                self.request(Method::POST, Some(key), &[("uploads", "")], &headers)?,
+                &what,
+            )
+            .await?;
+        if !resp.status().is_success() {
+            let e = self.error(&what, "s3:PutObject", resp).await;
+            return Err(self.refused_sum(alg, e));
+        }
+        let text = self.text(resp, &what).await?;
+        let r: InitiateResult = quick_xml::de::from_str(&text)
+            .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
+        Ok(r.upload_id)
+    }
+
+    async fn list_parts(&self, key: &str, upload_id: &str) -> StoreResult<Option<Parts>> {
+        let what = format!("listing the parts of {key}");
+        let mut out = BTreeMap::new();
+        let mut created: Option<String> = None;
+        let mut marker = String::new();
+        loop {
+            let mut query = vec![("uploadId", upload_id), ("max-parts", "1000")];
+            if !marker.is_empty() {
+                query.push(("part-number-marker", marker.as_str()));
+            }
+            let resp = self
+                .send(self.request(Method::GET, Some(key), &query, &[])?, &what)
+                .await?;
+            if !resp.status().is_success() {
+                return Err(self.error(&what, "s3:ListMultipartUploadParts", resp).await);
+            }
+            let text = self.text(resp, &what).await?;
+            let page: ListPartsResult = quick_xml::de::from_str(&text)
+                .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
+            for p in page.part {
+                let held = Held {
+                    size: p.size,
+                    etag: p.etag,
+                    crc64: None,
+                };
+                out.insert(p.part_number, held);
+            }
+            created = created.or(page.checksum_algorithm.filter(|a| !a.trim().is_empty()));
+            match (page.is_truncated, page.next_part_number_marker) {
+                (true, Some(m)) if m != marker => marker = m,
+                _ => break,
             }
         }
-        let part_size = resume.as_ref().map_or(self.part_size, |r| r.1);
-        let (alg, md5) = (self.sum_algorithm(), self.md5_needed());
-        let d = digest_file(body.path(), body.len(), part_size, md5, alg).await?;
-        if d.parts() > 10_000 {
-            return Err(StoreError::new(
-                ErrorKind::Refused,
-                format!(
-                    "PUT {key}: {} parts, S3 takes at most 10000: raise `store.s3.part_size_mb`",
-                    d.parts()
-                ),
-            ));
-        }
-        let (upload_id, have) = match resume {
-            Some((u, _, have)) => {
+        // The store names the checksum the upload was created with (AWS does; not every store).
+        match created {
+            Some(c) if Some(c.as_str()) != self.sum_algorithm().map(Algorithm::name) => {
                 info!(
                     key,
-                    upload_id = %u,
-                    "resuming a multipart upload: the store holds {} of {} parts",
-                    have.len(),
-                    d.parts()
+                    upload_id, "the interrupted upload used the {c} checksum, now another: starting over"
                 );
-                (u, have)
+                Ok(None)
             }
-            None => {
-                if let Err(e) = self.abort_strays(key).await {
-                    warn!(
-                        key,
-                        "{e} (unfinished uploads an interrupted attempt left are not cleaned up)"
-                    );
-                }
-                let u = self
-                    .create(key, class, &crate::store::crc_hex(d.crc64), alg, &d)
-                    .await
-                    .map_err(|e| self.refused_sum(alg, e))?;
-                if let Some((id, j)) = &journal {
-                    if let Err(e) = j.begin(*id, key, &u, part_size) {
-                        self.abort(key, &u).await;
-                        return Err(catalog(e));
-                    }
-                }
-                (u, BTreeMap::new())
-            }
-        };
-        let mut result = self
-            .upload_parts(key, body, &upload_id, part_size, &d, alg, &have, &journal)
-            .await;
-        if let Ok(etags) = &result {
-            result = self
-                .complete(key, &upload_id, etags, &d, alg)
-                .await
-                .map(|()| Vec::new());
+            _ => Ok(Some(out)),
         }
-        crate::store::transfer::settle(result.map(drop), &journal, self.abort(key, &upload_id)).await
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn upload_parts(
-        &self,
-        key: &str,
-        body: &mut Body,
-        upload_id: &str,
-        part_size: u64,
-        d: &Digests,
-        alg: Option<Algorithm>,
-        have: &Parts,
-        journal: &Journal,
-    ) -> StoreResult<Vec<String>> {
-        let len = body.len();
-        let mut etags = Vec::with_capacity(d.parts());
-        for i in 0..d.parts() {
-            let md5 = d.part_md5s.get(i);
-            let part = i as u32 + 1;
-            let size = part_len(len, part_size, i);
-            if let Some((s, etag)) = have.get(&part) {
-                // Without our MD5, the object's checksum (checked by Complete, compared
-                // on HEAD) vouches for a part kept by its size.
-                let same = |m: &[u8; 16]| etag_md5(etag).is_none_or(|e| e == hex(m));
-                if *s == size && md5.is_none_or(same) {
-                    skip(body, size).await?;
-                    etags.push(etag.clone());
-                    continue;
-                }
-            }
-            let sum_b64 = alg.map(|_| b64(&d.part_sums[i]));
-            let sum = alg.zip(sum_b64.clone());
-            let etag = self.upload_part(key, upload_id, part, body, size, md5, sum).await?;
-            if let Some((id, j)) = journal {
-                j.part_done(
-                    *id,
-                    &PartDone {
-                        part,
-                        size,
-                        etag: etag.clone(),
-                        checksum: md5.map(|m| hex(m)).or_else(|| sum_b64.clone()),
-                    },
-                )
-                .map_err(catalog)?;
-            }
-            etags.push(etag);
-        }
-        sent_what_we_hashed(key, body, d)?;
-        Ok(etags)
+    fn keep(&self, held: &Held, i: usize, size: u64, d: &Digests, _journaled: Option<&PartDone>) -> bool {
+        // Without our MD5, the object's checksum (checked by Complete, compared on HEAD)
+        // vouches for a part kept by its size.
+        held.size == size
+            && d.part_md5s
+                .get(i)
+                .is_none_or(|m| etag_md5(&held.etag).is_none_or(|e| e == hex(m)))
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn upload_part(
         &self,
         key: &str,
         upload_id: &str,
-        part: u32,
+        i: usize,
         body: &mut Body,
         size: u64,
-        md5: Option<&[u8; 16]>,
-        sum: Option<(Algorithm, String)>,
-    ) -> StoreResult<String> {
+        d: &Digests,
+    ) -> StoreResult<(String, Option<String>)> {
+        let part = i + 1;
         let what = format!("PUT {key} part {part}");
+        let md5 = d.part_md5s.get(i);
+        let sum = d.sum_alg.map(|a| (a, b64(&d.part_sums[i])));
         let (number, md5_b64) = (part.to_string(), md5.map(|m| b64(m)));
         let query = [("partNumber", number.as_str()), ("uploadId", upload_id)];
         let mut headers: Vec<(&str, &str)> = md5_b64.iter().map(|m| ("content-md5", m.as_str())).collect();
@@ -277,89 +256,13 @@ impl S3Store {
                 ));
             }
         }
-        Ok(etag)
+        let checksum = md5.map(|m| hex(m)).or(sum.map(|(_, v)| v));
+        Ok((etag, checksum))
     }
 
-    async fn create(
-        &self,
-        key: &str,
-        class: &str,
-        crc: &str,
-        alg: Option<Algorithm>,
-        d: &Digests,
-    ) -> StoreResult<String> {
-        let what = format!("PUT {key} (starting a multipart upload)");
-        let lock = self.lock_headers();
-        let mut headers = vec![
-            ("content-type", "application/octet-stream"),
-            (META_CRC, crc),
-            ("x-amz-storage-class", to_s3_class(class)),
-        ];
-        headers.extend(lock.iter().map(|(k, v)| (*k, v.as_str())));
-        let meta_sum = alg.map(|a| format!("{}:{}", a.name(), a.object_value(&d.sum, &d.part_sums, true)));
-        if let (Some(a), Some(m)) = (alg, &meta_sum) {
-            headers.extend([
-                ("x-amz-checksum-algorithm", a.name()),
-                ("x-amz-checksum-type", a.multipart_type()),
-                (META_SUM, m.as_str()),
-            ]);
-        }
-        let resp = self
-            .send(
-                self.request(Method::POST, Some(key), &[("uploads", "")], &headers)?,
-                &what,
-            )
-            .await?;
-        if !resp.status().is_success() {
-            return Err(self.error(&what, "s3:PutObject", resp).await);
-        }
-        let text = self.text(resp, &what).await?;
-        let r: InitiateResult = quick_xml::de::from_str(&text)
-            .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
-        Ok(r.upload_id)
-    }
-
-    /// The parts the store holds: number → (size, ETag), and the additional checksum the
-    /// upload was created with when the store says. NotFound when the upload is gone.
-    async fn list_parts(&self, key: &str, upload_id: &str) -> StoreResult<(Parts, Option<String>)> {
-        let what = format!("listing the parts of {key}");
-        let mut out = BTreeMap::new();
-        let mut created = None;
-        let mut marker = String::new();
-        loop {
-            let mut query = vec![("uploadId", upload_id), ("max-parts", "1000")];
-            if !marker.is_empty() {
-                query.push(("part-number-marker", marker.as_str()));
-            }
-            let resp = self
-                .send(self.request(Method::GET, Some(key), &query, &[])?, &what)
-                .await?;
-            if !resp.status().is_success() {
-                return Err(self.error(&what, "s3:ListMultipartUploadParts", resp).await);
-            }
-            let text = self.text(resp, &what).await?;
-            let page: ListPartsResult = quick_xml::de::from_str(&text)
-                .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
-            for p in page.part {
-                out.insert(p.part_number, (p.size, p.etag));
-            }
-            created = created.or(page.checksum_algorithm.filter(|a| !a.trim().is_empty()));
-            match (page.is_truncated, page.next_part_number_marker) {
-                (true, Some(m)) if m != marker => marker = m,
-                _ => return Ok((out, created)),
-            }
-        }
-    }
-
-    async fn complete(
-        &self,
-        key: &str,
-        upload_id: &str,
-        etags: &[String],
-        d: &Digests,
-        alg: Option<Algorithm>,
-    ) -> StoreResult<()> {
+    async fn complete(&self, key: &str, upload_id: &str, etags: &[String], d: &Digests) -> StoreResult<()> {
         let what = format!("PUT {key} (completing the multipart upload)");
+        let alg = d.sum_alg;
         let mut xml = String::from("<CompleteMultipartUpload>");
         for (i, e) in etags.iter().enumerate() {
             let sum = alg.map_or(String::new(), |a| {
@@ -390,7 +293,7 @@ impl S3Store {
         let status = resp.status();
         if !status.is_success() {
             let e = self.error(&what, "s3:PutObject", resp).await;
-            if e.kind == ErrorKind::NotFound && self.head_exists(key).await? {
+            if e.kind == ErrorKind::NotFound && self.exists(key).await? {
                 // An earlier Complete of this upload went through, its answer was lost.
                 return Err(StoreError::new(ErrorKind::AlreadyExists, e.message));
             }
@@ -433,7 +336,6 @@ impl S3Store {
         Ok(())
     }
 
-    /// Gives up an upload: the store drops its parts. Not an object: nothing stored is deleted.
     async fn abort(&self, key: &str, upload_id: &str) {
         let what = format!("aborting the multipart upload of {key}");
         let r = match self.request(Method::DELETE, Some(key), &[("uploadId", upload_id)], &[]) {
@@ -450,10 +352,7 @@ impl S3Store {
         }
     }
 
-    /// Aborts unfinished uploads to exactly `key` that no journal knows: started by an
-    /// attempt that died (or lost its answer) before recording the upload id. camvault
-    /// owns its keys, so they can only be its own; their parts would be billed forever.
-    async fn abort_strays(&self, key: &str) -> StoreResult<()> {
+    async fn uploads(&self, key: &str) -> StoreResult<Vec<String>> {
         let what = format!("listing unfinished uploads of {key}");
         let rb = self.request(Method::GET, None, &[("prefix", key), ("uploads", "")], &[])?;
         let resp = self.send(rb, &what).await?;
@@ -463,14 +362,15 @@ impl S3Store {
         let text = self.text(resp, &what).await?;
         let list: ListUploadsResult = quick_xml::de::from_str(&text)
             .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
-        for u in list.upload.into_iter().filter(|u| u.key == key) {
-            info!(key, upload_id = %u.upload_id, "aborting an unfinished upload an interrupted attempt left behind");
-            self.abort(key, &u.upload_id).await;
-        }
-        Ok(())
+        Ok(list
+            .upload
+            .into_iter()
+            .filter(|u| u.key == key)
+            .map(|u| u.upload_id)
+            .collect())
     }
 
-    async fn head_exists(&self, key: &str) -> StoreResult<bool> {
+    async fn exists(&self, key: &str) -> StoreResult<bool> {
         use crate::store::Backend;
         Ok(self.head(key).await?.is_some())
     }
