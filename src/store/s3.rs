@@ -16,11 +16,13 @@
 //!
 //! **Checksums.** Before sending, the vault file is read once locally for its CRC-64, its
 //! MD5 and the additional checksum of `store.s3.checksum` (per part for multipart; see
-//! `store::checksum`). Each request carries `Content-MD5`, so the store refuses bytes
-//! damaged on the way, and the ETag it answers is compared with our MD5 as well (skipped
-//! under SSE-KMS/SSE-C, where the ETag is not an MD5). The additional checksum goes as
-//! `x-amz-checksum-<alg>` (each part's on UploadPart, the object's on Complete); the store
-//! checks it, keeps it, and answers it on HEAD. Our CRC-64 goes along as
+//! `store::checksum`). The additional checksum goes as `x-amz-checksum-<alg>` (each
+//! part's on UploadPart, the object's on Complete); the store checks it, keeps it, and
+//! answers it on HEAD. Requests also carry `Content-MD5`, so the store refuses bytes
+//! damaged on the way, and the ETag it answers is compared with our MD5 (skipped under
+//! SSE-KMS/SSE-C, where the ETag is not an MD5), until the store has answered an
+//! additional checksum back, which S3 does only after checking it: from then on MD5 is
+//! redundant, and it was most of an upload's CPU (`md5_needed`). Our CRC-64 goes along as
 //! `x-amz-meta-camvault-crc64` and comes back on HEAD, so `verify` keeps comparing
 //! CRC-64s; beside it go the MD5 (single PUTs, `x-amz-meta-camvault-md5`) and the
 //! additional checksum (`x-amz-meta-camvault-checksum`), and HEAD reports no CRC-64 when
