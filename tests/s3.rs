@@ -770,6 +770,15 @@ fn object_lock_retains_every_recording() {
         "{out}"
     );
     // (moto takes a default retention on an empty bucket only.)
+    let out = env.ok(&["store", "worm"]);
+    assert!(out.contains("camvault locks each recording for 30 days"), "{out}");
+    let out = env.run(&["store", "worm", "--lock"]);
+    assert_eq!(out.status.code(), Some(2), "camvault never sets an Object Lock");
+    assert!(
+        stderr(&out).contains("S3 Object Lock is a different mechanism"),
+        "{}",
+        stderr(&out)
+    );
     s3.tool(&["create-locked", "locked-default"]);
     s3.tool(&["lock-default", "locked-default", "GOVERNANCE", "7"]);
     let plain = s3.env("store.s3.bucket = \"locked-default\"");

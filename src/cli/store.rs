@@ -205,6 +205,12 @@ pub fn worm(cfg: Config, days: Option<u32>, lock: bool, yes: bool) -> Result<Exi
             eprintln!("{why}");
             return Ok(ExitCode::from(2));
         }
+        if matches!(status, store::WormStatus::Described { .. }) && (days.is_some() || lock) {
+            // S3 Object Lock: shown, never set by camvault (see `store::s3::lock`).
+            println!("{}", status.summary().1);
+            eprintln!("{}", s.no_worm());
+            return Ok(ExitCode::from(2));
+        }
         let current = match &status {
             store::WormStatus::Configured(w) => Some(w.clone()),
             _ => None,
