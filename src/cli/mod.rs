@@ -366,8 +366,8 @@ enum StoreCommand {
         #[arg(long, default_value = "standard")]
         tier: String,
     },
-    /// The bucket's WORM retention (OSS): show it; `--days N` starts one, `--lock` makes it
-    /// permanent (it can then never be shortened or removed)
+    /// The bucket's WORM retention (on S3: its Object Lock, only shown): show it; OSS:
+    /// `--days N` starts one, `--lock` makes it permanent (never shortened or removed)
     Worm {
         /// Start a WORM retention of N days (1 to 25550); lock it within 24 h with --lock
         #[arg(long, conflicts_with = "lock")]
