@@ -258,7 +258,9 @@ fn pipeline_into_s3_through_faults_loses_nothing() {
         .filter(|l| l.starts_with("PUT /cam-archive/videos/") && l.contains(" 200 "))
         .collect();
     assert!(uploads.first().is_some_and(|l| l.contains(" md5=1 ")), "{log}");
-    assert!(uploads.last().is_some_and(|l| l.contains(" md5=- ")), "{log}");
+    // (Which ones go without depends on timing: uploads started before the first answer
+    // still carry it.)
+    assert!(uploads.iter().any(|l| l.contains(" md5=- ")), "{log}");
     for (key, o) in dump.iter().filter(|(k, _)| k.starts_with("videos/")) {
         assert!(
             o["checksum"].as_str().unwrap().starts_with("CRC64NVME:"),
