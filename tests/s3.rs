@@ -290,6 +290,7 @@ fn a_store_that_refuses_or_ignores_checksums_still_gets_every_recording() {
     assert!(out.contains("ok    the store refuses CRC64NVME checksums"), "{out}");
     let data = bytes(3, 40_000);
     env.put_old(&old_clip(now_unix() - 600), &data);
+    let cut = s.log().len();
     env.ok(&["ingest", "--once"]);
     assert_eq!(env.status()["files"]["verified"], 1);
     let dump = s.dump();
@@ -300,14 +301,16 @@ fn a_store_that_refuses_or_ignores_checksums_still_gets_every_recording() {
         "{:#}",
         dump[&key]
     );
-    let log = s.log();
+    let log = s.log()[cut..].to_string();
     let puts: Vec<&str> = log
         .lines()
         .filter(|l| l.starts_with(&format!("PUT /{BUCKET}/{key} ")))
         .collect();
-    assert_eq!(puts.len(), 2, "refused once, then sent without: {log}");
+    // The first upload of the run (the clip's, or an object of camvault's) was refused;
+    // the clip went without.
+    assert!(log.lines().any(|l| l.contains(" 400 NOSUM ")), "{log}");
     assert!(
-        puts[0].contains(" 400 NOSUM ") && puts[1].contains(" 200 ") && puts[1].ends_with("sum=-"),
+        puts.last().is_some_and(|l| l.contains(" 200 ") && l.ends_with("sum=-")),
         "{log}"
     );
 
