@@ -20,3 +20,24 @@ pub struct Contents {
     pub storage_class: Option<String>,
     pub last_modified: Option<String>,
 }
+
+impl Contents {
+    /// What a listing tells of an object: no checksum, no restore state; `class` turns
+    /// the listed storage class (absent: Standard) into camvault's name.
+    pub fn into_meta(self, class: fn(&str) -> &str) -> super::ObjectMeta {
+        super::ObjectMeta {
+            storage_class: class(self.storage_class.as_deref().unwrap_or("Standard")).to_string(),
+            modified_ms: self
+                .last_modified
+                .as_deref()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .map_or(0, |t| t.as_millisecond()),
+            key: self.key,
+            size: self.size,
+            crc64: None,
+            restore: Default::default(),
+            transition_ms: None,
+            damaged: None,
+        }
+    }
+}

@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use serde::Deserialize;
 use tracing::{info, warn};
 
 use super::transfer::{catalog, part_len, sent_what_we_hashed, settle, skip, Digests, Journal};
@@ -38,9 +39,52 @@ pub(crate) struct Held {
 /// The parts a store holds, by number.
 pub(crate) type Parts = BTreeMap<u32, Held>;
 
+/// InitiateMultipartUpload's answer (S3 and OSS write it alike): the upload id.
+pub(crate) fn parse_upload_id(xml: &str, what: &str) -> StoreResult<String> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct InitiateResult {
+        upload_id: String,
+    }
+    quick_xml::de::from_str::<InitiateResult>(xml)
+        .map(|r| r.upload_id)
+        .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))
+}
+
+/// ListMultipartUploads' answer (S3 and OSS write it alike): the ids of the unfinished
+/// uploads to exactly `key` (the listing is by prefix).
+pub(crate) fn parse_uploads(xml: &str, key: &str, what: &str) -> StoreResult<Vec<String>> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct ListUploadsResult {
+        #[serde(default)]
+        upload: Vec<UploadItem>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct UploadItem {
+        key: String,
+        upload_id: String,
+    }
+    let list: ListUploadsResult = quick_xml::de::from_str(xml)
+        .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
+    Ok(list
+        .upload
+        .into_iter()
+        .filter(|u| u.key == key)
+        .map(|u| u.upload_id)
+        .collect())
+}
+
+/// Whether an object exists at `key`: after an upload vanished, it tells a completed one
+/// (its answer lost) from an aborted one.
+pub(crate) async fn exists(store: &dyn super::Backend, key: &str) -> StoreResult<bool> {
+    Ok(store.head(key).await?.is_some())
+}
+
 /// One store's multipart requests.
 #[async_trait]
-pub(crate) trait Multipart: Sync {
+pub(crate) trait Multipart: super::Backend {
     /// The store, in messages ("S3", "OSS").
     fn name(&self) -> &'static str;
 
@@ -81,9 +125,6 @@ pub(crate) trait Multipart: Sync {
 
     /// The ids of the unfinished uploads to exactly `key`.
     async fn uploads(&self, key: &str) -> StoreResult<Vec<String>>;
-
-    /// Whether an object exists at `key`.
-    async fn exists(&self, key: &str) -> StoreResult<bool>;
 }
 
 struct Resume {
@@ -115,7 +156,7 @@ pub(crate) async fn upload(m: &dyn Multipart, key: &str, body: &mut Body, class:
                 Err(e) if e.kind == ErrorKind::NotFound => {
                     // Completed (its answer lost in a crash) or aborted: the key decides.
                     j.finish(*id).map_err(catalog)?;
-                    if m.exists(key).await? {
+                    if m.head(key).await?.is_some() {
                         return Err(StoreError::new(
                             ErrorKind::AlreadyExists,
                             format!("PUT {key}: the multipart upload interrupted earlier was completed"),

@@ -567,7 +567,7 @@ impl S3Store {
 
     async fn put_once(&self, key: &str, body: &mut Body, class: &str) -> StoreResult<()> {
         if body.len() >= self.threshold {
-            self.put_multipart(key, body, class).await
+            super::multipart::upload(self, key, body, class).await
         } else {
             self.put_single(key, body, class).await
         }
@@ -815,22 +815,7 @@ impl Backend for S3Store {
             let text = self.text(resp, "list").await?;
             let page: super::listing::ListResult = quick_xml::de::from_str(&text)
                 .map_err(|e| StoreError::new(ErrorKind::Transient, format!("list: unreadable answer from S3 ({e})")))?;
-            out.extend(page.contents.into_iter().map(|c| {
-                ObjectMeta {
-                    key: c.key,
-                    size: c.size,
-                    crc64: None,
-                    storage_class: from_s3_class(c.storage_class.as_deref().unwrap_or("STANDARD")).to_string(),
-                    modified_ms: c
-                        .last_modified
-                        .as_deref()
-                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                        .map_or(0, |t| t.as_millisecond()),
-                    restore: Default::default(),
-                    transition_ms: None,
-                    damaged: None,
-                }
-            }));
+            out.extend(page.contents.into_iter().map(|c| c.into_meta(from_s3_class)));
             match (page.is_truncated, page.next_continuation_token) {
                 (true, Some(t)) => token = Some(t),
                 _ => {

@@ -333,7 +333,7 @@ impl Backend for OssStore {
 
     async fn put(&self, key: &str, body: &mut Body, storage_class: &str) -> StoreResult<()> {
         if body.len() >= self.threshold {
-            self.put_multipart(key, body, storage_class).await
+            super::multipart::upload(self, key, body, storage_class).await
         } else {
             self.put_single(key, body, storage_class).await
         }
@@ -416,22 +416,7 @@ impl Backend for OssStore {
             let page: super::listing::ListResult = quick_xml::de::from_str(&text).map_err(|e| {
                 StoreError::new(ErrorKind::Transient, format!("list: unreadable answer from OSS ({e})"))
             })?;
-            out.extend(page.contents.into_iter().map(|c| {
-                ObjectMeta {
-                    key: c.key,
-                    size: c.size,
-                    crc64: None,
-                    storage_class: c.storage_class.unwrap_or_else(|| "Standard".into()),
-                    modified_ms: c
-                        .last_modified
-                        .as_deref()
-                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                        .map_or(0, |t| t.as_millisecond()),
-                    restore: Default::default(),
-                    transition_ms: None,
-                    damaged: None,
-                }
-            }));
+            out.extend(page.contents.into_iter().map(|c| c.into_meta(|class| class)));
             match (page.is_truncated, page.next_continuation_token) {
                 (true, Some(t)) => token = Some(t),
                 _ => return Ok(out),

@@ -24,12 +24,6 @@ use crate::upload::body::Body;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct InitiateResult {
-    upload_id: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
 pub(super) struct ListPartsResult {
     #[serde(default)]
     part: Vec<PartItem>,
@@ -47,20 +41,6 @@ struct PartItem {
     size: u64,
     /// Decimal, as in the `x-oss-hash-crc64ecma` header.
     hash_crc64ecma: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListUploadsResult {
-    #[serde(default)]
-    upload: Vec<UploadItem>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct UploadItem {
-    key: String,
-    upload_id: String,
 }
 
 pub(super) fn parse_list_parts(xml: &str) -> Result<(Parts, Option<String>), quick_xml::DeError> {
@@ -96,12 +76,6 @@ fn keep(held: &Held, size: u64, crc: &str, journaled: Option<&PartDone>) -> bool
     }
 }
 
-impl OssStore {
-    pub(super) async fn put_multipart(&self, key: &str, body: &mut Body, class: &str) -> StoreResult<()> {
-        crate::store::multipart::upload(self, key, body, class).await
-    }
-}
-
 #[async_trait]
 impl Multipart for OssStore {
     fn name(&self) -> &'static str {
@@ -129,9 +103,7 @@ impl Multipart for OssStore {
             return Err(self.error(&what, resp).await);
         }
         let text = self.text(resp, &what).await?;
-        let r: InitiateResult = quick_xml::de::from_str(&text)
-            .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
-        Ok(r.upload_id)
+        crate::store::multipart::parse_upload_id(&text, &what)
     }
 
     /// NotFound (NoSuchUpload) when the upload is gone.
@@ -225,7 +197,10 @@ impl Multipart for OssStore {
         if !resp.status().is_success() {
             let status = resp.status();
             let e = self.error(&what, resp).await;
-            if e.kind == ErrorKind::NotFound && status == StatusCode::NOT_FOUND && self.exists(key).await? {
+            if e.kind == ErrorKind::NotFound
+                && status == StatusCode::NOT_FOUND
+                && crate::store::multipart::exists(self, key).await?
+            {
                 // An earlier Complete of this upload went through, its answer was lost.
                 return Err(StoreError::new(ErrorKind::AlreadyExists, e.message));
             }
@@ -262,19 +237,7 @@ impl Multipart for OssStore {
             return Err(self.error(&what, resp).await);
         }
         let text = self.text(resp, &what).await?;
-        let list: ListUploadsResult = quick_xml::de::from_str(&text)
-            .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
-        Ok(list
-            .upload
-            .into_iter()
-            .filter(|u| u.key == key)
-            .map(|u| u.upload_id)
-            .collect())
-    }
-
-    async fn exists(&self, key: &str) -> StoreResult<bool> {
-        use crate::store::Backend;
-        Ok(self.head(key).await?.is_some())
+        crate::store::multipart::parse_uploads(&text, key, &what)
     }
 }
 

@@ -30,12 +30,6 @@ use crate::upload::body::Body;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct InitiateResult {
-    upload_id: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
 struct ListPartsResult {
     #[serde(default)]
     part: Vec<PartItem>,
@@ -53,20 +47,6 @@ struct PartItem {
     #[serde(rename = "ETag")]
     etag: String,
     size: u64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListUploadsResult {
-    #[serde(default)]
-    upload: Vec<UploadItem>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct UploadItem {
-    key: String,
-    upload_id: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -92,12 +72,6 @@ impl CompleteResult {
             Algorithm::Sha256 => &self.sha256,
         };
         (!v.trim().is_empty()).then(|| v.trim())
-    }
-}
-
-impl S3Store {
-    pub(super) async fn put_multipart(&self, key: &str, body: &mut Body, class: &str) -> StoreResult<()> {
-        crate::store::multipart::upload(self, key, body, class).await
     }
 }
 
@@ -152,9 +126,7 @@ impl Multipart for S3Store {
             return Err(self.refused_sum(alg, e));
         }
         let text = self.text(resp, &what).await?;
-        let r: InitiateResult = quick_xml::de::from_str(&text)
-            .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
-        Ok(r.upload_id)
+        crate::store::multipart::parse_upload_id(&text, &what)
     }
 
     async fn list_parts(&self, key: &str, upload_id: &str) -> StoreResult<Option<Parts>> {
@@ -293,7 +265,7 @@ impl Multipart for S3Store {
         let status = resp.status();
         if !status.is_success() {
             let e = self.error(&what, "s3:PutObject", resp).await;
-            if e.kind == ErrorKind::NotFound && self.exists(key).await? {
+            if e.kind == ErrorKind::NotFound && crate::store::multipart::exists(self, key).await? {
                 // An earlier Complete of this upload went through, its answer was lost.
                 return Err(StoreError::new(ErrorKind::AlreadyExists, e.message));
             }
@@ -360,19 +332,7 @@ impl Multipart for S3Store {
             return Err(self.error(&what, "s3:ListBucketMultipartUploads", resp).await);
         }
         let text = self.text(resp, &what).await?;
-        let list: ListUploadsResult = quick_xml::de::from_str(&text)
-            .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
-        Ok(list
-            .upload
-            .into_iter()
-            .filter(|u| u.key == key)
-            .map(|u| u.upload_id)
-            .collect())
-    }
-
-    async fn exists(&self, key: &str) -> StoreResult<bool> {
-        use crate::store::Backend;
-        Ok(self.head(key).await?.is_some())
+        crate::store::multipart::parse_uploads(&text, key, &what)
     }
 }
 
