@@ -659,3 +659,104 @@ fn hostile_camera_account_gets_root_from_the_old_config_and_nothing_from_the_new
         assert!(text.contains(&needle), "missing {needle:?} in\n{text}");
     }
 }
+
+/// Option B of docs/samba.md: camvault runs as an unprivileged user, and the share acts as the
+/// camera's own user. With fs.protected_hardlinks = 1, camvault can hard-link a file it does
+/// not own only if it can read and write it: the share writes 0660 files with camvault's
+/// group (`force group`), so capture links them, and other local users cannot read them.
+#[test]
+fn unprivileged_camvault_captures_what_the_share_writes_as_the_camera() {
+    if !prerequisites() {
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let (svc, group) = ("camvsvc", "camvsvc");
+    if !Command::new("id").arg(svc).output().unwrap().status.success() {
+        let st = Command::new("useradd")
+            .args(["--system", "--user-group", "-M", "-s", "/usr/sbin/nologin", svc])
+            .status()
+            .unwrap();
+        assert!(st.success(), "useradd {svc}");
+    }
+    let protected = std::fs::read_to_string("/proc/sys/fs/protected_hardlinks").unwrap_or_default();
+    assert_eq!(protected.trim(), "1", "the case this test is about: Debian's default");
+
+    let port = free_port();
+    let env = Env::new(
+        1,
+        &format!(
+            "samba.manage = true\nsamba.port = {port}\nsamba.netbios = false\nsamba.camera_user = \"{USER}\"\n\
+             samba.hosts_allow = [\"127.0.0.1\"]\nsamba.interfaces = [\"127.0.0.1\"]\ncache.max_days = 36500"
+        ),
+    );
+    // The data directory belongs to the service user, as `chown -R camvault:camvault` in 2.3.
+    let st = Command::new("chown")
+        .args(["-R", &format!("{svc}:{group}")])
+        .arg(env.root())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::set_permissions(env.root(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    // Generated as root (like `samba config --write`): the group is the vault's, camvault's.
+    let conf = env.root().join("samba/smb.conf");
+    let out = env.ok(&["samba", "config", "--write", conf.to_str().unwrap()]);
+    assert!(out.contains(&format!("belongs to {USER}:{group}, mode 2770")), "{out}");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(
+        text.contains(&format!("force user = {USER}")) && text.contains(&format!("force group = {group}")),
+        "{text}"
+    );
+    set_password(&conf);
+    // Debian's smbd runs as root; camvault does not.
+    let mut smbd = plain_smbd(&conf);
+    wait_port("127.0.0.1", port, "smbd", Duration::from_secs(30));
+    let local = tempfile::tempdir().unwrap();
+    let rel = old_clip(now_unix() - 3600);
+    let data = bytes(7, 4000);
+    let lp = local.path().join("clip");
+    std::fs::write(&lp, &data).unwrap();
+    let parts: Vec<&str> = rel.split('/').collect();
+    let mut cmds = String::new();
+    for d in 1..parts.len() {
+        cmds.push_str(&format!("mkdir {}\n", parts[..d].join("\\")));
+    }
+    cmds.push_str(&format!("put {} {}\n", lp.display(), rel.replace('/', "\\")));
+    let out = smb("127.0.0.1", port, USER, PASS, &cmds);
+    let _ = smbd.kill();
+    let _ = smbd.wait();
+    assert!(out.contains("putting file"), "{out}");
+    let inboxed = std::fs::metadata(env.inbox().join(&rel)).unwrap();
+    assert_eq!(inboxed.mode() & 0o7777, 0o660, "written 0660");
+    assert_eq!(inboxed.uid(), id("-u", USER), "owned by the camera's user, not camvault");
+
+    std::thread::sleep(Duration::from_millis(1100)); // settle_secs = 1: the file must be quiet
+    let out = Command::new("setpriv")
+        .args(["--reuid", svc, "--regid", group, "--init-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_camvault"))
+        .arg("--config")
+        .arg(env.config())
+        .args(["ingest", "--once"])
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ingest as {svc}: {}{}", stdout(&out), stderr(&out));
+    // Captured by a hard link (the same inode), not a copy, and stored intact.
+    let linked = walk(&env.vault())
+        .into_iter()
+        .find(|p| std::fs::metadata(p).unwrap().ino() == inboxed.ino());
+    assert!(linked.is_some(), "the vault holds a hard link to the camera's file: {}", stderr(&out));
+    assert!(env.objects().values().any(|v| v == &data), "stored intact");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
