@@ -56,7 +56,10 @@ pub fn findings(cfg: &Config) -> Vec<Finding> {
         if let Some(m) = mode(&dir).filter(|m| m & 0o077 != 0) {
             out.push(Finding {
                 fail: true,
-                what: format!("`{key}` {} is open to other users (mode {m:o}): they can read footage or its metadata", dir.display()),
+                what: format!(
+                    "`{key}` {} is open to other users (mode {m:o}): they can read footage or its metadata",
+                    dir.display()
+                ),
                 // The folder alone is enough: nobody else can reach what is below it.
                 fix: format!("chmod 700 {}", dir.display()),
             });

@@ -37,7 +37,9 @@ fn data_is_for_the_service_user_only_and_doctor_says_what_to_fix() {
     env.ok(&["restore", "--from", &from, "--to", &to, "--tier", "expedited", "--yes"]);
     let restored = modes(&env.root().join("restores"));
     assert!(
-        restored.iter().any(|(p, _)| std::fs::read(p).ok().as_deref() == Some(&data[..])),
+        restored
+            .iter()
+            .any(|(p, _)| std::fs::read(p).ok().as_deref() == Some(&data[..])),
         "the clip was restored: {restored:?}"
     );
 
@@ -72,7 +74,10 @@ fn data_is_for_the_service_user_only_and_doctor_says_what_to_fix() {
     for needle in [
         "holds `http.password_hash` but is readable by others (mode 644)".to_string(),
         format!("chmod 600 {}", cfg.display()),
-        format!("`paths.vault` {} is open to other users (mode 755)", env.vault().display()),
+        format!(
+            "`paths.vault` {} is open to other users (mode 755)",
+            env.vault().display()
+        ),
         format!("chmod 700 {}", env.vault().display()),
         "catalog.sqlite is readable by others (mode 644)".to_string(),
     ] {

@@ -480,7 +480,10 @@ fn samba_config_is_accepted_by_testparm() {
             let out = bad.run(args);
             assert!(!out.status.success(), "{edit}: {args:?} must refuse");
             let err = stderr(&out);
-            assert!(err.contains(key) && err.contains("never act as root") && err.contains("useradd"), "{err}");
+            assert!(
+                err.contains(key) && err.contains("never act as root") && err.contains("useradd"),
+                "{err}"
+            );
         }
     }
     let conf = env.root().join("written.conf");
@@ -578,14 +581,26 @@ fn hostile_camera_account_gets_root_from_the_old_config_and_nothing_from_the_new
     }
     let a = env.inbox().join("attack");
     let dev = std::fs::symlink_metadata(a.join("dev")).unwrap();
-    assert!(dev.file_type().is_char_device() && dev.uid() == 0, "a root-owned device node");
+    assert!(
+        dev.file_type().is_char_device() && dev.uid() == 0,
+        "a root-owned device node"
+    );
     let file = std::fs::symlink_metadata(a.join("file")).unwrap();
     assert_eq!(file.mode() & 0o7777, 0o7777, "setuid, setgid, sticky, world-writable");
     assert_eq!(std::fs::read_link(a.join("shadow")).unwrap(), Path::new("/etc/shadow"));
     assert_eq!(std::fs::read_link(a.join("up")).unwrap(), Path::new(".."));
-    assert_eq!(std::fs::metadata(&a).unwrap().uid(), 1, "the folder was given to another user");
+    assert_eq!(
+        std::fs::metadata(&a).unwrap().uid(),
+        1,
+        "the folder was given to another user"
+    );
     let text = stdout(&check);
-    assert_eq!(check.status.code(), Some(1), "samba check must fail on the old config:\n{text}{}", stderr(&check));
+    assert_eq!(
+        check.status.code(),
+        Some(1),
+        "samba check must fail on the old config:\n{text}{}",
+        stderr(&check)
+    );
     for needle in [
         "FAIL  the share acts as root (force user = root)",
         "FAIL  SMB1 UNIX extensions are on",
@@ -602,12 +617,23 @@ fn hostile_camera_account_gets_root_from_the_old_config_and_nothing_from_the_new
     let share = Share::start(300, 3);
     let env = &share.env;
     let r = attack(share.port, "attack");
-    for k in ["posix", "mknod", "chmod", "chown", "symlink_shadow", "symlink_up", "unix_hardlink"] {
+    for k in [
+        "posix",
+        "mknod",
+        "chmod",
+        "chown",
+        "symlink_shadow",
+        "symlink_up",
+        "unix_hardlink",
+    ] {
         assert_ne!(r[k], "0x00000000", "{k} must be refused: {r:?}");
     }
     let a = env.inbox().join("attack");
     for name in ["dev", "shadow", "up", "uhl"] {
-        assert!(std::fs::symlink_metadata(a.join(name)).is_err(), "{name} must not exist");
+        assert!(
+            std::fs::symlink_metadata(a.join(name)).is_err(),
+            "{name} must not exist"
+        );
     }
     let (uid, gid) = (id("-u", USER), id("-g", USER));
     let file = std::fs::symlink_metadata(a.join("file")).unwrap();
@@ -616,7 +642,11 @@ fn hostile_camera_account_gets_root_from_the_old_config_and_nothing_from_the_new
     assert_eq!((dir.uid(), dir.gid()), (uid, gid), "the folder stays the camera's own");
     assert_eq!(dir.mode() & 0o7007, 0o2000 & dir.mode(), "no access for others");
     let inbox = std::fs::metadata(env.inbox()).unwrap();
-    assert_eq!((inbox.uid(), inbox.mode() & 0o7777), (uid, 0o2770), "serve gave the inbox to the share's user");
+    assert_eq!(
+        (inbox.uid(), inbox.mode() & 0o7777),
+        (uid, 0o2770),
+        "serve gave the inbox to the share's user"
+    );
 
     // An NT hard link (SMB_COM_NT_RENAME) needs no UNIX extensions and Samba has no option
     // against it; on Samba 4.17 it does not reopen vfs_worm's grace period of an old file.
@@ -639,7 +669,12 @@ fn hostile_camera_account_gets_root_from_the_old_config_and_nothing_from_the_new
         }
         let out = share.camera("hardlink old old2\n");
         assert!(!out.contains("NT_STATUS"), "{out}");
-        for cmd in ["del old\n", "del old2\n", "rename old2 old3\n", &format!("put {} old\n", lp.display())] {
+        for cmd in [
+            "del old\n",
+            "del old2\n",
+            "rename old2 old3\n",
+            &format!("put {} old\n", lp.display()),
+        ] {
             let out = share.camera(cmd);
             assert!(out.contains("NT_STATUS_ACCESS_DENIED"), "{cmd}: {out}");
         }
@@ -727,7 +762,11 @@ fn unprivileged_camvault_captures_what_the_share_writes_as_the_camera() {
     assert!(out.contains("putting file"), "{out}");
     let inboxed = std::fs::metadata(env.inbox().join(&rel)).unwrap();
     assert_eq!(inboxed.mode() & 0o7777, 0o660, "written 0660");
-    assert_eq!(inboxed.uid(), id("-u", USER), "owned by the camera's user, not camvault");
+    assert_eq!(
+        inboxed.uid(),
+        id("-u", USER),
+        "owned by the camera's user, not camvault"
+    );
 
     std::thread::sleep(Duration::from_millis(1100)); // settle_secs = 1: the file must be quiet
     let out = Command::new("setpriv")
@@ -739,12 +778,21 @@ fn unprivileged_camvault_captures_what_the_share_writes_as_the_camera() {
         .env("TZ", "UTC")
         .output()
         .unwrap();
-    assert!(out.status.success(), "ingest as {svc}: {}{}", stdout(&out), stderr(&out));
+    assert!(
+        out.status.success(),
+        "ingest as {svc}: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     // Captured by a hard link (the same inode), not a copy, and stored intact.
     let linked = walk(&env.vault())
         .into_iter()
         .find(|p| std::fs::metadata(p).unwrap().ino() == inboxed.ino());
-    assert!(linked.is_some(), "the vault holds a hard link to the camera's file: {}", stderr(&out));
+    assert!(
+        linked.is_some(),
+        "the vault holds a hard link to the camera's file: {}",
+        stderr(&out)
+    );
     assert!(env.objects().values().any(|v| v == &data), "stored intact");
 }
 

@@ -193,7 +193,9 @@ fn check_hostile_account(
             ));
         }
     }
-    let unix = global.get("smb1 unix extensions").or_else(|| global.get("unix extensions"));
+    let unix = global
+        .get("smb1 unix extensions")
+        .or_else(|| global.get("unix extensions"));
     if is_yes(unix, true) {
         bad("SMB1 UNIX extensions are on (Samba's default): the camera account can create symlinks, hard links and device nodes and set modes and owners; set `unix extensions = no` in [global] (the config from `camvault samba config` does)".into());
     }
@@ -201,14 +203,18 @@ fn check_hostile_account(
         bad("`follow symlinks` is on (Samba's default): smbd follows symlinks inside the share; set `follow symlinks = no`".into());
     }
     if is_yes(share.get("wide links"), false) || is_yes(global.get("allow insecure wide links"), false) {
-        bad("`wide links` or `allow insecure wide links` is on: smbd follows symlinks out of the share; set both to no".into());
+        bad(
+            "`wide links` or `allow insecure wide links` is on: smbd follows symlinks out of the share; set both to no"
+                .into(),
+        );
     }
-    if !findings.iter().any(|f| !f.ok && (f.what.contains("root") || f.what.contains("symlink"))) {
+    if !findings
+        .iter()
+        .any(|f| !f.ok && (f.what.contains("root") || f.what.contains("symlink")))
+    {
         findings.push(Finding {
             ok: true,
-            what: format!(
-                "the share acts as {user}, not root; no SMB1 UNIX extensions, no symlinks followed"
-            ),
+            what: format!("the share acts as {user}, not root; no SMB1 UNIX extensions, no symlinks followed"),
         });
     }
 }
@@ -429,7 +435,11 @@ fn hostile_probe(client: &Client, findings: &mut Vec<Finding>) -> Result<()> {
     });
     let d = format!("{PROBE_DIR}/unix-{}", jiff::Timestamp::now().as_second());
     for (what, cmd, good) in [
-        ("create a symlink to /etc/shadow", format!("posix; mkdir {d}; symlink /etc/shadow {d}/shadow"), "NT_STATUS_"),
+        (
+            "create a symlink to /etc/shadow",
+            format!("posix; mkdir {d}; symlink /etc/shadow {d}/shadow"),
+            "NT_STATUS_",
+        ),
         ("chmod 7777 a folder", format!("posix; chmod 7777 {d}"), "NT_STATUS_"),
         ("chown a folder to root", format!("posix; chown 0 0 {d}"), "NT_STATUS_"),
     ] {

@@ -33,7 +33,10 @@ pub fn prepare(cfg: &Config) -> Result<PathBuf> {
     if rustix::process::geteuid().is_root() {
         let n = super::owner::fix_inbox(cfg, &owner)?;
         if n > 0 {
-            info!("gave {n} inbox folder(s) to the share's user {}:{}", owner.user, owner.group);
+            info!(
+                "gave {n} inbox folder(s) to the share's user {}:{}",
+                owner.user, owner.group
+            );
         }
     } else {
         for p in super::owner::inbox_problems(cfg, &owner) {

@@ -142,7 +142,8 @@ pub fn inbox_problems(cfg: &Config, owner: &ShareOwner) -> Vec<String> {
     for dir in inbox.ancestors().skip(1) {
         if let Ok(st) = rustix::fs::stat(dir) {
             let m = st.st_mode;
-            let through = m & 0o001 != 0 || (st.st_uid == uid && m & 0o100 != 0) || (st.st_gid == gid && m & 0o010 != 0);
+            let through =
+                m & 0o001 != 0 || (st.st_uid == uid && m & 0o100 != 0) || (st.st_gid == gid && m & 0o010 != 0);
             if !through {
                 out.push(format!(
                     "{} (mode {:o}) does not let the share's user {} reach the inbox: chmod o+x {}",
@@ -195,8 +196,12 @@ pub fn fix_inbox(cfg: &Config, owner: &ShareOwner) -> Result<usize> {
     let mut changed = 0;
     walk_dirs_fd(&inbox, &mut |path, fd, st| {
         if st.st_uid != uid || st.st_gid != gid || st.st_mode & 0o7777 != DIR_MODE {
-            rustix::fs::fchown(fd, Some(rustix::fs::Uid::from_raw(uid)), Some(rustix::fs::Gid::from_raw(gid)))
-                .with_context(|| format!("cannot chown {}", path.display()))?;
+            rustix::fs::fchown(
+                fd,
+                Some(rustix::fs::Uid::from_raw(uid)),
+                Some(rustix::fs::Gid::from_raw(gid)),
+            )
+            .with_context(|| format!("cannot chown {}", path.display()))?;
             rustix::fs::fchmod(fd, Mode::from_raw_mode(DIR_MODE))
                 .with_context(|| format!("cannot chmod {}", path.display()))?;
             changed += 1;
@@ -256,7 +261,10 @@ mod tests {
             ("[samba]\nforce_group = \"root\"\n", "samba.force_group"),
         ] {
             let e = Config::parse(text).unwrap_err().to_string();
-            assert!(e.contains(key) && e.contains("never act as root") && e.contains("useradd"), "{e}");
+            assert!(
+                e.contains(key) && e.contains("never act as root") && e.contains("useradd"),
+                "{e}"
+            );
         }
     }
 
