@@ -655,8 +655,13 @@ pub struct Samba {
     pub share: String,
     /// The user the camera logs in as (a system user with a Samba password).
     pub camera_user: String,
-    /// Files are written as this user; empty = the owner of the inbox (so camvault can link them).
+    /// The unprivileged user the share acts as and writes files as; empty = `camera_user`.
+    /// Never root (see `docs/security.md`).
     pub force_user: String,
+    /// The group of the files the camera writes: camvault's own group, so that camvault can
+    /// read and hard-link them; empty = the group of the vault unless that is root's, else
+    /// the primary group of `force_user`. Never root.
+    pub force_group: String,
     /// The camera user's password, for `samba check` only; prefer `password_file` or
     /// `$CAMVAULT_SAMBA_PASSWORD`. Never logged.
     pub password: Secret,
@@ -689,6 +694,7 @@ impl Default for Samba {
             share: "camera".into(),
             camera_user: "camera".into(),
             force_user: String::new(),
+            force_group: String::new(),
             password: Secret::default(),
             password_file: PathBuf::new(),
             netbios: true,
@@ -968,9 +974,12 @@ impl Config {
                 bail!("`samba.{key}` = {v:?}: use letters, digits, '-', '_' or '.' (no spaces)");
             }
         }
-        if !sm.force_user.is_empty() && !word(&sm.force_user) {
-            bail!("`samba.force_user` = {:?}: not a user name", sm.force_user);
+        for (key, v) in [("force_user", &sm.force_user), ("force_group", &sm.force_group)] {
+            if !v.is_empty() && !word(v) {
+                bail!("`samba.{key}` = {v:?}: not a user or group name");
+            }
         }
+        crate::samba::owner::refuse_root_names(sm)?;
         if sm.netbios_name.len() > 15 {
             bail!(
                 "`samba.netbios_name` = {:?}: NetBIOS names have at most 15 characters",

@@ -19,6 +19,7 @@ mod keys;
 mod ledger;
 mod manifest;
 mod metrics;
+mod modes;
 mod report;
 mod restore;
 mod samba;
@@ -29,5 +30,7 @@ mod verify;
 mod web;
 
 fn main() -> std::process::ExitCode {
+    // Footage, catalog and restores are for the service user only (issue 13, finding 10).
+    modes::restrict_umask();
     cli::main()
 }

@@ -106,6 +106,17 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
             }
         }
     }
+    let modes = crate::modes::findings(&cfg);
+    if !modes.iter().any(|f| f.fail) {
+        r.ok("footage, catalog and restores are readable by camvault's user only");
+    }
+    for f in modes {
+        if f.fail {
+            r.fail(&f.what, &f.fix);
+        } else {
+            r.warn(&f.what, &f.fix);
+        }
+    }
     let (inbox, vault, store) = (cfg.inbox(), cfg.vault(), cfg.fs_root());
     let inbox_ok = writable_dir(&mut r, "inbox", &inbox, "paths.inbox");
     let vault_ok = writable_dir(&mut r, "vault", &vault, "paths.vault");

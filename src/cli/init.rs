@@ -36,7 +36,14 @@ pub fn create(dir: &Path, force: bool, text: &str) -> Result<Config> {
             path.display()
         );
     }
+    let new_dir = !dir.exists();
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if new_dir {
+        // Others may pass through (the share's user reaches the inbox) but not list or read.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))
+            .with_context(|| format!("cannot chmod {}", dir.display()))?;
+    }
     let mut cfg = Config::parse(text)?;
     cfg.source = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
     for d in [cfg.inbox(), cfg.vault(), cfg.fs_root()] {

@@ -385,11 +385,13 @@ enum StoreCommand {
 enum SambaCommand {
     /// Print the Samba configuration for the inbox share, and the steps to set it up
     Config {
-        /// Write it to FILE (default: `samba.config_file`) instead of printing it
+        /// Write it to FILE (default: `samba.config_file`) instead of printing it; as root, also
+        /// give the inbox to the share's unprivileged user and camvault's group (mode 2770)
         #[arg(long, value_name = "FILE", num_args = 0..=1)]
         write: Option<Option<PathBuf>>,
     },
     /// Prove on the running share, as the camera user over SMB1, that deletes are refused
+    /// and that the share neither acts as root nor offers SMB1 UNIX extensions
     Check,
 }
 

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::samba::{self, check};
 
 pub fn config(cfg: &Config, write: Option<Option<&Path>>) -> Result<ExitCode> {
-    let text = samba::render(cfg);
+    let text = samba::render(cfg)?;
     match write {
         Some(path) => {
             let path = path.map(Path::to_path_buf).unwrap_or_else(|| cfg.samba_config_file());
@@ -26,8 +26,29 @@ pub fn config(cfg: &Config, write: Option<Option<&Path>>) -> Result<ExitCode> {
             }
             std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
             println!("wrote {}", path.display());
+            let owner = samba::owner::resolve(cfg)?;
+            if rustix::process::geteuid().is_root() && owner.uid.is_some() && owner.gid.is_some() {
+                let n = samba::owner::fix_inbox(cfg, &owner)?;
+                println!(
+                    "the inbox {} belongs to {}:{}, mode {:o} ({n} folder(s) changed)",
+                    cfg.inbox().display(),
+                    owner.user,
+                    owner.group,
+                    samba::owner::DIR_MODE
+                );
+            } else {
+                for p in samba::owner::inbox_problems(cfg, &owner) {
+                    println!("WARN  inbox: {p}");
+                }
+            }
         }
         None => print!("{text}"),
+    }
+    if !cfg.samba.manage {
+        println!();
+        for line in samba::GLOBAL_WARNING.lines() {
+            println!("{line}");
+        }
     }
     println!();
     for line in samba::setup_steps(cfg).lines() {

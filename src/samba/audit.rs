@@ -35,8 +35,12 @@ pub fn parse_line(line: &str, tz: &TimeZone) -> Option<DeletionAttempt> {
     if !ok && !result.starts_with("fail") {
         return None;
     }
-    // A lookup of a file that does not exist is not an attempt on a recording.
-    if result.contains("No such file") {
+    // A lookup of a file that does not exist is not an attempt on a recording. But vfs_worm
+    // refuses with an NTSTATUS and sets no errno, so the text is whatever errno was left
+    // (with the share acting as an unprivileged user, often ENOENT); an overwrite_if or
+    // supersede of a missing file would create it, so its failure is never such a lookup.
+    let creates = *op == "create_file" && rest.get(2).is_some_and(|d| matches!(*d, "overwrite_if" | "supersede"));
+    if result.contains("No such file") && !creates {
         return None;
     }
     let (op, path) = match *op {
@@ -216,5 +220,13 @@ mod tests {
             "the rest of the rotated file, then the new one"
         );
         assert_eq!(cat.deletion_summary(0).unwrap().total, 5);
+    }
+
+    #[test]
+    fn a_refused_overwrite_counts_whatever_errno_was_left() {
+        let tz = TimeZone::UTC;
+        let o = parse_line("  camvault|2026/12/03 12:50:13|127.0.0.1|camtest|create_file|fail (No such file or directory)|0x12019f|file|overwrite_if|/s/k1", &tz).unwrap();
+        assert_eq!((o.op.as_str(), o.denied), ("overwrite", true));
+        assert!(parse_line("  camvault|2026/12/03 12:50:13|127.0.0.1|camtest|create_file|fail (No such file or directory)|0x10000|file|open|/s/gone", &tz).is_none());
     }
 }

@@ -5,6 +5,12 @@
 //! camera connects. The probe works on camvault's own file `.camvault/probe` in the share,
 //! never on a recording: once that file is older than the grace period, deleting,
 //! renaming and overwriting it must be refused, and creating a new file must work.
+//!
+//! The camera account is hostile (`docs/security.md`), so the check also proves that the
+//! share does not act as root and offers no SMB1 UNIX extensions: without them a client has
+//! no way to create symlinks, hard links (the UNIX ones) or device nodes, nor to set modes or
+//! owners (Samba answers every UNIX information level with NT_STATUS_INVALID_LEVEL when
+//! `smb1 unix extensions` is off: source3/smbd/smb1_trans2.c).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -151,9 +157,66 @@ pub fn check_config(cfg: &Config, findings: &mut Vec<Finding>) -> Result<(Option
             what: format!("server min protocol = {min}: the camera speaks only SMB1; set it to NT1"),
         });
     }
+    check_hostile_account(cfg, &running.global, &share, findings);
     // Without worm the probe need not age: any delete going through shows the problem.
     let grace = if mods.contains(&"worm") { grace } else { 0 };
     Ok((share.get("path").map(PathBuf::from), grace))
+}
+
+fn is_yes(v: Option<&String>, default: bool) -> bool {
+    v.map(|v| ["yes", "true", "1", "on"].contains(&v.to_ascii_lowercase().as_str()))
+        .unwrap_or(default)
+}
+
+/// What the camera account could do beyond writing recordings, from the configuration.
+fn check_hostile_account(
+    cfg: &Config,
+    global: &BTreeMap<String, String>,
+    share: &BTreeMap<String, String>,
+    findings: &mut Vec<Finding>,
+) {
+    let mut bad = |what: String| findings.push(Finding { ok: false, what });
+    let user = share
+        .get("force user")
+        .cloned()
+        .unwrap_or_else(|| cfg.samba.camera_user.clone());
+    let uid = super::owner::passwd_entry(&user).map(|e| e.0);
+    if user == "root" || uid == Some(0) {
+        bad(format!(
+            "the share acts as root (force user = {user}): the camera account can do whatever root can in the share; use the config from `camvault samba config` (it acts as the camera's own unprivileged user)"
+        ));
+    }
+    if let Some(g) = share.get("force group") {
+        if g == "root" || super::owner::group_gid(g) == Some(0) {
+            bad(format!(
+                "the share writes files with root's group (force group = {g}); set `samba.force_group` to camvault's group"
+            ));
+        }
+    }
+    let unix = global
+        .get("smb1 unix extensions")
+        .or_else(|| global.get("unix extensions"));
+    if is_yes(unix, true) {
+        bad("SMB1 UNIX extensions are on (Samba's default): the camera account can create symlinks, hard links and device nodes and set modes and owners; set `unix extensions = no` in [global] (the config from `camvault samba config` does)".into());
+    }
+    if is_yes(share.get("follow symlinks"), true) {
+        bad("`follow symlinks` is on (Samba's default): smbd follows symlinks inside the share; set `follow symlinks = no`".into());
+    }
+    if is_yes(share.get("wide links"), false) || is_yes(global.get("allow insecure wide links"), false) {
+        bad(
+            "`wide links` or `allow insecure wide links` is on: smbd follows symlinks out of the share; set both to no"
+                .into(),
+        );
+    }
+    if !findings
+        .iter()
+        .any(|f| !f.ok && (f.what.contains("root") || f.what.contains("symlink")))
+    {
+        findings.push(Finding {
+            ok: true,
+            what: format!("the share acts as {user}, not root; no SMB1 UNIX extensions, no symlinks followed"),
+        });
+    }
 }
 
 /// Runs smbclient as the camera user over SMB1; returns its combined output.
@@ -311,8 +374,36 @@ pub fn probe(cfg: &Config, share_path: Option<&Path>, grace: u64, findings: &mut
         ));
     }
 
-    let name = format!("{PROBE_DIR}\\new-{}", jiff::Timestamp::now().as_second());
-    let out = client.run(&format!("put {} {name}; del {name}", local_probe.display()))?;
+    hostile_probe(&client, findings)?;
+
+    let stamp = jiff::Timestamp::now().as_second();
+    let name = format!("{PROBE_DIR}\\new-{stamp}");
+    let out = client.run(&format!("put {} {name}", local_probe.display()))?;
+    // Whose file the camera just made, seen on disk when the share is on this machine.
+    let made = share_path.and_then(|p| std::fs::symlink_metadata(p.join(PROBE_DIR).join(format!("new-{stamp}"))).ok());
+    let _ = client.run(&format!("del {name}"))?;
+    if let Some(m) = &made {
+        if m.uid() == 0 || m.mode() & 0o7007 != 0 {
+            findings.push(Finding {
+                ok: false,
+                what: format!(
+                    "a file the camera writes belongs to uid {} with mode {:o}: the share acts as root or sets modes it must not; use the config from `camvault samba config`",
+                    m.uid(),
+                    m.mode() & 0o7777
+                ),
+            });
+        } else {
+            findings.push(Finding {
+                ok: true,
+                what: format!(
+                    "files the camera writes belong to uid {} gid {}, mode {:o}",
+                    m.uid(),
+                    m.gid(),
+                    m.mode() & 0o7777
+                ),
+            });
+        }
+    }
     if out.contains("putting file") {
         findings.push(Finding {
             ok: true,
@@ -324,6 +415,43 @@ pub fn probe(cfg: &Config, share_path: Option<&Path>, grace: u64, findings: &mut
             what: format!("the camera user cannot create new files: {}", first_status(&out)),
         });
     }
+    Ok(())
+}
+
+/// Asks for SMB1 UNIX extensions as the camera user, and when the server grants them, tries
+/// what they allow on camvault's own probe folder: each that goes through is a failure.
+fn hostile_probe(client: &Client, findings: &mut Vec<Finding>) -> Result<()> {
+    let out = client.run("posix")?;
+    if out.contains("doesn't support UNIX CIFS extensions") || out.contains("does not support UNIX CIFS extensions") {
+        findings.push(Finding {
+            ok: true,
+            what: "the server refuses SMB1 UNIX extensions to the camera user: no symlinks, UNIX hard links, device nodes, modes or owners over SMB".into(),
+        });
+        return Ok(());
+    }
+    findings.push(Finding {
+        ok: false,
+        what: "the server grants SMB1 UNIX extensions to the camera user (symlinks, hard links, device nodes, modes, owners); set `unix extensions = no` in [global]".into(),
+    });
+    let d = format!("{PROBE_DIR}/unix-{}", jiff::Timestamp::now().as_second());
+    for (what, cmd, good) in [
+        (
+            "create a symlink to /etc/shadow",
+            format!("posix; mkdir {d}; symlink /etc/shadow {d}/shadow"),
+            "NT_STATUS_",
+        ),
+        ("chmod 7777 a folder", format!("posix; chmod 7777 {d}"), "NT_STATUS_"),
+        ("chown a folder to root", format!("posix; chown 0 0 {d}"), "NT_STATUS_"),
+    ] {
+        let out = client.run(&cmd)?;
+        if !out.contains(good) {
+            findings.push(Finding {
+                ok: false,
+                what: format!("the camera user could {what} over SMB1"),
+            });
+        }
+    }
+    let _ = client.run(&format!("posix; rm {d}/shadow; rmdir {d}"));
     Ok(())
 }
 

@@ -24,14 +24,30 @@ pub fn create_state_dirs(cfg: &Config) -> Result<()> {
     Ok(())
 }
 
-/// Writes the configuration and the state folders managed smbd needs.
+/// Writes the configuration and the state folders managed smbd needs, and (as root) gives
+/// the inbox to the share's unprivileged owner. Refuses a share that would act as root.
 pub fn prepare(cfg: &Config) -> Result<PathBuf> {
+    let text = super::render(cfg)?;
     create_state_dirs(cfg)?;
+    let owner = super::owner::resolve(cfg)?;
+    if rustix::process::geteuid().is_root() {
+        let n = super::owner::fix_inbox(cfg, &owner)?;
+        if n > 0 {
+            info!(
+                "gave {n} inbox folder(s) to the share's user {}:{}",
+                owner.user, owner.group
+            );
+        }
+    } else {
+        for p in super::owner::inbox_problems(cfg, &owner) {
+            warn!("inbox: {p}; fix: {}", super::owner::fix_commands(&cfg.inbox(), &owner));
+        }
+    }
     let conf = cfg.samba_config_file();
     if let Some(parent) = conf.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(&conf, super::render(cfg)).with_context(|| format!("cannot write {}", conf.display()))?;
+    std::fs::write(&conf, text).with_context(|| format!("cannot write {}", conf.display()))?;
     Ok(conf)
 }
 

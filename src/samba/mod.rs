@@ -10,9 +10,11 @@
 pub mod audit;
 pub mod check;
 pub mod manage;
+pub mod owner;
 
 use std::fmt::Write;
-use std::os::unix::fs::MetadataExt;
+
+use anyhow::Result;
 
 use crate::config::Config;
 
@@ -22,28 +24,11 @@ pub const AUDIT_PREFIX: &str = "camvault|%T|%I|%U";
 /// camvault's own folder in the inbox (probe files); never captured.
 pub const PROBE_DIR: &str = ".camvault";
 
-/// The user files are written as: `force_user`, else the owner of the inbox.
-pub fn force_user(cfg: &Config) -> String {
-    if !cfg.samba.force_user.is_empty() {
-        return cfg.samba.force_user.clone();
-    }
-    let uid = std::fs::metadata(cfg.inbox()).map(|m| m.uid()).unwrap_or(0);
-    user_name(uid).unwrap_or_else(|| "root".into())
-}
-
-fn user_name(uid: u32) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|l| {
-        let mut f = l.split(':');
-        let name = f.next()?;
-        let id: u32 = f.nth(1)?.parse().ok()?;
-        (id == uid).then(|| name.to_string())
-    })
-}
-
-/// The complete, commented Samba configuration for the inbox share.
-pub fn render(cfg: &Config) -> String {
+/// The complete, commented Samba configuration for the inbox share. Refuses (naming the
+/// key) a configuration whose share would act as root.
+pub fn render(cfg: &Config) -> Result<String> {
     let s = &cfg.samba;
+    let owner = owner::resolve(cfg)?;
     let state = cfg.samba_state();
     let mut out = String::new();
     let w = &mut out;
@@ -58,6 +43,11 @@ pub fn render(cfg: &Config) -> String {
     );
     let _ = writeln!(w);
     let _ = writeln!(w, "[global]");
+    if !s.manage {
+        for line in GLOBAL_WARNING.lines() {
+            let _ = writeln!(w, "   # {line}");
+        }
+    }
     let _ = writeln!(w, "   # Xiaomi cameras speak SMB1 (NT1) with NTLMv1 only.");
     let _ = writeln!(w, "   server min protocol = NT1");
     let _ = writeln!(w, "   ntlm auth = ntlmv1-permitted");
@@ -70,9 +60,21 @@ pub fn render(cfg: &Config) -> String {
         let _ = writeln!(w, "   interfaces = {}", s.interfaces.join(" "));
         let _ = writeln!(w, "   bind interfaces only = yes");
     }
-    let _ = writeln!(w, "   # Only these may connect; everyone else is refused before login.");
-    let _ = writeln!(w, "   hosts allow = {}", s.hosts_allow.join(" "));
-    let _ = writeln!(w, "   hosts deny = ALL");
+    if s.manage {
+        let _ = writeln!(w, "   # Only these may connect; everyone else is refused before login.");
+        let _ = writeln!(w, "   hosts allow = {}", s.hosts_allow.join(" "));
+        let _ = writeln!(w, "   hosts deny = ALL");
+    }
+    let _ = writeln!(
+        w,
+        "   # No SMB1 UNIX extensions: the camera account cannot create symlinks, hard links or"
+    );
+    let _ = writeln!(
+        w,
+        "   # device nodes, nor set modes or owners (smb1 unix extensions, a [global]-only option)."
+    );
+    let _ = writeln!(w, "   unix extensions = no");
+    let _ = writeln!(w, "   allow insecure wide links = no");
     let _ = writeln!(w, "   # No guests, no printers.");
     let _ = writeln!(w, "   map to guest = never");
     let _ = writeln!(w, "   restrict anonymous = 2");
@@ -113,13 +115,48 @@ pub fn render(cfg: &Config) -> String {
     let _ = writeln!(w, "   comment = camvault inbox: recordings are archived, never deleted");
     let _ = writeln!(w, "   path = {}", cfg.inbox().display());
     let _ = writeln!(w, "   valid users = {}", s.camera_user);
-    let _ = writeln!(w, "   force user = {}", force_user(cfg));
+    let _ = writeln!(
+        w,
+        "   # Only the camera's LAN reaches this share (per share, so other shares keep their own list)."
+    );
+    let _ = writeln!(w, "   hosts allow = {}", s.hosts_allow.join(" "));
+    let _ = writeln!(w, "   hosts deny = ALL");
+    let _ = writeln!(
+        w,
+        "   # The share acts as this unprivileged user, never root; its files belong to camvault's"
+    );
+    let _ = writeln!(w, "   # group, which reads and hard-links them (docs/security.md).");
+    let _ = writeln!(w, "   force user = {}", owner.user);
+    let _ = writeln!(w, "   force group = {}", owner.group);
     let _ = writeln!(w, "   read only = no");
     let _ = writeln!(w, "   browseable = yes");
     let _ = writeln!(w, "   guest ok = no");
-    let _ = writeln!(w, "   create mask = 0644");
-    let _ = writeln!(w, "   directory mask = 0755");
-    let _ = writeln!(w, "   # Never follow a link out of the share.");
+    let _ = writeln!(
+        w,
+        "   # Fixed modes: the camera sets no permission bits (no setuid, no world access)."
+    );
+    let _ = writeln!(w, "   create mask = 0{:o}", owner::FILE_MODE);
+    let _ = writeln!(w, "   force create mode = 0{:o}", owner::FILE_MODE);
+    let _ = writeln!(w, "   directory mask = 0770");
+    let _ = writeln!(w, "   force directory mode = 0770");
+    let _ = writeln!(w, "   inherit permissions = no");
+    let _ = writeln!(w, "   inherit owner = no");
+    let _ = writeln!(w, "   inherit acls = no");
+    let _ = writeln!(
+        w,
+        "   # No ACLs, DOS attributes or extended attributes: nothing maps to chmod or chown."
+    );
+    let _ = writeln!(w, "   nt acl support = no");
+    let _ = writeln!(w, "   acl map full control = no");
+    let _ = writeln!(w, "   dos filemode = no");
+    let _ = writeln!(w, "   store dos attributes = no");
+    let _ = writeln!(w, "   map archive = no");
+    let _ = writeln!(w, "   map hidden = no");
+    let _ = writeln!(w, "   map system = no");
+    let _ = writeln!(w, "   map readonly = no");
+    let _ = writeln!(w, "   ea support = no");
+    let _ = writeln!(w, "   # Never follow a symlink, inside the share or out of it.");
+    let _ = writeln!(w, "   follow symlinks = no");
     let _ = writeln!(w, "   wide links = no");
     let _ = writeln!(w, "   # full_audit first, so it sees (and logs) what worm refuses.");
     let _ = writeln!(w, "   vfs objects = full_audit worm");
@@ -133,24 +170,38 @@ pub fn render(cfg: &Config) -> String {
     let _ = writeln!(w, "   full_audit:failure = unlinkat renameat create_file");
     let _ = writeln!(w, "   full_audit:syslog = false");
     let _ = writeln!(w, "   full_audit:log_secdesc = false");
-    out
+    Ok(out)
 }
+
+/// What the generated `[global]` does to the other shares of Debian's smbd (option B).
+pub const GLOBAL_WARNING: &str = "\
+WARNING for Debian's smbd (samba.manage = false): [global] settings apply to EVERY share of
+this smbd, not only the camera's: SMB1 (server min protocol = NT1), NTLMv1 logins
+(ntlm auth = ntlmv1-permitted) and no SMB1 UNIX extensions. Samba has no per-share form of
+these. To keep them away from other shares, let camvault run the camera's own smbd
+(samba.manage = true) and bind it to an address of its own (samba.interfaces), with
+Debian's smbd bound to the others; see docs/samba.md, \"One smbd for the camera only\".";
 
 /// Shell steps that create the camera's system user and its Samba password.
 pub fn setup_steps(cfg: &Config) -> String {
     let s = &cfg.samba;
     let conf = cfg.samba_config_file();
     let running = cfg.samba_running_config();
+    let owner = owner::resolve(cfg).map(|o| owner::fix_commands(&cfg.inbox(), &o));
     format!(
         "# 1. A system user for the camera, without a login shell:\n\
          useradd --system --no-create-home --shell /usr/sbin/nologin {user}\n\
          # 2. Its Samba password (the one you enter in the Xiaomi Home app):\n\
          smbpasswd -c {running} -a {user}\n\
-         # 3. {run}\n\
-         # 4. Prove that deletes are refused:\n\
+         # 3. The inbox belongs to the share's user and camvault's group, mode 2770 (as root,\n\
+         #    `samba config --write` and `serve` with samba.manage = true do this themselves):\n\
+         {owner}\n\
+         # 4. {run}\n\
+         # 5. Prove that deletes, links, device nodes, modes and owners are refused:\n\
          camvault --config {cfg_path} samba check\n",
         user = s.camera_user,
         running = running.display(),
+        owner = owner.unwrap_or_else(|e| format!("# {e:#}")),
         run = if s.manage {
             "`camvault serve` runs smbd with this configuration (samba.manage = true).".to_string()
         } else {
@@ -169,7 +220,7 @@ mod tests {
         let mut cfg =
             Config::parse("[samba]\nmanage = true\nport = 4455\nhosts_allow = [\"192.168.1.0/24\"]\n").unwrap();
         cfg.source = "/srv/cam/camvault.toml".into();
-        let text = render(&cfg);
+        let text = render(&cfg).unwrap();
         for needle in [
             "server min protocol = NT1",
             "ntlm auth = ntlmv1-permitted",
@@ -184,6 +235,10 @@ mod tests {
             "passdb backend = tdbsam:/srv/cam/samba/private/passdb.tdb",
             "log file = /srv/cam/samba/log.smbd",
             "[camera]",
+            "unix extensions = no",
+            "force user = camera",
+            "follow symlinks = no",
+            "create mask = 0660",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
