@@ -7,6 +7,7 @@
 
 mod alerts;
 mod backup;
+mod beneath;
 mod cache;
 mod capture;
 mod catalog;
