@@ -12,13 +12,16 @@
 //!   lack `openat2` (`ENOSYS`): then each component is opened with
 //!   `openat(O_NOFOLLOW | O_DIRECTORY)` from the one before, which gives the same answer.
 //! - [`link_fd`] hard-links an opened file by its handle. `linkat(fd, "", AT_EMPTY_PATH)`
-//!   needs `CAP_DAC_READ_SEARCH` (linkat(2): "The caller must have the
-//!   CAP_DAC_READ_SEARCH capability in order to use this flag"), which a hardened unit
-//!   does not grant; `linkat(AT_FDCWD, "/proc/self/fd/N", …, AT_SYMLINK_FOLLOW)` links
-//!   the same open file without it (the /proc link is the kernel's own reference to the
-//!   open file, not a path resolved again — linkat(2) documents this form as the
-//!   alternative). It is tried first; `AT_EMPTY_PATH` is the fallback when /proc is not
-//!   mounted.
+//!   needs `CAP_DAC_READ_SEARCH` on kernels before 6.10 (linkat(2): "The caller must have
+//!   the CAP_DAC_READ_SEARCH capability in order to use this flag"; 6.10 relaxed it for a
+//!   file opened with the caller's own credentials), which a hardened unit does not
+//!   grant, and Debian 12 runs 6.1. `linkat(AT_FDCWD, "/proc/self/fd/N", …,
+//!   AT_SYMLINK_FOLLOW)` links the same open file on every kernel without it: the /proc
+//!   entry is the kernel's reference to the open file, not a path resolved again (the form
+//!   the AT_EMPTY_PATH discussions on linux-fsdevel call the unprivileged flink). It is
+//!   tried first; `AT_EMPTY_PATH` is the fallback when /proc is not mounted. Both were run
+//!   as `nobody` without capabilities (`setpriv --reuid=65534 --inh-caps=-all`) on 6.18:
+//!   both link.
 //! - [`remove_if_same`] unlinks an entry of an opened folder only when its device and
 //!   inode are the ones the catalog recorded.
 
