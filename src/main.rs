@@ -13,6 +13,8 @@ mod capture;
 mod catalog;
 mod cli;
 mod config;
+#[cfg(test)]
+mod fuzz;
 mod cost;
 mod health;
 mod inbox;
