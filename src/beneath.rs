@@ -353,7 +353,38 @@ mod race_tests {
 
     #[test]
     fn capture_never_links_a_file_outside_the_inbox() {
+        capture_race(scene());
+    }
+
+    /// The same attack when the vault is on another filesystem, so capture copies from the
+    /// opened file instead of linking it.
+    #[test]
+    fn capture_never_copies_a_file_outside_the_inbox() {
         let s = scene();
+        let vault = s.cfg.vault();
+        std::fs::create_dir_all(&vault).unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
+            .arg(&vault)
+            .status()
+            .is_ok_and(|st| st.success());
+        if !mounted {
+            eprintln!("SKIPPED: mounting a tmpfs for the vault needs root (CI runs as root)");
+            return;
+        }
+        struct Unmount(PathBuf);
+        impl Drop for Unmount {
+            fn drop(&mut self) {
+                let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+            }
+        }
+        let _guard = Unmount(vault.clone());
+        let dev = |p: &Path| std::fs::metadata(p).unwrap().dev();
+        assert_ne!(dev(&vault), dev(&s.cfg.inbox()), "the vault is on another filesystem");
+        capture_race(s);
+    }
+
+    fn capture_race(s: Scene) {
         let cat = Catalog::open(&s.cfg.catalog(), true).unwrap();
         let cap = Capturer::new(&s.cfg).unwrap();
         let outside_inodes = inodes(&s.outside);

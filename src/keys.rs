@@ -89,6 +89,10 @@ impl Template {
         if !rest.is_empty() {
             parts.push(Part::Lit(rest.to_string()));
         }
+        // A stray `}` is a typo (`{file}}`), and a literal holding it makes keys ambiguous.
+        if parts.iter().any(|p| matches!(p, Part::Lit(l) if l.contains('}'))) {
+            return Err("'}' without its '{'".into());
+        }
         if !parts.contains(&Part::Var(Var::File)) {
             return Err("must contain {file}, or different recordings would share one key".into());
         }
@@ -328,6 +332,7 @@ mod tests {
         assert!(Template::parse("videos/{camera}").is_err());
         assert!(Template::parse("../{file}").is_err());
         assert!(Template::parse("{file").is_err());
+        assert!(Template::parse("videos/{file}}").is_err());
         assert!(Template::parse("catalog/{file}").is_err());
         assert!(Template::parse("camvault-probe/{file}").is_err());
     }
