@@ -129,12 +129,13 @@ fn open_stepwise(root: impl AsFd, comps: &[&OsStr], flags: OFlags) -> Result<Own
 }
 
 /// Opens the folder holding `rel` beneath `root`, and returns it with `rel`'s last name.
-pub fn open_parent<'a>(root: impl AsFd, rel: &'a Path) -> Result<(OwnedFd, &'a OsStr), Refusal> {
+pub fn open_parent(root: impl AsFd, rel: &Path) -> Result<(OwnedFd, &OsStr), Refusal> {
     let comps = components(rel)?;
     let (name, dirs) = comps.split_last().ok_or(Refusal::Escapes)?;
     let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY;
     let parent = if dirs.is_empty() {
-        rustix::fs::openat(root.as_fd(), ".", dir_flags | OFlags::CLOEXEC, Mode::empty()).map_err(Refusal::from_errno)?
+        rustix::fs::openat(root.as_fd(), ".", dir_flags | OFlags::CLOEXEC, Mode::empty())
+            .map_err(Refusal::from_errno)?
     } else {
         let p: std::path::PathBuf = dirs.iter().collect();
         open_beneath(root, &p, dir_flags)?
@@ -148,9 +149,13 @@ pub fn link_fd(fd: impl AsFd, dir: impl AsFd, name: &OsStr) -> io::Result<()> {
     let proc = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd.as_fd()));
     match rustix::fs::linkat(CWD, proc.as_str(), dir.as_fd(), name, AtFlags::SYMLINK_FOLLOW) {
         // /proc is not mounted (a minimal container): the capability-needing form.
-        Err(Errno::NOENT) if !Path::new("/proc/self/fd").exists() => {
-            Ok(rustix::fs::linkat(fd.as_fd(), "", dir.as_fd(), name, AtFlags::EMPTY_PATH)?)
-        }
+        Err(Errno::NOENT) if !Path::new("/proc/self/fd").exists() => Ok(rustix::fs::linkat(
+            fd.as_fd(),
+            "",
+            dir.as_fd(),
+            name,
+            AtFlags::EMPTY_PATH,
+        )?),
         r => Ok(r?),
     }
 }
@@ -230,10 +235,25 @@ mod tests {
         std::os::unix::fs::symlink(d.path().join("secret"), root.join("a/link")).unwrap();
         let r = open_root(&root).unwrap();
         assert!(open_beneath(&r, Path::new("a/b/f"), OFlags::RDONLY).is_ok());
-        for (rel, want) in [("up/secret", "Link"), ("a/link", "Link"), ("../secret", "Escapes"), ("a/../../secret", "Escapes"), ("a/b/f/x", "Link"), ("a/none", "Gone")] {
+        for (rel, want) in [
+            ("up/secret", "Link"),
+            ("a/link", "Link"),
+            ("../secret", "Escapes"),
+            ("a/../../secret", "Escapes"),
+            ("a/b/f/x", "Link"),
+            ("a/none", "Gone"),
+        ] {
             let got = format!("{:?}", open_beneath(&r, Path::new(rel), OFlags::RDONLY).unwrap_err());
             assert!(got.starts_with(want), "{rel}: {got}");
-            let got = format!("{:?}", open_stepwise(&r, &components(Path::new(rel)).unwrap_or_default(), OFlags::RDONLY | OFlags::NOFOLLOW).unwrap_err());
+            let got = format!(
+                "{:?}",
+                open_stepwise(
+                    &r,
+                    &components(Path::new(rel)).unwrap_or_default(),
+                    OFlags::RDONLY | OFlags::NOFOLLOW
+                )
+                .unwrap_err()
+            );
             assert!(rel.contains("..") || got.starts_with(want), "stepwise {rel}: {got}");
         }
     }
@@ -254,10 +274,19 @@ mod tests {
         }
         let m = std::fs::metadata(d.path().join("in/cam/f")).unwrap();
         assert_eq!(std::fs::metadata(d.path().join("vault/k")).unwrap().ino(), m.ino());
-        assert_eq!(remove_if_same(&r, Path::new("cam/f"), m.dev(), m.ino() + 1).unwrap(), Removed::Different);
+        assert_eq!(
+            remove_if_same(&r, Path::new("cam/f"), m.dev(), m.ino() + 1).unwrap(),
+            Removed::Different
+        );
         assert!(d.path().join("in/cam/f").exists());
-        assert_eq!(remove_if_same(&r, Path::new("cam/f"), m.dev(), m.ino()).unwrap(), Removed::Yes);
-        assert_eq!(remove_if_same(&r, Path::new("cam/f"), m.dev(), m.ino()).unwrap(), Removed::Gone);
+        assert_eq!(
+            remove_if_same(&r, Path::new("cam/f"), m.dev(), m.ino()).unwrap(),
+            Removed::Yes
+        );
+        assert_eq!(
+            remove_if_same(&r, Path::new("cam/f"), m.dev(), m.ino()).unwrap(),
+            Removed::Gone
+        );
         remove_empty_dirs(&r, Path::new("cam/f"), 0);
         assert!(!d.path().join("in/cam").exists());
         assert!(d.path().join("in").exists());
@@ -315,7 +344,12 @@ mod race_tests {
 
     /// Swaps `hour` for a symlink to `outside` and back until `stop`, each swap atomic
     /// (`renameat2(RENAME_EXCHANGE)`: the name is always one or the other); counts the swaps.
-    fn swapper(hour: PathBuf, outside: PathBuf, stop: Arc<AtomicBool>, swaps: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
+    fn swapper(
+        hour: PathBuf,
+        outside: PathBuf,
+        stop: Arc<AtomicBool>,
+        swaps: Arc<AtomicU64>,
+    ) -> std::thread::JoinHandle<()> {
         use rustix::fs::{renameat_with, RenameFlags, CWD};
         std::thread::spawn(move || {
             let link = hour.with_file_name("hour.link");
@@ -434,11 +468,18 @@ mod race_tests {
             let text = std::fs::read_to_string(f).unwrap();
             assert!(text.starts_with("inbox "), "{} holds {text:?}", f.display());
         }
-        assert_eq!((captured, files.len()), (N, N), "every inbox file captured once: {outcomes:?}");
+        assert_eq!(
+            (captured, files.len()),
+            (N, N),
+            "every inbox file captured once: {outcomes:?}"
+        );
         assert!(odd_errors.is_empty(), "refusals must say why: {odd_errors:?}");
         // The race was on: captures met the symlink (or the moment the folder was away).
         assert!(swaps.load(Ordering::Relaxed) > 100, "swaps: {swaps:?}");
-        assert!(refused > 0, "no capture ever met the swapped folder; the test proves nothing");
+        assert!(
+            refused > 0,
+            "no capture ever met the swapped folder; the test proves nothing"
+        );
         eprintln!("{captured} captured, {refused} refused, {swaps:?} swaps");
     }
 
@@ -474,12 +515,17 @@ mod race_tests {
         // Copies the keeper met behind the symlink stay in the inbox (harmless: the share's
         // own files); the others went.
         let removed = (0..N).filter(|i| !s.hour.join(format!("clip{i}.bin")).exists()).count();
-        assert!(swaps.load(Ordering::Relaxed) > 3, "the folder was not swapped during the pass: {swaps:?}");
+        assert!(
+            swaps.load(Ordering::Relaxed) > 3,
+            "the folder was not swapped during the pass: {swaps:?}"
+        );
         // Once the folder is a real folder again, a second pass's removals go through.
         let db = rusqlite::Connection::open(s.cfg.catalog()).unwrap();
         let mut st = db.prepare("SELECT inbox_path, dev, ino FROM files").unwrap();
         let rows = st
-            .query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))
+            .query_map([], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            })
             .unwrap();
         let root = super::open_root(&s.cfg.inbox()).unwrap();
         for row in rows {
@@ -488,7 +534,11 @@ mod race_tests {
             let r = super::remove_if_same(&root, rel, dev as u64, ino as u64).unwrap();
             assert!(r == super::Removed::Yes || r == super::Removed::Gone, "{r:?}");
         }
-        assert_eq!(std::fs::read_dir(&s.hour).unwrap().count(), 0, "every inbox copy can be removed");
+        assert_eq!(
+            std::fs::read_dir(&s.hour).unwrap().count(),
+            0,
+            "every inbox copy can be removed"
+        );
         eprintln!("{removed} of {N} inbox copies removed, {swaps:?} swaps");
     }
 }

@@ -116,9 +116,7 @@ impl CacheKeeper {
         if let Ok(root) = beneath::open_root(&self.inbox) {
             match beneath::remove_if_same(&root, rel, row.dev, row.ino) {
                 // The camera may be about to write into the folder of a recent clip.
-                Ok(Removed::Yes) if now_ms - row.start_ms > 2 * 3_600_000 => {
-                    beneath::remove_empty_dirs(&root, rel, 2)
-                }
+                Ok(Removed::Yes) if now_ms - row.start_ms > 2 * 3_600_000 => beneath::remove_empty_dirs(&root, rel, 2),
                 Ok(_) => {}
                 Err(e) => {
                     warn!(path = %inbox_path.display(), "cannot remove the inbox copy of a purged recording: {e}")

@@ -75,9 +75,15 @@ fn near(sample: &'static str, dict: &'static [&'static str]) -> impl Strategy<Va
 /// A file name a camera can write: 1..=255 bytes, anything but '/' and NUL.
 fn camera_name() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        proptest::collection::vec(any::<u8>().prop_filter("no / or NUL", |b| *b != b'/' && *b != 0), 1..=255),
+        proptest::collection::vec(
+            any::<u8>().prop_filter("no / or NUL", |b| *b != b'/' && *b != 0),
+            1..=255
+        ),
         "[ -.0-~\\u{80}-\\u{10FFFF}]{1,80}".prop_map(|s: String| s.into_bytes()),
-        proptest::collection::vec(prop_oneof![Just(b'.'), Just(b'%'), Just(b'\n'), Just(0xff), Just(b'a')], 1..=255),
+        proptest::collection::vec(
+            prop_oneof![Just(b'.'), Just(b'%'), Just(b'\n'), Just(0xff), Just(b'a')],
+            1..=255
+        ),
     ]
     .prop_map(|mut v| {
         v.truncate(255);
@@ -91,7 +97,7 @@ fn unescape(s: &str) -> Vec<u8> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() + 0 && b.len() >= i + 3 {
+        if b[i] == b'%' && b.len() >= i + 3 {
             out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
             i += 3;
         } else {

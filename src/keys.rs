@@ -314,7 +314,10 @@ mod tests {
         // 255 invalid bytes escape to 765: cut at an escape boundary.
         let k = safe_name(&[0xff; 255]);
         assert!(k.len() <= MAX_NAME, "{k}");
-        assert!(k.split('~').next().unwrap().split('%').skip(1).all(|e| e == "FF"), "{k}");
+        assert!(
+            k.split('~').next().unwrap().split('%').skip(1).all(|e| e == "FF"),
+            "{k}"
+        );
         assert!(revision_key(&format!("v/{ka}"), u32::MAX).len() - 2 < 255);
     }
 
@@ -322,7 +325,10 @@ mod tests {
     fn local_paths_stay_beneath() {
         assert_eq!(local_path("a/b.mp4"), std::path::PathBuf::from("a/b.mp4"));
         let p = local_path("../../etc//./x");
-        assert!(p.components().all(|c| matches!(c, std::path::Component::Normal(_))), "{p:?}");
+        assert!(
+            p.components().all(|c| matches!(c, std::path::Component::Normal(_))),
+            "{p:?}"
+        );
         let long = "x".repeat(1000);
         assert!(local_path(&long).as_os_str().len() <= MAX_NAME);
     }

@@ -13,9 +13,9 @@ mod capture;
 mod catalog;
 mod cli;
 mod config;
+mod cost;
 #[cfg(test)]
 mod fuzz;
-mod cost;
 mod health;
 mod inbox;
 mod keys;

@@ -100,10 +100,17 @@ fn round_trip(env: &Env) {
 
     let ls = env.ls();
     let keys: Vec<String> = ls.iter().map(|r| r["key"].as_str().unwrap().to_string()).collect();
-    assert_eq!(keys.iter().collect::<BTreeSet<_>>().len(), inputs.len(), "distinct keys: {keys:#?}");
+    assert_eq!(
+        keys.iter().collect::<BTreeSet<_>>().len(),
+        inputs.len(),
+        "distinct keys: {keys:#?}"
+    );
     for k in &keys {
         let name = k.rsplit('/').next().unwrap();
-        assert!(name.len() <= 200 && !name.is_empty() && name != "." && name != "..", "{k}");
+        assert!(
+            name.len() <= 200 && !name.is_empty() && name != "." && name != "..",
+            "{k}"
+        );
         assert!(!k.chars().any(|c| c.is_control()), "{k:?}");
     }
 
@@ -124,7 +131,15 @@ fn round_trip(env: &Env) {
     let (from, to) = (fmt(now - 41 * DAY as i64), fmt(now - 39 * DAY as i64));
     let out = env.root().join("restored");
     env.ok(&[
-        "restore", "--from", &from, "--to", &to, "--wait", "--yes", "--out", out.to_str().unwrap(),
+        "restore",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--wait",
+        "--yes",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     let (c, files) = contents(&out);
     assert_eq!(files.len(), inputs.len(), "{files:#?}");
@@ -195,7 +210,11 @@ fn every_camera_name_round_trips_through_s3() {
         ),
     );
     let key = env.root().join("s3.key");
-    std::fs::write(&key, format!("access_key_id = {key_id}\nsecret_access_key = {secret}\n")).unwrap();
+    std::fs::write(
+        &key,
+        format!("access_key_id = {key_id}\nsecret_access_key = {secret}\n"),
+    )
+    .unwrap();
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     round_trip(&env);
     // boto3's own listing holds the same keys camvault's catalog does.
