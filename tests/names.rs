@@ -263,3 +263,30 @@ fn every_camera_name_round_trips_through_oss() {
         assert!(root.join(k).is_file(), "{k:?} not stored under its own key");
     }
 }
+
+/// A 255-byte name the camera writes again after it was stored: the revision key
+/// (`….r2.mp4`) still fits a file name in the vault and the store, and both are kept.
+#[test]
+fn a_revision_of_a_255_byte_name_fits() {
+    let env = Env::new(1, "cache.max_days = 36500");
+    let mut name = vec![0xe5u8; 251]; // invalid UTF-8: 753 bytes once escaped
+    name.extend_from_slice(b".mp4");
+    let p = env.inbox().join(CAMERA).join(OsStr::from_bytes(&name));
+    write(&p, b"first take");
+    age(&p, 3600);
+    env.ok(&["ingest", "--once"]);
+    std::fs::remove_file(&p).unwrap(); // the camera's retention job, then the same name again
+    write(&p, b"second take, other bytes");
+    age(&p, 3600);
+    env.ok(&["ingest", "--once"]);
+    let s = env.status();
+    assert_eq!((s["files"]["verified"].as_u64(), s["files"]["failed"].as_u64()), (Some(2), Some(0)), "{s:#}");
+    let objects = env.objects();
+    let keys: Vec<&String> = objects.keys().collect();
+    assert_eq!(keys.len(), 2, "{keys:#?}");
+    let r2 = keys.iter().find(|k| k.ends_with(".r2.mp4")).expect("a revision key");
+    assert!(r2.rsplit('/').next().unwrap().len() <= 255 - ".json".len(), "{r2}");
+    let mut vals: Vec<&Vec<u8>> = objects.values().collect();
+    vals.sort();
+    assert_eq!(vals, [&b"first take".to_vec(), &b"second take, other bytes".to_vec()]);
+}
