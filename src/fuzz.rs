@@ -202,6 +202,19 @@ proptest! {
         }
     }
 
+    /// The new layout's name carries its lens, start and end exactly.
+    #[test]
+    fn new_layout_names_round_trip(secs in 1_500_000_000i64..2_000_000_000, len in 1i64..7200, ch in 0u8..20) {
+        let at = |s: i64| jiff::Timestamp::from_second(s).unwrap().to_zoned(jiff::tz::TimeZone::UTC).datetime();
+        let (start, end) = (at(secs), at(secs + len));
+        let ch = format!("{ch:02}");
+        let file = format!("{ch}_{}_{}.mp4", start.strftime("%Y%m%d%H%M%S"), end.strftime("%Y%m%d%H%M%S"));
+        let p = layout::parse(&[b"XiaomiCamera_00_5C02148A9E01", file.as_bytes()]);
+        prop_assert_eq!(p.layout, layout::Layout::XiaomiNew, "{}: {:?}", file, p.warning);
+        prop_assert_eq!(p.channel.as_deref(), Some(ch.as_str()));
+        prop_assert_eq!(p.time, layout::NameTime::Local { start, end });
+    }
+
     // ---- MP4 headers (inbox/mp4meta.rs) ----
 
     /// Boxes nested at random, with the types the parser looks for, never panic it.

@@ -280,7 +280,11 @@ fn a_revision_of_a_255_byte_name_fits() {
     age(&p, 3600);
     env.ok(&["ingest", "--once"]);
     let s = env.status();
-    assert_eq!((s["files"]["verified"].as_u64(), s["files"]["failed"].as_u64()), (Some(2), Some(0)), "{s:#}");
+    assert_eq!(
+        (s["files"]["verified"].as_u64(), s["files"]["failed"].as_u64()),
+        (Some(2), Some(0)),
+        "{s:#}"
+    );
     let objects = env.objects();
     let keys: Vec<&String> = objects.keys().collect();
     assert_eq!(keys.len(), 2, "{keys:#?}");
