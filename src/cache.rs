@@ -7,12 +7,12 @@
 //! copy: a new file the camera wrote under the same name is never touched.
 
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use tracing::{info, warn};
 
+use crate::beneath::{self, Removed};
 use crate::catalog::{Catalog, FileRow};
 use crate::config::{human_bytes, Config};
 
@@ -108,16 +108,18 @@ impl CacheKeeper {
 
     fn purge(&self, catalog: &Catalog, row: &FileRow, now_ms: i64) -> Result<()> {
         let vault_path = self.vault.join(&row.key);
-        let inbox_path = self.inbox.join(std::ffi::OsStr::from_bytes(&row.inbox_path));
-        if let Ok(m) = std::fs::symlink_metadata(&inbox_path) {
-            if m.is_file() && m.ino() == row.ino && m.dev() == row.dev {
-                match std::fs::remove_file(&inbox_path) {
-                    // The camera may be about to write into the folder of a recent clip.
-                    Ok(()) if now_ms - row.start_ms > 2 * 3_600_000 => remove_empty_dirs(&self.inbox, &inbox_path, 2),
-                    Ok(()) => {}
-                    Err(e) => {
-                        warn!(path = %inbox_path.display(), "cannot remove the inbox copy of a purged recording: {e}")
-                    }
+        let rel = Path::new(std::ffi::OsStr::from_bytes(&row.inbox_path));
+        let inbox_path = self.inbox.join(rel);
+        // Through a handle of the inbox and of the file's folder, never by path: the
+        // camera can swap any folder of its share for a symlink at any moment (see
+        // `beneath`), and this runs as the service user.
+        if let Ok(root) = beneath::open_root(&self.inbox) {
+            match beneath::remove_if_same(&root, rel, row.dev, row.ino) {
+                // The camera may be about to write into the folder of a recent clip.
+                Ok(Removed::Yes) if now_ms - row.start_ms > 2 * 3_600_000 => beneath::remove_empty_dirs(&root, rel, 2),
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(path = %inbox_path.display(), "cannot remove the inbox copy of a purged recording: {e}")
                 }
             }
         }

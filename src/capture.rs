@@ -9,13 +9,16 @@ use std::ffi::OsStr;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{anyhow, bail, Context, Result};
 use jiff::Timestamp;
 use tracing::{info, warn};
 
+use rustix::fs::OFlags;
+
+use crate::beneath::{self, Refusal};
 use crate::catalog::{Catalog, NewFile};
 use crate::config::Config;
 use crate::inbox::{layout, mp4meta};
@@ -74,21 +77,18 @@ impl Capturer {
     }
 
     /// Captures `rel` (a path relative to the inbox) if it is a regular file not yet captured.
+    ///
+    /// The file is opened once, beneath the inbox and through no symlink ([`beneath`]);
+    /// everything after that (its facts, the MP4 probe, the vault link or copy) uses that
+    /// handle, so a folder the camera swaps for a symlink meanwhile changes nothing.
     pub fn capture(&self, catalog: &Catalog, rel: &Path, now: Timestamp) -> Result<Captured> {
-        let Some(full) = self.checked_path(rel)? else {
+        let full = self.inbox.join(rel);
+        let Some(file) = self.open_in_inbox(rel)? else {
             return Ok(Captured::Vanished);
         };
-        let meta = match std::fs::symlink_metadata(&full) {
-            Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Captured::Vanished),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", full.display())),
-        };
-        if meta.file_type().is_symlink() {
-            bail!(
-                "{} is a symlink; camvault never follows links out of the inbox, so it is left alone",
-                full.display()
-            );
-        }
+        let meta = file
+            .metadata()
+            .with_context(|| format!("cannot read {}", full.display()))?;
         if !meta.is_file() {
             bail!("{} is not a regular file; left alone", full.display());
         }
@@ -103,7 +103,7 @@ impl Capturer {
         let cam = self.config.camera(parsed.mac.as_deref(), parsed.folder.as_deref());
         let mtime = Timestamp::from_nanosecond(stat.mtime_ns as i128).unwrap_or(now);
         let span = layout::resolve(&parsed, &cam.tz, mtime, now);
-        let mp4 = probe_mp4(&full, stat.size);
+        let mp4 = probe_mp4(&file, stat.size);
         let end = span.end.or_else(|| {
             let d = mp4.as_ref()?.duration_ms?;
             Timestamp::from_millisecond(span.start.as_millisecond().checked_add(d)?).ok()
@@ -146,7 +146,7 @@ impl Capturer {
             warning: warning.as_deref(),
             now_ms: now.as_millisecond(),
         };
-        let (_, key) = catalog.insert_captured(&row, |key| self.link_into_vault(&full, stat, key))?;
+        let (_, key) = catalog.insert_captured(&row, |key| self.link_into_vault(&file, &full, stat, key))?;
         match &warning {
             Some(w) => warn!(path = %full.display(), %key, "captured with a warning: {w}"),
             None => info!(%key, size = stat.size, "captured"),
@@ -154,46 +154,41 @@ impl Capturer {
         Ok(Captured::New(key))
     }
 
-    /// Joins `rel` to the inbox, refusing `..`, absolute paths and symlinked directories;
-    /// `None` when a folder on the way is gone.
-    fn checked_path(&self, rel: &Path) -> Result<Option<PathBuf>> {
-        let mut p = self.inbox.clone();
-        let n = rel.components().count();
-        for (i, c) in rel.components().enumerate() {
-            match c {
-                Component::Normal(name) => p.push(name),
-                _ => bail!("{} escapes the inbox; ignored", rel.display()),
-            }
-            if i + 1 < n {
-                let m = match std::fs::symlink_metadata(&p) {
-                    Ok(m) => m,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                    Err(e) => return Err(e).with_context(|| format!("cannot read {}", p.display())),
-                };
-                if !m.is_dir() {
-                    bail!(
-                        "{} is a symlink or not a directory; camvault does not follow it",
-                        p.display()
-                    );
-                }
-            }
+    /// Opens `rel` beneath the inbox for reading, refusing `..`, absolute paths and
+    /// symlinks anywhere on the way; `None` when it or a folder on the way is gone.
+    fn open_in_inbox(&self, rel: &Path) -> Result<Option<std::fs::File>> {
+        let shown = self.inbox.join(rel);
+        let root = beneath::open_root(&self.inbox)
+            .with_context(|| format!("cannot open the inbox {}", self.inbox.display()))?;
+        // O_NONBLOCK: a FIFO the camera left must not block capture forever.
+        match beneath::open_beneath(&root, rel, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY) {
+            Ok(fd) => Ok(Some(std::fs::File::from(fd))),
+            Err(Refusal::Gone) => Ok(None),
+            Err(Refusal::Escapes) => bail!("{} escapes the inbox; ignored", rel.display()),
+            Err(Refusal::Link) => bail!(
+                "{} is a symlink, or a folder on its way is a symlink or not a directory; camvault never follows links out of the inbox, so it is left alone",
+                shown.display()
+            ),
+            Err(Refusal::Io(e)) => Err(e).with_context(|| format!("cannot read {}", shown.display())),
         }
-        Ok(Some(p))
     }
 
-    /// Creates `vault/<key>` as a hard link to the inbox file (or a copy across filesystems).
-    fn link_into_vault(&self, src: &Path, stat: Stat, key: &str) -> Result<()> {
+    /// Creates `vault/<key>` as a hard link to the opened inbox file (or a copy across
+    /// filesystems); `src` only names it in messages.
+    fn link_into_vault(&self, file: &std::fs::File, src: &Path, stat: Stat, key: &str) -> Result<()> {
         let dest = self.vault.join(key);
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create vault directory {}", parent.display()))?;
-        }
-        match std::fs::hard_link(src, &dest) {
+        let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
+            bail!("vault path {} has no file name", dest.display());
+        };
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create vault directory {}", parent.display()))?;
+        let dir = beneath::open_root(parent).with_context(|| format!("cannot open {}", parent.display()))?;
+        match beneath::link_fd(file, &dir, name) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 // Left by a capture that crashed before its commit: fine if it is this file.
                 let m = std::fs::symlink_metadata(&dest)?;
-                if m.ino() == stat.ino && m.dev() == stat.dev || (m.len() == stat.size && same_bytes(src, &dest)?) {
+                if m.ino() == stat.ino && m.dev() == stat.dev || (m.len() == stat.size && same_bytes(file, &dest)?) {
                     Ok(())
                 } else {
                     bail!(
@@ -206,7 +201,7 @@ impl Capturer {
                 if !self.warned_copy.swap(true, Ordering::Relaxed) {
                     warn!("the vault is on another filesystem than the inbox: copying instead of hard-linking (slower, uses twice the space; see `camvault doctor`)");
                 }
-                copy_no_overwrite(src, &dest, stat.size)
+                copy_no_overwrite(file, src, &dest, stat.size)
             }
             Err(e) => {
                 Err(e).with_context(|| format!("cannot link {} into the vault at {}", src.display(), dest.display()))
@@ -215,14 +210,15 @@ impl Capturer {
     }
 }
 
-fn probe_mp4(path: &Path, size: u64) -> Option<mp4meta::Mp4Info> {
-    let mut f = std::fs::File::open(path).ok()?;
+fn probe_mp4(mut f: &std::fs::File, size: u64) -> Option<mp4meta::Mp4Info> {
     mp4meta::probe(&mut f, size)
 }
 
-fn same_bytes(a: &Path, b: &Path) -> io::Result<bool> {
-    use std::io::Read;
-    let (mut fa, mut fb) = (std::fs::File::open(a)?, std::fs::File::open(b)?);
+/// Whether the opened file `a` (read from its start) holds the same bytes as the file at `b`.
+fn same_bytes(mut fa: &std::fs::File, b: &Path) -> io::Result<bool> {
+    use std::io::{Read, Seek};
+    fa.seek(io::SeekFrom::Start(0))?;
+    let mut fb = std::fs::File::open(b)?;
     let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
     loop {
         let na = fa.read(&mut ba)?;
@@ -243,20 +239,22 @@ fn same_bytes(a: &Path, b: &Path) -> io::Result<bool> {
     }
 }
 
-/// Copies the first `len` bytes of `src` to `dest` through a temporary file, fsynced,
-/// and never replaces an existing `dest`.
-fn copy_no_overwrite(src: &Path, dest: &Path, len: u64) -> Result<()> {
-    use std::io::{Read, Write};
+/// Copies the first `len` bytes of the opened file to `dest` through a temporary file,
+/// fsynced, and never replaces an existing `dest`; `src` only names it in messages.
+fn copy_no_overwrite(file: &std::fs::File, src: &Path, dest: &Path, len: u64) -> Result<()> {
+    use std::io::{Read, Seek, Write};
     if let Ok(m) = std::fs::symlink_metadata(dest) {
-        if m.len() == len && same_bytes(src, dest)? {
+        if m.len() == len && same_bytes(file, dest)? {
             return Ok(()); // left by a copy that crashed before its catalog commit
         }
     }
     let tmp = dest.with_file_name(format!(".camvault-tmp.{}", fastrand::u64(..)));
     let result = (|| -> Result<()> {
-        let mut input = std::fs::File::open(src)
-            .with_context(|| format!("cannot read {}", src.display()))?
-            .take(len);
+        let mut input = file;
+        input
+            .seek(io::SeekFrom::Start(0))
+            .with_context(|| format!("cannot read {}", src.display()))?;
+        let mut input = input.take(len);
         let mut out = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
         let n =
             io::copy(&mut input, &mut out).with_context(|| format!("cannot copy {} into the vault", src.display()))?;

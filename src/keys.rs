@@ -89,6 +89,10 @@ impl Template {
         if !rest.is_empty() {
             parts.push(Part::Lit(rest.to_string()));
         }
+        // A stray `}` is a typo (`{file}}`), and a literal holding it makes keys ambiguous.
+        if parts.iter().any(|p| matches!(p, Part::Lit(l) if l.contains('}'))) {
+            return Err("'}' without its '{'".into());
+        }
         if !parts.contains(&Part::Var(Var::File)) {
             return Err("must contain {file}, or different recordings would share one key".into());
         }
@@ -167,14 +171,26 @@ fn component(s: &str) -> String {
     safe_name(s.as_bytes())
 }
 
-/// Makes a camera file name safe as one key component, reversibly: valid UTF-8 other than
-/// control characters, `/`, `\` and `%` is kept (spaces and CJK included); every other byte
-/// becomes `%XX`. An empty name or one of `.`/`..` is escaped too.
+/// The longest key component [`safe_name`] makes, in bytes. A camera's file name may be
+/// 255 bytes, which `%XX` escapes can triple, while a key component becomes a file name in
+/// the vault, the fs store, its metadata (`<name>.json`) and restores, all limited to 255
+/// bytes (NAME_MAX); 200 leaves room for a revision (`.r4294967295`) and those suffixes.
+/// S3 and OSS keys may be 1024 / 1023 bytes: the template's few components stay far below.
+pub const MAX_NAME: usize = 200;
+
+/// Makes a camera file name safe as one key component: valid UTF-8 other than control
+/// characters, `/`, `\`, `%` and the two code points XML 1.0 cannot carry (U+FFFE, U+FFFF:
+/// a listing holding them could not be parsed) is kept (spaces and CJK included); every
+/// other byte becomes `%XX`. An empty name, `.`, `..` and a leading `.camvault` (the fs
+/// store's own folder) are escaped too. Reversible up to [`MAX_NAME`] bytes; a longer one
+/// keeps its start and extension around `~` and 16 hex digits of the SHA-256 of the raw
+/// name, so distinct names stay distinct (the catalog keeps the raw name as `inbox_path`,
+/// and gives a key that is taken anyway a new revision).
 pub fn safe_name(raw: &[u8]) -> String {
     let mut out = String::with_capacity(raw.len());
     for chunk in raw.utf8_chunks() {
         for c in chunk.valid().chars() {
-            if c.is_control() || c == '/' || c == '\\' || c == '%' {
+            if c.is_control() || matches!(c, '/' | '\\' | '%' | '\u{FFFE}' | '\u{FFFF}') {
                 let mut buf = [0u8; 4];
                 for b in c.encode_utf8(&mut buf).bytes() {
                     out.push_str(&format!("%{b:02X}"));
@@ -193,7 +209,52 @@ pub fn safe_name(raw: &[u8]) -> String {
             out.push_str("%00empty");
         }
     }
+    if out.starts_with(".camvault") {
+        out.replace_range(..1, "%2E");
+    }
+    if out.len() > MAX_NAME {
+        out = shorten(raw, &out);
+    }
     out
+}
+
+/// `<start>~<hash><.ext>` of at most [`MAX_NAME`] bytes, for an escaped name that is longer.
+fn shorten(raw: &[u8], escaped: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(raw);
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    // The extension survives when it is short, so players and thumbnails still know it.
+    let ext = escaped
+        .rfind('.')
+        .filter(|&i| i > 0 && escaped.len() - i <= 16)
+        .map_or("", |i| &escaped[i..]);
+    let mut cut = MAX_NAME - ext.len() - 1 - hash.len();
+    while !escaped.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    // Never split a %XX escape.
+    if let Some(p) = escaped[..cut].rfind('%') {
+        if cut - p < 3 {
+            cut = p;
+        }
+    }
+    format!("{}~{hash}{ext}", &escaped[..cut])
+}
+
+/// A key as a relative path on a local disk (restores): each component that could not be
+/// a file name there (empty, `.`, `..`, longer than [`MAX_NAME`]) goes through
+/// [`safe_name`], so a key from any store, adopted ones included, stays beneath the folder
+/// it is written to.
+pub fn local_path(key: &str) -> std::path::PathBuf {
+    key.split('/')
+        .map(|c| {
+            if c.is_empty() || c == "." || c == ".." || c.len() > MAX_NAME {
+                safe_name(c.as_bytes())
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// `a/b/clip.mp4`, revision 2 → `a/b/clip.r2.mp4`.
@@ -237,6 +298,39 @@ mod tests {
         assert_eq!(safe_name(b"%FF.mp4"), "%25FF.mp4");
         assert_eq!(safe_name(b".."), "%2E%2E");
         assert_eq!(safe_name(b"a\nb"), "a%0Ab");
+        assert_eq!(safe_name(b".camvault"), "%2Ecamvault");
+        assert_eq!(safe_name("a\u{FFFF}".as_bytes()), "a%EF%BF%BF");
+        assert_eq!(safe_name(b"..mp4"), "..mp4");
+    }
+
+    #[test]
+    fn long_names_are_shortened_distinctly_with_their_extension() {
+        let a = [b'a'; 251].iter().chain(b".mp4").copied().collect::<Vec<u8>>();
+        let mut b = a.clone();
+        b[0] = b'b';
+        let (ka, kb) = (safe_name(&a), safe_name(&b));
+        assert!(ka.len() <= MAX_NAME && ka.ends_with(".mp4") && ka.contains('~'), "{ka}");
+        assert_ne!(ka, kb);
+        // 255 invalid bytes escape to 765: cut at an escape boundary.
+        let k = safe_name(&[0xff; 255]);
+        assert!(k.len() <= MAX_NAME, "{k}");
+        assert!(
+            k.split('~').next().unwrap().split('%').skip(1).all(|e| e == "FF"),
+            "{k}"
+        );
+        assert!(revision_key(&format!("v/{ka}"), u32::MAX).len() - 2 < 255);
+    }
+
+    #[test]
+    fn local_paths_stay_beneath() {
+        assert_eq!(local_path("a/b.mp4"), std::path::PathBuf::from("a/b.mp4"));
+        let p = local_path("../../etc//./x");
+        assert!(
+            p.components().all(|c| matches!(c, std::path::Component::Normal(_))),
+            "{p:?}"
+        );
+        let long = "x".repeat(1000);
+        assert!(local_path(&long).as_os_str().len() <= MAX_NAME);
     }
 
     #[test]
@@ -244,6 +338,7 @@ mod tests {
         assert!(Template::parse("videos/{camera}").is_err());
         assert!(Template::parse("../{file}").is_err());
         assert!(Template::parse("{file").is_err());
+        assert!(Template::parse("videos/{file}}").is_err());
         assert!(Template::parse("catalog/{file}").is_err());
         assert!(Template::parse("camvault-probe/{file}").is_err());
     }

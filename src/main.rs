@@ -7,12 +7,15 @@
 
 mod alerts;
 mod backup;
+mod beneath;
 mod cache;
 mod capture;
 mod catalog;
 mod cli;
 mod config;
 mod cost;
+#[cfg(test)]
+mod fuzz;
 mod health;
 mod inbox;
 mod keys;

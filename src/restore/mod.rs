@@ -260,7 +260,8 @@ fn clip_path(cfg: &Config, dir: &Path, key: &str) -> PathBuf {
     let prefix = crate::keys::Template::parse(&cfg.store.key_template)
         .map(|t| t.prefix().to_string())
         .unwrap_or_default();
-    dir.join(key.strip_prefix(&prefix).unwrap_or(key))
+    // Keys come from the store too (adopted ones): never `..` or a too-long name here.
+    dir.join(crate::keys::local_path(key.strip_prefix(&prefix).unwrap_or(key)))
 }
 
 /// What one `step` did.
@@ -456,7 +457,9 @@ async fn save_verified(reader: impl tokio::io::AsyncRead + Unpin, dest: &Path, i
     tokio::fs::create_dir_all(parent)
         .await
         .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    let tmp = dest.with_extension("part");
+    // A short name of its own: `with_extension` on the clip's name can give `..` (a clip
+    // named `..mp4`) or pass the 255-byte file name limit.
+    let tmp = parent.join(format!(".camvault-part.{}", fastrand::u64(..)));
     let mut out = tokio::fs::File::create(&tmp)
         .await
         .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;

@@ -137,7 +137,13 @@ impl FsStore {
     async fn write_meta(&self, key: &str, meta: &Meta) -> StoreResult<()> {
         let path = self.meta_path(key);
         Self::ensure_parent(&path).await?;
-        let tmp = path.with_extension(format!("json.{}.tmp", fastrand::u64(..)));
+        // A short name of its own in tmp/ (same filesystem, so the rename is atomic): a
+        // name derived from the key's could pass the 255-byte file name limit.
+        let tmp_dir = self.root.join(TMP_DIR);
+        tokio::fs::create_dir_all(&tmp_dir)
+            .await
+            .map_err(|e| io_error("cannot create", &tmp_dir, e))?;
+        let tmp = tmp_dir.join(format!("meta.{}.{}", fastrand::u64(..), std::process::id()));
         let json = serde_json::to_vec(meta).expect("meta serializes");
         tokio::fs::write(&tmp, json)
             .await

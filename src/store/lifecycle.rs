@@ -89,6 +89,7 @@ pub fn parse(xml: &str) -> Result<Vec<Rule>, String> {
     let mut cur: Option<Rule> = None;
     let mut days: Option<u32> = None;
     let mut class: Option<String> = None;
+    let mut text = String::new();
     loop {
         let before = reader.buffer_position() as usize;
         match reader
@@ -112,9 +113,24 @@ pub fn parse(xml: &str) -> Result<Vec<Rule>, String> {
                     depth_in_rule += 1;
                 }
                 path.push(name);
+                text.clear();
             }
             Event::End(e) => {
                 let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                if let Some(r) = cur.as_mut() {
+                    let text = std::mem::take(&mut text);
+                    let parent = path.get(path.len().wrapping_sub(2)).map(String::as_str);
+                    match (parent, path.last().map(String::as_str)) {
+                        (Some("Rule"), Some("ID")) => r.id = text,
+                        (Some("Rule"), Some("Prefix")) | (Some("Filter"), Some("Prefix")) => r.prefix = text,
+                        (Some("Rule"), Some("Status")) => r.enabled = text == "Enabled",
+                        (Some("Transition"), Some("Days")) => days = text.trim().parse().ok(),
+                        (Some("Transition"), Some("StorageClass")) => class = Some(text),
+                        (Some("Expiration"), Some("Days")) => r.expiration_days = text.trim().parse().ok(),
+                        _ => {}
+                    }
+                }
+                text.clear();
                 if cur.is_some() {
                     depth_in_rule -= 1;
                     if name == "Transition" && path.len() >= 2 {
@@ -130,22 +146,18 @@ pub fn parse(xml: &str) -> Result<Vec<Rule>, String> {
                 }
                 path.pop();
             }
-            Event::Text(t) => {
-                let text = t.decode().map(|c| c.into_owned()).unwrap_or_default();
-                let text = quick_xml::escape::unescape(&text)
-                    .map(|c| c.into_owned())
-                    .unwrap_or(text);
-                if let Some(r) = cur.as_mut() {
-                    let parent = path.get(path.len().wrapping_sub(2)).map(String::as_str);
-                    match (parent, path.last().map(String::as_str)) {
-                        (Some("Rule"), Some("ID")) => r.id = text,
-                        (Some("Rule"), Some("Prefix")) | (Some("Filter"), Some("Prefix")) => r.prefix = text,
-                        (Some("Rule"), Some("Status")) => r.enabled = text == "Enabled",
-                        (Some("Transition"), Some("Days")) => days = text.trim().parse().ok(),
-                        (Some("Transition"), Some("StorageClass")) => class = Some(text),
-                        (Some("Expiration"), Some("Days")) => r.expiration_days = text.trim().parse().ok(),
-                        _ => {}
-                    }
+            // Text arrives in pieces: quick-xml reports each entity (`&amp;`, `&#60;`) as an
+            // event of its own, so the text of an element is joined until it ends.
+            Event::Text(t) => text.push_str(&t.decode().map(|c| c.into_owned()).unwrap_or_default()),
+            Event::CData(t) => text.push_str(&String::from_utf8_lossy(&t)),
+            Event::GeneralRef(r) => {
+                let name = r.decode().map(|c| c.into_owned()).unwrap_or_default();
+                match r.resolve_char_ref() {
+                    Ok(Some(c)) => text.push(c),
+                    _ => match quick_xml::escape::resolve_predefined_entity(&name) {
+                        Some(v) => text.push_str(v),
+                        None => return Err(format!("unreadable lifecycle XML: unknown entity &{name};")),
+                    },
                 }
             }
             Event::Eof => break,

@@ -387,9 +387,14 @@ pub(crate) fn io_error(what: &str, path: &Path, e: std::io::Error) -> StoreError
         K::NotFound => ErrorKind::NotFound,
         K::PermissionDenied | K::ReadOnlyFilesystem => ErrorKind::Refused,
         K::AlreadyExists => ErrorKind::AlreadyExists,
+        // ENAMETOOLONG: the same key fails the same way every time.
+        _ if e.raw_os_error() == Some(libc::ENAMETOOLONG) => ErrorKind::Refused,
         _ => ErrorKind::Transient,
     };
     let hint = match kind {
+        ErrorKind::Refused if e.raw_os_error() == Some(libc::ENAMETOOLONG) => {
+            "; a name in this key is longer than the store's filesystem allows (255 bytes)"
+        }
         ErrorKind::Refused => "; give the camvault user write access, or remount read-write",
         _ if e.raw_os_error() == Some(28) => "; the store's disk is full: free space or move `store.fs.root`",
         _ => "",

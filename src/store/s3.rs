@@ -165,7 +165,13 @@ fn header<'a>(h: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> 
 
 /// Turns an error answer into what the user should do. `perm` is the IAM permission the
 /// operation needs, named when access is denied.
-fn explain(status: StatusCode, bucket_region: Option<&str>, body: &str, what: &str, perm: &str) -> StoreError {
+pub(crate) fn explain(
+    status: StatusCode,
+    bucket_region: Option<&str>,
+    body: &str,
+    what: &str,
+    perm: &str,
+) -> StoreError {
     let e: S3Error = quick_xml::de::from_str(body).unwrap_or_default();
     let region_hint = |r: &str| {
         if r.is_empty() {
