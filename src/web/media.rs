@@ -351,6 +351,9 @@ pub async fn thumb(State(app): State<App>, Path(id): Path<i64>, headers: HeaderM
     res
 }
 
+/// An export covers at most this many days.
+pub const EXPORT_MAX_DAYS: i64 = 2;
+
 #[derive(Deserialize)]
 pub struct ExportQuery {
     camera: String,
@@ -360,8 +363,8 @@ pub struct ExportQuery {
 
 /// The range's clips on this server's disk, joined into one MP4 download.
 pub async fn export(State(app): State<App>, Query(q): Query<ExportQuery>) -> Response {
-    if q.to_ms <= q.from_ms || q.to_ms - q.from_ms > 2 * 86_400_000 {
-        return fail(StatusCode::BAD_REQUEST, "choose a range of up to two days");
+    if let Err(r) = super::range::TimeRange::checked(q.from_ms, q.to_ms, EXPORT_MAX_DAYS) {
+        return r;
     }
     let cat = app.catalog.clone();
     let cam = q.camera.clone();
