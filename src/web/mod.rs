@@ -10,6 +10,7 @@
 pub mod api;
 pub mod auth;
 pub mod conn;
+pub mod jobs;
 pub mod media;
 pub mod pages;
 pub mod range;
