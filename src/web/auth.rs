@@ -50,8 +50,9 @@ pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 const MAX_SESSIONS: usize = 10_000;
 /// How long a login form stays valid.
 const FORM_LIFETIME: Duration = Duration::from_secs(3600);
-/// Login attempts waiting for the hasher at most; more are answered 503 at once.
-pub const HASH_QUEUE: usize = 4;
+/// Login attempts waiting for the hasher at most (at least one client's whole allowance);
+/// more are answered 503 at once.
+pub const HASH_QUEUE: usize = 8;
 /// The prefix of a pre-login cookie value (sessions are 64 hex digits).
 const FORM_PREFIX: &str = "form.";
 

@@ -269,7 +269,17 @@ pub async fn play(State(app): State<App>, Path(id): Path<i64>, method: Method, h
                 break;
             }
             let mut buf = vec![0u8; 64 * 1024];
-            match stdout.read(&mut buf).await {
+            // ffmpeg can be silent for a while (a fragment per keyframe): a viewer who
+            // leaves meanwhile must not wait for the next one.
+            let read = tokio::select! {
+                r = stdout.read(&mut buf) => r,
+                _ = tx.closed() => {
+                    let _ = child.start_kill();
+                    file = None;
+                    break;
+                }
+            };
+            match read {
                 Ok(0) => break,
                 Ok(n) => {
                     buf.truncate(n);
