@@ -252,7 +252,7 @@ fn parallel_logins_get_the_limit_and_memory_stays_bounded() {
     let after = serve.rss_mb();
     eprintln!("serve RSS: {before} MB before the bursts, {after} MB after");
     assert!(
-        after < before + 64,
+        after < before + 40,
         "RSS grew from {before} MB to {after} MB: hashes ran in parallel"
     );
     // The owner, from an address that did not fail, still logs in.
@@ -471,10 +471,11 @@ fn media_reads_start_at_most_one_bounded_ffmpeg() {
     let (codes, most) = most_ffmpegs_during(&serve, move || {
         burst(20, move |_| get(port, &format!("/media/thumb/{bad}")).code)
     });
-    assert!(codes.iter().all(|c| *c == 404 || *c == 503), "{codes:?}");
-    assert!(most <= 1, "{most} ffmpegs ran at once");
     let runs = ffmpeg_runs(&bin) - runs0;
+    eprintln!("20 thumbnail requests for a clip with no frame: {runs} ffmpeg runs, at most {most} at once");
+    assert!(most <= 1, "{most} ffmpegs ran at once");
     assert!((1..=2).contains(&runs), "{runs} ffmpeg runs for one clip (one per seek position)");
+    assert!(codes.iter().all(|c| *c == 404 || *c == 503), "{codes:?}");
     // Asked again: answered from memory, no ffmpeg.
     let codes = burst(20, move |_| get(port, &format!("/media/thumb/{bad}")).code);
     assert!(codes.iter().all(|c| *c == 404), "{codes:?}");
@@ -552,6 +553,10 @@ fn an_aborted_export_or_transcode_kills_its_ffmpeg() {
     )
     .unwrap();
     wait_for(Duration::from_secs(10), "the export's ffmpeg", || !serve.ffmpegs().is_empty());
+    for pid in serve.ffmpegs() {
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        eprintln!("running: {}", String::from_utf8_lossy(&cmd).replace('\0', " "));
+    }
     drop(s);
     let t0 = Instant::now();
     wait_for(Duration::from_secs(8), "the export's ffmpeg to be killed", || {

@@ -111,6 +111,17 @@ pub mod hasher {
 
     pub struct Hasher(SyncSender<Job>);
 
+    /// Returns the hash's freed memory to the system: glibc keeps a freed block that big
+    /// in the thread's arena (its mmap threshold grows to the largest block freed), so an
+    /// idle `serve` would otherwise hold the last hash's ~19 MiB for good.
+    fn give_back_memory() {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only releases free memory; it takes no pointers.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+
     impl Hasher {
         pub fn start(queue: usize) -> Hasher {
             let (tx, rx) = sync_channel::<Job>(queue);
@@ -118,6 +129,7 @@ pub mod hasher {
             let _ = std::thread::Builder::new().name("login-hash".into()).spawn(move || {
                 for (hash, password, reply) in rx {
                     let _ = reply.send(super::verify_password(&hash, &password));
+                    give_back_memory();
                 }
             });
             Hasher(tx)
