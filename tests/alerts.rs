@@ -447,7 +447,11 @@ fn echoing_refuser() -> u16 {
                     break;
                 }
             }
-            let body = format!("<html><body>Cannot {} <a href=\"{}\">retry</a></body></html>", line.trim(), line.split_whitespace().nth(1).unwrap_or(""));
+            let body = format!(
+                "<html><body>Cannot {} <a href=\"{}\">retry</a></body></html>",
+                line.trim(),
+                line.split_whitespace().nth(1).unwrap_or("")
+            );
             let mut s = stream;
             let _ = write!(s, "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
         }
@@ -490,8 +494,13 @@ fn failing_channels_print_no_credential_of_any_kind() {
     let out = env.run(&["alerts", "test"]);
     assert_eq!(out.status.code(), Some(1), "every channel failed");
     let text = format!("{}\n{}", stdout(&out), stderr(&out));
-    for name in ["wecom", "ding", "feishu", "tg", "bark", "ntfy", "ntfyauth", "slack", "basic"] {
-        assert!(text.contains(&format!("FAIL  channel {name}: HTTP 404")), "{name}: {text}");
+    for name in [
+        "wecom", "ding", "feishu", "tg", "bark", "ntfy", "ntfyauth", "slack", "basic",
+    ] {
+        assert!(
+            text.contains(&format!("FAIL  channel {name}: HTTP 404")),
+            "{name}: {text}"
+        );
     }
     assert!(text.contains("Cannot POST"), "the server's answer is shown: {text}");
     for s in secrets {

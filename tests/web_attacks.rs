@@ -99,7 +99,10 @@ impl Resp {
 /// A connection to `port` on 127.0.0.1 from the source address `from` (any 127.x.y.z
 /// works on Linux's loopback): how the tests act as many LAN clients.
 fn connect_from(from: IpAddr, port: u16) -> TcpStream {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let s = rt
         .block_on(async {
             let sock = tokio::net::TcpSocket::new_v4()?;
@@ -141,7 +144,14 @@ fn http_from(from: IpAddr, port: u16, method: &str, path: &str, headers: &[(&str
 }
 
 fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
-    exchange(TcpStream::connect(("127.0.0.1", port)).unwrap(), port, method, path, headers, body)
+    exchange(
+        TcpStream::connect(("127.0.0.1", port)).unwrap(),
+        port,
+        method,
+        path,
+        headers,
+        body,
+    )
 }
 
 fn get(port: u16, path: &str) -> Resp {
@@ -185,7 +195,12 @@ fn post_login(from: IpAddr, port: u16, form: &(String, String), password: &str) 
 /// An env with a web password and `http.listen` = `listen` (a LAN-style address).
 fn lan_env(listen: &str, extra: &str) -> Env {
     let env = Env::new(1, &format!("http.enabled = true\nhttp.listen = \"{listen}\"\n{extra}"));
-    let mut p = env.cmd(&["passwd"]).stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let mut p = env
+        .cmd(&["passwd"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     writeln!(p.stdin.take().unwrap(), "{PASSWORD}").unwrap();
     assert!(p.wait().unwrap().success());
     env
@@ -278,7 +293,11 @@ fn a_login_page_flood_does_not_expire_the_owners_form() {
         }
         n
     });
-    assert_eq!(flooded.iter().sum::<usize>(), 10_080, "every flood request was answered");
+    assert_eq!(
+        flooded.iter().sum::<usize>(),
+        10_080,
+        "every flood request was answered"
+    );
     let after = serve.rss_mb();
     eprintln!("serve RSS: {before} MB before the flood, {after} MB after");
     let ok = post_login(lo(1), port, &owner, PASSWORD);
@@ -362,7 +381,11 @@ fn slowloris_connections_are_closed_and_capped() {
         "slowloris: {} of 40 still open after {took:?}; serve's descriptors {fds0} -> at most {most_fds}",
         open.len()
     );
-    assert!(open.is_empty(), "{} trickling connections still open after {took:?}", open.len());
+    assert!(
+        open.is_empty(),
+        "{} trickling connections still open after {took:?}",
+        open.len()
+    );
     assert!(most_fds <= fds0 + 16 + 4, "descriptors grew from {fds0} to {most_fds}");
     // An idle connection (nothing sent) is closed too, and a normal request still works.
     let mut idle = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -370,7 +393,10 @@ fn slowloris_connections_are_closed_and_capped() {
     let t1 = Instant::now();
     let mut buf = [0u8; 64];
     assert!(matches!(idle.read(&mut buf), Ok(0) | Err(_)));
-    assert!(t1.elapsed() < Duration::from_secs(20), "idle connection closed after the timeout");
+    assert!(
+        t1.elapsed() < Duration::from_secs(20),
+        "idle connection closed after the timeout"
+    );
     assert_eq!(get(port, "/healthz").code, 200);
 }
 
@@ -387,10 +413,16 @@ fn hevc(secs: u32) -> Vec<u8> {
 fn counting_ffmpeg(env: &Env) -> PathBuf {
     let bin = env.root().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    let real = String::from_utf8(Command::new("sh").args(["-c", "command -v ffmpeg"]).output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        .to_string();
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v ffmpeg"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
     let script = format!(
         "#!/bin/sh\necho \"$*\" >> '{dir}/ffmpeg.log'\nif [ -e '{dir}/slow' ]; then exec '{real}' -re \"$@\"; fi\nexec '{real}' \"$@\"\n",
         dir = bin.display()
@@ -440,9 +472,14 @@ fn media_env(port: u16, video_secs: u32) -> (Env, Serving, PathBuf, i64, i64) {
     let thumb = env.root().join(format!("webcache/thumbs/{}.jpg", ids[0]));
     wait_for(Duration::from_secs(60), "the thumbnail stage", || {
         thumb.is_file()
-            && catalog_count(&env, "SELECT CAST(value AS INTEGER) FROM kv WHERE key = 'web.thumbs_after_id'") >= ids[1]
+            && catalog_count(
+                &env,
+                "SELECT CAST(value AS INTEGER) FROM kv WHERE key = 'web.thumbs_after_id'",
+            ) >= ids[1]
     });
-    wait_for(Duration::from_secs(30), "the stage's ffmpegs to end", || serve.ffmpegs().is_empty());
+    wait_for(Duration::from_secs(30), "the stage's ffmpegs to end", || {
+        serve.ffmpegs().is_empty()
+    });
     (env, serve, bin, ids[0], ids[1])
 }
 
@@ -474,7 +511,10 @@ fn media_reads_start_at_most_one_bounded_ffmpeg() {
     let runs = ffmpeg_runs(&bin) - runs0;
     eprintln!("20 thumbnail requests for a clip with no frame: {runs} ffmpeg runs, at most {most} at once");
     assert!(most <= 1, "{most} ffmpegs ran at once");
-    assert!((1..=2).contains(&runs), "{runs} ffmpeg runs for one clip (one per seek position)");
+    assert!(
+        (1..=2).contains(&runs),
+        "{runs} ffmpeg runs for one clip (one per seek position)"
+    );
     assert!(codes.iter().all(|c| *c == 404 || *c == 503), "{codes:?}");
     // Asked again: answered from memory, no ffmpeg.
     let codes = burst(20, move |_| get(port, &format!("/media/thumb/{bad}")).code);
@@ -552,7 +592,9 @@ fn an_aborted_export_or_transcode_kills_its_ffmpeg() {
         "GET /media/export?camera={CAMERA}&from_ms={from}&to_ms={to} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
     )
     .unwrap();
-    wait_for(Duration::from_secs(10), "the export's ffmpeg", || !serve.ffmpegs().is_empty());
+    wait_for(Duration::from_secs(10), "the export's ffmpeg", || {
+        !serve.ffmpegs().is_empty()
+    });
     for pid in serve.ffmpegs() {
         let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         eprintln!("running: {}", String::from_utf8_lossy(&cmd).replace('\0', " "));
@@ -569,7 +611,11 @@ fn an_aborted_export_or_transcode_kills_its_ffmpeg() {
     write!(s, "GET /media/play/{video} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n").unwrap();
     let mut first = [0u8; 1024];
     let n = s.read(&mut first).unwrap();
-    assert!(n > 0 && first.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&first[..n]));
+    assert!(
+        n > 0 && first.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&first[..n])
+    );
     assert!(!serve.ffmpegs().is_empty(), "the transcode runs");
     drop(s);
     let t0 = Instant::now();
@@ -605,7 +651,11 @@ fn wrapping_time_ranges_are_refused() {
     for (a, b) in [(min, max), (min, t * 1000), (-1, max), (0, 86_400_000)] {
         let r = get(port, &format!("/media/export?camera={CAMERA}&from_ms={a}&to_ms={b}"));
         assert_eq!(r.code, 400, "export {a}..{b}: {}", r.text());
-        assert!(r.text().contains("years 2000-2200") || r.text().contains("range of up to"), "{}", r.text());
+        assert!(
+            r.text().contains("years 2000-2200") || r.text().contains("range of up to"),
+            "{}",
+            r.text()
+        );
     }
     // A restore needs this page's session and token.
     let shell = get(port, "/");
@@ -632,10 +682,21 @@ fn wrapping_time_ranges_are_refused() {
         let r = post(path, (t - 41 * 86_400) * 1000, t * 1000);
         assert_eq!(r.code, 400, "{}", r.text());
     }
-    assert_eq!(catalog_count(&env, "SELECT COUNT(*) FROM restores"), 0, "no restore was created");
+    assert_eq!(
+        catalog_count(&env, "SELECT COUNT(*) FROM restores"),
+        0,
+        "no restore was created"
+    );
     // A sane range still works.
     let r = post("/api/restore/plan", t * 1000 - 1000, t * 1000 + 1000);
     assert_eq!(r.code, 200, "{}", r.text());
-    let r = get(port, &format!("/media/export?camera={CAMERA}&from_ms={}&to_ms={}", t * 1000 - 1000, t * 1000 + 1000));
+    let r = get(
+        port,
+        &format!(
+            "/media/export?camera={CAMERA}&from_ms={}&to_ms={}",
+            t * 1000 - 1000,
+            t * 1000 + 1000
+        ),
+    );
     assert_eq!(r.code, 200, "{}", r.text());
 }

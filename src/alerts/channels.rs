@@ -193,9 +193,16 @@ fn secrets(ch: &Channel) -> Vec<String> {
         out.extend(u.password().map(str::to_string));
         out.extend(u.query_pairs().map(|(_, v)| v.into_owned()));
         if let Some(q) = u.query() {
-            out.extend(q.split('&').filter_map(|kv| kv.split_once('=')).map(|(_, v)| v.to_string()));
+            out.extend(
+                q.split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(_, v)| v.to_string()),
+            );
         }
-        let segments: Vec<&str> = u.path_segments().map(|s| s.filter(|x| !x.is_empty()).collect()).unwrap_or_default();
+        let segments: Vec<&str> = u
+            .path_segments()
+            .map(|s| s.filter(|x| !x.is_empty()).collect())
+            .unwrap_or_default();
         let keyed: Vec<&str> = match ch.kind {
             ChannelKind::Bark | ChannelKind::Ntfy => segments,
             ChannelKind::Feishu => segments.last().copied().into_iter().collect(),
@@ -234,7 +241,8 @@ pub fn redact(s: &str, ch: &Channel) -> String {
 /// `name=value` with a credential name (any case) becomes `name=***`; `/bot<token>/`
 /// becomes `/bot***/`.
 fn redact_params(s: &str) -> String {
-    let ends = |c: char| matches!(c, '&' | '#' | '"' | '\'' | '<' | '>' | ',' | ';' | ')' | ']' | '}') || c.is_whitespace();
+    let ends =
+        |c: char| matches!(c, '&' | '#' | '"' | '\'' | '<' | '>' | ',' | ';' | ')' | ']' | '}') || c.is_whitespace();
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(eq) = rest.find('=') {
@@ -316,7 +324,10 @@ mod tests {
         let ch = channel(ChannelKind::Webhook, "https://hooks.example/x");
         let r = redact("POST /cgi-bin/webhook/send?key=k&debug=1 and access_token=abc", &ch);
         assert_eq!(r, "POST /cgi-bin/webhook/send?key=***&debug=1 and access_token=***");
-        let r = redact("https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage", &ch);
+        let r = redact(
+            "https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage",
+            &ch,
+        );
         assert_eq!(r, "https://api.telegram.org/bot***/sendMessage");
         assert_eq!(redact("a=b, nothing secret", &ch), "a=b, nothing secret");
     }

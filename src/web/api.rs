@@ -413,7 +413,7 @@ fn plan_json(p: &restore::Plan) -> Value {
 pub const RESTORE_MAX_DAYS: i64 = 31;
 
 fn check_range(b: &RestoreBody) -> Option<Response> {
-    super::range::TimeRange::checked(b.from_ms, b.to_ms, RESTORE_MAX_DAYS).err()
+    super::range::TimeRange::refusal(b.from_ms, b.to_ms, RESTORE_MAX_DAYS)
 }
 
 /// What a restore of the range would take: where each clip comes from, cost and time.

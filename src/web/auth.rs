@@ -456,7 +456,11 @@ pub async fn login_page(State(app): State<App>, headers: HeaderMap) -> Response 
         return Redirect::to("/").into_response();
     }
     let cookie = cookie_value(&headers);
-    if cookie.as_deref().and_then(|id| auth.session(id)).is_some_and(|s| s.authed) {
+    if cookie
+        .as_deref()
+        .and_then(|id| auth.session(id))
+        .is_some_and(|s| s.authed)
+    {
         return Redirect::to("/").into_response();
     }
     // A pre-login cookie whose signed token the form carries: login CSRF is refused too.
@@ -539,7 +543,10 @@ pub async fn login(
         warn!(client = %ip, "login refused: too many logins at once");
         let mut res = (
             StatusCode::SERVICE_UNAVAILABLE,
-            Html(login_form(&csrf, "Too many logins at once: try again in a few seconds.")),
+            Html(login_form(
+                &csrf,
+                "Too many logins at once: try again in a few seconds.",
+            )),
         )
             .into_response();
         res.headers_mut()

@@ -107,7 +107,8 @@ fn busy() -> Response {
         StatusCode::SERVICE_UNAVAILABLE,
         "the server is busy converting other clips: try again in a few seconds",
     );
-    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     r
 }
 

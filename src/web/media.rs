@@ -417,7 +417,12 @@ async fn make_thumb(app: &App, id: i64, src: &FsPath, out: &FsPath) -> Result<()
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(fail(StatusCode::NOT_IMPLEMENTED, NO_FFMPEG));
             }
-            Err(e) => return Err(fail(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot run ffmpeg: {e}"))),
+            Err(e) => {
+                return Err(fail(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("cannot run ffmpeg: {e}"),
+                ))
+            }
             Ok(o) if o.status.success() && std::fs::metadata(&tmp).is_ok_and(|m| m.len() > 0) => {
                 return std::fs::rename(&tmp, out)
                     .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, format!("cache: {e}")));
@@ -439,7 +444,7 @@ pub struct ExportQuery {
 
 /// The range's clips on this server's disk, joined into one MP4 download.
 pub async fn export(State(app): State<App>, method: Method, Query(q): Query<ExportQuery>) -> Response {
-    if let Err(r) = super::range::TimeRange::checked(q.from_ms, q.to_ms, EXPORT_MAX_DAYS) {
+    if let Some(r) = super::range::TimeRange::refusal(q.from_ms, q.to_ms, EXPORT_MAX_DAYS) {
         return r;
     }
     if method == Method::HEAD {

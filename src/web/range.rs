@@ -39,9 +39,11 @@ impl TimeRange {
         }
     }
 
-    /// [`TimeRange::new`], with the error as a 400 response.
-    pub fn checked(from_ms: i64, to_ms: i64, max_days: i64) -> Result<TimeRange, Response> {
-        Self::new(from_ms, to_ms, max_days).map_err(|e| fail(StatusCode::BAD_REQUEST, e))
+    /// The 400 response for a range [`TimeRange::new`] refuses.
+    pub fn refusal(from_ms: i64, to_ms: i64, max_days: i64) -> Option<Response> {
+        Self::new(from_ms, to_ms, max_days)
+            .err()
+            .map(|e| fail(StatusCode::BAD_REQUEST, e))
     }
 }
 
@@ -57,7 +59,13 @@ mod tests {
         assert!(TimeRange::new(t, t, 2).is_err(), "empty");
         assert!(TimeRange::new(t, t - 1, 2).is_err(), "backwards");
         // i64::MAX - i64::MIN wraps to -1 unchecked; every such pair is refused.
-        for (a, b) in [(i64::MIN, i64::MAX), (i64::MIN, t), (t, i64::MAX), (i64::MAX, i64::MIN), (0, DAY_MS)] {
+        for (a, b) in [
+            (i64::MIN, i64::MAX),
+            (i64::MIN, t),
+            (t, i64::MAX),
+            (i64::MAX, i64::MIN),
+            (0, DAY_MS),
+        ] {
             let e = TimeRange::new(a, b, 31).unwrap_err();
             assert!(e.contains("years 2000-2200"), "{e}");
         }
