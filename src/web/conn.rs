@@ -9,7 +9,8 @@
 //! - At most `http.max_connections` connections are open; more wait in the kernel's
 //!   accept queue until one closes.
 //! - One client address holds at most [`PER_CLIENT`] of them; more are closed at once,
-//!   so one machine cannot take every slot from the others.
+//!   so one machine cannot take every slot from the others. Loopback clients are not
+//!   counted: a reverse proxy on this machine brings everyone's requests from 127.0.0.1.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -87,9 +88,17 @@ pub async fn serve(listener: TcpListener, router: Router, max_connections: usize
                 }
             },
         };
-        let Some(slot) = clients.take(super::auth::client_ip(peer)) else {
-            debug!(client = %peer.ip(), "http: too many connections from one client, closed");
-            continue;
+        let ip = super::auth::client_ip(peer);
+        let slot = if ip.is_loopback() {
+            None
+        } else {
+            match clients.take(ip) {
+                Some(s) => Some(s),
+                None => {
+                    debug!(client = %ip, "http: too many connections from one client, closed");
+                    continue;
+                }
+            }
         };
         let router = router.clone();
         let stop = stop.clone();
