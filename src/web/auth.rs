@@ -278,8 +278,8 @@ impl Auth {
         if let Some(wait) = self.blocked(ip) {
             return Err(wait);
         }
-        // blocked() and this push under one lock would be tidier; two parallel attempts
-        // can both pass blocked(), so check again with the lock held.
+        // blocked() let the lock go: a parallel attempt may have been counted since, so
+        // look again with the lock held before counting this one.
         let now = Instant::now();
         let mut f = self.failures.lock().unwrap();
         let per = f.0.get(&ip).map_or(0, VecDeque::len);
