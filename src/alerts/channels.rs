@@ -248,8 +248,10 @@ fn redact_params(s: &str) -> String {
     while let Some(eq) = rest.find('=') {
         let (head, tail) = rest.split_at(eq);
         let name_start = head
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         let name = &head[name_start..];
         out.push_str(head);
         out.push('=');
@@ -330,6 +332,17 @@ mod tests {
         );
         assert_eq!(r, "https://api.telegram.org/bot***/sendMessage");
         assert_eq!(redact("a=b, nothing secret", &ch), "a=b, nothing secret");
+    }
+
+    proptest::proptest! {
+        /// Whatever text a server answers, redaction never panics, and a credential
+        /// parameter's value never survives it.
+        #[test]
+        fn redaction_never_panics_nor_leaks_a_key(pre in "\\PC{0,40}", value in "[A-Za-z0-9_-]{1,40}", post in "[&# \"<]\\PC{0,20}") {
+            let ch = channel(ChannelKind::Webhook, "https://hooks.example/x");
+            let r = redact(&format!("{pre} /send?key={value}{post}"), &ch);
+            proptest::prop_assert!(r.contains("?key=***"), "{}", r);
+        }
     }
 
     #[test]

@@ -71,4 +71,16 @@ mod tests {
         }
         assert!(TimeRange::new(t, t + DAY_MS, i64::MAX).is_ok(), "the limit saturates");
     }
+
+    proptest::proptest! {
+        /// Any two i64 from a request: never a panic (debug overflow), and an accepted
+        /// range is inside the bounds, forward and at most the limit long.
+        #[test]
+        fn any_pair_is_checked_without_overflow(a in proptest::num::i64::ANY, b in proptest::num::i64::ANY, days in 0i64..400) {
+            if let Ok(r) = TimeRange::new(a, b, days) {
+                proptest::prop_assert!(r.from_ms >= EARLIEST_MS && r.to_ms <= LATEST_MS);
+                proptest::prop_assert!(r.to_ms > r.from_ms && r.to_ms - r.from_ms <= days * DAY_MS);
+            }
+        }
+    }
 }
