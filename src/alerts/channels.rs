@@ -332,6 +332,8 @@ mod tests {
         );
         assert_eq!(r, "https://api.telegram.org/bot***/sendMessage");
         assert_eq!(redact("a=b, nothing secret", &ch), "a=b, nothing secret");
+        // proptest found it: a multi-byte character right before '='.
+        assert_eq!(redact("\"𞠀=x 𞡥key=abc", &ch), "\"𞠀=x 𞡥key=***");
     }
 
     proptest::proptest! {
