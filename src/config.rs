@@ -470,6 +470,9 @@ pub struct Http {
     pub session_hours: u64,
     /// Where thumbnails and transcoded clips are kept (relative to the config's directory).
     pub cache_dir: PathBuf,
+    /// Open HTTP connections at most (more wait until one closes): each holds a file
+    /// descriptor that capture, the catalog and uploads also need.
+    pub max_connections: usize,
 }
 
 impl Default for Http {
@@ -481,6 +484,7 @@ impl Default for Http {
             secure_cookie: true,
             session_hours: 168,
             cache_dir: "webcache".into(),
+            max_connections: 128,
         }
     }
 }

@@ -430,3 +430,80 @@ fn a_finished_restore_is_announced_once() {
         .count();
     assert_eq!(n, 1, "announced once");
 }
+
+/// A receiver that refuses every request the way web servers and proxies do, echoing the
+/// request line (and so the URL's keys) in its error page.
+fn echoing_refuser() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut r = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            let _ = r.read_line(&mut line);
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim_end().is_empty() {
+                    break;
+                }
+            }
+            let body = format!(
+                "<html><body>Cannot {} <a href=\"{}\">retry</a></body></html>",
+                line.trim(),
+                line.split_whitespace().nth(1).unwrap_or("")
+            );
+            let mut s = stream;
+            let _ = write!(s, "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        }
+    });
+    port
+}
+
+/// Issue 13, finding 9: `alerts test` printed WeCom's `key=` and DingTalk's `access_token=`.
+/// Every channel's credentials, in each one's real URL shape, against a server that echoes
+/// the URL: none of them reaches the output, and each failure still names its channel.
+#[test]
+fn failing_channels_print_no_credential_of_any_kind() {
+    let port = echoing_refuser();
+    let u = format!("http://127.0.0.1:{port}");
+    let secrets = [
+        "693a91f6-7aaa-4bc4-97a0-0ec2sifa5aaa",                             // WeCom key
+        "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b", // DingTalk access_token
+        "SEC0123456789abcdefdingsign",                                      // DingTalk signing secret
+        "2d3f1a9c-0b7e-4c55-9a31-6e2f8d4b7c10",                             // Feishu hook id
+        "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",                     // Telegram bot token
+        "Xq8zPLm3nVtR5wKc2hJd7f",                                           // Bark device key
+        "camvault-h7Qk29xLw",                                               // ntfy topic
+        "QmFzaWMgZG9vcjpwYXNz",                                             // ntfy auth= parameter
+        "XXXXXXXXXXXXXXXXXXXXXXXX",                                         // Slack-style webhook key
+        "hunter22pw",                                                       // a password in a webhook URL
+    ];
+    let cfg = format!(
+        "[[alerts.channel]]\nname = \"wecom\"\nkind = \"wecom\"\nurl = \"{u}/cgi-bin/webhook/send?key={}\"\n\
+         [[alerts.channel]]\nname = \"ding\"\nkind = \"dingtalk\"\nurl = \"{u}/robot/send?access_token={}\"\nsecret = \"{}\"\n\
+         [[alerts.channel]]\nname = \"feishu\"\nkind = \"feishu\"\nurl = \"{u}/open-apis/bot/v2/hook/{}\"\n\
+         [[alerts.channel]]\nname = \"tg\"\nkind = \"telegram\"\nurl = \"{u}\"\ntoken = \"{}\"\nchat_id = \"42\"\n\
+         [[alerts.channel]]\nname = \"bark\"\nkind = \"bark\"\nurl = \"{u}/{}\"\n\
+         [[alerts.channel]]\nname = \"ntfy\"\nkind = \"ntfy\"\nurl = \"{u}/{}\"\n\
+         [[alerts.channel]]\nname = \"ntfyauth\"\nkind = \"ntfy\"\nurl = \"{u}/door?auth={}\"\n\
+         [[alerts.channel]]\nname = \"slack\"\nkind = \"webhook\"\nurl = \"{u}/services/T0AAAAAAA/B0BBBBBBB/{}\"\n\
+         [[alerts.channel]]\nname = \"basic\"\nkind = \"webhook\"\nurl = \"http://door:{}@127.0.0.1:{port}/x\"\n",
+        secrets[0], secrets[1], secrets[2], secrets[3], secrets[4], secrets[5], secrets[6], secrets[7], secrets[8], secrets[9],
+    );
+    let env = Env::new(1, &cfg);
+    let out = env.run(&["alerts", "test"]);
+    assert_eq!(out.status.code(), Some(1), "every channel failed");
+    let text = format!("{}\n{}", stdout(&out), stderr(&out));
+    for name in [
+        "wecom", "ding", "feishu", "tg", "bark", "ntfy", "ntfyauth", "slack", "basic",
+    ] {
+        assert!(
+            text.contains(&format!("FAIL  channel {name}: HTTP 404")),
+            "{name}: {text}"
+        );
+    }
+    assert!(text.contains("Cannot POST"), "the server's answer is shown: {text}");
+    for s in secrets {
+        assert!(!text.contains(s), "{s} in the output:\n{text}");
+    }
+}

@@ -147,6 +147,7 @@ impl Catalog {
         from_ms: i64,
         to_ms: i64,
         key: Option<&str>,
+        limit: usize,
     ) -> Result<Vec<Candidate>> {
         let c = self.lock();
         let mut st = c.prepare_cached(
@@ -154,10 +155,12 @@ impl Catalog {
              FROM files
              WHERE (?4 IS NOT NULL AND key = ?4)
                 OR (?4 IS NULL AND (?1 IS NULL OR camera = ?1) AND start_ms >= ?2 AND start_ms < ?3)
-             ORDER BY camera, start_ms, id",
+             ORDER BY camera, start_ms, id
+             LIMIT ?5",
         )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = st
-            .query_map(params![camera, from_ms, to_ms, key], candidate_row)?
+            .query_map(params![camera, from_ms, to_ms, key, limit], candidate_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }

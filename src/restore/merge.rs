@@ -8,6 +8,13 @@ use anyhow::{bail, Context, Result};
 
 /// Merges `clips` (in order) into `out`.
 pub fn merge(clips: &[PathBuf], out: &Path) -> Result<()> {
+    let list = write_list(clips, out)?;
+    let result = command(&list, out).output();
+    finish(result, &list, out)
+}
+
+/// Writes the concat list for `clips` beside `out`; returns its path.
+pub fn write_list(clips: &[PathBuf], out: &Path) -> Result<PathBuf> {
     if clips.is_empty() {
         bail!("nothing to merge");
     }
@@ -19,34 +26,46 @@ pub fn merge(clips: &[PathBuf], out: &Path) -> Result<()> {
         text.push_str(&format!("file '{}'\n", abs.to_string_lossy().replace('\'', r"'\''")));
     }
     std::fs::write(&list, text).with_context(|| format!("cannot write {}", list.display()))?;
-    let result = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "concat",
-            "-safe",
-            "0",
-            "-i",
-        ])
-        .arg(&list)
-        .args([
-            "-map",
-            "0:v",
-            "-map",
-            "0:a?",
-            "-c:v",
-            "copy",
-            "-c:a",
-            "aac",
-            "-movflags",
-            "+faststart",
-        ])
-        .arg(out)
-        .output();
-    let _ = std::fs::remove_file(&list);
+    Ok(list)
+}
+
+/// The ffmpeg that merges the clips of `list` into `out` (the web export runs it as a
+/// job that is killed when its request goes away).
+pub fn command(list: &Path, out: &Path) -> Command {
+    let mut c = Command::new("ffmpeg");
+    c.args([
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        "-y",
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+    ])
+    .arg(list)
+    .args([
+        "-map",
+        "0:v",
+        "-map",
+        "0:a?",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "aac",
+        "-movflags",
+        "+faststart",
+    ])
+    .arg(out)
+    .stdin(std::process::Stdio::null());
+    c
+}
+
+/// What ffmpeg's `result` means for the merge; removes the list (and a failed `out`).
+pub fn finish(result: std::io::Result<std::process::Output>, list: &Path, out: &Path) -> Result<()> {
+    let _ = std::fs::remove_file(list);
     match result {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
             "cannot merge: ffmpeg is not installed (`apt-get install ffmpeg`); the clips themselves are restored in {}",

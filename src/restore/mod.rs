@@ -102,10 +102,24 @@ impl Plan {
 }
 
 const GB: f64 = 1e9;
+/// The clips one restore takes at most: a month of one-minute clips from three cameras
+/// fits; a range that wrapped or spans years does not (each clip costs a HEAD, and on the
+/// archive classes a billed retrieval).
+pub const MAX_CLIPS: usize = 150_000;
 
 /// Looks at every clip of the range and prices the restore.
 pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Request) -> Result<Plan> {
-    let clips = cat.restore_candidates(req.camera.as_deref(), req.from_ms, req.to_ms, req.key.as_deref())?;
+    // One more than allowed, to tell "exactly the limit" from "too many".
+    let clips = cat.restore_candidates(
+        req.camera.as_deref(),
+        req.from_ms,
+        req.to_ms,
+        req.key.as_deref(),
+        MAX_CLIPS + 1,
+    )?;
+    if clips.len() > MAX_CLIPS {
+        bail!("the range holds more than {MAX_CLIPS} clips: restore a shorter range (or one camera) at a time");
+    }
     let heads = futures_util::stream::iter(clips.into_iter().map(|clip| async move {
         // A drill proves the archive, so it never takes the local copy.
         if clip.cached && !req.drill {

@@ -409,9 +409,11 @@ fn plan_json(p: &restore::Plan) -> Value {
     })
 }
 
+/// A restore covers at most this many days (checked without overflow, see [`super::range`]).
+pub const RESTORE_MAX_DAYS: i64 = 31;
+
 fn check_range(b: &RestoreBody) -> Option<Response> {
-    (b.to_ms <= b.from_ms || b.to_ms - b.from_ms > 31 * 86_400_000)
-        .then(|| bad("choose a range of up to 31 days that ends after it starts"))
+    super::range::TimeRange::refusal(b.from_ms, b.to_ms, RESTORE_MAX_DAYS)
 }
 
 /// What a restore of the range would take: where each clip comes from, cost and time.

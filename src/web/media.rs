@@ -2,32 +2,34 @@
 //! clip transcoded to H.264/AAC fragmented MP4 for browsers that cannot play the cameras'
 //! HEVC and A-law (kept in `http.cache_dir`), thumbnails, a range exported as one MP4, and
 //! a finished restore's merged file.
+//!
+//! Every ffmpeg a request starts goes through [`super::jobs`] (one at a time, a short
+//! queue, killed when its request goes away, failures remembered); a `HEAD` starts none.
 
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio::sync::Semaphore;
 
+use super::jobs::{job_command, Jobs, Kind};
 use super::{blocking, fail, App};
 use crate::catalog::web::Clip;
 
 pub struct Media {
     pub cache: PathBuf,
-    /// At most one transcode or export at a time: the box also captures and uploads.
-    jobs: Arc<Semaphore>,
+    /// Every ffmpeg a request starts: transcodes, thumbnails, exports.
+    pub jobs: Jobs,
 }
 
 impl Media {
     pub fn new(cfg: &crate::config::Config) -> Media {
         Media {
             cache: cfg.web_cache(),
-            jobs: Arc::new(Semaphore::new(1)),
+            jobs: Jobs::default(),
         }
     }
 }
@@ -160,7 +162,7 @@ pub async fn clip(State(app): State<App>, Path(id): Path<i64>, headers: HeaderMa
 /// The clip as H.264/AAC fragmented MP4. The first request streams ffmpeg's output as it
 /// comes (playback starts at once) while it is written to the cache; later requests get
 /// the cached file, with ranges.
-pub async fn play(State(app): State<App>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
+pub async fn play(State(app): State<App>, Path(id): Path<i64>, method: Method, headers: HeaderMap) -> Response {
     let c = match clip_of(&app, id).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -172,11 +174,20 @@ pub async fn play(State(app): State<App>, Path(id): Path<i64>, headers: HeaderMa
     if out.is_file() {
         return send_file(&out, &headers, "video/mp4", None).await;
     }
-    // One transcode at a time; a second request for the same clip then finds it cached.
-    let permit = match app.media.jobs.clone().acquire_owned().await {
+    if method == Method::HEAD {
+        return head_only();
+    }
+    if app.media.jobs.failed(Kind::Play, id) {
+        return failed_before(&c);
+    }
+    // One job at a time; a second request for the same clip then finds it cached.
+    let permit = match app.media.jobs.slot().await {
         Ok(p) => p,
-        Err(_) => return fail(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+        Err(r) => return r,
     };
+    if app.media.jobs.failed(Kind::Play, id) {
+        return failed_before(&c);
+    }
     if out.is_file() {
         drop(permit);
         return send_file(&out, &headers, "video/mp4", None).await;
@@ -184,7 +195,8 @@ pub async fn play(State(app): State<App>, Path(id): Path<i64>, headers: HeaderMa
     if let Err(e) = std::fs::create_dir_all(out.parent().unwrap()) {
         return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("cache: {e}"));
     }
-    let child = tokio::process::Command::new("ffmpeg")
+    let mut ffmpeg = std::process::Command::new("ffmpeg");
+    ffmpeg
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i"])
         .arg(&src)
         .args([
@@ -206,11 +218,9 @@ pub async fn play(State(app): State<App>, Path(id): Path<i64>, headers: HeaderMa
             "mp4",
             "pipe:1",
         ])
-        .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
+        .stderr(std::process::Stdio::piped());
+    let child = job_command(ffmpeg).spawn();
     let mut child = match child {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return fail(StatusCode::NOT_IMPLEMENTED, NO_FFMPEG),
@@ -234,6 +244,7 @@ pub async fn play(State(app): State<App>, Path(id): Path<i64>, headers: HeaderMa
                     .to_string()
             })
             .unwrap_or_default();
+        app.media.jobs.remember_failure(Kind::Play, id);
         return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("ffmpeg failed: {why}"));
     }
     first.truncate(n);
@@ -243,19 +254,32 @@ pub async fn play(State(app): State<App>, Path(id): Path<i64>, headers: HeaderMa
         let part = out.with_extension("part.mp4");
         let mut file = tokio::fs::File::create(&part).await.ok();
         let mut chunk = first;
-        let mut client = true;
         loop {
             if let Some(f) = file.as_mut() {
                 if tokio::io::AsyncWriteExt::write_all(f, &chunk).await.is_err() {
                     file = None;
                 }
             }
-            // The cache file is finished even when the viewer has gone.
-            if client && tx.send(Ok(bytes::Bytes::from(chunk))).await.is_err() {
-                client = false;
+            // The viewer has gone (or stopped reading for a minute: a paused player
+            // must not hold the only slot): ffmpeg is killed, the half-made file goes below.
+            let sent = tokio::time::timeout(STALLED, tx.send(Ok(bytes::Bytes::from(chunk)))).await;
+            if !matches!(sent, Ok(Ok(()))) {
+                let _ = child.start_kill();
+                file = None;
+                break;
             }
             let mut buf = vec![0u8; 64 * 1024];
-            match stdout.read(&mut buf).await {
+            // ffmpeg can be silent for a while (a fragment per keyframe): a viewer who
+            // leaves meanwhile must not wait for the next one.
+            let read = tokio::select! {
+                r = stdout.read(&mut buf) => r,
+                _ = tx.closed() => {
+                    let _ = child.start_kill();
+                    file = None;
+                    break;
+                }
+            };
+            match read {
                 Ok(0) => break,
                 Ok(n) => {
                     buf.truncate(n);
@@ -287,6 +311,9 @@ pub async fn play(State(app): State<App>, Path(id): Path<i64>, headers: HeaderMa
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
     res
 }
+
+/// A transcode whose viewer reads nothing for this long is stopped.
+const STALLED: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The transcoded clips kept, at most (the oldest go first).
 pub const PLAY_CACHE_BYTES: u64 = 2_000_000_000;
@@ -322,10 +349,26 @@ fn tokio_stream_of(
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
+/// `HEAD` of something not made yet: what a `GET` would send, without making it.
+fn head_only() -> Response {
+    ([(header::CONTENT_TYPE, "video/mp4")], Body::empty()).into_response()
+}
+
+fn failed_before(c: &Clip) -> Response {
+    fail(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("ffmpeg failed on {} before: it is not a video ffmpeg can read", c.key),
+    )
+}
+
 /// The clip's thumbnail (made now when the capture-time stage has not got to it yet).
-pub async fn thumb(State(app): State<App>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
+pub async fn thumb(State(app): State<App>, Path(id): Path<i64>, method: Method, headers: HeaderMap) -> Response {
     let path = super::thumbs::path(&app.cfg, id);
     if !path.is_file() {
+        // Nothing is fetched or made for a HEAD, or for a clip that had no frame.
+        if method == Method::HEAD || app.media.jobs.failed(Kind::Thumb, id) {
+            return StatusCode::NOT_FOUND.into_response();
+        }
         let c = match clip_of(&app, id).await {
             Ok(c) => c,
             Err(r) => return r,
@@ -337,8 +380,7 @@ pub async fn thumb(State(app): State<App>, Path(id): Path<i64>, headers: HeaderM
             let Some(src) = local_path(&app, &c) else {
                 return StatusCode::NOT_FOUND.into_response();
             };
-            let dst = path.clone();
-            if let Err(r) = blocking(move || super::thumbs::extract(&src, &dst)).await {
+            if let Err(r) = make_thumb(&app, id, &src, &path).await {
                 return r;
             }
         }
@@ -351,6 +393,48 @@ pub async fn thumb(State(app): State<App>, Path(id): Path<i64>, headers: HeaderM
     res
 }
 
+/// An export covers at most this many days.
+pub const EXPORT_MAX_DAYS: i64 = 2;
+
+/// Extracts the thumbnail as a job (see [`super::thumbs::extract`], which the capture-time
+/// stage runs); a clip without a frame is remembered and answered 404 from then on.
+async fn make_thumb(app: &App, id: i64, src: &FsPath, out: &FsPath) -> Result<(), Response> {
+    let _slot = app.media.jobs.slot().await?;
+    if out.is_file() {
+        return Ok(()); // made while this request waited
+    }
+    if app.media.jobs.failed(Kind::Thumb, id) {
+        return Err(StatusCode::NOT_FOUND.into_response());
+    }
+    if let Some(dir) = out.parent() {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return Err(fail(StatusCode::INTERNAL_SERVER_ERROR, format!("cache: {e}")));
+        }
+    }
+    let tmp = out.with_extension(format!("{}.part.jpg", fastrand::u64(..)));
+    for seek in super::thumbs::SEEKS {
+        match job_command(super::thumbs::command(src, seek, &tmp)).output().await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(fail(StatusCode::NOT_IMPLEMENTED, NO_FFMPEG));
+            }
+            Err(e) => {
+                return Err(fail(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("cannot run ffmpeg: {e}"),
+                ))
+            }
+            Ok(o) if o.status.success() && std::fs::metadata(&tmp).is_ok_and(|m| m.len() > 0) => {
+                return std::fs::rename(&tmp, out)
+                    .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, format!("cache: {e}")));
+            }
+            Ok(_) => {}
+        }
+    }
+    let _ = std::fs::remove_file(&tmp);
+    app.media.jobs.remember_failure(Kind::Thumb, id);
+    Err(StatusCode::NOT_FOUND.into_response())
+}
+
 #[derive(Deserialize)]
 pub struct ExportQuery {
     camera: String,
@@ -359,9 +443,12 @@ pub struct ExportQuery {
 }
 
 /// The range's clips on this server's disk, joined into one MP4 download.
-pub async fn export(State(app): State<App>, Query(q): Query<ExportQuery>) -> Response {
-    if q.to_ms <= q.from_ms || q.to_ms - q.from_ms > 2 * 86_400_000 {
-        return fail(StatusCode::BAD_REQUEST, "choose a range of up to two days");
+pub async fn export(State(app): State<App>, method: Method, Query(q): Query<ExportQuery>) -> Response {
+    if let Some(r) = super::range::TimeRange::refusal(q.from_ms, q.to_ms, EXPORT_MAX_DAYS) {
+        return r;
+    }
+    if method == Method::HEAD {
+        return head_only();
     }
     let cat = app.catalog.clone();
     let cam = q.camera.clone();
@@ -376,15 +463,26 @@ pub async fn export(State(app): State<App>, Query(q): Query<ExportQuery>) -> Res
             "no clip of this range is on this server's disk: restore the range first",
         );
     }
-    let _permit = app.media.jobs.acquire().await;
+    // The slot and ffmpeg live in this request: a client that goes away ends both.
+    let _slot = match app.media.jobs.slot().await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     let dir = match tempfile::tempdir_in(std::env::temp_dir()) {
         Ok(d) => d,
         Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
     let out = dir.path().join("export.mp4");
-    let o = out.clone();
-    if let Err(r) = blocking(move || crate::restore::merge::merge(&paths, &o)).await {
-        return r;
+    use crate::restore::merge;
+    let merged = match merge::write_list(&paths, &out) {
+        Ok(list) => {
+            let r = job_command(merge::command(&list, &out)).output().await;
+            merge::finish(r, &list, &out)
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = merged {
+        return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"));
     }
     let name = format!(
         "{}-{}.mp4",

@@ -9,8 +9,11 @@
 
 pub mod api;
 pub mod auth;
+pub mod conn;
+pub mod jobs;
 pub mod media;
 pub mod pages;
+pub mod range;
 pub mod thumbs;
 
 use std::net::SocketAddr;
@@ -201,7 +204,8 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on `http.listen` = {addr}: is another program (or camvault) using the port?")
     })?;
-    let login = !addr.ip().is_loopback();
+    // `[::ffff:127.0.0.1]` is loopback too.
+    let login = !addr.ip().to_canonical().is_loopback();
     info!(%addr, login, "web interface and HTTP endpoint: / /metrics /healthz /api/");
     let app = App {
         auth: Arc::new(auth::Auth::new(&cfg, login)),
@@ -212,9 +216,7 @@ pub async fn serve(
         store,
         restore_wake,
     };
-    let router = router(app);
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await?;
+    let max_connections = app.cfg.http.max_connections;
+    conn::serve(listener, router(app), max_connections, stop).await;
     Ok(())
 }

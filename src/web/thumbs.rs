@@ -90,6 +90,29 @@ pub fn path(cfg: &Config, id: i64) -> PathBuf {
     cfg.web_cache().join("thumbs").join(format!("{id}.jpg"))
 }
 
+/// Where [`command`] looks for a frame, in order: a second in, else the first frame.
+pub const SEEKS: [&str; 2] = ["1", "0"];
+
+/// The ffmpeg that writes the frame at `seek` seconds of `video`, 320 pixels wide, to `out`
+/// (the web interface runs it in its job queue, see `media.rs`).
+pub fn command(video: &Path, seek: &str, out: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new("ffmpeg");
+    c.args([
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        "-y",
+        "-ss",
+        seek,
+        "-i",
+    ])
+    .arg(video)
+    .args(["-frames:v", "1", "-vf", "scale=320:-2", "-q:v", "5", "-f", "image2"])
+    .arg(out);
+    c
+}
+
 /// Writes one frame of `video` (a second in, or the first frame of a shorter clip),
 /// 320 pixels wide, to `out`.
 pub fn extract(video: &Path, out: &Path) -> Result<()> {
@@ -99,22 +122,8 @@ pub fn extract(video: &Path, out: &Path) -> Result<()> {
     // A temporary name of its own: the capture stage and a page asking for the same
     // thumbnail can extract it at the same time, and must not write one file together.
     let tmp = out.with_extension(format!("{}.part.jpg", fastrand::u64(..)));
-    for seek in ["1", "0"] {
-        let o = std::process::Command::new("ffmpeg")
-            .args([
-                "-hide_banner",
-                "-loglevel",
-                "error",
-                "-nostdin",
-                "-y",
-                "-ss",
-                seek,
-                "-i",
-            ])
-            .arg(video)
-            .args(["-frames:v", "1", "-vf", "scale=320:-2", "-q:v", "5", "-f", "image2"])
-            .arg(&tmp)
-            .output();
+    for seek in SEEKS {
+        let o = command(video, seek, &tmp).output();
         match o {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("{}", super::media::NO_FFMPEG),
             Err(e) => bail!("cannot run ffmpeg: {e}"),
