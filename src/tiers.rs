@@ -1,4 +1,5 @@
-//! Tiers: is the bucket's lifecycle rule there, and is it moving objects?
+//! Tiers: are the bucket's lifecycle rules there for every prefix holding recordings, and
+//! are they moving objects?
 //!
 //! `serve` runs this hourly. Results go to the catalog (`probe.lifecycle`,
 //! `tiering.late`) where the health rules `lifecycle` and `transition_late` read them.
@@ -11,10 +12,11 @@ use crate::store::{lifecycle, Backend};
 
 pub const LIFECYCLE_PROBE: &str = "probe.lifecycle";
 
-/// What is wrong with the bucket's lifecycle configuration, `None` when it matches the
-/// config. On `fs`, tiering is emulated only once `lifecycle apply` ran, so no rule is fine.
-pub async fn lifecycle_problem(cfg: &Config, store: &dyn Backend) -> Result<Option<String>> {
-    let want = lifecycle::wanted(cfg)?;
+/// What is wrong with the bucket's lifecycle configuration, `None` when every prefix that
+/// holds recordings (the key template's and every adopted one in the catalog) is under a
+/// rule to the configured class and no rule deletes recordings. On `fs`, tiering is
+/// emulated only once `lifecycle apply` ran, so no configuration at all is fine there.
+pub async fn lifecycle_problem(cfg: &Config, cat: Option<&Catalog>, store: &dyn Backend) -> Result<Option<String>> {
     let rules = match store.get_lifecycle().await.map_err(|e| anyhow::anyhow!("{e}"))? {
         Some(xml) => {
             lifecycle::parse(&xml).map_err(|e| anyhow::anyhow!("the bucket's lifecycle configuration: {e}"))?
@@ -22,14 +24,14 @@ pub async fn lifecycle_problem(cfg: &Config, store: &dyn Backend) -> Result<Opti
         None if cfg.store.kind == StoreKind::Fs => return Ok(None),
         None => Vec::new(),
     };
-    Ok(lifecycle::check(&rules, &want)
-        .err()
-        .map(|why| format!("{why}; run `camvault lifecycle apply`")))
+    let prefixes = crate::coverage::known_prefixes(cfg, cat)?;
+    let states = crate::coverage::assess(cfg, &prefixes, &rules);
+    Ok(crate::coverage::problem(cfg, &states))
 }
 
 /// The hourly check. A store that cannot be reached leaves the last verdict standing.
 pub async fn check(cfg: &Config, cat: &Catalog, store: &dyn Backend) -> Result<()> {
-    match lifecycle_problem(cfg, store).await {
+    match lifecycle_problem(cfg, Some(cat), store).await {
         Ok(p) => cat.kv_set(LIFECYCLE_PROBE, p.as_deref().unwrap_or(""))?,
         Err(e) => tracing::warn!("lifecycle check: {e:#}"),
     }

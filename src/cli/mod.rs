@@ -128,14 +128,18 @@ enum Command {
         #[command(subcommand)]
         command: SambaCommand,
     },
-    /// Catalog recordings already in the bucket (e.g. uploaded by an ossfs mount), as verified
+    /// Catalog recordings already in the bucket (e.g. uploaded by an ossfs mount), as verified:
+    /// camera folders found under any prefix, read as capture reads them; other files left alone
     Adopt {
         /// Only keys under this prefix
         #[arg(long, default_value = "")]
         prefix: String,
-        /// Show what would be adopted, record nothing
+        /// Show the mapping (prefix -> camera, count, time range) and what is left alone; record nothing
         #[arg(long)]
         dry_run: bool,
+        /// Compare a full listing with the catalog; exit 1 on any difference
+        #[arg(long, conflicts_with = "dry_run")]
+        check: bool,
     },
     /// What the archive costs now and later (`--model` for a what-if, `plan` to choose tiering)
     Cost {
@@ -564,7 +568,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Catalog {
                     command: CatalogCommand::Rebuild { force },
                 } => catalog::rebuild(cfg, force),
-                Command::Adopt { prefix, dry_run } => adopt::run(cfg, &prefix, dry_run),
+                Command::Adopt { prefix, dry_run, check } => adopt::run(cfg, &prefix, dry_run, check),
                 Command::Samba {
                     command: SambaCommand::Config { write },
                 } => samba::config(&cfg, write.as_ref().map(|w| w.as_deref())),

@@ -327,12 +327,12 @@ pub fn lifecycle_from_s3(xml: &str) -> String {
 }
 
 /// A lifecycle configuration from `lifecycle::merge` → as S3 takes it: S3 class names, and
-/// camvault's rule with `<Filter><Prefix>` (the rule-level `<Prefix>` is deprecated on
+/// camvault's rules with `<Filter><Prefix>` (the rule-level `<Prefix>` is deprecated on
 /// AWS and refused by some S3-compatible stores). Other rules are left as they are.
 pub fn lifecycle_to_s3(xml: &str) -> String {
     let mut xml = map_classes(xml, to_s3_class);
     if let Ok(rules) = super::lifecycle::parse(&xml) {
-        if let Some(ours) = rules.iter().find(|r| r.id == super::lifecycle::RULE_ID) {
+        for ours in rules.iter().filter(|r| super::lifecycle::is_ours(&r.id)) {
             if !ours.xml.contains("<Filter>") && !ours.xml.contains("<Filter/>") {
                 if let (Some(a), Some(b)) = (ours.xml.find("<Prefix>"), ours.xml.find("</Prefix>")) {
                     let end = b + "</Prefix>".len();
