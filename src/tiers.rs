@@ -31,8 +31,21 @@ pub async fn lifecycle_problem(cfg: &Config, cat: Option<&Catalog>, store: &dyn 
 
 /// The hourly check. A store that cannot be reached leaves the last verdict standing.
 pub async fn check(cfg: &Config, cat: &Catalog, store: &dyn Backend) -> Result<()> {
+    // The bucket's settings that keep the rules from working (ZRS and an archive class,
+    // versioning, the wrong region) belong to the same verdict.
+    let settings = match store.bucket_settings().await {
+        Ok(Some(b)) => crate::store::settings::problem(cfg, &b),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!("reading the bucket's settings: {e}");
+            None
+        }
+    };
     match lifecycle_problem(cfg, Some(cat), store).await {
-        Ok(p) => cat.kv_set(LIFECYCLE_PROBE, p.as_deref().unwrap_or(""))?,
+        Ok(p) => {
+            let parts: Vec<String> = [p, settings].into_iter().flatten().collect();
+            cat.kv_set(LIFECYCLE_PROBE, &parts.join(" | "))?
+        }
         Err(e) => tracing::warn!("lifecycle check: {e:#}"),
     }
     let late_ms = (cfg.tiering.transition_days as i64 + cfg.health.transition_grace_days as i64) * 86_400_000;

@@ -200,6 +200,22 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
                         "give the access key oss:GetBucketWorm",
                     ),
                 }
+                match rt.block_on(s.bucket_settings()) {
+                    Ok(Some(b)) => {
+                        for f in crate::store::settings::findings(&cfg, &b) {
+                            if f.bad {
+                                r.warn(&f.what, &f.fix);
+                            } else {
+                                r.ok(&f.what);
+                            }
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => r.warn(
+                        &format!("cannot read the bucket's settings: {e}"),
+                        "give the access key oss:GetBucketInfo (s3:GetBucketVersioning, s3:GetBucketLocation)",
+                    ),
+                }
                 // Every prefix holding recordings under a rule to the archive class.
                 let cat = crate::catalog::Catalog::open(&cfg.catalog(), false).ok();
                 match rt.block_on(crate::tiers::lifecycle_problem(&cfg, cat.as_ref(), &*s)) {

@@ -117,9 +117,24 @@ pub fn run(cfg: Config, action: &str) -> Result<ExitCode> {
                 let prefixes = prefixes(&cfg, cat.as_ref(), &*store).await?;
                 let names: Vec<String> = prefixes.keys().cloned().collect();
                 let want = coverage::wanted(&cfg, &names, &rules)?;
+                // A rule to a class the bucket cannot hold would be accepted and never act.
+                if let Ok(Some(b)) = store.bucket_settings().await {
+                    let zrs: Vec<_> = crate::store::settings::findings(&cfg, &b)
+                        .into_iter()
+                        .filter(|f| f.bad && f.what.contains("ZRS"))
+                        .collect();
+                    if let Some(f) = zrs.first() {
+                        println!("not applied: {}\nfix: {}", f.what, f.fix);
+                        return Ok(ExitCode::from(1));
+                    }
+                }
                 let missing: Vec<&Rule> = want.iter().filter(|w| !rules.iter().any(|r| same(r, w))).collect();
                 if !missing.is_empty() {
                     let xml = lifecycle::merge_all(&rules, &want);
+                    let merged = lifecycle::parse(&xml).map_err(|e| anyhow!(e))?;
+                    for (a, b) in lifecycle::same_action_overlaps(&merged) {
+                        println!("note: rules {a:?} and {b:?} both act on the same objects (overlapping prefixes, same action); both are kept, and OSS is asked to allow it (x-oss-allow-same-action-overlap)");
+                    }
                     store.put_lifecycle(&xml).await.map_err(|e| anyhow!("{e}"))?;
                     for w in &missing {
                         println!("applied: {}", w.describe());

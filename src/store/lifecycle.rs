@@ -210,6 +210,24 @@ pub fn merge_all(existing: &[Rule], ours: &[Rule]) -> String {
     out
 }
 
+/// Pairs of enabled rules (IDs) whose prefixes overlap and that share an action
+/// (a transition, or an expiration): OSS refuses such a configuration unless
+/// `x-oss-allow-same-action-overlap: true` is sent.
+pub fn same_action_overlaps(rules: &[Rule]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (i, a) in rules.iter().enumerate() {
+        for b in &rules[i + 1..] {
+            let overlap = a.prefix.starts_with(&b.prefix) || b.prefix.starts_with(&a.prefix);
+            let same = (!a.transitions.is_empty() && !b.transitions.is_empty())
+                || (a.expiration_days.is_some() && b.expiration_days.is_some());
+            if a.enabled && b.enabled && overlap && same {
+                out.push((a.id.clone(), b.id.clone()));
+            }
+        }
+    }
+    out
+}
+
 /// Why the bucket's rules do not do what the config asks, if they do not.
 #[cfg(test)]
 pub fn check(existing: &[Rule], want: &Rule) -> Result<(), String> {

@@ -18,6 +18,7 @@ pub mod listing;
 pub(crate) mod multipart;
 pub mod oss;
 pub mod s3;
+pub mod settings;
 pub(crate) mod transfer;
 
 use std::fmt;
@@ -216,6 +217,12 @@ pub trait Backend: Send + Sync {
     async fn delete_probe_unchecked(&self, key: &str) -> StoreResult<()>;
 
     /// The bucket's WORM (write once, read many) retention, where the store has one.
+    /// The bucket's redundancy, location and versioning, where the store says
+    /// (see [`settings`]); `None` for a store without such settings (`fs`).
+    async fn bucket_settings(&self) -> StoreResult<Option<settings::BucketSettings>> {
+        Ok(None)
+    }
+
     async fn worm(&self) -> StoreResult<WormStatus> {
         Ok(WormStatus::Unsupported(self.no_worm()))
     }

@@ -674,6 +674,38 @@ impl Backend for S3Store {
         "bucket WORM is an Aliyun OSS feature, not supported on S3; S3 Object Lock is a different mechanism (camvault locks each object it uploads when `store.s3.object_lock_days` is set)".into()
     }
 
+    /// GetBucketVersioning and GetBucketLocation; a store that implements neither says nothing.
+    async fn bucket_settings(&self) -> StoreResult<Option<super::settings::BucketSettings>> {
+        let mut out = super::settings::BucketSettings::default();
+        for (sub, perm) in [
+            ("versioning", "s3:GetBucketVersioning"),
+            ("location", "s3:GetBucketLocation"),
+        ] {
+            let what = format!("reading the bucket's {sub}");
+            let resp = self
+                .send(self.request(Method::GET, None, &[(sub, "")], &[])?, &what)
+                .await?;
+            if resp.status() == StatusCode::NOT_IMPLEMENTED {
+                continue;
+            }
+            if !resp.status().is_success() {
+                return Err(self.error(&what, perm, resp).await);
+            }
+            let text = self.text(resp, &what).await?;
+            if sub == "versioning" {
+                out.versioning = super::settings::parse_versioning(&text);
+            } else {
+                // `<LocationConstraint>eu-west-1</LocationConstraint>`; empty for us-east-1.
+                let loc = text
+                    .split_once("<LocationConstraint")
+                    .and_then(|(_, rest)| rest.split_once('>'))
+                    .map(|(_, rest)| rest.split('<').next().unwrap_or("").trim().to_string());
+                out.location = loc;
+            }
+        }
+        Ok(Some(out))
+    }
+
     /// S3's counterpart of a bucket WORM: the bucket's Object Lock.
     async fn worm(&self) -> StoreResult<super::WormStatus> {
         self.object_lock().await
