@@ -29,6 +29,16 @@ pub fn is_dir_marker(key: &str, size: u64) -> bool {
     size == 0 && key.ends_with('/')
 }
 
+/// Whether an object is a recording: a key of camvault's template, or in a camera folder
+/// (not camvault's own bookkeeping, not a `dir/` marker).
+pub fn is_recording(template: &crate::keys::Template, key: &str, size: u64) -> bool {
+    let own = key.starts_with(crate::store::PROBE_PREFIX)
+        || key.starts_with(crate::manifest::PREFIX)
+        || key.starts_with(crate::web::thumbs::PREFIX)
+        || key.starts_with(crate::backup::PREFIX);
+    !own && !is_dir_marker(key, size) && (template.match_key(key).is_some() || recognize(key).is_some())
+}
+
 /// The camera layout found in `key`, trying every tail of it from the longest down: the
 /// first tail that parses into a known layout wins, else the first that at least sits in a
 /// camera folder (its name then falls back to the upload time, with the parser's reason).

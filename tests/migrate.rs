@@ -297,3 +297,52 @@ fn rules_that_do_not_cover_or_that_delete_are_named() {
     let after = std::fs::read_to_string(env.store().join(".camvault/lifecycle.xml")).unwrap();
     assert!(after.contains(purge), "the owner's rule is theirs to remove");
 }
+
+/// The hourly check in `serve` counts the bucket (a listing's sums on fs) beside the catalog,
+/// and the `bucket_drift` health rule fires for a recording the catalog does not know and
+/// for a verified object the bucket no longer holds.
+#[test]
+fn the_buckets_own_numbers_beside_the_catalogs() {
+    let env = Env::new(1, CAMERAS);
+    let b = seed_bucket(&env);
+    env.ok(&["adopt"]);
+    let drift = |s: &serde_json::Value| {
+        s["health"]["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["rule"] == "bucket_drift")
+            .map(|p| p["message"].as_str().unwrap().to_string())
+    };
+    let mut serve = env.serve();
+    let s = env.wait_status(std::time::Duration::from_secs(30), |s| s["bucket"]["objects"].is_u64());
+    // 7 recordings, 2 other files, and whatever camvault keeps there itself.
+    assert!(s["bucket"]["objects"].as_u64().unwrap() >= 9, "{s:#}");
+    assert_eq!(s["bucket"]["source"], "listing");
+    assert!(s["bucket"]["classes"]["Standard"]["objects"].as_u64().unwrap() >= 9);
+    assert_eq!(drift(&s), None, "{s:#}");
+    let metrics = env.ok(&["status"]);
+    assert!(metrics.contains("bucket  "), "{metrics}");
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+
+    let late = "camera_videos/XiaomiCamera_00_5C02148A9E01/00_20240603080000_20240603080100.mp4";
+    put_object(&env, late, &bytes(77, 5000));
+    std::fs::remove_file(env.store().join(&b.old[2])).unwrap();
+    let mut serve = env.serve();
+    let s = env.wait_status(std::time::Duration::from_secs(30), |s| drift(s).is_some());
+    let msg = drift(&s).unwrap();
+    assert!(
+        msg.contains(&format!("1 recording(s) the catalog does not know (e.g. {late})")),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!(
+            "1 object(s) the catalog has verified are not in the bucket (e.g. {})",
+            b.old[2]
+        )),
+        "{msg}"
+    );
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+}

@@ -937,6 +937,24 @@ fn moving_in_from_ossfs_on_oss() {
         "the server took the overlapping rules only because the header was sent: {stored}"
     );
     env.ok(&["lifecycle", "check"]);
+
+    // The hourly check reads GetBucketStat: the bucket's own count, beside the catalog's.
+    let mut serve = env.serve();
+    let s = env.wait_status(Duration::from_secs(30), |s| s["bucket"]["source"] == "GetBucketStat");
+    // 5 recordings, the family's photo, and what serve keeps there (manifests, catalog backup).
+    let objects = s["bucket"]["objects"].as_u64().unwrap();
+    assert!(objects >= 6, "{s:#}");
+    assert_eq!(s["bucket"]["classes"]["Standard"]["objects"], objects);
+    assert!(
+        !s["health"]["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["rule"] == "bucket_drift"),
+        "{s:#}"
+    );
+    serve.kill().unwrap();
+    serve.wait().unwrap();
 }
 
 /// The bucket's settings that break the plan, as GetBucketInfo reports them: ZRS (no Deep

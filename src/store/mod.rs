@@ -20,6 +20,7 @@ pub mod oss;
 pub mod s3;
 pub mod settings;
 pub(crate) mod transfer;
+pub mod usage;
 
 use std::fmt;
 use std::path::Path;
@@ -220,6 +221,12 @@ pub trait Backend: Send + Sync {
     /// The bucket's redundancy, location and versioning, where the store says
     /// (see [`settings`]); `None` for a store without such settings (`fs`).
     async fn bucket_settings(&self) -> StoreResult<Option<settings::BucketSettings>> {
+        Ok(None)
+    }
+
+    /// The store's own count of objects and bytes by class (OSS GetBucketStat); `None`
+    /// where the store has none, and a listing must be summed instead.
+    async fn bucket_stat(&self) -> StoreResult<Option<usage::BucketUsage>> {
         Ok(None)
     }
 

@@ -467,6 +467,19 @@ impl Backend for OssStore {
         Ok(())
     }
 
+    async fn bucket_stat(&self) -> StoreResult<Option<super::usage::BucketUsage>> {
+        let resp = self
+            .send(self.request(Method::GET, None, &[("stat", "")], &[]), "GetBucketStat")
+            .await?;
+        if !resp.status().is_success() {
+            return Err(self.error("GetBucketStat", resp).await);
+        }
+        let text = self.text(resp, "GetBucketStat").await?;
+        super::usage::parse_oss_stat(&text)
+            .map(Some)
+            .map_err(|e| StoreError::new(ErrorKind::Transient, e))
+    }
+
     async fn bucket_settings(&self) -> StoreResult<Option<super::settings::BucketSettings>> {
         let resp = self
             .send(
