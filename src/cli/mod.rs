@@ -218,7 +218,7 @@ enum Command {
         #[arg(long, short)]
         yes: bool,
     },
-    /// The bucket's lifecycle rule that moves recordings to the archive class
+    /// The bucket's lifecycle rules that move every prefix holding recordings to the archive class
     Lifecycle {
         #[command(subcommand)]
         command: LifecycleCommand,
@@ -323,9 +323,11 @@ enum CostCommand {
 enum LifecycleCommand {
     /// The bucket's rules in words, and what the config asks for
     Show,
-    /// Add or update camvault's rule; the bucket's other rules are kept
+    /// Add camvault's rule for every prefix holding recordings that no enabled rule moves to
+    /// the configured class; the bucket's other rules are kept byte for byte
     Apply,
-    /// Exit 1 when camvault's rule is missing or differs from the config
+    /// Exit 1 when a prefix holding recordings (template, adopted, or found in a listing) is
+    /// not under an enabled rule to the configured class, or a rule would delete recordings
     Check,
 }
 
