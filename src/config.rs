@@ -331,7 +331,8 @@ pub struct Prices {
     pub put_per_10k: f64,
     /// GET and HEAD requests per 10,000 (Standard).
     pub get_per_10k: f64,
-    /// Lifecycle transition requests per 10,000 (to the archive class).
+    /// Lifecycle transition requests per 10,000: billed as PUT requests of the *source*
+    /// class (Standard), not at an archive-class rate.
     pub transition_per_10k: f64,
     /// Outbound traffic to the internet per GB (downloads of restored clips; 0 on the
     /// internal endpoint).
@@ -375,7 +376,7 @@ impl Default for Prices {
             deep_cold_archive_gb_month: 0.0075,
             put_per_10k: 0.01,
             get_per_10k: 0.01,
-            transition_per_10k: 0.1,
+            transition_per_10k: 0.01,
             outbound_gb: 0.5,
             ia_retrieval_gb: 0.0325,
             archive_retrieval_gb: 0.06,

@@ -1,11 +1,14 @@
 //! The cost model: what the archive costs now, and what it will cost.
 //!
 //! Storage is billed per GB-month by class; an object sits in Standard for
-//! `tiering.transition_days` and in the archive class after that. The model takes
-//! month-end snapshots of a steady daily volume. With the user's plan (10 GB a day,
-//! Standard ¥0.12, Deep Cold Archive ¥0.0075, 30 days) it gives ¥36.00 for month 1 and
-//! ¥60.75 for month 12, the figures of their own spreadsheet. Every price comes from
-//! `[prices]` in the config; the defaults are Aliyun's cn-beijing LRS list prices.
+//! `tiering.transition_days` plus the day OSS takes to act ([`standard_days`]) and in the
+//! archive class after that. IA and the archive classes bill at least 64 KB an object,
+//! Standard its actual size; a transition is billed as a PUT of the source class. The
+//! model takes month-end snapshots of a steady daily volume. With the user's plan (10 GB a
+//! day, Standard ¥0.12, Deep Cold Archive ¥0.0075, 30 days) it gives ¥36.00 for month 1,
+//! as their spreadsheet, and ¥61.88 for month 12 (their ¥60.75 counted exactly 30 days in
+//! Standard). Every price comes from `[prices]` in the config; the defaults are Aliyun's
+//! cn-beijing LRS list prices, with sources in docs/restore.md.
 
 use serde::Serialize;
 
@@ -228,7 +231,8 @@ pub struct Bill {
 pub fn bill_now(cfg: &crate::config::Config, cat: &crate::catalog::Catalog, now_ms: i64) -> anyhow::Result<Bill> {
     const DAY_MS: i64 = 86_400_000;
     const GB: f64 = 1e9;
-    let (standard, all) = cat.bytes_since(now_ms - cfg.tiering.transition_days as i64 * DAY_MS)?;
+    let in_standard_ms = (standard_days(cfg.tiering.transition_days) * DAY_MS as f64) as i64;
+    let (standard, all) = cat.bytes_since(now_ms - in_standard_ms)?;
     let (last_week, _) = cat.bytes_since(now_ms - 7 * DAY_MS)?;
     let (standard_gb, archive_gb) = (standard as f64 / GB, all.saturating_sub(standard) as f64 / GB);
     let p = &cfg.prices;
@@ -240,9 +244,20 @@ pub fn bill_now(cfg: &crate::config::Config, cat: &crate::catalog::Catalog, now_
     })
 }
 
-/// Billable GB of `gb` stored as objects of `object_mb` (each billed at least 64 KB).
-fn billable(gb: f64, object_mb: f64, min_kb: f64) -> f64 {
-    if object_mb * 1024.0 >= min_kb || object_mb <= 0.0 {
+/// Days an object of an N-day rule really spends in Standard, on average. OSS rounds the
+/// last-modified time up to the next 00:00 UTC, counts N days from there, and its daily
+/// run (from 08:00 UTC+8) finishes within the following day: N+1 to N+2 days, N+1 on
+/// average for uploads spread over the day. Sources: "Why objects are not deleted or
+/// transitioned" (alibabacloud.com/help/en/oss/user-guide/the-reason-why-objects-in-a-bucket-are-not-deleted-or-why-the-storage-class-of-the-objects-is-not-converted)
+/// and "Reasons why OSS lifecycle rules do not take effect" (help.aliyun.com), 2026-12.
+pub fn standard_days(transition_days: u32) -> f64 {
+    f64::from(transition_days) + 1.0
+}
+
+/// Billable GB of `gb` stored in `class` as objects of `object_mb`: IA and the archive
+/// classes bill each object at least 64 KB, Standard bills the actual size.
+fn billable(gb: f64, class: &str, object_mb: f64, min_kb: f64) -> f64 {
+    if class == "Standard" || object_mb * 1024.0 >= min_kb || object_mb <= 0.0 {
         gb
     } else {
         gb * (min_kb / 1024.0) / object_mb
@@ -260,11 +275,12 @@ pub fn model(plan: &Plan, p: &Prices, months: u32) -> Vec<Month> {
     (1..=months)
         .map(|m| {
             let days = 30.0 * m as f64;
-            let t = plan.transition_days as f64;
+            let t = standard_days(plan.transition_days);
             let standard_gb = plan.daily_gb * days.min(t);
             let archive_gb = plan.daily_gb * (days - t).max(0.0);
-            let storage_cny = billable(standard_gb, plan.object_mb, p.min_billable_kb) * p.standard_gb_month
-                + billable(archive_gb, plan.object_mb, p.min_billable_kb) * archive_price;
+            let storage_cny = billable(standard_gb, "Standard", plan.object_mb, p.min_billable_kb)
+                * p.standard_gb_month
+                + billable(archive_gb, &plan.archive_class, plan.object_mb, p.min_billable_kb) * archive_price;
             // This month's uploads (PUT) and transitions of objects that reached the age.
             let puts = objects_per_day * 30.0;
             let transitions = if days > t {
@@ -336,7 +352,7 @@ pub fn plan_options(site: &Site, p: &Prices) -> Vec<Choice> {
             )[11];
             let from = if site.restore_age_days < site.cache_days {
                 "cache"
-            } else if site.restore_age_days < days as f64 {
+            } else if site.restore_age_days < standard_days(days) {
                 "Standard"
             } else {
                 class
@@ -393,8 +409,11 @@ mod tests {
         assert_eq!(months[0].standard_gb, 300.0);
         assert_eq!(months[0].archive_gb, 0.0);
         assert_eq!(months[0].storage_cny, 36.00);
-        assert_eq!(months[11].archive_gb, 3300.0);
-        assert_eq!(months[11].storage_cny, 60.75);
+        // Their spreadsheet's ¥60.75 for month 12 counts exactly 30 days in Standard; OSS
+        // keeps each object about a day longer (see `standard_days`): 310 GB, not 300.
+        assert_eq!(months[11].standard_gb, 310.0);
+        assert_eq!(months[11].archive_gb, 3290.0);
+        assert_eq!(months[11].storage_cny, 61.88);
     }
 
     #[test]
@@ -411,7 +430,7 @@ mod tests {
         let m = model(&user_plan(), &doubled, 12);
         assert_eq!(
             m[11].storage_cny,
-            36.0 + 2.0 * 24.75,
+            ((310.0 * 0.12 + 2.0 * 3290.0 * 0.0075) * 100.0_f64).round() / 100.0,
             "the archive price comes from the table"
         );
     }
@@ -437,8 +456,8 @@ mod tests {
             .find(|o| o.class == "DeepColdArchive" && o.transition_days == 30)
             .unwrap();
         assert_eq!(
-            today.storage_cny, 60.75,
-            "the user's current plan, as in their spreadsheet"
+            today.storage_cny, 61.88,
+            "the user's current plan: their spreadsheet's ¥60.75 plus the day OSS takes to act"
         );
         assert!(best.total_cny < today.total_cny * 0.55, "{best:?} vs {today:?}");
         // Replays of old footage make the archive's retrieval fees count.
@@ -503,8 +522,13 @@ mod tests {
         };
         assert_eq!(
             model(&plan, &p, 1)[0].storage_cny,
-            7.2,
-            "30 GB billed as 60 GB at ¥0.12"
+            3.6,
+            "Standard bills the actual size: 30 GB at ¥0.12"
+        );
+        // Month 2: 31 GB in Standard as they are, 29 GB in Deep Cold Archive billed as 58 GB.
+        assert_eq!(
+            model(&plan, &p, 2)[1].storage_cny,
+            ((31.0 * 0.12 + 58.0 * 0.0075) * 100.0_f64).round() / 100.0
         );
     }
 }

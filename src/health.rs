@@ -16,6 +16,7 @@ pub const RULES: &[&str] = &[
     "verify_mismatch",
     "clock_skew",
     "lifecycle",
+    "bucket_drift",
     "share_protection",
     "transition_late",
     "restore_expiring",
@@ -148,6 +149,7 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
     for (probe, what) in &s.probes {
         let rule = match probe.as_str() {
             "probe.lifecycle" => "lifecycle",
+            "probe.bucket" => "bucket_drift",
             "probe.share" => "share_protection",
             _ => continue,
         };

@@ -14,6 +14,7 @@ mod catalog;
 mod cli;
 mod config;
 mod cost;
+mod coverage;
 #[cfg(test)]
 mod fuzz;
 mod health;
@@ -23,6 +24,7 @@ mod ledger;
 mod manifest;
 mod metrics;
 mod modes;
+mod recordings;
 mod report;
 mod restore;
 mod samba;

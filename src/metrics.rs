@@ -141,6 +141,28 @@ pub fn render(cfg: &Config, cat: &Catalog, pm: &PipelineMetrics, now_ms: i64) ->
             g((now_ms - t).max(0) / 1000),
         );
     }
+    // The bucket's own count (GetBucketStat or a listing), from the last hourly check.
+    if let Some(u) = cat
+        .kv_get(crate::store::usage::KV)?
+        .and_then(|j| serde_json::from_str::<crate::store::usage::BucketUsage>(&j).ok())
+    {
+        let (objects, bytes) = (
+            Family::<ClassLabel, Gauge>::default(),
+            Family::<ClassLabel, Gauge>::default(),
+        );
+        for (class, (n, b)) in &u.classes {
+            objects
+                .get_or_create(&ClassLabel { class: class.clone() })
+                .set(*n as i64);
+            bytes.get_or_create(&ClassLabel { class: class.clone() }).set(*b as i64);
+        }
+        r.register("camvault_bucket_objects", "Objects in the bucket by storage class, as the store counts them (OSS GetBucketStat) or a listing sums them; every object, not only recordings", objects);
+        r.register(
+            "camvault_bucket_bytes",
+            "Bytes in the bucket by storage class (real size), as the store counts them or a listing sums them",
+            bytes,
+        );
+    }
     let class_files = Family::<ClassLabel, Gauge>::default();
     let class_bytes = Family::<ClassLabel, Gauge>::default();
     for (class, n, b) in cat.stored_by_class()? {

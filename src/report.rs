@@ -77,6 +77,19 @@ pub fn status_json(cfg: &Config, cat: &Catalog, now: i64) -> Result<serde_json::
         "recent_errors": s.recent_errors.iter().map(|(k, e)| json!({"key": k, "error": e})).collect::<Vec<_>>(),
     });
     let mut out = out;
+    // The bucket's own numbers from the last hourly check, beside the catalog's.
+    if let Some(u) = cat
+        .kv_get(crate::store::usage::KV)?
+        .and_then(|j| serde_json::from_str::<crate::store::usage::BucketUsage>(&j).ok())
+    {
+        out["bucket"] = json!({
+            "source": u.source,
+            "as_of": crate::report::rfc3339(u.as_of_ms, "UTC"),
+            "objects": u.objects,
+            "bytes": u.bytes,
+            "classes": u.classes.iter().map(|(c, (n, b))| (c.clone(), json!({"objects": n, "bytes": b}))).collect::<serde_json::Map<_, _>>(),
+        });
+    }
     out["health"] = json!({
         "ok": problems.is_empty(),
         "problems": problems.iter().map(|p| json!({"rule": p.rule, "message": p.message})).collect::<Vec<_>>(),

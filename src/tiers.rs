@@ -1,4 +1,5 @@
-//! Tiers: is the bucket's lifecycle rule there, and is it moving objects?
+//! Tiers: are the bucket's lifecycle rules there for every prefix holding recordings, and
+//! are they moving objects?
 //!
 //! `serve` runs this hourly. Results go to the catalog (`probe.lifecycle`,
 //! `tiering.late`) where the health rules `lifecycle` and `transition_late` read them.
@@ -11,10 +12,11 @@ use crate::store::{lifecycle, Backend};
 
 pub const LIFECYCLE_PROBE: &str = "probe.lifecycle";
 
-/// What is wrong with the bucket's lifecycle configuration, `None` when it matches the
-/// config. On `fs`, tiering is emulated only once `lifecycle apply` ran, so no rule is fine.
-pub async fn lifecycle_problem(cfg: &Config, store: &dyn Backend) -> Result<Option<String>> {
-    let want = lifecycle::wanted(cfg)?;
+/// What is wrong with the bucket's lifecycle configuration, `None` when every prefix that
+/// holds recordings (the key template's and every adopted one in the catalog) is under a
+/// rule to the configured class and no rule deletes recordings. On `fs`, tiering is
+/// emulated only once `lifecycle apply` ran, so no configuration at all is fine there.
+pub async fn lifecycle_problem(cfg: &Config, cat: Option<&Catalog>, store: &dyn Backend) -> Result<Option<String>> {
     let rules = match store.get_lifecycle().await.map_err(|e| anyhow::anyhow!("{e}"))? {
         Some(xml) => {
             lifecycle::parse(&xml).map_err(|e| anyhow::anyhow!("the bucket's lifecycle configuration: {e}"))?
@@ -22,16 +24,93 @@ pub async fn lifecycle_problem(cfg: &Config, store: &dyn Backend) -> Result<Opti
         None if cfg.store.kind == StoreKind::Fs => return Ok(None),
         None => Vec::new(),
     };
-    Ok(lifecycle::check(&rules, &want)
-        .err()
-        .map(|why| format!("{why}; run `camvault lifecycle apply`")))
+    let prefixes = crate::coverage::known_prefixes(cfg, cat)?;
+    let states = crate::coverage::assess(cfg, &prefixes, &rules);
+    Ok(crate::coverage::problem(cfg, &states))
+}
+
+/// Catalog key of the verdict on the bucket's numbers against the catalog's.
+pub const BUCKET_PROBE: &str = "probe.bucket";
+
+/// The bucket's numbers (GetBucketStat, or a listing's sums) and what a listing says that
+/// the catalog does not: recordings it does not know, and verified objects that are gone.
+/// The catalog is read before the listing for what must be there (a verified object
+/// cannot be listed late) and after it for what is known (an upload finishing meanwhile
+/// is in flight, not unknown).
+pub async fn bucket_numbers(
+    cfg: &Config,
+    cat: &Catalog,
+    store: &dyn Backend,
+) -> Result<(crate::store::usage::BucketUsage, Option<String>)> {
+    let verified: Vec<String> = cat
+        .all_keys()?
+        .into_iter()
+        .filter(|(_, _, state)| state == "verified")
+        .map(|(k, _, _)| k)
+        .collect();
+    let listing = store
+        .list("")
+        .await
+        .map_err(|e| anyhow::anyhow!("listing the bucket: {e}"))?;
+    let usage = match store.bucket_stat().await {
+        Ok(Some(u)) => u,
+        Ok(None) => crate::store::usage::from_listing(&listing, store.now_ms()),
+        Err(e) => {
+            tracing::warn!("GetBucketStat: {e}; summing a listing instead");
+            crate::store::usage::from_listing(&listing, store.now_ms())
+        }
+    };
+    let known: std::collections::HashSet<String> = cat.all_keys()?.into_iter().map(|(k, _, _)| k).collect();
+    let listed: std::collections::HashSet<&str> = listing.iter().map(|o| o.key.as_str()).collect();
+    let template = crate::keys::Template::parse(&cfg.store.key_template)
+        .map_err(|e| anyhow::anyhow!("`store.key_template`: {e}"))?;
+    let unknown: Vec<&str> = listing
+        .iter()
+        .filter(|o| crate::recordings::is_recording(&template, &o.key, o.size) && !known.contains(&o.key))
+        .map(|o| o.key.as_str())
+        .collect();
+    let missing: Vec<&String> = verified.iter().filter(|k| !listed.contains(k.as_str())).collect();
+    let mut parts = Vec::new();
+    if let Some(k) = unknown.first() {
+        parts.push(format!(
+            "the bucket holds {} recording(s) the catalog does not know (e.g. {k}): run `camvault adopt`, then `camvault adopt --check`",
+            unknown.len()
+        ));
+    }
+    if let Some(k) = missing.first() {
+        parts.push(format!(
+            "{} object(s) the catalog has verified are not in the bucket (e.g. {k}): run `camvault verify`, and look at who deletes in the bucket",
+            missing.len()
+        ));
+    }
+    Ok((usage, (!parts.is_empty()).then(|| parts.join("; "))))
 }
 
 /// The hourly check. A store that cannot be reached leaves the last verdict standing.
 pub async fn check(cfg: &Config, cat: &Catalog, store: &dyn Backend) -> Result<()> {
-    match lifecycle_problem(cfg, store).await {
-        Ok(p) => cat.kv_set(LIFECYCLE_PROBE, p.as_deref().unwrap_or(""))?,
+    // The bucket's settings that keep the rules from working (ZRS and an archive class,
+    // versioning, the wrong region) belong to the same verdict.
+    let settings = match store.bucket_settings().await {
+        Ok(Some(b)) => crate::store::settings::problem(cfg, &b),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!("reading the bucket's settings: {e}");
+            None
+        }
+    };
+    match lifecycle_problem(cfg, Some(cat), store).await {
+        Ok(p) => {
+            let parts: Vec<String> = [p, settings].into_iter().flatten().collect();
+            cat.kv_set(LIFECYCLE_PROBE, &parts.join(" | "))?
+        }
         Err(e) => tracing::warn!("lifecycle check: {e:#}"),
+    }
+    match bucket_numbers(cfg, cat, store).await {
+        Ok((usage, drift)) => {
+            cat.kv_set(crate::store::usage::KV, &serde_json::to_string(&usage)?)?;
+            cat.kv_set(BUCKET_PROBE, drift.as_deref().unwrap_or(""))?;
+        }
+        Err(e) => tracing::warn!("bucket numbers: {e:#}"),
     }
     let late_ms = (cfg.tiering.transition_days as i64 + cfg.health.transition_grace_days as i64) * 86_400_000;
     cat.record_transition_late(late_ms)?;

@@ -25,6 +25,19 @@ DATA_DIR/uploads/<uploadId>/, the combined object's CRC-64 is computed with the 
 and Complete answers FileAlreadyExists when the key exists and x-oss-forbid-overwrite is set.
 Bucket WORM (GetBucketWorm, InitiateBucketWorm, CompleteBucketWorm) is kept in
 DATA_DIR/worm.json.
+
+The bucket's own settings, as GetBucketInfo (GET /?bucketInfo) and GetBucketVersioning
+(GET /?versioning) answer them, come from DATA_DIR/bucket.json when it exists
+({"redundancy": "ZRS", "versioning": "Enabled", "location": "oss-cn-hangzhou"}; defaults
+LRS, never versioned, oss-cn-beijing); PutBucketVersioning (PUT /?versioning) writes its
+Status there. GetBucketStat (GET /?stat) counts the objects and bytes under objects/ by
+storage class (IA and the archive classes billed at 64 KB at least, as OSS does), plus the
+unfinished multipart uploads. PutBucketLifecycle refuses, as OSS does (EC 0014-00000079,
+0014-00000084), two enabled rules whose prefixes overlap with the same action (both
+transition, or both expire) unless the request carries x-oss-allow-same-action-overlap: true.
+
+Listing: --page-size N answers at most N keys a page; while DATA_DIR/fail-list exists,
+every page after the first answers 503 (a listing interrupted half way).
 """
 import base64
 import datetime
@@ -53,6 +66,7 @@ RESTORE_SECS = float(sys.argv[sys.argv.index("--restore-secs") + 1]) if "--resto
 STALE_HEAD = "--stale-head" in sys.argv
 STALL_PUTS = int(sys.argv[sys.argv.index("--stall-puts") + 1]) if "--stall-puts" in sys.argv else 0
 ONLY_V1 = "--only-v1" in sys.argv
+PAGE_SIZE = int(sys.argv[sys.argv.index("--page-size") + 1]) if "--page-size" in sys.argv else 1000
 # Sub-resources the SDK signs in V1 only when the operation names them (its bucket
 # lifecycle and WORM operations do); the others are in SignerV1's own list.
 V1_OPERATION_SUB_RESOURCES = ["lifecycle", "worm", "wormId", "wormExtend"]
@@ -85,6 +99,62 @@ def error(code, status, message):
         "<RequestId>5C3D9175B6FC201293AD****</RequestId><HostId>%s.oss-cn-beijing.aliyuncs.com</HostId>"
         "<EC>0003-00000001</EC></Error>" % (code, escape(message), BUCKET)
     ).encode()
+
+
+def bucket_settings():
+    p = os.path.join(DATA, "bucket.json")
+    return json.load(open(p)) if os.path.exists(p) else {}
+
+
+def bucket_stat():
+    """GetBucketStat's answer, counted from objects/ (OSS's own figures lag by an hour or more)."""
+    root = os.path.join(DATA, "objects")
+    names = {"Standard": "Standard", "IA": "InfrequentAccess", "Archive": "Archive",
+             "ColdArchive": "ColdArchive", "DeepColdArchive": "DeepColdArchive"}
+    per = {n: [0, 0, 0] for n in names.values()}  # objects, billed bytes, real bytes
+    total = [0, 0]
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            k = os.path.relpath(os.path.join(dirpath, f), root)
+            size = os.path.getsize(os.path.join(root, k))
+            cls = json.load(open(os.path.join(DATA, "meta", k + ".json"))).get("class", "Standard")
+            n = names.get(cls, "Standard")
+            per[n][0] += 1
+            per[n][1] += size if n == "Standard" else max(size, 64 * 1024)
+            per[n][2] += size
+            total[0] += 1
+            total[1] += size
+    uploads = os.path.join(DATA, "uploads")
+    nup = len(os.listdir(uploads)) if os.path.isdir(uploads) else 0
+    out = ["<BucketStat><Storage>%d</Storage><ObjectCount>%d</ObjectCount><MultipartUploadCount>%d</MultipartUploadCount>"
+           "<LiveChannelCount>0</LiveChannelCount><LastModifiedTime>%d</LastModifiedTime>" % (total[1], total[0], nup, int(time.time()))]
+    for n, (count, billed, real) in per.items():
+        if n == "Standard":
+            out.append("<StandardStorage>%d</StandardStorage><StandardObjectCount>%d</StandardObjectCount>" % (billed, count))
+        else:
+            out.append("<%sStorage>%d</%sStorage><%sRealStorage>%d</%sRealStorage><%sObjectCount>%d</%sObjectCount>"
+                       % (n, billed, n, n, real, n, n, count, n))
+    out.append("</BucketStat>")
+    return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>" + "".join(out)
+
+
+def same_action_overlap(xml):
+    """(action, id, id) of two enabled rules whose prefixes overlap with the same action, or None."""
+    rules = []
+    for r in re.findall(r"<Rule>(.*?)</Rule>", xml, re.S):
+        rid = (re.search(r"<ID>(.*?)</ID>", r, re.S) or [None, ""])[1]
+        prefix = (re.search(r"<Prefix>(.*?)</Prefix>", r, re.S) or [None, ""])[1]
+        if "<Status>Enabled</Status>" not in r:
+            continue
+        actions = [a for a in ("Transition", "Expiration") if "<%s>" % a in r]
+        rules.append((rid, prefix, actions))
+    for i, (a, pa, acts_a) in enumerate(rules):
+        for b, pb, acts_b in rules[i + 1:]:
+            if pa.startswith(pb) or pb.startswith(pa):
+                for act in acts_a:
+                    if act in acts_b:
+                        return (act, a, b)
+    return None
 
 
 def crc64(data):
@@ -395,7 +465,9 @@ class Handler(BaseHTTPRequestHandler):
                         keys.append(k)
             keys.sort()
             start = int(query.get("continuation-token") or 0)
-            limit = int(query.get("max-keys", 1000))
+            if start > 0 and os.path.exists(os.path.join(DATA, "fail-list")):
+                return self.reply(*error("ServiceUnavailable", 503, "Please reduce your request rate."))
+            limit = min(int(query.get("max-keys", 1000)), PAGE_SIZE)
             page = keys[start:start + limit]
             more = start + limit < len(keys)
             items = "".join(
@@ -408,6 +480,43 @@ class Handler(BaseHTTPRequestHandler):
                 BUCKET, escape(prefix), limit, len(page), "true" if more else "false", items,
                 "<NextContinuationToken>%d</NextContinuationToken>" % (start + limit) if more else "")
             return self.reply(200, xml.encode(), {"Content-Type": "application/xml"})
+        if not key and "bucketInfo" in query and self.command == "GET":
+            b = bucket_settings()
+            region = b.get("location", "oss-" + REGION)
+            xml = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><BucketInfo><Bucket><AccessMonitor>Disabled</AccessMonitor>"
+                   "<CreationDate>2023-07-31T10:56:21.000Z</CreationDate><ExtranetEndpoint>%s.aliyuncs.com</ExtranetEndpoint>"
+                   "<IntranetEndpoint>%s-internal.aliyuncs.com</IntranetEndpoint><Location>%s</Location>"
+                   "<StorageClass>Standard</StorageClass><TransferAcceleration>Disabled</TransferAcceleration>"
+                   "<CrossRegionReplication>Disabled</CrossRegionReplication><Name>%s</Name>"
+                   "<ResourceGroupId>rg-default-id</ResourceGroupId><Owner><DisplayName>1234</DisplayName><ID>1234</ID></Owner>"
+                   "<AccessControlList><Grant>private</Grant></AccessControlList><Comment></Comment>"
+                   "<DataRedundancyType>%s</DataRedundancyType>%s"
+                   "<ServerSideEncryptionRule><SSEAlgorithm>None</SSEAlgorithm></ServerSideEncryptionRule>"
+                   "<BucketPolicy><LogBucket></LogBucket><LogPrefix></LogPrefix></BucketPolicy></Bucket></BucketInfo>") % (
+                region, region, region, BUCKET, b.get("redundancy", "LRS"),
+                "<Versioning>%s</Versioning>" % b["versioning"] if b.get("versioning") else "")
+            return self.reply(200, xml.encode(), {"Content-Type": "application/xml"})
+        if not key and "versioning" in query:
+            if self.command == "GET":
+                b = bucket_settings()
+                status = "<Status>%s</Status>" % b["versioning"] if b.get("versioning") else ""
+                xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><VersioningConfiguration>%s</VersioningConfiguration>" % status
+                return self.reply(200, xml.encode(), {"Content-Type": "application/xml"})
+            if self.command == "PUT":
+                m = re.search(rb"<Status>(Enabled|Suspended)</Status>", body)
+                if not m:
+                    return self.reply(*error("MalformedXML", 400, "The XML you provided was not well-formed."))
+                b = bucket_settings()
+                b["versioning"] = m.group(1).decode()
+                json.dump(b, open(os.path.join(DATA, "bucket.json"), "w"))
+                return self.reply(200)
+        if not key and "stat" in query and self.command == "GET":
+            return self.reply(200, bucket_stat().encode(), {"Content-Type": "application/xml"})
+        if not key and "lifecycle" in query and self.command == "PUT":
+            clash = same_action_overlap(body.decode("utf-8", "replace"))
+            if clash and self.headers.get("x-oss-allow-same-action-overlap", "").lower() != "true":
+                return self.reply(*error("InvalidArgument", 400,
+                                         "Overlap for same action type %s between rule %s and rule %s." % clash))
         if not key and "lifecycle" in query:
             path = os.path.join(DATA, "lifecycle.xml")
             if self.command == "GET":

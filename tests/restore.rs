@@ -412,10 +412,10 @@ fn cost_plan_recommends_and_traces_to_the_price_table() {
     assert_eq!(plan["recommended"]["transition_days"], 1);
     assert_eq!(plan["current"]["transition_days"], 30);
     assert_eq!(
-        plan["current"]["storage_cny"], 60.75,
+        plan["current"]["storage_cny"], 61.88,
         "the user's current plan at one year"
     );
-    assert!(plan["recommended"]["total_cny"].as_f64().unwrap() < 60.75 * 0.55);
+    assert!(plan["recommended"]["total_cny"].as_f64().unwrap() < 61.88 * 0.55);
     assert_eq!(plan["options"].as_array().unwrap().len(), 24);
     let text = env.ok(&["cost", "plan", "--daily-gb", "10"]);
     assert!(text.contains("recommended: DeepColdArchive after 1 day(s)"), "{text}");

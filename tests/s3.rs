@@ -501,7 +501,11 @@ fn lifecycle_round_trip_keeps_the_buckets_other_rule() {
     ]);
     let out = env.run(&["lifecycle", "check"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("no camvault rule"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("NOT COVERED: \"videos/\" (key template)"),
+        "{}",
+        stdout(&out)
+    );
     let out = env.ok(&["lifecycle", "show"]);
     assert!(
         out.contains("objects under \"logs/\": move to ColdArchive 30 days after upload, then DELETE 365 days"),
@@ -827,4 +831,103 @@ fn ranged_get_reads_part_of_an_object() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(std::fs::read(&out).unwrap(), &data[99_000..]);
+}
+
+/// The seed's bucket on S3: ossfs's camera folders under `camera_videos/`, a directory
+/// marker, keys with unicode, spaces and `%`, the family's files beside them. adopt takes
+/// the recordings only; lifecycle apply puts each camera folder under its own rule (with
+/// `<Filter>`, as S3 wants) and keeps the owner's `videos/` rule.
+#[test]
+fn moving_in_from_ossfs() {
+    let s = S3::start("");
+    let env = s.env("[cameras.78df72a1b2c3]\nname = \"gate\"\n[cameras.5c02148a9e01]\nname = \"yard\"\n");
+    let t = now_unix() - 90 * 86_400;
+    let old: Vec<String> = (0..2)
+        .map(|i| format!("camera_videos/{}", old_clip(t + i * 3600)))
+        .collect();
+    let new = "camera_videos/XiaomiCamera_00_5C02148A9E01/10_20240601080000_20240601080130.mp4";
+    let odd = "camera_videos/XiaomiCamera_00_5C02148A9E01/clip 50%25 é+.mp4";
+    let theirs = ["camera_videos/家庭共享/照片 1.jpg", "camera_videos/a%2Fb &c.txt"];
+    for (i, k) in old
+        .iter()
+        .map(String::as_str)
+        .chain([new, odd])
+        .chain(theirs)
+        .enumerate()
+    {
+        s.put(k, &bytes(i as u64, 2000 + i), "STANDARD");
+    }
+    s.put("camera_videos/", b"", "STANDARD"); // ossfs's directory marker
+    s.put("camera_videos/XiaomiCamera_00_5C02148A9E01/", b"", "STANDARD");
+    let rule = serde_json::json!({
+        "ID": "seed videos",
+        "Filter": {"Prefix": "videos/"},
+        "Status": "Enabled",
+        "Transitions": [{"Days": 30, "StorageClass": "DEEP_ARCHIVE"}]
+    });
+    s.tool(&[
+        "put-lifecycle",
+        BUCKET,
+        &serde_json::json!({"Rules": [rule.clone()]}).to_string(),
+    ]);
+
+    let out = env.ok(&["adopt", "--dry-run"]);
+    for needle in [
+        "camera_videos/xiaomi_camera_videos/78DF72A1B2C3/ -> gate: 2 object(s)",
+        "camera_videos/XiaomiCamera_00_5C02148A9E01/ -> yard: 2 object(s)",
+        "clip 50%25 é+.mp4: name",
+        "2 object(s) left alone",
+        "2 empty directory marker(s) (`dir/`) skipped",
+    ] {
+        assert!(out.contains(needle), "{needle}:\n{out}");
+    }
+    let out = env.ok(&["adopt"]);
+    assert!(out.contains("adopted 4 object(s)"), "{out}");
+    let ls = env.ls();
+    let mut keys: Vec<&str> = ls.iter().map(|r| r["key"].as_str().unwrap()).collect();
+    keys.sort();
+    let mut want: Vec<&str> = old.iter().map(String::as_str).chain([new, odd]).collect();
+    want.sort();
+    assert_eq!(keys, want, "exactly the recordings, under their keys as listed");
+    env.ok(&["verify"]); // every adopted key HEADs and matches: the odd key survived the round trip
+    env.ok(&["adopt", "--check"]);
+
+    let out = env.run(&["lifecycle", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("NOT COVERED: \"camera_videos/XiaomiCamera_00_5C02148A9E01/\""),
+        "{}",
+        stdout(&out)
+    );
+    env.ok(&["lifecycle", "apply"]);
+    let rules: Vec<serde_json::Value> = serde_json::from_str(&s.tool(&["get-lifecycle", BUCKET])).unwrap();
+    assert_eq!(rules.len(), 3, "{rules:#?}");
+    assert_eq!(rules[0], rule, "the owner's rule kept as it was");
+    for (r, prefix) in rules[1..].iter().zip([
+        "camera_videos/XiaomiCamera_00_5C02148A9E01/",
+        "camera_videos/xiaomi_camera_videos/78DF72A1B2C3/",
+    ]) {
+        assert_eq!(
+            *r,
+            serde_json::json!({
+                "ID": format!("camvault:{prefix}"),
+                "Filter": {"Prefix": prefix},
+                "Status": "Enabled",
+                "Transitions": [{"Days": 30, "StorageClass": "DEEP_ARCHIVE"}]
+            })
+        );
+    }
+    env.ok(&["lifecycle", "check"]);
+    assert!(env.ok(&["lifecycle", "apply"]).contains("already in place"));
+    let dump = s.dump();
+    for k in theirs {
+        assert_eq!(dump[k]["class"], "STANDARD", "{k} untouched");
+    }
+    assert!(
+        !s.log()
+            .lines()
+            .any(|l| l.starts_with("DELETE ") || (l.starts_with("PUT ") && !l.contains("lifecycle"))),
+        "nothing uploaded or removed: {}",
+        s.log()
+    );
 }

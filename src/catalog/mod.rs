@@ -13,6 +13,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use rusqlite::{params, Connection, OpenFlags};
 use serde::Serialize;
 
+pub mod prefixes;
 pub mod restores;
 pub mod web;
 

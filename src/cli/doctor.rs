@@ -211,6 +211,41 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
                         "give the access key oss:GetBucketWorm",
                     ),
                 }
+                match rt.block_on(s.bucket_settings()) {
+                    Ok(Some(b)) => {
+                        for f in crate::store::settings::findings(&cfg, &b) {
+                            if f.bad {
+                                r.warn(&f.what, &f.fix);
+                            } else {
+                                r.ok(&f.what);
+                            }
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => r.warn(
+                        &format!("cannot read the bucket's settings: {e}"),
+                        "give the access key oss:GetBucketInfo (s3:GetBucketVersioning, s3:GetBucketLocation)",
+                    ),
+                }
+                // Every prefix holding recordings under a rule to the archive class.
+                let cat = crate::catalog::Catalog::open(&cfg.catalog(), false).ok();
+                match rt.block_on(crate::tiers::lifecycle_problem(&cfg, cat.as_ref(), &*s)) {
+                    Ok(None) => r.ok("every prefix holding recordings is under a lifecycle rule to the archive class"),
+                    // A rule that deletes recordings is a failure; recordings left in
+                    // Standard cost money but lose nothing.
+                    Ok(Some(p)) if p.contains("would delete recordings") => r.fail(
+                        &p,
+                        "remove the expiration from that rule in the bucket's lifecycle settings",
+                    ),
+                    Ok(Some(p)) => r.warn(
+                        &p,
+                        "run `camvault lifecycle check` for the details, then `camvault lifecycle apply`",
+                    ),
+                    Err(e) => r.warn(
+                        &format!("cannot read the bucket's lifecycle rules: {e:#}"),
+                        "give the access key the right to read them",
+                    ),
+                }
             }
             Err(e) => r.fail(&format!("{}: {e}", s.describe()), "fix the `[store]` section"),
         },

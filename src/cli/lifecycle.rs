@@ -1,11 +1,16 @@
-//! `camvault lifecycle show|apply|check`: the bucket rule that moves recordings to an
-//! archive class after `tiering.transition_days`.
+//! `camvault lifecycle show|apply|check`: the bucket rules that move recordings to an
+//! archive class after `tiering.transition_days`, for every prefix that holds recordings
+//! (the key template's, every prefix `adopt` found, and for `check` and `apply` every
+//! camera folder a listing of the bucket shows; see [`crate::coverage`]).
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Result};
 
+use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::coverage::{self, Counts};
 use crate::store::lifecycle::{self, Rule};
 
 async fn current(store: &dyn crate::store::Backend) -> Result<Vec<Rule>> {
@@ -15,11 +20,67 @@ async fn current(store: &dyn crate::store::Backend) -> Result<Vec<Rule>> {
     }
 }
 
+/// The prefixes holding recordings: the config's and the catalog's, plus the camera folders
+/// and template keys of a full listing, with the listing's counts.
+async fn prefixes(
+    cfg: &Config,
+    cat: Option<&Catalog>,
+    store: &dyn crate::store::Backend,
+) -> Result<BTreeMap<String, coverage::Known>> {
+    let mut known = coverage::known_prefixes(cfg, cat)?;
+    let objects = store
+        .list("")
+        .await
+        .map_err(|e| anyhow!("listing the bucket to find its recordings: {e}"))?;
+    let template =
+        crate::keys::Template::parse(&cfg.store.key_template).map_err(|e| anyhow!("`store.key_template`: {e}"))?;
+    let mut listed: BTreeMap<String, Counts> = known.keys().map(|p| (p.clone(), Counts::default())).collect();
+    for o in &objects {
+        let prefix = if template.match_key(&o.key).is_some() {
+            template.prefix().to_string()
+        } else if let Some(f) = crate::recordings::recognize(&o.key) {
+            f.prefix
+        } else {
+            continue;
+        };
+        // Counted under the longest known prefix that holds it, else its own.
+        let home = known
+            .keys()
+            .filter(|p| o.key.starts_with(p.as_str()))
+            .max_by_key(|p| p.len())
+            .cloned()
+            .unwrap_or(prefix);
+        listed.entry(home).or_default().add(o.size, &o.storage_class);
+    }
+    for (p, c) in listed {
+        known
+            .entry(p)
+            .or_insert(("bucket listing, not adopted yet", Counts::default(), None))
+            .2 = Some(c);
+    }
+    Ok(known)
+}
+
+/// Whether the bucket's rule `r` is camvault's rule `w` as wanted (the XML itself may come
+/// back reworded, e.g. S3's `<Filter>`).
+fn same(r: &Rule, w: &Rule) -> bool {
+    r.id == w.id
+        && r.prefix == w.prefix
+        && r.enabled
+        && !r.conditional
+        && r.transitions == w.transitions
+        && r.expiration_days.is_none()
+}
+
 pub fn run(cfg: Config, action: &str) -> Result<ExitCode> {
     let rt = super::runtime()?;
     rt.block_on(async move {
         let store = crate::store::open(&cfg)?;
-        let want = lifecycle::wanted(&cfg)?;
+        let cat = if cfg.catalog().exists() {
+            Some(Catalog::open(&cfg.catalog(), false)?)
+        } else {
+            None
+        };
         let rules = current(&*store).await?;
         match action {
             "show" => {
@@ -32,33 +93,70 @@ pub fn run(cfg: Config, action: &str) -> Result<ExitCode> {
                 for r in &rules {
                     println!("{}", r.describe());
                 }
-                println!("\nthe config asks for: {}", want.describe());
+                let known = coverage::known_prefixes(&cfg, cat.as_ref())?;
+                let want = coverage::wanted(&cfg, &known.keys().cloned().collect::<Vec<_>>(), &rules)?;
+                println!(
+                    "\nprefixes holding recordings (config and catalog): {:?}",
+                    known.keys().collect::<Vec<_>>()
+                );
+                for w in &want {
+                    println!("camvault wants: {}", w.describe());
+                }
                 Ok(ExitCode::SUCCESS)
             }
-            "check" => match lifecycle::check(&rules, &want) {
-                Ok(()) => {
-                    println!("ok: {}", want.describe());
-                    Ok(ExitCode::SUCCESS)
+            "check" => {
+                let prefixes = prefixes(&cfg, cat.as_ref(), &*store).await?;
+                let states = coverage::assess(&cfg, &prefixes, &rules);
+                let (lines, ok) = coverage::report(&cfg, &states);
+                for l in lines {
+                    println!("{l}");
                 }
-                Err(why) => {
-                    println!("{why}");
-                    Ok(ExitCode::from(1))
-                }
-            },
+                Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            }
             _ => {
-                if lifecycle::check(&rules, &want).is_ok() {
-                    println!("already in place: {}", want.describe());
-                    return Ok(ExitCode::SUCCESS);
+                let prefixes = prefixes(&cfg, cat.as_ref(), &*store).await?;
+                let names: Vec<String> = prefixes.keys().cloned().collect();
+                let want = coverage::wanted(&cfg, &names, &rules)?;
+                // A rule to a class the bucket cannot hold would be accepted and never act.
+                if let Ok(Some(b)) = store.bucket_settings().await {
+                    let zrs: Vec<_> = crate::store::settings::findings(&cfg, &b)
+                        .into_iter()
+                        .filter(|f| f.bad && f.what.contains("ZRS"))
+                        .collect();
+                    if let Some(f) = zrs.first() {
+                        println!("not applied: {}\nfix: {}", f.what, f.fix);
+                        return Ok(ExitCode::from(1));
+                    }
                 }
-                let xml = lifecycle::merge(&rules, &want);
-                store.put_lifecycle(&xml).await.map_err(|e| anyhow!("{e}"))?;
-                // Read back: the store must now hold exactly what was asked.
+                let missing: Vec<&Rule> = want.iter().filter(|w| !rules.iter().any(|r| same(r, w))).collect();
+                if !missing.is_empty() {
+                    let xml = lifecycle::merge_all(&rules, &want);
+                    let merged = lifecycle::parse(&xml).map_err(|e| anyhow!(e))?;
+                    for (a, b) in lifecycle::same_action_overlaps(&merged) {
+                        println!("note: rules {a:?} and {b:?} both act on the same objects (overlapping prefixes, same action); both are kept, and OSS is asked to allow it (x-oss-allow-same-action-overlap)");
+                    }
+                    store.put_lifecycle(&xml).await.map_err(|e| anyhow!("{e}"))?;
+                    for w in &missing {
+                        println!("applied: {}", w.describe());
+                    }
+                    let kept = rules.iter().filter(|r| !want.iter().any(|w| w.id == r.id)).count();
+                    println!("{kept} other rule(s) of the bucket kept unchanged.");
+                } else {
+                    println!("already in place: every prefix holding recordings is under a rule");
+                }
+                // Read back: the store must now hold what was asked, and nothing may delete.
                 let after = current(&*store).await?;
-                lifecycle::check(&after, &want).map_err(|e| anyhow!("the rule did not take: {e}"))?;
-                let kept = after.iter().filter(|r| r.id != lifecycle::RULE_ID).count();
-                println!("applied: {}", want.describe());
-                println!("{kept} other rule(s) of the bucket kept unchanged.");
-                Ok(ExitCode::SUCCESS)
+                for w in &want {
+                    if !after.iter().any(|r| same(r, w)) {
+                        return Err(anyhow!("the rule did not take: {}", w.describe()));
+                    }
+                }
+                let states = coverage::assess(&cfg, &prefixes, &after);
+                let (lines, ok) = coverage::report(&cfg, &states);
+                for l in lines.iter().filter(|l| !l.starts_with("ok: ")) {
+                    println!("{l}");
+                }
+                Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
             }
         }
     })

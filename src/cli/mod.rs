@@ -128,14 +128,18 @@ enum Command {
         #[command(subcommand)]
         command: SambaCommand,
     },
-    /// Catalog recordings already in the bucket (e.g. uploaded by an ossfs mount), as verified
+    /// Catalog recordings already in the bucket (e.g. uploaded by an ossfs mount), as verified:
+    /// camera folders found under any prefix, read as capture reads them; other files left alone
     Adopt {
         /// Only keys under this prefix
         #[arg(long, default_value = "")]
         prefix: String,
-        /// Show what would be adopted, record nothing
+        /// Show the mapping (prefix -> camera, count, time range) and what is left alone; record nothing
         #[arg(long)]
         dry_run: bool,
+        /// Compare a full listing with the catalog; exit 1 on any difference
+        #[arg(long, conflicts_with = "dry_run")]
+        check: bool,
     },
     /// What the archive costs now and later (`--model` for a what-if, `plan` to choose tiering)
     Cost {
@@ -214,7 +218,7 @@ enum Command {
         #[arg(long, short)]
         yes: bool,
     },
-    /// The bucket's lifecycle rule that moves recordings to the archive class
+    /// The bucket's lifecycle rules that move every prefix holding recordings to the archive class
     Lifecycle {
         #[command(subcommand)]
         command: LifecycleCommand,
@@ -319,9 +323,11 @@ enum CostCommand {
 enum LifecycleCommand {
     /// The bucket's rules in words, and what the config asks for
     Show,
-    /// Add or update camvault's rule; the bucket's other rules are kept
+    /// Add camvault's rule for every prefix holding recordings that no enabled rule moves to
+    /// the configured class; the bucket's other rules are kept byte for byte
     Apply,
-    /// Exit 1 when camvault's rule is missing or differs from the config
+    /// Exit 1 when a prefix holding recordings (template, adopted, or found in a listing) is
+    /// not under an enabled rule to the configured class, or a rule would delete recordings
     Check,
 }
 
@@ -566,7 +572,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Catalog {
                     command: CatalogCommand::Rebuild { force },
                 } => catalog::rebuild(cfg, force),
-                Command::Adopt { prefix, dry_run } => adopt::run(cfg, &prefix, dry_run),
+                Command::Adopt { prefix, dry_run, check } => adopt::run(cfg, &prefix, dry_run, check),
                 Command::Samba {
                     command: SambaCommand::Config { write },
                 } => samba::config(&cfg, write.as_ref().map(|w| w.as_deref())),

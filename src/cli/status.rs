@@ -82,6 +82,25 @@ pub fn run(cfg: Config, as_json: bool) -> Result<ExitCode> {
             );
         }
     }
+    // The bucket's own numbers (the last hourly check), beside the catalog's above.
+    if let Some(u) = cat
+        .kv_get(crate::store::usage::KV)?
+        .and_then(|j| serde_json::from_str::<crate::store::usage::BucketUsage>(&j).ok())
+    {
+        let classes: Vec<String> = u
+            .classes
+            .iter()
+            .map(|(c, (n, b))| format!("{c} {n} / {}", human_bytes(*b)))
+            .collect();
+        println!(
+            "bucket  {} object(s), {} by {} of {}: {}",
+            u.objects,
+            human_bytes(u.bytes),
+            u.source,
+            super::local_time(u.as_of_ms, "UTC"),
+            classes.join(", ")
+        );
+    }
     if problems.is_empty() {
         println!("health  ok");
     }

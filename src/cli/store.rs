@@ -34,6 +34,22 @@ pub fn test(cfg: Config) -> Result<ExitCode> {
             }
             Err(e) => println!("WARN  cannot read the bucket's WORM: {e}"),
         }
+        match s.bucket_settings().await {
+            Ok(Some(b)) => {
+                for f in store::settings::findings(&cfg, &b) {
+                    if f.bad {
+                        println!("WARN  {}\n      fix: {}", f.what, f.fix);
+                    } else {
+                        println!("ok    {}", f.what);
+                    }
+                }
+                if b.versioning.is_none() && b.redundancy.is_some() {
+                    println!("ok    versioning off: forbid-overwrite keeps uploads from replacing objects");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => println!("WARN  cannot read the bucket's settings (redundancy, versioning, location): {e}"),
+        }
 
         let dir = tempfile::tempdir()?;
         let local = dir.path().join("probe");

@@ -20,8 +20,18 @@ pub fn wanted(cfg: &crate::config::Config) -> anyhow::Result<Rule> {
     ))
 }
 
-/// The ID of the one rule camvault manages.
+/// The ID of camvault's rule for the key template's prefix.
 pub const RULE_ID: &str = "camvault";
+
+/// camvault's rule for another prefix that holds recordings (an adopted one): `camvault:<prefix>`.
+pub fn rule_id_for(prefix: &str) -> String {
+    format!("{RULE_ID}:{prefix}")
+}
+
+/// Whether camvault manages the rule with this ID (the only rules it ever replaces).
+pub fn is_ours(id: &str) -> bool {
+    id == RULE_ID || id.starts_with("camvault:")
+}
 
 /// One rule: its raw XML and what camvault reads from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +43,9 @@ pub struct Rule {
     /// (days, storage class)
     pub transitions: Vec<(u32, String)>,
     pub expiration_days: Option<u32>,
+    /// The rule applies only to objects with a tag or of some sizes (`Tag`, `Not`,
+    /// `ObjectSize…`): it does not cover a whole prefix.
+    pub conditional: bool,
 }
 
 impl Rule {
@@ -63,19 +76,26 @@ impl Rule {
     }
 }
 
-/// camvault's rule for `prefix`.
+/// camvault's rule for the key template's `prefix`.
 pub fn camvault_rule(prefix: &str, days: u32, class: &str) -> Rule {
+    rule_with_id(RULE_ID, prefix, days, class)
+}
+
+/// A transition rule camvault manages, with its ID.
+pub fn rule_with_id(id: &str, prefix: &str, days: u32, class: &str) -> Rule {
     let xml = format!(
-        "<Rule><ID>{RULE_ID}</ID><Prefix>{}</Prefix><Status>Enabled</Status><Transition><Days>{days}</Days><StorageClass>{class}</StorageClass></Transition></Rule>",
+        "<Rule><ID>{}</ID><Prefix>{}</Prefix><Status>Enabled</Status><Transition><Days>{days}</Days><StorageClass>{class}</StorageClass></Transition></Rule>",
+        quick_xml::escape::escape(id),
         quick_xml::escape::escape(prefix)
     );
     Rule {
         xml,
-        id: RULE_ID.into(),
+        id: id.into(),
         prefix: prefix.into(),
         enabled: true,
         transitions: vec![(days, class.into())],
         expiration_days: None,
+        conditional: false,
     }
 }
 
@@ -107,7 +127,16 @@ pub fn parse(xml: &str) -> Result<Vec<Rule>, String> {
                         enabled: false,
                         transitions: vec![],
                         expiration_days: None,
+                        conditional: false,
                     });
+                }
+                if let Some(r) = cur.as_mut() {
+                    if matches!(
+                        name.as_str(),
+                        "Tag" | "Not" | "ObjectSizeGreaterThan" | "ObjectSizeLessThan"
+                    ) {
+                        r.conditional = true;
+                    }
                 }
                 if cur.is_some() {
                     depth_in_rule += 1;
@@ -168,6 +197,7 @@ pub fn parse(xml: &str) -> Result<Vec<Rule>, String> {
 }
 
 /// The configuration with camvault's rule added or replaced, every other rule verbatim.
+#[cfg(test)]
 pub fn merge(existing: &[Rule], ours: &Rule) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LifecycleConfiguration>");
     for r in existing.iter().filter(|r| r.id != RULE_ID) {
@@ -178,7 +208,40 @@ pub fn merge(existing: &[Rule], ours: &Rule) -> String {
     out
 }
 
+/// The configuration with camvault's rules `ours` in place of every rule of camvault's with
+/// the same ID, every other rule verbatim and in its order.
+pub fn merge_all(existing: &[Rule], ours: &[Rule]) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LifecycleConfiguration>");
+    for r in existing.iter().filter(|r| !ours.iter().any(|o| o.id == r.id)) {
+        out.push_str(&r.xml);
+    }
+    for o in ours {
+        out.push_str(&o.xml);
+    }
+    out.push_str("</LifecycleConfiguration>");
+    out
+}
+
+/// Pairs of enabled rules (IDs) whose prefixes overlap and that share an action
+/// (a transition, or an expiration): OSS refuses such a configuration unless
+/// `x-oss-allow-same-action-overlap: true` is sent.
+pub fn same_action_overlaps(rules: &[Rule]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (i, a) in rules.iter().enumerate() {
+        for b in &rules[i + 1..] {
+            let overlap = a.prefix.starts_with(&b.prefix) || b.prefix.starts_with(&a.prefix);
+            let same = (!a.transitions.is_empty() && !b.transitions.is_empty())
+                || (a.expiration_days.is_some() && b.expiration_days.is_some());
+            if a.enabled && b.enabled && overlap && same {
+                out.push((a.id.clone(), b.id.clone()));
+            }
+        }
+    }
+    out
+}
+
 /// Why the bucket's rules do not do what the config asks, if they do not.
+#[cfg(test)]
 pub fn check(existing: &[Rule], want: &Rule) -> Result<(), String> {
     let Some(r) = existing.iter().find(|r| r.id == RULE_ID) else {
         return Err(format!(

@@ -18,7 +18,9 @@ pub mod listing;
 pub(crate) mod multipart;
 pub mod oss;
 pub mod s3;
+pub mod settings;
 pub(crate) mod transfer;
+pub mod usage;
 
 use std::fmt;
 use std::path::Path;
@@ -216,6 +218,18 @@ pub trait Backend: Send + Sync {
     async fn delete_probe_unchecked(&self, key: &str) -> StoreResult<()>;
 
     /// The bucket's WORM (write once, read many) retention, where the store has one.
+    /// The bucket's redundancy, location and versioning, where the store says
+    /// (see [`settings`]); `None` for a store without such settings (`fs`).
+    async fn bucket_settings(&self) -> StoreResult<Option<settings::BucketSettings>> {
+        Ok(None)
+    }
+
+    /// The store's own count of objects and bytes by class (OSS GetBucketStat); `None`
+    /// where the store has none, and a listing must be summed instead.
+    async fn bucket_stat(&self) -> StoreResult<Option<usage::BucketUsage>> {
+        Ok(None)
+    }
+
     async fn worm(&self) -> StoreResult<WormStatus> {
         Ok(WormStatus::Unsupported(self.no_worm()))
     }

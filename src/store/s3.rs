@@ -333,12 +333,12 @@ pub fn lifecycle_from_s3(xml: &str) -> String {
 }
 
 /// A lifecycle configuration from `lifecycle::merge` → as S3 takes it: S3 class names, and
-/// camvault's rule with `<Filter><Prefix>` (the rule-level `<Prefix>` is deprecated on
+/// camvault's rules with `<Filter><Prefix>` (the rule-level `<Prefix>` is deprecated on
 /// AWS and refused by some S3-compatible stores). Other rules are left as they are.
 pub fn lifecycle_to_s3(xml: &str) -> String {
     let mut xml = map_classes(xml, to_s3_class);
     if let Ok(rules) = super::lifecycle::parse(&xml) {
-        if let Some(ours) = rules.iter().find(|r| r.id == super::lifecycle::RULE_ID) {
+        for ours in rules.iter().filter(|r| super::lifecycle::is_ours(&r.id)) {
             if !ours.xml.contains("<Filter>") && !ours.xml.contains("<Filter/>") {
                 if let (Some(a), Some(b)) = (ours.xml.find("<Prefix>"), ours.xml.find("</Prefix>")) {
                     let end = b + "</Prefix>".len();
@@ -678,6 +678,38 @@ mod multipart;
 impl Backend for S3Store {
     fn no_worm(&self) -> String {
         "bucket WORM is an Aliyun OSS feature, not supported on S3; S3 Object Lock is a different mechanism (camvault locks each object it uploads when `store.s3.object_lock_days` is set)".into()
+    }
+
+    /// GetBucketVersioning and GetBucketLocation; a store that implements neither says nothing.
+    async fn bucket_settings(&self) -> StoreResult<Option<super::settings::BucketSettings>> {
+        let mut out = super::settings::BucketSettings::default();
+        for (sub, perm) in [
+            ("versioning", "s3:GetBucketVersioning"),
+            ("location", "s3:GetBucketLocation"),
+        ] {
+            let what = format!("reading the bucket's {sub}");
+            let resp = self
+                .send(self.request(Method::GET, None, &[(sub, "")], &[])?, &what)
+                .await?;
+            if resp.status() == StatusCode::NOT_IMPLEMENTED {
+                continue;
+            }
+            if !resp.status().is_success() {
+                return Err(self.error(&what, perm, resp).await);
+            }
+            let text = self.text(resp, &what).await?;
+            if sub == "versioning" {
+                out.versioning = super::settings::parse_versioning(&text);
+            } else {
+                // `<LocationConstraint>eu-west-1</LocationConstraint>`; empty for us-east-1.
+                let loc = text
+                    .split_once("<LocationConstraint")
+                    .and_then(|(_, rest)| rest.split_once('>'))
+                    .map(|(_, rest)| rest.split('<').next().unwrap_or("").trim().to_string());
+                out.location = loc;
+            }
+        }
+        Ok(Some(out))
     }
 
     /// S3's counterpart of a bucket WORM: the bucket's Object Lock.

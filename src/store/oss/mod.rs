@@ -445,7 +445,15 @@ impl Backend for OssStore {
         use md5::Digest;
         // PutBucketLifecycle requires Content-MD5.
         let md5 = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(xml.as_bytes()));
-        let headers = [("content-md5", md5.as_str()), ("content-type", "application/xml")];
+        let mut headers = vec![("content-md5", md5.as_str()), ("content-type", "application/xml")];
+        // OSS refuses rules whose prefixes overlap with the same action (EC 0014-00000079,
+        // 0014-00000084) unless asked to allow it. camvault's rule for a camera folder
+        // overlaps only where the owner's rule on a wider prefix moves the same objects to
+        // another class: both are meant, and `lifecycle apply` names the pair.
+        let rules = super::lifecycle::parse(xml).unwrap_or_default();
+        if !super::lifecycle::same_action_overlaps(&rules).is_empty() {
+            headers.push(("x-oss-allow-same-action-overlap", "true"));
+        }
         let resp = self
             .send(
                 self.request(Method::PUT, None, &[("lifecycle", "")], &headers)
@@ -457,6 +465,35 @@ impl Backend for OssStore {
             return Err(self.error("PUT lifecycle", resp).await);
         }
         Ok(())
+    }
+
+    async fn bucket_stat(&self) -> StoreResult<Option<super::usage::BucketUsage>> {
+        let resp = self
+            .send(self.request(Method::GET, None, &[("stat", "")], &[]), "GetBucketStat")
+            .await?;
+        if !resp.status().is_success() {
+            return Err(self.error("GetBucketStat", resp).await);
+        }
+        let text = self.text(resp, "GetBucketStat").await?;
+        super::usage::parse_oss_stat(&text)
+            .map(Some)
+            .map_err(|e| StoreError::new(ErrorKind::Transient, e))
+    }
+
+    async fn bucket_settings(&self) -> StoreResult<Option<super::settings::BucketSettings>> {
+        let resp = self
+            .send(
+                self.request(Method::GET, None, &[("bucketInfo", "")], &[]),
+                "GetBucketInfo",
+            )
+            .await?;
+        if !resp.status().is_success() {
+            return Err(self.error("GetBucketInfo", resp).await);
+        }
+        let text = self.text(resp, "GetBucketInfo").await?;
+        super::settings::parse_oss_bucket_info(&text)
+            .map(Some)
+            .map_err(|e| StoreError::new(ErrorKind::Transient, e))
     }
 
     async fn restore(&self, key: &str, days: u32, tier: RestoreTier) -> StoreResult<RestoreAnswer> {
