@@ -20,6 +20,7 @@ pub const RULES: &[&str] = &[
     "transition_late",
     "restore_expiring",
     "restore_drill",
+    "resources",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,6 +150,7 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
         let rule = match probe.as_str() {
             "probe.lifecycle" => "lifecycle",
             "probe.share" => "share_protection",
+            crate::selfwatch::PROBE => "resources",
             _ => continue,
         };
         out.push(Problem {

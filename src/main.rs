@@ -22,6 +22,7 @@ mod metrics;
 mod report;
 mod restore;
 mod samba;
+mod selfwatch;
 mod store;
 mod tiers;
 mod upload;

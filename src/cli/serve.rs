@@ -261,6 +261,11 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
             )));
         }
     }
+    {
+        // serve's own memory and CPU, for `status` and the `resources` health rule.
+        let (cfg, cat, stop) = (cfg.clone(), p.catalog.clone(), stop.clone());
+        daemons.push(tokio::spawn(crate::selfwatch::run(cfg, cat, crate::selfwatch::EVERY, stop)));
+    }
     let audit = {
         let (cat, stop) = (p.catalog.clone(), stop.clone());
         let reader = crate::samba::audit::AuditReader::new(&cfg.samba_audit_log());

@@ -82,6 +82,10 @@ pub fn run(cfg: Config, as_json: bool) -> Result<ExitCode> {
             );
         }
     }
+    match crate::selfwatch::Sample::current(&cat, now) {
+        Some(u) => println!("serve   running: {}", u.describe()),
+        None => println!("serve   not running (or started less than a minute ago)"),
+    }
     if problems.is_empty() {
         println!("health  ok");
     }
