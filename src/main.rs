@@ -10,6 +10,7 @@ mod backup;
 mod cache;
 mod capture;
 mod catalog;
+mod clock;
 mod cli;
 mod config;
 mod cost;
