@@ -175,6 +175,17 @@ fn demo_runs_end_to_end_and_stops() {
     );
 }
 
+/// Kills `serve` when a test fails before stopping it, so a failed resource test does not
+/// leave a busy process behind.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// CPU time (user + system) in seconds and resident memory in bytes of a running process,
 /// from `/proc/<pid>/stat` (fields 14, 15 and 24; see proc(5)).
 fn usage(pid: u32) -> (f64, u64) {
@@ -204,9 +215,15 @@ fn idle_serve_costs_nothing_and_memory_stays_flat_while_clips_arrive() {
     for i in 0..300 {
         env.put_old(&old_clip(t + i * 600), &bytes(i as u64, 4_000));
     }
-    let mut serve = env.serve();
-    let pid = serve.id();
+    let mut serve = KillOnDrop(env.serve());
+    let pid = serve.0.id();
     env.wait_status(Duration::from_secs(120), |s| s["files"]["verified"] == 300);
+
+    // `status` shows the running serve's own resource use (recorded by serve itself).
+    let s = env.status();
+    assert_eq!(s["serve"]["pid"], pid, "{s:#}");
+    assert!(s["serve"]["rss_bytes"].as_u64().unwrap() > 1 << 20, "{s:#}");
+    assert!(env.ok(&["status"]).contains(&format!("serve   running: pid {pid}, RSS ")));
 
     // Idle: nothing arrives. The window is what is measured, not a wait for an event.
     let (cpu0, rss0) = usage(pid);
@@ -257,6 +274,33 @@ fn idle_serve_costs_nothing_and_memory_stays_flat_while_clips_arrive() {
         rss1 / 1024,
         rss2 / 1024
     );
-    let log = sigterm(&env, &mut serve);
+    let log = sigterm(&env, &mut serve.0);
     assert!(log.contains("stopped cleanly"), "{log}");
+    assert!(env.status()["serve"].is_null(), "a stopped serve is not shown as running");
+}
+
+/// The events that mean "something new": a folder renamed into the inbox (one
+/// `IN_MOVED_TO` for the folder, nothing for its files) and files written in place are
+/// found without the periodic rescan, which is pushed out of the test's reach.
+#[test]
+fn watcher_finds_a_folder_renamed_in_and_new_files_without_a_rescan() {
+    let env = Env::new(1, "cache.max_days = 36500\ncapture.rescan_secs = 86400");
+    let mut serve = KillOnDrop(env.serve());
+    let log_has = |what: &str| std::fs::read_to_string(env.serve_log()).unwrap_or_default().contains(what);
+    wait_for(Duration::from_secs(30), "the watcher to start", || log_has("watching the inbox"));
+    let outside = env.root().join("staging");
+    let t = now_unix() - 7200;
+    for i in 0..5 {
+        let rel = old_clip(t + i * 60);
+        let name = std::path::Path::new(&rel).file_name().unwrap().to_owned();
+        write(&outside.join("2099010100").join(name), &bytes(i as u64, 3000));
+        age(&outside.join("2099010100").join(std::path::Path::new(&rel).file_name().unwrap()), 3600);
+    }
+    let cam = env.inbox().join("xiaomi_camera_videos").join(OLD_MAC);
+    std::fs::create_dir_all(&cam).unwrap();
+    std::fs::rename(outside.join("2099010100"), cam.join("2099010100")).unwrap();
+    env.wait_status(Duration::from_secs(60), |s| s["files"]["verified"] == 5);
+    env.put_old(&old_clip(t + 3600), b"one more, written in place");
+    env.wait_status(Duration::from_secs(60), |s| s["files"]["verified"] == 6);
+    sigterm(&env, &mut serve.0);
 }

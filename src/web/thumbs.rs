@@ -200,9 +200,18 @@ pub fn extract(video: &Path, out: &Path) -> Result<()> {
     bail!("no frame could be read from {}", video.display())
 }
 
-/// One pass: a thumbnail for every local clip captured since the last pass. Returns how
-/// many were made; a clip that is not a readable video is skipped, not retried.
-pub fn pass(cfg: &Config, cat: &Catalog) -> Result<usize> {
+/// Whether `path` starts like an MP4 (an `ftyp` box, fragmented files too): anything else
+/// is not worth two ffmpeg runs.
+fn looks_like_mp4(path: &Path) -> bool {
+    let mut head = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok_and(|()| &head[4..] == b"ftyp")
+}
+
+/// One pass: a thumbnail for every local clip captured since the last pass, until `stop`.
+/// Returns how many were made; a clip that is not a readable video is skipped, not retried.
+pub fn pass(cfg: &Config, cat: &Catalog, stop: &CancellationToken) -> Result<usize> {
     let mut after: i64 = cat.kv_get(WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
     let mut made = 0;
     loop {
@@ -211,9 +220,16 @@ pub fn pass(cfg: &Config, cat: &Catalog) -> Result<usize> {
             return Ok(made);
         }
         for (id, key) in batch {
+            if stop.is_cancelled() {
+                // A backlog of thousands of clips must not hold up shutdown.
+                return Ok(made);
+            }
             let out = path(cfg, id);
-            if !out.is_file() {
-                match extract(&cfg.vault().join(&key), &out) {
+            let video = cfg.vault().join(&key);
+            if !out.is_file() && !looks_like_mp4(&video) {
+                debug!("no thumbnail for {key}: not an MP4");
+            } else if !out.is_file() {
+                match extract(&video, &out) {
                     Ok(()) => made += 1,
                     Err(e) if e.to_string() == super::media::NO_FFMPEG => return Err(e),
                     Err(e) => debug!("no thumbnail for {key}: {e:#}"),
@@ -241,8 +257,8 @@ pub async fn run(
         stuck: None,
     };
     loop {
-        let (c, k) = (cfg.clone(), cat.clone());
-        let made = tokio::task::spawn_blocking(move || pass(&c, &k)).await;
+        let (c, k, s) = (cfg.clone(), cat.clone(), stop.clone());
+        let made = tokio::task::spawn_blocking(move || pass(&c, &k, &s)).await;
         if retry.due() {
             match upload(&cfg, &cat, &*store).await {
                 Ok(_) => retry.succeeded(),
