@@ -23,7 +23,8 @@
 # a 60-minute run at 720 covers a simulated month.
 #
 # Prints the curve's start, peak and end, and the idle CPU; writes the table into
-# docs/benchmarks.md between the `soak:<store>` markers, with the commit measured.
+# docs/benchmarks.md between `<!-- soak-<stores>[-accelerated]:begin/end -->` markers (added
+# at the end the first time), with the commit measured.
 #
 # Environment (defaults in brackets):
 #   SOAK_MIN [30] IDLE_MIN [10] INTERVAL [2] SAMPLE [5] SPEEDUP [1]
@@ -260,8 +261,8 @@ printf '%s\n' "${RESULTS[@]}"
 printf '%s\n' "${NOTES[@]}"
 
 if [[ $WRITE_DOCS == 1 ]]; then
-  label="soak"
-  (( SPEEDUP > 1 )) && label="soak-x$SPEEDUP"
+  label="soak-${STORES// /-}"
+  if (( SPEEDUP > 1 )); then label="$label-accelerated"; fi
   block=$(
     echo "<!-- $label:begin -->"
     echo "camvault \`$COMMIT\`, $(date -u +%Y-%m-%d), \`SOAK_MIN=$SOAK_MIN IDLE_MIN=$IDLE_MIN INTERVAL=$INTERVAL SPEEDUP=$SPEEDUP PRELOAD=$PRELOAD PRELOAD_DIRS=$PRELOAD_DIRS\`, $(nproc) CPUs, load average at the end $(cut -d' ' -f1-3 /proc/loadavg):"

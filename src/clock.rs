@@ -25,7 +25,9 @@ pub fn speedup() -> u32 {
             .unwrap_or(1)
             .clamp(1, 1_000_000);
         if n > 1 {
-            tracing::warn!("benchmark mode: the clock of the periodic jobs runs {n} times faster (CAMVAULT_BENCH_SPEEDUP)");
+            tracing::warn!(
+                "benchmark mode: the clock of the periodic jobs runs {n} times faster (CAMVAULT_BENCH_SPEEDUP)"
+            );
         }
         n
     })

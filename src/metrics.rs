@@ -260,7 +260,11 @@ fn register_process(r: &mut Registry) {
     };
     let cpu = Counter::<f64, AtomicU64>::default();
     cpu.inc_by(u.cpu_seconds);
-    r.register("process_cpu_seconds", "Total user and system CPU time spent in seconds", cpu);
+    r.register(
+        "process_cpu_seconds",
+        "Total user and system CPU time spent in seconds",
+        cpu,
+    );
     r.register(
         "process_resident_memory_bytes",
         "Resident memory size in bytes",
@@ -274,5 +278,9 @@ fn register_process(r: &mut Registry) {
         "Start time of the process since unix epoch in seconds",
         gauge(u.start_time),
     );
-    r.register("process_threads", "Number of OS threads in the process", gauge(u.threads as f64));
+    r.register(
+        "process_threads",
+        "Number of OS threads in the process",
+        gauge(u.threads as f64),
+    );
 }

@@ -57,7 +57,10 @@ pub fn open_fds() -> Option<u64> {
 fn sysconf() -> (f64, u64) {
     // SAFETY: sysconf only reads configuration values.
     let (hz, page) = unsafe { (libc::sysconf(libc::_SC_CLK_TCK), libc::sysconf(libc::_SC_PAGESIZE)) };
-    (if hz > 0 { hz as f64 } else { 100.0 }, if page > 0 { page as u64 } else { 4096 })
+    (
+        if hz > 0 { hz as f64 } else { 100.0 },
+        if page > 0 { page as u64 } else { 4096 },
+    )
 }
 
 /// The boot time from `/proc/stat` (`btime`), in seconds since the epoch.
@@ -84,7 +87,8 @@ impl Sample {
     /// The last sample, if the `serve` that wrote it is still running.
     pub fn current(cat: &Catalog, now_ms: i64) -> Option<Sample> {
         let s: Sample = serde_json::from_str(&cat.kv_get(KEY).ok()??).ok()?;
-        let alive = Usage::read(&s.pid.to_string()).is_some_and(|u| (u.start_time * 1000.0 - s.started_ms as f64).abs() < 2000.0);
+        let alive = Usage::read(&s.pid.to_string())
+            .is_some_and(|u| (u.start_time * 1000.0 - s.started_ms as f64).abs() < 2000.0);
         (alive && now_ms - s.at_ms < 3 * EVERY.as_millis() as i64).then_some(s)
     }
 

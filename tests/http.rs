@@ -73,7 +73,12 @@ fn metrics_health_and_status_over_http() {
     assert!(metric(s, "camvault_disk_free_bytes", &[]).unwrap() > 0.0);
     // The standard process metrics, of the serve process itself (issue 20).
     let proc_stat = std::fs::read_to_string(format!("/proc/{}/stat", serve.id())).unwrap();
-    let threads: f64 = proc_stat[proc_stat.rfind(')').unwrap() + 2..].split(' ').nth(17).unwrap().parse().unwrap();
+    let threads: f64 = proc_stat[proc_stat.rfind(')').unwrap() + 2..]
+        .split(' ')
+        .nth(17)
+        .unwrap()
+        .parse()
+        .unwrap();
     let rss = metric(s, "process_resident_memory_bytes", &[]).unwrap();
     assert!(rss > 1e6 && rss < 1e9, "RSS {rss}");
     assert!(metric(s, "process_cpu_seconds_total", &[]).unwrap() > 0.0);

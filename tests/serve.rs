@@ -223,7 +223,9 @@ fn idle_serve_costs_nothing_and_memory_stays_flat_while_clips_arrive() {
     let s = env.status();
     assert_eq!(s["serve"]["pid"], pid, "{s:#}");
     assert!(s["serve"]["rss_bytes"].as_u64().unwrap() > 1 << 20, "{s:#}");
-    assert!(env.ok(&["status"]).contains(&format!("serve   running: pid {pid}, RSS ")));
+    assert!(env
+        .ok(&["status"])
+        .contains(&format!("serve   running: pid {pid}, RSS ")));
 
     // Idle: nothing arrives. The window is what is measured, not a wait for an event.
     let (cpu0, rss0) = usage(pid);
@@ -276,7 +278,10 @@ fn idle_serve_costs_nothing_and_memory_stays_flat_while_clips_arrive() {
     );
     let log = sigterm(&env, &mut serve.0);
     assert!(log.contains("stopped cleanly"), "{log}");
-    assert!(env.status()["serve"].is_null(), "a stopped serve is not shown as running");
+    assert!(
+        env.status()["serve"].is_null(),
+        "a stopped serve is not shown as running"
+    );
 }
 
 /// The events that mean "something new": a folder renamed into the inbox (one
@@ -286,15 +291,26 @@ fn idle_serve_costs_nothing_and_memory_stays_flat_while_clips_arrive() {
 fn watcher_finds_a_folder_renamed_in_and_new_files_without_a_rescan() {
     let env = Env::new(1, "cache.max_days = 36500\ncapture.rescan_secs = 86400");
     let mut serve = KillOnDrop(env.serve());
-    let log_has = |what: &str| std::fs::read_to_string(env.serve_log()).unwrap_or_default().contains(what);
-    wait_for(Duration::from_secs(30), "the watcher to start", || log_has("watching the inbox"));
+    let log_has = |what: &str| {
+        std::fs::read_to_string(env.serve_log())
+            .unwrap_or_default()
+            .contains(what)
+    };
+    wait_for(Duration::from_secs(30), "the watcher to start", || {
+        log_has("watching the inbox")
+    });
     let outside = env.root().join("staging");
     let t = now_unix() - 7200;
     for i in 0..5 {
         let rel = old_clip(t + i * 60);
         let name = std::path::Path::new(&rel).file_name().unwrap().to_owned();
         write(&outside.join("2099010100").join(name), &bytes(i as u64, 3000));
-        age(&outside.join("2099010100").join(std::path::Path::new(&rel).file_name().unwrap()), 3600);
+        age(
+            &outside
+                .join("2099010100")
+                .join(std::path::Path::new(&rel).file_name().unwrap()),
+            3600,
+        );
     }
     let cam = env.inbox().join("xiaomi_camera_videos").join(OLD_MAC);
     std::fs::create_dir_all(&cam).unwrap();

@@ -32,7 +32,11 @@ impl Streak {
 
     fn failed(&mut self, e: &anyhow::Error) {
         if self.failures == 0 || (self.failures >= 64 && self.failures.is_power_of_two()) {
-            warn!("{}: {e:#} (failing {} time(s) in a row; retried with backoff)", self.what, self.failures + 1);
+            warn!(
+                "{}: {e:#} (failing {} time(s) in a row; retried with backoff)",
+                self.what,
+                self.failures + 1
+            );
         }
         self.failures = self.failures.saturating_add(1);
     }
@@ -49,7 +53,9 @@ impl Streak {
         if self.failures == 0 {
             return period;
         }
-        period.saturating_mul(1 << self.failures.min(16)).min(self.max.max(period))
+        period
+            .saturating_mul(1 << self.failures.min(16))
+            .min(self.max.max(period))
     }
 }
 
@@ -315,7 +321,12 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
     {
         // serve's own memory and CPU, for `status` and the `resources` health rule.
         let (cfg, cat, stop) = (cfg.clone(), p.catalog.clone(), stop.clone());
-        daemons.push(tokio::spawn(crate::selfwatch::run(cfg, cat, crate::selfwatch::EVERY, stop)));
+        daemons.push(tokio::spawn(crate::selfwatch::run(
+            cfg,
+            cat,
+            crate::selfwatch::EVERY,
+            stop,
+        )));
     }
     let audit = {
         let (cat, stop) = (p.catalog.clone(), stop.clone());

@@ -166,7 +166,10 @@ mod tests {
     fn repeated_events_coalesce_and_ignored_ones_do_not_wake() {
         let i = Intake::default();
         for _ in 0..10_000 {
-            i.push(Ok(ev(EventKind::Modify(ModifyKind::Data(DataChange::Any)), "/in/growing")));
+            i.push(Ok(ev(
+                EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+                "/in/growing",
+            )));
             i.push(Ok(ev(EventKind::Access(AccessKind::Open(AccessMode::Any)), "/in/dir")));
         }
         let (paths, rescan) = i.take(Duration::ZERO);
@@ -194,7 +197,10 @@ mod tests {
         let (paths, rescan) = i.take(Duration::ZERO);
         assert!(rescan && paths.is_empty());
         i.push(Err(notify::Error::generic("boom")));
-        assert!(i.take(Duration::ZERO).1, "a notify error means events may be lost: rescan");
+        assert!(
+            i.take(Duration::ZERO).1,
+            "a notify error means events may be lost: rescan"
+        );
         assert_eq!(i.take(Duration::ZERO), (HashSet::new(), false), "taking empties it");
     }
 }

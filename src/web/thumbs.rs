@@ -135,7 +135,10 @@ impl Retry {
     /// Counts a failure and says whether the thumbnail should now be skipped.
     fn failed(&mut self, e: &anyhow::Error) -> Option<i64> {
         if self.failures == 0 {
-            warn!("thumbnails: {e:#}; retried with backoff (up to {} min)", MAX_BACKOFF.as_secs() / 60);
+            warn!(
+                "thumbnails: {e:#}; retried with backoff (up to {} min)",
+                MAX_BACKOFF.as_secs() / 60
+            );
         }
         self.failures = self.failures.saturating_add(1);
         let wait = self.every.saturating_mul(1 << self.failures.min(20)).min(MAX_BACKOFF);
