@@ -30,6 +30,7 @@
 #   SOAK_MIN [30] IDLE_MIN [10] INTERVAL [2] SAMPLE [5] SPEEDUP [1]
 #   PRELOAD [10000] PRELOAD_DIRS [200]  finished files in the inbox before serve starts
 #   STORES ["fs s3"]   BENCH_DIR [/tmp/camvault-soak]   WRITE_DOCS [1]
+#   LABEL [soak-<stores>]  the name of the block in docs/benchmarks.md
 #   CAMVAULT           a camvault binary (default: target/release/camvault, built if missing)
 #   VENV [/work/venv-test]  Python with moto[server] (moto_server) for the S3 run
 set -euo pipefail
@@ -261,7 +262,7 @@ printf '%s\n' "${RESULTS[@]}"
 printf '%s\n' "${NOTES[@]}"
 
 if [[ $WRITE_DOCS == 1 ]]; then
-  label="soak-${STORES// /-}"
+  label=${LABEL:-soak-${STORES// /-}}
   if (( SPEEDUP > 1 )); then label="$label-accelerated"; fi
   block=$(
     echo "<!-- $label:begin -->"
