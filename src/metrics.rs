@@ -1,4 +1,4 @@
-//! Prometheus metrics (`/metrics`), all named `camvault_*`.
+//! Prometheus metrics (`/metrics`): `camvault_*`, and the standard `process_*` of `serve` itself.
 //!
 //! Counters of what the pipeline did since start live in [`PipelineMetrics`] and are
 //! updated where the work happens; everything about the state of the archive is read

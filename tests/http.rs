@@ -119,6 +119,7 @@ fn metrics_health_and_status_over_http() {
         "transition_late",
         "restore_expiring",
         "restore_drill",
+        "resources",
     ] {
         assert_eq!(
             metric(s, "camvault_health_problems", &[("rule", rule)]),
@@ -127,8 +128,8 @@ fn metrics_health_and_status_over_http() {
         );
     }
     assert!(
-        s.iter().all(|x| x.metric.starts_with("camvault_")),
-        "every metric is camvault_*"
+        s.iter().all(|x| x.metric.starts_with("camvault_") || x.metric.starts_with("process_")),
+        "every metric is camvault_* or the standard process_*"
     );
 
     let (code, body) = get(port, "/healthz");
