@@ -20,7 +20,7 @@ pub fn last_ms(catalog: &Catalog) -> Result<Option<i64>> {
 
 /// Backs the catalog up when the last backup is older than `every_ms`; returns the key.
 pub async fn run_if_due(catalog: &Catalog, store: &dyn Backend, every_ms: i64) -> Result<Option<String>> {
-    let now = jiff::Timestamp::now();
+    let now = crate::clock::now();
     if last_ms(catalog)?.is_some_and(|t| now.as_millisecond() - t < every_ms) {
         return Ok(None);
     }

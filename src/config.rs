@@ -629,6 +629,12 @@ pub struct Health {
     /// The catalog is backed up to the store this often (hours); a backup older than
     /// twice this is a problem.
     pub catalog_backup_hours: u64,
+    /// `serve`'s resident memory above this for `resource_minutes` is a problem.
+    pub max_rss: ByteSize,
+    /// `serve`'s CPU use (percent of one core) above this for `resource_minutes` is a problem.
+    pub max_cpu_percent: u64,
+    /// How long RSS or CPU must stay above their limit before the `resources` rule fires.
+    pub resource_minutes: u64,
 }
 
 impl Default for Health {
@@ -640,6 +646,9 @@ impl Default for Health {
             transition_grace_days: 3,
             max_failed_files: 0,
             catalog_backup_hours: 24,
+            max_rss: ByteSize(256 << 20),
+            max_cpu_percent: 50,
+            resource_minutes: 10,
         }
     }
 }
@@ -1023,6 +1032,9 @@ impl Config {
         }
         if self.health.camera_silent_hours == 0 || self.health.max_pending_age_secs == 0 {
             bail!("`health.camera_silent_hours` and `health.max_pending_age_secs` must be at least 1");
+        }
+        if self.health.max_rss.0 < 16 << 20 || self.health.max_cpu_percent == 0 || self.health.resource_minutes == 0 {
+            bail!("`health.max_rss` must be at least 16 MiB (default \"256 MiB\"), `health.max_cpu_percent` and `health.resource_minutes` at least 1 (defaults 50 and 10)");
         }
         if !self.alerts.quiet_hours.is_empty() {
             let ok = self

@@ -21,6 +21,7 @@ pub const RULES: &[&str] = &[
     "transition_late",
     "restore_expiring",
     "restore_drill",
+    "resources",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +152,7 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
             "probe.lifecycle" => "lifecycle",
             "probe.bucket" => "bucket_drift",
             "probe.share" => "share_protection",
+            crate::selfwatch::PROBE => "resources",
             _ => continue,
         };
         out.push(Problem {

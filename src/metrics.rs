@@ -1,4 +1,4 @@
-//! Prometheus metrics (`/metrics`), all named `camvault_*`.
+//! Prometheus metrics (`/metrics`): `camvault_*`, and the standard `process_*` of `serve` itself.
 //!
 //! Counters of what the pipeline did since start live in [`PipelineMetrics`] and are
 //! updated where the work happens; everything about the state of the archive is read
@@ -261,7 +261,48 @@ pub fn render(cfg: &Config, cat: &Catalog, pm: &PipelineMetrics, now_ms: i64) ->
         pm.verified.clone(),
     );
 
+    register_process(&mut r);
+
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, &r)?;
     Ok(out)
+}
+
+/// The standard process metrics Prometheus' own clients export (names as in
+/// <https://prometheus.io/docs/instrumenting/writing_clientlibs/#process-metrics>), read
+/// from `/proc/self` at scrape time: a leak or a busy loop shows on any dashboard.
+fn register_process(r: &mut Registry) {
+    let Some(u) = crate::selfwatch::Usage::read("self") else {
+        return;
+    };
+    let gauge = |v: f64| {
+        let g = Gauge::<f64, AtomicU64>::default();
+        g.set(v);
+        g
+    };
+    let cpu = Counter::<f64, AtomicU64>::default();
+    cpu.inc_by(u.cpu_seconds);
+    r.register(
+        "process_cpu_seconds",
+        "Total user and system CPU time spent in seconds",
+        cpu,
+    );
+    r.register(
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes",
+        gauge(u.rss_bytes as f64),
+    );
+    if let Some(n) = crate::selfwatch::open_fds() {
+        r.register("process_open_fds", "Number of open file descriptors", gauge(n as f64));
+    }
+    r.register(
+        "process_start_time_seconds",
+        "Start time of the process since unix epoch in seconds",
+        gauge(u.start_time),
+    );
+    r.register(
+        "process_threads",
+        "Number of OS threads in the process",
+        gauge(u.threads as f64),
+    );
 }

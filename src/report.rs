@@ -51,6 +51,8 @@ pub fn status_json(cfg: &Config, cat: &Catalog, now: i64) -> Result<serde_json::
             "cached": s.cached.bytes,
         },
         "oldest_pending_secs": oldest_pending_secs,
+        // The running `serve`'s own resource use (null when it is not running).
+        "serve": crate::selfwatch::Sample::current(cat, now),
         "cameras": cameras,
         "deletion_attempts": {
             "total": del.total,

@@ -71,6 +71,21 @@ fn metrics_health_and_status_over_http() {
     assert_eq!(metric(s, "camvault_upload_bytes_total", &[]), Some(3000.0));
     assert_eq!(metric(s, "camvault_cache_bytes", &[]), Some(3000.0));
     assert!(metric(s, "camvault_disk_free_bytes", &[]).unwrap() > 0.0);
+    // The standard process metrics, of the serve process itself (issue 20).
+    let proc_stat = std::fs::read_to_string(format!("/proc/{}/stat", serve.id())).unwrap();
+    let threads: f64 = proc_stat[proc_stat.rfind(')').unwrap() + 2..]
+        .split(' ')
+        .nth(17)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let rss = metric(s, "process_resident_memory_bytes", &[]).unwrap();
+    assert!(rss > 1e6 && rss < 1e9, "RSS {rss}");
+    assert!(metric(s, "process_cpu_seconds_total", &[]).unwrap() > 0.0);
+    assert!(metric(s, "process_open_fds", &[]).unwrap() >= 3.0);
+    assert!(metric(s, "process_threads", &[]).unwrap() >= threads.min(2.0));
+    let started = metric(s, "process_start_time_seconds", &[]).unwrap();
+    assert!((now_unix() as f64 - started).abs() < 300.0, "started {started}");
     assert!(metric(
         s,
         "camvault_camera_last_file_age_seconds",
@@ -104,6 +119,7 @@ fn metrics_health_and_status_over_http() {
         "transition_late",
         "restore_expiring",
         "restore_drill",
+        "resources",
     ] {
         assert_eq!(
             metric(s, "camvault_health_problems", &[("rule", rule)]),
@@ -112,8 +128,8 @@ fn metrics_health_and_status_over_http() {
         );
     }
     assert!(
-        s.iter().all(|x| x.metric.starts_with("camvault_")),
-        "every metric is camvault_*"
+        s.iter().all(|x| x.metric.starts_with("camvault_") || x.metric.starts_with("process_")),
+        "every metric is camvault_* or the standard process_*"
     );
 
     let (code, body) = get(port, "/healthz");

@@ -188,6 +188,13 @@ pub async fn run_once(
     if let Some((id, ..)) = events.last() {
         catalog.kv_set(EVENT_KEY, &id.to_string())?;
     }
+    if delivered == 0 {
+        // Every channel refused: `serve` backs off instead of retrying each interval.
+        anyhow::bail!(
+            "no alert channel took the {} message(s); they are sent again later. Check `alerts.channel` with `camvault alerts test`",
+            messages.len()
+        );
+    }
     Ok(delivered)
 }
 

@@ -15,6 +15,50 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::upload::{self, limit::RateLimiter, Uploader};
 
+/// A failing periodic job's log and pace: the first failure of a streak is logged, later
+/// ones only at the 64th, 128th, ... (so a lasting problem is not silent for ever, nor
+/// logged every second); the retry wait doubles from the job's period up to `max`; the end
+/// of a streak is logged too.
+struct Streak {
+    what: &'static str,
+    failures: u32,
+    max: Duration,
+}
+
+impl Streak {
+    fn new(what: &'static str, max: Duration) -> Streak {
+        Streak { what, failures: 0, max }
+    }
+
+    fn failed(&mut self, e: &anyhow::Error) {
+        if self.failures == 0 || (self.failures >= 64 && self.failures.is_power_of_two()) {
+            warn!(
+                "{}: {e:#} (failing {} time(s) in a row; retried with backoff)",
+                self.what,
+                self.failures + 1
+            );
+        }
+        self.failures = self.failures.saturating_add(1);
+    }
+
+    fn ok(&mut self) {
+        if self.failures > 0 {
+            info!("{}: works again after {} failure(s)", self.what, self.failures);
+        }
+        self.failures = 0;
+    }
+
+    /// How long to wait before the next run, given the job's usual `period`.
+    fn wait(&self, period: Duration) -> Duration {
+        if self.failures == 0 {
+            return period;
+        }
+        period
+            .saturating_mul(1 << self.failures.min(16))
+            .min(self.max.max(period))
+    }
+}
+
 pub fn run(cfg: Config) -> Result<ExitCode> {
     let rt = super::runtime()?;
     rt.block_on(async {
@@ -107,15 +151,17 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
         let keeper = CacheKeeper::new(&cfg);
         let every = Duration::from_secs(cfg.cache.interval_secs);
         tokio::spawn(async move {
+            let mut streak = Streak::new("cache keeper", Duration::from_secs(3600));
             loop {
                 let (k, c) = (&keeper, cat.clone());
                 let now = jiff::Timestamp::now().as_millisecond();
-                if let Err(e) = tokio::task::block_in_place(|| k.pass(&c, now, &cache::free_bytes)) {
-                    warn!("cache keeper: {e:#}");
+                match tokio::task::block_in_place(|| k.pass(&c, now, &cache::free_bytes)) {
+                    Ok(_) => streak.ok(),
+                    Err(e) => streak.failed(&e),
                 }
                 tokio::select! {
                     _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(every) => {}
+                    _ = tokio::time::sleep(streak.wait(every)) => {}
                 }
             }
         })
@@ -127,7 +173,7 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
         let (verify_days, verify_sample) = (cfg.verify.period_days, cfg.verify.deep_sample);
         daemons.push(tokio::spawn(async move {
             loop {
-                if let Err(e) = crate::manifest::write_due(&up.catalog, &*up.store, jiff::Timestamp::now()).await {
+                if let Err(e) = crate::manifest::write_due(&up.catalog, &*up.store, crate::clock::now()).await {
                     warn!("daily manifests: {e:#} (retried within the hour)");
                 }
                 if let Err(e) = crate::backup::run_if_due(&up.catalog, &*up.store, backup_every_ms).await {
@@ -149,7 +195,7 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
                 }
                 tokio::select! {
                     _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                    _ = tokio::time::sleep(crate::clock::period(Duration::from_secs(3600))) => {}
                 }
             }
         }));
@@ -158,13 +204,19 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
         let (cfg, cat, stop) = (cfg.clone(), p.catalog.clone(), stop.clone());
         daemons.push(tokio::spawn(async move {
             let client = crate::alerts::channels::client();
+            let every = Duration::from_secs(cfg.alerts.interval_secs);
+            // Channels down: evaluations back off (up to an hour apart) instead of resending
+            // every interval; run_once fails when no channel took anything.
+            let mut streak = Streak::new("alerts", Duration::from_secs(3600));
             loop {
-                if let Err(e) = crate::alerts::run_once(&cfg, &cat, &client).await {
-                    warn!("alerts: {e:#}");
+                match crate::alerts::run_once(&cfg, &cat, &client).await {
+                    Ok(_) => streak.ok(),
+                    Err(e) => streak.failed(&e),
                 }
+                let wait = streak.wait(every);
                 tokio::select! {
                     _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_secs(cfg.alerts.interval_secs)) => {}
+                    _ = tokio::time::sleep(wait) => {}
                 }
             }
         }));
@@ -174,12 +226,17 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
         // Restores: requests, polls, downloads; and the periodic drill.
         let (cfg, up, stop, wake) = (cfg.clone(), p.uploader.clone(), stop.clone(), restore_wake.clone());
         daemons.push(tokio::spawn(async move {
+            let mut streak = Streak::new("restores", Duration::from_secs(3600));
             loop {
-                let now = jiff::Timestamp::now().as_millisecond();
+                let now = crate::clock::now().as_millisecond();
                 match crate::restore::step(&cfg, &up.catalog, &*up.store, now).await {
-                    Ok(p) if p.finished_restores > 0 => info!("{} restore(s) finished", p.finished_restores),
-                    Ok(_) => {}
-                    Err(e) => warn!("restores: {e:#}"),
+                    Ok(p) => {
+                        streak.ok();
+                        if p.finished_restores > 0 {
+                            info!("{} restore(s) finished", p.finished_restores)
+                        }
+                    }
+                    Err(e) => streak.failed(&e),
                 }
                 match crate::restore::drill_if_due(&cfg, &up.catalog, &*up.store, now).await {
                     Ok(Some(id)) => info!("restore drill #{id} started"),
@@ -190,7 +247,7 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
                 let wait = next.saturating_sub(now).clamp(1_000, 60_000) as u64;
                 tokio::select! {
                     _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                    _ = tokio::time::sleep(streak.wait(Duration::from_millis(wait))) => {}
                     // A restore started in the web interface is requested at once.
                     _ = wake.notified() => {}
                 }
@@ -261,17 +318,29 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
             )));
         }
     }
+    {
+        // serve's own memory and CPU, for `status` and the `resources` health rule.
+        let (cfg, cat, stop) = (cfg.clone(), p.catalog.clone(), stop.clone());
+        daemons.push(tokio::spawn(crate::selfwatch::run(
+            cfg,
+            cat,
+            crate::selfwatch::EVERY,
+            stop,
+        )));
+    }
     let audit = {
         let (cat, stop) = (p.catalog.clone(), stop.clone());
         let reader = crate::samba::audit::AuditReader::new(&cfg.samba_audit_log());
         tokio::spawn(async move {
+            let mut streak = Streak::new("reading the share's audit log", Duration::from_secs(300));
             loop {
-                if let Err(e) = tokio::task::block_in_place(|| reader.poll(&cat)) {
-                    warn!("reading the share's audit log: {e:#}");
+                match tokio::task::block_in_place(|| reader.poll(&cat)) {
+                    Ok(_) => streak.ok(),
+                    Err(e) => streak.failed(&e),
                 }
                 tokio::select! {
                     _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = tokio::time::sleep(streak.wait(Duration::from_secs(1))) => {}
                 }
             }
         })

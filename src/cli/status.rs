@@ -101,6 +101,10 @@ pub fn run(cfg: Config, as_json: bool) -> Result<ExitCode> {
             classes.join(", ")
         );
     }
+    match crate::selfwatch::Sample::current(&cat, now) {
+        Some(u) => println!("serve   running: {}", u.describe()),
+        None => println!("serve   not running"),
+    }
     if problems.is_empty() {
         println!("health  ok");
     }

@@ -8,6 +8,7 @@
 
 pub mod layout;
 pub mod mp4meta;
+pub mod watch;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -85,6 +86,9 @@ fn is_own(rel: &Path) -> bool {
 pub struct Settler {
     settle: Duration,
     /// What the file looked like, since when, and whether we have seen it change.
+    /// Bound: one entry per file in the inbox not yet captured (an entry goes when the file
+    /// is captured, fails, or is gone), and never more than [`Settler::MAX_PENDING`]: past
+    /// that, new files wait for a later rescan instead of growing the map.
     pending: HashMap<PathBuf, (Stat, Instant, bool)>,
 }
 
@@ -96,11 +100,23 @@ impl Settler {
         }
     }
 
+    /// The most files followed at once: far more than a camera backfill produces between
+    /// two rescans, ~20 MB of map in the worst case.
+    pub const MAX_PENDING: usize = 100_000;
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
     /// Records what a file looks like now; a change restarts its quiet period.
     pub fn observe(&mut self, rel: PathBuf, stat: Stat, now: Instant) {
+        let full = self.pending.len() >= Self::MAX_PENDING;
         match self.pending.get_mut(&rel) {
             Some((old, _, _)) if *old == stat => {}
             Some(entry) => *entry = (stat, now, true),
+            None if full => {
+                debug!(path = %rel.display(), "many files pending: this one waits for the next rescan");
+            }
             None => {
                 self.pending.insert(rel, (stat, now, false));
             }
@@ -137,6 +153,13 @@ fn restat(inbox: &Path, rel: &Path) -> Option<Stat> {
     m.is_file().then(|| Stat::of(&m))
 }
 
+/// How long the idle watcher sleeps between looks at its intake: short enough that a stop
+/// is noticed at once, long enough that an idle inbox costs nothing.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+/// The least time between two looks at the intake, so a file written in many small pieces
+/// is one stat per look, not one per write.
+const MIN_GAP: Duration = Duration::from_millis(100);
+
 /// Watches the inbox and captures complete files until `stop`. Runs on its own thread:
 /// scans and captures are blocking file-system work.
 pub fn run_blocking(
@@ -149,8 +172,12 @@ pub fn run_blocking(
     let inbox = cap.inbox.clone();
     let settle = Duration::from_secs(cap.config.capture.settle_secs);
     let rescan_every = Duration::from_secs(cap.config.capture.rescan_secs);
-    let (tx, rx) = std::sync::mpsc::channel::<notify::Result<notify::Event>>();
-    let mut watcher = notify::recommended_watcher(tx).context("cannot start file-system notifications")?;
+    // notify's thread classifies and coalesces into this bounded set (see `watch`).
+    let intake = Arc::new(watch::Intake::default());
+    let mut watcher = {
+        let intake = intake.clone();
+        notify::recommended_watcher(move |ev| intake.push(ev)).context("cannot start file-system notifications")?
+    };
     watcher.watch(&inbox, RecursiveMode::Recursive).with_context(|| {
         format!(
             "cannot watch inbox {}; does it exist and is it readable?",
@@ -160,12 +187,13 @@ pub fn run_blocking(
     info!(inbox = %inbox.display(), settle_secs = settle.as_secs(), "watching the inbox");
 
     let mut settler = Settler::new(settle);
-    let mut reported: HashSet<PathBuf> = HashSet::new();
+    let mut reported = ReportOnce::default();
     let mut last_scan: Option<Instant> = None;
     let tick = Duration::from_millis(250)
         .min(settle / 2)
         .max(Duration::from_millis(50));
     let mut next_tick = Instant::now();
+    let mut last_take = Instant::now();
     while !stop.is_cancelled() {
         if last_scan.is_none_or(|t| t.elapsed() >= rescan_every) {
             let started = Instant::now();
@@ -180,58 +208,23 @@ pub fn run_blocking(
             debug!(files = n, ms = started.elapsed().as_millis() as u64, "inbox scan");
             last_scan = Some(Instant::now());
         }
-        let wait = next_tick.saturating_duration_since(Instant::now());
-        // A busy event stream (a file growing) must not starve the settle tick.
-        let received = if wait.is_zero() {
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        // Files settling need the tick; an idle inbox only needs to notice events and `stop`.
+        let wait = if settler.is_empty() {
+            IDLE_WAIT
         } else {
-            rx.recv_timeout(wait)
+            next_tick.saturating_duration_since(Instant::now())
         };
-        match received {
-            Ok(Ok(event)) => {
-                if event.need_rescan() {
-                    last_scan = None;
-                }
-                for path in event.paths {
-                    let Ok(rel) = path.strip_prefix(&inbox) else {
-                        continue;
-                    };
-                    if is_own(rel) {
-                        continue;
-                    }
-                    match std::fs::symlink_metadata(&path) {
-                        Ok(m) if m.is_file() => {
-                            tracing::trace!(path = %rel.display(), size = m.len(), kind = ?event.kind, "inbox event");
-                            settler.observe(rel.to_path_buf(), Stat::of(&m), Instant::now())
-                        }
-                        Ok(m) if m.is_dir() => {
-                            // A new folder may already hold files written before its watch was added.
-                            let (mut found, mut notes) = (Vec::new(), ScanNotes::default());
-                            scan(&inbox, &path, &mut found, &mut notes);
-                            for f in found {
-                                settler.observe(f.rel, f.stat, Instant::now());
-                            }
-                            report_notes(&notes, &mut reported);
-                        }
-                        Ok(m) if m.file_type().is_symlink() => report_notes(
-                            &ScanNotes {
-                                symlinks: vec![rel.to_path_buf()],
-                                ..Default::default()
-                            },
-                            &mut reported,
-                        ),
-                        _ => settler.forget(rel),
-                    }
-                }
-                continue;
-            }
-            Ok(Err(e)) => {
-                warn!("file-system notification error: {e}; rescanning the inbox");
-                last_scan = None;
-                continue;
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        std::thread::sleep(MIN_GAP.saturating_sub(last_take.elapsed()));
+        let (paths, rescan) = intake.take(wait);
+        last_take = Instant::now();
+        if rescan {
+            last_scan = None;
+        }
+        for path in paths {
+            look_at(&inbox, &path, &mut settler, &mut reported);
+        }
+        if Instant::now() < next_tick {
+            continue;
         }
         next_tick = Instant::now() + tick;
         let ready = settler.ready(Instant::now(), Timestamp::now());
@@ -259,7 +252,8 @@ pub fn run_blocking(
                     info!(path = %inbox.join(&rel).display(), "file vanished before capture (deleted or renamed by the client)")
                 }
                 Err(e) => {
-                    if reported.insert(rel.clone()) {
+                    // Retried at the next rescan (`capture.rescan_secs`), reported once.
+                    if reported.first(&rel) {
                         warn!("cannot capture {}: {e:#}", inbox.join(&rel).display());
                     }
                 }
@@ -272,19 +266,74 @@ pub fn run_blocking(
     Ok(())
 }
 
-fn report_notes(notes: &ScanNotes, reported: &mut HashSet<PathBuf>) {
+/// Looks at one path an event named: a file is observed, a folder scanned (it may already
+/// hold files written before its watch was added), anything gone forgotten.
+fn look_at(inbox: &Path, path: &Path, settler: &mut Settler, reported: &mut ReportOnce) {
+    let Ok(rel) = path.strip_prefix(inbox) else {
+        return;
+    };
+    if is_own(rel) {
+        return;
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => {
+            tracing::trace!(path = %rel.display(), size = m.len(), "inbox event");
+            settler.observe(rel.to_path_buf(), Stat::of(&m), Instant::now())
+        }
+        Ok(m) if m.is_dir() => {
+            let (mut found, mut notes) = (Vec::new(), ScanNotes::default());
+            scan(inbox, path, &mut found, &mut notes);
+            for f in found {
+                settler.observe(f.rel, f.stat, Instant::now());
+            }
+            report_notes(&notes, reported);
+        }
+        Ok(m) if m.file_type().is_symlink() => report_notes(
+            &ScanNotes {
+                symlinks: vec![rel.to_path_buf()],
+                ..Default::default()
+            },
+            reported,
+        ),
+        _ => settler.forget(rel),
+    }
+}
+
+/// Paths whose problem (a symlink, an unreadable folder, a failed capture) was already
+/// logged, so a rescan every few minutes does not repeat it. Bound: [`ReportOnce::MAX`]
+/// entries; when full it starts over, so at worst a problem is logged again after that
+/// many other distinct ones.
+#[derive(Default)]
+struct ReportOnce(HashSet<PathBuf>);
+
+impl ReportOnce {
+    const MAX: usize = 10_000;
+
+    /// True the first time `p` is reported.
+    fn first(&mut self, p: &Path) -> bool {
+        if self.0.contains(p) {
+            return false;
+        }
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        self.0.insert(p.to_path_buf())
+    }
+}
+
+fn report_notes(notes: &ScanNotes, reported: &mut ReportOnce) {
     for p in &notes.symlinks {
-        if reported.insert(p.clone()) {
+        if reported.first(p) {
             warn!(path = %p.display(), "symlink in the inbox: not followed, not archived");
         }
     }
     for p in &notes.other {
-        if reported.insert(p.clone()) {
+        if reported.first(p) {
             warn!(path = %p.display(), "not a regular file (device, socket or fifo): left alone");
         }
     }
     for (p, e) in &notes.unreadable {
-        if reported.insert(p.clone()) {
+        if reported.first(p) {
             warn!(path = %p.display(), "cannot read directory: {e}; give the camvault user read access");
         }
     }

@@ -103,6 +103,7 @@ impl AuditReader {
                 Some((i.parse::<u64>().ok()?, p.parse::<u64>().ok()?))
             })
             .unwrap_or((meta.ino(), 0));
+        let before = (ino, pos);
         let mut found = 0;
         if ino != meta.ino() {
             // Rotated: finish the old file (now `<log>.old`) if it is the one we were reading.
@@ -116,7 +117,10 @@ impl AuditReader {
             pos = 0; // truncated
         }
         let (new_pos, n) = self.read_from(&self.path, pos, catalog)?;
-        catalog.kv_set(POS_KEY, &format!("{ino}:{new_pos}"))?;
+        // Polled every second: an unchanged log must not cost a catalog write each time.
+        if (ino, new_pos) != before || n > 0 {
+            catalog.kv_set(POS_KEY, &format!("{ino}:{new_pos}"))?;
+        }
         Ok(found + n)
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -76,7 +76,14 @@ pub async fn upload(cfg: &Config, cat: &Catalog, store: &dyn crate::store::Backe
                 {
                     Ok(()) => n += 1,
                     Err(e) if e.kind == crate::store::ErrorKind::AlreadyExists => {}
-                    Err(e) => bail!("uploading the thumbnail of {key}: {e}"),
+                    Err(e) => {
+                        return Err(Stuck {
+                            id,
+                            key,
+                            message: e.to_string(),
+                        }
+                        .into())
+                    }
                 }
             }
             after = id;
@@ -84,6 +91,73 @@ pub async fn upload(cfg: &Config, cat: &Catalog, store: &dyn crate::store::Backe
         }
     }
     Ok(n)
+}
+
+/// A thumbnail the store did not take: uploads stop there and resume from it.
+#[derive(Debug, thiserror::Error)]
+#[error("uploading the thumbnail of {key}: {message}")]
+pub struct Stuck {
+    pub id: i64,
+    pub key: String,
+    pub message: String,
+}
+
+/// Failed tries of one thumbnail before it is skipped: the store refusing one key (a name
+/// too long for it, say) must not block every later thumbnail or be retried forever.
+/// With the backoff below that is about 8 minutes of trying.
+const MAX_TRIES: u32 = 8;
+/// The longest wait between upload tries while they fail.
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// Upload retries: the stage's period while uploads work, doubling per failure up to
+/// [`MAX_BACKOFF`]; the first failure of a streak is logged, the rest only counted.
+struct Retry {
+    every: Duration,
+    failures: u32,
+    next: tokio::time::Instant,
+    /// The thumbnail failing and how often it failed in a row.
+    stuck: Option<(i64, u32)>,
+}
+
+impl Retry {
+    fn due(&self) -> bool {
+        tokio::time::Instant::now() >= self.next
+    }
+
+    fn succeeded(&mut self) {
+        if self.failures > 0 {
+            info!("thumbnails: uploads work again");
+        }
+        (self.failures, self.stuck) = (0, None);
+        self.next = tokio::time::Instant::now();
+    }
+
+    /// Counts a failure and says whether the thumbnail should now be skipped.
+    fn failed(&mut self, e: &anyhow::Error) -> Option<i64> {
+        if self.failures == 0 {
+            warn!(
+                "thumbnails: {e:#}; retried with backoff (up to {} min)",
+                MAX_BACKOFF.as_secs() / 60
+            );
+        }
+        self.failures = self.failures.saturating_add(1);
+        let wait = self.every.saturating_mul(1 << self.failures.min(20)).min(MAX_BACKOFF);
+        self.next = tokio::time::Instant::now() + wait;
+        let s = e.downcast_ref::<Stuck>()?;
+        let tries = match self.stuck {
+            Some((id, n)) if id == s.id => n + 1,
+            _ => 1,
+        };
+        self.stuck = Some((s.id, tries));
+        if tries < MAX_TRIES {
+            return None;
+        }
+        warn!(
+            "thumbnails: {e:#}; skipped after {tries} tries (the web interface makes it from the clip while the clip is cached)"
+        );
+        self.stuck = None;
+        Some(s.id)
+    }
 }
 
 pub fn path(cfg: &Config, id: i64) -> PathBuf {
@@ -138,9 +212,18 @@ pub fn extract(video: &Path, out: &Path) -> Result<()> {
     bail!("no frame could be read from {}", video.display())
 }
 
-/// One pass: a thumbnail for every local clip captured since the last pass. Returns how
-/// many were made; a clip that is not a readable video is skipped, not retried.
-pub fn pass(cfg: &Config, cat: &Catalog) -> Result<usize> {
+/// Whether `path` starts like an MP4 (an `ftyp` box, fragmented files too): anything else
+/// is not worth two ffmpeg runs.
+fn looks_like_mp4(path: &Path) -> bool {
+    let mut head = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok_and(|()| &head[4..] == b"ftyp")
+}
+
+/// One pass: a thumbnail for every local clip captured since the last pass, until `stop`.
+/// Returns how many were made; a clip that is not a readable video is skipped, not retried.
+pub fn pass(cfg: &Config, cat: &Catalog, stop: &CancellationToken) -> Result<usize> {
     let mut after: i64 = cat.kv_get(WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
     let mut made = 0;
     loop {
@@ -149,9 +232,16 @@ pub fn pass(cfg: &Config, cat: &Catalog) -> Result<usize> {
             return Ok(made);
         }
         for (id, key) in batch {
+            if stop.is_cancelled() {
+                // A backlog of thousands of clips must not hold up shutdown.
+                return Ok(made);
+            }
             let out = path(cfg, id);
-            if !out.is_file() {
-                match extract(&cfg.vault().join(&key), &out) {
+            let video = cfg.vault().join(&key);
+            if !out.is_file() && !looks_like_mp4(&video) {
+                debug!("no thumbnail for {key}: not an MP4");
+            } else if !out.is_file() {
+                match extract(&video, &out) {
                     Ok(()) => made += 1,
                     Err(e) if e.to_string() == super::media::NO_FFMPEG => return Err(e),
                     Err(e) => debug!("no thumbnail for {key}: {e:#}"),
@@ -163,8 +253,8 @@ pub fn pass(cfg: &Config, cat: &Catalog) -> Result<usize> {
     }
 }
 
-/// The stage: a pass and the uploads every `every` until `stop`. Without ffmpeg it says
-/// so once and stops.
+/// The stage: a pass and the uploads every `every` until `stop`; uploads back off while
+/// they fail (see [`Retry`]). Without ffmpeg it says so once and stops.
 pub async fn run(
     cfg: Config,
     cat: std::sync::Arc<Catalog>,
@@ -172,11 +262,26 @@ pub async fn run(
     every: Duration,
     stop: CancellationToken,
 ) {
+    let mut retry = Retry {
+        every,
+        failures: 0,
+        next: tokio::time::Instant::now(),
+        stuck: None,
+    };
     loop {
-        let (c, k) = (cfg.clone(), cat.clone());
-        let made = tokio::task::spawn_blocking(move || pass(&c, &k)).await;
-        if let Err(e) = upload(&cfg, &cat, &*store).await {
-            debug!("thumbnails: {e:#} (retried)");
+        let (c, k, s) = (cfg.clone(), cat.clone(), stop.clone());
+        let made = tokio::task::spawn_blocking(move || pass(&c, &k, &s)).await;
+        if retry.due() {
+            match upload(&cfg, &cat, &*store).await {
+                Ok(_) => retry.succeeded(),
+                Err(e) => {
+                    if let Some(id) = retry.failed(&e) {
+                        if let Err(e) = cat.kv_set(UPLOADED, &id.to_string()) {
+                            warn!("thumbnails: {e:#}");
+                        }
+                    }
+                }
+            }
         }
         match made {
             Ok(Ok(_)) => {}
@@ -197,6 +302,45 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_thumbnail_backs_off_and_is_skipped_not_retried_forever() {
+        let every = Duration::from_secs(2);
+        let mut r = Retry {
+            every,
+            failures: 0,
+            next: tokio::time::Instant::now(),
+            stuck: None,
+        };
+        let e = anyhow::Error::new(Stuck {
+            id: 7,
+            key: "videos/door/long.mp4".into(),
+            message: "File name too long".into(),
+        });
+        let mut waits = Vec::new();
+        let mut skipped = None;
+        for _ in 0..MAX_TRIES {
+            assert!(r.due() && skipped.is_none());
+            skipped = r.failed(&e);
+            assert!(!r.due(), "a failure is not retried at once");
+            let wait = r.next - tokio::time::Instant::now();
+            waits.push(wait);
+            tokio::time::advance(wait).await;
+        }
+        assert_eq!(skipped, Some(7), "given up after {MAX_TRIES} tries: {waits:?}");
+        assert!(waits.windows(2).all(|w| w[1] > w[0]), "each wait longer: {waits:?}");
+        assert!(waits[0] >= every * 2);
+        // The store still failing (an outage, not one bad key): waits keep growing, capped.
+        let other = anyhow::anyhow!("connection refused");
+        for _ in 0..30 {
+            assert_eq!(r.failed(&other), None);
+        }
+        assert_eq!(r.next - tokio::time::Instant::now(), MAX_BACKOFF);
+        r.succeeded();
+        assert!(r.due() && r.failures == 0);
+    }
+
     #[test]
     fn store_keys_mirror_the_clip_keys() {
         let cfg = crate::config::Config::default();
