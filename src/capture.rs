@@ -98,8 +98,7 @@ impl Capturer {
             return Ok(Captured::Already);
         }
 
-        let comps: Vec<&[u8]> = rel.components().map(|c| c.as_os_str().as_bytes()).collect();
-        let parsed = layout::parse(&comps);
+        let parsed = layout::parse_path(rel);
         let cam = self.config.camera(parsed.mac.as_deref(), parsed.folder.as_deref());
         let mtime = Timestamp::from_nanosecond(stat.mtime_ns as i128).unwrap_or(now);
         let span = layout::resolve(&parsed, &cam.tz, mtime, now);
@@ -116,13 +115,13 @@ impl Capturer {
         }
         let warning = (!warnings.is_empty()).then(|| warnings.join("; "));
         let start_z = span.start.to_zoned(cam.tz.clone());
-        let file_name = comps.last().copied().unwrap_or(b"unnamed");
+        let file_name = layout::key_file_name(&parsed, rel.file_name().map_or(b"unnamed", |f| f.as_bytes()));
         let base_key = self.template.render(&KeyInput {
             camera: &cam.id,
             mac: parsed.mac.as_deref(),
             channel: parsed.channel.as_deref(),
             start: &start_z,
-            file: file_name,
+            file: &file_name,
         });
         let info = mp4.unwrap_or_default();
         let row = NewFile {
