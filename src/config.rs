@@ -66,6 +66,11 @@ pub struct Capture {
     pub rescan_secs: u64,
     /// Zone of cameras without their own; empty = the host's zone.
     pub timezone: String,
+    /// A file the camera may still append to (fragmented MP4, in-progress name) is held
+    /// this long after its last write before it is uploaded (or, for an in-progress name,
+    /// captured): longer than the camera's NAS sync interval, so that a clip written in
+    /// bursts is uploaded once, finished (docs/cameras.md).
+    pub hold_secs: u64,
 }
 
 impl Default for Capture {
@@ -74,6 +79,7 @@ impl Default for Capture {
             settle_secs: 120,
             rescan_secs: 300,
             timezone: String::new(),
+            hold_secs: 3900,
         }
     }
 }

@@ -89,13 +89,6 @@ impl Kind {
     }
 }
 
-/// The base name a sidecar shares with its clip: `05M30S_1716267930.jpeg` →
-/// `05M30S_1716267930`; `None` for names without an extension.
-pub fn stem(file: &[u8]) -> Option<&[u8]> {
-    let dot = file.iter().rposition(|b| *b == b'.')?;
-    (dot > 0).then(|| &file[..dot])
-}
-
 /// [`parse`] for a relative path.
 pub fn parse_path(rel: &std::path::Path) -> Parsed {
     use std::os::unix::ffi::OsStrExt;
@@ -287,7 +280,10 @@ fn parse_old(hour_dir: &str, file: &str) -> Result<NameTime, String> {
 /// The name without `.mp4`, `.jpg` or `.jpeg` (the extensions cameras write).
 fn media_stem(file: &str) -> Option<&str> {
     let (stem, ext) = file.rsplit_once('.')?;
-    ["mp4", "jpg", "jpeg"].iter().any(|e| ext.eq_ignore_ascii_case(e)).then_some(stem)
+    ["mp4", "jpg", "jpeg"]
+        .iter()
+        .any(|e| ext.eq_ignore_ascii_case(e))
+        .then_some(stem)
 }
 
 /// New layout: `CH_YYYYMMDDHHMMSS_YYYYMMDDHHMMSS.mp4`, optionally prefixed `lens<N>_` (how
@@ -297,7 +293,9 @@ fn media_stem(file: &str) -> Option<&str> {
 fn parse_new(file: &str) -> Result<(String, Option<&str>, NameTime), String> {
     let stem = media_stem(file).ok_or("new layout file is not .mp4 or .jpeg; timed by mtime")?;
     let (lens, stem) = match stem.split_once('_') {
-        Some((l, rest)) if l.len() == 5 && l.starts_with("lens") && l.as_bytes()[4].is_ascii_digit() => (Some(&l[4..]), rest),
+        Some((l, rest)) if l.len() == 5 && l.starts_with("lens") && l.as_bytes()[4].is_ascii_digit() => {
+            (Some(&l[4..]), rest)
+        }
         _ => (None, stem),
     };
     let mut parts = stem.split('_');
@@ -447,16 +445,29 @@ mod tests {
     #[test]
     fn dual_lens_folders() {
         for (lens, path) in [
-            ("0", "XiaomiCamera_03_78DF72A1B2C3/0/00_20240521130000_20240521130100.mp4"),
-            ("1", "XiaomiCamera_03_78DF72A1B2C3/1/10_20240521130000_20240521130100.mp4"),
-            ("1", "xiaomi_camera_videos/78DF72A1B2C3/1/00_20240521130000_20240521130100.mp4"),
+            (
+                "0",
+                "XiaomiCamera_03_78DF72A1B2C3/0/00_20240521130000_20240521130100.mp4",
+            ),
+            (
+                "1",
+                "XiaomiCamera_03_78DF72A1B2C3/1/10_20240521130000_20240521130100.mp4",
+            ),
+            (
+                "1",
+                "xiaomi_camera_videos/78DF72A1B2C3/1/00_20240521130000_20240521130100.mp4",
+            ),
         ] {
             let x = p(path);
             assert_eq!(x.layout, Layout::XiaomiNew, "{path}");
             assert_eq!(x.mac.as_deref(), Some("78df72a1b2c3"), "camera = MAC, not NN");
             assert_eq!(x.lens.as_deref(), Some(lens), "{path}");
             let s = resolve(&x, &shanghai(), mtime(), now());
-            assert_eq!(s.start.to_string(), "2024-05-21T05:00:00Z", "name time in the camera's zone");
+            assert_eq!(
+                s.start.to_string(),
+                "2024-05-21T05:00:00Z",
+                "name time in the camera's zone"
+            );
             assert_eq!(s.end.unwrap().to_string(), "2024-05-21T05:01:00Z");
             assert_eq!(s.warning, None);
         }
@@ -465,7 +476,10 @@ mod tests {
         let f = key_file_name(&x, b"00_20240521130000_20240521130100.mp4");
         assert_eq!(f, b"lens1_00_20240521130000_20240521130100.mp4");
         let back = parse(&[b"XiaomiCamera_00_000000000000", &f]);
-        assert_eq!((back.layout, back.lens.as_deref(), back.time), (Layout::XiaomiNew, Some("1"), x.time));
+        assert_eq!(
+            (back.layout, back.lens.as_deref(), back.time),
+            (Layout::XiaomiNew, Some("1"), x.time)
+        );
     }
 
     #[test]
@@ -486,7 +500,10 @@ mod tests {
         let s = resolve(&x, &shanghai(), mtime(), now());
         assert_eq!((s.start.to_string(), s.end), ("2024-05-21T05:00:00Z".to_string(), None));
         let x = p("XiaomiCamera_00_78DF72A1B2C3/00_20240521130000_20240521125959.mp4");
-        assert!(x.in_progress, "an end before the start is still recording, not a bad name");
+        assert!(
+            x.in_progress,
+            "an end before the start is still recording, not a bad name"
+        );
         assert!(!p("XiaomiCamera_00_78DF72A1B2C3/00_20240521130000_20240521130001.mp4").in_progress);
     }
 
@@ -499,7 +516,6 @@ mod tests {
         assert_eq!(s.warning, None);
         let j = p("MIJIA_RECORD_VIDEO/2024052113/05M30S_1716267930.jpeg");
         assert_eq!((j.layout, j.kind), (Layout::SdCard, Kind::Image));
-        assert_eq!(stem(b"05M30S_1716267930.jpeg"), Some(&b"05M30S_1716267930"[..]));
         assert_eq!(Kind::of(b"05M30S_1716267930.mp4.cached"), Kind::Other);
         assert_eq!(Kind::of(b".record_msg"), Kind::Other);
         let c = p("MIJIA_RECORD_VIDEO/2024052113/05M30S_1716267930.mp4.cached");

@@ -163,7 +163,11 @@ impl Fragments {
     /// the whole file's (`mehd`, `sidx`).
     fn duration_ms(&self, moov: &[u8], file_len: u64) -> Option<(i64, bool)> {
         let tracks = tracks(moov);
-        let ms = |ticks: u128, ts: u32| (ts > 0).then(|| i64::try_from(ticks * 1000 / ts as u128).ok()).flatten();
+        let ms = |ticks: u128, ts: u32| {
+            (ts > 0)
+                .then(|| i64::try_from(ticks * 1000 / ts as u128).ok())
+                .flatten()
+        };
         // 1. The samples the fragments hold.
         let defaults = trex_defaults(moov);
         let mut ticks: u128 = 0;
@@ -186,11 +190,13 @@ impl Fragments {
         }
         // 2. mehd: the whole fragmented file's duration, in the movie timescale.
         let mvhd_ts = child(moov, b"mvhd").and_then(|m| be32(m, if m.first() == Some(&1) { 20 } else { 12 }));
-        let mehd = child(moov, b"mvex").and_then(|m| child(m, b"mehd")).and_then(|m| match m.first() {
-            Some(1) => be64(m, 4),
-            Some(_) => be32(m, 4).map(u64::from),
-            None => None,
-        });
+        let mehd = child(moov, b"mvex")
+            .and_then(|m| child(m, b"mehd"))
+            .and_then(|m| match m.first() {
+                Some(1) => be64(m, 4),
+                Some(_) => be32(m, 4).map(u64::from),
+                None => None,
+            });
         if let (Some(d), Some(ts)) = (mehd.filter(|d| *d > 0), mvhd_ts) {
             return ms(d as u128, ts).map(|d| (d, false));
         }
@@ -390,6 +396,37 @@ fn parse_moov(moov: &[u8]) -> Mp4Info {
     info
 }
 
+/// A camera-like fragmented clip made by ffmpeg: HEVC `hvc1`, G.711 A-law audio,
+/// a fragment per keyframe (every second), `secs` long.
+#[cfg(test)]
+pub(crate) fn ffmpeg_fragmented(secs: u32, extra_flags: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("frag.mp4");
+    let st = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc=duration={secs}:size=320x240:rate=10"))
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("sine=duration={secs}:sample_rate=8000"))
+        .args([
+            "-c:v",
+            "libx265",
+            "-x265-params",
+            "log-level=error",
+            "-tag:v",
+            "hvc1",
+            "-g",
+            "10",
+        ])
+        .args(["-c:a", "pcm_alaw", "-movflags"])
+        .arg(format!("frag_keyframe+empty_moov+default_base_moof{extra_flags}"))
+        .args(["-f", "mov"])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg is needed for this test: apt-get install ffmpeg (.ci/run does)");
+    assert!(st.success());
+    std::fs::read(out).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,27 +473,6 @@ mod tests {
         assert_eq!(probe(&mut Cursor::new(&f[..f.len() - 5]), (f.len() - 5) as u64), None);
         assert_eq!(probe(&mut Cursor::new(b"hello world"), 11), None);
         assert_eq!(probe(&mut Cursor::new(&[]), 0), None);
-    }
-
-    /// A camera-like fragmented clip made by ffmpeg: HEVC `hvc1`, G.711 A-law audio,
-    /// a fragment per keyframe (every second), `secs` long.
-    fn ffmpeg_fragmented(secs: u32, extra_flags: &str) -> Vec<u8> {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("frag.mp4");
-        let st = std::process::Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
-            .arg(format!("testsrc=duration={secs}:size=320x240:rate=10"))
-            .args(["-f", "lavfi", "-i"])
-            .arg(format!("sine=duration={secs}:sample_rate=8000"))
-            .args(["-c:v", "libx265", "-x265-params", "log-level=error", "-tag:v", "hvc1", "-g", "10"])
-            .args(["-c:a", "pcm_alaw", "-movflags"])
-            .arg(format!("frag_keyframe+empty_moov+default_base_moof{extra_flags}"))
-            .args(["-f", "mov"])
-            .arg(&out)
-            .status()
-            .expect("ffmpeg is needed for this test: apt-get install ffmpeg (.ci/run does)");
-        assert!(st.success());
-        std::fs::read(out).unwrap()
     }
 
     fn real() -> &'static [u8] {
@@ -513,12 +529,20 @@ mod tests {
         // A moof cut short: the fragments before it count, it does not.
         let cut = moofs[2] + 20;
         let d = probe_bytes(&f[..cut]).unwrap().duration_ms.unwrap();
-        assert_eq!(d, ffprobe_video_ms(&f[..cut]), "the whole fragments before the cut moof");
+        assert_eq!(
+            d,
+            ffprobe_video_ms(&f[..cut]),
+            "the whole fragments before the cut moof"
+        );
         assert!((1800..=2000).contains(&d), "{d}");
         // An mdat cut short: only the samples whose bytes are there.
         let cut = moofs[3] - 100;
         let d = probe_bytes(&f[..cut]).unwrap().duration_ms.unwrap();
-        assert_eq!(d, ffprobe_video_ms(&f[..cut]), "the samples whose bytes are in the file");
+        assert_eq!(
+            d,
+            ffprobe_video_ms(&f[..cut]),
+            "the samples whose bytes are in the file"
+        );
         // Growing: never more than the whole, never decreasing.
         let mut last = 0;
         for cut in (moofs[0]..f.len()).step_by(997).chain([f.len()]) {
@@ -537,7 +561,10 @@ mod tests {
         let mut bad = f.to_vec();
         bad[trun + 12..trun + 16].copy_from_slice(&u32::MAX.to_be_bytes());
         let d = probe_bytes(&bad).unwrap().duration_ms.unwrap();
-        assert!(d <= 6000, "a count of 4 billion cannot add samples the box does not hold: {d}");
+        assert!(
+            d <= 6000,
+            "a count of 4 billion cannot add samples the box does not hold: {d}"
+        );
         // A trun claiming samples without per-sample fields: ignored, not looped over.
         let flags_at = trun + 8;
         bad[flags_at..flags_at + 4].copy_from_slice(&0u32.to_be_bytes());
@@ -561,7 +588,10 @@ mod tests {
         mvhd[12..16].copy_from_slice(&1000u32.to_be_bytes());
         let mut mehd = vec![0u8; 4];
         mehd.extend(90_000u32.to_be_bytes());
-        let moov = bx(b"moov", &[bx(b"mvhd", &mvhd), bx(b"mvex", &bx(b"mehd", &mehd))].concat());
+        let moov = bx(
+            b"moov",
+            &[bx(b"mvhd", &mvhd), bx(b"mvex", &bx(b"mehd", &mehd))].concat(),
+        );
         let f = [bx(b"ftyp", b"isom"), moov].concat();
         assert_eq!(probe_bytes(&f).unwrap().duration_ms, Some(90_000));
     }

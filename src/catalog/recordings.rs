@@ -1,0 +1,222 @@
+//! What real cameras do to files after writing them, in catalog terms (docs/cameras.md):
+//! a rename is the same recording (the row follows it), a file that grows again after it
+//! was uploaded gets a new revision that supersedes the partial copy, identical bytes
+//! under a second name are an alias rather than a second upload, and a snapshot (`.jpeg`)
+//! or other sidecar is attached to the clip with its base name.
+
+use anyhow::Result;
+use rusqlite::{params, OptionalExtension};
+
+use super::{Catalog, NewFile};
+
+/// The newest recording of an inode, as capture needs it to recognise a rename or growth.
+#[derive(Debug, Clone)]
+pub struct SameInode {
+    pub id: i64,
+    pub key: String,
+    pub size: u64,
+    pub mtime_ns: i64,
+    /// Nothing has been sent to the store for it and the uploader will not pick it up
+    /// before its hold ends: its key and facts can still change in place.
+    pub movable: bool,
+}
+
+impl Catalog {
+    /// The newest row, not superseded, for this device and inode.
+    pub fn same_inode(&self, dev: u64, ino: u64, now_ms: i64) -> Result<Option<SameInode>> {
+        let c = self.lock();
+        let mut st = c.prepare_cached(
+            "SELECT id, key, size, mtime_ns,
+                    uploaded_ms IS NULL AND attempts = 0 AND next_attempt_ms > ?3
+                      AND NOT EXISTS (SELECT 1 FROM multipart_uploads m WHERE m.file_id = files.id)
+             FROM files WHERE dev = ?1 AND ino = ?2 AND superseded_by IS NULL AND purged_ms IS NULL
+             ORDER BY id DESC LIMIT 1",
+        )?;
+        Ok(st
+            .query_row(params![dev as i64, ino as i64, now_ms], |r| {
+                Ok(SameInode {
+                    id: r.get(0)?,
+                    key: r.get(1)?,
+                    size: r.get::<_, i64>(2)? as u64,
+                    mtime_ns: r.get(3)?,
+                    movable: r.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// A file that is still `movable` was renamed or grew: the row takes the new facts
+    /// (path, times from the final name, size) and, when the name changed, a key from it.
+    /// `move_link(old, new)` moves the vault link inside the transaction. Returns the key.
+    pub fn follow_in_place(
+        &self,
+        id: i64,
+        f: &NewFile,
+        move_link: impl FnOnce(&str, &str) -> Result<()>,
+    ) -> Result<String> {
+        let mut c = self.lock();
+        let tx = c.transaction()?;
+        let old_key: String = tx.query_row("SELECT key FROM files WHERE id = ?1", [id], |r| r.get(0))?;
+        let mut revision = 1u32;
+        let key = loop {
+            let k = crate::keys::revision_key(f.base_key, revision);
+            let taken: bool = tx
+                .prepare_cached("SELECT 1 FROM files WHERE key = ?1 AND id != ?2")?
+                .exists(params![k, id])?;
+            if !taken {
+                break k;
+            }
+            revision += 1;
+        };
+        tx.execute(
+            "UPDATE files SET inbox_path = ?2, key = ?3, revision = ?4, layout = ?5, channel = ?6, start_ms = ?7,
+                end_ms = ?8, size = ?9, mtime_ns = ?10, duration_ms = ?11, codec = ?12, width = ?13, height = ?14,
+                warning = ?15, next_attempt_ms = max(next_attempt_ms, ?16), stem = ?17
+             WHERE id = ?1",
+            params![
+                id,
+                f.inbox_path,
+                key,
+                revision,
+                f.layout,
+                f.channel,
+                f.start_ms,
+                f.end_ms,
+                f.size as i64,
+                f.mtime_ns,
+                f.duration_ms,
+                f.codec,
+                f.width,
+                f.height,
+                f.warning,
+                f.hold_until_ms,
+                stem(f.inbox_path),
+            ],
+        )?;
+        if key != old_key {
+            move_link(&old_key, &key)?;
+        }
+        tx.commit()?;
+        Ok(key)
+    }
+
+    /// A file already sent to the store was renamed without changing: the row follows
+    /// the name (its key, already in the store, stays).
+    pub fn follow_rename(&self, id: i64, inbox_path: &[u8]) -> Result<()> {
+        let c = self.lock();
+        c.execute(
+            "UPDATE files SET inbox_path = ?2, stem = ?3 WHERE id = ?1",
+            params![id, inbox_path, stem(inbox_path)],
+        )?;
+        Ok(())
+    }
+
+    /// Local recordings of `camera` with exactly `size` bytes: candidates for a duplicate.
+    pub fn same_size_local(&self, camera: &str, size: u64) -> Result<Vec<(i64, String)>> {
+        let c = self.lock();
+        let mut st = c.prepare_cached(
+            "SELECT id, key FROM files WHERE camera = ?1 AND size = ?2 AND purged_ms IS NULL AND superseded_by IS NULL
+             ORDER BY id LIMIT 16",
+        )?;
+        let rows = st
+            .query_map(params![camera, size as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Remembers `inbox_path` as another name for the bytes of `file_id`.
+    pub fn add_alias(&self, inbox_path: &[u8], stat: crate::capture::Stat, file_id: i64, now_ms: i64) -> Result<()> {
+        let crate::capture::Stat {
+            dev,
+            ino,
+            size,
+            mtime_ns,
+        } = stat;
+        let c = self.lock();
+        c.execute(
+            "INSERT INTO aliases (inbox_path, dev, ino, size, mtime_ns, file_id, seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (inbox_path, dev, ino) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
+               file_id = excluded.file_id, seen_ms = excluded.seen_ms",
+            params![inbox_path, dev as i64, ino as i64, size as i64, mtime_ns, file_id, now_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Links sidecars and clips of the same base name (either may arrive first): a
+    /// snapshot or other sidecar points at the newest clip with its stem.
+    pub fn attach_sidecars(&self, id: i64) -> Result<()> {
+        let c = self.lock();
+        let (kind, path): (String, Vec<u8>) =
+            c.query_row("SELECT kind, inbox_path FROM files WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        let Some(stem) = stem(&path) else {
+            return Ok(());
+        };
+        c.execute("UPDATE files SET stem = ?2 WHERE id = ?1", params![id, stem])?;
+        if kind == "video" {
+            c.execute(
+                "UPDATE files SET clip_id = ?1 WHERE stem = ?2 AND kind != 'video' AND id != ?1",
+                params![id, stem],
+            )?;
+        } else {
+            c.execute(
+                "UPDATE files SET clip_id = (SELECT id FROM files WHERE stem = ?2 AND kind = 'video'
+                    AND superseded_by IS NULL ORDER BY id DESC LIMIT 1) WHERE id = ?1",
+                params![id, stem],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The snapshot camvault holds for a clip: (key, still in the vault).
+    pub fn snapshot_of(&self, clip_id: i64) -> Result<Option<(String, bool)>> {
+        let c = self.lock();
+        Ok(c.query_row(
+            "SELECT key, purged_ms IS NULL FROM files WHERE clip_id = ?1 AND kind = 'image' ORDER BY id DESC LIMIT 1",
+            [clip_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+    }
+
+    /// (recordings, sidecars, superseded copies, aliases): for `status` and tests.
+    pub fn file_kinds(&self) -> Result<(u64, u64, u64, u64)> {
+        let c = self.lock();
+        Ok(c.query_row(
+            "SELECT (SELECT count(*) FROM files WHERE kind = 'video' AND superseded_by IS NULL),
+                    (SELECT count(*) FROM files WHERE kind != 'video'),
+                    (SELECT count(*) FROM files WHERE superseded_by IS NOT NULL),
+                    (SELECT count(*) FROM aliases)",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, i64>(2)? as u64,
+                    r.get::<_, i64>(3)? as u64,
+                ))
+            },
+        )?)
+    }
+}
+
+/// The path without its extension (`cam/05M30S_1.jpeg` → `cam/05M30S_1`).
+fn stem(path: &[u8]) -> Option<&[u8]> {
+    let name_at = path.iter().rposition(|b| *b == b'/').map_or(0, |i| i + 1);
+    let dot = path[name_at..].iter().rposition(|b| *b == b'.')?;
+    (dot > 0).then(|| &path[..name_at + dot])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stems() {
+        assert_eq!(
+            super::stem(b"MIJIA/2024/05M30S_1.jpeg"),
+            Some(&b"MIJIA/2024/05M30S_1"[..])
+        );
+        assert_eq!(super::stem(b"a.b/noext"), None);
+        assert_eq!(super::stem(b"cam/.hidden"), None);
+    }
+}
