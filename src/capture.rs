@@ -177,7 +177,7 @@ impl Capturer {
             hold_until_ms,
             supersedes: None,
         };
-        if let Some(prev) = self.known_inode(catalog, stat, now)? {
+        if let Some(prev) = self.known_inode(catalog, rel_bytes, stat, now)? {
             if prev.movable {
                 let key = catalog.follow_in_place(prev.id, &row, |old, new| self.move_vault_link(old, new, stat))?;
                 catalog.attach_sidecars(prev.id)?;
@@ -211,22 +211,29 @@ impl Capturer {
         Ok(Captured::New(key))
     }
 
-    /// The catalog's row for this very file (same device and inode) when the vault still
-    /// holds that inode under the row's key: a rename or growth, not a new recording. The
-    /// vault link is the proof that the inode was not reused for another file (a copied
-    /// vault on another filesystem gives no such proof, so there every name is new).
+    /// The catalog's row for this very file (same device and inode): a rename or growth,
+    /// not a new recording. The proof that the inode was not reused for another file is
+    /// the vault link still holding it, or, once the local copy was purged, the same inbox
+    /// path (the file grew after it was verified). A copied vault on another filesystem
+    /// proves nothing, so there a new name is a new recording.
     fn known_inode(
         &self,
         catalog: &Catalog,
+        rel: &[u8],
         stat: Stat,
         now: Timestamp,
     ) -> Result<Option<crate::catalog::recordings::SameInode>> {
-        let Some(prev) = catalog.same_inode(stat.dev, stat.ino, now.as_millisecond())? else {
+        let Some(mut prev) = catalog.same_inode(stat.dev, stat.ino, now.as_millisecond())? else {
             return Ok(None);
         };
-        let linked = std::fs::symlink_metadata(self.vault.join(&prev.key))
-            .is_ok_and(|m| m.ino() == stat.ino && m.dev() == stat.dev);
-        Ok(linked.then_some(prev))
+        let linked = !prev.purged
+            && std::fs::symlink_metadata(self.vault.join(&prev.key))
+                .is_ok_and(|m| m.ino() == stat.ino && m.dev() == stat.dev);
+        if !linked {
+            // Purged: only ever a new revision of it, never an in-place change.
+            prev.movable = false;
+        }
+        Ok((linked || (prev.purged && prev.inbox_path == rel)).then_some(prev))
     }
 
     /// A recording of the same camera with exactly these bytes, still in the vault: the

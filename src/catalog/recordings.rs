@@ -14,6 +14,9 @@ use super::{Catalog, NewFile};
 pub struct SameInode {
     pub id: i64,
     pub key: String,
+    pub inbox_path: Vec<u8>,
+    /// The vault no longer holds it (verified and purged from the local cache).
+    pub purged: bool,
     pub size: u64,
     pub mtime_ns: i64,
     /// Nothing has been sent to the store for it and the uploader will not pick it up
@@ -22,14 +25,15 @@ pub struct SameInode {
 }
 
 impl Catalog {
-    /// The newest row, not superseded, for this device and inode.
+    /// The newest row, not superseded, for this device and inode (the caller proves it is
+    /// the same file: see `Capturer::known_inode`).
     pub fn same_inode(&self, dev: u64, ino: u64, now_ms: i64) -> Result<Option<SameInode>> {
         let c = self.lock();
         let mut st = c.prepare_cached(
-            "SELECT id, key, size, mtime_ns,
+            "SELECT id, key, inbox_path, purged_ms IS NOT NULL, size, mtime_ns,
                     uploaded_ms IS NULL AND attempts = 0 AND next_attempt_ms > ?3
                       AND NOT EXISTS (SELECT 1 FROM multipart_uploads m WHERE m.file_id = files.id)
-             FROM files WHERE dev = ?1 AND ino = ?2 AND superseded_by IS NULL AND purged_ms IS NULL
+             FROM files WHERE dev = ?1 AND ino = ?2 AND superseded_by IS NULL
              ORDER BY id DESC LIMIT 1",
         )?;
         Ok(st
@@ -37,9 +41,11 @@ impl Catalog {
                 Ok(SameInode {
                     id: r.get(0)?,
                     key: r.get(1)?,
-                    size: r.get::<_, i64>(2)? as u64,
-                    mtime_ns: r.get(3)?,
-                    movable: r.get(4)?,
+                    inbox_path: r.get(2)?,
+                    purged: r.get(3)?,
+                    size: r.get::<_, i64>(4)? as u64,
+                    mtime_ns: r.get(5)?,
+                    movable: r.get(6)?,
                 })
             })
             .optional()?)
@@ -68,11 +74,11 @@ impl Catalog {
             }
             revision += 1;
         };
-        tx.execute(
+        let changed = tx.execute(
             "UPDATE files SET inbox_path = ?2, key = ?3, revision = ?4, layout = ?5, channel = ?6, start_ms = ?7,
                 end_ms = ?8, size = ?9, mtime_ns = ?10, duration_ms = ?11, codec = ?12, width = ?13, height = ?14,
                 warning = ?15, next_attempt_ms = max(next_attempt_ms, ?16), stem = ?17
-             WHERE id = ?1",
+             WHERE id = ?1 AND uploaded_ms IS NULL AND attempts = 0 AND next_attempt_ms > ?18",
             params![
                 id,
                 f.inbox_path,
@@ -91,8 +97,15 @@ impl Catalog {
                 f.warning,
                 f.hold_until_ms,
                 stem(f.inbox_path),
+                f.now_ms,
             ],
         )?;
+        if changed == 0 {
+            anyhow::bail!(
+                "{} became due for upload while camvault followed its rename; it is looked at again at the next scan",
+                String::from_utf8_lossy(f.inbox_path)
+            );
+        }
         if key != old_key {
             move_link(&old_key, &key)?;
         }
