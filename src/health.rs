@@ -149,6 +149,7 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
         let rule = match probe.as_str() {
             "probe.lifecycle" => "lifecycle",
             "probe.share" => "share_protection",
+            crate::samba::audit::WRITE_REFUSED_PROBE => "share_refused_write",
             _ => continue,
         };
         out.push(Problem {

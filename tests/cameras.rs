@@ -174,3 +174,153 @@ fn a_clip_growing_in_bursts_is_uploaded_once_finished() {
     assert_eq!(files, 1, "the ledger counts one recording: {ledger:#}");
     killed(serve);
 }
+
+const SMB_USER: &str = "camtest";
+const SMB_PASS: &str = "Camera-Pa55";
+
+/// The Samba tests need root (a system user for the camera) and smbd; CI runs as root.
+fn samba_prerequisites() -> bool {
+    if !Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"))
+    {
+        eprintln!("SKIPPED: the Samba tests need root (CI runs as root)");
+        return false;
+    }
+    if !Command::new("id").arg(SMB_USER).output().unwrap().status.success() {
+        let st = Command::new("useradd")
+            .args(["-M", "-s", "/usr/sbin/nologin", SMB_USER])
+            .status()
+            .unwrap();
+        assert!(st.success() || Command::new("id").arg(SMB_USER).output().unwrap().status.success());
+    }
+    assert!(
+        Path::new("/usr/sbin/smbd").exists(),
+        "smbd is needed: apt-get install samba (.ci/run does)"
+    );
+    true
+}
+
+/// A data dir whose `serve` runs the generated share on the real smbd.
+fn share(grace: u64) -> (Env, u16, std::process::Child) {
+    let port = free_port();
+    let env = Env::new(
+        1,
+        &format!(
+            "samba.manage = true\nsamba.port = {port}\nsamba.netbios = false\nsamba.grace_secs = {grace}\n\
+             samba.camera_user = \"{SMB_USER}\"\nsamba.hosts_allow = [\"127.0.0.1\"]\n\
+             samba.interfaces = [\"127.0.0.1\"]\nsamba.password_file = \"camera.pw\"\n\
+             cache.max_days = 36500\ncapture.rescan_secs = 2"
+        ),
+    );
+    std::fs::write(env.root().join("camera.pw"), SMB_PASS).unwrap();
+    let conf = env.root().join("samba/smb.conf");
+    env.ok(&["samba", "config", "--write", conf.to_str().unwrap()]);
+    let mut pw = Command::new("smbpasswd")
+        .arg("-c")
+        .arg(&conf)
+        .args(["-s", "-a", SMB_USER])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    pw.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{SMB_PASS}\n{SMB_PASS}\n").as_bytes())
+        .unwrap();
+    assert!(pw.wait().unwrap().success(), "smbpasswd");
+    let serve = env.serve();
+    wait_port("127.0.0.1", port, "smbd", Duration::from_secs(30));
+    (env, port, serve)
+}
+
+/// The camera appends `data` to `remote` over SMB1 (pysmb); false when the share refused.
+fn camera_append(port: u16, remote: &str, data: &[u8]) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    let chunk = dir.path().join("chunk");
+    std::fs::write(&chunk, data).unwrap();
+    Command::new(test_python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smb_append.py"))
+        .args(["127.0.0.1", &port.to_string(), SMB_USER, SMB_PASS, "camera", remote])
+        .arg(&chunk)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// `vfs_worm` judges a file by its ctime against `worm:grace_period` and refuses writes too
+/// (samba source3/modules/vfs_worm.c). An append after a pause within the grace goes
+/// through; one after the grace is refused, and camvault says so: a health problem and an
+/// alert event of its own, not counted as a deletion attempt.
+#[test]
+fn the_share_refusing_the_cameras_write_is_a_problem_and_an_alert() {
+    if !samba_prerequisites() {
+        return;
+    }
+    let grace = 6;
+    let (env, port, serve) = share(grace);
+    let rel = format!("XiaomiCamera_00_{NEW_MAC}/00_20251003141500_20251003141600.mp4");
+    let path = env.inbox().join(&rel);
+    let dir = Command::new("smbclient")
+        .arg("//127.0.0.1/camera")
+        .args(["-p", &port.to_string(), "-U", &format!("{SMB_USER}%{SMB_PASS}")])
+        .args(["--option=client min protocol=NT1", "--option=client max protocol=NT1"])
+        .args(["-c", &format!("mkdir XiaomiCamera_00_{NEW_MAC}")])
+        .output()
+        .unwrap();
+    assert!(dir.status.success(), "{}", stdout(&dir));
+    let mut all = bytes(1, 50_000);
+    assert!(camera_append(port, &rel, &all));
+    // The camera's next sync comes after a pause shorter than the grace: allowed.
+    std::thread::sleep(Duration::from_secs(grace / 2));
+    let b = bytes(2, 50_000);
+    assert!(
+        camera_append(port, &rel, &b),
+        "an append within the grace must go through"
+    );
+    all.extend(b);
+    assert_eq!(std::fs::read(&path).unwrap(), all);
+    // A pause longer than the grace (the file's ctime ages past it): refused.
+    let ctime_age = || {
+        let m = std::fs::metadata(&path).unwrap();
+        now_unix() - std::os::unix::fs::MetadataExt::ctime(&m)
+    };
+    wait_for(
+        Duration::from_secs(60),
+        "the clip's ctime to age past the grace",
+        || ctime_age() > grace as i64 + 1,
+    );
+    assert!(
+        !camera_append(port, &rel, &bytes(3, 50_000)),
+        "worm refuses the write after the grace"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), all, "nothing written");
+    let s = env.wait_status(Duration::from_secs(60), |s| {
+        s["health"]["problems"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["rule"] == "share_refused_write"))
+    });
+    let problem = s["health"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["rule"] == "share_refused_write")
+        .unwrap()
+        .clone();
+    let msg = problem["message"].as_str().unwrap();
+    assert!(msg.contains("not reaching camvault") && msg.contains(&rel), "{msg}");
+    assert_eq!(
+        catalog_count(&env, "SELECT count(*) FROM events WHERE kind = 'share_refused_write'"),
+        1,
+        "one alert event"
+    );
+    assert_eq!(
+        s["deletion_attempts"]["total"], 0,
+        "a refused write is not a deletion attempt: {s:#}"
+    );
+    killed(serve);
+}
