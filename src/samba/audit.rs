@@ -352,7 +352,7 @@ mod tests {
         assert_eq!(cat.deletion_summary(0).unwrap().total, 0, "not a deletion attempt");
         // A day without another refusal clears the problem.
         expire_refused_write(&cat, now.as_millisecond() + 25 * 3_600_000).unwrap();
-        assert!(cat.summary().unwrap().probes.get(WRITE_REFUSED_PROBE).is_none());
+        assert!(!cat.summary().unwrap().probes.contains_key(WRITE_REFUSED_PROBE));
     }
 
     proptest::proptest! {
