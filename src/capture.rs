@@ -44,7 +44,7 @@ pub struct Capturer {
     pub config: Config,
     pub inbox: PathBuf,
     pub vault: PathBuf,
-    template: Template,
+    pub(crate) template: Template,
     warned_copy: AtomicBool,
 }
 
@@ -345,12 +345,12 @@ impl Capturer {
     }
 }
 
-fn probe_mp4(path: &Path, size: u64) -> Option<mp4meta::Mp4Info> {
+pub(crate) fn probe_mp4(path: &Path, size: u64) -> Option<mp4meta::Mp4Info> {
     let mut f = std::fs::File::open(path).ok()?;
     mp4meta::probe(&mut f, size)
 }
 
-fn same_bytes(a: &Path, b: &Path) -> io::Result<bool> {
+pub(crate) fn same_bytes(a: &Path, b: &Path) -> io::Result<bool> {
     use std::io::Read;
     let (mut fa, mut fb) = (std::fs::File::open(a)?, std::fs::File::open(b)?);
     let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
@@ -375,7 +375,7 @@ fn same_bytes(a: &Path, b: &Path) -> io::Result<bool> {
 
 /// Copies the first `len` bytes of `src` to `dest` through a temporary file, fsynced,
 /// and never replaces an existing `dest`.
-fn copy_no_overwrite(src: &Path, dest: &Path, len: u64) -> Result<()> {
+pub(crate) fn copy_no_overwrite(src: &Path, dest: &Path, len: u64) -> Result<()> {
     use std::io::{Read, Write};
     if let Ok(m) = std::fs::symlink_metadata(dest) {
         if m.len() == len && same_bytes(src, dest)? {

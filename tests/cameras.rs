@@ -324,3 +324,114 @@ fn the_share_refusing_the_cameras_write_is_a_problem_and_an_alert() {
     );
     killed(serve);
 }
+
+/// `import` from an SD card copy: clips camvault lacks are added with their real times and
+/// snapshots attached; the one it captured from the share is skipped (same camera, time,
+/// bytes); hidden metadata and `.cached` working files are skipped; a rerun adds nothing;
+/// a run interrupted between the vault copy and the catalog commit is completed.
+#[test]
+fn import_backfills_from_an_sd_card_copy_once() {
+    let env = Env::new(1, "cache.max_days = 36500");
+    let card = tempfile::tempdir().unwrap();
+    let base = now_unix() - 2 * 86_400;
+    let mut clips = Vec::new();
+    for (i, unix) in [base, base + 60, base + 3600].into_iter().enumerate() {
+        // old_clip gives `xiaomi_camera_videos/<MAC>/<hour>/<file>`: the card has the same
+        // hour folders and names under MIJIA_RECORD_VIDEO.
+        let share_rel = old_clip(unix);
+        let tail: Vec<&str> = share_rel.rsplitn(3, '/').collect();
+        let card_rel = format!("MIJIA_RECORD_VIDEO/{}/{}", tail[1], tail[0]);
+        let clip = card.path().join(&card_rel);
+        std::fs::create_dir_all(clip.parent().unwrap()).unwrap();
+        hevc_clip(&clip, 2 + i as u32, "160x120", true);
+        let jpeg = clip.with_extension("jpeg");
+        std::fs::write(&jpeg, [&[0xFF, 0xD8, 0xFF, 0xE0][..], &bytes(i as u64, 2000)].concat()).unwrap();
+        clips.push((unix, share_rel, card_rel));
+    }
+    std::fs::write(card.path().join("MIJIA_RECORD_VIDEO/.record_msg"), b"camera state").unwrap();
+    let cached = card.path().join(format!("{}.cached", clips[2].2));
+    std::fs::write(&cached, b"half a clip").unwrap();
+    // The first clip reached camvault over the share before the outage.
+    let (_, share_rel, card_rel) = &clips[0];
+    env.put_old(share_rel, &std::fs::read(card.path().join(card_rel)).unwrap());
+    env.ok(&["ingest", "--once"]);
+    assert_eq!(env.ls().len(), 1);
+
+    let import = |dir: &Path| -> serde_json::Value {
+        let out = env.ok(&["import", dir.to_str().unwrap(), "--camera", OLD_MAC, "--json"]);
+        serde_json::from_str(&out).unwrap()
+    };
+    let n = import(card.path());
+    assert_eq!(
+        (&n["imported"], &n["snapshots"], &n["already"], &n["skipped"]),
+        (&2.into(), &3.into(), &1.into(), &2.into()),
+        "{n:#}"
+    );
+    let ls = env.ls();
+    assert_eq!(
+        ls.len(),
+        3,
+        "three recordings, the snapshots are not recordings: {ls:#?}"
+    );
+    for (unix, _, _) in &clips {
+        let start = jiff::Timestamp::from_second(*unix).unwrap();
+        assert!(
+            ls.iter()
+                .any(|l| l["start"].as_str().and_then(|s| s.parse::<jiff::Timestamp>().ok()) == Some(start)),
+            "a recording at its real time {start}: {ls:#?}"
+        );
+    }
+    assert_eq!(
+        catalog_count(
+            &env,
+            "SELECT count(*) FROM files WHERE kind = 'image' AND clip_id IS NOT NULL"
+        ),
+        3,
+        "each snapshot attached to its clip"
+    );
+    // Run again: nothing new.
+    let n = import(&card.path().join("MIJIA_RECORD_VIDEO"));
+    assert_eq!(
+        (&n["imported"], &n["snapshots"], &n["already"]),
+        (&0.into(), &0.into(), &6.into()),
+        "{n:#}"
+    );
+    // Interrupted between the vault copy and the catalog commit: the row is gone, the copy
+    // is there. The rerun completes it without an error and without a duplicate.
+    let c = rusqlite::Connection::open(env.root().join("catalog.sqlite")).unwrap();
+    let last: i64 = c
+        .query_row("SELECT max(id) FROM files WHERE kind = 'video'", [], |r| r.get(0))
+        .unwrap();
+    c.execute("UPDATE files SET clip_id = NULL WHERE clip_id = ?1", [last])
+        .unwrap();
+    let removed = c.execute("DELETE FROM files WHERE id = ?1", [last]).unwrap();
+    assert_eq!(removed, 1);
+    drop(c);
+    let n = import(card.path());
+    assert_eq!((&n["imported"], &n["already"]), (&1.into(), &5.into()), "{n:#}");
+    env.ok(&["ingest", "--once"]);
+    let s = env.status();
+    assert_eq!(s["files"]["verified"], 6, "3 clips and 3 snapshots, each once: {s:#}");
+    let stored: Vec<Vec<u8>> = env.objects().into_values().collect();
+    for (_, _, card_rel) in &clips {
+        let original = std::fs::read(card.path().join(card_rel)).unwrap();
+        assert_eq!(
+            stored.iter().filter(|o| **o == original).count(),
+            1,
+            "{card_rel} stored once"
+        );
+    }
+    assert!(
+        card.path().join("MIJIA_RECORD_VIDEO/.record_msg").exists(),
+        "the card is left alone"
+    );
+    // Without --camera there is nothing to say whose card it is.
+    let out = env.run(&["import", card.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    let out = env.run(&["import", env.root().to_str().unwrap(), "--camera", OLD_MAC]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("MIJIA_RECORD_VIDEO"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -96,7 +96,7 @@ impl Catalog {
                 f.height,
                 f.warning,
                 f.hold_until_ms,
-                stem(f.inbox_path),
+                stem(f.camera, f.inbox_path),
                 f.now_ms,
             ],
         )?;
@@ -117,9 +117,10 @@ impl Catalog {
     /// the name (its key, already in the store, stays).
     pub fn follow_rename(&self, id: i64, inbox_path: &[u8]) -> Result<()> {
         let c = self.lock();
+        let camera: String = c.query_row("SELECT camera FROM files WHERE id = ?1", [id], |r| r.get(0))?;
         c.execute(
             "UPDATE files SET inbox_path = ?2, stem = ?3 WHERE id = ?1",
-            params![id, inbox_path, stem(inbox_path)],
+            params![id, inbox_path, stem(&camera, inbox_path)],
         )?;
         Ok(())
     }
@@ -133,6 +134,27 @@ impl Catalog {
         )?;
         let rows = st
             .query_map(params![camera, size as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Recordings of `camera` that start at `start_ms` with `size` bytes: (key, still in the
+    /// vault, CRC-64 once uploaded). What `import` compares a card's clip against.
+    pub fn same_recording(
+        &self,
+        camera: &str,
+        start_ms: i64,
+        size: u64,
+    ) -> Result<Vec<(String, bool, Option<String>)>> {
+        let c = self.lock();
+        let mut st = c.prepare_cached(
+            "SELECT key, purged_ms IS NULL, crc64 FROM files
+             WHERE camera = ?1 AND start_ms = ?2 AND size = ?3 AND superseded_by IS NULL LIMIT 8",
+        )?;
+        let rows = st
+            .query_map(params![camera, start_ms, size as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -159,11 +181,11 @@ impl Catalog {
     /// snapshot or other sidecar points at the newest clip with its stem.
     pub fn attach_sidecars(&self, id: i64) -> Result<()> {
         let c = self.lock();
-        let (kind, path): (String, Vec<u8>) =
-            c.query_row("SELECT kind, inbox_path FROM files WHERE id = ?1", [id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+        let (kind, path, camera): (String, Vec<u8>, String) =
+            c.query_row("SELECT kind, inbox_path, camera FROM files WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })?;
-        let Some(stem) = stem(&path) else {
+        let Some(stem) = stem(&camera, &path) else {
             return Ok(());
         };
         c.execute("UPDATE files SET stem = ?2 WHERE id = ?1", params![id, stem])?;
@@ -214,11 +236,13 @@ impl Catalog {
     }
 }
 
-/// The path without its extension (`cam/05M30S_1.jpeg` → `cam/05M30S_1`).
-fn stem(path: &[u8]) -> Option<&[u8]> {
-    let name_at = path.iter().rposition(|b| *b == b'/').map_or(0, |i| i + 1);
-    let dot = path[name_at..].iter().rposition(|b| *b == b'.')?;
-    (dot > 0).then(|| &path[..name_at + dot])
+/// What a sidecar and its clip share: the camera and the file name without its extension
+/// (`door` + `…/05M30S_1716267930.jpeg` → `door/05M30S_1716267930`), whether the clip came
+/// over the share and its snapshot from the SD card, or both the same way.
+fn stem(camera: &str, path: &[u8]) -> Option<Vec<u8>> {
+    let name = &path[path.iter().rposition(|b| *b == b'/').map_or(0, |i| i + 1)..];
+    let dot = name.iter().rposition(|b| *b == b'.')?;
+    (dot > 0).then(|| [camera.as_bytes(), b"/", &name[..dot]].concat())
 }
 
 #[cfg(test)]
@@ -226,10 +250,10 @@ mod tests {
     #[test]
     fn stems() {
         assert_eq!(
-            super::stem(b"MIJIA/2024/05M30S_1.jpeg"),
-            Some(&b"MIJIA/2024/05M30S_1"[..])
+            super::stem("door", b"MIJIA/2024/05M30S_1.jpeg").unwrap(),
+            b"door/05M30S_1"
         );
-        assert_eq!(super::stem(b"a.b/noext"), None);
-        assert_eq!(super::stem(b"cam/.hidden"), None);
+        assert_eq!(super::stem("door", b"a.b/noext"), None);
+        assert_eq!(super::stem("door", b"cam/.hidden"), None);
     }
 }
