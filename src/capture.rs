@@ -684,14 +684,24 @@ mod tests {
         let kj = new_key(cap.capture(&cat, Path::new(&jpeg), now));
         assert!(listed(&cat).is_empty(), "a snapshot covers no time");
         assert_eq!(rows(&cat), (0, 1, 0, 0));
-        assert_eq!(cat.due(i64::MAX, 10).unwrap().len(), 1, "but it is uploaded like everything else");
+        assert_eq!(
+            cat.due(i64::MAX, 10).unwrap().len(),
+            1,
+            "but it is uploaded like everything else"
+        );
         // Its clip arrives: the snapshot becomes the clip's thumbnail.
         let clip = format!("{hour}/05M30S_1716267930.mp4");
         put(&cap, &clip, b"clip bytes");
         new_key(cap.capture(&cat, Path::new(&clip), now));
         let clip_id = cat.list(None, 0, i64::MAX, 10).unwrap().len();
         assert_eq!(clip_id, 1);
-        let id = cat.due(i64::MAX, 10).unwrap().into_iter().find(|r| !r.key.ends_with(".jpeg")).unwrap().id;
+        let id = cat
+            .due(i64::MAX, 10)
+            .unwrap()
+            .into_iter()
+            .find(|r| !r.key.ends_with(".jpeg"))
+            .unwrap()
+            .id;
         assert_eq!(cat.snapshot_of(id).unwrap(), Some((kj, true)));
         // Other files beside clips: kept, not recordings.
         put(&cap, &format!("{hour}/.record_msg"), b"state");
