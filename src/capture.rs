@@ -194,7 +194,7 @@ impl Capturer {
         } else if parsed.kind == layout::Kind::Video {
             // Only clips: snapshots and other small files can be byte-identical for
             // different clips (two black night frames), so each keeps its own name.
-            if let Some(key) = self.duplicate_of(catalog, &cam.id, &full, stat, rel_bytes, now)? {
+            if let Some(key) = self.duplicate_of(catalog, &cam.id, row.start_ms, &full, stat, rel_bytes, now)? {
                 info!(path = %full.display(), %key, "same bytes as a recording camvault has: not stored again");
                 return Ok(Captured::Duplicate(key));
             }
@@ -236,12 +236,15 @@ impl Capturer {
         Ok((linked || (prev.purged && prev.inbox_path == rel)).then_some(prev))
     }
 
-    /// A recording of the same camera with exactly these bytes, still in the vault: the
-    /// camera wrote the clip twice (or a copy was dropped into the inbox).
+    /// A recording of the same camera, start time and bytes, still in the vault: the camera
+    /// wrote the clip twice (e.g. again into a new `XiaomiCamera_<NN>_` folder after a
+    /// reboot). Identical bytes at another time are another recording.
+    #[allow(clippy::too_many_arguments)]
     fn duplicate_of(
         &self,
         catalog: &Catalog,
         camera: &str,
+        start_ms: i64,
         full: &Path,
         stat: Stat,
         rel: &[u8],
@@ -250,7 +253,7 @@ impl Capturer {
         if stat.size == 0 {
             return Ok(None);
         }
-        for (id, key) in catalog.same_size_local(camera, stat.size)? {
+        for (id, key) in catalog.same_size_local(camera, start_ms, stat.size)? {
             let vaulted = self.vault.join(&key);
             if same_bytes(full, &vaulted).unwrap_or(false) {
                 catalog.add_alias(rel, stat, id, now.as_millisecond())?;
@@ -632,7 +635,8 @@ mod tests {
     fn identical_bytes_under_two_names_are_stored_once() {
         let (_d, cap, cat) = setup();
         let a = format!("{CAM}/00_20240521130000_20240521130100.mp4");
-        let b = format!("{CAM}/00_20240521130000_20240521130100 (1).mp4");
+        // The camera synced the clip again into a new folder number after a reboot.
+        let b = "XiaomiCamera_01_78DF72A1B2C3/00_20240521130000_20240521130100.mp4".to_string();
         put(&cap, &a, fmp4());
         put(&cap, &b, fmp4());
         let now = Timestamp::now();

@@ -125,15 +125,16 @@ impl Catalog {
         Ok(())
     }
 
-    /// Local recordings of `camera` with exactly `size` bytes: candidates for a duplicate.
-    pub fn same_size_local(&self, camera: &str, size: u64) -> Result<Vec<(i64, String)>> {
+    /// Local recordings of `camera` starting at `start_ms` with exactly `size` bytes:
+    /// candidates for a duplicate.
+    pub fn same_size_local(&self, camera: &str, start_ms: i64, size: u64) -> Result<Vec<(i64, String)>> {
         let c = self.lock();
         let mut st = c.prepare_cached(
-            "SELECT id, key FROM files WHERE camera = ?1 AND size = ?2 AND purged_ms IS NULL AND superseded_by IS NULL
-             ORDER BY id LIMIT 16",
+            "SELECT id, key FROM files WHERE camera = ?1 AND size = ?2 AND start_ms = ?3 AND purged_ms IS NULL
+               AND superseded_by IS NULL ORDER BY id LIMIT 16",
         )?;
         let rows = st
-            .query_map(params![camera, size as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map(params![camera, size as i64, start_ms], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
