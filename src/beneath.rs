@@ -446,6 +446,10 @@ mod race_tests {
                     }
                     Ok(Captured::Already) => panic!("captured twice: {}", rel.display()),
                     Ok(Captured::Vanished) => *outcomes.entry("vanished").or_insert(0) += 1,
+                    Ok(Captured::Followed(k) | Captured::Duplicate(k)) => {
+                        panic!("distinct files taken for one recording: {} -> {k}", rel.display())
+                    }
+                    Ok(Captured::Deferred) => panic!("{} deferred: not an in-progress name", rel.display()),
                     Err(e) => {
                         let e = format!("{e:#}");
                         if !e.contains("symlink") {

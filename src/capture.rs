@@ -5,7 +5,6 @@
 //! delete in the inbox, by the camera's retention job or anyone, cannot lose it. Symlinks
 //! are never followed and nothing outside the inbox is ever touched.
 
-use std::ffi::OsStr;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -33,6 +32,14 @@ pub enum Captured {
     Already,
     /// The file disappeared before it could be captured (deleted or renamed).
     Vanished,
+    /// A recording camvault already has, renamed and/or grown: its row followed it (the
+    /// key, when it changed, is this one). No new recording, no second upload.
+    Followed(String),
+    /// The same bytes as this recording, under another name: remembered, not stored again.
+    Duplicate(String),
+    /// An in-progress name the camera is still writing: captured once renamed, or once
+    /// quiet for `capture.hold_secs`.
+    Deferred,
 }
 
 /// The fixed parts capture needs, built once.
@@ -40,7 +47,7 @@ pub struct Capturer {
     pub config: Config,
     pub inbox: PathBuf,
     pub vault: PathBuf,
-    template: Template,
+    pub(crate) template: Template,
     warned_copy: AtomicBool,
 }
 
@@ -98,8 +105,11 @@ impl Capturer {
             return Ok(Captured::Already);
         }
 
-        let comps: Vec<&[u8]> = rel.components().map(|c| c.as_os_str().as_bytes()).collect();
-        let parsed = layout::parse(&comps);
+        let parsed = layout::parse_path(rel);
+        let hold = std::time::Duration::from_secs(self.config.capture.hold_secs);
+        if parsed.in_progress && !crate::inbox::old_enough(&stat, now, hold) {
+            return Ok(Captured::Deferred);
+        }
         let cam = self.config.camera(parsed.mac.as_deref(), parsed.folder.as_deref());
         let mtime = Timestamp::from_nanosecond(stat.mtime_ns as i128).unwrap_or(now);
         let span = layout::resolve(&parsed, &cam.tz, mtime, now);
@@ -111,21 +121,39 @@ impl Capturer {
         let mut warnings: Vec<String> = span.warning.into_iter().collect();
         if stat.size == 0 {
             warnings.push("empty file (0 bytes)".into());
-        } else if mp4.is_none() && full.extension() == Some(OsStr::new("mp4")) {
+        } else if mp4.is_none() && parsed.kind == layout::Kind::Video {
             warnings.push("no readable MP4 header (truncated or not a video)".into());
+        }
+        if parsed.in_progress {
+            warnings.push(format!(
+                "in-progress name never renamed; captured after {} s without a write",
+                hold.as_secs()
+            ));
         }
         let warning = (!warnings.is_empty()).then(|| warnings.join("; "));
         let start_z = span.start.to_zoned(cam.tz.clone());
-        let file_name = comps.last().copied().unwrap_or(b"unnamed");
+        let file_name = layout::key_file_name(&parsed, rel.file_name().map_or(b"unnamed", |f| f.as_bytes()));
         let base_key = self.template.render(&KeyInput {
             camera: &cam.id,
             mac: parsed.mac.as_deref(),
             channel: parsed.channel.as_deref(),
             start: &start_z,
-            file: file_name,
+            file: &file_name,
         });
         let info = mp4.unwrap_or_default();
-        let row = NewFile {
+        // A fragmented MP4 can be appended to: the camera syncs in bursts (docs/cameras.md),
+        // so its upload waits until it has been quiet for `hold`.
+        let hold_until_ms = if parsed.kind == layout::Kind::Video && (info.fragmented || parsed.in_progress) {
+            let until = mtime.as_millisecond().saturating_add(hold.as_millis() as i64);
+            if until > now.as_millisecond() {
+                until
+            } else {
+                0
+            }
+        } else {
+            0
+        };
+        let mut row = NewFile {
             camera: &cam.id,
             mac: parsed.mac.as_deref(),
             tz: &cam.tz_name,
@@ -145,13 +173,118 @@ impl Capturer {
             height: info.height,
             warning: warning.as_deref(),
             now_ms: now.as_millisecond(),
+            kind: parsed.kind.as_str(),
+            hold_until_ms,
+            supersedes: None,
         };
-        let (_, key) = catalog.insert_captured(&row, |key| self.link_into_vault(&file, &full, stat, key))?;
+        if let Some(prev) = self.known_inode(catalog, rel_bytes, stat, now)? {
+            if prev.movable {
+                let key = catalog.follow_in_place(prev.id, &row, |old, new| self.move_vault_link(old, new, stat))?;
+                catalog.attach_sidecars(prev.id)?;
+                info!(%key, size = stat.size, "followed a rename or growth of a recording not yet uploaded");
+                return Ok(Captured::Followed(key));
+            }
+            if prev.size == stat.size && prev.mtime_ns == stat.mtime_ns {
+                catalog.follow_rename(prev.id, rel_bytes)?;
+                info!(key = %prev.key, "followed a rename of a recording already in the store");
+                return Ok(Captured::Followed(prev.key));
+            }
+            // Grew (or changed) after its upload began: a new revision replaces the copy.
+            row.supersedes = Some(prev.id);
+        } else if parsed.kind == layout::Kind::Video {
+            // Only clips: snapshots and other small files can be byte-identical for
+            // different clips (two black night frames), so each keeps its own name.
+            if let Some(key) = self.duplicate_of(catalog, &cam.id, row.start_ms, &file, stat, rel_bytes, now)? {
+                info!(path = %full.display(), %key, "same bytes as a recording camvault has: not stored again");
+                return Ok(Captured::Duplicate(key));
+            }
+        }
+        let (id, key) = catalog.insert_captured(&row, |key| self.link_into_vault(&file, &full, stat, key))?;
+        catalog.attach_sidecars(id)?;
+        if let Some(old) = row.supersedes {
+            info!(%key, superseded = old, "the file grew after its upload: stored as a new revision");
+        }
         match &warning {
             Some(w) => warn!(path = %full.display(), %key, "captured with a warning: {w}"),
             None => info!(%key, size = stat.size, "captured"),
         }
         Ok(Captured::New(key))
+    }
+
+    /// The catalog's row for this very file (same device and inode): a rename or growth,
+    /// not a new recording. The proof that the inode was not reused for another file is
+    /// the vault link still holding it, or, once the local copy was purged, the same inbox
+    /// path (the file grew after it was verified). A copied vault on another filesystem
+    /// proves nothing, so there a new name is a new recording.
+    fn known_inode(
+        &self,
+        catalog: &Catalog,
+        rel: &[u8],
+        stat: Stat,
+        now: Timestamp,
+    ) -> Result<Option<crate::catalog::recordings::SameInode>> {
+        let Some(mut prev) = catalog.same_inode(stat.dev, stat.ino, now.as_millisecond())? else {
+            return Ok(None);
+        };
+        let linked = !prev.purged
+            && std::fs::symlink_metadata(self.vault.join(&prev.key))
+                .is_ok_and(|m| m.ino() == stat.ino && m.dev() == stat.dev);
+        if !linked {
+            // Purged: only ever a new revision of it, never an in-place change.
+            prev.movable = false;
+        }
+        Ok((linked || (prev.purged && prev.inbox_path == rel)).then_some(prev))
+    }
+
+    /// A recording of the same camera, start time and bytes, still in the vault: the camera
+    /// wrote the clip twice (e.g. again into a new `XiaomiCamera_<NN>_` folder after a
+    /// reboot). Identical bytes at another time are another recording.
+    #[allow(clippy::too_many_arguments)]
+    fn duplicate_of(
+        &self,
+        catalog: &Catalog,
+        camera: &str,
+        start_ms: i64,
+        file: &std::fs::File,
+        stat: Stat,
+        rel: &[u8],
+        now: Timestamp,
+    ) -> Result<Option<String>> {
+        if stat.size == 0 {
+            return Ok(None);
+        }
+        for (id, key) in catalog.same_size_local(camera, start_ms, stat.size)? {
+            let vaulted = self.vault.join(&key);
+            if same_bytes(file, &vaulted).unwrap_or(false) {
+                catalog.add_alias(rel, stat, id, now.as_millisecond())?;
+                return Ok(Some(key));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Moves a vault link to a recording's new key (its name changed before upload); never
+    /// replaces another file.
+    fn move_vault_link(&self, old: &str, new: &str, stat: Stat) -> Result<()> {
+        let (from, to) = (self.vault.join(old), self.vault.join(new));
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create vault directory {}", parent.display()))?;
+        }
+        match std::fs::hard_link(&from, &to) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let m = std::fs::symlink_metadata(&to)?;
+                if m.ino() != stat.ino || m.dev() != stat.dev {
+                    bail!(
+                        "vault already has a different file at {} that the catalog does not know; move it aside and capture again",
+                        to.display()
+                    );
+                }
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot link {} to {}", from.display(), to.display())),
+        }
+        std::fs::remove_file(&from).with_context(|| format!("cannot remove the old vault link {}", from.display()))
     }
 
     /// Opens `rel` beneath the inbox for reading, refusing `..`, absolute paths and
@@ -210,12 +343,12 @@ impl Capturer {
     }
 }
 
-fn probe_mp4(mut f: &std::fs::File, size: u64) -> Option<mp4meta::Mp4Info> {
+pub(crate) fn probe_mp4(mut f: &std::fs::File, size: u64) -> Option<mp4meta::Mp4Info> {
     mp4meta::probe(&mut f, size)
 }
 
 /// Whether the opened file `a` (read from its start) holds the same bytes as the file at `b`.
-fn same_bytes(mut fa: &std::fs::File, b: &Path) -> io::Result<bool> {
+pub(crate) fn same_bytes(mut fa: &std::fs::File, b: &Path) -> io::Result<bool> {
     use std::io::{Read, Seek};
     fa.seek(io::SeekFrom::Start(0))?;
     let mut fb = std::fs::File::open(b)?;
@@ -241,7 +374,7 @@ fn same_bytes(mut fa: &std::fs::File, b: &Path) -> io::Result<bool> {
 
 /// Copies the first `len` bytes of the opened file to `dest` through a temporary file,
 /// fsynced, and never replaces an existing `dest`; `src` only names it in messages.
-fn copy_no_overwrite(file: &std::fs::File, src: &Path, dest: &Path, len: u64) -> Result<()> {
+pub(crate) fn copy_no_overwrite(file: &std::fs::File, src: &Path, dest: &Path, len: u64) -> Result<()> {
     use std::io::{Read, Seek, Write};
     if let Ok(m) = std::fs::symlink_metadata(dest) {
         if m.len() == len && same_bytes(file, dest)? {
@@ -341,5 +474,241 @@ mod tests {
             std::fs::metadata(cap.vault.join(&key)).unwrap(),
         );
         assert_eq!(a.ino(), b.ino(), "hard link, not a copy");
+    }
+
+    /// A camera-like fragmented clip (ffmpeg, HEVC + A-law), made once per test run.
+    fn fmp4() -> &'static [u8] {
+        static F: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        F.get_or_init(|| crate::inbox::mp4meta::ffmpeg_fragmented(3, ""))
+    }
+
+    const CAM: &str = "XiaomiCamera_00_78DF72A1B2C3";
+
+    fn put(cap: &Capturer, rel: &str, bytes: &[u8]) -> PathBuf {
+        let p = cap.inbox.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    fn new_key(c: Result<Captured>) -> String {
+        match c.unwrap() {
+            Captured::New(k) => k,
+            other => panic!("expected a new recording, got {other:?}"),
+        }
+    }
+
+    fn rows(cat: &Catalog) -> (u64, u64, u64, u64) {
+        cat.file_kinds().unwrap()
+    }
+
+    fn listed(cat: &Catalog) -> Vec<String> {
+        cat.list(None, 0, i64::MAX, 100)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.key)
+            .collect()
+    }
+
+    #[test]
+    fn a_rename_before_upload_is_the_same_recording_under_the_final_name() {
+        let (_d, cap, cat) = setup();
+        let a = format!("{CAM}/00_20240521130000_20240521130100.mp4");
+        let b = format!("{CAM}/00_20240521130000_20240521130500.mp4");
+        put(&cap, &a, fmp4());
+        let now = Timestamp::now();
+        let k1 = new_key(cap.capture(&cat, Path::new(&a), now));
+        std::fs::rename(cap.inbox.join(&a), cap.inbox.join(&b)).unwrap();
+        let Captured::Followed(k2) = cap.capture(&cat, Path::new(&b), now).unwrap() else {
+            panic!("a rename must not be a new recording")
+        };
+        assert!(
+            k2.ends_with("00_20240521130000_20240521130500.mp4"),
+            "key from the final name: {k2}"
+        );
+        assert!(!cap.vault.join(&k1).exists(), "the old key's link moved");
+        assert_eq!(std::fs::read(cap.vault.join(&k2)).unwrap(), fmp4());
+        assert_eq!(listed(&cat), vec![k2.clone()]);
+        let l = &cat.list(None, 0, i64::MAX, 10).unwrap()[0];
+        assert_eq!(l.end_ms.unwrap() - l.start_ms, 300_000, "times from the final name");
+        assert_eq!(l.duration_ms, Some(3000), "and the clip's own duration");
+        assert_eq!(cap.capture(&cat, Path::new(&a), now).unwrap(), Captured::Vanished);
+        assert_eq!(cap.capture(&cat, Path::new(&b), now).unwrap(), Captured::Already);
+        assert_eq!(rows(&cat), (1, 0, 0, 0));
+        assert_eq!(cat.due(i64::MAX, 10).unwrap().len(), 1, "one upload, not two");
+        assert!(
+            cat.due(now.as_millisecond(), 10).unwrap().is_empty(),
+            "held while the camera may append"
+        );
+    }
+
+    #[test]
+    fn a_rename_after_the_upload_keeps_the_key_and_a_later_growth_supersedes() {
+        let (_d, cap, cat) = setup();
+        let a = format!("{CAM}/00_20240521130000_20240521130100.mp4");
+        let b = format!("{CAM}/00_20240521130000_20240521130200.mp4");
+        put(&cap, &a, fmp4());
+        let now = Timestamp::now();
+        let k1 = new_key(cap.capture(&cat, Path::new(&a), now));
+        let row = cat.due(i64::MAX, 10).unwrap().remove(0);
+        cat.mark_uploaded(row.id, "00", "Standard", now.as_millisecond())
+            .unwrap();
+        cat.mark_verified(row.id, now.as_millisecond()).unwrap();
+        std::fs::rename(cap.inbox.join(&a), cap.inbox.join(&b)).unwrap();
+        assert_eq!(
+            cap.capture(&cat, Path::new(&b), now).unwrap(),
+            Captured::Followed(k1.clone()),
+            "already in the store: the key stays, nothing is uploaded again"
+        );
+        assert!(cat.due(i64::MAX, 10).unwrap().is_empty());
+        assert_eq!(cap.capture(&cat, Path::new(&b), now).unwrap(), Captured::Already);
+        // The camera appends after the upload: a new revision, the partial copy superseded.
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(cap.inbox.join(&b))
+            .unwrap()
+            .write_all(&[0u8; 1000])
+            .unwrap();
+        let k3 = new_key(cap.capture(&cat, Path::new(&b), now));
+        assert_ne!(k3, k1);
+        assert_eq!(listed(&cat), vec![k3], "only the finished file is a recording");
+        assert_eq!(rows(&cat), (1, 0, 1, 0));
+        assert!(cap.vault.join(&k1).exists(), "the superseded copy is never deleted");
+    }
+
+    #[test]
+    fn a_rename_onto_an_existing_recordings_name_keeps_both() {
+        let (_d, cap, cat) = setup();
+        let a = format!("{CAM}/00_20240521130000_20240521130100.mp4");
+        let b = format!("{CAM}/00_20240521130200_20240521130300.mp4");
+        put(&cap, &a, b"first recording");
+        let mut other = fmp4().to_vec();
+        other.extend_from_slice(b"second");
+        put(&cap, &b, &other);
+        let now = Timestamp::now();
+        let ka = new_key(cap.capture(&cat, Path::new(&a), now));
+        new_key(cap.capture(&cat, Path::new(&b), now));
+        // b is renamed over a's name (a's inbox entry is replaced).
+        std::fs::rename(cap.inbox.join(&b), cap.inbox.join(&a)).unwrap();
+        let Captured::Followed(kb) = cap.capture(&cat, Path::new(&a), now).unwrap() else {
+            panic!("a rename, even onto a taken name, is not a new recording")
+        };
+        assert_ne!(kb, ka, "never the key of another recording");
+        assert!(kb.contains(".r2."), "{kb}");
+        assert_eq!(std::fs::read(cap.vault.join(&ka)).unwrap(), b"first recording");
+        assert_eq!(std::fs::read(cap.vault.join(&kb)).unwrap(), other);
+        assert_eq!(rows(&cat).0, 2);
+    }
+
+    #[test]
+    fn a_file_renamed_then_grown_is_one_recording_with_the_final_size() {
+        let (_d, cap, cat) = setup();
+        let a = format!("{CAM}/00_20240521130000_20240521130100.mp4");
+        let b = format!("{CAM}/00_20240521130000_20240521130400.mp4");
+        let f = fmp4();
+        put(&cap, &a, &f[..f.len() / 2]);
+        let now = Timestamp::now();
+        new_key(cap.capture(&cat, Path::new(&a), now));
+        std::fs::rename(cap.inbox.join(&a), cap.inbox.join(&b)).unwrap();
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(cap.inbox.join(&b))
+            .unwrap()
+            .write_all(&f[f.len() / 2..])
+            .unwrap();
+        let Captured::Followed(k) = cap.capture(&cat, Path::new(&b), now).unwrap() else {
+            panic!()
+        };
+        let l = cat.list(None, 0, i64::MAX, 10).unwrap();
+        assert_eq!(l.len(), 1);
+        assert_eq!((l[0].key.as_str(), l[0].size), (k.as_str(), f.len() as u64));
+        assert_eq!(l[0].duration_ms, Some(3000), "duration re-read from the grown file");
+        let due = cat.due(i64::MAX, 10).unwrap();
+        assert_eq!((due.len(), due[0].size), (1, f.len() as u64));
+    }
+
+    #[test]
+    fn identical_bytes_under_two_names_are_stored_once() {
+        let (_d, cap, cat) = setup();
+        let a = format!("{CAM}/00_20240521130000_20240521130100.mp4");
+        // The camera synced the clip again into a new folder number after a reboot.
+        let b = "XiaomiCamera_01_78DF72A1B2C3/00_20240521130000_20240521130100.mp4".to_string();
+        put(&cap, &a, fmp4());
+        put(&cap, &b, fmp4());
+        let now = Timestamp::now();
+        let k = new_key(cap.capture(&cat, Path::new(&a), now));
+        assert_eq!(cap.capture(&cat, Path::new(&b), now).unwrap(), Captured::Duplicate(k));
+        assert_eq!(cap.capture(&cat, Path::new(&b), now).unwrap(), Captured::Already);
+        assert_eq!(rows(&cat), (1, 0, 0, 1));
+        // Another camera's identical bytes are that camera's recording.
+        let c = "XiaomiCamera_00_78DF72A1B2C4/00_20240521130000_20240521130100.mp4";
+        put(&cap, c, fmp4());
+        new_key(cap.capture(&cat, Path::new(c), now));
+    }
+
+    #[test]
+    fn an_in_progress_name_waits_for_its_rename_or_the_hold() {
+        let (_d, cap, cat) = setup();
+        let a = format!("{CAM}/00_20240521130000_20240521130000.mp4");
+        let p = put(&cap, &a, fmp4());
+        let now = Timestamp::now();
+        assert_eq!(cap.capture(&cat, Path::new(&a), now).unwrap(), Captured::Deferred);
+        assert_eq!(rows(&cat).0, 0);
+        // The camera never renamed it: once quiet for the hold it is captured anyway.
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(cap.config.capture.hold_secs + 5);
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let k = new_key(cap.capture(&cat, Path::new(&a), now));
+        let l = &cat.list(None, 0, i64::MAX, 10).unwrap()[0];
+        assert_eq!(l.key, k);
+        assert!(
+            l.warning.as_deref().unwrap_or("").contains("in-progress name"),
+            "{:?}",
+            l.warning
+        );
+        assert_eq!(l.end_ms.unwrap() - l.start_ms, 3000, "end from the clip's duration");
+    }
+
+    #[test]
+    fn a_snapshot_is_archived_and_attached_not_a_recording() {
+        let (_d, cap, cat) = setup();
+        let hour = "xiaomi_camera_videos/78DF72A1B2C3/2024052113";
+        // A .jpeg without its clip (yet): archived, no coverage, not a recording.
+        let jpeg = format!("{hour}/05M30S_1716267930.jpeg");
+        put(&cap, &jpeg, b"\xFF\xD8 snapshot");
+        let now = Timestamp::now();
+        let kj = new_key(cap.capture(&cat, Path::new(&jpeg), now));
+        assert!(listed(&cat).is_empty(), "a snapshot covers no time");
+        assert_eq!(rows(&cat), (0, 1, 0, 0));
+        assert_eq!(
+            cat.due(i64::MAX, 10).unwrap().len(),
+            1,
+            "but it is uploaded like everything else"
+        );
+        // Its clip arrives: the snapshot becomes the clip's thumbnail.
+        let clip = format!("{hour}/05M30S_1716267930.mp4");
+        put(&cap, &clip, b"clip bytes");
+        new_key(cap.capture(&cat, Path::new(&clip), now));
+        let clip_id = cat.list(None, 0, i64::MAX, 10).unwrap().len();
+        assert_eq!(clip_id, 1);
+        let id = cat
+            .due(i64::MAX, 10)
+            .unwrap()
+            .into_iter()
+            .find(|r| !r.key.ends_with(".jpeg"))
+            .unwrap()
+            .id;
+        assert_eq!(cat.snapshot_of(id).unwrap(), Some((kj, true)));
+        // Other files beside clips: kept, not recordings.
+        put(&cap, &format!("{hour}/.record_msg"), b"state");
+        new_key(cap.capture(&cat, Path::new(&format!("{hour}/.record_msg")), now));
+        assert_eq!(rows(&cat), (1, 2, 0, 0));
+        assert_eq!(listed(&cat).len(), 1);
     }
 }

@@ -66,6 +66,11 @@ pub struct Capture {
     pub rescan_secs: u64,
     /// Zone of cameras without their own; empty = the host's zone.
     pub timezone: String,
+    /// A file the camera may still append to (fragmented MP4, in-progress name) is held
+    /// this long after its last write before it is uploaded (or, for an in-progress name,
+    /// captured): longer than the camera's NAS sync interval, so that a clip written in
+    /// bursts is uploaded once, finished (docs/cameras.md).
+    pub hold_secs: u64,
 }
 
 impl Default for Capture {
@@ -74,6 +79,7 @@ impl Default for Capture {
             settle_secs: 120,
             rescan_secs: 300,
             timezone: String::new(),
+            hold_secs: 3900,
         }
     }
 }
@@ -689,7 +695,8 @@ pub struct Samba {
     pub interfaces: Vec<String>,
     pub port: u16,
     /// Seconds after the last change from which a file can no longer be deleted,
-    /// renamed or overwritten over SMB (`worm:grace_period`).
+    /// renamed, overwritten or written over SMB (`worm:grace_period`, judged by ctime);
+    /// must outlast the camera's longest pause between writes to one file.
     pub grace_secs: u64,
     /// Managed smbd's private, lock, state and cache folders, and its log.
     pub state_dir: PathBuf,
@@ -722,7 +729,10 @@ impl Default for Samba {
             ],
             interfaces: Vec::new(),
             port: 445,
-            grace_secs: 300,
+            // Longer than the camera's hourly NAS sync (python-miio: realtime 300 s, hour
+            // 3600 s): worm counts from the last write (ctime), so a clip appended to every
+            // sync stays writable, and a clip renamed when it ends can still be renamed.
+            grace_secs: 3900,
             state_dir: "samba".into(),
             audit_log: PathBuf::new(),
             address: "127.0.0.1".into(),
@@ -1014,7 +1024,7 @@ impl Config {
             bail!("`samba.port` must be 1-65535 (445 for cameras)");
         }
         if sm.grace_secs == 0 {
-            bail!("`samba.grace_secs` = 0 would refuse the camera's own writes to a growing file; use at least 10 (default 300)");
+            bail!("`samba.grace_secs` = 0 would refuse the camera's own writes to a growing file; use at least 10 (default 3900, longer than the camera's hourly sync; see docs/cameras.md)");
         }
         match self.http.listen.parse::<std::net::SocketAddr>() {
             Err(_) => bail!("`http.listen` = {:?}: write an address and port such as \"127.0.0.1:8640\"", self.http.listen),

@@ -153,6 +153,7 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
             "probe.bucket" => "bucket_drift",
             "probe.share" => "share_protection",
             crate::selfwatch::PROBE => "resources",
+            crate::samba::audit::WRITE_REFUSED_PROBE => "share_refused_write",
             _ => continue,
         };
         out.push(Problem {

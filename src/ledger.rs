@@ -70,9 +70,13 @@ pub fn hours(camera: &str, files: &[Listing], from_ms: i64, to_ms: i64, habits: 
         return out;
     }
     for f in files {
+        // The clip's own duration (read from the MP4, fragmented or not) is what it
+        // covers; the name's end is only a claim (and absent while recording).
         let end = f
-            .end_ms
-            .or(f.duration_ms.map(|d| f.start_ms + d))
+            .duration_ms
+            .filter(|d| *d > 0)
+            .map(|d| f.start_ms + d)
+            .or(f.end_ms)
             .unwrap_or(f.start_ms + 60_000)
             .max(f.start_ms);
         let idx = (f.start_ms - first).div_euclid(HOUR_MS);
@@ -229,6 +233,19 @@ mod tests {
             h[3].note
         );
         assert_eq!(h[3].max_lag_min, 180);
+    }
+
+    #[test]
+    fn coverage_is_the_clips_own_duration_not_its_names_span() {
+        // A fragmented clip named 13:00–13:40 that holds 25 minutes of video.
+        let mut c = clip(0, 40, 0, true);
+        c.duration_ms = Some(25 * 60_000);
+        let h = hours("door", &[c.clone()], 0, HOUR_MS, &habits(None));
+        assert_eq!(h[0].recorded_min, 25.0);
+        // Without a readable duration the name's span is all there is.
+        c.duration_ms = None;
+        let h = hours("door", &[c], 0, HOUR_MS, &habits(None));
+        assert_eq!(h[0].recorded_min, 40.0);
     }
 
     #[test]

@@ -341,9 +341,13 @@ fn sha256_and_crc32c_checksums_cover_multipart_objects() {
             "store.s3.checksum = \"{alg}\"\nstore.s3.multipart_threshold_mb = 5\nstore.s3.part_size_mb = 5"
         ));
         let big = bytes(alg.len() as u64, 11 << 20); // parts of 5, 5 and 1 MiB
-        let start = if alg == "sha256" { "141500" } else { "151500" };
+        let (start, end) = if alg == "sha256" {
+            ("141500", "141600")
+        } else {
+            ("151500", "151600")
+        };
         env.put_old(
-            &format!("XiaomiCamera_00_{NEW_MAC}/00_20251003{start}_20251003{start}.mp4"),
+            &format!("XiaomiCamera_00_{NEW_MAC}/00_20251003{start}_20251003{end}.mp4"),
             &big,
         );
         env.put_old(&old_clip(now_unix() - 600 - alg.len() as i64 * 60), b"small");
@@ -351,7 +355,7 @@ fn sha256_and_crc32c_checksums_cover_multipart_objects() {
         assert_eq!(env.status()["files"]["verified"], 2);
         let dump = s.dump();
         let big_key = format!(
-            "videos/5c02148a9e01/2025-10-03/{}/00_20251003{start}_20251003{start}.mp4",
+            "videos/5c02148a9e01/2025-10-03/{}/00_20251003{start}_20251003{end}.mp4",
             &start[..2]
         );
         let o = &dump[&big_key];

@@ -14,6 +14,7 @@ use rusqlite::{params, Connection, OpenFlags};
 use serde::Serialize;
 
 pub mod prefixes;
+pub mod recordings;
 pub mod restores;
 pub mod web;
 
@@ -24,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration2.sql"),
     include_str!("migration3.sql"),
     include_str!("migration4.sql"),
+    include_str!("migration5.sql"),
 ];
 
 pub struct Catalog {
@@ -81,6 +83,12 @@ pub struct NewFile<'a> {
     pub height: Option<u32>,
     pub warning: Option<&'a str>,
     pub now_ms: i64,
+    /// `video`, `image` or `other` (see `layout::Kind`).
+    pub kind: &'a str,
+    /// Not uploaded before this time (a file the camera may still append to).
+    pub hold_until_ms: i64,
+    /// The earlier, partial copy of the same file this row replaces.
+    pub supersedes: Option<i64>,
 }
 
 /// An object already in the store that no capture produced (adopted, or rebuilt from a
@@ -361,7 +369,8 @@ impl Catalog {
     pub fn already_captured(&self, dev: u64, ino: u64, path: &[u8], size: u64, mtime_ns: i64) -> Result<bool> {
         let c = self.lock();
         let mut st = c.prepare_cached(
-            "SELECT 1 FROM files WHERE ino = ?1 AND dev = ?2 AND inbox_path = ?3 AND size = ?4 AND mtime_ns = ?5 LIMIT 1",
+            "SELECT 1 FROM files WHERE ino = ?1 AND dev = ?2 AND inbox_path = ?3 AND size = ?4 AND mtime_ns = ?5
+             UNION ALL SELECT 1 FROM aliases WHERE ino = ?1 AND dev = ?2 AND inbox_path = ?3 AND size = ?4 AND mtime_ns = ?5 LIMIT 1",
         )?;
         Ok(st.exists(params![ino as i64, dev as i64, path, size as i64, mtime_ns])?)
     }
@@ -391,8 +400,8 @@ impl Catalog {
         )?;
         tx.execute(
             "INSERT INTO files (camera, inbox_path, key, revision, layout, channel, start_ms, end_ms, size, mtime_ns, dev, ino,
-                duration_ms, codec, width, height, warning, state, captured_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 'captured', ?18)",
+                duration_ms, codec, width, height, warning, state, captured_ms, kind, next_attempt_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 'captured', ?18, ?19, ?20)",
             params![
                 f.camera,
                 f.inbox_path,
@@ -411,10 +420,15 @@ impl Catalog {
                 f.width,
                 f.height,
                 f.warning,
-                f.now_ms
+                f.now_ms,
+                f.kind,
+                f.hold_until_ms
             ],
         )?;
         let id = tx.last_insert_rowid();
+        if let Some(old) = f.supersedes {
+            tx.execute("UPDATE files SET superseded_by = ?1 WHERE id = ?2", params![id, old])?;
+        }
         link(&key)?;
         tx.commit()?;
         Ok((id, key))
@@ -924,8 +938,10 @@ impl Catalog {
         }
         drop(rows);
         drop(st);
+        // A file held back while the camera may still append to it waits from its hold's end.
         s.oldest_pending_ms = c.query_row(
-            "SELECT min(captured_ms) FROM files WHERE state != 'verified'",
+            "SELECT min(CASE WHEN attempts = 0 THEN max(captured_ms, next_attempt_ms) ELSE captured_ms END)
+             FROM files WHERE state != 'verified'",
             [],
             |r| r.get(0),
         )?;
@@ -1025,7 +1041,8 @@ impl Catalog {
             "SELECT f.camera, f.start_ms, f.end_ms, coalesce(c.tz, 'UTC'), f.key, f.size, f.state, f.purged_ms IS NULL,
                     f.warning, f.last_error, f.codec, f.duration_ms, f.width, f.height, f.captured_ms
              FROM files f LEFT JOIN cameras c ON c.id = f.camera
-             WHERE {} f.start_ms >= ?1 AND f.start_ms < ?2 ORDER BY f.start_ms, f.id LIMIT ?3",
+             WHERE {} f.start_ms >= ?1 AND f.start_ms < ?2 AND f.superseded_by IS NULL AND f.kind = 'video'
+             ORDER BY f.start_ms, f.id LIMIT ?3",
             if camera.is_some() { "f.camera = ?4 AND" } else { "" }
         );
         let mut st = c.prepare_cached(&sql)?;
@@ -1155,6 +1172,9 @@ mod tests {
             height: None,
             warning: None,
             now_ms: 1,
+            kind: "video",
+            hold_until_ms: 0,
+            supersedes: None,
         }
     }
 

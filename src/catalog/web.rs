@@ -59,6 +59,7 @@ impl Catalog {
         let sql = format!(
             "SELECT {CLIP_COLS} FROM files f
              WHERE (?1 IS NULL OR f.camera = ?1) AND f.start_ms >= ?2 AND f.start_ms < ?3
+               AND f.superseded_by IS NULL AND f.kind = 'video'
              ORDER BY f.start_ms, f.id LIMIT ?4"
         );
         let mut st = c.prepare_cached(&sql)?;
@@ -81,7 +82,7 @@ impl Catalog {
     pub fn last_clip(&self, camera: &str) -> Result<Option<Clip>> {
         let c = self.lock();
         let sql =
-            format!("SELECT {CLIP_COLS} FROM files f WHERE f.camera = ?1 ORDER BY f.start_ms DESC, f.id DESC LIMIT 1");
+            format!("SELECT {CLIP_COLS} FROM files f WHERE f.camera = ?1 AND f.superseded_by IS NULL AND f.kind = 'video' ORDER BY f.start_ms DESC, f.id DESC LIMIT 1");
         let mut st = c.prepare_cached(&sql)?;
         let mut rows = st.query_map([camera], clip_row)?;
         Ok(rows.next().transpose()?)

@@ -6,6 +6,7 @@ mod catalog;
 mod cost;
 mod demo;
 mod doctor;
+mod import;
 mod ingest;
 mod init;
 mod ledger;
@@ -140,6 +141,18 @@ enum Command {
         /// Compare a full listing with the catalog; exit 1 on any difference
         #[arg(long, conflicts_with = "dry_run")]
         check: bool,
+    },
+    /// Backfill from the camera's SD card (or a copy): MIJIA_RECORD_VIDEO clips camvault
+    /// does not have yet, with their real times; what it has (same camera, time, bytes) is skipped
+    Import {
+        /// The card's root (or a copy of it), or its MIJIA_RECORD_VIDEO folder
+        dir: PathBuf,
+        /// Whose card it is: the camera's MAC or its name in the config (the card does not say)
+        #[arg(long)]
+        camera: String,
+        /// Counts as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// What the archive costs now and later (`--model` for a what-if, `plan` to choose tiering)
     Cost {
@@ -573,6 +586,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     command: CatalogCommand::Rebuild { force },
                 } => catalog::rebuild(cfg, force),
                 Command::Adopt { prefix, dry_run, check } => adopt::run(cfg, &prefix, dry_run, check),
+                Command::Import { dir, camera, json } => import::run(cfg, &dir, &camera, json),
                 Command::Samba {
                     command: SambaCommand::Config { write },
                 } => samba::config(&cfg, write.as_ref().map(|w| w.as_deref())),

@@ -28,6 +28,14 @@ pub fn run(cfg: Config, as_json: bool) -> Result<ExitCode> {
         "files   {total} total: {} verified, {pending} pending, {} failed",
         s.verified.files, s.failed.files
     );
+    let (recordings, sidecars, superseded, aliases) = cat.file_kinds()?;
+    if sidecars + superseded + aliases > 0 {
+        // What real cameras do (docs/cameras.md): snapshots beside clips, clips that grew
+        // after an upload, the same clip written twice. All kept, none a second recording.
+        println!(
+            "        {recordings} recordings; {sidecars} sidecar files (snapshots, metadata), {superseded} partial copies superseded by the finished file, {aliases} duplicate names of stored clips"
+        );
+    }
     println!(
         "bytes   {} verified in the store, {} pending, {} failed, {} kept in the local cache",
         human_bytes(s.verified.bytes),

@@ -1,9 +1,13 @@
 //! Camera file layouts: turns a path inside the inbox into a camera id and a time span.
 //!
-//! Xiaomi cameras write two layouts (see DESIGN.md, "Camera file layouts"); anything else
-//! is the generic layout, timed by the file's mtime. Parsing never fails: a name that does
-//! not parse, or parses into an implausible time, becomes a warning on the catalog row and
-//! the file is still archived.
+//! Xiaomi cameras write the layouts listed in `docs/cameras.md` (old hourly folders, the
+//! new flat folder, its dual-lens `0/` `1/` subfolders, and the SD card's
+//! `MIJIA_RECORD_VIDEO`); anything else is the generic layout, timed by the file's mtime.
+//! Parsing never fails: a name that does not parse, or parses into an implausible time,
+//! becomes a warning on the catalog row and the file is still archived.
+//!
+//! [`parse`] is a pure function of the relative path, so that capture (inbox paths),
+//! `import` (SD-card paths) and `adopt` (object keys) read names the same way.
 
 use jiff::{civil, tz::TimeZone, Timestamp};
 
@@ -14,6 +18,9 @@ pub enum Layout {
     XiaomiOld,
     /// `XiaomiCamera_<NN>_<MAC>/<CH>_<start>_<end>.mp4` or `xiaomi_camera_videos/<MAC>/<CH>_…`
     XiaomiNew,
+    /// `MIJIA_RECORD_VIDEO/<YYYYMMDDHH>/<MM>M<SS>S_<unix10>.mp4` on the camera's SD card
+    /// (no MAC in the path: `import --camera` names the camera).
+    SdCard,
     /// Anything else; timed by mtime.
     Generic,
 }
@@ -23,6 +30,7 @@ impl Layout {
         match self {
             Layout::XiaomiOld => "xiaomi-old",
             Layout::XiaomiNew => "xiaomi-new",
+            Layout::SdCard => "sd-card",
             Layout::Generic => "generic",
         }
     }
@@ -38,9 +46,54 @@ pub struct Parsed {
     pub folder: Option<String>,
     /// Lens / channel for the new layout (`00`, `10`, …).
     pub channel: Option<String>,
+    /// The lens folder of a dual-lens camera (`0`, `1`), when the file is in one.
+    pub lens: Option<String>,
     pub time: NameTime,
     /// Why the name did not give a usable time, if it did not.
     pub warning: Option<String>,
+    /// A new-layout name whose end is not after its start: the camera is still recording
+    /// it and renames it when the clip ends (see docs/cameras.md).
+    pub in_progress: bool,
+    /// What the file is, by its extension.
+    pub kind: Kind,
+}
+
+/// Video clips are recordings; everything else beside them is kept but is not one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `.mp4` (any case).
+    Video,
+    /// `.jpg` / `.jpeg`: the camera's snapshot of the clip with the same base name.
+    Image,
+    /// Anything else (`.cached`, hidden metadata, stray files).
+    Other,
+}
+
+impl Kind {
+    pub fn of(file: &[u8]) -> Kind {
+        let ext = file.rsplit(|b| *b == b'.').next().unwrap_or(b"");
+        if file.contains(&b'.') && ext.eq_ignore_ascii_case(b"mp4") {
+            Kind::Video
+        } else if file.contains(&b'.') && (ext.eq_ignore_ascii_case(b"jpg") || ext.eq_ignore_ascii_case(b"jpeg")) {
+            Kind::Image
+        } else {
+            Kind::Other
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Video => "video",
+            Kind::Image => "image",
+            Kind::Other => "other",
+        }
+    }
+}
+
+/// [`parse`] for a relative path.
+pub fn parse_path(rel: &std::path::Path) -> Parsed {
+    use std::os::unix::ffi::OsStrExt;
+    let comps: Vec<&[u8]> = rel.components().map(|c| c.as_os_str().as_bytes()).collect();
+    parse(&comps)
 }
 
 /// The time information carried by a name.
@@ -90,8 +143,11 @@ pub fn parse(components: &[&[u8]]) -> Parsed {
             mac,
             folder,
             channel: None,
+            lens: None,
             time: NameTime::None,
             warning,
+            in_progress: false,
+            kind: Kind::of(components.last().copied().unwrap_or(b"")),
         }
     };
     let file = match names.last() {
@@ -99,6 +155,27 @@ pub fn parse(components: &[&[u8]]) -> Parsed {
         Some(None) => return generic(Some("file name is not valid UTF-8; timed by mtime".into())),
         None => return generic(Some("empty path".into())),
     };
+    let kind = Kind::of(file.as_bytes());
+    // The SD card: `MIJIA_RECORD_VIDEO/<YYYYMMDDHH>/<file>`; no MAC anywhere in the path.
+    if let [Some(root), Some(hour_dir), _] = names.as_slice() {
+        if root.eq_ignore_ascii_case("MIJIA_RECORD_VIDEO") {
+            let (layout, time, warning) = match parse_old(hour_dir, file) {
+                Ok(time) => (Layout::SdCard, time, None),
+                Err(why) => (Layout::Generic, NameTime::None, Some(why)),
+            };
+            return Parsed {
+                layout,
+                mac: None,
+                folder: Some(root.to_string()),
+                channel: None,
+                lens: None,
+                time,
+                warning,
+                in_progress: false,
+                kind,
+            };
+        }
+    }
     // Camera folder: either `xiaomi_camera_videos/<MAC>` (two components) or `XiaomiCamera_NN_MAC`.
     let (mac, rest): (String, &[Option<&str>]) = match &names[..names.len() - 1] {
         [Some(root), Some(m), rest @ ..] if root.eq_ignore_ascii_case("xiaomi_camera_videos") && is_mac(m) => {
@@ -110,25 +187,43 @@ pub fn parse(components: &[&[u8]]) -> Parsed {
         },
         _ => return generic(None),
     };
-    let in_camera = |layout, channel, time, warning| Parsed {
+    let in_camera = |layout, channel, lens: Option<&str>, time, warning| Parsed {
         layout,
         mac: Some(mac.clone()),
         folder: None,
         channel,
+        lens: lens.map(str::to_string),
+        in_progress: matches!(&time, NameTime::Local { start, end } if end <= start),
         time,
         warning,
+        kind,
+    };
+    let new_layout = |lens: Option<&str>| match parse_new(file) {
+        Ok((ch, name_lens, time)) => in_camera(Layout::XiaomiNew, Some(ch), lens.or(name_lens), time, None),
+        Err(why) => in_camera(Layout::Generic, None, lens, NameTime::None, Some(why)),
     };
     match rest {
-        [Some(hour_dir)] => match parse_old(hour_dir, file) {
-            Ok(time) => in_camera(Layout::XiaomiOld, None, time, None),
-            Err(why) => in_camera(Layout::Generic, None, NameTime::None, Some(why)),
-        },
-        [] => match parse_new(file) {
-            Ok((ch, time)) => in_camera(Layout::XiaomiNew, Some(ch), time, None),
-            Err(why) => in_camera(Layout::Generic, None, NameTime::None, Some(why)),
-        },
+        // Dual-lens cameras: one folder per lens under the camera folder.
+        [Some(lens @ ("0" | "1"))] => new_layout(Some(lens)),
+        [Some(hour_dir)] if hour_dir.len() == 10 && hour_dir.bytes().all(|b| b.is_ascii_digit()) => {
+            match parse_old(hour_dir, file) {
+                Ok(time) => in_camera(Layout::XiaomiOld, None, None, time, None),
+                Err(why) => in_camera(Layout::Generic, None, None, NameTime::None, Some(why)),
+            }
+        }
+        [Some(other)] => in_camera(
+            Layout::Generic,
+            None,
+            None,
+            NameTime::None,
+            Some(format!(
+                "unknown subfolder {other:?} under the camera folder (expected an hour folder YYYYMMDDHH or a lens folder 0 or 1); timed by mtime"
+            )),
+        ),
+        [] => new_layout(None),
         _ => in_camera(
             Layout::Generic,
+            None,
             None,
             NameTime::None,
             Some("unexpected folder depth under the camera folder; timed by mtime".into()),
@@ -158,9 +253,7 @@ fn digits(s: &str) -> Option<i64> {
 
 /// Old layout: folder `YYYYMMDDHH`, file `MMmSSs_unix10.mp4`.
 fn parse_old(hour_dir: &str, file: &str) -> Result<NameTime, String> {
-    let stem = file
-        .strip_suffix(".mp4")
-        .ok_or("old layout file is not .mp4; timed by mtime")?;
+    let stem = media_stem(file).ok_or("old layout file is not .mp4 or .jpeg; timed by mtime")?;
     let (ms, unix) = stem
         .split_once('_')
         .ok_or("old layout name lacks `_<unix time>`; timed by mtime")?;
@@ -184,11 +277,27 @@ fn parse_old(hour_dir: &str, file: &str) -> Result<NameTime, String> {
     Ok(NameTime::Absolute { start, folder_hour })
 }
 
-/// New layout: `CH_YYYYMMDDHHMMSS_YYYYMMDDHHMMSS.mp4`.
-fn parse_new(file: &str) -> Result<(String, NameTime), String> {
-    let stem = file
-        .strip_suffix(".mp4")
-        .ok_or("new layout file is not .mp4; timed by mtime")?;
+/// The name without `.mp4`, `.jpg` or `.jpeg` (the extensions cameras write).
+fn media_stem(file: &str) -> Option<&str> {
+    let (stem, ext) = file.rsplit_once('.')?;
+    ["mp4", "jpg", "jpeg"]
+        .iter()
+        .any(|e| ext.eq_ignore_ascii_case(e))
+        .then_some(stem)
+}
+
+/// New layout: `CH_YYYYMMDDHHMMSS_YYYYMMDDHHMMSS.mp4`, optionally prefixed `lens<N>_` (how
+/// camvault's own keys name a dual-lens camera's clips, see [`key_file_name`]).
+/// Returns the channel, the lens from such a prefix, and the times. An end that is not
+/// after the start is kept as is: it marks a clip still being recorded.
+fn parse_new(file: &str) -> Result<(String, Option<&str>, NameTime), String> {
+    let stem = media_stem(file).ok_or("new layout file is not .mp4 or .jpeg; timed by mtime")?;
+    let (lens, stem) = match stem.split_once('_') {
+        Some((l, rest)) if l.len() == 5 && l.starts_with("lens") && l.as_bytes()[4].is_ascii_digit() => {
+            (Some(&l[4..]), rest)
+        }
+        _ => (None, stem),
+    };
     let mut parts = stem.split('_');
     let (Some(ch), Some(a), Some(b), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(format!("name {file:?} matches no known camera layout; timed by mtime"));
@@ -198,10 +307,16 @@ fn parse_new(file: &str) -> Result<(String, NameTime), String> {
     }
     let start = civil_from_digits(a, 14)?;
     let end = civil_from_digits(b, 14)?;
-    if end < start {
-        return Err(format!("end {b} is before start {a}; timed by mtime"));
+    Ok((ch.to_string(), lens, NameTime::Local { start, end }))
+}
+
+/// The file part of an object key: the camera's name, prefixed `lens<N>_` for a dual-lens
+/// camera's lens folder so that both lenses' clips of the same minute get distinct keys.
+pub fn key_file_name(p: &Parsed, file: &[u8]) -> Vec<u8> {
+    match &p.lens {
+        Some(l) => [format!("lens{l}_").as_bytes(), file].concat(),
+        None => file.to_vec(),
     }
-    Ok((ch.to_string(), NameTime::Local { start, end }))
 }
 
 /// `YYYYMMDDHH[MMSS]` → civil date-time; rejects month 13 and friends.
@@ -244,6 +359,8 @@ pub fn resolve(p: &Parsed, tz: &TimeZone, mtime: Timestamp, now: Timestamp) -> S
             let s = start.to_zoned(tz.clone()).map(|z| z.timestamp());
             let e = end.to_zoned(tz.clone()).map(|z| z.timestamp());
             match (s, e) {
+                // Still being recorded: only the start is known.
+                (Ok(s), Ok(_)) if p.in_progress => (s, None, None),
                 (Ok(s), Ok(e)) => (s, Some(e), None),
                 _ => {
                     return from_mtime(Some(
@@ -323,6 +440,89 @@ mod tests {
             assert_eq!(s.start.to_string(), "2024-05-21T05:00:00Z");
             assert_eq!(s.end.unwrap().to_string(), "2024-05-21T05:01:00Z");
         }
+    }
+
+    #[test]
+    fn dual_lens_folders() {
+        for (lens, path) in [
+            (
+                "0",
+                "XiaomiCamera_03_78DF72A1B2C3/0/00_20240521130000_20240521130100.mp4",
+            ),
+            (
+                "1",
+                "XiaomiCamera_03_78DF72A1B2C3/1/10_20240521130000_20240521130100.mp4",
+            ),
+            (
+                "1",
+                "xiaomi_camera_videos/78DF72A1B2C3/1/00_20240521130000_20240521130100.mp4",
+            ),
+        ] {
+            let x = p(path);
+            assert_eq!(x.layout, Layout::XiaomiNew, "{path}");
+            assert_eq!(x.mac.as_deref(), Some("78df72a1b2c3"), "camera = MAC, not NN");
+            assert_eq!(x.lens.as_deref(), Some(lens), "{path}");
+            let s = resolve(&x, &shanghai(), mtime(), now());
+            assert_eq!(
+                s.start.to_string(),
+                "2024-05-21T05:00:00Z",
+                "name time in the camera's zone"
+            );
+            assert_eq!(s.end.unwrap().to_string(), "2024-05-21T05:01:00Z");
+            assert_eq!(s.warning, None);
+        }
+        // The key's file names the lens, and reads back to the same lens and times.
+        let x = p("XiaomiCamera_03_78DF72A1B2C3/1/00_20240521130000_20240521130100.mp4");
+        let f = key_file_name(&x, b"00_20240521130000_20240521130100.mp4");
+        assert_eq!(f, b"lens1_00_20240521130000_20240521130100.mp4");
+        let back = parse(&[b"XiaomiCamera_00_000000000000", &f]);
+        assert_eq!(
+            (back.layout, back.lens.as_deref(), back.time),
+            (Layout::XiaomiNew, Some("1"), x.time)
+        );
+    }
+
+    #[test]
+    fn dual_lens_unknown_subfolder_keeps_camera_and_warns() {
+        let x = p("XiaomiCamera_03_78DF72A1B2C3/2/00_20240521130000_20240521130100.mp4");
+        assert_eq!(x.layout, Layout::Generic);
+        assert_eq!(x.mac.as_deref(), Some("78df72a1b2c3"));
+        let s = resolve(&x, &shanghai(), mtime(), now());
+        assert_eq!(s.start, mtime());
+        assert!(s.warning.unwrap().contains("unknown subfolder \"2\""));
+    }
+
+    #[test]
+    fn in_progress_names() {
+        let x = p("XiaomiCamera_00_78DF72A1B2C3/00_20240521130000_20240521130000.mp4");
+        assert!(x.in_progress);
+        assert_eq!(x.layout, Layout::XiaomiNew);
+        let s = resolve(&x, &shanghai(), mtime(), now());
+        assert_eq!((s.start.to_string(), s.end), ("2024-05-21T05:00:00Z".to_string(), None));
+        let x = p("XiaomiCamera_00_78DF72A1B2C3/00_20240521130000_20240521125959.mp4");
+        assert!(
+            x.in_progress,
+            "an end before the start is still recording, not a bad name"
+        );
+        assert!(!p("XiaomiCamera_00_78DF72A1B2C3/00_20240521130000_20240521130001.mp4").in_progress);
+    }
+
+    #[test]
+    fn sd_card_layout_and_sidecars() {
+        let x = p("MIJIA_RECORD_VIDEO/2024052113/05M30S_1716267930.mp4");
+        assert_eq!((x.layout, x.mac.clone(), x.kind), (Layout::SdCard, None, Kind::Video));
+        let s = resolve(&x, &shanghai(), mtime(), now());
+        assert_eq!(s.start.as_second(), 1716267930);
+        assert_eq!(s.warning, None);
+        let j = p("MIJIA_RECORD_VIDEO/2024052113/05M30S_1716267930.jpeg");
+        assert_eq!((j.layout, j.kind), (Layout::SdCard, Kind::Image));
+        assert_eq!(Kind::of(b"05M30S_1716267930.mp4.cached"), Kind::Other);
+        assert_eq!(Kind::of(b".record_msg"), Kind::Other);
+        let c = p("MIJIA_RECORD_VIDEO/2024052113/05M30S_1716267930.mp4.cached");
+        assert_eq!(c.layout, Layout::Generic);
+        assert!(c.warning.is_some());
+        let o = p("xiaomi_camera_videos/78DF72A1B2C3/2024052113/05M30S_1716267930.jpg");
+        assert_eq!((o.layout, o.kind), (Layout::XiaomiOld, Kind::Image));
     }
 
     #[test]

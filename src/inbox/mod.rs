@@ -247,7 +247,7 @@ pub fn run_blocking(
             settler.forget(&rel);
             match cap.capture(&catalog, &rel, Timestamp::now()) {
                 Ok(Captured::New(_)) => added += 1,
-                Ok(Captured::Already) => {}
+                Ok(Captured::Already | Captured::Followed(_) | Captured::Duplicate(_) | Captured::Deferred) => {}
                 Ok(Captured::Vanished) => {
                     info!(path = %inbox.join(&rel).display(), "file vanished before capture (deleted or renamed by the client)")
                 }
@@ -354,7 +354,8 @@ pub fn capture_all_complete(cap: &Capturer, catalog: &Catalog) -> (usize, usize,
         }
         match cap.capture(catalog, &f.rel, now) {
             Ok(Captured::New(_)) => new += 1,
-            Ok(Captured::Already) => known += 1,
+            Ok(Captured::Already | Captured::Followed(_) | Captured::Duplicate(_)) => known += 1,
+            Ok(Captured::Deferred) => growing.push(f.rel),
             Ok(Captured::Vanished) => {
                 info!(path = %cap.inbox.join(&f.rel).display(), "file vanished before capture")
             }

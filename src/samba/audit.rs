@@ -5,6 +5,11 @@
 //! into smbd's log (see [`super::render`]). The reader follows that file across restarts
 //! (its position is kept in the catalog) and across Samba's log rotation (`log.smbd.old`),
 //! records each attempt, and groups a retention job's burst into one event.
+//!
+//! It also reads the camera's own writes that the share refused (an open for writing, a
+//! write or a rename failing, e.g. `vfs_worm` judging a growing file too old): those mean
+//! recordings are not reaching camvault, a health problem and an alert of their own,
+//! separate from refused deletes (which are the share doing its job).
 
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -21,6 +26,101 @@ pub const BURST_GAP_MS: i64 = 10 * 60 * 1000;
 const POS_KEY: &str = "samba.audit.position";
 /// NT access mask bit for DELETE.
 const DELETE_ACCESS: u64 = 0x10000;
+/// NT access mask bits for writing data: FILE_WRITE_DATA, FILE_APPEND_DATA.
+const WRITE_DATA_ACCESS: u64 = 0x2 | 0x4;
+/// The kv key whose non-empty value is the health problem "the share refused a write".
+pub const WRITE_REFUSED_PROBE: &str = "probe.camera_writes";
+/// When the last refused write was seen (ms).
+const WRITE_REFUSED_AT: &str = "samba.write_refused_ms";
+/// A refused write stays a problem this long after the last one.
+const WRITE_REFUSED_FOR_MS: i64 = 24 * 3_600_000;
+
+/// A write of the camera that the share refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedWrite {
+    pub at_ms: i64,
+    pub client: String,
+    pub user: String,
+    /// `open for writing`, `write` or `rename`.
+    pub op: &'static str,
+    pub path: String,
+    /// Samba's words (`fail (Permission denied)`, `fail (NT_STATUS_ACCESS_DENIED)`, …).
+    pub why: String,
+}
+
+/// Parses one log line; `None` for anything that is not a refused open for writing, write
+/// or rename.
+pub fn parse_refused_write(line: &str, tz: &TimeZone) -> Option<RefusedWrite> {
+    let at = line.find("camvault|")?;
+    let fields: Vec<&str> = line[at..].trim_end().split('|').collect();
+    let [_, time, client, user, op, result, rest @ ..] = fields.as_slice() else {
+        return None;
+    };
+    if !result.starts_with("fail") || result.contains("No such file") {
+        return None;
+    }
+    let (op, path) = match (*op, rest) {
+        ("openat", [mode, path @ ..]) if *mode == "w" => ("open for writing", path.join("|")),
+        ("pwrite" | "pwrite_send", path) => ("write", path.join("|")),
+        ("renameat", [from, ..]) => ("rename", from.to_string()),
+        ("create_file", [mask, _kind, disposition, path @ ..]) => {
+            let mask = u64::from_str_radix(mask.trim_start_matches("0x"), 16).ok()?;
+            // Overwrites and deletes are the deletion attempts `parse_line` reads.
+            let opening = matches!(*disposition, "open" | "open_if" | "create");
+            if !opening || mask & DELETE_ACCESS != 0 || mask & WRITE_DATA_ACCESS == 0 {
+                return None;
+            }
+            ("open for writing", path.join("|"))
+        }
+        _ => return None,
+    };
+    if path.is_empty() || path.contains(&format!("/{}/", super::PROBE_DIR)) {
+        return None;
+    }
+    let dt: civil::DateTime = civil::DateTime::strptime("%Y/%m/%d %H:%M:%S", time).ok()?;
+    Some(RefusedWrite {
+        at_ms: dt.to_zoned(tz.clone()).ok()?.timestamp().as_millisecond(),
+        client: client.strip_prefix("::ffff:").unwrap_or(client).to_string(),
+        user: user.to_string(),
+        op,
+        path,
+        why: result.to_string(),
+    })
+}
+
+/// Records a refused write: the health problem (until a day passes without one) and, once
+/// per burst, an event that goes out as an alert.
+fn record_refused_write(catalog: &Catalog, w: &RefusedWrite) -> Result<()> {
+    let message = format!(
+        "the share refused the camera's {} of {} ({}) at {}: its recordings are not reaching camvault. \
+         Raise `samba.grace_secs` above the camera's sync interval (docs/cameras.md), check the inbox's free space and permissions, then `camvault samba config --write` and restart smbd",
+        w.op,
+        w.path,
+        w.why,
+        jiff::Timestamp::from_millisecond(w.at_ms).map(|t| t.to_string()).unwrap_or_default()
+    );
+    let last: Option<i64> = catalog.kv_get(WRITE_REFUSED_AT)?.and_then(|v| v.parse().ok());
+    if last.is_none_or(|l| w.at_ms - l > BURST_GAP_MS) {
+        warn!(client = %w.client, user = %w.user, path = %w.path, "{message}");
+        catalog.record_event("share_refused_write", &message)?;
+    }
+    if last.is_none_or(|l| w.at_ms >= l) {
+        catalog.kv_set(WRITE_REFUSED_AT, &w.at_ms.to_string())?;
+        catalog.kv_set(WRITE_REFUSED_PROBE, &message)?;
+    }
+    Ok(())
+}
+
+/// Clears the problem once a day has passed without a refused write.
+fn expire_refused_write(catalog: &Catalog, now_ms: i64) -> Result<()> {
+    let last: Option<i64> = catalog.kv_get(WRITE_REFUSED_AT)?.and_then(|v| v.parse().ok());
+    if last.is_some_and(|l| now_ms - l > WRITE_REFUSED_FOR_MS)
+        && catalog.kv_get(WRITE_REFUSED_PROBE)?.is_some_and(|v| !v.is_empty())
+    {
+        catalog.kv_set(WRITE_REFUSED_PROBE, "")?;
+    }
+    Ok(())
+}
 
 /// Parses one log line; `None` for anything that is not a delete, rename or overwrite.
 pub fn parse_line(line: &str, tz: &TimeZone) -> Option<DeletionAttempt> {
@@ -121,6 +221,7 @@ impl AuditReader {
         if (ino, new_pos) != before || n > 0 {
             catalog.kv_set(POS_KEY, &format!("{ino}:{new_pos}"))?;
         }
+        expire_refused_write(catalog, jiff::Timestamp::now().as_millisecond())?;
         Ok(found + n)
     }
 
@@ -135,6 +236,9 @@ impl AuditReader {
         };
         let mut n = 0;
         for line in String::from_utf8_lossy(&buf[..end]).lines() {
+            if let Some(w) = parse_refused_write(line, &self.tz) {
+                record_refused_write(catalog, &w)?;
+            }
             if let Some(a) = parse_line(line, &self.tz) {
                 if let Some(_burst) = catalog.record_deletion_attempt(&a, BURST_GAP_MS)? {
                     warn!(
@@ -186,10 +290,84 @@ mod tests {
         assert_eq!(p("  camvault|garbage"), None);
     }
 
+    #[test]
+    fn refused_writes_are_told_apart_from_deletes() {
+        let w = |l: &str| parse_refused_write(l, &utc());
+        let open = w("  camvault|2026/11/25 09:37:45|127.0.0.1|camtest|create_file|fail (NT_STATUS_ACCESS_DENIED)|0x120196|file|open_if|/s/c.mp4").unwrap();
+        assert_eq!((open.op, open.path.as_str()), ("open for writing", "/s/c.mp4"));
+        let o =
+            w("  camvault|2026/11/25 09:37:45|127.0.0.1|camtest|openat|fail (Permission denied)|w|/s/c.mp4").unwrap();
+        assert_eq!(o.op, "open for writing");
+        assert_eq!(
+            w("  camvault|2026/11/25 09:37:45|127.0.0.1|camtest|openat|fail (Permission denied)|r|/s/c.mp4"),
+            None,
+            "a read is not a write"
+        );
+        let p = w("  camvault|2026/11/25 09:37:45|127.0.0.1|camtest|pwrite|fail (No space left on device)|/s/c.mp4")
+            .unwrap();
+        assert_eq!((p.op, p.why.as_str()), ("write", "fail (No space left on device)"));
+        let r =
+            w("  camvault|2026/11/25 09:37:45|127.0.0.1|camtest|renameat|fail (Permission denied)|/s/a.mp4|/s/b.mp4")
+                .unwrap();
+        assert_eq!((r.op, r.path.as_str()), ("rename", "/s/a.mp4"));
+        // Deletes and overwrites are deletion attempts, not refused writes.
+        assert_eq!(w("  camvault|2026/11/25 09:37:45|127.0.0.1|camtest|create_file|fail (Success)|0x10000|file|open|/s/a.txt"), None);
+        assert_eq!(w("  camvault|2026/11/25 09:37:45|127.0.0.1|camtest|create_file|fail (Success)|0x12019f|file|overwrite_if|/s/a.txt"), None);
+        assert_eq!(
+            w("  camvault|2026/11/25 09:37:45|127.0.0.1|camtest|unlinkat|fail (Permission denied)|/s/a.txt"),
+            None
+        );
+        assert_eq!(
+            w("  camvault|2026/11/25 09:37:45|127.0.0.1|camtest|pwrite|ok|/s/c.mp4"),
+            None
+        );
+        assert_eq!(
+            w("  camvault|2026/11/25 09:37:45|127.0.0.1|camtest|openat|fail (No such file or directory)|w|/s/x"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_refused_write_is_a_problem_and_one_event_per_burst() {
+        let dir = tempfile::tempdir().unwrap();
+        let cat = Catalog::open(&dir.path().join("c.sqlite"), true).unwrap();
+        let log = dir.path().join("log.smbd");
+        let now = jiff::Timestamp::now();
+        let line = |secs: i64| {
+            let t = (now - jiff::SignedDuration::from_secs(secs)).to_zoned(TimeZone::UTC);
+            format!(
+                "  camvault|{}|10.0.0.5|camera|openat|fail (Permission denied)|w|/s/clip.mp4\n",
+                t.strftime("%Y/%m/%d %H:%M:%S")
+            )
+        };
+        std::fs::write(&log, format!("{}{}", line(120), line(60))).unwrap();
+        let r = AuditReader {
+            path: log.clone(),
+            tz: utc(),
+        };
+        r.poll(&cat).unwrap();
+        let events = cat.events_after(0).unwrap();
+        assert_eq!(events.len(), 1, "one alert for the burst: {events:?}");
+        assert_eq!(events[0].2, "share_refused_write");
+        assert!(events[0]
+            .3
+            .contains("refused the camera's open for writing of /s/clip.mp4"));
+        let s = cat.summary().unwrap();
+        assert!(s
+            .probes
+            .get(WRITE_REFUSED_PROBE)
+            .is_some_and(|m| m.contains("not reaching camvault")));
+        assert_eq!(cat.deletion_summary(0).unwrap().total, 0, "not a deletion attempt");
+        // A day without another refusal clears the problem.
+        expire_refused_write(&cat, now.as_millisecond() + 25 * 3_600_000).unwrap();
+        assert!(!cat.summary().unwrap().probes.contains_key(WRITE_REFUSED_PROBE));
+    }
+
     proptest::proptest! {
         #[test]
         fn never_panics(line in "(camvault\\|)?(\\PC|\\|){0,120}") {
             let _ = parse_line(&line, &utc());
+            let _ = parse_refused_write(&line, &utc());
         }
     }
 

@@ -162,12 +162,20 @@ pub fn render(cfg: &Config) -> Result<String> {
     let _ = writeln!(w, "   vfs objects = full_audit worm");
     let _ = writeln!(
         w,
-        "   # A file unchanged for this long can no longer be deleted, renamed or overwritten."
+        "   # A file unchanged (ctime) for this long can no longer be deleted, renamed or written:"
+    );
+    let _ = writeln!(
+        w,
+        "   # longer than the camera's longest pause between writes (docs/cameras.md)."
     );
     let _ = writeln!(w, "   worm:grace_period = {}", s.grace_secs);
     let _ = writeln!(w, "   full_audit:prefix = {AUDIT_PREFIX}");
     let _ = writeln!(w, "   full_audit:success = unlinkat renameat");
-    let _ = writeln!(w, "   full_audit:failure = unlinkat renameat create_file");
+    // Refused opens for writing, writes and renames are the camera's own writes failing.
+    let _ = writeln!(
+        w,
+        "   full_audit:failure = unlinkat renameat create_file openat pwrite pwrite_send"
+    );
     let _ = writeln!(w, "   full_audit:syslog = false");
     let _ = writeln!(w, "   full_audit:log_secdesc = false");
     Ok(out)
@@ -230,7 +238,8 @@ mod tests {
             "path = /srv/cam/inbox",
             "valid users = camera",
             "vfs objects = full_audit worm",
-            "worm:grace_period = 300",
+            "worm:grace_period = 3900",
+            "full_audit:failure = unlinkat renameat create_file openat pwrite pwrite_send",
             "smb ports = 4455",
             "passdb backend = tdbsam:/srv/cam/samba/private/passdb.tdb",
             "log file = /srv/cam/samba/log.smbd",

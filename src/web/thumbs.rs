@@ -237,6 +237,20 @@ pub fn pass(cfg: &Config, cat: &Catalog, stop: &CancellationToken) -> Result<usi
                 return Ok(made);
             }
             let out = path(cfg, id);
+            // The camera's own snapshot of the clip (its `.jpeg` sidecar) is the thumbnail.
+            let snapshot = match cat.snapshot_of(id)? {
+                Some((snap, true)) => Some(cfg.vault().join(snap)),
+                _ => None,
+            };
+            if let (false, Some(snap)) = (out.is_file(), snapshot) {
+                if let Some(dir) = out.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                match std::fs::copy(&snap, &out) {
+                    Ok(_) => made += 1,
+                    Err(e) => debug!("cannot use the snapshot {} of {key}: {e}", snap.display()),
+                }
+            }
             let video = cfg.vault().join(&key);
             if !out.is_file() && !looks_like_mp4(&video) {
                 debug!("no thumbnail for {key}: not an MP4");
