@@ -128,7 +128,8 @@ fn metrics_health_and_status_over_http() {
         );
     }
     assert!(
-        s.iter().all(|x| x.metric.starts_with("camvault_") || x.metric.starts_with("process_")),
+        s.iter()
+            .all(|x| x.metric.starts_with("camvault_") || x.metric.starts_with("process_")),
         "every metric is camvault_* or the standard process_*"
     );
 
