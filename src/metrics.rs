@@ -53,6 +53,8 @@ struct RuleLabel {
 
 /// Renders every metric in the Prometheus text format.
 pub fn render(cfg: &Config, cat: &Catalog, pm: &PipelineMetrics, now_ms: i64) -> anyhow::Result<String> {
+    // A new registry per scrape, dropped after it: label sets (cameras x states, classes,
+    // rules) never accumulate across scrapes, whatever comes and goes.
     let mut r = Registry::default();
     let files = Family::<CameraState, Gauge>::default();
     let bytes = Family::<CameraState, Gauge>::default();

@@ -189,6 +189,7 @@ enum VerifyError {
 /// once, woken by `wake` when capture adds work.
 pub async fn run(up: Arc<Uploader>, concurrency: usize, wake: Arc<Notify>, stop: CancellationToken) {
     let slots = Arc::new(Semaphore::new(concurrency));
+    // Bound: at most `concurrency` ids (one per upload slot), removed when the upload ends.
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
     loop {
