@@ -1034,16 +1034,31 @@ impl Catalog {
         Ok(s)
     }
 
-    /// Files of a camera (or all) whose recording starts in `[from, to)`.
+    /// Recordings of a camera (or all) that start in `[from, to)`: videos, not superseded.
     pub fn list(&self, camera: Option<&str>, from_ms: i64, to_ms: i64, limit: usize) -> Result<Vec<Listing>> {
+        self.list_files(camera, from_ms, to_ms, limit, false)
+    }
+
+    /// As [`Catalog::list`]; with `all`, every archived file: also sidecars (snapshots,
+    /// other files) and the partial copies a later revision superseded.
+    pub fn list_files(
+        &self,
+        camera: Option<&str>,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+        all: bool,
+    ) -> Result<Vec<Listing>> {
         let c = self.lock();
-        let sql = format!(
+        let sql =
+            format!(
             "SELECT f.camera, f.start_ms, f.end_ms, coalesce(c.tz, 'UTC'), f.key, f.size, f.state, f.purged_ms IS NULL,
                     f.warning, f.last_error, f.codec, f.duration_ms, f.width, f.height, f.captured_ms
              FROM files f LEFT JOIN cameras c ON c.id = f.camera
-             WHERE {} f.start_ms >= ?1 AND f.start_ms < ?2 AND f.superseded_by IS NULL AND f.kind = 'video'
+             WHERE {} f.start_ms >= ?1 AND f.start_ms < ?2 {}
              ORDER BY f.start_ms, f.id LIMIT ?3",
-            if camera.is_some() { "f.camera = ?4 AND" } else { "" }
+            if camera.is_some() { "f.camera = ?4 AND" } else { "" },
+            if all { "" } else { "AND f.superseded_by IS NULL AND f.kind = 'video'" }
         );
         let mut st = c.prepare_cached(&sql)?;
         let map = |r: &rusqlite::Row| {

@@ -13,6 +13,7 @@ pub fn run(
     camera: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    all: bool,
     as_json: bool,
 ) -> Result<ExitCode> {
     let tz = cfg.zone_of(camera.as_deref());
@@ -25,7 +26,7 @@ pub fn run(
         .transpose()?
         .map_or(i64::MAX, |t| t.as_millisecond());
     let cat = Catalog::open(&cfg.catalog(), false)?;
-    let rows = cat.list(camera.as_deref(), from_ms, to_ms, usize::MAX >> 1)?;
+    let rows = cat.list_files(camera.as_deref(), from_ms, to_ms, usize::MAX >> 1, all)?;
     if as_json {
         let out: Vec<_> = rows
             .iter()

@@ -96,6 +96,10 @@ enum Command {
         /// Up to (excluding) this time, same forms as --from
         #[arg(long)]
         to: Option<String>,
+        /// Every archived file: also snapshots and other sidecar files, and partial copies
+        /// a later revision superseded (all of them are kept in the store)
+        #[arg(long)]
+        all: bool,
         #[arg(long)]
         json: bool,
     },
@@ -497,7 +501,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Serve => serve::run(cfg),
                 Command::Ingest { .. } => ingest::run(cfg),
                 Command::Status { json } => status::run(cfg, json),
-                Command::Ls { camera, from, to, json } => ls::run(cfg, camera, from, to, json),
+                Command::Ls {
+                    camera,
+                    from,
+                    to,
+                    all,
+                    json,
+                } => ls::run(cfg, camera, from, to, all, json),
                 Command::Ledger { camera, from, to, json } => ledger::run(cfg, camera, from, to, json),
                 Command::Verify { deep, manifests } => verify::run(cfg, deep, manifests),
                 Command::Doctor => doctor::run(cfg),

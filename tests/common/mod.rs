@@ -98,6 +98,11 @@ impl Env {
         serde_json::from_str(&self.ok(&["ls", "--json"])).unwrap()
     }
 
+    /// Every archived file (`ls --all`): also sidecars and superseded copies.
+    pub fn ls_all(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(&self.ok(&["ls", "--all", "--json"])).unwrap()
+    }
+
     /// Writes a file into the inbox with an mtime an hour ago, so it is complete at once.
     pub fn put_old(&self, rel: &str, data: &[u8]) -> PathBuf {
         let p = self.inbox().join(rel);
