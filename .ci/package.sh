@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# The Debian package's test (issue 16, docs/packaging.md), run by .ci/run after the cargo
+# tests: builds the .deb, lints it, installs it on this machine, checks files, owners, modes
+# and the service user, verifies the unit, drives `camvault setup` from an answers file
+# against the real smbd (Debian's smb.conf plus camvault's include, on a test port: there is
+# no systemd as PID 1 in CI, so smbd is started by hand), proves with the installed binary
+# that the share refuses deletes and that a clip written over SMB1 reaches the store, drives
+# the interactive setup once in tmux, upgrades, removes and purges.
+#
+# It changes the machine (the camvault package and user, a camera user, /etc/camvault,
+# /etc/samba, /var/lib/camvault): it starts by undoing what an earlier run left, and undoes
+# everything on exit, so it is safe to run twice.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "package test: needs root (it installs the package); skipped" >&2
+  exit 0
+fi
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+T="$CARGO_TARGET_DIR"
+PY="${CAMVAULT_TEST_PYTHON:-$PWD/.venv-test/bin/python}"
+CAM=camvpkgcam            # the camera's system user (not `camera`: this machine may have one)
+PW='Cam-pkg-test-1'
+PORT=44916
+SHARE=camera
+WORK=$(mktemp -d /tmp/camvault-pkg.XXXXXX)
+SMBD_PID=""
+SERVE_PID=""
+t0=$SECONDS
+step() { echo "== package: $* (+$((SECONDS - t0)) s)"; }
+fail() { echo "FAIL package: $*" >&2; exit 1; }
+mode() { stat -c '%U:%G %a' "$1"; }
+expect_mode() { [ "$(mode "$1")" = "$2" ] || fail "$1 is $(mode "$1"), expected $2"; }
+smb() { smbclient "//127.0.0.1/$SHARE" -p "$PORT" -U "$CAM%$PW" \
+  --option='client min protocol=NT1' --option='client max protocol=NT1' -c "$1" 2>&1 || true; }
+
+undo() {
+  set +e
+  [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
+  [ -n "$SMBD_PID" ] && kill "$SMBD_PID" 2>/dev/null && wait "$SMBD_PID" 2>/dev/null
+  tmux kill-session -t camvault-pkg 2>/dev/null
+  if dpkg-query -W camvault >/dev/null 2>&1; then dpkg --purge camvault >/dev/null 2>&1; fi
+  rm -rf /var/lib/camvault /etc/camvault /etc/samba/camvault.conf
+  if [ -f /etc/samba/smb.conf.camvault-pkg-test ]; then
+    mv /etc/samba/smb.conf.camvault-pkg-test /etc/samba/smb.conf
+  fi
+  if id "$CAM" >/dev/null 2>&1; then
+    pdbedit -x "$CAM" >/dev/null 2>&1
+    userdel "$CAM"
+  fi
+  id camvault >/dev/null 2>&1 && userdel camvault
+  getent group camvault >/dev/null && groupdel camvault
+  set -e
+}
+undo
+trap 'undo; rm -rf "$WORK"' EXIT
+
+step "cargo-deb"
+if ! command -v cargo-deb >/dev/null; then
+  s=$SECONDS
+  cargo install cargo-deb --locked --quiet
+  echo "cargo install cargo-deb: $((SECONDS - s)) s"
+fi
+
+step "release build and package (debian/build.sh)"
+s=$SECONDS
+debian/build.sh >/dev/null
+echo "release build + package: $((SECONDS - s)) s"
+DEB=$(ls "$T"/debian/camvault_*-1_amd64.deb)
+COMMIT=$(git describe --always --dirty 2>/dev/null || true)
+
+step "lintian"
+# Tags left are explained in debian/lintian-overrides (shipped) and docs/packaging.md.
+lintian --fail-on error,warning --suppress-tags-from-file /dev/null "$DEB" | tee "$WORK/lintian.txt"
+if grep -E '^[EW]: ' "$WORK/lintian.txt"; then fail "lintian errors or warnings"; fi
+
+step "install (apt-get install ./camvault.deb: dpkg -i plus its dependencies)"
+apt-get install -y -qq -o DPkg::Lock::Timeout=300 "$DEB" >"$WORK/install.log" 2>&1 || { cat "$WORK/install.log"; fail "install"; }
+grep -q "Next: sudo camvault setup" "$WORK/install.log" || fail "postinst did not point to camvault setup"
+
+step "installed files, owners, modes, the service user"
+expect_mode /usr/bin/camvault "root:root 755"
+expect_mode /etc/camvault "root:camvault 750"
+expect_mode /etc/camvault/camvault.toml "camvault:camvault 600"
+expect_mode /var/lib/camvault "camvault:camvault 750"
+expect_mode /var/lib/camvault/inbox "camvault:camvault 2770"
+for d in vault store cache restores; do expect_mode "/var/lib/camvault/$d" "camvault:camvault 700"; done
+IFS=: read -r _ _ uid _ _ home shell < <(getent passwd camvault)
+[ "$uid" -lt 1000 ] && [ "$shell" = /usr/sbin/nologin ] && [ "$home" = /var/lib/camvault ] ||
+  fail "camvault user: uid $uid, home $home, shell $shell"
+dpkg-query -W -f='${Conffiles}\n' camvault | grep -q '/etc/camvault/camvault.toml' || fail "camvault.toml is not a conffile"
+dpkg-query -W -f='${Depends}\n' camvault | tee "$WORK/depends" | grep -q 'samba-vfs-modules' || fail "Depends"
+grep -q 'libc6' "$WORK/depends" || fail "Depends lacks the linked libraries: $(cat "$WORK/depends")"
+dpkg-query -W -f='${Recommends}\n' camvault | grep -q 'ffmpeg, smbclient' || fail "Recommends"
+zcat /usr/share/man/man1/camvault.1.gz | grep -q 'camvault' || fail "man page"
+zcat /usr/share/man/man1/camvault-setup.1.gz | grep -q 'Xiaomi' || fail "setup's man page"
+grep -q 'camvault' /usr/share/bash-completion/completions/camvault || fail "bash completion"
+[ -s /usr/share/zsh/vendor-completions/_camvault ] && [ -s /usr/share/fish/vendor_completions.d/camvault.fish ] || fail "completions"
+camvault --version | tee "$WORK/version"
+grep -qF "(commit $COMMIT)" "$WORK/version" || fail "--version does not name commit $COMMIT"
+# The packaged config loads (all paths under /var/lib/camvault) as the service user.
+runuser -u camvault -- camvault --config /etc/camvault/camvault.toml samba config >/dev/null || fail "packaged config"
+
+step "systemd unit"
+UNIT=/lib/systemd/system/camvault.service
+[ -f "$UNIT" ] || UNIT=/usr/lib/systemd/system/camvault.service
+systemd-analyze verify "$UNIT" 2>&1 | tee "$WORK/verify.txt"
+if grep -v -e '^$' "$WORK/verify.txt" | grep -qv 'Cannot check'; then fail "systemd-analyze verify"; fi
+systemd-analyze security --offline=true "$UNIT" >"$WORK/security.txt" 2>&1 || true
+score=$(sed -n 's/.*Overall exposure level for camvault.service: \([0-9.]*\).*/\1/p' "$WORK/security.txt")
+echo "systemd-analyze security: exposure $score"
+[ -n "$score" ] || { cat "$WORK/security.txt"; fail "no exposure score"; }
+awk -v s="$score" 'BEGIN { exit !(s <= 2.5) }' || fail "exposure $score > 2.5 (docs/packaging.md records 1.x)"
+
+step "Debian's smbd on port $PORT, started by hand (no systemd here)"
+cp /etc/samba/smb.conf /etc/samba/smb.conf.camvault-pkg-test
+sed -i "s/^\[global\]\$/[global]\n   smb ports = $PORT/" /etc/samba/smb.conf
+mkdir -p /run/samba
+/usr/sbin/smbd --foreground --no-process-group -s /etc/samba/smb.conf </dev/null >"$WORK/smbd.out" 2>&1 &
+SMBD_PID=$!
+for _ in $(seq 100); do smbcontrol smbd ping >/dev/null 2>&1 && break; sleep 0.2; done
+smbcontrol smbd ping >/dev/null || fail "smbd did not start: $(cat "$WORK/smbd.out")"
+
+step "camvault setup --answers (fs store)"
+cat >"$WORK/answers.toml" <<EOF
+camera_user = "$CAM"
+camera_password = "$PW"
+hosts_allow = ["127.0.0.1"]
+port = $PORT
+grace_secs = 2
+start_service = true
+[[cameras]]
+mac = "78:DF:72:A1:B2:C3"
+name = "front"
+timezone = "Asia/Shanghai"
+[store]
+kind = "fs"
+EOF
+camvault setup --answers "$WORK/answers.toml" 2>&1 | tee "$WORK/setup.txt"
+grep -q "share / folder:   $SHARE" "$WORK/setup.txt" || fail "setup did not say what to type into the app"
+grep -q "user name:        $CAM" "$WORK/setup.txt" || fail "setup did not name the camera user"
+expect_mode /etc/camvault/camvault.toml "camvault:camvault 600"
+expect_mode /etc/camvault/samba-password "camvault:camvault 600"
+expect_mode /var/lib/camvault/inbox "$CAM:camvault 2770"
+grep -q '^include = /etc/samba/camvault.conf\|^   include = /etc/samba/camvault.conf' /etc/samba/smb.conf || fail "no include in smb.conf"
+grep -q '78df72a1b2c3' /etc/camvault/camvault.toml || fail "camera not in the config"
+sha_before=$(sha256sum /etc/camvault/camvault.toml)
+
+step "the share as the camera (SMB1): a clip reaches the store, deletes are refused"
+ffmpeg -loglevel error -f lavfi -i testsrc=size=320x240:rate=10 -t 2 -c:v libx265 -tag:v hvc1 \
+  -movflags +frag_keyframe+empty_moov "$WORK/clip.mp4" 2>/dev/null ||
+  ffmpeg -loglevel error -f lavfi -i testsrc=size=320x240:rate=10 -t 2 "$WORK/clip.mp4"
+DIRN=XiaomiCamera_00_78DF72A1B2C3
+CLIP=00_20260101120000_20260101120100.mp4
+out=$(smb "mkdir $DIRN; put $WORK/clip.mp4 $DIRN\\$CLIP")
+[ -f "/var/lib/camvault/inbox/$DIRN/$CLIP" ] || fail "the clip did not arrive over SMB1: $out"
+expect_mode "/var/lib/camvault/inbox/$DIRN/$CLIP" "$CAM:camvault 660"
+# serve as the unit runs it: the service user, the packaged config.
+cp -p /etc/camvault/camvault.toml "$WORK/camvault.toml.setup"
+sed -i -e 's/^settle_secs = .*/settle_secs = 1/' -e 's/^listen = "127.0.0.1:8640"/listen = "127.0.0.1:0"/' /etc/camvault/camvault.toml
+runuser -u camvault -- camvault serve >"$WORK/serve.log" 2>&1 &
+SERVE_PID=$!
+for _ in $(seq 150); do
+  find /var/lib/camvault/store -name "$CLIP" | grep -q . && break
+  sleep 0.2
+done
+find /var/lib/camvault/store -name "$CLIP" | grep -q "videos/front/2026-01-01/12/$CLIP" ||
+  { cat "$WORK/serve.log"; fail "the clip did not reach the store"; }
+cmp "$WORK/clip.mp4" "$(find /var/lib/camvault/store -name "$CLIP" | head -1)" || fail "stored bytes differ"
+kill "$SERVE_PID"; wait "$SERVE_PID" || true; SERVE_PID=""
+runuser -u camvault -- camvault verify || fail "verify"
+# The attack: the camera account deletes the clip once the grace period (2 s) has passed.
+sleep 3 # vfs_worm judges by ctime: only time makes the file old
+out=$(smb "del $DIRN\\$CLIP")
+echo "$out" | grep -q NT_STATUS_ACCESS_DENIED || fail "delete over SMB1 was not refused: $out"
+[ -f "/var/lib/camvault/inbox/$DIRN/$CLIP" ] || fail "the clip was deleted"
+cp -p "$WORK/camvault.toml.setup" /etc/camvault/camvault.toml
+
+step "interactive setup in tmux: the current answers are the defaults"
+tmux new-session -d -s camvault-pkg -x 200 -y 50 "camvault setup; echo SETUP-EXIT=\$?; sleep 600"
+wait_screen() {
+  for _ in $(seq 300); do
+    tmux capture-pane -p -t camvault-pkg -S -200 >"$WORK/screen.txt"
+    grep -qF -- "$1" "$WORK/screen.txt" && return 0
+    sleep 0.2
+  done
+  cat "$WORK/screen.txt"; fail "the screen never showed: $1"
+}
+wait_screen "keep camera 78df72a1b2c3 (front)? (Y/n)"; tmux send-keys -t camvault-pkg Enter
+wait_screen "empty = done):"; tmux send-keys -t camvault-pkg Enter
+wait_screen "camera's SMB user name [$CAM]:"; tmux send-keys -t camvault-pkg Enter
+wait_screen "empty = keep the current one):"; tmux send-keys -t camvault-pkg Enter
+wait_screen "comma separated) [127.0.0.1]:"; tmux send-keys -t camvault-pkg Enter
+wait_screen "or oss (Aliyun) [fs]:"; tmux send-keys -t camvault-pkg Enter
+wait_screen "enable and start camvault.service now? (Y/n)"; tmux send-keys -t camvault-pkg n Enter
+wait_screen "SETUP-EXIT="
+grep -q "SETUP-EXIT=0" "$WORK/screen.txt" || { cat "$WORK/screen.txt"; fail "interactive setup failed"; }
+grep -q "share / folder:   $SHARE" "$WORK/screen.txt" || fail "interactive setup did not end with the app's settings"
+grep -q "$PW" "$WORK/screen.txt" && fail "the password was echoed"
+[ "$(sha256sum /etc/camvault/camvault.toml)" = "$sha_before" ] || fail "a rerun with every default changed the config"
+tmux kill-session -t camvault-pkg
+
+step "upgrade keeps config and data"
+cargo deb --no-build --deb-version 0.1.0-2 >/dev/null 2>&1 || fail "second package build"
+echo "# kept across upgrades" >>/etc/camvault/camvault.toml
+sha_before=$(sha256sum /etc/camvault/camvault.toml)
+catalog_before=$(sha256sum /var/lib/camvault/catalog.sqlite)
+apt-get install -y -qq -o DPkg::Lock::Timeout=300 "$T"/debian/camvault_0.1.0-2_amd64.deb >"$WORK/upgrade.log" 2>&1 ||
+  { cat "$WORK/upgrade.log"; fail "upgrade"; }
+[ "$(dpkg-query -W -f='${Version}' camvault)" = 0.1.0-2 ] || fail "not upgraded"
+[ "$(sha256sum /etc/camvault/camvault.toml)" = "$sha_before" ] || fail "the upgrade changed the config"
+[ "$(sha256sum /var/lib/camvault/catalog.sqlite)" = "$catalog_before" ] || fail "the upgrade changed the catalog"
+expect_mode /etc/camvault/camvault.toml "camvault:camvault 600"
+expect_mode /var/lib/camvault/inbox "$CAM:camvault 2770"
+find /var/lib/camvault/store -name "$CLIP" | grep -q . || fail "the upgrade lost the stored clip"
+
+step "remove keeps config and data; purge removes config, keeps recordings and says so"
+dpkg --remove camvault >/dev/null
+[ -f /etc/camvault/camvault.toml ] && [ -f "/var/lib/camvault/inbox/$DIRN/$CLIP" ] || fail "remove deleted config or data"
+dpkg --purge camvault >"$WORK/purge.txt" 2>&1
+cat "$WORK/purge.txt"
+[ ! -e /etc/camvault ] || fail "purge left /etc/camvault"
+[ ! -e /etc/samba/camvault.conf ] || fail "purge left /etc/samba/camvault.conf"
+grep -q 'camvault.conf' /etc/samba/smb.conf && fail "purge left the include in smb.conf"
+[ -f "/var/lib/camvault/inbox/$DIRN/$CLIP" ] || fail "purge deleted a recording"
+grep -q "purge kept /var/lib/camvault" "$WORK/purge.txt" || fail "purge did not say it kept the recordings"
+# Without recordings, purge removes the data directory too.
+rm -rf /var/lib/camvault
+apt-get install -y -qq -o DPkg::Lock::Timeout=300 "$DEB" >/dev/null 2>&1 || fail "reinstall"
+dpkg --purge camvault >/dev/null 2>&1
+[ ! -e /var/lib/camvault ] || fail "purge left an empty data directory"
+
+step "done: $((SECONDS - t0)) s"
