@@ -582,11 +582,17 @@ fn store_answer(cur: &Config, ask: &Prompt, given: Option<StoreAnswer>) -> Resul
 
 fn print_app_steps(cfg: &Config, user: &str) {
     let addr = lan_address().unwrap_or_else(|| "<this machine's LAN address: ip -br addr>".into());
-    println!("In the Xiaomi Home app: the camera -> Settings -> Storage settings -> NAS storage (\"Storage on network attached storage\"):");
-    println!("  server / device:  {addr}  (or \\\\{})", cfg.samba.netbios_name);
-    println!("  share / folder:   {}", cfg.samba.share);
+    // docs/samba.md, 3: menu names differ between app versions.
+    println!("Now in the Xiaomi Home app: the camera -> settings -> storage settings -> NAS network storage, enable it, then:");
+    if cfg.samba.netbios {
+        println!("  server:           {}  (listed by the app; else enter {addr})", cfg.samba.netbios_name);
+    } else {
+        println!("  server:           {addr}");
+    }
     println!("  user name:        {user}");
-    println!("  password:         the camera password you entered (saved in {})", cfg.samba.password_file.display());
+    println!("  password:         the camera password you entered (also in {})", cfg.samba.password_file.display());
+    println!("  share / folder:   {}  (its top level)", cfg.samba.share);
+    println!("  sync interval:    real-time (or the shortest offered); retention: the longest offered");
     println!("Then `camvault status` shows the first clip once it is captured and verified.");
 }
 
