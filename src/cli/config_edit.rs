@@ -78,8 +78,8 @@ mod tests {
         // A key of the same name in another section is not touched.
         let t = set_key(&t, "store", "kind", &quote("s3"));
         assert!(t.contains("kind = \"s3\"") && t.contains("port = 445"));
-        let t = set_key(&t, "store.s3", "bucket", &quote("b"));
-        assert!(t.ends_with("[store.s3]\nbucket = \"b\"\n"), "{t}");
+        let t = set_key(&t, "store.s3", "bucket", &quote("cam-archive"));
+        assert!(t.ends_with("[store.s3]\nbucket = \"cam-archive\"\n"), "{t}");
         crate::config::Config::parse(&t).unwrap();
     }
 
@@ -92,7 +92,10 @@ mod tests {
         }];
         let t = set_cameras(TEXT, &cams);
         assert!(!t.contains("aabbccddeeff") && !t.contains("old"), "{t}");
-        assert!(t.contains("[cameras.\"112233445566\"]\nname = \"front\"\ntimezone = \"Asia/Shanghai\"\n"), "{t}");
+        assert!(
+            t.contains("[cameras.\"112233445566\"]\nname = \"front\"\ntimezone = \"Asia/Shanghai\"\n"),
+            "{t}"
+        );
         assert!(t.contains("[store]\nkind = \"fs\"\n"));
         let cfg = crate::config::Config::parse(&t).unwrap();
         assert_eq!(cfg.cameras.len(), 1);

@@ -18,7 +18,10 @@ pub fn version() -> &'static str {
     static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     V.get_or_init(|| match option_env!("CAMVAULT_COMMIT") {
         Some(c) if !c.is_empty() => format!("{} (commit {c})", env!("CARGO_PKG_VERSION")),
-        _ => format!("{} (commit unknown: built without CAMVAULT_COMMIT)", env!("CARGO_PKG_VERSION")),
+        _ => format!(
+            "{} (commit unknown: built without CAMVAULT_COMMIT)",
+            env!("CARGO_PKG_VERSION")
+        ),
     })
 }
 

@@ -603,7 +603,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Samba {
                     command: SambaCommand::Check,
                 } => samba::check(&cfg),
-                Command::Init { .. } | Command::Demo { .. } | Command::Passwd | Command::Generate { .. } | Command::Setup { .. } => {
+                Command::Init { .. }
+                | Command::Demo { .. }
+                | Command::Passwd
+                | Command::Generate { .. }
+                | Command::Setup { .. } => {
                     unreachable!("handled above")
                 }
             }

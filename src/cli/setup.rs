@@ -81,7 +81,8 @@ pub fn run(config_path: &Path, answers_file: Option<&Path>) -> Result<ExitCode> 
     }
     let mut given = match answers_file {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read the answers file {}", p.display()))?;
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("cannot read the answers file {}", p.display()))?;
             toml::from_str::<Answers>(&text)
                 .map_err(|e| anyhow::anyhow!("answers file {}: {}", p.display(), e.message()))?
         }
@@ -116,7 +117,10 @@ pub fn run(config_path: &Path, answers_file: Option<&Path>) -> Result<ExitCode> 
     let old_pw = cur.samba_password().ok().flatten().unwrap_or_default();
     let password = match given.camera_password.take() {
         Some(p) => p,
-        None if ask.interactive => ask.secret("camera's SMB password (used nowhere else; empty = keep the current one)", &old_pw)?,
+        None if ask.interactive => ask.secret(
+            "camera's SMB password (used nowhere else; empty = keep the current one)",
+            &old_pw,
+        )?,
         None => old_pw,
     };
     if password.is_empty() {
@@ -144,7 +148,12 @@ pub fn run(config_path: &Path, answers_file: Option<&Path>) -> Result<ExitCode> 
     new = set_cameras(&new, &cameras);
     new = set_key(&new, "samba", "manage", "false");
     new = set_key(&new, "samba", "camera_user", &quote(&camera_user));
-    new = set_key(&new, "samba", "password_file", &quote(&pw_file(config_path).display().to_string()));
+    new = set_key(
+        &new,
+        "samba",
+        "password_file",
+        &quote(&pw_file(config_path).display().to_string()),
+    );
     new = set_key(&new, "samba", "hosts_allow", &list(&hosts));
     if let Some(i) = &given.interfaces {
         new = set_key(&new, "samba", "interfaces", &list(i));
@@ -162,14 +171,33 @@ pub fn run(config_path: &Path, answers_file: Option<&Path>) -> Result<ExitCode> 
             new = set_key(&new, "store.s3", "endpoint", &quote(&store.endpoint));
             new = set_key(&new, "store.s3", "region", &quote(&store.region));
             new = set_key(&new, "store.s3", "bucket", &quote(&store.bucket));
-            new = set_key(&new, "store.s3", "path_style", if store.path_style.unwrap_or(false) { "true" } else { "false" });
-            new = set_key(&new, "store.s3", "credentials_file", &quote(&cred_file.display().to_string()));
+            new = set_key(
+                &new,
+                "store.s3",
+                "path_style",
+                if store.path_style.unwrap_or(false) {
+                    "true"
+                } else {
+                    "false"
+                },
+            );
+            new = set_key(
+                &new,
+                "store.s3",
+                "credentials_file",
+                &quote(&cred_file.display().to_string()),
+            );
         }
         "oss" => {
             new = set_key(&new, "store.oss", "endpoint", &quote(&store.endpoint));
             new = set_key(&new, "store.oss", "region", &quote(&store.region));
             new = set_key(&new, "store.oss", "bucket", &quote(&store.bucket));
-            new = set_key(&new, "store.oss", "credentials_file", &quote(&cred_file.display().to_string()));
+            new = set_key(
+                &new,
+                "store.oss",
+                "credentials_file",
+                &quote(&cred_file.display().to_string()),
+            );
         }
         _ => {}
     }
@@ -203,7 +231,8 @@ pub fn run(config_path: &Path, answers_file: Option<&Path>) -> Result<ExitCode> 
     if store.kind != "fs" {
         std::fs::rename(&cand_cred, &cred_file).with_context(|| format!("cannot write {}", cred_file.display()))?;
     }
-    std::fs::rename(&candidate, config_path).with_context(|| format!("cannot write {}", config_path.display()))?;
+    // The tested candidate named the staged credentials; the config names their final place.
+    write_secret(config_path, &new, svc)?;
     cleanup();
     write_secret(&pw_file(config_path), &format!("{password}\n"), svc)?;
     ensure_camera_user(&camera_user)?;
@@ -225,10 +254,15 @@ pub fn run(config_path: &Path, answers_file: Option<&Path>) -> Result<ExitCode> 
         if added {
             remove_include(&running)?;
             let _ = reload_smbd();
-            println!("The include was taken out of {} again: the camera cannot use an unprotected share.", running.display());
+            println!(
+                "The include was taken out of {} again: the camera cannot use an unprotected share.",
+                running.display()
+            );
         }
         bail!("the share does not protect recordings yet (above); fix what `samba check` says and run `camvault setup` again");
     }
+    // The catalog is created here (as `init` would), so that `doctor` finds one.
+    crate::catalog::Catalog::open(&parsed.catalog(), true)?;
     own_catalog(&parsed, svc);
     let doctor_ok = camvault_as_service(config_path, &["doctor"])?;
     own_catalog(&parsed, svc);
@@ -237,10 +271,15 @@ pub fn run(config_path: &Path, answers_file: Option<&Path>) -> Result<ExitCode> 
         let _ = camvault_as_service(config_path, &["cost", "plan"]);
         let apply = match given.lifecycle_apply {
             Some(b) => b,
-            None => ask.yes_no("apply the bucket's lifecycle rule now (`camvault lifecycle apply`)?", true)?,
+            None => ask.yes_no(
+                "apply the bucket's lifecycle rule now (`camvault lifecycle apply`)?",
+                true,
+            )?,
         };
         if apply && !camvault_as_service(config_path, &["lifecycle", "apply"])? {
-            println!("The lifecycle rule was not applied (above): run `camvault lifecycle apply` once the key may set it.");
+            println!(
+                "The lifecycle rule was not applied (above): run `camvault lifecycle apply` once the key may set it."
+            );
         }
     }
 
@@ -276,8 +315,16 @@ fn list(items: &[String]) -> String {
 }
 
 fn credentials(s: &StoreAnswer) -> String {
-    let secret_key = if s.kind == "s3" { "secret_access_key" } else { "access_key_secret" };
-    format!("access_key_id = {}\n{secret_key} = {}\n", quote(&s.access_key_id), quote(&s.secret))
+    let secret_key = if s.kind == "s3" {
+        "secret_access_key"
+    } else {
+        "access_key_secret"
+    };
+    format!(
+        "access_key_id = {}\n{secret_key} = {}\n",
+        quote(&s.access_key_id),
+        quote(&s.secret)
+    )
 }
 
 /// Checks what would make the share fail later, before anything is asked or written.
@@ -285,7 +332,10 @@ fn preflight(cur: &Config, port: u16) -> Result<()> {
     if !Path::new("/usr/sbin/smbd").exists() {
         bail!("smbd is not installed: apt install samba samba-vfs-modules");
     }
-    let out = Command::new("/usr/sbin/smbd").arg("-b").output().context("cannot run smbd -b")?;
+    let out = Command::new("/usr/sbin/smbd")
+        .arg("-b")
+        .output()
+        .context("cannot run smbd -b")?;
     let build = String::from_utf8_lossy(&out.stdout);
     let modules = build
         .lines()
@@ -298,8 +348,16 @@ fn preflight(cur: &Config, port: u16) -> Result<()> {
             modules.join("vfs/worm.so").display()
         );
     }
-    if Command::new("id").arg(SERVICE_USER).stdout(Stdio::null()).status().map(|s| !s.success()).unwrap_or(true) {
-        bail!("the `{SERVICE_USER}` user is missing (the package's postinst creates it): reinstall the camvault package");
+    if Command::new("id")
+        .arg(SERVICE_USER)
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| !s.success())
+        .unwrap_or(true)
+    {
+        bail!(
+            "the `{SERVICE_USER}` user is missing (the package's postinst creates it): reinstall the camvault package"
+        );
     }
     match std::net::TcpListener::bind(("0.0.0.0", port)) {
         Ok(_) => {} // free: smbd will take it when (re)started.
@@ -367,13 +425,19 @@ fn add_include(running: &Path) -> Result<bool> {
         out.push_str(&format!("   include = {INCLUDE}\n"));
     }
     std::fs::write(running, out).with_context(|| format!("cannot write {}", running.display()))?;
-    println!("added `include = {INCLUDE}` to the [global] section of {}", running.display());
+    println!(
+        "added `include = {INCLUDE}` to the [global] section of {}",
+        running.display()
+    );
     Ok(true)
 }
 
 fn remove_include(running: &Path) -> Result<()> {
     let text = std::fs::read_to_string(running)?;
-    let kept: Vec<&str> = text.lines().filter(|l| l.trim() != format!("include = {INCLUDE}")).collect();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim() != format!("include = {INCLUDE}"))
+        .collect();
     std::fs::write(running, kept.join("\n") + "\n").with_context(|| format!("cannot write {}", running.display()))
 }
 
@@ -404,7 +468,10 @@ fn smbpasswd(cfg: &Config, user: &str, password: &str) -> Result<()> {
         .write_all(format!("{password}\n{password}\n").as_bytes())?;
     let out = child.wait_with_output()?;
     if !out.status.success() {
-        bail!("smbpasswd could not set the Samba password of `{user}`: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "smbpasswd could not set the Samba password of `{user}`: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -494,7 +561,13 @@ fn cameras(cur: &Config, ask: &Prompt, given: Vec<CameraAnswer>) -> Result<Vec<C
         list = given;
     } else if ask.interactive {
         if !list.is_empty() {
-            println!("cameras now: {}", list.iter().map(|c| format!("{} ({})", c.mac, c.name)).collect::<Vec<_>>().join(", "));
+            println!(
+                "cameras now: {}",
+                list.iter()
+                    .map(|c| format!("{} ({})", c.mac, c.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
         }
         let mut out = Vec::new();
         for c in &list {
@@ -503,7 +576,11 @@ fn cameras(cur: &Config, ask: &Prompt, given: Vec<CameraAnswer>) -> Result<Vec<C
             }
         }
         loop {
-            let mac = ask.text("add a camera: its MAC (12 hex digits, on the camera's sticker or in the app; empty = done)", None, "")?;
+            let mac = ask.text(
+                "add a camera: its MAC (12 hex digits, on the camera's sticker or in the app; empty = done)",
+                None,
+                "",
+            )?;
             if mac.is_empty() {
                 break;
             }
@@ -525,7 +602,11 @@ fn cameras(cur: &Config, ask: &Prompt, given: Vec<CameraAnswer>) -> Result<Vec<C
             c.timezone = host_tz.clone();
         }
         if jiff::tz::TimeZone::get(&c.timezone).is_err() {
-            bail!("camera {}: time zone `{}` is unknown (an IANA name such as Asia/Shanghai)", c.mac, c.timezone);
+            bail!(
+                "camera {}: time zone `{}` is unknown (an IANA name such as Asia/Shanghai)",
+                c.mac,
+                c.timezone
+            );
         }
     }
     Ok(list)
@@ -551,7 +632,11 @@ fn store_answer(cur: &Config, ask: &Prompt, given: Option<StoreAnswer>) -> Resul
         bail!("the answers file has no [store] section (kind = \"fs\" | \"s3\" | \"oss\")");
     }
     loop {
-        s.kind = ask.text("store: fs (a local directory), s3 (AWS, MinIO, Ceph, Garage) or oss (Aliyun)", None, &s.kind)?;
+        s.kind = ask.text(
+            "store: fs (a local directory), s3 (AWS, MinIO, Ceph, Garage) or oss (Aliyun)",
+            None,
+            &s.kind,
+        )?;
         if matches!(s.kind.as_str(), "fs" | "s3" | "oss") {
             break;
         }
@@ -585,12 +670,18 @@ fn print_app_steps(cfg: &Config, user: &str) {
     // docs/samba.md, 3: menu names differ between app versions.
     println!("Now in the Xiaomi Home app: the camera -> settings -> storage settings -> NAS network storage, enable it, then:");
     if cfg.samba.netbios {
-        println!("  server:           {}  (listed by the app; else enter {addr})", cfg.samba.netbios_name);
+        println!(
+            "  server:           {}  (listed by the app; else enter {addr})",
+            cfg.samba.netbios_name
+        );
     } else {
         println!("  server:           {addr}");
     }
     println!("  user name:        {user}");
-    println!("  password:         the camera password you entered (also in {})", cfg.samba.password_file.display());
+    println!(
+        "  password:         the camera password you entered (also in {})",
+        cfg.samba.password_file.display()
+    );
     println!("  share / folder:   {}  (its top level)", cfg.samba.share);
     println!("  sync interval:    real-time (or the shortest offered); retention: the longest offered");
     println!("Then `camvault status` shows the first clip once it is captured and verified.");
@@ -629,7 +720,11 @@ impl Prompt {
             bail!("setup interrupted (end of input): nothing more was changed; run it again to continue");
         }
         let line = line.trim();
-        Ok(if line.is_empty() { default.to_string() } else { line.to_string() })
+        Ok(if line.is_empty() {
+            default.to_string()
+        } else {
+            line.to_string()
+        })
     }
 
     fn yes_no(&self, q: &str, default: bool) -> Result<bool> {
@@ -663,6 +758,10 @@ impl Prompt {
             bail!("setup interrupted (end of input): nothing more was changed; run it again to continue");
         }
         let line = line.trim_end_matches(['\n', '\r']);
-        Ok(if line.is_empty() { current.to_string() } else { line.to_string() })
+        Ok(if line.is_empty() {
+            current.to_string()
+        } else {
+            line.to_string()
+        })
     }
 }
