@@ -37,10 +37,16 @@ expect_mode() { [ "$(mode "$1")" = "$2" ] || fail "$1 is $(mode "$1"), expected 
 smb() { smbclient "//127.0.0.1/$SHARE" -p "$PORT" -U "$CAM%$PW" \
   --option='client min protocol=NT1' --option='client max protocol=NT1' -c "$1" 2>&1 || true; }
 
+# Stops a process this script started: SIGTERM, then SIGKILL after 5 s.
+stop() {
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null
+}
 undo() {
   set +e
-  [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
-  [ -n "$SMBD_PID" ] && kill "$SMBD_PID" 2>/dev/null && wait "$SMBD_PID" 2>/dev/null
+  [ -n "$SERVE_PID" ] && stop "$SERVE_PID"
+  [ -n "$SMBD_PID" ] && stop "$SMBD_PID"
   tmux kill-session -t camvault-pkg 2>/dev/null
   if dpkg-query -W camvault >/dev/null 2>&1; then dpkg --purge camvault >/dev/null 2>&1; fi
   rm -rf /var/lib/camvault /etc/camvault /etc/samba/camvault.conf
@@ -81,7 +87,9 @@ else
   debian/build.sh --binary "$T/debug/camvault" --fast >/dev/null
   echo "package: $((SECONDS - s)) s"
 fi
-DEB=$(ls "$T"/debian/camvault_*-1_amd64.deb)
+# cargo deb empties target/debian: keep this build for the reinstall after the upgrade.
+cp "$(ls "$T"/debian/camvault_*-1_amd64.deb)" "$WORK/"
+DEB=$(ls "$WORK"/camvault_*-1_amd64.deb)
 COMMIT="$CAMVAULT_COMMIT"
 
 step "lintian"
@@ -131,7 +139,8 @@ step "Debian's smbd on port $PORT, started by hand (no systemd here)"
 cp /etc/samba/smb.conf /etc/samba/smb.conf.camvault-pkg-test
 sed -i "s/^\[global\]\$/[global]\n   smb ports = $PORT/" /etc/samba/smb.conf
 mkdir -p /run/samba
-/usr/sbin/smbd --foreground --no-process-group -s /etc/samba/smb.conf </dev/null >"$WORK/smbd.out" 2>&1 &
+# Its own process group (setsid): smbd signals its whole group when it stops.
+setsid /usr/sbin/smbd --foreground --no-process-group -s /etc/samba/smb.conf </dev/null >"$WORK/smbd.out" 2>&1 &
 SMBD_PID=$!
 for _ in $(seq 100); do smbcontrol smbd ping >/dev/null 2>&1 && break; sleep 0.2; done
 smbcontrol smbd ping >/dev/null || fail "smbd did not start: $(cat "$WORK/smbd.out")"
@@ -182,7 +191,7 @@ done
 find /var/lib/camvault/store -name "$CLIP" | grep -q "videos/front/2026-01-01/12/$CLIP" ||
   { cat "$WORK/serve.log"; fail "the clip did not reach the store"; }
 cmp "$WORK/clip.mp4" "$(find /var/lib/camvault/store -name "$CLIP" | head -1)" || fail "stored bytes differ"
-kill "$SERVE_PID"; wait "$SERVE_PID" || true; SERVE_PID=""
+stop "$SERVE_PID"; SERVE_PID=""
 runuser -u camvault -- camvault verify || fail "verify"
 # The attack: the camera account deletes the clip once the grace period (2 s) has passed.
 sleep 3 # vfs_worm judges by ctime: only time makes the file old
