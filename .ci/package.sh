@@ -29,6 +29,8 @@ SHARE=camera
 WORK=$(mktemp -d /tmp/camvault-pkg.XXXXXX)
 SMBD_PID=""
 SERVE_PID=""
+MOTO_PID=""
+HOLDER=""
 t0=$SECONDS
 step() { echo "== package: $* (+$((SECONDS - t0)) s)"; }
 fail() { echo "FAIL package: $*" >&2; exit 1; }
@@ -47,6 +49,8 @@ undo() {
   set +e
   [ -n "$SERVE_PID" ] && stop "$SERVE_PID"
   [ -n "$SMBD_PID" ] && stop "$SMBD_PID"
+  [ -n "$MOTO_PID" ] && stop "$MOTO_PID"
+  [ -n "$HOLDER" ] && stop "$HOLDER"
   tmux kill-session -t camvault-pkg 2>/dev/null
   if dpkg-query -W camvault >/dev/null 2>&1; then dpkg --purge camvault >/dev/null 2>&1; fi
   rm -rf /var/lib/camvault /etc/camvault /etc/samba/camvault.conf
@@ -223,6 +227,49 @@ grep -q "share / folder:   $SHARE" "$WORK/screen.txt" || fail "interactive setup
 grep -q "$PW" "$WORK/screen.txt" && fail "the password was echoed"
 [ "$(sha256sum /etc/camvault/camvault.toml)" = "$sha_before" ] || fail "a rerun with every default changed the config"
 tmux kill-session -t camvault-pkg
+
+step "setup's failures leave everything as it was"
+conf_sha=$(sha256sum /etc/camvault/camvault.toml)
+# An unreachable store: the store test fails before anything is written.
+sed -e 's/^kind = "fs"/kind = "s3"\nendpoint = "http:\/\/127.0.0.1:9"\nregion = "us-east-1"\nbucket = "cam-archive"\npath_style = true\naccess_key_id = "AKIAPKGTEST"\nsecret = "pkg-test-secret"/' \
+  "$WORK/answers.toml" >"$WORK/answers-unreachable.toml"
+if timeout 300 camvault setup --answers "$WORK/answers-unreachable.toml" >"$WORK/setup-bad.txt" 2>&1; then
+  fail "setup succeeded with an unreachable store"
+fi
+grep -q "nothing was changed" "$WORK/setup-bad.txt" || { cat "$WORK/setup-bad.txt"; fail "no clear message for an unreachable store"; }
+[ "$(sha256sum /etc/camvault/camvault.toml)" = "$conf_sha" ] || fail "a failed setup changed the config"
+ls -A /etc/camvault | grep -v -x -e camvault.toml -e samba-password && fail "a failed setup left files in /etc/camvault"
+grep -q pkg-test-secret "$WORK/setup-bad.txt" && fail "the secret was printed"
+# Port 445 (here the test port of another program) taken by something that is not smbd.
+"$PY" -c 'import socket,sys,time; s=socket.socket(); s.bind(("0.0.0.0", 44917)); s.listen(); sys.stdout.write("ok\n"); sys.stdout.flush(); time.sleep(120)' >"$WORK/holder.out" &
+HOLDER=$!
+for _ in $(seq 50); do grep -q ok "$WORK/holder.out" && break; sleep 0.1; done
+sed -e 's/^port = .*/port = 44917/' "$WORK/answers.toml" >"$WORK/answers-port.toml"
+if camvault setup --answers "$WORK/answers-port.toml" >"$WORK/setup-port.txt" 2>&1; then fail "setup accepted a port held by another program"; fi
+stop "$HOLDER"
+grep -q "port 44917 is taken by another program, not Samba's smbd" "$WORK/setup-port.txt" || { cat "$WORK/setup-port.txt"; fail "no clear message for a taken port"; }
+[ "$(sha256sum /etc/camvault/camvault.toml)" = "$conf_sha" ] || fail "a failed setup changed the config"
+
+if [ -x "$(dirname "$PY")/moto_server" ]; then
+  step "setup with a moto S3 bucket"
+  MOTO_PORT=44918
+  setsid "$(dirname "$PY")/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
+  MOTO_PID=$!
+  for _ in $(seq 100); do "$PY" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOTO_PORT/')" 2>/dev/null && break; sleep 0.2; done
+  "$PY" -c "import boto3; boto3.client('s3', endpoint_url='http://127.0.0.1:$MOTO_PORT', region_name='us-east-1', aws_access_key_id='a', aws_secret_access_key='b').create_bucket(Bucket='cam-archive')"
+  sed -e "s/^kind = \"fs\"/kind = \"s3\"\nendpoint = \"http:\/\/127.0.0.1:$MOTO_PORT\"\nregion = \"us-east-1\"\nbucket = \"cam-archive\"\npath_style = true\naccess_key_id = \"AKIAPKGTEST\"\nsecret = \"pkg-test-secret\"/" \
+    -e 's/^start_service = true/start_service = true\nlifecycle_apply = true/' "$WORK/answers.toml" >"$WORK/answers-s3.toml"
+  camvault setup --answers "$WORK/answers-s3.toml" >"$WORK/setup-s3.txt" 2>&1 || { cat "$WORK/setup-s3.txt"; fail "setup with moto"; }
+  grep -q pkg-test-secret "$WORK/setup-s3.txt" && fail "the secret was printed"
+  expect_mode /etc/camvault/s3-credentials "camvault:camvault 600"
+  grep -q 'pkg-test-secret' /etc/camvault/s3-credentials || fail "credentials file"
+  grep -q 'pkg-test-secret' /etc/camvault/camvault.toml && fail "the secret is in the config"
+  grep -q '^kind = "s3"' /etc/camvault/camvault.toml || fail "store kind not s3"
+  runuser -u camvault -- camvault lifecycle check >/dev/null || fail "setup did not apply the lifecycle rule"
+  stop "$MOTO_PID"
+  # Back to the fs store for what follows.
+  camvault setup --answers "$WORK/answers.toml" >/dev/null 2>&1 || fail "setup back to fs"
+fi
 
 step "upgrade keeps config and data"
 cargo deb --no-build --locked --strip --fast --deb-version 0.1.0-2 >/dev/null 2>&1 || fail "second package build"

@@ -59,5 +59,5 @@ pub fn stderr_is_journal() -> bool {
     let Ok(meta) = rustix::fs::fstat(std::io::stderr()) else {
         return false;
     };
-    dev.parse::<u64>().ok() == Some(meta.st_dev as u64) && ino.parse::<u64>().ok() == Some(meta.st_ino as u64)
+    dev.parse().ok() == Some(meta.st_dev) && ino.parse().ok() == Some(meta.st_ino)
 }

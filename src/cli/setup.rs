@@ -362,7 +362,7 @@ fn preflight(cur: &Config, port: u16) -> Result<()> {
     match std::net::TcpListener::bind(("0.0.0.0", port)) {
         Ok(_) => {} // free: smbd will take it when (re)started.
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            if !smbd_running() {
+            if !port_held_by_smbd(port) {
                 bail!("port {port} is taken by another program, not Samba's smbd: `ss -ltnp 'sport = :{port}'` shows which (an old Samba container?); stop it, then run camvault setup again");
             }
         }
@@ -371,6 +371,18 @@ fn preflight(cur: &Config, port: u16) -> Result<()> {
     let _ = cur;
     println!("ok: smbd, vfs_worm, the `{SERVICE_USER}` user, port {port}");
     Ok(())
+}
+
+/// Whether the program listening on `port` is smbd (`ss` from iproute2 names it; without
+/// `ss`, whether an smbd answers at all).
+fn port_held_by_smbd(port: u16) -> bool {
+    match Command::new("ss")
+        .args(["-ltnpH", &format!("sport = :{port}")])
+        .output()
+    {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).contains("\"smbd\""),
+        _ => smbd_running(),
+    }
 }
 
 fn smbd_running() -> bool {
