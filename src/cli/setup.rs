@@ -242,7 +242,7 @@ pub fn run(config_path: &Path, answers_file: Option<&Path>) -> Result<ExitCode> 
     }
     let running = parsed.samba_running_config();
     let added = add_include(&running)?;
-    if let Err(e) = reload_smbd() {
+    if let Err(e) = reload_smbd().and_then(|()| wait_listening(&parsed)) {
         if added {
             remove_include(&running)?;
         }
@@ -402,6 +402,28 @@ fn reload_smbd() -> Result<()> {
         bail!("smbd is not running and there is no systemd to start it: start smbd, then run camvault setup again");
     }
     run_ok(Command::new("smbcontrol").args(["smbd", "reload-config"]))
+}
+
+/// Waits until smbd accepts connections where `samba check` connects: after a restart or a
+/// reload smbd opens its sockets a moment later.
+fn wait_listening(cfg: &Config) -> Result<()> {
+    let addr = format!("{}:{}", cfg.samba.address, cfg.samba.port);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        use std::net::ToSocketAddrs;
+        let socks = (cfg.samba.address.as_str(), cfg.samba.port)
+            .to_socket_addrs()
+            .with_context(|| format!("`samba.address` {:?} does not resolve", cfg.samba.address))?;
+        for sock in socks {
+            if std::net::TcpStream::connect_timeout(&sock, std::time::Duration::from_secs(1)).is_ok() {
+                return Ok(());
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("smbd does not accept connections on {addr} 20 s after its restart: `journalctl -u smbd` (or its log) says why; the include was taken out again");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 /// Adds `include = /etc/samba/camvault.conf` as the last line of `[global]` (docs/samba.md
