@@ -255,7 +255,7 @@ if [ -x "$(dirname "$PY")/moto_server" ]; then
   MOTO_PORT=44918
   setsid "$(dirname "$PY")/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
   MOTO_PID=$!
-  for _ in $(seq 100); do "$PY" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOTO_PORT/')" 2>/dev/null && break; sleep 0.2; done
+  for _ in $(seq 600); do (exec 3<>"/dev/tcp/127.0.0.1/$MOTO_PORT") 2>/dev/null && break; sleep 0.2; done
   "$PY" -c "import boto3; boto3.client('s3', endpoint_url='http://127.0.0.1:$MOTO_PORT', region_name='us-east-1', aws_access_key_id='a', aws_secret_access_key='b').create_bucket(Bucket='cam-archive')"
   sed -e "s/^kind = \"fs\"/kind = \"s3\"\nendpoint = \"http:\/\/127.0.0.1:$MOTO_PORT\"\nregion = \"us-east-1\"\nbucket = \"cam-archive\"\npath_style = true\naccess_key_id = \"AKIAPKGTEST\"\nsecret = \"pkg-test-secret\"/" \
     -e 's/^start_service = true/start_service = true\nlifecycle_apply = true/' "$WORK/answers.toml" >"$WORK/answers-s3.toml"
