@@ -186,7 +186,11 @@ expect_mode "/var/lib/camvault/inbox/$DIRN/$CLIP" "$CAM:camvault 660"
 # serve as the unit runs it: the service user, the packaged config.
 cp -p /etc/camvault/camvault.toml "$WORK/camvault.toml.setup"
 sed -i -e 's/^settle_secs = .*/settle_secs = 1/' -e 's/^listen = "127.0.0.1:8640"/listen = "127.0.0.1:0"/' /etc/camvault/camvault.toml
-runuser -u camvault -- camvault serve >"$WORK/serve.log" 2>&1 &
+# Its stderr stands for the journal's stream ($JOURNAL_STREAM names it, as systemd does):
+# camvault must then write journal-style lines, without its own timestamps or colours.
+: >"$WORK/serve.log"
+JS=$(stat -c '%d:%i' "$WORK/serve.log")
+runuser -u camvault -- env JOURNAL_STREAM="$JS" camvault serve >>"$WORK/serve.log" 2>&1 &
 SERVE_PID=$!
 for _ in $(seq 150); do
   find /var/lib/camvault/store -name "$CLIP" | grep -q . && break
@@ -196,6 +200,8 @@ find /var/lib/camvault/store -name "$CLIP" | grep -q "videos/front/2026-01-01/12
   { cat "$WORK/serve.log"; fail "the clip did not reach the store"; }
 cmp "$WORK/clip.mp4" "$(find /var/lib/camvault/store -name "$CLIP" | head -1)" || fail "stored bytes differ"
 stop "$SERVE_PID"; SERVE_PID=""
+grep -q 'INFO' "$WORK/serve.log" || { cat "$WORK/serve.log"; fail "serve logged nothing"; }
+grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T|'$'\e' "$WORK/serve.log" && { cat "$WORK/serve.log"; fail "timestamps or colours in journal output"; }
 runuser -u camvault -- camvault verify || fail "verify"
 # The attack: the camera account deletes the clip once the grace period (2 s) has passed.
 sleep 3 # vfs_worm judges by ctime: only time makes the file old
