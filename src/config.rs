@@ -13,6 +13,8 @@ use jiff::tz::TimeZone;
 use serde::{de, Deserialize, Deserializer};
 
 /// The file read when neither `--config` nor `$CAMVAULT_CONFIG` is given.
+/// The config the Debian package installs (debian/packaged-config.sh).
+pub const PACKAGED_FILE: &str = "/etc/camvault/camvault.toml";
 pub const DEFAULT_FILE: &str = "camvault.toml";
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -857,11 +859,17 @@ pub struct CameraInfo {
 }
 
 impl Config {
-    /// Finds the config: `--config`, else `$CAMVAULT_CONFIG` (clap fills that in), else `./camvault.toml`.
+    /// Finds the config: `--config`, else `$CAMVAULT_CONFIG` (clap fills that in), else
+    /// `./camvault.toml`, else the Debian package's `/etc/camvault/camvault.toml` when it exists.
     pub fn locate(explicit: Option<&Path>) -> PathBuf {
-        explicit
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE))
+        explicit.map(Path::to_path_buf).unwrap_or_else(|| {
+            let local = PathBuf::from(DEFAULT_FILE);
+            if !local.exists() && Path::new(PACKAGED_FILE).exists() {
+                PathBuf::from(PACKAGED_FILE)
+            } else {
+                local
+            }
+        })
     }
 
     pub fn load(path: &Path) -> Result<Config> {

@@ -3,9 +3,11 @@
 mod adopt;
 mod alerts;
 mod catalog;
+mod config_edit;
 mod cost;
 mod demo;
 mod doctor;
+mod generate;
 mod import;
 mod ingest;
 mod init;
@@ -16,6 +18,7 @@ mod passwd;
 mod restore;
 mod samba;
 mod serve;
+mod setup;
 mod status;
 mod store;
 mod times;
@@ -31,14 +34,14 @@ use crate::config::{Config, LogFormat};
 #[derive(Parser)]
 #[command(
     name = "camvault",
-    version,
+    version = generate::version(),
     about = "Keeps every security-camera recording forever: SMB inbox -> catalog -> object store, verified.",
     long_about = "camvault captures each finished recording the camera writes into the inbox, catalogs it, \
 uploads it to an object store, verifies it, and keeps a local cache. Start with `camvault demo`, \
 or `camvault init` then `camvault serve`."
 )]
 struct Cli {
-    /// Config file [default: $CAMVAULT_CONFIG, else ./camvault.toml]
+    /// Config file [default: $CAMVAULT_CONFIG, else ./camvault.toml, else /etc/camvault/camvault.toml]
     #[arg(long, global = true, env = "CAMVAULT_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
 
@@ -263,6 +266,21 @@ enum Command {
     /// terminal. Only its Argon2 hash is written, as `http.password_hash` in the config,
     /// which stays mode 0600. Restart `serve` afterwards.
     Passwd,
+    /// First run (and every later change): cameras, the camera's SMB account, the store, the
+    /// protected share, the service, and what to type into the Xiaomi Home app. As root;
+    /// asks on a terminal, shows the current answers as defaults
+    Setup {
+        /// Take the answers from this TOML file instead of asking (see docs/packaging.md)
+        #[arg(long, value_name = "FILE")]
+        answers: Option<PathBuf>,
+    },
+    /// Write the man pages or shell completions into DIR (used when building the package)
+    #[command(hide = true)]
+    Generate {
+        #[arg(value_enum)]
+        what: GenerateWhat,
+        dir: PathBuf,
+    },
     /// First run: init a directory, simulate a camera, and serve
     Demo {
         #[arg(long, default_value = "camvault-demo")]
@@ -404,6 +422,12 @@ enum StoreCommand {
     },
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum GenerateWhat {
+    Man,
+    Completions,
+}
+
 #[derive(Subcommand)]
 enum SambaCommand {
     /// Print the Samba configuration for the inbox share, and the steps to set it up
@@ -462,6 +486,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging(None, cli.log_format, cli.verbose);
             demo::run(&dir, interval, duration)
         }
+        Command::Setup { answers } => {
+            init_logging(None, cli.log_format, cli.verbose);
+            setup::run(&config_path, answers.as_deref())
+        }
+        Command::Generate { what, dir } => match what {
+            GenerateWhat::Man => generate::man(&dir),
+            GenerateWhat::Completions => generate::completions(&dir),
+        },
         // Works on a config that does not load yet: a LAN `http.listen` without a password.
         Command::Passwd => {
             init_logging(None, cli.log_format, cli.verbose);
@@ -603,7 +635,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Samba {
                     command: SambaCommand::Check,
                 } => samba::check(&cfg),
-                Command::Init { .. } | Command::Demo { .. } | Command::Passwd => unreachable!("handled above"),
+                Command::Init { .. }
+                | Command::Demo { .. }
+                | Command::Passwd
+                | Command::Generate { .. }
+                | Command::Setup { .. } => {
+                    unreachable!("handled above")
+                }
             }
         }
     }
@@ -627,6 +665,9 @@ fn init_logging(cfg: Option<&Config>, format: Option<LogFormatArg>, verbose: u8)
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();
+    } else if generate::stderr_is_journal() {
+        // The journal stamps every line itself and shows no colours.
+        builder.with_target(false).with_ansi(false).without_time().init();
     } else {
         use std::io::IsTerminal;
         builder
