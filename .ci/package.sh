@@ -185,7 +185,9 @@ out=$(smb "mkdir $DIRN; put $WORK/clip.mp4 $DIRN\\$CLIP")
 expect_mode "/var/lib/camvault/inbox/$DIRN/$CLIP" "$CAM:camvault 660"
 # serve as the unit runs it: the service user, the packaged config.
 cp -p /etc/camvault/camvault.toml "$WORK/camvault.toml.setup"
-sed -i -e 's/^settle_secs = .*/settle_secs = 1/' -e 's/^listen = "127.0.0.1:8640"/listen = "127.0.0.1:0"/' /etc/camvault/camvault.toml
+# hold_secs: the clip is a fragmented MP4, which camvault otherwise holds back from upload
+# until it has been quiet for an hour (the camera appends to it in bursts; docs/cameras.md).
+sed -i -e 's/^settle_secs = .*/settle_secs = 1/' -e 's/^hold_secs = .*/hold_secs = 1/' -e 's/^listen = "127.0.0.1:8640"/listen = "127.0.0.1:0"/' /etc/camvault/camvault.toml
 # Its stderr stands for the journal's stream ($JOURNAL_STREAM names it, as systemd does):
 # camvault must then write journal-style lines, without its own timestamps or colours.
 : >"$WORK/serve.log"
