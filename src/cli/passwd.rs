@@ -20,7 +20,7 @@ pub fn run(config: &Path) -> Result<ExitCode> {
     }
     let hash = crate::web::auth::hash_password(&password)?;
     let new = set_http_key(&text, "password_hash", &format!("\"{hash}\""));
-    write_private(config, &new)?;
+    write_private(config, &new, None)?;
     println!("web password set in {} (as an Argon2 hash)", config.display());
     match crate::config::Config::parse(&new) {
         Ok(c) if c.http.listen.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().is_loopback()) => println!(
@@ -101,14 +101,17 @@ pub fn set_http_key(text: &str, key: &str, value: &str) -> String {
     s
 }
 
-/// Replaces `path` atomically with `text`, readable by its owner only.
-fn write_private(path: &Path, text: &str) -> Result<()> {
+/// Replaces `path` atomically with `text`, mode 0600, owned by `owner` when given (the
+/// service user, for files `setup` writes as root).
+pub(super) fn write_private(path: &Path, text: &str, owner: Option<(u32, u32)>) -> Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".camvault.toml.{}.tmp", std::process::id()));
+    let name = path.file_name().map_or("camvault".into(), |n| n.to_string_lossy());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&tmp); // left by a run of the same pid that crashed
     {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -118,6 +121,10 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
             .with_context(|| format!("cannot write {}", tmp.display()))?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::fchown(&f, Some(uid), Some(gid))
+                .with_context(|| format!("cannot chown {}", tmp.display()))?;
+        }
     }
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;

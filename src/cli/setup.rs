@@ -12,7 +12,6 @@
 //! every file they create is the service's (docs/packaging.md).
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
@@ -20,6 +19,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 use super::config_edit::{quote, set_cameras, set_key};
+use super::passwd::write_private;
 use crate::config::Config;
 
 /// The service user the package creates (debian/postinst).
@@ -217,11 +217,11 @@ pub fn run(config_path: &Path, answers_file: Option<&Path>) -> Result<ExitCode> 
     let candidate_text = if store.kind == "fs" {
         new.clone()
     } else {
-        write_secret(&cand_cred, &credentials(&store), svc)?;
+        write_private(&cand_cred, &credentials(&store), Some(svc))?;
         let key = if store.kind == "s3" { "store.s3" } else { "store.oss" };
         set_key(&new, key, "credentials_file", &quote(&cand_cred.display().to_string()))
     };
-    write_secret(&candidate, &candidate_text, svc)?;
+    write_private(&candidate, &candidate_text, Some(svc))?;
     if !camvault_as_service(&candidate, &["store", "test"])? {
         cleanup();
         bail!("the store refused or did not answer (above): nothing was changed. Check the bucket, region, endpoint and the key's permissions (README: `store test`), then run `camvault setup` again: your other answers will be its defaults");
@@ -232,9 +232,9 @@ pub fn run(config_path: &Path, answers_file: Option<&Path>) -> Result<ExitCode> 
         std::fs::rename(&cand_cred, &cred_file).with_context(|| format!("cannot write {}", cred_file.display()))?;
     }
     // The tested candidate named the staged credentials; the config names their final place.
-    write_secret(config_path, &new, svc)?;
+    write_private(config_path, &new, Some(svc))?;
     cleanup();
-    write_secret(&pw_file(config_path), &format!("{password}\n"), svc)?;
+    write_private(&pw_file(config_path), &format!("{password}\n"), Some(svc))?;
     ensure_camera_user(&camera_user)?;
     smbpasswd(&parsed, &camera_user, &password)?;
     if !camvault(config_path, &["samba", "config", "--write"])? {
@@ -514,24 +514,6 @@ fn smbpasswd(cfg: &Config, user: &str, password: &str) -> Result<()> {
 fn service_ids() -> Result<(u32, u32)> {
     crate::samba::owner::passwd_entry(SERVICE_USER)
         .with_context(|| format!("the `{SERVICE_USER}` user is missing: reinstall the camvault package"))
-}
-
-/// Writes a file readable by the service user only (0600), replacing it atomically.
-fn write_secret(path: &Path, text: &str, (uid, gid): (u32, u32)) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::os::unix::fs::fchown(&f, Some(uid), Some(gid)).with_context(|| format!("cannot chown {}", tmp.display()))?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }
 
 /// The catalog (and its WAL) belong to the service: a step run as root must not take them.
