@@ -8,47 +8,16 @@ mod common;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::web::*;
 use common::*;
 
 const DAY: i64 = 86_400;
 const PASSWORD: &str = "tuesday-3pm-door";
 
 /// `serve`, stopped when dropped (a failing test must not leave it running).
-struct Serving(Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
-        let _ = self.0.wait();
-    }
-}
-
-struct Resp {
-    code: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<String> {
-        self.head.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-        })
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-    /// `camvault_session=…` from Set-Cookie, ready for a Cookie header.
-    fn cookie(&self) -> String {
-        let c = self.header("set-cookie").expect("a session cookie");
-        c.split(';').next().unwrap().to_string()
-    }
-}
-
 fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
@@ -77,24 +46,6 @@ fn get(port: u16, path: &str, cookie: &str) -> Resp {
     http(port, "GET", path, &[("Cookie", cookie)], "")
 }
 
-/// The CSRF token a page carries (the shell's meta tag or the login form's field).
-fn csrf_of(html: &str) -> String {
-    let at = html
-        .find("name=\"csrf-token\" content=\"")
-        .map(|i| i + 27)
-        .or_else(|| html.find("name=\"csrf\" value=\"").map(|i| i + 19))
-        .expect("a CSRF token in the page");
-    html[at..at + 64].to_string()
-}
-
-/// A real clip like the cameras record: HEVC video, A-law audio.
-fn hevc(secs: u32) -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("c.mp4");
-    hevc_clip(&out, secs, "320x240", true);
-    std::fs::read(out).unwrap()
-}
-
 fn set_store_clock(env: &Env, secs: i64) {
     let p = env.store().join(".camvault/clock");
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -116,12 +67,6 @@ fn noon_days_ago(days: i64) -> i64 {
         .timestamp()
         .as_second()
         + 12 * 3600
-}
-
-fn serve_on(env: &Env, port: u16) -> Serving {
-    let s = Serving(env.serve());
-    wait_port("127.0.0.1", port, "the web interface", Duration::from_secs(30));
-    s
 }
 
 fn listen(addr: &str) -> String {

@@ -19,25 +19,17 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use common::web::*;
 use common::*;
 
 const PASSWORD: &str = "tuesday-3pm-door";
 const CAMERA: &str = "78df72a1b2c3";
 
 /// `serve`, stopped when dropped (a failing test must not leave it running).
-struct Serving(Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
-        let _ = self.0.wait();
-    }
-}
-
 impl Serving {
     fn pid(&self) -> u32 {
         self.0.id()
@@ -71,28 +63,6 @@ impl Serving {
                 (comm == "ffmpeg" && ppid == me).then_some(pid)
             })
             .collect()
-    }
-}
-
-struct Resp {
-    code: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<String> {
-        self.head.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-        })
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-    fn cookie(&self) -> String {
-        let c = self.header("set-cookie").expect("a cookie");
-        c.split(';').next().unwrap().to_string()
     }
 }
 
@@ -158,15 +128,6 @@ fn get(port: u16, path: &str) -> Resp {
     http(port, "GET", path, &[], "")
 }
 
-fn csrf_of(html: &str) -> String {
-    let at = html
-        .find("name=\"csrf-token\" content=\"")
-        .map(|i| i + 27)
-        .or_else(|| html.find("name=\"csrf\" value=\"").map(|i| i + 19))
-        .expect("a CSRF token in the page");
-    html[at..at + 64].to_string()
-}
-
 fn lo(i: u8) -> IpAddr {
     IpAddr::from([127, 0, 0, i])
 }
@@ -204,12 +165,6 @@ fn lan_env(listen: &str, extra: &str) -> Env {
     writeln!(p.stdin.take().unwrap(), "{PASSWORD}").unwrap();
     assert!(p.wait().unwrap().success());
     env
-}
-
-fn serve_on(env: &Env, port: u16) -> Serving {
-    let s = Serving(env.serve());
-    wait_port("127.0.0.1", port, "the web interface", Duration::from_secs(30));
-    s
 }
 
 /// Runs `f(i)` for `n` clients at once (released together), returning their results in order.
@@ -401,13 +356,6 @@ fn slowloris_connections_are_closed_and_capped() {
 }
 
 /// A real HEVC clip like the cameras record.
-fn hevc(secs: u32) -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("c.mp4");
-    hevc_clip(&out, secs, "320x240", true);
-    std::fs::read(out).unwrap()
-}
-
 /// A directory with an `ffmpeg` that logs each run to `ffmpeg.log` and then runs the real
 /// one, at the input's own pace (`-re`) while a file `slow` exists beside it.
 fn counting_ffmpeg(env: &Env) -> PathBuf {

@@ -1,6 +1,8 @@
 //! Test harness: drives the real `camvault` binary on temporary directories.
 #![allow(dead_code)]
 
+pub mod web;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -1,0 +1,65 @@
+//! What the web tests share: `serve` as a guard, HTTP answers, the CSRF token, a real clip.
+
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use super::{hevc_clip, wait_port, Env};
+
+/// A running `serve`, stopped with SIGTERM when dropped.
+pub struct Serving(pub Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `serve` and waits until its web interface listens on `port`.
+pub fn serve_on(env: &Env, port: u16) -> Serving {
+    let s = Serving(env.serve());
+    wait_port("127.0.0.1", port, "the web interface", Duration::from_secs(30));
+    s
+}
+
+/// One HTTP answer: status, raw head, body.
+pub struct Resp {
+    pub code: u16,
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// `camvault_session=…` from Set-Cookie, ready for a Cookie header.
+    pub fn cookie(&self) -> String {
+        let c = self.header("set-cookie").expect("a session cookie");
+        c.split(';').next().unwrap().to_string()
+    }
+}
+
+/// The CSRF token a page carries (the shell's meta tag or the login form's field).
+pub fn csrf_of(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf-token\" content=\"")
+        .map(|i| i + 27)
+        .or_else(|| html.find("name=\"csrf\" value=\"").map(|i| i + 19))
+        .expect("a CSRF token in the page");
+    html[at..at + 64].to_string()
+}
+
+/// A real clip like the cameras record: HEVC video, A-law audio.
+pub fn hevc(secs: u32) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.mp4");
+    hevc_clip(&out, secs, "320x240", true);
+    std::fs::read(out).unwrap()
+}
