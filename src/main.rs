@@ -1,46 +1,10 @@
-//! camvault: keeps every security-camera recording forever, and proves nothing was lost.
-//!
-//! Data flow (see DESIGN.md): `inbox` (watch, settle) → `capture` (vault link + catalog
-//! row) → `upload` (store, verify) → `cache` (purge verified local copies). `catalog` is
-//! the single source of truth; `store` holds the backends; `samba` is the share the
-//! camera writes to; `cli` is the surface.
-
-mod alerts;
-mod backup;
-mod beneath;
-mod cache;
-mod capture;
-mod catalog;
-mod cli;
-mod clock;
-mod config;
-mod cost;
-mod coverage;
-#[cfg(test)]
-mod fuzz;
-mod health;
-mod inbox;
-mod keys;
-mod ledger;
-mod manifest;
-mod metrics;
-mod modes;
-mod recordings;
-mod report;
-mod restore;
-mod samba;
-mod selfwatch;
-mod store;
-mod tiers;
-mod upload;
-mod verify;
-mod web;
+//! The `camvault` binary: process-wide set-up, then the CLI in the library (`src/lib.rs`).
 
 fn main() -> std::process::ExitCode {
     few_malloc_arenas();
     // Footage, catalog and restores are for the service user only (issue 13, finding 10).
-    modes::restrict_umask();
-    cli::main()
+    camvault::modes::restrict_umask();
+    camvault::cli::main()
 }
 
 /// glibc gives each thread that allocates its own malloc arena (up to 8 per core), and

@@ -74,6 +74,10 @@ impl Body {
         self.len
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Back to the first byte, to send the body again (a store refused a request's
     /// headers before taking its bytes).
     pub async fn rewind(&mut self) -> Result<()> {

@@ -48,8 +48,12 @@ pub fn local_path(app: &App, c: &Clip) -> Option<PathBuf> {
     c.restored_path.as_ref().map(PathBuf::from).filter(|p| p.is_file())
 }
 
+/// A `Range` header no byte of the file satisfies (answered with 416).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Unsatisfiable;
+
 /// The byte range a `Range` header asks for, within `len`; `Err` when unsatisfiable.
-pub fn parse_range(h: Option<&HeaderValue>, len: u64) -> Result<Option<(u64, u64)>, ()> {
+pub fn parse_range(h: Option<&HeaderValue>, len: u64) -> Result<Option<(u64, u64)>, Unsatisfiable> {
     let Some(v) = h.and_then(|v| v.to_str().ok()) else {
         return Ok(None);
     };
@@ -59,23 +63,29 @@ pub fn parse_range(h: Option<&HeaderValue>, len: u64) -> Result<Option<(u64, u64
     if spec.contains(',') {
         return Ok(None); // multiple ranges: send the whole file
     }
-    let (a, b) = spec.split_once('-').ok_or(())?;
+    let (a, b) = spec.split_once('-').ok_or(Unsatisfiable)?;
     let (start, end) = match (a.trim(), b.trim()) {
         ("", n) => {
-            let n: u64 = n.parse().map_err(|_| ())?;
+            let n: u64 = n.parse().map_err(|_| Unsatisfiable)?;
             if n == 0 {
-                return Err(());
+                return Err(Unsatisfiable);
             }
-            (len.saturating_sub(n), len.checked_sub(1).ok_or(())?)
+            (len.saturating_sub(n), len.checked_sub(1).ok_or(Unsatisfiable)?)
         }
-        (s, "") => (s.parse().map_err(|_| ())?, len.checked_sub(1).ok_or(())?),
+        (s, "") => (
+            s.parse().map_err(|_| Unsatisfiable)?,
+            len.checked_sub(1).ok_or(Unsatisfiable)?,
+        ),
         (s, e) => {
-            let (s, e): (u64, u64) = (s.parse().map_err(|_| ())?, e.parse().map_err(|_| ())?);
+            let (s, e): (u64, u64) = (
+                s.parse().map_err(|_| Unsatisfiable)?,
+                e.parse().map_err(|_| Unsatisfiable)?,
+            );
             (s, e.min(len.saturating_sub(1)))
         }
     };
     if start > end || start >= len {
-        return Err(());
+        return Err(Unsatisfiable);
     }
     Ok(Some((start, end)))
 }
@@ -92,7 +102,7 @@ pub async fn send_file(path: &FsPath, headers: &HeaderMap, kind: &'static str, d
     };
     let range = match parse_range(headers.get(header::RANGE), len) {
         Ok(r) => r,
-        Err(()) => {
+        Err(Unsatisfiable) => {
             return (
                 StatusCode::RANGE_NOT_SATISFIABLE,
                 [(header::CONTENT_RANGE, format!("bytes */{len}"))],
@@ -512,7 +522,7 @@ pub async fn restored_merged(State(app): State<App>, Path(id): Path<i64>, header
 mod tests {
     use super::*;
 
-    fn r(s: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
+    fn r(s: &str, len: u64) -> Result<Option<(u64, u64)>, Unsatisfiable> {
         parse_range(Some(&HeaderValue::from_str(s).unwrap()), len)
     }
 
@@ -539,8 +549,8 @@ mod tests {
         assert_eq!(r("bytes=2-4", 10), Ok(Some((2, 4))));
         assert_eq!(r("bytes=5-100", 10), Ok(Some((5, 9))));
         assert_eq!(r("bytes=-3", 10), Ok(Some((7, 9))));
-        assert_eq!(r("bytes=10-", 10), Err(()));
-        assert_eq!(r("bytes=4-2", 10), Err(()));
+        assert_eq!(r("bytes=10-", 10), Err(Unsatisfiable));
+        assert_eq!(r("bytes=4-2", 10), Err(Unsatisfiable));
         assert_eq!(r("bytes=0-1,3-4", 10), Ok(None));
         assert_eq!(r("items=0-1", 10), Ok(None));
     }
