@@ -11,7 +11,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use jiff::Timestamp;
 use tracing::{info, warn};
 
@@ -73,7 +73,7 @@ impl Stat {
 
 impl Capturer {
     pub fn new(config: &Config) -> Result<Capturer> {
-        let template = Template::parse(&config.store.key_template).map_err(|e| anyhow!("`store.key_template`: {e}"))?;
+        let template = config.store.key_template.clone();
         Ok(Capturer {
             config: config.clone(),
             inbox: config.inbox(),

@@ -237,7 +237,7 @@ pub fn problem(cfg: &Config, states: &[PrefixState]) -> Option<String> {
         .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
     let extra = bytes as f64 / 1e9
         * (crate::cost::storage_price(&cfg.prices, "Standard")
-            - crate::cost::storage_price(&cfg.prices, &cfg.tiering.storage_class));
+            - crate::cost::storage_price(&cfg.prices, cfg.tiering.storage_class.as_str()));
     let names: Vec<String> = bad
         .iter()
         .map(|s| format!("{:?} ({})", s.prefix, s.why_not.join("; ")))
@@ -289,7 +289,7 @@ mod tests {
     fn cfg() -> Config {
         let mut c = Config::default();
         c.tiering.transition_days = 30;
-        c.tiering.storage_class = "DeepColdArchive".into();
+        c.tiering.storage_class = crate::config::StorageClass::DeepColdArchive;
         c
     }
 

@@ -9,7 +9,21 @@ use jiff::Zoned;
 /// A parsed key template such as `videos/{camera}/{date}/{hour}/{file}`.
 #[derive(Debug, Clone)]
 pub struct Template {
+    /// As written, for messages and `Display`.
+    source: String,
     parts: Vec<Part>,
+}
+
+impl PartialEq for Template {
+    fn eq(&self, other: &Template) -> bool {
+        self.source == other.source
+    }
+}
+
+impl std::fmt::Display for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.source)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -108,7 +122,15 @@ impl Template {
                     .into(),
             );
         }
-        Ok(Template { parts })
+        Ok(Template {
+            source: s.to_string(),
+            parts,
+        })
+    }
+
+    /// The template as written.
+    pub fn as_str(&self) -> &str {
+        &self.source
     }
 
     /// The literal prefix before the first placeholder: what a lifecycle rule targets.

@@ -62,8 +62,7 @@ pub async fn bucket_numbers(
     };
     let known: std::collections::HashSet<String> = cat.all_keys()?.into_iter().map(|(k, _, _)| k).collect();
     let listed: std::collections::HashSet<&str> = listing.iter().map(|o| o.key.as_str()).collect();
-    let template = crate::keys::Template::parse(&cfg.store.key_template)
-        .map_err(|e| anyhow::anyhow!("`store.key_template`: {e}"))?;
+    let template = &cfg.store.key_template;
     let unknown: Vec<&str> = listing
         .iter()
         .filter(|o| crate::recordings::is_recording(&template, &o.key, o.size) && !known.contains(&o.key))

@@ -8,63 +8,13 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message as Mail, Tokio1Executor};
 
 use super::Message;
-use crate::config::Channel;
-
-/// How to reach the relay.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Relay {
-    pub host: String,
-    pub port: u16,
-    pub security: Security,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Security {
-    /// TLS from the first byte (`smtps://`, port 465).
-    Tls,
-    /// STARTTLS, refusing to go on without it (`smtp://`, port 587).
-    StartTls,
-    /// No encryption (`smtp+plain://`, port 25): only for a relay on this machine or LAN.
-    Plain,
-}
-
-/// Parses `smtps://host[:port]`, `smtp://host[:port]` or `smtp+plain://host[:port]`.
-pub fn parse_url(url: &str) -> Result<Relay, String> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or("write smtps://host:465, smtp://host:587 (STARTTLS) or smtp+plain://host:25")?;
-    let (security, default_port) = match scheme {
-        "smtps" => (Security::Tls, 465),
-        "smtp" => (Security::StartTls, 587),
-        "smtp+plain" => (Security::Plain, 25),
-        _ => {
-            return Err(format!(
-                "unknown scheme {scheme:?}: use smtps, smtp (STARTTLS) or smtp+plain"
-            ))
-        }
-    };
-    let hostport = rest.trim_end_matches('/');
-    if hostport.contains('@') || hostport.contains('/') {
-        return Err("put the user in `username` and the password in `password`, not in the URL".into());
-    }
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| format!("bad port {p:?}"))?),
-        None => (hostport, default_port),
-    };
-    if host.is_empty() {
-        return Err("no host".into());
-    }
-    Ok(Relay {
-        host: host.to_string(),
-        port,
-        security,
-    })
-}
+use crate::config::{Channel, Security};
 
 /// Sends `msg` to every address of the channel.
 pub async fn send(ch: &Channel, msg: &Message, body: String) -> Result<(), String> {
     let fail = |e: &dyn std::fmt::Display| format!("channel {}: {e}", ch.name);
-    let relay = parse_url(&ch.url).map_err(|e| fail(&e))?;
+    // Parsed when the config was loaded (`alerts.channel[].url` of an e-mail channel).
+    let relay = ch.smtp.as_ref().ok_or_else(|| fail(&"`url` is not an SMTP URL"))?;
     let from: Mailbox = ch.from.parse().map_err(|e| fail(&format!("`from`: {e}")))?;
     let mut mail = Mail::builder().from(from).subject(&msg.title);
     for to in &ch.to {
@@ -101,38 +51,5 @@ pub async fn send(ch: &Channel, msg: &Message, body: String) -> Result<(), Strin
             "no answer from {}:{} within 60 s",
             relay.host, relay.port
         ))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relay_urls() {
-        assert_eq!(
-            parse_url("smtps://smtp.qq.com").unwrap(),
-            Relay {
-                host: "smtp.qq.com".into(),
-                port: 465,
-                security: Security::Tls
-            }
-        );
-        assert_eq!(parse_url("smtp://mail.example.com:2525").unwrap().port, 2525);
-        assert_eq!(
-            parse_url("smtp://mail.example.com").unwrap().security,
-            Security::StartTls
-        );
-        assert_eq!(parse_url("smtp+plain://127.0.0.1").unwrap().port, 25);
-        for bad in [
-            "",
-            "mail.example.com",
-            "http://x",
-            "smtp://",
-            "smtp://h:99999",
-            "smtps://me:pw@host",
-        ] {
-            assert!(parse_url(bad).is_err(), "{bad}");
-        }
     }
 }

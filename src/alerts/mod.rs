@@ -131,10 +131,8 @@ pub async fn run_once(
     let summary = catalog.summary()?;
     let problems = crate::health::check(cfg, &summary, now.as_millisecond());
     let local = jiff::Zoned::now();
-    let quiet = in_quiet_hours(
-        &cfg.alerts.quiet_hours,
-        local.hour() as u32 * 60 + local.minute() as u32,
-    );
+    let minute = local.hour() as u32 * 60 + local.minute() as u32;
+    let quiet = in_quiet_hours(cfg.alerts.quiet_hours, minute);
     let before: BTreeMap<String, Active> = catalog
         .kv_get(ACTIVE_KEY)?
         .and_then(|j| serde_json::from_str(&j).ok())
@@ -198,19 +196,9 @@ pub async fn run_once(
     Ok(delivered)
 }
 
-/// Whether `minute` (after local midnight) is inside `HH:MM-HH:MM`.
-pub fn in_quiet_hours(spec: &str, minute: u32) -> bool {
-    let Some((a, b)) = spec.split_once('-') else {
-        return false;
-    };
-    let (Ok(a), Ok(b)) = (crate::config::parse_hhmm(a), crate::config::parse_hhmm(b)) else {
-        return false;
-    };
-    if a <= b {
-        minute >= a && minute < b
-    } else {
-        minute >= a || minute < b
-    }
+/// Whether `minute` (after local midnight) is inside `alerts.quiet_hours`.
+pub fn in_quiet_hours(quiet: Option<crate::config::TimeWindow>, minute: u32) -> bool {
+    quiet.is_some_and(|w| w.contains(minute))
 }
 
 #[cfg(test)]
@@ -262,9 +250,16 @@ mod tests {
         let mut active = BTreeMap::new();
         step(&mut active, &[p("backlog", "")], 0, 1000, true);
         assert!(step(&mut active, &[], 10, 1000, false).is_empty());
-        assert!(in_quiet_hours("22:00-07:00", 23 * 60));
-        assert!(in_quiet_hours("22:00-07:00", 6 * 60));
-        assert!(!in_quiet_hours("22:00-07:00", 12 * 60));
-        assert!(!in_quiet_hours("", 0));
+        // As the config reads `alerts.quiet_hours`.
+        let spec = |s: &str| {
+            crate::config::Config::parse(&format!("[alerts]\nquiet_hours = {s:?}\n"))
+                .unwrap()
+                .alerts
+                .quiet_hours
+        };
+        assert!(in_quiet_hours(spec("22:00-07:00"), 23 * 60));
+        assert!(in_quiet_hours(spec("22:00-07:00"), 6 * 60));
+        assert!(!in_quiet_hours(spec("22:00-07:00"), 12 * 60));
+        assert!(!in_quiet_hours(spec(""), 0));
     }
 }

@@ -198,8 +198,7 @@ pub async fn adopt_listing(
     let objects = store.list(prefix).await.map_err(|e| {
         anyhow!("listing the bucket under {prefix:?} failed: {e}\nnothing of this listing was recorded; run `camvault adopt` again once the store answers")
     })?;
-    let template =
-        crate::keys::Template::parse(&cfg.store.key_template).map_err(|e| anyhow!("`store.key_template`: {e}"))?;
+    let template = cfg.store.key_template.clone();
     let known_keys: HashSet<String> = cat.all_keys()?.into_iter().map(|(k, _, _)| k).collect();
     let now = jiff::Timestamp::now();
     let mut n = Adopted::default();
@@ -299,8 +298,7 @@ async fn compare(cfg: &Config, cat: &Catalog, store: &dyn crate::store::Backend,
         .list(prefix)
         .await
         .map_err(|e| anyhow!("listing the bucket under {prefix:?} failed: {e}; nothing was compared"))?;
-    let template =
-        crate::keys::Template::parse(&cfg.store.key_template).map_err(|e| anyhow!("`store.key_template`: {e}"))?;
+    let template = cfg.store.key_template.clone();
     let now = jiff::Timestamp::now();
     let catalog: BTreeMap<String, (u64, String)> = cat
         .all_keys()?

@@ -26,7 +26,7 @@ pub fn run_model(cfg: &Config, a: ModelArgs) -> Result<ExitCode> {
     let plan = Plan {
         daily_gb: a.daily_gb,
         transition_days: a.transition_days.unwrap_or(cfg.tiering.transition_days),
-        archive_class: a.class.unwrap_or_else(|| cfg.tiering.storage_class.clone()),
+        archive_class: a.class.unwrap_or_else(|| cfg.tiering.storage_class.to_string()),
         object_mb: 7.0,
     };
     if !matches!(
@@ -78,7 +78,7 @@ pub fn run(cfg: &Config, json: bool) -> Result<ExitCode> {
         daily_gb,
         monthly_cny: now_cny,
     } = bill_now(cfg, &cat, now)?;
-    let arch = storage_price(p, &cfg.tiering.storage_class);
+    let arch = storage_price(p, cfg.tiering.storage_class.as_str());
     let project = |months: f64| {
         let std = daily_gb * t as f64;
         let total = standard_gb + archive_gb + daily_gb * 30.0 * months;
@@ -88,7 +88,7 @@ pub fn run(cfg: &Config, json: bool) -> Result<ExitCode> {
     // The bill so far: byte-days by class, PUTs and restore requests made.
     let (std_bd, arch_bd, puts, restores) = cat.usage_so_far(now, t as i64 * 86_400_000)?;
     let storage_so_far = (std_bd * p.standard_gb_month + arch_bd * arch) / GB / 30.0;
-    let (_, restore_fee) = crate::cost::restore_prices(p, &cfg.tiering.storage_class, cfg.restore.tier);
+    let (_, restore_fee) = crate::cost::restore_prices(p, cfg.tiering.storage_class.as_str(), cfg.restore.tier);
     let requests_so_far = puts as f64 / 10_000.0 * p.put_per_10k + restores as f64 / 10_000.0 * restore_fee.cny;
     if json {
         let v = serde_json::json!({
@@ -163,7 +163,7 @@ pub fn run_plan(cfg: &Config, a: PlanArgs) -> Result<ExitCode> {
     let best = &options[0];
     let current = options
         .iter()
-        .find(|o| o.class == cfg.tiering.storage_class && o.transition_days == cfg.tiering.transition_days);
+        .find(|o| o.class == cfg.tiering.storage_class.as_str() && o.transition_days == cfg.tiering.transition_days);
     if a.json {
         println!(
             "{}",

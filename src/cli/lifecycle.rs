@@ -32,8 +32,7 @@ async fn prefixes(
         .list("")
         .await
         .map_err(|e| anyhow!("listing the bucket to find its recordings: {e}"))?;
-    let template =
-        crate::keys::Template::parse(&cfg.store.key_template).map_err(|e| anyhow!("`store.key_template`: {e}"))?;
+    let template = cfg.store.key_template.clone();
     let mut listed: BTreeMap<String, Counts> = known.keys().map(|p| (p.clone(), Counts::default())).collect();
     for o in &objects {
         let prefix = if template.match_key(&o.key).is_some() {

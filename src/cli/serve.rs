@@ -113,7 +113,7 @@ pub async fn open_pipeline(cfg: &Config) -> Result<Pipeline> {
         store,
         vault,
         limiter: Arc::new(RateLimiter::new(&cfg.upload)),
-        storage_class: cfg.store.storage_class.clone(),
+        storage_class: cfg.store.storage_class.as_str().to_string(),
         retry_initial: Duration::from_secs(cfg.upload.retry_initial_secs),
         retry_max: Duration::from_secs(cfg.upload.retry_max_secs),
         metrics: crate::metrics::PipelineMetrics::default(),

@@ -63,7 +63,7 @@ pub fn test(cfg: Config) -> Result<ExitCode> {
             jiff::Timestamp::now().as_second(),
             std::process::id()
         );
-        let result = probe(&*s, &local, &key, &cfg.store.storage_class).await;
+        let result = probe(&*s, &local, &key, cfg.store.storage_class.as_str()).await;
         // Always try to remove the probe, whatever failed.
         let cleanup = store::delete_probe(&*s, &key).await;
         match (result, cleanup) {

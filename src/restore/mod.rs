@@ -271,9 +271,7 @@ pub fn out_dir(cfg: &Config, r: &RestoreRow) -> PathBuf {
 
 /// A clip's path under the restore directory: its key without the template's fixed prefix.
 fn clip_path(cfg: &Config, dir: &Path, key: &str) -> PathBuf {
-    let prefix = crate::keys::Template::parse(&cfg.store.key_template)
-        .map(|t| t.prefix().to_string())
-        .unwrap_or_default();
+    let prefix = cfg.store.key_template.prefix();
     // Keys come from the store too (adopted ones): never `..` or a too-long name here.
     dir.join(crate::keys::local_path(key.strip_prefix(&prefix).unwrap_or(key)))
 }

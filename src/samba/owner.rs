@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use rustix::fs::{FileType, Mode, OFlags};
 
-use crate::config::{Config, Samba};
+use crate::config::Config;
 
 /// Mode of the inbox and of every folder in it: owner and group only, setgid so that what
 /// is created locally gets the group too.
@@ -38,20 +38,6 @@ pub struct ShareOwner {
     pub uid: Option<u32>,
     pub group: String,
     pub gid: Option<u32>,
-}
-
-/// Refuses root by name, at config load: `camera_user`, `force_user`, `force_group`.
-pub fn refuse_root_names(sm: &Samba) -> Result<()> {
-    for (key, v) in [
-        ("camera_user", &sm.camera_user),
-        ("force_user", &sm.force_user),
-        ("force_group", &sm.force_group),
-    ] {
-        if v == "root" {
-            bail!("`samba.{key}` = \"root\": the camera's share must never act as root (its NTLMv1 password can be cracked by anyone on the LAN); use an unprivileged system user, e.g. `useradd --system --no-create-home --shell /usr/sbin/nologin camera`, and leave `samba.force_user` and `samba.force_group` empty");
-        }
-    }
-    Ok(())
 }
 
 /// The share's user (`force_user`, else `camera_user`) and group; never uid or gid 0.

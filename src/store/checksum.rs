@@ -25,13 +25,14 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
-    /// From `store.s3.checksum`'s value; `None` for `md5` (no extra checksum).
-    pub fn from_config(s: &str) -> Option<Algorithm> {
-        match s {
-            "auto" | "crc64nvme" => Some(Algorithm::Crc64Nvme),
-            "crc32c" => Some(Algorithm::Crc32c),
-            "sha256" => Some(Algorithm::Sha256),
-            _ => None,
+    /// From `store.s3.checksum`; `None` for `md5` (no extra checksum).
+    pub fn from_config(c: crate::config::Checksum) -> Option<Algorithm> {
+        use crate::config::Checksum;
+        match c {
+            Checksum::Auto | Checksum::Crc64Nvme => Some(Algorithm::Crc64Nvme),
+            Checksum::Crc32c => Some(Algorithm::Crc32c),
+            Checksum::Sha256 => Some(Algorithm::Sha256),
+            Checksum::Md5 => None,
         }
     }
 
@@ -176,9 +177,10 @@ mod tests {
 
     #[test]
     fn config_names() {
-        assert_eq!(Algorithm::from_config("auto"), Some(Algorithm::Crc64Nvme));
-        assert_eq!(Algorithm::from_config("crc32c"), Some(Algorithm::Crc32c));
-        assert_eq!(Algorithm::from_config("sha256"), Some(Algorithm::Sha256));
-        assert_eq!(Algorithm::from_config("md5"), None);
+        use crate::config::Checksum;
+        assert_eq!(Algorithm::from_config(Checksum::Auto), Some(Algorithm::Crc64Nvme));
+        assert_eq!(Algorithm::from_config(Checksum::Crc32c), Some(Algorithm::Crc32c));
+        assert_eq!(Algorithm::from_config(Checksum::Sha256), Some(Algorithm::Sha256));
+        assert_eq!(Algorithm::from_config(Checksum::Md5), None);
     }
 }

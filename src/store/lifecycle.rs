@@ -11,12 +11,10 @@ use quick_xml::Reader;
 /// The rule the config asks for: the key template's fixed prefix, moved to
 /// `tiering.storage_class` after `tiering.transition_days`.
 pub fn wanted(cfg: &crate::config::Config) -> anyhow::Result<Rule> {
-    let t = crate::keys::Template::parse(&cfg.store.key_template)
-        .map_err(|e| anyhow::anyhow!("`store.key_template`: {e}"))?;
     Ok(camvault_rule(
-        t.prefix(),
+        cfg.store.key_template.prefix(),
         cfg.tiering.transition_days,
-        &cfg.tiering.storage_class,
+        cfg.tiering.storage_class.as_str(),
     ))
 }
 

@@ -65,25 +65,9 @@ pub fn is_archive_class(class: &str) -> bool {
     )
 }
 
-/// How fast an archived object is brought back. Names as OSS and S3 spell them; Deep
-/// Cold Archive offers Expedited (within 12 h) and Standard (within 48 h).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RestoreTier {
-    Expedited,
-    Standard,
-    Bulk,
-}
-
-impl RestoreTier {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RestoreTier::Expedited => "Expedited",
-            RestoreTier::Standard => "Standard",
-            RestoreTier::Bulk => "Bulk",
-        }
-    }
-}
+/// How fast an archived object is brought back: a config value (`restore.tier`), so it
+/// lives in `config`.
+pub use crate::config::RestoreTier;
 
 /// Where the readable copy of an archived object stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

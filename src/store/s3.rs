@@ -422,9 +422,9 @@ impl S3Store {
             timeout: Duration::from_secs(s.timeout_secs),
             threshold: s.multipart_threshold_mb << 20,
             part_size: s.part_size_mb << 20,
-            lock: (s.object_lock_days > 0).then(|| (s.object_lock_mode.clone(), s.object_lock_days)),
-            sum: Algorithm::from_config(&s.checksum),
-            sum_auto: s.checksum == "auto",
+            lock: (s.object_lock_days > 0).then(|| (s.object_lock_mode.as_str().to_string(), s.object_lock_days)),
+            sum: Algorithm::from_config(s.checksum),
+            sum_auto: s.checksum == crate::config::Checksum::Auto,
             sum_state: SumState::default(),
         })
     }

@@ -40,7 +40,7 @@ pub fn findings(cfg: &Config, s: &BucketSettings) -> Vec<Finding> {
     let mut out = Vec::new();
     let class = cfg.tiering.storage_class.as_str();
     if let Some(r) = &s.redundancy {
-        if r == "ZRS" && matches!(class, "ColdArchive" | "DeepColdArchive") {
+        if r == "ZRS" && cfg.tiering.storage_class.needs_lrs() {
             out.push(Finding {
                 bad: true,
                 what: format!("the bucket is zone-redundant (ZRS): ZRS holds Standard, IA and Archive only, so `tiering.storage_class = \"{class}\"` can never take effect, and ZRS cannot be turned off"),
@@ -176,7 +176,7 @@ mod tests {
         let mut c = Config::default();
         c.store.kind = StoreKind::Oss;
         c.store.oss.region = region.into();
-        c.tiering.storage_class = "DeepColdArchive".into();
+        c.tiering.storage_class = crate::config::StorageClass::DeepColdArchive;
         c
     }
 

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::config::{parse_hhmm, Upload};
+use crate::config::{TimeWindow, Upload};
 
 pub struct RateLimiter {
     base: u64,
-    /// (from, to, bytes/s) in minutes after local midnight; `to < from` wraps midnight.
-    windows: Vec<(u32, u32, u64)>,
+    /// (window, bytes/s), in the host's zone.
+    windows: Vec<(TimeWindow, u64)>,
     next_free: Mutex<Instant>,
 }
 
@@ -19,7 +19,7 @@ impl RateLimiter {
         let windows = cfg
             .bandwidth_schedule
             .iter()
-            .filter_map(|w| Some((parse_hhmm(&w.from).ok()?, parse_hhmm(&w.to).ok()?, w.limit.0)))
+            .map(|w| (w.window(), w.limit.0))
             .collect();
         RateLimiter {
             base: cfg.bandwidth_limit.0,
@@ -30,21 +30,16 @@ impl RateLimiter {
 
     /// Bytes per second allowed at `minute` after local midnight; 0 = unlimited.
     pub fn limit_at(&self, minute: u32) -> u64 {
-        for &(from, to, limit) in &self.windows {
-            let inside = if from <= to {
-                minute >= from && minute < to
-            } else {
-                minute >= from || minute < to
-            };
-            if inside {
-                return limit;
+        for (window, limit) in &self.windows {
+            if window.contains(minute) {
+                return *limit;
             }
         }
         self.base
     }
 
     pub fn is_unlimited(&self) -> bool {
-        self.base == 0 && self.windows.iter().all(|w| w.2 == 0)
+        self.base == 0 && self.windows.iter().all(|w| w.1 == 0)
     }
 
     /// Waits until `n` more bytes may be sent.
@@ -79,13 +74,13 @@ mod tests {
             bandwidth_limit: ByteSize(100),
             bandwidth_schedule: vec![
                 BandwidthWindow {
-                    from: "18:00".into(),
-                    to: "23:00".into(),
+                    from: "18:00".parse().unwrap(),
+                    to: "23:00".parse().unwrap(),
                     limit: ByteSize(10),
                 },
                 BandwidthWindow {
-                    from: "23:30".into(),
-                    to: "06:00".into(),
+                    from: "23:30".parse().unwrap(),
+                    to: "06:00".parse().unwrap(),
                     limit: ByteSize(0),
                 },
             ],

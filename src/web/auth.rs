@@ -65,10 +65,9 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))
 }
 
-/// Whether `hash` is a PHC string this build can verify against.
-pub fn valid_hash(hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| h.algorithm.as_str().starts_with("argon2"))
-}
+/// Whether `hash` is a PHC string this build can verify against (checked when the
+/// config is loaded, so it lives in `config`).
+pub use crate::config::valid_hash;
 
 fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())

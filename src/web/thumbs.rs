@@ -24,10 +24,8 @@ pub const PREFIX: &str = "thumbs/";
 /// The store key of a clip's thumbnail: `thumbs/` + the clip's key without the template's
 /// fixed prefix, `.jpg` for its extension.
 pub fn store_key(cfg: &Config, key: &str) -> String {
-    let fixed = crate::keys::Template::parse(&cfg.store.key_template)
-        .map(|t| t.prefix().to_string())
-        .unwrap_or_default();
-    let rest = key.strip_prefix(fixed.as_str()).unwrap_or(key);
+    let fixed = cfg.store.key_template.prefix();
+    let rest = key.strip_prefix(fixed).unwrap_or(key);
     let stem = rest.strip_suffix(".mp4").unwrap_or(rest);
     format!("{PREFIX}{stem}.jpg")
 }
@@ -71,7 +69,7 @@ pub async fn upload(cfg: &Config, cat: &Catalog, store: &dyn crate::store::Backe
             if let Ok(m) = std::fs::metadata(&file) {
                 let mut body = crate::upload::body::Body::open(&file, m.len(), None).await?;
                 match store
-                    .put(&store_key(cfg, &key), &mut body, &cfg.store.storage_class)
+                    .put(&store_key(cfg, &key), &mut body, cfg.store.storage_class.as_str())
                     .await
                 {
                     Ok(()) => n += 1,

@@ -1,0 +1,341 @@
+//! The pipeline's sections: paths, capture, upload, cache, tiering, log, HTTP, verify,
+//! restore, health and cameras, each with its defaults.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Deserializer};
+
+use super::class::{archive_class, StorageClass};
+use super::time::TimeOfDay;
+use super::values::{keyed, ByteSize, Secret};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Paths {
+    pub inbox: PathBuf,
+    pub vault: PathBuf,
+    pub catalog: PathBuf,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths {
+            inbox: "inbox".into(),
+            vault: "vault".into(),
+            catalog: "catalog.sqlite".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Capture {
+    /// A file is complete when its size and mtime have not changed for this long.
+    pub settle_secs: u64,
+    /// Full rescan of the inbox, the safety net under inotify.
+    pub rescan_secs: u64,
+    /// Zone of cameras without their own; empty = the host's zone.
+    pub timezone: String,
+    /// A file the camera may still append to (fragmented MP4, in-progress name) is held
+    /// this long after its last write before it is uploaded (or, for an in-progress name,
+    /// captured): longer than the camera's NAS sync interval, so that a clip written in
+    /// bursts is uploaded once, finished (docs/cameras.md).
+    pub hold_secs: u64,
+}
+
+impl Default for Capture {
+    fn default() -> Self {
+        Capture {
+            settle_secs: 120,
+            rescan_secs: 300,
+            timezone: String::new(),
+            hold_secs: 3900,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Upload {
+    pub concurrency: usize,
+    pub retry_initial_secs: u64,
+    pub retry_max_secs: u64,
+    /// Bytes per second across all uploads; 0 = unlimited.
+    pub bandwidth_limit: ByteSize,
+    /// Time-of-day overrides of `bandwidth_limit`, in the host's zone.
+    pub bandwidth_schedule: Vec<BandwidthWindow>,
+}
+
+impl Default for Upload {
+    fn default() -> Self {
+        Upload {
+            concurrency: 2,
+            retry_initial_secs: 5,
+            retry_max_secs: 3600,
+            bandwidth_limit: ByteSize(0),
+            bandwidth_schedule: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BandwidthWindow {
+    /// `HH:MM`, inclusive.
+    #[serde(deserialize_with = "bandwidth_from")]
+    pub from: TimeOfDay,
+    /// `HH:MM`, exclusive; may be earlier than `from` to wrap past midnight.
+    #[serde(deserialize_with = "bandwidth_to")]
+    pub to: TimeOfDay,
+    pub limit: ByteSize,
+}
+
+impl BandwidthWindow {
+    pub fn window(&self) -> super::TimeWindow {
+        super::TimeWindow {
+            from: self.from,
+            to: self.to,
+        }
+    }
+}
+
+fn bandwidth_from<'de, D: Deserializer<'de>>(d: D) -> Result<TimeOfDay, D::Error> {
+    keyed(d, "upload.bandwidth_schedule.from", str::parse)
+}
+
+fn bandwidth_to<'de, D: Deserializer<'de>>(d: D) -> Result<TimeOfDay, D::Error> {
+    keyed(d, "upload.bandwidth_schedule.to", str::parse)
+}
+
+/// The bucket's lifecycle rule that moves recordings to an archive class.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tiering {
+    /// Days after upload before the rule moves an object.
+    pub transition_days: u32,
+    /// Target class: IA, Archive, ColdArchive or DeepColdArchive.
+    #[serde(deserialize_with = "tiering_class")]
+    pub storage_class: StorageClass,
+}
+
+fn tiering_class<'de, D: Deserializer<'de>>(d: D) -> Result<StorageClass, D::Error> {
+    keyed(d, "tiering.storage_class", archive_class)
+}
+
+impl Default for Tiering {
+    fn default() -> Self {
+        Tiering {
+            transition_days: 30,
+            storage_class: StorageClass::DeepColdArchive,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cache {
+    /// Verified files kept in the vault, oldest purged first beyond this.
+    pub max_bytes: ByteSize,
+    /// Verified files older than this (by capture time) are purged.
+    pub max_days: u64,
+    /// Below this free space on the vault's disk, purge down to `min_days` and warn.
+    pub min_free: ByteSize,
+    /// Days of verified footage kept even when the disk is low.
+    pub min_days: u64,
+    /// How often the cache keeper runs.
+    pub interval_secs: u64,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache {
+            max_bytes: ByteSize(50 << 30),
+            max_days: 30,
+            min_free: ByteSize(5 << 30),
+            min_days: 1,
+            interval_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `camvault=debug`.
+    pub level: String,
+}
+
+/// The HTTP endpoint of `serve`: the web interface, `/metrics`, `/healthz`, the JSON API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http {
+    pub enabled: bool,
+    /// Address and port. Loopback: no login. Any other address needs `password_hash`.
+    pub listen: String,
+    /// Argon2 hash (PHC string) of the web password, written by `camvault passwd`.
+    pub password_hash: Secret,
+    /// Mark the session cookie `Secure` (sent over HTTPS only). Turn off only when browsers
+    /// reach camvault over plain HTTP on a trusted LAN, without a TLS reverse proxy.
+    pub secure_cookie: bool,
+    /// A login session ends after this many hours.
+    pub session_hours: u64,
+    /// Where thumbnails and transcoded clips are kept (relative to the config's directory).
+    pub cache_dir: PathBuf,
+    /// Open HTTP connections at most (more wait until one closes): each holds a file
+    /// descriptor that capture, the catalog and uploads also need.
+    pub max_connections: usize,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            enabled: true,
+            listen: "127.0.0.1:8640".into(),
+            password_hash: Secret::default(),
+            secure_cookie: true,
+            session_hours: 168,
+            cache_dir: "webcache".into(),
+            max_connections: 128,
+        }
+    }
+}
+
+/// The verification `serve` runs on its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Verify {
+    /// Every stored object is checked (size and CRC-64 against the store) within this many days.
+    pub period_days: u64,
+    /// Random objects still in Standard re-read byte for byte every hour.
+    pub deep_sample: usize,
+}
+
+impl Default for Verify {
+    fn default() -> Self {
+        Verify {
+            period_days: 7,
+            deep_sample: 1,
+        }
+    }
+}
+
+/// How fast an archived object is brought back. Names as OSS and S3 spell them; Deep
+/// Cold Archive offers Expedited (within 12 h) and Standard (within 48 h).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RestoreTier {
+    Expedited,
+    Standard,
+    Bulk,
+}
+
+impl RestoreTier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestoreTier::Expedited => "Expedited",
+            RestoreTier::Standard => "Standard",
+            RestoreTier::Bulk => "Bulk",
+        }
+    }
+}
+
+/// Bringing clips back from the archive classes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Restore {
+    /// Where restored clips are put, one directory per restore.
+    pub dir: PathBuf,
+    /// `expedited`, `standard` or `bulk` (Deep Cold Archive: ≤ 12 h or ≤ 48 h).
+    pub tier: RestoreTier,
+    /// Days a restored copy stays readable in the store (it is downloaded at once).
+    pub days: u32,
+    /// First wait before asking the store whether a restore is done; doubles up to `poll_max_secs`.
+    pub poll_secs: u64,
+    pub poll_max_secs: u64,
+    /// `serve` restores one small archived clip this often and checks it byte for byte,
+    /// proof that the archive can be read back; 0 = never.
+    pub drill_days: u64,
+}
+
+impl Default for Restore {
+    fn default() -> Self {
+        Restore {
+            dir: "restores".into(),
+            tier: RestoreTier::Standard,
+            days: 3,
+            poll_secs: 600,
+            poll_max_secs: 3600,
+            drill_days: 30,
+        }
+    }
+}
+
+
+/// Thresholds of the health rules (`status`, `/healthz`, `camvault_health_problems`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Health {
+    /// The oldest file not yet verified may wait this long.
+    pub max_pending_age_secs: u64,
+    /// A camera with no new file for this long (counting only its usual active hours,
+    /// once learned) is reported silent.
+    pub camera_silent_hours: u64,
+    /// A camera clock off by more than this is reported.
+    pub clock_skew_minutes: u64,
+    /// Days past the transition age before an object still in Standard is reported.
+    pub transition_grace_days: u64,
+    /// More failing files than this is a problem.
+    pub max_failed_files: u64,
+    /// The catalog is backed up to the store this often (hours); a backup older than
+    /// twice this is a problem.
+    pub catalog_backup_hours: u64,
+    /// `serve`'s resident memory above this for `resource_minutes` is a problem.
+    pub max_rss: ByteSize,
+    /// `serve`'s CPU use (percent of one core) above this for `resource_minutes` is a problem.
+    pub max_cpu_percent: u64,
+    /// How long RSS or CPU must stay above their limit before the `resources` rule fires.
+    pub resource_minutes: u64,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            max_pending_age_secs: 3600,
+            camera_silent_hours: 24,
+            clock_skew_minutes: 10,
+            transition_grace_days: 3,
+            max_failed_files: 0,
+            catalog_backup_hours: 24,
+            max_rss: ByteSize(256 << 20),
+            max_cpu_percent: 50,
+            resource_minutes: 10,
+        }
+    }
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Camera {
+    /// Display name and key component; default the MAC in lower case.
+    pub name: String,
+    /// IANA zone the camera's clock runs in; default `capture.timezone`, then the host's.
+    pub timezone: String,
+}
