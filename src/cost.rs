@@ -240,7 +240,8 @@ pub fn bill_now(cfg: &crate::config::Config, cat: &crate::catalog::Catalog, now_
         standard_gb,
         archive_gb,
         daily_gb: last_week as f64 / GB / 7.0,
-        monthly_cny: standard_gb * p.standard_gb_month + archive_gb * storage_price(p, cfg.tiering.storage_class.as_str()),
+        monthly_cny: standard_gb * p.standard_gb_month
+            + archive_gb * storage_price(p, cfg.tiering.storage_class.as_str()),
     })
 }
 

@@ -41,8 +41,7 @@ pub fn rebuild(cfg: Config, force: bool) -> Result<ExitCode> {
                 .find(|(mac, c)| {
                     c.name == *camera || crate::config::normalize_mac(mac).as_deref() == Some(camera.as_str())
                 })
-                .map(|(_, c)| c.timezone.clone())
-                .filter(|t| !t.is_empty())
+                .and_then(|(_, c)| c.timezone.as_ref().map(|z| z.name().to_string()))
                 .unwrap_or_else(|| cfg.default_zone().1);
             for m in list {
                 let mut ids = Vec::new();

@@ -255,7 +255,7 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
     let (_, zone) = cfg.default_zone();
     r.ok(&format!(
         "default camera time zone: {zone}{}",
-        if cfg.capture.timezone.is_empty() {
+        if cfg.capture.timezone.is_none() {
             " (this machine's)"
         } else {
             ""

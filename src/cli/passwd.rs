@@ -23,7 +23,7 @@ pub fn run(config: &Path) -> Result<ExitCode> {
     write_private(config, &new, None)?;
     println!("web password set in {} (as an Argon2 hash)", config.display());
     match crate::config::Config::parse(&new) {
-        Ok(c) if c.http.listen.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().is_loopback()) => println!(
+        Ok(c) if c.http.listen.ip().is_loopback() => println!(
             "`http.listen` is {} (loopback): no login is asked there; set it to e.g. \"0.0.0.0:8640\" to reach the web interface from the LAN",
             c.http.listen
         ),

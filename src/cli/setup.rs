@@ -570,7 +570,7 @@ fn cameras(cur: &Config, ask: &Prompt, given: Vec<CameraAnswer>) -> Result<Vec<C
         .map(|(mac, c)| CameraAnswer {
             mac: mac.clone(),
             name: c.name.clone(),
-            timezone: c.timezone.clone(),
+            timezone: c.timezone.as_ref().map(|z| z.name().to_string()).unwrap_or_default(),
         })
         .collect();
     if !given.is_empty() {

@@ -1,8 +1,91 @@
 //! Cameras as the pipeline sees them: the id used in keys and the zone of their clock.
 
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
 use jiff::tz::TimeZone;
+use serde::{de, Deserialize, Deserializer};
 
 use super::Config;
+
+/// `[cameras.<MAC>]`: one camera's settings, keyed by its MAC (12 hex digits, any case,
+/// `:` or `-` allowed).
+#[derive(Debug, Clone, Default)]
+pub struct Camera {
+    /// Display name and key component; default the MAC in lower case.
+    pub name: String,
+    /// IANA zone the camera's clock runs in; default `capture.timezone`, then the host's.
+    pub timezone: Option<Zone>,
+}
+
+/// An IANA time zone of the config, with its name as written.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    name: String,
+    tz: TimeZone,
+}
+
+impl Zone {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn tz(&self) -> &TimeZone {
+        &self.tz
+    }
+}
+
+impl PartialEq for Zone {
+    fn eq(&self, other: &Zone) -> bool {
+        self.name == other.name
+    }
+}
+
+impl FromStr for Zone {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Zone, String> {
+        zone(s).map(|tz| Zone {
+            name: s.to_string(),
+            tz,
+        })
+    }
+}
+
+impl fmt::Display for Zone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+/// A zone key: `""` (the default) is none. `key` names it in the error.
+fn optional_zone(s: &str, key: &str) -> Result<Option<Zone>, String> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse().map(Some).map_err(|e| format!("`{key}`: {e}"))
+}
+
+/// `capture.timezone`.
+pub(super) fn capture_zone<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Zone>, D::Error> {
+    optional_zone(&String::deserialize(d)?, "capture.timezone").map_err(de::Error::custom)
+}
+
+/// `[cameras]`: each camera's zone is parsed here, where its key is known for the error.
+pub(super) fn cameras<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Camera>, D::Error> {
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields, default)]
+    struct Raw {
+        name: String,
+        timezone: String,
+    }
+    BTreeMap::<String, Raw>::deserialize(d)?
+        .into_iter()
+        .map(|(key, c)| {
+            let timezone = optional_zone(&c.timezone, &format!("cameras.{key}.timezone")).map_err(de::Error::custom)?;
+            Ok((key, Camera { name: c.name, timezone }))
+        })
+        .collect()
+}
 
 /// A camera as the pipeline sees it: id used in keys, zone for its clock.
 #[derive(Debug, Clone)]
@@ -15,10 +98,8 @@ pub struct CameraInfo {
 impl Config {
     /// The default zone for cameras without their own.
     pub fn default_zone(&self) -> (TimeZone, String) {
-        if !self.capture.timezone.is_empty() {
-            if let Ok(tz) = zone(&self.capture.timezone) {
-                return (tz, self.capture.timezone.clone());
-            }
+        if let Some(z) = &self.capture.timezone {
+            return (z.tz.clone(), z.name.clone());
         }
         let tz = TimeZone::system();
         let name = tz.iana_name().unwrap_or("UTC").to_string();
@@ -38,8 +119,8 @@ impl Config {
                 .filter(|c| !c.name.is_empty())
                 .map(|c| c.name.clone())
                 .unwrap_or_else(|| mac.to_string());
-            let (tz, tz_name) = match conf.filter(|c| !c.timezone.is_empty()) {
-                Some(c) => (zone(&c.timezone).unwrap_or(default_tz), c.timezone.clone()),
+            let (tz, tz_name) = match conf.and_then(|c| c.timezone.as_ref()) {
+                Some(z) => (z.tz.clone(), z.name.clone()),
                 None => (default_tz, default_name),
             };
             return CameraInfo { id, tz, tz_name };
@@ -75,10 +156,8 @@ impl Config {
         if let Some(c) = camera {
             for (k, conf) in &self.cameras {
                 let mac = normalize_mac(k).unwrap_or_default();
-                if (conf.name == c || mac == c) && !conf.timezone.is_empty() {
-                    if let Ok(tz) = zone(&conf.timezone) {
-                        return tz;
-                    }
+                if let Some(z) = conf.timezone.as_ref().filter(|_| conf.name == c || mac == c) {
+                    return z.tz.clone();
                 }
             }
         }
@@ -86,7 +165,7 @@ impl Config {
     }
 }
 
-pub(super) fn zone(name: &str) -> Result<TimeZone, String> {
+fn zone(name: &str) -> Result<TimeZone, String> {
     TimeZone::get(name)
         .map_err(|_| format!("{name:?} is not a known IANA time zone; use e.g. \"Asia/Shanghai\" or \"Europe/Berlin\""))
 }

@@ -120,18 +120,28 @@ mod tests {
         }
         assert_eq!(StorageClass::DeepColdArchive.s3_name(), "DEEP_ARCHIVE");
         assert_eq!(StorageClass::from_s3_name("GLACIER"), Some(StorageClass::ColdArchive));
-        assert_eq!(StorageClass::from_name("DEEP_ARCHIVE"), None, "S3's names are not camvault's");
+        assert_eq!(
+            StorageClass::from_name("DEEP_ARCHIVE"),
+            None,
+            "S3's names are not camvault's"
+        );
         let archive: Vec<_> = StorageClass::ALL.into_iter().filter(|c| c.is_archive()).collect();
         assert_eq!(
             archive,
-            [StorageClass::Archive, StorageClass::ColdArchive, StorageClass::DeepColdArchive]
+            [
+                StorageClass::Archive,
+                StorageClass::ColdArchive,
+                StorageClass::DeepColdArchive
+            ]
         );
     }
 
     #[test]
     fn upload_and_archive_classes() {
         assert_eq!(upload_class("STANDARD"), Ok(StorageClass::Standard));
-        assert!(upload_class("DeepColdArchive").unwrap_err().contains("upload in Standard"));
+        assert!(upload_class("DeepColdArchive")
+            .unwrap_err()
+            .contains("upload in Standard"));
         assert_eq!(archive_class("ColdArchive"), Ok(StorageClass::ColdArchive));
         assert!(archive_class("Standard").is_err());
         assert!(archive_class("GLACIER").is_err());

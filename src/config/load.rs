@@ -41,7 +41,6 @@ impl Config {
         Ok(cfg)
     }
 
-
     fn base(&self) -> PathBuf {
         self.source.parent().map(Path::to_path_buf).unwrap_or_default()
     }

@@ -34,13 +34,12 @@ mod validate;
 mod values;
 
 pub use alerts::{Alerts, Channel, ChannelKind};
-pub use cameras::{normalize_mac, CameraInfo};
+pub use cameras::{normalize_mac, Camera, CameraInfo, Zone};
 pub use class::StorageClass;
 pub use prices::Prices;
 pub use samba::Samba;
 pub use sections::{
-    BandwidthWindow, Cache, Camera, Capture, Health, Http, Log, LogFormat, Paths, Restore, RestoreTier, Tiering,
-    Upload, Verify,
+    BandwidthWindow, Cache, Capture, Health, Http, Log, LogFormat, Paths, Restore, RestoreTier, Tiering, Upload, Verify,
 };
 pub use smtp::{Security, SmtpUrl};
 pub use store::{Checksum, FsStore, LockMode, OssSignature, OssStore, S3Store, Store, StoreKind};
@@ -71,6 +70,7 @@ pub struct Config {
     pub verify: Verify,
     pub restore: Restore,
     /// Per camera, keyed by MAC (12 hex digits, any case, `:` or `-` allowed).
+    #[serde(deserialize_with = "cameras::cameras")]
     pub cameras: BTreeMap<String, Camera>,
     /// Where the file was read from; set by [`Config::load`].
     #[serde(skip)]

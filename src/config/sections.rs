@@ -1,6 +1,7 @@
 //! The pipeline's sections: paths, capture, upload, cache, tiering, log, HTTP, verify,
 //! restore, health and cameras, each with its defaults.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer};
@@ -35,7 +36,8 @@ pub struct Capture {
     /// Full rescan of the inbox, the safety net under inotify.
     pub rescan_secs: u64,
     /// Zone of cameras without their own; empty = the host's zone.
-    pub timezone: String,
+    #[serde(deserialize_with = "super::cameras::capture_zone")]
+    pub timezone: Option<super::Zone>,
     /// A file the camera may still append to (fragmented MP4, in-progress name) is held
     /// this long after its last write before it is uploaded (or, for an in-progress name,
     /// captured): longer than the camera's NAS sync interval, so that a clip written in
@@ -48,7 +50,7 @@ impl Default for Capture {
         Capture {
             settle_secs: 120,
             rescan_secs: 300,
-            timezone: String::new(),
+            timezone: None,
             hold_secs: 3900,
         }
     }
@@ -172,7 +174,8 @@ pub struct Log {
 pub struct Http {
     pub enabled: bool,
     /// Address and port. Loopback: no login. Any other address needs `password_hash`.
-    pub listen: String,
+    #[serde(deserialize_with = "listen")]
+    pub listen: SocketAddr,
     /// Argon2 hash (PHC string) of the web password, written by `camvault passwd`.
     pub password_hash: Secret,
     /// Mark the session cookie `Secure` (sent over HTTPS only). Turn off only when browsers
@@ -191,7 +194,7 @@ impl Default for Http {
     fn default() -> Self {
         Http {
             enabled: true,
-            listen: "127.0.0.1:8640".into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8640)),
             password_hash: Secret::default(),
             secure_cookie: true,
             session_hours: 168,
@@ -199,6 +202,13 @@ impl Default for Http {
             max_connections: 128,
         }
     }
+}
+
+fn listen<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    keyed(d, "http.listen", |s| {
+        s.parse()
+            .map_err(|_| "write an address and port such as \"127.0.0.1:8640\"".to_string())
+    })
 }
 
 /// The verification `serve` runs on its own.
@@ -271,7 +281,6 @@ impl Default for Restore {
     }
 }
 
-
 /// Thresholds of the health rules (`status`, `/healthz`, `camvault_health_problems`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -329,13 +338,4 @@ pub enum LogFormat {
     #[default]
     Text,
     Json,
-}
-
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct Camera {
-    /// Display name and key component; default the MAC in lower case.
-    pub name: String,
-    /// IANA zone the camera's clock runs in; default `capture.timezone`, then the host's.
-    pub timezone: String,
 }

@@ -97,6 +97,15 @@ pub enum OssSignature {
     V1,
 }
 
+impl std::fmt::Display for OssSignature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            OssSignature::V4 => "v4",
+            OssSignature::V1 => "v1",
+        })
+    }
+}
+
 impl TryFrom<String> for OssSignature {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {

@@ -20,6 +20,11 @@ pub fn parse_hhmm(s: &str) -> Result<u32, String> {
 pub struct TimeOfDay(u32);
 
 impl TimeOfDay {
+    /// `minutes` after midnight, at most 1440 (24:00).
+    pub fn from_minutes(minutes: u32) -> Option<TimeOfDay> {
+        (minutes <= 24 * 60).then_some(TimeOfDay(minutes))
+    }
+
     /// Minutes after midnight, 0 to 1440.
     pub fn minutes(self) -> u32 {
         self.0

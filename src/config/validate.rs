@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Result};
 
-use super::cameras::{normalize_mac, valid_camera_name, zone};
+use super::cameras::{normalize_mac, valid_camera_name};
 use super::{ChannelKind, Config, Samba, StoreKind};
 
 impl Config {
@@ -53,9 +53,6 @@ impl Config {
                 self.cache.min_days,
                 self.cache.max_days
             );
-        }
-        if !self.capture.timezone.is_empty() {
-            zone(&self.capture.timezone).map_err(|e| anyhow::anyhow!("`capture.timezone`: {e}"))?;
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
             anyhow::anyhow!(
@@ -171,13 +168,11 @@ impl Config {
     }
 
     fn validate_http(&self) -> Result<()> {
-        match self.http.listen.parse::<std::net::SocketAddr>() {
-            Err(_) => bail!("`http.listen` = {:?}: write an address and port such as \"127.0.0.1:8640\"", self.http.listen),
-            Ok(a) if !a.ip().is_loopback() && self.http.password_hash.0.is_empty() => bail!(
-                "`http.listen` = {:?} is not a loopback address, so the web interface needs a login: set a password with `camvault passwd` (it writes `http.password_hash`), or listen on 127.0.0.1",
+        if !self.http.listen.ip().is_loopback() && self.http.password_hash.0.is_empty() {
+            bail!(
+                "`http.listen` = \"{}\" is not a loopback address, so the web interface needs a login: set a password with `camvault passwd` (it writes `http.password_hash`), or listen on 127.0.0.1",
                 self.http.listen
-            ),
-            Ok(_) => {}
+            );
         }
         if !self.http.password_hash.0.is_empty() && !valid_hash(&self.http.password_hash.0) {
             bail!("`http.password_hash` is not an Argon2 hash; set it again with `camvault passwd`");
@@ -243,9 +238,6 @@ impl Config {
             })?;
             if let Some(other) = seen.insert(mac.clone(), key) {
                 bail!("`cameras.{key}` and `cameras.{other}` are the same camera ({mac})");
-            }
-            if !cam.timezone.is_empty() {
-                zone(&cam.timezone).map_err(|e| anyhow::anyhow!("`cameras.{key}.timezone`: {e}"))?;
             }
             if !cam.name.is_empty() && !valid_camera_name(&cam.name) {
                 bail!(

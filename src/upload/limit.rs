@@ -16,11 +16,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(cfg: &Upload) -> RateLimiter {
-        let windows = cfg
-            .bandwidth_schedule
-            .iter()
-            .map(|w| (w.window(), w.limit.0))
-            .collect();
+        let windows = cfg.bandwidth_schedule.iter().map(|w| (w.window(), w.limit.0)).collect();
         RateLimiter {
             base: cfg.bandwidth_limit.0,
             windows,

@@ -200,7 +200,7 @@ pub async fn serve(
     restore_wake: Arc<tokio::sync::Notify>,
     stop: CancellationToken,
 ) -> Result<()> {
-    let addr: SocketAddr = cfg.http.listen.parse().context("`http.listen`")?;
+    let addr: SocketAddr = cfg.http.listen;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on `http.listen` = {addr}: is another program (or camvault) using the port?")
     })?;
