@@ -65,7 +65,7 @@ pub async fn bucket_numbers(
     let template = &cfg.store.key_template;
     let unknown: Vec<&str> = listing
         .iter()
-        .filter(|o| crate::recordings::is_recording(&template, &o.key, o.size) && !known.contains(&o.key))
+        .filter(|o| crate::recordings::is_recording(template, &o.key, o.size) && !known.contains(&o.key))
         .map(|o| o.key.as_str())
         .collect();
     let missing: Vec<&String> = verified.iter().filter(|k| !listed.contains(k.as_str())).collect();

@@ -273,7 +273,7 @@ pub fn out_dir(cfg: &Config, r: &RestoreRow) -> PathBuf {
 fn clip_path(cfg: &Config, dir: &Path, key: &str) -> PathBuf {
     let prefix = cfg.store.key_template.prefix();
     // Keys come from the store too (adopted ones): never `..` or a too-long name here.
-    dir.join(crate::keys::local_path(key.strip_prefix(&prefix).unwrap_or(key)))
+    dir.join(crate::keys::local_path(key.strip_prefix(prefix).unwrap_or(key)))
 }
 
 /// What one `step` did.
