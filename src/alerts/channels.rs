@@ -298,7 +298,7 @@ mod tests {
             chat_id: String::new(),
             username: String::new(),
             password: Default::default(),
-            smtp: None,
+            email: None,
             from: String::new(),
             to: Vec::new(),
             ca_file: Default::default(),

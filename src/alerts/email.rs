@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use lettre::message::{header::ContentType, Mailbox};
+use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message as Mail, Tokio1Executor};
@@ -13,12 +13,12 @@ use crate::config::{Channel, Security};
 /// Sends `msg` to every address of the channel.
 pub async fn send(ch: &Channel, msg: &Message, body: String) -> Result<(), String> {
     let fail = |e: &dyn std::fmt::Display| format!("channel {}: {e}", ch.name);
-    // Parsed when the config was loaded (`alerts.channel[].url` of an e-mail channel).
-    let relay = ch.smtp.as_ref().ok_or_else(|| fail(&"`url` is not an SMTP URL"))?;
-    let from: Mailbox = ch.from.parse().map_err(|e| fail(&format!("`from`: {e}")))?;
-    let mut mail = Mail::builder().from(from).subject(&msg.title);
-    for to in &ch.to {
-        mail = mail.to(to.parse().map_err(|e| fail(&format!("`to` {to:?}: {e}")))?);
+    // Parsed when the config was loaded.
+    let email = ch.email.as_ref().ok_or_else(|| fail(&"not an e-mail channel"))?;
+    let relay = &email.relay;
+    let mut mail = Mail::builder().from(email.from.clone()).subject(&msg.title);
+    for to in &email.to {
+        mail = mail.to(to.clone());
     }
     let mail = mail.header(ContentType::TEXT_PLAIN).body(body).map_err(|e| fail(&e))?;
     let tls = || -> Result<TlsParameters, String> {

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer};
 
+use lettre::message::Mailbox;
+
 use super::smtp::SmtpUrl;
 use super::time::TimeWindow;
 use super::values::{keyed, Secret};
@@ -66,9 +68,18 @@ pub struct Channel {
     /// A PEM file with the CA of a relay whose certificate is self-signed.
     #[serde(default)]
     pub ca_file: PathBuf,
-    /// E-mail: `url` parsed, when the config is loaded (it depends on `kind`).
+    /// E-mail: `url`, `from` and `to` parsed when the config is loaded (what they must
+    /// be depends on `kind`).
     #[serde(skip)]
-    pub smtp: Option<SmtpUrl>,
+    pub email: Option<Email>,
+}
+
+/// An e-mail channel's relay and addresses, as parsed at load.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Email {
+    pub relay: SmtpUrl,
+    pub from: Mailbox,
+    pub to: Vec<Mailbox>,
 }
 
 fn quiet_hours<'de, D: Deserializer<'de>>(d: D) -> Result<Option<TimeWindow>, D::Error> {

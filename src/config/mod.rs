@@ -33,7 +33,7 @@ mod time;
 mod validate;
 mod values;
 
-pub use alerts::{Alerts, Channel, ChannelKind};
+pub use alerts::{Alerts, Channel, ChannelKind, Email};
 pub use cameras::{normalize_mac, Camera, CameraInfo, Zone};
 pub use class::StorageClass;
 pub use prices::Prices;

@@ -231,7 +231,10 @@ fn typed_values_parse() {
     assert_eq!(c.tiering.storage_class.s3_name(), "GLACIER");
     assert!(c.http.listen.ip().is_loopback());
     assert!(c.alerts.quiet_hours.is_some_and(|q| q.contains(23 * 60)));
-    let smtp = c.alerts.channel[0].smtp.as_ref().unwrap();
+    let email = c.alerts.channel[0].email.as_ref().unwrap();
+    assert_eq!(email.from.email.to_string(), "a@example.com");
+    assert_eq!(email.to.len(), 1);
+    let smtp = &email.relay;
     assert_eq!(
         (smtp.host.as_str(), smtp.port, smtp.security),
         ("mail.example.com", 587, Security::StartTls)
@@ -332,7 +335,7 @@ mod round_trip {
             proptest::prop_assert_eq!(c.store.key_template.prefix(), format!("{prefix}/"));
             proptest::prop_assert_eq!(c.http.listen, listen);
             proptest::prop_assert_eq!(c.capture.timezone.as_ref().map(|z| z.name()), Some(zone));
-            let smtp = c.alerts.channel[0].smtp.clone().unwrap();
+            let smtp = c.alerts.channel[0].email.clone().unwrap().relay;
             proptest::prop_assert_eq!((smtp.host.as_str(), smtp.port), (host.as_str(), port));
             proptest::prop_assert_eq!(smtp.to_string(), format!("{security}://{host}:{port}"));
             let got: Vec<_> = c

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{bail, Result};
 
 use super::cameras::{normalize_mac, valid_camera_name};
-use super::{ChannelKind, Config, Samba, StoreKind};
+use super::{ChannelKind, Config, Email, Samba, StoreKind};
 
 impl Config {
     /// Checks every section, and completes what depends on more than one value.
@@ -201,24 +201,27 @@ impl Config {
                 );
             }
             if c.kind == ChannelKind::Email {
-                match c.url.parse() {
-                    Ok(relay) => c.smtp = Some(relay),
-                    Err(e) => bail!("`alerts.channel[{i}].url` ({}): {e}", c.name),
-                }
-                for a in c.to.iter().chain(std::iter::once(&c.from)) {
-                    if a.parse::<lettre::message::Mailbox>().is_err() {
-                        bail!(
+                let relay = c
+                    .url
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("`alerts.channel[{i}].url` ({}): {e}", c.name))?;
+                let mailbox = |a: &String| {
+                    a.parse().map_err(|_| {
+                        anyhow::anyhow!(
                             "`alerts.channel[{i}]` ({}): {a:?} is not an e-mail address (`from` and every `to` must be one, e.g. \"camvault <me@example.com>\")",
                             c.name
-                        );
-                    }
-                }
+                        )
+                    })
+                };
+                let to = c.to.iter().map(mailbox).collect::<Result<Vec<_>>>()?;
+                let from = mailbox(&c.from)?;
                 if c.to.is_empty() {
                     bail!(
                         "`alerts.channel[{i}]` ({}): e-mail needs at least one address in `to`",
                         c.name
                     );
                 }
+                c.email = Some(Email { relay, from, to });
             }
             if c.kind == ChannelKind::Telegram && (c.token.0.is_empty() || c.chat_id.is_empty()) {
                 bail!(
