@@ -38,3 +38,4 @@ pub mod tiers;
 pub mod upload;
 pub mod verify;
 pub mod web;
+pub mod workers;
