@@ -26,6 +26,7 @@ pub mod inbox;
 pub mod keys;
 pub mod ledger;
 pub mod manifest;
+pub mod media;
 pub mod metrics;
 pub mod modes;
 pub mod recordings;

@@ -284,7 +284,10 @@ impl Streak {
 
     pub fn ok(&mut self) {
         if self.failures > 0 {
-            info!(worker = self.what, "{}: works again after {} failure(s)", self.what, self.failures);
+            info!(
+                worker = self.what,
+                "{}: works again after {} failure(s)", self.what, self.failures
+            );
         }
         self.failures = 0;
     }
@@ -559,7 +562,11 @@ mod tests {
         stop.cancel();
         let late = runner.await.unwrap();
         assert_eq!(late, vec!["stubborn"]);
-        assert_eq!(t0.elapsed(), Duration::from_secs(7), "returns at the deadline, not later");
+        assert_eq!(
+            t0.elapsed(),
+            Duration::from_secs(7),
+            "returns at the deadline, not later"
+        );
         let s = board.snapshot();
         assert!(s[1].done && s[1].last_ok_ms.is_some(), "{s:?}");
         assert!(s[0].busy && !s[0].done, "{s:?}");
