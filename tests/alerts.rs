@@ -333,6 +333,7 @@ fn mails(dir: &std::path::Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn email_goes_through_starttls_with_auth() {
+    needs!(PYTHON);
     let relay = relay();
     let channel = |password: &str| {
         format!(

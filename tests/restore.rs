@@ -356,6 +356,7 @@ fn get_fetches_one_clip_from_the_cache_or_the_store() {
 
 #[test]
 fn merged_restore_joins_real_clips_with_ffmpeg() {
+    needs!(FFMPEG);
     let env = Env::new(1, "");
     let t0 = now_unix() - 2 * 3600;
     for i in 0..3 {

@@ -34,24 +34,8 @@ fn prerequisites() -> bool {
             assert!(st.success(), "useradd");
         }
     });
-    assert!(
-        Path::new("/usr/sbin/smbd").exists(),
-        "smbd is needed: apt-get install samba (.ci/run does)"
-    );
-    assert!(
-        has_prog("smbclient"),
-        "smbclient is needed: apt-get install smbclient (.ci/run does)"
-    );
-    true
-}
-
-fn has_prog(p: &str) -> bool {
-    Command::new(p)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
+    // smbd and smbclient; pysmb (the camera) from the test venv.
+    ready(&SAMBA) && ready(&PYTHON)
 }
 
 /// Gives the camera user its Samba password in the passdb `conf` names.

@@ -234,6 +234,7 @@ fn off_loopback_needs_a_password_sessions_csrf_and_a_rate_limit() {
 
 #[test]
 fn loopback_needs_no_login_but_posts_need_the_csrf_token() {
+    needs!(FFMPEG);
     let port = free_port();
     let env = Env::new(1, &listen(&format!("127.0.0.1:{port}")));
     // Yesterday noon: the two clips a minute apart are on the same local day whatever the hour.
@@ -411,6 +412,7 @@ fn loopback_needs_no_login_but_posts_need_the_csrf_token() {
 
 #[test]
 fn a_missing_ffmpeg_is_named_on_playback() {
+    needs!(FFMPEG);
     let port = free_port();
     let env = Env::new(1, &listen(&format!("127.0.0.1:{port}")));
     let t = now_unix() - 3600;
@@ -480,6 +482,7 @@ fn browser(mode: &str, args: serde_json::Value) {
 
 #[test]
 fn browser_timeline_playback_calendar_search_and_restore() {
+    needs!(PYTHON, FFMPEG, CHROMIUM);
     let port = free_port();
     let env = Env::new(
         1,
@@ -539,6 +542,7 @@ fn browser_timeline_playback_calendar_search_and_restore() {
 
 #[test]
 fn browser_login_off_loopback() {
+    needs!(PYTHON, CHROMIUM);
     let port = free_port();
     // Plain HTTP in the test, so the cookie cannot be Secure-only.
     let env = Env::new(
