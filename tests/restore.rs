@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -43,15 +43,14 @@ fn item_states(s: &serde_json::Value) -> Vec<String> {
 
 /// Polls until restore `id` has ended, while `serve` drives it.
 fn wait_restore(env: &Env, id: u64, limit: Duration) -> serde_json::Value {
-    let t0 = Instant::now();
-    loop {
+    poll(limit, || {
         let s = restore_status(env, id);
         if s["restore"]["state"] != "active" {
-            return s;
+            Ok(s)
+        } else {
+            Err(format!("restore #{id} did not finish: {s:#}"))
         }
-        assert!(t0.elapsed() < limit, "restore #{id} did not finish: {s:#}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    })
 }
 
 /// Four clips of 40 days ago (purged from the cache at ingest) and one of an hour ago.

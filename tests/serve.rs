@@ -16,16 +16,15 @@ fn sigterm(env: &Env, child: &mut Child) -> String {
         .status()
         .unwrap();
     assert!(st.success());
-    let t0 = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let log = std::fs::read_to_string(env.serve_log()).unwrap();
-            assert!(status.success(), "serve exited with {status:?}:\n{log}");
-            return log;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(30), "serve did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let status = poll(Duration::from_secs(30), || {
+        child
+            .try_wait()
+            .unwrap()
+            .ok_or("serve did not stop on SIGTERM".to_string())
+    });
+    let log = std::fs::read_to_string(env.serve_log()).unwrap();
+    assert!(status.success(), "serve exited with {status:?}:\n{log}");
+    log
 }
 
 #[test]

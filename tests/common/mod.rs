@@ -159,22 +159,18 @@ impl Env {
 
     /// Polls `status --json` until `pred` holds; panics with the last status after `limit`.
     pub fn wait_status(&self, limit: Duration, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-        let t0 = Instant::now();
-        loop {
+        poll(limit, || {
             let out = self.run(&["status", "--json"]);
-            if out.status.success() {
-                let s: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-                if pred(&s) {
-                    return s;
-                }
-                if t0.elapsed() > limit {
-                    panic!("timed out waiting; last status: {s:#}");
-                }
-            } else if t0.elapsed() > limit {
-                panic!("status kept failing: {}", stderr(&out));
+            if !out.status.success() {
+                return Err(format!("status kept failing: {}", stderr(&out)));
             }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            let s: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+            if pred(&s) {
+                Ok(s)
+            } else {
+                Err(format!("timed out waiting; last status: {s:#}"))
+            }
+        })
     }
 }
 
@@ -395,19 +391,33 @@ pub fn free_port() -> u16 {
 
 /// Waits until something accepts connections on `addr:port`; panics naming `what` after `limit`.
 pub fn wait_port(addr: &str, port: u16, what: &str, limit: Duration) {
-    let t0 = Instant::now();
-    while std::net::TcpStream::connect((addr, port)).is_err() {
-        assert!(t0.elapsed() < limit, "{what} did not start listening on {addr}:{port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(limit, &format!("{what} to listen on {addr}:{port}"), || {
+        std::net::TcpStream::connect((addr, port)).is_ok()
+    });
 }
 
 /// Polls `cond` until it holds, failing the test after `limit`.
 pub fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    poll(limit, || {
+        if cond() {
+            Ok(())
+        } else {
+            Err(format!("timed out waiting for {what}"))
+        }
+    })
+}
+
+/// Polls `f` until it gives a value, every 50 ms; after `limit` the test fails with the
+/// last `Err` (say there what was waited for and what was seen). The one place tests sleep
+/// to wait for something another process does.
+pub fn poll<T>(limit: Duration, mut f: impl FnMut() -> Result<T, String>) -> T {
     let t0 = Instant::now();
-    while !cond() {
-        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(e) if t0.elapsed() > limit => panic!("{e} (after {limit:?})"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
     }
 }
 
