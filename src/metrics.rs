@@ -23,6 +23,8 @@ pub struct PipelineMetrics {
     pub upload_errors: Counter,
     pub verify_failures: Counter,
     pub verified: Counter,
+    /// `serve`'s workers and their states (`camvault_worker_*`).
+    pub workers: crate::workers::Board,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -264,10 +266,53 @@ pub fn render(cfg: &Config, cat: &Catalog, pm: &PipelineMetrics, now_ms: i64) ->
     );
 
     register_process(&mut r);
+    register_workers(&mut r, &pm.workers);
 
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, &r)?;
     Ok(out)
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WorkerLabel {
+    worker: String,
+}
+
+/// Each worker's state, labelled by its name (see `crate::workers`).
+fn register_workers(r: &mut Registry, board: &crate::workers::Board) {
+    let runs = Family::<WorkerLabel, Counter>::default();
+    let busy = Family::<WorkerLabel, Gauge>::default();
+    let failures = Family::<WorkerLabel, Gauge>::default();
+    let last_ok = Family::<WorkerLabel, Gauge<f64, AtomicU64>>::default();
+    let last_err = Family::<WorkerLabel, Gauge<f64, AtomicU64>>::default();
+    for s in board.snapshot() {
+        let l = WorkerLabel { worker: s.name.clone() };
+        runs.get_or_create(&l).inc_by(s.runs);
+        busy.get_or_create(&l).set(s.busy as i64);
+        failures.get_or_create(&l).set(s.failures as i64);
+        // 0: never (Prometheus' convention for absent timestamps).
+        last_ok.get_or_create(&l).set(s.last_ok_ms.unwrap_or(0) as f64 / 1000.0);
+        last_err
+            .get_or_create(&l)
+            .set(s.last_error_ms.unwrap_or(0) as f64 / 1000.0);
+    }
+    r.register("camvault_worker_runs", "Passes a serve worker has started", runs);
+    r.register("camvault_worker_busy", "Whether a serve worker is in a pass now", busy);
+    r.register(
+        "camvault_worker_failures",
+        "Failed passes of a serve worker in a row (0: its last pass worked)",
+        failures,
+    );
+    r.register(
+        "camvault_worker_last_success_timestamp_seconds",
+        "When a serve worker's last pass worked (0: never)",
+        last_ok,
+    );
+    r.register(
+        "camvault_worker_last_error_timestamp_seconds",
+        "When a serve worker's last pass failed (0: never)",
+        last_err,
+    );
 }
 
 /// The standard process metrics Prometheus' own clients export (names as in

@@ -53,6 +53,8 @@ pub fn status_json(cfg: &Config, cat: &Catalog, now: i64) -> Result<serde_json::
         "oldest_pending_secs": oldest_pending_secs,
         // The running `serve`'s own resource use (null when it is not running).
         "serve": crate::selfwatch::Sample::current(cat, now),
+        // Its workers as it last recorded them (`crate::workers`; empty when not running).
+        "workers": if crate::selfwatch::Sample::current(cat, now).is_some() { crate::workers::recorded(cat) } else { Vec::new() },
         "cameras": cameras,
         "deletion_attempts": {
             "total": del.total,

@@ -1,17 +1,14 @@
 //! `serve` watching itself: its resident memory, CPU, open files and threads, read from
 //! `/proc` (proc(5)). The `/metrics` endpoint exports them as the standard `process_*`
-//! metrics; a sampler in `serve` records them in the catalog every minute for `status`
+//! metrics; a sampler in `serve` (its `selfwatch` worker) records them in the catalog every minute for `status`
 //! (another process, which cannot see `serve`'s memory otherwise), and raises the
 //! `resources` health problem when RSS or CPU stay above `[health]` limits.
 
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-use tokio_util::sync::CancellationToken;
-use tracing::warn;
-
 use crate::catalog::Catalog;
 use crate::config::{human_bytes, Config};
+use serde::{Deserialize, Serialize};
 
 /// The catalog key of the last sample (JSON [`Sample`]).
 pub const KEY: &str = "serve.usage";
@@ -125,65 +122,81 @@ impl Over {
     }
 }
 
-/// The sampler: every `every` until `stop`, records a [`Sample`] and sets or clears the
-/// `resources` probe. Clears both when it stops, so `status` never shows a stopped serve.
-pub async fn run(cfg: Config, cat: std::sync::Arc<Catalog>, every: Duration, stop: CancellationToken) {
-    let h = &cfg.health;
-    let window = Duration::from_secs(h.resource_minutes * 60);
-    let (mut rss_over, mut cpu_over) = (Over::default(), Over::default());
-    let mut last: Option<(Instant, f64)> = None;
-    let mut probe_set = true; // clear a leftover of an earlier run on the first sample
-    loop {
-        let now = Instant::now();
-        if let Some(u) = Usage::read("self") {
-            let cpu_percent = match last {
-                Some((t, c)) if now > t => (u.cpu_seconds - c) / now.duration_since(t).as_secs_f64() * 100.0,
-                _ => 0.0,
-            };
-            last = Some((now, u.cpu_seconds));
-            let sample = Sample {
-                pid: std::process::id(),
-                at_ms: jiff::Timestamp::now().as_millisecond(),
-                rss_bytes: u.rss_bytes,
-                cpu_percent,
-                cpu_seconds: u.cpu_seconds,
-                open_fds: open_fds().unwrap_or(0),
-                threads: u.threads,
-                started_ms: (u.start_time * 1000.0) as i64,
-            };
-            let mut problems = Vec::new();
-            if rss_over.update(u.rss_bytes > h.max_rss.0, now, window) {
-                problems.push(format!(
-                    "serve's memory (RSS {}) has stayed above `health.max_rss` = {} for {} min: a leak; restart serve and report it with `camvault status --json`",
-                    human_bytes(u.rss_bytes),
-                    h.max_rss,
-                    h.resource_minutes
-                ));
-            }
-            if cpu_over.update(cpu_percent > h.max_cpu_percent as f64, now, window) {
-                problems.push(format!(
-                    "serve has used {cpu_percent:.0} % of a core for {} min (limit `health.max_cpu_percent` = {}): is a backlog being worked off, or is it stuck in a loop?",
-                    h.resource_minutes, h.max_cpu_percent
-                ));
-            }
-            let record = cat
-                .kv_set(KEY, &serde_json::to_string(&sample).unwrap_or_default())
-                .and_then(|()| {
-                    if !problems.is_empty() || probe_set {
-                        cat.kv_set(PROBE, &problems.join("; "))?;
-                    }
-                    Ok(())
-                });
-            match record {
-                Ok(()) => probe_set = !problems.is_empty(),
-                Err(e) => warn!("recording serve's resource use: {e:#}"),
-            }
-        }
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            _ = tokio::time::sleep(every) => {}
+/// The sampler: each [`Sampler::pass`] (`serve`'s `selfwatch` worker, every [`EVERY`])
+/// records a [`Sample`] and sets or clears the `resources` probe; [`clear`] when serve
+/// stops, so `status` never shows a stopped serve.
+pub struct Sampler {
+    cfg: Config,
+    rss_over: Over,
+    cpu_over: Over,
+    last: Option<(Instant, f64)>,
+    /// Clear a leftover of an earlier run on the first sample.
+    probe_set: bool,
+}
+
+impl Sampler {
+    pub fn new(cfg: Config) -> Sampler {
+        Sampler {
+            cfg,
+            rss_over: Over::default(),
+            cpu_over: Over::default(),
+            last: None,
+            probe_set: true,
         }
     }
+
+    /// One sample (blocking: `/proc` and the catalog).
+    pub fn pass(&mut self, cat: &Catalog) -> anyhow::Result<()> {
+        let h = &self.cfg.health;
+        let window = Duration::from_secs(h.resource_minutes * 60);
+        let now = Instant::now();
+        let Some(u) = Usage::read("self") else {
+            return Ok(());
+        };
+        let cpu_percent = match self.last {
+            Some((t, c)) if now > t => (u.cpu_seconds - c) / now.duration_since(t).as_secs_f64() * 100.0,
+            _ => 0.0,
+        };
+        self.last = Some((now, u.cpu_seconds));
+        let sample = Sample {
+            pid: std::process::id(),
+            at_ms: jiff::Timestamp::now().as_millisecond(),
+            rss_bytes: u.rss_bytes,
+            cpu_percent,
+            cpu_seconds: u.cpu_seconds,
+            open_fds: open_fds().unwrap_or(0),
+            threads: u.threads,
+            started_ms: (u.start_time * 1000.0) as i64,
+        };
+        let mut problems = Vec::new();
+        if self.rss_over.update(u.rss_bytes > h.max_rss.0, now, window) {
+            problems.push(format!(
+                "serve's memory (RSS {}) has stayed above `health.max_rss` = {} for {} min: a leak; restart serve and report it with `camvault status --json`",
+                human_bytes(u.rss_bytes),
+                h.max_rss,
+                h.resource_minutes
+            ));
+        }
+        if self
+            .cpu_over
+            .update(cpu_percent > h.max_cpu_percent as f64, now, window)
+        {
+            problems.push(format!(
+                "serve has used {cpu_percent:.0} % of a core for {} min (limit `health.max_cpu_percent` = {}): is a backlog being worked off, or is it stuck in a loop?",
+                h.resource_minutes, h.max_cpu_percent
+            ));
+        }
+        cat.kv_set(KEY, &serde_json::to_string(&sample).unwrap_or_default())?;
+        if !problems.is_empty() || self.probe_set {
+            cat.kv_set(PROBE, &problems.join("; "))?;
+        }
+        self.probe_set = !problems.is_empty();
+        Ok(())
+    }
+}
+
+/// Forgets the sample and the probe: serve has stopped.
+pub fn clear(cat: &Catalog) {
     let _ = cat.kv_set(KEY, "");
     let _ = cat.kv_set(PROBE, "");
 }

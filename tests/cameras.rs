@@ -83,6 +83,7 @@ fn killed(mut c: std::process::Child) {
 /// stays in the store, superseded, and only the finished file is a recording.
 #[test]
 fn a_clip_growing_in_bursts_is_uploaded_once_finished() {
+    needs!(FFMPEG);
     let env = Env::new(
         1,
         "capture.hold_secs = 8\ncapture.rescan_secs = 2\ncache.max_days = 36500",
@@ -195,11 +196,7 @@ fn samba_prerequisites() -> bool {
             .unwrap();
         assert!(st.success() || Command::new("id").arg(SMB_USER).output().unwrap().status.success());
     }
-    assert!(
-        Path::new("/usr/sbin/smbd").exists(),
-        "smbd is needed: apt-get install samba (.ci/run does)"
-    );
-    true
+    ready(&SAMBA)
 }
 
 /// A data dir whose `serve` runs the generated share on the real smbd.
@@ -258,6 +255,7 @@ fn camera_append(port: u16, remote: &str, data: &[u8]) -> bool {
 /// alert event of its own, not counted as a deletion attempt.
 #[test]
 fn the_share_refusing_the_cameras_write_is_a_problem_and_an_alert() {
+    needs!(PYTHON);
     if !samba_prerequisites() {
         return;
     }
@@ -332,6 +330,7 @@ fn the_share_refusing_the_cameras_write_is_a_problem_and_an_alert() {
 /// a run interrupted between the vault copy and the catalog commit is completed.
 #[test]
 fn import_backfills_from_an_sd_card_copy_once() {
+    needs!(FFMPEG);
     let env = Env::new(1, "cache.max_days = 36500");
     let card = tempfile::tempdir().unwrap();
     let base = now_unix() - 2 * 86_400;

@@ -170,6 +170,7 @@ fn tests_dir() -> PathBuf {
 
 #[test]
 fn every_camera_name_round_trips_through_s3() {
+    needs!(PYTHON);
     let py = test_python();
     let moto_port = free_port();
     let _moto = Proc(
@@ -232,6 +233,7 @@ fn every_camera_name_round_trips_through_s3() {
 
 #[test]
 fn every_camera_name_round_trips_through_oss() {
+    needs!(PYTHON);
     let port = free_port();
     let data = tempfile::tempdir().unwrap();
     let _srv = Proc(

@@ -72,6 +72,7 @@ fn stored(srv: &Server) -> Vec<Vec<u8>> {
 
 #[test]
 fn pipeline_into_oss_signed_and_verified() {
+    needs!(PYTHON);
     let srv = server(&["--fail-puts", "2"]);
     let env = oss_env(&srv, "camvault-test-secret");
     let mut inputs = Vec::new();
@@ -138,6 +139,7 @@ fn v1_env(srv: &Server, secret: &str) -> Env {
 
 #[test]
 fn v1_signatures_when_chosen_work_end_to_end() {
+    needs!(PYTHON);
     // The server refuses V4 here, like an old OSS-compatible gateway: everything below
     // works only if every request is signed with V1, and the SDK's SignerV1 agrees.
     let srv = server(&["--only-v1"]);
@@ -194,6 +196,7 @@ fn v1_signatures_when_chosen_work_end_to_end() {
 
 #[test]
 fn head_shows_when_the_lifecycle_archived_an_object() {
+    needs!(PYTHON);
     let srv = server(&[]);
     let (env, _, _) = archived_on_oss(&srv);
     let key = env.ls()[0]["key"].as_str().unwrap().to_string();
@@ -226,6 +229,7 @@ fn head_shows_when_the_lifecycle_archived_an_object() {
 
 #[test]
 fn an_existing_object_is_never_overwritten() {
+    needs!(PYTHON);
     let srv = server(&[]);
     let env = oss_env(&srv, "camvault-test-secret");
     let rel = format!("XiaomiCamera_00_{NEW_MAC}/00_20251003141500_20251003141600.mp4");
@@ -246,6 +250,7 @@ fn an_existing_object_is_never_overwritten() {
 
 #[test]
 fn a_wrong_secret_is_explained_and_loses_nothing() {
+    needs!(PYTHON);
     let srv = server(&[]);
     let env = oss_env(&srv, "not-the-secret");
     let p = env.put_old(&old_clip(now_unix() - 600), b"clip");
@@ -266,6 +271,7 @@ fn a_wrong_secret_is_explained_and_loses_nothing() {
 
 #[test]
 fn store_test_proves_the_bucket_works_and_cleans_up() {
+    needs!(PYTHON);
     let srv = server(&[]);
     let env = oss_env(&srv, "camvault-test-secret");
     let out = env.run(&["store", "test"]);
@@ -295,6 +301,7 @@ fn store_test_proves_the_bucket_works_and_cleans_up() {
 
 #[test]
 fn adopt_catalogs_what_ossfs_already_put_in_the_bucket() {
+    needs!(PYTHON);
     let srv = server(&[]);
     let env = oss_env(&srv, "camvault-test-secret");
     // Months of clips the old ossfs mount wrote, in the camera's own layout.
@@ -352,6 +359,7 @@ fn adopt_catalogs_what_ossfs_already_put_in_the_bucket() {
 
 #[test]
 fn lifecycle_apply_keeps_the_buckets_other_rules() {
+    needs!(PYTHON);
     let srv = server(&[]);
     let env = oss_env(&srv, "camvault-test-secret");
     let theirs = "<Rule><ID>user's ossfs rule</ID><Prefix>xiaomi_camera_videos/</Prefix><Status>Enabled</Status><Transition><Days>30</Days><StorageClass>DeepColdArchive</StorageClass></Transition><Tag><Key>k</Key><Value>v</Value></Tag></Rule>";
@@ -431,6 +439,7 @@ fn restored_files(dir: &std::path::Path) -> Vec<Vec<u8>> {
 
 #[test]
 fn restore_from_deep_cold_archive_on_oss() {
+    needs!(PYTHON);
     let srv = server(&["--restore-secs", "1"]);
     let (env, inputs, t0) = archived_on_oss(&srv);
     let ts = |t: i64| jiff::Timestamp::from_second(t).unwrap().to_string();
@@ -490,6 +499,7 @@ fn restore_from_deep_cold_archive_on_oss() {
 
 #[test]
 fn restore_copes_with_409_and_200_when_head_lags() {
+    needs!(PYTHON);
     // HEAD never shows x-oss-restore here, so camvault learns the state from RestoreObject's
     // answers: 202, then 409 RestoreAlreadyInProgress, then 200 once restored.
     let srv = server(&["--restore-secs", "2", "--stale-head"]);
@@ -572,6 +582,7 @@ fn unfinished_uploads(srv: &Server) -> usize {
 
 #[test]
 fn a_large_file_goes_up_in_parts_and_is_verified() {
+    needs!(PYTHON);
     let srv = server(&[]);
     let env = multipart_env(&srv, "");
     let data = bytes(7, (3 << 20) + 12_345); // parts of 1, 1, 1 MiB and 12345 bytes
@@ -617,6 +628,7 @@ fn a_large_file_goes_up_in_parts_and_is_verified() {
 
 #[test]
 fn multipart_upload_resumes_after_sigkill() {
+    needs!(PYTHON);
     let srv = server(&[]);
     let env = multipart_env(&srv, "upload.bandwidth_limit = \"1 MiB\"");
     let data = bytes(42, 6 << 20); // six parts of 1 MiB
@@ -691,6 +703,7 @@ fn multipart_upload_resumes_after_sigkill() {
 
 #[test]
 fn complete_refuses_to_overwrite_an_existing_object() {
+    needs!(PYTHON);
     let srv = server(&[]);
     let env = multipart_env(&srv, "");
     let obj = srv.data.path().join("objects").join(BIG_KEY);
@@ -722,6 +735,7 @@ fn complete_refuses_to_overwrite_an_existing_object() {
 
 #[test]
 fn a_slow_upload_is_not_cut_short_by_the_timeout() {
+    needs!(PYTHON);
     // 2 MiB at 512 KiB/s take 4 s, four times `timeout_secs`: bytes keep moving, so the
     // upload goes on (a stall is detected by progress, not by a read timeout).
     let srv = server(&[]);
@@ -746,6 +760,7 @@ fn a_slow_upload_is_not_cut_short_by_the_timeout() {
 
 #[test]
 fn bucket_worm_shown_initiated_and_locked() {
+    needs!(PYTHON);
     let srv = server(&[]);
     let env = oss_env(&srv, "camvault-test-secret");
     let out = env.ok(&["store", "test"]);
@@ -815,6 +830,7 @@ fn bucket_worm_shown_initiated_and_locked() {
 
 #[test]
 fn a_stalled_upload_is_abandoned_and_retried() {
+    needs!(PYTHON);
     // The server stops reading the first PUT's body for 4 s: after `timeout_secs` without
     // progress camvault drops the request and sends it again.
     let srv = server(&["--stall-puts", "1"]);
@@ -840,6 +856,7 @@ fn a_stalled_upload_is_abandoned_and_retried() {
 
 #[test]
 fn ranged_get_reads_part_of_an_object() {
+    needs!(PYTHON);
     let srv = server(&[]);
     let env = oss_env(&srv, "camvault-test-secret");
     let data = bytes(3, 100_000);
@@ -886,6 +903,7 @@ fn put_raw(srv: &Server, key: &str, data: &[u8], class: &str) {
 /// sent (the test server refuses it the same way).
 #[test]
 fn moving_in_from_ossfs_on_oss() {
+    needs!(PYTHON);
     let srv = server(&["--page-size", "2"]);
     let env = oss_env(&srv, "camvault-test-secret");
     let t = now_unix() - 90 * 86_400;
@@ -962,6 +980,7 @@ fn moving_in_from_ossfs_on_oss() {
 /// protects), a region that is not the bucket's; each with the fix.
 #[test]
 fn bucket_settings_that_break_the_plan_are_named() {
+    needs!(PYTHON);
     let srv = server(&[]);
     let env = oss_env(&srv, "camvault-test-secret");
     let out = env.ok(&["store", "test"]);

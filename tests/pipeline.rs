@@ -415,6 +415,7 @@ fn cache_purges_only_verified_oldest_first() {
 
 #[test]
 fn real_mp4_metadata_is_cataloged() {
+    needs!(FFMPEG);
     let env = Env::new(1, "");
     let tmp = env.root().join("clip.mp4");
     hevc_clip(&tmp, 2, "320x240", false);

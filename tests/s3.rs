@@ -149,6 +149,7 @@ fn recordings(dump: &serde_json::Map<String, serde_json::Value>) -> Vec<String> 
 
 #[test]
 fn pipeline_into_s3_through_faults_loses_nothing() {
+    needs!(PYTHON);
     // Plain faults hit the first PUTs and POSTs; `@` ones wait for the multipart requests.
     let s = S3::start(
         "reset-after@?uploads,reset-mid@partNumber=2&,reset-after@?uploadId=,\
@@ -283,6 +284,7 @@ fn crc64nvme(data: &[u8]) -> String {
 
 #[test]
 fn a_store_that_refuses_or_ignores_checksums_still_gets_every_recording() {
+    needs!(PYTHON);
     // Refused: the first upload is retried at once with Content-MD5 alone, and the rest
     // go that way from the start.
     let s = S3::start_with("", "refuse");
@@ -335,6 +337,7 @@ fn a_store_that_refuses_or_ignores_checksums_still_gets_every_recording() {
 
 #[test]
 fn sha256_and_crc32c_checksums_cover_multipart_objects() {
+    needs!(PYTHON);
     let s = S3::start("");
     for (alg, name) in [("sha256", "SHA256"), ("crc32c", "CRC32C")] {
         let env = s.env(&format!(
@@ -373,6 +376,7 @@ fn sha256_and_crc32c_checksums_cover_multipart_objects() {
 
 #[test]
 fn an_object_whose_store_checksum_contradicts_camvaults_fails_verification() {
+    needs!(PYTHON);
     let s = S3::start("");
     let env = s.env("");
     env.put_old(&old_clip(now_unix() - 600), &bytes(1, 30_000));
@@ -401,6 +405,7 @@ fn an_object_whose_store_checksum_contradicts_camvaults_fails_verification() {
 
 #[test]
 fn an_existing_object_is_never_overwritten() {
+    needs!(PYTHON);
     let s = S3::start("");
     let env = s.env("store.s3.multipart_threshold_mb = 5\nstore.s3.part_size_mb = 5");
     let small = "videos/5c02148a9e01/2025-10-03/14/00_20251003141500_20251003141600.mp4";
@@ -443,6 +448,7 @@ fn an_existing_object_is_never_overwritten() {
 
 #[test]
 fn storage_class_and_restore_from_deep_archive() {
+    needs!(PYTHON);
     // moto restores at once; a restore still running is S3's 409, injected for one key.
     let s = S3::start("status:409:RestoreAlreadyInProgress@/busy.mp4?restore");
     let env = s.env("");
@@ -489,6 +495,7 @@ fn storage_class_and_restore_from_deep_archive() {
 
 #[test]
 fn lifecycle_round_trip_keeps_the_buckets_other_rule() {
+    needs!(PYTHON);
     let s = S3::start("");
     let env = s.env("");
     let theirs = serde_json::json!({
@@ -570,6 +577,7 @@ const BIG_KEY: &str = "videos/5c02148a9e01/2025-10-03/14/00_20251003141500_20251
 
 #[test]
 fn multipart_upload_resumes_after_sigkill() {
+    needs!(PYTHON);
     let s = S3::start("");
     let (env, data) = killed_after_the_first_part(&s, 42);
     let key = BIG_KEY;
@@ -633,6 +641,7 @@ fn multipart_upload_resumes_after_sigkill() {
 
 #[test]
 fn a_resumed_upload_created_with_another_checksum_starts_over() {
+    needs!(PYTHON);
     // The proxy names each upload's checksum in ListParts, as AWS does.
     let s = S3::start("");
     let (env, data) = killed_after_the_first_part(&s, 43);
@@ -669,6 +678,7 @@ fn a_resumed_upload_created_with_another_checksum_starts_over() {
 
 #[test]
 fn store_test_proves_the_bucket_works_and_a_wrong_secret_is_explained() {
+    needs!(PYTHON);
     let s = S3::start("");
     // The 8 MiB probe goes up in parts.
     let env = s.env("store.s3.multipart_threshold_mb = 5\nstore.s3.part_size_mb = 5");
@@ -730,6 +740,7 @@ fn store_test_proves_the_bucket_works_and_a_wrong_secret_is_explained() {
 
 #[test]
 fn adopt_catalogs_what_is_already_in_the_bucket() {
+    needs!(PYTHON);
     let s = S3::start("");
     let env = s.env("");
     let t = now_unix() - 90 * 86_400;
@@ -761,6 +772,7 @@ fn adopt_catalogs_what_is_already_in_the_bucket() {
 
 #[test]
 fn object_lock_retains_every_recording() {
+    needs!(PYTHON);
     let s3 = S3::start("");
     s3.tool(&["create-locked", "locked-archive"]);
     let env = s3.env("store.s3.bucket = \"locked-archive\"\nstore.s3.object_lock_days = 30");
@@ -818,6 +830,7 @@ fn object_lock_retains_every_recording() {
 
 #[test]
 fn ranged_get_reads_part_of_an_object() {
+    needs!(PYTHON);
     let s3 = S3::start("");
     let env = s3.env("");
     let data = bytes(4, 100_000);
@@ -843,6 +856,7 @@ fn ranged_get_reads_part_of_an_object() {
 /// `<Filter>`, as S3 wants) and keeps the owner's `videos/` rule.
 #[test]
 fn moving_in_from_ossfs() {
+    needs!(PYTHON);
     let s = S3::start("");
     let env = s.env("[cameras.78df72a1b2c3]\nname = \"gate\"\n[cameras.5c02148a9e01]\nname = \"yard\"\n");
     let t = now_unix() - 90 * 86_400;

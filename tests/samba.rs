@@ -34,24 +34,8 @@ fn prerequisites() -> bool {
             assert!(st.success(), "useradd");
         }
     });
-    assert!(
-        Path::new("/usr/sbin/smbd").exists(),
-        "smbd is needed: apt-get install samba (.ci/run does)"
-    );
-    assert!(
-        has_prog("smbclient"),
-        "smbclient is needed: apt-get install smbclient (.ci/run does)"
-    );
-    true
-}
-
-fn has_prog(p: &str) -> bool {
-    Command::new(p)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
+    // smbd and smbclient; pysmb (the camera) from the test venv.
+    ready(&SAMBA) && ready(&PYTHON)
 }
 
 /// Gives the camera user its Samba password in the passdb `conf` names.
@@ -371,15 +355,10 @@ fn strangers_wrong_passwords_and_escapes_are_refused() {
     let pidfile = env.root().join("samba/run/smbd.pid");
     let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();
     assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
-    let t0 = Instant::now();
-    loop {
+    wait_for(Duration::from_secs(30), "smbd to be restarted", || {
         let now = std::fs::read_to_string(&pidfile).unwrap_or_default().trim().to_string();
-        if !now.is_empty() && now != pid && std::net::TcpStream::connect(("127.0.0.1", share.port)).is_ok() {
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(30), "smbd was not restarted");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        !now.is_empty() && now != pid && std::net::TcpStream::connect(("127.0.0.1", share.port)).is_ok()
+    });
     let out = share.camera("ls\n");
     assert!(out.contains("blocks of size"), "the share works again: {out}");
     assert!(std::fs::read_to_string(env.serve_log())

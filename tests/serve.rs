@@ -16,16 +16,15 @@ fn sigterm(env: &Env, child: &mut Child) -> String {
         .status()
         .unwrap();
     assert!(st.success());
-    let t0 = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let log = std::fs::read_to_string(env.serve_log()).unwrap();
-            assert!(status.success(), "serve exited with {status:?}:\n{log}");
-            return log;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(30), "serve did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let status = poll(Duration::from_secs(30), || {
+        child
+            .try_wait()
+            .unwrap()
+            .ok_or("serve did not stop on SIGTERM".to_string())
+    });
+    let log = std::fs::read_to_string(env.serve_log()).unwrap();
+    assert!(status.success(), "serve exited with {status:?}:\n{log}");
+    log
 }
 
 #[test]
@@ -319,4 +318,172 @@ fn watcher_finds_a_folder_renamed_in_and_new_files_without_a_rescan() {
     env.put_old(&old_clip(t + 3600), b"one more, written in place");
     env.wait_status(Duration::from_secs(60), |s| s["files"]["verified"] == 6);
     sigterm(&env, &mut serve.0);
+}
+
+/// Issue 18, item 3: a test whose tool is missing is skipped with what to install, except
+/// under `.ci/run` (CAMVAULT_REQUIRE_TOOLS=1), where it fails with the same message.
+#[test]
+fn a_missing_test_tool_skips_here_and_fails_under_ci() {
+    let missing = Tool {
+        name: "a tool no machine has",
+        ready: || has_on_path("camvault-no-such-tool"),
+        install: "apt-get install camvault-no-such-tool",
+    };
+    assert!(!ready_or(&missing, false), "skipped, not failed, outside CI");
+    let failed = std::panic::catch_unwind(|| ready_or(&missing, true)).unwrap_err();
+    let msg = failed.downcast_ref::<String>().unwrap();
+    assert!(
+        msg.contains("apt-get install camvault-no-such-tool") && msg.contains(REQUIRE_TOOLS),
+        "{msg}"
+    );
+    assert!(ready_or(
+        &Tool {
+            ready: || true,
+            ..missing
+        },
+        true
+    ));
+}
+
+/// A plain HTTP GET on 127.0.0.1 (loopback needs no login); the body.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::Read;
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
+    body.to_string()
+}
+
+/// Issue 18, item 7: serve's stages are named workers; each one's runs, failures and last
+/// success or error show in `/metrics` (labelled by worker), `/api/status` and `status`; a
+/// failing worker shows its error there under its name (and in the log once, not every
+/// second); SIGTERM stops every worker within the shutdown deadline.
+#[test]
+fn workers_show_in_metrics_api_and_status_and_stop_within_the_deadline() {
+    let port = free_port();
+    let env = Env::new(
+        1,
+        &format!(
+            "http.enabled = true\nhttp.listen = \"127.0.0.1:{port}\"\ncache.max_days = 36500\nsamba.audit_log = \"audit-is-a-folder\""
+        ),
+    );
+    // The share's audit log is a folder: the `share-audit` worker fails every pass.
+    std::fs::create_dir_all(env.root().join("audit-is-a-folder")).unwrap();
+    let mut serve = KillOnDrop(env.serve());
+    wait_port("127.0.0.1", port, "serve's web interface", Duration::from_secs(60));
+    env.put_old(&old_clip(now_unix() - 600), &bytes(1, 5_000));
+    env.wait_status(Duration::from_secs(60), |s| s["files"]["verified"] == 1);
+
+    let names = [
+        "inbox",
+        "uploads",
+        "cache",
+        "manifests",
+        "catalog-backup",
+        "verify",
+        "tiers",
+        "alerts",
+        "restores",
+        "web",
+        "thumbnails",
+        "share-audit",
+        "selfwatch",
+    ];
+    let mut metrics = String::new();
+    wait_for(
+        Duration::from_secs(30),
+        "the cache worker's second pass in /metrics",
+        || {
+            metrics = http_get(port, "/metrics");
+            metrics.contains("camvault_worker_runs_total{worker=\"cache\"} ")
+                && !metrics.contains("camvault_worker_runs_total{worker=\"cache\"} 1\n")
+                && metrics.contains("camvault_worker_failures{worker=\"share-audit\"} 2")
+        },
+    );
+    for n in names {
+        assert!(
+            metrics.contains(&format!("camvault_worker_runs_total{{worker=\"{n}\"}}")),
+            "{n}:\n{metrics}"
+        );
+        assert!(metrics.contains(&format!(
+            "camvault_worker_last_success_timestamp_seconds{{worker=\"{n}\"}}"
+        )));
+    }
+    assert!(metrics.contains("camvault_worker_busy{worker=\"web\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("camvault_worker_failures{worker=\"cache\"} 0"),
+        "{metrics}"
+    );
+
+    let api: serde_json::Value = serde_json::from_str(&http_get(port, "/api/status")).unwrap();
+    let worker = |name: &str| -> serde_json::Value {
+        api["workers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {api:#}"))
+            .clone()
+    };
+    let cache = worker("cache");
+    assert!(
+        cache["runs"].as_u64().unwrap() >= 2 && cache["last_ok_ms"].as_i64().is_some(),
+        "{cache:#}"
+    );
+    assert_eq!(cache["schedule"], "every 1 s");
+    let audit = worker("share-audit");
+    assert!(audit["failures"].as_u64().unwrap() >= 2, "{audit:#}");
+    assert!(
+        audit["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("reading the share's audit log"),
+        "{audit:#}"
+    );
+    assert_eq!(worker("web")["schedule"], "service");
+
+    // `status` (another process) shows what serve recorded: every worker, the failing one.
+    let s = env.status();
+    let recorded: Vec<&str> = s["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["name"].as_str())
+        .collect();
+    assert_eq!(recorded, names, "{s:#}");
+    assert!(
+        env.ok(&["status"]).contains("workers 13 running"),
+        "{}",
+        env.ok(&["status"])
+    );
+
+    // Logged once for the streak, not once per pass.
+    let log = std::fs::read_to_string(env.serve_log()).unwrap();
+    assert_eq!(
+        log.matches("share-audit: reading the share's audit log").count(),
+        1,
+        "{log}"
+    );
+
+    let t0 = Instant::now();
+    let log = sigterm(&env, &mut serve.0);
+    // serve's SHUTDOWN_DEADLINE (src/cli/serve.rs).
+    assert!(
+        t0.elapsed() < Duration::from_secs(15),
+        "stopped after {:?}",
+        t0.elapsed()
+    );
+    assert!(log.contains("stopped cleanly"), "{log}");
+    assert_eq!(
+        env.status()["workers"],
+        serde_json::json!([]),
+        "a stopped serve has no workers"
+    );
 }

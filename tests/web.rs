@@ -234,6 +234,7 @@ fn off_loopback_needs_a_password_sessions_csrf_and_a_rate_limit() {
 
 #[test]
 fn loopback_needs_no_login_but_posts_need_the_csrf_token() {
+    needs!(FFMPEG);
     let port = free_port();
     let env = Env::new(1, &listen(&format!("127.0.0.1:{port}")));
     // Yesterday noon: the two clips a minute apart are on the same local day whatever the hour.
@@ -336,18 +337,18 @@ fn loopback_needs_no_login_but_posts_need_the_csrf_token() {
     assert_eq!(th.code, 200);
     assert_eq!(&th.body[..3], &[0xff, 0xd8, 0xff]);
     // Thumbnails also go to the store under thumbs/ (Standard), for when the clip is gone.
-    let t0 = std::time::Instant::now();
-    let thumbs = loop {
+    let thumbs = poll(Duration::from_secs(30), || {
         let t: Vec<_> = env
             .all_objects()
             .into_iter()
             .filter(|(k, _)| k.starts_with("thumbs/"))
             .collect();
-        if !t.is_empty() || t0.elapsed() > Duration::from_secs(30) {
-            break t;
+        if t.is_empty() {
+            Err("no thumbnail in the store".into())
+        } else {
+            Ok(t)
         }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    });
     assert_eq!(thumbs.len(), 1, "one thumbnail, the non-video has none");
     let key = clips[0]["key"].as_str().unwrap();
     let want = format!(
@@ -411,6 +412,7 @@ fn loopback_needs_no_login_but_posts_need_the_csrf_token() {
 
 #[test]
 fn a_missing_ffmpeg_is_named_on_playback() {
+    needs!(FFMPEG);
     let port = free_port();
     let env = Env::new(1, &listen(&format!("127.0.0.1:{port}")));
     let t = now_unix() - 3600;
@@ -480,6 +482,7 @@ fn browser(mode: &str, args: serde_json::Value) {
 
 #[test]
 fn browser_timeline_playback_calendar_search_and_restore() {
+    needs!(PYTHON, FFMPEG, CHROMIUM);
     let port = free_port();
     let env = Env::new(
         1,
@@ -539,6 +542,7 @@ fn browser_timeline_playback_calendar_search_and_restore() {
 
 #[test]
 fn browser_login_off_loopback() {
+    needs!(PYTHON, CHROMIUM);
     let port = free_port();
     // Plain HTTP in the test, so the cookie cannot be Secure-only.
     let env = Env::new(
@@ -613,8 +617,7 @@ fn a_restore_started_over_http_shows_restoring_then_its_progress() {
     let id = post("/api/restore")["id"].as_i64().unwrap();
 
     let day = local(t0).date().to_string();
-    let t = std::time::Instant::now();
-    loop {
+    poll(Duration::from_secs(30), || {
         let d: serde_json::Value =
             serde_json::from_slice(&get(port, &format!("/api/day?camera=78df72a1b2c3&date={day}"), "").body).unwrap();
         let p: serde_json::Value = serde_json::from_slice(&get(port, &format!("/api/restore/{id}"), "").body).unwrap();
@@ -628,9 +631,8 @@ fn a_restore_started_over_http_shows_restoring_then_its_progress() {
             assert_eq!(p["restore"]["state"], "active");
             assert_eq!((p["total"].as_u64(), p["done"].as_u64()), (Some(2), Some(0)));
             assert!(p["merged"].is_null());
-            break;
+            return Ok(());
         }
-        assert!(t.elapsed() < Duration::from_secs(30), "{tiers:?} {p:#}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        Err(format!("{tiers:?} {p:#}"))
+    });
 }

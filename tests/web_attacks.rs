@@ -448,6 +448,7 @@ fn most_ffmpegs_during<T: Send + 'static>(serve: &Serving, f: impl FnOnce() -> T
 /// at a time, once per clip that has no frame, none for a HEAD or another site.
 #[test]
 fn media_reads_start_at_most_one_bounded_ffmpeg() {
+    needs!(FFMPEG);
     let port = free_port();
     let (env, serve, bin, video, bad) = media_env(port, 2);
     let runs0 = ffmpeg_runs(&bin);
@@ -528,6 +529,7 @@ fn media_reads_start_at_most_one_bounded_ffmpeg() {
 /// transcode went on for the cache after its viewer left.
 #[test]
 fn an_aborted_export_or_transcode_kills_its_ffmpeg() {
+    needs!(FFMPEG);
     let port = free_port();
     let (env, serve, bin, video, _) = media_env(port, 20);
     // From now on ffmpeg reads at the clips' own pace: a 20 s clip takes 20 s.
@@ -588,6 +590,7 @@ fn an_aborted_export_or_transcode_kills_its_ffmpeg() {
 /// restore of the whole history was created.
 #[test]
 fn wrapping_time_ranges_are_refused() {
+    needs!(FFMPEG);
     let port = free_port();
     let env = Env::new(1, &format!("http.enabled = true\nhttp.listen = \"127.0.0.1:{port}\""));
     let t = now_unix() - 2 * 3600;

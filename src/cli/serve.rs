@@ -1,4 +1,29 @@
-//! `camvault serve`: runs every stage until SIGINT or SIGTERM, then shuts down cleanly.
+//! `camvault serve`: runs every stage as a named worker on one runner
+//! ([`crate::workers`]) until SIGINT or SIGTERM, then shuts down within
+//! [`SHUTDOWN_DEADLINE`].
+//!
+//! The workers, in the order they start (`status`, `/api/status` and `/metrics` show each
+//! one's runs, failures, last success and last error):
+//!
+//! | worker | schedule | job |
+//! |---|---|---|
+//! | `inbox` | service | watch the inbox (inotify + rescan), capture settled files |
+//! | `uploads` | service, woken by capture | upload and verify due files |
+//! | `cache` | `cache.interval_secs` | purge verified local copies past the cache limits |
+//! | `manifests` | hourly | write the daily manifests that are due |
+//! | `catalog-backup` | hourly | back the catalog up when `health.catalog_backup_hours` is due |
+//! | `verify` | hourly | re-verify a batch (all objects every `verify.period_days`) |
+//! | `tiers` | hourly | check storage classes and the lifecycle rules |
+//! | `alerts` | `alerts.interval_secs`, backoff ≤ 1 h | evaluate health, notify channels |
+//! | `restores` | at the next poll (1–60 s), or when the web starts one | request, poll, download; the drill |
+//! | `share-check` | hourly, first after 2 min (with a share) | prove the share refuses deletes |
+//! | `web` | service (`http.enabled`) | the web interface, `/metrics`, the API |
+//! | `thumbnails` | every 2 s (`http.enabled`) | the media stage: a frame per new clip, uploaded |
+//! | `smbd`, `nmbd` | service (`samba.manage`) | supervise Samba |
+//! | `share-audit` | every second, backoff ≤ 5 min | read the share's audit log |
+//! | `selfwatch` | every minute | record serve's own resource use and the workers' states |
+//!
+//! A new worker (the indexer of issue 15, a camera poller) is one more entry in [`workers`].
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -7,65 +32,31 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use crate::cache::{self, CacheKeeper};
 use crate::capture::Capturer;
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::media::queue::Queue;
 use crate::upload::{self, limit::RateLimiter, Uploader};
+use crate::workers::{Next, Worker};
 
-/// A failing periodic job's log and pace: the first failure of a streak is logged, later
-/// ones only at the 64th, 128th, ... (so a lasting problem is not silent for ever, nor
-/// logged every second); the retry wait doubles from the job's period up to `max`; the end
-/// of a streak is logged too.
-struct Streak {
-    what: &'static str,
-    failures: u32,
-    max: Duration,
-}
-
-impl Streak {
-    fn new(what: &'static str, max: Duration) -> Streak {
-        Streak { what, failures: 0, max }
-    }
-
-    fn failed(&mut self, e: &anyhow::Error) {
-        if self.failures == 0 || (self.failures >= 64 && self.failures.is_power_of_two()) {
-            warn!(
-                "{}: {e:#} (failing {} time(s) in a row; retried with backoff)",
-                self.what,
-                self.failures + 1
-            );
-        }
-        self.failures = self.failures.saturating_add(1);
-    }
-
-    fn ok(&mut self) {
-        if self.failures > 0 {
-            info!("{}: works again after {} failure(s)", self.what, self.failures);
-        }
-        self.failures = 0;
-    }
-
-    /// How long to wait before the next run, given the job's usual `period`.
-    fn wait(&self, period: Duration) -> Duration {
-        if self.failures == 0 {
-            return period;
-        }
-        period
-            .saturating_mul(1 << self.failures.min(16))
-            .min(self.max.max(period))
-    }
-}
+/// How long the workers get to finish after SIGTERM before they are abandoned: above the
+/// uploads' own 10 s grace for transfers in flight, well below systemd's 90 s stop timeout.
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(15);
 
 pub fn run(cfg: Config) -> Result<ExitCode> {
     let rt = super::runtime()?;
-    rt.block_on(async {
+    let served = rt.block_on(async {
         let stop = CancellationToken::new();
         tokio::spawn(stop_on_signal(stop.clone()));
         serve_until(cfg, stop).await
-    })?;
+    });
+    // A pass abandoned at the deadline may still hold a blocking-pool thread: do not wait
+    // for it (dropping the runtime would).
+    rt.shutdown_timeout(Duration::from_secs(1));
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -129,227 +120,231 @@ pub async fn open_pipeline(cfg: &Config) -> Result<Pipeline> {
 pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
     let p = open_pipeline(&cfg).await?;
     info!(store = %p.uploader.store.describe(), catalog = %p.catalog.path().display(), "camvault serving");
-    let wake = Arc::new(Notify::new());
+    let list = workers(&cfg, &p, &stop)?;
+    let names: Vec<&str> = list.iter().map(|w| w.name).collect();
+    info!("workers: {}", names.join(", "));
+    let board = p.uploader.metrics.workers.clone();
+    let late = crate::workers::run(list, &board, stop, SHUTDOWN_DEADLINE).await;
+    let cat = p.catalog.clone();
+    let _ = crate::workers::blocking(move || {
+        crate::selfwatch::clear(&cat);
+        cat.kv_set(crate::workers::KEY, "")
+    })
+    .await;
+    if late.is_empty() {
+        info!("camvault stopped cleanly");
+    } else {
+        warn!(
+            "camvault stopped; abandoned after {} s: {} (redone at the next start)",
+            SHUTDOWN_DEADLINE.as_secs(),
+            late.join(", ")
+        );
+    }
+    Ok(())
+}
 
-    let watcher = {
-        let (cap, cat, wake, stop) = (p.capturer.clone(), p.catalog.clone(), wake.clone(), stop.clone());
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = crate::inbox::run_blocking(cap, cat, wake, stop.clone()) {
-                error!("inbox watcher stopped: {e:#}");
-                stop.cancel();
+/// `serve`'s workers (see the table in the module doc). `stop` is for passes that check it
+/// between items of a long backlog.
+pub fn workers(cfg: &Config, p: &Pipeline, stop: &CancellationToken) -> Result<Vec<Worker>> {
+    let hour = crate::clock::period(Duration::from_secs(3600));
+    // Capture wakes the uploads; the web interface wakes the restores.
+    let (wake, restore_wake) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    // Every ffmpeg of this serve: the media stage's and the web's.
+    let ffmpeg = Arc::new(Queue::default());
+    let (cat, up) = (&p.catalog, &p.uploader);
+    let mut w = Vec::new();
+
+    let (cap, c, wk) = (p.capturer.clone(), cat.clone(), wake.clone());
+    w.push(Worker::service("inbox", move |stop| async move {
+        let s = stop.clone();
+        let watched = tokio::task::spawn_blocking(move || crate::inbox::run_blocking(cap, c, wk, s)).await;
+        let stopped = match watched {
+            Ok(r) => r,
+            Err(e) => Err(anyhow::anyhow!("panicked: {e}")),
+        };
+        if stopped.is_err() {
+            // Nothing would be captured any more: stop, so the service manager restarts us.
+            stop.cancel();
+        }
+        stopped.context("inbox watcher stopped")
+    }));
+
+    let (u, n, wk) = (up.clone(), cfg.upload.concurrency, wake.clone());
+    w.push(Worker::service("uploads", move |stop| async move {
+        upload::run(u, n, wk, stop).await;
+        Ok(())
+    }));
+
+    let (keeper, c) = (CacheKeeper::new(cfg), cat.clone());
+    w.push(
+        Worker::blocking("cache", Duration::from_secs(cfg.cache.interval_secs), move || {
+            let now = jiff::Timestamp::now().as_millisecond();
+            keeper.pass(&c, now, &cache::free_bytes)?;
+            Ok(Next::Period)
+        })
+        .backoff_max(Duration::from_secs(3600)),
+    );
+
+    // The four hourly jobs, once one loop run one after another: each on its own now, so a
+    // slow verification no longer holds up the manifests.
+    let u = up.clone();
+    w.push(Worker::every("manifests", hour, move || {
+        let u = u.clone();
+        async move {
+            crate::manifest::write_due(&u.catalog, &*u.store, crate::clock::now()).await?;
+            Ok(Next::Period)
+        }
+    }));
+    let (u, every_ms) = (up.clone(), cfg.health.catalog_backup_hours as i64 * 3_600_000);
+    w.push(Worker::every("catalog-backup", hour, move || {
+        let u = u.clone();
+        async move {
+            crate::backup::run_if_due(&u.catalog, &*u.store, every_ms).await?;
+            Ok(Next::Period)
+        }
+    }));
+    let (u, days, sample) = (up.clone(), cfg.verify.period_days, cfg.verify.deep_sample);
+    w.push(Worker::every("verify", hour, move || {
+        let u = u.clone();
+        async move {
+            // Every object once per `verify.period_days`, an hour's share at a time.
+            let s = u.catalog.summary()?;
+            let batch = ((s.verified.files + s.uploaded.files) / (days * 24).max(1) + 1) as usize;
+            let (_, bad) = crate::verify::scheduled(&u.catalog, &*u.store, batch, sample).await?;
+            if bad > 0 {
+                warn!("scheduled verification: {bad} object(s) missing or different");
+            }
+            Ok(Next::Period)
+        }
+    }));
+    let (u, c) = (up.clone(), Arc::new(cfg.clone()));
+    w.push(Worker::every("tiers", hour, move || {
+        let (u, c) = (u.clone(), c.clone());
+        async move {
+            crate::tiers::check(&c, &u.catalog, &*u.store).await?;
+            Ok(Next::Period)
+        }
+    }));
+
+    // Channels down: evaluations back off (up to an hour apart) instead of resending every
+    // interval; run_once fails when no channel took anything.
+    let (c, k, client) = (Arc::new(cfg.clone()), cat.clone(), crate::alerts::channels::client());
+    w.push(
+        Worker::every("alerts", Duration::from_secs(cfg.alerts.interval_secs), move || {
+            let (c, k, client) = (c.clone(), k.clone(), client.clone());
+            async move {
+                crate::alerts::run_once(&c, &k, &client).await?;
+                Ok(Next::Period)
             }
         })
-    };
-    let uploads = tokio::spawn(upload::run(
-        p.uploader.clone(),
-        cfg.upload.concurrency,
-        wake.clone(),
-        stop.clone(),
-    ));
-    let keeper = {
-        let (cat, stop) = (p.catalog.clone(), stop.clone());
-        let keeper = CacheKeeper::new(&cfg);
-        let every = Duration::from_secs(cfg.cache.interval_secs);
-        tokio::spawn(async move {
-            let mut streak = Streak::new("cache keeper", Duration::from_secs(3600));
-            loop {
-                let (k, c) = (&keeper, cat.clone());
-                let now = jiff::Timestamp::now().as_millisecond();
-                match tokio::task::block_in_place(|| k.pass(&c, now, &cache::free_bytes)) {
-                    Ok(_) => streak.ok(),
-                    Err(e) => streak.failed(&e),
-                }
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(streak.wait(every)) => {}
-                }
-            }
-        })
-    };
-    let mut daemons = Vec::new();
-    {
-        let (cfg, up, stop) = (cfg.clone(), p.uploader.clone(), stop.clone());
-        let backup_every_ms = cfg.health.catalog_backup_hours as i64 * 3_600_000;
-        let (verify_days, verify_sample) = (cfg.verify.period_days, cfg.verify.deep_sample);
-        daemons.push(tokio::spawn(async move {
-            loop {
-                if let Err(e) = crate::manifest::write_due(&up.catalog, &*up.store, crate::clock::now()).await {
-                    warn!("daily manifests: {e:#} (retried within the hour)");
-                }
-                if let Err(e) = crate::backup::run_if_due(&up.catalog, &*up.store, backup_every_ms).await {
-                    warn!("catalog backup: {e:#} (retried within the hour)");
-                }
-                let total = up
-                    .catalog
-                    .summary()
-                    .map(|s| s.verified.files + s.uploaded.files)
-                    .unwrap_or(0);
-                let batch = (total / (verify_days * 24).max(1) + 1) as usize;
-                match crate::verify::scheduled(&up.catalog, &*up.store, batch, verify_sample).await {
-                    Ok((_, bad)) if bad > 0 => warn!("scheduled verification: {bad} object(s) missing or different"),
-                    Ok(_) => {}
-                    Err(e) => warn!("scheduled verification: {e:#}"),
-                }
-                if let Err(e) = crate::tiers::check(&cfg, &up.catalog, &*up.store).await {
-                    warn!("tiering check: {e:#}");
-                }
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(crate::clock::period(Duration::from_secs(3600))) => {}
-                }
-            }
-        }));
-    }
-    {
-        let (cfg, cat, stop) = (cfg.clone(), p.catalog.clone(), stop.clone());
-        daemons.push(tokio::spawn(async move {
-            let client = crate::alerts::channels::client();
-            let every = Duration::from_secs(cfg.alerts.interval_secs);
-            // Channels down: evaluations back off (up to an hour apart) instead of resending
-            // every interval; run_once fails when no channel took anything.
-            let mut streak = Streak::new("alerts", Duration::from_secs(3600));
-            loop {
-                match crate::alerts::run_once(&cfg, &cat, &client).await {
-                    Ok(_) => streak.ok(),
-                    Err(e) => streak.failed(&e),
-                }
-                let wait = streak.wait(every);
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(wait) => {}
-                }
-            }
-        }));
-    }
-    let restore_wake = Arc::new(Notify::new());
-    {
-        // Restores: requests, polls, downloads; and the periodic drill.
-        let (cfg, up, stop, wake) = (cfg.clone(), p.uploader.clone(), stop.clone(), restore_wake.clone());
-        daemons.push(tokio::spawn(async move {
-            let mut streak = Streak::new("restores", Duration::from_secs(3600));
-            loop {
+        .backoff_max(Duration::from_secs(3600)),
+    );
+
+    // Restores: requests, polls, downloads; and the periodic drill. A restore started in
+    // the web interface is requested at once (the wake).
+    let (c, u) = (Arc::new(cfg.clone()), up.clone());
+    w.push(
+        Worker::every("restores", Duration::from_secs(60), move || {
+            let (c, u) = (c.clone(), u.clone());
+            async move {
                 let now = crate::clock::now().as_millisecond();
-                match crate::restore::step(&cfg, &up.catalog, &*up.store, now).await {
-                    Ok(p) => {
-                        streak.ok();
-                        if p.finished_restores > 0 {
-                            info!("{} restore(s) finished", p.finished_restores)
-                        }
-                    }
-                    Err(e) => streak.failed(&e),
+                let p = crate::restore::step(&c, &u.catalog, &*u.store, now).await?;
+                if p.finished_restores > 0 {
+                    info!("{} restore(s) finished", p.finished_restores)
                 }
-                match crate::restore::drill_if_due(&cfg, &up.catalog, &*up.store, now).await {
+                match crate::restore::drill_if_due(&c, &u.catalog, &*u.store, now).await {
                     Ok(Some(id)) => info!("restore drill #{id} started"),
                     Ok(None) => {}
                     Err(e) => warn!("restore drill: {e:#}"),
                 }
-                let next = up.catalog.next_restore_poll_ms().ok().flatten().unwrap_or(i64::MAX);
-                let wait = next.saturating_sub(now).clamp(1_000, 60_000) as u64;
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(streak.wait(Duration::from_millis(wait))) => {}
-                    // A restore started in the web interface is requested at once.
-                    _ = wake.notified() => {}
-                }
-            }
-        }));
-    }
-    if cfg.samba.manage || cfg.samba_password().ok().flatten().is_some() {
-        // The share must keep refusing deletes: prove it hourly, as `samba check` does.
-        let (cfg, cat, stop) = (cfg.clone(), p.catalog.clone(), stop.clone());
-        daemons.push(tokio::spawn(async move {
-            // smbd needs a moment after start; a check before that would be a false alarm.
-            let mut wait = Duration::from_secs(120);
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(wait) => {}
-                }
-                wait = Duration::from_secs(3600);
-                let c = cfg.clone();
-                match tokio::task::spawn_blocking(move || crate::samba::check::verdict(&c)).await {
-                    Ok(Ok(v)) => {
-                        if let Some(why) = &v {
-                            warn!("{why}");
-                        }
-                        if let Err(e) = cat.kv_set(crate::samba::check::SHARE_PROBE, v.as_deref().unwrap_or("")) {
-                            warn!("recording the share check: {e:#}");
-                        }
-                    }
-                    Ok(Err(e)) => warn!("cannot check the share: {e:#}"),
-                    Err(e) => warn!("share check: {e}"),
-                }
-            }
-        }));
-    }
-    if cfg.http.enabled {
-        {
-            let (cfg, cat, pm, stop) = (cfg.clone(), p.catalog.clone(), p.uploader.metrics.clone(), stop.clone());
-            let (store, wake) = (p.uploader.store.clone(), restore_wake.clone());
-            daemons.push(tokio::spawn(async move {
-                // Capture and upload go on without it: losing metrics must not lose clips.
-                if let Err(e) = crate::web::serve(cfg, cat, pm, store, wake, stop).await {
-                    error!("HTTP endpoint not available: {e:#}");
-                }
-            }));
-        }
-        // Thumbnails for the web interface, right after capture.
-        let (cfg, cat, stop) = (cfg.clone(), p.catalog.clone(), stop.clone());
-        daemons.push(tokio::spawn(crate::web::thumbs::run(
-            cfg,
-            cat,
-            p.uploader.store.clone(),
-            Duration::from_secs(2),
-            stop,
-        )));
-    }
-    if cfg.samba.manage {
-        let conf = crate::samba::manage::prepare(&cfg)?;
-        daemons.push(tokio::spawn(crate::samba::manage::supervise(
-            "smbd",
-            conf.clone(),
-            stop.clone(),
-        )));
-        if cfg.samba.netbios {
-            daemons.push(tokio::spawn(crate::samba::manage::supervise(
-                "nmbd",
-                conf,
-                stop.clone(),
-            )));
-        }
-    }
-    {
-        // serve's own memory and CPU, for `status` and the `resources` health rule.
-        let (cfg, cat, stop) = (cfg.clone(), p.catalog.clone(), stop.clone());
-        daemons.push(tokio::spawn(crate::selfwatch::run(
-            cfg,
-            cat,
-            crate::selfwatch::EVERY,
-            stop,
-        )));
-    }
-    let audit = {
-        let (cat, stop) = (p.catalog.clone(), stop.clone());
-        let reader = crate::samba::audit::AuditReader::new(&cfg.samba_audit_log());
-        tokio::spawn(async move {
-            let mut streak = Streak::new("reading the share's audit log", Duration::from_secs(300));
-            loop {
-                match tokio::task::block_in_place(|| reader.poll(&cat)) {
-                    Ok(_) => streak.ok(),
-                    Err(e) => streak.failed(&e),
-                }
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(streak.wait(Duration::from_secs(1))) => {}
-                }
+                let next = u.catalog.next_restore_poll_ms()?.unwrap_or(i64::MAX);
+                Ok(Next::In(Duration::from_millis(
+                    next.saturating_sub(now).clamp(1_000, 60_000) as u64,
+                )))
             }
         })
-    };
-    stop.cancelled().await;
-    let _ = tokio::join!(watcher, uploads, keeper, audit);
-    for d in daemons {
-        let _ = d.await;
+        .wake_on(restore_wake.clone())
+        .backoff_max(Duration::from_secs(3600)),
+    );
+
+    if cfg.samba.manage || cfg.samba_password().ok().flatten().is_some() {
+        // The share must keep refusing deletes: prove it hourly, as `samba check` does;
+        // smbd needs a moment after start, and a check before that would be a false alarm.
+        let (c, k) = (cfg.clone(), cat.clone());
+        w.push(
+            Worker::blocking("share-check", Duration::from_secs(3600), move || {
+                let v = crate::samba::check::verdict(&c).context("cannot check the share")?;
+                if let Some(why) = &v {
+                    warn!("{why}");
+                }
+                k.kv_set(crate::samba::check::SHARE_PROBE, v.as_deref().unwrap_or(""))
+                    .context("recording the share check")?;
+                Ok(Next::Period)
+            })
+            .after(Duration::from_secs(120)),
+        );
     }
-    info!("camvault stopped cleanly");
-    Ok(())
+
+    if cfg.http.enabled {
+        let (c, k, pm, st, rw, q) = (
+            cfg.clone(),
+            cat.clone(),
+            up.metrics.clone(),
+            up.store.clone(),
+            restore_wake.clone(),
+            ffmpeg.clone(),
+        );
+        // Capture and upload go on without it: losing metrics must not lose clips.
+        w.push(Worker::service("web", move |stop| async move {
+            crate::web::serve(c, k, pm, st, rw, q, stop)
+                .await
+                .context("HTTP endpoint not available")
+        }));
+        // The media stage: thumbnails right after capture, for the web interface to serve.
+        let every = Duration::from_secs(2);
+        let mut stage =
+            crate::media::thumbs::Stage::new(cfg.clone(), cat.clone(), up.store.clone(), ffmpeg, every, stop.clone());
+        w.push(Worker::blocking("thumbnails", every, move || stage.pass()).backoff_max(Duration::from_secs(60)));
+    }
+
+    if cfg.samba.manage {
+        let conf = crate::samba::manage::prepare(cfg)?;
+        let daemons: &[&'static str] = if cfg.samba.netbios {
+            &["smbd", "nmbd"]
+        } else {
+            &["smbd"]
+        };
+        for &program in daemons {
+            let conf = conf.clone();
+            w.push(Worker::service(program, move |stop| async move {
+                crate::samba::manage::supervise(program, conf, stop).await;
+                Ok(())
+            }));
+        }
+    }
+
+    let (reader, k) = (
+        crate::samba::audit::AuditReader::new(&cfg.samba_audit_log()),
+        cat.clone(),
+    );
+    w.push(
+        Worker::blocking("share-audit", Duration::from_secs(1), move || {
+            reader.poll(&k).context("reading the share's audit log")?;
+            Ok(Next::Period)
+        })
+        .backoff_max(Duration::from_secs(300)),
+    );
+
+    // Last, so that its first record already lists every worker.
+    let (mut sampler, k, board) = (
+        crate::selfwatch::Sampler::new(cfg.clone()),
+        cat.clone(),
+        up.metrics.workers.clone(),
+    );
+    w.push(Worker::blocking("selfwatch", crate::selfwatch::EVERY, move || {
+        sampler.pass(&k).context("recording serve's resource use")?;
+        crate::workers::record(&k, &board)?;
+        Ok(Next::Period)
+    }));
+    Ok(w)
 }

@@ -110,7 +110,13 @@ pub fn run(cfg: Config, as_json: bool) -> Result<ExitCode> {
         );
     }
     match crate::selfwatch::Sample::current(&cat, now) {
-        Some(u) => println!("serve   running: {}", u.describe()),
+        Some(u) => {
+            println!("serve   running: {}", u.describe());
+            let workers = crate::workers::recorded(&cat);
+            if !workers.is_empty() {
+                println!("workers {}", crate::workers::describe(&workers));
+            }
+        }
         None => println!("serve   not running"),
     }
     if problems.is_empty() {

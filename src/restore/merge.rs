@@ -32,34 +32,22 @@ pub fn write_list(clips: &[PathBuf], out: &Path) -> Result<PathBuf> {
 /// The ffmpeg that merges the clips of `list` into `out` (the web export runs it as a
 /// job that is killed when its request goes away).
 pub fn command(list: &Path, out: &Path) -> Command {
-    let mut c = Command::new("ffmpeg");
-    c.args([
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-nostdin",
-        "-y",
-        "-f",
-        "concat",
-        "-safe",
-        "0",
-        "-i",
-    ])
-    .arg(list)
-    .args([
-        "-map",
-        "0:v",
-        "-map",
-        "0:a?",
-        "-c:v",
-        "copy",
-        "-c:a",
-        "aac",
-        "-movflags",
-        "+faststart",
-    ])
-    .arg(out)
-    .stdin(std::process::Stdio::null());
+    let mut c = crate::media::ffmpeg::command();
+    c.args(["-f", "concat", "-safe", "0", "-i"])
+        .arg(list)
+        .args([
+            "-map",
+            "0:v",
+            "-map",
+            "0:a?",
+            "-c:v",
+            "copy",
+            "-c:a",
+            "aac",
+            "-movflags",
+            "+faststart",
+        ])
+        .arg(out);
     c
 }
 
@@ -68,7 +56,8 @@ pub fn finish(result: std::io::Result<std::process::Output>, list: &Path, out: &
     let _ = std::fs::remove_file(list);
     match result {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-            "cannot merge: ffmpeg is not installed (`apt-get install ffmpeg`); the clips themselves are restored in {}",
+            "cannot merge: {}; the clips themselves are restored in {}",
+            crate::media::ffmpeg::INSTALL,
             out.parent().unwrap_or(Path::new(".")).display()
         ),
         Err(e) => bail!("cannot run ffmpeg: {e}"),

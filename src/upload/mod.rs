@@ -195,7 +195,8 @@ pub async fn run(up: Arc<Uploader>, concurrency: usize, wake: Arc<Notify>, stop:
     loop {
         let free = slots.available_permits();
         let due = if free > 0 {
-            up.catalog.due(now_ms(), free + in_flight.lock().unwrap().len())
+            let (up, n) = (up.clone(), free + in_flight.lock().unwrap().len());
+            crate::workers::blocking(move || up.catalog.due(now_ms(), n)).await
         } else {
             Ok(vec![])
         };
@@ -210,14 +211,19 @@ pub async fn run(up: Arc<Uploader>, concurrency: usize, wake: Arc<Notify>, stop:
                         break;
                     };
                     let (up, in_flight, wake) = (up.clone(), in_flight.clone(), wake.clone());
-                    tasks.spawn(async move {
-                        // The snapshot may predate a finished upload of the same file.
-                        if let Ok(Some(row)) = up.catalog.get(row.id) {
-                            let _ = up.process(&row).await;
-                        }
-                        in_flight.lock().unwrap().remove(&row.id);
-                        drop(permit);
-                        wake.notify_one();
+                    // On the blocking pool, driven by `block_on`: an upload calls the
+                    // catalog between its store requests (the rule of `crate::workers`).
+                    let rt = tokio::runtime::Handle::current();
+                    tasks.spawn_blocking(move || {
+                        rt.block_on(async move {
+                            // The snapshot may predate a finished upload of the same file.
+                            if let Ok(Some(row)) = up.catalog.get(row.id) {
+                                let _ = up.process(&row).await;
+                            }
+                            in_flight.lock().unwrap().remove(&row.id);
+                            drop(permit);
+                            wake.notify_one();
+                        })
                     });
                 }
             }
@@ -230,7 +236,8 @@ pub async fn run(up: Arc<Uploader>, concurrency: usize, wake: Arc<Notify>, stop:
         let idle = if busy {
             Duration::from_secs(1)
         } else {
-            match up.catalog.next_due_ms() {
+            let up = up.clone();
+            match crate::workers::blocking(move || up.catalog.next_due_ms()).await {
                 Ok(Some(t)) => Duration::from_millis((t - now_ms()).clamp(50, 30_000) as u64),
                 _ => Duration::from_secs(30),
             }

@@ -97,7 +97,13 @@ async fn json_of(f: impl FnOnce() -> Result<Value> + Send + 'static) -> Response
 }
 
 pub async fn status(State(app): State<App>) -> Response {
-    json_of(move || crate::report::status_json(&app.cfg, &app.catalog, now_ms())).await
+    json_of(move || {
+        let mut s = crate::report::status_json(&app.cfg, &app.catalog, now_ms())?;
+        // This serve's workers as they are now, not as last recorded for `status`.
+        s["workers"] = serde_json::to_value(app.metrics.workers.snapshot())?;
+        Ok(s)
+    })
+    .await
 }
 
 pub async fn cameras(State(app): State<App>) -> Response {

@@ -26,10 +26,11 @@ pub struct Media {
 }
 
 impl Media {
-    pub fn new(cfg: &crate::config::Config) -> Media {
+    /// `queue`: `serve`'s one ffmpeg queue, shared with the media stage.
+    pub fn new(cfg: &crate::config::Config, queue: std::sync::Arc<crate::media::queue::Queue>) -> Media {
         Media {
             cache: cfg.web_cache(),
-            jobs: Jobs::default(),
+            jobs: Jobs(queue),
         }
     }
 }
@@ -373,7 +374,7 @@ fn failed_before(c: &Clip) -> Response {
 
 /// The clip's thumbnail (made now when the capture-time stage has not got to it yet).
 pub async fn thumb(State(app): State<App>, Path(id): Path<i64>, method: Method, headers: HeaderMap) -> Response {
-    let path = super::thumbs::path(&app.cfg, id);
+    let path = crate::media::thumbs::path(&app.cfg, id);
     if !path.is_file() {
         // Nothing is fetched or made for a HEAD, or for a clip that had no frame.
         if method == Method::HEAD || app.media.jobs.failed(Kind::Thumb, id) {
@@ -385,7 +386,7 @@ pub async fn thumb(State(app): State<App>, Path(id): Path<i64>, method: Method, 
         };
         // The store's copy (this box lost its cache, or the catalog was rebuilt), else
         // one made now from the clip on disk.
-        let fetched = super::thumbs::fetch(&app.cfg, &*app.store, &c.key, &path).await;
+        let fetched = crate::media::thumbs::fetch(&app.cfg, &*app.store, &c.key, &path).await;
         if !fetched {
             let Some(src) = local_path(&app, &c) else {
                 return StatusCode::NOT_FOUND.into_response();
@@ -406,7 +407,7 @@ pub async fn thumb(State(app): State<App>, Path(id): Path<i64>, method: Method, 
 /// An export covers at most this many days.
 pub const EXPORT_MAX_DAYS: i64 = 2;
 
-/// Extracts the thumbnail as a job (see [`super::thumbs::extract`], which the capture-time
+/// Extracts the thumbnail as a job (see [`crate::media::thumbs::extract`], which the capture-time
 /// stage runs); a clip without a frame is remembered and answered 404 from then on.
 async fn make_thumb(app: &App, id: i64, src: &FsPath, out: &FsPath) -> Result<(), Response> {
     let _slot = app.media.jobs.slot().await?;
@@ -422,8 +423,11 @@ async fn make_thumb(app: &App, id: i64, src: &FsPath, out: &FsPath) -> Result<()
         }
     }
     let tmp = out.with_extension(format!("{}.part.jpg", fastrand::u64(..)));
-    for seek in super::thumbs::SEEKS {
-        match job_command(super::thumbs::command(src, seek, &tmp)).output().await {
+    for seek in crate::media::thumbs::SEEKS {
+        match job_command(crate::media::thumbs::command(src, seek, &tmp))
+            .output()
+            .await
+        {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(fail(StatusCode::NOT_IMPLEMENTED, NO_FFMPEG));
             }

@@ -3,9 +3,9 @@
 //!
 //! The parts, one job each: [`auth`] (login, sessions, CSRF, rate limiting), [`api`] (the
 //! JSON the pages read), [`pages`] (the embedded HTML, CSS and JavaScript), [`media`] (clips
-//! with range requests, transcoding, thumbnails, exports) and [`thumbs`] (the stage that
-//! extracts one frame per captured clip). Every response carries the security headers set
-//! here.
+//! with range requests, transcoding, thumbnails, exports). Thumbnails are made by the media
+//! stage below it ([`crate::media`]); the web only serves them (or makes one on request
+//! through the same ffmpeg queue). Every response carries the security headers set here.
 
 pub mod api;
 pub mod auth;
@@ -14,7 +14,6 @@ pub mod jobs;
 pub mod media;
 pub mod pages;
 pub mod range;
-pub mod thumbs;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -198,6 +197,7 @@ pub async fn serve(
     metrics: PipelineMetrics,
     store: Arc<dyn Backend>,
     restore_wake: Arc<tokio::sync::Notify>,
+    ffmpeg: Arc<crate::media::queue::Queue>,
     stop: CancellationToken,
 ) -> Result<()> {
     let addr: SocketAddr = cfg.http.listen;
@@ -209,7 +209,7 @@ pub async fn serve(
     info!(%addr, login, "web interface and HTTP endpoint: / /metrics /healthz /api/");
     let app = App {
         auth: Arc::new(auth::Auth::new(&cfg, login)),
-        media: Arc::new(media::Media::new(&cfg)),
+        media: Arc::new(media::Media::new(&cfg, ffmpeg)),
         cfg: Arc::new(cfg),
         catalog,
         metrics,

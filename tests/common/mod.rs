@@ -159,22 +159,18 @@ impl Env {
 
     /// Polls `status --json` until `pred` holds; panics with the last status after `limit`.
     pub fn wait_status(&self, limit: Duration, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-        let t0 = Instant::now();
-        loop {
+        poll(limit, || {
             let out = self.run(&["status", "--json"]);
-            if out.status.success() {
-                let s: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-                if pred(&s) {
-                    return s;
-                }
-                if t0.elapsed() > limit {
-                    panic!("timed out waiting; last status: {s:#}");
-                }
-            } else if t0.elapsed() > limit {
-                panic!("status kept failing: {}", stderr(&out));
+            if !out.status.success() {
+                return Err(format!("status kept failing: {}", stderr(&out)));
             }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            let s: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+            if pred(&s) {
+                Ok(s)
+            } else {
+                Err(format!("timed out waiting; last status: {s:#}"))
+            }
+        })
     }
 }
 
@@ -284,6 +280,70 @@ pub fn umount(dir: &Path) {
     let _ = Command::new("umount").arg("-l").arg(dir).status();
 }
 
+/// A tool some tests need, and how to install it.
+pub struct Tool {
+    pub name: &'static str,
+    pub ready: fn() -> bool,
+    pub install: &'static str,
+}
+
+pub const FFMPEG: Tool = Tool {
+    name: "ffmpeg",
+    ready: || has("ffmpeg"),
+    install: "apt-get install ffmpeg",
+};
+pub const SAMBA: Tool = Tool {
+    name: "smbd (with vfs_worm) and smbclient",
+    ready: || Path::new("/usr/sbin/smbd").exists() && has_on_path("smbclient"),
+    install: "apt-get install samba samba-vfs-modules smbclient",
+};
+pub const CHROMIUM: Tool = Tool {
+    name: "Debian's chromium and chromium-driver",
+    ready: || Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists(),
+    install: "apt-get install chromium chromium-driver",
+};
+/// The test venv: moto's S3 server, pysmb, the OSS SDK, aiosmtpd, selenium.
+pub const PYTHON: Tool = Tool {
+    name: "the test venv (moto[server], pysmb, alibabacloud-oss-v2, aiosmtpd, selenium)",
+    ready: || test_python_path().exists() && test_python_path().with_file_name("moto_server").exists(),
+    install: "python3 -m venv .venv-test && .venv-test/bin/pip install pysmb alibabacloud-oss-v2 aiosmtpd 'moto[server]' awscrt crc32c selenium, or CAMVAULT_TEST_PYTHON=<venv>/bin/python",
+};
+
+/// Set by `.ci/run`: a test whose tool is missing fails instead of being skipped.
+pub const REQUIRE_TOOLS: &str = "CAMVAULT_REQUIRE_TOOLS";
+
+/// Whether `tool` is here. When it is not: under `.ci/run` ([`REQUIRE_TOOLS`] = 1) the test
+/// fails saying what to install; elsewhere it says the same and is skipped (see [`needs!`]).
+pub fn ready(tool: &Tool) -> bool {
+    ready_or(tool, std::env::var(REQUIRE_TOOLS).is_ok_and(|v| v == "1"))
+}
+
+/// [`ready`] with the requirement given.
+pub fn ready_or(tool: &Tool, required: bool) -> bool {
+    if (tool.ready)() {
+        return true;
+    }
+    let msg = format!("{} is needed for this test: {}", tool.name, tool.install);
+    assert!(!required, "{msg} ({REQUIRE_TOOLS}=1: .ci/run requires every test tool)");
+    eprintln!("SKIPPED: {msg} (with {REQUIRE_TOOLS}=1, as .ci/run sets, this fails)");
+    false
+}
+
+/// `needs!(FFMPEG, PYTHON);` at the top of a test: returns (skips the test) when a tool is
+/// missing, or fails under `.ci/run`; see [`ready`].
+#[macro_export]
+macro_rules! needs {
+    ($($tool:expr),+ $(,)?) => {
+        if !($($crate::common::ready(&$tool))&&+) {
+            return;
+        }
+    };
+}
+
+pub fn has_on_path(prog: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(prog).is_file()))
+}
+
 pub fn has(prog: &str) -> bool {
     Command::new(prog)
         .arg("-version")
@@ -305,15 +365,19 @@ pub fn camera_ids(status: &serde_json::Value) -> Vec<String> {
 
 /// Python from the venv `.ci/run` makes (pysmb, alibabacloud-oss-v2, moto), or `$CAMVAULT_TEST_PYTHON`.
 pub fn test_python() -> PathBuf {
-    let p = std::env::var_os("CAMVAULT_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python"));
+    let p = test_python_path();
     assert!(
         p.exists(),
         "{} missing: python3 -m venv .venv-test && .venv-test/bin/pip install pysmb alibabacloud-oss-v2 'moto[server]' selenium (.ci/run does)",
         p.display()
     );
     p
+}
+
+fn test_python_path() -> PathBuf {
+    std::env::var_os("CAMVAULT_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python"))
 }
 
 /// A port on 127.0.0.1 that nothing listens on right now.
@@ -327,19 +391,33 @@ pub fn free_port() -> u16 {
 
 /// Waits until something accepts connections on `addr:port`; panics naming `what` after `limit`.
 pub fn wait_port(addr: &str, port: u16, what: &str, limit: Duration) {
-    let t0 = Instant::now();
-    while std::net::TcpStream::connect((addr, port)).is_err() {
-        assert!(t0.elapsed() < limit, "{what} did not start listening on {addr}:{port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(limit, &format!("{what} to listen on {addr}:{port}"), || {
+        std::net::TcpStream::connect((addr, port)).is_ok()
+    });
 }
 
 /// Polls `cond` until it holds, failing the test after `limit`.
 pub fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    poll(limit, || {
+        if cond() {
+            Ok(())
+        } else {
+            Err(format!("timed out waiting for {what}"))
+        }
+    })
+}
+
+/// Polls `f` until it gives a value, every 50 ms; after `limit` the test fails with the
+/// last `Err` (say there what was waited for and what was seen). The one place tests sleep
+/// to wait for something another process does.
+pub fn poll<T>(limit: Duration, mut f: impl FnMut() -> Result<T, String>) -> T {
     let t0 = Instant::now();
-    while !cond() {
-        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(e) if t0.elapsed() > limit => panic!("{e} (after {limit:?})"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
     }
 }
 

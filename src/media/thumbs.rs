@@ -1,5 +1,6 @@
 //! Thumbnails: one JPEG frame per clip, extracted with ffmpeg by a small stage that follows
-//! capture (`serve` runs it every few seconds over the clips captured since its last pass),
+//! capture (`serve`'s `thumbnails` worker runs [`Stage::pass`] every few seconds over the
+//! clips captured since its last pass, its ffmpegs in the one queue of [`super::queue`]),
 //! kept in `http.cache_dir/thumbs/` and uploaded to the store under `thumbs/` in the
 //! upload class (Standard: the lifecycle rule only moves `videos/`), so search and the
 //! timeline keep showing them after the clip left the local cache or this box.
@@ -7,12 +8,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::{bail, Result};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::queue::Queue;
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::workers::Next;
 
 /// The catalog's note of the last file id the stage has looked at.
 const WATERMARK: &str = "web.thumbs_after_id";
@@ -166,22 +171,13 @@ pub fn path(cfg: &Config, id: i64) -> PathBuf {
 pub const SEEKS: [&str; 2] = ["1", "0"];
 
 /// The ffmpeg that writes the frame at `seek` seconds of `video`, 320 pixels wide, to `out`
-/// (the web interface runs it in its job queue, see `media.rs`).
+/// (the web interface runs it in the same queue when asked for a thumbnail not made yet).
 pub fn command(video: &Path, seek: &str, out: &Path) -> std::process::Command {
-    let mut c = std::process::Command::new("ffmpeg");
-    c.args([
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-nostdin",
-        "-y",
-        "-ss",
-        seek,
-        "-i",
-    ])
-    .arg(video)
-    .args(["-frames:v", "1", "-vf", "scale=320:-2", "-q:v", "5", "-f", "image2"])
-    .arg(out);
+    let mut c = super::ffmpeg::command();
+    c.args(["-ss", seek, "-i"])
+        .arg(video)
+        .args(["-frames:v", "1", "-vf", "scale=320:-2", "-q:v", "5", "-f", "image2"])
+        .arg(out);
     c
 }
 
@@ -197,7 +193,7 @@ pub fn extract(video: &Path, out: &Path) -> Result<()> {
     for seek in SEEKS {
         let o = command(video, seek, &tmp).output();
         match o {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("{}", super::media::NO_FFMPEG),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(super::ffmpeg::Missing.into()),
             Err(e) => bail!("cannot run ffmpeg: {e}"),
             Ok(o) if o.status.success() && std::fs::metadata(&tmp).is_ok_and(|m| m.len() > 0) => {
                 std::fs::rename(&tmp, out)?;
@@ -219,9 +215,11 @@ fn looks_like_mp4(path: &Path) -> bool {
         .is_ok_and(|()| &head[4..] == b"ftyp")
 }
 
-/// One pass: a thumbnail for every local clip captured since the last pass, until `stop`.
-/// Returns how many were made; a clip that is not a readable video is skipped, not retried.
-pub fn pass(cfg: &Config, cat: &Catalog, stop: &CancellationToken) -> Result<usize> {
+/// One pass: a thumbnail for every local clip captured since the last pass, until `stop`,
+/// each ffmpeg in a slot of `queue`. Returns how many were made; a clip that is not a
+/// readable video is skipped, not retried. Blocking: runs on the blocking pool (a worker's
+/// pass), so it may wait for its slot with `Handle::block_on`.
+pub fn pass(cfg: &Config, cat: &Catalog, queue: &Queue, stop: &CancellationToken) -> Result<usize> {
     let mut after: i64 = cat.kv_get(WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
     let mut made = 0;
     loop {
@@ -253,9 +251,12 @@ pub fn pass(cfg: &Config, cat: &Catalog, stop: &CancellationToken) -> Result<usi
             if !out.is_file() && !looks_like_mp4(&video) {
                 debug!("no thumbnail for {key}: not an MP4");
             } else if !out.is_file() {
-                match extract(&video, &out) {
+                let slot = tokio::runtime::Handle::current().block_on(queue.stage_slot());
+                let made_now = extract(&video, &out);
+                drop(slot);
+                match made_now {
                     Ok(()) => made += 1,
-                    Err(e) if e.to_string() == super::media::NO_FFMPEG => return Err(e),
+                    Err(e) if e.is::<super::ffmpeg::Missing>() => return Err(e),
                     Err(e) => debug!("no thumbnail for {key}: {e:#}"),
                 }
             }
@@ -265,49 +266,66 @@ pub fn pass(cfg: &Config, cat: &Catalog, stop: &CancellationToken) -> Result<usi
     }
 }
 
-/// The stage: a pass and the uploads every `every` until `stop`; uploads back off while
-/// they fail (see [`Retry`]). Without ffmpeg it says so once and stops.
-pub async fn run(
-    cfg: Config,
-    cat: std::sync::Arc<Catalog>,
-    store: std::sync::Arc<dyn crate::store::Backend>,
-    every: Duration,
-    stop: CancellationToken,
-) {
-    let mut retry = Retry {
-        every,
-        failures: 0,
-        next: tokio::time::Instant::now(),
-        stuck: None,
-    };
-    loop {
-        let (c, k, s) = (cfg.clone(), cat.clone(), stop.clone());
-        let made = tokio::task::spawn_blocking(move || pass(&c, &k, &s)).await;
-        if retry.due() {
-            match upload(&cfg, &cat, &*store).await {
-                Ok(_) => retry.succeeded(),
+/// The stage as `serve`'s `thumbnails` worker runs it: a pass, then the uploads while they
+/// are due (they back off on their own while failing, see [`Retry`]).
+pub struct Stage {
+    pub cfg: Config,
+    pub cat: Arc<Catalog>,
+    pub store: Arc<dyn crate::store::Backend>,
+    pub queue: Arc<Queue>,
+    pub stop: CancellationToken,
+    retry: Retry,
+}
+
+impl Stage {
+    /// `every`: the worker's period, the first step of the uploads' backoff.
+    pub fn new(
+        cfg: Config,
+        cat: Arc<Catalog>,
+        store: Arc<dyn crate::store::Backend>,
+        queue: Arc<Queue>,
+        every: Duration,
+        stop: CancellationToken,
+    ) -> Stage {
+        let retry = Retry {
+            every,
+            failures: 0,
+            next: tokio::time::Instant::now(),
+            stuck: None,
+        };
+        Stage {
+            cfg,
+            cat,
+            store,
+            queue,
+            stop,
+            retry,
+        }
+    }
+
+    /// One pass (blocking; the uploads are driven with `Handle::block_on`). Without ffmpeg
+    /// it says so once and the worker ends ([`Next::Done`]); other failures of the pass
+    /// are the worker's errors (logged and backed off by the runner).
+    pub fn pass(&mut self) -> Result<Next> {
+        let made = pass(&self.cfg, &self.cat, &self.queue, &self.stop);
+        if self.retry.due() {
+            let up = tokio::runtime::Handle::current().block_on(upload(&self.cfg, &self.cat, &*self.store));
+            match up {
+                Ok(_) => self.retry.succeeded(),
                 Err(e) => {
-                    if let Some(id) = retry.failed(&e) {
-                        if let Err(e) = cat.kv_set(UPLOADED, &id.to_string()) {
-                            warn!("thumbnails: {e:#}");
-                        }
+                    if let Some(id) = self.retry.failed(&e) {
+                        self.cat.kv_set(UPLOADED, &id.to_string())?;
                     }
                 }
             }
         }
         match made {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
+            Ok(_) => Ok(Next::Period),
+            Err(e) if e.is::<super::ffmpeg::Missing>() => {
                 warn!("thumbnails: {e:#}; the web interface shows clips without them");
-                if e.to_string() == super::media::NO_FFMPEG {
-                    return;
-                }
+                Ok(Next::Done)
             }
-            Err(e) => warn!("thumbnails: {e}"),
-        }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(every) => {}
+            Err(e) => Err(e.context("thumbnails (the web interface shows clips without them meanwhile)")),
         }
     }
 }
