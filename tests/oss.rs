@@ -4,56 +4,11 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
+use common::oss::{oss_env, server, Server};
 use common::*;
-
-struct Server {
-    child: Child,
-    port: u16,
-    data: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn server(extra: &[&str]) -> Server {
-    let port = free_port();
-    let data = tempfile::tempdir().unwrap();
-    let child = Command::new(test_python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oss_server.py"))
-        .args([&port.to_string(), "cam-archive", data.path().to_str().unwrap()])
-        .args(extra)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_port("127.0.0.1", port, "the OSS test server", Duration::from_secs(30));
-    Server { child, port, data }
-}
-
-fn oss_env(srv: &Server, secret: &str) -> Env {
-    let env = Env::new(
-        1,
-        &format!(
-            "store.kind = \"oss\"\nstore.oss.bucket = \"cam-archive\"\nstore.oss.region = \"cn-beijing\"\n\
-             store.oss.endpoint = \"http://127.0.0.1:{}\"\nstore.oss.cname = true\nstore.oss.credentials_file = \"oss.key\"\n\
-             cache.max_days = 36500",
-            srv.port
-        ),
-    );
-    let key = env.root().join("oss.key");
-    std::fs::write(
-        &key,
-        format!("access_key_id = LTAI5tCamvaultTest\naccess_key_secret = {secret}\n"),
-    )
-    .unwrap();
-    env
-}
 
 fn stored(srv: &Server) -> Vec<Vec<u8>> {
     let root = srv.data.path().join("objects");

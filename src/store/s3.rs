@@ -105,6 +105,8 @@ pub struct S3Store {
     token: Option<String>,
     threshold: u64,
     part_size: u64,
+    /// Keys asked for per page of a listing (`max-keys`).
+    list_page: u32,
     /// Object Lock on every upload: (mode, days).
     lock: Option<(String, u32)>,
     /// The additional checksum (`store.s3.checksum`); `None` for MD5 alone.
@@ -365,6 +367,12 @@ fn restore_request_xml(days: u32, tier: RestoreTier) -> String {
 }
 
 impl S3Store {
+    /// Lists `n` keys a page instead of 1000, so that tests see several pages.
+    pub fn with_list_page(mut self, n: u32) -> Self {
+        self.list_page = n.clamp(1, 1000);
+        self
+    }
+
     pub fn new(cfg: &Config) -> anyhow::Result<S3Store> {
         let s = &cfg.store.s3;
         let file = match cfg.s3_credentials_file() {
@@ -416,6 +424,7 @@ impl S3Store {
             token,
             threshold: s.multipart_threshold_mb << 20,
             part_size: s.part_size_mb << 20,
+            list_page: 1000,
             lock: (s.object_lock_days > 0).then(|| (s.object_lock_mode.clone(), s.object_lock_days)),
             sum: Algorithm::from_config(&s.checksum),
             sum_auto: s.checksum == "auto",
@@ -799,8 +808,9 @@ impl Backend for S3Store {
     async fn list(&self, prefix: &str) -> StoreResult<Vec<ObjectMeta>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let page_size = self.list_page.to_string();
         loop {
-            let mut query = vec![("list-type", "2"), ("prefix", prefix), ("max-keys", "1000")];
+            let mut query = vec![("list-type", "2"), ("prefix", prefix), ("max-keys", page_size.as_str())];
             if let Some(t) = &token {
                 query.push(("continuation-token", t));
             }

@@ -1,6 +1,10 @@
 //! Test harness: drives the real `camvault` binary on temporary directories.
 #![allow(dead_code)]
 
+pub mod conformance;
+pub mod oss;
+pub mod s3;
+pub mod s3s;
 pub mod web;
 
 use std::io::Write;

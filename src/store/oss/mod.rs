@@ -37,10 +37,18 @@ pub struct OssStore {
     token: Option<String>,
     threshold: u64,
     part_size: u64,
+    /// Keys asked for per page of a listing (`max-keys`).
+    list_page: u32,
     signature: OssSignature,
 }
 
 impl OssStore {
+    /// Lists `n` keys a page instead of 1000, so that tests see several pages.
+    pub fn with_list_page(mut self, n: u32) -> Self {
+        self.list_page = n.clamp(1, 1000);
+        self
+    }
+
     pub fn new(cfg: &Config) -> anyhow::Result<OssStore> {
         let o = &cfg.store.oss;
         let file = match cfg.oss_credentials_file() {
@@ -93,6 +101,7 @@ impl OssStore {
             token,
             threshold: o.multipart_threshold_mb << 20,
             part_size: o.part_size_mb << 20,
+            list_page: 1000,
             signature: o.signature,
         })
     }
@@ -349,8 +358,9 @@ impl Backend for OssStore {
     async fn list(&self, prefix: &str) -> StoreResult<Vec<ObjectMeta>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let page_size = self.list_page.to_string();
         loop {
-            let mut query = vec![("list-type", "2"), ("prefix", prefix), ("max-keys", "1000")];
+            let mut query = vec![("list-type", "2"), ("prefix", prefix), ("max-keys", page_size.as_str())];
             if let Some(t) = &token {
                 query.push(("continuation-token", t));
             }
