@@ -94,6 +94,38 @@ async fn oss_test_server_conforms() {
     ));
     let store = OssStore::new(&cfg).unwrap().with_list_page(PAGE);
     suite::run(&store, S3_CAPS, "oss/").await;
+    let log = std::fs::read_to_string(srv.data.path().join("requests.log")).unwrap();
+    assert!(
+        log.lines().any(|l| l.starts_with("GET /oss/range/") && l.ends_with(" 206")),
+        "a ranged GET is answered 206 Partial Content: {log}"
+    );
+    assert!(
+        log.lines().any(|l| l.starts_with("PUT /oss/overwrite/small.mp4") && l.ends_with(" 409")),
+        "x-oss-forbid-overwrite refused the second PUT: {log}"
+    );
+}
+
+/// An upload interrupted after two parts (its journal one part behind), resumed against a
+/// proxy that injects `faults` into GETs: answers the ListParts requests that met `status`.
+async fn resume_through(faults: &str, status: &str, seed: u64) -> usize {
+    let s = common::s3::S3::start_full(faults, "GET", "verify");
+    let store = s3_store(s.port, common::s3::BUCKET, common::s3::KEY_ID, common::s3::SECRET);
+    let dir = tempfile::tempdir().unwrap();
+    let key = format!("videos/door/2025-10-03/14/{seed}.mp4");
+    let data = bytes(seed, LARGE);
+    let j = MemJournal::failing_after(1);
+    let mut b = body(dir.path(), "big", &data, Some(j.clone())).await;
+    store.put(&key, &mut b, "Standard").await.unwrap_err();
+    j.heal();
+    let mut b = body(dir.path(), "big", &data, Some(j.clone())).await;
+    store.put(&key, &mut b, "Standard").await.unwrap();
+    assert_eq!(j.recorded(), vec![1, 2, 3], "started over");
+    assert!(read_all(&store, &key, None).await == data);
+    assert_eq!(s.dump()["_uploads"], serde_json::json!([]), "the old upload was aborted");
+    let log = s.log();
+    log.lines()
+        .filter(|l| l.starts_with("GET ") && l.contains("uploadId=") && l.contains(&format!(" {status} ")))
+        .count()
 }
 
 /// A store whose ListParts answers 501 NotImplemented (some S3-compatible stores): the
@@ -102,52 +134,15 @@ async fn oss_test_server_conforms() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_without_list_parts_starts_over_after_one_try() {
     let faults = vec!["status:501:NotImplemented@uploadId="; 5].join(",");
-    let s = common::s3::S3::start_full(&faults, "GET", "verify");
-    let store = s3_store(s.port, common::s3::BUCKET, common::s3::KEY_ID, common::s3::SECRET);
-    let dir = tempfile::tempdir().unwrap();
-    let key = "videos/door/2025-10-03/14/nolist.mp4";
-    let data = bytes(11, LARGE);
-    let j = MemJournal::failing_after(1);
-    let mut b = body(dir.path(), "big", &data, Some(j.clone())).await;
-    store.put(key, &mut b, "Standard").await.unwrap_err();
-    j.heal();
-    let mut b = body(dir.path(), "big", &data, Some(j.clone())).await;
-    store.put(key, &mut b, "Standard").await.unwrap();
-    assert_eq!(j.recorded(), vec![1, 2, 3], "started over");
-    assert!(read_all(&store, key, None).await == data);
-    let log = s.log();
-    let asked = log
-        .lines()
-        .filter(|l| l.starts_with("GET ") && l.contains("uploadId=") && l.contains(" 501 "))
-        .count();
-    assert_eq!(asked, 1, "ListParts asked once: {log}");
-    assert_eq!(s.dump()["_uploads"], serde_json::json!([]), "the old upload was aborted");
+    assert_eq!(resume_through(&faults, "501", 11).await, 1, "ListParts asked once");
 }
 
-/// A store whose ListParts keeps failing (500) or answers what camvault cannot read:
+/// A store whose ListParts keeps failing (500; an unreadable answer counts the same):
 /// asked at most three times, then the upload starts over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_with_a_failing_list_parts_starts_over_after_three_tries() {
     let faults = vec!["500@uploadId="; 6].join(",");
-    let s = common::s3::S3::start_full(&faults, "GET", "verify");
-    let store = s3_store(s.port, common::s3::BUCKET, common::s3::KEY_ID, common::s3::SECRET);
-    let dir = tempfile::tempdir().unwrap();
-    let key = "videos/door/2025-10-03/14/busy.mp4";
-    let data = bytes(12, LARGE);
-    let j = MemJournal::failing_after(1);
-    let mut b = body(dir.path(), "big", &data, Some(j.clone())).await;
-    store.put(key, &mut b, "Standard").await.unwrap_err();
-    j.heal();
-    let mut b = body(dir.path(), "big", &data, Some(j.clone())).await;
-    store.put(key, &mut b, "Standard").await.unwrap();
-    assert_eq!(j.recorded(), vec![1, 2, 3], "started over");
-    assert!(read_all(&store, key, None).await == data);
-    let log = s.log();
-    let asked = log
-        .lines()
-        .filter(|l| l.starts_with("GET ") && l.contains("uploadId=") && l.contains(" 500 "))
-        .count();
-    assert_eq!(asked, 3, "ListParts asked three times: {log}");
+    assert_eq!(resume_through(&faults, "500", 12).await, 3, "ListParts asked three times");
 }
 
 /// A store without multipart uploads (CreateMultipartUpload answers NotImplemented): a

@@ -125,6 +125,29 @@ impl MultipartJournal for MemJournal {
     }
 }
 
+/// `lifecycle check`, `show` and `apply` through the CLI on a bucket that already holds
+/// someone else's rule: not covered, their rule shown (`shown`, in camvault's class
+/// names), apply keeps it (`stored` checks the bucket), then covered, and applying again
+/// changes nothing. Shared by tests/s3.rs and tests/oss.rs, which seed the rule.
+pub fn cli_lifecycle_keeps_their_rule(env: &super::Env, shown: &str, stored: impl Fn()) {
+    use super::stdout;
+    let out = env.run(&["lifecycle", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("NOT COVERED: \"videos/\" (key template)"),
+        "{}",
+        stdout(&out)
+    );
+    let out = env.ok(&["lifecycle", "show"]);
+    assert!(out.contains(shown), "{out}");
+    let out = env.ok(&["lifecycle", "apply"]);
+    assert!(out.contains("1 other rule(s) of the bucket kept unchanged"), "{out}");
+    stored();
+    env.ok(&["lifecycle", "check"]);
+    let out = env.ok(&["lifecycle", "apply"]);
+    assert!(out.contains("already in place"), "{out}");
+}
+
 /// A large body: three parts of 5 MiB, 5 MiB and 1 MiB (the backends' part size is 5 MiB).
 pub const LARGE: usize = 11 << 20;
 pub const PART: u64 = 5 << 20;
@@ -194,6 +217,7 @@ pub async fn ranged_get(store: &dyn Backend, dir: &Path, prefix: &str) {
     store.put(&key, &mut b, "Standard").await.unwrap();
     assert_eq!(read_all(store, &key, Some(99_000..100_000)).await, &data[99_000..]);
     assert_eq!(read_all(store, &key, Some(0..10)).await, &data[..10]);
+    assert_eq!(read_all(store, &key, Some(1000..2000)).await, &data[1000..2000]);
     assert_eq!(read_all(store, &key, None).await, data);
     let e = store.get_range(&key, Some(5..5)).await.err().expect("an empty range is refused");
     assert_eq!(e.kind, ErrorKind::Refused, "{e}");
