@@ -96,11 +96,13 @@ async fn oss_test_server_conforms() {
     suite::run(&store, S3_CAPS, "oss/").await;
     let log = std::fs::read_to_string(srv.data.path().join("requests.log")).unwrap();
     assert!(
-        log.lines().any(|l| l.starts_with("GET /oss/range/") && l.ends_with(" 206")),
+        log.lines()
+            .any(|l| l.starts_with("GET /oss/range/") && l.ends_with(" 206")),
         "a ranged GET is answered 206 Partial Content: {log}"
     );
     assert!(
-        log.lines().any(|l| l.starts_with("PUT /oss/overwrite/small.mp4") && l.ends_with(" 409")),
+        log.lines()
+            .any(|l| l.starts_with("PUT /oss/overwrite/small.mp4") && l.ends_with(" 409")),
         "x-oss-forbid-overwrite refused the second PUT: {log}"
     );
 }
@@ -121,7 +123,11 @@ async fn resume_through(faults: &str, status: &str, seed: u64) -> usize {
     store.put(&key, &mut b, "Standard").await.unwrap();
     assert_eq!(j.recorded(), vec![1, 2, 3], "started over");
     assert!(read_all(&store, &key, None).await == data);
-    assert_eq!(s.dump()["_uploads"], serde_json::json!([]), "the old upload was aborted");
+    assert_eq!(
+        s.dump()["_uploads"],
+        serde_json::json!([]),
+        "the old upload was aborted"
+    );
     let log = s.log();
     log.lines()
         .filter(|l| l.starts_with("GET ") && l.contains("uploadId=") && l.contains(&format!(" {status} ")))
@@ -133,7 +139,7 @@ async fn resume_through(faults: &str, status: &str, seed: u64) -> usize {
 /// again and again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_without_list_parts_starts_over_after_one_try() {
-    let faults = vec!["status:501:NotImplemented@uploadId="; 5].join(",");
+    let faults = ["status:501:NotImplemented@uploadId="; 5].join(",");
     assert_eq!(resume_through(&faults, "501", 11).await, 1, "ListParts asked once");
 }
 
@@ -141,8 +147,12 @@ async fn resume_without_list_parts_starts_over_after_one_try() {
 /// asked at most three times, then the upload starts over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_with_a_failing_list_parts_starts_over_after_three_tries() {
-    let faults = vec!["500@uploadId="; 6].join(",");
-    assert_eq!(resume_through(&faults, "500", 12).await, 3, "ListParts asked three times");
+    let faults = ["500@uploadId="; 6].join(",");
+    assert_eq!(
+        resume_through(&faults, "500", 12).await,
+        3,
+        "ListParts asked three times"
+    );
 }
 
 /// A store without multipart uploads (CreateMultipartUpload answers NotImplemented): a

@@ -8,7 +8,7 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::s3::{Proc, S3, BUCKET, KEY_ID};
+use common::s3::{Proc, BUCKET, KEY_ID, S3};
 use common::*;
 
 fn sha256(data: &[u8]) -> String {

@@ -98,7 +98,11 @@ async fn an_upload_survives_failures_and_a_lost_answer_without_sleeping() {
     assert_eq!((r.store.calls(Op::Put), r.store.injected(Op::Put)), (4, 3));
     // drain waits 1 s, 2 s and 4 s between its rounds: 7 s of tokio's clock.
     assert!(virt.elapsed() >= Duration::from_secs(7), "{:?}", virt.elapsed());
-    assert!(real.elapsed() < Duration::from_secs(5), "no real waiting: {:?}", real.elapsed());
+    assert!(
+        real.elapsed() < Duration::from_secs(5),
+        "no real waiting: {:?}",
+        real.elapsed()
+    );
     let got = camvault::store::body::crc_of_reader(r.store.get(&r.key).await.unwrap())
         .await
         .unwrap();

@@ -477,7 +477,11 @@ enum SaveError {
     Io(String),
 }
 
-async fn save_verified(reader: impl tokio::io::AsyncRead + Unpin, dest: &Path, item: &ItemRow) -> Result<(), SaveError> {
+async fn save_verified(
+    reader: impl tokio::io::AsyncRead + Unpin,
+    dest: &Path,
+    item: &ItemRow,
+) -> Result<(), SaveError> {
     let parent = dest.parent().unwrap_or(Path::new("."));
     tokio::fs::create_dir_all(parent)
         .await

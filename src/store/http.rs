@@ -142,7 +142,11 @@ pub(crate) fn by_status(status: StatusCode) -> Option<ErrorKind> {
     let s = status.as_u16();
     if s >= 500 || s == 429 || s == 408 {
         // 501 is a 5xx but never changes: the store does not implement the request.
-        Some(if s == 501 { ErrorKind::Refused } else { ErrorKind::Transient })
+        Some(if s == 501 {
+            ErrorKind::Refused
+        } else {
+            ErrorKind::Transient
+        })
     } else if s == 403 {
         Some(ErrorKind::Refused)
     } else {
@@ -256,4 +260,3 @@ pub(crate) fn guarded_stream(resp: reqwest::Response, timeout: Duration) -> Read
     });
     Box::new(tokio_util::io::StreamReader::new(Box::pin(stream)))
 }
-

@@ -165,13 +165,7 @@ pub(crate) fn explain(
 
 /// [`explain`] for an answer read by [`Http::error_answer`].
 fn explain_answer(a: &http::ErrorAnswer, what: &str, perm: &str) -> StoreError {
-    explain_body(
-        a.status,
-        header(&a.headers, "x-amz-bucket-region"),
-        &a.body,
-        what,
-        perm,
-    )
+    explain_body(a.status, header(&a.headers, "x-amz-bucket-region"), &a.body, what, perm)
 }
 
 fn explain_body(status: StatusCode, bucket_region: Option<&str>, e: &ErrorBody, what: &str, perm: &str) -> StoreError {
@@ -665,7 +659,9 @@ impl Backend for S3Store {
             ("location", "s3:GetBucketLocation"),
         ] {
             let what = format!("reading the bucket's {sub}");
-            let resp = self.http.send(self.request(Method::GET, None, &[(sub, "")], &[])?, &what)
+            let resp = self
+                .http
+                .send(self.request(Method::GET, None, &[(sub, "")], &[])?, &what)
                 .await?;
             if resp.status() == StatusCode::NOT_IMPLEMENTED {
                 continue;
@@ -747,7 +743,9 @@ impl Backend for S3Store {
         } else {
             &[]
         };
-        let resp = self.http.send(self.request(Method::HEAD, Some(key), &[], mode)?, &what)
+        let resp = self
+            .http
+            .send(self.request(Method::HEAD, Some(key), &[], mode)?, &what)
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -814,7 +812,10 @@ impl Backend for S3Store {
             if let Some(t) = &token {
                 query.push(("continuation-token", t));
             }
-            let resp = self.http.send(self.request(Method::GET, None, &query, &[])?, "list").await?;
+            let resp = self
+                .http
+                .send(self.request(Method::GET, None, &query, &[])?, "list")
+                .await?;
             if !resp.status().is_success() {
                 return Err(self.error("list", "s3:ListBucket", resp).await);
             }
@@ -844,15 +845,13 @@ impl Backend for S3Store {
 
     async fn get_lifecycle(&self) -> StoreResult<Option<String>> {
         let what = "GET lifecycle";
-        let resp = self.http.send(self.request(Method::GET, None, &[("lifecycle", "")], &[])?, what)
+        let resp = self
+            .http
+            .send(self.request(Method::GET, None, &[("lifecycle", "")], &[])?, what)
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
             let e = self.error(what, "s3:GetLifecycleConfiguration", resp).await;
-            return if e.is(Code::NoSuchBucket) {
-                Err(e)
-            } else {
-                Ok(None)
-            };
+            return if e.is(Code::NoSuchBucket) { Err(e) } else { Ok(None) };
         }
         if !resp.status().is_success() {
             return Err(self.error(what, "s3:GetLifecycleConfiguration", resp).await);
@@ -911,7 +910,9 @@ impl Backend for S3Store {
 
     async fn delete_probe_unchecked(&self, key: &str) -> StoreResult<()> {
         let what = format!("DELETE {key}");
-        let resp = self.http.send(self.request(Method::DELETE, Some(key), &[], &[])?, &what)
+        let resp = self
+            .http
+            .send(self.request(Method::DELETE, Some(key), &[], &[])?, &what)
             .await?;
         if !resp.status().is_success() {
             return Err(self.error(&what, "s3:DeleteObject on camvault-probe/*", resp).await);

@@ -181,7 +181,10 @@ pub async fn put_never_overwrites(store: &dyn Backend, dir: &Path, prefix: &str)
         let mut b = body(dir, name, &second, None).await;
         let e = store.put(&key, &mut b, "Standard").await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::AlreadyExists, "{key}: {e}");
-        assert!(read_all(store, &key, None).await == first, "{key}: the first bytes are kept");
+        assert!(
+            read_all(store, &key, None).await == first,
+            "{key}: the first bytes are kept"
+        );
     }
 }
 
@@ -198,7 +201,10 @@ pub async fn head_sees_only_complete_objects(store: &dyn Backend, dir: &Path, pr
         .unwrap()
         .set_len(1 << 20)
         .unwrap();
-    assert!(store.put(&key, &mut b, "Standard").await.is_err(), "a short body is refused");
+    assert!(
+        store.put(&key, &mut b, "Standard").await.is_err(),
+        "a short body is refused"
+    );
     assert_eq!(store.head(&key).await.unwrap(), None, "no partial object");
     assert!(store.list(&format!("{prefix}partial/")).await.unwrap().is_empty());
     let whole = format!("{prefix}partial/whole.mp4");
@@ -219,7 +225,11 @@ pub async fn ranged_get(store: &dyn Backend, dir: &Path, prefix: &str) {
     assert_eq!(read_all(store, &key, Some(0..10)).await, &data[..10]);
     assert_eq!(read_all(store, &key, Some(1000..2000)).await, &data[1000..2000]);
     assert_eq!(read_all(store, &key, None).await, data);
-    let e = store.get_range(&key, Some(5..5)).await.err().expect("an empty range is refused");
+    let e = store
+        .get_range(&key, Some(5..5))
+        .await
+        .err()
+        .expect("an empty range is refused");
     assert_eq!(e.kind, ErrorKind::Refused, "{e}");
 }
 
@@ -233,7 +243,10 @@ pub async fn listing_is_sorted_and_paginated(store: &dyn Backend, dir: &Path, pr
         store.put(k, &mut b, "Standard").await.unwrap();
     }
     let mut b = body(dir, "l.mp4", b"beside", None).await;
-    store.put(&format!("{prefix}listing-beside.mp4"), &mut b, "Standard").await.unwrap();
+    store
+        .put(&format!("{prefix}listing-beside.mp4"), &mut b, "Standard")
+        .await
+        .unwrap();
     want.sort();
     let got = store.list(&base).await.unwrap();
     let keys: Vec<&str> = got.iter().map(|m| m.key.as_str()).collect();
@@ -264,7 +277,11 @@ pub async fn only_probes_are_deletable(store: &dyn Backend, dir: &Path, prefix: 
     let rec = format!("{prefix}keep/clip.mp4");
     let mut b = body(dir, "keep.mp4", b"recording", None).await;
     store.put(&rec, &mut b, "Standard").await.unwrap();
-    for key in [rec.clone(), format!("{PROBE_PREFIX}../{rec}"), PROBE_PREFIX.trim_end_matches('/').into()] {
+    for key in [
+        rec.clone(),
+        format!("{PROBE_PREFIX}../{rec}"),
+        PROBE_PREFIX.trim_end_matches('/').into(),
+    ] {
         let e = delete_probe(store, &key).await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Refused, "{key}");
     }
@@ -291,7 +308,10 @@ pub async fn lifecycle_round_trip(store: &dyn Backend, caps: Caps) {
     store.put_lifecycle(RULES).await.unwrap();
     let got = store.get_lifecycle().await.unwrap().expect("the lifecycle just stored");
     let rules = camvault::store::lifecycle::parse(&got).unwrap();
-    let ours = rules.iter().find(|r| r.id == "camvault").unwrap_or_else(|| panic!("{got}"));
+    let ours = rules
+        .iter()
+        .find(|r| r.id == "camvault")
+        .unwrap_or_else(|| panic!("{got}"));
     assert!(ours.xml.contains("videos/"), "{got}");
     assert!(ours.xml.contains("DeepColdArchive"), "camvault's class name: {got}");
 }
@@ -344,7 +364,11 @@ pub async fn multipart_resumes(store: &dyn Backend, dir: &Path, prefix: &str) {
     let mut b = body(dir, "big.mp4", &data, Some(j.clone())).await;
     let e = store.put(&key, &mut b, "Standard").await.unwrap_err();
     assert!(e.to_string().contains("disk full"), "{e}");
-    assert_eq!(store.head(&key).await.unwrap(), None, "an unfinished upload is not an object");
+    assert_eq!(
+        store.head(&key).await.unwrap(),
+        None,
+        "an unfinished upload is not an object"
+    );
     j.heal();
     let mut b = body(dir, "big.mp4", &data, Some(j.clone())).await;
     store.put(&key, &mut b, "Standard").await.unwrap();

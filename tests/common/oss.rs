@@ -52,4 +52,3 @@ pub fn oss_env(srv: &Server, secret: &str) -> Env {
     .unwrap();
     env
 }
-

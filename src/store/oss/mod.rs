@@ -297,7 +297,9 @@ impl Backend for OssStore {
     }
 
     async fn head(&self, key: &str) -> StoreResult<Option<ObjectMeta>> {
-        let resp = self.http.send(self.request(Method::HEAD, Some(key), &[], &[]), &format!("HEAD {key}"))
+        let resp = self
+            .http
+            .send(self.request(Method::HEAD, Some(key), &[], &[]), &format!("HEAD {key}"))
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -346,7 +348,9 @@ impl Backend for OssStore {
         let what = format!("GET {key}");
         let range = range.map(|r| super::range_header(key, &r)).transpose()?;
         let headers: Vec<(&str, &str)> = range.iter().map(|r| ("range", r.as_str())).collect();
-        let resp = self.http.send_headers(self.request(Method::GET, Some(key), &[], &headers), &what)
+        let resp = self
+            .http
+            .send_headers(self.request(Method::GET, Some(key), &[], &headers), &what)
             .await?;
         if !resp.status().is_success() {
             return Err(self.error(&what, resp).await);
@@ -364,7 +368,10 @@ impl Backend for OssStore {
             if let Some(t) = &token {
                 query.push(("continuation-token", t));
             }
-            let resp = self.http.send(self.request(Method::GET, None, &query, &[]), "list").await?;
+            let resp = self
+                .http
+                .send(self.request(Method::GET, None, &query, &[]), "list")
+                .await?;
             if !resp.status().is_success() {
                 return Err(self.error("list", resp).await);
             }
@@ -381,7 +388,9 @@ impl Backend for OssStore {
     }
 
     async fn get_lifecycle(&self) -> StoreResult<Option<String>> {
-        let resp = self.http.send(
+        let resp = self
+            .http
+            .send(
                 self.request(Method::GET, None, &[("lifecycle", "")], &[]),
                 "GET lifecycle",
             )
@@ -409,7 +418,9 @@ impl Backend for OssStore {
         if !super::lifecycle::same_action_overlaps(&rules).is_empty() {
             headers.push(("x-oss-allow-same-action-overlap", "true"));
         }
-        let resp = self.http.send(
+        let resp = self
+            .http
+            .send(
                 self.request(Method::PUT, None, &[("lifecycle", "")], &headers)
                     .body(xml.to_string()),
                 "PUT lifecycle",
@@ -422,7 +433,9 @@ impl Backend for OssStore {
     }
 
     async fn bucket_stat(&self) -> StoreResult<Option<super::usage::BucketUsage>> {
-        let resp = self.http.send(self.request(Method::GET, None, &[("stat", "")], &[]), "GetBucketStat")
+        let resp = self
+            .http
+            .send(self.request(Method::GET, None, &[("stat", "")], &[]), "GetBucketStat")
             .await?;
         if !resp.status().is_success() {
             return Err(self.error("GetBucketStat", resp).await);
@@ -434,7 +447,9 @@ impl Backend for OssStore {
     }
 
     async fn bucket_settings(&self) -> StoreResult<Option<super::settings::BucketSettings>> {
-        let resp = self.http.send(
+        let resp = self
+            .http
+            .send(
                 self.request(Method::GET, None, &[("bucketInfo", "")], &[]),
                 "GetBucketInfo",
             )
@@ -450,7 +465,9 @@ impl Backend for OssStore {
 
     async fn restore(&self, key: &str, days: u32, tier: RestoreTier) -> StoreResult<RestoreAnswer> {
         let xml = restore_request_xml(days, tier);
-        let resp = self.http.send(
+        let resp = self
+            .http
+            .send(
                 self.request(
                     Method::POST,
                     Some(key),
@@ -477,7 +494,9 @@ impl Backend for OssStore {
     }
 
     async fn delete_probe_unchecked(&self, key: &str) -> StoreResult<()> {
-        let resp = self.http.send(
+        let resp = self
+            .http
+            .send(
                 self.request(Method::DELETE, Some(key), &[], &[]),
                 &format!("DELETE {key}"),
             )
@@ -501,7 +520,9 @@ impl Backend for OssStore {
     }
 
     async fn check(&self) -> StoreResult<()> {
-        let resp = self.http.send(
+        let resp = self
+            .http
+            .send(
                 self.request(Method::GET, None, &[("list-type", "2"), ("max-keys", "1")], &[]),
                 "reaching the bucket",
             )

@@ -17,10 +17,10 @@ use serde::Deserialize;
 use tracing::warn;
 
 use super::{crc_from_header, OssStore};
+use crate::store::body::Body;
 use crate::store::multipart::{Held, Multipart, Parts};
 use crate::store::transfer::{digest_file, Digests};
 use crate::store::{crc_hex, ErrorKind, PartDone, StoreError, StoreResult};
-use crate::store::body::Body;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -116,18 +116,25 @@ impl Multipart for OssStore {
             if !marker.is_empty() {
                 query.push(("part-number-marker", marker.as_str()));
             }
-            let resp = self.http.send(self.request(Method::GET, Some(key), &query, &[]), &what)
+            let resp = self
+                .http
+                .send(self.request(Method::GET, Some(key), &query, &[]), &what)
                 .await?;
             if !resp.status().is_success() {
                 return Err(self.error(&what, resp).await);
             }
             let text = self.http.text(resp, &what).await?;
-            let (parts, next) = parse_list_parts(&text)
-                .map_err(|e| {
-                    // Answered, but not with what camvault needs (a field missing): asked
-                    // again a few times, then the upload starts over (`multipart::upload`).
-                    StoreError::answered(ErrorKind::Transient, 200, None, "", format!("{what}: unreadable answer ({e})"))
-                })?;
+            let (parts, next) = parse_list_parts(&text).map_err(|e| {
+                // Answered, but not with what camvault needs (a field missing): asked
+                // again a few times, then the upload starts over (`multipart::upload`).
+                StoreError::answered(
+                    ErrorKind::Transient,
+                    200,
+                    None,
+                    "",
+                    format!("{what}: unreadable answer ({e})"),
+                )
+            })?;
             out.extend(parts);
             match next {
                 Some(m) if m != marker => marker = m,

@@ -43,7 +43,9 @@ pub(super) fn initiate_xml(days: u32) -> String {
 impl OssStore {
     pub(super) async fn get_worm(&self) -> StoreResult<WormStatus> {
         let what = "GET bucket WORM";
-        let resp = self.http.send(self.request(Method::GET, None, &[("worm", "")], &[]), what)
+        let resp = self
+            .http
+            .send(self.request(Method::GET, None, &[("worm", "")], &[]), what)
             .await?;
         if !resp.status().is_success() {
             let e = self.error(what, resp).await;
@@ -91,7 +93,9 @@ impl OssStore {
 
     pub(super) async fn complete_worm(&self, id: &str) -> StoreResult<()> {
         let what = "locking the bucket WORM";
-        let resp = self.http.send(self.request(Method::POST, None, &[("wormId", id)], &[]), what)
+        let resp = self
+            .http
+            .send(self.request(Method::POST, None, &[("wormId", id)], &[]), what)
             .await?;
         if !resp.status().is_success() {
             return Err(self.error(what, resp).await);

@@ -22,11 +22,11 @@ use tracing::{info, warn};
 use super::{
     b64, etag_is_not_md5, etag_md5, explain, header, hex, multipart_etag, to_s3_class, S3Store, META_CRC, META_SUM,
 };
+use crate::store::body::Body;
 use crate::store::checksum::Algorithm;
 use crate::store::multipart::{Held, Multipart, Parts};
 use crate::store::transfer::{digest_file, Digests};
 use crate::store::{ErrorKind, PartDone, StoreError, StoreResult};
-use crate::store::body::Body;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -115,7 +115,9 @@ impl Multipart for S3Store {
                 (META_SUM, m.as_str()),
             ]);
         }
-        let resp = self.http.send(
+        let resp = self
+            .http
+            .send(
                 self.request(Method::POST, Some(key), &[("uploads", "")], &headers)?,
                 &what,
             )
@@ -138,18 +140,25 @@ impl Multipart for S3Store {
             if !marker.is_empty() {
                 query.push(("part-number-marker", marker.as_str()));
             }
-            let resp = self.http.send(self.request(Method::GET, Some(key), &query, &[])?, &what)
+            let resp = self
+                .http
+                .send(self.request(Method::GET, Some(key), &query, &[])?, &what)
                 .await?;
             if !resp.status().is_success() {
                 return Err(self.error(&what, "s3:ListMultipartUploadParts", resp).await);
             }
             let text = self.http.text(resp, &what).await?;
-            let page: ListPartsResult = quick_xml::de::from_str(&text)
-                .map_err(|e| {
-                    // Answered, but not with what camvault needs (a field missing): asked
-                    // again a few times, then the upload starts over (`multipart::upload`).
-                    StoreError::answered(ErrorKind::Transient, 200, None, "", format!("{what}: unreadable answer ({e})"))
-                })?;
+            let page: ListPartsResult = quick_xml::de::from_str(&text).map_err(|e| {
+                // Answered, but not with what camvault needs (a field missing): asked
+                // again a few times, then the upload starts over (`multipart::upload`).
+                StoreError::answered(
+                    ErrorKind::Transient,
+                    200,
+                    None,
+                    "",
+                    format!("{what}: unreadable answer ({e})"),
+                )
+            })?;
             for p in page.part {
                 let held = Held {
                     size: p.size,
