@@ -572,20 +572,7 @@ fn multipart_upload_resumes_after_sigkill() {
     assert!(!srv.data.path().join("objects").join(BIG_KEY).exists(), "no object yet");
     let cut = requests(&srv).len();
 
-    std::fs::write(
-        env.config(),
-        set_key(
-            &std::fs::read_to_string(env.config()).unwrap(),
-            "upload",
-            "bandwidth_limit",
-            "0",
-        ),
-    )
-    .unwrap();
-    let out = env.run(&["ingest", "--once"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("resuming a multipart upload"), "{}", stderr(&out));
-    assert_eq!(env.status()["files"]["verified"], 1);
+    common::conformance::cli_resume_unthrottled(&env);
 
     let after = requests(&srv)[cut..].to_string();
     let sent = parts_sent(&after);

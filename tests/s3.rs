@@ -449,20 +449,7 @@ fn multipart_upload_resumes_after_sigkill() {
     let cut = s.log().len();
     let upload_id = upload_id(&env);
 
-    std::fs::write(
-        env.config(),
-        set_key(
-            &std::fs::read_to_string(env.config()).unwrap(),
-            "upload",
-            "bandwidth_limit",
-            "0",
-        ),
-    )
-    .unwrap();
-    let out = env.run(&["ingest", "--once"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("resuming a multipart upload"), "{}", stderr(&out));
-    assert_eq!(env.status()["files"]["verified"], 1);
+    common::conformance::cli_resume_unthrottled(&env);
 
     let after = s.log()[cut..].to_string();
     let parts_sent: Vec<u32> = after

@@ -151,6 +151,21 @@ pub(crate) async fn upload(m: &dyn Multipart, key: &str, body: &mut Body, class:
     if let Some((id, j)) = &journal {
         match j.load(*id).map_err(catalog)? {
             Some(p) if p.key == key => match list_parts(m, key, &p.upload_id).await {
+                // The journal lags behind the store, never the other way: a store that
+                // holds none of the upload's parts, or not all the journal recorded, is
+                // not going on with it (some stores list an upload they do not have,
+                // then refuse its parts). Nothing is lost by starting over.
+                Ok(Some(held)) if held.is_empty() || p.parts.iter().any(|d| !held.contains_key(&d.part)) => {
+                    info!(
+                        key,
+                        upload_id = %p.upload_id,
+                        "the store holds {} of the {} parts the journal recorded: starting over",
+                        held.len(),
+                        p.parts.len()
+                    );
+                    m.abort(key, &p.upload_id).await;
+                    j.finish(*id).map_err(catalog)?;
+                }
                 Ok(Some(held)) => {
                     resume = Some(Resume {
                         upload_id: p.upload_id,
@@ -206,6 +221,7 @@ pub(crate) async fn upload(m: &dyn Multipart, key: &str, body: &mut Body, class:
             ),
         ));
     }
+    let resumed = resume.is_some();
     let (upload_id, held, journaled) = match resume {
         Some(r) => {
             info!(
@@ -255,6 +271,22 @@ pub(crate) async fn upload(m: &dyn Multipart, key: &str, body: &mut Body, class:
         Ok(etags) => m.complete(key, &upload_id, &etags, &d).await,
         Err(e) => Err(e),
     };
+    if resumed && matches!(&result, Err(e) if matches!(e.kind, ErrorKind::Refused | ErrorKind::NotFound)) {
+        // The store listed the upload's parts but refuses to go on with it (s3s-fs answers
+        // ListParts for an upload it does not have, then refuses its parts): give it up
+        // and start over now. The journal is finished first, so this happens once.
+        if let Err(e) = &result {
+            warn!(key, %upload_id, "{e}: the resumed upload is given up and started over");
+        }
+        m.abort(key, &upload_id).await;
+        if let Some((id, j)) = &journal {
+            j.finish(*id).map_err(catalog)?;
+        }
+        body.rewind()
+            .await
+            .map_err(|e| StoreError::new(ErrorKind::Transient, format!("PUT {key}: {e:#}")))?;
+        return Box::pin(upload(m, key, body, class)).await;
+    }
     settle(result, &journal, m.abort(key, &upload_id)).await
 }
 
