@@ -4,56 +4,11 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
+use common::oss::{oss_env, server, Server};
 use common::*;
-
-struct Server {
-    child: Child,
-    port: u16,
-    data: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn server(extra: &[&str]) -> Server {
-    let port = free_port();
-    let data = tempfile::tempdir().unwrap();
-    let child = Command::new(test_python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oss_server.py"))
-        .args([&port.to_string(), "cam-archive", data.path().to_str().unwrap()])
-        .args(extra)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_port("127.0.0.1", port, "the OSS test server", Duration::from_secs(30));
-    Server { child, port, data }
-}
-
-fn oss_env(srv: &Server, secret: &str) -> Env {
-    let env = Env::new(
-        1,
-        &format!(
-            "store.kind = \"oss\"\nstore.oss.bucket = \"cam-archive\"\nstore.oss.region = \"cn-beijing\"\n\
-             store.oss.endpoint = \"http://127.0.0.1:{}\"\nstore.oss.cname = true\nstore.oss.credentials_file = \"oss.key\"\n\
-             cache.max_days = 36500",
-            srv.port
-        ),
-    );
-    let key = env.root().join("oss.key");
-    std::fs::write(
-        &key,
-        format!("access_key_id = LTAI5tCamvaultTest\naccess_key_secret = {secret}\n"),
-    )
-    .unwrap();
-    env
-}
 
 fn stored(srv: &Server) -> Vec<Vec<u8>> {
     let root = srv.data.path().join("objects");
@@ -228,27 +183,6 @@ fn head_shows_when_the_lifecycle_archived_an_object() {
 }
 
 #[test]
-fn an_existing_object_is_never_overwritten() {
-    needs!(PYTHON);
-    let srv = server(&[]);
-    let env = oss_env(&srv, "camvault-test-secret");
-    let rel = format!("XiaomiCamera_00_{NEW_MAC}/00_20251003141500_20251003141600.mp4");
-    let key = "videos/5c02148a9e01/2025-10-03/14/00_20251003141500_20251003141600.mp4";
-    let obj = srv.data.path().join("objects").join(key);
-    std::fs::create_dir_all(obj.parent().unwrap()).unwrap();
-    std::fs::write(&obj, b"someone else's bytes").unwrap();
-    let meta = srv.data.path().join("meta").join(format!("{key}.json"));
-    std::fs::create_dir_all(meta.parent().unwrap()).unwrap();
-    std::fs::write(&meta, r#"{"class": "Standard", "crc": "1"}"#).unwrap();
-    env.put_old(&rel, b"the camera's bytes");
-    let out = env.run(&["ingest", "--once"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("never overwrites"), "{}", stderr(&out));
-    assert_eq!(std::fs::read(&obj).unwrap(), b"someone else's bytes");
-    assert!(env.vault().join(key).exists(), "the recording is kept locally");
-}
-
-#[test]
 fn a_wrong_secret_is_explained_and_loses_nothing() {
     needs!(PYTHON);
     let srv = server(&[]);
@@ -368,26 +302,15 @@ fn lifecycle_apply_keeps_the_buckets_other_rules() {
         format!("<LifecycleConfiguration>{theirs}</LifecycleConfiguration>"),
     )
     .unwrap();
-    let out = env.run(&["lifecycle", "check"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stdout(&out).contains("NOT COVERED: \"videos/\" (key template)"),
-        "{}",
-        stdout(&out)
+    common::conformance::cli_lifecycle_keeps_their_rule(
+        &env,
+        "objects under \"xiaomi_camera_videos/\": move to DeepColdArchive 30 days after upload",
+        || {
+            let stored = std::fs::read_to_string(srv.data.path().join("lifecycle.xml")).unwrap();
+            assert!(stored.contains(theirs), "their rule kept byte for byte: {stored}");
+            assert!(stored.contains("<Prefix>videos/</Prefix>") && stored.contains("<Days>30</Days>"));
+        },
     );
-    let out = env.ok(&["lifecycle", "show"]);
-    assert!(
-        out.contains("objects under \"xiaomi_camera_videos/\": move to DeepColdArchive 30 days after upload"),
-        "{out}"
-    );
-    let out = env.ok(&["lifecycle", "apply"]);
-    assert!(out.contains("1 other rule(s) of the bucket kept unchanged"), "{out}");
-    let stored = std::fs::read_to_string(srv.data.path().join("lifecycle.xml")).unwrap();
-    assert!(stored.contains(theirs), "their rule kept byte for byte: {stored}");
-    assert!(stored.contains("<Prefix>videos/</Prefix>") && stored.contains("<Days>30</Days>"));
-    env.ok(&["lifecycle", "check"]);
-    let out = env.ok(&["lifecycle", "apply"]);
-    assert!(out.contains("already in place"), "{out}");
 }
 
 /// Ingests two clips of 40 days ago (out of the local cache) and archives them in the
@@ -660,20 +583,7 @@ fn multipart_upload_resumes_after_sigkill() {
     assert!(!srv.data.path().join("objects").join(BIG_KEY).exists(), "no object yet");
     let cut = requests(&srv).len();
 
-    std::fs::write(
-        env.config(),
-        set_key(
-            &std::fs::read_to_string(env.config()).unwrap(),
-            "upload",
-            "bandwidth_limit",
-            "0",
-        ),
-    )
-    .unwrap();
-    let out = env.run(&["ingest", "--once"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("resuming a multipart upload"), "{}", stderr(&out));
-    assert_eq!(env.status()["files"]["verified"], 1);
+    common::conformance::cli_resume_unthrottled(&env);
 
     let after = requests(&srv)[cut..].to_string();
     let sent = parts_sent(&after);
@@ -852,37 +762,6 @@ fn a_stalled_upload_is_abandoned_and_retried() {
         "{log}"
     );
     assert!(std::fs::read(srv.data.path().join("objects").join(BIG_KEY)).unwrap() == data);
-}
-
-#[test]
-fn ranged_get_reads_part_of_an_object() {
-    needs!(PYTHON);
-    let srv = server(&[]);
-    let env = oss_env(&srv, "camvault-test-secret");
-    let data = bytes(3, 100_000);
-    env.put_old(&old_clip(now_unix() - 600), &data);
-    env.ok(&["ingest", "--once"]);
-    let key = env.ls()[0]["key"].as_str().unwrap().to_string();
-    let out = env.root().join("part");
-    env.ok(&[
-        "store",
-        "get",
-        &key,
-        "--range",
-        "1000-1999",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(std::fs::read(&out).unwrap(), &data[1000..2000]);
-    let log = std::fs::read_to_string(srv.data.path().join("requests.log")).unwrap();
-    assert!(
-        log.lines()
-            .any(|l| l.starts_with("GET /videos/") && l.ends_with(" 206")),
-        "{log}"
-    );
-    let bad = env.run(&["store", "get", &key, "--range", "9-3"]);
-    assert_eq!(bad.status.code(), Some(2));
-    assert!(stderr(&bad).contains("--range \"9-3\""), "{}", stderr(&bad));
 }
 
 /// An object as ossfs left it in the test server: bytes, and metadata with its class and CRC-64.

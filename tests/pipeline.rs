@@ -641,4 +641,8 @@ fn store_get_reads_an_object_or_a_range_of_it() {
     assert_eq!(out.stdout, &data[10..20]);
     let all = env.cmd(&["store", "get", &key]).output().unwrap();
     assert_eq!(all.stdout, data);
+    // From tests/oss.rs: a backwards range is refused with the option named.
+    let bad = env.run(&["store", "get", &key, "--range", "9-3"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("--range \"9-3\""), "{}", stderr(&bad));
 }

@@ -5,131 +5,11 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
+use common::s3::{Proc, BUCKET, KEY_ID, S3};
 use common::*;
-
-const BUCKET: &str = "cam-archive";
-const KEY_ID: &str = "AKIDCAMVAULTTEST";
-const SECRET: &str = "camvault-test-secret";
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// moto, and the proxy camvault talks to.
-struct S3 {
-    _moto: Proc,
-    _proxy: Proc,
-    moto_port: u16,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-fn tests_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests"))
-}
-
-impl S3 {
-    /// moto and a proxy injecting `faults` (see tests/fault_proxy.py) into PUTs and POSTs,
-    /// checking S3's additional checksums as AWS does.
-    fn start(faults: &str) -> S3 {
-        S3::start_with(faults, "verify")
-    }
-
-    /// Like [`S3::start`], the proxy treating `x-amz-checksum-*` as `checksums` says
-    /// (verify, refuse, ignore).
-    fn start_with(faults: &str, checksums: &str) -> S3 {
-        let py = test_python();
-        let moto_port = free_port();
-        let moto = Command::new(py.parent().unwrap().join("moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &moto_port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server (pip install 'moto[server]' into .venv-test; .ci/run does)");
-        let moto = Proc(moto);
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let proxy = Command::new(&py)
-            .arg(tests_dir().join("fault_proxy.py"))
-            .args([&port.to_string(), &moto_port.to_string()])
-            .arg(dir.path().join("requests.log"))
-            .args(["--faults", faults, "--sigv4", KEY_ID, SECRET, "us-east-1"])
-            .args(["--checksums", checksums])
-            .spawn()
-            .unwrap();
-        let proxy = Proc(proxy);
-        wait_port("127.0.0.1", moto_port, "moto", Duration::from_secs(60));
-        wait_port("127.0.0.1", port, "the fault proxy", Duration::from_secs(30));
-        let s = S3 {
-            _moto: moto,
-            _proxy: proxy,
-            moto_port,
-            port,
-            dir,
-        };
-        s.tool(&["create", BUCKET]);
-        s
-    }
-
-    /// Runs tests/s3_tool.py (boto3, straight to moto).
-    fn tool(&self, args: &[&str]) -> String {
-        let out = Command::new(test_python())
-            .arg(tests_dir().join("s3_tool.py"))
-            .arg(self.moto_port.to_string())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "s3_tool {args:?}: {}", stderr(&out));
-        stdout(&out)
-    }
-
-    /// Every object as boto3 sees it (key → size, sha256, class, etag, meta, restore),
-    /// plus `_uploads`: the keys of unfinished multipart uploads.
-    fn dump(&self) -> serde_json::Map<String, serde_json::Value> {
-        serde_json::from_str(&self.tool(&["dump", BUCKET])).unwrap()
-    }
-
-    /// Someone else's object, written straight to moto.
-    fn put(&self, key: &str, data: &[u8], class: &str) {
-        let f = self.dir.path().join("upload");
-        std::fs::write(&f, data).unwrap();
-        self.tool(&["put", BUCKET, key, f.to_str().unwrap(), class]);
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("requests.log")).unwrap_or_default()
-    }
-
-    /// A camvault data directory whose store is this server, through the proxy.
-    fn env(&self, extra: &str) -> Env {
-        let env = Env::new(
-            1,
-            &format!(
-                "store.kind = \"s3\"\nstore.s3.bucket = \"{BUCKET}\"\nstore.s3.region = \"us-east-1\"\n\
-                 store.s3.endpoint = \"http://127.0.0.1:{}\"\nstore.s3.path_style = true\n\
-                 store.s3.credentials_file = \"s3.key\"\ncache.max_days = 36500\n{extra}",
-                self.port
-            ),
-        );
-        let key = env.root().join("s3.key");
-        std::fs::write(
-            &key,
-            format!("access_key_id = {KEY_ID}\nsecret_access_key = {SECRET}\n"),
-        )
-        .unwrap();
-        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-        env
-    }
-}
 
 fn sha256(data: &[u8]) -> String {
     use sha2::Digest;
@@ -510,35 +390,25 @@ fn lifecycle_round_trip_keeps_the_buckets_other_rule() {
         BUCKET,
         &serde_json::json!({"Rules": [theirs.clone()]}).to_string(),
     ]);
-    let out = env.run(&["lifecycle", "check"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stdout(&out).contains("NOT COVERED: \"videos/\" (key template)"),
-        "{}",
-        stdout(&out)
+    common::conformance::cli_lifecycle_keeps_their_rule(
+        &env,
+        "objects under \"logs/\": move to ColdArchive 30 days after upload, then DELETE 365 days",
+        || {
+            // S3's GLACIER was shown under camvault's name.
+            let rules: Vec<serde_json::Value> = serde_json::from_str(&s.tool(&["get-lifecycle", BUCKET])).unwrap();
+            assert_eq!(rules.len(), 2, "{rules:#?}");
+            assert_eq!(rules[0], theirs, "their rule kept as it was");
+            assert_eq!(
+                rules[1],
+                serde_json::json!({
+                    "ID": "camvault",
+                    "Filter": {"Prefix": "videos/"},
+                    "Status": "Enabled",
+                    "Transitions": [{"Days": 30, "StorageClass": "DEEP_ARCHIVE"}]
+                })
+            );
+        },
     );
-    let out = env.ok(&["lifecycle", "show"]);
-    assert!(
-        out.contains("objects under \"logs/\": move to ColdArchive 30 days after upload, then DELETE 365 days"),
-        "S3's GLACIER shown under camvault's name: {out}"
-    );
-    let out = env.ok(&["lifecycle", "apply"]);
-    assert!(out.contains("1 other rule(s) of the bucket kept unchanged"), "{out}");
-    let rules: Vec<serde_json::Value> = serde_json::from_str(&s.tool(&["get-lifecycle", BUCKET])).unwrap();
-    assert_eq!(rules.len(), 2, "{rules:#?}");
-    assert_eq!(rules[0], theirs, "their rule kept as it was");
-    assert_eq!(
-        rules[1],
-        serde_json::json!({
-            "ID": "camvault",
-            "Filter": {"Prefix": "videos/"},
-            "Status": "Enabled",
-            "Transitions": [{"Days": 30, "StorageClass": "DEEP_ARCHIVE"}]
-        })
-    );
-    env.ok(&["lifecycle", "check"]);
-    let out = env.ok(&["lifecycle", "apply"]);
-    assert!(out.contains("already in place"), "{out}");
 }
 
 /// A data directory whose 16 MiB recording (parts of 5, 5, 5 and 1 MiB, at 2 MiB/s) was
@@ -587,20 +457,7 @@ fn multipart_upload_resumes_after_sigkill() {
     let cut = s.log().len();
     let upload_id = upload_id(&env);
 
-    std::fs::write(
-        env.config(),
-        set_key(
-            &std::fs::read_to_string(env.config()).unwrap(),
-            "upload",
-            "bandwidth_limit",
-            "0",
-        ),
-    )
-    .unwrap();
-    let out = env.run(&["ingest", "--once"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("resuming a multipart upload"), "{}", stderr(&out));
-    assert_eq!(env.status()["files"]["verified"], 1);
+    common::conformance::cli_resume_unthrottled(&env);
 
     let after = s.log()[cut..].to_string();
     let parts_sent: Vec<u32> = after
@@ -826,28 +683,6 @@ fn object_lock_retains_every_recording() {
     let out = s3.env("store.s3.object_lock_mode = \"FOREVER\"").run(&["status"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("store.s3.object_lock_mode"), "{}", stderr(&out));
-}
-
-#[test]
-fn ranged_get_reads_part_of_an_object() {
-    needs!(PYTHON);
-    let s3 = S3::start("");
-    let env = s3.env("");
-    let data = bytes(4, 100_000);
-    env.put_old(&old_clip(now_unix() - 600), &data);
-    env.ok(&["ingest", "--once"]);
-    let key = env.ls()[0]["key"].as_str().unwrap().to_string();
-    let out = env.root().join("part");
-    env.ok(&[
-        "store",
-        "get",
-        &key,
-        "--range",
-        "99000-99999",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(std::fs::read(&out).unwrap(), &data[99_000..]);
 }
 
 /// The seed's bucket on S3: ossfs's camera folders under `camera_videos/`, a directory

@@ -344,7 +344,7 @@ async fn step_item(
                 }
                 Err(e) => {
                     p.failed += 1;
-                    update("failed", None, None, 0, None, Some(&e))
+                    update("failed", None, None, 0, None, Some(&e.to_string()))
                 }
             };
         }
@@ -389,12 +389,12 @@ async fn step_item(
                     p.done += 1;
                     return update("done", None, expires, 0, Some(&dest.to_string_lossy()), None);
                 }
-                Err(e) if e.starts_with("checksum") || e.starts_with("size") => {
+                Err(SaveError::Mismatch(e)) => {
                     cat.record_event("verify_mismatch", &format!("{}: restored copy {e}", item.key))?;
                     p.failed += 1;
                     return update("failed", None, expires, 0, None, Some(&e));
                 }
-                Err(e) => return retry_ready(&e),
+                Err(SaveError::Io(e)) => return retry_ready(&e),
             },
             // It expired between HEAD and GET, or HEAD was ahead of GET: ask again below.
             Err(e) if e.kind == ErrorKind::Archived => {}
@@ -464,33 +464,49 @@ async fn step_item(
 
 /// Streams a clip to `dest` (through a temporary file), checking size and CRC-64 against
 /// the catalog before it takes its name.
-async fn save_verified(reader: impl tokio::io::AsyncRead + Unpin, dest: &Path, item: &ItemRow) -> Result<(), String> {
+/// Why a clip could not be saved: its bytes are not the ones catalogued (a failure for
+/// good, recorded as a verification mismatch), or the download or the disk failed (tried
+/// again).
+#[derive(Debug, thiserror::Error)]
+enum SaveError {
+    #[error("{0}")]
+    Mismatch(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+async fn save_verified(
+    reader: impl tokio::io::AsyncRead + Unpin,
+    dest: &Path,
+    item: &ItemRow,
+) -> Result<(), SaveError> {
     let parent = dest.parent().unwrap_or(Path::new("."));
     tokio::fs::create_dir_all(parent)
         .await
-        .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        .map_err(|e| SaveError::Io(format!("cannot create {}: {e}", parent.display())))?;
     // A short name of its own: `with_extension` on the clip's name can give `..` (a clip
     // named `..mp4`) or pass the 255-byte file name limit.
     let tmp = parent.join(format!(".camvault-part.{}", fastrand::u64(..)));
     let mut out = tokio::fs::File::create(&tmp)
         .await
-        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        .map_err(|e| SaveError::Io(format!("cannot write {}: {e}", tmp.display())))?;
     let result = crate::upload::body::copy_with_crc(reader, &mut out).await;
     drop(out);
     let check = match result {
-        Err(e) => Err(format!("download of {} broke off: {e}", item.key)),
-        Ok((_, n)) if n != item.size => Err(format!("size {n} read, {} expected", item.size)),
+        Err(e) => Err(SaveError::Io(format!("download of {} broke off: {e}", item.key))),
+        Ok((_, n)) if n != item.size => Err(SaveError::Mismatch(format!("size {n} read, {} expected", item.size))),
         Ok((crc, _)) => match &item.crc64 {
-            Some(want) if *want != crate::store::crc_hex(crc) => {
-                Err(format!("checksum {} read, {want} expected", crate::store::crc_hex(crc)))
-            }
+            Some(want) if *want != crate::store::crc_hex(crc) => Err(SaveError::Mismatch(format!(
+                "checksum {} read, {want} expected",
+                crate::store::crc_hex(crc)
+            ))),
             _ => Ok(()),
         },
     };
     match check {
         Ok(()) => tokio::fs::rename(&tmp, dest)
             .await
-            .map_err(|e| format!("cannot write {}: {e}", dest.display())),
+            .map_err(|e| SaveError::Io(format!("cannot write {}: {e}", dest.display()))),
         Err(e) => {
             let _ = tokio::fs::remove_file(&tmp).await;
             Err(e)

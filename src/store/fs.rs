@@ -25,7 +25,7 @@ use super::lifecycle::{self, Rule};
 use super::{
     io_error, Backend, ErrorKind, ObjectMeta, Reader, RestoreAnswer, RestoreState, RestoreTier, StoreError, StoreResult,
 };
-use crate::upload::body::Body;
+use crate::store::body::Body;
 
 const META_DIR: &str = ".camvault/meta";
 const TMP_DIR: &str = ".camvault/tmp";

@@ -10,10 +10,14 @@
 //! (Aliyun OSS, native API) and `s3` (any S3-compatible store). Storage classes are
 //! camvault's (OSS's) names everywhere outside a backend; `s3` translates.
 
+pub mod body;
 pub mod checksum;
 pub mod credentials;
+pub mod fault;
 pub mod fs;
+pub(crate) mod http;
 pub mod lifecycle;
+pub mod limit;
 pub mod listing;
 pub(crate) mod multipart;
 pub mod oss;
@@ -22,13 +26,12 @@ pub mod settings;
 pub(crate) mod transfer;
 pub mod usage;
 
-use std::fmt;
 use std::path::Path;
 
 use async_trait::async_trait;
 use tokio::io::AsyncRead;
 
-use crate::upload::body::Body;
+use crate::store::body::Body;
 
 /// What a store says about one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,9 +133,97 @@ pub enum ErrorKind {
     Transient,
 }
 
-#[derive(Debug)]
+/// A store's error code: the `<Code>` of its XML error body (S3 and OSS write it alike),
+/// the ones camvault acts on by name and the rest as they came. Callers match on it,
+/// never on the text of an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Code {
+    NoSuchKey,
+    NoSuchUpload,
+    NoSuchBucket,
+    /// S3: the object is archived (or, to RestoreObject, not archived).
+    InvalidObjectState,
+    /// The store does not implement the request (optional APIs of S3-compatible stores).
+    NotImplemented,
+    /// S3: `If-None-Match: *` found the key taken.
+    PreconditionFailed,
+    /// OSS: `x-oss-forbid-overwrite` found the key taken.
+    FileAlreadyExists,
+    InvalidPart,
+    InvalidPartOrder,
+    RestoreAlreadyInProgress,
+    InvalidArgument,
+    InvalidRequest,
+    AccessDenied,
+    NoSuchLifecycleConfiguration,
+    NoSuchWORMConfiguration,
+    ObjectLockConfigurationNotFound,
+    /// Any other code, as the store wrote it.
+    Other(String),
+}
+
+impl Code {
+    const NAMED: [(&'static str, Code); 16] = [
+        ("NoSuchKey", Code::NoSuchKey),
+        ("NoSuchUpload", Code::NoSuchUpload),
+        ("NoSuchBucket", Code::NoSuchBucket),
+        ("InvalidObjectState", Code::InvalidObjectState),
+        ("NotImplemented", Code::NotImplemented),
+        ("PreconditionFailed", Code::PreconditionFailed),
+        ("FileAlreadyExists", Code::FileAlreadyExists),
+        ("InvalidPart", Code::InvalidPart),
+        ("InvalidPartOrder", Code::InvalidPartOrder),
+        ("RestoreAlreadyInProgress", Code::RestoreAlreadyInProgress),
+        ("InvalidArgument", Code::InvalidArgument),
+        ("InvalidRequest", Code::InvalidRequest),
+        ("AccessDenied", Code::AccessDenied),
+        ("NoSuchLifecycleConfiguration", Code::NoSuchLifecycleConfiguration),
+        ("NoSuchWORMConfiguration", Code::NoSuchWORMConfiguration),
+        ("ObjectLockConfigurationNotFound", Code::ObjectLockConfigurationNotFound),
+    ];
+
+    /// The code of an error body; `None` for an empty one.
+    pub fn parse(code: &str) -> Option<Code> {
+        let code = code.trim();
+        if code.is_empty() {
+            return None;
+        }
+        Some(
+            Self::NAMED
+                .iter()
+                .find(|(n, _)| *n == code)
+                .map_or_else(|| Code::Other(code.to_string()), |(_, c)| c.clone()),
+        )
+    }
+
+    /// The code as the store writes it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Code::Other(s) => s,
+            c => Self::NAMED.iter().find(|(_, n)| n == c).map_or("", |(s, _)| s),
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What went wrong with a store request: how to react ([`ErrorKind`]), what the store
+/// answered (HTTP status and [`Code`], when it answered), and a message for people that
+/// names the key and what to do.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct StoreError {
     pub kind: ErrorKind,
+    /// The store's `<Code>`, when its answer had one.
+    pub code: Option<Code>,
+    /// The HTTP status of the store's answer, when there was an answer.
+    pub status: Option<u16>,
+    /// The store's own `<Message>`, as it wrote it (shown inside `message` too).
+    pub detail: String,
     pub message: String,
 }
 
@@ -140,18 +231,35 @@ impl StoreError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> StoreError {
         StoreError {
             kind,
+            code: None,
+            status: None,
+            detail: String::new(),
             message: message.into(),
         }
     }
-}
 
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+    /// An error the store answered with `status` and the error body's `code` and `detail`.
+    pub fn answered(kind: ErrorKind, status: u16, code: Option<Code>, detail: &str, message: String) -> StoreError {
+        StoreError {
+            kind,
+            code,
+            status: Some(status),
+            detail: detail.to_string(),
+            message,
+        }
+    }
+
+    /// Whether the store answered with error code `code`.
+    pub fn is(&self, code: Code) -> bool {
+        self.code.as_ref() == Some(&code)
+    }
+
+    /// Whether the store said it does not implement the request (501 or `NotImplemented`):
+    /// asking again gets the same answer, so callers fall back instead.
+    pub fn not_implemented(&self) -> bool {
+        self.status == Some(501) || self.is(Code::NotImplemented)
     }
 }
-
-impl std::error::Error for StoreError {}
 
 pub type StoreResult<T> = Result<T, StoreError>;
 

@@ -22,7 +22,13 @@ use tracing::{info, warn};
 
 use super::transfer::{catalog, part_len, sent_what_we_hashed, settle, skip, Digests, Journal};
 use super::{ErrorKind, PartDone, StoreError, StoreResult};
-use crate::upload::body::Body;
+use crate::store::body::Body;
+
+/// How many times the parts of an interrupted upload are asked for (ListParts) before
+/// camvault gives the upload up and starts it over: a store that cannot answer usably
+/// (not implemented, refused, an answer without the fields camvault needs, or failing
+/// every time) must not hold the recording back forever.
+pub(crate) const LIST_PARTS_TRIES: u32 = 3;
 
 /// S3 and OSS take at most this many parts per upload.
 pub(crate) const MAX_PARTS: usize = 10_000;
@@ -123,6 +129,10 @@ pub(crate) trait Multipart: super::Backend {
     /// Gives the upload up (the store drops its parts); failures are only logged.
     async fn abort(&self, key: &str, upload_id: &str);
 
+    /// Sends the whole body in one PUT: for a store that does not implement multipart
+    /// uploads (CreateMultipartUpload answers NotImplemented).
+    async fn put_whole(&self, key: &str, body: &mut Body, class: &str) -> StoreResult<()>;
+
     /// The ids of the unfinished uploads to exactly `key`.
     async fn uploads(&self, key: &str) -> StoreResult<Vec<String>>;
 }
@@ -140,7 +150,22 @@ pub(crate) async fn upload(m: &dyn Multipart, key: &str, body: &mut Body, class:
     let mut resume: Option<Resume> = None;
     if let Some((id, j)) = &journal {
         match j.load(*id).map_err(catalog)? {
-            Some(p) if p.key == key => match m.list_parts(key, &p.upload_id).await {
+            Some(p) if p.key == key => match list_parts(m, key, &p.upload_id).await {
+                // The journal lags behind the store, never the other way: a store that
+                // holds none of the upload's parts, or not all the journal recorded, is
+                // not going on with it (some stores list an upload they do not have,
+                // then refuse its parts). Nothing is lost by starting over.
+                Ok(Some(held)) if held.is_empty() || p.parts.iter().any(|d| !held.contains_key(&d.part)) => {
+                    info!(
+                        key,
+                        upload_id = %p.upload_id,
+                        "the store holds {} of the {} parts the journal recorded: starting over",
+                        held.len(),
+                        p.parts.len()
+                    );
+                    m.abort(key, &p.upload_id).await;
+                    j.finish(*id).map_err(catalog)?;
+                }
                 Ok(Some(held)) => {
                     resume = Some(Resume {
                         upload_id: p.upload_id,
@@ -163,7 +188,18 @@ pub(crate) async fn upload(m: &dyn Multipart, key: &str, body: &mut Body, class:
                         ));
                     }
                 }
-                Err(e) => return Err(e),
+                // No answer (the network): the journal is kept for the next attempt.
+                Err(e) if e.kind == ErrorKind::Transient && e.status.is_none() => return Err(e),
+                Err(e) => {
+                    // The store answered, but nothing usable: start over rather than ask again.
+                    warn!(
+                        key,
+                        upload_id = %p.upload_id,
+                        "{e} (after {LIST_PARTS_TRIES} tries): the interrupted upload is given up and started over"
+                    );
+                    m.abort(key, &p.upload_id).await;
+                    j.finish(*id).map_err(catalog)?;
+                }
             },
             Some(p) => {
                 m.abort(&p.key, &p.upload_id).await;
@@ -185,6 +221,7 @@ pub(crate) async fn upload(m: &dyn Multipart, key: &str, body: &mut Body, class:
             ),
         ));
     }
+    let resumed = resume.is_some();
     let (upload_id, held, journaled) = match resume {
         Some(r) => {
             info!(
@@ -204,7 +241,14 @@ pub(crate) async fn upload(m: &dyn Multipart, key: &str, body: &mut Body, class:
                     "{e} (unfinished uploads an interrupted attempt left are not cleaned up)"
                 );
             }
-            let u = m.create(key, class, &d).await?;
+            let u = match m.create(key, class, &d).await {
+                Ok(u) => u,
+                Err(e) if e.not_implemented() => {
+                    warn!(key, "{e}: the store has no multipart uploads; sent in one PUT instead");
+                    return m.put_whole(key, body, class).await;
+                }
+                Err(e) => return Err(e),
+            };
             if let Some((id, j)) = &journal {
                 if let Err(e) = j.begin(*id, key, &u, part_size) {
                     m.abort(key, &u).await;
@@ -227,7 +271,40 @@ pub(crate) async fn upload(m: &dyn Multipart, key: &str, body: &mut Body, class:
         Ok(etags) => m.complete(key, &upload_id, &etags, &d).await,
         Err(e) => Err(e),
     };
+    if resumed && matches!(&result, Err(e) if matches!(e.kind, ErrorKind::Refused | ErrorKind::NotFound)) {
+        // The store listed the upload's parts but refuses to go on with it (s3s-fs answers
+        // ListParts for an upload it does not have, then refuses its parts): give it up
+        // and start over now. The journal is finished first, so this happens once.
+        if let Err(e) = &result {
+            warn!(key, %upload_id, "{e}: the resumed upload is given up and started over");
+        }
+        m.abort(key, &upload_id).await;
+        if let Some((id, j)) = &journal {
+            j.finish(*id).map_err(catalog)?;
+        }
+        body.rewind()
+            .await
+            .map_err(|e| StoreError::new(ErrorKind::Transient, format!("PUT {key}: {e:#}")))?;
+        return Box::pin(upload(m, key, body, class)).await;
+    }
     settle(result, &journal, m.abort(key, &upload_id)).await
+}
+
+/// The parts the store holds of `upload_id`, asked for at most [`LIST_PARTS_TRIES`]
+/// times: answers at once when the store no longer has the upload (NotFound) or calls it
+/// one to start over (`None`); any other error is the last one's, after the tries.
+async fn list_parts(m: &dyn Multipart, key: &str, upload_id: &str) -> StoreResult<Option<Parts>> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match m.list_parts(key, upload_id).await {
+            Err(e) if e.kind == ErrorKind::Transient && tries < LIST_PARTS_TRIES => {
+                warn!(key, upload_id, "{e}; asked again");
+                tokio::time::sleep(std::time::Duration::from_millis(200 << tries)).await;
+            }
+            r => return r,
+        }
+    }
 }
 
 /// One upload's state while its parts go up.

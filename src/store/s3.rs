@@ -43,16 +43,16 @@ use async_trait::async_trait;
 use base64::Engine;
 use md5::Digest;
 use reqwest::{Method, StatusCode, Url};
-use serde::Deserialize;
 use tracing::warn;
 
 use super::checksum::Algorithm;
-use super::transfer::{self, digest_file, net, sent_what_we_hashed};
+use super::http::{self, ErrorBody, Http};
+use super::transfer::{digest_file, sent_what_we_hashed};
 use super::{
-    Backend, ErrorKind, ObjectMeta, Reader, RestoreAnswer, RestoreState, RestoreTier, StoreError, StoreResult,
+    Backend, Code, ErrorKind, ObjectMeta, Reader, RestoreAnswer, RestoreState, RestoreTier, StoreError, StoreResult,
 };
 use crate::config::Config;
-use crate::upload::body::Body;
+use crate::store::body::Body;
 
 /// camvault's storage classes (OSS's names: the config, the catalog and the cost model
 /// use them) and S3's, in both directions. Classes not listed pass through unchanged.
@@ -96,16 +96,17 @@ pub(super) struct SumState {
 }
 
 pub struct S3Store {
-    client: reqwest::Client,
+    http: Http,
     bucket: rusty_s3::Bucket,
     endpoint: String,
     path_style: bool,
     key_id: String,
     secret: String,
     token: Option<String>,
-    timeout: Duration,
     threshold: u64,
     part_size: u64,
+    /// Keys asked for per page of a listing (`max-keys`).
+    list_page: u32,
     /// Object Lock on every upload: (mode, days).
     lock: Option<(String, u32)>,
     /// The additional checksum (`store.s3.checksum`); `None` for MD5 alone.
@@ -113,19 +114,6 @@ pub struct S3Store {
     /// `store.s3.checksum = "auto"`: fall back to MD5 alone when the store refuses `sum`.
     sum_auto: bool,
     sum_state: SumState,
-}
-
-/// S3's error document.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct S3Error {
-    code: String,
-    message: String,
-    request_id: String,
-    /// AuthorizationHeaderMalformed & co: the region the bucket is in.
-    region: String,
-    /// PermanentRedirect: the endpoint to use.
-    endpoint: String,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -172,7 +160,15 @@ pub(crate) fn explain(
     what: &str,
     perm: &str,
 ) -> StoreError {
-    let e: S3Error = quick_xml::de::from_str(body).unwrap_or_default();
+    explain_body(status, bucket_region, &ErrorBody::parse(body), what, perm)
+}
+
+/// [`explain`] for an answer read by [`Http::error_answer`].
+fn explain_answer(a: &http::ErrorAnswer, what: &str, perm: &str) -> StoreError {
+    explain_body(a.status, header(&a.headers, "x-amz-bucket-region"), &a.body, what, perm)
+}
+
+fn explain_body(status: StatusCode, bucket_region: Option<&str>, e: &ErrorBody, what: &str, perm: &str) -> StoreError {
     let region_hint = |r: &str| {
         if r.is_empty() {
             "the bucket is in another region or behind another endpoint: check `store.s3.region` and `store.s3.endpoint`".to_string()
@@ -254,7 +250,7 @@ pub(crate) fn explain(
         (_, "SlowDown") | (_, "ServiceUnavailable") | (_, "InternalError") | (_, "RequestTimeout") => {
             (ErrorKind::Transient, "the store is busy; retried with backoff".into())
         }
-        (s, _) if s >= 500 || s == 429 || s == 408 => {
+        _ if http::by_status(status) == Some(ErrorKind::Transient) => {
             (ErrorKind::Transient, "the store is busy; retried with backoff".into())
         }
         (403, _) => (
@@ -277,7 +273,7 @@ pub(crate) fn explain(
     if !e.request_id.is_empty() {
         msg.push_str(&format!(" [RequestId {}]", e.request_id));
     }
-    StoreError::new(kind, msg)
+    StoreError::answered(kind, status.as_u16(), e.code(), &e.message, msg)
 }
 
 /// Why an object's HEAD shows bytes other than the ones camvault uploaded: its ETag
@@ -365,6 +361,12 @@ fn restore_request_xml(days: u32, tier: RestoreTier) -> String {
 }
 
 impl S3Store {
+    /// Lists `n` keys a page instead of 1000, so that tests see several pages.
+    pub fn with_list_page(mut self, n: u32) -> Self {
+        self.list_page = n.clamp(1, 1000);
+        self
+    }
+
     pub fn new(cfg: &Config) -> anyhow::Result<S3Store> {
         let s = &cfg.store.s3;
         let file = match cfg.s3_credentials_file() {
@@ -406,22 +408,17 @@ impl S3Store {
         };
         let bucket = rusty_s3::Bucket::new(url, style, s.bucket.clone(), s.region.clone())
             .map_err(|e| anyhow::anyhow!("`store.s3.endpoint` = {endpoint:?}: {e}"))?;
-        // No read timeout here: reqwest's runs from the start of the request, which would
-        // cut a slow upload short. Stalls are detected by progress instead (`send_body`).
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()?;
         Ok(S3Store {
-            client,
+            http: Http::new(Duration::from_secs(s.timeout_secs))?,
             bucket,
             endpoint,
             path_style: s.path_style,
             key_id,
             secret,
             token,
-            timeout: Duration::from_secs(s.timeout_secs),
             threshold: s.multipart_threshold_mb << 20,
             part_size: s.part_size_mb << 20,
+            list_page: 1000,
             lock: (s.object_lock_days > 0).then(|| (s.object_lock_mode.as_str().to_string(), s.object_lock_days)),
             sum: Algorithm::from_config(s.checksum),
             sum_auto: s.checksum == crate::config::Checksum::Auto,
@@ -488,43 +485,16 @@ impl S3Store {
         headers: &[(&str, &str)],
     ) -> StoreResult<reqwest::RequestBuilder> {
         let url = self.signed_url(jiff::Timestamp::now(), SIGNATURE_SECS, &method, key, query, headers)?;
-        let mut rb = self.client.request(method, url);
+        let mut rb = self.http.client.request(method, url);
         for (k, v) in headers {
             rb = rb.header(*k, *v);
         }
         Ok(rb)
     }
 
-    /// Sends a request without a streamed body, within the timeout.
-    async fn send(&self, rb: reqwest::RequestBuilder, what: &str) -> StoreResult<reqwest::Response> {
-        rb.timeout(self.timeout).send().await.map_err(|e| net(what, e))
-    }
-
-    /// Reads a whole (small) answer body.
-    async fn text(&self, resp: reqwest::Response, what: &str) -> StoreResult<String> {
-        resp.text().await.map_err(|e| net(what, e))
-    }
-
     async fn error(&self, what: &str, perm: &str, resp: reqwest::Response) -> StoreError {
-        let status = resp.status();
-        let region = header(resp.headers(), "x-amz-bucket-region").map(str::to_string);
-        let body = tokio::time::timeout(self.timeout, resp.text())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
-        explain(status, region.as_deref(), &body, what, perm)
-    }
-
-    /// Streams the next `n` bytes of `body`, abandoned when no byte moves for `timeout_secs`.
-    async fn send_body(
-        &self,
-        rb: reqwest::RequestBuilder,
-        body: &mut Body,
-        n: u64,
-        what: &str,
-    ) -> StoreResult<reqwest::Response> {
-        transfer::send_body(rb, body, n, what, self.timeout).await
+        let a = self.http.error_answer(resp).await;
+        explain_answer(&a, what, perm)
     }
 
     async fn put_single(&self, key: &str, body: &mut Body, class: &str) -> StoreResult<()> {
@@ -553,7 +523,7 @@ impl S3Store {
             ]);
         }
         let rb = self.request(Method::PUT, Some(key), &[], &headers)?;
-        let resp = self.send_body(rb, body, body.len(), &what).await?;
+        let resp = self.http.send_body(rb, body, body.len(), &what).await?;
         if !resp.status().is_success() {
             let e = self.error(&what, "s3:PutObject", resp).await;
             return Err(self.refused_sum(alg, e));
@@ -600,8 +570,9 @@ impl S3Store {
     pub(super) fn refused_sum(&self, alg: Option<Algorithm>, mut e: StoreError) -> StoreError {
         use std::sync::atomic::Ordering;
         let Some(a) = alg else { return e };
-        let about_checksums =
-            e.message.to_ascii_lowercase().contains("checksum") || e.message.contains("NotImplemented");
+        // Stores refuse the headers with different codes (InvalidRequest, InvalidArgument,
+        // their own): the store's own words say whether the refusal is about checksums.
+        let about_checksums = e.not_implemented() || e.detail.to_ascii_lowercase().contains("checksum");
         if e.kind != ErrorKind::Refused || !about_checksums {
             return e;
         }
@@ -689,6 +660,7 @@ impl Backend for S3Store {
         ] {
             let what = format!("reading the bucket's {sub}");
             let resp = self
+                .http
                 .send(self.request(Method::GET, None, &[(sub, "")], &[])?, &what)
                 .await?;
             if resp.status() == StatusCode::NOT_IMPLEMENTED {
@@ -697,7 +669,7 @@ impl Backend for S3Store {
             if !resp.status().is_success() {
                 return Err(self.error(&what, perm, resp).await);
             }
-            let text = self.text(resp, &what).await?;
+            let text = self.http.text(resp, &what).await?;
             if sub == "versioning" {
                 out.versioning = super::settings::parse_versioning(&text);
             } else {
@@ -772,6 +744,7 @@ impl Backend for S3Store {
             &[]
         };
         let resp = self
+            .http
             .send(self.request(Method::HEAD, Some(key), &[], mode)?, &what)
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
@@ -822,35 +795,31 @@ impl Backend for S3Store {
         let range = range.map(|r| super::range_header(key, &r)).transpose()?;
         let headers: Vec<(&str, &str)> = range.iter().map(|r| ("range", r.as_str())).collect();
         let rb = self.request(Method::GET, Some(key), &[], &headers)?;
-        let resp = match tokio::time::timeout(self.timeout, rb.send()).await {
-            Ok(r) => r.map_err(|e| net(&what, e))?,
-            Err(_) => {
-                return Err(StoreError::new(
-                    ErrorKind::Transient,
-                    format!("{what}: no answer within {} s", self.timeout.as_secs()),
-                ))
-            }
-        };
+        let resp = self.http.send_headers(rb, &what).await?;
         if !resp.status().is_success() {
             return Err(self.error(&what, "s3:GetObject", resp).await);
         }
         // A read that stalls for the timeout ends the stream with an error.
-        Ok(transfer::guarded_stream(resp, self.timeout))
+        Ok(self.http.stream(resp))
     }
 
     async fn list(&self, prefix: &str) -> StoreResult<Vec<ObjectMeta>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let page_size = self.list_page.to_string();
         loop {
-            let mut query = vec![("list-type", "2"), ("prefix", prefix), ("max-keys", "1000")];
+            let mut query = vec![("list-type", "2"), ("prefix", prefix), ("max-keys", page_size.as_str())];
             if let Some(t) = &token {
                 query.push(("continuation-token", t));
             }
-            let resp = self.send(self.request(Method::GET, None, &query, &[])?, "list").await?;
+            let resp = self
+                .http
+                .send(self.request(Method::GET, None, &query, &[])?, "list")
+                .await?;
             if !resp.status().is_success() {
                 return Err(self.error("list", "s3:ListBucket", resp).await);
             }
-            let text = self.text(resp, "list").await?;
+            let text = self.http.text(resp, "list").await?;
             let page: super::listing::ListResult = quick_xml::de::from_str(&text)
                 .map_err(|e| StoreError::new(ErrorKind::Transient, format!("list: unreadable answer from S3 ({e})")))?;
             out.extend(page.contents.into_iter().map(|c| c.into_meta(from_s3_class)));
@@ -867,7 +836,7 @@ impl Backend for S3Store {
     async fn check(&self) -> StoreResult<()> {
         let what = "reaching the bucket";
         let rb = self.request(Method::GET, None, &[("list-type", "2"), ("max-keys", "1")], &[])?;
-        let resp = self.send(rb, what).await?;
+        let resp = self.http.send(rb, what).await?;
         if !resp.status().is_success() {
             return Err(self.error(what, "s3:ListBucket", resp).await);
         }
@@ -877,20 +846,17 @@ impl Backend for S3Store {
     async fn get_lifecycle(&self) -> StoreResult<Option<String>> {
         let what = "GET lifecycle";
         let resp = self
+            .http
             .send(self.request(Method::GET, None, &[("lifecycle", "")], &[])?, what)
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
             let e = self.error(what, "s3:GetLifecycleConfiguration", resp).await;
-            return if e.message.contains("NoSuchBucket") {
-                Err(e)
-            } else {
-                Ok(None)
-            };
+            return if e.is(Code::NoSuchBucket) { Err(e) } else { Ok(None) };
         }
         if !resp.status().is_success() {
             return Err(self.error(what, "s3:GetLifecycleConfiguration", resp).await);
         }
-        Ok(Some(lifecycle_from_s3(&self.text(resp, what).await?)))
+        Ok(Some(lifecycle_from_s3(&self.http.text(resp, what).await?)))
     }
 
     async fn put_lifecycle(&self, xml: &str) -> StoreResult<()> {
@@ -902,7 +868,7 @@ impl Backend for S3Store {
         let rb = self
             .request(Method::PUT, None, &[("lifecycle", "")], &headers)?
             .body(xml);
-        let resp = self.send(rb, what).await?;
+        let resp = self.http.send(rb, what).await?;
         if !resp.status().is_success() {
             return Err(self.error(what, "s3:PutLifecycleConfiguration", resp).await);
         }
@@ -917,14 +883,14 @@ impl Backend for S3Store {
         let rb = self
             .request(Method::POST, Some(key), &[("restore", "")], &headers)?
             .body(xml);
-        let resp = self.send(rb, &what).await?;
+        let resp = self.http.send(rb, &what).await?;
         match resp.status() {
             StatusCode::ACCEPTED => return Ok(RestoreAnswer::Started),
             StatusCode::OK => return Ok(RestoreAnswer::AlreadyRestored),
             _ => {}
         }
         let mut e = self.error(&what, "s3:RestoreObject", resp).await;
-        if e.message.contains("RestoreAlreadyInProgress") {
+        if e.is(Code::RestoreAlreadyInProgress) {
             return Ok(RestoreAnswer::AlreadyInProgress);
         }
         if e.kind == ErrorKind::Archived {
@@ -935,7 +901,7 @@ impl Backend for S3Store {
                 }
             }
         }
-        if tier == RestoreTier::Expedited && e.message.contains("InvalidArgument") {
+        if tier == RestoreTier::Expedited && e.is(Code::InvalidArgument) {
             e.message
                 .push_str("; S3 Deep Archive has no Expedited tier: use Standard (within 12 h) or Bulk (within 48 h)");
         }
@@ -945,6 +911,7 @@ impl Backend for S3Store {
     async fn delete_probe_unchecked(&self, key: &str) -> StoreResult<()> {
         let what = format!("DELETE {key}");
         let resp = self
+            .http
             .send(self.request(Method::DELETE, Some(key), &[], &[])?, &what)
             .await?;
         if !resp.status().is_success() {

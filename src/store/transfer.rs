@@ -1,135 +1,18 @@
-//! Pieces the HTTP backends (`s3`, `oss`) share for moving bytes: streaming an upload
-//! body with stall detection by progress, reading an answer with a stall guard, the
-//! checksums of a vault file read once before sending, and the multipart journal.
-//!
-//! **Stalls, not durations.** reqwest's `timeout` and `read_timeout` run from the start
-//! of a request (or fire while a long body is still being sent, when nothing is read),
-//! which would cut a slow, rate-limited upload short. Uploads are abandoned instead when
-//! no byte has moved for the backend's `timeout_secs` ([`send_body`]); small requests
-//! without a body get a plain per-request timeout, and downloads a per-chunk one
-//! ([`guarded_stream`]).
+//! Pieces the HTTP backends (`s3`, `oss`) share for moving bytes besides the requests
+//! themselves (those are `http.rs`): the checksums of a vault file read once before
+//! sending, and the multipart journal.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use md5::Digest;
 
 use super::checksum::{Algorithm, Hasher};
-use super::{ErrorKind, MultipartJournal, Reader, StoreError, StoreResult};
-use crate::upload::body::Body;
+use super::{ErrorKind, MultipartJournal, StoreError, StoreResult};
+use crate::store::body::Body;
 
 /// Bytes an upload reads from the body at a time. Small enough that even a tight
-/// `upload.bandwidth_limit` moves a chunk well within `timeout_secs` (see [`send_body`]).
+/// `upload.bandwidth_limit` moves a chunk well within `timeout_secs` (see `http::send_body`).
 pub(crate) const STREAM_CHUNK: u64 = 256 << 10;
-
-/// A network error, without the URL reqwest would print (S3's carries a signature).
-pub(crate) fn net(what: &str, e: reqwest::Error) -> StoreError {
-    let timeout = e.is_timeout();
-    let e = e.without_url();
-    let mut msg = format!("{what}: {e}");
-    let mut src = std::error::Error::source(&e);
-    while let Some(s) = src {
-        msg.push_str(&format!(": {s}"));
-        src = s.source();
-    }
-    if timeout {
-        msg.push_str(" (timed out)");
-    }
-    msg.push_str("; retried with backoff");
-    StoreError::new(ErrorKind::Transient, msg)
-}
-
-/// Streams the next `n` bytes of `body` as the request's body. A request is abandoned
-/// when no byte has moved for `timeout`, however long the whole upload takes.
-pub(crate) async fn send_body(
-    rb: reqwest::RequestBuilder,
-    body: &mut Body,
-    n: u64,
-    what: &str,
-    timeout: Duration,
-) -> StoreResult<reqwest::Response> {
-    let t0 = Instant::now();
-    let last = Arc::new(AtomicU64::new(0));
-    let stamp = |last: &AtomicU64| last.store(t0.elapsed().as_millis() as u64, Ordering::Relaxed);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
-    let seen = last.clone();
-    let stream = futures_util::stream::unfold(rx, move |mut rx| {
-        let seen = seen.clone();
-        async move {
-            let item = rx.recv().await;
-            seen.store(t0.elapsed().as_millis() as u64, Ordering::Relaxed);
-            item.map(|i| (i, rx))
-        }
-    });
-    let send = rb
-        .header(reqwest::header::CONTENT_LENGTH, n.to_string())
-        .body(reqwest::Body::wrap_stream(stream))
-        .send();
-    let produce = async {
-        let tx = tx;
-        let mut left = n;
-        while left > 0 {
-            match body.next_chunk_upto(left.min(STREAM_CHUNK)).await {
-                Ok(Some(chunk)) => {
-                    stamp(&last);
-                    left -= chunk.len() as u64;
-                    if tx.send(Ok(Bytes::copy_from_slice(chunk))).await.is_err() {
-                        return Ok(()); // the request ended early; its error tells why
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    let _ = tx.send(Err(std::io::Error::other(format!("{e:#}")))).await;
-                    return Err(e);
-                }
-            }
-        }
-        Ok(())
-    };
-    let limit = timeout.as_millis() as u64;
-    let watchdog = async {
-        loop {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            let idle = (t0.elapsed().as_millis() as u64).saturating_sub(last.load(Ordering::Relaxed));
-            if idle > limit {
-                return;
-            }
-        }
-    };
-    tokio::select! {
-        (resp, produced) = async { tokio::join!(send, produce) } => {
-            produced.map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: {e:#}")))?;
-            resp.map_err(|e| net(what, e))
-        }
-        () = watchdog => Err(StoreError::new(
-            ErrorKind::Transient,
-            format!("{what}: no progress for {} s; retried with backoff", timeout.as_secs()),
-        )),
-    }
-}
-
-/// An answer's body as a reader that fails when the store sends nothing for `timeout`.
-pub(crate) fn guarded_stream(resp: reqwest::Response, timeout: Duration) -> Reader {
-    use futures_util::StreamExt;
-    let stream = futures_util::stream::unfold(Some(resp.bytes_stream()), move |s| async move {
-        let mut s = s?;
-        match tokio::time::timeout(timeout, s.next()).await {
-            Ok(Some(Ok(b))) => Some((Ok(b), Some(s))),
-            Ok(Some(Err(e))) => Some((Err(std::io::Error::other(e.without_url())), None)),
-            Ok(None) => None,
-            Err(_) => Some((
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "the store stopped sending",
-                )),
-                None,
-            )),
-        }
-    });
-    Box::new(tokio_util::io::StreamReader::new(Box::pin(stream)))
-}
 
 /// The checksums of a vault file, read before sending: the CRC-64 of the whole and of
 /// each part, the MD5s when asked for (S3 sends them as `Content-MD5`), and S3's

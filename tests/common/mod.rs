@@ -1,6 +1,10 @@
 //! Test harness: drives the real `camvault` binary on temporary directories.
 #![allow(dead_code)]
 
+pub mod conformance;
+pub mod oss;
+pub mod s3;
+pub mod s3s;
 pub mod web;
 
 use std::io::Write;
@@ -307,6 +311,13 @@ pub const PYTHON: Tool = Tool {
     name: "the test venv (moto[server], pysmb, alibabacloud-oss-v2, aiosmtpd, selenium)",
     ready: || test_python_path().exists() && test_python_path().with_file_name("moto_server").exists(),
     install: "python3 -m venv .venv-test && .venv-test/bin/pip install pysmb alibabacloud-oss-v2 aiosmtpd 'moto[server]' awscrt crc32c selenium, or CAMVAULT_TEST_PYTHON=<venv>/bin/python",
+};
+
+/// s3s-fs, the second S3 server implementation (tests/common/s3s.rs).
+pub const S3S_FS: Tool = Tool {
+    name: "s3s-fs (a second S3 server)",
+    ready: || s3s::binary().exists() || has_on_path("s3s-fs"),
+    install: "cargo install --locked s3s-fs@0.14.1 --features binary, or CAMVAULT_S3S_FS=<path>",
 };
 
 /// Set by `.ci/run`: a test whose tool is missing fails instead of being skipped.

@@ -20,15 +20,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
-use serde::Deserialize;
 
-use super::transfer::{self, net};
-use super::{Backend, ErrorKind, ObjectMeta, Reader, RestoreAnswer, RestoreTier, StoreError, StoreResult};
+use super::http::{ErrorBody, Http};
+use super::{Backend, Code, ErrorKind, ObjectMeta, Reader, RestoreAnswer, RestoreTier, StoreError, StoreResult};
 use crate::config::{Config, OssSignature};
-use crate::upload::body::Body;
+use crate::store::body::Body;
 
 pub struct OssStore {
-    client: reqwest::Client,
+    http: Http,
     /// `https://bucket.oss-cn-beijing.aliyuncs.com`, or the custom domain.
     base: String,
     bucket: String,
@@ -36,25 +35,20 @@ pub struct OssStore {
     key_id: String,
     secret: String,
     token: Option<String>,
-    /// A request is abandoned after this long without progress.
-    timeout: Duration,
     threshold: u64,
     part_size: u64,
+    /// Keys asked for per page of a listing (`max-keys`).
+    list_page: u32,
     signature: OssSignature,
 }
 
-/// OSS's error document.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct OssError {
-    code: String,
-    message: String,
-    request_id: String,
-    #[serde(rename = "EC")]
-    ec: String,
-}
-
 impl OssStore {
+    /// Lists `n` keys a page instead of 1000, so that tests see several pages.
+    pub fn with_list_page(mut self, n: u32) -> Self {
+        self.list_page = n.clamp(1, 1000);
+        self
+    }
+
     pub fn new(cfg: &Config) -> anyhow::Result<OssStore> {
         let o = &cfg.store.oss;
         let file = match cfg.oss_credentials_file() {
@@ -97,59 +91,19 @@ impl OssStore {
                 format!("{scheme}://{}.{host}", o.bucket)
             }
         };
-        // No read timeout here: it may fire while a long body is still being sent. Stalls
-        // are detected by progress instead (`transfer::send_body`, `send`, `get`).
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()?;
         Ok(OssStore {
-            client,
+            http: Http::new(Duration::from_secs(o.timeout_secs))?,
             base,
             bucket: o.bucket.clone(),
             region: o.region.clone(),
             key_id,
             secret,
             token,
-            timeout: Duration::from_secs(o.timeout_secs),
             threshold: o.multipart_threshold_mb << 20,
             part_size: o.part_size_mb << 20,
+            list_page: 1000,
             signature: o.signature,
         })
-    }
-
-    /// Sends a request without a streamed body, within the timeout.
-    async fn send(&self, rb: reqwest::RequestBuilder, what: &str) -> StoreResult<reqwest::Response> {
-        rb.timeout(self.timeout).send().await.map_err(|e| net(what, e))
-    }
-
-    /// Sends a request whose answer is streamed: only the headers must come within the timeout.
-    async fn send_headers(&self, rb: reqwest::RequestBuilder, what: &str) -> StoreResult<reqwest::Response> {
-        match tokio::time::timeout(self.timeout, rb.send()).await {
-            Ok(r) => r.map_err(|e| net(what, e)),
-            Err(_) => Err(StoreError::new(
-                ErrorKind::Transient,
-                format!(
-                    "{what}: no answer within {} s; retried with backoff",
-                    self.timeout.as_secs()
-                ),
-            )),
-        }
-    }
-
-    /// Reads a whole (small) answer body.
-    async fn text(&self, resp: reqwest::Response, what: &str) -> StoreResult<String> {
-        resp.text().await.map_err(|e| net(what, e))
-    }
-
-    /// Streams the next `n` bytes of `body`, abandoned when no byte moves for `timeout_secs`.
-    async fn send_body(
-        &self,
-        rb: reqwest::RequestBuilder,
-        body: &mut Body,
-        n: u64,
-        what: &str,
-    ) -> StoreResult<reqwest::Response> {
-        transfer::send_body(rb, body, n, what, self.timeout).await
     }
 
     async fn put_single(&self, key: &str, body: &mut Body, storage_class: &str) -> StoreResult<()> {
@@ -160,7 +114,7 @@ impl OssStore {
             ("content-type", "application/octet-stream"),
         ];
         let rb = self.request(Method::PUT, Some(key), &[], &headers);
-        let resp = self.send_body(rb, body, body.len(), &what).await?;
+        let resp = self.http.send_body(rb, body, body.len(), &what).await?;
         if !resp.status().is_success() {
             return Err(self.error(&what, resp).await);
         }
@@ -219,7 +173,7 @@ impl OssStore {
             OssSignature::V4 => sign::sign(&req, &cred, &self.region, jiff::Timestamp::now()),
             OssSignature::V1 => sign_v1::sign(&req, &cred, jiff::Timestamp::now()),
         };
-        let mut rb = self.client.request(method, url);
+        let mut rb = self.http.client.request(method, url);
         for (k, v) in headers.iter() {
             rb = rb.header(*k, *v);
         }
@@ -231,19 +185,18 @@ impl OssStore {
 
     /// Turns an error answer into what the user should do.
     async fn error(&self, what: &str, resp: reqwest::Response) -> StoreError {
-        let status = resp.status();
-        let body = tokio::time::timeout(self.timeout, resp.text())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
-        explain(status, &body, what)
+        let a = self.http.error_answer(resp).await;
+        explain_body(a.status, &a.body, what)
     }
 }
 
 /// Turns OSS's error answer into what the user should do.
+#[cfg(test)]
 pub(crate) fn explain(status: StatusCode, body: &str, what: &str) -> StoreError {
-    let e: OssError = quick_xml::de::from_str(body).unwrap_or_default();
+    explain_body(status, &ErrorBody::parse(body), what)
+}
+
+fn explain_body(status: StatusCode, e: &ErrorBody, what: &str) -> StoreError {
     let (kind, hint) = match (status, e.code.as_str()) {
         (_, "FileAlreadyExists") => (ErrorKind::AlreadyExists, ""),
         (_, "NoSuchKey") | (_, "NoSuchUpload") => (ErrorKind::NotFound, ""),
@@ -260,9 +213,13 @@ pub(crate) fn explain(status: StatusCode, body: &str, what: &str) -> StoreError 
         (_, "RequestTimeTooSkewed") => (ErrorKind::Refused, "this machine's clock is off: enable NTP (`timedatectl set-ntp true`)"),
         (_, "SecurityTokenExpired") | (_, "InvalidSecurityToken") => (ErrorKind::Refused, "the STS token expired: renew `security_token`"),
         (_, "AccessForbidden") | (_, "InvalidBucketName") if status == StatusCode::FORBIDDEN => (ErrorKind::Refused, "check the region: the bucket may live elsewhere"),
-        (s, _) if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => (ErrorKind::Transient, "OSS is busy; retried with backoff"),
-        (s, _) if s == StatusCode::FORBIDDEN => (ErrorKind::Refused, "access denied"),
-        _ => (ErrorKind::Transient, ""),
+        (_, "NotImplemented") => (ErrorKind::Refused, "OSS does not implement this request"),
+        (s, _) => match super::http::by_status(s) {
+            Some(ErrorKind::Transient) => (ErrorKind::Transient, "OSS is busy; retried with backoff"),
+            Some(_) if s == StatusCode::NOT_IMPLEMENTED => (ErrorKind::Refused, "OSS does not implement this request"),
+            Some(k) => (k, "access denied"),
+            None => (ErrorKind::Transient, ""),
+        },
     };
     let mut msg = format!("{what}: OSS answered {status}");
     if !e.code.is_empty() {
@@ -282,7 +239,7 @@ pub(crate) fn explain(status: StatusCode, body: &str, what: &str) -> StoreError 
             }
         ));
     }
-    StoreError::new(kind, msg)
+    StoreError::answered(kind, status.as_u16(), e.code(), &e.message, msg)
 }
 
 /// RestoreObject's body. Days is 1–365 for the cold classes (1–7 for Archive, which has no
@@ -341,6 +298,7 @@ impl Backend for OssStore {
 
     async fn head(&self, key: &str) -> StoreResult<Option<ObjectMeta>> {
         let resp = self
+            .http
             .send(self.request(Method::HEAD, Some(key), &[], &[]), &format!("HEAD {key}"))
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
@@ -391,28 +349,33 @@ impl Backend for OssStore {
         let range = range.map(|r| super::range_header(key, &r)).transpose()?;
         let headers: Vec<(&str, &str)> = range.iter().map(|r| ("range", r.as_str())).collect();
         let resp = self
+            .http
             .send_headers(self.request(Method::GET, Some(key), &[], &headers), &what)
             .await?;
         if !resp.status().is_success() {
             return Err(self.error(&what, resp).await);
         }
         // A read that stalls for the timeout ends the stream with an error.
-        Ok(transfer::guarded_stream(resp, self.timeout))
+        Ok(self.http.stream(resp))
     }
 
     async fn list(&self, prefix: &str) -> StoreResult<Vec<ObjectMeta>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let page_size = self.list_page.to_string();
         loop {
-            let mut query = vec![("list-type", "2"), ("prefix", prefix), ("max-keys", "1000")];
+            let mut query = vec![("list-type", "2"), ("prefix", prefix), ("max-keys", page_size.as_str())];
             if let Some(t) = &token {
                 query.push(("continuation-token", t));
             }
-            let resp = self.send(self.request(Method::GET, None, &query, &[]), "list").await?;
+            let resp = self
+                .http
+                .send(self.request(Method::GET, None, &query, &[]), "list")
+                .await?;
             if !resp.status().is_success() {
                 return Err(self.error("list", resp).await);
             }
-            let text = self.text(resp, "list").await?;
+            let text = self.http.text(resp, "list").await?;
             let page: super::listing::ListResult = quick_xml::de::from_str(&text).map_err(|e| {
                 StoreError::new(ErrorKind::Transient, format!("list: unreadable answer from OSS ({e})"))
             })?;
@@ -426,6 +389,7 @@ impl Backend for OssStore {
 
     async fn get_lifecycle(&self) -> StoreResult<Option<String>> {
         let resp = self
+            .http
             .send(
                 self.request(Method::GET, None, &[("lifecycle", "")], &[]),
                 "GET lifecycle",
@@ -437,7 +401,7 @@ impl Backend for OssStore {
         if !resp.status().is_success() {
             return Err(self.error("GET lifecycle", resp).await);
         }
-        self.text(resp, "GET lifecycle").await.map(Some)
+        self.http.text(resp, "GET lifecycle").await.map(Some)
     }
 
     async fn put_lifecycle(&self, xml: &str) -> StoreResult<()> {
@@ -455,6 +419,7 @@ impl Backend for OssStore {
             headers.push(("x-oss-allow-same-action-overlap", "true"));
         }
         let resp = self
+            .http
             .send(
                 self.request(Method::PUT, None, &[("lifecycle", "")], &headers)
                     .body(xml.to_string()),
@@ -469,12 +434,13 @@ impl Backend for OssStore {
 
     async fn bucket_stat(&self) -> StoreResult<Option<super::usage::BucketUsage>> {
         let resp = self
+            .http
             .send(self.request(Method::GET, None, &[("stat", "")], &[]), "GetBucketStat")
             .await?;
         if !resp.status().is_success() {
             return Err(self.error("GetBucketStat", resp).await);
         }
-        let text = self.text(resp, "GetBucketStat").await?;
+        let text = self.http.text(resp, "GetBucketStat").await?;
         super::usage::parse_oss_stat(&text)
             .map(Some)
             .map_err(|e| StoreError::new(ErrorKind::Transient, e))
@@ -482,6 +448,7 @@ impl Backend for OssStore {
 
     async fn bucket_settings(&self) -> StoreResult<Option<super::settings::BucketSettings>> {
         let resp = self
+            .http
             .send(
                 self.request(Method::GET, None, &[("bucketInfo", "")], &[]),
                 "GetBucketInfo",
@@ -490,7 +457,7 @@ impl Backend for OssStore {
         if !resp.status().is_success() {
             return Err(self.error("GetBucketInfo", resp).await);
         }
-        let text = self.text(resp, "GetBucketInfo").await?;
+        let text = self.http.text(resp, "GetBucketInfo").await?;
         super::settings::parse_oss_bucket_info(&text)
             .map(Some)
             .map_err(|e| StoreError::new(ErrorKind::Transient, e))
@@ -499,6 +466,7 @@ impl Backend for OssStore {
     async fn restore(&self, key: &str, days: u32, tier: RestoreTier) -> StoreResult<RestoreAnswer> {
         let xml = restore_request_xml(days, tier);
         let resp = self
+            .http
             .send(
                 self.request(
                     Method::POST,
@@ -515,7 +483,7 @@ impl Backend for OssStore {
             StatusCode::OK => Ok(RestoreAnswer::AlreadyRestored),
             StatusCode::CONFLICT => {
                 let e = self.error(&format!("restore {key}"), resp).await;
-                if e.message.contains("RestoreAlreadyInProgress") {
+                if e.is(Code::RestoreAlreadyInProgress) {
                     Ok(RestoreAnswer::AlreadyInProgress)
                 } else {
                     Err(e)
@@ -527,6 +495,7 @@ impl Backend for OssStore {
 
     async fn delete_probe_unchecked(&self, key: &str) -> StoreResult<()> {
         let resp = self
+            .http
             .send(
                 self.request(Method::DELETE, Some(key), &[], &[]),
                 &format!("DELETE {key}"),
@@ -552,6 +521,7 @@ impl Backend for OssStore {
 
     async fn check(&self) -> StoreResult<()> {
         let resp = self
+            .http
             .send(
                 self.request(Method::GET, None, &[("list-type", "2"), ("max-keys", "1")], &[]),
                 "reaching the bucket",

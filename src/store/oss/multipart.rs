@@ -17,10 +17,10 @@ use serde::Deserialize;
 use tracing::warn;
 
 use super::{crc_from_header, OssStore};
+use crate::store::body::Body;
 use crate::store::multipart::{Held, Multipart, Parts};
 use crate::store::transfer::{digest_file, Digests};
 use crate::store::{crc_hex, ErrorKind, PartDone, StoreError, StoreResult};
-use crate::upload::body::Body;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -98,11 +98,11 @@ impl Multipart for OssStore {
             ("x-oss-storage-class", class),
         ];
         let rb = self.request(Method::POST, Some(key), &[("uploads", "")], &headers);
-        let resp = self.send(rb, &what).await?;
+        let resp = self.http.send(rb, &what).await?;
         if !resp.status().is_success() {
             return Err(self.error(&what, resp).await);
         }
-        let text = self.text(resp, &what).await?;
+        let text = self.http.text(resp, &what).await?;
         crate::store::multipart::parse_upload_id(&text, &what)
     }
 
@@ -117,14 +117,24 @@ impl Multipart for OssStore {
                 query.push(("part-number-marker", marker.as_str()));
             }
             let resp = self
+                .http
                 .send(self.request(Method::GET, Some(key), &query, &[]), &what)
                 .await?;
             if !resp.status().is_success() {
                 return Err(self.error(&what, resp).await);
             }
-            let text = self.text(resp, &what).await?;
-            let (parts, next) = parse_list_parts(&text)
-                .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
+            let text = self.http.text(resp, &what).await?;
+            let (parts, next) = parse_list_parts(&text).map_err(|e| {
+                // Answered, but not with what camvault needs (a field missing): asked
+                // again a few times, then the upload starts over (`multipart::upload`).
+                StoreError::answered(
+                    ErrorKind::Transient,
+                    200,
+                    None,
+                    "",
+                    format!("{what}: unreadable answer ({e})"),
+                )
+            })?;
             out.extend(parts);
             match next {
                 Some(m) if m != marker => marker = m,
@@ -152,7 +162,7 @@ impl Multipart for OssStore {
         let number = part.to_string();
         let query = [("partNumber", number.as_str()), ("uploadId", upload_id)];
         let rb = self.request(Method::PUT, Some(key), &query, &[]);
-        let resp = self.send_body(rb, body, size, &what).await?;
+        let resp = self.http.send_body(rb, body, size, &what).await?;
         if !resp.status().is_success() {
             return Err(self.error(&what, resp).await);
         }
@@ -192,8 +202,8 @@ impl Multipart for OssStore {
             .request(Method::POST, Some(key), &[("uploadId", upload_id)], &headers)
             .body(xml)
             // Assembling a large object can take a while.
-            .timeout(self.timeout.max(std::time::Duration::from_secs(300)));
-        let resp = rb.send().await.map_err(|e| crate::store::transfer::net(&what, e))?;
+            .timeout(self.http.timeout.max(std::time::Duration::from_secs(300)));
+        let resp = rb.send().await.map_err(|e| crate::store::http::net(&what, e))?;
         if !resp.status().is_success() {
             let status = resp.status();
             let e = self.error(&what, resp).await;
@@ -219,7 +229,7 @@ impl Multipart for OssStore {
     async fn abort(&self, key: &str, upload_id: &str) {
         let what = format!("aborting the multipart upload of {key}");
         let rb = self.request(Method::DELETE, Some(key), &[("uploadId", upload_id)], &[]);
-        match self.send(rb, &what).await {
+        match self.http.send(rb, &what).await {
             Ok(resp) if resp.status().is_success() || resp.status() == StatusCode::NOT_FOUND => {}
             Ok(resp) => {
                 let e = self.error(&what, resp).await;
@@ -229,14 +239,18 @@ impl Multipart for OssStore {
         }
     }
 
+    async fn put_whole(&self, key: &str, body: &mut Body, class: &str) -> StoreResult<()> {
+        self.put_single(key, body, class).await
+    }
+
     async fn uploads(&self, key: &str) -> StoreResult<Vec<String>> {
         let what = format!("listing unfinished uploads of {key}");
         let rb = self.request(Method::GET, None, &[("prefix", key), ("uploads", "")], &[]);
-        let resp = self.send(rb, &what).await?;
+        let resp = self.http.send(rb, &what).await?;
         if !resp.status().is_success() {
             return Err(self.error(&what, resp).await);
         }
-        let text = self.text(resp, &what).await?;
+        let text = self.http.text(resp, &what).await?;
         crate::store::multipart::parse_uploads(&text, key, &what)
     }
 }

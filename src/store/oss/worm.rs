@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use super::OssStore;
-use crate::store::{ErrorKind, StoreError, StoreResult, Worm, WormStatus};
+use crate::store::{Code, ErrorKind, StoreError, StoreResult, Worm, WormStatus};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -44,17 +44,18 @@ impl OssStore {
     pub(super) async fn get_worm(&self) -> StoreResult<WormStatus> {
         let what = "GET bucket WORM";
         let resp = self
+            .http
             .send(self.request(Method::GET, None, &[("worm", "")], &[]), what)
             .await?;
         if !resp.status().is_success() {
             let e = self.error(what, resp).await;
-            return if e.message.contains("NoSuchWORMConfiguration") {
+            return if e.is(Code::NoSuchWORMConfiguration) {
                 Ok(WormStatus::None)
             } else {
                 Err(e)
             };
         }
-        let text = self.text(resp, what).await?;
+        let text = self.http.text(resp, what).await?;
         parse_worm(&text).map(WormStatus::Configured).map_err(|e| {
             StoreError::new(
                 ErrorKind::Transient,
@@ -73,7 +74,7 @@ impl OssStore {
                 &[("content-type", "application/xml")],
             )
             .body(initiate_xml(days));
-        let resp = self.send(rb, what).await?;
+        let resp = self.http.send(rb, what).await?;
         if !resp.status().is_success() {
             return Err(self.error(what, resp).await);
         }
@@ -93,6 +94,7 @@ impl OssStore {
     pub(super) async fn complete_worm(&self, id: &str) -> StoreResult<()> {
         let what = "locking the bucket WORM";
         let resp = self
+            .http
             .send(self.request(Method::POST, None, &[("wormId", id)], &[]), what)
             .await?;
         if !resp.status().is_success() {

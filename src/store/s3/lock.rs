@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 
 use super::S3Store;
-use crate::store::{StoreResult, WormStatus};
+use crate::store::{Code, StoreResult, WormStatus};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -82,18 +82,18 @@ impl S3Store {
     pub(super) async fn object_lock(&self) -> StoreResult<WormStatus> {
         let what = "reading the bucket's Object Lock";
         let rb = self.request(Method::GET, None, &[("object-lock", "")], &[])?;
-        let resp = self.send(rb, what).await?;
+        let resp = self.http.send(rb, what).await?;
         let status = resp.status();
         if status.is_success() {
-            let text = self.text(resp, what).await?;
+            let text = self.http.text(resp, what).await?;
             let conf: LockConfiguration = quick_xml::de::from_str(&text).unwrap_or_default();
             return Ok(describe(Some(&conf), self.lock.as_ref()));
         }
         let e = self.error(what, "s3:GetBucketObjectLockConfiguration", resp).await;
-        if status == StatusCode::NOT_FOUND && e.message.contains("ObjectLockConfigurationNotFound") {
+        if status == StatusCode::NOT_FOUND && e.is(Code::ObjectLockConfigurationNotFound) {
             return Ok(describe(None, self.lock.as_ref()));
         }
-        if status == StatusCode::NOT_IMPLEMENTED || e.message.contains("NotImplemented") {
+        if e.not_implemented() {
             return Ok(WormStatus::Unsupported(
                 "the store has no Object Lock: whether recordings can be deleted rests on the access key's permissions"
                     .into(),

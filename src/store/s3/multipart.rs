@@ -22,11 +22,11 @@ use tracing::{info, warn};
 use super::{
     b64, etag_is_not_md5, etag_md5, explain, header, hex, multipart_etag, to_s3_class, S3Store, META_CRC, META_SUM,
 };
+use crate::store::body::Body;
 use crate::store::checksum::Algorithm;
 use crate::store::multipart::{Held, Multipart, Parts};
 use crate::store::transfer::{digest_file, Digests};
 use crate::store::{ErrorKind, PartDone, StoreError, StoreResult};
-use crate::upload::body::Body;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -116,6 +116,7 @@ impl Multipart for S3Store {
             ]);
         }
         let resp = self
+            .http
             .send(
                 self.request(Method::POST, Some(key), &[("uploads", "")], &headers)?,
                 &what,
@@ -125,7 +126,7 @@ impl Multipart for S3Store {
             let e = self.error(&what, "s3:PutObject", resp).await;
             return Err(self.refused_sum(alg, e));
         }
-        let text = self.text(resp, &what).await?;
+        let text = self.http.text(resp, &what).await?;
         crate::store::multipart::parse_upload_id(&text, &what)
     }
 
@@ -140,14 +141,24 @@ impl Multipart for S3Store {
                 query.push(("part-number-marker", marker.as_str()));
             }
             let resp = self
+                .http
                 .send(self.request(Method::GET, Some(key), &query, &[])?, &what)
                 .await?;
             if !resp.status().is_success() {
                 return Err(self.error(&what, "s3:ListMultipartUploadParts", resp).await);
             }
-            let text = self.text(resp, &what).await?;
-            let page: ListPartsResult = quick_xml::de::from_str(&text)
-                .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: unreadable answer ({e})")))?;
+            let text = self.http.text(resp, &what).await?;
+            let page: ListPartsResult = quick_xml::de::from_str(&text).map_err(|e| {
+                // Answered, but not with what camvault needs (a field missing): asked
+                // again a few times, then the upload starts over (`multipart::upload`).
+                StoreError::answered(
+                    ErrorKind::Transient,
+                    200,
+                    None,
+                    "",
+                    format!("{what}: unreadable answer ({e})"),
+                )
+            })?;
             for p in page.part {
                 let held = Held {
                     size: p.size,
@@ -204,7 +215,7 @@ impl Multipart for S3Store {
             headers.extend([(a.header(), v.as_str()), ("x-amz-sdk-checksum-algorithm", a.name())]);
         }
         let rb = self.request(Method::PUT, Some(key), &query, &headers)?;
-        let resp = self.send_body(rb, body, size, &what).await?;
+        let resp = self.http.send_body(rb, body, size, &what).await?;
         if !resp.status().is_success() {
             return Err(self.error(&what, "s3:PutObject", resp).await);
         }
@@ -260,8 +271,8 @@ impl Multipart for S3Store {
             .request(Method::POST, Some(key), &[("uploadId", upload_id)], &headers)?
             .body(xml)
             // Assembling a large object can take a while.
-            .timeout(self.timeout.max(std::time::Duration::from_secs(300)));
-        let resp = rb.send().await.map_err(|e| crate::store::transfer::net(&what, e))?;
+            .timeout(self.http.timeout.max(std::time::Duration::from_secs(300)));
+        let resp = rb.send().await.map_err(|e| crate::store::http::net(&what, e))?;
         let status = resp.status();
         if !status.is_success() {
             let e = self.error(&what, "s3:PutObject", resp).await;
@@ -271,7 +282,7 @@ impl Multipart for S3Store {
             }
             return Err(e);
         }
-        let text = self.text(resp, &what).await?;
+        let text = self.http.text(resp, &what).await?;
         // S3 may answer 200 and put an error in the body.
         let r: CompleteResult = quick_xml::de::from_str(&text).unwrap_or_default();
         if !r.code.is_empty() {
@@ -311,7 +322,7 @@ impl Multipart for S3Store {
     async fn abort(&self, key: &str, upload_id: &str) {
         let what = format!("aborting the multipart upload of {key}");
         let r = match self.request(Method::DELETE, Some(key), &[("uploadId", upload_id)], &[]) {
-            Ok(rb) => self.send(rb, &what).await,
+            Ok(rb) => self.http.send(rb, &what).await,
             Err(e) => Err(e),
         };
         match r {
@@ -324,14 +335,18 @@ impl Multipart for S3Store {
         }
     }
 
+    async fn put_whole(&self, key: &str, body: &mut Body, class: &str) -> StoreResult<()> {
+        self.put_single(key, body, class).await
+    }
+
     async fn uploads(&self, key: &str) -> StoreResult<Vec<String>> {
         let what = format!("listing unfinished uploads of {key}");
         let rb = self.request(Method::GET, None, &[("prefix", key), ("uploads", "")], &[])?;
-        let resp = self.send(rb, &what).await?;
+        let resp = self.http.send(rb, &what).await?;
         if !resp.status().is_success() {
             return Err(self.error(&what, "s3:ListBucketMultipartUploads", resp).await);
         }
-        let text = self.text(resp, &what).await?;
+        let text = self.http.text(resp, &what).await?;
         crate::store::multipart::parse_uploads(&text, key, &what)
     }
 }

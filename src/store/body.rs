@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use tokio::io::AsyncReadExt;
 
 use super::limit::RateLimiter;
-use crate::store::MultipartJournal;
+use super::MultipartJournal;
 
 const CHUNK: usize = 1 << 20;
 
