@@ -482,6 +482,26 @@ pub struct Http {
     /// Open HTTP connections at most (more wait until one closes): each holds a file
     /// descriptor that capture, the catalog and uploads also need.
     pub max_connections: usize,
+    /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For` is believed: a request
+    /// through one is judged by the forwarded client address, never as local (issue 17).
+    pub trusted_proxies: Vec<String>,
+    /// The address people open camvault at (e.g. "https://cam.example.lan"), for links
+    /// in alert messages; empty = messages carry no link.
+    pub public_url: String,
+}
+
+impl Http {
+    /// `trusted_proxies` parsed (a bare address is one host).
+    pub fn trusted_nets(&self) -> Result<Vec<ipnet::IpNet>> {
+        self.trusted_proxies
+            .iter()
+            .map(|s| {
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| anyhow::anyhow!("`http.trusted_proxies`: {s:?} is not an address or CIDR such as \"127.0.0.1\" or \"10.0.0.0/8\""))
+            })
+            .collect()
+    }
 }
 
 impl Default for Http {
@@ -494,6 +514,8 @@ impl Default for Http {
             session_hours: 168,
             cache_dir: "webcache".into(),
             max_connections: 128,
+            trusted_proxies: Vec::new(),
+            public_url: String::new(),
         }
     }
 }
@@ -533,6 +555,11 @@ pub struct Restore {
     /// `serve` restores one small archived clip this often and checks it byte for byte,
     /// proof that the archive can be read back; 0 = never.
     pub drill_days: u64,
+    /// A web restore estimated above this (CNY) needs an admin's approval; 0 = every
+    /// restore that costs anything does (issue 17).
+    pub approval_cny: f64,
+    /// Restores may cost at most this much (CNY) per calendar month; 0 = no budget.
+    pub budget_cny_month: f64,
 }
 
 impl Default for Restore {
@@ -544,6 +571,8 @@ impl Default for Restore {
             poll_secs: 600,
             poll_max_secs: 3600,
             drill_days: 30,
+            approval_cny: 0.0,
+            budget_cny_month: 0.0,
         }
     }
 }
@@ -1044,6 +1073,18 @@ impl Config {
         }
         if !self.http.password_hash.0.is_empty() && !crate::web::auth::valid_hash(&self.http.password_hash.0) {
             bail!("`http.password_hash` is not an Argon2 hash; set it again with `camvault passwd`");
+        }
+        let proxies = self.http.trusted_nets()?;
+        if !proxies.is_empty() && self.http.password_hash.0.is_empty() {
+            bail!("`http.trusted_proxies` is set, so people reach camvault through a proxy and must log in: set a password with `camvault passwd` first");
+        }
+        if !self.http.public_url.is_empty() && !self.http.public_url.starts_with("https://") && !self.http.public_url.starts_with("http://") {
+            bail!("`http.public_url` = {:?}: write the address people open, such as \"https://cam.example.lan\"", self.http.public_url);
+        }
+        for (k, v) in [("restore.approval_cny", self.restore.approval_cny), ("restore.budget_cny_month", self.restore.budget_cny_month)] {
+            if !v.is_finite() || v < 0.0 {
+                bail!("`{k}` = {v}: use an amount in CNY, 0 or more");
+            }
         }
         if self.http.session_hours == 0 {
             bail!("`http.session_hours` must be at least 1 (default 168)");
