@@ -763,7 +763,7 @@ pub async fn login(
     };
     let Some(known) = known.filter(|_| ok) else {
         warn!(client = %ip, "failed web login");
-        return page(StatusCode::UNAUTHORIZED, &csrf, "Wrong user or password.");
+        return page(StatusCode::UNAUTHORIZED, &csrf, "Wrong password, or no such user.");
     };
     auth.succeeded(ip, at);
     // A fresh session id after login: a planted pre-login cookie is worth nothing.
