@@ -7,7 +7,8 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::web::*;
@@ -455,4 +456,51 @@ fn approvals_through_the_signed_link_and_the_monthly_budget() {
     }
 
     assert_eq!(restores(&env), 1);
+}
+
+/// Real headless Chromium (tests/web_browser.py, mode `roles`): the viewer asks, the
+/// admin approves from the alert's link, the restore runs on the fs store's archive.
+#[test]
+fn browser_a_viewer_asks_and_an_admin_approves_from_the_link() {
+    let (chromium, driver) = (Path::new("/usr/bin/chromium"), Path::new("/usr/bin/chromedriver"));
+    assert!(
+        chromium.exists() && driver.exists(),
+        "the browser tests need Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver (.ci/run does)"
+    );
+    let (env, port, body, _) = site("http.public_url = \"https://cam.example.lan\"");
+    let from: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let old_day = jiff::Timestamp::from_millisecond(from["from_ms"].as_i64().unwrap() + 30_000)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .date()
+        .to_string();
+    let _serve = serve_on(&env, port);
+    let shots = match std::env::var_os("CAMVAULT_SCREENSHOTS") {
+        Some(d) => Path::new(env!("CARGO_MANIFEST_DIR")).join(d),
+        None => Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots"),
+    };
+    let args = serde_json::json!({
+        "mode": "roles",
+        "base": format!("http://127.0.0.1:{port}"),
+        "camera": CAM,
+        "old_day": old_day,
+        "viewer_password": KID_PW,
+        "admin_password": ADMIN_PW,
+        "catalog": env.root().join("catalog.sqlite"),
+        "public_url": "https://cam.example.lan",
+        "chromium": chromium,
+        "chromedriver": driver,
+        "screenshots": shots,
+    });
+    let out = Command::new(test_python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web_browser.py"))
+        .arg(args.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "browser session failed:\n{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(restores(&env), 1, "the approved restore, and only it");
+    assert_eq!(
+        catalog_count(&env, "SELECT count(*) FROM approvals WHERE state = 'approved' AND decided_by = 'admin' AND restore_id IS NOT NULL"),
+        1
+    );
 }
