@@ -453,6 +453,18 @@ fn approvals_through_the_signed_link_and_the_monthly_budget() {
         let r = kid.post(port, "/api/approvals", &body2);
         assert_eq!(r.code, 402, "{}", r.text());
         assert_eq!(restores(&env), 1, "nothing over the budget started");
+        // The command line keeps the budget too.
+        let r2: serde_json::Value = serde_json::from_str(&body2).unwrap();
+        let out = env.run(&[
+            "restore",
+            "--from",
+            &fmt(&r2["from_ms"]),
+            "--to",
+            &fmt(&r2["to_ms"]),
+            "--yes",
+        ]);
+        assert!(!out.status.success() && stderr(&out).contains("restore.budget_cny_month"), "{}", stderr(&out));
+        assert_eq!(restores(&env), 1);
     }
 
     assert_eq!(restores(&env), 1);
