@@ -1078,10 +1078,19 @@ impl Config {
         if !proxies.is_empty() && self.http.password_hash.0.is_empty() {
             bail!("`http.trusted_proxies` is set, so people reach camvault through a proxy and must log in: set a password with `camvault passwd` first");
         }
-        if !self.http.public_url.is_empty() && !self.http.public_url.starts_with("https://") && !self.http.public_url.starts_with("http://") {
-            bail!("`http.public_url` = {:?}: write the address people open, such as \"https://cam.example.lan\"", self.http.public_url);
+        if !self.http.public_url.is_empty()
+            && !self.http.public_url.starts_with("https://")
+            && !self.http.public_url.starts_with("http://")
+        {
+            bail!(
+                "`http.public_url` = {:?}: write the address people open, such as \"https://cam.example.lan\"",
+                self.http.public_url
+            );
         }
-        for (k, v) in [("restore.approval_cny", self.restore.approval_cny), ("restore.budget_cny_month", self.restore.budget_cny_month)] {
+        for (k, v) in [
+            ("restore.approval_cny", self.restore.approval_cny),
+            ("restore.budget_cny_month", self.restore.budget_cny_month),
+        ] {
             if !v.is_finite() || v < 0.0 {
                 bail!("`{k}` = {v}: use an amount in CNY, 0 or more");
             }

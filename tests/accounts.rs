@@ -173,11 +173,21 @@ fn a_viewer_is_refused_every_admin_endpoint_and_sessions_outlive_serve() {
     let kid = login(port, "kid", KID_PW);
     assert_eq!(json_of(&admin.get(port, "/api/me"))["role"], "admin");
     assert_eq!(json_of(&kid.get(port, "/api/me"))["role"], "viewer");
-    assert_eq!(try_login(port, "kid", ADMIN_PW, &[]).code, 401, "kid's name with admin's password");
+    assert_eq!(
+        try_login(port, "kid", ADMIN_PW, &[]).code,
+        401,
+        "kid's name with admin's password"
+    );
     assert_eq!(try_login(port, "nobody", ADMIN_PW, &[]).code, 401);
 
     // What a viewer may do.
-    for path in ["/api/dashboard", "/api/status", "/api/approvals", "/api/cameras", "/metrics"] {
+    for path in [
+        "/api/dashboard",
+        "/api/status",
+        "/api/approvals",
+        "/api/cameras",
+        "/metrics",
+    ] {
         assert_eq!(kid.get(port, path).code, 200, "{path}");
     }
     let plan = json_of(&kid.post(port, "/api/restore/plan", &body));
@@ -194,7 +204,11 @@ fn a_viewer_is_refused_every_admin_endpoint_and_sessions_outlive_serve() {
     assert_eq!(kid.get(port, "/api/users").code, 403);
     let r = kid.post(port, "/api/users/admin/revoke", "");
     assert_eq!(r.code, 403);
-    assert_eq!(admin.get(port, "/api/me").code, 200, "the admin's session survived the attempt");
+    assert_eq!(
+        admin.get(port, "/api/me").code,
+        200,
+        "the admin's session survived the attempt"
+    );
     // The viewer may ask; deciding (approving its own request) is the admin's.
     let asked = kid.post(port, "/api/approvals", &body);
     assert_eq!(asked.code, 202, "{}", asked.text());
@@ -207,7 +221,10 @@ fn a_viewer_is_refused_every_admin_endpoint_and_sessions_outlive_serve() {
         );
         assert_eq!(r.code, 403, "{decision}: {}", r.text());
     }
-    assert_eq!(json_of(&kid.get(port, &format!("/api/approvals/{id}")))["approval"]["state"], "pending");
+    assert_eq!(
+        json_of(&kid.get(port, &format!("/api/approvals/{id}")))["approval"]["state"],
+        "pending"
+    );
     assert_eq!(restores(&env), 0, "still no restore");
     // The admin may do each of them.
     assert_eq!(admin.get(port, "/api/users").code, 200);
@@ -215,13 +232,20 @@ fn a_viewer_is_refused_every_admin_endpoint_and_sessions_outlive_serve() {
     // Only the SHA-256 of a session cookie is in the catalog.
     let value = kid.cookie.split_once('=').unwrap().1.to_string();
     let n = |sql: &str| catalog_count(&env, &sql.replace("V", &value));
-    assert_eq!(n("SELECT count(*) FROM sessions WHERE id_sha256 = 'V' OR csrf = 'V'"), 0);
+    assert_eq!(
+        n("SELECT count(*) FROM sessions WHERE id_sha256 = 'V' OR csrf = 'V'"),
+        0
+    );
     assert_eq!(n("SELECT count(*) FROM sessions WHERE user = 'kid'"), 1);
 
     // A restart of serve keeps both sessions.
     drop(serve);
     let serve = serve_on(&env, port);
-    assert_eq!(json_of(&kid.get(port, "/api/me"))["user"], "kid", "the viewer's session survived");
+    assert_eq!(
+        json_of(&kid.get(port, "/api/me"))["user"],
+        "kid",
+        "the viewer's session survived"
+    );
     assert_eq!(admin.get(port, "/api/users").code, 200, "the admin's too");
 
     // Revoking, a new password and deleting the user each end the sessions at once.
@@ -230,7 +254,11 @@ fn a_viewer_is_refused_every_admin_endpoint_and_sessions_outlive_serve() {
     let kid = login(port, "kid", KID_PW);
     ok_with_stdin(&env, &["user", "passwd", "kid"], "another-long-one");
     assert_eq!(kid.get(port, "/api/me").code, 401, "a new password ends the sessions");
-    assert_eq!(try_login(port, "kid", KID_PW, &[]).code, 401, "the old password is gone");
+    assert_eq!(
+        try_login(port, "kid", KID_PW, &[]).code,
+        401,
+        "the old password is gone"
+    );
     let kid = login(port, "kid", "another-long-one");
     // An admin revokes from the web interface too.
     let r = admin.post(port, "/api/users/kid/revoke", "");
@@ -278,12 +306,22 @@ fn forwarded_for_is_believed_from_trusted_proxies_only() {
     // The attack: through the proxy, a LAN client (or one claiming to be 127.0.0.1).
     for xff in ["192.168.1.50", "127.0.0.1", "127.0.0.1, 192.168.1.50", "garbage"] {
         let via = [("X-Forwarded-For", xff), ("Host", "cam.example.lan")];
-        for path in ["/api/status", "/api/dashboard", "/metrics", "/healthz", "/media/thumb/1"] {
+        for path in [
+            "/api/status",
+            "/api/dashboard",
+            "/metrics",
+            "/healthz",
+            "/media/thumb/1",
+        ] {
             let r = http(port, "GET", path, &via, "");
             assert_eq!(r.code, 401, "{path} via the proxy for {xff}: {}", r.text());
         }
         let r = http(port, "GET", "/", &via, "");
-        assert_eq!((r.code, r.header("location").as_deref()), (303, Some("/login")), "{xff}");
+        assert_eq!(
+            (r.code, r.header("location").as_deref()),
+            (303, Some("/login")),
+            "{xff}"
+        );
     }
     // Any forwarding header makes it a proxied request, with or without X-Forwarded-For.
     let r = http(port, "GET", "/api/status", &[("X-Forwarded-Proto", "https")], "");
@@ -300,10 +338,19 @@ fn forwarded_for_is_believed_from_trusted_proxies_only() {
     // ...and the rate limit counts the forwarded client, not the proxy: one LAN client's
     // failures do not lock out another.
     for _ in 0..5 {
-        assert_eq!(try_login(port, "", "wrong", &[("X-Forwarded-For", "192.168.1.66")]).code, 401);
+        assert_eq!(
+            try_login(port, "", "wrong", &[("X-Forwarded-For", "192.168.1.66")]).code,
+            401
+        );
     }
-    assert_eq!(try_login(port, "", ADMIN_PW, &[("X-Forwarded-For", "192.168.1.66")]).code, 429);
-    assert_eq!(try_login(port, "", ADMIN_PW, &[("X-Forwarded-For", "192.168.1.67")]).code, 303);
+    assert_eq!(
+        try_login(port, "", ADMIN_PW, &[("X-Forwarded-For", "192.168.1.66")]).code,
+        429
+    );
+    assert_eq!(
+        try_login(port, "", ADMIN_PW, &[("X-Forwarded-For", "192.168.1.67")]).code,
+        303
+    );
 }
 
 #[test]
@@ -320,7 +367,10 @@ fn forwarded_for_from_an_untrusted_peer_is_ignored() {
     ok_with_stdin(&env, &["passwd"], ADMIN_PW);
     let _serve = serve_on(&env, port);
     // Not proxied: the local Prometheus reads /metrics, whatever header it sends.
-    assert_eq!(http(port, "GET", "/metrics", &[("X-Forwarded-For", "192.168.1.50")], "").code, 200);
+    assert_eq!(
+        http(port, "GET", "/metrics", &[("X-Forwarded-For", "192.168.1.50")], "").code,
+        200
+    );
     // The rate limit cannot be dodged by rotating X-Forwarded-For.
     for i in 0..5 {
         let ip = format!("192.168.7.{i}");
@@ -349,7 +399,11 @@ fn approvals_through_the_signed_link_and_the_monthly_budget() {
     let (env, port, body, body2) = site("http.public_url = \"https://cam.example.lan\"");
     // Price the restore of two clips, then give a budget for one and a half of them.
     let range: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let fmt = |ms: &serde_json::Value| jiff::Timestamp::from_millisecond(ms.as_i64().unwrap()).unwrap().to_string();
+    let fmt = |ms: &serde_json::Value| {
+        jiff::Timestamp::from_millisecond(ms.as_i64().unwrap())
+            .unwrap()
+            .to_string()
+    };
     let out = env.ok(&[
         "restore",
         "--from",
@@ -409,16 +463,25 @@ fn approvals_through_the_signed_link_and_the_monthly_budget() {
     let (exp, mac) = token.split_once('.').unwrap();
     let later = format!("{}.{mac}", exp.parse::<i64>().unwrap() + 3600);
     assert_eq!(decide(&admin, id, "approve", &later).code, 403, "the expiry is signed");
-    assert_eq!(decide(&admin, id, "approve", &format!("{exp}.{}", "0".repeat(64))).code, 403);
+    assert_eq!(
+        decide(&admin, id, "approve", &format!("{exp}.{}", "0".repeat(64))).code,
+        403
+    );
     assert_eq!(restores(&env), 0, "nothing started by the refused attempts");
     let r = decide(&admin, id2, "refuse", "");
     assert_eq!(r.code, 200, "{}", r.text());
     assert_eq!(restores(&env), 0);
-    assert_eq!(json_of(&kid.get(port, &format!("/api/approvals/{id2}")))["approval"]["state"], "refused");
+    assert_eq!(
+        json_of(&kid.get(port, &format!("/api/approvals/{id2}")))["approval"]["state"],
+        "refused"
+    );
     assert_eq!(decide(&admin, id2, "approve", "").code, 409, "decided once");
     // The admin opens the link and approves: the restore starts.
     let shown = json_of(&admin.get(port, &format!("/api/approvals/{id}?t={token}")));
-    assert_eq!((shown["can_decide"].as_bool(), shown["approval"]["state"].as_str()), (Some(true), Some("pending")));
+    assert_eq!(
+        (shown["can_decide"].as_bool(), shown["approval"]["state"].as_str()),
+        (Some(true), Some("pending"))
+    );
     let r = decide(&admin, id, "approve", &token);
     assert_eq!(r.code, 200, "{}", r.text());
     let rid = json_of(&r)["restore"].as_i64().unwrap();
@@ -428,7 +491,10 @@ fn approvals_through_the_signed_link_and_the_monthly_budget() {
     assert_eq!(decide(&admin, id, "refuse", &token).code, 409);
     assert_eq!(restores(&env), 1);
     let a = json_of(&kid.get(port, &format!("/api/approvals/{id}")));
-    assert_eq!((a["approval"]["state"].as_str(), a["approval"]["decided_by"].as_str()), (Some("approved"), Some("admin")));
+    assert_eq!(
+        (a["approval"]["state"].as_str(), a["approval"]["decided_by"].as_str()),
+        (Some("approved"), Some("admin"))
+    );
     // serve drives it from the fs store's emulated archive to the end.
     wait_for(Duration::from_secs(60), "the approved restore to finish", || {
         json_of(&admin.get(port, &format!("/api/restore/{rid}")))["restore"]["state"] == "done"
@@ -436,20 +502,32 @@ fn approvals_through_the_signed_link_and_the_monthly_budget() {
 
     // The budget: one restore spent; another would go over, whoever asks.
     let me = json_of(&kid.get(port, "/api/me"));
-    assert!((me["budget"]["spent_cny"].as_f64().unwrap() - cost).abs() < 0.011, "{me:#}");
+    assert!(
+        (me["budget"]["spent_cny"].as_f64().unwrap() - cost).abs() < 0.011,
+        "{me:#}"
+    );
     let left = me["budget"]["left_cny"].as_f64().unwrap();
     assert!(left < cost, "{me:#}");
     // The other two clips cost as much as the first two: more than what is left.
     let p2 = json_of(&kid.post(port, "/api/restore/plan", &body2));
     let cost2 = p2["total_cny"].as_f64().unwrap();
-    assert!(cost2 > left, "the second restore should not fit the budget: {p2:#} left {left}");
+    assert!(
+        cost2 > left,
+        "the second restore should not fit the budget: {p2:#} left {left}"
+    );
     {
         let over = p2["over_budget"].as_str().unwrap_or_default().to_string();
-        assert!(over.contains("restore.budget_cny_month") && over.contains("left"), "{p2:#}");
+        assert!(
+            over.contains("restore.budget_cny_month") && over.contains("left"),
+            "{p2:#}"
+        );
         let r = admin.post(port, "/api/restore", &body2);
         assert_eq!(r.code, 402, "{}", r.text());
         let msg = json_of(&r)["error"].as_str().unwrap().to_string();
-        assert!(msg.contains(&format!("¥{budget:.2}")) && msg.contains(&format!("¥{left:.2} is left")), "{msg}");
+        assert!(
+            msg.contains(&format!("¥{budget:.2}")) && msg.contains(&format!("¥{left:.2} is left")),
+            "{msg}"
+        );
         let r = kid.post(port, "/api/approvals", &body2);
         assert_eq!(r.code, 402, "{}", r.text());
         assert_eq!(restores(&env), 1, "nothing over the budget started");
@@ -463,7 +541,11 @@ fn approvals_through_the_signed_link_and_the_monthly_budget() {
             &fmt(&r2["to_ms"]),
             "--yes",
         ]);
-        assert!(!out.status.success() && stderr(&out).contains("restore.budget_cny_month"), "{}", stderr(&out));
+        assert!(
+            !out.status.success() && stderr(&out).contains("restore.budget_cny_month"),
+            "{}",
+            stderr(&out)
+        );
         assert_eq!(restores(&env), 1);
     }
 
@@ -509,7 +591,12 @@ fn browser_a_viewer_asks_and_an_admin_approves_from_the_link() {
         .arg(args.to_string())
         .output()
         .unwrap();
-    assert!(out.status.success(), "browser session failed:\n{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        out.status.success(),
+        "browser session failed:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     assert_eq!(restores(&env), 1, "the approved restore, and only it");
     assert_eq!(
         catalog_count(&env, "SELECT count(*) FROM approvals WHERE state = 'approved' AND decided_by = 'admin' AND restore_id IS NOT NULL"),

@@ -288,7 +288,16 @@ impl Catalog {
         c.execute(
             "INSERT INTO approvals (created_ms, requested_by, camera, from_ms, to_ms, tier, est_cost_cny, hours)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![now_ms, a.requested_by, a.camera, a.from_ms, a.to_ms, a.tier, a.est_cost_cny, a.hours],
+            params![
+                now_ms,
+                a.requested_by,
+                a.camera,
+                a.from_ms,
+                a.to_ms,
+                a.tier,
+                a.est_cost_cny,
+                a.hours
+            ],
         )?;
         Ok(c.last_insert_rowid())
     }
@@ -297,7 +306,11 @@ impl Catalog {
     pub fn approval(&self, id: i64, now_ms: i64) -> Result<Option<Approval>> {
         let c = self.lock();
         let a = c
-            .query_row(&format!("SELECT {APPROVAL_COLS} FROM approvals WHERE id = ?1"), [id], approval_row)
+            .query_row(
+                &format!("SELECT {APPROVAL_COLS} FROM approvals WHERE id = ?1"),
+                [id],
+                approval_row,
+            )
             .optional()?;
         Ok(a.map(|a| lapse(a, now_ms)))
     }
@@ -337,7 +350,10 @@ impl Catalog {
     /// Links the restore an approval started.
     pub fn approval_restore(&self, id: i64, restore_id: i64) -> Result<()> {
         let c = self.lock();
-        c.execute("UPDATE approvals SET restore_id = ?2 WHERE id = ?1", params![id, restore_id])?;
+        c.execute(
+            "UPDATE approvals SET restore_id = ?2 WHERE id = ?1",
+            params![id, restore_id],
+        )?;
         Ok(())
     }
 
@@ -395,7 +411,10 @@ mod tests {
         c.add_session("s2", "mum", "csrf", 50, 1000).unwrap();
         assert_eq!(c.session("s2", 60).unwrap().unwrap().role, Role::Admin);
         assert!(c.delete_user("mum").unwrap());
-        assert!(c.session("s2", 60).unwrap().is_none(), "deleting a user ends their sessions");
+        assert!(
+            c.session("s2", 60).unwrap().is_none(),
+            "deleting a user ends their sessions"
+        );
     }
 
     #[test]
@@ -427,14 +446,22 @@ mod tests {
         };
         let id = c.add_approval(&a, 100).unwrap();
         assert!(c.decide_approval(id, "refused", "mum", None, 200).unwrap());
-        assert!(!c.decide_approval(id, "approved", "dad", None, 300).unwrap(), "single decision");
+        assert!(
+            !c.decide_approval(id, "approved", "dad", None, 300).unwrap(),
+            "single decision"
+        );
         assert_eq!(c.approval(id, 400).unwrap().unwrap().decided_by.as_deref(), Some("mum"));
         for _ in 0..MAX_PENDING_PER_USER {
             c.add_approval(&a, 500).unwrap();
         }
         assert!(c.add_approval(&a, 500).is_err(), "bounded per user");
         let last = c.approvals(Some("kid"), 1, 600).unwrap()[0].id;
-        assert_eq!(c.approval(last, 500 + APPROVAL_LIFETIME_MS).unwrap().unwrap().state, "expired");
-        assert!(!c.decide_approval(last, "approved", "mum", None, 500 + APPROVAL_LIFETIME_MS).unwrap());
+        assert_eq!(
+            c.approval(last, 500 + APPROVAL_LIFETIME_MS).unwrap().unwrap().state,
+            "expired"
+        );
+        assert!(!c
+            .decide_approval(last, "approved", "mum", None, 500 + APPROVAL_LIFETIME_MS)
+            .unwrap());
     }
 }

@@ -472,7 +472,11 @@ pub async fn restore_start(
         Err(e) => return fail(StatusCode::BAD_GATEWAY, format!("cannot plan the restore: {e:#}")),
     };
     if let Err(r) = super::approvals::may_start(&app, &session, plan.total_cny).await {
-        tracing::warn!(user = session.user.as_deref().unwrap_or("local"), cost = plan.total_cny, "restore refused");
+        tracing::warn!(
+            user = session.user.as_deref().unwrap_or("local"),
+            cost = plan.total_cny,
+            "restore refused"
+        );
         return r;
     }
     let cat = app.catalog.clone();

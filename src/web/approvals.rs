@@ -124,7 +124,13 @@ pub struct RangeBody {
     pub tier: Option<crate::store::RestoreTier>,
 }
 
-fn request_of(cfg: &Config, camera: &str, from_ms: i64, to_ms: i64, tier: crate::store::RestoreTier) -> restore::Request {
+fn request_of(
+    cfg: &Config,
+    camera: &str,
+    from_ms: i64,
+    to_ms: i64,
+    tier: crate::store::RestoreTier,
+) -> restore::Request {
     restore::Request {
         camera: Some(camera.to_string()),
         from_ms,
@@ -154,7 +160,8 @@ pub async fn may_start(app: &App, session: &Session, cost: f64) -> Result<(), Re
                 app.cfg.restore.approval_cny
             ),
         );
-        r.headers_mut().insert("x-camvault-needs-approval", axum::http::HeaderValue::from_static("1"));
+        r.headers_mut()
+            .insert("x-camvault-needs-approval", axum::http::HeaderValue::from_static("1"));
         return Err(r);
     }
     Ok(())
@@ -292,7 +299,9 @@ pub async fn show(
     }
     let (cfg, cat) = (app.cfg.clone(), app.catalog.clone());
     let res = blocking(move || {
-        let a = cat.approval(id, now_ms())?.ok_or_else(|| anyhow!("no approval #{id}"))?;
+        let a = cat
+            .approval(id, now_ms())?
+            .ok_or_else(|| anyhow!("no approval #{id}"))?;
         Ok((a.clone(), budget(&cfg, &cat, now_ms())?))
     })
     .await;
@@ -337,7 +346,11 @@ pub async fn decide(
     if a.state != "pending" {
         return fail(
             StatusCode::CONFLICT,
-            format!("approval #{id} is {} already (by {})", a.state, a.decided_by.as_deref().unwrap_or("nobody")),
+            format!(
+                "approval #{id} is {} already (by {})",
+                a.state,
+                a.decided_by.as_deref().unwrap_or("nobody")
+            ),
         );
     }
     match d.decision.as_str() {
@@ -353,7 +366,10 @@ pub async fn decide(
             }
         }
         "approve" => approve(app, a, by).await,
-        other => fail(StatusCode::BAD_REQUEST, format!("decision {other:?}: use approve or refuse")),
+        other => fail(
+            StatusCode::BAD_REQUEST,
+            format!("decision {other:?}: use approve or refuse"),
+        ),
     }
 }
 
@@ -361,7 +377,12 @@ async fn approve(app: App, a: crate::catalog::users::Approval, by: String) -> Re
     let id = a.id;
     let tier: crate::store::RestoreTier = match serde_json::from_value(json!(a.tier)) {
         Ok(t) => t,
-        Err(_) => return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("approval #{id} names tier {:?}", a.tier)),
+        Err(_) => {
+            return fail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("approval #{id} names tier {:?}", a.tier),
+            )
+        }
     };
     let req = request_of(&app.cfg, &a.camera, a.from_ms, a.to_ms, tier);
     let plan = match restore::plan(&app.cfg, &app.catalog, &*app.store, &req).await {
@@ -386,7 +407,10 @@ async fn approve(app: App, a: crate::catalog::users::Approval, by: String) -> Re
         }
         // Claimed first: two admins approving at once start one restore.
         if !cat.decide_approval(id, "approved", &by, None, now)? {
-            return Ok(Err((StatusCode::CONFLICT, format!("approval #{id} was decided meanwhile"))));
+            return Ok(Err((
+                StatusCode::CONFLICT,
+                format!("approval #{id} was decided meanwhile"),
+            )));
         }
         match restore::start(&cat, &req, &plan, now) {
             Ok(rid) => {
@@ -451,7 +475,10 @@ mod tests {
         let t = link_token(&cat, 7, now).unwrap();
         assert!(link_valid(&cat, 7, &t, now).unwrap());
         assert!(!link_valid(&cat, 8, &t, now).unwrap(), "another approval");
-        assert!(!link_valid(&cat, 7, &t, now + LINK_HOURS * 3_600_000 + 1000).unwrap(), "expired");
+        assert!(
+            !link_valid(&cat, 7, &t, now + LINK_HOURS * 3_600_000 + 1000).unwrap(),
+            "expired"
+        );
         let (exp, mac) = t.split_once('.').unwrap();
         let later = format!("{}.{mac}", exp.parse::<i64>().unwrap() + 86_400);
         assert!(!link_valid(&cat, 7, &later, now).unwrap(), "expiry is signed");

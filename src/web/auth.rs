@@ -197,14 +197,23 @@ pub fn client(req: &Request) -> Client {
 
 fn sha256_hex(s: &str) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(s.as_bytes()).iter().map(|x| format!("{x:02x}")).collect()
+    sha2::Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 /// Refuses a viewer (403): for every admin-only endpoint.
 pub fn admin_only(s: &Session) -> Option<Response> {
     (s.role != Role::Admin).then(|| {
-        warn!(user = s.user.as_deref().unwrap_or("-"), "refused an admin-only request to a viewer");
-        fail(StatusCode::FORBIDDEN, "only an admin may do this: ask one (or log in as one)")
+        warn!(
+            user = s.user.as_deref().unwrap_or("-"),
+            "refused an admin-only request to a viewer"
+        );
+        fail(
+            StatusCode::FORBIDDEN,
+            "only an admin may do this: ask one (or log in as one)",
+        )
     })
 }
 
@@ -849,7 +858,10 @@ mod tests {
         assert!(client_of(lo, &HeaderMap::new(), &trusted).local());
         // Through the local proxy: the forwarded client, never local (even 127.0.0.1).
         let c = client_of(lo, &h("192.168.1.50"), &trusted);
-        assert_eq!((c.ip.to_string(), c.proxied, c.local()), ("192.168.1.50".into(), true, false));
+        assert_eq!(
+            (c.ip.to_string(), c.proxied, c.local()),
+            ("192.168.1.50".into(), true, false)
+        );
         assert!(!client_of(lo, &h("127.0.0.1"), &trusted).local());
         // The client's own entries to the left prove nothing; proxy hops to the right are skipped.
         let c = client_of(lo, &h("127.0.0.1, 192.168.1.50, 10.9.1.1"), &trusted);
@@ -861,7 +873,10 @@ mod tests {
         // From an untrusted peer the header is ignored.
         let c = client_of(lan, &h("127.0.0.1"), &trusted);
         assert_eq!((c.ip.to_string(), c.proxied), ("192.168.1.7".into(), false));
-        assert!(!client_of(lo, &h("192.168.1.50"), &[]).proxied, "no trusted proxies: ignored");
+        assert!(
+            !client_of(lo, &h("192.168.1.50"), &[]).proxied,
+            "no trusted proxies: ignored"
+        );
     }
 
     #[test]
