@@ -265,7 +265,8 @@ enum Command {
     ///
     /// Read twice from the terminal without echo, or one line from stdin when it is not a
     /// terminal. Only its Argon2 hash is written, as `http.password_hash` in the config,
-    /// which stays mode 0600. Restart `serve` afterwards.
+    /// which stays mode 0600. It is the password of the web user `admin` (see `camvault
+    /// user`). Restart `serve` afterwards.
     Passwd,
     /// The web interface's accounts: viewers (watch, search, export) and admins (also
     /// restores that cost money, approvals, users). Passwords are read from the terminal
