@@ -603,3 +603,143 @@ fn browser_a_viewer_asks_and_an_admin_approves_from_the_link() {
         1
     );
 }
+
+/// One answer of curl: status, head, body.
+fn curl(args: &[&str]) -> (u16, String, String) {
+    let out = Command::new("curl")
+        .args(["-sk", "-D", "-", "--max-time", "30"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "curl {args:?}: {}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head[9..12].parse().unwrap(), head.to_string(), body.to_string())
+}
+
+/// nginx, stopped when dropped.
+struct Nginx(std::process::Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // TERM, not KILL: the master takes its workers with it.
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let _ = self.0.wait();
+    }
+}
+
+/// camvault on loopback behind a real nginx with HTTPS, configured as docs/web.md says:
+/// the proxy's clients log in (the proxy is on 127.0.0.1, yet nobody is local through it),
+/// a client's own X-Forwarded-For does not make it local, the Secure cookie and the CSRF
+/// Origin check work through the proxy, and the box's own programs still reach /metrics.
+#[test]
+fn behind_a_real_nginx_with_https_everyone_logs_in() {
+    assert!(
+        Path::new("/usr/sbin/nginx").exists(),
+        "this test needs nginx: apt-get install -y nginx-light (.ci/run does)"
+    );
+    let (port, tls) = (free_port(), free_port());
+    let env = Env::new(
+        1,
+        &format!(
+            "http.enabled = true\nhttp.listen = \"127.0.0.1:{port}\"\nhttp.trusted_proxies = [\"127.0.0.1\", \"::1\"]"
+        ),
+    );
+    ok_with_stdin(&env, &["passwd"], ADMIN_PW);
+    let dir = env.root().join("nginx");
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    let ok = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=cam.example.lan"])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    // The server block of docs/web.md, on test ports.
+    let conf = format!(
+        "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{\n access_log off;\n client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
+         fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
+         server {{\n  listen 127.0.0.1:{tls} ssl;\n  server_name cam.example.lan;\n\
+           ssl_certificate {d}/cert.pem;\n  ssl_certificate_key {d}/key.pem;\n  client_max_body_size 1m;\n\
+           location / {{\n   proxy_pass http://127.0.0.1:{port};\n   proxy_set_header Host $http_host;\n\
+             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n   proxy_set_header X-Forwarded-Proto $scheme;\n\
+             proxy_buffering off;\n   proxy_read_timeout 1h;\n  }}\n }}\n}}\n",
+        d = dir.display()
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let test = Command::new("/usr/sbin/nginx")
+        .arg("-t")
+        .arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .output()
+        .unwrap();
+    assert!(test.status.success(), "nginx -t: {}", stderr(&test));
+    let _nginx = Nginx(
+        Command::new("/usr/sbin/nginx")
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .spawn()
+            .unwrap(),
+    );
+    wait_port("127.0.0.1", tls, "nginx", Duration::from_secs(20));
+    let _serve = serve_on(&env, port);
+    let base = format!("https://cam.example.lan:{tls}");
+    let resolve = format!("cam.example.lan:{tls}:127.0.0.1");
+    let jar = env.root().join("cookies.txt");
+    let jar = jar.to_str().unwrap();
+    let via = |extra: &[&str], path: &str| {
+        let mut a = vec!["--resolve", &resolve, "-b", jar, "-c", jar];
+        a.extend_from_slice(extra);
+        let url = format!("{base}{path}");
+        a.push(&url);
+        curl(&a)
+    };
+
+    // The box's own Prometheus, directly: open, as before.
+    assert_eq!(curl(&[&format!("http://127.0.0.1:{port}/metrics")]).0, 200);
+    // Everyone through nginx logs in, even with a forged X-Forwarded-For of 127.0.0.1.
+    for path in ["/api/status", "/metrics", "/healthz"] {
+        assert_eq!(via(&[], path).0, 401, "{path} through nginx");
+        assert_eq!(via(&["-H", "X-Forwarded-For: 127.0.0.1"], path).0, 401, "{path} forged");
+    }
+    let (code, head, _) = via(&[], "/");
+    assert_eq!(code, 303, "{head}");
+    // Logging in through the proxy: a Secure cookie over HTTPS.
+    let (code, _, page) = via(&[], "/login");
+    assert_eq!(code, 200);
+    assert!(!page.contains("plain HTTP"), "the proxy said HTTPS: no warning");
+    let form = format!("user=&password={ADMIN_PW}&csrf={}", csrf_of(&page));
+    let (code, head, _) = via(&["--data", &form], "/login");
+    assert_eq!(code, 303, "{head}");
+    assert!(
+        head.lines().any(|l| l.to_ascii_lowercase().starts_with("set-cookie: camvault_session=") && l.contains("Secure")),
+        "{head}"
+    );
+    let (code, _, shell) = via(&[], "/");
+    assert_eq!(code, 200);
+    let csrf = csrf_of(&shell);
+    assert_eq!(via(&[], "/api/status").0, 200);
+    // A POST from the page passes the CSRF and Origin checks through the proxy.
+    let origin = format!("Origin: {base}");
+    let token = format!("X-CSRF-Token: {csrf}");
+    let now = now_unix() * 1000;
+    let body = format!(r#"{{"camera":"{CAM}","from_ms":{},"to_ms":{now}}}"#, now - 3_600_000);
+    let post = |extra: &[&str]| {
+        let mut a = vec!["-H", "Content-Type: application/json", "--data", body.as_str()];
+        a.extend_from_slice(extra);
+        via(&a, "/api/restore/plan")
+    };
+    let (code, _, text) = post(&["-H", &origin, "-H", &token]);
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(post(&["-H", "Origin: https://evil.example", "-H", &token]).0, 403);
+    let log = std::fs::read_to_string(env.serve_log()).unwrap();
+    assert!(!log.contains(ADMIN_PW));
+}
