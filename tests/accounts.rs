@@ -649,7 +649,17 @@ fn behind_a_real_nginx_with_https_everyone_logs_in() {
     let dir = env.root().join("nginx");
     std::fs::create_dir_all(dir.join("logs")).unwrap();
     let ok = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=cam.example.lan"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=cam.example.lan",
+        ])
         .arg("-keyout")
         .arg(dir.join("key.pem"))
         .arg("-out")
@@ -720,7 +730,8 @@ fn behind_a_real_nginx_with_https_everyone_logs_in() {
     let (code, head, _) = via(&["--data", &form], "/login");
     assert_eq!(code, 303, "{head}");
     assert!(
-        head.lines().any(|l| l.to_ascii_lowercase().starts_with("set-cookie: camvault_session=") && l.contains("Secure")),
+        head.lines()
+            .any(|l| l.to_ascii_lowercase().starts_with("set-cookie: camvault_session=") && l.contains("Secure")),
         "{head}"
     );
     let (code, _, shell) = via(&[], "/");
