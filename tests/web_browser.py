@@ -8,6 +8,9 @@ Modes:
          download), a phone-sized screenshot
   login  a non-loopback listen: pages redirect to the login form; a wrong password is
          refused; the right one opens the dashboard
+  roles  accounts (issue 17): a viewer plans a paid restore, may only ask for approval,
+         and sees the request waiting; an admin opens the alert's link, logs in, lands on
+         the request and approves it; the restore runs to the end
 """
 
 import json
@@ -240,10 +243,68 @@ def login(d):
     wait(d, "login required again", lambda: d.current_url.endswith("/login"))
 
 
+def sign_in(d, user, password):
+    wait(d, "the login form", lambda: d.find_elements(By.ID, "password"))
+    d.find_element(By.ID, "user").send_keys(user)
+    d.find_element(By.ID, "password").send_keys(password)
+    d.find_element(By.ID, "password").submit()
+
+
+def roles(d):
+    import sqlite3
+    cam, old = ARGS["camera"], ARGS["old_day"]
+    # The viewer.
+    d.get(BASE + "/")
+    sign_in(d, "kid", ARGS["viewer_password"])
+    wait(d, "dashboard", lambda: d.find_elements(By.ID, "health"))
+    wait(d, "who is logged in", lambda: d.find_elements(By.ID, "whoami"))
+    who = d.find_element(By.ID, "whoami")
+    check(who.get_attribute("data-role") == "viewer" and "kid" in who.text, f"viewer shown: {who.text}")
+    check(d.find_elements(By.ID, "budget"), "the budget is shown")
+    check(not d.find_elements(By.CSS_SELECTOR, "button.approve"), "a viewer gets no approve button")
+    page(d, f"/day/{cam}/{old}")
+    d.find_element(By.ID, "plan-restore").click()
+    wait(d, "the plan", lambda: d.find_elements(By.ID, "plan-total"))
+    check(d.find_elements(By.ID, "plan-approval"), "the viewer is told an admin must approve: " + d.find_element(By.ID, "plan").text)
+    check(not d.find_elements(By.ID, "confirm-restore"), "a viewer cannot start a paid restore")
+    check(d.find_element(By.ID, "plan-total").text.startswith("¥"), "the price is shown first")
+    d.find_element(By.ID, "request-approval").click()
+    wait(d, "request sent", lambda: d.find_elements(By.ID, "approval-requested"))
+    shot(d, "restore-request-viewer.png")
+    page(d, "/")
+    wait(d, "the viewer's requests", lambda: d.find_elements(By.CSS_SELECTOR, "#approvals li.state-pending"))
+    d.find_element(By.ID, "logout").click()
+    wait(d, "logged out", lambda: "/login" in d.current_url)
+
+    # The admin follows the link of the alert message.
+    db = sqlite3.connect(f"file:{ARGS['catalog']}?mode=ro", uri=True)
+    msg = db.execute("SELECT message FROM events WHERE kind = 'restore_approval' ORDER BY id DESC").fetchone()[0]
+    db.close()
+    link = msg[msg.index(ARGS["public_url"]) + len(ARGS["public_url"]):].split()[0]
+    d.get(BASE + link)
+    wait(d, "the link asks for a login", lambda: "/login?next=" in d.current_url)
+    sign_in(d, "admin", ARGS["admin_password"])
+    wait(d, "back on the request", lambda: "/approve/" in d.current_url)
+    wait(d, "the request", lambda: d.find_elements(By.CSS_SELECTOR, "button.approve"))
+    check("kid asks to restore" in d.find_element(By.ID, "approval-who").text, d.find_element(By.ID, "approval").text)
+    check("¥" in d.find_element(By.ID, "approval-cost").text, "the price is shown")
+    shot(d, "restore-approve-admin.png")
+    d.find_element(By.CSS_SELECTOR, "button.approve").click()
+    wait(d, "the restore page", lambda: "/restores/" in d.current_url)
+    js = lambda code: d.execute_script(code)
+    wait(d, "restore done", lambda: js(
+        "const e = document.getElementById('restore-state'); return e && e.textContent === 'done'"), 90)
+    # The same link again: decided already.
+    d.get(BASE + link)
+    wait(d, "the decided request", lambda: d.find_elements(By.ID, "approval-state"))
+    check("approved" in d.find_element(By.ID, "approval-state").text, d.find_element(By.ID, "approval").text)
+    check(not d.find_elements(By.CSS_SELECTOR, "button.approve"), "no second approval")
+
+
 def main():
     d = browser()
     try:
-        {"ui": ui, "login": login}[ARGS["mode"]](d)
+        {"ui": ui, "login": login, "roles": roles}[ARGS["mode"]](d)
     finally:
         d.quit()
     print("ok")

@@ -16,6 +16,7 @@ use serde::Serialize;
 pub mod prefixes;
 pub mod recordings;
 pub mod restores;
+pub mod users;
 pub mod web;
 
 /// Versioned migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -26,6 +27,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration3.sql"),
     include_str!("migration4.sql"),
     include_str!("migration5.sql"),
+    // issue 17 (web accounts); named 7 because 6 is taken on another branch.
+    include_str!("migration7.sql"),
 ];
 
 pub struct Catalog {

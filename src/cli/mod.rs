@@ -22,6 +22,7 @@ mod setup;
 mod status;
 mod store;
 mod times;
+mod user;
 mod verify;
 
 use std::path::PathBuf;
@@ -264,8 +265,16 @@ enum Command {
     ///
     /// Read twice from the terminal without echo, or one line from stdin when it is not a
     /// terminal. Only its Argon2 hash is written, as `http.password_hash` in the config,
-    /// which stays mode 0600. Restart `serve` afterwards.
+    /// which stays mode 0600. It is the password of the web user `admin` (see `camvault
+    /// user`). Restart `serve` afterwards.
     Passwd,
+    /// The web interface's accounts: viewers (watch, search, export) and admins (also
+    /// restores that cost money, approvals, users). Passwords are read from the terminal
+    /// or one line of stdin, never from the command line
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// First run (and every later change): cameras, the camera's SMB account, the store, the
     /// protected share, the service, and what to type into the Xiaomi Home app. As root;
     /// asks on a terminal, shows the current answers as defaults
@@ -426,6 +435,32 @@ enum StoreCommand {
 enum GenerateWhat {
     Man,
     Completions,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user (asks for the password)
+    Add {
+        name: String,
+        /// viewer or admin
+        #[arg(long, default_value = "viewer")]
+        role: String,
+    },
+    /// Delete a user; their sessions end
+    Del { name: String },
+    /// Set a user's password (and role, with --role); their sessions end
+    Passwd {
+        name: String,
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// List users, their roles and open sessions
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// End every session of a user (log them out everywhere)
+    Revoke { name: String },
 }
 
 #[derive(Subcommand)]
@@ -635,6 +670,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Samba {
                     command: SambaCommand::Check,
                 } => samba::check(&cfg),
+                Command::User { command } => match command {
+                    UserCommand::Add { name, role } => user::add(cfg, &name, &role),
+                    UserCommand::Del { name } => user::del(cfg, &name),
+                    UserCommand::Passwd { name, role } => user::passwd(cfg, &name, role.as_deref()),
+                    UserCommand::List { json } => user::list(cfg, json),
+                    UserCommand::Revoke { name } => user::revoke(cfg, &name),
+                },
                 Command::Init { .. }
                 | Command::Demo { .. }
                 | Command::Passwd

@@ -27,14 +27,23 @@ pub fn run(config: &Path) -> Result<ExitCode> {
             "`http.listen` is {} (loopback): no login is asked there; set it to e.g. \"0.0.0.0:8640\" to reach the web interface from the LAN",
             c.http.listen
         ),
-        Ok(_) => println!("restart `camvault serve` for the new password to take effect"),
+        Ok(c) => {
+            // It is the web user `admin`'s password: applied (and their sessions ended) now
+            // when the catalog exists, else by the next `serve`.
+            if c.catalog().exists() {
+                if let Ok(cat) = crate::catalog::Catalog::open(&c.catalog(), false) {
+                    let _ = cat.import_config_password(&hash, jiff::Timestamp::now().as_millisecond());
+                }
+            }
+            println!("this is the password of the web user `admin`; restart `camvault serve` if it runs")
+        }
         Err(e) => println!("note: the config has another problem to fix: {e:#}"),
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Twice without echo on a terminal; one line from stdin otherwise (scripts, tests).
-fn read_password() -> Result<String> {
+pub(super) fn read_password() -> Result<String> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         let mut line = String::new();

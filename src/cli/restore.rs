@@ -103,6 +103,11 @@ fn plan_and_start(cfg: Config, req: Request, dry_run: bool, wait: bool, yes: boo
             println!("\n(dry run: nothing requested)");
             return Ok(ExitCode::SUCCESS);
         }
+        // The monthly budget holds here too (an admin raises `restore.budget_cny_month`).
+        let now = jiff::Timestamp::now().as_millisecond();
+        if let Some(msg) = crate::web::approvals::over_budget(&cfg, &cat, plan.total_cny, now)? {
+            bail!("{msg}");
+        }
         let needs_restore = plan.count(Source::Archive).0 > 0;
         if needs_restore && !yes {
             if !std::io::stdin().is_terminal() {

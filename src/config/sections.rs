@@ -188,6 +188,13 @@ pub struct Http {
     /// Open HTTP connections at most (more wait until one closes): each holds a file
     /// descriptor that capture, the catalog and uploads also need.
     pub max_connections: usize,
+    /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For` is believed: a request
+    /// through one is judged by the forwarded client address, never as local (issue 17).
+    #[serde(deserialize_with = "trusted_proxies")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The address people open camvault at (e.g. "https://cam.example.lan"), for links
+    /// in alert messages; empty = messages carry no link.
+    pub public_url: String,
 }
 
 impl Default for Http {
@@ -200,8 +207,26 @@ impl Default for Http {
             session_hours: 168,
             cache_dir: "webcache".into(),
             max_connections: 128,
+            trusted_proxies: Vec::new(),
+            public_url: String::new(),
         }
     }
+}
+
+/// `http.trusted_proxies`: each an address (one host) or a CIDR.
+fn trusted_proxies<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "`http.trusted_proxies`: {s:?} is not an address or CIDR such as \"127.0.0.1\" or \"10.0.0.0/8\""
+                    ))
+                })
+        })
+        .collect()
 }
 
 fn listen<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
@@ -266,6 +291,11 @@ pub struct Restore {
     /// `serve` restores one small archived clip this often and checks it byte for byte,
     /// proof that the archive can be read back; 0 = never.
     pub drill_days: u64,
+    /// A web restore estimated above this (CNY) needs an admin's approval; 0 = every
+    /// restore that costs anything does (issue 17).
+    pub approval_cny: f64,
+    /// Restores may cost at most this much (CNY) per calendar month; 0 = no budget.
+    pub budget_cny_month: f64,
 }
 
 impl Default for Restore {
@@ -277,6 +307,8 @@ impl Default for Restore {
             poll_secs: 600,
             poll_max_secs: 3600,
             drill_days: 30,
+            approval_cny: 0.0,
+            budget_cny_month: 0.0,
         }
     }
 }

@@ -177,6 +177,26 @@ impl Config {
         if !self.http.password_hash.0.is_empty() && !valid_hash(&self.http.password_hash.0) {
             bail!("`http.password_hash` is not an Argon2 hash; set it again with `camvault passwd`");
         }
+        if !self.http.trusted_proxies.is_empty() && self.http.password_hash.0.is_empty() {
+            bail!("`http.trusted_proxies` is set, so people reach camvault through a proxy and must log in: set a password with `camvault passwd` first");
+        }
+        if !self.http.public_url.is_empty()
+            && !self.http.public_url.starts_with("https://")
+            && !self.http.public_url.starts_with("http://")
+        {
+            bail!(
+                "`http.public_url` = {:?}: write the address people open, such as \"https://cam.example.lan\"",
+                self.http.public_url
+            );
+        }
+        for (k, v) in [
+            ("restore.approval_cny", self.restore.approval_cny),
+            ("restore.budget_cny_month", self.restore.budget_cny_month),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                bail!("`{k}` = {v}: use an amount in CNY, 0 or more");
+            }
+        }
         if self.http.session_hours == 0 {
             bail!("`http.session_hours` must be at least 1 (default 168)");
         }

@@ -6,7 +6,7 @@ use anyhow::{anyhow, bail, Result};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
@@ -422,8 +422,13 @@ fn check_range(b: &RestoreBody) -> Option<Response> {
     super::range::TimeRange::refusal(b.from_ms, b.to_ms, RESTORE_MAX_DAYS)
 }
 
-/// What a restore of the range would take: where each clip comes from, cost and time.
-pub async fn restore_plan(State(app): State<App>, Json(b): Json<RestoreBody>) -> Response {
+/// What a restore of the range would take: where each clip comes from, cost and time;
+/// whether this user needs an admin's approval for it, and the month's budget.
+pub async fn restore_plan(
+    State(app): State<App>,
+    Extension(session): Extension<super::auth::Session>,
+    Json(b): Json<RestoreBody>,
+) -> Response {
     if let Some(r) = check_range(&b) {
         return r;
     }
@@ -432,6 +437,24 @@ pub async fn restore_plan(State(app): State<App>, Json(b): Json<RestoreBody>) ->
         Ok(p) => {
             let mut v = plan_json(&p);
             v["tiers"] = json!(tier_options(&app.cfg, &p));
+            v["needs_approval"] =
+                json!(p.total_cny > app.cfg.restore.approval_cny && session.role != super::auth::Role::Admin);
+            let (cfg, cat, cost) = (app.cfg.clone(), app.catalog.clone(), p.total_cny);
+            match blocking(move || {
+                let now = now_ms();
+                Ok((
+                    super::approvals::budget(&cfg, &cat, now)?,
+                    super::approvals::over_budget(&cfg, &cat, cost, now)?,
+                ))
+            })
+            .await
+            {
+                Ok((budget, over)) => {
+                    v["budget"] = budget;
+                    v["over_budget"] = json!(over);
+                }
+                Err(r) => return r,
+            }
             Json(v).into_response()
         }
         Err(e) => fail(StatusCode::BAD_GATEWAY, format!("cannot plan the restore: {e:#}")),
@@ -439,7 +462,13 @@ pub async fn restore_plan(State(app): State<App>, Json(b): Json<RestoreBody>) ->
 }
 
 /// Plans again (the store may have moved on) and starts the restore; `serve` drives it.
-pub async fn restore_start(State(app): State<App>, Json(b): Json<RestoreBody>) -> Response {
+/// Over the month's budget it is refused; above `restore.approval_cny` only an admin may
+/// start it (a viewer asks for approval instead, see [`super::approvals`]).
+pub async fn restore_start(
+    State(app): State<App>,
+    Extension(session): Extension<super::auth::Session>,
+    Json(b): Json<RestoreBody>,
+) -> Response {
     if let Some(r) = check_range(&b) {
         return r;
     }
@@ -448,6 +477,14 @@ pub async fn restore_start(State(app): State<App>, Json(b): Json<RestoreBody>) -
         Ok(p) => p,
         Err(e) => return fail(StatusCode::BAD_GATEWAY, format!("cannot plan the restore: {e:#}")),
     };
+    if let Err(r) = super::approvals::may_start(&app, &session, plan.total_cny).await {
+        tracing::warn!(
+            user = session.user.as_deref().unwrap_or("local"),
+            cost = plan.total_cny,
+            "restore refused"
+        );
+        return r;
+    }
     let cat = app.catalog.clone();
     match blocking(move || restore::start(&cat, &req, &plan, now_ms())).await {
         Ok(id) => {

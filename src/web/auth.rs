@@ -1,14 +1,18 @@
-//! Login, sessions, CSRF and the login rate limit.
+//! Login, accounts and roles, sessions, CSRF, trusted proxies and the login rate limit.
 //!
 //! On a loopback `http.listen` nobody logs in, but every browser still gets a session: its
 //! CSRF token is what stops another web site from making the browser POST a restore to
-//! 127.0.0.1. On any other address a password is required (an Argon2 hash in
-//! `http.password_hash`, set by `camvault passwd`). Sessions live in memory (a restart logs
-//! everyone out); the cookie is HttpOnly, SameSite=Strict and, by default, Secure. Every
-//! POST must carry the session's CSRF token (`X-CSRF-Token`, or the form field on the login
-//! page) and, when the browser sends one, an `Origin` of this host. The password is never
-//! logged or echoed. `/metrics` and `/healthz` answer local clients without a login
-//! (Prometheus on the box).
+//! 127.0.0.1. On any other address, and for every request that came through a trusted
+//! reverse proxy (`http.trusted_proxies`, see [`Client`]), a login is required: a user of
+//! the catalog (`camvault user add`; the config's `http.password_hash`, set by `camvault
+//! passwd`, is the password of the user `admin`), each with a role (viewer or admin, see
+//! [`Role`]). Login sessions are kept in the catalog as the SHA-256 of the cookie, so they
+//! survive a restart and `camvault user revoke|passwd|del` ends them; loopback sessions
+//! (no login) live in memory. The cookie is HttpOnly, SameSite=Strict and, by default,
+//! Secure. Every POST must carry the session's CSRF token (`X-CSRF-Token`, or the form
+//! field on the login page) and, when the browser sends one, an `Origin` of this host. The
+//! password is never logged or echoed. `/metrics` and `/healthz` answer local clients
+//! without a login (Prometheus on the box) — a request forwarded by a proxy is never local.
 //!
 //! What a client that is not logged in can make the server hold is bounded (issue 13):
 //! - the login form's state is stateless: its CSRF token is an HMAC, under a key made at
@@ -37,6 +41,8 @@ use serde::Deserialize;
 use tracing::{info, warn};
 
 use super::{fail, App};
+pub use crate::catalog::users::Role;
+use crate::catalog::Catalog;
 use crate::config::Config;
 
 pub const COOKIE: &str = "camvault_session";
@@ -102,6 +108,114 @@ pub fn client_ip(peer: SocketAddr) -> IpAddr {
     peer.ip().to_canonical()
 }
 
+/// Who sent a request, as far as this server can tell; set on every request by
+/// [`identify`].
+///
+/// Without trusted proxies it is the TCP peer. A peer listed in `http.trusted_proxies`
+/// that sends any forwarding header (`X-Forwarded-For`, `Forwarded`, `X-Real-IP`,
+/// `X-Forwarded-Proto`, `X-Forwarded-Host`) is a proxy: the client is the rightmost
+/// `X-Forwarded-For` entry that is not itself a trusted proxy (entries to its left were
+/// written by the client and prove nothing), and the request is never local, even when
+/// that address is 127.0.0.1 — a proxy on this machine must not make everyone local. From
+/// any other peer the headers are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Client {
+    pub ip: IpAddr,
+    /// Came through a trusted proxy.
+    pub proxied: bool,
+}
+
+impl Client {
+    /// A program on this machine talking to camvault directly (the CLI, Prometheus).
+    pub fn local(&self) -> bool {
+        !self.proxied && self.ip.is_loopback()
+    }
+}
+
+const FORWARDING: [&str; 5] = [
+    "x-forwarded-for",
+    "forwarded",
+    "x-real-ip",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+];
+
+pub fn client_of(peer: SocketAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> Client {
+    let ip = client_ip(peer);
+    let is_trusted = |a: &IpAddr| trusted.iter().any(|n| n.contains(&a.to_canonical()));
+    if !is_trusted(&ip) || !FORWARDING.iter().any(|h| headers.contains_key(*h)) {
+        return Client { ip, proxied: false };
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = ip;
+    for hop in hops.iter().rev() {
+        // "[::1]:1234" / "1.2.3.4:80" / "::1" / "1.2.3.4"
+        let bare = hop
+            .parse::<SocketAddr>()
+            .map(|a| a.ip())
+            .or_else(|_| hop.trim_matches(['[', ']']).parse::<IpAddr>());
+        let Ok(a) = bare else {
+            break; // garbage (or "unknown"): the last good hop is all we know
+        };
+        client = a.to_canonical();
+        if !is_trusted(&client) {
+            break;
+        }
+    }
+    Client {
+        ip: client,
+        proxied: true,
+    }
+}
+
+/// Works out the [`Client`] of every request once (the outermost layer).
+pub async fn identify(State(app): State<App>, mut req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let client = client_of(peer, req.headers(), &app.auth.trusted);
+    req.extensions_mut().insert(client);
+    next.run(req).await
+}
+
+/// The client [`identify`] found (none means a test router without it: not local).
+pub fn client(req: &Request) -> Client {
+    req.extensions().get::<Client>().copied().unwrap_or(Client {
+        ip: IpAddr::from([0, 0, 0, 0]),
+        proxied: true,
+    })
+}
+
+fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+/// Refuses a viewer (403): for every admin-only endpoint.
+pub fn admin_only(s: &Session) -> Option<Response> {
+    (s.role != Role::Admin).then(|| {
+        warn!(
+            user = s.user.as_deref().unwrap_or("-"),
+            "refused an admin-only request to a viewer"
+        );
+        fail(
+            StatusCode::FORBIDDEN,
+            "only an admin may do this: ask one (or log in as one)",
+        )
+    })
+}
+
 /// One thread that checks passwords, one at a time, fed through a short queue.
 pub mod hasher {
     use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
@@ -150,13 +264,22 @@ pub struct Session {
     pub csrf: String,
     /// Logged in (always true-equivalent when no login is required).
     pub authed: bool,
+    /// Who logged in; `None` on loopback without a login (which acts as an admin: it is
+    /// the box's own user, see docs/security.md).
+    pub user: Option<String>,
+    pub role: Role,
     expires: Instant,
 }
 
 pub struct Auth {
-    /// A password is required (non-loopback listen address).
+    /// A password is required for every request (non-loopback listen address); requests
+    /// through a trusted proxy need one anyway, see [`Auth::login_required`].
     pub required: bool,
-    hash: String,
+    /// `http.trusted_proxies`.
+    pub trusted: Vec<ipnet::IpNet>,
+    catalog: std::sync::Arc<Catalog>,
+    /// Checked against when the user does not exist, so that the answer takes as long.
+    dummy_hash: String,
     secure: bool,
     lifetime: Duration,
     /// Bounded by [`MAX_SESSIONS`] (see [`Auth::create`]).
@@ -168,10 +291,12 @@ pub struct Auth {
 }
 
 impl Auth {
-    pub fn new(cfg: &Config, required: bool) -> Auth {
+    pub fn new(cfg: &Config, required: bool, catalog: std::sync::Arc<Catalog>) -> Auth {
         Auth {
             required,
-            hash: cfg.http.password_hash.0.clone(),
+            trusted: cfg.http.trusted_proxies.clone(),
+            catalog,
+            dummy_hash: hash_password("no such user").unwrap_or_default(),
             secure: cfg.http.secure_cookie,
             lifetime: Duration::from_secs(cfg.http.session_hours * 3600),
             sessions: Mutex::new(HashMap::new()),
@@ -179,6 +304,33 @@ impl Auth {
             form_key: random_bytes::<32>().expect("/dev/urandom"),
             hasher: hasher::Hasher::start(HASH_QUEUE),
         }
+    }
+
+    /// Whether this client must log in: always off loopback, and through a proxy.
+    pub fn login_required(&self, c: &Client) -> bool {
+        self.required || c.proxied
+    }
+
+    /// The login session of a cookie, from the catalog.
+    async fn user_session(&self, cookie: Option<&str>) -> Option<Session> {
+        let id = cookie?.to_string();
+        if id.starts_with(FORM_PREFIX) {
+            return None;
+        }
+        let cat = self.catalog.clone();
+        let now = jiff::Timestamp::now().as_millisecond();
+        let s = tokio::task::spawn_blocking(move || cat.session(&sha256_hex(&id), now))
+            .await
+            .ok()?
+            .map_err(|e| warn!("cannot read sessions from the catalog: {e:#}"))
+            .ok()??;
+        Some(Session {
+            csrf: s.csrf,
+            authed: true,
+            user: Some(s.user),
+            role: s.role,
+            expires: Instant::now(),
+        })
     }
 
     fn form_mac(&self, cookie: &str) -> String {
@@ -232,6 +384,8 @@ impl Auth {
         let session = Session {
             csrf: token(),
             authed,
+            user: None,
+            role: Role::Admin,
             expires: now + lifetime,
         };
         let id = token();
@@ -243,9 +397,9 @@ impl Auth {
         self.sessions.lock().unwrap().remove(id);
     }
 
-    fn cookie(&self, id: &str, max_age: u64) -> String {
+    fn cookie(&self, id: &str, max_age: u64, login: bool) -> String {
         // On loopback the cookie never leaves the machine, and plain-HTTP localhost must work.
-        let secure = if self.secure && self.required { "; Secure" } else { "" };
+        let secure = if self.secure && login { "; Secure" } else { "" };
         format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
     }
 
@@ -364,40 +518,82 @@ fn wants_html(req: &Request) -> bool {
     req.method() == Method::GET && !req.uri().path().starts_with("/api/") && !req.uri().path().starts_with("/media/")
 }
 
+/// Where the login page sends the user afterwards: a path of this site only.
+fn safe_next(next: &str) -> &str {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.starts_with("/login")
+        && next.len() < 2048
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    if ok {
+        next
+    } else {
+        "/"
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Guards every page, API and media route: a session (created on loopback, a login
-/// elsewhere), and on state-changing requests the session's CSRF token.
+/// elsewhere and through a proxy), and on state-changing requests the session's CSRF token.
 pub async fn guard(State(app): State<App>, mut req: Request, next: Next) -> Response {
     let auth = &app.auth;
-    let existing = cookie_value(req.headers()).and_then(|id| auth.session(&id).map(|s| (id, s)));
-    let existing = existing.filter(|(_, s)| s.authed);
+    let client = client(&req);
+    let required = auth.login_required(&client);
+    let cookie = cookie_value(req.headers());
     let safe = matches!(*req.method(), Method::GET | Method::HEAD);
-    let (id, session, new) = match existing {
-        Some((id, s)) => (id, s, false),
-        None if auth.required => {
-            return if wants_html(&req) {
-                Redirect::to("/login").into_response()
-            } else {
-                fail(StatusCode::UNAUTHORIZED, "log in first")
-            };
-        }
-        None if !safe => return fail(StatusCode::FORBIDDEN, "no session: reload the page"),
-        // Loopback API and media reads need no session (only pages carry a token), so
-        // scripts polling the API do not pile up sessions; but another site's page must
-        // not make the browser start transcodes with <video>/<img> (its requests carry
-        // no cookie: it is SameSite=Strict).
-        None if !wants_html(&req) => {
-            if let Some(why) = cross_site(req.headers()) {
-                warn!(path = %req.uri().path(), why, "refused a request from another site");
-                return fail(
-                    StatusCode::FORBIDDEN,
-                    "this request came from another web site: open camvault's own pages instead",
-                );
+    let (id, session, new) = if required {
+        match auth.user_session(cookie.as_deref()).await {
+            Some(s) => (cookie.unwrap_or_default(), s, false),
+            None if wants_html(&req) => {
+                let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+                let to = if path == "/" {
+                    "/login".to_string()
+                } else {
+                    format!("/login?next={}", percent_encode(path))
+                };
+                return Redirect::to(&to).into_response();
             }
-            return next.run(req).await;
+            None => return fail(StatusCode::UNAUTHORIZED, "log in first"),
         }
-        None => {
-            let (id, s) = auth.create(true);
-            (id, s, true)
+    } else {
+        let existing = cookie.and_then(|id| auth.session(&id).map(|s| (id, s)));
+        match existing.filter(|(_, s)| s.authed) {
+            Some((id, s)) => (id, s, false),
+            None if !safe => return fail(StatusCode::FORBIDDEN, "no session: reload the page"),
+            // Loopback API and media reads need no session (only pages carry a token), so
+            // scripts polling the API do not pile up sessions; but another site's page must
+            // not make the browser start transcodes with <video>/<img> (its requests carry
+            // no cookie: it is SameSite=Strict).
+            None if !wants_html(&req) => {
+                if let Some(why) = cross_site(req.headers()) {
+                    warn!(path = %req.uri().path(), why, "refused a request from another site");
+                    return fail(
+                        StatusCode::FORBIDDEN,
+                        "this request came from another web site: open camvault's own pages instead",
+                    );
+                }
+                req.extensions_mut().insert(Session {
+                    csrf: String::new(),
+                    authed: true,
+                    user: None,
+                    role: Role::Admin,
+                    expires: Instant::now(),
+                });
+                return next.run(req).await;
+            }
+            None => {
+                let (id, s) = auth.create(true);
+                (id, s, true)
+            }
         }
     };
     if !safe {
@@ -414,7 +610,7 @@ pub async fn guard(State(app): State<App>, mut req: Request, next: Next) -> Resp
     req.extensions_mut().insert(session);
     let mut res = next.run(req).await;
     if new {
-        if let Ok(v) = auth.cookie(&id, auth.lifetime.as_secs()).parse() {
+        if let Ok(v) = auth.cookie(&id, auth.lifetime.as_secs(), required).parse() {
             res.headers_mut().insert(header::SET_COOKIE, v);
         }
     }
@@ -422,17 +618,16 @@ pub async fn guard(State(app): State<App>, mut req: Request, next: Next) -> Resp
 }
 
 /// `/metrics` and `/healthz`: open on loopback, and to local clients (Prometheus on the
-/// same machine) when a login is required; anyone else logs in like for the pages.
+/// same machine) when a login is required; anyone else, and anything that came through a
+/// trusted proxy, logs in like for the pages.
 pub async fn local_or_login(State(app): State<App>, req: Request, next: Next) -> Response {
-    let local = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .is_some_and(|c| client_ip(c.0).is_loopback());
-    let allowed = !app.auth.required
-        || local
-        || cookie_value(req.headers())
-            .and_then(|id| app.auth.session(&id))
-            .is_some_and(|s| s.authed);
+    let client = client(&req);
+    let allowed = client.local()
+        || app
+            .auth
+            .user_session(cookie_value(req.headers()).as_deref())
+            .await
+            .is_some();
     if !allowed {
         return fail(StatusCode::UNAUTHORIZED, "log in first");
     }
@@ -441,26 +636,35 @@ pub async fn local_or_login(State(app): State<App>, req: Request, next: Next) ->
 
 const LOGIN_HTML: &str = include_str!("assets/login.html");
 
-fn login_form(csrf: &str, message: &str) -> String {
+fn login_form(csrf: &str, message: &str, user: &str, next: &str) -> String {
     let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;");
     LOGIN_HTML
         .replace("{{csrf}}", &esc(csrf))
+        .replace("{{user}}", &esc(user))
+        .replace("{{next}}", &esc(safe_next(next)))
         .replace("{{message}}", &esc(message))
 }
 
+#[derive(Deserialize, Default)]
+pub struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
 /// The login page; on loopback there is nothing to log into.
-pub async fn login_page(State(app): State<App>, headers: HeaderMap) -> Response {
+pub async fn login_page(
+    State(app): State<App>,
+    axum::Extension(client): axum::Extension<Client>,
+    axum::extract::Query(q): axum::extract::Query<NextQuery>,
+    headers: HeaderMap,
+) -> Response {
     let auth = &app.auth;
-    if !auth.required {
+    if !auth.login_required(&client) {
         return Redirect::to("/").into_response();
     }
     let cookie = cookie_value(&headers);
-    if cookie
-        .as_deref()
-        .and_then(|id| auth.session(id))
-        .is_some_and(|s| s.authed)
-    {
-        return Redirect::to("/").into_response();
+    if auth.user_session(cookie.as_deref()).await.is_some() {
+        return Redirect::to(safe_next(&q.next)).into_response();
     }
     // A pre-login cookie whose signed token the form carries: login CSRF is refused too.
     // A reload (or a second tab) keeps the one it has. Nothing is stored.
@@ -469,17 +673,18 @@ pub async fn login_page(State(app): State<App>, headers: HeaderMap) -> Response 
         None => auth.new_form(),
     };
     // A Secure cookie over plain HTTP is dropped by the browser: say so instead of looping.
-    let https = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    let https = client.proxied
+        && headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"));
     let note = if auth.secure && !https {
         "If logging in brings you back here: this page came over plain HTTP and the session cookie is HTTPS-only. Put an HTTPS proxy in front, or set http.secure_cookie = false on a trusted LAN."
     } else {
         ""
     };
-    let mut res = Html(login_form(&csrf, note)).into_response();
-    if let Ok(v) = auth.cookie(&id, FORM_LIFETIME.as_secs()).parse() {
+    let mut res = Html(login_form(&csrf, note, "", &q.next)).into_response();
+    if let Ok(v) = auth.cookie(&id, FORM_LIFETIME.as_secs(), true).parse() {
         res.headers_mut().insert(header::SET_COOKIE, v);
     }
     res
@@ -487,92 +692,122 @@ pub async fn login_page(State(app): State<App>, headers: HeaderMap) -> Response 
 
 #[derive(Deserialize)]
 pub struct LoginForm {
+    /// Empty means `admin` (the config's password, as before accounts existed).
+    #[serde(default)]
+    user: String,
     #[serde(default)]
     password: String,
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
+    next: String,
 }
 
 pub async fn login(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    axum::Extension(client): axum::Extension<Client>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let auth = app.auth.clone();
-    if !auth.required {
+    if !auth.login_required(&client) {
         return Redirect::to("/").into_response();
     }
-    let ip = client_ip(peer);
+    let ip = client.ip;
+    let user = match form.user.trim() {
+        "" => crate::catalog::users::CONFIG_USER.to_string(),
+        u => u.to_string(),
+    };
+    let page = |code: StatusCode, csrf: &str, msg: &str| {
+        (code, Html(login_form(csrf, msg, &form.user, &form.next))).into_response()
+    };
     let form_csrf = cookie_value(&headers).and_then(|c| auth.form_token(&c));
     let Some(csrf) = form_csrf.filter(|t| same(&form.csrf, t)) else {
-        return (
+        return page(
             StatusCode::FORBIDDEN,
-            Html(login_form(
-                "",
-                "The form expired or came from elsewhere: reload this page.",
-            )),
-        )
-            .into_response();
+            "",
+            "The form expired or came from elsewhere: reload this page.",
+        );
     };
     if foreign_origin(&headers) {
-        return (StatusCode::FORBIDDEN, Html(login_form(&csrf, "Wrong origin."))).into_response();
+        return page(StatusCode::FORBIDDEN, &csrf, "Wrong origin.");
     }
     // Counted before the hash: parallel attempts cannot all slip under the limit.
     let at = match auth.attempt(ip) {
         Ok(at) => at,
         Err(wait) => {
             warn!(client = %ip, "login refused: too many failed attempts");
-            let mut res = (
+            let mut res = page(
                 StatusCode::TOO_MANY_REQUESTS,
-                Html(login_form(
-                    &csrf,
-                    &format!("Too many failed attempts: try again in {} minutes.", wait.div_ceil(60)),
-                )),
-            )
-                .into_response();
+                &csrf,
+                &format!("Too many failed attempts: try again in {} minutes.", wait.div_ceil(60)),
+            );
             if let Ok(v) = wait.to_string().parse() {
                 res.headers_mut().insert(header::RETRY_AFTER, v);
             }
             return res;
         }
     };
-    let Some(ok) = auth.hasher.verify(&auth.hash, form.password).await else {
+    let cat = auth.catalog.clone();
+    let lookup = user.clone();
+    let known = tokio::task::spawn_blocking(move || cat.user(&lookup))
+        .await
+        .ok()
+        .and_then(|r| r.map_err(|e| warn!("cannot read users from the catalog: {e:#}")).ok())
+        .flatten();
+    // An unknown user is checked against a dummy hash: the answer takes as long.
+    let hash = known.as_ref().map_or(auth.dummy_hash.clone(), |u| u.hash.clone());
+    let Some(ok) = auth.hasher.verify(&hash, form.password).await else {
         auth.succeeded(ip, at); // not checked: does not count
         warn!(client = %ip, "login refused: too many logins at once");
-        let mut res = (
+        let mut res = page(
             StatusCode::SERVICE_UNAVAILABLE,
-            Html(login_form(
-                &csrf,
-                "Too many logins at once: try again in a few seconds.",
-            )),
-        )
-            .into_response();
+            &csrf,
+            "Too many logins at once: try again in a few seconds.",
+        );
         res.headers_mut()
             .insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
         return res;
     };
-    if !ok {
+    let Some(known) = known.filter(|_| ok) else {
         warn!(client = %ip, "failed web login");
-        return (StatusCode::UNAUTHORIZED, Html(login_form(&csrf, "Wrong password."))).into_response();
-    }
+        return page(StatusCode::UNAUTHORIZED, &csrf, "Wrong password, or no such user.");
+    };
     auth.succeeded(ip, at);
     // A fresh session id after login: a planted pre-login cookie is worth nothing.
-    let (id, _) = auth.create(true);
-    info!(client = %ip, "web login");
-    let mut res = Redirect::to("/").into_response();
-    if let Ok(v) = auth.cookie(&id, auth.lifetime.as_secs()).parse() {
+    let id = token();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let expires = now + auth.lifetime.as_millis() as i64;
+    let (cat, sid, name, csrf_new) = (auth.catalog.clone(), sha256_hex(&id), known.name.clone(), token());
+    let stored = tokio::task::spawn_blocking(move || cat.add_session(&sid, &name, &csrf_new, now, expires)).await;
+    if !matches!(stored, Ok(Ok(()))) {
+        return page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &csrf,
+            "Cannot store the session in the catalog: see the log of camvault serve.",
+        );
+    }
+    info!(client = %ip, user = %known.name, role = known.role.as_str(), "web login");
+    let mut res = Redirect::to(safe_next(&form.next)).into_response();
+    if let Ok(v) = auth.cookie(&id, auth.lifetime.as_secs(), true).parse() {
         res.headers_mut().insert(header::SET_COOKIE, v);
     }
     res
 }
 
-pub async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
+pub async fn logout(
+    State(app): State<App>,
+    axum::Extension(client): axum::Extension<Client>,
+    headers: HeaderMap,
+) -> Response {
+    let required = app.auth.login_required(&client);
     if let Some(id) = cookie_value(&headers) {
         app.auth.drop_session(&id);
+        let (cat, sid) = (app.auth.catalog.clone(), sha256_hex(&id));
+        let _ = tokio::task::spawn_blocking(move || cat.drop_session(&sid)).await;
     }
-    let mut res = Redirect::to(if app.auth.required { "/login" } else { "/" }).into_response();
-    if let Ok(v) = app.auth.cookie("", 0).parse() {
+    let mut res = Redirect::to(if required { "/login" } else { "/" }).into_response();
+    if let Ok(v) = app.auth.cookie("", 0, required).parse() {
         res.headers_mut().insert(header::SET_COOKIE, v);
     }
     res
@@ -596,7 +831,9 @@ mod tests {
     #[test]
     fn rate_limit_per_client() {
         let cfg = Config::default();
-        let a = Auth::new(&cfg, true);
+        let d = tempfile::tempdir().unwrap();
+        let cat = std::sync::Arc::new(Catalog::open(&d.path().join("c.db"), true).unwrap());
+        let a = Auth::new(&cfg, true, cat);
         let (x, y): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         for _ in 0..MAX_FAILURES_PER_CLIENT {
             assert!(a.blocked(x).is_none());
@@ -604,6 +841,49 @@ mod tests {
         }
         assert!(a.blocked(x).is_some_and(|s| s > 0 && s <= WINDOW.as_secs()));
         assert!(a.blocked(y).is_none(), "another client is not blocked");
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec!["127.0.0.1/32".parse().unwrap(), "10.9.0.0/16".parse().unwrap()];
+        let lo: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let lan: SocketAddr = "192.168.1.7:5000".parse().unwrap();
+        let h = |xff: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("x-forwarded-for", xff.parse().unwrap());
+            h
+        };
+        // Direct from loopback, no header: local.
+        assert!(client_of(lo, &HeaderMap::new(), &trusted).local());
+        // Through the local proxy: the forwarded client, never local (even 127.0.0.1).
+        let c = client_of(lo, &h("192.168.1.50"), &trusted);
+        assert_eq!(
+            (c.ip.to_string(), c.proxied, c.local()),
+            ("192.168.1.50".into(), true, false)
+        );
+        assert!(!client_of(lo, &h("127.0.0.1"), &trusted).local());
+        // The client's own entries to the left prove nothing; proxy hops to the right are skipped.
+        let c = client_of(lo, &h("127.0.0.1, 192.168.1.50, 10.9.1.1"), &trusted);
+        assert_eq!(c.ip.to_string(), "192.168.1.50");
+        // Any forwarding header from the proxy counts, even without X-Forwarded-For.
+        let mut only_proto = HeaderMap::new();
+        only_proto.insert("x-forwarded-proto", "https".parse().unwrap());
+        assert!(!client_of(lo, &only_proto, &trusted).local());
+        // From an untrusted peer the header is ignored.
+        let c = client_of(lan, &h("127.0.0.1"), &trusted);
+        assert_eq!((c.ip.to_string(), c.proxied), ("192.168.1.7".into(), false));
+        assert!(
+            !client_of(lo, &h("192.168.1.50"), &[]).proxied,
+            "no trusted proxies: ignored"
+        );
+    }
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next("/approve/3?t=x"), "/approve/3?t=x");
+        for bad in ["//evil.example", "https://evil.example", "/\\evil", "/login", "", "x"] {
+            assert_eq!(safe_next(bad), "/", "{bad}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! through the same ffmpeg queue). Every response carries the security headers set here.
 
 pub mod api;
+pub mod approvals;
 pub mod auth;
 pub mod conn;
 pub mod jobs;
@@ -123,9 +124,10 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
 }
 
 /// On loopback (no login) only requests naming this machine in `Host` are answered: a web
-/// page whose name was re-pointed at 127.0.0.1 (DNS rebinding) gets nothing.
+/// page whose name was re-pointed at 127.0.0.1 (DNS rebinding) gets nothing. Requests
+/// through a trusted proxy log in, and carry the proxy's public name.
 async fn loopback_host(State(app): State<App>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    if !app.auth.required {
+    if !app.auth.login_required(&auth::client(&req)) {
         let host = req
             .headers()
             .get(header::HOST)
@@ -160,6 +162,12 @@ pub fn router(app: App) -> Router {
         .route("/month/{camera}/{month}", get(pages::shell))
         .route("/search", get(pages::shell))
         .route("/restores/{id}", get(pages::shell))
+        .route("/approve/{id}", get(pages::shell))
+        .route("/api/me", get(approvals::me))
+        .route("/api/approvals", get(approvals::list).post(approvals::request))
+        .route("/api/approvals/{id}", get(approvals::show).post(approvals::decide))
+        .route("/api/users", get(approvals::users))
+        .route("/api/users/{name}/revoke", post(approvals::revoke))
         .route("/api/status", get(api::status))
         .route("/api/dashboard", get(api::dashboard))
         .route("/api/cameras", get(api::cameras))
@@ -186,6 +194,7 @@ pub fn router(app: App) -> Router {
         .route("/assets/{name}", get(pages::asset))
         .merge(guarded)
         .layer(axum::middleware::from_fn_with_state(app.clone(), loopback_host))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), auth::identify))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(app)
 }
@@ -207,8 +216,17 @@ pub async fn serve(
     // `[::ffff:127.0.0.1]` is loopback too.
     let login = !addr.ip().to_canonical().is_loopback();
     info!(%addr, login, "web interface and HTTP endpoint: / /metrics /healthz /api/");
+    // A camvault with one password (`camvault passwd`) gets an admin user `admin` with it.
+    let (cat, hash) = (catalog.clone(), cfg.http.password_hash.0.clone());
+    if tokio::task::spawn_blocking(move || cat.import_config_password(&hash, now_ms()))
+        .await
+        .context("importing `http.password_hash`")?
+        .context("cannot make `http.password_hash` the password of the web user `admin`")?
+    {
+        info!("`http.password_hash` is now the password of the web user `admin` (an admin); its sessions ended");
+    }
     let app = App {
-        auth: Arc::new(auth::Auth::new(&cfg, login)),
+        auth: Arc::new(auth::Auth::new(&cfg, login, catalog.clone())),
         media: Arc::new(media::Media::new(&cfg, ffmpeg)),
         cfg: Arc::new(cfg),
         catalog,

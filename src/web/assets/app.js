@@ -13,6 +13,35 @@ const TIERS = {
   restored: 'restored',
 };
 
+// ---------- issue 17 (accounts, approvals, budget): the strings this part adds ----------
+// Kept in one place so that they move into the language catalogues at the merge.
+const S17 = {
+  signedInAs: (u, r) => `${u} (${r === 'admin' ? 'admin' : 'viewer'})`,
+  budgetTitle: 'Restore budget',
+  budgetNone: 'No monthly restore budget is set (restore.budget_cny_month).',
+  budgetLine: (spent, month, left) => `${spent} of ${month} spent on restores this month; ${left} left.`,
+  budgetSpent: spent => `Restores this month: ${spent}.`,
+  approvalsTitle: 'Restores waiting for approval',
+  myRequestsTitle: 'Your restore requests',
+  noApprovals: 'Nothing is waiting.',
+  approvalLine: a => `#${a.id} ${a.camera}, ${new Date(a.from_ms).toLocaleString()} – ${new Date(a.to_ms).toLocaleString()} (${a.tier}), asked by ${a.requested_by}: `,
+  approve: 'Approve',
+  refuse: 'Refuse',
+  state: { pending: 'waiting for an admin', approved: 'approved', refused: 'refused', expired: 'expired' },
+  decidedBy: (s, who) => `${s} by ${who}`,
+  needsApproval: (cost, limit) => `This restore costs about ${cost}, above ${limit}: an admin must approve it.`,
+  askApproval: cost => `Ask an admin to approve (${cost})`,
+  asked: id => `Asked: request #${id} is waiting for an admin. You will see it on the dashboard.`,
+  overBudget: 'Over budget',
+  approveTitle: id => `Restore request #${id}`,
+  approveWho: a => `${a.requested_by} asks to restore ${a.camera} from ${new Date(a.from_ms).toLocaleString()} to ${new Date(a.to_ms).toLocaleString()} (${a.tier}).`,
+  approveCost: (cost, h) => `Estimated ${cost}, ready within ${h}.`,
+  approveDone: s => `This request is ${s}.`,
+  openRestore: id => `Open restore #${id}`,
+  viewerOnly: 'Only an admin can decide this request.',
+};
+// ---------- end of issue 17 strings ----------
+
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -92,7 +121,59 @@ async function dashboard() {
     el('p', { class: 'muted', text: `Storage now costs ${cny(c.monthly_rate_cny)} a month (${c.standard_gb.toFixed(2)} GB Standard, ${c.archive_gb.toFixed(2)} GB archived, ${c.daily_gb.toFixed(2)} GB a day).` }));
   const restores = d.restores.length ? el('section', { class: 'card' }, el('h2', { text: 'Restores' }),
     el('ul', {}, d.restores.map(r => el('li', {}, el('a', { href: `/restores/${r.id}`, text: `#${r.id}` }), ` ${r.camera || 'all'} — ${r.state}`)))) : null;
-  render(el('h1', { text: 'Dashboard' }), health, cams, el('div', { class: 'grid' }, backlog, tiers, cost), restores);
+  const [me, ap] = await Promise.all([ME, api('/api/approvals').catch(() => ({ approvals: [] }))]);
+  render(el('h1', { text: 'Dashboard' }), health, cams, el('div', { class: 'grid' }, backlog, tiers, cost, budgetCard(me.budget)),
+    approvalsCard(me, ap.approvals), restores);
+}
+
+function budgetCard(b) {
+  return el('section', { class: 'card', id: 'budget' }, el('h2', { text: S17.budgetTitle }),
+    b.month_cny > 0
+      ? el('p', { id: 'budget-line', text: S17.budgetLine(cny(b.spent_cny), cny(b.month_cny), cny(b.left_cny)) })
+      : el('p', { class: 'muted', id: 'budget-line', text: S17.budgetNone + ' ' + S17.budgetSpent(cny(b.spent_cny)) }));
+}
+
+function decisionButtons(a, t) {
+  const box = el('span', { class: 'decide' });
+  const decide = async (decision, btn) => {
+    btn.disabled = true;
+    try {
+      const r = await api(`/api/approvals/${a.id}`, { decision, t: t || '' });
+      if (r.restore) go(`/restores/${r.restore}`); else route();
+    } catch (e) { box.after(errorBox(e)); btn.disabled = false; }
+  };
+  box.append(
+    el('button', { type: 'button', class: 'approve', dataset: { id: a.id }, onclick: ev => decide('approve', ev.target), text: S17.approve }), ' ',
+    el('button', { type: 'button', class: 'refuse', dataset: { id: a.id }, onclick: ev => decide('refuse', ev.target), text: S17.refuse }));
+  return box;
+}
+
+function approvalsCard(me, list) {
+  const admin = me.role === 'admin';
+  const shown = admin ? list.filter(a => a.state === 'pending') : list;
+  if (!admin && !shown.length) return null;
+  return el('section', { class: 'card', id: 'approvals' }, el('h2', { text: admin ? S17.approvalsTitle : S17.myRequestsTitle }),
+    shown.length ? el('ul', {}, shown.map(a => el('li', { class: 'approval state-' + a.state, dataset: { id: a.id } },
+      S17.approvalLine(a), el('b', { text: cny(a.est_cost_cny) }), ' — ',
+      admin && a.state === 'pending' ? decisionButtons(a) : el('span', { class: 'approval-state', text: a.decided_by ? S17.decidedBy(S17.state[a.state] || a.state, a.decided_by) : (S17.state[a.state] || a.state) }),
+      a.restore_id ? el('a', { href: `/restores/${a.restore_id}`, text: ' ' + S17.openRestore(a.restore_id) }) : null)))
+      : el('p', { class: 'muted', text: S17.noApprovals }));
+}
+
+async function approveView(id) {
+  document.title = S17.approveTitle(id) + ' — camvault';
+  const t = new URLSearchParams(location.search).get('t') || '';
+  const r = await api(`/api/approvals/${id}?t=${encodeURIComponent(t)}`);
+  const a = r.approval;
+  render(el('h1', { text: S17.approveTitle(id) }),
+    el('section', { class: 'card', id: 'approval' },
+      el('p', { id: 'approval-who', text: S17.approveWho(a) }),
+      el('p', {}, el('b', { id: 'approval-cost', text: S17.approveCost(cny(a.est_cost_cny), hoursText(a.hours)) })),
+      r.budget.month_cny > 0 ? el('p', { class: 'muted', text: S17.budgetLine(cny(r.budget.spent_cny), cny(r.budget.month_cny), cny(r.budget.left_cny)) }) : null,
+      a.state !== 'pending'
+        ? el('p', { id: 'approval-state', text: S17.approveDone(a.decided_by ? S17.decidedBy(S17.state[a.state] || a.state, a.decided_by) : (S17.state[a.state] || a.state)) })
+        : r.can_decide ? el('p', {}, decisionButtons(a, t)) : el('p', { class: 'muted', id: 'approval-state', text: S17.viewerOnly }),
+      a.restore_id ? el('p', {}, el('a', { href: `/restores/${a.restore_id}`, text: S17.openRestore(a.restore_id) })) : null));
 }
 
 // ---------- camera day ----------
@@ -312,7 +393,19 @@ function planView(p, body, retier) {
         el('td', {}, t.tier === p.tier ? el('b', { text: t.tier }) : el('button', { type: 'button', class: 'link', onclick: () => retier(t.tier), text: t.tier })),
         el('td', { text: hoursText(t.hours) }), el('td', { text: cny(t.total_cny) }))))) : null,
     el('p', {}, 'Total ', el('b', { id: 'plan-total', text: cny(p.total_cny) }), ', ', el('span', { id: 'plan-time', text: when }), '.'),
-    el('button', {
+    p.budget && p.budget.month_cny > 0 ? el('p', { class: 'muted', id: 'plan-budget', text: S17.budgetLine(cny(p.budget.spent_cny), cny(p.budget.month_cny), cny(p.budget.left_cny)) }) : null,
+    p.over_budget ? el('p', { class: 'error', id: 'plan-over-budget', role: 'alert', text: p.over_budget }) : null,
+    p.over_budget ? null : p.needs_approval ? el('div', { id: 'plan-approval' },
+      el('p', { text: S17.needsApproval(cny(p.total_cny), cny(p.budget.approval_cny)) }),
+      el('button', {
+        type: 'button', id: 'request-approval', onclick: async ev => {
+          ev.target.disabled = true;
+          try {
+            const r = await api('/api/approvals', body);
+            ev.target.replaceWith(el('p', { id: 'approval-requested', class: 'ok', text: S17.asked(r.approval) }));
+          } catch (e) { ev.target.after(errorBox(e)); ev.target.disabled = false; }
+        },
+      }, S17.askApproval(cny(p.total_cny)))) : el('button', {
       type: 'button', id: 'confirm-restore', onclick: async ev => {
         ev.target.disabled = true;
         try {
@@ -418,12 +511,19 @@ async function route() {
     else if (p[1] === 'month' && p[2] && /^\d{4}-\d\d$/.test(p[3])) await month(p[2], p[3]);
     else if (p[1] === 'search') await search();
     else if (p[1] === 'restores' && /^\d+$/.test(p[2])) await restoreView(p[2]);
+    else if (p[1] === 'approve' && /^\d+$/.test(p[2])) await approveView(p[2]);
     else await dashboard();
   } catch (e) {
     render(errorBox(e));
   }
   document.body.dataset.ready = '1';
 }
+
+// Who is logged in (issue 17): shown in the header; the dashboard reads the budget from it.
+const ME = api('/api/me').catch(() => ({ role: 'viewer', budget: { month_cny: 0, spent_cny: 0, approval_cny: 0 } }));
+ME.then(me => {
+  if (me.user) document.getElementById('logout').before(el('span', { id: 'whoami', class: 'muted', dataset: { role: me.role }, text: S17.signedInAs(me.user, me.role) }), ' ');
+});
 
 const logout = document.getElementById('logout');
 if (LOGIN) {
