@@ -81,8 +81,7 @@ pub fn status_json(cfg: &Config, cat: &Catalog, now: i64) -> Result<serde_json::
     let mut out = out;
     // The bucket's own numbers from the last hourly check, beside the catalog's.
     if let Some(u) = cat
-        .kv_get(crate::store::usage::KV)?
-        .and_then(|j| serde_json::from_str::<crate::store::usage::BucketUsage>(&j).ok())
+        .slot(&crate::catalog::kv::STORE_USAGE)?
     {
         out["bucket"] = json!({
             "source": u.source,

@@ -10,13 +10,14 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
+use crate::catalog::kv::JsonSlot;
 use crate::catalog::Catalog;
 use crate::config::{human_bytes, Config};
 
 /// The catalog key of the last sample (JSON [`Sample`]).
-pub const KEY: &str = "serve.usage";
+pub const KEY: JsonSlot<Sample> = JsonSlot::new("serve.usage");
 /// The health probe the sampler sets when a limit is exceeded ("" when fine).
-pub const PROBE: &str = "probe.resources";
+pub use crate::catalog::kv::RESOURCES_PROBE as PROBE;
 /// How often `serve` samples itself.
 pub const EVERY: Duration = Duration::from_secs(60);
 
@@ -86,7 +87,7 @@ pub struct Sample {
 impl Sample {
     /// The last sample, if the `serve` that wrote it is still running.
     pub fn current(cat: &Catalog, now_ms: i64) -> Option<Sample> {
-        let s: Sample = serde_json::from_str(&cat.kv_get(KEY).ok()??).ok()?;
+        let s = cat.slot(&KEY).ok()??;
         let alive = Usage::read(&s.pid.to_string())
             .is_some_and(|u| (u.start_time * 1000.0 - s.started_ms as f64).abs() < 2000.0);
         (alive && now_ms - s.at_ms < 3 * EVERY.as_millis() as i64).then_some(s)
@@ -167,10 +168,10 @@ pub async fn run(cfg: Config, cat: std::sync::Arc<Catalog>, every: Duration, sto
                 ));
             }
             let record = cat
-                .kv_set(KEY, &serde_json::to_string(&sample).unwrap_or_default())
+                .set_slot(&KEY, &sample)
                 .and_then(|()| {
                     if !problems.is_empty() || probe_set {
-                        cat.kv_set(PROBE, &problems.join("; "))?;
+                        cat.set_slot(&PROBE, &problems.join("; "))?;
                     }
                     Ok(())
                 });
@@ -184,8 +185,8 @@ pub async fn run(cfg: Config, cat: std::sync::Arc<Catalog>, every: Duration, sto
             _ = tokio::time::sleep(every) => {}
         }
     }
-    let _ = cat.kv_set(KEY, "");
-    let _ = cat.kv_set(PROBE, "");
+    let _ = cat.clear_slot(&KEY);
+    let _ = cat.clear_slot(&PROBE);
 }
 
 #[cfg(test)]
