@@ -671,7 +671,7 @@ mod tests {
         };
         assert!(!cat.update_restore_item(&stale, ItemState::Done, &done).unwrap());
         let item = cat.restore_items(id).unwrap().remove(0);
-        assert_eq!((item.state, item.path), (ItemState::Cancelled, None));
+        assert_eq!((item.state, item.path.as_deref()), (ItemState::Cancelled, None));
         // An end is final.
         assert!(cat.update_restore_item(&item, ItemState::Done, &done).is_err());
         assert_eq!(cat.restore(id).unwrap().unwrap().state, RestoreStatus::Cancelled);
