@@ -167,14 +167,12 @@ pub async fn run(cfg: Config, cat: std::sync::Arc<Catalog>, every: Duration, sto
                     h.resource_minutes, h.max_cpu_percent
                 ));
             }
-            let record = cat
-                .set_slot(&KEY, &sample)
-                .and_then(|()| {
-                    if !problems.is_empty() || probe_set {
-                        cat.set_slot(&PROBE, &problems.join("; "))?;
-                    }
-                    Ok(())
-                });
+            let record = cat.set_slot(&KEY, &sample).and_then(|()| {
+                if !problems.is_empty() || probe_set {
+                    cat.set_slot(&PROBE, &problems.join("; "))?;
+                }
+                Ok(())
+            });
             match record {
                 Ok(()) => probe_set = !problems.is_empty(),
                 Err(e) => warn!("recording serve's resource use: {e:#}"),

@@ -56,7 +56,6 @@ async fn check_head(
     }
 }
 
-
 /// One scheduled slice: the next `batch` objects by id (wrapping around), plus `sample`
 /// random ones re-read. Mismatches become events (alerted once) and stay in `verify.bad`
 /// (a health problem) until a later check finds the object right.

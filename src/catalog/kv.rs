@@ -286,13 +286,13 @@ mod tests {
         });
         cat.kv_set("restore.drill", &old.to_string()).unwrap();
         let d = cat.slot(&DRILL).unwrap().unwrap();
-        assert_eq!((d.at_ms, d.ok, d.restore, d.what().as_str()), (42, false, 7, "crc mismatch"));
+        assert_eq!(
+            (d.at_ms, d.ok, d.restore, d.what().as_str()),
+            (42, false, 7, "crc mismatch")
+        );
         cat.set_slot(&DRILL, &d).unwrap();
         assert_eq!(cat.kv_get("restore.drill").unwrap().unwrap(), old.to_string());
-        let passed = DrillRecord {
-            error: None,
-            ..d
-        };
+        let passed = DrillRecord { error: None, ..d };
         assert_eq!(passed.what(), "v/a.mp4", "a passed drill shows its clip");
     }
 

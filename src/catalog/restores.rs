@@ -619,7 +619,9 @@ mod tests {
     fn one_restore() -> (tempfile::TempDir, Catalog, i64) {
         let dir = tempfile::tempdir().unwrap();
         let cat = Catalog::open(&dir.path().join("c.sqlite"), true).unwrap();
-        let (file_id, _) = cat.insert_captured(&new_file(b"a.mp4", "v/a.mp4", 7), |_| Ok(())).unwrap();
+        let (file_id, _) = cat
+            .insert_captured(&new_file(b"a.mp4", "v/a.mp4", 7), |_| Ok(()))
+            .unwrap();
         let r = NewRestore {
             camera: Some("door"),
             from_ms: 0,
@@ -647,7 +649,10 @@ mod tests {
         };
         assert!(cat.update_restore_item(&item, ItemState::Requested, &asked).unwrap());
         let item = cat.restore_items(id).unwrap().remove(0);
-        assert_eq!((item.state, item.requested_ms, item.polls), (ItemState::Requested, Some(10), 0));
+        assert_eq!(
+            (item.state, item.requested_ms, item.polls),
+            (ItemState::Requested, Some(10), 0)
+        );
         // Polled again: same state, one more poll, `None` keeps the request time.
         let polled = ItemUpdate {
             next_poll_ms: 30,
@@ -658,7 +663,10 @@ mod tests {
         assert_eq!((item.requested_ms, item.polls), (Some(10), 1));
         // Back to pending is refused, and nothing is written.
         let err = cat.update_restore_item(&item, ItemState::Pending, &polled).unwrap_err();
-        assert!(format!("{err}").contains("a requested clip cannot become pending"), "{err}");
+        assert!(
+            format!("{err}").contains("a requested clip cannot become pending"),
+            "{err}"
+        );
         assert_eq!(cat.restore_items(id).unwrap()[0].state, ItemState::Requested);
         // The user cancels while a step holds the row as it was: the step writes nothing.
         let stale = item.clone();
@@ -695,7 +703,8 @@ mod tests {
     fn states_are_stored_as_their_names() {
         let (_d, cat, id) = one_restore();
         let item = cat.restore_items(id).unwrap().remove(0);
-        cat.update_restore_item(&item, ItemState::Ready, &ItemUpdate::default()).unwrap();
+        cat.update_restore_item(&item, ItemState::Ready, &ItemUpdate::default())
+            .unwrap();
         let (r, i): (String, String) = cat
             .lock()
             .query_row(

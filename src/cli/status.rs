@@ -92,9 +92,7 @@ pub fn run(cfg: Config, as_json: bool) -> Result<ExitCode> {
         }
     }
     // The bucket's own numbers (the last hourly check), beside the catalog's above.
-    if let Some(u) = cat
-        .slot(&crate::catalog::kv::STORE_USAGE)?
-    {
+    if let Some(u) = cat.slot(&crate::catalog::kv::STORE_USAGE)? {
         let classes: Vec<String> = u
             .classes
             .iter()

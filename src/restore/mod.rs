@@ -432,7 +432,14 @@ async fn step_item(
             if item.state == ItemState::Pending {
                 if let Some(at) = cat.restore_requested_elsewhere(item.file_id, r.id)? {
                     // An overlapping restore asked already: wait for its copy.
-                    return update(ItemState::Requested, Some(at), None, now_ms + backoff_ms(cfg, 0), None, None);
+                    return update(
+                        ItemState::Requested,
+                        Some(at),
+                        None,
+                        now_ms + backoff_ms(cfg, 0),
+                        None,
+                        None,
+                    );
                 }
             }
             let asked: RestoreTier =
@@ -447,7 +454,14 @@ async fn step_item(
                     } else {
                         now_ms
                     };
-                    update(ItemState::Ready, item.requested_ms.or(Some(now_ms)), None, next, None, None)
+                    update(
+                        ItemState::Ready,
+                        item.requested_ms.or(Some(now_ms)),
+                        None,
+                        next,
+                        None,
+                        None,
+                    )
                 }
                 Ok(answer @ (RestoreAnswer::Started | RestoreAnswer::AlreadyInProgress)) => {
                     if answer == RestoreAnswer::Started {
@@ -455,7 +469,11 @@ async fn step_item(
                         cat.count_restore_request(r.id, item.file_id)?;
                     }
                     // A store whose HEAD does not show restores gets polled with backoff too.
-                    let polls = if item.state == ItemState::Requested { item.polls + 1 } else { 0 };
+                    let polls = if item.state == ItemState::Requested {
+                        item.polls + 1
+                    } else {
+                        0
+                    };
                     let requested = item.requested_ms.or(Some(now_ms));
                     update(
                         ItemState::Requested,
