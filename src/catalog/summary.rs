@@ -250,3 +250,72 @@ fn recorded_hours(c: &rusqlite::Connection, camera: &str, since_ms: i64) -> Resu
         .collect::<rusqlite::Result<Vec<i64>>>()?;
     Ok(hours)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::tests::new_file;
+
+    #[test]
+    fn the_skip_scan_finds_the_same_hours_as_reading_every_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let cat = Catalog::open(&dir.path().join("c.sqlite"), true).unwrap();
+        const H: i64 = 3_600_000;
+        // Several clips an hour, gaps of hours and days, clips on an hour's first and last
+        // millisecond, and times before 1970 (where division truncates toward zero).
+        let mut starts = vec![-3 * H - 1, -H, -H + 1, -1, 0, 1, H - 1, H, 5 * H + 30, 5 * H + 60];
+        for d in 0..5 {
+            for m in (0..180).step_by(7) {
+                starts.push(1_700_000_000_000 + d * 24 * H + 20 * H + m * 60_000);
+            }
+        }
+        for (i, &start) in starts.iter().enumerate() {
+            let key = format!("v/{i}.mp4");
+            let f = crate::catalog::NewFile {
+                start_ms: start,
+                ..new_file(key.as_bytes(), &key, i as u64)
+            };
+            cat.insert_captured(&f, |_| Ok(())).unwrap();
+        }
+        let c = cat.lock();
+        for since in [i64::MIN, -2 * H, 0, H, 1_700_000_000_000 + 2 * 24 * H + 21 * H] {
+            let mut want: Vec<i64> = c
+                .prepare("SELECT DISTINCT start_ms / 3600000 FROM files WHERE camera = 'door' AND start_ms >= ?1")
+                .unwrap()
+                .query_map([since], |r| r.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            let mut got = recorded_hours(&c, "door", since).unwrap();
+            want.sort();
+            got.sort();
+            assert!(want.len() > 3, "the case has hours to find");
+            assert_eq!(got, want, "since {since}");
+        }
+        assert!(recorded_hours(&c, "other", i64::MIN).unwrap().is_empty());
+    }
+
+    #[test]
+    fn cached_bytes_are_the_summarys() {
+        let dir = tempfile::tempdir().unwrap();
+        let cat = Catalog::open(&dir.path().join("c.sqlite"), true).unwrap();
+        assert_eq!(cat.cached_bytes().unwrap(), 0);
+        let mut ids = Vec::new();
+        for i in 0..3u64 {
+            let key = format!("v/{i}.mp4");
+            let f = crate::catalog::NewFile {
+                size: 100 + i,
+                ..new_file(key.as_bytes(), &key, i)
+            };
+            ids.push(cat.insert_captured(&f, |_| Ok(())).unwrap().0);
+        }
+        assert_eq!(cat.cached_bytes().unwrap(), 0, "not verified yet");
+        for &id in &ids {
+            cat.mark_uploaded(id, "00", "Standard", 2).unwrap();
+            cat.mark_verified(id, 3).unwrap();
+        }
+        cat.mark_purged(ids[0], 4).unwrap();
+        assert_eq!(cat.cached_bytes().unwrap(), 101 + 102);
+        assert_eq!(cat.cached_bytes().unwrap(), cat.summary().unwrap().cached.bytes);
+    }
+}
