@@ -6,16 +6,15 @@
 
 use anyhow::{anyhow, Result};
 
-use crate::catalog::Catalog;
+use crate::catalog::{kv, Catalog};
 use crate::store::Backend;
 use crate::upload::body::Body;
 
 pub const PREFIX: &str = "catalog/";
-const LAST_KEY: &str = "backup.last_ms";
 
 /// When the last backup was stored, if ever.
 pub fn last_ms(catalog: &Catalog) -> Result<Option<i64>> {
-    Ok(catalog.kv_get(LAST_KEY)?.and_then(|v| v.parse().ok()))
+    catalog.slot(&kv::BACKUP_LAST_MS)
 }
 
 /// Backs the catalog up when the last backup is older than `every_ms`; returns the key.
@@ -34,7 +33,7 @@ pub async fn run_if_due(catalog: &Catalog, store: &dyn Backend, every_ms: i64) -
         .put(&key, &mut body, "Standard")
         .await
         .map_err(|e| anyhow!("catalog backup {key}: {e}"))?;
-    catalog.kv_set(LAST_KEY, &now.as_millisecond().to_string())?;
+    catalog.set_slot(&kv::BACKUP_LAST_MS, &now.as_millisecond())?;
     tracing::info!(%key, bytes = len, "catalog backed up");
     Ok(Some(key))
 }

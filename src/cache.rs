@@ -51,7 +51,7 @@ impl CacheKeeper {
     /// vault's disk (a parameter so that tests can simulate a full disk).
     pub fn pass(&self, catalog: &Catalog, now_ms: i64, free: &dyn Fn(&Path) -> Option<u64>) -> Result<Pass> {
         let mut out = Pass::default();
-        let mut cached = catalog.summary()?.cached.bytes;
+        let mut cached = catalog.cached_bytes()?;
         let mut low = free(&self.vault).is_some_and(|f| f < self.min_free);
         out.low_disk = low;
         loop {

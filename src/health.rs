@@ -148,12 +148,13 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
         }
     }
     for (probe, what) in &s.probes {
+        use crate::catalog::kv;
         let rule = match probe.as_str() {
-            "probe.lifecycle" => "lifecycle",
-            "probe.bucket" => "bucket_drift",
-            "probe.share" => "share_protection",
-            crate::selfwatch::PROBE => "resources",
-            crate::samba::audit::WRITE_REFUSED_PROBE => "share_refused_write",
+            p if p == kv::LIFECYCLE_PROBE.name() => "lifecycle",
+            p if p == kv::BUCKET_PROBE.name() => "bucket_drift",
+            p if p == kv::SHARE_PROBE.name() => "share_protection",
+            p if p == kv::RESOURCES_PROBE.name() => "resources",
+            p if p == kv::CAMERA_WRITES_PROBE.name() => "share_refused_write",
             _ => continue,
         };
         out.push(Problem {

@@ -146,10 +146,7 @@ pub fn render(cfg: &Config, cat: &Catalog, pm: &PipelineMetrics, now_ms: i64) ->
         );
     }
     // The bucket's own count (GetBucketStat or a listing), from the last hourly check.
-    if let Some(u) = cat
-        .kv_get(crate::store::usage::KV)?
-        .and_then(|j| serde_json::from_str::<crate::store::usage::BucketUsage>(&j).ok())
-    {
+    if let Some(u) = cat.slot(&crate::catalog::kv::STORE_USAGE)? {
         let (objects, bytes) = (
             Family::<ClassLabel, Gauge>::default(),
             Family::<ClassLabel, Gauge>::default(),

@@ -82,10 +82,7 @@ pub fn status_json(cfg: &Config, cat: &Catalog, now: i64) -> Result<serde_json::
     });
     let mut out = out;
     // The bucket's own numbers from the last hourly check, beside the catalog's.
-    if let Some(u) = cat
-        .kv_get(crate::store::usage::KV)?
-        .and_then(|j| serde_json::from_str::<crate::store::usage::BucketUsage>(&j).ok())
-    {
+    if let Some(u) = cat.slot(&crate::catalog::kv::STORE_USAGE)? {
         out["bucket"] = json!({
             "source": u.source,
             "as_of": crate::report::rfc3339(u.as_of_ms, "UTC"),
@@ -111,10 +108,28 @@ pub fn rfc3339(ms: i64, tz: &str) -> String {
     format_in_zone(ms, tz, "%Y-%m-%dT%H:%M:%S%:z")
 }
 
+/// The zone named `tz`, UTC when the name is unknown.
+pub fn zone(tz: &str) -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
+/// As [`local_time`], in a zone already looked up (a listing formats thousands of times).
+pub fn local_time_in(ms: i64, zone: &jiff::tz::TimeZone) -> String {
+    format_in(ms, zone, "%Y-%m-%d %H:%M:%S %:z")
+}
+
+/// As [`rfc3339`], in a zone already looked up.
+pub fn rfc3339_in(ms: i64, zone: &jiff::tz::TimeZone) -> String {
+    format_in(ms, zone, "%Y-%m-%dT%H:%M:%S%:z")
+}
+
 fn format_in_zone(ms: i64, tz: &str, pattern: &str) -> String {
+    format_in(ms, &zone(tz), pattern)
+}
+
+fn format_in(ms: i64, zone: &jiff::tz::TimeZone, pattern: &str) -> String {
     let Ok(ts) = jiff::Timestamp::from_millisecond(ms) else {
         return ms.to_string();
     };
-    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
-    ts.to_zoned(zone).strftime(pattern).to_string()
+    ts.to_zoned(zone.clone()).strftime(pattern).to_string()
 }

@@ -6,14 +6,15 @@
 
 use std::time::{Duration, Instant};
 
+use crate::catalog::kv::JsonSlot;
 use crate::catalog::Catalog;
 use crate::config::{human_bytes, Config};
 use serde::{Deserialize, Serialize};
 
 /// The catalog key of the last sample (JSON [`Sample`]).
-pub const KEY: &str = "serve.usage";
+pub const KEY: JsonSlot<Sample> = JsonSlot::new("serve.usage");
 /// The health probe the sampler sets when a limit is exceeded ("" when fine).
-pub const PROBE: &str = "probe.resources";
+pub use crate::catalog::kv::RESOURCES_PROBE as PROBE;
 /// How often `serve` samples itself.
 pub const EVERY: Duration = Duration::from_secs(60);
 
@@ -83,7 +84,7 @@ pub struct Sample {
 impl Sample {
     /// The last sample, if the `serve` that wrote it is still running.
     pub fn current(cat: &Catalog, now_ms: i64) -> Option<Sample> {
-        let s: Sample = serde_json::from_str(&cat.kv_get(KEY).ok()??).ok()?;
+        let s = cat.slot(&KEY).ok()??;
         let alive = Usage::read(&s.pid.to_string())
             .is_some_and(|u| (u.start_time * 1000.0 - s.started_ms as f64).abs() < 2000.0);
         (alive && now_ms - s.at_ms < 3 * EVERY.as_millis() as i64).then_some(s)
@@ -186,9 +187,9 @@ impl Sampler {
                 h.resource_minutes, h.max_cpu_percent
             ));
         }
-        cat.kv_set(KEY, &serde_json::to_string(&sample).unwrap_or_default())?;
+        cat.set_slot(&KEY, &sample)?;
         if !problems.is_empty() || self.probe_set {
-            cat.kv_set(PROBE, &problems.join("; "))?;
+            cat.set_slot(&PROBE, &problems.join("; "))?;
         }
         self.probe_set = !problems.is_empty();
         Ok(())
@@ -197,8 +198,8 @@ impl Sampler {
 
 /// Forgets the sample and the probe: serve has stopped.
 pub fn clear(cat: &Catalog) {
-    let _ = cat.kv_set(KEY, "");
-    let _ = cat.kv_set(PROBE, "");
+    let _ = cat.clear_slot(&KEY);
+    let _ = cat.clear_slot(&PROBE);
 }
 
 #[cfg(test)]

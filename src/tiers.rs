@@ -10,7 +10,7 @@ use crate::catalog::Catalog;
 use crate::config::{Config, StoreKind};
 use crate::store::{lifecycle, Backend};
 
-pub const LIFECYCLE_PROBE: &str = "probe.lifecycle";
+pub use crate::catalog::kv::LIFECYCLE_PROBE;
 
 /// What is wrong with the bucket's lifecycle configuration, `None` when every prefix that
 /// holds recordings (the key template's and every adopted one in the catalog) is under a
@@ -30,7 +30,7 @@ pub async fn lifecycle_problem(cfg: &Config, cat: Option<&Catalog>, store: &dyn 
 }
 
 /// Catalog key of the verdict on the bucket's numbers against the catalog's.
-pub const BUCKET_PROBE: &str = "probe.bucket";
+pub use crate::catalog::kv::BUCKET_PROBE;
 
 /// The bucket's numbers (GetBucketStat, or a listing's sums) and what a listing says that
 /// the catalog does not: recordings it does not know, and verified objects that are gone.
@@ -100,14 +100,14 @@ pub async fn check(cfg: &Config, cat: &Catalog, store: &dyn Backend) -> Result<(
     match lifecycle_problem(cfg, Some(cat), store).await {
         Ok(p) => {
             let parts: Vec<String> = [p, settings].into_iter().flatten().collect();
-            cat.kv_set(LIFECYCLE_PROBE, &parts.join(" | "))?
+            cat.set_slot(&LIFECYCLE_PROBE, &parts.join(" | "))?
         }
         Err(e) => tracing::warn!("lifecycle check: {e:#}"),
     }
     match bucket_numbers(cfg, cat, store).await {
         Ok((usage, drift)) => {
-            cat.kv_set(crate::store::usage::KV, &serde_json::to_string(&usage)?)?;
-            cat.kv_set(BUCKET_PROBE, drift.as_deref().unwrap_or(""))?;
+            cat.set_slot(&crate::catalog::kv::STORE_USAGE, &usage)?;
+            cat.set_slot(&BUCKET_PROBE, &drift.unwrap_or_default())?;
         }
         Err(e) => tracing::warn!("bucket numbers: {e:#}"),
     }

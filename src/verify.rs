@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 
-use crate::catalog::{Catalog, FileRow};
+use crate::catalog::{kv, Catalog, FileRow};
 use crate::store::{crc_hex, Backend};
 use crate::upload::body::crc_of_reader;
 
@@ -56,14 +56,11 @@ async fn check_head(
     }
 }
 
-const CURSOR: &str = "verify.cursor";
-pub const BAD: &str = "verify.bad";
-
 /// One scheduled slice: the next `batch` objects by id (wrapping around), plus `sample`
 /// random ones re-read. Mismatches become events (alerted once) and stay in `verify.bad`
 /// (a health problem) until a later check finds the object right.
 pub async fn scheduled(catalog: &Catalog, store: &dyn Backend, batch: usize, sample: usize) -> Result<(usize, usize)> {
-    let cursor: i64 = catalog.kv_get(CURSOR)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let cursor = catalog.slot(&kv::VERIFY_CURSOR)?.unwrap_or(0);
     let mut rows = catalog.stored_after(cursor, batch)?;
     if rows.is_empty() && cursor > 0 {
         rows = catalog.stored_after(0, batch)?;
@@ -73,10 +70,7 @@ pub async fn scheduled(catalog: &Catalog, store: &dyn Backend, batch: usize, sam
     if sample > 0 {
         deep_rows = catalog.random_stored(sample)?;
     }
-    let mut bad: std::collections::BTreeMap<String, String> = catalog
-        .kv_get(BAD)?
-        .and_then(|j| serde_json::from_str(&j).ok())
-        .unwrap_or_default();
+    let mut bad = catalog.slot(&kv::VERIFY_BAD)?.unwrap_or_default();
     let (mut checked, mut found) = (0, 0);
     for (row, deep) in rows
         .iter()
@@ -97,8 +91,8 @@ pub async fn scheduled(catalog: &Catalog, store: &dyn Backend, batch: usize, sam
             }
         }
     }
-    catalog.kv_set(BAD, &serde_json::to_string(&bad)?)?;
-    catalog.kv_set(CURSOR, &next.to_string())?;
+    catalog.set_slot(&kv::VERIFY_BAD, &bad)?;
+    catalog.set_slot(&kv::VERIFY_CURSOR, &next)?;
     Ok((checked, found))
 }
 

@@ -117,8 +117,9 @@ pub fn step(
     out
 }
 
-const ACTIVE_KEY: &str = "alerts.active";
-const EVENT_KEY: &str = "alerts.last_event";
+/// The alerts raised and not yet resolved, by problem key.
+pub const ACTIVE: JsonSlot<BTreeMap<String, Active>> = JsonSlot::new("alerts.active");
+use crate::catalog::kv::{JsonSlot, ALERTS_LAST_EVENT as EVENT_KEY};
 
 /// One evaluation: health problems and new events to every channel. Returns how many
 /// messages went out.
@@ -133,10 +134,7 @@ pub async fn run_once(
     let local = jiff::Zoned::now();
     let minute = local.hour() as u32 * 60 + local.minute() as u32;
     let quiet = in_quiet_hours(cfg.alerts.quiet_hours, minute);
-    let before: BTreeMap<String, Active> = catalog
-        .kv_get(ACTIVE_KEY)?
-        .and_then(|j| serde_json::from_str(&j).ok())
-        .unwrap_or_default();
+    let before = catalog.slot(&ACTIVE)?.unwrap_or_default();
     let mut active = before.clone();
     let mut messages = step(
         &mut active,
@@ -145,7 +143,7 @@ pub async fn run_once(
         cfg.alerts.repeat_hours as i64 * 3_600_000,
         quiet,
     );
-    let last_event: i64 = catalog.kv_get(EVENT_KEY)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let last_event = catalog.slot(&EVENT_KEY)?.unwrap_or(0);
     let events = if quiet {
         Vec::new()
     } else {
@@ -160,9 +158,9 @@ pub async fn run_once(
         });
     }
     if cfg.alerts.channel.is_empty() || messages.is_empty() {
-        catalog.kv_set(ACTIVE_KEY, &serde_json::to_string(&active)?)?;
+        catalog.set_slot(&ACTIVE, &active)?;
         if let Some((id, ..)) = events.last() {
-            catalog.kv_set(EVENT_KEY, &id.to_string())?;
+            catalog.set_slot(&EVENT_KEY, id)?;
         }
         return Ok(0);
     }
@@ -182,9 +180,9 @@ pub async fn run_once(
             a.last_sent_ms = before.get(&m.key).and_then(|b| b.last_sent_ms);
         }
     }
-    catalog.kv_set(ACTIVE_KEY, &serde_json::to_string(&active)?)?;
+    catalog.set_slot(&ACTIVE, &active)?;
     if let Some((id, ..)) = events.last() {
-        catalog.kv_set(EVENT_KEY, &id.to_string())?;
+        catalog.set_slot(&EVENT_KEY, id)?;
     }
     if delivered == 0 {
         // Every channel refused: `serve` backs off instead of retrying each interval.

@@ -4,11 +4,147 @@
 //! Everything a restore needs to go on after a crash is here; `restore::step` only ever
 //! moves an item forward from what these rows say.
 
-use anyhow::Result;
+use anyhow::{bail, Result};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::Catalog;
+
+/// Where a restore stands: `active` until every clip is in (or it is cancelled), then one
+/// of the three ends, which are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RestoreStatus {
+    Active,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl RestoreStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestoreStatus::Active => "active",
+            RestoreStatus::Done => "done",
+            RestoreStatus::Failed => "failed",
+            RestoreStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Only an active restore ends, and only in one of the ends.
+    pub fn can_become(self, to: RestoreStatus) -> bool {
+        self == RestoreStatus::Active && to != RestoreStatus::Active
+    }
+}
+
+/// Where one clip of a restore stands.
+///
+/// `pending` (nothing asked yet) → `requested` (the store is restoring it) → `ready` (a
+/// restored copy is readable until it expires) → `done` (a verified local copy), with
+/// `failed` and `cancelled` as the other ends. A step that must try again keeps the state
+/// it had; a restored copy that expired before it was read goes back to `requested`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemState {
+    Pending,
+    Requested,
+    Ready,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl ItemState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemState::Pending => "pending",
+            ItemState::Requested => "requested",
+            ItemState::Ready => "ready",
+            ItemState::Done => "done",
+            ItemState::Failed => "failed",
+            ItemState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Still waiting for work (the restore's `serve` step looks at it).
+    pub fn is_open(self) -> bool {
+        matches!(self, ItemState::Pending | ItemState::Requested | ItemState::Ready)
+    }
+
+    /// The moves `restore::step` may make: an end is final, and nothing goes back to
+    /// `pending` (the store was asked, or another restore asked for the same copy).
+    pub fn can_become(self, to: ItemState) -> bool {
+        use ItemState::*;
+        match (self, to) {
+            (Done | Failed | Cancelled, _) => false,
+            (Pending, _) => true,
+            (Requested | Ready, Pending) => false,
+            (Requested | Ready, _) => true,
+        }
+    }
+}
+
+impl std::fmt::Display for RestoreStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl std::fmt::Display for ItemState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Stored as their lowercase names, as the schema's CHECK constraints list them.
+macro_rules! sql_text_enum {
+    ($t:ty, $($v:expr),+) => {
+        impl FromSql for $t {
+            fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+                let s = v.as_str()?;
+                [$($v),+]
+                    .into_iter()
+                    .find(|x| x.as_str() == s)
+                    .ok_or_else(|| FromSqlError::Other(format!("unknown {} {s:?}", stringify!($t)).into()))
+            }
+        }
+        impl ToSql for $t {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+    };
+}
+sql_text_enum!(
+    RestoreStatus,
+    RestoreStatus::Active,
+    RestoreStatus::Done,
+    RestoreStatus::Failed,
+    RestoreStatus::Cancelled
+);
+sql_text_enum!(
+    ItemState,
+    ItemState::Pending,
+    ItemState::Requested,
+    ItemState::Ready,
+    ItemState::Done,
+    ItemState::Failed,
+    ItemState::Cancelled
+);
+
+/// One step of a restore item: the state it moves to and what it learned. `None` fields
+/// keep their value; `error` replaces the last one (`None` clears it).
+#[derive(Debug, Clone, Default)]
+pub struct ItemUpdate<'a> {
+    pub requested_ms: Option<i64>,
+    pub expires_ms: Option<i64>,
+    /// When the item is due again (0: at once, or never for an end).
+    pub next_poll_ms: i64,
+    /// The verified local copy.
+    pub path: Option<&'a str>,
+    pub error: Option<&'a str>,
+}
 
 /// A clip that falls in a restore's range.
 #[derive(Debug, Clone, Serialize)]
@@ -39,7 +175,7 @@ pub struct RestoreRow {
     pub out_dir: String,
     pub merge: bool,
     pub kind: String,
-    pub state: String,
+    pub state: RestoreStatus,
     pub est_cost_cny: f64,
     pub done_ms: Option<i64>,
     pub error: Option<String>,
@@ -54,7 +190,7 @@ pub struct ItemRow {
     pub size: u64,
     pub crc64: Option<String>,
     pub source: String,
-    pub state: String,
+    pub state: ItemState,
     pub requested_ms: Option<i64>,
     pub expires_ms: Option<i64>,
     pub polls: u32,
@@ -251,41 +387,46 @@ impl Catalog {
         )?)
     }
 
-    /// Moves one item on. `None` fields keep their value.
-    #[allow(clippy::too_many_arguments)]
-    pub fn update_restore_item(
-        &self,
-        restore_id: i64,
-        file_id: i64,
-        state: &str,
-        requested_ms: Option<i64>,
-        expires_ms: Option<i64>,
-        next_poll_ms: i64,
-        path: Option<&str>,
-        error: Option<&str>,
-    ) -> Result<()> {
+    /// Moves `item` (as read) to `to`. Refuses a move [`ItemState::can_become`] forbids;
+    /// returns `false`, writing nothing, when the row is no longer in the state it was read
+    /// in (the restore was cancelled meanwhile): a step never overwrites a newer state.
+    pub fn update_restore_item(&self, item: &ItemRow, to: ItemState, u: &ItemUpdate) -> Result<bool> {
+        if !item.state.can_become(to) {
+            bail!(
+                "restore {} clip {}: a {} clip cannot become {}",
+                item.restore_id,
+                item.key,
+                item.state.as_str(),
+                to.as_str()
+            );
+        }
         let c = self.lock();
-        c.execute(
+        let changed = c.execute(
             "UPDATE restore_items SET state = ?3, requested_ms = coalesce(?4, requested_ms),
                  expires_ms = coalesce(?5, expires_ms), next_poll_ms = ?6, path = coalesce(?7, path), error = ?8,
                  polls = polls + (CASE WHEN ?3 = 'requested' AND state = 'requested' THEN 1 ELSE 0 END)
-             WHERE restore_id = ?1 AND file_id = ?2",
+             WHERE restore_id = ?1 AND file_id = ?2 AND state = ?9",
             params![
-                restore_id,
-                file_id,
-                state,
-                requested_ms,
-                expires_ms,
-                next_poll_ms,
-                path,
-                error
+                item.restore_id,
+                item.file_id,
+                to,
+                u.requested_ms,
+                u.expires_ms,
+                u.next_poll_ms,
+                u.path,
+                u.error,
+                item.state
             ],
         )?;
-        Ok(())
+        Ok(changed == 1)
     }
 
-    /// Ends a restore (`done`, `failed` or `cancelled`); items still open become cancelled.
-    pub fn finish_restore(&self, id: i64, state: &str, error: Option<&str>, now_ms: i64) -> Result<bool> {
+    /// Ends an active restore (`done`, `failed` or `cancelled`); items still open become
+    /// cancelled. `false` when it had already ended.
+    pub fn finish_restore(&self, id: i64, state: RestoreStatus, error: Option<&str>, now_ms: i64) -> Result<bool> {
+        if !RestoreStatus::Active.can_become(state) {
+            bail!("restore {id} cannot end as {}", state.as_str());
+        }
         let mut c = self.lock();
         let tx = c.transaction()?;
         let changed = tx.execute(
@@ -365,7 +506,7 @@ impl Catalog {
                 |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
             )?
         };
-        self.kv_set(super::TRANSITION_LATE_KEY, &serde_json::to_string(&found)?)?;
+        self.set_slot(&super::kv::TRANSITION_LATE, &found)?;
         Ok(found)
     }
 
@@ -423,5 +564,162 @@ impl Catalog {
         )?;
         let restores: i64 = c.query_row("SELECT coalesce(sum(sent), 0) FROM restore_items", [], |r| r.get(0))?;
         Ok((std, arch, n as u64, restores as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::tests::new_file;
+
+    const ALL_ITEM: [ItemState; 6] = [
+        ItemState::Pending,
+        ItemState::Requested,
+        ItemState::Ready,
+        ItemState::Done,
+        ItemState::Failed,
+        ItemState::Cancelled,
+    ];
+
+    #[test]
+    fn item_transitions() {
+        use ItemState::*;
+        for to in ALL_ITEM {
+            assert!(Pending.can_become(to), "pending → {to}");
+            for end in [Done, Failed, Cancelled] {
+                assert!(!end.can_become(to), "an end is final: {end} → {to}");
+            }
+        }
+        for from in [Requested, Ready] {
+            assert!(!from.can_become(Pending), "{from} never goes back to pending");
+            for to in [Requested, Ready, Done, Failed, Cancelled] {
+                assert!(from.can_become(to), "{from} → {to}");
+            }
+        }
+        assert_eq!(
+            ALL_ITEM.iter().filter(|s| s.is_open()).count(),
+            3,
+            "pending, requested, ready"
+        );
+    }
+
+    #[test]
+    fn restore_transitions() {
+        use RestoreStatus::*;
+        for to in [Done, Failed, Cancelled] {
+            assert!(Active.can_become(to));
+            for end in [Done, Failed, Cancelled] {
+                assert!(!end.can_become(to), "{end} → {to}");
+            }
+        }
+        assert!(!Active.can_become(Active));
+        assert!(!Done.can_become(Active), "an ended restore never starts again");
+    }
+
+    fn one_restore() -> (tempfile::TempDir, Catalog, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let cat = Catalog::open(&dir.path().join("c.sqlite"), true).unwrap();
+        let (file_id, _) = cat
+            .insert_captured(&new_file(b"a.mp4", "v/a.mp4", 7), |_| Ok(()))
+            .unwrap();
+        let r = NewRestore {
+            camera: Some("door"),
+            from_ms: 0,
+            to_ms: i64::MAX,
+            tier: "standard",
+            days: 1,
+            out_dir: "/tmp/x",
+            merge: false,
+            kind: "user",
+            est_cost_cny: 0.0,
+        };
+        let id = cat.create_restore(&r, &[(file_id, "archive")], 1).unwrap();
+        (dir, cat, id)
+    }
+
+    #[test]
+    fn an_item_moves_only_forward_and_only_from_what_was_read() {
+        let (_d, cat, id) = one_restore();
+        let item = cat.restore_items(id).unwrap().remove(0);
+        assert_eq!(item.state, ItemState::Pending);
+        let asked = ItemUpdate {
+            requested_ms: Some(10),
+            next_poll_ms: 20,
+            ..Default::default()
+        };
+        assert!(cat.update_restore_item(&item, ItemState::Requested, &asked).unwrap());
+        let item = cat.restore_items(id).unwrap().remove(0);
+        assert_eq!(
+            (item.state, item.requested_ms, item.polls),
+            (ItemState::Requested, Some(10), 0)
+        );
+        // Polled again: same state, one more poll, `None` keeps the request time.
+        let polled = ItemUpdate {
+            next_poll_ms: 30,
+            ..Default::default()
+        };
+        assert!(cat.update_restore_item(&item, ItemState::Requested, &polled).unwrap());
+        let item = cat.restore_items(id).unwrap().remove(0);
+        assert_eq!((item.requested_ms, item.polls), (Some(10), 1));
+        // Back to pending is refused, and nothing is written.
+        let err = cat.update_restore_item(&item, ItemState::Pending, &polled).unwrap_err();
+        assert!(
+            format!("{err}").contains("a requested clip cannot become pending"),
+            "{err}"
+        );
+        assert_eq!(cat.restore_items(id).unwrap()[0].state, ItemState::Requested);
+        // The user cancels while a step holds the row as it was: the step writes nothing.
+        let stale = item.clone();
+        assert!(cat
+            .finish_restore(id, RestoreStatus::Cancelled, Some("cancelled by the user"), 40)
+            .unwrap());
+        let done = ItemUpdate {
+            path: Some("/tmp/x/a.mp4"),
+            ..Default::default()
+        };
+        assert!(!cat.update_restore_item(&stale, ItemState::Done, &done).unwrap());
+        let item = cat.restore_items(id).unwrap().remove(0);
+        assert_eq!((item.state, item.path.as_deref()), (ItemState::Cancelled, None));
+        // An end is final.
+        assert!(cat.update_restore_item(&item, ItemState::Done, &done).is_err());
+        assert_eq!(cat.restore(id).unwrap().unwrap().state, RestoreStatus::Cancelled);
+    }
+
+    #[test]
+    fn a_restore_ends_once_and_only_in_an_end() {
+        let (_d, cat, id) = one_restore();
+        assert!(cat.finish_restore(id, RestoreStatus::Active, None, 1).is_err());
+        assert_eq!(cat.restore(id).unwrap().unwrap().state, RestoreStatus::Active);
+        assert!(cat.finish_restore(id, RestoreStatus::Done, None, 2).unwrap());
+        assert!(
+            !cat.finish_restore(id, RestoreStatus::Failed, Some("late"), 3).unwrap(),
+            "already ended"
+        );
+        let r = cat.restore(id).unwrap().unwrap();
+        assert_eq!((r.state, r.error, r.done_ms), (RestoreStatus::Done, None, Some(2)));
+    }
+
+    #[test]
+    fn states_are_stored_as_their_names() {
+        let (_d, cat, id) = one_restore();
+        let item = cat.restore_items(id).unwrap().remove(0);
+        cat.update_restore_item(&item, ItemState::Ready, &ItemUpdate::default())
+            .unwrap();
+        let (r, i): (String, String) = cat
+            .lock()
+            .query_row(
+                "SELECT r.state, i.state FROM restores r JOIN restore_items i ON i.restore_id = r.id",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((r.as_str(), i.as_str()), ("active", "ready"));
+        let json = serde_json::to_value(cat.restore_items(id).unwrap()).unwrap();
+        assert_eq!(json[0]["state"], "ready", "the JSON shape is unchanged");
+        // A state this camvault does not know is an error, not a silent default.
+        cat.lock()
+            .execute_batch("PRAGMA ignore_check_constraints = ON; UPDATE restore_items SET state = 'lost';")
+            .unwrap();
+        assert!(cat.restore_items(id).is_err());
     }
 }

@@ -27,14 +27,23 @@ pub fn run(
         .map_or(i64::MAX, |t| t.as_millisecond());
     let cat = Catalog::open(&cfg.catalog(), false)?;
     let rows = cat.list_files(camera.as_deref(), from_ms, to_ms, usize::MAX >> 1, all)?;
+    // Each camera's zone looked up once, not twice a row.
+    let mut zones: std::collections::HashMap<String, jiff::tz::TimeZone> = Default::default();
+    let mut zone_of = |tz: &str| {
+        zones
+            .entry(tz.to_string())
+            .or_insert_with(|| crate::report::zone(tz))
+            .clone()
+    };
     if as_json {
         let out: Vec<_> = rows
             .iter()
             .map(|r| {
+                let zone = zone_of(&r.tz);
                 json!({
                     "camera": r.camera,
-                    "start": super::rfc3339(r.start_ms, &r.tz),
-                    "end": r.end_ms.map(|e| super::rfc3339(e, &r.tz)),
+                    "start": crate::report::rfc3339_in(r.start_ms, &zone),
+                    "end": r.end_ms.map(|e| crate::report::rfc3339_in(e, &zone)),
                     "key": r.key,
                     "size": r.size,
                     "state": r.state,
@@ -62,7 +71,7 @@ pub fn run(
         };
         println!(
             "{}  {:<9} {:>10}  {}",
-            super::local_time(r.start_ms, &r.tz),
+            crate::report::local_time_in(r.start_ms, &zone_of(&r.tz)),
             state,
             human_bytes(r.size),
             r.key

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 
+use crate::catalog::restores::{ItemState, RestoreStatus};
 use crate::catalog::Catalog;
 use crate::config::{human_bytes, Config};
 use crate::restore::{self, Plan, Request, Source};
@@ -132,7 +133,7 @@ fn plan_and_start(cfg: Config, req: Request, dry_run: bool, wait: bool, yes: boo
         if wait {
             return wait_for(&cfg, &cat, &*store, id, serving).await;
         }
-        if r.state == "active" {
+        if r.state == RestoreStatus::Active {
             println!(
                 "the store is restoring {}; `camvault serve` downloads and checks each clip when ready and tells you through the alert channels. Follow with `camvault restore status {id}`, or use --wait.",
                 if needs_restore { "archived clips" } else { "clips" }
@@ -217,14 +218,14 @@ async fn wait_for(
         bar.set_position(
             items
                 .iter()
-                .filter(|i| matches!(i.state.as_str(), "done" | "failed"))
+                .filter(|i| matches!(i.state, ItemState::Done | ItemState::Failed))
                 .count() as u64,
         );
         let r = cat.restore(id)?.expect("exists");
-        if r.state != "active" {
+        if r.state != RestoreStatus::Active {
             bar.finish_and_clear();
             print_status(cfg, cat, id)?;
-            return Ok(if r.state == "done" && r.error.is_none() {
+            return Ok(if r.state == RestoreStatus::Done && r.error.is_none() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
@@ -255,7 +256,7 @@ pub fn list(cfg: Config, json: bool) -> Result<ExitCode> {
     }
     for r in rows {
         let items = cat.restore_items(r.id)?;
-        let done = items.iter().filter(|i| i.state == "done").count();
+        let done = items.iter().filter(|i| i.state == ItemState::Done).count();
         println!(
             "#{:<4} {:<9} {:<5} {} clip(s), {} done, {} {}, ¥{:.2} est.{}",
             r.id,
@@ -310,7 +311,7 @@ fn print_status(cfg: &Config, cat: &Catalog, id: i64) -> Result<()> {
     if let Some(e) = &r.error {
         println!("  {e}");
     }
-    for i in items.iter().filter(|i| i.state != "done") {
+    for i in items.iter().filter(|i| i.state != ItemState::Done) {
         let detail = match (i.state.as_str(), &i.error) {
             (_, Some(e)) => e.clone(),
             ("requested", None) => format!(
@@ -328,7 +329,7 @@ fn print_status(cfg: &Config, cat: &Catalog, id: i64) -> Result<()> {
 pub fn cancel(cfg: Config, id: i64) -> Result<ExitCode> {
     let cat = Catalog::open(&cfg.catalog(), false)?;
     let now = jiff::Timestamp::now().as_millisecond();
-    if cat.finish_restore(id, "cancelled", Some("cancelled by the user"), now)? {
+    if cat.finish_restore(id, RestoreStatus::Cancelled, Some("cancelled by the user"), now)? {
         println!("restore #{id} cancelled: nothing more is downloaded. Restores the store already started run to their end (and are billed); clips already here stay.");
         Ok(ExitCode::SUCCESS)
     } else if cat.restore(id)?.is_some() {
@@ -354,7 +355,8 @@ pub fn drill(cfg: Config, wait: bool) -> Result<ExitCode> {
         println!("restore drill #{id} started");
         if wait {
             let code = wait_for(&cfg, &cat, &*store, id, serving).await?;
-            if let Some((_, ok, msg)) = cat.summary()?.last_drill {
+            if let Some(d) = cat.slot(&crate::catalog::kv::DRILL)? {
+                let (ok, msg) = (d.ok, d.what());
                 println!("{}", if ok { format!("drill passed: {msg} restored and matched byte for byte") } else { format!("drill FAILED: {msg}") });
             }
             return Ok(code);

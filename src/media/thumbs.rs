@@ -19,10 +19,10 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::workers::Next;
 
-/// The catalog's note of the last file id the stage has looked at.
-const WATERMARK: &str = "web.thumbs_after_id";
-/// ... and of the last file id whose thumbnail is in the store (or has none).
-const UPLOADED: &str = "web.thumbs_uploaded_id";
+// The catalog's note of the last file id the stage has looked at.
+use crate::catalog::kv::THUMBS_AFTER_ID as WATERMARK;
+// ... and of the last file id whose thumbnail is in the store (or has none).
+use crate::catalog::kv::THUMBS_UPLOADED_ID as UPLOADED;
 /// Where thumbnails go in the store.
 pub const PREFIX: &str = "thumbs/";
 
@@ -56,8 +56,8 @@ pub async fn fetch(cfg: &Config, store: &dyn crate::store::Backend, key: &str, o
 /// Uploads the thumbnails made since the last upload, in file order; stops at the first
 /// failure (retried next pass). Returns how many went up.
 pub async fn upload(cfg: &Config, cat: &Catalog, store: &dyn crate::store::Backend) -> Result<usize> {
-    let done: i64 = cat.kv_get(UPLOADED)?.and_then(|v| v.parse().ok()).unwrap_or(0);
-    let upto: i64 = cat.kv_get(WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let done: i64 = cat.slot(&UPLOADED)?.unwrap_or(0);
+    let upto: i64 = cat.slot(&WATERMARK)?.unwrap_or(0);
     let mut n = 0;
     let mut after = done;
     while after < upto {
@@ -90,7 +90,7 @@ pub async fn upload(cfg: &Config, cat: &Catalog, store: &dyn crate::store::Backe
                 }
             }
             after = id;
-            cat.kv_set(UPLOADED, &after.to_string())?;
+            cat.set_slot(&UPLOADED, &after)?;
         }
     }
     Ok(n)
@@ -220,7 +220,7 @@ fn looks_like_mp4(path: &Path) -> bool {
 /// readable video is skipped, not retried. Blocking: runs on the blocking pool (a worker's
 /// pass), so it may wait for its slot with `Handle::block_on`.
 pub fn pass(cfg: &Config, cat: &Catalog, queue: &Queue, stop: &CancellationToken) -> Result<usize> {
-    let mut after: i64 = cat.kv_get(WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut after: i64 = cat.slot(&WATERMARK)?.unwrap_or(0);
     let mut made = 0;
     loop {
         let batch = cat.local_after(after, 100)?;
@@ -261,7 +261,7 @@ pub fn pass(cfg: &Config, cat: &Catalog, queue: &Queue, stop: &CancellationToken
                 }
             }
             after = id;
-            cat.kv_set(WATERMARK, &after.to_string())?;
+            cat.set_slot(&WATERMARK, &after)?;
         }
     }
 }
@@ -314,7 +314,7 @@ impl Stage {
                 Ok(_) => self.retry.succeeded(),
                 Err(e) => {
                     if let Some(id) = self.retry.failed(&e) {
-                        self.cat.kv_set(UPLOADED, &id.to_string())?;
+                        self.cat.set_slot(&UPLOADED, &id)?;
                     }
                 }
             }

@@ -21,8 +21,8 @@ use anyhow::{bail, Result};
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::catalog::restores::{Candidate, ItemRow, NewRestore, RestoreRow};
-use crate::catalog::Catalog;
+use crate::catalog::restores::{Candidate, ItemRow, ItemState, ItemUpdate, NewRestore, RestoreRow, RestoreStatus};
+use crate::catalog::{kv, Catalog};
 use crate::config::Config;
 use crate::cost::{self, Line};
 use crate::store::{Backend, ErrorKind, RestoreAnswer, RestoreState, RestoreTier};
@@ -324,13 +324,25 @@ async fn step_item(
     now_ms: i64,
     p: &mut Progress,
 ) -> Result<()> {
-    let update = |state: &str,
-                  requested: Option<i64>,
-                  expires: Option<i64>,
-                  next: i64,
+    let update = |to: ItemState,
+                  requested_ms: Option<i64>,
+                  expires_ms: Option<i64>,
+                  next_poll_ms: i64,
                   path: Option<&str>,
-                  err: Option<&str>| {
-        cat.update_restore_item(r.id, item.file_id, state, requested, expires, next, path, err)
+                  error: Option<&str>|
+     -> Result<()> {
+        let u = ItemUpdate {
+            requested_ms,
+            expires_ms,
+            next_poll_ms,
+            path,
+            error,
+        };
+        if !cat.update_restore_item(item, to, &u)? {
+            // Cancelled (or moved on) while this step ran: the newer state stands.
+            tracing::debug!(restore = r.id, key = %item.key, "restore item changed during its step");
+        }
+        Ok(())
     };
     let dest = clip_path(cfg, &out_dir(cfg, r), &item.key);
     if item.source == "cache" {
@@ -340,17 +352,17 @@ async fn step_item(
             return match save_verified(f, &dest, item).await {
                 Ok(()) => {
                     p.done += 1;
-                    update("done", None, None, 0, Some(&dest.to_string_lossy()), None)
+                    update(ItemState::Done, None, None, 0, Some(&dest.to_string_lossy()), None)
                 }
                 Err(e) => {
                     p.failed += 1;
-                    update("failed", None, None, 0, None, Some(&e.to_string()))
+                    update(ItemState::Failed, None, None, 0, None, Some(&e.to_string()))
                 }
             };
         }
     }
     // The store is away or busy: same state, try again after the first backoff.
-    let retry = |e: &str| update(&item.state, None, None, now_ms + backoff_ms(cfg, 0), None, Some(e));
+    let retry = |e: &str| update(item.state, None, None, now_ms + backoff_ms(cfg, 0), None, Some(e));
     let head = match store.head(&item.key).await {
         Ok(h) => h,
         Err(e) => return retry(&e.to_string()),
@@ -358,7 +370,7 @@ async fn step_item(
     let Some(head) = head else {
         p.failed += 1;
         return update(
-            "failed",
+            ItemState::Failed,
             None,
             None,
             0,
@@ -374,25 +386,25 @@ async fn step_item(
     // the `restore_expiring` rule warns before the store drops it.
     let retry_ready = |e: &str| {
         let state = if expires.is_some() {
-            "ready"
+            ItemState::Ready
         } else {
-            item.state.as_str()
+            item.state
         };
         update(state, None, expires, now_ms + backoff_ms(cfg, 0), None, Some(e))
     };
     // "ready" means the store answered a restore with 200 (already restored): read even
     // when HEAD lags behind and does not show the restored copy yet.
-    if head.readable() || item.state == "ready" {
+    if head.readable() || item.state == ItemState::Ready {
         match store.get(&item.key).await {
             Ok(reader) => match save_verified(reader, &dest, item).await {
                 Ok(()) => {
                     p.done += 1;
-                    return update("done", None, expires, 0, Some(&dest.to_string_lossy()), None);
+                    return update(ItemState::Done, None, expires, 0, Some(&dest.to_string_lossy()), None);
                 }
                 Err(SaveError::Mismatch(e)) => {
                     cat.record_event("verify_mismatch", &format!("{}: restored copy {e}", item.key))?;
                     p.failed += 1;
-                    return update("failed", None, expires, 0, None, Some(&e));
+                    return update(ItemState::Failed, None, expires, 0, None, Some(&e));
                 }
                 Err(SaveError::Io(e)) => return retry_ready(&e),
             },
@@ -405,7 +417,7 @@ async fn step_item(
         RestoreState::InProgress => {
             let requested = item.requested_ms.or(Some(now_ms));
             update(
-                "requested",
+                ItemState::Requested,
                 requested,
                 None,
                 now_ms + backoff_ms(cfg, item.polls + 1),
@@ -415,10 +427,17 @@ async fn step_item(
         }
         _ if !crate::store::is_archive_class(&head.storage_class) => retry("not readable yet"),
         _ => {
-            if item.state == "pending" {
+            if item.state == ItemState::Pending {
                 if let Some(at) = cat.restore_requested_elsewhere(item.file_id, r.id)? {
                     // An overlapping restore asked already: wait for its copy.
-                    return update("requested", Some(at), None, now_ms + backoff_ms(cfg, 0), None, None);
+                    return update(
+                        ItemState::Requested,
+                        Some(at),
+                        None,
+                        now_ms + backoff_ms(cfg, 0),
+                        None,
+                        None,
+                    );
                 }
             }
             let asked: RestoreTier =
@@ -428,12 +447,19 @@ async fn step_item(
                 Ok(RestoreAnswer::AlreadyRestored) => {
                     // Read at once; if the store keeps saying "restored" but refusing the
                     // read, do not hammer it.
-                    let next = if item.state == "ready" {
+                    let next = if item.state == ItemState::Ready {
                         now_ms + backoff_ms(cfg, 1)
                     } else {
                         now_ms
                     };
-                    update("ready", item.requested_ms.or(Some(now_ms)), None, next, None, None)
+                    update(
+                        ItemState::Ready,
+                        item.requested_ms.or(Some(now_ms)),
+                        None,
+                        next,
+                        None,
+                        None,
+                    )
                 }
                 Ok(answer @ (RestoreAnswer::Started | RestoreAnswer::AlreadyInProgress)) => {
                     if answer == RestoreAnswer::Started {
@@ -441,10 +467,14 @@ async fn step_item(
                         cat.count_restore_request(r.id, item.file_id)?;
                     }
                     // A store whose HEAD does not show restores gets polled with backoff too.
-                    let polls = if item.state == "requested" { item.polls + 1 } else { 0 };
+                    let polls = if item.state == ItemState::Requested {
+                        item.polls + 1
+                    } else {
+                        0
+                    };
                     let requested = item.requested_ms.or(Some(now_ms));
                     update(
-                        "requested",
+                        ItemState::Requested,
                         requested,
                         None,
                         now_ms + backoff_ms(cfg, polls),
@@ -455,7 +485,7 @@ async fn step_item(
                 Err(e) if e.kind == ErrorKind::Transient => retry(&e.to_string()),
                 Err(e) => {
                     p.failed += 1;
-                    update("failed", None, None, 0, None, Some(&e.to_string()))
+                    update(ItemState::Failed, None, None, 0, None, Some(&e.to_string()))
                 }
             }
         }
@@ -517,8 +547,8 @@ async fn save_verified(
 /// Ends a restore whose clips are all in: merge if asked, record, tell people.
 fn finish(cfg: &Config, cat: &Catalog, r: &RestoreRow, now_ms: i64) -> Result<()> {
     let items = cat.restore_items(r.id)?;
-    let done: Vec<&ItemRow> = items.iter().filter(|i| i.state == "done").collect();
-    let failed: Vec<&ItemRow> = items.iter().filter(|i| i.state == "failed").collect();
+    let done: Vec<&ItemRow> = items.iter().filter(|i| i.state == ItemState::Done).collect();
+    let failed: Vec<&ItemRow> = items.iter().filter(|i| i.state == ItemState::Failed).collect();
     let dir = out_dir(cfg, r);
     let mut error = failed.first().map(|i| {
         format!(
@@ -540,12 +570,14 @@ fn finish(cfg: &Config, cat: &Catalog, r: &RestoreRow, now_ms: i64) -> Result<()
     }
     if r.kind == "drill" {
         let ok = failed.is_empty() && !done.is_empty();
-        let record = serde_json::json!({
-            "at_ms": now_ms, "ok": ok, "restore": r.id,
-            "key": items.first().map(|i| i.key.clone()),
-            "error": error,
-        });
-        cat.kv_set(DRILL_KEY, &record.to_string())?;
+        let record = kv::DrillRecord {
+            at_ms: now_ms,
+            error: error.clone(),
+            key: items.first().map(|i| i.key.clone()),
+            ok,
+            restore: r.id,
+        };
+        cat.set_slot(&kv::DRILL, &record)?;
         // The drill proved the bytes; the copy itself is not needed.
         for i in &done {
             if let Some(p) = &i.path {
@@ -554,7 +586,11 @@ fn finish(cfg: &Config, cat: &Catalog, r: &RestoreRow, now_ms: i64) -> Result<()
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
-    let state = if done.is_empty() { "failed" } else { "done" };
+    let state = if done.is_empty() {
+        RestoreStatus::Failed
+    } else {
+        RestoreStatus::Done
+    };
     if cat.finish_restore(r.id, state, error.as_deref(), now_ms)? {
         let what = match &r.camera {
             Some(c) => format!("restore #{} ({c})", r.id),
@@ -572,7 +608,7 @@ fn finish(cfg: &Config, cat: &Catalog, r: &RestoreRow, now_ms: i64) -> Result<()
                 "restore_drill_failed",
                 format!("restore drill FAILED: {}", error.clone().unwrap_or_default()),
             ),
-            (_, "done") => (
+            (_, RestoreStatus::Done) => (
                 "restore_ready",
                 format!(
                     "{what}: {} clip(s) ready in {}{}{}",
@@ -593,9 +629,6 @@ fn finish(cfg: &Config, cat: &Catalog, r: &RestoreRow, now_ms: i64) -> Result<()
     }
     Ok(())
 }
-
-/// Where the last drill's result is kept (JSON).
-pub const DRILL_KEY: &str = "restore.drill";
 
 /// Starts a drill: the smallest of a few random clips old enough to be archived, restored
 /// at the cheapest tier for one day. `None` when nothing is archived yet.
@@ -632,23 +665,22 @@ pub async fn start_drill(cfg: &Config, cat: &Catalog, store: &dyn Backend, now_m
 /// listing of a few HEADs a day.
 pub async fn drill_if_due(cfg: &Config, cat: &Catalog, store: &dyn Backend, now_ms: i64) -> Result<Option<i64>> {
     const DAY_MS: i64 = 86_400_000;
-    const TRY_KEY: &str = "restore.drill_try_ms";
     if cfg.restore.drill_days == 0 {
         return Ok(None);
     }
     let every = cfg.restore.drill_days as i64 * DAY_MS;
-    let last_try: i64 = cat.kv_get(TRY_KEY)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let last_try = cat.slot(&kv::DRILL_TRY_MS)?.unwrap_or(0);
     if now_ms - last_try < every.min(DAY_MS) {
         return Ok(None);
     }
-    cat.kv_set(TRY_KEY, &now_ms.to_string())?;
-    if cat.summary()?.last_drill.is_some_and(|(at, ..)| now_ms - at < every) {
+    cat.set_slot(&kv::DRILL_TRY_MS, &now_ms)?;
+    if cat.slot(&kv::DRILL)?.is_some_and(|d| now_ms - d.at_ms < every) {
         return Ok(None);
     }
     if cat
         .restores(50)?
         .iter()
-        .any(|r| r.kind == "drill" && r.state == "active")
+        .any(|r| r.kind == "drill" && r.state == RestoreStatus::Active)
     {
         return Ok(None);
     }

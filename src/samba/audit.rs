@@ -23,15 +23,15 @@ use crate::catalog::{Catalog, DeletionAttempt};
 
 /// Attempts from one client closer together than this are one burst.
 pub const BURST_GAP_MS: i64 = 10 * 60 * 1000;
-const POS_KEY: &str = "samba.audit.position";
+use crate::catalog::kv::AUDIT_POSITION as POS_KEY;
 /// NT access mask bit for DELETE.
 const DELETE_ACCESS: u64 = 0x10000;
 /// NT access mask bits for writing data: FILE_WRITE_DATA, FILE_APPEND_DATA.
 const WRITE_DATA_ACCESS: u64 = 0x2 | 0x4;
 /// The kv key whose non-empty value is the health problem "the share refused a write".
-pub const WRITE_REFUSED_PROBE: &str = "probe.camera_writes";
+pub use crate::catalog::kv::CAMERA_WRITES_PROBE as WRITE_REFUSED_PROBE;
 /// When the last refused write was seen (ms).
-const WRITE_REFUSED_AT: &str = "samba.write_refused_ms";
+use crate::catalog::kv::WRITE_REFUSED_MS as WRITE_REFUSED_AT;
 /// A refused write stays a problem this long after the last one.
 const WRITE_REFUSED_FOR_MS: i64 = 24 * 3_600_000;
 
@@ -99,25 +99,25 @@ fn record_refused_write(catalog: &Catalog, w: &RefusedWrite) -> Result<()> {
         w.why,
         jiff::Timestamp::from_millisecond(w.at_ms).map(|t| t.to_string()).unwrap_or_default()
     );
-    let last: Option<i64> = catalog.kv_get(WRITE_REFUSED_AT)?.and_then(|v| v.parse().ok());
+    let last = catalog.slot(&WRITE_REFUSED_AT)?;
     if last.is_none_or(|l| w.at_ms - l > BURST_GAP_MS) {
         warn!(client = %w.client, user = %w.user, path = %w.path, "{message}");
         catalog.record_event("share_refused_write", &message)?;
     }
     if last.is_none_or(|l| w.at_ms >= l) {
-        catalog.kv_set(WRITE_REFUSED_AT, &w.at_ms.to_string())?;
-        catalog.kv_set(WRITE_REFUSED_PROBE, &message)?;
+        catalog.set_slot(&WRITE_REFUSED_AT, &w.at_ms)?;
+        catalog.set_slot(&WRITE_REFUSED_PROBE, &message)?;
     }
     Ok(())
 }
 
 /// Clears the problem once a day has passed without a refused write.
 fn expire_refused_write(catalog: &Catalog, now_ms: i64) -> Result<()> {
-    let last: Option<i64> = catalog.kv_get(WRITE_REFUSED_AT)?.and_then(|v| v.parse().ok());
+    let last = catalog.slot(&WRITE_REFUSED_AT)?;
     if last.is_some_and(|l| now_ms - l > WRITE_REFUSED_FOR_MS)
-        && catalog.kv_get(WRITE_REFUSED_PROBE)?.is_some_and(|v| !v.is_empty())
+        && catalog.slot(&WRITE_REFUSED_PROBE)?.is_some_and(|v| !v.is_empty())
     {
-        catalog.kv_set(WRITE_REFUSED_PROBE, "")?;
+        catalog.clear_slot(&WRITE_REFUSED_PROBE)?;
     }
     Ok(())
 }
@@ -197,7 +197,7 @@ impl AuditReader {
             return Ok(0);
         };
         let (mut ino, mut pos) = catalog
-            .kv_get(POS_KEY)?
+            .slot(&POS_KEY)?
             .and_then(|v| {
                 let (i, p) = v.split_once(':')?;
                 Some((i.parse::<u64>().ok()?, p.parse::<u64>().ok()?))
@@ -219,7 +219,7 @@ impl AuditReader {
         let (new_pos, n) = self.read_from(&self.path, pos, catalog)?;
         // Polled every second: an unchanged log must not cost a catalog write each time.
         if (ino, new_pos) != before || n > 0 {
-            catalog.kv_set(POS_KEY, &format!("{ino}:{new_pos}"))?;
+            catalog.set_slot(&POS_KEY, &format!("{ino}:{new_pos}"))?;
         }
         expire_refused_write(catalog, jiff::Timestamp::now().as_millisecond())?;
         Ok(found + n)
@@ -355,12 +355,12 @@ mod tests {
         let s = cat.summary().unwrap();
         assert!(s
             .probes
-            .get(WRITE_REFUSED_PROBE)
+            .get(WRITE_REFUSED_PROBE.name())
             .is_some_and(|m| m.contains("not reaching camvault")));
         assert_eq!(cat.deletion_summary(0).unwrap().total, 0, "not a deletion attempt");
         // A day without another refusal clears the problem.
         expire_refused_write(&cat, now.as_millisecond() + 25 * 3_600_000).unwrap();
-        assert!(!cat.summary().unwrap().probes.contains_key(WRITE_REFUSED_PROBE));
+        assert!(!cat.summary().unwrap().probes.contains_key(WRITE_REFUSED_PROBE.name()));
     }
 
     proptest::proptest! {

@@ -480,7 +480,7 @@ pub fn vfs_module_missing(name: &str) -> bool {
 }
 
 /// The key under which `serve` keeps the share check's verdict for the health rules.
-pub const SHARE_PROBE: &str = "probe.share";
+pub const SHARE_PROBE: &str = crate::catalog::kv::SHARE_PROBE.name();
 
 /// The whole `samba check`, as one verdict: `None` when the share refuses deletes, else
 /// what is wrong. `Err` when it could not be checked at all (no password configured).

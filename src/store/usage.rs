@@ -10,9 +10,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Catalog key of the last usage.
-pub const KV: &str = "store.usage";
-
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BucketUsage {
     /// "GetBucketStat" or "listing".

@@ -506,7 +506,7 @@ pub async fn restore_progress(State(app): State<App>, Path(id): Path<i64>) -> Re
         let items = app.catalog.restore_items(id)?;
         let mut states = std::collections::BTreeMap::<String, u64>::new();
         for i in &items {
-            *states.entry(i.state.clone()).or_default() += 1;
+            *states.entry(i.state.as_str().to_string()).or_default() += 1;
         }
         let merged = restore::out_dir(&cfg, &r).join("merged.mp4").is_file();
         let day = match r.camera.as_deref() {
