@@ -759,13 +759,40 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Camera {
     /// Display name and key component; default the MAC in lower case.
     pub name: String,
     /// IANA zone the camera's clock runs in; default `capture.timezone`, then the host's.
     pub timezone: String,
+    /// The camera's IP on the LAN (or `IP:port`): with a miIO token, `serve` polls its
+    /// SD card and NAS sync state (src/miio, docs/cameras.md). Empty = not polled.
+    pub address: String,
+    /// The camera's miIO token (32 hex digits); prefer `miio_token_file` (mode 0600) or
+    /// `$CAMVAULT_MIIO_TOKEN_<MAC>`. Never logged.
+    pub miio_token: Secret,
+    pub miio_token_file: PathBuf,
+    /// Seconds between two polls of the camera.
+    pub miio_poll_secs: u64,
+    /// The MIoT memory-card service of this model: siid, then the piids of status, total,
+    /// free and used space.
+    pub miio_sd: Vec<u32>,
+}
+
+impl Default for Camera {
+    fn default() -> Self {
+        Camera {
+            name: String::new(),
+            timezone: String::new(),
+            address: String::new(),
+            miio_token: Secret::default(),
+            miio_token_file: PathBuf::new(),
+            miio_poll_secs: 300,
+            // isa.camera.hlc7's MIoT spec (docs/cameras.md [S12]).
+            miio_sd: vec![4, 1, 2, 3, 4],
+        }
+    }
 }
 
 /// A byte count written as an integer or a string such as `"50 GiB"`, `"2MB"`, `"0"`.
@@ -1139,6 +1166,8 @@ impl Config {
                 );
             }
         }
+        // Address, token and memory-card ids of the cameras polled over miIO.
+        crate::miio::camera::validate(self)?;
         Ok(())
     }
 
@@ -1230,7 +1259,7 @@ impl Config {
         self.source.parent().map(Path::to_path_buf).unwrap_or_default()
     }
 
-    fn resolve(&self, p: &Path) -> PathBuf {
+    pub fn resolve(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
             p.to_path_buf()
         } else {
@@ -1310,6 +1339,7 @@ impl Config {
             || !self.store.s3.session_token.0.is_empty()
             // Robot and push URLs carry their access keys.
             || !self.alerts.channel.is_empty()
+            || self.cameras.values().any(|c| !c.miio_token.0.is_empty())
     }
 
     /// The camera user's password: config, then `password_file`, then `$CAMVAULT_SAMBA_PASSWORD`.

@@ -27,6 +27,7 @@ pub mod keys;
 pub mod ledger;
 pub mod manifest;
 pub mod metrics;
+pub mod miio;
 pub mod modes;
 pub mod recordings;
 pub mod report;
