@@ -22,6 +22,9 @@ pub const RULES: &[&str] = &[
     "restore_expiring",
     "restore_drill",
     "resources",
+    "sd_card",
+    "nas_sync",
+    "camera_unreachable",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,6 +151,15 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
         }
     }
     for (probe, what) in &s.probes {
+        // The cameras' own state over miIO: one verdict per camera and rule.
+        if let Some((rule, camera)) = crate::miio::poll::rule_of(probe) {
+            out.push(Problem {
+                rule,
+                subject: camera,
+                message: what.clone(),
+            });
+            continue;
+        }
         let rule = match probe.as_str() {
             "probe.lifecycle" => "lifecycle",
             "probe.bucket" => "bucket_drift",

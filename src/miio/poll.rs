@@ -142,3 +142,50 @@ fn describe_old(old: &Option<String>) -> &'static str {
         _ => "miIO",
     }
 }
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct CameraLabel {
+    camera: String,
+}
+
+/// The cameras' SD card and NAS sync gauges, from the latest readings.
+pub fn register_metrics(r: &mut prometheus_client::registry::Registry, cat: &Catalog, now_ms: i64) {
+    use prometheus_client::metrics::{family::Family, gauge::Gauge};
+    let readings = readings(cat);
+    if readings.is_empty() {
+        return;
+    }
+    let fam = || Family::<CameraLabel, Gauge>::default();
+    let (up, age, sd_status, sd_total, sd_free, sd_used) = (fam(), fam(), fam(), fam(), fam(), fam());
+    let (nas_state, nas_error, nas_interval, nas_last) = (fam(), fam(), fam(), fam());
+    for (id, rd) in &readings {
+        let l = CameraLabel { camera: id.clone() };
+        up.get_or_create(&l).set(rd.error.is_none() as i64);
+        age.get_or_create(&l).set((now_ms - rd.at_ms).max(0) / 1000);
+        if let Some(s) = &rd.sd {
+            for (fam, v) in [(&sd_status, s.status), (&sd_total, s.total), (&sd_free, s.free), (&sd_used, s.used)] {
+                if let Some(v) = v {
+                    fam.get_or_create(&l).set(v);
+                }
+            }
+        }
+        if let Some(n) = &rd.nas {
+            nas_state.get_or_create(&l).set(n.state);
+            nas_error.get_or_create(&l).set(n.error_code);
+            nas_interval.get_or_create(&l).set(n.sync_interval_secs);
+            if let Some(t) = n.last_sync {
+                nas_last.get_or_create(&l).set(t);
+            }
+        }
+    }
+    r.register("camvault_camera_miio_up", "1 when the camera answered its last miIO poll, 0 when it did not (unreachable or wrong token)", up);
+    r.register("camvault_camera_miio_poll_age_seconds", "Seconds since the camera's last miIO poll", age);
+    r.register("camvault_camera_sd_status", "The camera's memory-card status (MIoT: 0 normal, 1 no card, 2 no space, 3 not working, 4 formatting, 5 ejected)", sd_status);
+    r.register("camvault_camera_sd_total", "The camera's memory-card size, in the camera's unit (MB on documented models)", sd_total);
+    r.register("camvault_camera_sd_free", "The camera's free memory-card space, in the camera's unit", sd_free);
+    r.register("camvault_camera_sd_used", "The camera's used memory-card space, in the camera's unit", sd_used);
+    r.register("camvault_camera_nas_state", "The camera's NAS sync state (python-miio NASState: 2 off, 3 on)", nas_state);
+    r.register("camvault_camera_nas_error_code", "The error code of the camera's NAS sync (0 = none)", nas_error);
+    r.register("camvault_camera_nas_sync_interval_seconds", "The camera's NAS sync interval (300 realtime, 3600 hourly, 86400 daily)", nas_interval);
+    r.register("camvault_camera_nas_last_sync_timestamp_seconds", "When the camera last synced to the NAS, as it reports (Unix seconds)", nas_last);
+}
