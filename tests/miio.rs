@@ -36,11 +36,15 @@ impl Sim {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         let port = line
             .trim()
             .strip_prefix("PORT ")
-            .unwrap_or_else(|| panic!("the simulator did not start (python-miio installed? .ci/run installs it): {line:?}"))
+            .unwrap_or_else(|| {
+                panic!("the simulator did not start (python-miio installed? .ci/run installs it): {line:?}")
+            })
             .parse()
             .unwrap();
         Sim { child, port, log }
@@ -82,8 +86,14 @@ fn probe(env: &Env) -> (Option<i32>, serde_json::Value, String) {
     let out = env.run(&["camera", "probe", "door", "--json"]);
     let text = format!("{}{}", stdout(&out), stderr(&out));
     let v = serde_json::from_str(&stdout(&out)).unwrap_or(serde_json::Value::Null);
-    assert!(!text.contains(TOKEN) && !text.contains(OTHER), "the token never shows: {text}");
-    assert!(!text.contains("share-pass-must-not-leak"), "nor the share's password: {text}");
+    assert!(
+        !text.contains(TOKEN) && !text.contains(OTHER),
+        "the token never shows: {text}"
+    );
+    assert!(
+        !text.contains("share-pass-must-not-leak"),
+        "nor the share's password: {text}"
+    );
     (out.status.code(), v, text)
 }
 
@@ -98,15 +108,28 @@ fn reads_sd_card_and_nas_sync_from_python_miio() {
     assert_eq!(v["nas"]["sync_interval_secs"], 300);
     assert_eq!(v["nas"]["retention_secs"], 604800);
     assert_eq!(v["nas"]["last_sync"], 1764000000);
-    assert_eq!(v["nas"]["share_addr"], "127.0.0.1", "the byte-reversed address decoded: {v:#}");
+    assert_eq!(
+        v["nas"]["share_addr"], "127.0.0.1",
+        "the byte-reversed address decoded: {v:#}"
+    );
     assert_eq!(v["sd"]["status_text"], "normal");
-    assert_eq!((v["sd"]["total"].as_i64(), v["sd"]["free"].as_i64(), v["sd"]["used"].as_i64()), (Some(30517), Some(12000), Some(18517)));
+    assert_eq!(
+        (
+            v["sd"]["total"].as_i64(),
+            v["sd"]["free"].as_i64(),
+            v["sd"]["used"].as_i64()
+        ),
+        (Some(30517), Some(12000), Some(18517))
+    );
     // What the device saw: our requests carry its id, a stamp from its clock, fresh ids.
     let reqs = sim.requests();
     assert_eq!(reqs.len(), 2, "{reqs:?}");
     assert_eq!(reqs[0]["method"], "nas_get_config");
     assert_eq!(reqs[1]["method"], "get_properties");
-    assert_eq!(reqs[1]["params"][0], serde_json::json!({"did": "status", "siid": 4, "piid": 1}));
+    assert_eq!(
+        reqs[1]["params"][0],
+        serde_json::json!({"did": "status", "siid": 4, "piid": 1})
+    );
     for r in &reqs {
         assert_eq!(r["device_id"], 0x0A0B0C0D);
         assert!((r["ts"].as_i64().unwrap() - now_unix()).abs() < 30, "{r}");
@@ -122,19 +145,30 @@ fn a_wrong_token_is_a_clear_error_naming_the_camera() {
     let (code, v, text) = probe(&env);
     assert_eq!(code, Some(1), "{text}");
     let err = v["error"].as_str().unwrap_or_else(|| panic!("{text}"));
-    assert!(err.contains("camera door") && err.contains("token is most likely wrong"), "{err}");
+    assert!(
+        err.contains("camera door") && err.contains("token is most likely wrong"),
+        "{err}"
+    );
     assert!(sim.requests().is_empty(), "the device accepted nothing");
     assert!(t0.elapsed() < Duration::from_secs(20), "bounded: {:?}", t0.elapsed());
     // A token that is not 32 hex digits is refused before anything is sent, naming the key.
     std::fs::write(env.root().join("door.token"), "not-a-token").unwrap();
     let out = env.run(&["camera", "probe", "door"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains(&format!("cameras.{MAC}")) && stderr(&out).contains("32 hex digits"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("cameras.{MAC}")) && stderr(&out).contains("32 hex digits"),
+        "{}",
+        stderr(&out)
+    );
     // A token file others can read is refused too.
     std::fs::write(env.root().join("door.token"), TOKEN).unwrap();
     std::fs::set_permissions(env.root().join("door.token"), std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = env.run(&["camera", "probe", "door"]);
-    assert!(!out.status.success() && stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+    assert!(
+        !out.status.success() && stderr(&out).contains("chmod 600"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!stderr(&out).contains(TOKEN));
 }
 
@@ -147,8 +181,14 @@ fn a_silent_camera_times_out_with_bounded_retries() {
     let took = t0.elapsed();
     assert_eq!(code, Some(1), "{text}");
     let err = v["error"].as_str().unwrap();
-    assert!(err.contains("no answer to the miIO hello") && err.contains("3 tries"), "{err}");
-    assert!(took >= Duration::from_secs(8) && took < Duration::from_secs(20), "3 attempts of 3 s: {took:?}");
+    assert!(
+        err.contains("no answer to the miIO hello") && err.contains("3 tries"),
+        "{err}"
+    );
+    assert!(
+        took >= Duration::from_secs(8) && took < Duration::from_secs(20),
+        "3 attempts of 3 s: {took:?}"
+    );
 }
 
 #[test]
@@ -163,7 +203,11 @@ fn damaged_replayed_and_late_replies_are_ignored() {
         assert_eq!(v["nas"]["state_text"], "on", "{mode}: {v:#}");
         assert_eq!(v["nas"]["error_code"], 0, "{mode}: {v:#}");
         assert_eq!(v["sd"]["status_text"], "normal", "{mode}: {v:#}");
-        assert_eq!(sim.requests().len(), 2, "{mode}: answered at the first attempt, no retry needed");
+        assert_eq!(
+            sim.requests().len(),
+            2,
+            "{mode}: answered at the first attempt, no retry needed"
+        );
     }
 }
 
@@ -181,10 +225,21 @@ fn serve_polls_into_status_health_and_metrics() {
     assert_eq!(d["sd"]["status_text"], "no space left", "{d:#}");
     let problems = s["health"]["problems"].as_array().unwrap();
     let rules: Vec<&str> = problems.iter().map(|p| p["rule"].as_str().unwrap()).collect();
-    assert!(rules.contains(&"sd_card") && rules.contains(&"nas_sync"), "{problems:?}");
-    assert!(problems.iter().any(|p| p["message"].as_str().unwrap().contains("NAS sync error 5")), "{problems:?}");
+    assert!(
+        rules.contains(&"sd_card") && rules.contains(&"nas_sync"),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["message"].as_str().unwrap().contains("NAS sync error 5")),
+        "{problems:?}"
+    );
     let human = env.ok(&["status"]);
-    assert!(human.contains("device  door") && human.contains("SD card no space left"), "{human}");
+    assert!(
+        human.contains("device  door") && human.contains("SD card no space left"),
+        "{human}"
+    );
 
     // The metrics, rendered from the same catalog.
     let cfg = camvault::config::Config::load(&env.config()).unwrap();
@@ -198,6 +253,9 @@ fn serve_polls_into_status_health_and_metrics() {
     let _ = Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
     let _ = serve.wait();
     let log = std::fs::read_to_string(env.serve_log()).unwrap();
-    assert!(!log.contains(TOKEN) && !log.contains("share-pass-must-not-leak"), "{log}");
+    assert!(
+        !log.contains(TOKEN) && !log.contains("share-pass-must-not-leak"),
+        "{log}"
+    );
     assert!(log.contains("reports its SD card full"), "{log}");
 }

@@ -34,5 +34,9 @@ pub fn probe(cfg: &Config, which: &str, json: bool) -> Result<ExitCode> {
             println!("PROBLEM {p}");
         }
     }
-    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -255,7 +255,11 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
         }));
     }
     // The cameras' SD card and NAS sync over miIO (cameras with an address and a token).
-    daemons.push(tokio::spawn(crate::miio::poll::run(cfg.clone(), p.catalog.clone(), stop.clone())));
+    daemons.push(tokio::spawn(crate::miio::poll::run(
+        cfg.clone(),
+        p.catalog.clone(),
+        stop.clone(),
+    )));
     if cfg.samba.manage || cfg.samba_password().ok().flatten().is_some() {
         // The share must keep refusing deletes: prove it hourly, as `samba check` does.
         let (cfg, cat, stop) = (cfg.clone(), p.catalog.clone(), stop.clone());

@@ -52,8 +52,9 @@ pub fn targets(cfg: &Config) -> Result<Vec<Target>> {
     for (key, cam) in &cfg.cameras {
         let Some(mac) = normalize_mac(key) else { continue };
         let env = token_env(&mac);
-        let has_token =
-            !cam.miio_token.0.is_empty() || !cam.miio_token_file.as_os_str().is_empty() || std::env::var_os(&env).is_some();
+        let has_token = !cam.miio_token.0.is_empty()
+            || !cam.miio_token_file.as_os_str().is_empty()
+            || std::env::var_os(&env).is_some();
         if cam.address.is_empty() {
             if !cam.miio_token.0.is_empty() || !cam.miio_token_file.as_os_str().is_empty() {
                 bail!("`cameras.{key}` has a miIO token but no `address`: set `cameras.{key}.address` to the camera's IP on the LAN (the Mi Home app shows it under the camera's network info)");
@@ -74,7 +75,8 @@ fn target(cfg: &Config, key: &str, mac: &str, cam: &crate::config::Camera) -> Re
         cam.miio_token.0.clone()
     } else if !cam.miio_token_file.as_os_str().is_empty() {
         let p = cfg.resolve(&cam.miio_token_file);
-        let meta = std::fs::metadata(&p).with_context(|| format!("cannot read `cameras.{key}.miio_token_file` {}", p.display()))?;
+        let meta = std::fs::metadata(&p)
+            .with_context(|| format!("cannot read `cameras.{key}.miio_token_file` {}", p.display()))?;
         if meta.permissions().mode() & 0o077 != 0 {
             bail!(
                 "`cameras.{key}.miio_token_file` {} is readable by others (mode {:o}): the token controls the camera; chmod 600 it",
@@ -82,7 +84,8 @@ fn target(cfg: &Config, key: &str, mac: &str, cam: &crate::config::Camera) -> Re
                 meta.permissions().mode() & 0o777
             );
         }
-        std::fs::read_to_string(&p).with_context(|| format!("cannot read `cameras.{key}.miio_token_file` {}", p.display()))?
+        std::fs::read_to_string(&p)
+            .with_context(|| format!("cannot read `cameras.{key}.miio_token_file` {}", p.display()))?
     } else {
         std::env::var(token_env(mac)).unwrap_or_default()
     };
@@ -121,7 +124,10 @@ pub fn validate(cfg: &Config) -> Result<()> {
             bail!("`cameras.{key}.miio_sd` must be 5 numbers: the memory-card service's siid, then the piids of status, total, free and used space (default [4, 1, 2, 3, 4])");
         }
         if cam.miio_poll_secs < 10 {
-            bail!("`cameras.{key}.miio_poll_secs` = {}: poll at most every 10 s (default 300)", cam.miio_poll_secs);
+            bail!(
+                "`cameras.{key}.miio_poll_secs` = {}: poll at most every 10 s (default 300)",
+                cam.miio_poll_secs
+            );
         }
     }
     Ok(())
@@ -318,7 +324,9 @@ pub fn parse_sd(v: &Value, ids: &[u32; 5]) -> SdCard {
 pub fn problems(r: &Reading) -> [Option<String>; 3] {
     let id = &r.camera;
     let reach = r.error.as_ref().map(|e| {
-        format!("{e}; the SD card and NAS sync of camera {id} are not monitored meanwhile (`camvault camera probe {id}`)")
+        format!(
+            "{e}; the SD card and NAS sync of camera {id} are not monitored meanwhile (`camvault camera probe {id}`)"
+        )
     });
     let sd = r.sd.as_ref().and_then(|s| {
         let full = s.total.is_some_and(|t| t > 0) && s.free == Some(0);
@@ -403,7 +411,10 @@ mod tests {
             "share": {"type": 1, "group": "WORKGROUP", "name": "CAMVAULT", "addr": 167880896u32,
                       "dir": "camera", "user": "camera", "pass": "hunter2"}});
         let n = parse_nas(&v).unwrap();
-        assert_eq!((n.state_text.as_str(), n.sync_interval_secs, n.retention_secs), ("on", 300, 604800));
+        assert_eq!(
+            (n.state_text.as_str(), n.sync_interval_secs, n.retention_secs),
+            ("on", 300, 604800)
+        );
         assert_eq!(n.share_addr, "192.168.1.10");
         assert!(!format!("{n:?}").contains("hunter2"));
         assert!(!serde_json::to_string(&n).unwrap().contains("hunter2"));
@@ -421,7 +432,10 @@ mod tests {
             {"did": "used", "siid": 4, "piid": 4, "code": 0, "value": 30000},
         ]);
         let s = parse_sd(&v, &ids);
-        assert_eq!((s.status, s.total, s.free, s.used), (Some(2), Some(30000), None, Some(30000)));
+        assert_eq!(
+            (s.status, s.total, s.free, s.used),
+            (Some(2), Some(30000), None, Some(30000))
+        );
         let mut r = Reading {
             camera: "door".into(),
             sd: Some(s),

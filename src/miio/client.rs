@@ -109,7 +109,12 @@ impl Client {
             let req = json!({"id": id, "method": method, "params": params});
             let elapsed = at.elapsed().as_secs() as u32;
             // The device's clock as it answered the hello, moved on by the time since.
-            let p = packet::encode(&self.token, device_id, stamp.wrapping_add(elapsed + 1), req.to_string().as_bytes());
+            let p = packet::encode(
+                &self.token,
+                device_id,
+                stamp.wrapping_add(elapsed + 1),
+                req.to_string().as_bytes(),
+            );
             sock.send(&p).await.map_err(io)?;
             let deadline = Instant::now() + self.timeout;
             while let Some(buf) = recv_until(&sock, deadline).await.map_err(io)? {
@@ -141,7 +146,9 @@ impl Client {
         let addr = self.addr;
         let t0 = Instant::now();
         for _ in 0..ATTEMPTS {
-            sock.send(&packet::hello()).await.map_err(|source| MiioError::Io { addr, source })?;
+            sock.send(&packet::hello())
+                .await
+                .map_err(|source| MiioError::Io { addr, source })?;
             let deadline = Instant::now() + self.timeout;
             while let Some(buf) = recv_until(sock, deadline)
                 .await
@@ -181,7 +188,9 @@ impl Client {
         let v: Value = serde_json::from_slice(&json).map_err(|e| format!("a reply that is not JSON ({e})"))?;
         match v.get("id").and_then(Value::as_u64) {
             Some(id) if ids.contains(&(id as u32)) => Ok(v),
-            Some(id) => Err(format!("a reply to message {id}, not to this request (late or replayed)")),
+            Some(id) => Err(format!(
+                "a reply to message {id}, not to this request (late or replayed)"
+            )),
             None => Err("a reply without an id".into()),
         }
     }

@@ -45,7 +45,11 @@ impl Token {
             return Err(format!(
                 "a miIO token is 32 hex digits (16 bytes); this one has {} characters{}",
                 t.len(),
-                if t.bytes().all(|b| b.is_ascii_hexdigit()) { "" } else { ", not all hex digits" }
+                if t.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    ""
+                } else {
+                    ", not all hex digits"
+                }
             ));
         }
         let mut out = [0u8; 16];
@@ -188,7 +192,10 @@ mod tests {
         assert_eq!(&p[..2], &[0x21, 0x31]);
         let (h, back) = decode(&t, &p).unwrap();
         assert_eq!(back, json);
-        assert_eq!((h.device_id, h.stamp, h.length as usize), (0x0102_0304, 0x5f00_0001, p.len()));
+        assert_eq!(
+            (h.device_id, h.stamp, h.length as usize),
+            (0x0102_0304, 0x5f00_0001, p.len())
+        );
     }
 
     #[test]
@@ -197,7 +204,12 @@ mod tests {
         // {"id": 1, "method": "miIO.info", "params": []} (json.dumps spacing), device id
         // 01020304, stamp 1700000000, token 00112233445566778899aabbccddeeff.
         let want = "2131005000000000010203046553f100ee19d501f35c2285cab89231138f28c12a36b2b7afa85bd6a9f1ed82b485a3d6c2c13a12855c97fc9a0bd7be55469c61b5393611ac2c922588d969ad8c226bde";
-        let got = encode(&token(), 0x0102_0304, 1_700_000_000, br#"{"id": 1, "method": "miIO.info", "params": []}"#);
+        let got = encode(
+            &token(),
+            0x0102_0304,
+            1_700_000_000,
+            br#"{"id": 1, "method": "miIO.info", "params": []}"#,
+        );
         assert_eq!(hex(&got), want);
     }
 

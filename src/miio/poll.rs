@@ -120,7 +120,11 @@ pub async fn run(cfg: Config, cat: Arc<Catalog>, stop: CancellationToken) {
                 warn!("recording camera {}'s state: {e:#}", t.id);
             }
             // Unreachable: wait longer each time, up to an hour.
-            failures[i] = if r.error.is_some() { failures[i].saturating_add(1) } else { 0 };
+            failures[i] = if r.error.is_some() {
+                failures[i].saturating_add(1)
+            } else {
+                0
+            };
             let wait = t
                 .poll
                 .saturating_mul(1 << failures[i].min(6))
@@ -163,7 +167,12 @@ pub fn register_metrics(r: &mut prometheus_client::registry::Registry, cat: &Cat
         up.get_or_create(&l).set(rd.error.is_none() as i64);
         age.get_or_create(&l).set((now_ms - rd.at_ms).max(0) / 1000);
         if let Some(s) = &rd.sd {
-            for (fam, v) in [(&sd_status, s.status), (&sd_total, s.total), (&sd_free, s.free), (&sd_used, s.used)] {
+            for (fam, v) in [
+                (&sd_status, s.status),
+                (&sd_total, s.total),
+                (&sd_free, s.free),
+                (&sd_used, s.used),
+            ] {
                 if let Some(v) = v {
                     fam.get_or_create(&l).set(v);
                 }
@@ -178,14 +187,50 @@ pub fn register_metrics(r: &mut prometheus_client::registry::Registry, cat: &Cat
             }
         }
     }
-    r.register("camvault_camera_miio_up", "1 when the camera answered its last miIO poll, 0 when it did not (unreachable or wrong token)", up);
-    r.register("camvault_camera_miio_poll_age_seconds", "Seconds since the camera's last miIO poll", age);
+    r.register(
+        "camvault_camera_miio_up",
+        "1 when the camera answered its last miIO poll, 0 when it did not (unreachable or wrong token)",
+        up,
+    );
+    r.register(
+        "camvault_camera_miio_poll_age_seconds",
+        "Seconds since the camera's last miIO poll",
+        age,
+    );
     r.register("camvault_camera_sd_status", "The camera's memory-card status (MIoT: 0 normal, 1 no card, 2 no space, 3 not working, 4 formatting, 5 ejected)", sd_status);
-    r.register("camvault_camera_sd_total", "The camera's memory-card size, in the camera's unit (MB on documented models)", sd_total);
-    r.register("camvault_camera_sd_free", "The camera's free memory-card space, in the camera's unit", sd_free);
-    r.register("camvault_camera_sd_used", "The camera's used memory-card space, in the camera's unit", sd_used);
-    r.register("camvault_camera_nas_state", "The camera's NAS sync state (python-miio NASState: 2 off, 3 on)", nas_state);
-    r.register("camvault_camera_nas_error_code", "The error code of the camera's NAS sync (0 = none)", nas_error);
-    r.register("camvault_camera_nas_sync_interval_seconds", "The camera's NAS sync interval (300 realtime, 3600 hourly, 86400 daily)", nas_interval);
-    r.register("camvault_camera_nas_last_sync_timestamp_seconds", "When the camera last synced to the NAS, as it reports (Unix seconds)", nas_last);
+    r.register(
+        "camvault_camera_sd_total",
+        "The camera's memory-card size, in the camera's unit (MB on documented models)",
+        sd_total,
+    );
+    r.register(
+        "camvault_camera_sd_free",
+        "The camera's free memory-card space, in the camera's unit",
+        sd_free,
+    );
+    r.register(
+        "camvault_camera_sd_used",
+        "The camera's used memory-card space, in the camera's unit",
+        sd_used,
+    );
+    r.register(
+        "camvault_camera_nas_state",
+        "The camera's NAS sync state (python-miio NASState: 2 off, 3 on)",
+        nas_state,
+    );
+    r.register(
+        "camvault_camera_nas_error_code",
+        "The error code of the camera's NAS sync (0 = none)",
+        nas_error,
+    );
+    r.register(
+        "camvault_camera_nas_sync_interval_seconds",
+        "The camera's NAS sync interval (300 realtime, 3600 hourly, 86400 daily)",
+        nas_interval,
+    );
+    r.register(
+        "camvault_camera_nas_last_sync_timestamp_seconds",
+        "When the camera last synced to the NAS, as it reports (Unix seconds)",
+        nas_last,
+    );
 }

@@ -328,10 +328,16 @@ fn setup_probe(cfg: &Config, client: &Client, findings: &mut Vec<Finding>) -> Re
     ))?;
     let steps = [
         // smbclient reports a failed mkdir as "NT_STATUS_… making remote directory \\<dir>".
-        ("create a folder", !out.contains(&format!("making remote directory \\{dir}"))),
+        (
+            "create a folder",
+            !out.contains(&format!("making remote directory \\{dir}")),
+        ),
         ("write a file", out.contains("putting file")),
         // The listing's lines start with the names; only the final one may be there.
-        ("rename a file", listed_name(&out, "00_clip.mp4") && !listed_name(&out, "00_clip.mp4.tmp")),
+        (
+            "rename a file",
+            listed_name(&out, "00_clip.mp4") && !listed_name(&out, "00_clip.mp4.tmp"),
+        ),
     ];
     let failed: Vec<&str> = steps.iter().filter(|(_, ok)| !ok).map(|(w, _)| *w).collect();
     findings.push(Finding {
@@ -347,7 +353,9 @@ fn setup_probe(cfg: &Config, client: &Client, findings: &mut Vec<Finding>) -> Re
         },
     });
     // Clean up what this check made, if worm still allows it (it does within the grace).
-    let out = client.run(&format!("del {dir}\\00_clip.mp4; del {dir}\\00_clip.mp4.tmp; rmdir {dir}"))?;
+    let out = client.run(&format!(
+        "del {dir}\\00_clip.mp4; del {dir}\\00_clip.mp4.tmp; rmdir {dir}"
+    ))?;
     let gone = client.run(&format!("ls {dir}"))?;
     if !gone.contains("NT_STATUS_OBJECT_NAME_NOT_FOUND") && !gone.contains("NT_STATUS_NO_SUCH_FILE") {
         findings.push(Finding {
