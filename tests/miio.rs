@@ -258,4 +258,22 @@ fn serve_polls_into_status_health_and_metrics() {
         "{log}"
     );
     assert!(log.contains("reports its SD card full"), "{log}");
+
+    // A token file others can read: serve runs on, and says monitoring is off, in health.
+    std::fs::set_permissions(env.root().join("door.token"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut serve = env.serve();
+    let s = env.wait_status(Duration::from_secs(30), |s| {
+        s["health"]["problems"].as_array().is_some_and(|p| {
+            p.iter()
+                .any(|p| p["message"].as_str().unwrap_or("").contains("chmod 600"))
+        })
+    });
+    let p = s["health"]["problems"].as_array().unwrap();
+    assert!(
+        p.iter().any(|p| p["rule"] == "camera_unreachable"
+            && p["message"].as_str().unwrap().contains("monitoring over miIO is off")),
+        "{p:?}"
+    );
+    let _ = Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
+    let _ = serve.wait();
 }

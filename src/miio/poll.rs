@@ -65,7 +65,7 @@ fn forget_others(cat: &Catalog, keep: &[Target]) -> Result<()> {
     }
     for (probe, _) in cat.summary()?.probes {
         if let Some((_, id)) = rule_of(&probe) {
-            if !keep.iter().any(|t| t.id == id) {
+            if id != "config" && !keep.iter().any(|t| t.id == id) {
                 cat.kv_set(&probe, "")?;
             }
         }
@@ -75,13 +75,23 @@ fn forget_others(cat: &Catalog, keep: &[Target]) -> Result<()> {
 
 /// Polls every camera with an address and a token until `stop`. Started by `serve`.
 pub async fn run(cfg: Config, cat: Arc<Catalog>, stop: CancellationToken) {
+    // A token file that cannot be read, or readable by others, is a health problem too:
+    // otherwise monitoring would be off without anyone seeing it.
+    let config_probe = format!("{}config", PROBES[2].0);
     let targets = match camera::targets(&cfg) {
         Ok(t) => t,
         Err(e) => {
-            warn!("camera monitoring over miIO is off: {e:#}");
+            let msg = format!("camera monitoring over miIO is off: {e:#}");
+            warn!("{msg}");
+            if let Err(e) = cat.kv_set(&config_probe, &msg) {
+                warn!("recording it: {e:#}");
+            }
             return;
         }
     };
+    if let Err(e) = cat.kv_set(&config_probe, "") {
+        warn!("camera monitoring: {e:#}");
+    }
     if let Err(e) = forget_others(&cat, &targets) {
         warn!("camera monitoring: {e:#}");
     }
