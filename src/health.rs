@@ -22,6 +22,9 @@ pub const RULES: &[&str] = &[
     "restore_expiring",
     "restore_drill",
     "resources",
+    "sd_card",
+    "nas_sync",
+    "camera_unreachable",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,6 +152,15 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
     }
     for (probe, what) in &s.probes {
         use crate::catalog::kv;
+        // The cameras' own state over miIO: one verdict per camera and rule.
+        if let Some((rule, camera)) = crate::miio::poll::rule_of(probe) {
+            out.push(Problem {
+                rule,
+                subject: camera,
+                message: what.clone(),
+            });
+            continue;
+        }
         let rule = match probe.as_str() {
             p if p == kv::LIFECYCLE_PROBE.name() => "lifecycle",
             p if p == kv::BUCKET_PROBE.name() => "bucket_drift",

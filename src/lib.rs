@@ -28,6 +28,7 @@ pub mod ledger;
 pub mod manifest;
 pub mod media;
 pub mod metrics;
+pub mod miio;
 pub mod modes;
 pub mod recordings;
 pub mod report;

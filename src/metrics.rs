@@ -164,6 +164,7 @@ pub fn render(cfg: &Config, cat: &Catalog, pm: &PipelineMetrics, now_ms: i64) ->
             bytes,
         );
     }
+    crate::miio::poll::register_metrics(&mut r, cat, now_ms);
     let class_files = Family::<ClassLabel, Gauge>::default();
     let class_bytes = Family::<ClassLabel, Gauge>::default();
     for (class, n, b) in cat.stored_by_class()? {

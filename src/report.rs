@@ -91,6 +91,8 @@ pub fn status_json(cfg: &Config, cat: &Catalog, now: i64) -> Result<serde_json::
             "classes": u.classes.iter().map(|(c, (n, b))| (c.clone(), json!({"objects": n, "bytes": b}))).collect::<serde_json::Map<_, _>>(),
         });
     }
+    // The cameras' SD card and NAS sync, as `serve` last read them over miIO.
+    out["camera_devices"] = json!(crate::miio::poll::readings(cat).into_values().collect::<Vec<_>>());
     out["health"] = json!({
         "ok": problems.is_empty(),
         "problems": problems.iter().map(|p| json!({"rule": p.rule, "message": p.message})).collect::<Vec<_>>(),

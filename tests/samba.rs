@@ -309,6 +309,21 @@ fn camera_over_smb1_everything_captured_once_and_deletes_refused() {
         !stdout(&out).contains(PASS) && !stderr(&out).contains(PASS),
         "the password never shows"
     );
+    // What the Mi Home app has the camera do during setup, and the camera when it records.
+    for step in [
+        "lists the server's shares over SMB1 and sees [camera]",
+        "lists the share's folder",
+        "creates a folder, writes a file and renames it",
+    ] {
+        assert!(stdout(&out).contains(step), "{step}: {}", stdout(&out));
+    }
+    // It cleaned up after itself (within the grace, worm allows it).
+    let left: Vec<_> = std::fs::read_dir(env.inbox().join(".camvault"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("setup-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     let s = env.status();
     assert_eq!(s["files"]["total"], n + 1, "the check's probe is not a recording");
 }
@@ -384,7 +399,7 @@ fn check_fails_without_worm_and_on_the_chmod_773_setup() {
     if !prerequisites() {
         return;
     }
-    for variant in ["no-worm", "chmod-773"] {
+    for variant in ["no-worm", "chmod-773", "read-only"] {
         let port = free_port();
         let env = Env::new(1, &format!(
             "samba.port = {port}\nsamba.camera_user = \"{USER}\"\nsamba.config_file = \"smb.conf\"\nsamba.running_config = \"smb.conf\"\nsamba.password_file = \"camera.pw\""
@@ -396,6 +411,9 @@ fn check_fails_without_worm_and_on_the_chmod_773_setup() {
         }
         let share_opts = if variant == "no-worm" {
             "force user = root\n   vfs objects = full_audit".to_string()
+        } else if variant == "read-only" {
+            // Protected, but the camera can write nothing: the setup steps must say so.
+            "read only = yes\n   vfs objects = full_audit worm\n   worm:grace_period = 2".to_string()
         } else {
             // The user's current setup: a share root at 773 and nothing else.
             use std::os::unix::fs::PermissionsExt;
@@ -427,6 +445,13 @@ fn check_fails_without_worm_and_on_the_chmod_773_setup() {
             stderr(&out)
         );
         let text = stdout(&out);
+        if variant == "read-only" {
+            assert!(
+                text.contains("FAIL  the camera user cannot create a folder, write a file, rename a file"),
+                "{variant}: {text}"
+            );
+            continue;
+        }
         assert!(text.contains("no vfs_worm"), "{variant}: {text}");
         assert!(
             text.contains("PROTECTION OFF"),
@@ -479,6 +504,13 @@ fn samba_config_is_accepted_by_testparm() {
         let parsed = stdout(&out);
         assert!(
             parsed.contains("vfs objects = full_audit worm") && parsed.contains("server min protocol = NT1"),
+            "{parsed}"
+        );
+        // NetBIOS on (the default): the session service port 139 beside 445, which is
+        // Samba's own default (testparm -s leaves defaults out).
+        assert!(text.contains("smb ports = 445 139"), "{text}");
+        assert!(
+            !parsed.contains("smb ports") || parsed.contains("smb ports = 445 139"),
             "{parsed}"
         );
     }

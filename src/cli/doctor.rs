@@ -106,6 +106,12 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
             }
         }
     }
+    // The cameras polled over miIO: address, token (file mode 0600), memory-card ids.
+    match crate::miio::camera::targets(&cfg) {
+        Ok(t) if !t.is_empty() => r.ok(&format!("{} camera(s) configured for SD card and NAS sync monitoring over miIO (`camvault camera probe CAMERA` asks one now)", t.len())),
+        Ok(_) => {}
+        Err(e) => r.fail(&format!("{e:#}"), "see docs/monitoring.md, section 4"),
+    }
     let modes = crate::modes::findings(&cfg);
     if !modes.iter().any(|f| f.fail) {
         r.ok("footage, catalog and restores are readable by camvault's user only");

@@ -2,6 +2,7 @@
 
 mod adopt;
 mod alerts;
+mod camera;
 mod catalog;
 mod config_edit;
 mod cost;
@@ -161,6 +162,11 @@ enum Command {
         /// Counts as JSON
         #[arg(long)]
         json: bool,
+    },
+    /// The camera itself over miIO: its SD card and NAS sync (needs `cameras.<MAC>.address` and a token)
+    Camera {
+        #[command(subcommand)]
+        command: CameraCommand,
     },
     /// What the archive costs now and later (`--model` for a what-if, `plan` to choose tiering)
     Cost {
@@ -464,6 +470,19 @@ enum UserCommand {
 }
 
 #[derive(Subcommand)]
+enum CameraCommand {
+    /// Ask a camera once for its SD card and NAS sync state (exit 1 when it cannot be read
+    /// or reports a problem)
+    Probe {
+        /// The camera's MAC or its name in the config
+        camera: String,
+        /// The answer as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum SambaCommand {
     /// Print the Samba configuration for the inbox share, and the steps to set it up
     Config {
@@ -664,6 +683,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 } => catalog::rebuild(cfg, force),
                 Command::Adopt { prefix, dry_run, check } => adopt::run(cfg, &prefix, dry_run, check),
                 Command::Import { dir, camera, json } => import::run(cfg, &dir, &camera, json),
+                Command::Camera {
+                    command: CameraCommand::Probe { camera, json },
+                } => camera::probe(&cfg, &camera, json),
                 Command::Samba {
                     command: SambaCommand::Config { write },
                 } => samba::config(&cfg, write.as_ref().map(|w| w.as_deref())),

@@ -267,6 +267,14 @@ pub fn workers(cfg: &Config, p: &Pipeline, stop: &CancellationToken) -> Result<V
         .backoff_max(Duration::from_secs(3600)),
     );
 
+    // The cameras' SD card and NAS sync over miIO (cameras with an address and a token);
+    // it schedules each camera itself.
+    let (c, k) = (cfg.clone(), cat.clone());
+    w.push(Worker::service("miio", move |stop| async move {
+        crate::miio::poll::run(c, k, stop).await;
+        Ok(())
+    }));
+
     if cfg.samba.manage || cfg.samba_password().ok().flatten().is_some() {
         // The share must keep refusing deletes: prove it hourly, as `samba check` does;
         // smbd needs a moment after start, and a check before that would be a false alarm.

@@ -74,6 +74,14 @@ pub fn run(cfg: Config, as_json: bool) -> Result<ExitCode> {
             c.tz
         );
     }
+    for r in crate::miio::poll::readings(&cat).values() {
+        println!(
+            "device  {:<20} {} (read {})",
+            r.camera,
+            crate::miio::camera::describe(r),
+            super::local_time(r.at_ms, "UTC")
+        );
+    }
     if del.total > 0 {
         println!(
             "deletes {} attempt(s) over SMB to delete, rename or overwrite ({} refused, {} in the last 24 h)",

@@ -2,21 +2,107 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use jiff::tz::TimeZone;
 use serde::{de, Deserialize, Deserializer};
 
+use super::values::Secret;
 use super::Config;
 
 /// `[cameras.<MAC>]`: one camera's settings, keyed by its MAC (12 hex digits, any case,
 /// `:` or `-` allowed).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Camera {
     /// Display name and key component; default the MAC in lower case.
     pub name: String,
     /// IANA zone the camera's clock runs in; default `capture.timezone`, then the host's.
     pub timezone: Option<Zone>,
+    /// The camera's IP on the LAN (or `IP:port`): with a miIO token, `serve` polls its
+    /// SD card and NAS sync state (src/miio, docs/cameras.md). Empty = not polled.
+    pub address: String,
+    /// The camera's miIO token (32 hex digits); prefer `miio_token_file` (mode 0600) or
+    /// `$CAMVAULT_MIIO_TOKEN_<MAC>`. Never logged.
+    pub miio_token: Secret,
+    pub miio_token_file: PathBuf,
+    /// Seconds between two polls of the camera.
+    pub miio_poll_secs: u64,
+    /// The MIoT memory-card service of this model: siid, then the piids of status, total,
+    /// free and used space.
+    pub miio_sd: Vec<u32>,
+}
+
+impl Default for Camera {
+    fn default() -> Self {
+        Camera {
+            name: String::new(),
+            timezone: None,
+            address: String::new(),
+            miio_token: Secret::default(),
+            miio_token_file: PathBuf::new(),
+            miio_poll_secs: 300,
+            // isa.camera.hlc7's MIoT spec (docs/cameras.md [S12]).
+            miio_sd: vec![4, 1, 2, 3, 4],
+        }
+    }
+}
+
+/// The miIO port of a camera.
+pub const MIIO_PORT: u16 = 54321;
+
+/// `cameras.<MAC>.address`: `192.168.1.20` (port 54321) or `192.168.1.20:5000`.
+pub fn miio_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, MIIO_PORT));
+    }
+    s.parse::<SocketAddr>()
+        .map_err(|_| "not an IP address (write e.g. 192.168.1.20, or 192.168.1.20:54321)".to_string())
+}
+
+/// Whether `text` is a miIO token: 32 hex digits (16 bytes).
+pub fn check_miio_token(text: &str) -> Result<(), String> {
+    let t = text.trim();
+    if t.len() != 32 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "a miIO token is 32 hex digits (16 bytes); this one has {} characters{}",
+            t.len(),
+            if t.bytes().all(|b| b.is_ascii_hexdigit()) { "" } else { ", not all hex digits" }
+        ));
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Address, token and memory-card ids of the cameras polled over miIO (token files
+    /// and the environment are read when polling starts).
+    pub(super) fn validate_miio(&self) -> anyhow::Result<()> {
+        use anyhow::{anyhow, bail};
+        for (key, cam) in &self.cameras {
+            let has_token = !cam.miio_token.0.is_empty() || !cam.miio_token_file.as_os_str().is_empty();
+            if cam.address.is_empty() {
+                if has_token {
+                    bail!("`cameras.{key}` has a miIO token but no `address`: set `cameras.{key}.address` to the camera's IP on the LAN");
+                }
+                continue;
+            }
+            miio_addr(&cam.address).map_err(|e| anyhow!("`cameras.{key}.address` = {:?}: {e}", cam.address))?;
+            if !cam.miio_token.0.is_empty() {
+                check_miio_token(&cam.miio_token.0).map_err(|e| anyhow!("`cameras.{key}.miio_token`: {e}"))?;
+            }
+            if cam.miio_sd.len() != 5 {
+                bail!("`cameras.{key}.miio_sd` must be 5 numbers: the memory-card service's siid, then the piids of status, total, free and used space (default [4, 1, 2, 3, 4])");
+            }
+            if cam.miio_poll_secs < 10 {
+                bail!(
+                    "`cameras.{key}.miio_poll_secs` = {}: poll at most every 10 s (default 300)",
+                    cam.miio_poll_secs
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 /// An IANA time zone of the config, with its name as written.
@@ -72,17 +158,47 @@ pub(super) fn capture_zone<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Zon
 
 /// `[cameras]`: each camera's zone is parsed here, where its key is known for the error.
 pub(super) fn cameras<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Camera>, D::Error> {
-    #[derive(Deserialize, Default)]
+    #[derive(Deserialize)]
     #[serde(deny_unknown_fields, default)]
     struct Raw {
         name: String,
         timezone: String,
+        address: String,
+        miio_token: Secret,
+        miio_token_file: PathBuf,
+        miio_poll_secs: u64,
+        miio_sd: Vec<u32>,
+    }
+    impl Default for Raw {
+        fn default() -> Self {
+            let c = Camera::default();
+            Raw {
+                name: c.name,
+                timezone: String::new(),
+                address: c.address,
+                miio_token: c.miio_token,
+                miio_token_file: c.miio_token_file,
+                miio_poll_secs: c.miio_poll_secs,
+                miio_sd: c.miio_sd,
+            }
+        }
     }
     BTreeMap::<String, Raw>::deserialize(d)?
         .into_iter()
         .map(|(key, c)| {
             let timezone = optional_zone(&c.timezone, &format!("cameras.{key}.timezone")).map_err(de::Error::custom)?;
-            Ok((key, Camera { name: c.name, timezone }))
+            Ok((
+                key,
+                Camera {
+                    name: c.name,
+                    timezone,
+                    address: c.address,
+                    miio_token: c.miio_token,
+                    miio_token_file: c.miio_token_file,
+                    miio_poll_secs: c.miio_poll_secs,
+                    miio_sd: c.miio_sd,
+                },
+            ))
         })
         .collect()
 }

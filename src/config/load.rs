@@ -45,7 +45,7 @@ impl Config {
         self.source.parent().map(Path::to_path_buf).unwrap_or_default()
     }
 
-    fn resolve(&self, p: &Path) -> PathBuf {
+    pub fn resolve(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
             p.to_path_buf()
         } else {
@@ -125,6 +125,7 @@ impl Config {
             || !self.store.s3.session_token.0.is_empty()
             // Robot and push URLs carry their access keys.
             || !self.alerts.channel.is_empty()
+            || self.cameras.values().any(|c| !c.miio_token.0.is_empty())
     }
 
     /// The camera user's password: config, then `password_file`, then `$CAMVAULT_SAMBA_PASSWORD`.

@@ -34,7 +34,7 @@ mod validate;
 mod values;
 
 pub use alerts::{Alerts, Channel, ChannelKind, Email};
-pub use cameras::{normalize_mac, Camera, CameraInfo, Zone};
+pub use cameras::{check_miio_token, miio_addr, normalize_mac, Camera, CameraInfo, Zone, MIIO_PORT};
 pub use class::StorageClass;
 pub use prices::Prices;
 pub use samba::Samba;

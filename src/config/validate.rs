@@ -21,7 +21,8 @@ impl Config {
         self.validate_samba()?;
         self.validate_http()?;
         self.validate_alerts()?;
-        self.validate_cameras()
+        self.validate_cameras()?;
+        self.validate_miio()
     }
 
     /// Capture, upload, tiering, cache, log, health, restore, verify.

@@ -262,6 +262,118 @@ impl Client {
     }
 }
 
+impl Client {
+    /// `smbclient -L` as the camera user: the share list, as the camera reads it during setup.
+    fn list_shares(&self, address: &str) -> Result<String> {
+        let out = Command::new(find("smbclient"))
+            .args(["-L", &format!("//{address}"), "-p", &self.port.to_string(), "-A"])
+            .arg(self.auth.path())
+            .args(["--option=client min protocol=NT1", "--option=client max protocol=NT1"])
+            .output()
+            .map_err(|e| anyhow!("cannot run smbclient ({e}); install it: apt-get install smbclient"))?;
+        Ok(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// What the Mi Home app has the camera do when the NAS is set up (its camera plugin calls
+/// `nas_scan`, `nas_list_dir` and `nas_make_dir` on the camera, which then lists the
+/// server's shares and the share's folders and creates its folder), then what the camera
+/// does when it records: write a file and rename it when the clip ends. All as the camera
+/// user over SMB1, in `.camvault/setup-<time>/`, which capture ignores. The check deletes
+/// what it made while still within the grace period (which vfs_worm allows); if that is
+/// refused, the folder is left there, ignored by capture, and said so.
+fn setup_probe(cfg: &Config, client: &Client, findings: &mut Vec<Finding>) -> Result<()> {
+    let shares = client.list_shares(&cfg.samba.address)?;
+    let listed = shares.lines().any(|l| {
+        let mut w = l.split_whitespace();
+        w.next().is_some_and(|n| n.eq_ignore_ascii_case(&cfg.samba.share)) && w.next() == Some("Disk")
+    });
+    findings.push(Finding {
+        ok: listed,
+        what: if listed {
+            format!("the camera user lists the server's shares over SMB1 and sees [{}]", cfg.samba.share)
+        } else {
+            format!(
+                "the camera user cannot list the server's shares over SMB1 or does not see [{}] ({}): the Mi Home app cannot offer the share during setup",
+                cfg.samba.share,
+                first_status(&shares)
+            )
+        },
+    });
+    let listing = client.run("ls")?;
+    let ok = listing.contains("blocks of size");
+    findings.push(Finding {
+        ok,
+        what: if ok {
+            "the camera user lists the share's folder".into()
+        } else {
+            format!(
+                "the camera user cannot list the share's folder ({}): the app cannot choose a folder",
+                first_status(&listing)
+            )
+        },
+    });
+    let dir = format!("{PROBE_DIR}\\setup-{}", jiff::Timestamp::now().as_second());
+    let tmp = tempfile::tempdir()?;
+    let local = tmp.path().join("clip");
+    std::fs::write(&local, b"camvault setup probe: a clip as the camera writes it\n")?;
+    // One session, quick: everything happens well within the grace period.
+    let out = client.run(&format!(
+        "mkdir {PROBE_DIR}; mkdir {dir}; put {} {dir}\\00_clip.mp4.tmp; rename {dir}\\00_clip.mp4.tmp {dir}\\00_clip.mp4; ls {dir}\\*",
+        local.display()
+    ))?;
+    let steps = [
+        // smbclient reports a failed mkdir as "NT_STATUS_… making remote directory \\<dir>".
+        (
+            "create a folder",
+            !out.contains(&format!("making remote directory \\{dir}")),
+        ),
+        ("write a file", out.contains("putting file")),
+        // The listing's lines start with the names; only the final one may be there.
+        (
+            "rename a file",
+            listed_name(&out, "00_clip.mp4") && !listed_name(&out, "00_clip.mp4.tmp"),
+        ),
+    ];
+    let failed: Vec<&str> = steps.iter().filter(|(_, ok)| !ok).map(|(w, _)| *w).collect();
+    findings.push(Finding {
+        ok: failed.is_empty(),
+        what: if failed.is_empty() {
+            "the camera user creates a folder, writes a file and renames it, as the camera does during setup and recording".into()
+        } else {
+            format!(
+                "the camera user cannot {} in the share ({}): the camera cannot record to it",
+                failed.join(", "),
+                first_status(&out)
+            )
+        },
+    });
+    // Clean up what this check made, if worm still allows it (it does within the grace).
+    let out = client.run(&format!(
+        "del {dir}\\00_clip.mp4; del {dir}\\00_clip.mp4.tmp; rmdir {dir}"
+    ))?;
+    let gone = client.run(&format!("ls {dir}"))?;
+    if !gone.contains("NT_STATUS_OBJECT_NAME_NOT_FOUND") && !gone.contains("NT_STATUS_NO_SUCH_FILE") {
+        findings.push(Finding {
+            ok: true,
+            what: format!(
+                "left the check's folder {dir} in the share ({}); capture ignores everything under {PROBE_DIR}/",
+                first_status(&out)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Whether an `ls` in smbclient's output lists `name`.
+fn listed_name(out: &str, name: &str) -> bool {
+    out.lines().any(|l| l.split_whitespace().next() == Some(name))
+}
+
 fn denied(output: &str) -> bool {
     output.contains("NT_STATUS_ACCESS_DENIED") || output.contains("NT_STATUS_MEDIA_WRITE_PROTECTED")
 }
@@ -296,6 +408,7 @@ pub fn probe(cfg: &Config, share_path: Option<&Path>, grace: u64, findings: &mut
             cfg.samba.address, cfg.samba.share
         ),
     });
+    setup_probe(cfg, &client, findings)?;
 
     let tmp = tempfile::tempdir()?;
     let probe_bytes = b"camvault probe: this file must survive delete, rename and overwrite\n";

@@ -55,7 +55,14 @@ pub fn render(cfg: &Config) -> Result<String> {
     let _ = writeln!(w, "   workgroup = {}", s.workgroup);
     let _ = writeln!(w, "   server string = camvault");
     let _ = writeln!(w, "   disable netbios = {}", if s.netbios { "no" } else { "yes" });
-    let _ = writeln!(w, "   smb ports = {}", s.port);
+    // With NetBIOS on, also TCP 139 (NetBIOS session service) beside 445, as owners'
+    // working setups publish both: an SMB1 client that found the NAS by its NetBIOS name
+    // may connect there (docs/cameras.md, "Samba settings real cameras need").
+    if s.netbios && s.port != 139 {
+        let _ = writeln!(w, "   smb ports = {} 139", s.port);
+    } else {
+        let _ = writeln!(w, "   smb ports = {}", s.port);
+    }
     if !s.interfaces.is_empty() {
         let _ = writeln!(w, "   interfaces = {}", s.interfaces.join(" "));
         let _ = writeln!(w, "   bind interfaces only = yes");
@@ -240,7 +247,7 @@ mod tests {
             "vfs objects = full_audit worm",
             "worm:grace_period = 3900",
             "full_audit:failure = unlinkat renameat create_file openat pwrite pwrite_send",
-            "smb ports = 4455",
+            "smb ports = 4455 139",
             "passdb backend = tdbsam:/srv/cam/samba/private/passdb.tdb",
             "log file = /srv/cam/samba/log.smbd",
             "[camera]",
@@ -252,5 +259,8 @@ mod tests {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
         assert!(!text.contains("password"), "no secret in the config");
+        cfg.samba.netbios = false;
+        let text = render(&cfg).unwrap();
+        assert!(text.contains("smb ports = 4455\n"), "without NetBIOS, no 139: {text}");
     }
 }
