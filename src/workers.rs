@@ -509,7 +509,7 @@ mod tests {
             done: true,
             ..State::default()
         };
-        assert_eq!(describe(&[ok.clone()]), "1 running, none failing");
+        assert_eq!(describe(std::slice::from_ref(&ok)), "1 running, none failing");
         assert_eq!(
             describe(&[ok, failing, ended]),
             "2 running, 1 ended, failing: alerts (3 time(s) in a row: no channel took the message)"
