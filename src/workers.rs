@@ -437,8 +437,14 @@ pub fn recorded(cat: &crate::catalog::Catalog) -> Vec<State> {
         .unwrap_or_default()
 }
 
-/// One line for `status`: how many workers, and the failing ones with their last error.
+/// One line for `status`: how many workers run (and ended), and the failing ones with their
+/// last error.
 pub fn describe(states: &[State]) -> String {
+    let ended = states.iter().filter(|s| s.done).count();
+    let running = match ended {
+        0 => format!("{} running", states.len()),
+        n => format!("{} running, {n} ended", states.len() - n),
+    };
     let failing: Vec<String> = states
         .iter()
         .filter(|s| s.failures > 0)
@@ -452,9 +458,9 @@ pub fn describe(states: &[State]) -> String {
         })
         .collect();
     if failing.is_empty() {
-        format!("{} running, none failing", states.len())
+        format!("{running}, none failing")
     } else {
-        format!("{} running, failing: {}", states.len(), failing.join("; "))
+        format!("{running}, failing: {}", failing.join("; "))
     }
 }
 
@@ -484,6 +490,30 @@ mod tests {
         let mut h = Streak::new("t", Duration::from_secs(60));
         h.failed(&e);
         assert_eq!(h.wait(Duration::from_secs(3600)), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn status_names_the_failing_workers_and_those_that_ended() {
+        let ok = State {
+            name: "cache".into(),
+            ..State::default()
+        };
+        let failing = State {
+            name: "alerts".into(),
+            failures: 3,
+            last_error: Some("no channel took the message".into()),
+            ..State::default()
+        };
+        let ended = State {
+            name: "thumbnails".into(),
+            done: true,
+            ..State::default()
+        };
+        assert_eq!(describe(std::slice::from_ref(&ok)), "1 running, none failing");
+        assert_eq!(
+            describe(&[ok, failing, ended]),
+            "2 running, 1 ended, failing: alerts (3 time(s) in a row: no channel took the message)"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

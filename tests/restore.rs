@@ -53,6 +53,30 @@ fn wait_restore(env: &Env, id: u64, limit: Duration) -> serde_json::Value {
     })
 }
 
+/// Finished passes of serve's `restores` worker, from `/api/status` on 127.0.0.1:`port`.
+fn restores_passes(port: u16) -> u64 {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        c,
+        "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    let Some((_, body)) = out.split_once("\r\n\r\n") else {
+        return 0;
+    };
+    let s: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    s["workers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|w| w["name"] == "restores")
+        .map(|w| w["runs"].as_u64().unwrap_or(0) - w["busy"].as_bool().unwrap_or(false) as u64)
+        .unwrap_or(0)
+}
+
 /// Four clips of 40 days ago (purged from the cache at ingest) and one of an hour ago.
 fn archive_site(edits: &str) -> (Env, Vec<(String, Vec<u8>)>, i64) {
     let env = Env::new(
@@ -82,7 +106,9 @@ fn range(t0: i64) -> [String; 2] {
 
 #[test]
 fn archived_clips_are_planned_restored_verified_and_expire() {
-    let (env, clips, t0) = archive_site("");
+    // The web endpoint's /api/status shows serve's `restores` worker passes (issue 18).
+    let port = free_port();
+    let (env, clips, t0) = archive_site(&format!("http.enabled = true\nhttp.listen = \"127.0.0.1:{port}\""));
     let [from, to] = range(t0);
     let plan_args = [
         "restore",
@@ -179,7 +205,11 @@ fn archived_clips_are_planned_restored_verified_and_expire() {
     serve.kill().unwrap();
     serve.wait().unwrap();
     let mut serve = env.serve();
-    std::thread::sleep(Duration::from_secs(3)); // a few polls: the state must not move
+    // A few polls (`restore.poll_secs` = 1): the state must not move.
+    wait_port("127.0.0.1", port, "serve's web endpoint", Duration::from_secs(30));
+    wait_for(Duration::from_secs(30), "three passes of the restores worker", || {
+        restores_passes(port) >= 3
+    });
     assert_eq!(restore_status(&env, 1)["restore"]["state"], "active");
     set_store_clock(&env, 31 * DAY + 12 * 3600 + 60);
     let s = wait_restore(&env, 1, Duration::from_secs(30));

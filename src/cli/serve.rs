@@ -47,7 +47,12 @@ use crate::workers::{Next, Worker};
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(15);
 
 pub fn run(cfg: Config) -> Result<ExitCode> {
-    let rt = super::runtime()?;
+    // Passes and uploads run on the blocking pool (see `crate::workers`): threads it started
+    // for a burst (a backlog of uploads) end a second after it, instead of idling on.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_keep_alive(Duration::from_secs(1))
+        .build()?;
     let served = rt.block_on(async {
         let stop = CancellationToken::new();
         tokio::spawn(stop_on_signal(stop.clone()));
