@@ -68,7 +68,11 @@ pub fn check_miio_token(text: &str) -> Result<(), String> {
         return Err(format!(
             "a miIO token is 32 hex digits (16 bytes); this one has {} characters{}",
             t.len(),
-            if t.bytes().all(|b| b.is_ascii_hexdigit()) { "" } else { ", not all hex digits" }
+            if t.bytes().all(|b| b.is_ascii_hexdigit()) {
+                ""
+            } else {
+                ", not all hex digits"
+            }
         ));
     }
     Ok(())

@@ -15,7 +15,7 @@
 //! The share's password is part of `nas_get_config`'s answer (`share.pass`): it is never
 //! parsed, kept, logged or shown.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::client::{Client, MiioError};
-use super::packet::{Token, PORT};
+use super::packet::Token;
 use crate::config::{normalize_mac, Config};
 
 /// A camera camvault polls over miIO, resolved from its `[cameras.<MAC>]` block.
