@@ -482,6 +482,8 @@ pub struct Http {
     /// Open HTTP connections at most (more wait until one closes): each holds a file
     /// descriptor that capture, the catalog and uploads also need.
     pub max_connections: usize,
+    /// The web interface's language when the browser asks for none we speak: "en" or "zh-CN".
+    pub language: crate::web::i18n::Lang,
 }
 
 impl Default for Http {
@@ -494,6 +496,7 @@ impl Default for Http {
             session_hours: 168,
             cache_dir: "webcache".into(),
             max_connections: 128,
+            language: crate::web::i18n::Lang::En,
         }
     }
 }
@@ -558,6 +561,8 @@ pub struct Alerts {
     pub quiet_hours: String,
     /// Seconds between evaluations in `serve`.
     pub interval_secs: u64,
+    /// The language of alert messages (every channel, e-mail too): "en" or "zh-CN".
+    pub language: crate::web::i18n::Lang,
     pub channel: Vec<Channel>,
 }
 
@@ -567,6 +572,7 @@ impl Default for Alerts {
             repeat_hours: 24,
             quiet_hours: String::new(),
             interval_secs: 60,
+            language: crate::web::i18n::Lang::En,
             channel: Vec::new(),
         }
     }
