@@ -638,7 +638,7 @@ fn a_restore_started_over_http_shows_restoring_then_its_progress() {
 /// Issue 17: every page in English and Chinese on a desktop and a phone, the installable
 /// app, nothing fetched for a clip before it is played, and a longer clip (1280×720 HEVC
 /// with A-law, as Chromium without HEVC gets it: 720p H.264) played to its end without a
-/// stall, its first frame within 2 s.
+/// stall, its first frame soon (the bound is loose: the test machines are shared).
 #[test]
 fn browser_languages_phone_app_and_playback_without_stall() {
     let port = free_port();
