@@ -5,10 +5,14 @@ in src/web/media.rs; keep them in step), reads the fragmented MP4 from its stdou
 browser would, and reports:
   - time to first frame: from starting ffmpeg to the end of the first `mdat` box (the
     first fragment a player can show; the `moov` of an `empty_moov` file has no samples);
-  - speed: the clip's duration / ffmpeg's wall time (x real time; >= 1 keeps up).
-Usage: python3 bench/playback.py CLIP.mp4 [RUNS]
+  - speed: the clip's duration / ffmpeg's wall time (x real time; >= 1 keeps up);
+  - CPU: ffmpeg's user+system seconds, and what speed that gives on NPROC idle cores
+    (clip duration * cores / CPU seconds): the number for a box not shared with others.
+Usage: python3 bench/playback.py CLIP.mp4 [RUNS] [VARIANT-SUBSTRING...]
 """
 import json
+import os
+import resource
 import subprocess
 import sys
 import time
@@ -41,7 +45,13 @@ def duration(path):
     return float(json.loads(out)["format"]["duration"])
 
 
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def run(args):
+    c0 = cpu()
     t0 = time.monotonic()
     p = subprocess.Popen(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-i", CLIP] + args,
                          stdout=subprocess.PIPE)
@@ -69,21 +79,26 @@ def run(args):
     p.wait()
     if p.returncode != 0:
         raise SystemExit(f"ffmpeg failed ({p.returncode}) for {args}")
-    return first, time.monotonic() - t0, total
+    return first, time.monotonic() - t0, total, cpu() - c0
 
 
 def main():
     secs = duration(CLIP)
+    cores = os.cpu_count()
+    only = sys.argv[3:]
     print(f"clip: {CLIP}, {secs:.1f} s")
-    print("| variant | time to first frame | wall time | speed (x real time) | output |")
-    print("|---|---|---|---|---|")
+    print(f"| variant | time to first frame | wall time | speed (x real time) | CPU time | speed on {cores} idle cores | output |")
+    print("|---|---|---|---|---|---|---|")
     for name, args in VARIANTS.items():
+        if only and not any(o in name for o in only):
+            continue
         best = None
         for _ in range(RUNS):
             r = run(args)
             best = r if best is None or r[1] < best[1] else best
-        first, wall, size = best
-        print(f"| {name} | {first:.2f} s | {wall:.1f} s | {secs / wall:.2f}x | {size / 1e6:.1f} MB |", flush=True)
+        first, wall, size, used = best
+        print(f"| {name} | {first:.2f} s | {wall:.1f} s | {secs / wall:.2f}x | {used:.1f} s | "
+              f"{secs * cores / used:.2f}x | {size / 1e6:.1f} MB |", flush=True)
 
 
 main()

@@ -4,6 +4,7 @@
 #
 #   bench/playback.sh                 # a 120 s 2304x1296 HEVC/A-law clip like the cameras'
 #   SECS=30 bench/playback.sh         # a shorter one
+#   bench/playback.sh old superfast   # only the variants whose names contain these
 #
 # The clip is made once with ffmpeg (testsrc2 with light temporal noise, like a sensor's,
 # HEVC at 2 Mbit/s with a 2 s GOP, A-law 8 kHz audio in a MOV container, as the Xiaomi
@@ -23,4 +24,4 @@ if [ ! -s "$CLIP" ]; then
   mv "$CLIP.part" "$CLIP"
 fi
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(ffmpeg -version | head -1)"
-python3 "$(dirname "$0")/playback.py" "$CLIP" "$RUNS"
+python3 "$(dirname "$0")/playback.py" "$CLIP" "$RUNS" "$@"
