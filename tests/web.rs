@@ -476,6 +476,8 @@ fn browser(mode: &str, args: serde_json::Value) {
         stdout(&out),
         stderr(&out)
     );
+    // What the session measured (playback's first frame, stalls).
+    eprint!("{}", stdout(&out));
 }
 
 #[test]
