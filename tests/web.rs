@@ -740,7 +740,11 @@ fn languages_app_files_and_playback_variants() {
     assert_eq!(l, "zh-CN", "http.language when the browser asks for nothing");
     assert!(html.contains(">总览<") && html.contains("id=\"strings\""), "{html}");
     assert_eq!(lang_of(&[("Accept-Language", "en-US,en;q=0.9")]).0, "en");
-    assert_eq!(lang_of(&[("Accept-Language", "fr, de")]).0, "zh-CN", "none we speak: the default");
+    assert_eq!(
+        lang_of(&[("Accept-Language", "fr, de")]).0,
+        "zh-CN",
+        "none we speak: the default"
+    );
     assert_eq!(
         lang_of(&[("Accept-Language", "en-US"), ("Cookie", "camvault_lang=zh-CN")]).0,
         "zh-CN",
@@ -767,17 +771,32 @@ fn languages_app_files_and_playback_variants() {
         assert_eq!(r.header("content-type").as_deref(), icon["type"].as_str(), "{icon}");
         if icon["type"] == "image/png" {
             assert_eq!(&r.body[..8], b"\x89PNG\r\n\x1a\n", "{icon}");
-            let size: u32 = icon["sizes"].as_str().unwrap().split('x').next().unwrap().parse().unwrap();
+            let size: u32 = icon["sizes"]
+                .as_str()
+                .unwrap()
+                .split('x')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
             assert_eq!(u32::from_be_bytes(r.body[16..20].try_into().unwrap()), size, "{icon}");
         }
     }
     let sw = get(port, "/sw.js", "");
     assert_eq!(sw.code, 200);
-    assert_eq!(sw.header("content-type").as_deref(), Some("text/javascript; charset=utf-8"));
+    assert_eq!(
+        sw.header("content-type").as_deref(),
+        Some("text/javascript; charset=utf-8")
+    );
     assert_eq!(sw.header("cache-control").as_deref(), Some("no-cache"));
     assert!(sw.text().contains("/media/"), "the worker names what it never caches");
     let csp = sw.header("content-security-policy").unwrap();
-    for d in ["worker-src 'self'", "manifest-src 'self'", "script-src 'self'", "default-src 'none'"] {
+    for d in [
+        "worker-src 'self'",
+        "manifest-src 'self'",
+        "script-src 'self'",
+        "default-src 'none'",
+    ] {
         assert!(csp.contains(d), "{d} in {csp}");
     }
     assert!(!csp.contains("unsafe-inline"), "{csp}");
@@ -795,7 +814,14 @@ fn languages_app_files_and_playback_variants() {
         let p = dir.path().join(format!("{v}.mp4"));
         std::fs::write(&p, &r.body).unwrap();
         let out = Command::new("ffprobe")
-            .args(["-v", "error", "-show_entries", "stream=codec_name,codec_tag_string,height", "-of", "csv=p=0"])
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name,codec_tag_string,height",
+                "-of",
+                "csv=p=0",
+            ])
             .arg(&p)
             .output()
             .unwrap();
@@ -806,7 +832,10 @@ fn languages_app_files_and_playback_variants() {
     let (full, _) = probe("full");
     assert!(full.contains("h264,avc1,1080") && full.contains("aac"), "{full}");
     let (hevc_out, hevc_path) = probe("hevc");
-    assert!(hevc_out.contains("hevc,hvc1,1080") && hevc_out.contains("aac"), "{hevc_out}");
+    assert!(
+        hevc_out.contains("hevc,hvc1,1080") && hevc_out.contains("aac"),
+        "{hevc_out}"
+    );
     // Untouched: the same HEVC packets as the camera's file.
     let packets = |p: &Path| {
         let o = Command::new("ffmpeg")
@@ -818,6 +847,10 @@ fn languages_app_files_and_playback_variants() {
         assert!(o.status.success());
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     };
-    assert_eq!(packets(&hevc_path), packets(&src), "the HEVC was passed through untouched");
+    assert_eq!(
+        packets(&hevc_path),
+        packets(&src),
+        "the HEVC was passed through untouched"
+    );
     assert_eq!(get(port, &format!("/media/play/{id}?v=8k"), "").code, 400);
 }

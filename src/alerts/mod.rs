@@ -290,7 +290,14 @@ mod tests {
             sent.iter().map(|m| (m.status, m.key.as_str())).collect::<Vec<_>>(),
             [("repeat", "low_disk"), ("firing", "camera_silent:door")]
         );
-        let sent = step(&mut active, &[p("camera_silent", "door")], 26 * h, 24 * h, false, Lang::En);
+        let sent = step(
+            &mut active,
+            &[p("camera_silent", "door")],
+            26 * h,
+            24 * h,
+            false,
+            Lang::En,
+        );
         assert_eq!(sent.len(), 1);
         assert_eq!((sent[0].status, sent[0].key.as_str()), ("resolved", "low_disk"));
         assert!(sent[0].body.contains("after 1560 min"));
@@ -302,12 +309,22 @@ mod tests {
         let sent = step(&mut active, &[p("low_disk", "")], 0, 1000, false, Lang::Zh);
         assert_eq!(sent[0].title, "camvault：磁盘空间不足");
         assert!(sent[0].body.starts_with("录像所在的磁盘快满了。"), "{}", sent[0].body);
-        assert!(sent[0].body.contains("详情：low_disk "), "the detail follows: {}", sent[0].body);
+        assert!(
+            sent[0].body.contains("详情：low_disk "),
+            "the detail follows: {}",
+            sent[0].body
+        );
         let sent = step(&mut active, &[], 120_000, 1000, false, Lang::Zh);
         assert_eq!(sent[0].title, "camvault：磁盘空间不足 已恢复正常");
         assert!(sent[0].body.starts_with("已在 2 分钟后恢复："), "{}", sent[0].body);
-        assert_eq!(lang_event_title(Lang::Zh, "deletion_attempts"), "camvault：有人试图删除录像");
-        assert_eq!(lang_event_title(Lang::En, "deletion_attempts"), "camvault: deletion attempts");
+        assert_eq!(
+            lang_event_title(Lang::Zh, "deletion_attempts"),
+            "camvault：有人试图删除录像"
+        );
+        assert_eq!(
+            lang_event_title(Lang::En, "deletion_attempts"),
+            "camvault: deletion attempts"
+        );
     }
 
     #[test]

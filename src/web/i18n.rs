@@ -172,8 +172,8 @@ mod tests {
     use super::*;
 
     fn keys(l: Lang) -> Vec<&'static str> {
-        let raw: BTreeMap<String, String> =
-            serde_json::from_str(l.json()).unwrap_or_else(|e| panic!("{}.json is not a flat JSON object: {e}", l.tag()));
+        let raw: BTreeMap<String, String> = serde_json::from_str(l.json())
+            .unwrap_or_else(|e| panic!("{}.json is not a flat JSON object: {e}", l.tag()));
         assert!(!raw.is_empty());
         l.strings().keys().map(String::as_str).collect()
     }
@@ -264,9 +264,7 @@ mod tests {
         let same: Vec<_> = Lang::En
             .strings()
             .iter()
-            .filter(|(k, v)| {
-                Lang::Zh.t(k) == v.as_str() && v.chars().filter(|c| c.is_ascii_alphabetic()).count() > 3
-            })
+            .filter(|(k, v)| Lang::Zh.t(k) == v.as_str() && v.chars().filter(|c| c.is_ascii_alphabetic()).count() > 3)
             .map(|(k, _)| k)
             .filter(|k| *k != "app.name")
             .collect();
@@ -294,7 +292,10 @@ mod tests {
     #[test]
     fn templates() {
         assert_eq!(fill_html("<b>{{t:login.password}}</b>", Lang::Zh), "<b>密码</b>");
-        assert_eq!(Lang::En.fmt("plan.confirm", &[("n", "2"), ("cost", "¥1.00")]), "Restore 2 clip(s) for ¥1.00");
+        assert_eq!(
+            Lang::En.fmt("plan.confirm", &[("n", "2"), ("cost", "¥1.00")]),
+            "Restore 2 clip(s) for ¥1.00"
+        );
         assert!(!json_block(Lang::En).contains('<'));
     }
 }

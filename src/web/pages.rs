@@ -37,8 +37,10 @@ pub async fn shell(State(app): State<App>, Extension(session): Extension<Session
         .replace("{{login}}", if app.auth.required { "1" } else { "0" })
         .replace("{{strings}}", &i18n::json_block(lang));
     let mut res = Html(html).into_response();
-    res.headers_mut()
-        .insert(header::VARY, header::HeaderValue::from_static("cookie, accept-language"));
+    res.headers_mut().insert(
+        header::VARY,
+        header::HeaderValue::from_static("cookie, accept-language"),
+    );
     res
 }
 
@@ -102,12 +104,20 @@ pub async fn asset(Path(name): Path<String>) -> Response {
         "icon-512.png" => (ICON_512.into(), "image/png"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+    (
+        [(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "no-cache")],
+        body,
+    )
+        .into_response()
 }
 
 /// Fills the login page's `{{t:…}}` placeholders and puts its message (written in English
 /// by `auth`) in the request's language. A layer, so that `auth` needs no change.
-pub async fn localize_login(State(app): State<App>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+pub async fn localize_login(
+    State(app): State<App>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let lang = lang(&app, req.headers());
     let res = next.run(req).await;
     let is_html = res
@@ -135,11 +145,20 @@ fn login_message(html: &str, lang: Lang) -> String {
         return html.to_string();
     }
     let mut out = html.to_string();
-    for key in ["login.wrong", "login.expired", "login.origin", "login.busy", "login.plain_http"] {
+    for key in [
+        "login.wrong",
+        "login.expired",
+        "login.origin",
+        "login.busy",
+        "login.plain_http",
+    ] {
         out = out.replace(&i18n::escape(Lang::En.t(key)), &i18n::escape(lang.t(key)));
     }
     // "Too many failed attempts: try again in N minutes."
-    let (pre, post) = Lang::En.t("login.too_many").split_once("{min}").unwrap_or(("\u{0}", ""));
+    let (pre, post) = Lang::En
+        .t("login.too_many")
+        .split_once("{min}")
+        .unwrap_or(("\u{0}", ""));
     if let Some(at) = out.find(pre) {
         let digits: String = out[at + pre.len()..].chars().take_while(char::is_ascii_digit).collect();
         let end = at + pre.len() + digits.len();
