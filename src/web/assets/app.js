@@ -155,7 +155,8 @@ function hevcSupported(player) {
 function quality() { return localStorage.getItem('camvault.quality') || 'auto'; }
 function sourceFor(c, player, fallback) {
   const hevc = c.codec && /^(hvc1|hev1|hevc|h265)/i.test(c.codec);
-  if (!hevc) return ['original', `/media/clip/${c.id}`];
+  // After a failure (`fallback`) always H.264, whatever the clip: never the same source again.
+  if (!hevc && !fallback) return ['original', `/media/clip/${c.id}`];
   const q = quality();
   if (!fallback && q === 'auto' && hevcSupported(player)) return ['hevc', `/media/play/${c.id}?v=hevc`];
   return q === 'full' ? ['full', `/media/play/${c.id}?v=full`] : ['720p', `/media/play/${c.id}?v=720p`];
