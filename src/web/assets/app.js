@@ -348,10 +348,10 @@ async function day(camera, date) {
     return -1;
   };
   const thumbBar = el('nav', { class: 'thumbbar', id: 'thumbbar', 'aria-label': t('day.controls') },
-    el('a', { href: base + d.prev, class: 'tb', id: 'tb-prev-day', 'aria-label': t('day.prev_day'), text: '⏮' }),
+    el('a', { href: base + d.prev, class: 'tb', id: 'tb-prev-day', 'aria-label': t('day.prev_day'), text: '«' }),
     el('button', { type: 'button', class: 'tb', id: 'tb-prev', 'aria-label': t('day.prev_clip'), text: '◀',
       onclick: () => { const j = nextPlayable(current < 0 ? d.clips.length : current, -1); if (j >= 0) play(j); } }),
-    el('button', { type: 'button', class: 'tb', id: 'tb-play', 'aria-label': t('day.play_pause'), text: '⏯',
+    el('button', { type: 'button', class: 'tb', id: 'tb-play', 'aria-label': t('day.play_pause'), text: '▶❚❚',
       onclick: () => {
         if (player.dataset.clip && !player.ended) { if (player.paused) player.play().catch(() => {}); else player.pause(); return; }
         const j = nextPlayable(current < 0 ? -1 : current, 1);
@@ -359,7 +359,7 @@ async function day(camera, date) {
       } }),
     el('button', { type: 'button', class: 'tb', id: 'tb-next', 'aria-label': t('day.next_clip'), text: '▶',
       onclick: () => { const j = nextPlayable(current, 1); if (j >= 0) play(j); } }),
-    el('a', { href: base + d.next, class: 'tb', id: 'tb-next-day', 'aria-label': t('day.next_day'), text: '⏭' }));
+    el('a', { href: base + d.next, class: 'tb', id: 'tb-next-day', 'aria-label': t('day.next_day'), text: '»' }));
 
   render(
     el('h1', {}, el('span', { translate: 'no', text: camera }), ' ', el('span', { class: 'muted', id: 'day-date', dataset: { date }, text: dateText(date) })),
