@@ -491,7 +491,7 @@ fn media_reads_start_at_most_one_bounded_ffmpeg() {
     );
     assert_eq!(h.code, 200);
     assert_eq!(ffmpeg_runs(&bin), runs1, "HEAD ran ffmpeg");
-    assert!(!env.root().join(format!("webcache/play/{video}.mp4")).exists());
+    assert!(!env.root().join(format!("webcache/play/{video}-720p.mp4")).exists());
 
     // Another site's page (<video src="http://127.0.0.1:8640/media/play/1">): the browser
     // says where the request comes from, and it is refused before any work.

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::health::Problem;
+use crate::web::i18n::Lang;
 
 /// What an alert looks like once sent.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -35,6 +36,30 @@ pub struct Message {
     pub body: String,
 }
 
+/// A rule's name in `lang` (English: the rule's id in words, as before).
+fn rule_name(lang: Lang, rule: &str) -> String {
+    let key = format!("health.{rule}.title");
+    match lang {
+        Lang::En => rule.replace('_', " "),
+        _ if lang.strings().contains_key(&key) => lang.t(&key).to_string(),
+        _ => rule.replace('_', " "),
+    }
+}
+
+/// The body of a problem's message in `lang`. The health rules write their detail (numbers,
+/// keys, commands) in English; another language gets the rule's explanation first and that
+/// detail after it.
+fn problem_body(lang: Lang, rule: &str, message: &str) -> String {
+    let key = format!("health.{rule}");
+    match lang {
+        Lang::En => message.to_string(),
+        _ if lang.strings().contains_key(&key) => {
+            format!("{}\n{}{message}", lang.t(&key), lang.t("alert.detail"))
+        }
+        _ => message.to_string(),
+    }
+}
+
 pub fn key(p: &Problem) -> String {
     if p.subject.is_empty() {
         p.rule.to_string()
@@ -51,6 +76,7 @@ pub fn step(
     now_ms: i64,
     repeat_ms: i64,
     quiet: bool,
+    lang: Lang,
 ) -> Vec<Message> {
     let mut out = Vec::new();
     if quiet {
@@ -81,8 +107,8 @@ pub fn step(
                 out.push(Message {
                     status: "firing",
                     key: k,
-                    title: format!("camvault: {}", p.rule.replace('_', " ")),
-                    body: p.message.clone(),
+                    title: lang.fmt("alert.firing", &[("rule", &rule_name(lang, p.rule))]),
+                    body: problem_body(lang, p.rule, &p.message),
                 });
             }
             Some(a) => {
@@ -94,8 +120,8 @@ pub fn step(
                     out.push(Message {
                         status,
                         key: k,
-                        title: format!("camvault: {} (still)", p.rule.replace('_', " ")),
-                        body: p.message.clone(),
+                        title: lang.fmt("alert.repeat", &[("rule", &rule_name(lang, p.rule))]),
+                        body: problem_body(lang, p.rule, &p.message),
                     });
                 }
             }
@@ -109,8 +135,14 @@ pub fn step(
             out.push(Message {
                 status: "resolved",
                 key: k,
-                title: format!("camvault: {} resolved", a.rule.replace('_', " ")),
-                body: format!("resolved after {} min: {}", (now_ms - a.first_ms) / 60_000, a.message),
+                title: lang.fmt("alert.resolved", &[("rule", &rule_name(lang, &a.rule))]),
+                body: lang.fmt(
+                    "alert.resolved_body",
+                    &[
+                        ("min", &((now_ms - a.first_ms) / 60_000).to_string()),
+                        ("message", &problem_body(lang, &a.rule, &a.message)),
+                    ],
+                ),
             });
         }
     }
@@ -142,6 +174,7 @@ pub async fn run_once(
         now.as_millisecond(),
         cfg.alerts.repeat_hours as i64 * 3_600_000,
         quiet,
+        cfg.alerts.language,
     );
     let last_event = catalog.slot(&EVENT_KEY)?.unwrap_or(0);
     let events = if quiet {
@@ -153,7 +186,7 @@ pub async fn run_once(
         messages.push(Message {
             status: "event",
             key: kind.clone(),
-            title: format!("camvault: {}", kind.replace('_', " ")),
+            title: lang_event_title(cfg.alerts.language, kind),
             body: message.clone(),
         });
     }
@@ -194,6 +227,16 @@ pub async fn run_once(
     Ok(delivered)
 }
 
+/// An event's title: its kind in words (the event's text stays as its source wrote it).
+fn lang_event_title(lang: Lang, kind: &str) -> String {
+    let name = [format!("event.{kind}"), format!("health.{kind}.title")]
+        .into_iter()
+        .find(|k| lang != Lang::En && lang.strings().contains_key(k))
+        .map(|k| lang.t(&k).to_string())
+        .unwrap_or_else(|| kind.replace('_', " "));
+    lang.fmt("alert.firing", &[("rule", &name)])
+}
+
 /// Whether `minute` (after local midnight) is inside `alerts.quiet_hours`.
 pub fn in_quiet_hours(quiet: Option<crate::config::TimeWindow>, minute: u32) -> bool {
     quiet.is_some_and(|w| w.contains(minute))
@@ -215,10 +258,10 @@ mod tests {
     fn dedup_repeat_recovery() {
         let mut active = BTreeMap::new();
         let h = 3_600_000;
-        let sent = step(&mut active, &[p("low_disk", "")], 0, 24 * h, false);
+        let sent = step(&mut active, &[p("low_disk", "")], 0, 24 * h, false, Lang::En);
         assert_eq!(sent.iter().map(|m| m.status).collect::<Vec<_>>(), ["firing"]);
         assert!(
-            step(&mut active, &[p("low_disk", "")], h, 24 * h, false).is_empty(),
+            step(&mut active, &[p("low_disk", "")], h, 24 * h, false, Lang::En).is_empty(),
             "no duplicate within the repeat interval"
         );
         let sent = step(
@@ -227,27 +270,59 @@ mod tests {
             25 * h,
             24 * h,
             false,
+            Lang::En,
         );
         assert_eq!(
             sent.iter().map(|m| (m.status, m.key.as_str())).collect::<Vec<_>>(),
             [("repeat", "low_disk"), ("firing", "camera_silent:door")]
         );
-        let sent = step(&mut active, &[p("camera_silent", "door")], 26 * h, 24 * h, false);
+        let sent = step(
+            &mut active,
+            &[p("camera_silent", "door")],
+            26 * h,
+            24 * h,
+            false,
+            Lang::En,
+        );
         assert_eq!(sent.len(), 1);
         assert_eq!((sent[0].status, sent[0].key.as_str()), ("resolved", "low_disk"));
         assert!(sent[0].body.contains("after 1560 min"));
     }
 
     #[test]
+    fn alerts_in_chinese() {
+        let mut active = BTreeMap::new();
+        let sent = step(&mut active, &[p("low_disk", "")], 0, 1000, false, Lang::Zh);
+        assert_eq!(sent[0].title, "camvault：磁盘空间不足");
+        assert!(sent[0].body.starts_with("录像所在的磁盘快满了。"), "{}", sent[0].body);
+        assert!(
+            sent[0].body.contains("详情：low_disk "),
+            "the detail follows: {}",
+            sent[0].body
+        );
+        let sent = step(&mut active, &[], 120_000, 1000, false, Lang::Zh);
+        assert_eq!(sent[0].title, "camvault：磁盘空间不足 已恢复正常");
+        assert!(sent[0].body.starts_with("已在 2 分钟后恢复："), "{}", sent[0].body);
+        assert_eq!(
+            lang_event_title(Lang::Zh, "deletion_attempts"),
+            "camvault：有人试图删除录像"
+        );
+        assert_eq!(
+            lang_event_title(Lang::En, "deletion_attempts"),
+            "camvault: deletion attempts"
+        );
+    }
+
+    #[test]
     fn quiet_hours_hold_messages() {
         let mut active = BTreeMap::new();
-        assert!(step(&mut active, &[p("backlog", "")], 0, 1000, true).is_empty());
-        let sent = step(&mut active, &[p("backlog", "")], 10, 1000, false);
+        assert!(step(&mut active, &[p("backlog", "")], 0, 1000, true, Lang::En).is_empty());
+        let sent = step(&mut active, &[p("backlog", "")], 10, 1000, false, Lang::En);
         assert_eq!(sent[0].status, "firing", "sent once the quiet hours end");
         // A problem that came and went during quiet hours is never announced as resolved.
         let mut active = BTreeMap::new();
-        step(&mut active, &[p("backlog", "")], 0, 1000, true);
-        assert!(step(&mut active, &[], 10, 1000, false).is_empty());
+        step(&mut active, &[p("backlog", "")], 0, 1000, true, Lang::En);
+        assert!(step(&mut active, &[], 10, 1000, false, Lang::En).is_empty());
         // As the config reads `alerts.quiet_hours`.
         let spec = |s: &str| {
             crate::config::Config::parse(&format!("[alerts]\nquiet_hours = {s:?}\n"))

@@ -22,6 +22,8 @@ pub struct Alerts {
     pub quiet_hours: Option<TimeWindow>,
     /// Seconds between evaluations in `serve`.
     pub interval_secs: u64,
+    /// The language of alert messages (every channel, e-mail too): "en" or "zh-CN".
+    pub language: super::Lang,
     pub channel: Vec<Channel>,
 }
 
@@ -31,6 +33,7 @@ impl Default for Alerts {
             repeat_hours: 24,
             quiet_hours: None,
             interval_secs: 60,
+            language: super::Lang::En,
             channel: Vec::new(),
         }
     }

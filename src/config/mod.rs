@@ -23,6 +23,7 @@ use serde::Deserialize;
 mod alerts;
 mod cameras;
 mod class;
+mod language;
 mod load;
 mod prices;
 mod samba;
@@ -36,6 +37,7 @@ mod values;
 pub use alerts::{Alerts, Channel, ChannelKind, Email};
 pub use cameras::{check_miio_token, miio_addr, normalize_mac, Camera, CameraInfo, Zone, MIIO_PORT};
 pub use class::StorageClass;
+pub use language::Lang;
 pub use prices::Prices;
 pub use samba::Samba;
 pub use sections::{

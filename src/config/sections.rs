@@ -195,6 +195,8 @@ pub struct Http {
     /// The address people open camvault at (e.g. "https://cam.example.lan"), for links
     /// in alert messages; empty = messages carry no link.
     pub public_url: String,
+    /// The web interface's language when the browser asks for none we speak: "en" or "zh-CN".
+    pub language: super::Lang,
 }
 
 impl Default for Http {
@@ -209,6 +211,7 @@ impl Default for Http {
             max_connections: 128,
             trusted_proxies: Vec::new(),
             public_url: String::new(),
+            language: super::Lang::En,
         }
     }
 }

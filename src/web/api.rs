@@ -201,6 +201,8 @@ pub async fn day(State(app): State<App>, Query(q): Query<DayQuery>) -> Response 
         let clips = app.catalog.clips(Some(&q.camera), from, to, 100_000)?;
         Ok(json!({
             "camera": q.camera,
+            // The page shows times in the camera's zone, in the viewer's language.
+            "timezone": tz.iana_name().unwrap_or("UTC"),
             "date": date.to_string(),
             "prev": date.yesterday()?.to_string(),
             "next": date.tomorrow()?.to_string(),

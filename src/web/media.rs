@@ -1,7 +1,8 @@
 //! Footage over HTTP: clips from the vault (or a restore) with range requests, the same
-//! clip transcoded to H.264/AAC fragmented MP4 for browsers that cannot play the cameras'
-//! HEVC and A-law (kept in `http.cache_dir`), thumbnails, a range exported as one MP4, and
-//! a finished restore's merged file.
+//! clip made playable in a browser as fragmented MP4 (kept in `http.cache_dir`; see
+//! [`Variant`]: the camera's HEVC passed through with only its A-law audio made AAC, or
+//! H.264 at 720p or full size), thumbnails, a range exported as one MP4, and a finished
+//! restore's merged file.
 //!
 //! Every ffmpeg a request starts goes through [`super::jobs`] (one at a time, a short
 //! queue, killed when its request goes away, failures remembered); a `HEAD` starts none.
@@ -170,10 +171,102 @@ pub async fn clip(State(app): State<App>, Path(id): Path<i64>, headers: HeaderMa
     }
 }
 
-/// The clip as H.264/AAC fragmented MP4. The first request streams ffmpeg's output as it
-/// comes (playback starts at once) while it is written to the cache; later requests get
-/// the cached file, with ranges.
-pub async fn play(State(app): State<App>, Path(id): Path<i64>, method: Method, headers: HeaderMap) -> Response {
+/// How a clip is made playable for a browser (`/media/play/ID?v=…`).
+///
+/// Measured on the 2-core box (docs/benchmarks.md, `bench/playback.sh`): H.264 at the
+/// cameras' 2304×1296 with `veryfast` ran at 0.94× real time, so playback stalled; at 720p
+/// with `superfast` it keeps well ahead, and the HEVC pass-through costs almost nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum Variant {
+    /// H.264 scaled to at most 720 lines: the default for browsers without HEVC.
+    #[default]
+    #[serde(rename = "720p")]
+    P720,
+    /// H.264 at the camera's size, when the viewer asks for it (slower than real time on a
+    /// small box for the cameras' 3 MP).
+    #[serde(rename = "full")]
+    Full,
+    /// The camera's HEVC untouched (remuxed, `hvc1`), only the A-law audio made AAC: for
+    /// browsers that decode HEVC (the page asks `MediaSource.isTypeSupported`).
+    #[serde(rename = "hevc")]
+    Hevc,
+}
+
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Variant::P720 => "720p",
+            Variant::Full => "full",
+            Variant::Hevc => "hevc",
+        }
+    }
+
+    /// ffmpeg's output options for this variant, streamed as fragmented MP4 to stdout.
+    pub fn ffmpeg_args(self) -> Vec<&'static str> {
+        let mut a = vec!["-map", "0:v:0", "-map", "0:a:0?"];
+        match self {
+            Variant::Hevc => a.extend(["-c:v", "copy", "-tag:v", "hvc1"]),
+            Variant::P720 | Variant::Full => {
+                if self == Variant::P720 {
+                    // Never upscale; -2 keeps the width even, as H.264 needs.
+                    a.extend(["-vf", "scale=-2:'min(720,ih)'"]);
+                }
+                a.extend([
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    H264_PRESET,
+                    // No B-frames or look-ahead: the first fragment leaves sooner.
+                    "-tune",
+                    "zerolatency",
+                    "-crf",
+                    "23",
+                    "-pix_fmt",
+                    "yuv420p",
+                    // A keyframe (so a fragment) every 2 s whatever the camera's GOP.
+                    "-force_key_frames",
+                    "expr:gte(t,n_forced*2)",
+                ]);
+            }
+        }
+        a.extend([
+            "-c:a",
+            "aac",
+            "-b:a",
+            "48k",
+            "-movflags",
+            "+frag_keyframe+empty_moov+default_base_moof",
+            // The first fragment (the first frame the player can show) within a second of
+            // video, not a whole camera GOP.
+            "-frag_duration",
+            "1000000",
+            "-f",
+            "mp4",
+            "pipe:1",
+        ]);
+        a
+    }
+}
+
+/// x264's preset for the browser's H.264 (see [`Variant`] for the measurements).
+pub const H264_PRESET: &str = "superfast";
+
+#[derive(Deserialize, Default)]
+pub struct PlayQuery {
+    #[serde(default)]
+    v: Variant,
+}
+
+/// The clip as fragmented MP4 the browser can play (see [`Variant`]). The first request
+/// streams ffmpeg's output as it comes (playback starts at once) while it is written to the
+/// cache; later requests get the cached file, with ranges.
+pub async fn play(
+    State(app): State<App>,
+    Path(id): Path<i64>,
+    Query(q): Query<PlayQuery>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
     let c = match clip_of(&app, id).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -181,7 +274,7 @@ pub async fn play(State(app): State<App>, Path(id): Path<i64>, method: Method, h
     let Some(src) = local_path(&app, &c) else {
         return not_here(&c);
     };
-    let out = app.media.cache.join("play").join(format!("{id}.mp4"));
+    let out = app.media.cache.join("play").join(format!("{id}-{}.mp4", q.v.name()));
     if out.is_file() {
         return send_file(&out, &headers, "video/mp4", None).await;
     }
@@ -210,25 +303,7 @@ pub async fn play(State(app): State<App>, Path(id): Path<i64>, method: Method, h
     ffmpeg
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i"])
         .arg(&src)
-        .args([
-            "-map",
-            "0:v:0",
-            "-map",
-            "0:a:0?",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-movflags",
-            "+frag_keyframe+empty_moov+default_base_moof",
-            "-f",
-            "mp4",
-            "pipe:1",
-        ])
+        .args(q.v.ffmpeg_args())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let child = job_command(ffmpeg).spawn();

@@ -11,6 +11,7 @@ pub mod api;
 pub mod approvals;
 pub mod auth;
 pub mod conn;
+pub mod i18n;
 pub mod jobs;
 pub mod media;
 pub mod pages;
@@ -110,7 +111,8 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
         h,
         "content-security-policy",
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; \
-         connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+         connect-src 'self'; manifest-src 'self'; worker-src 'self'; form-action 'self'; base-uri 'none'; \
+         frame-ancestors 'none'",
     );
     set(h, "x-frame-options", "DENY");
     set(h, "x-content-type-options", "nosniff");
@@ -190,8 +192,16 @@ pub fn router(app: App) -> Router {
         .layer(axum::middleware::from_fn_with_state(app.clone(), auth::local_or_login));
     Router::new()
         .merge(probes)
-        .route("/login", get(auth::login_page).post(auth::login))
+        .route(
+            "/login",
+            get(auth::login_page)
+                .post(auth::login)
+                .layer(axum::middleware::from_fn_with_state(app.clone(), pages::localize_login)),
+        )
         .route("/assets/{name}", get(pages::asset))
+        .route("/manifest.webmanifest", get(pages::manifest))
+        .route("/sw.js", get(pages::service_worker))
+        .route("/offline", get(pages::offline))
         .merge(guarded)
         .layer(axum::middleware::from_fn_with_state(app.clone(), loopback_host))
         .layer(axum::middleware::from_fn_with_state(app.clone(), auth::identify))

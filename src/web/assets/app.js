@@ -5,42 +5,71 @@
 const CSRF = document.querySelector('meta[name="csrf-token"]').content;
 const LOGIN = document.querySelector('meta[name="login"]').content === '1';
 const view = document.getElementById('view');
-const TIERS = {
-  local: 'on this server',
-  standard: 'in the store (Standard)',
-  archived: 'archived',
-  restoring: 'restoring',
-  restored: 'restored',
-};
 
-// ---------- issue 17 (accounts, approvals, budget): the strings this part adds ----------
-// Kept in one place so that they move into the language catalogues at the merge.
+// ---------- language ----------
+// The page carries its language's catalogue (src/web/i18n/*.json) as a JSON data block:
+// no extra request, and no inline script (the CSP allows none).
+const LANG = document.documentElement.lang || 'en';
+const STRINGS = JSON.parse(document.getElementById('strings').textContent);
+
+// A key missing from the catalogue shows as the key itself (the browser test looks for it).
+function t(key, vars) {
+  const s = STRINGS[key];
+  if (s === undefined) { console.error('untranslated: ' + key); return key; }
+  return s.replace(/\{(\w+)\}/g, (m, k) => (vars && k in vars ? String(vars[k]) : m));
+}
+
+const TIER_NAMES = ['local', 'standard', 'archived', 'restoring', 'restored'];
+const tierName = k => t('tier.' + k);
+
+function num(n, digits) {
+  return new Intl.NumberFormat(LANG, { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 }).format(n);
+}
+
+// A moment in the camera's zone, in the locale's format.
+function timeIn(ms, tz) {
+  return new Intl.DateTimeFormat(LANG, { timeZone: tz || 'UTC', hour: '2-digit', minute: '2-digit', second: '2-digit' }).format(new Date(ms));
+}
+function dateTimeIn(ms, tz) {
+  return new Intl.DateTimeFormat(LANG, { timeZone: tz || 'UTC', dateStyle: 'medium', timeStyle: 'short' }).format(new Date(ms));
+}
+// A calendar date (YYYY-MM-DD, already the camera's) in the locale's words.
+function dateText(ymd, style) {
+  const [y, m, d] = ymd.split('-').map(Number);
+  return new Intl.DateTimeFormat(LANG, { timeZone: 'UTC', dateStyle: style || 'full' }).format(new Date(Date.UTC(y, m - 1, d || 1)));
+}
+function monthText(ym) {
+  const [y, m] = ym.split('-').map(Number);
+  return new Intl.DateTimeFormat(LANG, { timeZone: 'UTC', year: 'numeric', month: 'long' }).format(new Date(Date.UTC(y, m - 1, 1)));
+}
+
+// Accounts, approvals and the budget (issue 17): their texts from the catalogue (acct.*).
+const when17 = ms => new Date(ms).toLocaleString(LANG);
 const S17 = {
-  signedInAs: (u, r) => `${u} (${r === 'admin' ? 'admin' : 'viewer'})`,
-  budgetTitle: 'Restore budget',
-  budgetNone: 'No monthly restore budget is set (restore.budget_cny_month).',
-  budgetLine: (spent, month, left) => `${spent} of ${month} spent on restores this month; ${left} left.`,
-  budgetSpent: spent => `Restores this month: ${spent}.`,
-  approvalsTitle: 'Restores waiting for approval',
-  myRequestsTitle: 'Your restore requests',
-  noApprovals: 'Nothing is waiting.',
-  approvalLine: a => `#${a.id} ${a.camera}, ${new Date(a.from_ms).toLocaleString()} – ${new Date(a.to_ms).toLocaleString()} (${a.tier}), asked by ${a.requested_by}: `,
-  approve: 'Approve',
-  refuse: 'Refuse',
-  state: { pending: 'waiting for an admin', approved: 'approved', refused: 'refused', expired: 'expired' },
-  decidedBy: (s, who) => `${s} by ${who}`,
-  needsApproval: (cost, limit) => `This restore costs about ${cost}, above ${limit}: an admin must approve it.`,
-  askApproval: cost => `Ask an admin to approve (${cost})`,
-  asked: id => `Asked: request #${id} is waiting for an admin. You will see it on the dashboard.`,
-  overBudget: 'Over budget',
-  approveTitle: id => `Restore request #${id}`,
-  approveWho: a => `${a.requested_by} asks to restore ${a.camera} from ${new Date(a.from_ms).toLocaleString()} to ${new Date(a.to_ms).toLocaleString()} (${a.tier}).`,
-  approveCost: (cost, h) => `Estimated ${cost}, ready within ${h}.`,
-  approveDone: s => `This request is ${s}.`,
-  openRestore: id => `Open restore #${id}`,
-  viewerOnly: 'Only an admin can decide this request.',
+  signedInAs: (u, r) => t('acct.signed_in_as', { user: u, role: t('acct.role.' + (r === 'admin' ? 'admin' : 'viewer')) }),
+  budgetTitle: t('acct.budget_title'),
+  budgetNone: t('acct.budget_none'),
+  budgetLine: (spent, month, left) => t('acct.budget_line', { spent, month, left }),
+  budgetSpent: spent => t('acct.budget_spent', { spent }),
+  approvalsTitle: t('acct.approvals_title'),
+  myRequestsTitle: t('acct.my_requests_title'),
+  noApprovals: t('acct.no_approvals'),
+  approvalLine: a => t('acct.approval_line', { id: a.id, camera: a.camera, from: when17(a.from_ms), to: when17(a.to_ms), tier: t('speed.' + a.tier), who: a.requested_by }),
+  approve: t('acct.approve'),
+  refuse: t('acct.refuse'),
+  state: { pending: t('acct.state.pending'), approved: t('acct.state.approved'), refused: t('acct.state.refused'), expired: t('acct.state.expired') },
+  decidedBy: (state, who) => t('acct.decided_by', { state, who }),
+  needsApproval: (cost, limit) => t('acct.needs_approval', { cost, limit }),
+  askApproval: cost => t('acct.ask_approval', { cost }),
+  asked: id => t('acct.asked', { id }),
+  overBudget: t('acct.over_budget'),
+  approveTitle: id => t('acct.approve_title', { id }),
+  approveWho: a => t('acct.approve_who', { who: a.requested_by, camera: a.camera, from: when17(a.from_ms), to: when17(a.to_ms), tier: t('speed.' + a.tier) }),
+  approveCost: (cost, hours) => t('acct.approve_cost', { cost, hours }),
+  approveDone: state => t('acct.approve_done', { state }),
+  openRestore: id => t('acct.open_restore', { id }),
+  viewerOnly: t('acct.viewer_only'),
 };
-// ---------- end of issue 17 strings ----------
 
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
@@ -68,7 +97,7 @@ async function api(path, body) {
   const r = await fetch(path, opts);
   if (r.status === 401) { location.href = '/login'; throw new Error('log in first'); }
   const j = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(j.error || ('HTTP ' + r.status));
+  if (!r.ok) throw new Error(j.error || t('err.http', { status: r.status }));
   return j;
 }
 
@@ -76,10 +105,10 @@ function bytes(n) {
   const u = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
   let i = 0;
   while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
-  return (i ? n.toFixed(1) : n) + ' ' + u[i];
+  return num(n, i ? 1 : 0) + ' ' + u[i];
 }
 
-function cny(x) { return '¥' + Number(x || 0).toFixed(2); }
+function cny(x) { return '¥' + num(Number(x || 0), 2); }
 
 function errorBox(e) { return el('p', { class: 'error', role: 'alert', text: String(e.message || e) }); }
 
@@ -88,41 +117,52 @@ function render(...kids) { view.replaceChildren(...kids.filter(k => k !== null &
 
 // ---------- dashboard ----------
 
+// Health problems come from the server in English; the page names each rule in the page's
+// language and keeps the server's detail (numbers, keys) as the tooltip.
+function problemItem(p) {
+  const key = 'health.' + p.rule;
+  const known = STRINGS[key] !== undefined;
+  return el('li', { class: 'problem', title: p.message, dataset: { rule: p.rule } },
+    el('b', { text: known ? t(key + '.title') : p.rule }), t('common.colon'), known ? t(key) : p.message);
+}
+
 async function dashboard() {
-  document.title = 'camvault';
+  document.title = t('dash.title') + ' — camvault';
   const d = await api('/api/dashboard');
   const problems = d.health.problems || [];
   const health = el('section', { class: 'card', id: 'health' },
-    el('h2', { text: 'Health' }),
+    el('h2', { text: t('dash.health') }),
     problems.length
-      ? el('ul', { class: 'problems' }, problems.map(p => el('li', { class: 'problem' }, el('b', { text: p.rule }), ': ' + p.message)))
-      : el('p', { class: 'ok', text: 'All good: nothing needs attention.' }));
-  const cams = el('section', { class: 'card', id: 'cameras' }, el('h2', { text: 'Cameras' }),
-    d.cameras.length ? null : el('p', { text: 'No recordings yet.' }),
+      ? el('ul', { class: 'problems' }, problems.map(problemItem))
+      : el('p', { class: 'ok', id: 'all-good', text: t('dash.all_good') }));
+  const cams = el('section', { class: 'card', id: 'cameras' }, el('h2', { text: t('dash.cameras') }),
+    d.cameras.length ? null : el('p', { text: t('dash.no_recordings') }),
     el('div', { class: 'grid' }, d.cameras.map(c => el('article', { class: 'camera' },
-      el('h3', {}, el('a', { href: `/day/${encodeURIComponent(c.id)}/${c.today}`, text: c.id })),
+      el('h3', { translate: 'no' }, el('a', { href: `/day/${encodeURIComponent(c.id)}/${c.today}`, text: c.id })),
       c.last ? el('a', { href: `/day/${encodeURIComponent(c.id)}/${c.last.date}#clip=${c.last.id}` },
-        el('img', { class: 'thumb', src: `/media/thumb/${c.last.id}`, alt: 'last clip', loading: 'lazy' })) : null,
-      el('p', { class: 'muted', text: c.last_local ? 'Last clip ' + c.last_local : 'No clip yet' }),
-      el('p', {}, el('a', { href: `/day/${encodeURIComponent(c.id)}/${c.today}`, text: 'Today' }), ' · ',
-        el('a', { href: `/month/${encodeURIComponent(c.id)}/${c.today.slice(0, 7)}`, text: 'Calendar' }))))));
+        el('img', { class: 'thumb', src: `/media/thumb/${c.last.id}`, alt: t('dash.last_clip_alt'), loading: 'lazy', decoding: 'async' })) : null,
+      el('p', { class: 'muted last-clip', text: c.last ? t('dash.last_clip', { when: dateTimeIn(c.last.start_ms, c.timezone) }) : t('dash.no_clip') }),
+      el('p', {}, el('a', { href: `/day/${encodeURIComponent(c.id)}/${c.today}`, text: t('dash.today') }), ' · ',
+        el('a', { href: `/month/${encodeURIComponent(c.id)}/${c.today.slice(0, 7)}`, text: t('dash.calendar') }))))));
   const f = d.files;
-  const backlog = el('section', { class: 'card', id: 'backlog' }, el('h2', { text: 'Backlog' }),
-    el('p', {}, `${f.pending} clip(s) waiting to be stored`,
-      d.oldest_pending_secs != null ? ` (oldest ${Math.round(d.oldest_pending_secs / 60)} min)` : '',
-      f.failed ? `, ${f.failed} failing` : ''));
-  const rows = [['On this server', d.bytes.cached, f.cached]].concat(d.classes.map(c => [c.class, c.bytes, c.files]));
-  const tiers = el('section', { class: 'card', id: 'tiers' }, el('h2', { text: 'Bytes by tier' }),
-    el('table', {}, el('tbody', {}, rows.map(([k, b, n]) => el('tr', {}, el('th', { text: k }), el('td', { text: bytes(b) }), el('td', { class: 'muted', text: n + ' clips' }))))));
+  const backlog = el('section', { class: 'card', id: 'backlog' }, el('h2', { text: t('dash.backlog') }),
+    el('p', {}, t('dash.pending', { n: num(f.pending) }),
+      d.oldest_pending_secs != null ? t('dash.oldest', { min: num(Math.round(d.oldest_pending_secs / 60)) }) : '',
+      f.failed ? t('dash.failing', { n: num(f.failed) }) : ''));
+  const className = k => (STRINGS['class.' + k] !== undefined ? t('class.' + k) : k);
+  const rows = [[t('dash.on_server'), d.bytes.cached, f.cached]].concat(d.classes.map(c => [className(c.class), c.bytes, c.files]));
+  const tiers = el('section', { class: 'card', id: 'tiers' }, el('h2', { text: t('dash.bytes_by_tier') }),
+    el('table', {}, el('tbody', {}, rows.map(([k, b, n]) => el('tr', {}, el('th', { text: k }), el('td', { text: bytes(b) }), el('td', { class: 'muted', text: t('common.clips', { n: num(n) }) }))))));
   const c = d.cost;
-  const cost = el('section', { class: 'card', id: 'cost' }, el('h2', { text: 'Cost this month' }),
-    el('p', {}, el('b', { id: 'cost-so-far', text: cny(c.month_so_far_cny) }), ' so far, ',
-      el('b', { id: 'cost-projected', text: cny(c.month_projected_cny) }), ' projected for the month'),
-    el('p', { class: 'muted', text: `Storage now costs ${cny(c.monthly_rate_cny)} a month (${c.standard_gb.toFixed(2)} GB Standard, ${c.archive_gb.toFixed(2)} GB archived, ${c.daily_gb.toFixed(2)} GB a day).` }));
-  const restores = d.restores.length ? el('section', { class: 'card' }, el('h2', { text: 'Restores' }),
-    el('ul', {}, d.restores.map(r => el('li', {}, el('a', { href: `/restores/${r.id}`, text: `#${r.id}` }), ` ${r.camera || 'all'} — ${r.state}`)))) : null;
+  const cost = el('section', { class: 'card', id: 'cost' }, el('h2', { text: t('dash.cost') }),
+    el('p', {}, t('dash.so_far_pre'), el('b', { id: 'cost-so-far', text: cny(c.month_so_far_cny) }), t('dash.so_far'),
+      el('b', { id: 'cost-projected', text: cny(c.month_projected_cny) }), t('dash.projected')),
+    el('p', { class: 'muted', text: t('dash.rate', { rate: cny(c.monthly_rate_cny), std: num(c.standard_gb, 2), arch: num(c.archive_gb, 2), daily: num(c.daily_gb, 2) }) }));
+  const restores = d.restores.length ? el('section', { class: 'card' }, el('h2', { text: t('dash.restores') }),
+    el('ul', {}, d.restores.map(r => el('li', {}, el('a', { href: `/restores/${r.id}`, text: `#${r.id}` }), ' ',
+      r.camera ? el('span', { translate: 'no', text: r.camera }) : t('dash.all_cameras'), ' — ', t('state.' + r.state))))) : null;
   const [me, ap] = await Promise.all([ME, api('/api/approvals').catch(() => ({ approvals: [] }))]);
-  render(el('h1', { text: 'Dashboard' }), health, cams, el('div', { class: 'grid' }, backlog, tiers, cost, budgetCard(me.budget)),
+  render(el('h1', { text: t('dash.title') }), health, cams, el('div', { class: 'grid' }, backlog, tiers, cost, budgetCard(me.budget)),
     approvalsCard(me, ap.approvals), restores);
 }
 
@@ -179,15 +219,36 @@ async function approveView(id) {
 // ---------- camera day ----------
 
 function legend() {
-  return el('ul', { class: 'legend' }, Object.entries(TIERS).map(([k, v]) => el('li', {}, el('span', { class: 'swatch tier-' + k }), v)));
+  return el('ul', { class: 'legend' }, TIER_NAMES.map(k => el('li', {}, el('span', { class: 'swatch tier-' + k }), tierName(k))));
 }
 
+// Which stream to ask for. The cameras' HEVC goes to a browser that can decode it untouched
+// (only the A-law audio becomes AAC); any other browser gets H.264 at 720p, or at the
+// camera's full size when the viewer asked for it.
+const HEVC_TYPE = 'video/mp4; codecs="hvc1.1.6.L120.90"';
+function hevcSupported(player) {
+  try {
+    if (window.MediaSource && MediaSource.isTypeSupported(HEVC_TYPE)) return true;
+  } catch (e) { /* an old browser */ }
+  return player.canPlayType(HEVC_TYPE) === 'probably';
+}
+function quality() { return localStorage.getItem('camvault.quality') || 'auto'; }
+function sourceFor(c, player, fallback) {
+  const hevc = c.codec && /^(hvc1|hev1|hevc|h265)/i.test(c.codec);
+  // After a failure (`fallback`) always H.264, whatever the clip: never the same source again.
+  if (!hevc && !fallback) return ['original', `/media/clip/${c.id}`];
+  const q = quality();
+  if (!fallback && q === 'auto' && hevcSupported(player)) return ['hevc', `/media/play/${c.id}?v=hevc`];
+  return q === 'full' ? ['full', `/media/play/${c.id}?v=full`] : ['720p', `/media/play/${c.id}?v=720p`];
+}
 async function day(camera, date) {
-  document.title = `${camera} ${date} — camvault`;
+  document.title = `${camera} ${dateText(date, 'medium')} — camvault`;
   const d = await api(`/api/day?camera=${encodeURIComponent(camera)}&date=${date}`);
+  const tz = d.timezone;
+  const at = ms => timeIn(ms, tz);
   const span = d.end_ms - d.start_ms;
   const base = `/day/${encodeURIComponent(camera)}/`;
-  const bar = el('div', { class: 'timeline', id: 'timeline', role: 'listbox', 'aria-label': 'clips of the day' });
+  const bar = el('div', { class: 'timeline', id: 'timeline', role: 'listbox', 'aria-label': t('day.clips_of_day') });
   for (let h = 0; h <= 24; h += 1) {
     const t = el('span', { class: 'tick' + (h % 3 ? ' minor' : ''), text: String(h).padStart(2, '0') });
     t.style.left = (h / 24 * 100) + '%';
@@ -196,8 +257,9 @@ async function day(camera, date) {
   const tip = el('div', { class: 'tip', hidden: true }, el('img', { alt: '' }), el('span'));
   // No thumbnail (an archived clip captured before thumbnails, or no ffmpeg): just the time.
   tip.querySelector('img').addEventListener('error', ev => { ev.target.hidden = true; });
-  const player = el('video', { id: 'player', controls: true, playsinline: true, preload: 'metadata' });
-  const info = el('p', { id: 'now-playing', class: 'muted', text: 'Click a clip to play it. Keys: ←/→ clip, Enter play, +/− zoom, PageUp/PageDown day, Shift+click select a range.' });
+  // Nothing is fetched before the viewer plays a clip: no src until then, and no preload.
+  const player = el('video', { id: 'player', controls: true, playsinline: true, preload: 'none' });
+  const info = el('p', { id: 'now-playing', class: 'muted', text: t('day.help') });
   const msg = el('p', { id: 'player-message', class: 'error', role: 'alert' });
   const segs = [];
   let current = -1;
@@ -207,8 +269,8 @@ async function day(camera, date) {
   d.clips.forEach((c, i) => {
     const s = el('button', {
       type: 'button', class: 'seg tier-' + c.tier, role: 'option',
-      title: `${c.start}–${c.end} · ${TIERS[c.tier]}`,
-      'aria-label': `${c.start} to ${c.end}, ${TIERS[c.tier]}`,
+      title: `${at(c.start_ms)}–${at(c.end_ms)} · ${tierName(c.tier)}`,
+      'aria-label': t('day.seg_label', { from: at(c.start_ms), to: at(c.end_ms), tier: tierName(c.tier) }),
       dataset: { id: c.id, tier: c.tier, start: c.start, end: c.end, i },
     });
     s.style.left = ((c.start_ms - d.start_ms) / span * 100) + '%';
@@ -217,7 +279,7 @@ async function day(camera, date) {
       tip.hidden = false;
       tip.querySelector('img').hidden = false;
       tip.querySelector('img').src = `/media/thumb/${c.id}`;
-      tip.querySelector('span').textContent = `${c.start} · ${TIERS[c.tier]}`;
+      tip.querySelector('span').textContent = `${at(c.start_ms)} · ${tierName(c.tier)}`;
       tip.style.left = (s.offsetLeft - scroller.scrollLeft) + 'px';
     });
     s.addEventListener('mouseleave', () => { tip.hidden = true; });
@@ -242,8 +304,8 @@ async function day(camera, date) {
 
   // Zoom: the bar grows inside a scrolling box, so one-minute clips get wide enough to click.
   const scroller = el('div', { class: 'timeline-scroll', id: 'timeline-scroll' }, bar);
-  const zoom = el('select', { id: 'zoom', 'aria-label': 'zoom' },
-    [[1, '24 h'], [4, '6 h'], [24, '1 h']].map(([z, t]) => el('option', { value: z, text: t })));
+  const zoom = el('select', { id: 'zoom', 'aria-label': t('day.zoom') },
+    [[1, 24], [4, 6], [24, 1]].map(([z, h]) => el('option', { value: z, text: t('day.hours', { n: h }) })));
   function setZoom(z) {
     zoom.value = String(z);
     bar.style.width = (z * 100) + '%';
@@ -267,16 +329,15 @@ async function day(camera, date) {
     segs[i].classList.add('playing');
     msg.textContent = '';
     if (!c.playable) {
-      info.textContent = `${c.start}: ${TIERS[c.tier]} — not on this server. Select a range and restore it.`;
+      info.textContent = t('day.not_here', { time: at(c.start_ms), tier: tierName(c.tier) });
       select(i);
       return;
     }
-    info.textContent = `Playing ${c.start}–${c.end}`;
+    info.textContent = t('day.playing', { from: at(c.start_ms), to: at(c.end_ms) });
     player.dataset.clip = c.id;
-    const hevc = c.codec && /^(hvc1|hev1|hevc|h265)/i.test(c.codec);
-    const native = !hevc || player.canPlayType('video/mp4; codecs="hvc1.1.6.L93.B0"') !== '';
-    player.dataset.src = native ? 'original' : 'transcoded';
-    player.src = native ? `/media/clip/${c.id}` : `/media/play/${c.id}`;
+    const [kind, url] = sourceFor(c, player, false);
+    player.dataset.src = kind;
+    player.src = url;
     try { await player.play(); } catch (e) { /* autoplay may be refused; the controls remain */ }
   }
 
@@ -294,24 +355,28 @@ async function day(camera, date) {
   player.addEventListener('error', async () => {
     const c = d.clips[current];
     if (!c) return;
-    if (player.dataset.src === 'original') {
-      player.dataset.src = 'transcoded';
-      player.src = `/media/play/${c.id}`;
+    // The original or the HEVC pass-through did not play: H.264 it is.
+    if (player.dataset.src === 'original' || player.dataset.src === 'hevc') {
+      const [kind, url] = sourceFor(c, player, true);
+      player.dataset.src = kind;
+      player.src = url;
       player.play().catch(() => {});
       return;
     }
-    const r = await fetch(`/media/play/${c.id}`, { method: 'HEAD' }).catch(() => null);
-    let text = 'This clip cannot be played in this browser.';
+    const url = player.src;
+    const r = await fetch(url, { method: 'HEAD' }).catch(() => null);
+    let text = t('day.cannot_play');
     if (r && !r.ok) {
-      const j = await fetch(`/media/play/${c.id}`).then(x => x.json()).catch(() => ({}));
-      if (j.error) text = j.error;
+      const j = await fetch(url).then(x => x.json()).catch(() => ({}));
+      if (r.status === 501) text = t('err.no_ffmpeg');
+      else if (j.error) text = j.error;
     }
     msg.textContent = text;
   });
 
   const from = el('input', { type: 'time', id: 'range-from', value: '00:00', required: true });
   const to = el('input', { type: 'time', id: 'range-to', value: '23:59', required: true });
-  const tier = el('select', { id: 'restore-tier' }, ['standard', 'expedited', 'bulk'].map(t => el('option', { value: t, text: t })));
+  const tier = el('select', { id: 'restore-tier' }, ['standard', 'expedited', 'bulk'].map(k => el('option', { value: k, text: t('speed.' + k) })));
   const planBox = el('div', { id: 'plan' });
   function rangeMs() {
     const ms = hhmm => { const [h, m] = hhmm.split(':').map(Number); return (h * 60 + m) * 60000; };
@@ -321,15 +386,15 @@ async function day(camera, date) {
   const planBtn = el('button', {
     type: 'button', id: 'plan-restore', onclick: async () => {
       const [a, b] = rangeMs();
-      planBox.replaceChildren(el('p', { text: 'Planning…' }));
+      planBox.replaceChildren(el('p', { text: t('plan.planning') }));
       try {
         const body = { camera, from_ms: a, to_ms: b, tier: tier.value };
         const p = await api('/api/restore/plan', body);
-        planBox.replaceChildren(planView(p, body, t => { tier.value = t; planBtn.click(); }));
+        planBox.replaceChildren(planView(p, body, k => { tier.value = k; planBtn.click(); }));
       } catch (e) { planBox.replaceChildren(errorBox(e)); }
     },
-  }, 'Plan restore');
-  const exportLink = el('a', { id: 'export', class: 'button', href: '#', text: 'Export cached clips as MP4' });
+  }, t('plan.button'));
+  const exportLink = el('a', { id: 'export', class: 'button', href: '#', text: t('day.export') });
   exportLink.addEventListener('click', ev => {
     const [a, b] = rangeMs();
     exportLink.href = `/media/export?camera=${encodeURIComponent(camera)}&from_ms=${a}&to_ms=${b}`;
@@ -349,18 +414,46 @@ async function day(camera, date) {
     else if (ev.key === 'PageDown' || ev.key === ']') go(base + d.next);
   };
 
+  // Quality: auto (HEVC untouched where the browser decodes it, else 720p), 720p, full size.
+  const qual = el('select', { id: 'quality', 'aria-label': t('day.quality') },
+    ['auto', '720p', 'full'].map(q => el('option', { value: q, text: t('quality.' + q), selected: quality() === q })));
+  qual.addEventListener('change', () => {
+    localStorage.setItem('camvault.quality', qual.value);
+    if (current >= 0 && player.dataset.clip) play(current);
+  });
+
+  // One hand on a phone: the buttons that matter are big and at the bottom of the screen.
+  const nextPlayable = (from, step) => {
+    for (let j = from + step; j >= 0 && j < d.clips.length; j += step) if (d.clips[j].playable) return j;
+    return -1;
+  };
+  const thumbBar = el('nav', { class: 'thumbbar', id: 'thumbbar', 'aria-label': t('day.controls') },
+    el('a', { href: base + d.prev, class: 'tb', id: 'tb-prev-day', 'aria-label': t('day.prev_day'), text: '«' }),
+    el('button', { type: 'button', class: 'tb', id: 'tb-prev', 'aria-label': t('day.prev_clip'), text: '◀',
+      onclick: () => { const j = nextPlayable(current < 0 ? d.clips.length : current, -1); if (j >= 0) play(j); } }),
+    el('button', { type: 'button', class: 'tb', id: 'tb-play', 'aria-label': t('day.play_pause'), text: '▶❚❚',
+      onclick: () => {
+        if (player.dataset.clip && !player.ended) { if (player.paused) player.play().catch(() => {}); else player.pause(); return; }
+        const j = nextPlayable(current < 0 ? -1 : current, 1);
+        if (j >= 0) play(j);
+      } }),
+    el('button', { type: 'button', class: 'tb', id: 'tb-next', 'aria-label': t('day.next_clip'), text: '▶',
+      onclick: () => { const j = nextPlayable(current, 1); if (j >= 0) play(j); } }),
+    el('a', { href: base + d.next, class: 'tb', id: 'tb-next-day', 'aria-label': t('day.next_day'), text: '»' }));
+
   render(
-    el('h1', {}, camera, ' ', el('span', { class: 'muted', id: 'day-date', text: date })),
+    el('h1', {}, el('span', { translate: 'no', text: camera }), ' ', el('span', { class: 'muted', id: 'day-date', dataset: { date }, text: dateText(date) })),
     el('nav', { class: 'pager' },
-      el('a', { href: base + d.prev, id: 'prev-day', rel: 'prev', text: '← ' + d.prev }),
-      el('a', { href: `/month/${encodeURIComponent(camera)}/${date.slice(0, 7)}`, text: 'Calendar' }),
-      el('a', { href: base + d.next, id: 'next-day', rel: 'next', text: d.next + ' →' })),
+      el('a', { href: base + d.prev, id: 'prev-day', rel: 'prev', text: '← ' + dateText(d.prev, 'medium') }),
+      el('a', { href: `/month/${encodeURIComponent(camera)}/${date.slice(0, 7)}`, text: t('dash.calendar') }),
+      el('a', { href: base + d.next, id: 'next-day', rel: 'next', text: dateText(d.next, 'medium') + ' →' })),
     el('div', { class: 'timeline-wrap' }, scroller, tip),
-    el('div', { class: 'row' }, legend(), el('label', { class: 'zoom' }, 'Zoom ', zoom)),
-    el('p', { class: 'muted', id: 'clip-count', text: `${d.clips.length} clip(s)` }),
-    player, info, msg,
-    el('section', { class: 'card', id: 'range' }, el('h2', { text: 'Restore or export a range' }),
-      el('div', { class: 'row' }, el('label', {}, 'From ', from), el('label', {}, 'To ', to), el('label', {}, 'Speed ', tier)),
+    el('div', { class: 'row' }, legend(), el('label', { class: 'zoom' }, t('day.zoom') + ' ', zoom),
+      el('label', { class: 'zoom' }, t('day.quality') + ' ', qual)),
+    el('p', { class: 'muted', id: 'clip-count', text: t('common.clips', { n: num(d.clips.length) }) }),
+    player, info, msg, thumbBar,
+    el('section', { class: 'card', id: 'range' }, el('h2', { text: t('day.range') }),
+      el('div', { class: 'row' }, el('label', {}, t('day.from') + ' ', from), el('label', {}, t('day.to') + ' ', to), el('label', {}, t('day.speed') + ' ', tier)),
       el('div', { class: 'row' }, planBtn, exportLink), planBox));
 
   const m = /clip=(\d+)/.exec(location.hash);
@@ -374,25 +467,36 @@ function minuteAfter(hhmmss) {
 }
 
 function hoursText(h) {
-  return h <= 0 ? 'minutes' : h < 1 ? Math.round(h * 60) + ' min' : h + ' h';
+  return h <= 0 ? t('plan.minutes') : h < 1 ? t('plan.min', { n: num(Math.round(h * 60)) }) : t('plan.h', { n: num(h) });
+}
+
+// An estimate line in the page's language, by the price it uses (the server's text is English).
+function costLine(l) {
+  const k = l.price && l.price.key || '';
+  if (k === 'standard_gb_month') return t('cost.kept');
+  if (k === 'get_per_10k') return t('cost.get');
+  if (k === 'outbound_gb') return t('cost.download');
+  if (k.endsWith('_per_10k')) return t('cost.restore_requests');
+  if (k.endsWith('_gb')) return t('cost.retrieval');
+  return l.what;
 }
 
 function planView(p, body, retier) {
-  const row = (label, x, id) => el('tr', { id }, el('th', { text: label }), el('td', { text: x.clips + ' clip(s)' }), el('td', { text: bytes(x.bytes) }));
-  const when = p.hours > 0 ? `ready within ${p.hours} h (${p.tier} tier)` : 'ready in minutes';
+  const row = (label, x, id) => el('tr', { id, dataset: { clips: x.clips } }, el('th', { text: label }), el('td', { text: t('common.clips', { n: num(x.clips) }) }), el('td', { text: bytes(x.bytes) }));
+  const when = p.hours > 0 ? t('plan.ready_within', { n: num(p.hours), tier: t('speed.' + p.tier) }) : t('plan.ready_minutes');
   return el('div', { class: 'plan' },
     el('table', {}, el('tbody', {},
-      row('On this server', p.local, 'plan-local'),
-      row('In the store, readable now', p.store, 'plan-store'),
-      row('Archived: needs a restore', p.archive, 'plan-archive'),
-      p.missing.clips ? row('Missing', p.missing, 'plan-missing') : null)),
-    el('table', { class: 'estimate' }, el('tbody', {}, p.estimate.map(l => el('tr', {}, el('td', { text: l.what }), el('td', { text: l.unit === '10k requests' ? `${Math.round(l.quantity)} request(s)` : `${Number(l.quantity).toFixed(3)} ${l.unit}` }), el('td', { text: cny(l.cny) }))))),
+      row(t('plan.local'), p.local, 'plan-local'),
+      row(t('plan.store'), p.store, 'plan-store'),
+      row(t('plan.archive'), p.archive, 'plan-archive'),
+      p.missing.clips ? row(t('plan.missing'), p.missing, 'plan-missing') : null)),
+    el('table', { class: 'estimate' }, el('tbody', {}, p.estimate.map(l => el('tr', {}, el('td', { text: costLine(l) }), el('td', { text: l.unit === '10k requests' ? t('plan.requests', { n: num(Math.round(l.quantity)) }) : `${num(Number(l.quantity), 3)} ${l.unit}` }), el('td', { text: cny(l.cny) }))))),
     p.archive.clips ? el('table', { class: 'tiers', id: 'plan-tiers' },
-      el('thead', {}, el('tr', {}, el('th', { text: 'Speed' }), el('th', { text: 'Ready within' }), el('th', { text: 'Cost' }))),
-      el('tbody', {}, (p.tiers || []).map(t => el('tr', { class: t.tier === p.tier ? 'chosen' : null, dataset: { tier: t.tier } },
-        el('td', {}, t.tier === p.tier ? el('b', { text: t.tier }) : el('button', { type: 'button', class: 'link', onclick: () => retier(t.tier), text: t.tier })),
-        el('td', { text: hoursText(t.hours) }), el('td', { text: cny(t.total_cny) }))))) : null,
-    el('p', {}, 'Total ', el('b', { id: 'plan-total', text: cny(p.total_cny) }), ', ', el('span', { id: 'plan-time', text: when }), '.'),
+      el('thead', {}, el('tr', {}, el('th', { text: t('day.speed') }), el('th', { text: t('plan.ready_col') }), el('th', { text: t('plan.cost_col') }))),
+      el('tbody', {}, (p.tiers || []).map(x => el('tr', { class: x.tier === p.tier ? 'chosen' : null, dataset: { tier: x.tier, hours: x.hours } },
+        el('td', {}, x.tier === p.tier ? el('b', { text: t('speed.' + x.tier) }) : el('button', { type: 'button', class: 'link', onclick: () => retier(x.tier), text: t('speed.' + x.tier) })),
+        el('td', { text: hoursText(x.hours) }), el('td', { text: cny(x.total_cny) }))))) : null,
+    el('p', {}, t('plan.total'), el('b', { id: 'plan-total', text: cny(p.total_cny) }), t('common.comma'), el('span', { id: 'plan-time', dataset: { hours: p.hours }, text: when }), t('common.stop')),
     p.budget && p.budget.month_cny > 0 ? el('p', { class: 'muted', id: 'plan-budget', text: S17.budgetLine(cny(p.budget.spent_cny), cny(p.budget.month_cny), cny(p.budget.left_cny)) }) : null,
     p.over_budget ? el('p', { class: 'error', id: 'plan-over-budget', role: 'alert', text: p.over_budget }) : null,
     p.over_budget ? null : p.needs_approval ? el('div', { id: 'plan-approval' },
@@ -413,17 +517,18 @@ function planView(p, body, retier) {
           go(`/restores/${r.id}`);
         } catch (e) { ev.target.after(errorBox(e)); ev.target.disabled = false; }
       },
-    }, `Restore ${p.items.length} clip(s) for ${cny(p.total_cny)}`));
+    }, t('plan.confirm', { n: num(p.items.length), cost: cny(p.total_cny) })));
 }
 
 // ---------- month ----------
 
 async function month(camera, ym) {
-  document.title = `${camera} ${ym} — camvault`;
+  document.title = `${camera} ${monthText(ym)} — camvault`;
   const d = await api(`/api/month?camera=${encodeURIComponent(camera)}&month=${ym}`);
   const base = `/month/${encodeURIComponent(camera)}/`;
   const grid = el('div', { class: 'calendar', id: 'calendar' },
-    ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'].map(w => el('div', { class: 'wd', text: w })));
+    // 2024-01-01 was a Monday.
+    [0, 1, 2, 3, 4, 5, 6].map(i => el('div', { class: 'wd', text: new Intl.DateTimeFormat(LANG, { timeZone: 'UTC', weekday: 'short' }).format(new Date(Date.UTC(2024, 0, 1 + i))) })));
   for (let i = 0; i < d.first_weekday; i++) grid.append(el('div', { class: 'blank' }));
   for (const day of d.days) {
     const fill = el('span', { class: 'fill' + (day.archived ? ' tier-archived' : ' tier-local') });
@@ -431,28 +536,28 @@ async function month(camera, ym) {
     grid.append(el('a', {
       class: 'daycell' + (day.clips ? '' : ' empty'), href: `/day/${encodeURIComponent(camera)}/${day.date}`,
       dataset: { date: day.date, clips: day.clips, coverage: day.coverage.toFixed(4) },
-      title: `${day.clips} clip(s), ${(day.coverage * 100).toFixed(1)}% of the day`,
-    }, el('span', { class: 'num', text: Number(day.date.slice(8)) }),
-      day.clips ? el('span', { class: 'count', text: `${day.clips} clip${day.clips > 1 ? 's' : ''}${day.archived ? `, ${day.archived} archived` : ''}` }) : null,
+      title: t('month.cell', { n: num(day.clips), pct: num(day.coverage * 100, 1) }),
+    }, el('span', { class: 'num', text: num(Number(day.date.slice(8))) }),
+      day.clips ? el('span', { class: 'count', text: t('common.clips', { n: num(day.clips) }) + (day.archived ? t('month.archived', { n: num(day.archived) }) : '') }) : null,
       el('span', { class: 'cov' }, fill)));
   }
   document.onkeydown = ev => {
     if (ev.key === 'PageUp' || ev.key === '[') go(base + d.prev);
     else if (ev.key === 'PageDown' || ev.key === ']') go(base + d.next);
   };
-  render(el('h1', {}, camera, ' ', el('span', { class: 'muted', text: ym })),
-    el('nav', { class: 'pager' }, el('a', { href: base + d.prev, id: 'prev-month', text: '← ' + d.prev }), el('a', { href: base + d.next, id: 'next-month', text: d.next + ' →' })),
+  render(el('h1', {}, el('span', { translate: 'no', text: camera }), ' ', el('span', { class: 'muted', text: monthText(ym) })),
+    el('nav', { class: 'pager' }, el('a', { href: base + d.prev, id: 'prev-month', text: '← ' + monthText(d.prev) }), el('a', { href: base + d.next, id: 'next-month', text: monthText(d.next) + ' →' })),
     grid);
 }
 
 // ---------- search ----------
 
 async function search() {
-  document.title = 'Search — camvault';
+  document.title = t('search.title') + ' — camvault';
   const cams = await api('/api/cameras');
   const q = new URLSearchParams(location.search);
   const today = cams.length ? cams[0].today : new Date().toISOString().slice(0, 10);
-  const camera = el('select', { name: 'camera', id: 's-camera' }, el('option', { value: '', text: 'All cameras' }),
+  const camera = el('select', { name: 'camera', id: 's-camera' }, el('option', { value: '', text: t('dash.all_cameras') }),
     cams.map(c => el('option', { value: c.id, text: c.id, selected: q.get('camera') === c.id })));
   const from = el('input', { type: 'date', name: 'from', id: 's-from', value: q.get('from') || today, required: true });
   const to = el('input', { type: 'date', name: 'to', id: 's-to', value: q.get('to') || today, required: true });
@@ -460,26 +565,29 @@ async function search() {
   const tt = el('input', { type: 'time', name: 'tod_to', id: 's-tod-to', value: q.get('tod_to') || '' });
   const results = el('div', { class: 'results', id: 'results' });
   const form = el('form', { method: 'get', action: '/search', class: 'row' },
-    el('label', {}, 'Camera ', camera), el('label', {}, 'From ', from), el('label', {}, 'To ', to),
-    el('label', {}, 'Time of day ', tf, ' – ', tt), el('button', { type: 'submit', text: 'Search' }));
-  render(el('h1', { text: 'Search' }), form, results);
+    el('label', {}, t('search.camera') + ' ', camera), el('label', {}, t('day.from') + ' ', from), el('label', {}, t('day.to') + ' ', to),
+    el('label', {}, t('search.tod') + ' ', tf, ' – ', tt), el('button', { type: 'submit', text: t('search.button') }));
+  render(el('h1', { text: t('search.title') }), form, results);
   if (!q.get('from')) return;
   try {
     const r = await api('/api/search?' + q.toString());
     results.replaceChildren(
-      el('p', { class: 'muted', id: 'result-count', text: `${r.clips.length} clip(s)${r.truncated ? ' (first 500)' : ''}` }),
-      el('div', { class: 'grid thumbs' }, r.clips.map(c => el('a', { class: 'result tier-border-' + c.tier, href: `/day/${encodeURIComponent(c.camera)}/${c.date}#clip=${c.id}` },
-        el('img', { class: 'thumb', src: `/media/thumb/${c.id}`, alt: `${c.camera} ${c.date} ${c.start}`, loading: 'lazy' }),
-        el('span', { text: `${c.camera} ${c.date} ${c.start}` })))));
+      el('p', { class: 'muted', id: 'result-count', dataset: { n: r.clips.length }, text: t('common.clips', { n: num(r.clips.length) }) + (r.truncated ? t('search.first') : '') }),
+      el('div', { class: 'grid thumbs' }, r.clips.map(c => {
+        const label = `${dateText(c.date, 'medium')} ${c.start}`;
+        return el('a', { class: 'result tier-border-' + c.tier, href: `/day/${encodeURIComponent(c.camera)}/${c.date}#clip=${c.id}` },
+          el('img', { class: 'thumb', src: `/media/thumb/${c.id}`, alt: label, loading: 'lazy', decoding: 'async' }),
+          el('span', {}, el('span', { translate: 'no', text: c.camera }), ' ', label));
+      })));
   } catch (e) { results.replaceChildren(errorBox(e)); }
 }
 
 // ---------- restore progress ----------
 
 async function restoreView(id) {
-  document.title = `Restore #${id} — camvault`;
+  document.title = t('restore.title', { id }) + ' — camvault';
   const box = el('div', { id: 'restore' });
-  render(el('h1', { text: `Restore #${id}` }), box);
+  render(el('h1', { text: t('restore.title', { id }) }), box);
   const tick = async () => {
     if (!view.contains(box)) return;
     let r;
@@ -487,13 +595,16 @@ async function restoreView(id) {
     const pct = r.total ? Math.round(r.done / r.total * 100) : 0;
     const bar = el('progress', { id: 'restore-progress', max: r.total || 1, value: r.done });
     box.replaceChildren(...[
-      el('p', {}, 'State: ', el('b', { id: 'restore-state', text: r.restore.state }), ` — ${r.done} of ${r.total} clip(s) in (${pct}%)`),
+      el('p', {}, t('restore.state'), el('b', { id: 'restore-state', dataset: { state: r.restore.state }, text: t('state.' + r.restore.state) }),
+        t('restore.progress', { done: num(r.done), total: num(r.total), pct: num(pct) })),
       bar,
-      el('p', { class: 'muted', text: Object.entries(r.states).map(([k, v]) => `${v} ${k}`).join(', ') }),
-      r.merged ? el('p', {}, el('a', { class: 'button', id: 'download', href: r.merged, text: 'Download the merged clip' })) : null,
-      r.day ? el('p', {}, el('a', { id: 'day-link', href: r.day, text: 'Back to the day' })) : null,
+      el('p', { class: 'muted', text: Object.entries(r.states).map(([k, v]) => `${num(v)} ${t('state.' + k)}`).join(t('common.list_sep')) }),
+      r.merged ? el('p', {}, el('a', { class: 'button', id: 'download', href: r.merged, text: t('restore.download') })) : null,
+      r.day ? el('p', {}, el('a', { id: 'day-link', href: r.day, text: t('restore.back') })) : null,
       r.restore.error ? el('p', { class: 'error', text: r.restore.error }) : null,
-      el('table', {}, el('tbody', {}, r.items.map(i => el('tr', {}, el('td', { text: i.key }), el('td', { text: i.source }), el('td', { class: 'state-' + i.state, text: i.state + (i.error ? ': ' + i.error : '') })))))].filter(Boolean));
+      el('table', {}, el('tbody', {}, r.items.map(i => el('tr', {}, el('td', { translate: 'no', text: i.key }),
+        el('td', { text: STRINGS['source.' + i.source] !== undefined ? t('source.' + i.source) : i.source }),
+        el('td', { class: 'state-' + i.state, text: t('state.' + i.state) + (i.error ? t('common.colon') + i.error : '') })))))].filter(Boolean));
     if (r.restore.state === 'active') setTimeout(tick, 2000);
   };
   tick();
@@ -524,6 +635,19 @@ const ME = api('/api/me').catch(() => ({ role: 'viewer', budget: { month_cny: 0,
 ME.then(me => {
   if (me.user) document.getElementById('logout').before(el('span', { id: 'whoami', class: 'muted', dataset: { role: me.role }, text: S17.signedInAs(me.user, me.role) }), ' ');
 });
+
+// The viewer's own language, kept in a cookie the server reads before `Accept-Language`.
+const langSel = document.getElementById('lang');
+langSel.value = LANG;
+langSel.addEventListener('change', () => {
+  document.cookie = `camvault_lang=${encodeURIComponent(langSel.value)}; path=/; max-age=31536000; samesite=strict`;
+  location.reload();
+});
+
+// The installable app: the service worker keeps the shell for offline use, never footage.
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(e => console.warn('service worker: ' + e));
+}
 
 const logout = document.getElementById('logout');
 if (LOGIN) {
