@@ -119,9 +119,11 @@ async fn an_upload_survives_failures_and_a_lost_answer_without_sleeping() {
 /// same tries and end alike.
 #[tokio::test(start_paused = true)]
 async fn a_seed_replays_the_same_faults() {
+    // A seed whose first draw fails the first PUT.
+    let seed = (0..).find(|s| fastrand::Rng::with_seed(*s).f64() < 0.5).unwrap();
     let mut runs = Vec::new();
     for _ in 0..2 {
-        let r = rig(7);
+        let r = rig(seed);
         r.store.inject(Op::Put, Fault::Fail(ErrorKind::Transient), 0.5, 3);
         let failed = drain(uploader(&r), 1, 6).await;
         assert!(failed.is_empty(), "{failed:?}");

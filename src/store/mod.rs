@@ -163,7 +163,8 @@ pub enum Code {
 }
 
 impl Code {
-    const NAMED: [(&'static str, Code); 16] = [
+    /// Names as stores write them; the first of a code's names is the one shown.
+    const NAMED: [(&'static str, Code); 17] = [
         ("NoSuchKey", Code::NoSuchKey),
         ("NoSuchUpload", Code::NoSuchUpload),
         ("NoSuchBucket", Code::NoSuchBucket),
@@ -180,6 +181,11 @@ impl Code {
         ("NoSuchLifecycleConfiguration", Code::NoSuchLifecycleConfiguration),
         ("NoSuchWORMConfiguration", Code::NoSuchWORMConfiguration),
         ("ObjectLockConfigurationNotFound", Code::ObjectLockConfigurationNotFound),
+        // AWS's documented name (and moto's) carries `Error`.
+        (
+            "ObjectLockConfigurationNotFoundError",
+            Code::ObjectLockConfigurationNotFound,
+        ),
     ];
 
     /// The code of an error body; `None` for an empty one.
@@ -196,7 +202,7 @@ impl Code {
         )
     }
 
-    /// The code as the store writes it.
+    /// The code as stores write it.
     pub fn as_str(&self) -> &str {
         match self {
             Code::Other(s) => s,
@@ -511,6 +517,31 @@ pub(crate) fn io_error(what: &str, path: &Path, e: std::io::Error) -> StoreError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_are_parsed_by_name() {
+        assert_eq!(Code::parse(" NoSuchKey "), Some(Code::NoSuchKey));
+        assert_eq!(Code::parse(""), None);
+        for name in [
+            "ObjectLockConfigurationNotFound",
+            "ObjectLockConfigurationNotFoundError",
+        ] {
+            assert_eq!(Code::parse(name), Some(Code::ObjectLockConfigurationNotFound), "{name}");
+        }
+        assert_eq!(Code::parse("SlowDown"), Some(Code::Other("SlowDown".into())));
+        assert_eq!(Code::NotImplemented.as_str(), "NotImplemented");
+        let e = s3::explain(reqwest::StatusCode::NOT_IMPLEMENTED, None, "", "GET lifecycle", "x");
+        assert!(e.not_implemented() && e.kind == ErrorKind::Refused, "{e:?}");
+        let e = oss::explain(
+            reqwest::StatusCode::NOT_FOUND,
+            "<Error><Code>NoSuchKey</Code></Error>",
+            "GET k",
+        );
+        assert_eq!(
+            (e.kind, e.status, e.code),
+            (ErrorKind::NotFound, Some(404), Some(Code::NoSuchKey))
+        );
+    }
 
     #[test]
     fn restore_header() {
