@@ -156,8 +156,9 @@ impl Catalog {
         // A file held back while the camera may still append to it waits from its hold's end.
         s.oldest_pending_ms = c
             .prepare_cached(
+                // SQLite's planner prefers `files_pending` (no ANALYZE); this one covers the query.
                 "SELECT min(CASE WHEN attempts = 0 THEN max(captured_ms, next_attempt_ms) ELSE captured_ms END)
-                 FROM files WHERE state != 'verified'",
+                 FROM files INDEXED BY files_pending_since WHERE state != 'verified'",
             )?
             .query_row([], |r| r.get(0))?;
         {
