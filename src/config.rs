@@ -34,6 +34,7 @@ pub struct Config {
     pub alerts: Alerts,
     pub verify: Verify,
     pub restore: Restore,
+    pub index: Index,
     /// Per camera, keyed by MAC (12 hex digits, any case, `:` or `-` allowed).
     pub cameras: BTreeMap<String, Camera>,
     /// Where the file was read from; set by [`Config::load`].
@@ -766,6 +767,35 @@ pub struct Camera {
     pub name: String,
     /// IANA zone the camera's clock runs in; default `capture.timezone`, then the host's.
     pub timezone: String,
+    /// Named zones of the picture, for the index (`[[cameras.<mac>.zones]]`).
+    pub zones: Vec<crate::index::zones::Zone>,
+}
+
+/// `[index]`: motion indexing of every captured clip (src/index/).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Index {
+    pub enabled: bool,
+    /// Frames analysed per second of video (1-10).
+    pub fps: u32,
+    /// Preview strips and segment frames.
+    pub dir: PathBuf,
+    /// A YOLO-style ONNX detector; empty: motion only.
+    pub detector: PathBuf,
+    /// How often the indexer looks for new clips.
+    pub interval_secs: u64,
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Index {
+            enabled: true,
+            fps: 4,
+            dir: "index".into(),
+            detector: PathBuf::new(),
+            interval_secs: 10,
+        }
+    }
 }
 
 /// A byte count written as an integer or a string such as `"50 GiB"`, `"2MB"`, `"0"`.
@@ -892,6 +922,18 @@ impl Config {
     }
 
     fn validate(&self) -> Result<()> {
+        if !(1..=10).contains(&self.index.fps) {
+            bail!("`index.fps` = {} must be between 1 and 10 (default 4)", self.index.fps);
+        }
+        for (mac, cam) in &self.cameras {
+            for (i, z) in cam.zones.iter().enumerate() {
+                z.check()
+                    .map_err(|e| anyhow::anyhow!("`cameras.{mac}.zones[{i}]` ({:?}): {e}", z.name))?;
+                if cam.zones[..i].iter().any(|o| o.name == z.name) {
+                    bail!("`cameras.{mac}.zones[{i}]`: the name {:?} is used twice", z.name);
+                }
+            }
+        }
         if self.capture.settle_secs == 0 {
             bail!("`capture.settle_secs` = 0 would capture files while the camera is still writing them; use at least 1 (default 120)");
         }
@@ -1258,6 +1300,18 @@ impl Config {
     /// Thumbnails and transcoded clips of the web interface.
     pub fn web_cache(&self) -> PathBuf {
         self.resolve(&self.http.cache_dir)
+    }
+    /// The index's pictures (preview strips, segment frames).
+    pub fn index_dir(&self) -> PathBuf {
+        self.resolve(&self.index.dir)
+    }
+    /// The zones of a camera by its id (name or MAC).
+    pub fn zones_of(&self, camera: &str) -> &[crate::index::zones::Zone] {
+        self.cameras
+            .iter()
+            .find(|(k, c)| c.name == camera || normalize_mac(k).as_deref() == Some(camera))
+            .map(|(_, c)| c.zones.as_slice())
+            .unwrap_or(&[])
     }
     pub fn fs_root(&self) -> PathBuf {
         self.resolve(&self.store.fs.root)

@@ -13,6 +13,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use rusqlite::{params, Connection, OpenFlags};
 use serde::Serialize;
 
+pub mod index;
 pub mod prefixes;
 pub mod recordings;
 pub mod restores;
@@ -26,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration3.sql"),
     include_str!("migration4.sql"),
     include_str!("migration5.sql"),
+    include_str!("migration6.sql"),
 ];
 
 pub struct Catalog {

@@ -340,6 +340,7 @@ fn request(app: &App, b: &RestoreBody) -> Request {
         from_ms: b.from_ms,
         to_ms: b.to_ms,
         key: None,
+        keys: Vec::new(),
         tier: b.tier.unwrap_or(app.cfg.restore.tier),
         days: app.cfg.restore.days,
         merge: true,
