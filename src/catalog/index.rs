@@ -132,7 +132,8 @@ fn joined(list: &[String]) -> String {
     }
 }
 
-const QUEUED_COLS: &str = "q.file_id, f.camera, f.key, f.start_ms, f.duration_ms, f.purged_ms IS NULL, q.attempts, q.last_error";
+const QUEUED_COLS: &str =
+    "q.file_id, f.camera, f.key, f.start_ms, f.duration_ms, f.purged_ms IS NULL, q.attempts, q.last_error";
 
 fn queued_row(r: &rusqlite::Row) -> rusqlite::Result<Queued> {
     Ok(Queued {
@@ -442,7 +443,11 @@ impl Catalog {
         if q.min_duration_ms > 0 {
             arg(&mut sql, " AND s.end_ms - s.start_ms >= ?", q.min_duration_ms.into());
         }
-        arg(&mut sql, " ORDER BY s.start_ms DESC LIMIT ?", (q.limit.max(1) as i64).into());
+        arg(
+            &mut sql,
+            " ORDER BY s.start_ms DESC LIMIT ?",
+            (q.limit.max(1) as i64).into(),
+        );
         let c = self.lock();
         let mut st = c.prepare(&sql)?;
         let hits = st

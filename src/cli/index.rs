@@ -86,7 +86,11 @@ pub fn run(cfg: Config, a: Args) -> Result<ExitCode> {
         println!(
             "{} clip(s) of the range are not on local disk{}:",
             away.len(),
-            if a.restore { "; restoring them" } else { "; restoring them would be" }
+            if a.restore {
+                "; restoring them"
+            } else {
+                "; restoring them would be"
+            }
         );
     }
     let code = super::restore::plan_and_start(cfg, req, !a.restore, false, a.yes, a.json)?;

@@ -84,7 +84,14 @@ fn out_dir(out: &Option<std::path::PathBuf>) -> Result<String> {
     })
 }
 
-pub(crate) fn plan_and_start(cfg: Config, req: Request, dry_run: bool, wait: bool, yes: bool, json: bool) -> Result<ExitCode> {
+pub(crate) fn plan_and_start(
+    cfg: Config,
+    req: Request,
+    dry_run: bool,
+    wait: bool,
+    yes: bool,
+    json: bool,
+) -> Result<ExitCode> {
     let rt = super::runtime()?;
     rt.block_on(async move {
         let cat = Catalog::open(&cfg.catalog(), false)?;

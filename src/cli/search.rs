@@ -29,9 +29,8 @@ pub struct Args {
 
 /// `HH:MM-HH:MM` → seconds of the day `[from, to)`; `23:00-06:00` wraps midnight.
 pub fn parse_window(s: &str) -> Result<(i64, i64)> {
-    let bad = || {
-        anyhow::anyhow!("--time {s:?}: write a window of the day as HH:MM-HH:MM, e.g. 14:30-15:30 or 23:00-06:00")
-    };
+    let bad =
+        || anyhow::anyhow!("--time {s:?}: write a window of the day as HH:MM-HH:MM, e.g. 14:30-15:30 or 23:00-06:00");
     let (a, b) = s.split_once('-').ok_or_else(bad)?;
     let one = |t: &str| -> Result<i64> {
         let (h, m) = t.trim().split_once(':').ok_or_else(bad)?;
@@ -110,7 +109,11 @@ pub fn run(cfg: Config, a: Args) -> Result<ExitCode> {
             h.camera,
             (h.end_ms - h.start_ms) / 1000,
             h.peak,
-            if h.zones.is_empty() { "-".to_string() } else { h.zones.join(",") },
+            if h.zones.is_empty() {
+                "-".to_string()
+            } else {
+                h.zones.join(",")
+            },
             h.lives,
             h.key,
             h.offset_s

@@ -319,7 +319,12 @@ pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
         }
     }
     // The video index: its own low-priority worker, off the capture/upload path.
-    daemons.extend(crate::index::worker::spawn(&cfg, p.catalog.clone(), p.uploader.store.clone(), stop.clone()));
+    daemons.extend(crate::index::worker::spawn(
+        &cfg,
+        p.catalog.clone(),
+        p.uploader.store.clone(),
+        stop.clone(),
+    ));
     {
         // serve's own memory and CPU, for `status` and the `resources` health rule.
         let (cfg, cat, stop) = (cfg.clone(), p.catalog.clone(), stop.clone());

@@ -4,6 +4,11 @@ use anyhow::Result;
 use crate::catalog::Catalog;
 use crate::config::Config;
 
-pub async fn write_due(_cfg: &Config, _cat: &Catalog, _store: &dyn crate::store::Backend, _now_ms: i64) -> Result<usize> {
+pub async fn write_due(
+    _cfg: &Config,
+    _cat: &Catalog,
+    _store: &dyn crate::store::Backend,
+    _now_ms: i64,
+) -> Result<usize> {
     Ok(0)
 }

@@ -79,9 +79,7 @@ fn run_limited(mut c: Command, limit: Duration, prog: &str) -> Result<(bool, Vec
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| missing(prog, e))?;
-    let (ok, out, err) = drain(child, limit, |r, out| {
-        r.read_to_end(out).map(|_| ())
-    })?;
+    let (ok, out, err) = drain(child, limit, |r, out| r.read_to_end(out).map(|_| ()))?;
     Ok((ok, out, err))
 }
 
@@ -211,7 +209,16 @@ pub fn frames(
     );
     let mut c = Command::new("ffmpeg");
     low_priority(&mut c)
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-threads", "1", "-i"])
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-y",
+            "-threads",
+            "1",
+            "-i",
+        ])
         .arg(clip)
         .args(["-filter_complex", &graph, "-filter_threads", "1"])
         .args(["-map", "[g]", "-f", "rawvideo", "pipe:1"])
@@ -256,7 +263,16 @@ pub fn still(clip: &Path, at_s: f64, out: &Path) -> Result<(), DecodeError> {
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-threads", "1"])
         .args(["-ss", &format!("{at_s:.2}"), "-i"])
         .arg(clip)
-        .args(["-frames:v", "1", "-vf", &format!("scale={FRAME_W}:-2"), "-q:v", "5", "-f", "image2"])
+        .args([
+            "-frames:v",
+            "1",
+            "-vf",
+            &format!("scale={FRAME_W}:-2"),
+            "-q:v",
+            "5",
+            "-f",
+            "image2",
+        ])
         .arg(out);
     let (ok, _, err) = run_limited(c, Duration::from_secs(60), "ffmpeg")?;
     if !ok || !out.is_file() {

@@ -106,14 +106,7 @@ pub fn time_of_day(ms: i64, tz: &jiff::tz::TimeZone) -> i64 {
 }
 
 /// The catalog row for a clip that starts at `start_ms`.
-pub fn result(
-    file_id: i64,
-    camera: &str,
-    start_ms: i64,
-    tz: &jiff::tz::TimeZone,
-    fps: u32,
-    o: &Outcome,
-) -> ClipResult {
+pub fn result(file_id: i64, camera: &str, start_ms: i64, tz: &jiff::tz::TimeZone, fps: u32, o: &Outcome) -> ClipResult {
     let segments = o
         .analysis
         .segments
@@ -199,9 +192,7 @@ pub fn index_file(
     let hint = q.duration_ms.map(|d| d as f64 / 1000.0);
     match analyse(&clip, &out, params, &zone_cells(cfg, &q.camera), hint) {
         Ok(o) => Ok(result(q.file_id, &q.camera, q.start_ms, &tz, params.fps, &o)),
-        Err(DecodeError::Undecodable(why)) => {
-            Ok(failed(q.file_id, &q.camera, q.start_ms, "undecodable", &why))
-        }
+        Err(DecodeError::Undecodable(why)) => Ok(failed(q.file_id, &q.camera, q.start_ms, "undecodable", &why)),
         Err(e) => Err(e),
     }
 }

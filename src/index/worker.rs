@@ -55,10 +55,15 @@ pub fn pass(cfg: &Config, cat: &Catalog, stop: &CancellationToken) -> Result<usi
             let why = format!(
                 "given up after {} tries: {}",
                 q.attempts,
-                q.last_error.as_deref().unwrap_or("indexing was interrupted each time (a crash?)")
+                q.last_error
+                    .as_deref()
+                    .unwrap_or("indexing was interrupted each time (a crash?)")
             );
             warn!("index: {}: {why}", q.key);
-            cat.index_store(&super::failed(q.file_id, &q.camera, q.start_ms, "undecodable", &why), now)?;
+            cat.index_store(
+                &super::failed(q.file_id, &q.camera, q.start_ms, "undecodable", &why),
+                now,
+            )?;
             done += 1;
             continue;
         }
@@ -91,7 +96,9 @@ pub fn spawn(
     store: Arc<dyn crate::store::Backend>,
     stop: CancellationToken,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    cfg.index.enabled.then(|| tokio::spawn(run(cfg.clone(), cat, store, stop)))
+    cfg.index
+        .enabled
+        .then(|| tokio::spawn(run(cfg.clone(), cat, store, stop)))
 }
 
 /// The worker: a pass every `index.interval_secs`, and the day objects when due.

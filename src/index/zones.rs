@@ -53,7 +53,9 @@ impl Zone {
             (Some([_, _, w, h]), None) if !(*w > 0.0 && *h > 0.0) => {
                 return Err(format!("rect width {w} and height {h} must be above 0"))
             }
-            (None, Some(p)) if p.len() < 3 => return Err(format!("polygon has {} corners; it needs at least 3", p.len())),
+            (None, Some(p)) if p.len() < 3 => {
+                return Err(format!("polygon has {} corners; it needs at least 3", p.len()))
+            }
             _ => {}
         }
         for [x, y] in self.corners() {
@@ -115,7 +117,10 @@ impl Zone {
             // Smaller than the sampling step: the cell its centre lies in.
             let c = self.corners();
             let n = c.len().max(1) as f64;
-            let (x, y) = (c.iter().map(|p| p[0]).sum::<f64>() / n, c.iter().map(|p| p[1]).sum::<f64>() / n);
+            let (x, y) = (
+                c.iter().map(|p| p[0]).sum::<f64>() / n,
+                c.iter().map(|p| p[1]).sum::<f64>() / n,
+            );
             let col = ((x * cols as f64) as usize).min(cols - 1);
             let row = ((y * rows as f64) as usize).min(rows - 1);
             any.insert(row * cols + col);
