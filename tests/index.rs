@@ -41,15 +41,20 @@ pub enum Control {
 
 /// Writes an HEVC clip of `secs` at `size` (e.g. "320x180", "2304x1296"), 10 fps.
 pub fn scene(path: &Path, size: &str, secs: u32, objs: &[Obj], control: Control) {
+    scene_at(path, size, secs, objs, control, 10)
+}
+
+/// The same at `rate` frames per second (the cameras record 20).
+pub fn scene_at(path: &Path, size: &str, secs: u32, objs: &[Obj], control: Control, rate: u32) {
     assert!(has("ffmpeg"), "ffmpeg is needed: apt-get install ffmpeg (.ci/run does)");
     let (w, h) = size.split_once('x').unwrap();
     let mut g = format!(
-        "nullsrc=s=320x180:r=10:d={secs},geq=lum='110+45*sin(X/9)*cos(Y/7)+20*sin((X+Y)/23)':cb=120:cr=135,format=yuv420p[bg0];"
+        "nullsrc=s=320x180:r={rate}:d={secs},geq=lum='110+45*sin(X/9)*cos(Y/7)+20*sin((X+Y)/23)':cb=120:cr=135,format=yuv420p[bg0];"
     );
     let mut last = "bg0".to_string();
     for (i, o) in objs.iter().enumerate() {
         g += &format!(
-            "color=c=white:s=24x24:r=10:d={secs}[o{i}];[{last}][o{i}]overlay=x='{}+(t-{})*{}':y='{}+(t-{})*{}':enable='between(t,{},{})'[bg{}];",
+            "color=c=white:s=24x24:r={rate}:d={secs}[o{i}];[{last}][o{i}]overlay=x='{}+(t-{})*{}':y='{}+(t-{})*{}':enable='between(t,{},{})'[bg{}];",
             o.x0, o.from, o.vx, o.y0, o.from, o.vy, o.from, o.to - 0.05, i + 1
         );
         last = format!("bg{}", i + 1);
@@ -439,4 +444,237 @@ fn a_crash_mid_indexing_resumes_without_duplicates_and_hopeless_clips_stop() {
         })
         .unwrap();
     assert!(reason.contains("given up after 3 tries"), "{reason}");
+}
+
+/// CPU seconds (user + system) used by this process and its waited-for children so far.
+fn cpu_seconds() -> f64 {
+    let t = |who| {
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: getrusage fills the struct we own.
+        unsafe { libc::getrusage(who, &mut u) };
+        let tv = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+        tv(u.ru_utime) + tv(u.ru_stime)
+    };
+    t(libc::RUSAGE_SELF) + t(libc::RUSAGE_CHILDREN)
+}
+
+/// The benchmark of docs/benchmarks.md ("Video index"): `bench/index.sh` runs it.
+/// Clips at the cameras' 2304×1296, 20 fps, HEVC; truth known by construction.
+#[test]
+#[ignore]
+fn bench_index_accuracy_and_speed() {
+    let secs: u32 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let size = std::env::var("BENCH_SIZE").unwrap_or_else(|_| "2304x1296".into());
+    let dir = tempfile::tempdir().unwrap();
+    let o = |from: f32, to: f32, x0: f32, y0: f32, vx: f32, vy: f32| Obj {
+        from,
+        to,
+        x0,
+        y0,
+        vx,
+        vy,
+    };
+    // (name, objects, control, the zones each truth segment touches)
+    let cases: Vec<(&str, Vec<Obj>, Control, Vec<Vec<&str>>)> = vec![
+        (
+            "walk-left",
+            vec![o(4.0, 11.0, 0.0, 120.0, 17.0, 0.0)],
+            Control::None,
+            vec![vec!["left"]],
+        ),
+        (
+            "car-right",
+            vec![o(15.0, 19.0, 300.0, 20.0, -22.0, 0.0)],
+            Control::None,
+            vec![vec!["right", "top-right"]],
+        ),
+        (
+            "two-passes",
+            vec![
+                o(3.0, 6.0, 10.0, 140.0, 25.0, 0.0),
+                o(20.0, 26.0, 180.0, 100.0, 15.0, -10.0),
+            ],
+            Control::None,
+            vec![vec!["left"], vec!["right", "top-right"]],
+        ),
+        (
+            "crossing",
+            vec![o(8.0, 16.0, 0.0, 110.0, 36.0, 0.0)],
+            Control::None,
+            vec![vec!["left", "right"]],
+        ),
+        (
+            "night-visitor",
+            vec![o(12.0, 18.0, 260.0, 130.0, -10.0, 0.0)],
+            Control::Infrared,
+            vec![vec!["right"]],
+        ),
+        ("noise", vec![], Control::Noise, vec![]),
+        ("flicker", vec![], Control::Flicker, vec![]),
+        ("ir-switch", vec![], Control::Infrared, vec![]),
+        ("dawn", vec![], Control::Light, vec![]),
+    ];
+    let (mut tp, mut fp, mut fn_, mut zones_ok, mut zones_all) = (0, 0, 0, 0, 0);
+    let (mut cpu, mut wall, mut footage) = (0.0, 0.0, 0.0);
+    for (name, objs, control, truth_zones) in &cases {
+        let clip = dir.path().join(format!("{name}.mp4"));
+        scene_at(&clip, &size, secs, objs, *control, 20);
+        let (c0, w0) = (cpu_seconds(), std::time::Instant::now());
+        let out = index::analyse(&clip, &dir.path().join(name), Params::default(), &zones(), None).unwrap();
+        let (dc, dw) = (cpu_seconds() - c0, w0.elapsed().as_secs_f64());
+        cpu += dc;
+        wall += dw;
+        footage += secs as f64;
+        let segs = &out.analysis.segments;
+        let mut matched = vec![false; segs.len()];
+        for (ob, tz) in objs.iter().zip(truth_zones) {
+            let hit = segs.iter().enumerate().find(|(i, s)| {
+                !matched[*i]
+                    && (s.start_s as f32 - ob.from).abs() <= 1.0
+                    && (s.end_s as f32 - ob.to.ceil()).abs() <= 1.0
+            });
+            match hit {
+                Some((i, _)) => {
+                    matched[i] = true;
+                    tp += 1;
+                    zones_all += 1;
+                    zones_ok += (out.zones[i] == *tz) as u32;
+                    if out.zones[i] != *tz {
+                        eprintln!("  {name}: zones {:?}, truth {tz:?}", out.zones[i]);
+                    }
+                }
+                None => fn_ += 1,
+            }
+        }
+        fp += matched.iter().filter(|m| !**m).count();
+        eprintln!(
+            "{name:<14} segments {:?} truth {:?}; {dc:.1} CPU-s, {dw:.1} s wall for {secs} s",
+            segs.iter().map(|s| (s.start_s, s.end_s)).collect::<Vec<_>>(),
+            objs.iter().map(|o| (o.from, o.to)).collect::<Vec<_>>()
+        );
+    }
+    let precision = tp as f64 / (tp + fp).max(1) as f64;
+    let recall = tp as f64 / (tp + fn_).max(1) as f64;
+    println!(
+        "BENCH index {size} 20fps HEVC, {} clips x {secs} s: precision {precision:.2} recall {recall:.2} (tp {tp} fp {fp} fn {fn_}), zones right {zones_ok}/{zones_all}; {:.0} CPU-s per hour of footage, {:.3}x real time (wall), {:.3} CPU-s per s",
+        cases.len(),
+        cpu / footage * 3600.0,
+        wall / footage,
+        cpu / footage
+    );
+    assert!(
+        precision >= 0.9 && recall >= 0.9,
+        "precision {precision}, recall {recall}"
+    );
+}
+
+/// Search over five years of one camera: ≈2.6 M one-minute clips, one segment each
+/// (docs/benchmarks.md, "Video index"). `BENCH_ROWS` changes the count.
+#[test]
+#[ignore]
+fn bench_search_over_five_years() {
+    let rows: i64 = std::env::var("BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_628_000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.sqlite");
+    let cat = camvault::catalog::Catalog::open(&path, true).unwrap();
+    drop(cat);
+    let t0: i64 = 1_640_966_400_000; // 2022-01-01 UTC
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let w = std::time::Instant::now();
+    c.execute_batch(&format!(
+        "BEGIN;
+         INSERT INTO cameras (id, tz, first_seen_ms) VALUES ('door', 'Asia/Shanghai', 0);
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows})
+         INSERT INTO files (id, camera, inbox_path, key, revision, layout, start_ms, size, mtime_ns, dev, ino, state, captured_ms, storage_class, purged_ms)
+         SELECT i, 'door', x'00', 'videos/door/' || i || '.mp4', 0, 'old', {t0} + i * 60000, 1000000, 0, 0, i, 'verified', 0,
+                CASE WHEN i > {rows} - 1440 * 30 THEN 'Standard' ELSE 'DeepColdArchive' END,
+                CASE WHEN i > {rows} - 1440 * 7 THEN NULL ELSE 1 END
+         FROM n;
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows})
+         INSERT INTO index_segments (file_id, camera, start_ms, end_ms, tod_s, peak, peak_ms, cells, zones, labels)
+         SELECT i, 'door', {t0} + i * 60000 + 5000, {t0} + i * 60000 + 5000 + (i % 50) * 1000,
+                (({t0} / 1000 + i * 60 + 5 + 8 * 3600) % 86400), i % 90 + 1, {t0} + i * 60000 + 9000, '',
+                CASE i % 7 WHEN 0 THEN ',gate,' WHEN 1 THEN ',gate,drive,' WHEN 2 THEN ',door,' ELSE '' END
+                || CASE WHEN i % 10007 = 0 THEN ',shed,' ELSE '' END,
+                CASE WHEN i % 13 = 0 THEN ',person,' WHEN i % 97 = 0 THEN ',car,' ELSE '' END
+         FROM n;
+         INSERT INTO index_tags (tag, start_ms, segment_id, camera)
+         SELECT 'z:' || z.value, s.start_ms, s.id, s.camera FROM index_segments s, (SELECT 'gate' AS value UNION ALL SELECT 'drive' UNION ALL SELECT 'door' UNION ALL SELECT 'shed') z
+         WHERE instr(s.zones, ',' || z.value || ',') > 0;
+         INSERT INTO index_tags (tag, start_ms, segment_id, camera)
+         SELECT 'l:' || l.value, s.start_ms, s.id, s.camera FROM index_segments s, (SELECT 'person' AS value UNION ALL SELECT 'car') l
+         WHERE instr(s.labels, ',' || l.value || ',') > 0;
+         COMMIT; ANALYZE;"
+    ))
+    .unwrap();
+    eprintln!(
+        "{rows} clips + segments generated in {:.0} s",
+        w.elapsed().as_secs_f64()
+    );
+    drop(c);
+    let cat = camvault::catalog::Catalog::open(&path, false).unwrap();
+    let end = t0 + rows * 60_000 + 60_000;
+    let base = camvault::catalog::index::Query {
+        camera: Some("door".into()),
+        from_ms: t0,
+        to_ms: end,
+        limit: 100,
+        ..Default::default()
+    };
+    let week = end - 7 * 86_400_000;
+    let cases: Vec<(&str, camvault::catalog::index::Query)> = vec![
+        ("everything, newest 100", base.clone()),
+        (
+            "one week",
+            camvault::catalog::index::Query {
+                from_ms: week,
+                ..base.clone()
+            },
+        ),
+        (
+            "zone gate 23:00-06:00, 5 years",
+            camvault::catalog::index::Query {
+                zone: Some("gate".into()),
+                tod: Some((82_800, 21_600)),
+                ..base.clone()
+            },
+        ),
+        (
+            "label car, 14:30-15:30, 5 years",
+            camvault::catalog::index::Query {
+                label: Some("car".into()),
+                tod: Some((52_200, 55_800)),
+                ..base.clone()
+            },
+        ),
+        (
+            "rare zone shed (1 in 10007), 5 years",
+            camvault::catalog::index::Query {
+                zone: Some("shed".into()),
+                ..base.clone()
+            },
+        ),
+        (
+            "no match (min duration 60 s), 5 years",
+            camvault::catalog::index::Query {
+                min_duration_ms: 60_000,
+                ..base.clone()
+            },
+        ),
+    ];
+    let mut worst: f64 = 0.0;
+    for (name, q) in cases {
+        let w = std::time::Instant::now();
+        let hits = cat.search(&q).unwrap();
+        let ms = w.elapsed().as_secs_f64() * 1000.0;
+        worst = worst.max(ms);
+        println!("BENCH search {name}: {} hit(s) in {ms:.1} ms", hits.len());
+    }
+    println!("BENCH search over {rows} segments: worst {worst:.1} ms");
 }

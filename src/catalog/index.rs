@@ -260,6 +260,10 @@ impl Catalog {
     pub fn index_store(&self, r: &ClipResult, now_ms: i64) -> Result<()> {
         let mut c = self.lock();
         let tx = c.transaction()?;
+        tx.execute(
+            "DELETE FROM index_tags WHERE segment_id IN (SELECT id FROM index_segments WHERE file_id = ?1)",
+            [r.file_id],
+        )?;
         tx.execute("DELETE FROM index_segments WHERE file_id = ?1", [r.file_id])?;
         tx.execute(
             "INSERT OR REPLACE INTO index_clips
@@ -284,6 +288,9 @@ impl Catalog {
                 "INSERT INTO index_segments (file_id, camera, start_ms, end_ms, tod_s, peak, peak_ms, cells, zones, labels)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
+            let mut tag = tx.prepare_cached(
+                "INSERT OR IGNORE INTO index_tags (tag, start_ms, segment_id, camera) VALUES (?1, ?2, ?3, ?4)",
+            )?;
             for s in &r.segments {
                 st.execute(params![
                     r.file_id,
@@ -297,6 +304,15 @@ impl Catalog {
                     joined(&s.zones),
                     joined(&s.labels)
                 ])?;
+                let id = tx.last_insert_rowid();
+                let tags = s
+                    .zones
+                    .iter()
+                    .map(|z| format!("z:{z}"))
+                    .chain(s.labels.iter().map(|l| format!("l:{l}")));
+                for t in tags {
+                    tag.execute(params![t, s.start_ms, id, r.camera])?;
+                }
             }
         }
         tx.execute("DELETE FROM index_queue WHERE file_id = ?1", [r.file_id])?;
@@ -306,11 +322,29 @@ impl Catalog {
 
     /// Labels for one segment (the detector runs after motion analysis).
     pub fn index_set_labels(&self, file_id: i64, ordinal: usize, labels: &[String]) -> Result<()> {
-        self.lock().execute(
-            "UPDATE index_segments SET labels = ?3 WHERE id =
-               (SELECT id FROM index_segments WHERE file_id = ?1 ORDER BY start_ms, id LIMIT 1 OFFSET ?2)",
-            params![file_id, ordinal as i64, joined(labels)],
-        )?;
+        let mut c = self.lock();
+        let tx = c.transaction()?;
+        let seg: Option<(i64, i64, String)> = tx
+            .query_row(
+                "SELECT id, start_ms, camera FROM index_segments WHERE file_id = ?1 ORDER BY start_ms, id LIMIT 1 OFFSET ?2",
+                params![file_id, ordinal as i64],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        if let Some((id, start, camera)) = seg {
+            tx.execute(
+                "UPDATE index_segments SET labels = ?2 WHERE id = ?1",
+                params![id, joined(labels)],
+            )?;
+            tx.execute("DELETE FROM index_tags WHERE segment_id = ?1 AND tag LIKE 'l:%'", [id])?;
+            for l in labels {
+                tx.execute(
+                    "INSERT OR IGNORE INTO index_tags (tag, start_ms, segment_id, camera) VALUES (?1, ?2, ?3, ?4)",
+                    params![format!("l:{l}"), start, id, camera],
+                )?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -405,15 +439,30 @@ impl Catalog {
 
     /// Searches the segments, newest first.
     pub fn search(&self, q: &Query) -> Result<Vec<Hit>> {
-        let mut sql = String::from(
-            "SELECT s.id, s.file_id, s.camera, f.key, f.start_ms, s.start_ms, s.end_ms, s.peak, s.peak_ms, s.zones, s.labels,
-                    f.purged_ms IS NULL, f.state, f.storage_class,
-                    (SELECT ri.state FROM restore_items ri WHERE ri.file_id = f.id ORDER BY ri.restore_id DESC LIMIT 1),
-                    (SELECT count(*) FROM index_segments p WHERE p.file_id = s.file_id AND (p.start_ms < s.start_ms OR (p.start_ms = s.start_ms AND p.id < s.id)))
-             FROM index_segments s JOIN files f ON f.id = s.file_id
-             WHERE s.start_ms >= ?1 AND s.start_ms < ?2",
-        );
+        // The segment filters run on the index alone (a covering index, see migration 6);
+        // only the rows that made the limit are joined with their clips.
+        // A zone or label: read only its tagged segments (rare ones stay fast over years).
+        let tag = q
+            .zone
+            .as_ref()
+            .map(|z| format!("z:{z}"))
+            .or_else(|| q.label.as_ref().map(|l| format!("l:{l}")));
+        let mut sql = match &tag {
+            Some(_) => String::from(
+                "SELECT s.id, s.file_id, s.camera, s.start_ms, s.end_ms, s.peak, s.zones, s.labels
+                 FROM index_tags t JOIN index_segments s ON s.id = t.segment_id
+                 WHERE t.tag = ?3 AND t.start_ms >= ?1 AND t.start_ms < ?2",
+            ),
+            None => String::from(
+                "SELECT s.id, s.file_id, s.camera, s.start_ms, s.end_ms, s.peak, s.zones, s.labels
+                 FROM index_segments s INDEXED BY index_segments_search
+                 WHERE s.start_ms >= ?1 AND s.start_ms < ?2",
+            ),
+        };
         let mut args: Vec<rusqlite::types::Value> = vec![q.from_ms.into(), q.to_ms.into()];
+        if let Some(t) = tag {
+            args.push(t.into());
+        }
         let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
             args.push(v);
             sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
@@ -443,10 +492,23 @@ impl Catalog {
         if q.min_duration_ms > 0 {
             arg(&mut sql, " AND s.end_ms - s.start_ms >= ?", q.min_duration_ms.into());
         }
+        let order = if q.zone.is_some() || q.label.is_some() {
+            "t.start_ms"
+        } else {
+            "s.start_ms"
+        };
         arg(
             &mut sql,
-            " ORDER BY s.start_ms DESC LIMIT ?",
+            &format!(" ORDER BY {order} DESC LIMIT ?"),
             (q.limit.max(1) as i64).into(),
+        );
+        let sql = format!(
+            "SELECT s.id, s.file_id, s.camera, f.key, f.start_ms, s.start_ms, s.end_ms, s.peak, p.peak_ms, s.zones, s.labels,
+                    f.purged_ms IS NULL, f.state, f.storage_class,
+                    (SELECT ri.state FROM restore_items ri WHERE ri.file_id = f.id ORDER BY ri.restore_id DESC LIMIT 1),
+                    (SELECT count(*) FROM index_segments o WHERE o.file_id = s.file_id AND (o.start_ms < s.start_ms OR (o.start_ms = s.start_ms AND o.id < s.id)))
+             FROM ({sql}) s JOIN files f ON f.id = s.file_id JOIN index_segments p ON p.id = s.id
+             ORDER BY s.start_ms DESC"
         );
         let c = self.lock();
         let mut st = c.prepare(&sql)?;

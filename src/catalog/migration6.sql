@@ -47,6 +47,18 @@ CREATE TABLE index_segments (
     zones    TEXT NOT NULL DEFAULT '',       -- ',gate,door,' (commas around each name)
     labels   TEXT NOT NULL DEFAULT ''        -- ',person,car,' from the detector
 );
-CREATE INDEX index_segments_camera_start ON index_segments (camera, start_ms);
-CREATE INDEX index_segments_start ON index_segments (start_ms);
+-- Search reads this index alone (every filter column is in it), newest first, and stops
+-- at the limit: no table lookups while scanning years of segments.
+CREATE INDEX index_segments_search ON index_segments (camera, start_ms, tod_s, end_ms, peak, zones, labels);
 CREATE INDEX index_segments_file ON index_segments (file_id);
+
+-- Zones and labels of each segment as tags ('z:gate', 'l:person'), so a search for a rare
+-- zone or label over years reads only the matching segments instead of scanning them all.
+CREATE TABLE index_tags (
+    tag        TEXT NOT NULL,
+    start_ms   INTEGER NOT NULL,
+    segment_id INTEGER NOT NULL REFERENCES index_segments(id),
+    camera     TEXT NOT NULL,
+    PRIMARY KEY (tag, start_ms, segment_id)
+) WITHOUT ROWID;
+CREATE INDEX index_tags_segment ON index_tags (segment_id);
