@@ -458,6 +458,9 @@ fn cpu_seconds() -> f64 {
     t(libc::RUSAGE_SELF) + t(libc::RUSAGE_CHILDREN)
 }
 
+/// A benchmark clip: name, objects, control, the zones each object's segment touches.
+type Case = (&'static str, Vec<Obj>, Control, Vec<Vec<&'static str>>);
+
 /// The benchmark of docs/benchmarks.md ("Video index"): `bench/index.sh` runs it.
 /// Clips at the cameras' 2304×1296, 20 fps, HEVC; truth known by construction.
 #[test]
@@ -478,7 +481,7 @@ fn bench_index_accuracy_and_speed() {
         vy,
     };
     // (name, objects, control, the zones each truth segment touches)
-    let cases: Vec<(&str, Vec<Obj>, Control, Vec<Vec<&str>>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "walk-left",
             vec![o(4.0, 11.0, 0.0, 120.0, 17.0, 0.0)],

@@ -196,3 +196,23 @@ pub fn index_file(
         Err(e) => Err(e),
     }
 }
+
+/// `HH:MM-HH:MM` → seconds of the day `[from, to)`; `23:00-06:00` wraps midnight.
+pub fn parse_window(s: &str) -> anyhow::Result<(i64, i64)> {
+    let bad =
+        || anyhow::anyhow!("--time {s:?}: write a window of the day as HH:MM-HH:MM, e.g. 14:30-15:30 or 23:00-06:00");
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let one = |t: &str| -> anyhow::Result<i64> {
+        let (h, m) = t.trim().split_once(':').ok_or_else(bad)?;
+        let (h, m): (i64, i64) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+        if !(0..=24).contains(&h) || !(0..60).contains(&m) || (h == 24 && m != 0) {
+            return Err(bad());
+        }
+        Ok(h * 3600 + m * 60)
+    };
+    let (a, b) = (one(a)?, one(b)?);
+    if a == b {
+        anyhow::bail!("--time {s:?}: the window is empty; leave --time out to search every hour");
+    }
+    Ok((a, b))
+}
