@@ -925,6 +925,12 @@ impl Config {
         if !(1..=10).contains(&self.index.fps) {
             bail!("`index.fps` = {} must be between 1 and 10 (default 4)", self.index.fps);
         }
+        if !self.index.detector.as_os_str().is_empty() {
+            bail!(
+                "`index.detector` = {:?}: object detection is not implemented in this version yet; leave it empty (motion indexing works without it)",
+                self.index.detector
+            );
+        }
         for (mac, cam) in &self.cameras {
             for (i, z) in cam.zones.iter().enumerate() {
                 z.check()

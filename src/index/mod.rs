@@ -6,14 +6,12 @@
 //!   preview sprite and a frame per segment;
 //! - `analysis.rs` turns frames into per-second activity and segments;
 //! - `zones.rs` the camera's named zones and the grid cells they cover;
-//! - `worker.rs` the queue in the catalog and `serve`'s indexing worker;
-//! - `day.rs` the per camera-day index object in the store.
+//! - `worker.rs` the queue in the catalog and `serve`'s indexing worker.
 //!
 //! This file ties one clip's run together: [`index_file`] gives the catalog row
 //! ([`ClipResult`]) and leaves its pictures under `index.dir`.
 
 pub mod analysis;
-pub mod day;
 pub mod decode;
 pub mod worker;
 pub mod zones;

@@ -101,8 +101,9 @@ pub fn spawn(
         .then(|| tokio::spawn(run(cfg.clone(), cat, store, stop)))
 }
 
-/// The worker: a pass every `index.interval_secs`, and the day objects when due.
-pub async fn run(cfg: Config, cat: Arc<Catalog>, store: Arc<dyn crate::store::Backend>, stop: CancellationToken) {
+/// The worker: a pass every `index.interval_secs`. `_store` is for the per-day index
+/// objects (not written yet, see docs/index.md).
+pub async fn run(cfg: Config, cat: Arc<Catalog>, _store: Arc<dyn crate::store::Backend>, stop: CancellationToken) {
     let every = Duration::from_secs(cfg.index.interval_secs.max(1));
     let mut ffmpeg_missing_said = false;
     loop {
@@ -118,9 +119,6 @@ pub async fn run(cfg: Config, cat: Arc<Catalog>, store: Arc<dyn crate::store::Ba
             }
             Ok(Err(e)) => warn!("index: {e:#}"),
             Err(e) => warn!("index: {e}"),
-        }
-        if let Err(e) = super::day::write_due(&cfg, &cat, &*store, crate::clock::now().as_millisecond()).await {
-            warn!("index: day objects: {e:#} (retried next pass)");
         }
         tokio::select! {
             _ = stop.cancelled() => return,
