@@ -301,7 +301,7 @@ const ZONES: &str = "[cameras.78DF72A1B2C3]\nname = \"gate\"\n\
 
 #[test]
 fn index_and_search_end_to_end_with_restore_of_exactly_the_matches() {
-    let env = Env::new(1, &format!("[index]\nenabled = false\n{ZONES}"));
+    let env = Env::new(1, &format!("index.enabled = false\n{ZONES}"));
     let dir = tempfile::tempdir().unwrap();
     let (two, quiet) = (dir.path().join("two.mp4"), dir.path().join("quiet.mp4"));
     scene(&two, "320x180", 15, &TWO, Control::None);
@@ -388,7 +388,7 @@ fn a_zone_outside_the_frame_is_a_config_error_naming_it() {
 
 #[test]
 fn a_crash_mid_indexing_resumes_without_duplicates_and_hopeless_clips_stop() {
-    let env = Env::new(1, "[index]\nenabled = false");
+    let env = Env::new(1, "index.enabled = false");
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("two.mp4");
     scene(&clip, "320x180", 15, &TWO, Control::None);
