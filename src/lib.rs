@@ -23,6 +23,7 @@ pub mod coverage;
 pub mod fuzz;
 pub mod health;
 pub mod inbox;
+pub mod index;
 pub mod keys;
 pub mod ledger;
 pub mod manifest;

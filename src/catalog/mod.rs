@@ -14,6 +14,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub mod audit;
 pub mod files;
+pub mod index;
 pub mod kv;
 pub mod manifests;
 mod multipart;
@@ -37,7 +38,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration3.sql"),
     include_str!("migration4.sql"),
     include_str!("migration5.sql"),
-    // issue 17 (web accounts); named 7 because 6 is taken on another branch.
+    // issue 15 (the video index).
+    include_str!("migration6.sql"),
+    // issue 17 (web accounts).
     include_str!("migration7.sql"),
     // The catalog's own speed-ups (issue 18).
     include_str!("migration8.sql"),

@@ -10,6 +10,7 @@ mod demo;
 mod doctor;
 mod generate;
 mod import;
+mod index;
 mod ingest;
 mod init;
 mod ledger;
@@ -18,6 +19,7 @@ mod ls;
 mod passwd;
 mod restore;
 mod samba;
+mod search;
 mod serve;
 mod setup;
 mod status;
@@ -254,6 +256,72 @@ enum Command {
     Alerts {
         #[command(subcommand)]
         command: AlertsCommand,
+    },
+    /// Moments with motion, from the video index (works for archived footage at no cost);
+    /// `--restore` restores exactly the matching clips
+    Search {
+        /// Camera id (configured name or MAC)
+        #[arg(long)]
+        camera: Option<String>,
+        /// From this time: RFC 3339, or `YYYY-MM-DD[ HH:MM]` in the camera's zone
+        #[arg(long)]
+        from: Option<String>,
+        /// Up to (excluding) this time, same forms as --from
+        #[arg(long)]
+        to: Option<String>,
+        /// A window of the day on every day, HH:MM-HH:MM (23:00-06:00 wraps midnight)
+        #[arg(long)]
+        time: Option<String>,
+        /// Only activity touching this zone (`[[cameras.<mac>.zones]]`)
+        #[arg(long)]
+        zone: Option<String>,
+        /// Only segments the detector labelled so (person, car, …)
+        #[arg(long)]
+        label: Option<String>,
+        /// Least peak activity, percent of the picture's grid
+        #[arg(long, default_value_t = 0)]
+        min_activity: u8,
+        /// Least duration of a segment, seconds
+        #[arg(long, default_value_t = 0)]
+        min_duration: u32,
+        /// At most this many results, newest first
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+        /// Plan (and with --yes request) a restore of exactly the matching clips
+        #[arg(long)]
+        restore: bool,
+        /// Restore tier [default: restore.tier]
+        #[arg(long, requires = "restore")]
+        tier: Option<TierArg>,
+        /// With --restore: show the plan, request nothing
+        #[arg(long, requires = "restore")]
+        dry_run: bool,
+        /// With --restore: confirm the cost without asking
+        #[arg(long, requires = "restore")]
+        yes: bool,
+    },
+    /// The video index: what it holds; with --from/--to, index footage captured before
+    /// (local copies now; archived clips only with --restore, after saying the cost)
+    Index {
+        /// Camera id (configured name or MAC)
+        #[arg(long)]
+        camera: Option<String>,
+        /// From this time: RFC 3339, or `YYYY-MM-DD[ HH:MM]` in the camera's zone
+        #[arg(long)]
+        from: Option<String>,
+        /// Up to (excluding) this time
+        #[arg(long)]
+        to: Option<String>,
+        /// Restore the clips of the range that are only in the store, to index them
+        #[arg(long)]
+        restore: bool,
+        /// With --restore: confirm the cost without asking
+        #[arg(long, requires = "restore")]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
     },
     /// The catalog itself: `catalog rebuild` makes one from the store's manifests and listing
     Catalog {
@@ -681,6 +749,58 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Catalog {
                     command: CatalogCommand::Rebuild { force },
                 } => catalog::rebuild(cfg, force),
+                Command::Search {
+                    camera,
+                    from,
+                    to,
+                    time,
+                    zone,
+                    label,
+                    min_activity,
+                    min_duration,
+                    limit,
+                    json,
+                    restore,
+                    tier,
+                    dry_run,
+                    yes,
+                } => search::run(
+                    cfg,
+                    search::Args {
+                        camera,
+                        from,
+                        to,
+                        time,
+                        zone,
+                        label,
+                        min_activity,
+                        min_duration,
+                        limit,
+                        json,
+                        restore,
+                        tier: tier.map(Into::into),
+                        dry_run,
+                        yes,
+                    },
+                ),
+                Command::Index {
+                    camera,
+                    from,
+                    to,
+                    restore,
+                    yes,
+                    json,
+                } => index::run(
+                    cfg,
+                    index::Args {
+                        camera,
+                        from,
+                        to,
+                        restore,
+                        yes,
+                        json,
+                    },
+                ),
                 Command::Adopt { prefix, dry_run, check } => adopt::run(cfg, &prefix, dry_run, check),
                 Command::Import { dir, camera, json } => import::run(cfg, &dir, &camera, json),
                 Command::Camera {

@@ -44,6 +44,7 @@ pub fn run(cfg: Config, a: Args) -> Result<ExitCode> {
         from_ms,
         to_ms,
         key: None,
+        keys: Vec::new(),
         tier: a.tier.unwrap_or(cfg.restore.tier),
         days: a.days.unwrap_or(cfg.restore.days),
         merge: a.merge,
@@ -67,6 +68,7 @@ pub fn get(
         from_ms: 0,
         to_ms: 0,
         key: Some(key),
+        keys: Vec::new(),
         tier: tier.unwrap_or(cfg.restore.tier),
         days: cfg.restore.days,
         merge: false,
@@ -83,7 +85,14 @@ fn out_dir(out: &Option<std::path::PathBuf>) -> Result<String> {
     })
 }
 
-fn plan_and_start(cfg: Config, req: Request, dry_run: bool, wait: bool, yes: bool, json: bool) -> Result<ExitCode> {
+pub(crate) fn plan_and_start(
+    cfg: Config,
+    req: Request,
+    dry_run: bool,
+    wait: bool,
+    yes: bool,
+    json: bool,
+) -> Result<ExitCode> {
     let rt = super::runtime()?;
     rt.block_on(async move {
         let cat = Catalog::open(&cfg.catalog(), false)?;

@@ -320,6 +320,23 @@ pub fn workers(cfg: &Config, p: &Pipeline, stop: &CancellationToken) -> Result<V
         w.push(Worker::blocking("thumbnails", every, move || stage.pass()).backoff_max(Duration::from_secs(60)));
     }
 
+    // The video index: a low-priority stage of its own (ffmpeg at nice 19, idle IO), off
+    // the capture and upload path; a clip it cannot read is given up after 3 tries.
+    if cfg.index.enabled {
+        let (c, k, st) = (cfg.clone(), cat.clone(), stop.clone());
+        let every = Duration::from_secs(cfg.index.interval_secs.max(1));
+        w.push(
+            Worker::blocking("index", every, move || {
+                let n = crate::index::worker::pass(&c, &k, &st)?;
+                if n > 0 {
+                    info!("index: {n} clip(s) indexed");
+                }
+                Ok(Next::Period)
+            })
+            .backoff_max(Duration::from_secs(600)),
+        );
+    }
+
     if cfg.samba.manage {
         let conf = crate::samba::manage::prepare(cfg)?;
         let daemons: &[&'static str] = if cfg.samba.netbios {

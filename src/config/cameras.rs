@@ -32,6 +32,8 @@ pub struct Camera {
     /// The MIoT memory-card service of this model: siid, then the piids of status, total,
     /// free and used space.
     pub miio_sd: Vec<u32>,
+    /// Named zones of the picture, for the index (`[[cameras.<mac>.zones]]`).
+    pub zones: Vec<crate::index::zones::Zone>,
 }
 
 impl Default for Camera {
@@ -45,6 +47,7 @@ impl Default for Camera {
             miio_poll_secs: 300,
             // isa.camera.hlc7's MIoT spec (docs/cameras.md [S12]).
             miio_sd: vec![4, 1, 2, 3, 4],
+            zones: Vec::new(),
         }
     }
 }
@@ -172,6 +175,7 @@ pub(super) fn cameras<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String
         miio_token_file: PathBuf,
         miio_poll_secs: u64,
         miio_sd: Vec<u32>,
+        zones: Vec<crate::index::zones::Zone>,
     }
     impl Default for Raw {
         fn default() -> Self {
@@ -184,6 +188,7 @@ pub(super) fn cameras<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String
                 miio_token_file: c.miio_token_file,
                 miio_poll_secs: c.miio_poll_secs,
                 miio_sd: c.miio_sd,
+                zones: c.zones,
             }
         }
     }
@@ -201,6 +206,7 @@ pub(super) fn cameras<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String
                     miio_token_file: c.miio_token_file,
                     miio_poll_secs: c.miio_poll_secs,
                     miio_sd: c.miio_sd,
+                    zones: c.zones,
                 },
             ))
         })
@@ -216,6 +222,15 @@ pub struct CameraInfo {
 }
 
 impl Config {
+    /// The index zones of a camera by its id (name or MAC).
+    pub fn zones_of(&self, camera: &str) -> &[crate::index::zones::Zone] {
+        self.cameras
+            .iter()
+            .find(|(k, c)| c.name == camera || normalize_mac(k).as_deref() == Some(camera))
+            .map(|(_, c)| c.zones.as_slice())
+            .unwrap_or(&[])
+    }
+
     /// The default zone for cameras without their own.
     pub fn default_zone(&self) -> (TimeZone, String) {
         if let Some(z) = &self.capture.timezone {

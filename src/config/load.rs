@@ -74,6 +74,10 @@ impl Config {
     pub fn web_cache(&self) -> PathBuf {
         self.resolve(&self.http.cache_dir)
     }
+    /// The index's pictures (preview strips, segment frames).
+    pub fn index_dir(&self) -> PathBuf {
+        self.resolve(&self.index.dir)
+    }
     pub fn fs_root(&self) -> PathBuf {
         self.resolve(&self.store.fs.root)
     }

@@ -41,7 +41,8 @@ pub use language::Lang;
 pub use prices::Prices;
 pub use samba::Samba;
 pub use sections::{
-    BandwidthWindow, Cache, Capture, Health, Http, Log, LogFormat, Paths, Restore, RestoreTier, Tiering, Upload, Verify,
+    BandwidthWindow, Cache, Capture, Health, Http, Index, Log, LogFormat, Paths, Restore, RestoreTier, Tiering, Upload,
+    Verify,
 };
 pub use smtp::{Security, SmtpUrl};
 pub use store::{Checksum, FsStore, LockMode, OssSignature, OssStore, S3Store, Store, StoreKind};
@@ -71,6 +72,7 @@ pub struct Config {
     pub alerts: Alerts,
     pub verify: Verify,
     pub restore: Restore,
+    pub index: Index,
     /// Per camera, keyed by MAC (12 hex digits, any case, `:` or `-` allowed).
     #[serde(deserialize_with = "cameras::cameras")]
     pub cameras: BTreeMap<String, Camera>,

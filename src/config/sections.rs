@@ -374,3 +374,30 @@ pub enum LogFormat {
     Text,
     Json,
 }
+
+/// `[index]`: motion indexing of every captured clip (src/index/).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Index {
+    pub enabled: bool,
+    /// Frames analysed per second of video (1-10).
+    pub fps: u32,
+    /// Preview strips and segment frames.
+    pub dir: PathBuf,
+    /// A YOLO-style ONNX detector; empty: motion only.
+    pub detector: PathBuf,
+    /// How often the indexer looks for new clips.
+    pub interval_secs: u64,
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Index {
+            enabled: true,
+            fps: 4,
+            dir: "index".into(),
+            detector: PathBuf::new(),
+            interval_secs: 10,
+        }
+    }
+}

@@ -22,7 +22,31 @@ impl Config {
         self.validate_http()?;
         self.validate_alerts()?;
         self.validate_cameras()?;
-        self.validate_miio()
+        self.validate_miio()?;
+        self.validate_index()
+    }
+
+    /// `[index]` and each camera's index zones.
+    fn validate_index(&self) -> Result<()> {
+        if !(1..=10).contains(&self.index.fps) {
+            bail!("`index.fps` = {} must be between 1 and 10 (default 4)", self.index.fps);
+        }
+        if !self.index.detector.as_os_str().is_empty() {
+            bail!(
+                "`index.detector` = {:?}: object detection is not implemented in this version yet; leave it empty (motion indexing works without it)",
+                self.index.detector
+            );
+        }
+        for (mac, cam) in &self.cameras {
+            for (i, z) in cam.zones.iter().enumerate() {
+                z.check()
+                    .map_err(|e| anyhow::anyhow!("`cameras.{mac}.zones[{i}]` ({:?}): {e}", z.name))?;
+                if cam.zones[..i].iter().any(|o| o.name == z.name) {
+                    bail!("`cameras.{mac}.zones[{i}]`: the name {:?} is used twice", z.name);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Capture, upload, tiering, cache, log, health, restore, verify.

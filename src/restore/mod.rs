@@ -35,6 +35,8 @@ pub struct Request {
     pub to_ms: i64,
     /// One clip by key instead of a range (`camvault get`).
     pub key: Option<String>,
+    /// Exactly these clips instead of a range (`camvault search --restore`).
+    pub keys: Vec<String>,
     pub tier: RestoreTier,
     pub days: u32,
     pub merge: bool,
@@ -110,13 +112,21 @@ pub const MAX_CLIPS: usize = 150_000;
 /// Looks at every clip of the range and prices the restore.
 pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Request) -> Result<Plan> {
     // One more than allowed, to tell "exactly the limit" from "too many".
-    let clips = cat.restore_candidates(
-        req.camera.as_deref(),
-        req.from_ms,
-        req.to_ms,
-        req.key.as_deref(),
-        MAX_CLIPS + 1,
-    )?;
+    let clips = if req.keys.is_empty() {
+        cat.restore_candidates(
+            req.camera.as_deref(),
+            req.from_ms,
+            req.to_ms,
+            req.key.as_deref(),
+            MAX_CLIPS + 1,
+        )?
+    } else {
+        let mut clips = Vec::new();
+        for k in req.keys.iter().take(MAX_CLIPS + 1) {
+            clips.extend(cat.restore_candidates(None, 0, 0, Some(k), 1)?);
+        }
+        clips
+    };
     if clips.len() > MAX_CLIPS {
         bail!("the range holds more than {MAX_CLIPS} clips: restore a shorter range (or one camera) at a time");
     }
@@ -644,6 +654,7 @@ pub async fn start_drill(cfg: &Config, cat: &Catalog, store: &dyn Backend, now_m
             continue;
         }
         let req = Request {
+            keys: Vec::new(),
             camera: Some(clip.camera.clone()),
             from_ms: clip.start_ms,
             to_ms: clip.start_ms + 1,

@@ -348,6 +348,7 @@ fn request(app: &App, b: &RestoreBody) -> Request {
         from_ms: b.from_ms,
         to_ms: b.to_ms,
         key: None,
+        keys: Vec::new(),
         tier: b.tier.unwrap_or(app.cfg.restore.tier),
         days: app.cfg.restore.days,
         merge: true,
@@ -531,4 +532,92 @@ pub async fn restore_progress(State(app): State<App>, Path(id): Path<i64>) -> Re
         }))
     })
     .await
+}
+
+#[derive(Deserialize)]
+pub struct ActivityQuery {
+    camera: Option<String>,
+    /// First day, YYYY-MM-DD (camera's zone); default: the beginning.
+    from: Option<String>,
+    /// Last day, inclusive; default: today.
+    to: Option<String>,
+    /// A window of the day on every day, `HH:MM-HH:MM` (wraps midnight).
+    time: Option<String>,
+    zone: Option<String>,
+    label: Option<String>,
+    #[serde(default)]
+    min_activity: u8,
+    /// Seconds.
+    #[serde(default)]
+    min_duration: u32,
+    limit: Option<usize>,
+}
+
+/// Moments with activity from the video index (`camvault search` as JSON), newest first;
+/// each with its clip, the moment inside it, where it lives and the URLs of its pictures.
+pub async fn activity(State(app): State<App>, Query(q): Query<ActivityQuery>) -> Response {
+    json_of(move || {
+        let camera = q.camera.filter(|c| !c.is_empty());
+        let tz = app.cfg.zone_of(camera.as_deref());
+        let day = |s: &Option<String>, end: bool| -> Result<Option<i64>> {
+            match s.as_deref().filter(|s| !s.is_empty()) {
+                None => Ok(None),
+                Some(d) => {
+                    let d: Date = d.parse().map_err(|_| anyhow!("from/to {d:?}: use YYYY-MM-DD"))?;
+                    let (a, b) = day_bounds(d, &tz)?;
+                    Ok(Some(if end { b } else { a }))
+                }
+            }
+        };
+        let query = crate::catalog::index::Query {
+            from_ms: day(&q.from, false)?.unwrap_or(0),
+            to_ms: day(&q.to, true)?.unwrap_or(i64::MAX),
+            tod: q
+                .time
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .map(crate::index::parse_window)
+                .transpose()?,
+            camera,
+            zone: q.zone.filter(|z| !z.is_empty()),
+            label: q.label.filter(|l| !l.is_empty()),
+            min_peak: q.min_activity,
+            min_duration_ms: q.min_duration as i64 * 1000,
+            limit: q.limit.unwrap_or(200).clamp(1, 1000),
+        };
+        let hits = app.catalog.search(&query)?;
+        let out: Vec<Value> = hits
+            .iter()
+            .map(|h| {
+                let mut v = serde_json::to_value(h).unwrap_or_default();
+                v["frame_url"] = json!(format!(
+                    "/media/index/{}/{}",
+                    h.file_id,
+                    crate::index::frame_name(h.ordinal as usize)
+                ));
+                v["sprite_url"] = json!(format!("/media/index/{}/{}", h.file_id, crate::index::SPRITE));
+                v
+            })
+            .collect();
+        Ok(json!({"results": out, "truncated": hits.len() == query.limit}))
+    })
+    .await
+}
+
+/// A picture of the index: `sprite.jpg` or `seg-N.jpg` of a clip (no other names: the
+/// name never reaches the file system unchecked).
+pub async fn index_picture(State(app): State<App>, Path((id, name)): Path<(i64, String)>) -> Response {
+    let ok = name == crate::index::SPRITE
+        || name
+            .strip_prefix("seg-")
+            .and_then(|n| n.strip_suffix(".jpg"))
+            .is_some_and(|n| !n.is_empty() && n.len() < 6 && n.bytes().all(|b| b.is_ascii_digit()));
+    if !ok || id <= 0 {
+        return fail(StatusCode::NOT_FOUND, "no such picture");
+    }
+    let path = crate::index::clip_dir(&app.cfg, id).join(&name);
+    match tokio::fs::read(&path).await {
+        Ok(b) => ([(axum::http::header::CONTENT_TYPE, "image/jpeg")], b).into_response(),
+        Err(_) => fail(StatusCode::NOT_FOUND, "no such picture"),
+    }
 }

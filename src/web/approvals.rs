@@ -136,6 +136,7 @@ fn request_of(
         from_ms,
         to_ms,
         key: None,
+        keys: Vec::new(),
         tier,
         days: cfg.restore.days,
         merge: true,

@@ -176,6 +176,8 @@ pub fn router(app: App) -> Router {
         .route("/api/day", get(api::day))
         .route("/api/month", get(api::month))
         .route("/api/search", get(api::search))
+        .route("/api/activity", get(api::activity))
+        .route("/media/index/{id}/{name}", get(api::index_picture))
         .route("/api/restore/plan", post(api::restore_plan))
         .route("/api/restore", post(api::restore_start))
         .route("/api/restore/{id}", get(api::restore_progress))

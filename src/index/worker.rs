@@ -1,0 +1,87 @@
+//! `serve`'s indexing worker: takes every new video clip into the catalog's queue
+//! (`index_queue`, by file id after a watermark), indexes one clip at a time while its
+//! vault copy is local, and stores each result in one transaction with its removal from
+//! the queue, so a crash resumes with the clip it was on and never doubles segments.
+//!
+//! It never holds up capture, upload or verification: it runs on a blocking thread of its
+//! own, its ffmpeg at nice 19 in the idle IO class with one thread (`decode.rs`). A clip
+//! is tried at most [`MAX_TRIES`] times (a try is counted before it starts, so a crash
+//! counts too); then it is recorded as undecodable with the last reason, never retried
+//! forever and never lost (the clip itself is archived as always).
+
+use anyhow::Result;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+
+/// The catalog's note of the last file id taken into the queue.
+pub const WATERMARK: &str = "index.after_id";
+/// Tries of one clip before it is recorded as undecodable.
+pub const MAX_TRIES: u32 = 3;
+
+/// The wait before a clip is tried again: 10 minutes, doubling.
+fn backoff(attempts: u32) -> i64 {
+    600_000i64 << attempts.min(10)
+}
+
+/// Takes the clips captured since the last call into the queue.
+pub fn enqueue_new(cat: &Catalog, now_ms: i64) -> Result<()> {
+    let mut after: i64 = cat.kv_get(WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    loop {
+        let last = cat.index_enqueue_after(after, 1000, now_ms)?;
+        if last == after {
+            return Ok(());
+        }
+        after = last;
+        cat.kv_set(WATERMARK, &after.to_string())?;
+    }
+}
+
+/// One pass: queue new clips, then index every due clip until the queue is empty or
+/// `stop`. Returns how many clips were finished. Fails (after recording the try) when
+/// ffmpeg is missing: nothing can be indexed then.
+pub fn pass(cfg: &Config, cat: &Catalog, stop: &CancellationToken) -> Result<usize> {
+    enqueue_new(cat, crate::clock::now().as_millisecond())?;
+    let mut done = 0;
+    while !stop.is_cancelled() {
+        let now = crate::clock::now().as_millisecond();
+        let Some(q) = cat.index_next(now)? else { break };
+        if q.attempts >= MAX_TRIES {
+            let why = format!(
+                "given up after {} tries: {}",
+                q.attempts,
+                q.last_error
+                    .as_deref()
+                    .unwrap_or("indexing was interrupted each time (a crash?)")
+            );
+            warn!("index: {}: {why}", q.key);
+            cat.index_store(
+                &super::failed(q.file_id, &q.camera, q.start_ms, "undecodable", &why),
+                now,
+            )?;
+            done += 1;
+            continue;
+        }
+        cat.index_begin(q.file_id, now + backoff(q.attempts))?;
+        match super::index_file(cfg, cat, &q) {
+            Ok(r) => {
+                if r.state != "indexed" {
+                    info!("index: {} is {}: {}", q.key, r.state, r.reason.as_deref().unwrap_or(""));
+                }
+                cat.index_store(&r, crate::clock::now().as_millisecond())?;
+                done += 1;
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                cat.index_failed(q.file_id, &msg, now + backoff(q.attempts))?;
+                if msg.contains("not installed") {
+                    anyhow::bail!("{msg}");
+                }
+                warn!("index: {}: {msg} (tried again later)", q.key);
+            }
+        }
+    }
+    Ok(done)
+}

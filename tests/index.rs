@@ -1,0 +1,683 @@
+//! The video index with real ffmpeg-made HEVC clips whose truth is known: a moving object
+//! entering and leaving zones at known times, control clips (sensor noise, compression
+//! flicker, an infrared switch, slow light change) that must stay silent, bad input, the
+//! catalog queue across a crash, and the CLI end to end (`index`, `search`, `--restore`).
+//!
+//! `bench_index_accuracy_and_speed` (ignored; `bench/index.sh` runs it) is the same at the
+//! cameras' 2304×1296 with precision/recall and CPU time.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use camvault::index::{self, analysis::Params, zones::Zone};
+use common::*;
+
+/// A moving white square: visible in `[from, to)` seconds, from (x0, y0) at `from`, moving
+/// (vx, vy) per second, in pixels of the 320×180 master picture.
+#[derive(Clone, Copy)]
+pub struct Obj {
+    pub from: f32,
+    pub to: f32,
+    pub x0: f32,
+    pub y0: f32,
+    pub vx: f32,
+    pub vy: f32,
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Control {
+    None,
+    /// Strong per-frame sensor noise.
+    Noise,
+    /// Starved bitrate with a short GOP: blocks and a pulse at every keyframe.
+    Flicker,
+    /// At 5 s the picture turns grey-scale, flatter and brighter: the IR switch at dusk.
+    Infrared,
+    /// Brightness rising steadily through the clip.
+    Light,
+}
+
+/// Writes an HEVC clip of `secs` at `size` (e.g. "320x180", "2304x1296"), 10 fps.
+pub fn scene(path: &Path, size: &str, secs: u32, objs: &[Obj], control: Control) {
+    scene_at(path, size, secs, objs, control, 10)
+}
+
+/// The same at `rate` frames per second (the cameras record 20).
+pub fn scene_at(path: &Path, size: &str, secs: u32, objs: &[Obj], control: Control, rate: u32) {
+    assert!(has("ffmpeg"), "ffmpeg is needed: apt-get install ffmpeg (.ci/run does)");
+    let (w, h) = size.split_once('x').unwrap();
+    let mut g = format!(
+        "nullsrc=s=320x180:r={rate}:d={secs},geq=lum='110+45*sin(X/9)*cos(Y/7)+20*sin((X+Y)/23)':cb=120:cr=135,format=yuv420p[bg0];"
+    );
+    let mut last = "bg0".to_string();
+    for (i, o) in objs.iter().enumerate() {
+        g += &format!(
+            "color=c=white:s=24x24:r={rate}:d={secs}[o{i}];[{last}][o{i}]overlay=x='{}+(t-{})*{}':y='{}+(t-{})*{}':enable='between(t,{},{})'[bg{}];",
+            o.x0, o.from, o.vx, o.y0, o.from, o.vy, o.from, o.to - 0.05, i + 1
+        );
+        last = format!("bg{}", i + 1);
+    }
+    g += &format!("[{last}]scale={w}:{h}:flags=bicubic");
+    g += match control {
+        Control::None | Control::Flicker => ",noise=alls=5:allf=t",
+        Control::Noise => ",noise=alls=30:allf=t",
+        Control::Infrared => ",noise=alls=5:allf=t,lutyuv=y='val*0.55+75':u=128:v=128:enable='gte(t,5)'",
+        Control::Light => ",noise=alls=5:allf=t,eq=brightness='-0.15+0.3*t/SECS':eval=frame",
+    };
+    let g = g.replace("SECS", &secs.to_string());
+    let x265 = if control == Control::Flicker {
+        "log-level=error:keyint=10:min-keyint=10:qp=46"
+    } else {
+        "log-level=error"
+    };
+    let st = Command::new("ffmpeg")
+        .args(["-y", "-loglevel", "error", "-filter_complex", &g])
+        .args([
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-tag:v",
+            "hvc1",
+            "-x265-params",
+            x265,
+        ])
+        .args(["-movflags", "frag_keyframe+empty_moov+default_base_moof"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(st.success(), "ffmpeg could not make {}", path.display());
+}
+
+fn zones() -> Vec<(String, camvault::index::zones::CellSet)> {
+    [
+        ("left", [0.0, 0.0, 0.5, 1.0]),
+        ("right", [0.5, 0.0, 0.5, 1.0]),
+        ("top-right", [0.5, 0.0, 0.5, 0.4]),
+    ]
+    .iter()
+    .map(|(n, r)| {
+        let z = Zone {
+            name: n.to_string(),
+            rect: Some(*r),
+            polygon: None,
+        };
+        (n.to_string(), z.cells(16, 9))
+    })
+    .collect()
+}
+
+/// Two passes of an object: left half 2-5 s, then the top right 8-12 s.
+const TWO: [Obj; 2] = [
+    Obj {
+        from: 2.0,
+        to: 5.0,
+        x0: 10.0,
+        y0: 120.0,
+        vx: 30.0,
+        vy: 0.0,
+    },
+    Obj {
+        from: 8.0,
+        to: 12.0,
+        x0: 200.0,
+        y0: 10.0,
+        vx: 20.0,
+        vy: 5.0,
+    },
+];
+
+#[test]
+fn a_moving_object_gives_its_segments_zones_frames_and_sprite() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("two.mp4");
+    scene(&clip, "320x180", 15, &TWO, Control::None);
+    let out = dir.path().join("media");
+    let o = index::analyse(&clip, &out, Params::default(), &zones(), None).unwrap();
+    let s = &o.analysis.segments;
+    assert_eq!(s.len(), 2, "{s:?}");
+    for (seg, (a, b)) in s.iter().zip([(2, 5), (8, 12)]) {
+        assert!(
+            seg.start_s.abs_diff(a) <= 1 && seg.end_s.abs_diff(b) <= 1,
+            "segment {}-{} s, truth {a}-{b} s",
+            seg.start_s,
+            seg.end_s
+        );
+    }
+    assert_eq!(o.zones[0], vec!["left"]);
+    assert_eq!(o.zones[1], vec!["right", "top-right"]);
+    assert_eq!(o.analysis.activity.len(), 15);
+    assert!(o.analysis.activity[0] == 0 && o.analysis.activity[3] > 0 && o.analysis.activity[6] == 0);
+    assert_eq!(o.frames, vec![true, true]);
+    let jpeg = |p: PathBuf| {
+        let b = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert_eq!(&b[..2], &[0xff, 0xd8], "{} is a JPEG", p.display());
+    };
+    jpeg(out.join(index::SPRITE));
+    jpeg(out.join(index::frame_name(0)));
+    jpeg(out.join(index::frame_name(1)));
+    assert_eq!(
+        (o.probe.width, o.probe.height, o.probe.codec.as_str()),
+        (320, 180, "hevc")
+    );
+    assert!(o.note.is_none(), "{:?}", o.note);
+}
+
+#[test]
+fn control_clips_noise_flicker_infrared_and_slow_light_are_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    for c in [Control::Noise, Control::Flicker, Control::Infrared, Control::Light] {
+        let clip = dir.path().join(format!("{c:?}.mp4"));
+        scene(&clip, "320x180", 12, &[], c);
+        let o = index::analyse(
+            &clip,
+            &dir.path().join(format!("{c:?}")),
+            Params::default(),
+            &zones(),
+            None,
+        )
+        .unwrap();
+        assert!(o.analysis.segments.is_empty(), "{c:?}: {:?}", o.analysis.segments);
+        if c == Control::Infrared {
+            assert!(
+                o.analysis.rebases.iter().any(|s| s.abs_diff(5) <= 1),
+                "{:?}",
+                o.analysis.rebases
+            );
+        }
+    }
+    // The same IR switch with an object after it: the object is still found.
+    let clip = dir.path().join("ir-object.mp4");
+    let obj = Obj {
+        from: 7.0,
+        to: 10.0,
+        x0: 250.0,
+        y0: 120.0,
+        vx: -20.0,
+        vy: 0.0,
+    };
+    scene(&clip, "320x180", 12, &[obj], Control::Infrared);
+    let o = index::analyse(&clip, &dir.path().join("iro"), Params::default(), &zones(), None).unwrap();
+    assert_eq!(o.analysis.segments.len(), 1, "{:?}", o.analysis.segments);
+    assert!(o.analysis.segments[0].start_s.abs_diff(7) <= 1);
+}
+
+fn undecodable(clip: &Path) -> String {
+    let out = clip.with_extension("out");
+    match index::analyse(clip, &out, Params::default(), &[], None) {
+        Err(index::decode::DecodeError::Undecodable(why)) => why,
+        other => panic!("{}: expected undecodable, got {other:?}", clip.display()),
+    }
+}
+
+#[test]
+fn bad_clips_are_undecodable_with_the_reason_or_indexed_as_far_as_they_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    // Garbage behind an MP4 signature.
+    let mut junk = b"\0\0\0\x18ftypisom\0\0\0\0isomiso2".to_vec();
+    junk.extend(bytes(3, 200_000));
+    std::fs::write(p("corrupt.mp4"), junk).unwrap();
+    let why = undecodable(&p("corrupt.mp4"));
+    assert!(
+        why.contains("not a readable video") || why.contains("no video"),
+        "{why}"
+    );
+    // Audio only.
+    let st = Command::new("ffmpeg")
+        .args([
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=d=3",
+            "-c:a",
+            "aac",
+        ])
+        .arg(p("audio.mp4"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(undecodable(&p("audio.mp4")).contains("no video stream"));
+    // Zero frames: the init segment of a fragmented clip (a video track, no samples).
+    scene(&p("full.mp4"), "320x180", 6, &[], Control::None);
+    let full = std::fs::read(p("full.mp4")).unwrap();
+    let moof = full.windows(4).position(|w| w == b"moof").unwrap() - 4;
+    std::fs::write(p("empty.mp4"), &full[..moof]).unwrap();
+    let why = undecodable(&p("empty.mp4"));
+    assert!(
+        why.contains("no video frame") || why.contains("no video stream"),
+        "{why}"
+    );
+    // Huge resolution: refused before decoding, naming the size.
+    let st = Command::new("ffmpeg")
+        .args([
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=s=9000x100:d=0.1",
+        ])
+        .args(["-frames:v", "1", "-c:v", "mjpeg"])
+        .arg(p("huge.mp4"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let why = undecodable(&p("huge.mp4"));
+    assert!(why.contains("9000×100"), "{why}");
+    // Truncated (a fragmented clip cut at 60 %): what was written is indexed, with a note.
+    scene(&p("cut-src.mp4"), "320x180", 15, &TWO, Control::None);
+    let src = std::fs::read(p("cut-src.mp4")).unwrap();
+    std::fs::write(p("cut.mp4"), &src[..src.len() * 6 / 10]).unwrap();
+    let o = index::analyse(&p("cut.mp4"), &p("cut"), Params::default(), &zones(), Some(15.0)).unwrap();
+    assert!(
+        o.analysis.frames > 10 && o.analysis.frames < 60,
+        "{} frames",
+        o.analysis.frames
+    );
+    assert!(
+        o.analysis.segments.iter().any(|s| s.start_s.abs_diff(2) <= 1),
+        "{:?}",
+        o.analysis.segments
+    );
+}
+
+/// A captured clip in the old layout at `unix`, from the generated `src`.
+fn put_clip(env: &Env, unix: i64, src: &Path) -> String {
+    let rel = old_clip(unix);
+    env.put_old(&rel, &std::fs::read(src).unwrap());
+    rel
+}
+
+const ZONES: &str = "[cameras.78DF72A1B2C3]\nname = \"gate\"\n\
+    [[cameras.78DF72A1B2C3.zones]]\nname = \"left\"\nrect = [0.0, 0.0, 0.5, 1.0]\n\
+    [[cameras.78DF72A1B2C3.zones]]\nname = \"top-right\"\npolygon = [[0.5, 0.0], [1.0, 0.0], [1.0, 0.4], [0.5, 0.4]]\n";
+
+#[test]
+fn index_and_search_end_to_end_with_restore_of_exactly_the_matches() {
+    let env = Env::new(1, &format!("index.enabled = false\n{ZONES}"));
+    let dir = tempfile::tempdir().unwrap();
+    let (two, quiet) = (dir.path().join("two.mp4"), dir.path().join("quiet.mp4"));
+    scene(&two, "320x180", 15, &TWO, Control::None);
+    scene(&quiet, "320x180", 10, &[], Control::Noise);
+    // 2026-11-20 14:00:00 and 22:00:00 in Shanghai.
+    let (t1, t2) = (1_795_154_400, 1_795_183_200);
+    put_clip(&env, t1, &two);
+    put_clip(&env, t1 + 600, &quiet);
+    put_clip(&env, t2, &two);
+    env.ok(&["ingest", "--once"]);
+    let out = env.ok(&["index", "--from", "2026-11-20", "--to", "2026-11-21"]);
+    assert!(out.contains("indexed 3 clip(s)"), "{out}");
+    let n: serde_json::Value = serde_json::from_str(&env.ok(&["index", "--json"])).unwrap();
+    assert_eq!(
+        (n["indexed"].as_u64(), n["segments"].as_u64(), n["queued"].as_u64()),
+        (Some(3), Some(4), Some(0))
+    );
+    // Running it again indexes nothing twice.
+    assert!(env
+        .ok(&["index", "--from", "2026-11-20", "--to", "2026-11-21"])
+        .contains("indexed 0 clip(s)"));
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM index_segments"), 4);
+
+    let search = |args: &[&str]| -> Vec<serde_json::Value> {
+        let mut a = vec!["search", "--json"];
+        a.extend_from_slice(args);
+        serde_json::from_str(&env.ok(&a)).unwrap()
+    };
+    let all = search(&[]);
+    assert_eq!(all.len(), 4);
+    let left = search(&["--zone", "left", "--camera", "gate"]);
+    assert_eq!(left.len(), 2, "{left:#?}");
+    for h in &left {
+        assert_eq!(h["zones"], serde_json::json!(["left"]));
+        assert!((h["offset_s"].as_f64().unwrap() - 2.0).abs() <= 1.0);
+        assert_eq!(h["lives"], "local");
+        assert!(Path::new(h["frame"].as_str().unwrap()).is_file());
+        assert!(Path::new(h["sprite"].as_str().unwrap()).is_file());
+    }
+    // Time of day across days: only the evening clip.
+    let evening = search(&["--zone", "top-right", "--time", "21:00-23:00"]);
+    assert_eq!(evening.len(), 1, "{evening:#?}");
+    assert_eq!(evening[0]["clip_start_ms"].as_i64(), Some(t2 * 1000));
+    assert!(search(&["--time", "03:00-04:00"]).is_empty());
+    assert!(search(&["--min-duration", "30"]).is_empty());
+    // An unknown zone is an error that says where zones come from.
+    let o = env.run(&["search", "--zone", "garage"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("cameras.<mac>.zones"),
+        "{}",
+        stderr(&o)
+    );
+    // The restore plan holds exactly the matching clip, not the hour around it.
+    let plan: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "search",
+        "--zone",
+        "top-right",
+        "--time",
+        "21:00-23:00",
+        "--restore",
+        "--dry-run",
+        "--json",
+    ]))
+    .unwrap();
+    let items = plan["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{plan:#}");
+    assert_eq!(items[0]["key"], evening[0]["key"]);
+}
+
+#[test]
+fn a_zone_outside_the_frame_is_a_config_error_naming_it() {
+    let env = Env::new(
+        1,
+        "[cameras.78DF72A1B2C3]\nname = \"gate\"\n[[cameras.78DF72A1B2C3.zones]]\nname = \"drive\"\nrect = [0.6, 0.5, 0.6, 0.2]\n",
+    );
+    let o = env.run(&["status"]);
+    let e = stderr(&o);
+    assert!(!o.status.success(), "{e}");
+    assert!(
+        e.contains("cameras.78DF72A1B2C3.zones[0]") && e.contains("drive") && e.contains("outside the frame"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_crash_mid_indexing_resumes_without_duplicates_and_hopeless_clips_stop() {
+    let env = Env::new(1, "index.enabled = false");
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("two.mp4");
+    scene(&clip, "320x180", 15, &TWO, Control::None);
+    put_clip(&env, 1_795_154_400, &clip);
+    std::fs::write(dir.path().join("junk.mp4"), bytes(9, 50_000)).unwrap();
+    put_clip(&env, 1_795_154_500, &dir.path().join("junk.mp4"));
+    env.ok(&["ingest", "--once"]);
+    let cfg = camvault::config::Config::load(&env.config()).unwrap();
+    let cat = camvault::catalog::Catalog::open(&cfg.catalog(), false).unwrap();
+    camvault::index::worker::enqueue_new(&cat, 0).unwrap();
+    // A "crash": a try started (counted) and never finished, then a result stored twice.
+    let (file_id, key): (i64, String) = rusqlite::Connection::open(cfg.catalog())
+        .unwrap()
+        .query_row("SELECT id, key FROM files WHERE key LIKE '%1795154400%'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    let q = camvault::catalog::index::Queued {
+        file_id,
+        camera: "78df72a1b2c3".into(),
+        key,
+        start_ms: 1_795_154_400_000,
+        duration_ms: None,
+        local: true,
+        attempts: 0,
+        last_error: None,
+    };
+    cat.index_begin(q.file_id, 0).unwrap();
+    let r = camvault::index::index_file(&cfg, &cat, &q).unwrap();
+    cat.index_store(&r, 1).unwrap();
+    cat.index_store(&r, 2).unwrap();
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM index_segments"), 2);
+    // The restarted worker finishes the rest; the junk clip is undecodable, once.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let done = camvault::index::worker::pass(&cfg, &cat, &stop).unwrap();
+    assert_eq!(done, 1);
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM index_queue"), 0);
+    assert_eq!(
+        catalog_count(&env, "SELECT count(*) FROM index_clips WHERE state = 'undecodable'"),
+        1
+    );
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM index_segments"), 2);
+    // A clip whose tries ran out (three crashes) is recorded, not tried a fourth time.
+    cat.index_enqueue_ids(&[q.file_id], 0).unwrap();
+    for _ in 0..camvault::index::worker::MAX_TRIES {
+        cat.index_begin(q.file_id, 0).unwrap();
+    }
+    assert_eq!(camvault::index::worker::pass(&cfg, &cat, &stop).unwrap(), 1);
+    let reason: String = rusqlite::Connection::open(cfg.catalog())
+        .unwrap()
+        .query_row("SELECT reason FROM index_clips WHERE file_id = ?1", [q.file_id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(reason.contains("given up after 3 tries"), "{reason}");
+}
+
+/// CPU seconds (user + system) used by this process and its waited-for children so far.
+fn cpu_seconds() -> f64 {
+    let t = |who| {
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: getrusage fills the struct we own.
+        unsafe { libc::getrusage(who, &mut u) };
+        let tv = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+        tv(u.ru_utime) + tv(u.ru_stime)
+    };
+    t(libc::RUSAGE_SELF) + t(libc::RUSAGE_CHILDREN)
+}
+
+/// A benchmark clip: name, objects, control, the zones each object's segment touches.
+type Case = (&'static str, Vec<Obj>, Control, Vec<Vec<&'static str>>);
+
+/// The benchmark of docs/benchmarks.md ("Video index"): `bench/index.sh` runs it.
+/// Clips at the cameras' 2304×1296, 20 fps, HEVC; truth known by construction.
+#[test]
+#[ignore]
+fn bench_index_accuracy_and_speed() {
+    let secs: u32 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let size = std::env::var("BENCH_SIZE").unwrap_or_else(|_| "2304x1296".into());
+    let dir = tempfile::tempdir().unwrap();
+    let o = |from: f32, to: f32, x0: f32, y0: f32, vx: f32, vy: f32| Obj {
+        from,
+        to,
+        x0,
+        y0,
+        vx,
+        vy,
+    };
+    // (name, objects, control, the zones each truth segment touches)
+    let cases: Vec<Case> = vec![
+        (
+            "walk-left",
+            vec![o(4.0, 11.0, 0.0, 120.0, 17.0, 0.0)],
+            Control::None,
+            vec![vec!["left"]],
+        ),
+        (
+            "car-right",
+            vec![o(15.0, 19.0, 300.0, 20.0, -22.0, 0.0)],
+            Control::None,
+            vec![vec!["right", "top-right"]],
+        ),
+        (
+            "two-passes",
+            vec![
+                o(3.0, 6.0, 10.0, 140.0, 25.0, 0.0),
+                o(20.0, 26.0, 180.0, 100.0, 15.0, -10.0),
+            ],
+            Control::None,
+            vec![vec!["left"], vec!["right", "top-right"]],
+        ),
+        (
+            "crossing",
+            vec![o(8.0, 16.0, 0.0, 110.0, 36.0, 0.0)],
+            Control::None,
+            vec![vec!["left", "right"]],
+        ),
+        (
+            "night-visitor",
+            vec![o(12.0, 18.0, 260.0, 130.0, -10.0, 0.0)],
+            Control::Infrared,
+            vec![vec!["right"]],
+        ),
+        ("noise", vec![], Control::Noise, vec![]),
+        ("flicker", vec![], Control::Flicker, vec![]),
+        ("ir-switch", vec![], Control::Infrared, vec![]),
+        ("dawn", vec![], Control::Light, vec![]),
+    ];
+    let (mut tp, mut fp, mut fn_, mut zones_ok, mut zones_all) = (0, 0, 0, 0, 0);
+    let (mut cpu, mut wall, mut footage) = (0.0, 0.0, 0.0);
+    for (name, objs, control, truth_zones) in &cases {
+        let clip = dir.path().join(format!("{name}.mp4"));
+        scene_at(&clip, &size, secs, objs, *control, 20);
+        let (c0, w0) = (cpu_seconds(), std::time::Instant::now());
+        let out = index::analyse(&clip, &dir.path().join(name), Params::default(), &zones(), None).unwrap();
+        let (dc, dw) = (cpu_seconds() - c0, w0.elapsed().as_secs_f64());
+        cpu += dc;
+        wall += dw;
+        footage += secs as f64;
+        let segs = &out.analysis.segments;
+        let mut matched = vec![false; segs.len()];
+        for (ob, tz) in objs.iter().zip(truth_zones) {
+            let hit = segs.iter().enumerate().find(|(i, s)| {
+                !matched[*i]
+                    && (s.start_s as f32 - ob.from).abs() <= 1.0
+                    && (s.end_s as f32 - ob.to.ceil()).abs() <= 1.0
+            });
+            match hit {
+                Some((i, _)) => {
+                    matched[i] = true;
+                    tp += 1;
+                    zones_all += 1;
+                    zones_ok += (out.zones[i] == *tz) as u32;
+                    if out.zones[i] != *tz {
+                        eprintln!("  {name}: zones {:?}, truth {tz:?}", out.zones[i]);
+                    }
+                }
+                None => fn_ += 1,
+            }
+        }
+        fp += matched.iter().filter(|m| !**m).count();
+        eprintln!(
+            "{name:<14} segments {:?} truth {:?}; {dc:.1} CPU-s, {dw:.1} s wall for {secs} s",
+            segs.iter().map(|s| (s.start_s, s.end_s)).collect::<Vec<_>>(),
+            objs.iter().map(|o| (o.from, o.to)).collect::<Vec<_>>()
+        );
+    }
+    let precision = tp as f64 / (tp + fp).max(1) as f64;
+    let recall = tp as f64 / (tp + fn_).max(1) as f64;
+    println!(
+        "BENCH index {size} 20fps HEVC, {} clips x {secs} s: precision {precision:.2} recall {recall:.2} (tp {tp} fp {fp} fn {fn_}), zones right {zones_ok}/{zones_all}; {:.0} CPU-s per hour of footage, {:.3}x real time (wall), {:.3} CPU-s per s",
+        cases.len(),
+        cpu / footage * 3600.0,
+        wall / footage,
+        cpu / footage
+    );
+    assert!(
+        precision >= 0.9 && recall >= 0.9,
+        "precision {precision}, recall {recall}"
+    );
+}
+
+/// Search over five years of one camera: ≈2.6 M one-minute clips, one segment each
+/// (docs/benchmarks.md, "Video index"). `BENCH_ROWS` changes the count.
+#[test]
+#[ignore]
+fn bench_search_over_five_years() {
+    let rows: i64 = std::env::var("BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_628_000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.sqlite");
+    let cat = camvault::catalog::Catalog::open(&path, true).unwrap();
+    drop(cat);
+    let t0: i64 = 1_640_966_400_000; // 2022-01-01 UTC
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let w = std::time::Instant::now();
+    c.execute_batch(&format!(
+        "BEGIN;
+         INSERT INTO cameras (id, tz, first_seen_ms) VALUES ('door', 'Asia/Shanghai', 0);
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows})
+         INSERT INTO files (id, camera, inbox_path, key, revision, layout, start_ms, size, mtime_ns, dev, ino, state, captured_ms, storage_class, purged_ms)
+         SELECT i, 'door', x'00', 'videos/door/' || i || '.mp4', 0, 'old', {t0} + i * 60000, 1000000, 0, 0, i, 'verified', 0,
+                CASE WHEN i > {rows} - 1440 * 30 THEN 'Standard' ELSE 'DeepColdArchive' END,
+                CASE WHEN i > {rows} - 1440 * 7 THEN NULL ELSE 1 END
+         FROM n;
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows})
+         INSERT INTO index_segments (file_id, camera, start_ms, end_ms, tod_s, peak, peak_ms, cells, zones, labels)
+         SELECT i, 'door', {t0} + i * 60000 + 5000, {t0} + i * 60000 + 5000 + (i % 50) * 1000,
+                (({t0} / 1000 + i * 60 + 5 + 8 * 3600) % 86400), i % 90 + 1, {t0} + i * 60000 + 9000, '',
+                CASE i % 7 WHEN 0 THEN ',gate,' WHEN 1 THEN ',gate,drive,' WHEN 2 THEN ',door,' ELSE '' END
+                || CASE WHEN i % 10007 = 0 THEN ',shed,' ELSE '' END,
+                CASE WHEN i % 13 = 0 THEN ',person,' WHEN i % 97 = 0 THEN ',car,' ELSE '' END
+         FROM n;
+         INSERT INTO index_tags (tag, start_ms, segment_id, camera)
+         SELECT 'z:' || z.value, s.start_ms, s.id, s.camera FROM index_segments s, (SELECT 'gate' AS value UNION ALL SELECT 'drive' UNION ALL SELECT 'door' UNION ALL SELECT 'shed') z
+         WHERE instr(s.zones, ',' || z.value || ',') > 0;
+         INSERT INTO index_tags (tag, start_ms, segment_id, camera)
+         SELECT 'l:' || l.value, s.start_ms, s.id, s.camera FROM index_segments s, (SELECT 'person' AS value UNION ALL SELECT 'car') l
+         WHERE instr(s.labels, ',' || l.value || ',') > 0;
+         COMMIT; ANALYZE;"
+    ))
+    .unwrap();
+    eprintln!(
+        "{rows} clips + segments generated in {:.0} s",
+        w.elapsed().as_secs_f64()
+    );
+    drop(c);
+    let cat = camvault::catalog::Catalog::open(&path, false).unwrap();
+    let end = t0 + rows * 60_000 + 60_000;
+    let base = camvault::catalog::index::Query {
+        camera: Some("door".into()),
+        from_ms: t0,
+        to_ms: end,
+        limit: 100,
+        ..Default::default()
+    };
+    let week = end - 7 * 86_400_000;
+    let cases: Vec<(&str, camvault::catalog::index::Query)> = vec![
+        ("everything, newest 100", base.clone()),
+        (
+            "one week",
+            camvault::catalog::index::Query {
+                from_ms: week,
+                ..base.clone()
+            },
+        ),
+        (
+            "zone gate 23:00-06:00, 5 years",
+            camvault::catalog::index::Query {
+                zone: Some("gate".into()),
+                tod: Some((82_800, 21_600)),
+                ..base.clone()
+            },
+        ),
+        (
+            "label car, 14:30-15:30, 5 years",
+            camvault::catalog::index::Query {
+                label: Some("car".into()),
+                tod: Some((52_200, 55_800)),
+                ..base.clone()
+            },
+        ),
+        (
+            "rare zone shed (1 in 10007), 5 years",
+            camvault::catalog::index::Query {
+                zone: Some("shed".into()),
+                ..base.clone()
+            },
+        ),
+        (
+            "no match (min duration 60 s), 5 years",
+            camvault::catalog::index::Query {
+                min_duration_ms: 60_000,
+                ..base.clone()
+            },
+        ),
+    ];
+    let mut worst: f64 = 0.0;
+    for (name, q) in cases {
+        let w = std::time::Instant::now();
+        let hits = cat.search(&q).unwrap();
+        let ms = w.elapsed().as_secs_f64() * 1000.0;
+        worst = worst.max(ms);
+        println!("BENCH search {name}: {} hit(s) in {ms:.1} ms", hits.len());
+    }
+    println!("BENCH search over {rows} segments: worst {worst:.1} ms");
+}
