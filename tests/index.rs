@@ -423,7 +423,7 @@ fn a_crash_mid_indexing_resumes_without_duplicates_and_hopeless_clips_stop() {
     assert_eq!(catalog_count(&env, "SELECT count(*) FROM index_segments"), 2);
     // The restarted worker finishes the rest; the junk clip is undecodable, once.
     let stop = tokio_util::sync::CancellationToken::new();
-    let done = camvault::index::worker::pass(&cfg, &cat, &stop).unwrap();
+    let done = camvault::index::worker::pass(&cfg, &cat, &stop, None).unwrap();
     assert_eq!(done, 1);
     assert_eq!(catalog_count(&env, "SELECT count(*) FROM index_queue"), 0);
     assert_eq!(
@@ -436,7 +436,7 @@ fn a_crash_mid_indexing_resumes_without_duplicates_and_hopeless_clips_stop() {
     for _ in 0..camvault::index::worker::MAX_TRIES {
         cat.index_begin(q.file_id, 0).unwrap();
     }
-    assert_eq!(camvault::index::worker::pass(&cfg, &cat, &stop).unwrap(), 1);
+    assert_eq!(camvault::index::worker::pass(&cfg, &cat, &stop, None).unwrap(), 1);
     let reason: String = rusqlite::Connection::open(cfg.catalog())
         .unwrap()
         .query_row("SELECT reason FROM index_clips WHERE file_id = ?1", [q.file_id], |r| {

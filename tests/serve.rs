@@ -391,8 +391,10 @@ fn workers_show_in_metrics_api_and_status_and_stop_within_the_deadline() {
         "tiers",
         "alerts",
         "restores",
+        "miio",
         "web",
         "thumbnails",
+        "index",
         "share-audit",
         "selfwatch",
     ];
@@ -459,7 +461,7 @@ fn workers_show_in_metrics_api_and_status_and_stop_within_the_deadline() {
         .collect();
     assert_eq!(recorded, names, "{s:#}");
     assert!(
-        env.ok(&["status"]).contains("workers 13 running"),
+        env.ok(&["status"]).contains("workers 15 running"),
         "{}",
         env.ok(&["status"])
     );

@@ -54,7 +54,7 @@ pub fn run(cfg: Config, a: Args) -> Result<ExitCode> {
     }
     cat.index_enqueue_ids(&readable, now)?;
     let stop = CancellationToken::new();
-    let done = crate::index::worker::pass(&cfg, &cat, &stop)?;
+    let done = crate::index::worker::pass(&cfg, &cat, &stop, None)?;
     let n = cat.index_counts()?;
     if !a.json {
         println!(

@@ -315,19 +315,25 @@ pub fn workers(cfg: &Config, p: &Pipeline, stop: &CancellationToken) -> Result<V
         }));
         // The media stage: thumbnails right after capture, for the web interface to serve.
         let every = Duration::from_secs(2);
-        let mut stage =
-            crate::media::thumbs::Stage::new(cfg.clone(), cat.clone(), up.store.clone(), ffmpeg, every, stop.clone());
+        let mut stage = crate::media::thumbs::Stage::new(
+            cfg.clone(),
+            cat.clone(),
+            up.store.clone(),
+            ffmpeg.clone(),
+            every,
+            stop.clone(),
+        );
         w.push(Worker::blocking("thumbnails", every, move || stage.pass()).backoff_max(Duration::from_secs(60)));
     }
 
     // The video index: a low-priority stage of its own (ffmpeg at nice 19, idle IO), off
     // the capture and upload path; a clip it cannot read is given up after 3 tries.
     if cfg.index.enabled {
-        let (c, k, st) = (cfg.clone(), cat.clone(), stop.clone());
+        let (c, k, st, q) = (cfg.clone(), cat.clone(), stop.clone(), ffmpeg.clone());
         let every = Duration::from_secs(cfg.index.interval_secs.max(1));
         w.push(
             Worker::blocking("index", every, move || {
-                let n = crate::index::worker::pass(&c, &k, &st)?;
+                let n = crate::index::worker::pass(&c, &k, &st, Some(&q))?;
                 if n > 0 {
                     info!("index: {n} clip(s) indexed");
                 }

@@ -42,7 +42,16 @@ pub fn enqueue_new(cat: &Catalog, now_ms: i64) -> Result<()> {
 /// One pass: queue new clips, then index every due clip until the queue is empty or
 /// `stop`. Returns how many clips were finished. Fails (after recording the try) when
 /// ffmpeg is missing: nothing can be indexed then.
-pub fn pass(cfg: &Config, cat: &Catalog, stop: &CancellationToken) -> Result<usize> {
+///
+/// In `serve`, `queue` is its one bounded ffmpeg queue: each clip waits for a slot, so the
+/// index never runs an ffmpeg beside the web's or the thumbnails' (a 2-core box; issue 13,
+/// finding 6). Blocking: runs on the blocking pool, where it may wait with `block_on`.
+pub fn pass(
+    cfg: &Config,
+    cat: &Catalog,
+    stop: &CancellationToken,
+    queue: Option<&crate::media::queue::Queue>,
+) -> Result<usize> {
     enqueue_new(cat, crate::clock::now().as_millisecond())?;
     let mut done = 0;
     while !stop.is_cancelled() {
@@ -65,7 +74,10 @@ pub fn pass(cfg: &Config, cat: &Catalog, stop: &CancellationToken) -> Result<usi
             continue;
         }
         cat.index_begin(q.file_id, now + backoff(q.attempts))?;
-        match super::index_file(cfg, cat, &q) {
+        let slot = queue.map(|q| tokio::runtime::Handle::current().block_on(q.stage_slot()));
+        let indexed = super::index_file(cfg, cat, &q);
+        drop(slot);
+        match indexed {
             Ok(r) => {
                 if r.state != "indexed" {
                     info!("index: {} is {}: {}", q.key, r.state, r.reason.as_deref().unwrap_or(""));

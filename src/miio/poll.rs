@@ -86,6 +86,8 @@ pub async fn run(cfg: Config, cat: Arc<Catalog>, stop: CancellationToken) {
             if let Err(e) = cat.kv_set(&config_probe, &msg) {
                 warn!("recording it: {e:#}");
             }
+            // Idle until serve stops: a worker that ended would read as a fault in `status`.
+            stop.cancelled().await;
             return;
         }
     };
@@ -96,6 +98,7 @@ pub async fn run(cfg: Config, cat: Arc<Catalog>, stop: CancellationToken) {
         warn!("camera monitoring: {e:#}");
     }
     if targets.is_empty() {
+        stop.cancelled().await;
         return;
     }
     info!(
