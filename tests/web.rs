@@ -17,31 +17,6 @@ use common::*;
 const DAY: i64 = 86_400;
 const PASSWORD: &str = "tuesday-3pm-door";
 
-/// `serve`, stopped when dropped (a failing test must not leave it running).
-fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.0\r\nContent-Length: {}\r\n", body.len());
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
-    }
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("a response") + 4;
-    let head = String::from_utf8_lossy(&out[..split]).into_owned();
-    Resp {
-        code: head[9..12].parse().unwrap(),
-        head,
-        body: out[split..].to_vec(),
-    }
-}
-
 fn get(port: u16, path: &str, cookie: &str) -> Resp {
     http(port, "GET", path, &[("Cookie", cookie)], "")
 }

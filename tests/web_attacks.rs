@@ -86,42 +86,8 @@ fn connect_from(from: IpAddr, port: u16) -> TcpStream {
     s
 }
 
-fn exchange(mut s: TcpStream, port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
-    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.0\r\nContent-Length: {}\r\n", body.len());
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
-    }
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("a response") + 4;
-    let head = String::from_utf8_lossy(&out[..split]).into_owned();
-    Resp {
-        code: head[9..12].parse().unwrap(),
-        head,
-        body: out[split..].to_vec(),
-    }
-}
-
 fn http_from(from: IpAddr, port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
     exchange(connect_from(from, port), port, method, path, headers, body)
-}
-
-fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
-    exchange(
-        TcpStream::connect(("127.0.0.1", port)).unwrap(),
-        port,
-        method,
-        path,
-        headers,
-        body,
-    )
 }
 
 fn get(port: u16, path: &str) -> Resp {

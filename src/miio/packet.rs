@@ -41,17 +41,7 @@ impl Token {
     /// repeats the text (it may be a token with one typo).
     pub fn from_hex(text: &str) -> Result<Token, String> {
         let t = text.trim();
-        if t.len() != 32 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(format!(
-                "a miIO token is 32 hex digits (16 bytes); this one has {} characters{}",
-                t.len(),
-                if t.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    ""
-                } else {
-                    ", not all hex digits"
-                }
-            ));
-        }
+        crate::config::check_miio_token(t)?;
         let mut out = [0u8; 16];
         for (i, b) in out.iter_mut().enumerate() {
             *b = u8::from_str_radix(&t[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
