@@ -196,6 +196,9 @@ pub struct ItemRow {
     pub polls: u32,
     pub path: Option<String>,
     pub error: Option<String>,
+    /// RestoreObject requests this item sent that the store acknowledged (billed).
+    #[serde(skip)]
+    pub sent: u32,
 }
 
 /// What a new restore asks for.
@@ -223,7 +226,7 @@ pub struct InFlight {
 const RESTORE_COLS: &str =
     "id, created_ms, camera, from_ms, to_ms, tier, days, out_dir, merge, kind, state, est_cost_cny, done_ms, error";
 const ITEM_COLS: &str = "i.restore_id, i.file_id, f.key, f.size, f.crc64, i.source, i.state, i.requested_ms,
-     i.expires_ms, i.polls, i.path, i.error";
+     i.expires_ms, i.polls, i.path, i.error, i.sent";
 
 fn candidate_row(r: &rusqlite::Row) -> rusqlite::Result<Candidate> {
     Ok(Candidate {
@@ -272,6 +275,7 @@ fn item_row(r: &rusqlite::Row) -> rusqlite::Result<ItemRow> {
         polls: r.get(9)?,
         path: r.get(10)?,
         error: r.get(11)?,
+        sent: r.get(12)?,
     })
 }
 

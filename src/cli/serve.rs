@@ -253,19 +253,8 @@ pub fn workers(cfg: &Config, p: &Pipeline, stop: &CancellationToken) -> Result<V
             let (c, u) = (c.clone(), u.clone());
             async move {
                 let now = crate::clock::now().as_millisecond();
-                let p = crate::restore::step(&c, &u.catalog, &*u.store, now).await?;
-                if p.finished_restores > 0 {
-                    info!("{} restore(s) finished", p.finished_restores)
-                }
-                match crate::restore::drill_if_due(&c, &u.catalog, &*u.store, now).await {
-                    Ok(Some(id)) => info!("restore drill #{id} started"),
-                    Ok(None) => {}
-                    Err(e) => warn!("restore drill: {e:#}"),
-                }
-                let next = u.catalog.next_restore_poll_ms()?.unwrap_or(i64::MAX);
-                Ok(Next::In(Duration::from_millis(
-                    next.saturating_sub(now).clamp(1_000, 60_000) as u64,
-                )))
+                let wait = crate::restore::pass(&c, &u.catalog, &*u.store, now).await?;
+                Ok(Next::In(wait))
             }
         })
         .wake_on(restore_wake.clone())

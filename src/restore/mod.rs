@@ -301,6 +301,26 @@ fn backoff_ms(cfg: &Config, polls: u32) -> i64 {
     secs.min(cfg.restore.poll_max_secs) as i64 * 1000
 }
 
+/// One pass of `serve`'s restores worker at `now_ms`: every due clip one stage on
+/// ([`step`]), a drill if one is due ([`drill_if_due`]); returns how long to wait before
+/// the next pass: until the next poll is due, between 1 s and a minute (a restore started
+/// meanwhile in the web interface wakes the worker sooner).
+pub async fn pass(cfg: &Config, cat: &Catalog, store: &dyn Backend, now_ms: i64) -> Result<std::time::Duration> {
+    let p = step(cfg, cat, store, now_ms).await?;
+    if p.finished_restores > 0 {
+        tracing::info!("{} restore(s) finished", p.finished_restores)
+    }
+    match drill_if_due(cfg, cat, store, now_ms).await {
+        Ok(Some(id)) => tracing::info!("restore drill #{id} started"),
+        Ok(None) => {}
+        Err(e) => tracing::warn!("restore drill: {e:#}"),
+    }
+    let next = cat.next_restore_poll_ms()?.unwrap_or(i64::MAX);
+    Ok(std::time::Duration::from_millis(
+        next.saturating_sub(now_ms).clamp(1_000, 60_000) as u64,
+    ))
+}
+
 /// Moves every due clip of every active restore one stage on, then finishes restores
 /// whose clips are all in.
 pub async fn step(cfg: &Config, cat: &Catalog, store: &dyn Backend, now_ms: i64) -> Result<Progress> {
@@ -402,9 +422,12 @@ async fn step_item(
         };
         update(state, None, expires, now_ms + backoff_ms(cfg, 0), None, Some(e))
     };
+    // When the restored copy expired before it was read (see the archive arm below).
+    let mut expired = item.expires_ms.filter(|&e| e <= now_ms);
     // "ready" means the store answered a restore with 200 (already restored): read even
-    // when HEAD lags behind and does not show the restored copy yet.
-    if head.readable() || item.state == ItemState::Ready {
+    // when HEAD lags behind and does not show the restored copy yet, unless its expiry
+    // has passed (then the copy is gone, and reads would fail, or time out, for ever).
+    if head.readable() || (item.state == ItemState::Ready && expired.is_none()) {
         match store.get(&item.key).await {
             Ok(reader) => match save_verified(reader, &dest, item).await {
                 Ok(()) => {
@@ -418,8 +441,11 @@ async fn step_item(
                 }
                 Err(SaveError::Io(e)) => return retry_ready(&e),
             },
-            // It expired between HEAD and GET, or HEAD was ahead of GET: ask again below.
-            Err(e) if e.kind == ErrorKind::Archived => {}
+            // It expired between HEAD and GET (by the store's clock), or HEAD was ahead of
+            // GET: ask again below.
+            Err(e) if e.kind == ErrorKind::Archived => {
+                expired = expired.or(expires.filter(|&x| x <= store.now_ms()));
+            }
             Err(e) => return retry_ready(&e.to_string()),
         }
     }
@@ -437,6 +463,22 @@ async fn step_item(
         }
         _ if !crate::store::is_archive_class(&head.storage_class) => retry("not readable yet"),
         _ => {
+            // The restored copy expired before it could be read (the downloads kept
+            // failing, or nobody ran `serve`): ask once more, and say so; a second
+            // expiry ends the clip, so a download that never works does not pay for
+            // restores for ever.
+            if let Some(at) = expired {
+                let when = crate::report::rfc3339(at, "UTC");
+                if item.sent >= 2 {
+                    p.failed += 1;
+                    let why = format!(
+                        "the restored copy expired again ({when}) before it could be downloaded; \
+                         not asked a third time: check the disk and the network, then restore again"
+                    );
+                    return update(ItemState::Failed, None, None, 0, None, Some(&why));
+                }
+                tracing::warn!(restore = r.id, key = %item.key, "the restored copy expired at {when} before it was downloaded; asking the store again");
+            }
             if item.state == ItemState::Pending {
                 if let Some(at) = cat.restore_requested_elsewhere(item.file_id, r.id)? {
                     // An overlapping restore asked already: wait for its copy.
@@ -483,13 +525,19 @@ async fn step_item(
                         0
                     };
                     let requested = item.requested_ms.or(Some(now_ms));
+                    let note = expired.map(|at| {
+                        format!(
+                            "the restored copy expired at {} before it was downloaded; asked the store again (once)",
+                            crate::report::rfc3339(at, "UTC")
+                        )
+                    });
                     update(
                         ItemState::Requested,
                         requested,
                         None,
                         now_ms + backoff_ms(cfg, polls),
                         None,
-                        None,
+                        note.as_deref(),
                     )
                 }
                 Err(e) if e.kind == ErrorKind::Transient => retry(&e.to_string()),

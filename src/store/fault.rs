@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use tokio::io::AsyncReadExt;
 
 use super::body::Body;
-use super::{Backend, ErrorKind, ObjectMeta, Reader, RestoreAnswer, RestoreTier, StoreError, StoreResult};
+use super::{Backend, Code, ErrorKind, ObjectMeta, Reader, RestoreAnswer, RestoreTier, StoreError, StoreResult};
 
 /// The operations faults can be injected into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,13 +33,17 @@ pub enum Op {
 pub enum Fault {
     /// Answer an error of this kind without asking the store.
     Fail(ErrorKind),
+    /// Answer as a store that refuses: this HTTP status and error `<Code>`, of this kind,
+    /// without asking the store (e.g. 403 `AccessDenied` to a RestoreObject).
+    Answer { kind: ErrorKind, status: u16, code: Code },
     /// Wait this long (tokio's clock), then ask the store.
     Slow(Duration),
     /// Get: the stream ends after this many bytes, without an error (a cut connection
     /// that the reader does not notice).
     Truncate(u64),
-    /// Put: the store keeps the object, but the answer is lost (a transient error comes
-    /// back instead), as when a connection drops after the store acted.
+    /// Put and restore: the store acts (keeps the object, starts the restore), but the
+    /// answer is lost (a transient error comes back instead), as when a connection drops
+    /// after the store acted.
     Lose,
 }
 
@@ -112,6 +116,13 @@ impl FaultStore {
     async fn before(&self, op: Op, what: &str) -> StoreResult<Option<Fault>> {
         match self.draw(op) {
             Some(Fault::Fail(kind)) => Err(StoreError::new(kind, format!("{what}: injected fault ({kind:?})"))),
+            Some(Fault::Answer { kind, status, code }) => Err(StoreError::answered(
+                kind,
+                status,
+                Some(code.clone()),
+                "injected fault",
+                format!("{what}: the store answered {status} {code} (injected fault)"),
+            )),
             Some(Fault::Slow(d)) => {
                 tokio::time::sleep(d).await;
                 Ok(None)
@@ -182,8 +193,16 @@ impl Backend for FaultStore {
     }
 
     async fn restore(&self, key: &str, days: u32, tier: RestoreTier) -> StoreResult<RestoreAnswer> {
-        self.before(Op::Restore, &format!("restore {key}")).await?;
-        self.inner.restore(key, days, tier).await
+        let what = format!("restore {key}");
+        let fault = self.before(Op::Restore, &what).await?;
+        let answer = self.inner.restore(key, days, tier).await?;
+        match fault {
+            Some(Fault::Lose) => Err(StoreError::new(
+                ErrorKind::Transient,
+                format!("{what}: injected fault: the answer was lost after the store acted"),
+            )),
+            _ => Ok(answer),
+        }
     }
 
     fn now_ms(&self) -> i64 {
