@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::config_edit::{quote, set_cameras, set_key};
 use super::passwd::write_private;
-use crate::config::Config;
+use crate::config::{Config, StoreKind};
 
 /// The service user the package creates (debian/postinst).
 const SERVICE_USER: &str = "camvault";
@@ -60,7 +60,8 @@ pub struct CameraAnswer {
 #[serde(deny_unknown_fields)]
 pub struct StoreAnswer {
     /// fs, s3 or oss
-    pub kind: String,
+    #[serde(deserialize_with = "store_kind")]
+    pub kind: StoreKind,
     #[serde(default)]
     pub endpoint: String,
     #[serde(default)]
@@ -73,6 +74,13 @@ pub struct StoreAnswer {
     pub access_key_id: String,
     #[serde(default)]
     pub secret: String,
+}
+
+/// `store.kind` of the answers file, named in the error as the config's key is.
+fn store_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<StoreKind, D::Error> {
+    let s = String::deserialize(d)?;
+    StoreKind::from_name(&s)
+        .ok_or_else(|| serde::de::Error::custom(format!("`store.kind` = {s:?}: one of fs, s3, oss")))
 }
 
 pub fn run(config_path: &Path, answers_file: Option<&Path>) -> Result<ExitCode> {
@@ -164,10 +172,10 @@ pub fn run(config_path: &Path, answers_file: Option<&Path>) -> Result<ExitCode> 
     if let Some(g) = given.grace_secs {
         new = set_key(&new, "samba", "grace_secs", &g.to_string());
     }
-    new = set_key(&new, "store", "kind", &quote(&store.kind));
+    new = set_key(&new, "store", "kind", &quote(store.kind.as_str()));
     let cred_file = config_path.with_file_name(format!("{}-credentials", store.kind));
-    match store.kind.as_str() {
-        "s3" => {
+    match store.kind {
+        StoreKind::S3 => {
             new = set_key(&new, "store.s3", "endpoint", &quote(&store.endpoint));
             new = set_key(&new, "store.s3", "region", &quote(&store.region));
             new = set_key(&new, "store.s3", "bucket", &quote(&store.bucket));
@@ -188,7 +196,7 @@ pub fn run(config_path: &Path, answers_file: Option<&Path>) -> Result<ExitCode> 
                 &quote(&cred_file.display().to_string()),
             );
         }
-        "oss" => {
+        StoreKind::Oss => {
             new = set_key(&new, "store.oss", "endpoint", &quote(&store.endpoint));
             new = set_key(&new, "store.oss", "region", &quote(&store.region));
             new = set_key(&new, "store.oss", "bucket", &quote(&store.bucket));
@@ -199,7 +207,7 @@ pub fn run(config_path: &Path, answers_file: Option<&Path>) -> Result<ExitCode> 
                 &quote(&cred_file.display().to_string()),
             );
         }
-        _ => {}
+        StoreKind::Fs => {}
     }
     let mut parsed = Config::parse(&new).context("the answers give a config camvault refuses (nothing was changed)")?;
     parsed.source = config_path.to_path_buf();
@@ -214,11 +222,15 @@ pub fn run(config_path: &Path, answers_file: Option<&Path>) -> Result<ExitCode> 
             let _ = std::fs::remove_file(f);
         }
     };
-    let candidate_text = if store.kind == "fs" {
+    let candidate_text = if store.kind == StoreKind::Fs {
         new.clone()
     } else {
         write_private(&cand_cred, &credentials(&store), Some(svc))?;
-        let key = if store.kind == "s3" { "store.s3" } else { "store.oss" };
+        let key = if store.kind == StoreKind::S3 {
+            "store.s3"
+        } else {
+            "store.oss"
+        };
         set_key(&new, key, "credentials_file", &quote(&cand_cred.display().to_string()))
     };
     write_private(&candidate, &candidate_text, Some(svc))?;
@@ -228,7 +240,7 @@ pub fn run(config_path: &Path, answers_file: Option<&Path>) -> Result<ExitCode> 
     }
 
     println!("== 6/8 writing the config, the camera's user and the share");
-    if store.kind != "fs" {
+    if store.kind != StoreKind::Fs {
         std::fs::rename(&cand_cred, &cred_file).with_context(|| format!("cannot write {}", cred_file.display()))?;
     }
     // The tested candidate named the staged credentials; the config names their final place.
@@ -267,7 +279,7 @@ pub fn run(config_path: &Path, answers_file: Option<&Path>) -> Result<ExitCode> 
     let doctor_ok = camvault_as_service(config_path, &["doctor"])?;
     own_catalog(&parsed, svc);
 
-    if store.kind != "fs" {
+    if store.kind != StoreKind::Fs {
         let _ = camvault_as_service(config_path, &["cost", "plan"]);
         let apply = match given.lifecycle_apply {
             Some(b) => b,
@@ -315,7 +327,7 @@ fn list(items: &[String]) -> String {
 }
 
 fn credentials(s: &StoreAnswer) -> String {
-    let secret_key = if s.kind == "s3" {
+    let secret_key = if s.kind == StoreKind::S3 {
         "secret_access_key"
     } else {
         "access_key_secret"
@@ -630,49 +642,43 @@ fn cameras(cur: &Config, ask: &Prompt, given: Vec<CameraAnswer>) -> Result<Vec<C
 
 fn store_answer(cur: &Config, ask: &Prompt, given: Option<StoreAnswer>) -> Result<StoreAnswer> {
     if let Some(s) = given {
-        if !matches!(s.kind.as_str(), "fs" | "s3" | "oss") {
-            bail!("store.kind `{}`: one of fs, s3, oss", s.kind);
-        }
+        // `kind` was checked when the answers were read (`store_kind`).
         return Ok(s);
     }
     let mut s = StoreAnswer {
-        kind: match cur.store.kind {
-            crate::config::StoreKind::Fs => "fs",
-            crate::config::StoreKind::Oss => "oss",
-            crate::config::StoreKind::S3 => "s3",
-        }
-        .to_string(),
+        kind: cur.store.kind,
         ..Default::default()
     };
     if !ask.interactive {
         bail!("the answers file has no [store] section (kind = \"fs\" | \"s3\" | \"oss\")");
     }
     loop {
-        s.kind = ask.text(
+        let kind = ask.text(
             "store: fs (a local directory), s3 (AWS, MinIO, Ceph, Garage) or oss (Aliyun)",
             None,
-            &s.kind,
+            s.kind.as_str(),
         )?;
-        if matches!(s.kind.as_str(), "fs" | "s3" | "oss") {
+        if let Some(k) = StoreKind::from_name(&kind) {
+            s.kind = k;
             break;
         }
         println!("one of fs, s3, oss");
     }
-    match s.kind.as_str() {
-        "s3" => {
+    match s.kind {
+        StoreKind::S3 => {
             let c = &cur.store.s3;
-            s.endpoint = ask.text("endpoint (empty = AWS)", None, &c.endpoint)?;
+            s.endpoint = ask.text("endpoint (empty = AWS)", None, c.endpoint.as_str())?;
             s.region = ask.text("region", None, &c.region)?;
             s.bucket = ask.text("bucket", None, &c.bucket)?;
             s.path_style = Some(ask.yes_no("path-style addressing (MinIO, Ceph, Garage)?", c.path_style)?);
             s.access_key_id = ask.text("access key id", None, "")?;
             s.secret = ask.secret("secret access key", "")?;
         }
-        "oss" => {
+        StoreKind::Oss => {
             let c = &cur.store.oss;
             s.region = ask.text("region (e.g. cn-beijing)", None, &c.region)?;
             s.bucket = ask.text("bucket", None, &c.bucket)?;
-            s.endpoint = ask.text("endpoint (empty = the region's public one)", None, &c.endpoint)?;
+            s.endpoint = ask.text("endpoint (empty = the region's public one)", None, c.endpoint.as_str())?;
             s.access_key_id = ask.text("AccessKey ID", None, "")?;
             s.secret = ask.secret("AccessKey secret", "")?;
         }
@@ -779,5 +785,20 @@ impl Prompt {
         } else {
             line.to_string()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answers_store_kind_is_typed_and_a_bad_one_named() {
+        let a: Answers = toml::from_str("[store]\nkind = \"s3\"\nbucket = \"cams\"\n").unwrap();
+        assert_eq!(a.store.unwrap().kind, StoreKind::S3);
+        let e = toml::from_str::<Answers>("[store]\nkind = \"tape\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`store.kind` = \"tape\": one of fs, s3, oss"), "{e}");
     }
 }

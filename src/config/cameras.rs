@@ -52,7 +52,7 @@ impl Default for Camera {
     }
 }
 
-/// The miIO port of a camera.
+/// The UDP port miIO devices listen on (`miio::packet::PORT` is this one).
 pub const MIIO_PORT: u16 = 54321;
 
 /// `cameras.<MAC>.address`: `192.168.1.20` (port 54321) or `192.168.1.20:5000`.

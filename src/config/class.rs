@@ -71,6 +71,12 @@ impl StorageClass {
         )
     }
 
+    /// Whether its objects must be restored before they can be read on S3, where
+    /// `Archive` is Glacier Instant Retrieval, read at once.
+    pub fn s3_needs_restore(self) -> bool {
+        self.is_archive() && self != StorageClass::Archive
+    }
+
     /// Zone-redundant (ZRS) buckets cannot hold it: it needs a locally redundant bucket.
     pub fn needs_lrs(self) -> bool {
         matches!(self, StorageClass::ColdArchive | StorageClass::DeepColdArchive)

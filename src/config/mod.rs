@@ -23,6 +23,7 @@ use serde::Deserialize;
 mod alerts;
 mod cameras;
 mod class;
+mod endpoint;
 mod language;
 mod load;
 mod prices;
@@ -37,12 +38,13 @@ mod values;
 pub use alerts::{Alerts, Channel, ChannelKind, Email};
 pub use cameras::{check_miio_token, miio_addr, normalize_mac, Camera, CameraInfo, Zone, MIIO_PORT};
 pub use class::StorageClass;
+pub use endpoint::Endpoint;
 pub use language::Lang;
 pub use prices::Prices;
 pub use samba::Samba;
 pub use sections::{
-    BandwidthWindow, Cache, Capture, Health, Http, Index, Log, LogFormat, Paths, Restore, RestoreTier, Tiering, Upload,
-    Verify,
+    BandwidthWindow, Cache, Capture, Health, Http, Index, Log, LogFormat, LogLevel, Paths, Restore, RestoreTier,
+    Tiering, Upload, Verify,
 };
 pub use smtp::{Security, SmtpUrl};
 pub use store::{Checksum, FsStore, LockMode, OssSignature, OssStore, S3Store, Store, StoreKind};

@@ -164,8 +164,67 @@ impl Default for Cache {
 #[serde(deny_unknown_fields, default)]
 pub struct Log {
     pub format: LogFormat,
-    /// A `tracing` filter such as `info` or `camvault=debug`.
-    pub level: String,
+    /// A level such as `info`, or a `tracing` filter such as `camvault=debug,info`.
+    #[serde(deserialize_with = "log_level")]
+    pub level: LogLevel,
+}
+
+/// `log.level`: one of `tracing`'s levels, or a filter with per-module directives
+/// (checked with `tracing_subscriber` when the config is read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogLevel {
+    Off,
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+    /// Directives such as `camvault=debug,info`.
+    Filter(String),
+}
+
+impl LogLevel {
+    const LEVELS: [LogLevel; 6] = [
+        LogLevel::Off,
+        LogLevel::Error,
+        LogLevel::Warn,
+        LogLevel::Info,
+        LogLevel::Debug,
+        LogLevel::Trace,
+    ];
+
+    /// The filter to hand `tracing_subscriber::EnvFilter`.
+    pub fn as_filter(&self) -> &str {
+        match self {
+            LogLevel::Off => "off",
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+            LogLevel::Filter(f) => f,
+        }
+    }
+
+    fn parse(s: &str) -> Result<LogLevel, String> {
+        const ALLOWED: &str =
+            "use off, error, warn, info, debug or trace, or directives such as \"camvault=debug,info\"";
+        let lower = s.trim().to_ascii_lowercase();
+        if let Some(l) = LogLevel::LEVELS.into_iter().find(|l| l.as_filter() == lower) {
+            return Ok(l);
+        }
+        // A bare word that is not a level would be read as a module name to trace: a typo
+        // such as "inof" must not turn into that.
+        if !s.contains(['=', ',']) {
+            return Err(format!("not a level; {ALLOWED}"));
+        }
+        tracing_subscriber::EnvFilter::try_new(s).map_err(|e| format!("{e}; {ALLOWED}"))?;
+        Ok(LogLevel::Filter(s.to_string()))
+    }
+}
+
+fn log_level<'de, D: Deserializer<'de>>(d: D) -> Result<LogLevel, D::Error> {
+    keyed(d, "log.level", LogLevel::parse)
 }
 
 /// The HTTP endpoint of `serve`: the web interface, `/metrics`, `/healthz`, the JSON API.
@@ -362,7 +421,7 @@ impl Default for Log {
     fn default() -> Self {
         Log {
             format: LogFormat::Text,
-            level: "info".into(),
+            level: LogLevel::Info,
         }
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Deserializer};
 
 use super::class::{upload_class, StorageClass};
+use super::endpoint::Endpoint;
 use super::values::{keyed, Secret};
 use crate::keys::Template;
 
@@ -47,12 +48,45 @@ fn storage_class<'de, D: Deserializer<'de>>(d: D) -> Result<StorageClass, D::Err
     keyed(d, "store.storage_class", upload_class)
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+fn s3_endpoint<'de, D: Deserializer<'de>>(d: D) -> Result<Endpoint, D::Error> {
+    keyed(d, "store.s3.endpoint", Endpoint::s3)
+}
+
+fn oss_endpoint<'de, D: Deserializer<'de>>(d: D) -> Result<Endpoint, D::Error> {
+    keyed(d, "store.oss.endpoint", Endpoint::oss)
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum StoreKind {
+    #[default]
     Fs,
     Oss,
     S3,
+}
+
+impl StoreKind {
+    /// Its name in `store.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::Fs => "fs",
+            StoreKind::Oss => "oss",
+            StoreKind::S3 => "s3",
+        }
+    }
+
+    /// A kind by its name in `store.kind`.
+    pub fn from_name(s: &str) -> Option<StoreKind> {
+        [StoreKind::Fs, StoreKind::Oss, StoreKind::S3]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Aliyun OSS, native API (see docs and the backends issue for what is still to come).
@@ -63,7 +97,8 @@ pub struct OssStore {
     /// Region id such as `cn-beijing`.
     pub region: String,
     /// Empty = `oss-<region>[-internal].aliyuncs.com` over HTTPS; else a host or URL.
-    pub endpoint: String,
+    #[serde(deserialize_with = "oss_endpoint")]
+    pub endpoint: Endpoint,
     /// Use the free internal endpoint (only from an Aliyun ECS in the same region).
     pub internal: bool,
     /// `endpoint` is the bucket's own domain (custom domain / CNAME): no bucket in the host.
@@ -125,7 +160,7 @@ impl Default for OssStore {
         OssStore {
             bucket: String::new(),
             region: String::new(),
-            endpoint: String::new(),
+            endpoint: Endpoint::default(),
             internal: false,
             cname: false,
             access_key_id: String::new(),
@@ -145,7 +180,8 @@ impl Default for OssStore {
 #[serde(deny_unknown_fields, default)]
 pub struct S3Store {
     /// `https://s3.<region>.amazonaws.com` when empty; else the store's URL.
-    pub endpoint: String,
+    #[serde(deserialize_with = "s3_endpoint")]
+    pub endpoint: Endpoint,
     pub region: String,
     pub bucket: String,
     /// `endpoint/bucket/key` instead of `bucket.endpoint/key` (MinIO, Ceph, Garage, moto).
@@ -268,7 +304,7 @@ impl TryFrom<String> for Checksum {
 impl Default for S3Store {
     fn default() -> Self {
         S3Store {
-            endpoint: String::new(),
+            endpoint: Endpoint::default(),
             region: "us-east-1".into(),
             bucket: String::new(),
             path_style: false,

@@ -55,6 +55,16 @@ fn errors_name_the_key() {
                 "store.s3.path_style",
             ),
             ("bogus = 1\n", "bogus"),
+            ("[log]\nlevel = \"inof\"\n", "`log.level` = \"inof\": not a level; use off, error, warn, info, debug or trace"),
+            ("[log]\nlevel = \"camvault=loud\"\n", "`log.level` = \"camvault=loud\""),
+            (
+                "[store.s3]\nendpoint = \"ftp://nas.lan\"\n",
+                "`store.s3.endpoint` = \"ftp://nas.lan\": the scheme \"ftp\" is not http or https: write the store's URL",
+            ),
+            (
+                "[store.oss]\nendpoint = \"https://videos.example.com/clips\"\n",
+                "`store.oss.endpoint` = \"https://videos.example.com/clips\": the path \"/clips\" has no place in an endpoint",
+            ),
         ] {
             let err = format!("{:#}", Config::parse(text).unwrap_err());
             assert!(err.contains(needle), "{text:?} -> {err}");
@@ -347,4 +357,21 @@ mod round_trip {
             proptest::prop_assert_eq!(got, windows);
         }
     }
+}
+
+#[test]
+fn log_levels_and_endpoints_are_typed_at_load() {
+    use super::sections::LogLevel;
+    let c = Config::parse("[log]\nlevel = \"DEBUG\"\n").unwrap();
+    assert_eq!(c.log.level, LogLevel::Debug);
+    let c = Config::parse("[log]\nlevel = \"camvault=debug,info\"\n").unwrap();
+    assert_eq!(c.log.level.as_filter(), "camvault=debug,info");
+    assert_eq!(Config::parse("").unwrap().log.level, LogLevel::Info);
+    let c = Config::parse(
+        "[store]\nkind = \"s3\"\n[store.s3]\nbucket = \"cams\"\npath_style = true\nendpoint = \"http://127.0.0.1:9000/\"\n",
+    )
+    .unwrap();
+    assert_eq!(c.store.s3.endpoint.as_str(), "http://127.0.0.1:9000");
+    let c = Config::parse("[store.oss]\nendpoint = \"oss-cn-beijing.aliyuncs.com\"\n").unwrap();
+    assert_eq!(c.store.oss.endpoint.authority(), "oss-cn-beijing.aliyuncs.com");
 }

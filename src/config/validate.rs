@@ -79,12 +79,6 @@ impl Config {
                 self.cache.max_days
             );
         }
-        tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
-            anyhow::anyhow!(
-                "`log.level` = {:?}: {e}; use e.g. \"info\" or \"debug\"",
-                self.log.level
-            )
-        })?;
         if self.health.camera_silent_hours == 0 || self.health.max_pending_age_secs == 0 {
             bail!("`health.camera_silent_hours` and `health.max_pending_age_secs` must be at least 1");
         }
@@ -323,21 +317,8 @@ impl Config {
                 s.region
             );
         }
-        if !s.endpoint.is_empty() {
-            let ok = reqwest::Url::parse(&s.endpoint)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some() && u.query().is_none());
-            if ok.is_none() {
-                bail!(
-                    "`store.s3.endpoint` = {:?}: write the store's URL, e.g. \"https://s3.eu-central-1.amazonaws.com\" or \"http://nas.lan:9000\"",
-                    s.endpoint
-                );
-            }
-        }
-        let host = reqwest::Url::parse(&s.endpoint)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_default();
+        // The endpoint itself was checked when it was read (`Endpoint::s3`).
+        let host = s.endpoint.url().and_then(|u| u.host_str()).unwrap_or_default();
         if !s.path_style
             && (host.parse::<std::net::IpAddr>().is_ok()
                 || host.trim_matches(['[', ']']).parse::<std::net::Ipv6Addr>().is_ok()
@@ -345,10 +326,10 @@ impl Config {
         {
             bail!(
                 "`store.s3.endpoint` = {:?} is an address, where a bucket cannot be put in front of the host name: set `store.s3.path_style = true`",
-                s.endpoint
+                s.endpoint.as_str()
             );
         }
-        if !s.path_style && s.bucket.contains('.') && !s.endpoint.starts_with("http://") {
+        if !s.path_style && s.bucket.contains('.') && !s.endpoint.is_plain_http() {
             bail!("`store.s3.bucket` = {:?} has dots, which break HTTPS with virtual-host addressing: set `store.s3.path_style = true`", s.bucket);
         }
         if s.timeout_secs == 0 {

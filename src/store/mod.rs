@@ -60,12 +60,14 @@ impl ObjectMeta {
     }
 }
 
-/// Classes whose objects must be restored before they can be read.
+/// Classes whose objects must be restored before they can be read, by camvault's (OSS's)
+/// name or S3's: S3's `GLACIER_IR` (camvault's `Archive` on S3) is read without a restore.
 pub fn is_archive_class(class: &str) -> bool {
-    matches!(
-        class,
-        "Archive" | "ColdArchive" | "DeepColdArchive" | "GLACIER" | "DEEP_ARCHIVE"
-    )
+    use crate::config::StorageClass;
+    match StorageClass::from_name(class) {
+        Some(c) => c.is_archive(),
+        None => StorageClass::from_s3_name(class).is_some_and(StorageClass::s3_needs_restore),
+    }
 }
 
 /// How fast an archived object is brought back: a config value (`restore.tier`), so it

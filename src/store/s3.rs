@@ -35,7 +35,7 @@
 //! (see `multipart` below): the catalog journal remembers the upload id and the parts done,
 //! and a restart resumes at the first part the store does not hold (ListParts decides).
 //!
-//! **Storage classes** are camvault's names outside this file; [`CLASSES`] maps them.
+//! **Storage classes** are camvault's names outside this file; [`to_s3_class`] and [`from_s3_class`] map them (through `config::StorageClass`).
 
 use std::time::Duration;
 
@@ -52,28 +52,26 @@ use super::{
     Backend, Code, ErrorKind, ObjectMeta, Reader, RestoreAnswer, RestoreState, RestoreTier, StoreError, StoreResult,
 };
 use crate::config::Config;
+use crate::config::StorageClass;
 use crate::store::body::Body;
 
-/// camvault's storage classes (OSS's names: the config, the catalog and the cost model
-/// use them) and S3's, in both directions. Classes not listed pass through unchanged.
-/// `Archive` ↔ `GLACIER_IR` is the odd pair: Glacier Instant Retrieval needs no restore,
-/// so HEAD reports such objects as readable.
-pub const CLASSES: [(&str, &str); 5] = [
-    ("Standard", "STANDARD"),
-    ("IA", "STANDARD_IA"),
-    ("Archive", "GLACIER_IR"),
-    ("ColdArchive", "GLACIER"),
-    ("DeepColdArchive", "DEEP_ARCHIVE"),
-];
-
-/// S3's name for one of camvault's classes.
+/// S3's name for one of camvault's classes (OSS's names: the config, the catalog and the
+/// cost model use them; [`StorageClass::s3_name`] pairs them). Classes camvault does not
+/// know pass through unchanged. `Archive` ↔ `GLACIER_IR` is the odd pair: Glacier Instant
+/// Retrieval needs no restore, so HEAD reports such objects as readable.
 pub fn to_s3_class(ours: &str) -> &str {
-    CLASSES.iter().find(|(o, _)| *o == ours).map_or(ours, |(_, s)| s)
+    match StorageClass::from_name(ours) {
+        Some(c) => c.s3_name(),
+        None => ours,
+    }
 }
 
 /// camvault's name for one of S3's classes.
 pub fn from_s3_class(theirs: &str) -> &str {
-    CLASSES.iter().find(|(_, s)| *s == theirs).map_or(theirs, |(o, _)| o)
+    match StorageClass::from_s3_name(theirs) {
+        Some(c) => c.as_str(),
+        None => theirs,
+    }
 }
 
 /// How long a signed request stays valid (it is checked when the request starts).
@@ -396,7 +394,7 @@ impl S3Store {
         let endpoint = if s.endpoint.is_empty() {
             format!("https://s3.{}.amazonaws.com", s.region)
         } else {
-            s.endpoint.trim_end_matches('/').to_string()
+            s.endpoint.as_str().to_string()
         };
         let url: Url = endpoint
             .parse()

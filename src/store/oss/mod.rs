@@ -81,10 +81,9 @@ impl OssStore {
                 if o.internal { "-internal" } else { "" }
             )
         } else {
-            let (scheme, host) = match o.endpoint.split_once("://") {
-                Some((s, h)) => (s.to_string(), h.trim_end_matches('/').to_string()),
-                None => ("https".to_string(), o.endpoint.trim_end_matches('/').to_string()),
-            };
+            // Checked at load (`Endpoint::oss`): http(s), a host, no path.
+            let scheme = o.endpoint.url().map_or("https", |u| u.scheme());
+            let host = o.endpoint.authority();
             if o.cname {
                 format!("{scheme}://{host}")
             } else {
