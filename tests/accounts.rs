@@ -6,9 +6,8 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::web::*;
@@ -21,19 +20,6 @@ const CAM: &str = "78df72a1b2c3";
 
 fn json_of(r: &Resp) -> serde_json::Value {
     serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {} {}", r.code, r.text()))
-}
-
-/// Runs `camvault ARGS` with `stdin` as its input line (a password).
-fn with_stdin(env: &Env, args: &[&str], stdin: &str) -> std::process::Output {
-    let mut p = env
-        .cmd(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(p.stdin.take().unwrap(), "{stdin}").unwrap();
-    p.wait_with_output().unwrap()
 }
 
 fn ok_with_stdin(env: &Env, args: &[&str], stdin: &str) -> String {

@@ -176,62 +176,11 @@ fn a_clip_growing_in_bursts_is_uploaded_once_finished() {
     killed(serve);
 }
 
-const SMB_USER: &str = "camtest";
-const SMB_PASS: &str = "Camera-Pa55";
-
-/// The Samba tests need root (a system user for the camera) and smbd; CI runs as root.
-fn samba_prerequisites() -> bool {
-    if !Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0"))
-    {
-        eprintln!("SKIPPED: the Samba tests need root (CI runs as root)");
-        return false;
-    }
-    if !Command::new("id").arg(SMB_USER).output().unwrap().status.success() {
-        let st = Command::new("useradd")
-            .args(["-M", "-s", "/usr/sbin/nologin", SMB_USER])
-            .status()
-            .unwrap();
-        assert!(st.success() || Command::new("id").arg(SMB_USER).output().unwrap().status.success());
-    }
-    ready(&SAMBA)
-}
+use common::samba::{PASS as SMB_PASS, USER as SMB_USER};
 
 /// A data dir whose `serve` runs the generated share on the real smbd.
 fn share(grace: u64) -> (Env, u16, std::process::Child) {
-    let port = free_port();
-    let env = Env::new(
-        1,
-        &format!(
-            "samba.manage = true\nsamba.port = {port}\nsamba.netbios = false\nsamba.grace_secs = {grace}\n\
-             samba.camera_user = \"{SMB_USER}\"\nsamba.hosts_allow = [\"127.0.0.1\"]\n\
-             samba.interfaces = [\"127.0.0.1\"]\nsamba.password_file = \"camera.pw\"\n\
-             cache.max_days = 36500\ncapture.rescan_secs = 2"
-        ),
-    );
-    std::fs::write(env.root().join("camera.pw"), SMB_PASS).unwrap();
-    let conf = env.root().join("samba/smb.conf");
-    env.ok(&["samba", "config", "--write", conf.to_str().unwrap()]);
-    let mut pw = Command::new("smbpasswd")
-        .arg("-c")
-        .arg(&conf)
-        .args(["-s", "-a", SMB_USER])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    pw.stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{SMB_PASS}\n{SMB_PASS}\n").as_bytes())
-        .unwrap();
-    assert!(pw.wait().unwrap().success(), "smbpasswd");
-    let serve = env.serve();
-    wait_port("127.0.0.1", port, "smbd", Duration::from_secs(30));
-    (env, port, serve)
+    common::samba::managed_share(1, grace, "[\"127.0.0.1\"]", "capture.rescan_secs = 2")
 }
 
 /// The camera appends `data` to `remote` over SMB1 (pysmb); false when the share refused.
@@ -256,7 +205,7 @@ fn camera_append(port: u16, remote: &str, data: &[u8]) -> bool {
 #[test]
 fn the_share_refusing_the_cameras_write_is_a_problem_and_an_alert() {
     needs!(PYTHON);
-    if !samba_prerequisites() {
+    if !common::samba::prerequisites() {
         return;
     }
     // Long enough that a loaded machine's pysmb start-up stays inside it.

@@ -7,54 +7,15 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use common::*;
 
-const USER: &str = "camtest";
-const PASS: &str = "Camera-Pa55";
+use common::samba::{set_password, PASS, USER};
 
 fn prerequisites() -> bool {
-    if !Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0"))
-    {
-        eprintln!("SKIPPED: the Samba tests need root (CI runs as root)");
-        return false;
-    }
-    static USER_ONCE: Once = Once::new();
-    USER_ONCE.call_once(|| {
-        if !Command::new("id").arg(USER).output().unwrap().status.success() {
-            let st = Command::new("useradd")
-                .args(["-M", "-s", "/usr/sbin/nologin", USER])
-                .status()
-                .unwrap();
-            assert!(st.success(), "useradd");
-        }
-    });
     // smbd and smbclient; pysmb (the camera) from the test venv.
-    ready(&SAMBA) && ready(&PYTHON)
-}
-
-/// Gives the camera user its Samba password in the passdb `conf` names.
-fn set_password(conf: &Path) {
-    let mut pw = Command::new("smbpasswd")
-        .arg("-c")
-        .arg(conf)
-        .args(["-s", "-a", USER])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    pw.stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASS}\n{PASS}\n").as_bytes())
-        .unwrap();
-    assert!(pw.wait().unwrap().success(), "smbpasswd");
+    common::samba::prerequisites() && ready(&PYTHON)
 }
 
 /// smbclient as the camera: SMB1 only. Commands come on stdin, one per line.
@@ -88,25 +49,12 @@ struct Share {
 impl Share {
     /// A data dir whose `serve` runs smbd on a free port, with the camera user set up.
     fn start(settle: u64, grace: u64) -> Share {
-        let port = free_port();
-        let env = Env::new(
+        let (env, port, serve) = common::samba::managed_share(
             settle,
-            &format!(
-                "samba.manage = true\nsamba.port = {port}\nsamba.netbios = false\nsamba.grace_secs = {grace}\n\
-                 samba.camera_user = \"{USER}\"\nsamba.hosts_allow = [\"127.0.0.1\"]\n\
-                 samba.interfaces = [\"127.0.0.1\", \"127.0.0.2\"]\nsamba.password_file = \"camera.pw\"\n\
-                 cache.max_days = 36500\ncapture.rescan_secs = 5"
-            ),
+            grace,
+            "[\"127.0.0.1\", \"127.0.0.2\"]",
+            "capture.rescan_secs = 5",
         );
-        std::fs::write(env.root().join("camera.pw"), PASS).unwrap();
-        // The share acts as the camera's own user, which must be able to reach the inbox.
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(env.root(), std::fs::Permissions::from_mode(0o711)).unwrap();
-        let conf = env.root().join("samba/smb.conf");
-        env.ok(&["samba", "config", "--write", conf.to_str().unwrap()]);
-        set_password(&conf);
-        let serve = env.serve();
-        wait_port("127.0.0.1", port, "smbd", Duration::from_secs(30));
         Share {
             env,
             port,

@@ -57,14 +57,8 @@ fn off_loopback_needs_a_password_sessions_csrf_and_a_rate_limit() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("camvault passwd"), "{}", stderr(&out));
 
-    let mut p = env
-        .cmd(&["passwd"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(p.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    assert!(p.wait().unwrap().success());
+    let out = with_stdin(&env, &["passwd"], PASSWORD);
+    assert!(out.status.success(), "{}", stderr(&out));
     let cfg = std::fs::read_to_string(env.config()).unwrap();
     assert!(cfg.contains("password_hash = \"$argon2id$"), "{cfg}");
     assert!(!cfg.contains(PASSWORD), "only the hash is stored");
@@ -526,14 +520,8 @@ fn browser_login_off_loopback() {
         1,
         &format!("{}\nhttp.secure_cookie = false", listen(&format!("0.0.0.0:{port}"))),
     );
-    let mut p = env
-        .cmd(&["passwd"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(p.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    assert!(p.wait().unwrap().success());
+    let out = with_stdin(&env, &["passwd"], PASSWORD);
+    assert!(out.status.success(), "{}", stderr(&out));
     let _serve = serve_on(&env, port);
     browser(
         "login",

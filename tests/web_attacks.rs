@@ -122,14 +122,8 @@ fn post_login(from: IpAddr, port: u16, form: &(String, String), password: &str) 
 /// An env with a web password and `http.listen` = `listen` (a LAN-style address).
 fn lan_env(listen: &str, extra: &str) -> Env {
     let env = Env::new(1, &format!("http.enabled = true\nhttp.listen = \"{listen}\"\n{extra}"));
-    let mut p = env
-        .cmd(&["passwd"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(p.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    assert!(p.wait().unwrap().success());
+    let out = with_stdin(&env, &["passwd"], PASSWORD);
+    assert!(out.status.success(), "{}", stderr(&out));
     env
 }
 

@@ -260,47 +260,8 @@ enum Command {
     /// Moments with motion, from the video index (works for archived footage at no cost);
     /// `--restore` restores exactly the matching clips
     Search {
-        /// Camera id (configured name or MAC)
-        #[arg(long)]
-        camera: Option<String>,
-        /// From this time: RFC 3339, or `YYYY-MM-DD[ HH:MM]` in the camera's zone
-        #[arg(long)]
-        from: Option<String>,
-        /// Up to (excluding) this time, same forms as --from
-        #[arg(long)]
-        to: Option<String>,
-        /// A window of the day on every day, HH:MM-HH:MM (23:00-06:00 wraps midnight)
-        #[arg(long)]
-        time: Option<String>,
-        /// Only activity touching this zone (`[[cameras.<mac>.zones]]`)
-        #[arg(long)]
-        zone: Option<String>,
-        /// Only segments the detector labelled so (person, car, …)
-        #[arg(long)]
-        label: Option<String>,
-        /// Least peak activity, percent of the picture's grid
-        #[arg(long, default_value_t = 0)]
-        min_activity: u8,
-        /// Least duration of a segment, seconds
-        #[arg(long, default_value_t = 0)]
-        min_duration: u32,
-        /// At most this many results, newest first
-        #[arg(long, default_value_t = 100)]
-        limit: usize,
-        #[arg(long)]
-        json: bool,
-        /// Plan (and with --yes request) a restore of exactly the matching clips
-        #[arg(long)]
-        restore: bool,
-        /// Restore tier [default: restore.tier]
-        #[arg(long, requires = "restore")]
-        tier: Option<TierArg>,
-        /// With --restore: show the plan, request nothing
-        #[arg(long, requires = "restore")]
-        dry_run: bool,
-        /// With --restore: confirm the cost without asking
-        #[arg(long, requires = "restore")]
-        yes: bool,
+        #[command(flatten)]
+        args: search::Args,
     },
     /// The video index: what it holds; with --from/--to, index footage captured before
     /// (local copies now; archived clips only with --restore, after saying the cost)
@@ -377,8 +338,8 @@ enum Command {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum TierArg {
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TierArg {
     Expedited,
     Standard,
     Bulk,
@@ -749,40 +710,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Catalog {
                     command: CatalogCommand::Rebuild { force },
                 } => catalog::rebuild(cfg, force),
-                Command::Search {
-                    camera,
-                    from,
-                    to,
-                    time,
-                    zone,
-                    label,
-                    min_activity,
-                    min_duration,
-                    limit,
-                    json,
-                    restore,
-                    tier,
-                    dry_run,
-                    yes,
-                } => search::run(
-                    cfg,
-                    search::Args {
-                        camera,
-                        from,
-                        to,
-                        time,
-                        zone,
-                        label,
-                        min_activity,
-                        min_duration,
-                        limit,
-                        json,
-                        restore,
-                        tier: tier.map(Into::into),
-                        dry_run,
-                        yes,
-                    },
-                ),
+                Command::Search { args } => search::run(cfg, args),
                 Command::Index {
                     camera,
                     from,
@@ -834,7 +762,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn init_logging(cfg: Option<&Config>, format: Option<LogFormatArg>, verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let level = match verbose {
-        0 => cfg.map(|c| c.log.level.clone()).unwrap_or_else(|| "info".into()),
+        0 => cfg.map_or_else(|| "info".into(), |c| c.log.level.as_filter().to_string()),
         1 => "debug".into(),
         _ => "trace".into(),
     };

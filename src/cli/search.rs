@@ -8,22 +8,50 @@ use anyhow::{bail, Result};
 use crate::catalog::index::{Hit, Query};
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::store::RestoreTier;
 
+/// `camvault search`'s arguments, flattened into the command (`cli::Command::Search`).
+#[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Camera id (configured name or MAC)
+    #[arg(long)]
     pub camera: Option<String>,
+    /// From this time: RFC 3339, or `YYYY-MM-DD[ HH:MM]` in the camera's zone
+    #[arg(long)]
     pub from: Option<String>,
+    /// Up to (excluding) this time, same forms as --from
+    #[arg(long)]
     pub to: Option<String>,
+    /// A window of the day on every day, HH:MM-HH:MM (23:00-06:00 wraps midnight)
+    #[arg(long)]
     pub time: Option<String>,
+    /// Only activity touching this zone (`[[cameras.<mac>.zones]]`)
+    #[arg(long)]
     pub zone: Option<String>,
+    /// Only segments the detector labelled so (person, car, …)
+    #[arg(long)]
     pub label: Option<String>,
+    /// Least peak activity, percent of the picture's grid
+    #[arg(long, default_value_t = 0)]
     pub min_activity: u8,
+    /// Least duration of a segment, seconds
+    #[arg(long, default_value_t = 0)]
     pub min_duration: u32,
+    /// At most this many results, newest first
+    #[arg(long, default_value_t = 100)]
     pub limit: usize,
+    #[arg(long)]
     pub json: bool,
+    /// Plan (and with --yes request) a restore of exactly the matching clips
+    #[arg(long)]
     pub restore: bool,
-    pub tier: Option<RestoreTier>,
+    /// Restore tier [default: restore.tier]
+    #[arg(long, requires = "restore")]
+    pub tier: Option<super::TierArg>,
+    /// With --restore: show the plan, request nothing
+    #[arg(long, requires = "restore")]
     pub dry_run: bool,
+    /// With --restore: confirm the cost without asking
+    #[arg(long, requires = "restore")]
     pub yes: bool,
 }
 
@@ -134,7 +162,7 @@ fn restore(cfg: Config, hits: &[Hit], a: &Args) -> Result<ExitCode> {
         to_ms,
         key: None,
         keys,
-        tier: a.tier.unwrap_or(cfg.restore.tier),
+        tier: a.tier.map_or(cfg.restore.tier, Into::into),
         days: cfg.restore.days,
         merge: false,
         out_dir: String::new(),

@@ -19,8 +19,9 @@
 use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use md5::{Digest, Md5};
 
-/// The UDP port miIO devices listen on.
-pub const PORT: u16 = 54321;
+/// The UDP port miIO devices listen on (defined once, with the camera addresses the
+/// config reads: `config` depends only on leaf modules).
+pub use crate::config::MIIO_PORT as PORT;
 pub const HEADER_LEN: usize = 32;
 const MAGIC: [u8; 2] = [0x21, 0x31];
 /// A reply larger than this is not a camera's answer to our small requests.

@@ -5,6 +5,7 @@ pub mod conformance;
 pub mod oss;
 pub mod s3;
 pub mod s3s;
+pub mod samba;
 pub mod web;
 
 use std::io::Write;
@@ -220,6 +221,19 @@ pub fn stdout(o: &Output) -> String {
 }
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs `camvault ARGS` with `stdin` as its input line (a password).
+pub fn with_stdin(env: &Env, args: &[&str], stdin: &str) -> Output {
+    let mut p = env
+        .cmd(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(p.stdin.take().unwrap(), "{stdin}").unwrap();
+    p.wait_with_output().unwrap()
 }
 
 /// Deterministic pseudo-random bytes.
