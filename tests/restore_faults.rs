@@ -6,12 +6,14 @@
 //! Each test drives [`restore::pass`], the pass `serve`'s restores worker makes, and waits
 //! what it asks for, as the worker does.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use camvault::catalog::restores::{ItemRow, ItemState, RestoreStatus};
-use camvault::catalog::{kv, Catalog, NewFile};
+use camvault::catalog::{kv, Catalog};
 use camvault::config::Config;
 use camvault::restore::{self, Request, Source};
 use camvault::store::body::Body;
@@ -98,30 +100,12 @@ async fn rig(seed: u64) -> Rig {
     let catalog = Catalog::open(&cfg.catalog(), true).unwrap();
     let data: Vec<u8> = (0..40_000u32).map(|i| (i * 7 + seed as u32) as u8).collect();
     let start_ms = 1_700_000_000_000;
-    let row = NewFile {
-        camera: "door",
-        mac: None,
-        tz: "UTC",
-        inbox_path: b"door/clip.mp4",
-        base_key: "videos/door/2023-11-14/22/clip.mp4",
-        layout: "generic",
-        channel: None,
+    let row = common::door_clip(
+        "videos/door/2023-11-14/22/clip.mp4",
+        data.len() as u64,
         start_ms,
-        end_ms: None,
-        size: data.len() as u64,
-        mtime_ns: 5,
-        dev: 1,
-        ino: 1,
-        duration_ms: None,
-        codec: None,
-        width: None,
-        height: None,
-        warning: None,
-        now_ms: start_ms,
-        kind: "video",
-        hold_until_ms: 0,
-        supersedes: None,
-    };
+        start_ms,
+    );
     let vault = cfg.vault();
     let (id, key) = catalog
         .insert_captured(&row, |key| {

@@ -2,10 +2,12 @@
 //! (`store::fault`) and tokio's paused clock: the backoff between tries is waited in
 //! virtual time, so these tests are deterministic and do not sleep.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use camvault::catalog::{Catalog, NewFile};
+use camvault::catalog::Catalog;
 use camvault::store::fault::{Fault, FaultStore, Op};
 use camvault::store::limit::RateLimiter;
 use camvault::store::{fs::FsStore, Backend, ErrorKind};
@@ -27,30 +29,12 @@ fn rig(seed: u64) -> Rig {
     std::fs::create_dir_all(&root).unwrap();
     let catalog = Arc::new(Catalog::open(&dir.path().join("catalog.sqlite"), true).unwrap());
     let data: Vec<u8> = (0..50_000u32).map(|i| (i * 31 + seed as u32) as u8).collect();
-    let row = NewFile {
-        camera: "door",
-        mac: None,
-        tz: "UTC",
-        inbox_path: b"door/clip.mp4",
-        base_key: "videos/door/2025-10-03/14/clip.mp4",
-        layout: "generic",
-        channel: None,
-        start_ms: 1_700_000_000_000,
-        end_ms: None,
-        size: data.len() as u64,
-        mtime_ns: 5,
-        dev: 1,
-        ino: 1,
-        duration_ms: None,
-        codec: None,
-        width: None,
-        height: None,
-        warning: None,
-        now_ms: 1,
-        kind: "video",
-        hold_until_ms: 0,
-        supersedes: None,
-    };
+    let row = common::door_clip(
+        "videos/door/2025-10-03/14/clip.mp4",
+        data.len() as u64,
+        1_700_000_000_000,
+        1,
+    );
     let (_, key) = catalog
         .insert_captured(&row, |key| {
             let p = vault.join(key);

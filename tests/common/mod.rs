@@ -498,3 +498,32 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// The catalog row of one captured clip of camera `door` (for in-process tests that put a
+/// recording in the catalog without a camera).
+pub fn door_clip(base_key: &str, size: u64, start_ms: i64, now_ms: i64) -> camvault::catalog::NewFile<'_> {
+    camvault::catalog::NewFile {
+        camera: "door",
+        mac: None,
+        tz: "UTC",
+        inbox_path: b"door/clip.mp4",
+        base_key,
+        layout: "generic",
+        channel: None,
+        start_ms,
+        end_ms: None,
+        size,
+        mtime_ns: 5,
+        dev: 1,
+        ino: 1,
+        duration_ms: None,
+        codec: None,
+        width: None,
+        height: None,
+        warning: None,
+        now_ms,
+        kind: "video",
+        hold_until_ms: 0,
+        supersedes: None,
+    }
+}
