@@ -2,10 +2,13 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
-use serde_json::json;
+use std::io::Write;
 
-use crate::catalog::Catalog;
+use anyhow::Result;
+use serde::ser::{SerializeSeq, Serializer as _};
+use serde::Serialize;
+
+use crate::catalog::{Catalog, State};
 use crate::config::{human_bytes, Config};
 
 pub fn run(
@@ -36,50 +39,74 @@ pub fn run(
             .clone()
     };
     if as_json {
-        let out: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                let zone = zone_of(&r.tz);
-                json!({
-                    "camera": r.camera,
-                    "start": crate::report::rfc3339_in(r.start_ms, &zone),
-                    "end": r.end_ms.map(|e| crate::report::rfc3339_in(e, &zone)),
-                    "key": r.key,
-                    "size": r.size,
-                    "state": r.state,
-                    "local": r.local,
-                    "codec": r.codec,
-                    "duration_ms": r.duration_ms,
-                    "width": r.width,
-                    "height": r.height,
-                    "warning": r.warning,
-                    "error": r.last_error,
-                })
-            })
-            .collect();
-        println!("{}", serde_json::to_string(&out)?);
+        // Written row by row into one buffer, in the key order serde_json's maps gave
+        // (sorted): no `Value` per row (a day's listing is 1,440 rows, issue 18).
+        #[derive(Serialize)]
+        struct Row<'a> {
+            camera: &'a str,
+            codec: &'a Option<String>,
+            duration_ms: Option<i64>,
+            end: Option<String>,
+            error: &'a Option<String>,
+            height: Option<u32>,
+            key: &'a str,
+            local: bool,
+            size: u64,
+            start: String,
+            state: State,
+            warning: &'a Option<String>,
+            width: Option<u32>,
+        }
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        let mut ser = serde_json::Serializer::new(&mut out);
+        let mut seq = ser.serialize_seq(Some(rows.len()))?;
+        for r in &rows {
+            let zone = zone_of(&r.tz);
+            seq.serialize_element(&Row {
+                camera: &r.camera,
+                codec: &r.codec,
+                duration_ms: r.duration_ms,
+                end: r.end_ms.map(|e| crate::report::rfc3339_in(e, &zone)),
+                error: &r.last_error,
+                height: r.height,
+                key: &r.key,
+                local: r.local,
+                size: r.size,
+                start: crate::report::rfc3339_in(r.start_ms, &zone),
+                state: r.state,
+                warning: &r.warning,
+                width: r.width,
+            })?;
+        }
+        seq.end()?;
+        writeln!(out)?;
+        out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
         eprintln!("no recordings match");
     }
+    // One write for the whole listing, not one per line.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     for r in &rows {
         let state = if r.local {
             r.state.as_str().to_string()
         } else {
             format!("{}*", r.state.as_str())
         };
-        println!(
+        writeln!(
+            out,
             "{}  {:<9} {:>10}  {}",
             crate::report::local_time_in(r.start_ms, &zone_of(&r.tz)),
             state,
             human_bytes(r.size),
             r.key
-        );
+        )?;
         if let Some(w) = &r.warning {
-            println!("    warning: {w}");
+            writeln!(out, "    warning: {w}")?;
         }
     }
+    out.flush()?;
     if rows.iter().any(|r| !r.local) {
         eprintln!("* = only in the store (local copy purged)");
     }
