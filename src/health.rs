@@ -115,7 +115,7 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
     for c in &s.cameras {
         if let Some(last) = c.last_capture_ms {
             let hours = (now_ms - last).max(0) / 3_600_000;
-            let tz = jiff::tz::TimeZone::get(&c.tz).unwrap_or(jiff::tz::TimeZone::UTC);
+            let tz = crate::config::time_zone(&c.tz).unwrap_or(jiff::tz::TimeZone::UTC);
             let counted = silent_hours(last, now_ms, c.active_hours.as_ref(), &tz);
             if counted >= h.camera_silent_hours {
                 let usual = if c.active_hours.is_some() && counted < hours as u64 {

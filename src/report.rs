@@ -112,7 +112,7 @@ pub fn rfc3339(ms: i64, tz: &str) -> String {
 
 /// The zone named `tz`, UTC when the name is unknown.
 pub fn zone(tz: &str) -> jiff::tz::TimeZone {
-    jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC)
+    crate::config::time_zone(tz).unwrap_or(jiff::tz::TimeZone::UTC)
 }
 
 /// As [`local_time`], in a zone already looked up (a listing formats thousands of times).

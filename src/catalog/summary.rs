@@ -206,7 +206,7 @@ impl Catalog {
                 .query_row([&cam.id], |r| r.get(0))?;
             if let Some(last) = cam.last_start_ms {
                 let hours = recorded_hours(&c, &cam.id, last - 14 * 86_400_000)?;
-                let tz = jiff::tz::TimeZone::get(&cam.tz).unwrap_or(jiff::tz::TimeZone::UTC);
+                let tz = crate::config::time_zone(&cam.tz).unwrap_or(jiff::tz::TimeZone::UTC);
                 cam.active_hours = learn_active_hours(&hours, &tz);
             }
         }

@@ -31,7 +31,7 @@ pub fn run(
     let now = jiff::Timestamp::now().as_millisecond();
     let mut all = Vec::new();
     for c in cameras {
-        let tz = jiff::tz::TimeZone::get(&c.tz).unwrap_or(jiff::tz::TimeZone::UTC);
+        let tz = crate::config::time_zone(&c.tz).unwrap_or(jiff::tz::TimeZone::UTC);
         let to_ms = match &to {
             Some(t) => super::times::parse(t, &tz, "--to")?.as_millisecond(),
             None => now,

@@ -301,8 +301,29 @@ impl Config {
 }
 
 fn zone(name: &str) -> Result<TimeZone, String> {
+    time_zone(name).map_err(|_| format!("{name:?} is not a known IANA time zone; use e.g. \"Asia/Shanghai\" or \"Europe/Berlin\""))
+}
+
+/// The IANA time zone `name`. Read straight from its TZif file in the system's zoneinfo
+/// directory (`$TZDIR`, else `/usr/share/zoneinfo`) when the name is a plain path there:
+/// jiff's database lists that whole tree (some 600 files) the first time it is asked,
+/// which was a large part of every short command (`status`, a day's `ls`, issue 18).
+/// Anything else (other spellings, no zoneinfo directory) goes to jiff's database.
+pub fn time_zone(name: &str) -> Result<TimeZone, jiff::Error> {
+    if name == "UTC" {
+        return Ok(TimeZone::UTC);
+    }
+    let plain = !name.is_empty()
+        && name.len() < 64
+        && name.split('/').all(|p| !p.is_empty() && !p.starts_with('.'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b));
+    if plain {
+        let dir = std::env::var_os("TZDIR").map_or_else(|| "/usr/share/zoneinfo".into(), std::path::PathBuf::from);
+        if let Ok(Ok(tz)) = std::fs::read(dir.join(name)).map(|data| TimeZone::tzif(name, &data)) {
+            return Ok(tz);
+        }
+    }
     TimeZone::get(name)
-        .map_err(|_| format!("{name:?} is not a known IANA time zone; use e.g. \"Asia/Shanghai\" or \"Europe/Berlin\""))
 }
 
 /// `78:DF:72:A1:B2:C3` → `78df72a1b2c3`.

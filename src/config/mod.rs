@@ -36,7 +36,7 @@ mod validate;
 mod values;
 
 pub use alerts::{Alerts, Channel, ChannelKind, Email};
-pub use cameras::{check_miio_token, miio_addr, normalize_mac, Camera, CameraInfo, Zone, MIIO_PORT};
+pub use cameras::{check_miio_token, miio_addr, normalize_mac, time_zone, Camera, CameraInfo, Zone, MIIO_PORT};
 pub use class::StorageClass;
 pub use endpoint::Endpoint;
 pub use language::Lang;

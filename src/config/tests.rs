@@ -375,3 +375,19 @@ fn log_levels_and_endpoints_are_typed_at_load() {
     let c = Config::parse("[store.oss]\nendpoint = \"oss-cn-beijing.aliyuncs.com\"\n").unwrap();
     assert_eq!(c.store.oss.endpoint.authority(), "oss-cn-beijing.aliyuncs.com");
 }
+
+#[test]
+fn time_zones_read_from_their_file_are_jiffs() {
+    let at = jiff::Timestamp::from_second(1_711_846_800).unwrap();
+    for name in ["Asia/Shanghai", "Europe/Berlin", "America/St_Johns", "UTC", "europe/berlin"] {
+        let ours = super::time_zone(name).unwrap();
+        let jiffs = jiff::tz::TimeZone::get(name).unwrap();
+        assert_eq!(ours.iana_name(), jiffs.iana_name(), "{name}");
+        for d in 0..400 {
+            let t = at + jiff::SignedDuration::from_hours(d * 22);
+            assert_eq!(ours.to_offset(t), jiffs.to_offset(t), "{name} {t}");
+        }
+    }
+    assert!(super::time_zone("Mars/Olympus").is_err());
+    assert!(super::time_zone("../../etc/passwd").is_err());
+}
