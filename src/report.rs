@@ -170,15 +170,32 @@ mod tests {
     #[test]
     fn times_are_formatted_as_strftime_does() {
         let mut rng = fastrand::Rng::with_seed(18);
-        let mut times: Vec<i64> = (0..2000).map(|_| rng.i64(-2_208_988_800_000..4_102_444_800_000)).collect();
+        let mut times: Vec<i64> = (0..2000)
+            .map(|_| rng.i64(-2_208_988_800_000..4_102_444_800_000))
+            .collect();
         times.extend([0, -1, 1_711_846_800_000, 1_730_595_600_000, 253_402_207_200_000]);
-        for tz in ["UTC", "Asia/Shanghai", "America/St_Johns", "Asia/Kathmandu", "Europe/Dublin", "Africa/Monrovia"] {
+        for tz in [
+            "UTC",
+            "Asia/Shanghai",
+            "America/St_Johns",
+            "Asia/Kathmandu",
+            "Europe/Dublin",
+            "Africa/Monrovia",
+        ] {
             let zone = super::zone(tz);
             for &ms in &times {
                 let ts = jiff::Timestamp::from_millisecond(ms).unwrap();
                 let z = ts.to_zoned(zone.clone());
-                assert_eq!(super::rfc3339_in(ms, &zone), z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(), "{tz} {ms}");
-                assert_eq!(super::local_time_in(ms, &zone), z.strftime("%Y-%m-%d %H:%M:%S %:z").to_string(), "{tz} {ms}");
+                assert_eq!(
+                    super::rfc3339_in(ms, &zone),
+                    z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+                    "{tz} {ms}"
+                );
+                assert_eq!(
+                    super::local_time_in(ms, &zone),
+                    z.strftime("%Y-%m-%d %H:%M:%S %:z").to_string(),
+                    "{tz} {ms}"
+                );
             }
         }
     }

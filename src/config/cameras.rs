@@ -301,7 +301,8 @@ impl Config {
 }
 
 fn zone(name: &str) -> Result<TimeZone, String> {
-    time_zone(name).map_err(|_| format!("{name:?} is not a known IANA time zone; use e.g. \"Asia/Shanghai\" or \"Europe/Berlin\""))
+    time_zone(name)
+        .map_err(|_| format!("{name:?} is not a known IANA time zone; use e.g. \"Asia/Shanghai\" or \"Europe/Berlin\""))
 }
 
 /// The IANA time zone `name`. Read straight from its TZif file in the system's zoneinfo

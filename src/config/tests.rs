@@ -379,7 +379,13 @@ fn log_levels_and_endpoints_are_typed_at_load() {
 #[test]
 fn time_zones_read_from_their_file_are_jiffs() {
     let at = jiff::Timestamp::from_second(1_711_846_800).unwrap();
-    for name in ["Asia/Shanghai", "Europe/Berlin", "America/St_Johns", "UTC", "europe/berlin"] {
+    for name in [
+        "Asia/Shanghai",
+        "Europe/Berlin",
+        "America/St_Johns",
+        "UTC",
+        "europe/berlin",
+    ] {
         let ours = super::time_zone(name).unwrap();
         let jiffs = jiff::tz::TimeZone::get(name).unwrap();
         assert_eq!(ours.iana_name(), jiffs.iana_name(), "{name}");
