@@ -796,18 +796,32 @@ fn moving_in_from_ossfs_on_oss() {
     }
     put_raw(&srv, "camera_videos/家庭共享/照片 1.jpg", &bytes(9, 100), "Standard");
 
+    // The second page answers 503: the first page (the two new-layout keys, which sort
+    // first) is cataloged with the listing's position, and the error says where it stopped.
     std::fs::write(srv.data.path().join("fail-list"), "").unwrap();
     let out = env.run(&["adopt"]);
     assert_ne!(out.status.code(), Some(0));
     assert!(
-        stderr(&out).contains("nothing of this listing was recorded; run `camvault adopt` again"),
+        stderr(&out).contains("failed on page 2")
+            && stderr(&out).contains("2 object(s) added by this run")
+            && stderr(&out).contains(&format!("it goes on after {:?}", keys[4])),
         "{}",
         stderr(&out)
     );
-    assert_eq!(env.status()["files"]["total"], 0);
+    assert_eq!(env.status()["files"]["total"], 2);
     std::fs::remove_file(srv.data.path().join("fail-list")).unwrap();
+    let before = requests(&srv).lines().count();
     let out = env.ok(&["adopt"]);
-    assert!(out.contains("adopted 5 object(s)"), "{out}");
+    assert!(out.contains("adopted 3 object(s)"), "{out}");
+    assert!(out.contains("going on with the listing an earlier run left after"), "{out}");
+    let lists: Vec<String> = requests(&srv)
+        .lines()
+        .skip(before)
+        .filter(|l| l.contains("list-type=2"))
+        .map(str::to_string)
+        .collect();
+    assert!(!lists.is_empty() && lists.iter().all(|l| l.contains("start-after=")), "not listed from scratch: {lists:?}");
+    assert_eq!(env.status()["files"]["total"], 5, "no duplicates, nothing lost");
     env.ok(&["adopt", "--check"]);
     env.ok(&["verify"]);
 
@@ -852,6 +866,57 @@ fn moving_in_from_ossfs_on_oss() {
     );
     serve.kill().unwrap();
     serve.wait().unwrap();
+}
+
+/// `adopt` killed (SIGKILL) while it waits for the fourth page of a listing: the pages
+/// before are cataloged with the listing's position; the rerun goes on after it (its first
+/// request lists after that key), adds the rest, and the catalog holds every recording
+/// once; the position is forgotten once the listing ends.
+#[test]
+fn adopt_killed_in_the_middle_of_a_listing_resumes_on_oss() {
+    needs!(PYTHON);
+    let srv = server(&["--page-size", "2"]);
+    let env = oss_env(&srv, "camvault-test-secret");
+    let t = now_unix() - 90 * 86_400;
+    let keys: Vec<String> = (0..9)
+        .map(|i| format!("camera_videos/{}", old_clip(t + i * 60)))
+        .collect();
+    for (i, k) in keys.iter().enumerate() {
+        put_raw(&srv, k, &bytes(i as u64, 2000), "Standard");
+    }
+    // The fourth page (from the seventh key) waits long; the test kills adopt meanwhile.
+    std::fs::write(srv.data.path().join("slow-list"), "60 6").unwrap();
+    let mut child = env.cmd(&["adopt"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let path = env.root().join("catalog.sqlite");
+    let position = || -> Option<String> {
+        let cat = camvault::catalog::Catalog::open(&path, false).ok()?;
+        let slot = cat.slot(&camvault::catalog::kv::ADOPT_LISTING).ok()??;
+        slot.values().next().cloned()
+    };
+    wait_for(Duration::from_secs(30), "adopt to catalog three pages", || {
+        position().as_deref() == Some(keys[5].as_str())
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(env.status()["files"]["total"], 6, "three whole pages, nothing of the fourth");
+    std::fs::remove_file(srv.data.path().join("slow-list")).unwrap();
+
+    let before = requests(&srv).lines().count();
+    let out = env.ok(&["adopt"]);
+    assert!(out.contains("adopted 3 object(s)"), "{out}");
+    let first_list = requests(&srv)
+        .lines()
+        .skip(before)
+        .find(|l| l.contains("list-type=2"))
+        .unwrap()
+        .to_string();
+    assert!(first_list.contains("start-after="), "resumed, not listed from scratch: {first_list}");
+    let ls = env.ls_all();
+    let mut listed: Vec<&str> = ls.iter().map(|f| f["key"].as_str().unwrap()).collect();
+    listed.sort();
+    assert_eq!(listed, keys.iter().map(String::as_str).collect::<Vec<_>>(), "each recording once");
+    assert_eq!(position(), None, "a finished listing forgets its position");
+    env.ok(&["adopt", "--check"]);
 }
 
 /// The bucket's settings that break the plan, as GetBucketInfo reports them: ZRS (no Deep

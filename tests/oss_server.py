@@ -36,8 +36,11 @@ unfinished multipart uploads. PutBucketLifecycle refuses, as OSS does (EC 0014-0
 0014-00000084), two enabled rules whose prefixes overlap with the same action (both
 transition, or both expire) unless the request carries x-oss-allow-same-action-overlap: true.
 
-Listing: --page-size N answers at most N keys a page; while DATA_DIR/fail-list exists,
-every page after the first answers 503 (a listing interrupted half way).
+Listing: --page-size N answers at most N keys a page, from the continuation token or after
+the start-after key (as OSS's ListObjectsV2); while DATA_DIR/fail-list exists, every page
+after the first answers 503 (a listing interrupted half way); while DATA_DIR/slow-list
+exists ("SECONDS [FIRST]"), every page from the key at index FIRST (default: every page
+after the first) waits SECONDS before answering (a client can be killed in the middle).
 """
 import base64
 import datetime
@@ -465,8 +468,14 @@ class Handler(BaseHTTPRequestHandler):
                         keys.append(k)
             keys.sort()
             start = int(query.get("continuation-token") or 0)
+            if "start-after" in query and "continuation-token" not in query:
+                start = sum(1 for k in keys if k <= query["start-after"])
             if start > 0 and os.path.exists(os.path.join(DATA, "fail-list")):
                 return self.reply(*error("ServiceUnavailable", 503, "Please reduce your request rate."))
+            if start > 0 and os.path.exists(os.path.join(DATA, "slow-list")):
+                wait, _, first = open(os.path.join(DATA, "slow-list")).read().partition(" ")
+                if start >= int(first or 1):
+                    time.sleep(float(wait))
             limit = min(int(query.get("max-keys", 1000)), PAGE_SIZE)
             page = keys[start:start + limit]
             more = start + limit < len(keys)
