@@ -346,3 +346,21 @@ fn the_buckets_own_numbers_beside_the_catalogs() {
     serve.kill().unwrap();
     serve.wait().unwrap();
 }
+
+/// A listing interrupted half way on the `fs` store (a HEAD of page 2 and the listing of
+/// page 3 fail): the rerun adopts the rest, from where the catalog says it stopped.
+#[tokio::test]
+async fn an_interrupted_listing_is_resumed_on_fs() {
+    let env = Env::new(1, CAMERAS);
+    let t = now_unix() - 90 * DAY;
+    let keys: Vec<String> = (0..7)
+        .map(|i| format!("camera_videos/{}", old_clip(t + i * 60)))
+        .collect();
+    for (i, k) in keys.iter().enumerate() {
+        put_object(&env, k, &bytes(i as u64, 1000));
+    }
+    let cfg = camvault::config::Config::load(&env.config()).unwrap();
+    let cat = camvault::catalog::Catalog::open(&cfg.catalog(), true).unwrap();
+    let store = std::sync::Arc::new(camvault::store::fs::FsStore::new(&env.store(), false));
+    common::adopt::interrupted_listing_resumes(&cfg, &cat, store, &keys).await;
+}

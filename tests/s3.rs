@@ -784,3 +784,24 @@ fn moving_in_from_ossfs() {
         s.log()
     );
 }
+
+/// A listing interrupted half way on moto (a HEAD of page 2 and the listing of page 3
+/// fail, in-process): the rerun goes on with `start-after` and adopts the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_listing_is_resumed_on_moto() {
+    needs!(PYTHON);
+    let s = S3::start("");
+    let env = s.env("");
+    let t = now_unix() - 90 * 86_400;
+    let keys: Vec<String> = (0..7)
+        .map(|i| format!("camera_videos/{}", old_clip(t + i * 60)))
+        .collect();
+    for (i, k) in keys.iter().enumerate() {
+        s.put(k, &bytes(i as u64, 1000), "STANDARD");
+    }
+    let cfg = camvault::config::Config::load(&env.config()).unwrap();
+    let cat = camvault::catalog::Catalog::open(&cfg.catalog(), true).unwrap();
+    let store: std::sync::Arc<dyn camvault::store::Backend> = camvault::store::open(&cfg).unwrap().into();
+    common::adopt::interrupted_listing_resumes(&cfg, &cat, store, &keys).await;
+    assert!(s.log().contains("start-after="), "the rerun asked S3 for the keys after the position");
+}

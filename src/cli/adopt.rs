@@ -240,7 +240,7 @@ pub async fn adopt_pages(
     let mut whole = true;
     for page_no in 1.. {
         let listed = store.list_after(prefix, after.as_deref(), page).await.map_err(|e| {
-            let kept = match (&after, dry_run) {
+            let kept = match (positions.get(&listing), dry_run) {
                 (Some(key), false) => format!(
                     "the pages before are cataloged ({} object(s) added by this run); run `camvault adopt` again once the store answers: it goes on after {key:?}",
                     n.added

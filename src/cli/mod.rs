@@ -1,6 +1,6 @@
 //! The command line: argument parsing, logging set-up, and one module per command.
 
-mod adopt;
+pub mod adopt;
 mod alerts;
 mod camera;
 mod catalog;
