@@ -242,6 +242,25 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// Ends of adopted clips of `layout` that have none (their names give only the start,
+    /// their headers were not read): the next clip's start of the same camera and lens when
+    /// it comes at most `max_ms` later. Returns how many clips got an end.
+    pub fn end_adopted_by_next(&self, layout: &str, max_ms: i64) -> Result<u64> {
+        let c = self.lock();
+        let n = c.execute(
+            "UPDATE files SET end_ms = (
+                SELECT min(n.start_ms) FROM files n WHERE n.camera = files.camera
+                  AND n.channel IS files.channel AND n.start_ms > files.start_ms AND n.start_ms <= files.start_ms + ?2)
+             WHERE layout = ?1 AND end_ms IS NULL AND dev = 0 AND ino = 0 AND EXISTS (
+                SELECT 1 FROM files n WHERE n.camera = files.camera
+                  AND n.channel IS files.channel AND n.start_ms > files.start_ms AND n.start_ms <= files.start_ms + ?2)",
+            params![layout, max_ms],
+        )?;
+        Ok(n as u64)
+    }
+}
+
 /// Adds one adopted object in the caller's transaction; `None` when the key is known.
 fn insert_adopted_in(tx: &rusqlite::Transaction, f: &StoredFile) -> Result<Option<i64>> {
     let known: bool = tx

@@ -68,6 +68,11 @@ pub struct Group {
     pub first_ms: i64,
     pub last_ms: i64,
     pub tz: String,
+    /// Clips whose names give only the start, in Standard: their end comes from the MP4
+    /// header, read with ranged GETs.
+    pub end_from_header: u64,
+    /// Such clips in an archive class (never read): their end is the next clip's start.
+    pub end_from_next: u64,
 }
 
 /// What an adoption did (or, in a dry run, would do).
@@ -87,6 +92,9 @@ pub struct Adopted {
     pub resumed_after: Option<String>,
     /// Pages listed.
     pub pages: u32,
+    /// Clips without an end in their name: ends read from the MP4 header, taken from the
+    /// next clip's start, and still unknown (see [`super::adopt_end`]).
+    pub ends: (u64, u64, u64),
 }
 
 impl Adopted {
@@ -109,6 +117,21 @@ impl Adopted {
                 super::local_time(g.first_ms, &g.tz),
                 super::local_time(g.last_ms, &g.tz),
                 g.tz
+            );
+            if g.end_from_header + g.end_from_next > 0 {
+                println!(
+                    "    {} clip(s) named by their start only: end from the MP4 header (ranged reads) for {} in Standard; from the next clip's start (when within {} s) for {} archived, never read",
+                    g.end_from_header + g.end_from_next,
+                    g.end_from_header,
+                    super::adopt_end::CLIP_MAX_MS / 1000,
+                    g.end_from_next
+                );
+            }
+        }
+        let (header, next, unknown) = self.ends;
+        if header + next + unknown > 0 {
+            println!(
+                "end times of clips named by their start only: {header} from the MP4 header, {next} from the next clip's start, {unknown} unknown (a gap follows, no readable header)"
             );
         }
         if !self.odd.is_empty() {
@@ -264,6 +287,15 @@ pub async fn adopt_pages(
             let stored: Vec<StoredFile> = rows.iter().map(|r| r.row(now)).collect();
             let added = cat.insert_adopted_page(&stored, &ADOPT_LISTING, &positions)?;
             n.added += added;
+            for row in rows.iter().filter(|row| row.r.parsed.layout == layout::Layout::XiaomiOld) {
+                if row.r.parsed.kind == layout::Kind::Video {
+                    if row.r.span.end.is_some() {
+                        n.ends.0 += 1;
+                    } else {
+                        n.ends.2 += 1;
+                    }
+                }
+            }
             n.known += stored.len() as u64 - added;
         }
         n.pages = page_no;
@@ -274,6 +306,11 @@ pub async fn adopt_pages(
     }
     if !dry_run && whole && positions.remove(&listing).is_some() {
         cat.set_slot(&ADOPT_LISTING, &positions)?;
+    }
+    if !dry_run {
+        let before = n.ends.0 + n.ends.2;
+        let next = cat.end_adopted_by_next(layout::Layout::XiaomiOld.as_str(), super::adopt_end::CLIP_MAX_MS)?;
+        n.ends = (n.ends.0, next, before.saturating_sub(n.ends.0 + next));
     }
     Ok(n)
 }
@@ -316,6 +353,13 @@ fn sort_page(
         g.bytes += o.size;
         g.first_ms = g.first_ms.min(start);
         g.last_ms = g.last_ms.max(start);
+        if needs_end(&r) {
+            if o.storage_class == "Standard" {
+                g.end_from_header += 1;
+            } else {
+                g.end_from_next += 1;
+            }
+        }
         // A warning and the upload time as start: the name gave no usable time.
         if let (Some(w), true) = (&r.span.warning, start == o.modified_ms) {
             n.odd.push((o.key.clone(), w.clone()));
@@ -327,6 +371,11 @@ fn sort_page(
         todo.push((o, r));
     }
     todo
+}
+
+/// A clip whose name gives only its start (the old layout), the end left to adopt.
+fn needs_end(r: &Reading) -> bool {
+    r.parsed.layout == layout::Layout::XiaomiOld && r.parsed.kind == layout::Kind::Video && r.span.end.is_none()
 }
 
 /// A recording of a page, read: what its catalog row needs.
@@ -381,6 +430,13 @@ async fn read_page(store: &dyn crate::store::Backend, todo: Vec<(ObjectMeta, Box
             warnings.push("empty file (0 bytes)".into());
         }
         let warning = (!warnings.is_empty()).then(|| warnings.join("; "));
+        let mut r = r;
+        if needs_end(&r) && o.storage_class == "Standard" && o.size > 0 {
+            // Archived objects are never read: a GET fails or needs a billed restore.
+            if let Some(d) = super::adopt_end::duration_ms(store, &o.key, o.size).await {
+                r.span.end = jiff::Timestamp::from_millisecond(r.span.start.as_millisecond().saturating_add(d)).ok();
+            }
+        }
         rows.push(Row { o, r, crc, warning });
     }
     (rows, failed)

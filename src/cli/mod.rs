@@ -1,6 +1,7 @@
 //! The command line: argument parsing, logging set-up, and one module per command.
 
 pub mod adopt;
+mod adopt_end;
 mod alerts;
 mod camera;
 mod catalog;
