@@ -316,6 +316,10 @@ fn lifecycle_apply_keeps_the_buckets_other_rules() {
 /// Ingests two clips of 40 days ago (out of the local cache) and archives them in the
 /// test server, as the lifecycle rule would.
 fn archived_on_oss(srv: &Server) -> (Env, Vec<Vec<u8>>, i64) {
+    archived_on_oss_in(srv, "DeepColdArchive")
+}
+
+fn archived_on_oss_in(srv: &Server, class: &str) -> (Env, Vec<Vec<u8>>, i64) {
     let env = oss_env(srv, "camvault-test-secret");
     let cfg = std::fs::read_to_string(env.config()).unwrap();
     let cfg = set_key(&cfg, "cache", "max_days", "30");
@@ -339,7 +343,7 @@ fn archived_on_oss(srv: &Server) -> (Env, Vec<Vec<u8>>, i64) {
                 stack.push(e.path());
             } else {
                 let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
-                m["class"] = "DeepColdArchive".into();
+                m["class"] = class.into();
                 std::fs::write(e.path(), m.to_string()).unwrap();
             }
         }
@@ -417,6 +421,35 @@ fn restore_from_deep_cold_archive_on_oss() {
             .count(),
         0,
         "signatures: {log}"
+    );
+}
+
+/// Archive keeps a restored copy 1–7 days and OSS refuses more (the test server too):
+/// `restore --days 10` of Archive objects asks for 7, says so in the plan, and gets them.
+#[test]
+fn an_archive_restore_asks_for_seven_days_at_most() {
+    needs!(PYTHON);
+    let srv = server(&["--restore-secs", "0"]);
+    let (env, inputs, t0) = archived_on_oss_in(&srv, "Archive");
+    let ts = |t: i64| jiff::Timestamp::from_second(t).unwrap().to_string();
+    let (from, to) = (ts(t0 - 60), ts(t0 + 600));
+    let range = ["restore", "--from", &from, "--to", &to, "--days", "10"];
+    let plan: serde_json::Value =
+        serde_json::from_str(&env.ok(&[&range[..], &["--dry-run", "--json"]].concat())).unwrap();
+    for item in plan["items"].as_array().unwrap() {
+        assert_eq!(
+            item["note"], "Archive keeps a restored copy at most 7 days: asked for 7 instead of 10",
+            "{plan:#}"
+        );
+    }
+    let dir = env.root().join("back");
+    let out = env.ok(&[&range[..], &["--yes", "--wait", "--out", dir.to_str().unwrap()]].concat());
+    assert!(out.contains("restore #1: done"), "{out}");
+    assert_same(&restored_files(&dir), &inputs);
+    let log = requests(&srv);
+    assert!(
+        log.lines().filter(|l| l.contains("?restore")).all(|l| l.ends_with(" 202") || l.ends_with(" 200")),
+        "no restore refused: {log}"
     );
 }
 

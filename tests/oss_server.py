@@ -11,7 +11,8 @@ OSS-compatible gateway. With --fail-puts N, the first N PUTs answer 503. With
 --stall-puts N, the first N PUTs with a body stop reading it for 4 s (a stalled connection).
 
 Archive classes behave as on OSS: GET answers 403 InvalidObjectState until a RestoreObject
-(202 the first time, 409 RestoreAlreadyInProgress while it runs, 200 once restored) has
+(202 the first time, 409 RestoreAlreadyInProgress while it runs, 200 once restored; Days
+1-365, an Archive object's 1-7) has
 completed, S seconds after it was asked (default 1); HEAD shows x-oss-restore. With
 --stale-head, HEAD never shows x-oss-restore, like a replica that lags behind.
 Tests archive an object by editing its metadata file ("class"). An object in an archive
@@ -418,6 +419,9 @@ class Handler(BaseHTTPRequestHandler):
                 tier = re.search(rb"<Tier>(\w+)</Tier>", body)
                 if not days or not (1 <= int(days.group(1)) <= 365):
                     return self.reply(*error("MalformedXML", 400, "Days must be 1-365."))
+                if m["class"] == "Archive" and int(days.group(1)) > 7:
+                    # OSS's text for this refusal is not documented; the limit is.
+                    return self.reply(*error("InvalidArgument", 400, "The restore days of an Archive object must be 1-7."))
                 if m["class"] == "DeepColdArchive" and (not tier or tier.group(1) not in (b"Expedited", b"Standard")):
                     return self.reply(*error("InvalidArgument", 400, "Deep Cold Archive restores take Tier Expedited or Standard."))
                 state = restore_state(m)
