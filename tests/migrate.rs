@@ -408,9 +408,15 @@ async fn adopted_old_layout_clips_get_their_end_as_capture_would() {
         std::sync::Arc::new(camvault::store::fs::FsStore::new(&env.store(), false));
     let store = camvault::store::fault::FaultStore::new(fs, 1);
     let yard = "camera_videos/xiaomi_camera_videos/5C02148A9E01/";
-    let n = camvault::cli::adopt::adopt_listing(&cfg, &cat, &store, yard, false).await.unwrap();
+    let n = camvault::cli::adopt::adopt_listing(&cfg, &cat, &store, yard, false)
+        .await
+        .unwrap();
     assert_eq!((n.added, n.ends), (2, (0, 1, 1)), "{n:?}");
-    assert_eq!(store.calls(camvault::store::fault::Op::Get), 0, "archived objects are never read");
+    assert_eq!(
+        store.calls(camvault::store::fault::Op::Get),
+        0,
+        "archived objects are never read"
+    );
     drop(cat);
 
     let out = env.ok(&["adopt"]);
@@ -420,12 +426,30 @@ async fn adopted_old_layout_clips_get_their_end_as_capture_would() {
     );
     let ls = env.ls_all();
     let span = |k: &str| {
-        let r = ls.iter().find(|r| r["key"] == k).unwrap_or_else(|| panic!("{k} in {ls:#?}"));
-        let ms = |f: &str| r[f].as_str().map(|s| s.parse::<jiff::Timestamp>().unwrap().as_millisecond());
+        let r = ls
+            .iter()
+            .find(|r| r["key"] == k)
+            .unwrap_or_else(|| panic!("{k} in {ls:#?}"));
+        let ms = |f: &str| {
+            r[f].as_str()
+                .map(|s| s.parse::<jiff::Timestamp>().unwrap().as_millisecond())
+        };
         (ms("start").unwrap(), ms("end"))
     };
-    assert_eq!(span(&with_header), (t * 1000, Some(t * 1000 + 3000)), "from the header, as capture");
-    assert_eq!(span(&no_header), (t * 1000 + 600_000, None), "no header, a gap after it");
-    assert_eq!(span(&archived[0]), (t * 1000, Some(t * 1000 + 60_000)), "the next clip's start");
+    assert_eq!(
+        span(&with_header),
+        (t * 1000, Some(t * 1000 + 3000)),
+        "from the header, as capture"
+    );
+    assert_eq!(
+        span(&no_header),
+        (t * 1000 + 600_000, None),
+        "no header, a gap after it"
+    );
+    assert_eq!(
+        span(&archived[0]),
+        (t * 1000, Some(t * 1000 + 60_000)),
+        "the next clip's start"
+    );
     assert_eq!(span(&archived[1]).1, None, "the last archived clip: nothing follows");
 }

@@ -448,7 +448,9 @@ fn an_archive_restore_asks_for_seven_days_at_most() {
     assert_same(&restored_files(&dir), &inputs);
     let log = requests(&srv);
     assert!(
-        log.lines().filter(|l| l.contains("?restore")).all(|l| l.ends_with(" 202") || l.ends_with(" 200")),
+        log.lines()
+            .filter(|l| l.contains("?restore"))
+            .all(|l| l.ends_with(" 202") || l.ends_with(" 200")),
         "no restore refused: {log}"
     );
 }
@@ -846,14 +848,20 @@ fn moving_in_from_ossfs_on_oss() {
     let before = requests(&srv).lines().count();
     let out = env.ok(&["adopt"]);
     assert!(out.contains("adopted 3 object(s)"), "{out}");
-    assert!(out.contains("going on with the listing an earlier run left after"), "{out}");
+    assert!(
+        out.contains("going on with the listing an earlier run left after"),
+        "{out}"
+    );
     let lists: Vec<String> = requests(&srv)
         .lines()
         .skip(before)
         .filter(|l| l.contains("list-type=2"))
         .map(str::to_string)
         .collect();
-    assert!(!lists.is_empty() && lists.iter().all(|l| l.contains("start-after=")), "not listed from scratch: {lists:?}");
+    assert!(
+        !lists.is_empty() && lists.iter().all(|l| l.contains("start-after=")),
+        "not listed from scratch: {lists:?}"
+    );
     assert_eq!(env.status()["files"]["total"], 5, "no duplicates, nothing lost");
     env.ok(&["adopt", "--check"]);
     env.ok(&["verify"]);
@@ -919,7 +927,12 @@ fn adopt_killed_in_the_middle_of_a_listing_resumes_on_oss() {
     }
     // The fourth page (from the seventh key) waits long; the test kills adopt meanwhile.
     std::fs::write(srv.data.path().join("slow-list"), "60 6").unwrap();
-    let mut child = env.cmd(&["adopt"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = env
+        .cmd(&["adopt"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let path = env.root().join("catalog.sqlite");
     let position = || -> Option<String> {
         let cat = camvault::catalog::Catalog::open(&path, false).ok()?;
@@ -931,7 +944,11 @@ fn adopt_killed_in_the_middle_of_a_listing_resumes_on_oss() {
     });
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(env.status()["files"]["total"], 6, "three whole pages, nothing of the fourth");
+    assert_eq!(
+        env.status()["files"]["total"],
+        6,
+        "three whole pages, nothing of the fourth"
+    );
     std::fs::remove_file(srv.data.path().join("slow-list")).unwrap();
 
     let before = requests(&srv).lines().count();
@@ -943,11 +960,18 @@ fn adopt_killed_in_the_middle_of_a_listing_resumes_on_oss() {
         .find(|l| l.contains("list-type=2"))
         .unwrap()
         .to_string();
-    assert!(first_list.contains("start-after="), "resumed, not listed from scratch: {first_list}");
+    assert!(
+        first_list.contains("start-after="),
+        "resumed, not listed from scratch: {first_list}"
+    );
     let ls = env.ls_all();
     let mut listed: Vec<&str> = ls.iter().map(|f| f["key"].as_str().unwrap()).collect();
     listed.sort();
-    assert_eq!(listed, keys.iter().map(String::as_str).collect::<Vec<_>>(), "each recording once");
+    assert_eq!(
+        listed,
+        keys.iter().map(String::as_str).collect::<Vec<_>>(),
+        "each recording once"
+    );
     assert_eq!(position(), None, "a finished listing forgets its position");
     env.ok(&["adopt", "--check"]);
 }

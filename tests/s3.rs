@@ -803,5 +803,8 @@ async fn an_interrupted_listing_is_resumed_on_moto() {
     let cat = camvault::catalog::Catalog::open(&cfg.catalog(), true).unwrap();
     let store: std::sync::Arc<dyn camvault::store::Backend> = camvault::store::open(&cfg).unwrap().into();
     common::adopt::interrupted_listing_resumes(&cfg, &cat, store, &keys).await;
-    assert!(s.log().contains("start-after="), "the rerun asked S3 for the keys after the position");
+    assert!(
+        s.log().contains("start-after="),
+        "the rerun asked S3 for the keys after the position"
+    );
 }

@@ -549,8 +549,14 @@ fn the_dashboard_has_the_buckets_numbers_beside_the_catalogs() {
     let b = &d["bucket"];
     assert_eq!(b["source"], "listing", "{b:#}");
     assert_eq!(b["objects"], s["bucket"]["objects"], "the same count as /api/status");
-    assert!(b["objects"].as_u64().unwrap() >= 3, "2 clips and the stranger at least: {b:#}");
-    assert_eq!(b["classes"]["Standard"]["objects"], s["bucket"]["classes"]["Standard"]["objects"]);
+    assert!(
+        b["objects"].as_u64().unwrap() >= 3,
+        "2 clips and the stranger at least: {b:#}"
+    );
+    assert_eq!(
+        b["classes"]["Standard"]["objects"],
+        s["bucket"]["classes"]["Standard"]["objects"]
+    );
     assert_eq!(b["catalog"]["objects"], 2, "{b:#}");
     assert_eq!(b["catalog"]["bytes"], 6000, "{b:#}");
     assert!(b["as_of_ms"].as_i64().unwrap() > 0);

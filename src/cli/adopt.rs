@@ -251,7 +251,11 @@ pub async fn adopt_pages(
     let listing = format!("{}\n{prefix}", store.describe());
     let mut positions = cat.slot(&ADOPT_LISTING)?.unwrap_or_default();
     // A dry run shows the whole bucket and writes nothing, the position neither.
-    let mut after = if dry_run { None } else { positions.get(&listing).cloned() };
+    let mut after = if dry_run {
+        None
+    } else {
+        positions.get(&listing).cloned()
+    };
     let template = cfg.store.key_template.clone();
     let known_keys: HashSet<String> = cat.all_keys()?.into_iter().map(|(k, _, _)| k).collect();
     let now = jiff::Timestamp::now();
@@ -287,7 +291,10 @@ pub async fn adopt_pages(
             let stored: Vec<StoredFile> = rows.iter().map(|r| r.row(now)).collect();
             let added = cat.insert_adopted_page(&stored, &ADOPT_LISTING, &positions)?;
             n.added += added;
-            for row in rows.iter().filter(|row| row.r.parsed.layout == layout::Layout::XiaomiOld) {
+            for row in rows
+                .iter()
+                .filter(|row| row.r.parsed.layout == layout::Layout::XiaomiOld)
+            {
                 if row.r.parsed.kind == layout::Kind::Video {
                     if row.r.span.end.is_some() {
                         n.ends.0 += 1;

@@ -21,13 +21,20 @@ pub async fn interrupted_listing_resumes(cfg: &Config, cat: &Catalog, store: Arc
     let faulty = FaultStore::new(store.clone(), 7);
     faulty.inject_at(Op::Head, Fault::Fail(ErrorKind::Transient), 3);
     faulty.inject_at(Op::List, Fault::Fail(ErrorKind::Transient), 3);
-    let err = adopt_pages(cfg, cat, &faulty, "", false, 2).await.unwrap_err().to_string();
+    let err = adopt_pages(cfg, cat, &faulty, "", false, 2)
+        .await
+        .unwrap_err()
+        .to_string();
     assert_eq!((faulty.injected(Op::Head), faulty.injected(Op::List)), (1, 1), "{err}");
     assert!(
         err.contains("failed on page 3") && err.contains(&format!("it goes on after {:?}", keys[1])),
         "{err}"
     );
-    assert_eq!(cat.all_keys().unwrap().len(), 3, "page 1, and page 2 but the unreadable one");
+    assert_eq!(
+        cat.all_keys().unwrap().len(),
+        3,
+        "page 1, and page 2 but the unreadable one"
+    );
     let position = || cat.slot(&ADOPT_LISTING).unwrap().unwrap_or_default();
     assert_eq!(position().values().collect::<Vec<_>>(), [&keys[1]]);
 
