@@ -6,13 +6,21 @@
 //! finds the camera folder in any tail of the key and the layout parser gives camera
 //! (MAC → configured name), lens and start/end in the camera's zone. Each recording is
 //! recorded as verified (size from the listing, CRC-64 from HEAD) without downloading or
-//! uploading anything, so that status, verify, lifecycle and restore cover them; the prefix
-//! it was found under is remembered so that `lifecycle` keeps it under a rule. Keys stay as
+//! uploading (an old-layout clip in Standard gets its end from a ranged read of its MP4
+//! header, [`super::adopt_end`]), so that status, verify, lifecycle and restore cover
+//! them; the prefix it was found under is remembered so that `lifecycle` keeps it under a
+//! rule. Keys stay as
 //! they are. Names that do not parse are still adopted, timed by their upload time, and
 //! listed with the reason. Objects that are not recordings (other people's files beside
 //! the camera folders, directory markers) are left alone. Running it again adds only what
 //! is new. `adopt --check` compares a full listing with the catalog and exits 1 on any
 //! difference.
+//!
+//! The listing goes a page at a time; each page's rows are committed together with the
+//! listing's position (its last key, per store and prefix, in the catalog's
+//! `adopt.listing` slot), so that a listing cut by a kill or a store error goes on after
+//! that key when run again (ListObjectsV2's `start-after`), and the position is forgotten
+//! once a listing ends.
 
 use std::collections::{BTreeMap, HashSet};
 use std::process::ExitCode;
