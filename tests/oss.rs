@@ -289,6 +289,64 @@ fn adopt_catalogs_what_ossfs_already_put_in_the_bucket() {
         !log.lines().any(|l| l.starts_with("PUT ") || l.starts_with("DELETE ")),
         "nothing uploaded or removed: {log}"
     );
+    assert!(
+        !log.lines().any(|l| l.starts_with("GET /xiaomi_camera_videos/")),
+        "archived objects are never read, not even their headers: {log}"
+    );
+}
+
+/// The bad rules of the issue on the OSS test server: a rule that covers the camera
+/// folders but is disabled does not count, and a bucket-wide rule that expires objects is
+/// named loudly by `lifecycle check` and `apply` (exit 1) and kept; an empty object
+/// ossfs left is adopted with its warning.
+#[test]
+fn disabled_and_deleting_rules_are_named_on_oss() {
+    needs!(PYTHON);
+    let srv = server(&[]);
+    let env = oss_env(&srv, "camvault-test-secret");
+    let t = now_unix() - 90 * 86_400;
+    for i in 0..2 {
+        put_raw(
+            &srv,
+            &format!("camera_videos/{}", old_clip(t + i * 60)),
+            &bytes(i as u64, 3000),
+            "Standard",
+        );
+    }
+    let empty = "camera_videos/XiaomiCamera_00_5C02148A9E01/00_20240601090000_20240601090100.mp4";
+    put_raw(&srv, empty, b"", "Standard");
+    let out = env.ok(&["adopt"]);
+    assert!(out.contains("adopted 3 object(s)"), "{out}");
+    let ls = env.ls_all();
+    let row = ls.iter().find(|r| r["key"] == empty).unwrap();
+    assert!(
+        row["warning"].as_str().unwrap().contains("empty file (0 bytes)"),
+        "{row}"
+    );
+
+    let paused = "<Rule><ID>paused</ID><Prefix>camera_videos/</Prefix><Status>Disabled</Status><Transition><Days>30</Days><StorageClass>DeepColdArchive</StorageClass></Transition></Rule>";
+    let purge = "<Rule><ID>purge after a year</ID><Prefix></Prefix><Status>Enabled</Status><Expiration><Days>365</Days></Expiration></Rule>";
+    let xml = format!("<LifecycleConfiguration>{paused}{purge}</LifecycleConfiguration>");
+    std::fs::write(srv.data.path().join("lifecycle.xml"), &xml).unwrap();
+    for args in [&["lifecycle", "check"][..], &["lifecycle", "apply"]] {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stdout(&out));
+        let text = stdout(&out);
+        assert!(
+            text.contains(
+                "DELETES every object under \"(the whole bucket)\" 365 days after upload: it would delete recordings"
+            ),
+            "{args:?}: {text}"
+        );
+        if args[1] == "check" {
+            assert!(text.contains("rule \"paused\" covers it but is DISABLED"), "{text}");
+        }
+    }
+    let kept = std::fs::read_to_string(srv.data.path().join("lifecycle.xml")).unwrap();
+    assert!(
+        kept.contains(purge) && kept.contains(paused),
+        "the owner's rules are theirs: {kept}"
+    );
 }
 
 #[test]
