@@ -424,8 +424,16 @@ impl Row {
 /// HEADs a page's new recordings: HEAD gives the CRC-64 a listing lacks, without which
 /// `verify` could not check. Returns the rows and how many objects could not be read.
 async fn read_page(store: &dyn crate::store::Backend, todo: Vec<(ObjectMeta, Box<Reading>)>) -> (Vec<Row>, u64) {
-    let mut heads = futures_util::stream::iter(todo.into_iter().map(|(o, r)| async move {
+    let mut heads = futures_util::stream::iter(todo.into_iter().map(|(o, mut r)| async move {
         let h = store.head(&o.key).await;
+        // The end from the MP4 header, in the same flight as the HEAD. Archived objects
+        // are never read: a GET fails or needs a billed restore.
+        let standard = matches!(&h, Ok(Some(m)) if m.storage_class == "Standard");
+        if standard && needs_end(&r) && o.size > 0 {
+            if let Some(d) = super::adopt_end::duration_ms(store, &o.key, o.size).await {
+                r.span.end = jiff::Timestamp::from_millisecond(r.span.start.as_millisecond().saturating_add(d)).ok();
+            }
+        }
         (o, r, h)
     }))
     .buffer_unordered(CONCURRENT_HEADS);
@@ -445,13 +453,6 @@ async fn read_page(store: &dyn crate::store::Backend, todo: Vec<(ObjectMeta, Box
             warnings.push("empty file (0 bytes)".into());
         }
         let warning = (!warnings.is_empty()).then(|| warnings.join("; "));
-        let mut r = r;
-        if needs_end(&r) && o.storage_class == "Standard" && o.size > 0 {
-            // Archived objects are never read: a GET fails or needs a billed restore.
-            if let Some(d) = super::adopt_end::duration_ms(store, &o.key, o.size).await {
-                r.span.end = jiff::Timestamp::from_millisecond(r.span.start.as_millisecond().saturating_add(d)).ok();
-            }
-        }
         rows.push(Row { o, r, crc, warning });
     }
     (rows, failed)
