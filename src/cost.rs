@@ -107,6 +107,21 @@ pub fn tier_for(class: &str, tier: RestoreTier) -> RestoreTier {
     }
 }
 
+/// How long a restored copy of OSS Archive stays readable at most: `Days` 1 to 7 (Cold
+/// Archive and Deep Cold Archive: up to 365), "Restore objects",
+/// alibabacloud.com/help/en/oss/user-guide/restore-objects-for-access.
+pub const ARCHIVE_MAX_RESTORE_DAYS: u32 = 7;
+
+/// The `Days` a restore of `class` can ask for: `days`, at most 7 for OSS Archive, which
+/// refuses more.
+pub fn restore_days(class: &str, days: u32) -> u32 {
+    if class == "Archive" {
+        days.min(ARCHIVE_MAX_RESTORE_DAYS)
+    } else {
+        days
+    }
+}
+
 /// The longest a restore of `class` at `tier` takes, in hours, as OSS documents it.
 pub fn restore_hours(class: &str, tier: RestoreTier) -> f64 {
     use RestoreTier::*;

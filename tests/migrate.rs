@@ -12,6 +12,11 @@ const CAMERAS: &str = "[cameras.78df72a1b2c3]\nname = \"gate\"\ntimezone = \"Asi
 
 /// Writes an object into the fs store as a put would have (bytes and metadata), in Standard.
 fn put_object(env: &Env, key: &str, data: &[u8]) {
+    put_object_in(env, key, data, "Standard");
+}
+
+/// [`put_object`] in `class`, as if the lifecycle had moved it there.
+fn put_object_in(env: &Env, key: &str, data: &[u8], class: &str) {
     let p = env.store().join(key);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(&p, data).unwrap();
@@ -23,7 +28,7 @@ fn put_object(env: &Env, key: &str, data: &[u8]) {
     std::fs::write(
         meta,
         format!(
-            r#"{{"size":{},"crc64":"{:016x}","storage_class":"Standard","created_ms":{created}}}"#,
+            r#"{{"size":{},"crc64":"{:016x}","storage_class":"{class}","created_ms":{created}}}"#,
             data.len(),
             crc.sum64()
         ),
@@ -345,4 +350,106 @@ fn the_buckets_own_numbers_beside_the_catalogs() {
     );
     serve.kill().unwrap();
     serve.wait().unwrap();
+}
+
+/// A listing interrupted half way on the `fs` store (a HEAD of page 2 and the listing of
+/// page 3 fail): the rerun adopts the rest, from where the catalog says it stopped.
+#[tokio::test]
+async fn an_interrupted_listing_is_resumed_on_fs() {
+    let env = Env::new(1, CAMERAS);
+    let t = now_unix() - 90 * DAY;
+    let keys: Vec<String> = (0..7)
+        .map(|i| format!("camera_videos/{}", old_clip(t + i * 60)))
+        .collect();
+    for (i, k) in keys.iter().enumerate() {
+        put_object(&env, k, &bytes(i as u64, 1000));
+    }
+    let cfg = camvault::config::Config::load(&env.config()).unwrap();
+    let cat = camvault::catalog::Catalog::open(&cfg.catalog(), true).unwrap();
+    let store = std::sync::Arc::new(camvault::store::fs::FsStore::new(&env.store(), false));
+    common::adopt::interrupted_listing_resumes(&cfg, &cat, store, &keys).await;
+}
+
+/// End times of old-layout clips (`<MM>M<SS>S_<unix10>.mp4` gives only the start), as
+/// capture has them: from the MP4 header for a clip in Standard (ranged reads, no
+/// download); for archived clips, never read, the next clip's start when it follows within
+/// a clip's length, else none. The dry run says which end comes from where.
+#[tokio::test]
+async fn adopted_old_layout_clips_get_their_end_as_capture_would() {
+    let env = Env::new(1, CAMERAS);
+    let t = now_unix() - 90 * DAY;
+    let mp4 = env.root().join("clip.mp4");
+    hevc_clip(&mp4, 3, "160x120", false);
+    let with_header = format!("camera_videos/{}", old_clip(t));
+    let no_header = format!("camera_videos/{}", old_clip(t + 600));
+    put_object(&env, &with_header, &std::fs::read(&mp4).unwrap());
+    put_object(&env, &no_header, &bytes(1, 4000));
+    // The yard camera's two archived clips, a minute apart.
+    let archived: Vec<String> = [t, t + 60]
+        .iter()
+        .map(|u| format!("camera_videos/{}", old_clip(*u).replace("78DF72A1B2C3", "5C02148A9E01")))
+        .collect();
+    for (i, k) in archived.iter().enumerate() {
+        put_object_in(&env, k, &bytes(i as u64 + 2, 4000), "DeepColdArchive");
+    }
+
+    let out = env.ok(&["adopt", "--dry-run"]);
+    for needle in [
+        "2 clip(s) named by their start only: end from the MP4 header (ranged reads) for 2 in Standard; from the next clip's start (when within 65 s) for 0 archived",
+        "2 clip(s) named by their start only: end from the MP4 header (ranged reads) for 0 in Standard; from the next clip's start (when within 65 s) for 2 archived",
+    ] {
+        assert!(out.contains(needle), "{needle}:\n{out}");
+    }
+
+    // The archived clips, in-process: not one GET.
+    let cfg = camvault::config::Config::load(&env.config()).unwrap();
+    let cat = camvault::catalog::Catalog::open(&cfg.catalog(), true).unwrap();
+    let fs: std::sync::Arc<dyn camvault::store::Backend> =
+        std::sync::Arc::new(camvault::store::fs::FsStore::new(&env.store(), false));
+    let store = camvault::store::fault::FaultStore::new(fs, 1);
+    let yard = "camera_videos/xiaomi_camera_videos/5C02148A9E01/";
+    let n = camvault::cli::adopt::adopt_listing(&cfg, &cat, &store, yard, false)
+        .await
+        .unwrap();
+    assert_eq!((n.added, n.ends), (2, (0, 1, 1)), "{n:?}");
+    assert_eq!(
+        store.calls(camvault::store::fault::Op::Get),
+        0,
+        "archived objects are never read"
+    );
+    drop(cat);
+
+    let out = env.ok(&["adopt"]);
+    assert!(
+        out.contains("end times of clips named by their start only: 1 from the MP4 header, 0 from the next clip's start, 1 unknown"),
+        "{out}"
+    );
+    let ls = env.ls_all();
+    let span = |k: &str| {
+        let r = ls
+            .iter()
+            .find(|r| r["key"] == k)
+            .unwrap_or_else(|| panic!("{k} in {ls:#?}"));
+        let ms = |f: &str| {
+            r[f].as_str()
+                .map(|s| s.parse::<jiff::Timestamp>().unwrap().as_millisecond())
+        };
+        (ms("start").unwrap(), ms("end"))
+    };
+    assert_eq!(
+        span(&with_header),
+        (t * 1000, Some(t * 1000 + 3000)),
+        "from the header, as capture"
+    );
+    assert_eq!(
+        span(&no_header),
+        (t * 1000 + 600_000, None),
+        "no header, a gap after it"
+    );
+    assert_eq!(
+        span(&archived[0]),
+        (t * 1000, Some(t * 1000 + 60_000)),
+        "the next clip's start"
+    );
+    assert_eq!(span(&archived[1]).1, None, "the last archived clip: nothing follows");
 }

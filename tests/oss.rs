@@ -289,6 +289,64 @@ fn adopt_catalogs_what_ossfs_already_put_in_the_bucket() {
         !log.lines().any(|l| l.starts_with("PUT ") || l.starts_with("DELETE ")),
         "nothing uploaded or removed: {log}"
     );
+    assert!(
+        !log.lines().any(|l| l.starts_with("GET /xiaomi_camera_videos/")),
+        "archived objects are never read, not even their headers: {log}"
+    );
+}
+
+/// The bad rules of the issue on the OSS test server: a rule that covers the camera
+/// folders but is disabled does not count, and a bucket-wide rule that expires objects is
+/// named loudly by `lifecycle check` and `apply` (exit 1) and kept; an empty object
+/// ossfs left is adopted with its warning.
+#[test]
+fn disabled_and_deleting_rules_are_named_on_oss() {
+    needs!(PYTHON);
+    let srv = server(&[]);
+    let env = oss_env(&srv, "camvault-test-secret");
+    let t = now_unix() - 90 * 86_400;
+    for i in 0..2 {
+        put_raw(
+            &srv,
+            &format!("camera_videos/{}", old_clip(t + i * 60)),
+            &bytes(i as u64, 3000),
+            "Standard",
+        );
+    }
+    let empty = "camera_videos/XiaomiCamera_00_5C02148A9E01/00_20240601090000_20240601090100.mp4";
+    put_raw(&srv, empty, b"", "Standard");
+    let out = env.ok(&["adopt"]);
+    assert!(out.contains("adopted 3 object(s)"), "{out}");
+    let ls = env.ls_all();
+    let row = ls.iter().find(|r| r["key"] == empty).unwrap();
+    assert!(
+        row["warning"].as_str().unwrap().contains("empty file (0 bytes)"),
+        "{row}"
+    );
+
+    let paused = "<Rule><ID>paused</ID><Prefix>camera_videos/</Prefix><Status>Disabled</Status><Transition><Days>30</Days><StorageClass>DeepColdArchive</StorageClass></Transition></Rule>";
+    let purge = "<Rule><ID>purge after a year</ID><Prefix></Prefix><Status>Enabled</Status><Expiration><Days>365</Days></Expiration></Rule>";
+    let xml = format!("<LifecycleConfiguration>{paused}{purge}</LifecycleConfiguration>");
+    std::fs::write(srv.data.path().join("lifecycle.xml"), &xml).unwrap();
+    for args in [&["lifecycle", "check"][..], &["lifecycle", "apply"]] {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stdout(&out));
+        let text = stdout(&out);
+        assert!(
+            text.contains(
+                "DELETES every object under \"(the whole bucket)\" 365 days after upload: it would delete recordings"
+            ),
+            "{args:?}: {text}"
+        );
+        if args[1] == "check" {
+            assert!(text.contains("rule \"paused\" covers it but is DISABLED"), "{text}");
+        }
+    }
+    let kept = std::fs::read_to_string(srv.data.path().join("lifecycle.xml")).unwrap();
+    assert!(
+        kept.contains(purge) && kept.contains(paused),
+        "the owner's rules are theirs: {kept}"
+    );
 }
 
 #[test]
@@ -316,6 +374,10 @@ fn lifecycle_apply_keeps_the_buckets_other_rules() {
 /// Ingests two clips of 40 days ago (out of the local cache) and archives them in the
 /// test server, as the lifecycle rule would.
 fn archived_on_oss(srv: &Server) -> (Env, Vec<Vec<u8>>, i64) {
+    archived_on_oss_in(srv, "DeepColdArchive")
+}
+
+fn archived_on_oss_in(srv: &Server, class: &str) -> (Env, Vec<Vec<u8>>, i64) {
     let env = oss_env(srv, "camvault-test-secret");
     let cfg = std::fs::read_to_string(env.config()).unwrap();
     let cfg = set_key(&cfg, "cache", "max_days", "30");
@@ -339,7 +401,7 @@ fn archived_on_oss(srv: &Server) -> (Env, Vec<Vec<u8>>, i64) {
                 stack.push(e.path());
             } else {
                 let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
-                m["class"] = "DeepColdArchive".into();
+                m["class"] = class.into();
                 std::fs::write(e.path(), m.to_string()).unwrap();
             }
         }
@@ -417,6 +479,37 @@ fn restore_from_deep_cold_archive_on_oss() {
             .count(),
         0,
         "signatures: {log}"
+    );
+}
+
+/// Archive keeps a restored copy 1–7 days and OSS refuses more (the test server too):
+/// `restore --days 10` of Archive objects asks for 7, says so in the plan, and gets them.
+#[test]
+fn an_archive_restore_asks_for_seven_days_at_most() {
+    needs!(PYTHON);
+    let srv = server(&["--restore-secs", "0"]);
+    let (env, inputs, t0) = archived_on_oss_in(&srv, "Archive");
+    let ts = |t: i64| jiff::Timestamp::from_second(t).unwrap().to_string();
+    let (from, to) = (ts(t0 - 60), ts(t0 + 600));
+    let range = ["restore", "--from", &from, "--to", &to, "--days", "10"];
+    let plan: serde_json::Value =
+        serde_json::from_str(&env.ok(&[&range[..], &["--dry-run", "--json"]].concat())).unwrap();
+    for item in plan["items"].as_array().unwrap() {
+        assert_eq!(
+            item["note"], "Archive keeps a restored copy at most 7 days: asked for 7 instead of 10",
+            "{plan:#}"
+        );
+    }
+    let dir = env.root().join("back");
+    let out = env.ok(&[&range[..], &["--yes", "--wait", "--out", dir.to_str().unwrap()]].concat());
+    assert!(out.contains("restore #1: done"), "{out}");
+    assert_same(&restored_files(&dir), &inputs);
+    let log = requests(&srv);
+    assert!(
+        log.lines()
+            .filter(|l| l.contains("?restore"))
+            .all(|l| l.ends_with(" 202") || l.ends_with(" 200")),
+        "no restore refused: {log}"
     );
 }
 
@@ -796,18 +889,38 @@ fn moving_in_from_ossfs_on_oss() {
     }
     put_raw(&srv, "camera_videos/家庭共享/照片 1.jpg", &bytes(9, 100), "Standard");
 
+    // The second page answers 503: the first page (the two new-layout keys, which sort
+    // first) is cataloged with the listing's position, and the error says where it stopped.
     std::fs::write(srv.data.path().join("fail-list"), "").unwrap();
     let out = env.run(&["adopt"]);
     assert_ne!(out.status.code(), Some(0));
     assert!(
-        stderr(&out).contains("nothing of this listing was recorded; run `camvault adopt` again"),
+        stderr(&out).contains("failed on page 2")
+            && stderr(&out).contains("2 object(s) added by this run")
+            && stderr(&out).contains(&format!("it goes on after {:?}", keys[4])),
         "{}",
         stderr(&out)
     );
-    assert_eq!(env.status()["files"]["total"], 0);
+    assert_eq!(env.status()["files"]["total"], 2);
     std::fs::remove_file(srv.data.path().join("fail-list")).unwrap();
+    let before = requests(&srv).lines().count();
     let out = env.ok(&["adopt"]);
-    assert!(out.contains("adopted 5 object(s)"), "{out}");
+    assert!(out.contains("adopted 3 object(s)"), "{out}");
+    assert!(
+        out.contains("going on with the listing an earlier run left after"),
+        "{out}"
+    );
+    let lists: Vec<String> = requests(&srv)
+        .lines()
+        .skip(before)
+        .filter(|l| l.contains("list-type=2"))
+        .map(str::to_string)
+        .collect();
+    assert!(
+        !lists.is_empty() && lists.iter().all(|l| l.contains("start-after=")),
+        "not listed from scratch: {lists:?}"
+    );
+    assert_eq!(env.status()["files"]["total"], 5, "no duplicates, nothing lost");
     env.ok(&["adopt", "--check"]);
     env.ok(&["verify"]);
 
@@ -852,6 +965,73 @@ fn moving_in_from_ossfs_on_oss() {
     );
     serve.kill().unwrap();
     serve.wait().unwrap();
+}
+
+/// `adopt` killed (SIGKILL) while it waits for the fourth page of a listing: the pages
+/// before are cataloged with the listing's position; the rerun goes on after it (its first
+/// request lists after that key), adds the rest, and the catalog holds every recording
+/// once; the position is forgotten once the listing ends.
+#[test]
+fn adopt_killed_in_the_middle_of_a_listing_resumes_on_oss() {
+    needs!(PYTHON);
+    let srv = server(&["--page-size", "2"]);
+    let env = oss_env(&srv, "camvault-test-secret");
+    let t = now_unix() - 90 * 86_400;
+    let keys: Vec<String> = (0..9)
+        .map(|i| format!("camera_videos/{}", old_clip(t + i * 60)))
+        .collect();
+    for (i, k) in keys.iter().enumerate() {
+        put_raw(&srv, k, &bytes(i as u64, 2000), "Standard");
+    }
+    // The fourth page (from the seventh key) waits long; the test kills adopt meanwhile.
+    std::fs::write(srv.data.path().join("slow-list"), "60 6").unwrap();
+    let mut child = env
+        .cmd(&["adopt"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let path = env.root().join("catalog.sqlite");
+    let position = || -> Option<String> {
+        let cat = camvault::catalog::Catalog::open(&path, false).ok()?;
+        let slot = cat.slot(&camvault::catalog::kv::ADOPT_LISTING).ok()??;
+        slot.values().next().cloned()
+    };
+    wait_for(Duration::from_secs(30), "adopt to catalog three pages", || {
+        position().as_deref() == Some(keys[5].as_str())
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        env.status()["files"]["total"],
+        6,
+        "three whole pages, nothing of the fourth"
+    );
+    std::fs::remove_file(srv.data.path().join("slow-list")).unwrap();
+
+    let before = requests(&srv).lines().count();
+    let out = env.ok(&["adopt"]);
+    assert!(out.contains("adopted 3 object(s)"), "{out}");
+    let first_list = requests(&srv)
+        .lines()
+        .skip(before)
+        .find(|l| l.contains("list-type=2"))
+        .unwrap()
+        .to_string();
+    assert!(
+        first_list.contains("start-after="),
+        "resumed, not listed from scratch: {first_list}"
+    );
+    let ls = env.ls_all();
+    let mut listed: Vec<&str> = ls.iter().map(|f| f["key"].as_str().unwrap()).collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        keys.iter().map(String::as_str).collect::<Vec<_>>(),
+        "each recording once"
+    );
+    assert_eq!(position(), None, "a finished listing forgets its position");
+    env.ok(&["adopt", "--check"]);
 }
 
 /// The bucket's settings that break the plan, as GetBucketInfo reports them: ZRS (no Deep

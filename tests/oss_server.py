@@ -11,7 +11,8 @@ OSS-compatible gateway. With --fail-puts N, the first N PUTs answer 503. With
 --stall-puts N, the first N PUTs with a body stop reading it for 4 s (a stalled connection).
 
 Archive classes behave as on OSS: GET answers 403 InvalidObjectState until a RestoreObject
-(202 the first time, 409 RestoreAlreadyInProgress while it runs, 200 once restored) has
+(202 the first time, 409 RestoreAlreadyInProgress while it runs, 200 once restored; Days
+1-365, an Archive object's 1-7) has
 completed, S seconds after it was asked (default 1); HEAD shows x-oss-restore. With
 --stale-head, HEAD never shows x-oss-restore, like a replica that lags behind.
 Tests archive an object by editing its metadata file ("class"). An object in an archive
@@ -36,8 +37,11 @@ unfinished multipart uploads. PutBucketLifecycle refuses, as OSS does (EC 0014-0
 0014-00000084), two enabled rules whose prefixes overlap with the same action (both
 transition, or both expire) unless the request carries x-oss-allow-same-action-overlap: true.
 
-Listing: --page-size N answers at most N keys a page; while DATA_DIR/fail-list exists,
-every page after the first answers 503 (a listing interrupted half way).
+Listing: --page-size N answers at most N keys a page, from the continuation token or after
+the start-after key (as OSS's ListObjectsV2); while DATA_DIR/fail-list exists, every page
+after the first answers 503 (a listing interrupted half way); while DATA_DIR/slow-list
+exists ("SECONDS [FIRST]"), every page from the key at index FIRST (default: every page
+after the first) waits SECONDS before answering (a client can be killed in the middle).
 """
 import base64
 import datetime
@@ -415,6 +419,9 @@ class Handler(BaseHTTPRequestHandler):
                 tier = re.search(rb"<Tier>(\w+)</Tier>", body)
                 if not days or not (1 <= int(days.group(1)) <= 365):
                     return self.reply(*error("MalformedXML", 400, "Days must be 1-365."))
+                if m["class"] == "Archive" and int(days.group(1)) > 7:
+                    # OSS's text for this refusal is not documented; the limit is.
+                    return self.reply(*error("InvalidArgument", 400, "The restore days of an Archive object must be 1-7."))
                 if m["class"] == "DeepColdArchive" and (not tier or tier.group(1) not in (b"Expedited", b"Standard")):
                     return self.reply(*error("InvalidArgument", 400, "Deep Cold Archive restores take Tier Expedited or Standard."))
                 state = restore_state(m)
@@ -465,8 +472,14 @@ class Handler(BaseHTTPRequestHandler):
                         keys.append(k)
             keys.sort()
             start = int(query.get("continuation-token") or 0)
+            if "start-after" in query and "continuation-token" not in query:
+                start = sum(1 for k in keys if k <= query["start-after"])
             if start > 0 and os.path.exists(os.path.join(DATA, "fail-list")):
                 return self.reply(*error("ServiceUnavailable", 503, "Please reduce your request rate."))
+            if start > 0 and os.path.exists(os.path.join(DATA, "slow-list")):
+                wait, _, first = open(os.path.join(DATA, "slow-list")).read().partition(" ")
+                if start >= int(first or 1):
+                    time.sleep(float(wait))
             limit = min(int(query.get("max-keys", 1000)), PAGE_SIZE)
             page = keys[start:start + limit]
             more = start + limit < len(keys)

@@ -784,3 +784,71 @@ fn moving_in_from_ossfs() {
         s.log()
     );
 }
+
+/// A listing interrupted half way on moto (a HEAD of page 2 and the listing of page 3
+/// fail, in-process): the rerun goes on with `start-after` and adopts the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_listing_is_resumed_on_moto() {
+    needs!(PYTHON);
+    let s = S3::start("");
+    let env = s.env("");
+    let t = now_unix() - 90 * 86_400;
+    let keys: Vec<String> = (0..7)
+        .map(|i| format!("camera_videos/{}", old_clip(t + i * 60)))
+        .collect();
+    for (i, k) in keys.iter().enumerate() {
+        s.put(k, &bytes(i as u64, 1000), "STANDARD");
+    }
+    let cfg = camvault::config::Config::load(&env.config()).unwrap();
+    let cat = camvault::catalog::Catalog::open(&cfg.catalog(), true).unwrap();
+    let store: std::sync::Arc<dyn camvault::store::Backend> = camvault::store::open(&cfg).unwrap().into();
+    common::adopt::interrupted_listing_resumes(&cfg, &cat, store, &keys).await;
+    assert!(
+        s.log().contains("start-after="),
+        "the rerun asked S3 for the keys after the position"
+    );
+}
+
+/// The bad rules of the issue on moto: a rule covering the camera folders but disabled
+/// does not count, and a bucket-wide rule that expires objects is named loudly by
+/// `lifecycle check` and `apply` (exit 1), which leave the owner's rules as they were.
+#[test]
+fn disabled_and_deleting_rules_are_named_on_moto() {
+    needs!(PYTHON);
+    let s = S3::start("");
+    let env = s.env("");
+    let t = now_unix() - 90 * 86_400;
+    for i in 0..2 {
+        s.put(
+            &format!("camera_videos/{}", old_clip(t + i * 60)),
+            &bytes(i as u64, 2000),
+            "STANDARD",
+        );
+    }
+    let out = env.ok(&["adopt"]);
+    assert!(out.contains("adopted 2 object(s)"), "{out}");
+    let rules = serde_json::json!({"Rules": [
+        {"ID": "paused", "Filter": {"Prefix": "camera_videos/"}, "Status": "Disabled",
+         "Transitions": [{"Days": 30, "StorageClass": "DEEP_ARCHIVE"}]},
+        {"ID": "purge after a year", "Filter": {"Prefix": ""}, "Status": "Enabled", "Expiration": {"Days": 365}}
+    ]});
+    s.tool(&["put-lifecycle", BUCKET, &rules.to_string()]);
+    for args in [&["lifecycle", "check"][..], &["lifecycle", "apply"]] {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stdout(&out));
+        let text = stdout(&out);
+        assert!(
+            text.contains(
+                "DELETES every object under \"(the whole bucket)\" 365 days after upload: it would delete recordings"
+            ),
+            "{args:?}: {text}"
+        );
+        if args[1] == "check" {
+            assert!(text.contains("rule \"paused\" covers it but is DISABLED"), "{text}");
+        }
+    }
+    // apply covers the camera folder with its own rule, and leaves the owner's as they were:
+    // the deleting rule is theirs to remove.
+    let after: Vec<serde_json::Value> = serde_json::from_str(&s.tool(&["get-lifecycle", BUCKET])).unwrap();
+    assert_eq!(after[..2], rules["Rules"].as_array().unwrap()[..], "{after:#?}");
+}

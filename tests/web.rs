@@ -495,6 +495,11 @@ fn browser_timeline_playback_calendar_search_and_restore() {
         "--dry-run",
     ]);
 
+    // A recording in the bucket the catalog does not know: the dashboard's bucket card
+    // shows the bucket's count beside the catalog's, disagreeing.
+    let stranger = format!("camera_videos/{}", old_clip(noon - 3600));
+    write(&env.store().join(&stranger), &bytes(5, 3000));
+
     let _serve = serve_on(&env, port);
     let day = |t: i64| local(t).date().to_string();
     browser(
@@ -507,8 +512,57 @@ fn browser_timeline_playback_calendar_search_and_restore() {
             "today_clips": today.iter().map(|t| local(*t).strftime("%H:%M:%S").to_string()).collect::<Vec<_>>(),
             "old_day": day(noon),
             "old_clips": old.len(),
+            "stranger": stranger,
+            "clips": today.len() + old.len(),
         }),
     );
+}
+
+/// The bucket's own numbers on the dashboard's JSON (issue 14, item 4): after the first
+/// hourly check, `/api/dashboard` has the bucket's count (the same as `/api/status`)
+/// beside the catalog's, and says whether they disagree, with the `bucket_drift` detail;
+/// once the stranger is gone, they agree.
+#[test]
+fn the_dashboard_has_the_buckets_numbers_beside_the_catalogs() {
+    let port = free_port();
+    let env = Env::new(1, &listen(&format!("127.0.0.1:{port}")));
+    let t = now_unix() - 5 * 3600;
+    for i in 0..2 {
+        env.put_old(&old_clip(t + i * 60), &bytes(i as u64, 3000));
+    }
+    env.ok(&["ingest", "--once"]);
+    let stranger = format!("camera_videos/{}", old_clip(t + 600));
+    write(&env.store().join(&stranger), &bytes(9, 3000));
+    let json = |path: &str| -> serde_json::Value { serde_json::from_str(&get(port, path, "").text()).unwrap() };
+
+    let serve = serve_on(&env, port);
+    wait_for(Duration::from_secs(30), "the hourly check's bucket numbers", || {
+        json("/api/dashboard")["bucket"]["state"] == "disagree"
+    });
+    let (d, s) = (json("/api/dashboard"), json("/api/status"));
+    let b = &d["bucket"];
+    assert_eq!(b["source"], "listing", "{b:#}");
+    assert_eq!(b["objects"], s["bucket"]["objects"], "the same count as /api/status");
+    assert!(
+        b["objects"].as_u64().unwrap() >= 3,
+        "2 clips and the stranger at least: {b:#}"
+    );
+    assert_eq!(
+        b["classes"]["Standard"]["objects"],
+        s["bucket"]["classes"]["Standard"]["objects"]
+    );
+    assert_eq!(b["catalog"]["objects"], 2, "{b:#}");
+    assert_eq!(b["catalog"]["bytes"], 6000, "{b:#}");
+    assert!(b["as_of_ms"].as_i64().unwrap() > 0);
+    assert!(b["drift"].as_str().unwrap().contains(&stranger), "{b:#}");
+    drop(serve);
+
+    std::fs::remove_file(env.store().join(&stranger)).unwrap();
+    let _serve = serve_on(&env, port);
+    wait_for(Duration::from_secs(30), "the bucket and the catalog to agree", || {
+        json("/api/dashboard")["bucket"]["state"] == "agree"
+    });
+    assert!(json("/api/dashboard")["bucket"]["drift"].is_null());
 }
 
 #[test]

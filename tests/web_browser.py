@@ -98,6 +98,11 @@ def ui(d):
     today, old = ARGS["today"], ARGS["old_day"]
 
     # Dashboard: health, the camera's last clip with its thumbnail, backlog, tiers, cost.
+    # The first hourly check counts the bucket, which holds a recording the catalog lacks.
+    page(d, "/")
+    wait(d, "the bucket's numbers and their disagreement", lambda: d.execute_script(
+        "return fetch('/api/status').then(r => r.json()).then(s => !!s.bucket && "
+        "s.health.problems.some(p => p.rule === 'bucket_drift'))"))
     page(d, "/")
     want = d.execute_script("return fetch('/api/status').then(r => r.json()).then(s => s.health.problems.length)")
     got = len(d.find_elements(By.CSS_SELECTOR, "#health li.problem"))
@@ -114,6 +119,21 @@ def ui(d):
     check(d.find_element(By.ID, "cost-projected").text.startswith("¥"), "projected cost shown")
     check("waiting to be stored" in d.find_element(By.ID, "backlog").text, "backlog shown")
     check("null" not in d.find_element(By.ID, "view").text, "no stray null on the dashboard")
+    # The bucket's own count beside the catalog's, and their disagreement with its detail.
+    b = d.execute_script("return fetch('/api/dashboard').then(r => r.json()).then(j => j.bucket)")
+    status = d.execute_script("return fetch('/api/status').then(r => r.json())")
+    check(b["objects"] == status["bucket"]["objects"] and b["catalog"]["objects"] == ARGS["clips"],
+          f"dashboard's bucket numbers against /api/status and the fixture: {b}")
+    card = d.find_element(By.ID, "bucket")
+    total = d.find_element(By.ID, "bucket-total").text
+    check(card.get_attribute("data-state") == "disagree", f"bucket card state: {card.get_attribute('data-state')}")
+    check(f"{b['objects']} object(s)" in total and f"{ARGS['clips']} object(s)" in total,
+          f"the bucket's total beside the catalog's: {total}")
+    check("a listing of the bucket" in card.text, f"where the count comes from: {card.text}")
+    state = d.find_element(By.ID, "bucket-state")
+    check("disagree" in state.text and "error" in state.get_attribute("class")
+          and ARGS["stranger"] in (state.get_attribute("title") or ""),
+          f"disagreement shown with the detail: {state.text} / {state.get_attribute('title')}")
     shot(d, "dashboard.png")
 
     # Today's timeline: one segment per clip, green (on this server), at the clips' times.

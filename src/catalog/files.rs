@@ -212,19 +212,70 @@ impl Catalog {
     pub fn insert_adopted(&self, f: &StoredFile) -> Result<Option<i64>> {
         let mut c = self.lock();
         let tx = c.transaction()?;
-        let known: bool = tx
-            .prepare_cached("SELECT 1 FROM files WHERE key = ?1")?
-            .exists([f.key])?;
-        if known {
-            return Ok(None);
+        let id = insert_adopted_in(&tx, f)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// One page of an adoption: its rows and how far the listing got, in one transaction,
+    /// so that a listing interrupted after this page resumes after it and loses nothing.
+    /// Returns how many rows were new.
+    pub fn insert_adopted_page<S: super::kv::Slot>(
+        &self,
+        rows: &[StoredFile],
+        slot: &S,
+        cursor: &S::Value,
+    ) -> Result<u64> {
+        let text = slot.encode(cursor)?;
+        let mut c = self.lock();
+        let tx = c.transaction()?;
+        let mut added = 0;
+        for f in rows {
+            added += u64::from(insert_adopted_in(&tx, f)?.is_some());
         }
         tx.execute(
+            "INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![slot.key(), text],
+        )?;
+        tx.commit()?;
+        Ok(added)
+    }
+}
+
+impl Catalog {
+    /// Ends of adopted clips of `layout` that have none (their names give only the start,
+    /// their headers were not read): the next clip's start of the same camera and lens when
+    /// it comes at most `max_ms` later. Returns how many clips got an end.
+    pub fn end_adopted_by_next(&self, layout: &str, max_ms: i64) -> Result<u64> {
+        let c = self.lock();
+        let n = c.execute(
+            "UPDATE files SET end_ms = (
+                SELECT min(n.start_ms) FROM files n WHERE n.camera = files.camera
+                  AND n.channel IS files.channel AND n.start_ms > files.start_ms AND n.start_ms <= files.start_ms + ?2)
+             WHERE layout = ?1 AND end_ms IS NULL AND dev = 0 AND ino = 0 AND EXISTS (
+                SELECT 1 FROM files n WHERE n.camera = files.camera
+                  AND n.channel IS files.channel AND n.start_ms > files.start_ms AND n.start_ms <= files.start_ms + ?2)",
+            params![layout, max_ms],
+        )?;
+        Ok(n as u64)
+    }
+}
+
+/// Adds one adopted object in the caller's transaction; `None` when the key is known.
+fn insert_adopted_in(tx: &rusqlite::Transaction, f: &StoredFile) -> Result<Option<i64>> {
+    let known: bool = tx
+        .prepare_cached("SELECT 1 FROM files WHERE key = ?1")?
+        .exists([f.key])?;
+    if known {
+        return Ok(None);
+    }
+    tx.execute(
             "INSERT INTO cameras (id, mac, tz, first_seen_ms, last_start_ms, last_capture_ms) VALUES (?1, ?2, ?3, ?4, ?5, NULL)
              ON CONFLICT (id) DO UPDATE SET mac = coalesce(excluded.mac, mac),
                last_start_ms = max(coalesce(last_start_ms, excluded.last_start_ms), excluded.last_start_ms)",
             params![f.camera, f.mac, f.tz, f.now_ms, f.start_ms],
         )?;
-        tx.execute(
+    tx.execute(
             "INSERT INTO files (camera, inbox_path, key, revision, layout, channel, start_ms, end_ms, size, mtime_ns, dev, ino,
                 warning, state, crc64, storage_class, captured_ms, uploaded_ms, verified_ms, purged_ms)
              VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, 0, 0, 0, ?9, 'verified', ?10, ?11, ?12, ?12, ?12, ?12)",
@@ -243,11 +294,10 @@ impl Catalog {
                 f.now_ms
             ],
         )?;
-        let id = tx.last_insert_rowid();
-        tx.commit()?;
-        Ok(Some(id))
-    }
+    Ok(Some(tx.last_insert_rowid()))
+}
 
+impl Catalog {
     /// Files that need the uploader or verifier now, oldest first.
     pub fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<FileRow>> {
         let c = self.lock();

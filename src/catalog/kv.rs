@@ -138,6 +138,9 @@ pub const THUMBS_AFTER_ID: TextSlot<i64> = TextSlot::new("web.thumbs_after_id");
 /// The highest file id whose thumbnail is in the store.
 pub const THUMBS_UPLOADED_ID: TextSlot<i64> = TextSlot::new("web.thumbs_uploaded_id");
 
+/// Listings `adopt` did not finish: `store\nprefix` → the last key whose page is cataloged.
+pub const ADOPT_LISTING: JsonSlot<BTreeMap<String, String>> = JsonSlot::new("adopt.listing");
+
 /// What every health probe's key starts with: `summary` reads them all by this prefix.
 pub const PROBE_PREFIX: &str = "probe.";
 /// A failing periodic check: what is wrong, `""` once it passes again.
@@ -224,6 +227,7 @@ mod tests {
             WRITE_REFUSED_MS.key(),
             THUMBS_AFTER_ID.key(),
             THUMBS_UPLOADED_ID.key(),
+            ADOPT_LISTING.key(),
             crate::selfwatch::KEY.key(),
             LIFECYCLE_PROBE.key(),
             BUCKET_PROBE.key(),

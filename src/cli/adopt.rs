@@ -6,13 +6,21 @@
 //! finds the camera folder in any tail of the key and the layout parser gives camera
 //! (MAC → configured name), lens and start/end in the camera's zone. Each recording is
 //! recorded as verified (size from the listing, CRC-64 from HEAD) without downloading or
-//! uploading anything, so that status, verify, lifecycle and restore cover them; the prefix
-//! it was found under is remembered so that `lifecycle` keeps it under a rule. Keys stay as
+//! uploading (an old-layout clip in Standard gets its end from a ranged read of its MP4
+//! header, [`super::adopt_end`]), so that status, verify, lifecycle and restore cover
+//! them; the prefix it was found under is remembered so that `lifecycle` keeps it under a
+//! rule. Keys stay as
 //! they are. Names that do not parse are still adopted, timed by their upload time, and
 //! listed with the reason. Objects that are not recordings (other people's files beside
 //! the camera folders, directory markers) are left alone. Running it again adds only what
 //! is new. `adopt --check` compares a full listing with the catalog and exits 1 on any
 //! difference.
+//!
+//! The listing goes a page at a time; each page's rows are committed together with the
+//! listing's position (its last key, per store and prefix, in the catalog's
+//! `adopt.listing` slot), so that a listing cut by a kill or a store error goes on after
+//! that key when run again (ListObjectsV2's `start-after`), and the position is forgotten
+//! once a listing ends.
 
 use std::collections::{BTreeMap, HashSet};
 use std::process::ExitCode;
@@ -20,6 +28,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Result};
 use futures_util::StreamExt;
 
+use crate::catalog::kv::ADOPT_LISTING;
 use crate::catalog::{Catalog, StoredFile};
 use crate::config::{human_bytes, Config};
 use crate::inbox::layout;
@@ -67,6 +76,11 @@ pub struct Group {
     pub first_ms: i64,
     pub last_ms: i64,
     pub tz: String,
+    /// Clips whose names give only the start, in Standard: their end comes from the MP4
+    /// header, read with ranged GETs.
+    pub end_from_header: u64,
+    /// Such clips in an archive class (never read): their end is the next clip's start.
+    pub end_from_next: u64,
 }
 
 /// What an adoption did (or, in a dry run, would do).
@@ -82,10 +96,22 @@ pub struct Adopted {
     /// Objects that are not recordings, left alone.
     pub others: Vec<String>,
     pub markers: u64,
+    /// The key after which this run went on with a listing interrupted earlier.
+    pub resumed_after: Option<String>,
+    /// Pages listed.
+    pub pages: u32,
+    /// Clips without an end in their name: ends read from the MP4 header, taken from the
+    /// next clip's start, and still unknown (see [`super::adopt_end`]).
+    pub ends: (u64, u64, u64),
 }
 
 impl Adopted {
     fn print(&self) {
+        if let Some(key) = &self.resumed_after {
+            println!(
+                "going on with the listing an earlier run left after {key:?} (what is before it was adopted then); the counts below are for the rest"
+            );
+        }
         if self.groups.is_empty() {
             println!("no camera recordings found in the bucket");
         } else {
@@ -99,6 +125,21 @@ impl Adopted {
                 super::local_time(g.first_ms, &g.tz),
                 super::local_time(g.last_ms, &g.tz),
                 g.tz
+            );
+            if g.end_from_header + g.end_from_next > 0 {
+                println!(
+                    "    {} clip(s) named by their start only: end from the MP4 header (ranged reads) for {} in Standard; from the next clip's start (when within {} s) for {} archived, never read",
+                    g.end_from_header + g.end_from_next,
+                    g.end_from_header,
+                    super::adopt_end::CLIP_MAX_MS / 1000,
+                    g.end_from_next
+                );
+            }
+        }
+        let (header, next, unknown) = self.ends;
+        if header + next + unknown > 0 {
+            println!(
+                "end times of clips named by their start only: {header} from the MP4 header, {next} from the next clip's start, {unknown} unknown (a gap follows, no readable header)"
             );
         }
         if !self.odd.is_empty() {
@@ -187,6 +228,10 @@ fn classify(cfg: &Config, template: &crate::keys::Template, o: &ObjectMeta, now:
     }))
 }
 
+/// Keys asked for per page of the listing; each page's rows are committed together with
+/// the listing's position, so an interrupted adoption resumes after its last whole page.
+pub const PAGE: u32 = 1000;
+
 /// Adopts every recording under `prefix` that is not yet cataloged.
 pub async fn adopt_listing(
     cfg: &Config,
@@ -195,16 +240,109 @@ pub async fn adopt_listing(
     prefix: &str,
     dry_run: bool,
 ) -> Result<Adopted> {
-    let objects = store.list(prefix).await.map_err(|e| {
-        anyhow!("listing the bucket under {prefix:?} failed: {e}\nnothing of this listing was recorded; run `camvault adopt` again once the store answers")
-    })?;
+    adopt_pages(cfg, cat, store, prefix, dry_run, PAGE).await
+}
+
+/// [`adopt_listing`] with `page` keys a page. A listing interrupted earlier (a kill, a
+/// store error on page N) goes on after the last key whose page was cataloged, kept per
+/// store and prefix in [`ADOPT_LISTING`]; a listing that ends forgets its position. While
+/// an object of a page could not be read, the position stays before that page, so the
+/// next run lists it again (and adds what is missing) instead of skipping it.
+pub async fn adopt_pages(
+    cfg: &Config,
+    cat: &Catalog,
+    store: &dyn crate::store::Backend,
+    prefix: &str,
+    dry_run: bool,
+    page: u32,
+) -> Result<Adopted> {
+    let listing = format!("{}\n{prefix}", store.describe());
+    let mut positions = cat.slot(&ADOPT_LISTING)?.unwrap_or_default();
+    // A dry run shows the whole bucket and writes nothing, the position neither.
+    let mut after = if dry_run {
+        None
+    } else {
+        positions.get(&listing).cloned()
+    };
     let template = cfg.store.key_template.clone();
     let known_keys: HashSet<String> = cat.all_keys()?.into_iter().map(|(k, _, _)| k).collect();
     let now = jiff::Timestamp::now();
-    let mut n = Adopted::default();
+    let mut n = Adopted {
+        resumed_after: after.clone(),
+        ..Adopted::default()
+    };
+    // Every page so far wholly cataloged: the position may move on.
+    let mut whole = true;
+    for page_no in 1.. {
+        let listed = store.list_after(prefix, after.as_deref(), page).await.map_err(|e| {
+            let kept = match (positions.get(&listing), dry_run) {
+                (Some(key), false) => format!(
+                    "the pages before are cataloged ({} object(s) added by this run); run `camvault adopt` again once the store answers: it goes on after {key:?}",
+                    n.added
+                ),
+                _ => "nothing of this listing was recorded; run `camvault adopt` again once the store answers".to_string(),
+            };
+            anyhow!("listing the bucket under {prefix:?} failed on page {page_no}: {e}\n{kept}")
+        })?;
+        let last = listed.objects.last().map(|o| o.key.clone());
+        let todo = sort_page(cfg, &template, &known_keys, listed.objects, now, &mut n);
+        if !dry_run {
+            for (_, r) in todo.iter().filter(|(_, r)| r.adopted_prefix) {
+                cat.add_recording_prefix(&r.prefix, &r.cam.id, now.as_millisecond())?;
+            }
+            let (rows, failed) = read_page(store, todo).await;
+            n.failed += failed;
+            whole &= failed == 0;
+            if let (true, Some(key)) = (whole, &last) {
+                positions.insert(listing.clone(), key.clone());
+            }
+            let stored: Vec<StoredFile> = rows.iter().map(|r| r.row(now)).collect();
+            let added = cat.insert_adopted_page(&stored, &ADOPT_LISTING, &positions)?;
+            n.added += added;
+            for row in rows
+                .iter()
+                .filter(|row| row.r.parsed.layout == layout::Layout::XiaomiOld)
+            {
+                if row.r.parsed.kind == layout::Kind::Video {
+                    if row.r.span.end.is_some() {
+                        n.ends.0 += 1;
+                    } else {
+                        n.ends.2 += 1;
+                    }
+                }
+            }
+            n.known += stored.len() as u64 - added;
+        }
+        n.pages = page_no;
+        match (listed.more, last) {
+            (true, Some(key)) => after = Some(key),
+            _ => break,
+        }
+    }
+    if !dry_run && whole && positions.remove(&listing).is_some() {
+        cat.set_slot(&ADOPT_LISTING, &positions)?;
+    }
+    if !dry_run {
+        let before = n.ends.0 + n.ends.2;
+        let next = cat.end_adopted_by_next(layout::Layout::XiaomiOld.as_str(), super::adopt_end::CLIP_MAX_MS)?;
+        n.ends = (n.ends.0, next, before.saturating_sub(n.ends.0 + next));
+    }
+    Ok(n)
+}
+
+/// Sorts one page: counts what is there per prefix and camera, and returns the recordings
+/// the catalog does not know yet.
+fn sort_page(
+    cfg: &Config,
+    template: &crate::keys::Template,
+    known_keys: &HashSet<String>,
+    objects: Vec<ObjectMeta>,
+    now: jiff::Timestamp,
+    n: &mut Adopted,
+) -> Vec<(ObjectMeta, Box<Reading>)> {
     let mut todo = Vec::new();
     for o in objects {
-        let r = match classify(cfg, &template, &o, now) {
+        let r = match classify(cfg, template, &o, now) {
             Kind::Own => continue,
             Kind::Marker => {
                 n.markers += 1;
@@ -230,6 +368,13 @@ pub async fn adopt_listing(
         g.bytes += o.size;
         g.first_ms = g.first_ms.min(start);
         g.last_ms = g.last_ms.max(start);
+        if needs_end(&r) {
+            if o.storage_class == "Standard" {
+                g.end_from_header += 1;
+            } else {
+                g.end_from_next += 1;
+            }
+        }
         // A warning and the upload time as start: the name gave no usable time.
         if let (Some(w), true) = (&r.span.warning, start == o.modified_ms) {
             n.odd.push((o.key.clone(), w.clone()));
@@ -238,27 +383,68 @@ pub async fn adopt_listing(
             n.known += 1;
             continue;
         }
-        if !dry_run && r.adopted_prefix {
-            cat.add_recording_prefix(&r.prefix, &r.cam.id, now.as_millisecond())?;
-        }
         todo.push((o, r));
     }
-    if dry_run {
-        return Ok(n);
+    todo
+}
+
+/// A clip whose name gives only its start (the old layout), the end left to adopt.
+fn needs_end(r: &Reading) -> bool {
+    r.parsed.layout == layout::Layout::XiaomiOld && r.parsed.kind == layout::Kind::Video && r.span.end.is_none()
+}
+
+/// A recording of a page, read: what its catalog row needs.
+struct Row {
+    o: ObjectMeta,
+    r: Box<Reading>,
+    crc: Option<String>,
+    warning: Option<String>,
+}
+
+impl Row {
+    fn row(&self, now: jiff::Timestamp) -> StoredFile<'_> {
+        StoredFile {
+            camera: &self.r.cam.id,
+            mac: self.r.parsed.mac.as_deref(),
+            tz: &self.r.cam.tz_name,
+            key: &self.o.key,
+            layout: self.r.parsed.layout.as_str(),
+            channel: self.r.parsed.channel.as_deref(),
+            start_ms: self.r.span.start.as_millisecond(),
+            end_ms: self.r.span.end.map(|e| e.as_millisecond()),
+            size: self.o.size,
+            crc64: self.crc.as_deref(),
+            storage_class: &self.o.storage_class,
+            warning: self.warning.as_deref(),
+            now_ms: now.as_millisecond(),
+        }
     }
-    // HEAD gives the CRC-64 a listing lacks; without it `verify` could not check.
-    let mut heads = futures_util::stream::iter(todo.into_iter().map(|(o, r)| async move {
+}
+
+/// HEADs a page's new recordings: HEAD gives the CRC-64 a listing lacks, without which
+/// `verify` could not check. Returns the rows and how many objects could not be read.
+async fn read_page(store: &dyn crate::store::Backend, todo: Vec<(ObjectMeta, Box<Reading>)>) -> (Vec<Row>, u64) {
+    let mut heads = futures_util::stream::iter(todo.into_iter().map(|(o, mut r)| async move {
         let h = store.head(&o.key).await;
+        // The end from the MP4 header, in the same flight as the HEAD. Archived objects
+        // are never read: a GET fails or needs a billed restore.
+        let standard = matches!(&h, Ok(Some(m)) if m.storage_class == "Standard");
+        if standard && needs_end(&r) && o.size > 0 {
+            if let Some(d) = super::adopt_end::duration_ms(store, &o.key, o.size).await {
+                r.span.end = jiff::Timestamp::from_millisecond(r.span.start.as_millisecond().saturating_add(d)).ok();
+            }
+        }
         (o, r, h)
     }))
     .buffer_unordered(CONCURRENT_HEADS);
+    let (mut rows, mut failed) = (Vec::new(), 0);
     while let Some((o, r, head)) = heads.next().await {
         let crc = match head {
             Ok(Some(h)) => h.crc64,
             Ok(None) => continue, // deleted meanwhile
             Err(e) => {
                 eprintln!("cannot read {}: {e}", o.key);
-                n.failed += 1;
+                failed += 1;
                 continue;
             }
         };
@@ -267,28 +453,9 @@ pub async fn adopt_listing(
             warnings.push("empty file (0 bytes)".into());
         }
         let warning = (!warnings.is_empty()).then(|| warnings.join("; "));
-        let row = StoredFile {
-            camera: &r.cam.id,
-            mac: r.parsed.mac.as_deref(),
-            tz: &r.cam.tz_name,
-            key: &o.key,
-            layout: r.parsed.layout.as_str(),
-            channel: r.parsed.channel.as_deref(),
-            start_ms: r.span.start.as_millisecond(),
-            end_ms: r.span.end.map(|e| e.as_millisecond()),
-            size: o.size,
-            crc64: crc.as_deref(),
-            storage_class: &o.storage_class,
-            warning: warning.as_deref(),
-            now_ms: now.as_millisecond(),
-        };
-        if cat.insert_adopted(&row)?.is_some() {
-            n.added += 1;
-        } else {
-            n.known += 1;
-        }
+        rows.push(Row { o, r, crc, warning });
     }
-    Ok(n)
+    (rows, failed)
 }
 
 /// `adopt --check`: every recording in a full listing is in the catalog with its size, and

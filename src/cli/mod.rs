@@ -1,6 +1,7 @@
 //! The command line: argument parsing, logging set-up, and one module per command.
 
-mod adopt;
+pub mod adopt;
+mod adopt_end;
 mod alerts;
 mod camera;
 mod catalog;
@@ -141,12 +142,14 @@ enum Command {
         command: SambaCommand,
     },
     /// Catalog recordings already in the bucket (e.g. uploaded by an ossfs mount), as verified:
-    /// camera folders found under any prefix, read as capture reads them; other files left alone
+    /// camera folders found under any prefix, read as capture reads them; other files left alone.
+    /// An interrupted run goes on where it stopped when run again
     Adopt {
         /// Only keys under this prefix
         #[arg(long, default_value = "")]
         prefix: String,
-        /// Show the mapping (prefix -> camera, count, time range) and what is left alone; record nothing
+        /// Show the mapping (prefix -> camera, count, time range, where end times come from) and
+        /// what is left alone; record nothing
         #[arg(long)]
         dry_run: bool,
         /// Compare a full listing with the catalog; exit 1 on any difference

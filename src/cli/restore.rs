@@ -37,7 +37,7 @@ pub fn run(cfg: Config, a: Args) -> Result<ExitCode> {
         bail!("--to {to:?} must be after --from {from:?}");
     }
     if let Some(d) = a.days.filter(|d| !(1..=365).contains(d)) {
-        bail!("--days {d}: between 1 and 365 (Archive accepts at most 7)");
+        bail!("--days {d}: between 1 and 365 (an Archive object's copy is asked for 7 at most)");
     }
     let req = Request {
         camera: a.camera.clone(),

@@ -177,6 +177,15 @@ pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Reques
                         )),
                     ),
                     RestoreState::InProgress => (Source::Archive, Some("a restore is already running".into())),
+                    RestoreState::None if cost::restore_days(&h.storage_class, req.days) < req.days => (
+                        Source::Archive,
+                        Some(format!(
+                            "Archive keeps a restored copy at most {} days: asked for {} instead of {}",
+                            cost::ARCHIVE_MAX_RESTORE_DAYS,
+                            cost::ARCHIVE_MAX_RESTORE_DAYS,
+                            req.days
+                        )),
+                    ),
                     RestoreState::None => (Source::Archive, None),
                 };
                 PlanItem {
@@ -495,7 +504,10 @@ async fn step_item(
             let asked: RestoreTier =
                 serde_json::from_value(serde_json::Value::String(r.tier.clone())).unwrap_or(RestoreTier::Standard);
             let tier = cost::tier_for(&head.storage_class, asked);
-            match store.restore(&item.key, r.days, tier).await {
+            match store
+                .restore(&item.key, cost::restore_days(&head.storage_class, r.days), tier)
+                .await
+            {
                 Ok(RestoreAnswer::AlreadyRestored) => {
                     // Read at once; if the store keeps saying "restored" but refusing the
                     // read, do not hammer it.

@@ -54,6 +54,8 @@ struct Rule {
     chance: f64,
     /// How many more calls may meet it.
     left: u32,
+    /// The first call (counting from 1) that may meet it; 0 for any.
+    from_call: u32,
 }
 
 /// A backend with faults (see the module doc).
@@ -85,6 +87,20 @@ impl FaultStore {
             fault,
             chance,
             left: times,
+            from_call: 0,
+        });
+        self
+    }
+
+    /// The `n`-th call of `op` (counting from 1), and none before it, meets `fault`: a
+    /// listing that fails on its `n`-th page.
+    pub fn inject_at(&self, op: Op, fault: Fault, n: u32) -> &FaultStore {
+        self.rules.lock().unwrap().push(Rule {
+            op,
+            fault,
+            chance: 1.0,
+            left: 1,
+            from_call: n,
         });
         self
     }
@@ -101,12 +117,17 @@ impl FaultStore {
 
     /// Counts a call of `op` and draws the fault it meets, if any.
     fn draw(&self, op: Op) -> Option<Fault> {
-        *self.calls.lock().unwrap().entry(op).or_default() += 1;
+        let call = {
+            let mut calls = self.calls.lock().unwrap();
+            let n = calls.entry(op).or_default();
+            *n += 1;
+            *n
+        };
         let mut rules = self.rules.lock().unwrap();
         let mut rng = self.rng.lock().unwrap();
         let rule = rules
             .iter_mut()
-            .find(|r| r.op == op && r.left > 0 && rng.f64() < r.chance)?;
+            .find(|r| r.op == op && r.left > 0 && call >= r.from_call && rng.f64() < r.chance)?;
         rule.left -= 1;
         *self.injected.lock().unwrap().entry(op).or_default() += 1;
         Some(rule.fault.clone())
@@ -176,6 +197,17 @@ impl Backend for FaultStore {
     async fn list(&self, prefix: &str) -> StoreResult<Vec<ObjectMeta>> {
         self.before(Op::List, &format!("list {prefix}")).await?;
         self.inner.list(prefix).await
+    }
+
+    async fn list_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        max: u32,
+    ) -> StoreResult<super::listing::ListPage> {
+        self.before(Op::List, &format!("list {prefix} after {start_after:?}"))
+            .await?;
+        self.inner.list_after(prefix, start_after, max).await
     }
 
     async fn check(&self) -> StoreResult<()> {

@@ -415,6 +415,55 @@ impl Backend for FsStore {
         Ok(out)
     }
 
+    async fn list_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        max: u32,
+    ) -> StoreResult<super::listing::ListPage> {
+        self.root_ok()?;
+        let after = start_after.unwrap_or("");
+        let mut keys = Vec::new();
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let mut rd = match tokio::fs::read_dir(&dir).await {
+                Ok(rd) => rd,
+                Err(e) => return Err(io_error("cannot list", &dir, e)),
+            };
+            while let Some(entry) = rd.next_entry().await.map_err(|e| io_error("cannot list", &dir, e))? {
+                let path = entry.path();
+                let Some(rel) = path.strip_prefix(&self.root).ok().and_then(|r| r.to_str()) else {
+                    continue;
+                };
+                if rel.starts_with(".camvault") {
+                    continue;
+                }
+                let ft = entry.file_type().await.map_err(|e| io_error("cannot list", &path, e))?;
+                if ft.is_dir() {
+                    // Every key below sorts between `rel/` and the next sibling: a folder
+                    // wholly before the resume point is not walked again.
+                    let below = format!("{rel}/");
+                    if after.is_empty() || below.as_str() > after || after.starts_with(&below) {
+                        stack.push(path);
+                    }
+                } else if ft.is_file() && rel.starts_with(prefix) && rel > after {
+                    keys.push(rel.to_string());
+                }
+            }
+        }
+        keys.sort();
+        let more = keys.len() > max as usize;
+        keys.truncate(max as usize);
+        let (rules, now) = (self.rules().await, self.now_ms());
+        let mut objects = Vec::with_capacity(keys.len());
+        for k in keys {
+            if let Some(m) = self.head_with(&k, &rules, now).await? {
+                objects.push(m);
+            }
+        }
+        Ok(super::listing::ListPage { objects, more })
+    }
+
     async fn get_lifecycle(&self) -> StoreResult<Option<String>> {
         self.root_ok()?;
         let p = self.root.join(LIFECYCLE);

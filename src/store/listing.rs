@@ -1,4 +1,5 @@
-//! ListObjectsV2's answer, which S3 and OSS write alike.
+//! ListObjectsV2's answer, which S3 and OSS write alike, and one page of a listing as
+//! [`super::Backend::list_after`] gives it.
 
 use serde::Deserialize;
 
@@ -39,5 +40,24 @@ impl Contents {
             transition_ms: None,
             damaged: None,
         }
+    }
+}
+
+/// One page of a listing: keys after the `start-after` key, in key order.
+#[derive(Debug, Default)]
+pub struct ListPage {
+    pub objects: Vec<super::ObjectMeta>,
+    /// More keys follow the last one of this page.
+    pub more: bool,
+}
+
+impl ListResult {
+    /// This answer as a page. A truncated answer without keys would have the caller ask for
+    /// the same page again forever: it ends the listing instead.
+    pub fn into_page(self, class: fn(&str) -> &str) -> ListPage {
+        let more = self.is_truncated && !self.contents.is_empty();
+        let mut objects: Vec<_> = self.contents.into_iter().map(|c| c.into_meta(class)).collect();
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        ListPage { objects, more }
     }
 }

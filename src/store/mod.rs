@@ -295,6 +295,19 @@ pub trait Backend: Send + Sync {
     /// Objects whose key starts with `prefix`, in key order (CRC-64 not included).
     async fn list(&self, prefix: &str) -> StoreResult<Vec<ObjectMeta>>;
 
+    /// At most `max` objects under `prefix` whose key sorts after `start_after`, in key
+    /// order: one page of a listing that can be resumed from its last key (S3's and OSS's
+    /// `start-after`), as `adopt` does after an interruption. This default lists everything.
+    async fn list_after(&self, prefix: &str, start_after: Option<&str>, max: u32) -> StoreResult<listing::ListPage> {
+        let mut objects = self.list(prefix).await?;
+        if let Some(after) = start_after {
+            objects.retain(|o| o.key.as_str() > after);
+        }
+        let more = objects.len() > max as usize;
+        objects.truncate(max as usize);
+        Ok(listing::ListPage { objects, more })
+    }
+
     /// Checks that the store is there and writable, without writing an object.
     async fn check(&self) -> StoreResult<()>;
 

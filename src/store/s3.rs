@@ -831,6 +831,30 @@ impl Backend for S3Store {
         }
     }
 
+    async fn list_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        max: u32,
+    ) -> StoreResult<super::listing::ListPage> {
+        let page_size = self.list_page.min(max.max(1)).to_string();
+        let mut query = vec![("list-type", "2"), ("prefix", prefix), ("max-keys", page_size.as_str())];
+        if let Some(after) = start_after {
+            query.push(("start-after", after));
+        }
+        let resp = self
+            .http
+            .send(self.request(Method::GET, None, &query, &[])?, "list")
+            .await?;
+        if !resp.status().is_success() {
+            return Err(self.error("list", "s3:ListBucket", resp).await);
+        }
+        let text = self.http.text(resp, "list").await?;
+        let page: super::listing::ListResult = quick_xml::de::from_str(&text)
+            .map_err(|e| StoreError::new(ErrorKind::Transient, format!("list: unreadable answer from S3 ({e})")))?;
+        Ok(page.into_page(from_s3_class))
+    }
+
     async fn check(&self) -> StoreResult<()> {
         let what = "reaching the bucket";
         let rb = self.request(Method::GET, None, &[("list-type", "2"), ("max-keys", "1")], &[])?;

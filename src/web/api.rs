@@ -175,9 +175,39 @@ pub async fn dashboard(State(app): State<App>) -> Response {
                 "daily_gb": bill.daily_gb,
             },
             "restores": restores,
+            "bucket": bucket_beside_catalog(&status, &classes),
         }))
     })
     .await
+}
+
+/// The bucket's own numbers (the last hourly check: GetBucketStat or a listing's sums)
+/// beside the catalog's stored objects, and whether the `bucket_drift` health rule says
+/// they disagree; `null` before the first check.
+fn bucket_beside_catalog(status: &Value, classes: &[Value]) -> Value {
+    let b = &status["bucket"];
+    if b.is_null() {
+        return Value::Null;
+    }
+    let drift = status["health"]["problems"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["rule"] == "bucket_drift"))
+        .map(|p| p["message"].clone());
+    let sum = |f: &str| classes.iter().filter_map(|c| c[f].as_u64()).sum::<u64>();
+    let as_of_ms = b["as_of"]
+        .as_str()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map(|t| t.as_millisecond());
+    json!({
+        "source": b["source"],
+        "as_of_ms": as_of_ms,
+        "objects": b["objects"],
+        "bytes": b["bytes"],
+        "classes": b["classes"],
+        "catalog": {"objects": sum("files"), "bytes": sum("bytes")},
+        "state": if drift.is_some() { "disagree" } else { "agree" },
+        "drift": drift,
+    })
 }
 
 fn round2(x: f64) -> f64 {

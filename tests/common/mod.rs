@@ -1,6 +1,7 @@
 //! Test harness: drives the real `camvault` binary on temporary directories.
 #![allow(dead_code)]
 
+pub mod adopt;
 pub mod conformance;
 pub mod oss;
 pub mod s3;

@@ -386,6 +386,30 @@ impl Backend for OssStore {
         }
     }
 
+    async fn list_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        max: u32,
+    ) -> StoreResult<super::listing::ListPage> {
+        let page_size = self.list_page.min(max.max(1)).to_string();
+        let mut query = vec![("list-type", "2"), ("prefix", prefix), ("max-keys", page_size.as_str())];
+        if let Some(after) = start_after {
+            query.push(("start-after", after));
+        }
+        let resp = self
+            .http
+            .send(self.request(Method::GET, None, &query, &[]), "list")
+            .await?;
+        if !resp.status().is_success() {
+            return Err(self.error("list", resp).await);
+        }
+        let text = self.http.text(resp, "list").await?;
+        let page: super::listing::ListResult = quick_xml::de::from_str(&text)
+            .map_err(|e| StoreError::new(ErrorKind::Transient, format!("list: unreadable answer from OSS ({e})")))?;
+        Ok(page.into_page(|class| class))
+    }
+
     async fn get_lifecycle(&self) -> StoreResult<Option<String>> {
         let resp = self
             .http

@@ -162,8 +162,29 @@ async function dashboard() {
     el('ul', {}, d.restores.map(r => el('li', {}, el('a', { href: `/restores/${r.id}`, text: `#${r.id}` }), ' ',
       r.camera ? el('span', { translate: 'no', text: r.camera }) : t('dash.all_cameras'), ' — ', t('state.' + r.state))))) : null;
   const [me, ap] = await Promise.all([ME, api('/api/approvals').catch(() => ({ approvals: [] }))]);
-  render(el('h1', { text: t('dash.title') }), health, cams, el('div', { class: 'grid' }, backlog, tiers, cost, budgetCard(me.budget)),
+  render(el('h1', { text: t('dash.title') }), health, cams, el('div', { class: 'grid' }, backlog, tiers, bucketCard(d.bucket, d.classes, className), cost, budgetCard(me.budget)),
     approvalsCard(me, ap.approvals), restores);
+}
+
+// The bucket's own count (GetBucketStat, or a listing's sums) beside the catalog's, per
+// class, and whether the hourly check found them disagreeing (the server's detail as tooltip).
+function bucketCard(b, classes, className) {
+  if (!b) return null;
+  const ours = {};
+  classes.forEach(c => { ours[c.class] = [c.files, c.bytes]; });
+  const names = [...new Set(Object.keys(b.classes || {}).concat(Object.keys(ours)))].sort();
+  const side = (n, by) => (n == null ? '—' : t('dash.bucket_objects', { n: num(n), size: bytes(by) }));
+  const row = (k, theirs, mine, id) => el('tr', id ? { id } : {}, el('th', { text: k }),
+    el('td', { text: theirs ? side(theirs[0], theirs[1]) : '—' }), el('td', { text: mine ? side(mine[0], mine[1]) : '—' }));
+  const source = b.source === 'GetBucketStat' ? el('span', { translate: 'no', text: 'GetBucketStat' }) : t('dash.bucket_listing');
+  const bad = b.state === 'disagree';
+  return el('section', { class: 'card', id: 'bucket', dataset: { state: b.state } }, el('h2', { text: t('dash.bucket') }),
+    el('table', {},
+      el('thead', {}, el('tr', {}, el('th', {}), el('th', { text: t('dash.bucket_col') }), el('th', { text: t('dash.catalog_col') }))),
+      el('tbody', {}, row(t('dash.bucket_total'), [b.objects, b.bytes], [b.catalog.objects, b.catalog.bytes], 'bucket-total'),
+        names.map(k => row(className(k), b.classes && b.classes[k] ? [b.classes[k].objects, b.classes[k].bytes] : null, ours[k])))),
+    el('p', { class: 'muted' }, t('dash.bucket_source'), source, b.as_of_ms != null ? t('dash.bucket_as_of', { when: dateTimeIn(b.as_of_ms) }) : ''),
+    el('p', { id: 'bucket-state', class: bad ? 'error' : 'ok', title: bad ? b.drift : null, text: t(bad ? 'dash.bucket_disagree' : 'dash.bucket_agree') }));
 }
 
 function budgetCard(b) {
