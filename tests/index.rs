@@ -212,6 +212,17 @@ fn undecodable(clip: &Path) -> String {
     }
 }
 
+/// Writes `out` from one lavfi source with ffmpeg (the bad clips' makings).
+fn lavfi(out: &Path, source: &str, args: &[&str]) {
+    let st = Command::new("ffmpeg")
+        .args(["-y", "-loglevel", "error", "-f", "lavfi", "-i", source])
+        .args(args)
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(st.success(), "ffmpeg could not make {}", out.display());
+}
+
 #[test]
 fn bad_clips_are_undecodable_with_the_reason_or_indexed_as_far_as_they_go() {
     let dir = tempfile::tempdir().unwrap();
@@ -226,22 +237,7 @@ fn bad_clips_are_undecodable_with_the_reason_or_indexed_as_far_as_they_go() {
         "{why}"
     );
     // Audio only.
-    let st = Command::new("ffmpeg")
-        .args([
-            "-y",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=d=3",
-            "-c:a",
-            "aac",
-        ])
-        .arg(p("audio.mp4"))
-        .status()
-        .unwrap();
-    assert!(st.success());
+    lavfi(&p("audio.mp4"), "sine=d=3", &["-c:a", "aac"]);
     assert!(undecodable(&p("audio.mp4")).contains("no video stream"));
     // Zero frames: the init segment of a fragmented clip (a video track, no samples).
     scene(&p("full.mp4"), "320x180", 6, &[], Control::None);
@@ -254,21 +250,11 @@ fn bad_clips_are_undecodable_with_the_reason_or_indexed_as_far_as_they_go() {
         "{why}"
     );
     // Huge resolution: refused before decoding, naming the size.
-    let st = Command::new("ffmpeg")
-        .args([
-            "-y",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=s=9000x100:d=0.1",
-        ])
-        .args(["-frames:v", "1", "-c:v", "mjpeg"])
-        .arg(p("huge.mp4"))
-        .status()
-        .unwrap();
-    assert!(st.success());
+    lavfi(
+        &p("huge.mp4"),
+        "color=s=9000x100:d=0.1",
+        &["-frames:v", "1", "-c:v", "mjpeg"],
+    );
     let why = undecodable(&p("huge.mp4"));
     assert!(why.contains("9000×100"), "{why}");
     // Truncated (a fragmented clip cut at 60 %): what was written is indexed, with a note.
@@ -295,6 +281,18 @@ fn put_clip(env: &Env, unix: i64, src: &Path) -> String {
     rel
 }
 
+/// The search fixture: the two-object clip at `t1` and `t2`, a quiet (noisy) one at
+/// `t1` + 10 min; four segments in all.
+fn three_clips(env: &Env, t1: i64, t2: i64) {
+    let dir = tempfile::tempdir().unwrap();
+    let (two, quiet) = (dir.path().join("two.mp4"), dir.path().join("quiet.mp4"));
+    scene(&two, "320x180", 15, &TWO, Control::None);
+    scene(&quiet, "320x180", 10, &[], Control::Noise);
+    put_clip(env, t1, &two);
+    put_clip(env, t1 + 600, &quiet);
+    put_clip(env, t2, &two);
+}
+
 const ZONES: &str = "[cameras.78DF72A1B2C3]\nname = \"gate\"\n\
     [[cameras.78DF72A1B2C3.zones]]\nname = \"left\"\nrect = [0.0, 0.0, 0.5, 1.0]\n\
     [[cameras.78DF72A1B2C3.zones]]\nname = \"top-right\"\npolygon = [[0.5, 0.0], [1.0, 0.0], [1.0, 0.4], [0.5, 0.4]]\n";
@@ -302,15 +300,9 @@ const ZONES: &str = "[cameras.78DF72A1B2C3]\nname = \"gate\"\n\
 #[test]
 fn index_and_search_end_to_end_with_restore_of_exactly_the_matches() {
     let env = Env::new(1, &format!("index.enabled = false\n{ZONES}"));
-    let dir = tempfile::tempdir().unwrap();
-    let (two, quiet) = (dir.path().join("two.mp4"), dir.path().join("quiet.mp4"));
-    scene(&two, "320x180", 15, &TWO, Control::None);
-    scene(&quiet, "320x180", 10, &[], Control::Noise);
     // 2026-11-20 14:00:00 and 22:00:00 in Shanghai.
     let (t1, t2) = (1_795_154_400, 1_795_183_200);
-    put_clip(&env, t1, &two);
-    put_clip(&env, t1 + 600, &quiet);
-    put_clip(&env, t2, &two);
+    three_clips(&env, t1, t2);
     env.ok(&["ingest", "--once"]);
     let out = env.ok(&["index", "--from", "2026-11-20", "--to", "2026-11-21"]);
     assert!(out.contains("indexed 3 clip(s)"), "{out}");
@@ -746,10 +738,6 @@ fn the_index_survives_in_the_store_and_catalog_rebuild_brings_it_back() {
         "index.enabled = false\n[cameras.78DF72A1B2C3]\n\
          [[cameras.78DF72A1B2C3.zones]]\nname = \"left\"\nrect = [0.0, 0.0, 0.5, 1.0]\n",
     );
-    let dir = tempfile::tempdir().unwrap();
-    let (two, quiet) = (dir.path().join("two.mp4"), dir.path().join("quiet.mp4"));
-    scene(&two, "320x180", 15, &TWO, Control::None);
-    scene(&quiet, "320x180", 10, &[], Control::Noise);
     // Yesterday 14:00 and 22:00 in Shanghai: the day is not due yet, so `ingest --once`
     // writes no manifest for it.
     let sh = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
@@ -767,9 +755,7 @@ fn the_index_survives_in_the_store_and_catalog_rebuild_brings_it_back() {
             .as_second()
     };
     let (t1, t2) = (at(14), at(22));
-    put_clip(&env, t1, &two);
-    put_clip(&env, t1 + 600, &quiet);
-    put_clip(&env, t2, &two);
+    three_clips(&env, t1, t2);
     env.ok(&["ingest", "--once"]);
     assert!(!env.all_objects().keys().any(|k| k.starts_with("manifests/")));
     let day = yesterday.to_string();
