@@ -28,6 +28,9 @@ pub struct Header {
     pub seq: i64,
     pub prev_sha256: Option<String>,
     pub files: usize,
+    /// The day's index objects (issue 15, `src/index/days.rs`); absent in older manifests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub index: Vec<crate::catalog::index_days::IndexRef>,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -39,12 +42,15 @@ pub struct Line {
     pub end: Option<String>,
 }
 
-fn hex(b: &[u8]) -> String {
+pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Writes every manifest that is due; returns how many were written.
-pub async fn write_due(catalog: &Catalog, store: &dyn Backend, now: jiff::Timestamp) -> Result<usize> {
+/// Writes every manifest that is due; returns how many were written. A day's manifest
+/// waits (up to a week) while the indexer has clips of the day queued, and with `index`
+/// (the video index is on) while indexed clips of it are in no index object yet
+/// (src/index/days.rs): it names the day's index objects.
+pub async fn write_due(catalog: &Catalog, store: &dyn Backend, now: jiff::Timestamp, index: bool) -> Result<usize> {
     let entries = catalog.unlisted(now.as_millisecond() - 86_400_000)?;
     // camera → date → entries, dates at least two days old in the camera's zone.
     let mut days: BTreeMap<(String, String), Vec<ManifestEntry>> = BTreeMap::new();
@@ -54,11 +60,21 @@ pub async fn write_due(catalog: &Catalog, store: &dyn Backend, now: jiff::Timest
         let Ok(ts) = jiff::Timestamp::from_millisecond(e.start_ms) else {
             continue;
         };
-        let date = ts.to_zoned(tz).date();
+        let date = ts.to_zoned(tz.clone()).date();
         let due = today
             .checked_sub(jiff::Span::new().days(2))
             .is_ok_and(|last| date <= last);
-        if due {
+        // The day's index object goes first (the manifest names it): wait a while for an
+        // indexer that still has clips of the day queued (src/index/days.rs).
+        let waits = || -> Result<bool> {
+            let Some((_, from, to, _, overdue)) = crate::index::days::day_of(e.start_ms, &tz, now) else {
+                return Ok(false);
+            };
+            Ok(!overdue
+                && (catalog.index_pending(&e.camera, from, to)? > 0
+                    || (index && catalog.index_days_unwritten_in(&e.camera, from, to)?)))
+        };
+        if due && !waits()? {
             days.entry((e.camera.clone(), date.to_string())).or_default().push(e);
         }
     }
@@ -75,6 +91,7 @@ pub async fn write_due(catalog: &Catalog, store: &dyn Backend, now: jiff::Timest
             seq,
             prev_sha256: prev.clone(),
             files: files.len(),
+            index: catalog.index_days_unlisted(&camera, &date)?,
         };
         let mut text = serde_json::to_string(&header)? + "\n";
         for f in &files {
@@ -90,7 +107,7 @@ pub async fn write_due(catalog: &Catalog, store: &dyn Backend, now: jiff::Timest
         }
         let sha = hex(&Sha256::digest(text.as_bytes()));
         let key = put_new(
-            catalog,
+            &|k| catalog.manifest_key_taken(k),
             store,
             &format!("{PREFIX}{camera}/{date}.jsonl"),
             text.as_bytes(),
@@ -107,15 +124,22 @@ pub async fn write_due(catalog: &Catalog, store: &dyn Backend, now: jiff::Timest
             &ids,
             now.as_millisecond(),
         )?;
+        let listed: Vec<String> = header.index.iter().map(|r| r.key.clone()).collect();
+        catalog.index_days_listed(&listed, &key)?;
         tracing::info!(%key, files = ids.len(), "manifest written");
         written += 1;
     }
     Ok(written)
 }
 
-/// Stores `bytes` under `base` or its first free revision; a leftover of a crashed write
-/// with the same bytes is accepted.
-async fn put_new(catalog: &Catalog, store: &dyn Backend, base: &str, bytes: &[u8]) -> Result<String> {
+/// Stores `bytes` under `base` or its first free revision (`taken`: the catalog knows the
+/// key already); a leftover of a crashed write with the same bytes is accepted.
+pub async fn put_new(
+    taken: &(dyn Fn(&str) -> Result<bool> + Sync),
+    store: &dyn Backend,
+    base: &str,
+    bytes: &[u8],
+) -> Result<String> {
     let dir = tempfile::tempdir()?;
     let tmp = dir.path().join("manifest");
     std::fs::write(&tmp, bytes)?;
@@ -124,7 +148,7 @@ async fn put_new(catalog: &Catalog, store: &dyn Backend, base: &str, bytes: &[u8
     let want = crc_hex(crc.sum64());
     for rev in 1..1000 {
         let key = crate::keys::revision_key(base, rev);
-        if catalog.manifest_key_taken(&key)? {
+        if taken(&key)? {
             continue;
         }
         let mut body = Body::open(&tmp, bytes.len() as u64, None).await?;
@@ -136,14 +160,14 @@ async fn put_new(catalog: &Catalog, store: &dyn Backend, base: &str, bytes: &[u8
                     return Ok(key);
                 }
             }
-            Err(e) => return Err(anyhow!("writing manifest {key}: {e}")),
+            Err(e) => return Err(anyhow!("writing {key}: {e}")),
         }
     }
-    Err(anyhow!("no free key for manifest {base}"))
+    Err(anyhow!("no free key for {base}"))
 }
 
 /// Reads an object whole (manifests are small).
-async fn read_all(store: &dyn Backend, key: &str) -> Result<Vec<u8>> {
+pub async fn read_all(store: &dyn Backend, key: &str) -> Result<Vec<u8>> {
     use tokio::io::AsyncReadExt;
     let mut r = store.get(key).await.map_err(|e| anyhow!("reading {key}: {e}"))?;
     let mut buf = Vec::new();
@@ -218,6 +242,22 @@ pub async fn verify(store: &dyn Backend, deep: bool) -> Result<(usize, Vec<Strin
                     m.header.files,
                     m.lines.len()
                 ));
+            }
+            // The day's index objects it names (issue 15): present and unchanged.
+            for r in &m.header.index {
+                checked += 1;
+                match store.head(&r.key).await {
+                    Ok(Some(h)) if h.size == r.size && h.crc64.as_deref().is_none_or(|c| c == r.crc64) => {}
+                    Ok(Some(h)) => problems.push(format!(
+                        "index object {} differs from {} ({} bytes, CRC-64 {:?}; listed {} bytes, {})",
+                        r.key, m.key, h.size, h.crc64, r.size, r.crc64
+                    )),
+                    Ok(None) => problems.push(format!(
+                        "index object {} is named in {} but missing from the store",
+                        r.key, m.key
+                    )),
+                    Err(e) => problems.push(format!("{}: cannot check: {e}", r.key)),
+                }
             }
             for l in &m.lines {
                 checked += 1;

@@ -34,6 +34,7 @@ pub fn is_dir_marker(key: &str, size: u64) -> bool {
 pub fn is_recording(template: &crate::keys::Template, key: &str, size: u64) -> bool {
     let own = key.starts_with(crate::store::PROBE_PREFIX)
         || key.starts_with(crate::manifest::PREFIX)
+        || key.starts_with(crate::index::days::PREFIX)
         || key.starts_with(crate::media::thumbs::PREFIX)
         || key.starts_with(crate::backup::PREFIX);
     !own && !is_dir_marker(key, size) && (template.match_key(key).is_some() || recognize(key).is_some())

@@ -212,6 +212,17 @@ fn undecodable(clip: &Path) -> String {
     }
 }
 
+/// Writes `out` from one lavfi source with ffmpeg (the bad clips' makings).
+fn lavfi(out: &Path, source: &str, args: &[&str]) {
+    let st = Command::new("ffmpeg")
+        .args(["-y", "-loglevel", "error", "-f", "lavfi", "-i", source])
+        .args(args)
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(st.success(), "ffmpeg could not make {}", out.display());
+}
+
 #[test]
 fn bad_clips_are_undecodable_with_the_reason_or_indexed_as_far_as_they_go() {
     let dir = tempfile::tempdir().unwrap();
@@ -226,22 +237,7 @@ fn bad_clips_are_undecodable_with_the_reason_or_indexed_as_far_as_they_go() {
         "{why}"
     );
     // Audio only.
-    let st = Command::new("ffmpeg")
-        .args([
-            "-y",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=d=3",
-            "-c:a",
-            "aac",
-        ])
-        .arg(p("audio.mp4"))
-        .status()
-        .unwrap();
-    assert!(st.success());
+    lavfi(&p("audio.mp4"), "sine=d=3", &["-c:a", "aac"]);
     assert!(undecodable(&p("audio.mp4")).contains("no video stream"));
     // Zero frames: the init segment of a fragmented clip (a video track, no samples).
     scene(&p("full.mp4"), "320x180", 6, &[], Control::None);
@@ -254,21 +250,11 @@ fn bad_clips_are_undecodable_with_the_reason_or_indexed_as_far_as_they_go() {
         "{why}"
     );
     // Huge resolution: refused before decoding, naming the size.
-    let st = Command::new("ffmpeg")
-        .args([
-            "-y",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=s=9000x100:d=0.1",
-        ])
-        .args(["-frames:v", "1", "-c:v", "mjpeg"])
-        .arg(p("huge.mp4"))
-        .status()
-        .unwrap();
-    assert!(st.success());
+    lavfi(
+        &p("huge.mp4"),
+        "color=s=9000x100:d=0.1",
+        &["-frames:v", "1", "-c:v", "mjpeg"],
+    );
     let why = undecodable(&p("huge.mp4"));
     assert!(why.contains("9000×100"), "{why}");
     // Truncated (a fragmented clip cut at 60 %): what was written is indexed, with a note.
@@ -295,6 +281,18 @@ fn put_clip(env: &Env, unix: i64, src: &Path) -> String {
     rel
 }
 
+/// The search fixture: the two-object clip at `t1` and `t2`, a quiet (noisy) one at
+/// `t1` + 10 min; four segments in all.
+fn three_clips(env: &Env, t1: i64, t2: i64) {
+    let dir = tempfile::tempdir().unwrap();
+    let (two, quiet) = (dir.path().join("two.mp4"), dir.path().join("quiet.mp4"));
+    scene(&two, "320x180", 15, &TWO, Control::None);
+    scene(&quiet, "320x180", 10, &[], Control::Noise);
+    put_clip(env, t1, &two);
+    put_clip(env, t1 + 600, &quiet);
+    put_clip(env, t2, &two);
+}
+
 const ZONES: &str = "[cameras.78DF72A1B2C3]\nname = \"gate\"\n\
     [[cameras.78DF72A1B2C3.zones]]\nname = \"left\"\nrect = [0.0, 0.0, 0.5, 1.0]\n\
     [[cameras.78DF72A1B2C3.zones]]\nname = \"top-right\"\npolygon = [[0.5, 0.0], [1.0, 0.0], [1.0, 0.4], [0.5, 0.4]]\n";
@@ -302,15 +300,9 @@ const ZONES: &str = "[cameras.78DF72A1B2C3]\nname = \"gate\"\n\
 #[test]
 fn index_and_search_end_to_end_with_restore_of_exactly_the_matches() {
     let env = Env::new(1, &format!("index.enabled = false\n{ZONES}"));
-    let dir = tempfile::tempdir().unwrap();
-    let (two, quiet) = (dir.path().join("two.mp4"), dir.path().join("quiet.mp4"));
-    scene(&two, "320x180", 15, &TWO, Control::None);
-    scene(&quiet, "320x180", 10, &[], Control::Noise);
     // 2026-11-20 14:00:00 and 22:00:00 in Shanghai.
     let (t1, t2) = (1_795_154_400, 1_795_183_200);
-    put_clip(&env, t1, &two);
-    put_clip(&env, t1 + 600, &quiet);
-    put_clip(&env, t2, &two);
+    three_clips(&env, t1, t2);
     env.ok(&["ingest", "--once"]);
     let out = env.ok(&["index", "--from", "2026-11-20", "--to", "2026-11-21"]);
     assert!(out.contains("indexed 3 clip(s)"), "{out}");
@@ -622,6 +614,9 @@ fn bench_search_over_five_years() {
     );
     drop(c);
     let cat = camvault::catalog::Catalog::open(&path, false).unwrap();
+    let w = std::time::Instant::now();
+    cat.index_rebuild_hours().unwrap();
+    eprintln!("hour summary made in {:.1} s", w.elapsed().as_secs_f64());
     let end = t0 + rows * 60_000 + 60_000;
     let base = camvault::catalog::index::Query {
         camera: Some("door".into()),
@@ -631,14 +626,16 @@ fn bench_search_over_five_years() {
         ..Default::default()
     };
     let week = end - 7 * 86_400_000;
-    let cases: Vec<(&str, camvault::catalog::index::Query)> = vec![
-        ("everything, newest 100", base.clone()),
+    // (name, query, hits expected: the limit, some, or none)
+    let cases: Vec<(&str, camvault::catalog::index::Query, Option<usize>)> = vec![
+        ("everything, newest 100", base.clone(), Some(100)),
         (
             "one week",
             camvault::catalog::index::Query {
                 from_ms: week,
                 ..base.clone()
             },
+            Some(100),
         ),
         (
             "zone gate 23:00-06:00, 5 years",
@@ -647,6 +644,7 @@ fn bench_search_over_five_years() {
                 tod: Some((82_800, 21_600)),
                 ..base.clone()
             },
+            Some(100),
         ),
         (
             "label car, 14:30-15:30, 5 years",
@@ -655,6 +653,7 @@ fn bench_search_over_five_years() {
                 tod: Some((52_200, 55_800)),
                 ..base.clone()
             },
+            None,
         ),
         (
             "rare zone shed (1 in 10007), 5 years",
@@ -662,6 +661,16 @@ fn bench_search_over_five_years() {
                 zone: Some("shed".into()),
                 ..base.clone()
             },
+            None,
+        ),
+        (
+            "activity >= 90 % in 03:00-03:05 (no match, every day's hour 3 read), 5 years",
+            camvault::catalog::index::Query {
+                min_peak: 90,
+                tod: Some((10_800, 11_100)),
+                ..base.clone()
+            },
+            Some(0),
         ),
         (
             "no match (min duration 60 s), 5 years",
@@ -669,15 +678,244 @@ fn bench_search_over_five_years() {
                 min_duration_ms: 60_000,
                 ..base.clone()
             },
+            Some(0),
         ),
     ];
     let mut worst: f64 = 0.0;
-    for (name, q) in cases {
+    for (name, q, want) in cases {
         let w = std::time::Instant::now();
         let hits = cat.search(&q).unwrap();
         let ms = w.elapsed().as_secs_f64() * 1000.0;
         worst = worst.max(ms);
         println!("BENCH search {name}: {} hit(s) in {ms:.1} ms", hits.len());
+        match want {
+            Some(n) => assert_eq!(hits.len(), n, "{name}"),
+            None => assert!(!hits.is_empty(), "{name}"),
+        }
+        // The same answer as a plain scan of the segments (the hour summary skips nothing
+        // that matches).
+        if rows <= 300_000 {
+            assert_eq!(hits.len(), plain_count(&path, &q).min(100), "{name}");
+        }
     }
     println!("BENCH search over {rows} segments: worst {worst:.1} ms");
+}
+
+/// How many segments match `q`, by a plain scan (the benchmark's check of the fast path).
+fn plain_count(path: &Path, q: &camvault::catalog::index::Query) -> usize {
+    let c = rusqlite::Connection::open(path).unwrap();
+    let (a, b) = q.tod.unwrap_or((0, 86_400));
+    let tod = if a <= b {
+        "tod_s >= ?4 AND tod_s < ?5"
+    } else {
+        "(tod_s >= ?4 OR tod_s < ?5)"
+    };
+    let sql = format!(
+        "SELECT count(*) FROM index_segments WHERE start_ms >= ?1 AND start_ms < ?2 AND peak >= ?3 AND {tod}
+         AND end_ms - start_ms >= ?6 AND instr(zones, ?7) > 0 AND instr(labels, ?8) > 0"
+    );
+    let z = q.zone.as_ref().map(|z| format!(",{z},")).unwrap_or_default();
+    let l = q.label.as_ref().map(|l| format!(",{l},")).unwrap_or_default();
+    let n: i64 = c
+        .query_row(
+            &sql,
+            rusqlite::params![q.from_ms, q.to_ms, q.min_peak as i64, a, b, q.min_duration_ms, z, l],
+            |r| r.get(0),
+        )
+        .unwrap();
+    n as usize
+}
+
+/// Issue 15, item 3: the day's index object in the store (own prefix, Standard, named by
+/// the day's manifest), written when due and retried while the store is away, and
+/// `catalog rebuild` bringing segments and pictures back: the same search results.
+#[test]
+fn the_index_survives_in_the_store_and_catalog_rebuild_brings_it_back() {
+    // A camera known by its MAC only: its index objects sit in a folder named like a camera
+    // folder (`index/78df72a1b2c3/`), which `lifecycle` must still leave alone.
+    let env = Env::new(
+        1,
+        "index.enabled = false\n[cameras.78DF72A1B2C3]\n\
+         [[cameras.78DF72A1B2C3.zones]]\nname = \"left\"\nrect = [0.0, 0.0, 0.5, 1.0]\n",
+    );
+    // Yesterday 14:00 and 22:00 in Shanghai: the day is not due yet, so `ingest --once`
+    // writes no manifest for it.
+    let sh = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+    let yesterday = jiff::Zoned::now()
+        .with_time_zone(sh.clone())
+        .date()
+        .yesterday()
+        .unwrap();
+    let at = |h: i8| {
+        yesterday
+            .at(h, 0, 0, 0)
+            .to_zoned(sh.clone())
+            .unwrap()
+            .timestamp()
+            .as_second()
+    };
+    let (t1, t2) = (at(14), at(22));
+    three_clips(&env, t1, t2);
+    env.ok(&["ingest", "--once"]);
+    assert!(!env.all_objects().keys().any(|k| k.starts_with("manifests/")));
+    let day = yesterday.to_string();
+    let next = yesterday.tomorrow().unwrap().to_string();
+    assert!(env
+        .ok(&["index", "--from", &day, "--to", &next])
+        .contains("indexed 3 clip(s)"));
+    let search = || -> Vec<serde_json::Value> { serde_json::from_str(&env.ok(&["search", "--json"])).unwrap() };
+    let strip = |hits: Vec<serde_json::Value>| -> Vec<(String, i64, i64, u64, String)> {
+        hits.iter()
+            .map(|h| {
+                (
+                    h["key"].as_str().unwrap().to_string(),
+                    h["start_ms"].as_i64().unwrap(),
+                    h["end_ms"].as_i64().unwrap(),
+                    h["peak"].as_u64().unwrap(),
+                    h["zones"].to_string(),
+                )
+            })
+            .collect()
+    };
+    let before = search();
+    assert_eq!(before.len(), 4, "{before:#?}");
+    let before_frames = before.iter().filter(|h| h["frame"].is_string()).count();
+    assert!(before_frames >= 3, "{before:#?}");
+
+    let cfg = camvault::config::Config::load(&env.config()).unwrap();
+    let cat = camvault::catalog::Catalog::open(&cfg.catalog(), false).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = camvault::store::open(&cfg).unwrap();
+    let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(26);
+    let later = soon + jiff::SignedDuration::from_hours(48);
+    // Not due a day later (cameras upload late): nothing written.
+    assert_eq!(
+        rt.block_on(camvault::index::days::write_due(
+            &cfg,
+            &cat,
+            &*store,
+            jiff::Timestamp::now()
+        ))
+        .unwrap(),
+        0
+    );
+    // Due, but the store is away: the pass fails, nothing is marked written, and the day's
+    // manifest (which names the object) is not written without it.
+    let away = env.root().join("store-away");
+    std::fs::rename(env.store(), &away).unwrap();
+    let e = rt
+        .block_on(camvault::index::days::write_due(&cfg, &cat, &*store, later))
+        .unwrap_err();
+    assert!(format!("{e:#}").contains("index/78df72a1b2c3/"), "{e:#}");
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM index_days"), 0);
+    assert_eq!(
+        rt.block_on(camvault::manifest::write_due(&cat, &*store, later, true))
+            .unwrap(),
+        0,
+        "the manifest waits for the day's index object"
+    );
+    // The store is back: the next pass writes it, then the manifest naming it.
+    std::fs::rename(&away, env.store()).unwrap();
+    assert_eq!(
+        rt.block_on(camvault::index::days::write_due(&cfg, &cat, &*store, later))
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        rt.block_on(camvault::manifest::write_due(&cat, &*store, later, true))
+            .unwrap(),
+        1
+    );
+    // Nothing twice.
+    assert_eq!(
+        rt.block_on(camvault::index::days::write_due(&cfg, &cat, &*store, later))
+            .unwrap(),
+        0
+    );
+    drop((cat, store));
+    let objects = env.all_objects();
+    let key = format!("index/78df72a1b2c3/{day}.json");
+    let obj: serde_json::Value = serde_json::from_slice(&objects[&key]).unwrap();
+    assert_eq!(obj["clips"].as_array().unwrap().len(), 3);
+    let manifest = objects
+        .iter()
+        .find(|(k, _)| k.starts_with("manifests/78df72a1b2c3/"))
+        .map(|(_, v)| String::from_utf8(v.clone()).unwrap())
+        .unwrap();
+    assert!(manifest.lines().next().unwrap().contains(&key), "{manifest}");
+    env.ok(&["verify", "--manifests"]);
+    // Never under an archive rule.
+    env.ok(&["lifecycle", "apply"]);
+    let rules = std::fs::read_to_string(env.store().join(".camvault/lifecycle.xml")).unwrap();
+    assert!(!rules.contains("index/"), "{rules}");
+    let check = env.ok(&["lifecycle", "check"]);
+    assert!(!check.contains("index/"), "{check}");
+
+    // A new machine: no catalog, no pictures. The rebuild brings the index back.
+    std::fs::remove_dir_all(cfg.index_dir()).unwrap();
+    let out = env.ok(&["catalog", "rebuild", "--force"]);
+    assert!(out.contains("index: 3 clip(s) from 1 index object(s)"), "{out}");
+    let after = search();
+    assert_eq!(strip(after.clone()), strip(before));
+    assert_eq!(after.iter().filter(|h| h["frame"].is_string()).count(), before_frames);
+    assert!(after.iter().all(|h| h["sprite"].is_string()), "{after:#?}");
+    assert!(after.iter().all(|h| h["lives"] == "store"), "{after:#?}");
+    // The rebuilt catalog knows the object is written and listed: nothing written again.
+    assert_eq!(
+        catalog_count(&env, "SELECT count(*) FROM index_days WHERE manifest_id IS NOT NULL"),
+        1
+    );
+    env.ok(&["verify", "--manifests"]);
+}
+
+/// Issue 15: the index must not starve playback. While the worker indexes a clip (its
+/// ffmpeg running), a web request gets the ffmpeg queue's slot at once instead of waiting
+/// for the whole clip; the index itself starts only once no request runs.
+#[test]
+fn a_playback_request_while_a_clip_is_indexed_does_not_wait_for_it() {
+    let env = Env::new(1, "index.enabled = false");
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("long.mp4");
+    scene(&clip, "320x180", 60, &TWO, Control::None);
+    put_clip(&env, 1_795_154_400, &clip);
+    env.ok(&["ingest", "--once"]);
+    let cfg = camvault::config::Config::load(&env.config()).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let queue = std::sync::Arc::new(camvault::media::queue::Queue::default());
+    // A request is playing: the index waits for it.
+    let playing = rt.block_on(queue.slot()).unwrap();
+    let worker = {
+        let (cfg, queue) = (cfg.clone(), queue.clone());
+        rt.spawn_blocking(move || {
+            let cat = camvault::catalog::Catalog::open(&cfg.catalog(), false).unwrap();
+            let stop = tokio_util::sync::CancellationToken::new();
+            camvault::index::worker::pass(&cfg, &cat, &stop, Some(&queue)).unwrap()
+        })
+    };
+    wait_for(std::time::Duration::from_secs(30), "the clip's try to start", || {
+        catalog_count(&env, "SELECT count(*) FROM index_queue WHERE attempts = 1") == 1
+    });
+    let file_id = catalog_count(&env, "SELECT file_id FROM index_queue");
+    let pictures = camvault::index::clip_dir(&cfg, file_id);
+    assert!(!pictures.exists(), "the index does not start beside a playing request");
+    drop(playing);
+    wait_for(
+        std::time::Duration::from_secs(60),
+        "the index to start on the clip",
+        || pictures.exists(),
+    );
+    // The index is busy with the clip: a playback request is served now, not after it.
+    let t = std::time::Instant::now();
+    let got = rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(2), queue.slot()).await });
+    assert!(got.is_ok_and(|p| p.is_ok()), "the request waited for the index");
+    assert!(
+        !worker.is_finished() && catalog_count(&env, "SELECT count(*) FROM index_clips") == 0,
+        "the request was served while the clip was still being indexed ({:?})",
+        t.elapsed()
+    );
+    assert_eq!(rt.block_on(worker).unwrap(), 1);
+    assert_eq!(
+        catalog_count(&env, "SELECT count(*) FROM index_clips WHERE state = 'indexed'"),
+        1
+    );
 }

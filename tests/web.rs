@@ -873,3 +873,162 @@ fn languages_app_files_and_playback_variants() {
     );
     assert_eq!(get(port, &format!("/media/play/{id}?v=8k"), "").code, 400);
 }
+
+/// A clip with motion like tests/index.rs's scenes: a white square crossing a textured,
+/// slightly noisy picture from 1 s to 6 s (HEVC, like the cameras').
+fn moving_clip(secs: u32) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.mp4");
+    let g = format!(
+        "nullsrc=s=320x180:r=10:d={secs},geq=lum='110+45*sin(X/9)*cos(Y/7)+20*sin((X+Y)/23)':cb=120:cr=135,format=yuv420p[bg];\
+         color=c=white:s=24x24:r=10:d={secs}[o];\
+         [bg][o]overlay=x='20+(t-1)*50':y=70:enable='between(t,1,6)',noise=alls=5:allf=t"
+    );
+    let st = Command::new("ffmpeg")
+        .args(["-y", "-loglevel", "error", "-filter_complex", &g])
+        .args([
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-tag:v",
+            "hvc1",
+            "-x265-params",
+            "log-level=error",
+        ])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::read(out).unwrap()
+}
+
+/// Issue 15, items 5 and 6 over HTTP and in Chromium: serve indexes two clips with motion;
+/// `/api/activity` finds their moments (frame, date, where they live), `/api/activity/month`
+/// counts them per day, the clip search still answers, "restore these results" plans
+/// exactly the listed clips; the activity page, the day's activity strip (hover: the frame)
+/// and the calendar's activity show them, in English and Chinese.
+#[test]
+fn activity_search_strip_and_calendar_over_http_and_in_chromium() {
+    needs!(FFMPEG);
+    let port = free_port();
+    let env = Env::new(
+        1,
+        &format!("{}\nindex.interval_secs = 1", listen(&format!("127.0.0.1:{port}"))),
+    );
+    let t = noon_days_ago(1);
+    let clip = moving_clip(8);
+    env.put_old(&old_clip(t), &clip);
+    env.put_old(&old_clip(t + 600), &clip);
+    env.ok(&["ingest", "--once"]);
+    let _serve = serve_on(&env, port);
+    let cam = "78df72a1b2c3";
+    let day = local(t).date().to_string();
+    let json = |path: &str| -> serde_json::Value {
+        let r = get(port, path, "");
+        assert_eq!(r.code, 200, "{path}: {}", r.text());
+        serde_json::from_slice(&r.body).unwrap()
+    };
+    let q = format!("/api/activity?camera={cam}&from={day}&to={day}");
+    let hits = poll(Duration::from_secs(120), || {
+        let v = json(&q);
+        let n = v["results"].as_array().unwrap().len();
+        let clips: std::collections::BTreeSet<String> = v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["key"].to_string())
+            .collect();
+        if clips.len() == 2 {
+            Ok(v["results"].as_array().unwrap().clone())
+        } else {
+            Err(format!("{n} moment(s) so far"))
+        }
+    });
+    for h in &hits {
+        assert_eq!(h["date"], day.as_str(), "{h:#}");
+        assert_eq!(h["lives"], "local", "{h:#}");
+        assert!(h["peak"].as_u64().unwrap() > 0);
+        let f = get(port, h["frame_url"].as_str().unwrap(), "");
+        assert_eq!(
+            (f.code, f.header("content-type").as_deref()),
+            (200, Some("image/jpeg")),
+            "{h:#}"
+        );
+        assert!(f.body.starts_with(&[0xff, 0xd8]), "a JPEG");
+    }
+    // Filters: nothing lasts ten minutes; a window of the day without the clips; a bad window.
+    assert!(json(&format!("{q}&min_duration=600"))["results"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(json(&format!("{q}&time=03:00-04:00"))["results"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        json(&format!("{q}&time=11:00-13:00"))["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        hits.len()
+    );
+    let bad = get(port, &format!("{q}&time=25:00-01:00"), "");
+    assert!(bad.code >= 400 && bad.text().contains("HH:MM-HH:MM"), "{}", bad.text());
+    // The calendar's activity per day.
+    let month = json(&format!("/api/activity/month?camera={cam}&month={}", &day[..7]));
+    assert_eq!(month["days"][&day].as_u64(), Some(hits.len() as u64), "{month:#}");
+    // The clip search (by time) still answers.
+    let s = json(&format!("/api/search?camera={cam}&from={day}&to={day}"));
+    assert_eq!(s["clips"].as_array().unwrap().len(), 2, "{s:#}");
+    // "Restore these results": a plan of exactly the listed clip, not the day around it.
+    let shell = get(port, "/", "");
+    let (cookie, csrf) = (shell.cookie(), csrf_of(&shell.text()));
+    let key = hits[0]["key"].as_str().unwrap();
+    let body =
+        serde_json::json!({"camera": "", "from_ms": 0, "to_ms": 4_000_000_000_000i64, "keys": [key]}).to_string();
+    let r = http(
+        port,
+        "POST",
+        "/api/restore/plan",
+        &[
+            ("Cookie", &cookie),
+            ("X-CSRF-Token", &csrf),
+            ("Content-Type", "application/json"),
+        ],
+        &body,
+    );
+    assert_eq!(r.code, 200, "{}", r.text());
+    let plan: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let items = plan["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{plan:#}");
+    assert_eq!(items[0]["key"], key);
+    // Too many listed clips: refused with what to do.
+    let many: Vec<String> = (0..1001).map(|i| format!("k{i}")).collect();
+    let body = serde_json::json!({"camera": "", "from_ms": 0, "to_ms": 1, "keys": many}).to_string();
+    let r = http(
+        port,
+        "POST",
+        "/api/restore/plan",
+        &[
+            ("Cookie", &cookie),
+            ("X-CSRF-Token", &csrf),
+            ("Content-Type", "application/json"),
+        ],
+        &body,
+    );
+    assert!(r.code == 400 && r.text().contains("narrow the search"), "{}", r.text());
+
+    if !ready(&CHROMIUM) || !ready(&PYTHON) {
+        return;
+    }
+    browser(
+        "activity",
+        serde_json::json!({
+            "base": format!("http://127.0.0.1:{port}"),
+            "camera": cam,
+            "day": day,
+            "moments": hits.len(),
+        }),
+    );
+}

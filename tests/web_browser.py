@@ -557,6 +557,68 @@ def i18n():
     check(results[("en", "desktop")] != results[("zh-CN", "desktop")], "English and Chinese pages differ")
 
 
+def activity(d):
+    """Issue 15: the activity search page, the day's activity strip, the calendar's activity."""
+    cam, day, n = ARGS["camera"], ARGS["day"], ARGS["moments"]
+    page(d, f"/activity?camera={cam}&from={day}&to={day}")
+    wait(d, "activity results", lambda: d.find_elements(By.ID, "a-count"))
+    got = d.find_element(By.ID, "a-count").get_attribute("data-n")
+    check(got == str(n), f"{got} moments shown, {n} found over HTTP")
+    moments = d.find_elements(By.CSS_SELECTOR, "#a-results a.moment")
+    check(len(moments) == n and all(m.get_attribute("data-lives") == "local" for m in moments), "moments, local")
+    check(all(f"/day/{cam}/{day}#clip=" in m.get_attribute("href") for m in moments), "each links to its day")
+    wait(d, "the moments' frames", lambda: d.execute_script(
+        "return [...document.querySelectorAll('#a-results img.thumb')].every(i => i.complete && i.naturalWidth > 0)"))
+    check("On this server" in d.find_element(By.ID, "a-results").text, "where each clip lives")
+    # "Restore these results": a plan of exactly these clips (two, on this server).
+    d.find_element(By.ID, "restore-results").click()
+    wait(d, "the plan of the results", lambda: d.find_elements(By.ID, "plan-local"))
+    check(d.find_element(By.ID, "plan-local").get_attribute("data-clips") == "2",
+          "plan: the two clips: " + d.find_element(By.ID, "plan").text)
+    check(d.find_element(By.ID, "plan-archive").get_attribute("data-clips") == "0", "plan: nothing archived")
+    shot(d, "activity.png")
+
+    # The day's activity strip: a mark per moment; hovering shows its frame.
+    page(d, f"/day/{cam}/{day}")
+    wait(d, "the activity strip", lambda: d.execute_script(
+        "const s = document.getElementById('activity-strip'); return s && s.dataset.moments"))
+    marks = d.find_elements(By.CSS_SELECTOR, "#activity-strip .act")
+    check(len(marks) == n, f"{len(marks)} marks on the strip, {n} moments")
+    # Noon in the camera's zone: the marks sit half-way along the day.
+    left = d.execute_script("return parseFloat(arguments[0].style.left)", marks[0])
+    check(49 < left < 52, f"the first mark at {left}%")
+    ActionChains(d).move_to_element(marks[0]).perform()
+    wait(d, "hover frame", lambda: d.execute_script(
+        "const t = document.querySelector('.tip'); const i = t.querySelector('img');"
+        "return !t.hidden && i.complete && i.naturalWidth > 0 && i.src.includes('/media/index/')"))
+    shot(d, "day-activity.png")
+
+    # The calendar: the day's moments.
+    page(d, f"/month/{cam}/{day[:7]}")
+    wait(d, "activity in the calendar", lambda: d.execute_script(
+        "const c = document.querySelector('.daycell[data-date=\"' + arguments[0] + '\"]'); return c && c.dataset.activity",
+        day))
+    cell = d.find_element(By.CSS_SELECTOR, f'.daycell[data-date="{day}"]')
+    check(cell.get_attribute("data-activity") == str(n), f"calendar activity {cell.get_attribute('data-activity')}")
+    d.quit()
+
+    # In Chinese: no English left on the new page, the strip's month view included.
+    z = browser("zh-CN")
+    try:
+        page(z, f"/activity?camera={cam}&from={day}&to={day}")
+        wait(z, "activity results", lambda: z.find_elements(By.ID, "a-count"))
+        untranslated(z, "zh-CN", "/activity")
+        z.find_element(By.ID, "restore-results").click()
+        wait(z, "the plan", lambda: z.find_elements(By.ID, "plan-local"))
+        untranslated(z, "zh-CN", "/activity (plan)")
+        page(z, f"/month/{cam}/{day[:7]}")
+        wait(z, "activity in the calendar", lambda: z.find_elements(By.CSS_SELECTOR, ".act-count"))
+        untranslated(z, "zh-CN", "/month (activity)")
+        shot(z, "activity-zh-CN.png")
+    finally:
+        z.quit()
+
+
 def main():
     if ARGS["mode"] == "i18n":
         i18n()
@@ -564,9 +626,12 @@ def main():
         return
     d = browser()
     try:
-        {"ui": ui, "login": login, "roles": roles}[ARGS["mode"]](d)
+        {"ui": ui, "login": login, "roles": roles, "activity": activity}[ARGS["mode"]](d)
     finally:
-        d.quit()
+        try:
+            d.quit()
+        except Exception:
+            pass  # the activity session quits its first browser itself
     print("ok")
 
 

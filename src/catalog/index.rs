@@ -200,7 +200,7 @@ impl Catalog {
     pub fn index_missing(&self, camera: Option<&str>, from_ms: i64, to_ms: i64) -> Result<(Vec<Queued>, Vec<i64>)> {
         let c = self.lock();
         let mut st = c.prepare_cached(
-            "SELECT f.id, f.camera, f.key, f.start_ms, f.duration_ms, f.purged_ms IS NULL, 0
+            "SELECT f.id, f.camera, f.key, f.start_ms, f.duration_ms, f.purged_ms IS NULL, 0, NULL
              FROM files f
              WHERE (?1 IS NULL OR f.camera = ?1) AND f.start_ms >= ?2 AND f.start_ms < ?3
                AND f.kind = 'video' AND f.superseded_by IS NULL
@@ -208,18 +208,7 @@ impl Catalog {
              ORDER BY f.start_ms",
         )?;
         let rows: Vec<Queued> = st
-            .query_map(params![camera, from_ms, to_ms], |r| {
-                Ok(Queued {
-                    file_id: r.get(0)?,
-                    camera: r.get(1)?,
-                    key: r.get(2)?,
-                    start_ms: r.get(3)?,
-                    duration_ms: r.get(4)?,
-                    local: r.get(5)?,
-                    attempts: 0,
-                    last_error: None,
-                })
-            })?
+            .query_map(params![camera, from_ms, to_ms], queued_row)?
             .collect::<rusqlite::Result<_>>()?;
         let (local, remote): (Vec<_>, Vec<_>) = rows.into_iter().partition(|q| q.local);
         Ok((local, remote.into_iter().map(|q| q.file_id).collect()))
@@ -260,6 +249,12 @@ impl Catalog {
     pub fn index_store(&self, r: &ClipResult, now_ms: i64) -> Result<()> {
         let mut c = self.lock();
         let tx = c.transaction()?;
+        // The hours whose summary changes: those of the clip's old segments and new ones.
+        let mut hours: std::collections::BTreeSet<i64> = tx
+            .prepare_cached("SELECT DISTINCT start_ms / 3600000 FROM index_segments WHERE file_id = ?1")?
+            .query_map([r.file_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        hours.extend(r.segments.iter().map(|s| s.start_ms.div_euclid(HOUR)));
         tx.execute(
             "DELETE FROM index_tags WHERE segment_id IN (SELECT id FROM index_segments WHERE file_id = ?1)",
             [r.file_id],
@@ -315,6 +310,7 @@ impl Catalog {
                 }
             }
         }
+        refresh_hours(&tx, &r.camera, &hours)?;
         tx.execute("DELETE FROM index_queue WHERE file_id = ?1", [r.file_id])?;
         tx.commit()?;
         Ok(())
@@ -343,6 +339,7 @@ impl Catalog {
                     params![format!("l:{l}"), start, id, camera],
                 )?;
             }
+            refresh_hours(&tx, &camera, &[start.div_euclid(HOUR)].into())?;
         }
         tx.commit()?;
         Ok(())
@@ -438,121 +435,242 @@ impl Catalog {
     }
 
     /// Searches the segments, newest first.
+    ///
+    /// Two steps, so that years of segments are never read one by one (issue 15: < 200 ms
+    /// over ≈ 2.6 M clips): the hour summary (`index_hours`, migration 10) names the hours
+    /// that can match — some segment long enough, active enough, in the zone, with the
+    /// label, starting in the time-of-day window — and only those hours' segments are read,
+    /// newest first, until the limit is reached.
     pub fn search(&self, q: &Query) -> Result<Vec<Hit>> {
-        // The segment filters run on the index alone (a covering index, see migration 6);
-        // only the rows that made the limit are joined with their clips.
-        // A zone or label: read only its tagged segments (rare ones stay fast over years).
-        let tag = q
-            .zone
-            .as_ref()
-            .map(|z| format!("z:{z}"))
-            .or_else(|| q.label.as_ref().map(|l| format!("l:{l}")));
-        let mut sql = match &tag {
-            Some(_) => String::from(
-                "SELECT s.id, s.file_id, s.camera, s.start_ms, s.end_ms, s.peak, s.zones, s.labels
-                 FROM index_tags t JOIN index_segments s ON s.id = t.segment_id
-                 WHERE t.tag = ?3 AND t.start_ms >= ?1 AND t.start_ms < ?2",
-            ),
-            None => String::from(
-                "SELECT s.id, s.file_id, s.camera, s.start_ms, s.end_ms, s.peak, s.zones, s.labels
-                 FROM index_segments s INDEXED BY index_segments_search
-                 WHERE s.start_ms >= ?1 AND s.start_ms < ?2",
-            ),
-        };
-        let mut args: Vec<rusqlite::types::Value> = vec![q.from_ms.into(), q.to_ms.into()];
-        if let Some(t) = tag {
-            args.push(t.into());
+        let limit = q.limit.max(1);
+        let ranges = self.search_hours(q)?;
+        let (sql, args) = search_sql(q);
+        let c = self.lock();
+        let mut st = c.prepare_cached(&sql)?;
+        let mut hits = Vec::new();
+        for (from, to) in ranges {
+            let mut a: Vec<rusqlite::types::Value> = vec![from.into(), to.into(), ((limit - hits.len()) as i64).into()];
+            a.extend(args.iter().cloned());
+            let rows = st.query_map(rusqlite::params_from_iter(a.iter()), hit_row)?;
+            for h in rows {
+                hits.push(h?);
+            }
+            if hits.len() >= limit {
+                break;
+            }
         }
-        let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
+        Ok(hits)
+    }
+
+    /// Segments per UTC hour of a camera in `[from, to)` (the calendar's activity per day).
+    pub fn index_hour_counts(&self, camera: &str, from_ms: i64, to_ms: i64) -> Result<Vec<(i64, u64)>> {
+        let c = self.lock();
+        let rows = c
+            .prepare_cached(
+                "SELECT hour, segments FROM index_hours WHERE camera = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour",
+            )?
+            .query_map(
+                params![camera, from_ms.div_euclid(HOUR), (to_ms + HOUR - 1).div_euclid(HOUR)],
+                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Recomputes the whole hour summary from the segments (a catalog filled by other
+    /// means: the benchmark's generated years).
+    pub fn index_rebuild_hours(&self) -> Result<()> {
+        self.lock().execute_batch(
+            "BEGIN; DELETE FROM index_hours;
+             INSERT INTO index_hours
+             SELECT camera, start_ms / 3600000, count(*), max(peak), max(end_ms - start_ms),
+                    sum(DISTINCT 1 << (tod_s / 3600)), coalesce(group_concat(DISTINCT zones), ''),
+                    coalesce(group_concat(DISTINCT labels), '')
+             FROM index_segments GROUP BY camera, start_ms / 3600000; COMMIT;",
+        )?;
+        Ok(())
+    }
+
+    /// The time ranges `[from, to)` whose hours may hold a match, newest first, adjacent
+    /// hours merged.
+    fn search_hours(&self, q: &Query) -> Result<Vec<(i64, i64)>> {
+        if q.to_ms <= q.from_ms {
+            return Ok(Vec::new());
+        }
+        let mut sql = String::from(
+            "SELECT DISTINCT hour FROM index_hours WHERE hour >= ?1 AND hour <= ?2 AND max_peak >= ?3 AND max_dur_ms >= ?4 AND (tod_mask & ?5) != 0",
+        );
+        let mut args: Vec<rusqlite::types::Value> = vec![
+            q.from_ms.div_euclid(HOUR).into(),
+            (q.to_ms - 1).div_euclid(HOUR).into(),
+            (q.min_peak as i64).into(),
+            q.min_duration_ms.into(),
+            tod_mask(q.tod).into(),
+        ];
+        let mut arg = |clause: &str, v: rusqlite::types::Value| {
             args.push(v);
             sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
         };
         if let Some(cam) = &q.camera {
-            arg(&mut sql, " AND s.camera = ?", cam.clone().into());
-        }
-        if let Some((a, b)) = q.tod {
-            let (a, b) = (a.rem_euclid(86_400), b.rem_euclid(86_400));
-            if a <= b {
-                arg(&mut sql, " AND s.tod_s >= ?", a.into());
-                arg(&mut sql, " AND s.tod_s < ?", b.into());
-            } else {
-                arg(&mut sql, " AND (s.tod_s >= ?", a.into());
-                arg(&mut sql, " OR s.tod_s < ?)", b.into());
-            }
+            arg(" AND camera = ?", cam.clone().into());
         }
         if let Some(z) = &q.zone {
-            arg(&mut sql, " AND instr(s.zones, ?) > 0", format!(",{z},").into());
+            arg(" AND instr(zones, ?) > 0", format!(",{z},").into());
         }
         if let Some(l) = &q.label {
-            arg(&mut sql, " AND instr(s.labels, ?) > 0", format!(",{l},").into());
+            arg(" AND instr(labels, ?) > 0", format!(",{l},").into());
         }
-        if q.min_peak > 0 {
-            arg(&mut sql, " AND s.peak >= ?", (q.min_peak as i64).into());
-        }
-        if q.min_duration_ms > 0 {
-            arg(&mut sql, " AND s.end_ms - s.start_ms >= ?", q.min_duration_ms.into());
-        }
-        let order = if q.zone.is_some() || q.label.is_some() {
-            "t.start_ms"
-        } else {
-            "s.start_ms"
-        };
-        arg(
-            &mut sql,
-            &format!(" ORDER BY {order} DESC LIMIT ?"),
-            (q.limit.max(1) as i64).into(),
-        );
-        let sql = format!(
-            "SELECT s.id, s.file_id, s.camera, f.key, f.start_ms, s.start_ms, s.end_ms, s.peak, p.peak_ms, s.zones, s.labels,
-                    f.purged_ms IS NULL, f.state, f.storage_class,
-                    (SELECT ri.state FROM restore_items ri WHERE ri.file_id = f.id ORDER BY ri.restore_id DESC LIMIT 1),
-                    (SELECT count(*) FROM index_segments o WHERE o.file_id = s.file_id AND (o.start_ms < s.start_ms OR (o.start_ms = s.start_ms AND o.id < s.id)))
-             FROM ({sql}) s JOIN files f ON f.id = s.file_id JOIN index_segments p ON p.id = s.id
-             ORDER BY s.start_ms DESC"
-        );
+        sql.push_str(" ORDER BY hour DESC");
         let c = self.lock();
-        let mut st = c.prepare(&sql)?;
-        let hits = st
-            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                let clip_start: i64 = r.get(4)?;
-                let start: i64 = r.get(5)?;
-                let (local, state, class, restore): (bool, String, Option<String>, Option<String>) =
-                    (r.get(11)?, r.get(12)?, r.get(13)?, r.get(14)?);
-                let archived = class.as_deref().is_some_and(crate::store::is_archive_class);
-                let lives = if local {
-                    "local"
-                } else if restore.as_deref() == Some("done") {
-                    "restored"
-                } else if restore.as_deref().is_some_and(|s| s != "failed" && s != "cancelled") && archived {
-                    "restoring"
-                } else if archived {
-                    "archived"
-                } else if state == "uploaded" || state == "verified" {
-                    "store"
-                } else {
-                    "pending"
-                };
-                Ok(Hit {
-                    segment_id: r.get(0)?,
-                    file_id: r.get(1)?,
-                    camera: r.get(2)?,
-                    key: r.get(3)?,
-                    clip_start_ms: clip_start,
-                    start_ms: start,
-                    end_ms: r.get(6)?,
-                    offset_s: (start - clip_start) as f64 / 1000.0,
-                    peak: r.get(7)?,
-                    peak_ms: r.get(8)?,
-                    zones: names(&r.get::<_, String>(9)?),
-                    labels: names(&r.get::<_, String>(10)?),
-                    lives: lives.to_string(),
-                    storage_class: class,
-                    ordinal: r.get(15)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(hits)
+        let mut st = c.prepare_cached(&sql)?;
+        let hours = st.query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, i64>(0))?;
+        let mut ranges: Vec<(i64, i64)> = Vec::new();
+        for h in hours {
+            let h = h?;
+            let (from, to) = ((h * HOUR).max(q.from_ms), ((h + 1) * HOUR).min(q.to_ms));
+            match ranges.last_mut() {
+                Some(last) if last.0 == to => last.0 = from,
+                _ => ranges.push((from, to)),
+            }
+        }
+        Ok(ranges)
     }
+}
+
+const HOUR: i64 = 3_600_000;
+
+/// The local hours of the day a window `[a, b)` (seconds, may wrap midnight) touches, as bits.
+fn tod_mask(tod: Option<(i64, i64)>) -> i64 {
+    let Some((a, b)) = tod else { return (1 << 24) - 1 };
+    let (a, b) = (a.rem_euclid(86_400), b.rem_euclid(86_400));
+    let mut mask = 0;
+    for h in 0..24i64 {
+        let (hs, he) = (h * 3600, h * 3600 + 3600);
+        let touches = |x: i64, y: i64| hs < y && x < he;
+        if (a < b && touches(a, b)) || (a > b && (touches(a, 86_400) || touches(0, b))) {
+            mask |= 1 << h;
+        }
+    }
+    mask
+}
+
+/// The search over one time range: `?1`/`?2` the range, `?3` the limit, then the returned
+/// arguments. The segment filters run on an index alone (the covering `index_segments_search`,
+/// or `index_tags` for a zone or label: a rare one stays fast over years); only the rows that
+/// made the limit are joined with their clips.
+fn search_sql(q: &Query) -> (String, Vec<rusqlite::types::Value>) {
+    let tag = q
+        .zone
+        .as_ref()
+        .map(|z| format!("z:{z}"))
+        .or_else(|| q.label.as_ref().map(|l| format!("l:{l}")));
+    let (from, order) = match tag {
+        Some(_) => (
+            "index_tags t JOIN index_segments s ON s.id = t.segment_id WHERE t.start_ms >= ?1 AND t.start_ms < ?2",
+            "t.start_ms",
+        ),
+        None => (
+            "index_segments s INDEXED BY index_segments_search WHERE s.start_ms >= ?1 AND s.start_ms < ?2",
+            "s.start_ms",
+        ),
+    };
+    let mut sql =
+        format!("SELECT s.id, s.file_id, s.camera, s.start_ms, s.end_ms, s.peak, s.zones, s.labels FROM {from}");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
+        args.push(v);
+        sql.push_str(&clause.replace('?', &format!("?{}", args.len() + 3)));
+    };
+    if let Some(t) = tag {
+        arg(&mut sql, " AND t.tag = ?", t.into());
+    }
+    if let Some(cam) = &q.camera {
+        arg(&mut sql, " AND s.camera = ?", cam.clone().into());
+    }
+    if let Some((a, b)) = q.tod {
+        let (a, b) = (a.rem_euclid(86_400), b.rem_euclid(86_400));
+        let join = if a <= b { " AND" } else { " OR" };
+        arg(&mut sql, " AND (s.tod_s >= ?", a.into());
+        arg(&mut sql, &format!("{join} s.tod_s < ?)"), b.into());
+    }
+    if let Some(z) = &q.zone {
+        arg(&mut sql, " AND instr(s.zones, ?) > 0", format!(",{z},").into());
+    }
+    if let Some(l) = &q.label {
+        arg(&mut sql, " AND instr(s.labels, ?) > 0", format!(",{l},").into());
+    }
+    if q.min_peak > 0 {
+        arg(&mut sql, " AND s.peak >= ?", (q.min_peak as i64).into());
+    }
+    if q.min_duration_ms > 0 {
+        arg(&mut sql, " AND s.end_ms - s.start_ms >= ?", q.min_duration_ms.into());
+    }
+    sql.push_str(&format!(" ORDER BY {order} DESC LIMIT ?3"));
+    let sql = format!(
+        "SELECT s.id, s.file_id, s.camera, f.key, f.start_ms, s.start_ms, s.end_ms, s.peak, p.peak_ms, s.zones, s.labels,
+                f.purged_ms IS NULL, f.state, f.storage_class,
+                (SELECT ri.state FROM restore_items ri WHERE ri.file_id = f.id ORDER BY ri.restore_id DESC LIMIT 1),
+                (SELECT count(*) FROM index_segments o WHERE o.file_id = s.file_id AND (o.start_ms < s.start_ms OR (o.start_ms = s.start_ms AND o.id < s.id)))
+         FROM ({sql}) s JOIN files f ON f.id = s.file_id JOIN index_segments p ON p.id = s.id
+         ORDER BY s.start_ms DESC"
+    );
+    (sql, args)
+}
+
+fn hit_row(r: &rusqlite::Row) -> rusqlite::Result<Hit> {
+    let clip_start: i64 = r.get(4)?;
+    let start: i64 = r.get(5)?;
+    let (local, state, class, restore): (bool, String, Option<String>, Option<String>) =
+        (r.get(11)?, r.get(12)?, r.get(13)?, r.get(14)?);
+    let archived = class.as_deref().is_some_and(crate::store::is_archive_class);
+    let lives = if local {
+        "local"
+    } else if restore.as_deref() == Some("done") {
+        "restored"
+    } else if restore.as_deref().is_some_and(|s| s != "failed" && s != "cancelled") && archived {
+        "restoring"
+    } else if archived {
+        "archived"
+    } else if state == "uploaded" || state == "verified" {
+        "store"
+    } else {
+        "pending"
+    };
+    Ok(Hit {
+        segment_id: r.get(0)?,
+        file_id: r.get(1)?,
+        camera: r.get(2)?,
+        key: r.get(3)?,
+        clip_start_ms: clip_start,
+        start_ms: start,
+        end_ms: r.get(6)?,
+        offset_s: (start - clip_start) as f64 / 1000.0,
+        peak: r.get(7)?,
+        peak_ms: r.get(8)?,
+        zones: names(&r.get::<_, String>(9)?),
+        labels: names(&r.get::<_, String>(10)?),
+        lives: lives.to_string(),
+        storage_class: class,
+        ordinal: r.get(15)?,
+    })
+}
+
+/// Recomputes the hour summary of `camera` for `hours` from their segments (after a clip
+/// was stored or relabelled).
+fn refresh_hours(tx: &rusqlite::Transaction, camera: &str, hours: &std::collections::BTreeSet<i64>) -> Result<()> {
+    let mut del = tx.prepare_cached("DELETE FROM index_hours WHERE camera = ?1 AND hour = ?2")?;
+    let mut ins = tx.prepare_cached(
+        "INSERT INTO index_hours
+         SELECT camera, ?2, count(*), max(peak), max(end_ms - start_ms), sum(DISTINCT 1 << (tod_s / 3600)),
+                coalesce(group_concat(DISTINCT zones), ''), coalesce(group_concat(DISTINCT labels), '')
+         FROM index_segments WHERE camera = ?1 AND start_ms >= ?2 * 3600000 AND start_ms < (?2 + 1) * 3600000
+         GROUP BY camera",
+    )?;
+    for h in hours {
+        del.execute(params![camera, h])?;
+        ins.execute(params![camera, h])?;
+    }
+    Ok(())
 }
 
 impl Catalog {

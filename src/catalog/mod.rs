@@ -15,6 +15,7 @@ use rusqlite::{Connection, OpenFlags};
 pub mod audit;
 pub mod files;
 pub mod index;
+pub mod index_days;
 pub mod kv;
 pub mod manifests;
 mod multipart;
@@ -44,6 +45,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration7.sql"),
     // The catalog's own speed-ups (issue 18).
     include_str!("migration8.sql"),
+    // issue 15: the index objects in the store, search's hour summary.
+    include_str!("migration10.sql"),
 ];
 
 pub struct Catalog {

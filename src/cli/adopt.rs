@@ -195,6 +195,7 @@ fn classify(cfg: &Config, template: &crate::keys::Template, o: &ObjectMeta, now:
     let key = o.key.as_str();
     if key.starts_with(crate::store::PROBE_PREFIX)
         || key.starts_with(crate::manifest::PREFIX)
+        || key.starts_with(crate::index::days::PREFIX)
         || key.starts_with(crate::media::thumbs::PREFIX)
         || key.starts_with(crate::backup::PREFIX)
     {

@@ -92,6 +92,24 @@ pub fn rebuild(cfg: Config, force: bool) -> Result<ExitCode> {
             path.display(),
             rest.added
         );
+        // The video index from its day objects (issue 15), and which manifest names each.
+        let ix = crate::index::days::restore_all(&cfg, &cat, &*store, now).await?;
+        for list in chains.values() {
+            for m in list {
+                let keys: Vec<String> = m.header.index.iter().map(|r| r.key.clone()).collect();
+                cat.index_days_listed(&keys, &m.key)?;
+            }
+        }
+        println!(
+            "index: {} clip(s) from {} index object(s){}",
+            ix.clips,
+            ix.objects,
+            if ix.unknown > 0 {
+                format!(", {} clip(s) of recordings not in the store skipped", ix.unknown)
+            } else {
+                String::new()
+            }
+        );
         println!("local copies are not in the new catalog; check the result with `camvault verify --manifests`.");
         Ok(if rest.failed > 0 {
             ExitCode::from(1)

@@ -33,7 +33,11 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
             task.abort();
             bar.finish_and_clear();
         }
-        let manifest_error = crate::manifest::write_due(&p.catalog, &*p.uploader.store, jiff::Timestamp::now()).await.err();
+        // The days' index objects first: a day's manifest names them (src/index/days.rs).
+        let manifest_error = match crate::index::days::write_due(&cfg, &p.catalog, &*p.uploader.store, jiff::Timestamp::now()).await {
+            Ok(_) => crate::manifest::write_due(&p.catalog, &*p.uploader.store, jiff::Timestamp::now(), cfg.index.enabled).await.err(),
+            Err(e) => Some(e),
+        };
         if let Some(e) = &manifest_error {
             eprintln!("manifests not written (retried next run): {e:#}");
         }

@@ -35,6 +35,10 @@ async fn prefixes(
     let template = cfg.store.key_template.clone();
     let mut listed: BTreeMap<String, Counts> = known.keys().map(|p| (p.clone(), Counts::default())).collect();
     for o in &objects {
+        // camvault's own objects (manifests, the index objects, thumbnails) stay in Standard.
+        if !crate::recordings::is_recording(&template, &o.key, o.size) {
+            continue;
+        }
         let prefix = if template.match_key(&o.key).is_some() {
             template.prefix().to_string()
         } else if let Some(f) = crate::recordings::recognize(&o.key) {

@@ -192,11 +192,13 @@ pub fn workers(cfg: &Config, p: &Pipeline, stop: &CancellationToken) -> Result<V
 
     // The four hourly jobs, once one loop run one after another: each on its own now, so a
     // slow verification no longer holds up the manifests.
-    let u = up.clone();
+    let (u, c) = (up.clone(), cfg.clone());
     w.push(Worker::every("manifests", hour, move || {
-        let u = u.clone();
+        let (u, c) = (u.clone(), c.clone());
         async move {
-            crate::manifest::write_due(&u.catalog, &*u.store, crate::clock::now()).await?;
+            // The day's index objects first: the day's manifest names them.
+            crate::index::days::write_due(&c, &u.catalog, &*u.store, crate::clock::now()).await?;
+            crate::manifest::write_due(&u.catalog, &*u.store, crate::clock::now(), c.index.enabled).await?;
             Ok(Next::Period)
         }
     }));

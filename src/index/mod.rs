@@ -12,6 +12,7 @@
 //! ([`ClipResult`]) and leaves its pictures under `index.dir`.
 
 pub mod analysis;
+pub mod days;
 pub mod decode;
 pub mod worker;
 pub mod zones;

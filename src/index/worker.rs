@@ -43,9 +43,11 @@ pub fn enqueue_new(cat: &Catalog, now_ms: i64) -> Result<()> {
 /// `stop`. Returns how many clips were finished. Fails (after recording the try) when
 /// ffmpeg is missing: nothing can be indexed then.
 ///
-/// In `serve`, `queue` is its one bounded ffmpeg queue: each clip waits for a slot, so the
-/// index never runs an ffmpeg beside the web's or the thumbnails' (a 2-core box; issue 13,
-/// finding 6). Blocking: runs on the blocking pool, where it may wait with `block_on`.
+/// In `serve`, `queue` is its one bounded ffmpeg queue: each clip waits until no web
+/// request or thumbnail job runs or waits (a 2-core box; issue 13, finding 6), and then
+/// holds only the background turn, so a playback request that comes while a clip is being
+/// indexed starts at once (beside the index's nice-19 ffmpeg) instead of waiting for the
+/// whole clip. Blocking: runs on the blocking pool, where it may wait with `block_on`.
 pub fn pass(
     cfg: &Config,
     cat: &Catalog,
@@ -74,7 +76,7 @@ pub fn pass(
             continue;
         }
         cat.index_begin(q.file_id, now + backoff(q.attempts))?;
-        let slot = queue.map(|q| tokio::runtime::Handle::current().block_on(q.stage_slot()));
+        let slot = queue.map(|q| tokio::runtime::Handle::current().block_on(q.background_slot()));
         let indexed = super::index_file(cfg, cat, &q);
         drop(slot);
         match indexed {

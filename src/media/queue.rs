@@ -5,6 +5,11 @@
 //! - [`RUNNING`] job at a time (the box also captures and uploads). Web requests: at most
 //!   [`WAITING`] more may wait; one beyond that is refused at once ([`Busy`], a 503) instead
 //!   of piling up. The stage waits its turn as one more waiter ([`Queue::stage_slot`]).
+//! - The video index (issue 15) is background work: [`Queue::background_slot`] starts it only
+//!   when no request runs or waits, and it does not hold the requests' slot while it runs
+//!   (a clip's decode can take minutes at nice 19): a playback or thumbnail request that
+//!   comes meanwhile starts at once, beside the index's nice-19, idle-IO ffmpeg, which the
+//!   kernel then gives the CPU last. One background job at a time.
 //! - A clip ffmpeg could not read is remembered ([`Queue::failed`], bounded): asking again
 //!   answers at once, without another ffmpeg.
 
@@ -45,6 +50,7 @@ struct Failed {
 
 pub struct Queue {
     slots: Arc<Semaphore>,
+    background: Arc<Semaphore>,
     waiting: AtomicUsize,
     failed: Mutex<Failed>,
 }
@@ -53,6 +59,7 @@ impl Default for Queue {
     fn default() -> Self {
         Queue {
             slots: Arc::new(Semaphore::new(RUNNING)),
+            background: Arc::new(Semaphore::new(1)),
             waiting: AtomicUsize::new(0),
             failed: Mutex::new(Failed::default()),
         }
@@ -85,6 +92,26 @@ impl Queue {
     /// A slot for the media stage: it waits its turn (it is one waiter, not a crowd).
     pub async fn stage_slot(&self) -> Result<OwnedSemaphorePermit, Busy> {
         self.slots.clone().acquire_owned().await.map_err(|_| Busy::Closed)
+    }
+
+    /// A turn for background work (the index): waits until no request runs or waits, then
+    /// holds only the background turn, so requests coming later never wait for it.
+    pub async fn background_slot(&self) -> Result<OwnedSemaphorePermit, Busy> {
+        let turn = self
+            .background
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Busy::Closed)?;
+        loop {
+            // Wait for the requests' slot to be free (a request, or the thumbnail stage,
+            // finishes first), then let it go again at once.
+            drop(self.slots.clone().acquire_owned().await.map_err(|_| Busy::Closed)?);
+            if self.waiting() == 0 {
+                return Ok(turn);
+            }
+            tokio::task::yield_now().await;
+        }
     }
 
     /// Requests waiting now.
@@ -145,5 +172,34 @@ mod tests {
         assert!(j.failed(Kind::Thumb, FAILED_MAX as i64 + 9));
         assert!(!j.failed(Kind::Play, FAILED_MAX as i64 + 9));
         assert_eq!(j.failed.lock().unwrap().set.len(), FAILED_MAX);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_work_starts_after_the_requests_and_never_makes_one_wait() {
+        let j = Arc::new(Queue::default());
+        // A request is running: the index waits for it.
+        let req = j.slot().await.unwrap();
+        let bg = {
+            let j = j.clone();
+            tokio::spawn(async move { j.background_slot().await.unwrap() })
+        };
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        assert!(!bg.is_finished(), "the index does not start beside a running request");
+        drop(req);
+        let index = bg.await.unwrap();
+        // The index is busy now: a playback request starts at once, twice over.
+        for _ in 0..2 {
+            let r = tokio::time::timeout(std::time::Duration::from_millis(1), j.slot()).await;
+            assert!(r.is_ok_and(|p| p.is_ok()), "a request does not wait for the index");
+        }
+        // A second background job waits for the first.
+        let second = {
+            let j = j.clone();
+            tokio::spawn(async move { j.background_slot().await.map(drop).is_ok() })
+        };
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        assert!(!second.is_finished());
+        drop(index);
+        assert!(second.await.unwrap());
     }
 }

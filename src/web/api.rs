@@ -370,15 +370,22 @@ pub struct RestoreBody {
     from_ms: i64,
     to_ms: i64,
     tier: Option<crate::store::RestoreTier>,
+    /// Exactly these clips (the activity search's "restore these results"), inside the range.
+    #[serde(default)]
+    keys: Vec<String>,
 }
+
+/// Clips a restore of listed keys may name at most.
+pub const RESTORE_MAX_KEYS: usize = 1000;
 
 fn request(app: &App, b: &RestoreBody) -> Request {
     Request {
-        camera: Some(b.camera.clone()),
+        // No camera with listed keys: the results of a search over every camera.
+        camera: Some(b.camera.clone()).filter(|c| !c.is_empty() || b.keys.is_empty()),
         from_ms: b.from_ms,
         to_ms: b.to_ms,
         key: None,
-        keys: Vec::new(),
+        keys: b.keys.clone(),
         tier: b.tier.unwrap_or(app.cfg.restore.tier),
         days: app.cfg.restore.days,
         merge: true,
@@ -452,6 +459,18 @@ fn plan_json(p: &restore::Plan) -> Value {
 pub const RESTORE_MAX_DAYS: i64 = 31;
 
 fn check_range(b: &RestoreBody) -> Option<Response> {
+    // Listed clips (search results) may span years: their number is what is bounded.
+    if !b.keys.is_empty() {
+        return (b.keys.len() > RESTORE_MAX_KEYS).then(|| {
+            fail(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "{} clips listed; a restore names at most {RESTORE_MAX_KEYS}: narrow the search",
+                    b.keys.len()
+                ),
+            )
+        });
+    }
     super::range::TimeRange::refusal(b.from_ms, b.to_ms, RESTORE_MAX_DAYS)
 }
 
@@ -626,6 +645,11 @@ pub async fn activity(State(app): State<App>, Query(q): Query<ActivityQuery>) ->
                     crate::index::frame_name(h.ordinal as usize)
                 ));
                 v["sprite_url"] = json!(format!("/media/index/{}/{}", h.file_id, crate::index::SPRITE));
+                // The clip's day in its camera's zone (the link to the day's timeline).
+                let tz = app.cfg.zone_of(Some(&h.camera));
+                v["date"] = json!(jiff::Timestamp::from_millisecond(h.clip_start_ms)
+                    .map(|t| t.to_zoned(tz).date().to_string())
+                    .unwrap_or_default());
                 v
             })
             .collect();
@@ -650,4 +674,36 @@ pub async fn index_picture(State(app): State<App>, Path((id, name)): Path<(i64, 
         Ok(b) => ([(axum::http::header::CONTENT_TYPE, "image/jpeg")], b).into_response(),
         Err(_) => fail(StatusCode::NOT_FOUND, "no such picture"),
     }
+}
+
+#[derive(Deserialize)]
+pub struct ActivityMonthQuery {
+    camera: String,
+    /// YYYY-MM.
+    month: String,
+}
+
+/// Moments with activity per day of a month (the calendar), from the index's hour summary.
+pub async fn activity_month(State(app): State<App>, Query(q): Query<ActivityMonthQuery>) -> Response {
+    let Ok(first) = format!("{}-01", q.month).parse::<Date>() else {
+        return bad("month: use YYYY-MM");
+    };
+    json_of(move || {
+        let tz = zone(&app.catalog, &q.camera)?;
+        let (start, _) = day_bounds(first, &tz)?;
+        let (_, end) = day_bounds(first.last_of_month(), &tz)?;
+        let mut days = std::collections::BTreeMap::<String, u64>::new();
+        for (hour, n) in app.catalog.index_hour_counts(&q.camera, start, end)? {
+            // An hour of the summary counts for the day it starts in (zones with a
+            // half-hour offset put half an hour at midnight into the day before).
+            let d = jiff::Timestamp::from_millisecond(hour * 3_600_000)?
+                .to_zoned(tz.clone())
+                .date();
+            if d.year() == first.year() && d.month() == first.month() {
+                *days.entry(d.to_string()).or_default() += n;
+            }
+        }
+        Ok(json!({"month": q.month, "days": days}))
+    })
+    .await
 }

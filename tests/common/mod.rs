@@ -137,11 +137,16 @@ impl Env {
     /// catalog backups or thumbnails.
     pub fn objects(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
         let mut all = self.all_objects();
-        all.retain(|k, _| !k.starts_with("manifests/") && !k.starts_with("catalog/") && !k.starts_with("thumbs/"));
+        all.retain(|k, _| {
+            !k.starts_with("manifests/")
+                && !k.starts_with("catalog/")
+                && !k.starts_with("thumbs/")
+                && !k.starts_with("index/")
+        });
         all
     }
 
-    /// Every object in the store, manifests included.
+    /// Every object in the store, manifests (and index objects) included.
     pub fn all_objects(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
         let mut out = std::collections::BTreeMap::new();
         let root = self.store();

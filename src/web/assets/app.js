@@ -312,6 +312,31 @@ async function day(camera, date) {
     bar.append(s);
   });
 
+  // The video index's activity strip (issue 15): a mark per moment with motion, darker
+  // the more of the picture moved; hovering shows its frame. Archived days too: it comes
+  // from the index, not the footage.
+  const strip = el('div', { class: 'activity', id: 'activity-strip', 'aria-label': t('activity.strip') });
+  bar.append(strip);
+  api(`/api/activity?camera=${encodeURIComponent(camera)}&from=${date}&to=${date}&limit=1000`).then(r => {
+    for (const h of r.results) {
+      const m = el('span', { class: 'act', dataset: { start: h.start_ms, peak: h.peak, clip: h.file_id } });
+      m.style.left = ((h.start_ms - d.start_ms) / span * 100) + '%';
+      m.style.width = Math.max((h.end_ms - h.start_ms) / span * 100, 0.05) + '%';
+      m.style.opacity = String(0.35 + 0.65 * Math.min(h.peak, 100) / 100);
+      m.addEventListener('mouseenter', () => {
+        tip.hidden = false;
+        const img = tip.querySelector('img');
+        img.hidden = false;
+        img.src = h.frame_url;
+        tip.querySelector('span').textContent = t('activity.seg', { time: at(h.start_ms), peak: num(h.peak) });
+        tip.style.left = (m.offsetLeft - scroller.scrollLeft) + 'px';
+      });
+      m.addEventListener('mouseleave', () => { tip.hidden = true; });
+      strip.append(m);
+    }
+    strip.dataset.moments = String(r.results.length);
+  }).catch(() => { strip.dataset.moments = '0'; });
+
   function select(i) {
     if (selA === null || selB !== null) { selA = i; selB = null; } else { selB = i; }
     const [a, b] = selB === null ? [selA, selA] : [Math.min(selA, selB), Math.max(selA, selB)];
@@ -569,6 +594,16 @@ async function month(camera, ym) {
   render(el('h1', {}, el('span', { translate: 'no', text: camera }), ' ', el('span', { class: 'muted', text: monthText(ym) })),
     el('nav', { class: 'pager' }, el('a', { href: base + d.prev, id: 'prev-month', text: '← ' + monthText(d.prev) }), el('a', { href: base + d.next, id: 'next-month', text: monthText(d.next) + ' →' })),
     grid);
+  // Activity per day from the video index (issue 15), archived days included.
+  try {
+    const a = await api(`/api/activity/month?camera=${encodeURIComponent(camera)}&month=${ym}`);
+    for (const [date, n] of Object.entries(a.days)) {
+      const cell = grid.querySelector(`.daycell[data-date="${date}"]`);
+      if (!cell || !n) continue;
+      cell.dataset.activity = String(n);
+      cell.append(el('span', { class: 'act-count', text: t('month.activity', { n: num(n) }) }));
+    }
+  } catch (e) { /* no index: the calendar without activity */ }
 }
 
 // ---------- search ----------
@@ -588,7 +623,8 @@ async function search() {
   const form = el('form', { method: 'get', action: '/search', class: 'row' },
     el('label', {}, t('search.camera') + ' ', camera), el('label', {}, t('day.from') + ' ', from), el('label', {}, t('day.to') + ' ', to),
     el('label', {}, t('search.tod') + ' ', tf, ' – ', tt), el('button', { type: 'submit', text: t('search.button') }));
-  render(el('h1', { text: t('search.title') }), form, results);
+  render(el('h1', { text: t('search.title') }), form,
+    el('p', {}, el('a', { href: '/activity', id: 'activity-link', text: t('activity.link') })), results);
   if (!q.get('from')) return;
   try {
     const r = await api('/api/search?' + q.toString());
@@ -601,6 +637,70 @@ async function search() {
           el('span', {}, el('span', { translate: 'no', text: c.camera }), ' ', label));
       })));
   } catch (e) { results.replaceChildren(errorBox(e)); }
+}
+
+// ---------- activity search (the video index, issue 15) ----------
+
+async function activitySearch() {
+  document.title = t('activity.title') + ' — camvault';
+  const cams = await api('/api/cameras');
+  const q = new URLSearchParams(location.search);
+  const camera = el('select', { name: 'camera', id: 'a-camera' }, el('option', { value: '', text: t('dash.all_cameras') }),
+    cams.map(c => el('option', { value: c.id, text: c.id, selected: q.get('camera') === c.id })));
+  const input = (name, attrs) => el('input', Object.assign({ name, id: 'a-' + name, value: q.get(name) || '' }, attrs));
+  const from = input('from', { type: 'date' });
+  const to = input('to', { type: 'date' });
+  const tf = input('tod_from', { type: 'time' });
+  const tt = input('tod_to', { type: 'time' });
+  const zone = input('zone', { type: 'text', size: 10 });
+  const minAct = input('min_activity', { type: 'number', min: 0, max: 100, step: 1 });
+  const minDur = input('min_duration', { type: 'number', min: 0, step: 1 });
+  const results = el('div', { class: 'results', id: 'a-results' });
+  const planBox = el('div', { id: 'plan' });
+  const form = el('form', { method: 'get', action: '/activity', class: 'row', id: 'a-form' },
+    el('label', {}, t('search.camera') + ' ', camera), el('label', {}, t('day.from') + ' ', from), el('label', {}, t('day.to') + ' ', to),
+    el('label', {}, t('search.tod') + ' ', tf, ' – ', tt), el('label', {}, t('activity.zone') + ' ', zone),
+    el('label', {}, t('activity.min_activity') + ' ', minAct), el('label', {}, t('activity.min_duration') + ' ', minDur),
+    el('button', { type: 'submit', id: 'a-search', text: t('search.button') }));
+  render(el('h1', { text: t('activity.title') }), form, results, planBox);
+  if (![...q.keys()].length) return;
+  const p = new URLSearchParams();
+  for (const k of ['camera', 'from', 'to', 'zone', 'min_activity', 'min_duration']) if (q.get(k)) p.set(k, q.get(k));
+  if (q.get('tod_from') && q.get('tod_to')) p.set('time', `${q.get('tod_from')}-${q.get('tod_to')}`);
+  p.set('limit', '200');
+  let r;
+  try { r = await api('/api/activity?' + p.toString()); } catch (e) { results.replaceChildren(errorBox(e)); return; }
+  const hits = r.results;
+  const restoreBtn = el('button', {
+    type: 'button', id: 'restore-results', hidden: !hits.length, onclick: async () => {
+      planBox.replaceChildren(el('p', { text: t('plan.planning') }));
+      const keys = [...new Set(hits.map(h => h.key))];
+      const body = {
+        camera: camera.value, keys, tier: 'standard',
+        from_ms: Math.min(...hits.map(h => h.clip_start_ms)), to_ms: Math.max(...hits.map(h => h.end_ms)) + 1,
+      };
+      const plan = async () => {
+        try { planBox.replaceChildren(planView(await api('/api/restore/plan', body), body, k => { body.tier = k; plan(); })); }
+        catch (e) { planBox.replaceChildren(errorBox(e)); }
+      };
+      plan();
+    },
+  }, t('activity.restore'));
+  results.replaceChildren(
+    el('p', { class: 'muted', id: 'a-count', dataset: { n: hits.length } },
+      hits.length ? t('activity.results', { n: num(hits.length) }) + (r.truncated ? t('activity.more') : '') : t('activity.none')),
+    restoreBtn,
+    el('div', { class: 'grid thumbs' }, hits.map(h => {
+      const img = el('img', { class: 'thumb', src: h.frame_url, alt: t('activity.frame'), loading: 'lazy', decoding: 'async' });
+      img.addEventListener('error', () => { img.hidden = true; });
+      return el('a', { class: 'result moment tier-border-' + h.lives, href: `/day/${encodeURIComponent(h.camera)}/${h.date}#clip=${h.file_id}`,
+        dataset: { key: h.key, lives: h.lives, offset: h.offset_s } },
+        img,
+        el('span', {}, el('span', { translate: 'no', text: h.camera }), ' ',
+          t('activity.moment', { time: when17(h.start_ms), secs: num(Math.round(h.offset_s)), dur: num(Math.round((h.end_ms - h.start_ms) / 1000)), peak: num(h.peak) })),
+        h.zones.length ? el('span', { class: 'muted' }, t('activity.zones') + ' ', el('span', { translate: 'no', text: h.zones.join(', ') })) : null,
+        el('span', { class: 'lives', text: t('lives.' + h.lives) }));
+    })));
 }
 
 // ---------- restore progress ----------
@@ -642,6 +742,7 @@ async function route() {
     if (p[1] === 'day' && p[2] && /^\d{4}-\d\d-\d\d$/.test(p[3])) await day(p[2], p[3]);
     else if (p[1] === 'month' && p[2] && /^\d{4}-\d\d$/.test(p[3])) await month(p[2], p[3]);
     else if (p[1] === 'search') await search();
+    else if (p[1] === 'activity') await activitySearch();
     else if (p[1] === 'restores' && /^\d+$/.test(p[2])) await restoreView(p[2]);
     else if (p[1] === 'approve' && /^\d+$/.test(p[2])) await approveView(p[2]);
     else await dashboard();
