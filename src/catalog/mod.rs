@@ -44,6 +44,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration7.sql"),
     // The catalog's own speed-ups (issue 18).
     include_str!("migration8.sql"),
+    // Each web user's language (issue 17).
+    include_str!("migration11.sql"),
 ];
 
 pub struct Catalog {

@@ -19,6 +19,36 @@ function t(key, vars) {
   return s.replace(/\{(\w+)\}/g, (m, k) => (vars && k in vars ? String(vars[k]) : m));
 }
 
+// A server message ({key, args}, src/msg.rs) in the page's language. Its arguments are data
+// (camera ids, object keys, another system's own words): each is marked translate="no" and
+// lang="zxx" so that the browser test can tell data from words left untranslated. An
+// argument may itself be a message.
+function tm(m) {
+  const out = el('span', { class: 'msg', dataset: { key: m.key } });
+  const s = STRINGS[m.key];
+  if (s === undefined) { console.error('untranslated: ' + m.key); out.textContent = m.key; return out; }
+  let last = 0;
+  for (const x of s.matchAll(/\{(\w+)\}/g)) {
+    out.append(s.slice(last, x.index));
+    const v = (m.args || {})[x[1]];
+    if (v && typeof v === 'object') out.append(tm(v));
+    else out.append(el('span', { class: 'arg', translate: 'no', lang: 'zxx', text: v === undefined ? x[0] : String(v) }));
+    last = x.index + x[0].length;
+  }
+  out.append(s.slice(last));
+  return out;
+}
+
+// An error from the API: its message in the page's language. Text without a key (an
+// unexpected failure) is shown as the server wrote it, in English: the browser test fails
+// a Chinese page that shows one.
+class ApiError extends Error {
+  constructor(j, status) {
+    super(j.key ? tm(j).textContent : j.error ? t('err.server', { detail: j.error }) : t('err.http', { status }));
+    this.msg = j.key ? j : null;
+  }
+}
+
 const TIER_NAMES = ['local', 'standard', 'archived', 'restoring', 'restored'];
 const tierName = k => t('tier.' + k);
 
@@ -97,7 +127,7 @@ async function api(path, body) {
   const r = await fetch(path, opts);
   if (r.status === 401) { location.href = '/login'; throw new Error('log in first'); }
   const j = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(j.error || t('err.http', { status: r.status }));
+  if (!r.ok) throw new ApiError(j, r.status);
   return j;
 }
 
@@ -110,20 +140,25 @@ function bytes(n) {
 
 function cny(x) { return '¥' + num(Number(x || 0), 2); }
 
-function errorBox(e) { return el('p', { class: 'error', role: 'alert', text: String(e.message || e) }); }
+function errorBox(e) {
+  return e.msg ? el('p', { class: 'error', role: 'alert' }, tm(e.msg)) : el('p', { class: 'error', role: 'alert', text: String(e.message || e) });
+}
 
 // replaceChildren would print a null as the text "null".
 function render(...kids) { view.replaceChildren(...kids.filter(k => k !== null && k !== undefined)); }
 
 // ---------- dashboard ----------
 
-// Health problems come from the server in English; the page names each rule in the page's
-// language and keeps the server's detail (numbers, keys) as the tooltip.
+// A health problem: the rule's name and explanation, then its detail (numbers, keys, what to
+// run) from the server as a message key. A probe's verdict written elsewhere has no key: it
+// stays the server's English, marked lang="en".
 function problemItem(p) {
   const key = 'health.' + p.rule;
   const known = STRINGS[key] !== undefined;
-  return el('li', { class: 'problem', title: p.message, dataset: { rule: p.rule } },
-    el('b', { text: known ? t(key + '.title') : p.rule }), t('common.colon'), known ? t(key) : p.message);
+  const detail = p.detail ? tm(p.detail) : el('span', { lang: 'en', text: p.message });
+  return el('li', { class: 'problem', dataset: { rule: p.rule } },
+    el('b', { text: known ? t(key + '.title') : p.rule }), t('common.colon'), known ? t(key) : null,
+    el('br'), el('small', { class: 'detail' }, t('alert.detail'), detail));
 }
 
 async function dashboard() {
@@ -369,7 +404,8 @@ async function day(camera, date) {
     if (r && !r.ok) {
       const j = await fetch(url).then(x => x.json()).catch(() => ({}));
       if (r.status === 501) text = t('err.no_ffmpeg');
-      else if (j.error) text = j.error;
+      else if (j.key) text = tm(j).textContent;
+      else if (j.error) text = t('err.server', { detail: j.error });
     }
     msg.textContent = text;
   });
@@ -498,7 +534,7 @@ function planView(p, body, retier) {
         el('td', { text: hoursText(x.hours) }), el('td', { text: cny(x.total_cny) }))))) : null,
     el('p', {}, t('plan.total'), el('b', { id: 'plan-total', text: cny(p.total_cny) }), t('common.comma'), el('span', { id: 'plan-time', dataset: { hours: p.hours }, text: when }), t('common.stop')),
     p.budget && p.budget.month_cny > 0 ? el('p', { class: 'muted', id: 'plan-budget', text: S17.budgetLine(cny(p.budget.spent_cny), cny(p.budget.month_cny), cny(p.budget.left_cny)) }) : null,
-    p.over_budget ? el('p', { class: 'error', id: 'plan-over-budget', role: 'alert', text: p.over_budget }) : null,
+    p.over_budget ? el('p', { class: 'error', id: 'plan-over-budget', role: 'alert' }, p.over_budget_msg ? tm(p.over_budget_msg) : p.over_budget) : null,
     p.over_budget ? null : p.needs_approval ? el('div', { id: 'plan-approval' },
       el('p', { text: S17.needsApproval(cny(p.total_cny), cny(p.budget.approval_cny)) }),
       el('button', {
@@ -601,13 +637,42 @@ async function restoreView(id) {
       el('p', { class: 'muted', text: Object.entries(r.states).map(([k, v]) => `${num(v)} ${t('state.' + k)}`).join(t('common.list_sep')) }),
       r.merged ? el('p', {}, el('a', { class: 'button', id: 'download', href: r.merged, text: t('restore.download') })) : null,
       r.day ? el('p', {}, el('a', { id: 'day-link', href: r.day, text: t('restore.back') })) : null,
-      r.restore.error ? el('p', { class: 'error', text: r.restore.error }) : null,
+      r.restore.error ? el('p', { class: 'error', id: 'restore-error' }, r.error_msg ? tm(r.error_msg) : el('span', { lang: 'en', text: r.restore.error })) : null,
       el('table', {}, el('tbody', {}, r.items.map(i => el('tr', {}, el('td', { translate: 'no', text: i.key }),
         el('td', { text: STRINGS['source.' + i.source] !== undefined ? t('source.' + i.source) : i.source }),
-        el('td', { class: 'state-' + i.state, text: t('state.' + i.state) + (i.error ? t('common.colon') + i.error : '') })))))].filter(Boolean));
+        el('td', { class: 'state-' + i.state }, t('state.' + i.state), i.error ? t('common.colon') : null,
+          i.error ? (i.error_msg ? tm(i.error_msg) : el('span', { lang: 'en', text: i.error })) : null)))))].filter(Boolean));
     if (r.restore.state === 'active') setTimeout(tick, 2000);
   };
   tick();
+}
+
+// ---------- the account (issue 17) ----------
+
+// The user's own language, kept with the account in the catalog (src/web/account.rs).
+async function accountView() {
+  document.title = t('acct.title') + ' — camvault';
+  const me = await ME;
+  if (!me.user) {
+    render(el('h1', { text: t('acct.title') }), el('p', { id: 'no-account', text: t('acct.no_account') }));
+    return;
+  }
+  const sel = el('select', { id: 'account-language' },
+    el('option', { value: '', text: t('acct.language_browser') }),
+    el('option', { value: 'en', lang: 'en', translate: 'no', text: 'English' }),
+    el('option', { value: 'zh-CN', lang: 'zh-CN', text: '中文' }));
+  sel.value = me.language || '';
+  const note = el('p', { class: 'muted', text: t('acct.language_note') });
+  sel.addEventListener('change', async () => {
+    try {
+      await api('/api/me/language', { language: sel.value || null });
+      if (sel.value) document.cookie = `camvault_lang=${encodeURIComponent(sel.value)}; path=/; max-age=31536000; samesite=strict`;
+      location.reload();
+    } catch (e) { note.after(errorBox(e)); }
+  });
+  render(el('h1', { text: t('acct.title') }),
+    el('p', { id: 'account-who', text: S17.signedInAs(me.user, me.role) }),
+    el('p', {}, el('label', {}, t('acct.language') + t('common.colon'), sel)), note);
 }
 
 // ---------- routing ----------
@@ -623,6 +688,7 @@ async function route() {
     else if (p[1] === 'search') await search();
     else if (p[1] === 'restores' && /^\d+$/.test(p[2])) await restoreView(p[2]);
     else if (p[1] === 'approve' && /^\d+$/.test(p[2])) await approveView(p[2]);
+    else if (p[1] === 'account') await accountView();
     else await dashboard();
   } catch (e) {
     render(errorBox(e));
@@ -633,14 +699,18 @@ async function route() {
 // Who is logged in (issue 17): shown in the header; the dashboard reads the budget from it.
 const ME = api('/api/me').catch(() => ({ role: 'viewer', budget: { month_cny: 0, spent_cny: 0, approval_cny: 0 } }));
 ME.then(me => {
-  if (me.user) document.getElementById('logout').before(el('span', { id: 'whoami', class: 'muted', dataset: { role: me.role }, text: S17.signedInAs(me.user, me.role) }), ' ');
+  if (me.user) document.getElementById('logout').before(el('a', { id: 'whoami', class: 'muted', href: '/account', dataset: { role: me.role }, text: S17.signedInAs(me.user, me.role) }), ' ');
 });
 
 // The viewer's own language, kept in a cookie the server reads before `Accept-Language`.
 const langSel = document.getElementById('lang');
 langSel.value = LANG;
-langSel.addEventListener('change', () => {
+langSel.addEventListener('change', async () => {
   document.cookie = `camvault_lang=${encodeURIComponent(langSel.value)}; path=/; max-age=31536000; samesite=strict`;
+  // Logged in with an account whose language is set: the menu changes the account's choice
+  // (it comes before the cookie on every browser).
+  const me = await ME;
+  if (me.user && me.language) await api('/api/me/language', { language: langSel.value }).catch(() => {});
   location.reload();
 });
 
