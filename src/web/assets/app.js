@@ -649,6 +649,11 @@ async function restoreView(id) {
 
 // ---------- the account (issue 17) ----------
 
+// "kid (viewer)": the name is data (translate="no"), the role a word of the page's language.
+function whoIs(me) {
+  return tm({ key: 'acct.signed_in_as', args: { user: me.user, role: { key: 'acct.role.' + (me.role === 'admin' ? 'admin' : 'viewer') } } });
+}
+
 // The user's own language, kept with the account in the catalog (src/web/account.rs).
 async function accountView() {
   document.title = t('acct.title') + ' — camvault';
@@ -671,7 +676,7 @@ async function accountView() {
     } catch (e) { note.after(errorBox(e)); }
   });
   render(el('h1', { text: t('acct.title') }),
-    el('p', { id: 'account-who', text: S17.signedInAs(me.user, me.role) }),
+    el('p', { id: 'account-who' }, whoIs(me)),
     el('p', {}, el('label', {}, t('acct.language') + t('common.colon'), sel)), note);
 }
 
@@ -699,7 +704,7 @@ async function route() {
 // Who is logged in (issue 17): shown in the header; the dashboard reads the budget from it.
 const ME = api('/api/me').catch(() => ({ role: 'viewer', budget: { month_cny: 0, spent_cny: 0, approval_cny: 0 } }));
 ME.then(me => {
-  if (me.user) document.getElementById('logout').before(el('a', { id: 'whoami', class: 'muted', href: '/account', dataset: { role: me.role }, text: S17.signedInAs(me.user, me.role) }), ' ');
+  if (me.user) document.getElementById('logout').before(el('a', { id: 'whoami', class: 'muted', href: '/account', dataset: { role: me.role } }, whoIs(me)), ' ');
 });
 
 // The viewer's own language, kept in a cookie the server reads before `Accept-Language`.
