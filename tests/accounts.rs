@@ -360,12 +360,21 @@ fn forwarded_for_from_an_untrusted_peer_is_ignored() {
 fn approval_link(env: &Env) -> String {
     let cat = camvault::catalog::Catalog::open(&env.root().join("catalog.sqlite"), false).unwrap();
     let events = cat.events_after(0).unwrap();
-    let (_, _, _, msg) = events
+    let (id, _, _, msg) = events
         .iter()
         .rev()
         .find(|e| e.2 == "restore_approval")
         .expect("an alert for the admins");
     assert!(msg.contains("kid asks to restore"), "{msg}");
+    // With `alerts.language = "zh-CN"` the same alert is in Chinese, link and all.
+    let zh = cat
+        .event_in(*id, camvault::config::Lang::Zh)
+        .unwrap()
+        .expect("a keyed event");
+    assert!(
+        zh.starts_with("kid 申请恢复") && zh.contains("https://cam.example.lan/approve/"),
+        "{zh}"
+    );
     let at = msg.find("https://cam.example.lan").expect("a link") + "https://cam.example.lan".len();
     msg[at..].split_whitespace().next().unwrap().to_string()
 }

@@ -186,12 +186,17 @@ pub async fn run_once(
     } else {
         catalog.events_after(last_event)?
     };
-    for (_, _, kind, message) in &events {
+    for (id, _, kind, message) in &events {
+        // In another language the event's keyed message, when it has one.
+        let body = match cfg.alerts.language {
+            Lang::En => None,
+            lang => catalog.event_in(*id, lang)?,
+        };
         messages.push(Message {
             status: "event",
             key: kind.clone(),
             title: lang_event_title(cfg.alerts.language, kind),
-            body: message.clone(),
+            body: body.unwrap_or_else(|| message.clone()),
         });
     }
     if cfg.alerts.channel.is_empty() || messages.is_empty() {

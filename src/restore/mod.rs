@@ -617,6 +617,22 @@ fn finish(cfg: &Config, cat: &Catalog, r: &RestoreRow, now_ms: i64) -> Result<()
             Some(c) => format!("restore #{} ({c})", r.id),
             None => format!("restore #{}", r.id),
         };
+        let body = match (r.kind.as_str(), state) {
+            ("drill", _) if error.is_none() => crate::msg!("event.body.drill_passed", key = items[0].key),
+            ("drill", _) => crate::msg!("event.body.drill_failed", error = error.clone().unwrap_or_default()),
+            (_, RestoreStatus::Done) => crate::msg!(
+                "event.body.restore_ready",
+                id = r.id,
+                n = done.len(),
+                total = items.len(),
+                dir = dir.display()
+            ),
+            _ => crate::msg!(
+                "event.body.restore_failed",
+                id = r.id,
+                error = error.clone().unwrap_or_default()
+            ),
+        };
         let (kind, msg) = match (r.kind.as_str(), state) {
             ("drill", _) if error.is_none() => (
                 "restore_drill",
@@ -646,7 +662,7 @@ fn finish(cfg: &Config, cat: &Catalog, r: &RestoreRow, now_ms: i64) -> Result<()
                 format!("{what} failed: {}", error.unwrap_or_default()),
             ),
         };
-        cat.record_event(kind, &msg)?;
+        cat.record_event_msg(kind, &msg, &body)?;
     }
     Ok(())
 }

@@ -233,25 +233,56 @@ pub async fn request(State(app): State<App>, Extension(s): Extension<Session>, J
             .map(|(_, tz)| tz)
             .unwrap_or_default();
         let when = |ms: i64| crate::report::local_time(ms, &tz);
-        let link = if cfg.http.public_url.is_empty() {
-            "open camvault's dashboard to approve or refuse it (set http.public_url for a link here)".to_string()
+        let url = if cfg.http.public_url.is_empty() {
+            None
         } else {
-            format!(
-                "approve or refuse (an admin's login is needed; the link works for {LINK_HOURS} h): {}/approve/{id}?t={}",
+            Some(format!(
+                "{}/approve/{id}?t={}",
                 cfg.http.public_url.trim_end_matches('/'),
                 link_token(&cat, id, now)?
-            )
+            ))
         };
-        cat.record_event(
+        let link = match &url {
+            None => {
+                "open camvault's dashboard to approve or refuse it (set http.public_url for a link here)".to_string()
+            }
+            Some(url) => {
+                format!("approve or refuse (an admin's login is needed; the link works for {LINK_HOURS} h): {url}")
+            }
+        };
+        let (from, to, cost) = (when(b.from_ms), when(b.to_ms), format!("{:.2}", plan.total_cny));
+        // The alert in `alerts.language`: the same as a key and arguments.
+        let msg = match &url {
+            Some(url) => crate::msg!(
+                "event.body.approval_link",
+                user = user,
+                camera = b.camera,
+                from = from,
+                to = to,
+                tier = tier_s,
+                cost = cost,
+                hours = plan.hours,
+                link_hours = LINK_HOURS,
+                url = url
+            ),
+            None => crate::msg!(
+                "event.body.approval_dashboard",
+                user = user,
+                camera = b.camera,
+                from = from,
+                to = to,
+                tier = tier_s,
+                cost = cost,
+                hours = plan.hours
+            ),
+        };
+        cat.record_event_msg(
             "restore_approval",
             &format!(
-                "{user} asks to restore {} from {} to {} ({tier_s}): about ¥{:.2}, ready within {} h. {link}",
-                b.camera,
-                when(b.from_ms),
-                when(b.to_ms),
-                plan.total_cny,
-                plan.hours
+                "{user} asks to restore {} from {from} to {to} ({tier_s}): about ¥{cost}, ready within {} h. {link}",
+                b.camera, plan.hours
             ),
+            &msg,
         )?;
         Ok(Ok(id))
     })
