@@ -413,25 +413,6 @@ fn a_missing_ffmpeg_is_named_on_playback() {
 }
 
 /// This machine's address on its default route, if it has a non-loopback one.
-/// Runs `serve`, which must exit at once with an error (not start): its stderr.
-fn serve_refuses(env: &Env) -> String {
-    let mut child = env
-        .cmd(&["serve"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut status = None;
-    wait_for(Duration::from_secs(30), "serve exits", || {
-        status = child.try_wait().unwrap();
-        status.is_some()
-    });
-    let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    assert!(!status.unwrap().success(), "serve started: {err}");
-    err
-}
-
 /// One request from this machine's LAN address (not loopback), as a phone on the LAN.
 fn from_lan(ip: std::net::IpAddr, port: u16, path: &str, cookie: &str) -> Resp {
     let h: Vec<(&str, &str)> = if cookie.is_empty() {
