@@ -598,7 +598,7 @@ fn browser_a_viewer_asks_and_an_admin_approves_from_the_link() {
 /// asking for English logs in and gets Chinese.
 #[test]
 fn a_users_language_follows_the_account_to_any_browser() {
-    let (env, port, _, _) = site("");
+    let (env, port, body, _) = site("");
     let _serve = serve_on(&env, port);
     let lang_of = |r: &Resp| {
         let t = r.text();
@@ -666,10 +666,17 @@ fn a_users_language_follows_the_account_to_any_browser() {
     assert_eq!(kid.post(port, "/api/me/language", r#"{"language":null}"#).code, 200);
     assert_eq!(lang_of(&page(&kid.cookie, "en")), "en");
 
+    let from: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let old_day = jiff::Timestamp::from_millisecond(from["from_ms"].as_i64().unwrap() + 30_000)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .date()
+        .to_string();
     let args = serde_json::json!({
         "mode": "account_language",
         "base": format!("http://127.0.0.1:{port}"),
         "camera": CAM,
+        "old_day": old_day,
         "viewer_password": KID_PW,
         "screenshots": Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots"),
     });

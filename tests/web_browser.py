@@ -590,6 +590,18 @@ def account_language():
         check("总览" in d.find_element(By.TAG_NAME, "h1").text or re.search(r"[\u4e00-\u9fff]", d.find_element(By.TAG_NAME, "h1").text),
               "a Chinese heading")
         untranslated(d, "zh-CN", "/ (a fresh browser)")
+        # A viewer's paid restore in Chinese: the plan, the approval it needs, the request.
+        page(d, f"/day/{ARGS['camera']}/{ARGS['old_day']}")
+        untranslated(d, "zh-CN", "/day (a viewer)")
+        d.find_element(By.ID, "plan-restore").click()
+        wait(d, "the plan", lambda: d.find_elements(By.ID, "request-approval"))
+        untranslated(d, "zh-CN", "/day (a viewer's plan)")
+        d.find_element(By.ID, "request-approval").click()
+        wait(d, "request sent", lambda: d.find_elements(By.ID, "approval-requested"))
+        untranslated(d, "zh-CN", "/day (asked for approval)")
+        page(d, "/")
+        wait(d, "the viewer's requests", lambda: d.find_elements(By.CSS_SELECTOR, "#approvals li.state-pending"))
+        untranslated(d, "zh-CN", "/ (a viewer's waiting request)")
         page(d, "/account")
         check(Select(d.find_element(By.ID, "account-language")).first_selected_option.get_attribute("value") == "zh-CN",
               "the account page shows the choice")

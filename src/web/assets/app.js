@@ -84,7 +84,8 @@ const S17 = {
   approvalsTitle: t('acct.approvals_title'),
   myRequestsTitle: t('acct.my_requests_title'),
   noApprovals: t('acct.no_approvals'),
-  approvalLine: a => t('acct.approval_line', { id: a.id, camera: a.camera, from: when17(a.from_ms), to: when17(a.to_ms), tier: t('speed.' + a.tier), who: a.requested_by }),
+  // Names, cameras and times are data (translate="no" through tm); the tier and state are words.
+  approvalLine: a => tm({ key: 'acct.approval_line', args: { id: a.id, camera: a.camera, from: when17(a.from_ms), to: when17(a.to_ms), tier: { key: 'speed.' + a.tier }, who: a.requested_by } }),
   approve: t('acct.approve'),
   refuse: t('acct.refuse'),
   state: { pending: t('acct.state.pending'), approved: t('acct.state.approved'), refused: t('acct.state.refused'), expired: t('acct.state.expired') },
@@ -94,7 +95,10 @@ const S17 = {
   asked: id => t('acct.asked', { id }),
   overBudget: t('acct.over_budget'),
   approveTitle: id => t('acct.approve_title', { id }),
-  approveWho: a => t('acct.approve_who', { who: a.requested_by, camera: a.camera, from: when17(a.from_ms), to: when17(a.to_ms), tier: t('speed.' + a.tier) }),
+  approveWho: a => tm({ key: 'acct.approve_who', args: { who: a.requested_by, camera: a.camera, from: when17(a.from_ms), to: when17(a.to_ms), tier: { key: 'speed.' + a.tier } } }),
+  stateOf: a => a.decided_by
+    ? tm({ key: 'acct.decided_by', args: { state: { key: 'acct.state.' + a.state }, who: a.decided_by } })
+    : tm({ key: 'acct.state.' + a.state }),
   approveCost: (cost, hours) => t('acct.approve_cost', { cost, hours }),
   approveDone: state => t('acct.approve_done', { state }),
   openRestore: id => t('acct.open_restore', { id }),
@@ -230,7 +234,7 @@ function approvalsCard(me, list) {
   return el('section', { class: 'card', id: 'approvals' }, el('h2', { text: admin ? S17.approvalsTitle : S17.myRequestsTitle }),
     shown.length ? el('ul', {}, shown.map(a => el('li', { class: 'approval state-' + a.state, dataset: { id: a.id } },
       S17.approvalLine(a), el('b', { text: cny(a.est_cost_cny) }), ' — ',
-      admin && a.state === 'pending' ? decisionButtons(a) : el('span', { class: 'approval-state', text: a.decided_by ? S17.decidedBy(S17.state[a.state] || a.state, a.decided_by) : (S17.state[a.state] || a.state) }),
+      admin && a.state === 'pending' ? decisionButtons(a) : el('span', { class: 'approval-state' }, S17.stateOf(a)),
       a.restore_id ? el('a', { href: `/restores/${a.restore_id}`, text: ' ' + S17.openRestore(a.restore_id) }) : null)))
       : el('p', { class: 'muted', text: S17.noApprovals }));
 }
@@ -242,11 +246,13 @@ async function approveView(id) {
   const a = r.approval;
   render(el('h1', { text: S17.approveTitle(id) }),
     el('section', { class: 'card', id: 'approval' },
-      el('p', { id: 'approval-who', text: S17.approveWho(a) }),
+      el('p', { id: 'approval-who' }, S17.approveWho(a)),
       el('p', {}, el('b', { id: 'approval-cost', text: S17.approveCost(cny(a.est_cost_cny), hoursText(a.hours)) })),
       r.budget.month_cny > 0 ? el('p', { class: 'muted', text: S17.budgetLine(cny(r.budget.spent_cny), cny(r.budget.month_cny), cny(r.budget.left_cny)) }) : null,
       a.state !== 'pending'
-        ? el('p', { id: 'approval-state', text: S17.approveDone(a.decided_by ? S17.decidedBy(S17.state[a.state] || a.state, a.decided_by) : (S17.state[a.state] || a.state)) })
+        ? el('p', { id: 'approval-state' }, tm({ key: 'acct.approve_done', args: { state: a.decided_by
+          ? { key: 'acct.decided_by', args: { state: { key: 'acct.state.' + a.state }, who: a.decided_by } }
+          : { key: 'acct.state.' + a.state } } }))
         : r.can_decide ? el('p', {}, decisionButtons(a, t)) : el('p', { class: 'muted', id: 'approval-state', text: S17.viewerOnly }),
       a.restore_id ? el('p', {}, el('a', { href: `/restores/${a.restore_id}`, text: S17.openRestore(a.restore_id) })) : null));
 }
