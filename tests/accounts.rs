@@ -678,6 +678,7 @@ fn a_users_language_follows_the_account_to_any_browser() {
         "camera": CAM,
         "old_day": old_day,
         "viewer_password": KID_PW,
+        "admin_password": ADMIN_PW,
         "screenshots": Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots"),
     });
     let out = Command::new(test_python())

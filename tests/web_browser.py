@@ -610,6 +610,17 @@ def account_language():
         wait(d, "logged out", lambda: d.current_url.endswith("/login"))
         wait(d, "the login form", lambda: d.find_elements(By.ID, "password"))
         check(html_lang(d) == "zh-CN", "the login page after logging out")
+        # The admin on this browser (no language of their own: the cookie's Chinese) decides it.
+        sign_in(d, "admin", ARGS["admin_password"])
+        wait(d, "the admin's approvals", lambda: d.find_elements(By.CSS_SELECTOR, "#approvals button.approve"))
+        check(html_lang(d) == "zh-CN", "the admin's pages follow this browser's cookie")
+        untranslated(d, "zh-CN", "/ (an admin with a request to decide)")
+        page(d, "/approve/1")
+        wait(d, "the request", lambda: d.find_elements(By.ID, "approval-who"))
+        untranslated(d, "zh-CN", "/approve/1 (an admin)")
+        d.find_element(By.CSS_SELECTOR, "button.approve").click()
+        wait(d, "the approved restore's page", lambda: "/restores/" in d.current_url and d.find_elements(By.ID, "restore-state"))
+        untranslated(d, "zh-CN", "/restores (approved by the admin)")
     finally:
         d.quit()
 
