@@ -5,6 +5,8 @@
 
 use crate::catalog::Summary;
 use crate::config::{human_bytes, Config};
+use crate::msg;
+use crate::msg::Msg;
 
 /// Every rule's name, as it appears in `Problem::rule` and the metric's `rule` label.
 pub const RULES: &[&str] = &[
@@ -33,7 +35,22 @@ pub struct Problem {
     pub rule: &'static str,
     /// What the rule is about when it can fire more than once (a camera id), else empty.
     pub subject: String,
+    /// The English text (CLI, logs, alerts in English).
     pub message: String,
+    /// The same as a catalogue key and arguments, for the pages and alerts in another
+    /// language; `None` for a probe's verdict written by another part (its English stands).
+    pub detail: Option<Msg>,
+}
+
+impl Problem {
+    fn new(rule: &'static str, subject: String, detail: Msg) -> Problem {
+        Problem {
+            rule,
+            subject,
+            message: detail.en(),
+            detail: Some(detail),
+        }
+    }
 }
 
 /// Evaluates every rule against the vault's disk as it is now.
@@ -49,67 +66,61 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
     let verified = s.verified.files > 0;
     let limit_ms = 2 * h.catalog_backup_hours as i64 * 3_600_000;
     match s.last_backup_ms {
-        Some(t) if now_ms - t > limit_ms => out.push(Problem {
-            rule: "catalog_backup",
-            subject: String::new(),
-            message: format!(
-                "the last catalog backup in the store is {} h old (limit {} h); is the store reachable?",
-                (now_ms - t) / 3_600_000,
-                limit_ms / 3_600_000
+        Some(t) if now_ms - t > limit_ms => out.push(Problem::new(
+            "catalog_backup",
+            String::new(),
+            msg!(
+                "health.detail.backup_old",
+                hours = (now_ms - t) / 3_600_000,
+                limit = limit_ms / 3_600_000
             ),
-        }),
-        None if verified && s.first_capture_ms.is_some_and(|t| now_ms - t > limit_ms) => out.push(Problem {
-            rule: "catalog_backup",
-            subject: String::new(),
-            message: "the catalog has never been backed up to the store".into(),
-        }),
+        )),
+        None if verified && s.first_capture_ms.is_some_and(|t| now_ms - t > limit_ms) => out.push(Problem::new(
+            "catalog_backup",
+            String::new(),
+            msg!("health.detail.backup_never"),
+        )),
         _ => {}
     }
     if let Some(t) = s.oldest_pending_ms {
         let age = (now_ms - t).max(0) / 1000;
         if age as u64 > h.max_pending_age_secs {
-            out.push(Problem {
-                rule: "backlog",
-                subject: String::new(),
-                message: format!(
-                    "the oldest recording not yet verified in the store has waited {} min (limit {} min); is the store reachable? see `camvault status`",
-                    age / 60,
-                    h.max_pending_age_secs / 60
+            out.push(Problem::new(
+                "backlog",
+                String::new(),
+                msg!(
+                    "health.detail.backlog",
+                    min = age / 60,
+                    limit = h.max_pending_age_secs / 60
                 ),
-            });
+            ));
         }
     }
     if let Some((key, why)) = s.verify_bad.iter().next() {
-        out.push(Problem {
-            rule: "verify_mismatch",
-            subject: String::new(),
-            message: format!(
-                "{} stored object(s) missing or different, e.g. {key}: {why}; run `camvault verify` and see docs/monitoring.md",
-                s.verify_bad.len()
-            ),
-        });
+        out.push(Problem::new(
+            "verify_mismatch",
+            String::new(),
+            msg!("health.detail.verify", n = s.verify_bad.len(), key = key, why = why),
+        ));
     }
     if s.failed.files > h.max_failed_files {
-        out.push(Problem {
-            rule: "upload_failures",
-            subject: String::new(),
-            message: format!(
-                "{} file(s) failing to upload or verify; they are retried with backoff, `camvault status` shows why",
-                s.failed.files
-            ),
-        });
+        out.push(Problem::new(
+            "upload_failures",
+            String::new(),
+            msg!("health.detail.upload_failures", n = s.failed.files),
+        ));
     }
     if let Some(f) = free {
         if f < cfg.cache.min_free.0 {
-            out.push(Problem {
-                rule: "low_disk",
-                subject: String::new(),
-                message: format!(
-                    "{} free on the vault's disk, below `cache.min_free` = {}",
-                    human_bytes(f),
-                    cfg.cache.min_free
+            out.push(Problem::new(
+                "low_disk",
+                String::new(),
+                msg!(
+                    "health.detail.low_disk",
+                    free = human_bytes(f),
+                    min = cfg.cache.min_free
                 ),
-            });
+            ));
         }
     }
     for c in &s.cameras {
@@ -118,19 +129,19 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
             let tz = crate::config::time_zone(&c.tz).unwrap_or(jiff::tz::TimeZone::UTC);
             let counted = silent_hours(last, now_ms, c.active_hours.as_ref(), &tz);
             if counted >= h.camera_silent_hours {
-                let usual = if c.active_hours.is_some() && counted < hours as u64 {
-                    format!(", {counted} h of them in its usual active hours")
+                let limit = h.camera_silent_hours;
+                let detail = if c.active_hours.is_some() && counted < hours as u64 {
+                    msg!(
+                        "health.detail.silent_usual",
+                        camera = c.id,
+                        hours = hours,
+                        counted = counted,
+                        limit = limit
+                    )
                 } else {
-                    String::new()
+                    msg!("health.detail.silent", camera = c.id, hours = hours, limit = limit)
                 };
-                out.push(Problem {
-                    rule: "camera_silent",
-                    subject: c.id.clone(),
-                    message: format!(
-                        "camera {} sent nothing for {hours} h{usual} (limit {} h): check its power, network and NAS settings",
-                        c.id, h.camera_silent_hours
-                    ),
-                });
+                out.push(Problem::new("camera_silent", c.id.clone(), detail));
             }
         }
         if let Some(lag) = c.min_lag_ms {
@@ -138,15 +149,11 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
             // Even the promptest recent file arrived before it ended: the clock runs ahead.
             // (A clock behind looks like slow uploads; `status` shows the arrival lag.)
             if lag < -limit {
-                out.push(Problem {
-                    rule: "clock_skew",
-                    subject: c.id.clone(),
-                    message: format!(
-                        "camera {}'s clock runs about {} min ahead: its files arrive before the time in their names. Set the camera's time zone and NTP in the Mi Home app",
-                        c.id,
-                        -lag / 60_000
-                    ),
-                });
+                out.push(Problem::new(
+                    "clock_skew",
+                    c.id.clone(),
+                    msg!("health.detail.clock_ahead", camera = c.id, min = -lag / 60_000),
+                ));
             }
         }
     }
@@ -158,6 +165,7 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
                 rule,
                 subject: camera,
                 message: what.clone(),
+                detail: None,
             });
             continue;
         }
@@ -173,39 +181,43 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
             rule,
             subject: String::new(),
             message: what.clone(),
+            detail: None,
         });
     }
     if let (n @ 1.., Some(key)) = &s.transition_late {
-        out.push(Problem {
-            rule: "transition_late",
-            subject: String::new(),
-            message: format!(
-                "{n} object(s) still in Standard more than {} days after upload (e.g. {key}): the bucket's lifecycle rule is not moving them; run `camvault lifecycle check`",
-                cfg.tiering.transition_days as u64 + h.transition_grace_days
+        out.push(Problem::new(
+            "transition_late",
+            String::new(),
+            msg!(
+                "health.detail.transition_late",
+                n = n,
+                days = cfg.tiering.transition_days as u64 + h.transition_grace_days,
+                key = key
             ),
-        });
+        ));
     }
     if let Some(exp) = s.restores.first_expiry_ms {
         if exp - now_ms < 24 * 3_600_000 {
-            out.push(Problem {
-                rule: "restore_expiring",
-                subject: String::new(),
-                message: format!(
-                    "a restored clip is ready but not downloaded, and its copy expires in {} h: is `camvault serve` running? (`camvault restore list`)",
-                    ((exp - now_ms).max(0) / 3_600_000)
+            out.push(Problem::new(
+                "restore_expiring",
+                String::new(),
+                msg!(
+                    "health.detail.restore_expiring",
+                    hours = (exp - now_ms).max(0) / 3_600_000
                 ),
-            });
+            ));
         }
     }
     if let Some((at, false, what)) = &s.last_drill {
-        out.push(Problem {
-            rule: "restore_drill",
-            subject: String::new(),
-            message: format!(
-                "the last restore drill ({}) failed: {what}. The archive may not be readable back; run `camvault restore drill --wait`",
-                crate::report::rfc3339(*at, "UTC")
+        out.push(Problem::new(
+            "restore_drill",
+            String::new(),
+            msg!(
+                "health.detail.drill_failed",
+                at = crate::report::rfc3339(*at, "UTC"),
+                what = what
             ),
-        });
+        ));
     }
     out
 }

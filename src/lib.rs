@@ -31,6 +31,7 @@ pub mod media;
 pub mod metrics;
 pub mod miio;
 pub mod modes;
+pub mod msg;
 pub mod recordings;
 pub mod report;
 pub mod restore;

@@ -95,7 +95,7 @@ pub fn status_json(cfg: &Config, cat: &Catalog, now: i64) -> Result<serde_json::
     out["camera_devices"] = json!(crate::miio::poll::readings(cat).into_values().collect::<Vec<_>>());
     out["health"] = json!({
         "ok": problems.is_empty(),
-        "problems": problems.iter().map(|p| json!({"rule": p.rule, "message": p.message})).collect::<Vec<_>>(),
+        "problems": problems.iter().map(|p| json!({"rule": p.rule, "message": p.message, "detail": p.detail})).collect::<Vec<_>>(),
     });
     Ok(out)
 }

@@ -253,11 +253,13 @@ fn forwarded_for_is_believed_from_trusted_proxies_only() {
             "http.enabled = true\nhttp.listen = \"127.0.0.1:{port}\"\nhttp.secure_cookie = false\nhttp.trusted_proxies = [\"127.0.0.1\"]"
         ),
     );
-    let out = env.run(&["status"]);
+    // `serve` refuses to start without an admin who can log in (the config itself is fine:
+    // `camvault user add` must work on it), and says what to run.
+    env.ok(&["status"]);
+    let err = serve_refuses(&env);
     assert!(
-        !out.status.success() && stderr(&out).contains("camvault passwd"),
-        "a proxy without a password is refused: {}",
-        stderr(&out)
+        err.contains("`http.trusted_proxies` is set") && err.contains("camvault passwd"),
+        "a proxy without a password is refused: {err}"
     );
     ok_with_stdin(&env, &["passwd"], ADMIN_PW);
     let _serve = serve_on(&env, port);
@@ -346,12 +348,21 @@ fn forwarded_for_from_an_untrusted_peer_is_ignored() {
 fn approval_link(env: &Env) -> String {
     let cat = camvault::catalog::Catalog::open(&env.root().join("catalog.sqlite"), false).unwrap();
     let events = cat.events_after(0).unwrap();
-    let (_, _, _, msg) = events
+    let (id, _, _, msg) = events
         .iter()
         .rev()
         .find(|e| e.2 == "restore_approval")
         .expect("an alert for the admins");
     assert!(msg.contains("kid asks to restore"), "{msg}");
+    // With `alerts.language = "zh-CN"` the same alert is in Chinese, link and all.
+    let zh = cat
+        .event_in(*id, camvault::config::Lang::Zh)
+        .unwrap()
+        .expect("a keyed event");
+    assert!(
+        zh.starts_with("kid 申请恢复") && zh.contains("https://cam.example.lan/approve/"),
+        "{zh}"
+    );
     let at = msg.find("https://cam.example.lan").expect("a link") + "https://cam.example.lan".len();
     msg[at..].split_whitespace().next().unwrap().to_string()
 }
@@ -566,6 +577,116 @@ fn browser_a_viewer_asks_and_an_admin_approves_from_the_link() {
     );
 }
 
+/// Issue 17: a user's language is kept with the account (catalog migration 11) and used at
+/// login on any browser; the cookie stays the choice of the login page and of anonymous
+/// use. Over HTTP (the attacks: no CSRF token, a bogus language, an anonymous request), then
+/// in real Chromium: Chinese chosen on the account page of one browser, a fresh browser
+/// asking for English logs in and gets Chinese.
+#[test]
+fn a_users_language_follows_the_account_to_any_browser() {
+    let (env, port, body, _) = site("");
+    let _serve = serve_on(&env, port);
+    let lang_of = |r: &Resp| {
+        let t = r.text();
+        let at = t.find("<html lang=\"").expect("a page") + 12;
+        t[at..].split('"').next().unwrap().to_string()
+    };
+    let kid = login(port, "kid", KID_PW);
+    let page =
+        |cookie: &str, accept: &str| http(port, "GET", "/", &[("Cookie", cookie), ("Accept-Language", accept)], "");
+    assert_eq!(lang_of(&page(&kid.cookie, "en")), "en", "no choice yet: the browser's");
+    assert_eq!(json_of(&kid.get(port, "/api/me"))["language"], serde_json::Value::Null);
+    // Refused: no CSRF token (another site's form), a language camvault does not speak,
+    // and no session at all.
+    let no_token = http(
+        port,
+        "POST",
+        "/api/me/language",
+        &[("Cookie", kid.cookie.as_str()), ("Content-Type", "application/json")],
+        r#"{"language":"zh-CN"}"#,
+    );
+    assert_eq!(no_token.code, 403, "{}", no_token.text());
+    let bogus = kid.post(port, "/api/me/language", r#"{"language":"zh-TW"}"#);
+    assert_eq!(bogus.code, 400, "{}", bogus.text());
+    assert_eq!(json_of(&bogus)["key"], "api.bad_language");
+    let anonymous = http(
+        port,
+        "POST",
+        "/api/me/language",
+        &[("Content-Type", "application/json")],
+        r#"{"language":"zh-CN"}"#,
+    );
+    assert!(matches!(anonymous.code, 401 | 403), "{}", anonymous.code);
+    assert_eq!(
+        catalog_count(&env, "SELECT count(*) FROM users WHERE language IS NOT NULL"),
+        0
+    );
+    // Kid chooses Chinese: kept with the account, this session's pages follow at once.
+    let r = kid.post(port, "/api/me/language", r#"{"language":"zh-CN"}"#);
+    assert_eq!(r.code, 200, "{}", r.text());
+    assert_eq!(
+        catalog_count(
+            &env,
+            "SELECT count(*) FROM users WHERE name = 'kid' AND language = 'zh-CN'"
+        ),
+        1
+    );
+    assert_eq!(lang_of(&page(&kid.cookie, "en")), "zh-CN");
+    // Another browser (no cookie, English): the login answer sets the account's language.
+    let r = try_login(port, "kid", KID_PW, &[("Accept-Language", "en")]);
+    assert_eq!(r.code, 303);
+    assert!(
+        r.head
+            .lines()
+            .any(|l| l.to_ascii_lowercase().starts_with("set-cookie: camvault_lang=zh-cn")),
+        "{}",
+        r.head
+    );
+    assert_eq!(lang_of(&page(&r.cookie(), "en")), "zh-CN", "any browser, after login");
+    // The admin's pages are not kid's choice; a cookie still chooses for the login page.
+    let admin = login(port, "", ADMIN_PW);
+    assert_eq!(lang_of(&page(&admin.cookie, "en")), "en");
+    let login_page = http(port, "GET", "/login", &[("Cookie", "camvault_lang=zh-CN")], "");
+    assert_eq!(lang_of(&login_page), "zh-CN");
+    // Back to the browser's language.
+    assert_eq!(kid.post(port, "/api/me/language", r#"{"language":null}"#).code, 200);
+    assert_eq!(lang_of(&page(&kid.cookie, "en")), "en");
+
+    let from: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let old_day = jiff::Timestamp::from_millisecond(from["from_ms"].as_i64().unwrap() + 30_000)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .date()
+        .to_string();
+    let args = serde_json::json!({
+        "mode": "account_language",
+        "base": format!("http://127.0.0.1:{port}"),
+        "camera": CAM,
+        "old_day": old_day,
+        "viewer_password": KID_PW,
+        "admin_password": ADMIN_PW,
+        "screenshots": Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots"),
+    });
+    let out = Command::new(test_python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web_browser.py"))
+        .arg(args.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "browser session failed:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(
+        catalog_count(
+            &env,
+            "SELECT count(*) FROM users WHERE name = 'kid' AND language = 'zh-CN'"
+        ),
+        1
+    );
+}
+
 /// One answer of curl: status, head, body.
 fn curl(args: &[&str]) -> (u16, String, String) {
     let out = Command::new("curl")
@@ -576,7 +697,13 @@ fn curl(args: &[&str]) -> (u16, String, String) {
     assert!(out.status.success(), "curl {args:?}: {}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (head[9..12].parse().unwrap(), head.to_string(), body.to_string())
+    // "HTTP/1.1 200 OK" from nginx, "HTTP/2 200" from Caddy (HTTP/2 over TLS, as browsers get it).
+    let code = head.split_whitespace().nth(1).and_then(|c| c.parse().ok());
+    (
+        code.unwrap_or_else(|| panic!("no status in {head:?}")),
+        head.to_string(),
+        body.to_string(),
+    )
 }
 
 /// nginx, stopped when dropped.
@@ -714,5 +841,139 @@ fn behind_a_real_nginx_with_https_everyone_logs_in() {
     assert_eq!(code, 200, "{text}");
     assert_eq!(post(&["-H", "Origin: https://evil.example", "-H", &token]).0, 403);
     let log = std::fs::read_to_string(env.serve_log()).unwrap();
+    assert!(!log.contains(ADMIN_PW));
+}
+
+/// Caddy, stopped when dropped.
+struct Caddy(std::process::Child);
+
+impl Drop for Caddy {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let _ = self.0.wait();
+    }
+}
+
+/// camvault on loopback behind a real Caddy (Debian's `caddy`) with HTTPS from Caddy's own
+/// CA (`tls internal`), configured as docs/web.md says: everyone through Caddy logs in,
+/// the Secure cookie and the CSRF Origin check work through it, and a client's forged
+/// `X-Forwarded-For` gets it nothing: not "local" (401), and rotating it does not escape
+/// the login rate limit (Caddy replaces the header; camvault counts the real client).
+#[test]
+fn behind_a_real_caddy_with_https_forwarded_for_cannot_be_forged() {
+    assert!(
+        Path::new("/usr/bin/caddy").exists(),
+        "this test needs Caddy: apt-get install -y caddy (.ci/run does)"
+    );
+    let (port, tls, plain) = (free_port(), free_port(), free_port());
+    let env = Env::new(
+        1,
+        &format!(
+            "http.enabled = true\nhttp.listen = \"127.0.0.1:{port}\"\nhttp.trusted_proxies = [\"127.0.0.1\", \"::1\"]"
+        ),
+    );
+    ok_with_stdin(&env, &["passwd"], ADMIN_PW);
+    let dir = env.root().join("caddy");
+    std::fs::create_dir_all(&dir).unwrap();
+    // The site block of docs/web.md on test ports; the global options keep Caddy to this
+    // directory: no admin endpoint, no port 80, its CA not installed into the system.
+    let conf = format!(
+        "{{\n  admin off\n  skip_install_trust\n  http_port {plain}\n  https_port {tls}\n  \
+         auto_https disable_redirects\n  storage file_system {{\n    root {d}/data\n  }}\n}}\n\
+         cam.example.lan {{\n  tls internal\n  reverse_proxy 127.0.0.1:{port} {{\n    flush_interval -1\n  }}\n}}\n",
+        d = dir.display()
+    );
+    let file = dir.join("Caddyfile");
+    std::fs::write(&file, conf).unwrap();
+    let caddy = |args: &[&str]| {
+        let mut c = Command::new("/usr/bin/caddy");
+        c.args(args)
+            .arg("--config")
+            .arg(&file)
+            .args(["--adapter", "caddyfile"])
+            .env("HOME", &dir)
+            .env("XDG_DATA_HOME", dir.join("xdg-data"))
+            .env("XDG_CONFIG_HOME", dir.join("xdg-config"));
+        c
+    };
+    let check = caddy(&["validate"]).output().unwrap();
+    assert!(check.status.success(), "caddy validate: {}", stderr(&check));
+    let log = std::fs::File::create(dir.join("caddy.log")).unwrap();
+    let _caddy = Caddy(caddy(&["run"]).stdout(Stdio::null()).stderr(log).spawn().unwrap());
+    wait_port("127.0.0.1", tls, "caddy", Duration::from_secs(30));
+    let _serve = serve_on(&env, port);
+    let base = format!("https://cam.example.lan:{tls}");
+    let resolve = format!("cam.example.lan:{tls}:127.0.0.1");
+    let jar = env.root().join("cookies.txt");
+    let jar = jar.to_str().unwrap();
+    let via = |extra: &[&str], path: &str| {
+        let mut a = vec!["--resolve", &resolve, "-b", jar, "-c", jar];
+        a.extend_from_slice(extra);
+        let url = format!("{base}{path}");
+        a.push(&url);
+        curl(&a)
+    };
+    // Caddy makes its certificate on the first handshake: wait until it answers.
+    wait_for(Duration::from_secs(30), "Caddy serves HTTPS", || {
+        Command::new("curl")
+            .args(["-sk", "--max-time", "5", "-o", "/dev/null", "--resolve", &resolve])
+            .arg(format!("{base}/login"))
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+
+    // Everyone through Caddy logs in, even with a forged X-Forwarded-For of 127.0.0.1.
+    for path in ["/api/status", "/metrics", "/healthz"] {
+        assert_eq!(via(&[], path).0, 401, "{path} through Caddy");
+        assert_eq!(via(&["-H", "X-Forwarded-For: 127.0.0.1"], path).0, 401, "{path} forged");
+    }
+    assert_eq!(via(&[], "/").0, 303);
+    // Logging in through Caddy: a Secure cookie (Caddy said HTTPS in X-Forwarded-Proto).
+    let (code, _, page) = via(&[], "/login");
+    assert_eq!(code, 200);
+    assert!(!page.contains("plain HTTP"), "the proxy said HTTPS: no warning");
+    let form = format!("user=&password={ADMIN_PW}&csrf={}", csrf_of(&page));
+    let (code, head, _) = via(&["--data", &form], "/login");
+    assert_eq!(code, 303, "{head}");
+    assert!(
+        head.lines()
+            .any(|l| l.to_ascii_lowercase().starts_with("set-cookie: camvault_session=") && l.contains("Secure")),
+        "{head}"
+    );
+    let (code, _, shell) = via(&[], "/");
+    assert_eq!(code, 200);
+    assert_eq!(via(&[], "/api/status").0, 200);
+    // A POST from the page passes the CSRF and Origin checks through Caddy (Host kept).
+    let (origin, token) = (format!("Origin: {base}"), format!("X-CSRF-Token: {}", csrf_of(&shell)));
+    let now = now_unix() * 1000;
+    let body = format!(r#"{{"camera":"{CAM}","from_ms":{},"to_ms":{now}}}"#, now - 3_600_000);
+    let post = |extra: &[&str]| {
+        let mut a = vec!["-H", "Content-Type: application/json", "--data", body.as_str()];
+        a.extend_from_slice(extra);
+        via(&a, "/api/restore/plan")
+    };
+    let (code, _, text) = post(&["-H", &origin, "-H", &token]);
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(post(&["-H", "Origin: https://evil.example", "-H", &token]).0, 403);
+    // Log out: the guesses below come from a client without a session.
+    std::fs::remove_file(jar).unwrap();
+    // Rotating a forged X-Forwarded-For does not buy more password guesses: 5 failures,
+    // then 429 even for a "new" address.
+    for i in 1..=5 {
+        let (code, _, page) = via(&[], "/login");
+        assert_eq!(code, 200);
+        let form = format!("user=&password=wrong-{i}&csrf={}", csrf_of(&page));
+        let xff = format!("X-Forwarded-For: 10.9.8.{i}");
+        assert_eq!(via(&["-H", &xff, "--data", &form], "/login").0, 401, "guess {i}");
+    }
+    let (_, _, page) = via(&[], "/login");
+    let form = format!("user=&password={ADMIN_PW}&csrf={}", csrf_of(&page));
+    let (code, head, _) = via(&["-H", "X-Forwarded-For: 10.9.8.99", "--data", &form], "/login");
+    assert_eq!(code, 429, "the forged address escaped the rate limit: {head}");
+    let log = std::fs::read_to_string(env.serve_log()).unwrap();
+    assert!(
+        log.contains("failed web login") && !log.contains("10.9.8."),
+        "failures are logged for the real client, never a forged one"
+    );
     assert!(!log.contains(ADMIN_PW));
 }

@@ -52,10 +52,11 @@ fn listen(addr: &str) -> String {
 fn off_loopback_needs_a_password_sessions_csrf_and_a_rate_limit() {
     let port = free_port();
     let env = Env::new(1, &listen(&format!("0.0.0.0:{port}")));
-    // Without a password a LAN address is refused, and says how to set one.
-    let out = env.run(&["status"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("camvault passwd"), "{}", stderr(&out));
+    // Without a password (or an admin account) `serve` refuses a LAN address, and says how
+    // to set one; other commands run (`camvault user add` must).
+    env.ok(&["status"]);
+    let err = serve_refuses(&env);
+    assert!(err.contains("camvault passwd"), "{err}");
 
     let out = with_stdin(&env, &["passwd"], PASSWORD);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -163,7 +164,7 @@ fn off_loopback_needs_a_password_sessions_csrf_and_a_rate_limit() {
         post(&[("X-CSRF-Token", &csrf), ("Origin", "https://evil.example")]).code,
         403
     );
-    let r = post(&[("X-CSRF-Token", &csrf), ("Origin", &format!("http://127.0.0.1:{port}"))]);
+    let r = post(&[("X-CSRF-Token", &csrf)]);
     assert!(r.code != 403 && r.code != 401, "{} {}", r.code, r.text());
 
     // Rate limit: after 5 wrong passwords from this address, even the right one waits.
@@ -406,6 +407,103 @@ fn a_missing_ffmpeg_is_named_on_playback() {
 }
 
 /// This machine's address on its default route, if it has a non-loopback one.
+/// One request from this machine's LAN address (not loopback), as a phone on the LAN.
+fn from_lan(ip: std::net::IpAddr, port: u16, path: &str, cookie: &str) -> Resp {
+    let h: Vec<(&str, &str)> = if cookie.is_empty() {
+        vec![]
+    } else {
+        vec![("Cookie", cookie)]
+    };
+    exchange(
+        std::net::TcpStream::connect((ip, port)).unwrap(),
+        port,
+        "GET",
+        path,
+        &h,
+        "",
+    )
+}
+
+/// Issue 17: a LAN `http.listen` needs an admin who can log in, and accounts made with
+/// `camvault user add` are enough (no `http.password_hash`). With only a viewer, or nobody,
+/// `serve` refuses to start and says what to run. The attack: a LAN client without an
+/// account gets a redirect to the login or 401, never data; with the admin's login it does.
+#[test]
+fn a_lan_listen_with_only_catalog_accounts() {
+    let port = free_port();
+    let env = Env::new(1, &listen(&format!("0.0.0.0:{port}")));
+    env.put_old(&old_clip(noon_days_ago(1)), &hevc(2));
+    env.ok(&["ingest", "--once"]);
+    let err = serve_refuses(&env);
+    assert!(
+        err.contains("not a loopback address")
+            && err.contains("camvault user add NAME --role admin")
+            && err.contains("camvault passwd"),
+        "says what to run: {err}"
+    );
+    let add = |name: &str, role: &str| {
+        let mut p = env
+            .cmd(&["user", "add", name, "--role", role])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(p.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+        let out = p.wait_with_output().unwrap();
+        assert!(out.status.success(), "user add {name}: {}", stderr(&out));
+    };
+    add("kid", "viewer");
+    let err = serve_refuses(&env);
+    assert!(
+        err.contains("1 viewer(s) but no admin"),
+        "a viewer cannot administer: {err}"
+    );
+    add("mum", "admin");
+    let cfg = std::fs::read_to_string(env.config()).unwrap();
+    assert!(!cfg.contains("password_hash = \"$"), "no password in the config: {cfg}");
+    let _serve = serve_on(&env, port);
+    let Some(ip) = lan_address() else {
+        eprintln!("no LAN address on this machine: the LAN requests are made on loopback only");
+        return;
+    };
+    // No account: a redirect to the login page or 401, and nothing of the vault.
+    let r = from_lan(ip, port, "/", "");
+    assert_eq!((r.code, r.header("location").as_deref()), (303, Some("/login")));
+    for path in [
+        "/api/status",
+        "/api/dashboard",
+        "/api/cameras",
+        "/media/clip/1",
+        "/healthz",
+        "/metrics",
+    ] {
+        let r = from_lan(ip, port, path, "");
+        assert_eq!(r.code, 401, "{path}: {}", r.text());
+        assert!(!r.text().contains("78df72a1b2c3"), "{path} leaks a camera id");
+    }
+    // A forged session cookie is no account either.
+    assert_eq!(from_lan(ip, port, "/api/cameras", "camvault_session=forged").code, 401);
+    // The admin account logs in from the LAN and sees the camera.
+    let form = from_lan(ip, port, "/login", "");
+    let (cookie, token) = (form.cookie(), csrf_of(&form.text()));
+    let r = exchange(
+        std::net::TcpStream::connect((ip, port)).unwrap(),
+        port,
+        "POST",
+        "/login",
+        &[
+            ("Cookie", cookie.as_str()),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &format!("user=mum&password={PASSWORD}&csrf={token}"),
+    );
+    assert_eq!(r.code, 303, "{}", r.text());
+    let r = from_lan(ip, port, "/api/cameras", &r.cookie());
+    assert_eq!(r.code, 200);
+    assert!(r.text().contains("78df72a1b2c3"), "{}", r.text());
+}
+
 fn lan_address() -> Option<std::net::IpAddr> {
     let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
     s.connect("192.0.2.1:9").ok()?; // no packet is sent
@@ -696,6 +794,11 @@ fn browser_languages_phone_app_and_playback_without_stall() {
     env.ok(&["ingest", "--once"]);
     env.ok(&["lifecycle", "apply"]);
     set_store_clock(&env, 31 * DAY);
+    // A health problem with a detail (numbers, the camera): the camera last sent 30 h ago.
+    rusqlite::Connection::open(env.root().join("catalog.sqlite"))
+        .unwrap()
+        .execute("UPDATE cameras SET last_capture_ms = ?1", [(now - 30 * 3600) * 1000])
+        .unwrap();
     let _serve = serve_on(&env, port);
     // A restore of the archived day (a slow archive: it stays in progress), for its page.
     let shell = get(port, "/", "");
@@ -715,6 +818,7 @@ fn browser_languages_phone_app_and_playback_without_stall() {
     let restore_id = serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["id"]
         .as_i64()
         .unwrap();
+    server_messages_carry_their_keys(&env, port, &cookie, restore_id);
     browser(
         "i18n",
         serde_json::json!({
@@ -726,6 +830,55 @@ fn browser_languages_phone_app_and_playback_without_stall() {
             "long_secs": long_secs,
             "restore_id": restore_id,
         }),
+    );
+}
+
+/// Issue 17: the server's messages (health details, API errors, a restore's errors) come with
+/// a catalogue key and arguments beside the English text, which the CLI and logs keep; the
+/// browser session then checks that a Chinese page shows them in Chinese. The restore's
+/// clips are taken out of the store so that it fails with camvault's own error text.
+fn server_messages_carry_their_keys(env: &Env, port: u16, cookie: &str, restore_id: i64) {
+    let json = |path: &str| serde_json::from_slice::<serde_json::Value>(&get(port, path, cookie).body).unwrap();
+    let d = json("/api/dashboard");
+    let problems = d["health"]["problems"].as_array().unwrap();
+    let silent = problems
+        .iter()
+        .find(|p| p["rule"] == "camera_silent")
+        .unwrap_or_else(|| panic!("no camera_silent problem: {problems:?}"));
+    assert_eq!(silent["detail"]["key"], "health.detail.silent", "{silent}");
+    assert_eq!(silent["detail"]["args"]["hours"], "30", "{silent}");
+    assert!(
+        silent["message"].as_str().unwrap().contains("sent nothing for 30 h"),
+        "the English text stays: {silent}"
+    );
+    assert!(
+        env.ok(&["status"]).contains("sent nothing for 30 h (limit 24 h)"),
+        "the CLI stays English"
+    );
+    let r = get(port, "/api/day?camera=78df72a1b2c3&date=2026-13-45", cookie);
+    assert_eq!(r.code, 400);
+    let e: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(e["key"], "api.bad_date", "{e}");
+    assert_eq!(e["error"], r#"date "2026-13-45": use YYYY-MM-DD"#, "{e}");
+    let progress = || json(&format!("/api/restore/{restore_id}"));
+    for i in progress()["items"].as_array().unwrap() {
+        std::fs::remove_file(env.store().join(i["key"].as_str().unwrap())).unwrap();
+    }
+    wait_for(
+        Duration::from_secs(60),
+        "the restore fails: its clips left the store",
+        || progress()["restore"]["state"] == "failed",
+    );
+    let p = progress();
+    assert_eq!(p["error_msg"]["key"], "restore.err.failed_items", "{p}");
+    assert_eq!(p["error_msg"]["args"]["error"]["key"], "restore.err.missing", "{p}");
+    assert_eq!(p["items"][0]["error_msg"]["key"], "restore.err.missing", "{p}");
+    assert!(
+        p["restore"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("missing from the store"),
+        "{p}"
     );
 }
 

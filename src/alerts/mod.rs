@@ -46,9 +46,13 @@ fn rule_name(lang: Lang, rule: &str) -> String {
     }
 }
 
-/// The body of a problem's message in `lang`. The health rules write their detail (numbers,
-/// keys, commands) in English; another language gets the rule's explanation first and that
-/// detail after it.
+/// A problem's detail in `lang` when its rule gave it a message key, else its English.
+fn detail_in(lang: Lang, p: &Problem) -> String {
+    p.detail.as_ref().map_or_else(|| p.message.clone(), |m| m.render(lang))
+}
+
+/// The body of a problem's message in `lang`. Another language gets the rule's explanation first
+/// and the detail after it (translated when the rule gave it a key, see [`detail_in`]).
 fn problem_body(lang: Lang, rule: &str, message: &str) -> String {
     let key = format!("health.{rule}");
     match lang {
@@ -108,7 +112,7 @@ pub fn step(
                     status: "firing",
                     key: k,
                     title: lang.fmt("alert.firing", &[("rule", &rule_name(lang, p.rule))]),
-                    body: problem_body(lang, p.rule, &p.message),
+                    body: problem_body(lang, p.rule, &detail_in(lang, p)),
                 });
             }
             Some(a) => {
@@ -121,7 +125,7 @@ pub fn step(
                         status,
                         key: k,
                         title: lang.fmt("alert.repeat", &[("rule", &rule_name(lang, p.rule))]),
-                        body: problem_body(lang, p.rule, &p.message),
+                        body: problem_body(lang, p.rule, &detail_in(lang, p)),
                     });
                 }
             }
@@ -182,12 +186,17 @@ pub async fn run_once(
     } else {
         catalog.events_after(last_event)?
     };
-    for (_, _, kind, message) in &events {
+    for (id, _, kind, message) in &events {
+        // In another language the event's keyed message, when it has one.
+        let body = match cfg.alerts.language {
+            Lang::En => None,
+            lang => catalog.event_in(*id, lang)?,
+        };
         messages.push(Message {
             status: "event",
             key: kind.clone(),
             title: lang_event_title(cfg.alerts.language, kind),
-            body: message.clone(),
+            body: body.unwrap_or_else(|| message.clone()),
         });
     }
     if cfg.alerts.channel.is_empty() || messages.is_empty() {
@@ -251,6 +260,7 @@ mod tests {
             rule,
             subject: subject.into(),
             message: format!("{rule} {subject}"),
+            detail: None,
         }
     }
 
@@ -299,6 +309,37 @@ mod tests {
             sent[0].body.contains("详情：low_disk "),
             "the detail follows: {}",
             sent[0].body
+        );
+        // A rule's keyed detail is in Chinese too, its numbers kept; English stays English.
+        let silent = Problem {
+            detail: Some(crate::msg!(
+                "health.detail.silent",
+                camera = "cam1",
+                hours = 30,
+                limit = 24
+            )),
+            ..p("camera_silent", "cam1")
+        };
+        let zh = step(
+            &mut BTreeMap::new(),
+            std::slice::from_ref(&silent),
+            0,
+            1000,
+            false,
+            Lang::Zh,
+        );
+        assert!(
+            zh[0]
+                .body
+                .contains("详情：摄像头 cam1 已 30 小时没有发送任何录像（上限 24 小时）"),
+            "{}",
+            zh[0].body
+        );
+        let en = step(&mut BTreeMap::new(), &[silent], 0, 1000, false, Lang::En);
+        assert!(
+            en[0].body.contains("camera cam1 sent nothing for 30 h (limit 24 h)"),
+            "{}",
+            en[0].body
         );
         let sent = step(&mut active, &[], 120_000, 1000, false, Lang::Zh);
         assert_eq!(sent[0].title, "camvault：磁盘空间不足 已恢复正常");

@@ -2,7 +2,7 @@
 //! grouped into bursts, and the events the alerts send.
 
 use anyhow::Result;
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::Catalog;
@@ -163,6 +163,44 @@ impl Catalog {
         Ok(rows)
     }
 
+    /// Records an event with its message as a key and arguments too (see [`Self::event_in`]):
+    /// `english` is what the CLI and English alerts show.
+    pub fn record_event_msg(&self, kind: &str, english: &str, msg: &crate::msg::Msg) -> Result<()> {
+        let c = self.lock();
+        c.execute(
+            "INSERT INTO events (at_ms, kind, message, msg) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                jiff::Timestamp::now().as_millisecond(),
+                kind,
+                english,
+                serde_json::to_string(msg)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// An event's message in `lang`, when it was recorded with a key; `None`: use its
+    /// English `message`.
+    pub fn event_in(&self, id: i64, lang: crate::config::Lang) -> Result<Option<String>> {
+        let c = self.lock();
+        let raw: Option<String> = c
+            .query_row("SELECT msg FROM events WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let Some(raw) = raw else { return Ok(None) };
+        #[derive(serde::Deserialize)]
+        struct Stored {
+            key: String,
+            args: std::collections::BTreeMap<String, String>,
+        }
+        let m: Stored = serde_json::from_str(&raw)?;
+        if !lang.strings().contains_key(&m.key) {
+            return Ok(None);
+        }
+        let vars: Vec<(&str, &str)> = m.args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Ok(Some(lang.fmt(&m.key, &vars)))
+    }
+
     /// Records something a person should hear about (sent by the alerts).
     pub fn record_event(&self, kind: &str, message: &str) -> Result<()> {
         let c = self.lock();
@@ -177,6 +215,24 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_with_a_key_are_told_in_any_language() {
+        let dir = tempfile::tempdir().unwrap();
+        let cat = Catalog::open(&dir.path().join("c.sqlite"), true).unwrap();
+        let m = crate::msg!("event.body.restore_failed", id = 4, error = "x");
+        cat.record_event_msg("restore_failed", "restore #4 (cam) failed: x", &m)
+            .unwrap();
+        cat.record_event("verify_mismatch", "k: size differs").unwrap();
+        let ev = cat.events_after(0).unwrap();
+        assert_eq!(ev[0].3, "restore #4 (cam) failed: x", "the English stays the message");
+        use crate::config::Lang;
+        assert_eq!(
+            cat.event_in(ev[0].0, Lang::Zh).unwrap().as_deref(),
+            Some("恢复 #4 失败：x")
+        );
+        assert_eq!(cat.event_in(ev[1].0, Lang::Zh).unwrap(), None, "English only");
+    }
 
     #[test]
     fn deletion_bursts_group_attempts() {

@@ -47,6 +47,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration8.sql"),
     // issue 15: the index objects in the store, search's hour summary.
     include_str!("migration10.sql"),
+    // Each web user's language (issue 17).
+    include_str!("migration11.sql"),
 ];
 
 pub struct Catalog {

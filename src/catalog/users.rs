@@ -53,6 +53,8 @@ pub struct StoredSession {
     pub role: Role,
     pub csrf: String,
     pub expires_ms: i64,
+    /// The user's own language for the pages (`None`: as the browser asks).
+    pub language: Option<String>,
 }
 
 /// A restore waiting for (or decided by) an admin.
@@ -250,14 +252,14 @@ impl Catalog {
         let c = self.lock();
         let row = c
             .prepare_cached(
-                "SELECT s.user, u.role, s.csrf, s.expires_ms FROM sessions s JOIN users u ON u.name = s.user
+                "SELECT s.user, u.role, s.csrf, s.expires_ms, u.language FROM sessions s JOIN users u ON u.name = s.user
                  WHERE s.id_sha256 = ?1 AND s.expires_ms > ?2",
             )?
             .query_row(params![id_sha256, now_ms], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?))
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })
             .optional()?;
-        let Some((user, role, csrf, expires_ms)) = row else {
+        let Some((user, role, csrf, expires_ms, language)) = row else {
             return Ok(None);
         };
         Ok(Some(StoredSession {
@@ -265,7 +267,27 @@ impl Catalog {
             role: Role::parse(&role)?,
             csrf,
             expires_ms,
+            language,
         }))
+    }
+
+    /// A user's own language (a tag the caller checked), `None` to follow the browser;
+    /// false when there is no such user.
+    pub fn set_user_language(&self, name: &str, language: Option<&str>) -> Result<bool> {
+        let c = self.lock();
+        Ok(c.execute(
+            "UPDATE users SET language = ?2 WHERE name = ?1",
+            params![name, language],
+        )? > 0)
+    }
+
+    pub fn user_language(&self, name: &str) -> Result<Option<String>> {
+        let c = self.lock();
+        Ok(
+            c.query_row("SELECT language FROM users WHERE name = ?1", [name], |r| r.get(0))
+                .optional()?
+                .flatten(),
+        )
     }
 
     pub fn drop_session(&self, id_sha256: &str) -> Result<()> {

@@ -124,6 +124,10 @@ pub async fn open_pipeline(cfg: &Config) -> Result<Pipeline> {
 
 pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
     let p = open_pipeline(&cfg).await?;
+    if cfg.http.enabled {
+        // A LAN address needs someone who can log in (issue 17): said now, before anything runs.
+        crate::web::startup::check_logins(&cfg, &p.catalog, jiff::Timestamp::now().as_millisecond())?;
+    }
     info!(store = %p.uploader.store.describe(), catalog = %p.catalog.path().display(), "camvault serving");
     let list = workers(&cfg, &p, &stop)?;
     let names: Vec<&str> = list.iter().map(|w| w.name).collect();

@@ -232,7 +232,8 @@ fn log_level<'de, D: Deserializer<'de>>(d: D) -> Result<LogLevel, D::Error> {
 #[serde(deny_unknown_fields, default)]
 pub struct Http {
     pub enabled: bool,
-    /// Address and port. Loopback: no login. Any other address needs `password_hash`.
+    /// Address and port. Loopback: no login. Any other address needs an admin who can log
+    /// in (`password_hash` or an admin account), checked when `serve` starts.
     #[serde(deserialize_with = "listen")]
     pub listen: SocketAddr,
     /// Argon2 hash (PHC string) of the web password, written by `camvault passwd`.

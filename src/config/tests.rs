@@ -192,10 +192,6 @@ fn typed_values_name_their_key() {
                 "`http.listen` = \"localhost\": write an address and port such as \"127.0.0.1:8640\"",
             ),
             (
-                "[http]\nlisten = \"0.0.0.0:8640\"\n",
-                "`http.listen` = \"0.0.0.0:8640\" is not a loopback address",
-            ),
-            (
                 "[samba]\nforce_user = \"root\"\n",
                 "`samba.force_user` = \"root\": the camera's share must never act as root",
             ),

@@ -187,17 +187,11 @@ impl Config {
     }
 
     fn validate_http(&self) -> Result<()> {
-        if !self.http.listen.ip().is_loopback() && self.http.password_hash.0.is_empty() {
-            bail!(
-                "`http.listen` = \"{}\" is not a loopback address, so the web interface needs a login: set a password with `camvault passwd` (it writes `http.password_hash`), or listen on 127.0.0.1",
-                self.http.listen
-            );
-        }
+        // A LAN `http.listen` or `http.trusted_proxies` needs an admin who can log in: the
+        // password hash or an account in the catalog, checked when `serve` starts
+        // (crate::web::startup), so that `camvault user add` works on such a config.
         if !self.http.password_hash.0.is_empty() && !valid_hash(&self.http.password_hash.0) {
             bail!("`http.password_hash` is not an Argon2 hash; set it again with `camvault passwd`");
-        }
-        if !self.http.trusted_proxies.is_empty() && self.http.password_hash.0.is_empty() {
-            bail!("`http.trusted_proxies` is set, so people reach camvault through a proxy and must log in: set a password with `camvault passwd` first");
         }
         if !self.http.public_url.is_empty()
             && !self.http.public_url.starts_with("https://")

@@ -414,7 +414,7 @@ async fn step_item(
             None,
             0,
             None,
-            Some("missing from the store: run `camvault verify`"),
+            Some(&crate::msg!("restore.err.missing").en()),
         );
     };
     let expires = match head.restore {
@@ -614,21 +614,32 @@ async fn save_verified(
     }
 }
 
+/// A restore's error when clips failed (stored in English; the web API sends the key).
+pub fn failed_items(failed: usize, total: usize, first: &ItemRow) -> crate::msg::Msg {
+    crate::msg!(
+        "restore.err.failed_items",
+        failed = failed,
+        total = total,
+        key = first.key,
+        error = first.error.as_deref().unwrap_or("")
+    )
+}
+
+/// The message key of an item's error when it is one of the restore's own fixed texts
+/// (not another system's words).
+pub fn item_error_key(text: &str) -> Option<&'static str> {
+    ["restore.err.missing"]
+        .into_iter()
+        .find(|k| crate::web::i18n::Lang::En.t(k) == text)
+}
+
 /// Ends a restore whose clips are all in: merge if asked, record, tell people.
 fn finish(cfg: &Config, cat: &Catalog, r: &RestoreRow, now_ms: i64) -> Result<()> {
     let items = cat.restore_items(r.id)?;
     let done: Vec<&ItemRow> = items.iter().filter(|i| i.state == ItemState::Done).collect();
     let failed: Vec<&ItemRow> = items.iter().filter(|i| i.state == ItemState::Failed).collect();
     let dir = out_dir(cfg, r);
-    let mut error = failed.first().map(|i| {
-        format!(
-            "{} of {} clip(s) failed; first: {}: {}",
-            failed.len(),
-            items.len(),
-            i.key,
-            i.error.as_deref().unwrap_or("")
-        )
-    });
+    let mut error = failed.first().map(|i| failed_items(failed.len(), items.len(), i).en());
     let mut merged = None;
     if r.merge && !done.is_empty() {
         let clips: Vec<PathBuf> = done.iter().filter_map(|i| i.path.as_ref().map(PathBuf::from)).collect();
@@ -666,6 +677,22 @@ fn finish(cfg: &Config, cat: &Catalog, r: &RestoreRow, now_ms: i64) -> Result<()
             Some(c) => format!("restore #{} ({c})", r.id),
             None => format!("restore #{}", r.id),
         };
+        let body = match (r.kind.as_str(), state) {
+            ("drill", _) if error.is_none() => crate::msg!("event.body.drill_passed", key = items[0].key),
+            ("drill", _) => crate::msg!("event.body.drill_failed", error = error.clone().unwrap_or_default()),
+            (_, RestoreStatus::Done) => crate::msg!(
+                "event.body.restore_ready",
+                id = r.id,
+                n = done.len(),
+                total = items.len(),
+                dir = dir.display()
+            ),
+            _ => crate::msg!(
+                "event.body.restore_failed",
+                id = r.id,
+                error = error.clone().unwrap_or_default()
+            ),
+        };
         let (kind, msg) = match (r.kind.as_str(), state) {
             ("drill", _) if error.is_none() => (
                 "restore_drill",
@@ -695,7 +722,7 @@ fn finish(cfg: &Config, cat: &Catalog, r: &RestoreRow, now_ms: i64) -> Result<()
                 format!("{what} failed: {}", error.unwrap_or_default()),
             ),
         };
-        cat.record_event(kind, &msg)?;
+        cat.record_event_msg(kind, &msg, &body)?;
     }
     Ok(())
 }

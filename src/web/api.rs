@@ -12,7 +12,7 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{blocking, fail, now_ms, App};
+use super::{blocking, now_ms, App};
 use crate::catalog::web::Clip;
 use crate::catalog::Catalog;
 use crate::restore::{self, Request, Source};
@@ -85,8 +85,8 @@ fn day_bounds(date: Date, tz: &TimeZone) -> Result<(i64, i64)> {
     Ok((start, end))
 }
 
-fn bad(e: impl std::fmt::Display) -> Response {
-    fail(StatusCode::BAD_REQUEST, e.to_string())
+fn bad(m: crate::msg::Msg) -> Response {
+    super::fail_msg(StatusCode::BAD_REQUEST, m)
 }
 
 async fn json_of(f: impl FnOnce() -> Result<Value> + Send + 'static) -> Response {
@@ -223,7 +223,7 @@ pub struct DayQuery {
 /// One camera's day: every clip with its tier, and the neighbouring days.
 pub async fn day(State(app): State<App>, Query(q): Query<DayQuery>) -> Response {
     let Ok(date) = q.date.parse::<Date>() else {
-        return bad(format!("date {:?}: use YYYY-MM-DD", q.date));
+        return bad(crate::msg!("api.bad_date", value = format!("{:?}", q.date)));
     };
     json_of(move || {
         let tz = zone(&app.catalog, &q.camera)?;
@@ -254,7 +254,7 @@ pub struct MonthQuery {
 /// One camera's month: per day, clips and the share of the day they cover.
 pub async fn month(State(app): State<App>, Query(q): Query<MonthQuery>) -> Response {
     let Ok(first) = format!("{}-01", q.month).parse::<Date>() else {
-        return bad(format!("month {:?}: use YYYY-MM", q.month));
+        return bad(crate::msg!("api.bad_month", value = format!("{:?}", q.month)));
     };
     json_of(move || {
         let tz = zone(&app.catalog, &q.camera)?;
@@ -321,7 +321,7 @@ fn minutes(s: &Option<String>) -> Result<Option<u32>> {
 /// Clips by camera, date range and time of day, newest last, at most 500.
 pub async fn search(State(app): State<App>, Query(q): Query<SearchQuery>) -> Response {
     let (Ok(from), Ok(to)) = (q.from.parse::<Date>(), q.to.parse::<Date>()) else {
-        return bad("from and to: use YYYY-MM-DD");
+        return bad(crate::msg!("api.bad_from_to"));
     };
     json_of(move || {
         let (a, b) = (minutes(&q.tod_from)?, minutes(&q.tod_to)?);
@@ -503,13 +503,18 @@ pub async fn restore_plan(
             {
                 Ok((budget, over)) => {
                     v["budget"] = budget;
-                    v["over_budget"] = json!(over);
+                    // The English text (as before) and the key for the page's language.
+                    v["over_budget"] = json!(over.as_ref().map(|m| m.en()));
+                    v["over_budget_msg"] = json!(over);
                 }
                 Err(r) => return r,
             }
             Json(v).into_response()
         }
-        Err(e) => fail(StatusCode::BAD_GATEWAY, format!("cannot plan the restore: {e:#}")),
+        Err(e) => super::fail_msg(
+            StatusCode::BAD_GATEWAY,
+            crate::msg!("api.plan_failed", detail = format!("{e:#}")),
+        ),
     }
 }
 
@@ -527,7 +532,12 @@ pub async fn restore_start(
     let req = request(&app, &b);
     let plan = match restore::plan(&app.cfg, &app.catalog, &*app.store, &req).await {
         Ok(p) => p,
-        Err(e) => return fail(StatusCode::BAD_GATEWAY, format!("cannot plan the restore: {e:#}")),
+        Err(e) => {
+            return super::fail_msg(
+                StatusCode::BAD_GATEWAY,
+                crate::msg!("api.plan_failed", detail = format!("{e:#}")),
+            )
+        }
     };
     if let Err(r) = super::approvals::may_start(&app, &session, plan.total_cny).await {
         tracing::warn!(
@@ -551,11 +561,27 @@ pub async fn restore_start(
 /// A restore and its clips.
 pub async fn restore_progress(State(app): State<App>, Path(id): Path<i64>) -> Response {
     let cfg = app.cfg.clone();
-    json_of(move || {
+    match blocking(move || {
         let Some(r) = app.catalog.restore(id)? else {
-            bail!("no restore #{id}");
+            return Ok(None);
         };
         let items = app.catalog.restore_items(id)?;
+        // The page's language: keys for the restore's own texts (other systems' words stay).
+        let item_msg = |e: &str| restore::item_error_key(e).map(|k| json!({"key": k, "args": {}}));
+        let failed: Vec<_> = items
+            .iter()
+            .filter(|i| i.state == crate::catalog::restores::ItemState::Failed)
+            .collect();
+        let error_msg = failed.first().and_then(|first| {
+            let m = restore::failed_items(failed.len(), items.len(), first);
+            (r.error.as_deref() == Some(m.en().as_str())).then(|| {
+                let mut v = json!(m);
+                if let Some(k) = first.error.as_deref().and_then(item_msg) {
+                    v["args"]["error"] = k;
+                }
+                v
+            })
+        });
         let mut states = std::collections::BTreeMap::<String, u64>::new();
         for i in &items {
             *states.entry(i.state.as_str().to_string()).or_default() += 1;
@@ -568,7 +594,8 @@ pub async fn restore_progress(State(app): State<App>, Path(id): Path<i64>) -> Re
             }),
             None => None,
         };
-        Ok(json!({
+        Ok(Some(json!({
+            "error_msg": error_msg,
             "restore": r,
             "states": states,
             "total": items.len(),
@@ -577,10 +604,16 @@ pub async fn restore_progress(State(app): State<App>, Path(id): Path<i64>) -> Re
             "day": day,
             "items": items.iter().map(|i| json!({
                 "key": i.key, "size": i.size, "source": i.source, "state": i.state, "error": i.error,
+                "error_msg": i.error.as_deref().and_then(item_msg),
             })).collect::<Vec<_>>(),
-        }))
+        })))
     })
     .await
+    {
+        Ok(Some(v)) => Json(v).into_response(),
+        Ok(None) => super::fail_msg(StatusCode::NOT_FOUND, crate::msg!("api.no_restore", id = id)),
+        Err(r) => r,
+    }
 }
 
 #[derive(Deserialize)]
@@ -667,12 +700,12 @@ pub async fn index_picture(State(app): State<App>, Path((id, name)): Path<(i64, 
             .and_then(|n| n.strip_suffix(".jpg"))
             .is_some_and(|n| !n.is_empty() && n.len() < 6 && n.bytes().all(|b| b.is_ascii_digit()));
     if !ok || id <= 0 {
-        return fail(StatusCode::NOT_FOUND, "no such picture");
+        return super::fail_msg(StatusCode::NOT_FOUND, crate::msg!("api.no_picture"));
     }
     let path = crate::index::clip_dir(&app.cfg, id).join(&name);
     match tokio::fs::read(&path).await {
         Ok(b) => ([(axum::http::header::CONTENT_TYPE, "image/jpeg")], b).into_response(),
-        Err(_) => fail(StatusCode::NOT_FOUND, "no such picture"),
+        Err(_) => super::fail_msg(StatusCode::NOT_FOUND, crate::msg!("api.no_picture")),
     }
 }
 

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{admin_only, Role, Session};
-use super::{blocking, fail, now_ms, App};
+use super::{blocking, fail_msg, now_ms, App};
 use crate::catalog::users::NewApproval;
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -62,7 +62,7 @@ pub fn budget(cfg: &Config, cat: &Catalog, now_ms: i64) -> Result<Value> {
 }
 
 /// Why a restore estimated at `cost` is refused by the budget, if it is.
-pub fn over_budget(cfg: &Config, cat: &Catalog, cost: f64, now_ms: i64) -> Result<Option<String>> {
+pub fn over_budget(cfg: &Config, cat: &Catalog, cost: f64, now_ms: i64) -> Result<Option<crate::msg::Msg>> {
     let month = cfg.restore.budget_cny_month;
     if month <= 0.0 || cost <= 0.0 {
         return Ok(None);
@@ -70,8 +70,11 @@ pub fn over_budget(cfg: &Config, cat: &Catalog, cost: f64, now_ms: i64) -> Resul
     let spent = cat.restore_spend_since(month_start_ms(now_ms)?)?;
     let left = (month - spent).max(0.0);
     Ok((cost > left + 1e-9).then(|| {
-        format!(
-            "over budget: this restore is estimated at ¥{cost:.2}, but the monthly restore budget (restore.budget_cny_month) is ¥{month:.2} and ¥{left:.2} is left this month. Restore a shorter range or use a cheaper tier, or ask an admin to raise the budget"
+        crate::msg!(
+            "api.over_budget",
+            cost = format!("{cost:.2}"),
+            month = format!("{month:.2}"),
+            left = format!("{left:.2}")
         )
     }))
 }
@@ -151,14 +154,15 @@ pub async fn may_start(app: &App, session: &Session, cost: f64) -> Result<(), Re
     let (cfg, cat) = (app.cfg.clone(), app.catalog.clone());
     let over = blocking(move || over_budget(&cfg, &cat, cost, now_ms())).await?;
     if let Some(msg) = over {
-        return Err(fail(StatusCode::PAYMENT_REQUIRED, msg));
+        return Err(fail_msg(StatusCode::PAYMENT_REQUIRED, msg));
     }
     if cost > app.cfg.restore.approval_cny && session.role != Role::Admin {
-        let mut r = fail(
+        let mut r = fail_msg(
             StatusCode::FORBIDDEN,
-            format!(
-                "this restore is estimated at ¥{cost:.2}, above ¥{:.2} (restore.approval_cny): an admin must approve it. Ask for approval",
-                app.cfg.restore.approval_cny
+            crate::msg!(
+                "api.needs_approval",
+                cost = format!("{cost:.2}"),
+                limit = format!("{:.2}", app.cfg.restore.approval_cny)
             ),
         );
         r.headers_mut()
@@ -176,6 +180,7 @@ pub async fn me(State(app): State<App>, Extension(s): Extension<Session>) -> Res
             "user": s.user,
             "role": s.role,
             "login": s.user.is_some(),
+            "language": s.lang.map(|l| l.tag()),
             "budget": b,
         }))
         .into_response(),
@@ -192,10 +197,15 @@ pub async fn request(State(app): State<App>, Extension(s): Extension<Session>, J
     let req = request_of(&app.cfg, &b.camera, b.from_ms, b.to_ms, tier);
     let plan = match restore::plan(&app.cfg, &app.catalog, &*app.store, &req).await {
         Ok(p) => p,
-        Err(e) => return fail(StatusCode::BAD_GATEWAY, format!("cannot plan the restore: {e:#}")),
+        Err(e) => {
+            return fail_msg(
+                StatusCode::BAD_GATEWAY,
+                crate::msg!("api.plan_failed", detail = format!("{e:#}")),
+            )
+        }
     };
     if plan.total_cny <= app.cfg.restore.approval_cny {
-        return fail(StatusCode::BAD_REQUEST, "this restore needs no approval: start it");
+        return fail_msg(StatusCode::BAD_REQUEST, crate::msg!("api.no_approval_needed"));
     }
     let (cfg, cat, user) = (app.cfg.clone(), app.catalog.clone(), who(&s));
     let res = blocking(move || {
@@ -223,25 +233,56 @@ pub async fn request(State(app): State<App>, Extension(s): Extension<Session>, J
             .map(|(_, tz)| tz)
             .unwrap_or_default();
         let when = |ms: i64| crate::report::local_time(ms, &tz);
-        let link = if cfg.http.public_url.is_empty() {
-            "open camvault's dashboard to approve or refuse it (set http.public_url for a link here)".to_string()
+        let url = if cfg.http.public_url.is_empty() {
+            None
         } else {
-            format!(
-                "approve or refuse (an admin's login is needed; the link works for {LINK_HOURS} h): {}/approve/{id}?t={}",
+            Some(format!(
+                "{}/approve/{id}?t={}",
                 cfg.http.public_url.trim_end_matches('/'),
                 link_token(&cat, id, now)?
-            )
+            ))
         };
-        cat.record_event(
+        let link = match &url {
+            None => {
+                "open camvault's dashboard to approve or refuse it (set http.public_url for a link here)".to_string()
+            }
+            Some(url) => {
+                format!("approve or refuse (an admin's login is needed; the link works for {LINK_HOURS} h): {url}")
+            }
+        };
+        let (from, to, cost) = (when(b.from_ms), when(b.to_ms), format!("{:.2}", plan.total_cny));
+        // The alert in `alerts.language`: the same as a key and arguments.
+        let msg = match &url {
+            Some(url) => crate::msg!(
+                "event.body.approval_link",
+                user = user,
+                camera = b.camera,
+                from = from,
+                to = to,
+                tier = tier_s,
+                cost = cost,
+                hours = plan.hours,
+                link_hours = LINK_HOURS,
+                url = url
+            ),
+            None => crate::msg!(
+                "event.body.approval_dashboard",
+                user = user,
+                camera = b.camera,
+                from = from,
+                to = to,
+                tier = tier_s,
+                cost = cost,
+                hours = plan.hours
+            ),
+        };
+        cat.record_event_msg(
             "restore_approval",
             &format!(
-                "{user} asks to restore {} from {} to {} ({tier_s}): about ¥{:.2}, ready within {} h. {link}",
-                b.camera,
-                when(b.from_ms),
-                when(b.to_ms),
-                plan.total_cny,
-                plan.hours
+                "{user} asks to restore {} from {from} to {to} ({tier_s}): about ¥{cost}, ready within {} h. {link}",
+                b.camera, plan.hours
             ),
+            &msg,
         )?;
         Ok(Ok(id))
     })
@@ -251,7 +292,7 @@ pub async fn request(State(app): State<App>, Extension(s): Extension<Session>, J
             tracing::info!(id, user = %who(&s), "restore approval requested");
             (StatusCode::ACCEPTED, Json(json!({"approval": id, "state": "pending"}))).into_response()
         }
-        Ok(Err(msg)) => fail(StatusCode::PAYMENT_REQUIRED, msg),
+        Ok(Err(msg)) => fail_msg(StatusCode::PAYMENT_REQUIRED, msg),
         Err(r) => r,
     }
 }
@@ -280,10 +321,7 @@ async fn bad_link(app: &App, id: i64, t: &str) -> Option<Response> {
     let (cat, t) = (app.catalog.clone(), t.to_string());
     match blocking(move || link_valid(&cat, id, &t, now_ms())).await {
         Ok(true) => None,
-        Ok(false) => Some(fail(
-            StatusCode::FORBIDDEN,
-            "this approval link expired or is not valid: open the dashboard to see the request",
-        )),
+        Ok(false) => Some(fail_msg(StatusCode::FORBIDDEN, crate::msg!("api.link_invalid"))),
         Err(r) => Some(r),
     }
 }
@@ -308,7 +346,7 @@ pub async fn show(
     .await;
     match res {
         Ok((a, _)) if s.role != Role::Admin && a.requested_by != who(&s) => {
-            fail(StatusCode::FORBIDDEN, "only an admin may see another person's request")
+            fail_msg(StatusCode::FORBIDDEN, crate::msg!("api.not_yours"))
         }
         Ok((a, b)) => Json(json!({"approval": a, "budget": b, "can_decide": s.role == Role::Admin})).into_response(),
         Err(r) => r,
@@ -341,18 +379,17 @@ pub async fn decide(
     let cat = app.catalog.clone();
     let a = match blocking(move || cat.approval(id, now_ms())).await {
         Ok(Some(a)) => a,
-        Ok(None) => return fail(StatusCode::NOT_FOUND, format!("no approval #{id}")),
+        Ok(None) => return fail_msg(StatusCode::NOT_FOUND, crate::msg!("api.no_approval", id = id)),
         Err(r) => return r,
     };
     if a.state != "pending" {
-        return fail(
-            StatusCode::CONFLICT,
-            format!(
-                "approval #{id} is {} already (by {})",
-                a.state,
-                a.decided_by.as_deref().unwrap_or("nobody")
-            ),
-        );
+        let by = a.decided_by.as_deref().unwrap_or("-");
+        let m = match a.state.as_str() {
+            "approved" => crate::msg!("api.decided.approved", id = id, by = by),
+            "refused" => crate::msg!("api.decided.refused", id = id, by = by),
+            _ => crate::msg!("api.decided.expired", id = id),
+        };
+        return fail_msg(StatusCode::CONFLICT, m);
     }
     match d.decision.as_str() {
         "refuse" => {
@@ -362,14 +399,14 @@ pub async fn decide(
                     tracing::info!(id, by = %by, "restore approval refused");
                     Json(json!({"approval": id, "state": "refused"})).into_response()
                 }
-                Ok(false) => fail(StatusCode::CONFLICT, format!("approval #{id} was decided meanwhile")),
+                Ok(false) => fail_msg(StatusCode::CONFLICT, crate::msg!("api.decided_meanwhile", id = id)),
                 Err(r) => r,
             }
         }
         "approve" => approve(app, a, by).await,
-        other => fail(
+        other => fail_msg(
             StatusCode::BAD_REQUEST,
-            format!("decision {other:?}: use approve or refuse"),
+            crate::msg!("api.bad_decision", value = format!("{other:?}")),
         ),
     }
 }
@@ -379,24 +416,30 @@ async fn approve(app: App, a: crate::catalog::users::Approval, by: String) -> Re
     let tier: crate::store::RestoreTier = match serde_json::from_value(json!(a.tier)) {
         Ok(t) => t,
         Err(_) => {
-            return fail(
+            return fail_msg(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("approval #{id} names tier {:?}", a.tier),
+                crate::msg!("api.bad_tier", id = id, tier = format!("{:?}", a.tier)),
             )
         }
     };
     let req = request_of(&app.cfg, &a.camera, a.from_ms, a.to_ms, tier);
     let plan = match restore::plan(&app.cfg, &app.catalog, &*app.store, &req).await {
         Ok(p) => p,
-        Err(e) => return fail(StatusCode::BAD_GATEWAY, format!("cannot plan the restore: {e:#}")),
+        Err(e) => {
+            return fail_msg(
+                StatusCode::BAD_GATEWAY,
+                crate::msg!("api.plan_failed", detail = format!("{e:#}")),
+            )
+        }
     };
     // What the admin approves is the price the request showed; more is a new question.
     if plan.total_cny > a.est_cost_cny * 1.1 + 0.01 {
-        return fail(
+        return fail_msg(
             StatusCode::CONFLICT,
-            format!(
-                "the price changed from ¥{:.2} to ¥{:.2} since it was asked for: refuse this one and ask again",
-                a.est_cost_cny, plan.total_cny
+            crate::msg!(
+                "api.price_changed",
+                was = format!("{:.2}", a.est_cost_cny),
+                now = format!("{:.2}", plan.total_cny)
             ),
         );
     }
@@ -410,7 +453,7 @@ async fn approve(app: App, a: crate::catalog::users::Approval, by: String) -> Re
         if !cat.decide_approval(id, "approved", &by, None, now)? {
             return Ok(Err((
                 StatusCode::CONFLICT,
-                format!("approval #{id} was decided meanwhile"),
+                crate::msg!("api.decided_meanwhile", id = id),
             )));
         }
         match restore::start(&cat, &req, &plan, now) {
@@ -431,7 +474,7 @@ async fn approve(app: App, a: crate::catalog::users::Approval, by: String) -> Re
             app.restore_wake.notify_one();
             Json(json!({"approval": id, "state": "approved", "restore": rid})).into_response()
         }
-        Ok(Err((code, msg))) => fail(code, msg),
+        Ok(Err((code, msg))) => fail_msg(code, msg),
         Err(r) => r,
     }
 }

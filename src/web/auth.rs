@@ -209,10 +209,7 @@ pub fn admin_only(s: &Session) -> Option<Response> {
             user = s.user.as_deref().unwrap_or("-"),
             "refused an admin-only request to a viewer"
         );
-        fail(
-            StatusCode::FORBIDDEN,
-            "only an admin may do this: ask one (or log in as one)",
-        )
+        super::fail_msg(StatusCode::FORBIDDEN, crate::msg!("api.admin_only"))
     })
 }
 
@@ -268,6 +265,8 @@ pub struct Session {
     /// the box's own user, see docs/security.md).
     pub user: Option<String>,
     pub role: Role,
+    /// The user's own language (`None`: as the browser asks), see [`super::account`].
+    pub lang: Option<super::i18n::Lang>,
     expires: Instant,
 }
 
@@ -329,6 +328,7 @@ impl Auth {
             authed: true,
             user: Some(s.user),
             role: s.role,
+            lang: s.language.as_deref().and_then(super::i18n::Lang::parse),
             expires: Instant::now(),
         })
     }
@@ -386,6 +386,7 @@ impl Auth {
             authed,
             user: None,
             role: Role::Admin,
+            lang: None,
             expires: now + lifetime,
         };
         let id = token();
@@ -562,13 +563,13 @@ pub async fn guard(State(app): State<App>, mut req: Request, next: Next) -> Resp
                 };
                 return Redirect::to(&to).into_response();
             }
-            None => return fail(StatusCode::UNAUTHORIZED, "log in first"),
+            None => return super::fail_msg(StatusCode::UNAUTHORIZED, crate::msg!("api.log_in_first")),
         }
     } else {
         let existing = cookie.and_then(|id| auth.session(&id).map(|s| (id, s)));
         match existing.filter(|(_, s)| s.authed) {
             Some((id, s)) => (id, s, false),
-            None if !safe => return fail(StatusCode::FORBIDDEN, "no session: reload the page"),
+            None if !safe => return super::fail_msg(StatusCode::FORBIDDEN, crate::msg!("api.no_session")),
             // Loopback API and media reads need no session (only pages carry a token), so
             // scripts polling the API do not pile up sessions; but another site's page must
             // not make the browser start transcodes with <video>/<img> (its requests carry
@@ -586,6 +587,7 @@ pub async fn guard(State(app): State<App>, mut req: Request, next: Next) -> Resp
                     authed: true,
                     user: None,
                     role: Role::Admin,
+                    lang: None,
                     expires: Instant::now(),
                 });
                 return next.run(req).await;
@@ -604,7 +606,7 @@ pub async fn guard(State(app): State<App>, mut req: Request, next: Next) -> Resp
             .unwrap_or("");
         if !same(token, &session.csrf) || foreign_origin(req.headers()) {
             warn!(path = %req.uri().path(), "refused a request without a valid CSRF token");
-            return fail(StatusCode::FORBIDDEN, "CSRF check failed: reload the page");
+            return super::fail_msg(StatusCode::FORBIDDEN, crate::msg!("api.csrf"));
         }
     }
     req.extensions_mut().insert(session);
@@ -629,7 +631,7 @@ pub async fn local_or_login(State(app): State<App>, req: Request, next: Next) ->
             .await
             .is_some();
     if !allowed {
-        return fail(StatusCode::UNAUTHORIZED, "log in first");
+        return super::fail_msg(StatusCode::UNAUTHORIZED, crate::msg!("api.log_in_first"));
     }
     next.run(req).await
 }
@@ -779,18 +781,30 @@ pub async fn login(
     let now = jiff::Timestamp::now().as_millisecond();
     let expires = now + auth.lifetime.as_millis() as i64;
     let (cat, sid, name, csrf_new) = (auth.catalog.clone(), sha256_hex(&id), known.name.clone(), token());
-    let stored = tokio::task::spawn_blocking(move || cat.add_session(&sid, &name, &csrf_new, now, expires)).await;
-    if !matches!(stored, Ok(Ok(()))) {
+    let stored = tokio::task::spawn_blocking(move || {
+        cat.add_session(&sid, &name, &csrf_new, now, expires)?;
+        cat.user_language(&name)
+    })
+    .await;
+    let Ok(Ok(language)) = stored else {
         return page(
             StatusCode::INTERNAL_SERVER_ERROR,
             &csrf,
             "Cannot store the session in the catalog: see the log of camvault serve.",
         );
-    }
+    };
     info!(client = %ip, user = %known.name, role = known.role.as_str(), "web login");
     let mut res = Redirect::to(safe_next(&form.next)).into_response();
     if let Ok(v) = auth.cookie(&id, auth.lifetime.as_secs(), true).parse() {
         res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    // The account's language becomes this browser's too (its login page, after logging out).
+    if let Some(v) = language
+        .as_deref()
+        .and_then(super::i18n::Lang::parse)
+        .and_then(|l| super::account::lang_cookie(l).parse().ok())
+    {
+        res.headers_mut().append(header::SET_COOKIE, v);
     }
     res
 }

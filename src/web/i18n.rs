@@ -239,6 +239,23 @@ mod tests {
         for k in ["standard", "expedited", "bulk"] {
             used.push(format!("speed.{k}"));
         }
+        // The server's messages (`msg!` in the health rules, the API, restores).
+        let sources = [
+            include_str!("../health.rs"),
+            include_str!("../restore/mod.rs"),
+            include_str!("account.rs"),
+            include_str!("api.rs"),
+            include_str!("approvals.rs"),
+            include_str!("auth.rs"),
+            include_str!("jobs.rs"),
+            include_str!("media.rs"),
+            include_str!("range.rs"),
+        ];
+        let server: Vec<String> = sources.iter().flat_map(|s| crate::msg::keys_used_in(s)).collect();
+        assert!(server.len() > 30, "found only {} server message keys", server.len());
+        assert!(server.iter().any(|k| k == "health.detail.silent"), "{server:?}");
+        used.extend(server);
+        used.push("err.server".into());
         for k in crate::health::RULES {
             used.push(format!("health.{k}"));
             used.push(format!("health.{k}.title"));

@@ -12,7 +12,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::fail;
 pub use crate::media::queue::Kind;
 use crate::media::queue::{Busy, Queue};
 
@@ -24,7 +23,7 @@ impl Jobs {
     pub async fn slot(&self) -> Result<OwnedSemaphorePermit, Response> {
         self.0.slot().await.map_err(|b| match b {
             Busy::Full => busy(),
-            Busy::Closed => fail(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+            Busy::Closed => super::fail_msg(StatusCode::SERVICE_UNAVAILABLE, crate::msg!("api.shutting_down")),
         })
     }
 
@@ -38,10 +37,7 @@ impl Jobs {
 }
 
 fn busy() -> Response {
-    let mut r = fail(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the server is busy converting other clips: try again in a few seconds",
-    );
+    let mut r = super::fail_msg(StatusCode::SERVICE_UNAVAILABLE, crate::msg!("api.busy"));
     r.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     r

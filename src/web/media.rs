@@ -96,7 +96,7 @@ pub fn parse_range(h: Option<&HeaderValue>, len: u64) -> Result<Option<(u64, u64
 pub async fn send_file(path: &FsPath, headers: &HeaderMap, kind: &'static str, download: Option<&str>) -> Response {
     let mut f = match tokio::fs::File::open(path).await {
         Ok(f) => f,
-        Err(_) => return fail(StatusCode::NOT_FOUND, "the file is not on this server's disk"),
+        Err(_) => return super::fail_msg(StatusCode::NOT_FOUND, crate::msg!("api.file_not_here")),
     };
     let len = match f.metadata().await {
         Ok(m) => m.len(),
@@ -144,18 +144,17 @@ async fn clip_of(app: &App, id: i64) -> Result<Clip, Response> {
     let cat = app.catalog.clone();
     match blocking(move || cat.clip(id)).await? {
         Some(c) => Ok(c),
-        None => Err(fail(StatusCode::NOT_FOUND, format!("no clip #{id}"))),
+        None => Err(super::fail_msg(
+            StatusCode::NOT_FOUND,
+            crate::msg!("api.no_clip", id = id),
+        )),
     }
 }
 
 fn not_here(c: &Clip) -> Response {
-    fail(
+    super::fail_msg(
         StatusCode::CONFLICT,
-        format!(
-            "clip {} is not on this server's disk ({}): restore it first",
-            c.key,
-            super::api::tier(c)
-        ),
+        crate::msg!("api.clip_not_here", key = c.key, tier = super::api::tier(c)),
     )
 }
 
@@ -331,7 +330,10 @@ pub async fn play(
             })
             .unwrap_or_default();
         app.media.jobs.remember_failure(Kind::Play, id);
-        return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("ffmpeg failed: {why}"));
+        return super::fail_msg(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            crate::msg!("api.ffmpeg_failed", detail = why),
+        );
     }
     first.truncate(n);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(16);
@@ -441,9 +443,9 @@ fn head_only() -> Response {
 }
 
 fn failed_before(c: &Clip) -> Response {
-    fail(
+    super::fail_msg(
         StatusCode::INTERNAL_SERVER_ERROR,
-        format!("ffmpeg failed on {} before: it is not a video ffmpeg can read", c.key),
+        crate::msg!("api.ffmpeg_failed_before", key = c.key),
     )
 }
 
@@ -547,10 +549,7 @@ pub async fn export(State(app): State<App>, method: Method, Query(q): Query<Expo
     };
     let paths: Vec<PathBuf> = clips.iter().filter_map(|c| local_path(&app, c)).collect();
     if paths.is_empty() {
-        return fail(
-            StatusCode::NOT_FOUND,
-            "no clip of this range is on this server's disk: restore the range first",
-        );
+        return super::fail_msg(StatusCode::NOT_FOUND, crate::msg!("api.range_not_here"));
     }
     // The slot and ffmpeg live in this request: a client that goes away ends both.
     let _slot = match app.media.jobs.slot().await {
@@ -590,7 +589,7 @@ pub async fn restored_merged(State(app): State<App>, Path(id): Path<i64>, header
     let cat = app.catalog.clone();
     let r = match blocking(move || cat.restore(id)).await {
         Ok(Some(r)) => r,
-        Ok(None) => return fail(StatusCode::NOT_FOUND, format!("no restore #{id}")),
+        Ok(None) => return super::fail_msg(StatusCode::NOT_FOUND, crate::msg!("api.no_restore", id = id)),
         Err(r) => return r,
     };
     let p = crate::restore::out_dir(&app.cfg, &r).join("merged.mp4");

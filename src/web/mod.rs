@@ -7,6 +7,7 @@
 //! stage below it ([`crate::media`]); the web only serves them (or makes one on request
 //! through the same ffmpeg queue). Every response carries the security headers set here.
 
+pub mod account;
 pub mod api;
 pub mod approvals;
 pub mod auth;
@@ -16,6 +17,7 @@ pub mod jobs;
 pub mod media;
 pub mod pages;
 pub mod range;
+pub mod startup;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -55,6 +57,13 @@ pub fn fail(code: StatusCode, msg: impl Into<String>) -> Response {
     (code, Json(serde_json::json!({ "error": msg.into() }))).into_response()
 }
 
+/// An error the page shows in its own language: the English text for other clients, and
+/// the catalogue key with its arguments ([`crate::msg`]).
+pub fn fail_msg(code: StatusCode, msg: crate::msg::Msg) -> Response {
+    let body = serde_json::json!({ "error": msg.en(), "key": msg.key, "args": msg.args });
+    (code, Json(body)).into_response()
+}
+
 /// Runs catalog work off the async threads; errors become 500 with the message.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T, Response> {
     match tokio::task::spawn_blocking(f).await {
@@ -91,7 +100,7 @@ async fn healthz(State(app): State<App>) -> Response {
             };
             let body = serde_json::json!({
                 "status": if p.is_empty() { "ok" } else { "problem" },
-                "problems": p.iter().map(|p| serde_json::json!({"rule": p.rule, "message": p.message})).collect::<Vec<_>>(),
+                "problems": p.iter().map(|p| serde_json::json!({"rule": p.rule, "message": p.message, "detail": p.detail})).collect::<Vec<_>>(),
             });
             (code, Json(body)).into_response()
         }
@@ -166,7 +175,9 @@ pub fn router(app: App) -> Router {
         .route("/activity", get(pages::shell))
         .route("/restores/{id}", get(pages::shell))
         .route("/approve/{id}", get(pages::shell))
+        .route("/account", get(pages::shell))
         .route("/api/me", get(approvals::me))
+        .route("/api/me/language", post(account::set_language))
         .route("/api/approvals", get(approvals::list).post(approvals::request))
         .route("/api/approvals/{id}", get(approvals::show).post(approvals::decide))
         .route("/api/users", get(approvals::users))

@@ -30,7 +30,8 @@ pub fn lang(app: &App, headers: &HeaderMap) -> Lang {
 /// The page shell, carrying the session's CSRF token for the script's POSTs and the
 /// language's catalogue.
 pub async fn shell(State(app): State<App>, Extension(session): Extension<Session>, headers: HeaderMap) -> Response {
-    let lang = lang(&app, &headers);
+    // A logged-in user's own language, on any browser; else what this browser asks for.
+    let lang = session.lang.unwrap_or_else(|| lang(&app, &headers));
     let html = i18n::fill_html(SHELL, lang)
         .replace("{{lang}}", lang.tag())
         .replace("{{csrf}}", &session.csrf)
@@ -151,6 +152,7 @@ fn login_message(html: &str, lang: Lang) -> String {
         "login.origin",
         "login.busy",
         "login.plain_http",
+        "login.store_failed",
     ] {
         out = out.replace(&i18n::escape(Lang::En.t(key)), &i18n::escape(lang.t(key)));
     }

@@ -6,7 +6,9 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::fail;
+use super::fail_msg;
+use crate::msg;
+use crate::msg::Msg;
 
 /// 2000-01-01T00:00:00Z: no camera clip is older.
 pub const EARLIEST_MS: i64 = 946_684_800_000;
@@ -23,19 +25,15 @@ pub struct TimeRange {
 impl TimeRange {
     /// Checks `from_ms..to_ms` against the bounds and a length of at most `max_days`;
     /// the error names the values and what to send instead.
-    pub fn new(from_ms: i64, to_ms: i64, max_days: i64) -> Result<TimeRange, String> {
+    pub fn new(from_ms: i64, to_ms: i64, max_days: i64) -> Result<TimeRange, Msg> {
         for (name, v) in [("from_ms", from_ms), ("to_ms", to_ms)] {
             if !(EARLIEST_MS..=LATEST_MS).contains(&v) {
-                return Err(format!(
-                    "{name} = {v} is outside the years 2000-2200: send milliseconds since 1970-01-01 UTC"
-                ));
+                return Err(msg!("api.range_years", name = name, v = v));
             }
         }
         match to_ms.checked_sub(from_ms) {
             Some(len) if len > 0 && len <= max_days.saturating_mul(DAY_MS) => Ok(TimeRange { from_ms, to_ms }),
-            _ => Err(format!(
-                "choose a range of up to {max_days} days that ends after it starts (from_ms = {from_ms}, to_ms = {to_ms})"
-            )),
+            _ => Err(msg!("api.range_length", days = max_days, from = from_ms, to = to_ms)),
         }
     }
 
@@ -43,7 +41,7 @@ impl TimeRange {
     pub fn refusal(from_ms: i64, to_ms: i64, max_days: i64) -> Option<Response> {
         Self::new(from_ms, to_ms, max_days)
             .err()
-            .map(|e| fail(StatusCode::BAD_REQUEST, e))
+            .map(|e| fail_msg(StatusCode::BAD_REQUEST, e))
     }
 }
 
@@ -67,7 +65,7 @@ mod tests {
             (0, DAY_MS),
         ] {
             let e = TimeRange::new(a, b, 31).unwrap_err();
-            assert!(e.contains("years 2000-2200"), "{e}");
+            assert!(e.en().contains("years 2000-2200"), "{e}");
         }
         assert!(TimeRange::new(t, t + DAY_MS, i64::MAX).is_ok(), "the limit saturates");
     }

@@ -101,3 +101,26 @@ pub fn hevc(secs: u32) -> Vec<u8> {
     hevc_clip(&out, secs, "320x240", true);
     std::fs::read(out).unwrap()
 }
+
+/// Runs `serve`, which must refuse to start (exit with an error within 30 s): its stderr.
+/// A `serve` that starts instead is stopped, and the test fails.
+pub fn serve_refuses(env: &Env) -> String {
+    let child = env
+        .cmd(&["serve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut serving = Serving(child);
+    let status = super::poll(Duration::from_secs(30), || {
+        serving
+            .0
+            .try_wait()
+            .unwrap()
+            .ok_or_else(|| "serve started instead of refusing".to_string())
+    });
+    let mut err = String::new();
+    serving.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(!status.success(), "serve started: {err}");
+    err
+}

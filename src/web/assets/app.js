@@ -19,6 +19,36 @@ function t(key, vars) {
   return s.replace(/\{(\w+)\}/g, (m, k) => (vars && k in vars ? String(vars[k]) : m));
 }
 
+// A server message ({key, args}, src/msg.rs) in the page's language. Its arguments are data
+// (camera ids, object keys, another system's own words): each is marked translate="no" and
+// lang="zxx" so that the browser test can tell data from words left untranslated. An
+// argument may itself be a message.
+function tm(m) {
+  const out = el('span', { class: 'msg', dataset: { key: m.key } });
+  const s = STRINGS[m.key];
+  if (s === undefined) { console.error('untranslated: ' + m.key); out.textContent = m.key; return out; }
+  let last = 0;
+  for (const x of s.matchAll(/\{(\w+)\}/g)) {
+    out.append(s.slice(last, x.index));
+    const v = (m.args || {})[x[1]];
+    if (v && typeof v === 'object') out.append(tm(v));
+    else out.append(el('span', { class: 'arg', translate: 'no', lang: 'zxx', text: v === undefined ? x[0] : String(v) }));
+    last = x.index + x[0].length;
+  }
+  out.append(s.slice(last));
+  return out;
+}
+
+// An error from the API: its message in the page's language. Text without a key (an
+// unexpected failure) is shown as the server wrote it, in English: the browser test fails
+// a Chinese page that shows one.
+class ApiError extends Error {
+  constructor(j, status) {
+    super(j.key ? tm(j).textContent : j.error ? t('err.server', { detail: j.error }) : t('err.http', { status }));
+    this.msg = j.key ? j : null;
+  }
+}
+
 const TIER_NAMES = ['local', 'standard', 'archived', 'restoring', 'restored'];
 const tierName = k => t('tier.' + k);
 
@@ -54,7 +84,8 @@ const S17 = {
   approvalsTitle: t('acct.approvals_title'),
   myRequestsTitle: t('acct.my_requests_title'),
   noApprovals: t('acct.no_approvals'),
-  approvalLine: a => t('acct.approval_line', { id: a.id, camera: a.camera, from: when17(a.from_ms), to: when17(a.to_ms), tier: t('speed.' + a.tier), who: a.requested_by }),
+  // Names, cameras and times are data (translate="no" through tm); the tier and state are words.
+  approvalLine: a => tm({ key: 'acct.approval_line', args: { id: a.id, camera: a.camera, from: when17(a.from_ms), to: when17(a.to_ms), tier: { key: 'speed.' + a.tier }, who: a.requested_by } }),
   approve: t('acct.approve'),
   refuse: t('acct.refuse'),
   state: { pending: t('acct.state.pending'), approved: t('acct.state.approved'), refused: t('acct.state.refused'), expired: t('acct.state.expired') },
@@ -64,7 +95,10 @@ const S17 = {
   asked: id => t('acct.asked', { id }),
   overBudget: t('acct.over_budget'),
   approveTitle: id => t('acct.approve_title', { id }),
-  approveWho: a => t('acct.approve_who', { who: a.requested_by, camera: a.camera, from: when17(a.from_ms), to: when17(a.to_ms), tier: t('speed.' + a.tier) }),
+  approveWho: a => tm({ key: 'acct.approve_who', args: { who: a.requested_by, camera: a.camera, from: when17(a.from_ms), to: when17(a.to_ms), tier: { key: 'speed.' + a.tier } } }),
+  stateOf: a => a.decided_by
+    ? tm({ key: 'acct.decided_by', args: { state: { key: 'acct.state.' + a.state }, who: a.decided_by } })
+    : tm({ key: 'acct.state.' + a.state }),
   approveCost: (cost, hours) => t('acct.approve_cost', { cost, hours }),
   approveDone: state => t('acct.approve_done', { state }),
   openRestore: id => t('acct.open_restore', { id }),
@@ -97,7 +131,7 @@ async function api(path, body) {
   const r = await fetch(path, opts);
   if (r.status === 401) { location.href = '/login'; throw new Error('log in first'); }
   const j = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(j.error || t('err.http', { status: r.status }));
+  if (!r.ok) throw new ApiError(j, r.status);
   return j;
 }
 
@@ -110,20 +144,25 @@ function bytes(n) {
 
 function cny(x) { return '¥' + num(Number(x || 0), 2); }
 
-function errorBox(e) { return el('p', { class: 'error', role: 'alert', text: String(e.message || e) }); }
+function errorBox(e) {
+  return e.msg ? el('p', { class: 'error', role: 'alert' }, tm(e.msg)) : el('p', { class: 'error', role: 'alert', text: String(e.message || e) });
+}
 
 // replaceChildren would print a null as the text "null".
 function render(...kids) { view.replaceChildren(...kids.filter(k => k !== null && k !== undefined)); }
 
 // ---------- dashboard ----------
 
-// Health problems come from the server in English; the page names each rule in the page's
-// language and keeps the server's detail (numbers, keys) as the tooltip.
+// A health problem: the rule's name and explanation, then its detail (numbers, keys, what to
+// run) from the server as a message key. A probe's verdict written elsewhere has no key: it
+// stays the server's English, marked lang="en".
 function problemItem(p) {
   const key = 'health.' + p.rule;
   const known = STRINGS[key] !== undefined;
-  return el('li', { class: 'problem', title: p.message, dataset: { rule: p.rule } },
-    el('b', { text: known ? t(key + '.title') : p.rule }), t('common.colon'), known ? t(key) : p.message);
+  const detail = p.detail ? tm(p.detail) : el('span', { lang: 'en', text: p.message });
+  return el('li', { class: 'problem', dataset: { rule: p.rule } },
+    el('b', { text: known ? t(key + '.title') : p.rule }), t('common.colon'), known ? t(key) : null,
+    el('br'), el('small', { class: 'detail' }, t('alert.detail'), detail));
 }
 
 async function dashboard() {
@@ -216,7 +255,7 @@ function approvalsCard(me, list) {
   return el('section', { class: 'card', id: 'approvals' }, el('h2', { text: admin ? S17.approvalsTitle : S17.myRequestsTitle }),
     shown.length ? el('ul', {}, shown.map(a => el('li', { class: 'approval state-' + a.state, dataset: { id: a.id } },
       S17.approvalLine(a), el('b', { text: cny(a.est_cost_cny) }), ' — ',
-      admin && a.state === 'pending' ? decisionButtons(a) : el('span', { class: 'approval-state', text: a.decided_by ? S17.decidedBy(S17.state[a.state] || a.state, a.decided_by) : (S17.state[a.state] || a.state) }),
+      admin && a.state === 'pending' ? decisionButtons(a) : el('span', { class: 'approval-state' }, S17.stateOf(a)),
       a.restore_id ? el('a', { href: `/restores/${a.restore_id}`, text: ' ' + S17.openRestore(a.restore_id) }) : null)))
       : el('p', { class: 'muted', text: S17.noApprovals }));
 }
@@ -228,11 +267,13 @@ async function approveView(id) {
   const a = r.approval;
   render(el('h1', { text: S17.approveTitle(id) }),
     el('section', { class: 'card', id: 'approval' },
-      el('p', { id: 'approval-who', text: S17.approveWho(a) }),
+      el('p', { id: 'approval-who' }, S17.approveWho(a)),
       el('p', {}, el('b', { id: 'approval-cost', text: S17.approveCost(cny(a.est_cost_cny), hoursText(a.hours)) })),
       r.budget.month_cny > 0 ? el('p', { class: 'muted', text: S17.budgetLine(cny(r.budget.spent_cny), cny(r.budget.month_cny), cny(r.budget.left_cny)) }) : null,
       a.state !== 'pending'
-        ? el('p', { id: 'approval-state', text: S17.approveDone(a.decided_by ? S17.decidedBy(S17.state[a.state] || a.state, a.decided_by) : (S17.state[a.state] || a.state)) })
+        ? el('p', { id: 'approval-state' }, tm({ key: 'acct.approve_done', args: { state: a.decided_by
+          ? { key: 'acct.decided_by', args: { state: { key: 'acct.state.' + a.state }, who: a.decided_by } }
+          : { key: 'acct.state.' + a.state } } }))
         : r.can_decide ? el('p', {}, decisionButtons(a, t)) : el('p', { class: 'muted', id: 'approval-state', text: S17.viewerOnly }),
       a.restore_id ? el('p', {}, el('a', { href: `/restores/${a.restore_id}`, text: S17.openRestore(a.restore_id) })) : null));
 }
@@ -415,7 +456,8 @@ async function day(camera, date) {
     if (r && !r.ok) {
       const j = await fetch(url).then(x => x.json()).catch(() => ({}));
       if (r.status === 501) text = t('err.no_ffmpeg');
-      else if (j.error) text = j.error;
+      else if (j.key) text = tm(j).textContent;
+      else if (j.error) text = t('err.server', { detail: j.error });
     }
     msg.textContent = text;
   });
@@ -544,7 +586,7 @@ function planView(p, body, retier) {
         el('td', { text: hoursText(x.hours) }), el('td', { text: cny(x.total_cny) }))))) : null,
     el('p', {}, t('plan.total'), el('b', { id: 'plan-total', text: cny(p.total_cny) }), t('common.comma'), el('span', { id: 'plan-time', dataset: { hours: p.hours }, text: when }), t('common.stop')),
     p.budget && p.budget.month_cny > 0 ? el('p', { class: 'muted', id: 'plan-budget', text: S17.budgetLine(cny(p.budget.spent_cny), cny(p.budget.month_cny), cny(p.budget.left_cny)) }) : null,
-    p.over_budget ? el('p', { class: 'error', id: 'plan-over-budget', role: 'alert', text: p.over_budget }) : null,
+    p.over_budget ? el('p', { class: 'error', id: 'plan-over-budget', role: 'alert' }, p.over_budget_msg ? tm(p.over_budget_msg) : p.over_budget) : null,
     p.over_budget ? null : p.needs_approval ? el('div', { id: 'plan-approval' },
       el('p', { text: S17.needsApproval(cny(p.total_cny), cny(p.budget.approval_cny)) }),
       el('button', {
@@ -722,13 +764,47 @@ async function restoreView(id) {
       el('p', { class: 'muted', text: Object.entries(r.states).map(([k, v]) => `${num(v)} ${t('state.' + k)}`).join(t('common.list_sep')) }),
       r.merged ? el('p', {}, el('a', { class: 'button', id: 'download', href: r.merged, text: t('restore.download') })) : null,
       r.day ? el('p', {}, el('a', { id: 'day-link', href: r.day, text: t('restore.back') })) : null,
-      r.restore.error ? el('p', { class: 'error', text: r.restore.error }) : null,
+      r.restore.error ? el('p', { class: 'error', id: 'restore-error' }, r.error_msg ? tm(r.error_msg) : el('span', { lang: 'en', text: r.restore.error })) : null,
       el('table', {}, el('tbody', {}, r.items.map(i => el('tr', {}, el('td', { translate: 'no', text: i.key }),
         el('td', { text: STRINGS['source.' + i.source] !== undefined ? t('source.' + i.source) : i.source }),
-        el('td', { class: 'state-' + i.state, text: t('state.' + i.state) + (i.error ? t('common.colon') + i.error : '') })))))].filter(Boolean));
+        el('td', { class: 'state-' + i.state }, t('state.' + i.state), i.error ? t('common.colon') : null,
+          i.error ? (i.error_msg ? tm(i.error_msg) : el('span', { lang: 'en', text: i.error })) : null)))))].filter(Boolean));
     if (r.restore.state === 'active') setTimeout(tick, 2000);
   };
   tick();
+}
+
+// ---------- the account (issue 17) ----------
+
+// "kid (viewer)": the name is data (translate="no"), the role a word of the page's language.
+function whoIs(me) {
+  return tm({ key: 'acct.signed_in_as', args: { user: me.user, role: { key: 'acct.role.' + (me.role === 'admin' ? 'admin' : 'viewer') } } });
+}
+
+// The user's own language, kept with the account in the catalog (src/web/account.rs).
+async function accountView() {
+  document.title = t('acct.title') + ' — camvault';
+  const me = await ME;
+  if (!me.user) {
+    render(el('h1', { text: t('acct.title') }), el('p', { id: 'no-account', text: t('acct.no_account') }));
+    return;
+  }
+  const sel = el('select', { id: 'account-language' },
+    el('option', { value: '', text: t('acct.language_browser') }),
+    el('option', { value: 'en', lang: 'en', translate: 'no', text: 'English' }),
+    el('option', { value: 'zh-CN', lang: 'zh-CN', text: '中文' }));
+  sel.value = me.language || '';
+  const note = el('p', { class: 'muted', text: t('acct.language_note') });
+  sel.addEventListener('change', async () => {
+    try {
+      await api('/api/me/language', { language: sel.value || null });
+      if (sel.value) document.cookie = `camvault_lang=${encodeURIComponent(sel.value)}; path=/; max-age=31536000; samesite=strict`;
+      location.reload();
+    } catch (e) { note.after(errorBox(e)); }
+  });
+  render(el('h1', { text: t('acct.title') }),
+    el('p', { id: 'account-who' }, whoIs(me)),
+    el('p', {}, el('label', {}, t('acct.language') + t('common.colon'), sel)), note);
 }
 
 // ---------- routing ----------
@@ -745,6 +821,7 @@ async function route() {
     else if (p[1] === 'activity') await activitySearch();
     else if (p[1] === 'restores' && /^\d+$/.test(p[2])) await restoreView(p[2]);
     else if (p[1] === 'approve' && /^\d+$/.test(p[2])) await approveView(p[2]);
+    else if (p[1] === 'account') await accountView();
     else await dashboard();
   } catch (e) {
     render(errorBox(e));
@@ -755,14 +832,18 @@ async function route() {
 // Who is logged in (issue 17): shown in the header; the dashboard reads the budget from it.
 const ME = api('/api/me').catch(() => ({ role: 'viewer', budget: { month_cny: 0, spent_cny: 0, approval_cny: 0 } }));
 ME.then(me => {
-  if (me.user) document.getElementById('logout').before(el('span', { id: 'whoami', class: 'muted', dataset: { role: me.role }, text: S17.signedInAs(me.user, me.role) }), ' ');
+  if (me.user) document.getElementById('logout').before(el('a', { id: 'whoami', class: 'muted', href: '/account', dataset: { role: me.role } }, whoIs(me)), ' ');
 });
 
 // The viewer's own language, kept in a cookie the server reads before `Accept-Language`.
 const langSel = document.getElementById('lang');
 langSel.value = LANG;
-langSel.addEventListener('change', () => {
+langSel.addEventListener('change', async () => {
   document.cookie = `camvault_lang=${encodeURIComponent(langSel.value)}; path=/; max-age=31536000; samesite=strict`;
+  // Logged in with an account whose language is set: the menu changes the account's choice
+  // (it comes before the cookie on every browser).
+  const me = await ME;
+  if (me.user && me.language) await api('/api/me/language', { language: langSel.value }).catch(() => {});
   location.reload();
 });
 
