@@ -25,6 +25,7 @@ mod cameras;
 mod class;
 mod language;
 mod load;
+mod mirror;
 mod prices;
 mod samba;
 mod sections;
@@ -38,6 +39,7 @@ pub use alerts::{Alerts, Channel, ChannelKind, Email};
 pub use cameras::{check_miio_token, miio_addr, normalize_mac, Camera, CameraInfo, Zone, MIIO_PORT};
 pub use class::StorageClass;
 pub use language::Lang;
+pub use mirror::{Mirror, PRIMARY};
 pub use prices::Prices;
 pub use samba::Samba;
 pub use sections::{

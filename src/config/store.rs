@@ -21,6 +21,8 @@ pub struct Store {
     pub fs: FsStore,
     pub oss: OssStore,
     pub s3: S3Store,
+    /// `[[store.mirror]]`: stores that each hold another copy (see `config::mirror`).
+    pub mirror: Vec<super::mirror::Mirror>,
 }
 
 impl Default for Store {
@@ -32,6 +34,7 @@ impl Default for Store {
             fs: FsStore::default(),
             oss: OssStore::default(),
             s3: S3Store::default(),
+            mirror: Vec::new(),
         }
     }
 }
