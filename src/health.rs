@@ -25,6 +25,7 @@ pub const RULES: &[&str] = &[
     "sd_card",
     "nas_sync",
     "camera_unreachable",
+    "mirror",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +158,15 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
             out.push(Problem {
                 rule,
                 subject: camera,
+                message: what.clone(),
+            });
+            continue;
+        }
+        // A mirror away, full or filling up (issue 21): one problem per mirror.
+        if let Some(name) = crate::mirror::probe_name(probe) {
+            out.push(Problem {
+                rule: "mirror",
+                subject: name.to_string(),
                 message: what.clone(),
             });
             continue;
