@@ -51,13 +51,16 @@ pub fn probe_name(key: &str) -> Option<&str> {
         .strip_prefix("mirror.")
 }
 
+/// Free bytes on the disk holding a path (`cache::free_bytes`, or a test's own).
+pub type FreeBytes = Arc<dyn Fn(&Path) -> Option<u64> + Send + Sync>;
+
 /// A mirror on a local disk: where, and how much room to leave.
 pub struct DiskMirror {
     pub root: PathBuf,
     pub min_free: u64,
     pub warn_days: u64,
     /// Free bytes on the disk (a parameter so that tests can fill it).
-    pub free: Arc<dyn Fn(&Path) -> Option<u64> + Send + Sync>,
+    pub free: FreeBytes,
 }
 
 /// One mirror's uploader; see the module doc.
