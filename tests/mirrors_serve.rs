@@ -269,3 +269,54 @@ fn a_mirror_with_wrong_credentials_holds_up_nothing_else() {
         .unwrap_or(0);
     assert!(puts <= 20, "{puts} PUTs");
 }
+
+/// A mirror added after recordings left the local cache: `mirror backfill` reads each back
+/// from the main store, checks it against the catalog, copies and verifies it; a second
+/// run has nothing left to do.
+#[test]
+fn a_mirror_added_later_is_backfilled_from_the_main_store() {
+    let env = Env::new(1, "cache.max_bytes = 0");
+    let mut serve = env.serve();
+    let t = now_unix() - 7200;
+    for i in 0..3 {
+        env.put_old(&old_clip(t + i * 60), &bytes(50 + i as u64, 30_000));
+    }
+    env.wait_status(Duration::from_secs(30), |s| {
+        s["files"]["verified"] == 3 && s["files"]["cached"] == 0
+    });
+    sigterm(&mut serve);
+    assert!(files_under(&env.vault()).is_empty());
+    let cfg = std::fs::read_to_string(env.config()).unwrap();
+    let mirror = MIRROR.split_once('\n').unwrap().1;
+    std::fs::write(env.config(), format!("{cfg}\n{mirror}")).unwrap();
+    let mount = env.root().join("usb");
+    std::fs::create_dir_all(&mount).unwrap();
+    // Without the marker: refused, nothing written.
+    let out = env.run(&["mirror", "backfill", "usb"]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("marker"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(files_under(&mount).is_empty());
+    env.ok(&["mirror", "init", "usb"]);
+    let out = env.ok(&["mirror", "backfill", "usb"]);
+    assert!(out.contains("3 recording(s) queued, 3 copied and verified"), "{out}");
+    assert_eq!(recordings_under(&mount), env.objects());
+    let s = env.status();
+    assert_eq!(
+        (
+            store(&s, "usb")["verified"].as_u64(),
+            store(&s, "usb")["without_copy"].as_u64()
+        ),
+        (Some(3), Some(0)),
+        "{s:#}"
+    );
+    let out = env.ok(&["mirror", "backfill", "usb"]);
+    assert!(out.contains("0 recording(s) queued, 0 copied"), "{out}");
+    assert!(
+        files_under(&env.vault()).is_empty(),
+        "no temporary file left: {:?}",
+        files_under(&env.vault())
+    );
+}

@@ -213,6 +213,39 @@ impl Catalog {
         Ok(())
     }
 
+    /// `mirror backfill`: a `pending` copy for `store` of every verified recording that has
+    /// none (those that left the vault before the mirror was added). Returns how many.
+    pub fn queue_backfill(&self, store: &str) -> Result<u64> {
+        let c = self.lock();
+        let n = c.execute(
+            "INSERT OR IGNORE INTO copies (file_id, store, key, state, next_attempt_ms)
+             SELECT id, ?1, key, 'pending', 0 FROM files WHERE state = 'verified' AND purged_ms IS NOT NULL",
+            [store],
+        )?;
+        Ok(n as u64)
+    }
+
+    /// Copies of `store` not verified whose file has left the vault (so must come from
+    /// another store), by file id after `after`.
+    pub fn copies_to_backfill(&self, store: &str, after: i64, limit: usize) -> Result<Vec<CopyRow>> {
+        let c = self.lock();
+        let mut st = c.prepare_cached(&format!(
+            "SELECT {COPY_COLS} FROM copies c JOIN files f ON f.id = c.file_id
+             WHERE c.store = ?1 AND c.state != 'verified' AND f.purged_ms IS NOT NULL AND c.file_id > ?2
+             ORDER BY c.file_id LIMIT ?3"
+        ))?;
+        let rows = st
+            .query_map(params![store, after, limit as i64], row_to_copy)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The CRC-64 the main store verified for file `id`.
+    pub fn file_crc(&self, id: i64) -> Result<Option<String>> {
+        let c = self.lock();
+        Ok(c.query_row("SELECT crc64 FROM files WHERE id = ?1", [id], |r| r.get(0))?)
+    }
+
     /// Every listed mirror's copies by state.
     pub fn copy_counts(&self) -> Result<Vec<StoreCopies>> {
         let c = self.lock();

@@ -22,6 +22,7 @@
 //! is the main store's; a mirror's interrupted upload starts over, and its unfinished
 //! parts are aborted before the next one, see `store::multipart`).
 
+pub mod backfill;
 pub mod disk;
 
 use std::path::{Path, PathBuf};

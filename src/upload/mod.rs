@@ -218,6 +218,14 @@ pub(crate) enum VerifyError {
     Other(String),
 }
 
+impl VerifyError {
+    pub(crate) fn text(self) -> String {
+        match self {
+            VerifyError::Missing(e) | VerifyError::Other(e) => e,
+        }
+    }
+}
+
 /// Runs uploads until `stop`: takes due files from the catalog, at most `concurrency` at
 /// once, woken by `wake` when capture adds work.
 pub async fn run(up: Arc<Uploader>, concurrency: usize, wake: Arc<Notify>, stop: CancellationToken) {
