@@ -376,3 +376,41 @@ fn rig_more(r: &Rig, i: u32) -> String {
         .unwrap()
         .1
 }
+
+/// A mirror that loses a copy later (after the vault let go of it): the scrub finds it
+/// missing and copies it again from the main store, checked against the catalog.
+#[tokio::test(start_paused = true)]
+async fn a_copy_the_mirror_loses_later_is_found_by_the_scrub_and_copied_again() {
+    let r = rig(2);
+    let root = r.dir.path().join("mirror");
+    std::fs::create_dir_all(&root).unwrap();
+    let m = mirror_of(&r, Arc::new(FsStore::new(&root, false)), None);
+    let up = primary(&r);
+    assert!(drain(up.clone(), 1, 3).await.is_empty());
+    assert_eq!(
+        m.pass(&CancellationToken::new()).await.unwrap(),
+        Pass::Done { copied: 2 }
+    );
+    assert_eq!(
+        eager_keeper(&r, 1)
+            .pass(&r.catalog, i64::MAX / 2, &|_| None)
+            .unwrap()
+            .purged,
+        2
+    );
+    // Lost on the mirror's side (bytes and metadata), and nowhere in the vault.
+    std::fs::remove_file(root.join(&r.keys[1])).unwrap();
+    let s = mirror::scrub::pass(&m, &*up.store, 10).await.unwrap();
+    assert_eq!((s.checked, s.bad.len(), s.recopied), (2, 1, 1), "{s:?}");
+    assert_eq!(s.bad[0].0, r.keys[1]);
+    assert_eq!(
+        std::fs::read(root.join(&r.keys[1])).unwrap(),
+        std::fs::read(r.dir.path().join("primary").join(&r.keys[1])).unwrap()
+    );
+    assert_eq!(r.catalog.copy_counts().unwrap()[0].verified, 2);
+    // The next pass starts over and finds everything right.
+    let s = mirror::scrub::pass(&m, &*up.store, 10).await.unwrap();
+    assert_eq!((s.checked, s.bad.len()), (0, 0), "the cursor wrapped: {s:?}");
+    let s = mirror::scrub::pass(&m, &*up.store, 10).await.unwrap();
+    assert_eq!((s.checked, s.bad.len()), (2, 0), "{s:?}");
+}

@@ -240,6 +240,19 @@ impl Catalog {
         Ok(rows)
     }
 
+    /// Verified copies of `store` after file id `after`, in id order: the scrub's next batch.
+    pub fn copies_to_scrub(&self, store: &str, after: i64, limit: usize) -> Result<Vec<CopyRow>> {
+        let c = self.lock();
+        let mut st = c.prepare_cached(&format!(
+            "SELECT {COPY_COLS} FROM copies c JOIN files f ON f.id = c.file_id
+             WHERE c.store = ?1 AND c.state = 'verified' AND c.file_id > ?2 ORDER BY c.file_id LIMIT ?3"
+        ))?;
+        let rows = st
+            .query_map(params![store, after, limit as i64], row_to_copy)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     /// The CRC-64 the main store verified for file `id`.
     pub fn file_crc(&self, id: i64) -> Result<Option<String>> {
         let c = self.lock();

@@ -10,6 +10,7 @@
 //! | `inbox` | service | watch the inbox (inotify + rescan), capture settled files |
 //! | `uploads` | service, woken by capture | upload and verify due files |
 //! | `upload:<mirror>` | service, one per `[[store.mirror]]` | copy and verify to that mirror ([`crate::mirror`]) |
+//! | `scrub:<mirror>` | hourly, first after 10 min | re-check that mirror's copies (all every `verify.period_days`), copy lost ones again |
 //! | `cache` | `cache.interval_secs` | purge verified local copies past the cache limits |
 //! | `manifests` | hourly | write the daily manifests that are due |
 //! | `catalog-backup` | hourly | back the catalog up when `health.catalog_backup_hours` is due |
@@ -249,11 +250,38 @@ pub fn workers(cfg: &Config, p: &Pipeline, stop: &CancellationToken) -> Result<V
     // One uploader per mirror, each on its own: a mirror that is away holds up nothing else.
     for m in &p.mirrors {
         let name: &'static str = Box::leak(crate::mirror::worker_name(&m.name).into_boxed_str());
-        let m = m.clone();
+        let worker = m.clone();
         w.push(Worker::service(name, move |stop| async move {
-            crate::mirror::run(m, stop).await;
+            crate::mirror::run(worker, stop).await;
             Ok(())
         }));
+        // Each copy checked again within `verify.period_days`; a lost one copied again.
+        let scrub: &'static str = Box::leak(format!("scrub:{}", m.name).into_boxed_str());
+        let (m, main, days) = (m.clone(), up.store.clone(), cfg.verify.period_days);
+        w.push(
+            Worker::every(scrub, hour, move || {
+                let (m, main) = (m.clone(), main.clone());
+                async move {
+                    let verified = m
+                        .catalog
+                        .copy_counts()?
+                        .into_iter()
+                        .find(|c| c.store == m.name)
+                        .map_or(0, |c| c.verified);
+                    let s = crate::mirror::scrub::pass(&m, &*main, crate::mirror::scrub::batch(verified, days)).await?;
+                    if !s.bad.is_empty() {
+                        warn!(
+                            "mirror {:?}: scrub found {} copy(ies) missing or different, {} copied again",
+                            m.name,
+                            s.bad.len(),
+                            s.recopied
+                        );
+                    }
+                    Ok(Next::Period)
+                }
+            })
+            .after(Duration::from_secs(600)),
+        );
     }
 
     let (keeper, c) = (CacheKeeper::new(cfg), cat.clone());

@@ -76,7 +76,12 @@ pub async fn run(m: &MirrorUploader, main: &dyn Backend) -> Result<Outcome> {
 
 /// One recording: `Some(bytes)` once verified in the mirror, `None` when the main store
 /// has it archived.
-async fn copy_one(m: &MirrorUploader, main: &dyn Backend, copy: &CopyRow, tmp_dir: &Path) -> Result<Option<u64>> {
+pub(super) async fn copy_one(
+    m: &MirrorUploader,
+    main: &dyn Backend,
+    copy: &CopyRow,
+    tmp_dir: &Path,
+) -> Result<Option<u64>> {
     let Some(head) = main.head(&copy.vault_key).await? else {
         bail!(
             "{} is missing from the main store too; run `camvault verify`",

@@ -24,6 +24,7 @@
 
 pub mod backfill;
 pub mod disk;
+pub mod scrub;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -237,6 +238,7 @@ impl MirrorUploader {
                 self.record(move || cat.copy_missing(id, &name, &e)).await?;
                 Err(Failure::Copy)
             }
+            Err(VerifyError::Unreachable(e)) => Err(self.fail(copy, e, true).await),
             Err(VerifyError::Other(e)) => Err(self.fail(copy, e, false).await),
         }
     }

@@ -83,7 +83,7 @@ impl Uploader {
                 let _ = self.catalog.mark_lost(row.id, &e, now_ms());
                 Outcome::Failed(e)
             }
-            Err(VerifyError::Other(e)) => {
+            Err(VerifyError::Other(e) | VerifyError::Unreachable(e)) => {
                 self.metrics.verify_failures.inc();
                 self.fail(row, "verify", e)
             }
@@ -189,7 +189,10 @@ pub(crate) async fn put_new(
 
 /// Reads the object's metadata back and checks size, the store's own checks and CRC-64.
 pub(crate) async fn check_object(store: &dyn Backend, key: &str, size: u64, crc: &str) -> Result<(), VerifyError> {
-    let head = store.head(key).await.map_err(|e| VerifyError::Other(e.to_string()))?;
+    let head = store
+        .head(key)
+        .await
+        .map_err(|e| VerifyError::Unreachable(e.to_string()))?;
     let Some(h) = head else {
         return Err(VerifyError::Missing(format!(
             "{key} is missing from the store after upload; will upload again"
@@ -215,13 +218,15 @@ pub(crate) async fn check_object(store: &dyn Backend, key: &str, size: u64, crc:
 
 pub(crate) enum VerifyError {
     Missing(String),
+    /// The store did not answer the HEAD (nothing is known about the object).
+    Unreachable(String),
     Other(String),
 }
 
 impl VerifyError {
     pub(crate) fn text(self) -> String {
         match self {
-            VerifyError::Missing(e) | VerifyError::Other(e) => e,
+            VerifyError::Missing(e) | VerifyError::Unreachable(e) | VerifyError::Other(e) => e,
         }
     }
 }
