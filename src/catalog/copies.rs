@@ -86,6 +86,9 @@ impl Catalog {
         for old in &listed {
             if !names.contains(&old.as_str()) {
                 tx.execute("DELETE FROM mirrors WHERE name = ?1", [old])?;
+                // Its health problem (`mirror::probe_key`) goes with it: nothing will
+                // clear it any more.
+                tx.execute("DELETE FROM kv WHERE key = 'probe.mirror.' || ?1", [old])?;
             }
         }
         let mut added = Vec::new();
@@ -411,8 +414,11 @@ mod tests {
         // A lost object goes back to be copied again.
         cat.copy_missing(a, "usb", "gone").unwrap();
         assert_eq!(cat.copy_counts().unwrap()[0].failing, 1);
-        // A mirror dropped from the config no longer counts and gets no new copies.
+        // A mirror dropped from the config no longer counts and gets no new copies, and
+        // its health problem goes.
+        cat.kv_set(&crate::mirror::probe_key("usb"), "away").unwrap();
         cat.sync_mirrors(&[], 20).unwrap();
+        assert_eq!(cat.kv_get(&crate::mirror::probe_key("usb")).unwrap(), None);
         assert!(cat.mirrors().unwrap().is_empty());
         let (c, _) = cat
             .insert_captured(&new_file(b"c.mp4", "v/c.mp4", 3), |_| Ok(()))
