@@ -1,8 +1,10 @@
 //! The cache keeper: removes local copies of verified recordings past the cache limits.
 //!
-//! Invariant: nothing is removed locally before the store has verified it. Candidates
-//! come only from rows in state `verified` ([`Catalog::cached_oldest_first`]), and
-//! [`Catalog::mark_purged`] refuses any other row. The inbox link is removed too (so the
+//! Invariant: nothing is removed locally before the store has verified it, and with
+//! mirrors (issue 21) before `cache.require_copies` stores have. Candidates come only from
+//! rows in state `verified` with enough verified mirror copies
+//! ([`Catalog::purgeable_oldest_first`]), and [`Catalog::mark_purged_copied`] refuses any
+//! other row. The inbox link is removed too (so the
 //! share does not fill the disk), but only when it is still the same inode as the vault
 //! copy: a new file the camera wrote under the same name is never touched.
 
@@ -25,6 +27,8 @@ pub struct CacheKeeper {
     pub max_days: u64,
     pub min_free: u64,
     pub min_days: u64,
+    /// Mirrors that must also hold a verified copy (`cache.require_copies`, issue 21).
+    pub mirrors_needed: u32,
 }
 
 /// What one pass did.
@@ -44,6 +48,7 @@ impl CacheKeeper {
             max_days: cfg.cache.max_days,
             min_free: cfg.cache.min_free.0,
             min_days: cfg.cache.min_days,
+            mirrors_needed: cfg.mirrors_required(),
         }
     }
 
@@ -55,7 +60,7 @@ impl CacheKeeper {
         let mut low = free(&self.vault).is_some_and(|f| f < self.min_free);
         out.low_disk = low;
         loop {
-            let batch = catalog.cached_oldest_first(256)?;
+            let batch = catalog.purgeable_oldest_first(self.mirrors_needed, 256)?;
             if batch.is_empty() {
                 break;
             }
@@ -128,7 +133,7 @@ impl CacheKeeper {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => anyhow::bail!("cannot remove {} from the vault: {e}", vault_path.display()),
         }
-        catalog.mark_purged(row.id, now_ms)
+        catalog.mark_purged_copied(row.id, self.mirrors_needed, now_ms)
     }
 }
 

@@ -27,6 +27,7 @@ pub const RULES: &[&str] = &[
     "sd_card",
     "nas_sync",
     "camera_unreachable",
+    "mirror",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,6 +167,15 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
                 subject: camera,
                 message: what.clone(),
                 detail: None,
+            });
+            continue;
+        }
+        // A mirror away, full or filling up (issue 21): one problem per mirror.
+        if let Some(name) = crate::mirror::probe_name(probe) {
+            out.push(Problem {
+                rule: "mirror",
+                subject: name.to_string(),
+                message: what.clone(),
             });
             continue;
         }

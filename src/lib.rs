@@ -30,6 +30,7 @@ pub mod manifest;
 pub mod media;
 pub mod metrics;
 pub mod miio;
+pub mod mirror;
 pub mod modes;
 pub mod msg;
 pub mod recordings;

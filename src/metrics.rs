@@ -263,12 +263,58 @@ pub fn render(cfg: &Config, cat: &Catalog, pm: &PipelineMetrics, now_ms: i64) ->
         pm.verified.clone(),
     );
 
+    register_stores(&mut r, cat, &s)?;
     register_process(&mut r);
     register_workers(&mut r, &pm.workers);
 
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, &r)?;
     Ok(out)
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreState {
+    store: String,
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreLabel {
+    store: String,
+}
+
+/// Copies per store (`primary`, then each mirror) and state: verified, pending, failing.
+fn register_stores(r: &mut Registry, cat: &Catalog, s: &crate::catalog::Summary) -> anyhow::Result<()> {
+    let copies = Family::<StoreState, Gauge>::default();
+    let bytes = Family::<StoreLabel, Gauge>::default();
+    for st in crate::mirror::stores(cat, s)? {
+        for (state, n) in [
+            ("verified", st.verified),
+            ("pending", st.pending),
+            ("failing", st.failing),
+        ] {
+            copies
+                .get_or_create(&StoreState {
+                    store: st.store.clone(),
+                    state: state.into(),
+                })
+                .set(n as i64);
+        }
+        bytes
+            .get_or_create(&StoreLabel { store: st.store })
+            .set(st.verified_bytes as i64);
+    }
+    r.register(
+        "camvault_store_copies",
+        "Copies of recordings per store (primary and each mirror) by state: verified, pending, failing",
+        copies,
+    );
+    r.register(
+        "camvault_store_verified_bytes",
+        "Bytes of recordings verified per store",
+        bytes,
+    );
+    Ok(())
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

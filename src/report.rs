@@ -51,6 +51,9 @@ pub fn status_json(cfg: &Config, cat: &Catalog, now: i64) -> Result<serde_json::
             "cached": s.cached.bytes,
         },
         "oldest_pending_secs": oldest_pending_secs,
+        // Per store (the main store as "primary", then each mirror): verified, pending,
+        // failing copies (issue 21).
+        "stores": crate::mirror::stores(cat, &s)?,
         // The running `serve`'s own resource use (null when it is not running).
         "serve": crate::selfwatch::Sample::current(cat, now),
         // Its workers as it last recorded them (`crate::workers`; empty when not running).

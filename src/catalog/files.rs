@@ -120,7 +120,7 @@ pub struct Listing {
     pub captured_ms: i64,
 }
 
-fn row_to_file(r: &rusqlite::Row) -> rusqlite::Result<FileRow> {
+pub(super) fn row_to_file(r: &rusqlite::Row) -> rusqlite::Result<FileRow> {
     Ok(FileRow {
         id: r.get(0)?,
         key: r.get(1)?,
@@ -135,7 +135,7 @@ fn row_to_file(r: &rusqlite::Row) -> rusqlite::Result<FileRow> {
     })
 }
 
-const FILE_COLS: &str = "id, key, inbox_path, size, dev, ino, crc64, attempts, uploaded_ms, start_ms";
+pub(super) const FILE_COLS: &str = "id, key, inbox_path, size, dev, ino, crc64, attempts, uploaded_ms, start_ms";
 
 impl Catalog {
     /// Is this exact file (same inode, path, size and mtime) already captured?

@@ -13,6 +13,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use rusqlite::{Connection, OpenFlags};
 
 pub mod audit;
+pub mod copies;
 pub mod files;
 pub mod index;
 pub mod index_days;
@@ -45,6 +46,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration7.sql"),
     // The catalog's own speed-ups (issue 18).
     include_str!("migration8.sql"),
+    // issue 21 (mirror stores).
+    include_str!("migration9.sql"),
     // issue 15: the index objects in the store, search's hour summary.
     include_str!("migration10.sql"),
     // Each web user's language (issue 17).

@@ -17,6 +17,7 @@ mod init;
 mod ledger;
 mod lifecycle;
 mod ls;
+mod mirror;
 mod passwd;
 mod restore;
 mod samba;
@@ -298,6 +299,12 @@ enum Command {
     Store {
         #[command(subcommand)]
         command: StoreCommand,
+    },
+    /// The mirror stores of `[[store.mirror]]`: `mirror init NAME` marks a disk mirror's
+    /// folder on its mounted disk (docs/mirrors.md)
+    Mirror {
+        #[command(subcommand)]
+        command: mirror::MirrorCommand,
     },
     /// Set the web interface's password (needed when `http.listen` is not loopback)
     ///
@@ -636,6 +643,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     StoreCommand::Restore { key, days, tier } => store::restore(cfg, &key, days, &tier),
                     StoreCommand::Worm { days, lock, yes } => store::worm(cfg, days, lock, yes),
                 },
+                Command::Mirror { command } => mirror::run(cfg, command),
                 Command::Lifecycle { command } => lifecycle::run(
                     cfg,
                     match command {

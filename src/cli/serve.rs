@@ -9,6 +9,8 @@
 //! |---|---|---|
 //! | `inbox` | service | watch the inbox (inotify + rescan), capture settled files |
 //! | `uploads` | service, woken by capture | upload and verify due files |
+//! | `upload:<mirror>` | service, one per `[[store.mirror]]` | copy and verify to that mirror ([`crate::mirror`]) |
+//! | `scrub:<mirror>` | hourly, first after 10 min | re-check that mirror's copies (all every `verify.period_days`), copy lost ones again |
 //! | `cache` | `cache.interval_secs` | purge verified local copies past the cache limits |
 //! | `manifests` | hourly | write the daily manifests that are due |
 //! | `catalog-backup` | hourly | back the catalog up when `health.catalog_backup_hours` is due |
@@ -81,6 +83,8 @@ pub struct Pipeline {
     pub catalog: Arc<Catalog>,
     pub capturer: Arc<Capturer>,
     pub uploader: Arc<Uploader>,
+    /// One per `[[store.mirror]]` (issue 21).
+    pub mirrors: Vec<Arc<crate::mirror::MirrorUploader>>,
     pub _lock: std::fs::File,
 }
 
@@ -104,11 +108,13 @@ pub async fn open_pipeline(cfg: &Config) -> Result<Pipeline> {
         // Store-and-forward: capture goes on while the store is away; uploads retry.
         warn!("the store is not usable right now: {e}. Recordings are still captured and will be uploaded once it is back.");
     }
+    let limiter = Arc::new(RateLimiter::new(&cfg.upload));
+    let mirrors = open_mirrors(cfg, &catalog, &vault, &limiter).await?;
     let uploader = Arc::new(Uploader {
         catalog: catalog.clone(),
         store,
         vault,
-        limiter: Arc::new(RateLimiter::new(&cfg.upload)),
+        limiter,
         storage_class: cfg.store.storage_class.as_str().to_string(),
         retry_initial: Duration::from_secs(cfg.upload.retry_initial_secs),
         retry_max: Duration::from_secs(cfg.upload.retry_max_secs),
@@ -118,8 +124,69 @@ pub async fn open_pipeline(cfg: &Config) -> Result<Pipeline> {
         catalog,
         capturer: Arc::new(Capturer::new(cfg)?),
         uploader,
+        mirrors,
         _lock: lock,
     })
+}
+
+/// Each mirror's backend and uploader; records the mirrors in the catalog (a new one gets
+/// a copy of every recording the vault holds queued). A mirror that is away does not stop
+/// `serve`: its worker waits for it. Missing credentials do (as for the main store).
+async fn open_mirrors(
+    cfg: &Config,
+    catalog: &Arc<Catalog>,
+    vault: &std::path::Path,
+    limiter: &Arc<RateLimiter>,
+) -> Result<Vec<Arc<crate::mirror::MirrorUploader>>> {
+    use crate::config::StoreKind;
+    let mut out = Vec::new();
+    for m in &cfg.store.mirror {
+        let mc = cfg.for_mirror(m);
+        let store: Arc<dyn crate::store::Backend> =
+            Arc::from(crate::store::open(&mc).with_context(|| format!("mirror {:?} (`[[store.mirror]]`)", m.name))?);
+        let disk = (m.kind == StoreKind::Fs).then(|| crate::mirror::DiskMirror {
+            root: mc.fs_root(),
+            min_free: m.min_free.0,
+            warn_days: m.warn_days,
+            free: Arc::new(cache::free_bytes),
+        });
+        match &disk {
+            // Never `check()` a disk mirror: it writes a probe, and an empty mount point
+            // must receive nothing. The marker says whether the disk is there.
+            Some(d) => {
+                if let Err(why) = crate::mirror::disk::present(&d.root, &m.name) {
+                    warn!("{why}");
+                }
+            }
+            None => {
+                if let Err(e) = store.check().await {
+                    warn!(
+                        "mirror {:?} is not usable right now: {e}. Its copies wait; everything else goes on.",
+                        m.name
+                    );
+                }
+            }
+        }
+        info!(mirror = %m.name, store = %store.describe(), "mirror");
+        out.push(Arc::new(crate::mirror::MirrorUploader {
+            name: m.name.clone(),
+            catalog: catalog.clone(),
+            store,
+            vault: vault.to_path_buf(),
+            limiter: (m.kind != StoreKind::Fs).then(|| limiter.clone()),
+            storage_class: m.storage_class.as_str().to_string(),
+            retry_initial: Duration::from_secs(cfg.upload.retry_initial_secs),
+            retry_max: Duration::from_secs(cfg.upload.retry_max_secs),
+            disk,
+            clock: Default::default(),
+        }));
+    }
+    let names: Vec<&str> = cfg.store.mirror.iter().map(|m| m.name.as_str()).collect();
+    let now = jiff::Timestamp::now().as_millisecond();
+    for (name, queued) in catalog.sync_mirrors(&names, now)? {
+        info!("mirror {name:?} added: {queued} recording(s) in the vault queued for it; older ones have no copy there yet (see `camvault status`)");
+    }
+    Ok(out)
 }
 
 pub async fn serve_until(cfg: Config, stop: CancellationToken) -> Result<()> {
@@ -183,6 +250,43 @@ pub fn workers(cfg: &Config, p: &Pipeline, stop: &CancellationToken) -> Result<V
         upload::run(u, n, wk, stop).await;
         Ok(())
     }));
+
+    // One uploader per mirror, each on its own: a mirror that is away holds up nothing else.
+    for m in &p.mirrors {
+        let name: &'static str = Box::leak(crate::mirror::worker_name(&m.name).into_boxed_str());
+        let worker = m.clone();
+        w.push(Worker::service(name, move |stop| async move {
+            crate::mirror::run(worker, stop).await;
+            Ok(())
+        }));
+        // Each copy checked again within `verify.period_days`; a lost one copied again.
+        let scrub: &'static str = Box::leak(format!("scrub:{}", m.name).into_boxed_str());
+        let (m, main, days) = (m.clone(), up.store.clone(), cfg.verify.period_days);
+        w.push(
+            Worker::every(scrub, hour, move || {
+                let (m, main) = (m.clone(), main.clone());
+                async move {
+                    let verified = m
+                        .catalog
+                        .copy_counts()?
+                        .into_iter()
+                        .find(|c| c.store == m.name)
+                        .map_or(0, |c| c.verified);
+                    let s = crate::mirror::scrub::pass(&m, &*main, crate::mirror::scrub::batch(verified, days)).await?;
+                    if !s.bad.is_empty() {
+                        warn!(
+                            "mirror {:?}: scrub found {} copy(ies) missing or different, {} copied again",
+                            m.name,
+                            s.bad.len(),
+                            s.recopied
+                        );
+                    }
+                    Ok(Next::Period)
+                }
+            })
+            .after(Duration::from_secs(600)),
+        );
+    }
 
     let (keeper, c) = (CacheKeeper::new(cfg), cat.clone());
     w.push(

@@ -44,6 +44,27 @@ pub fn run(cfg: Config, as_json: bool) -> Result<ExitCode> {
         human_bytes(s.failed.bytes),
         human_bytes(s.cached.bytes)
     );
+    if !cfg.store.mirror.is_empty() {
+        // One line per store: the main store, then each mirror (issue 21).
+        for st in crate::mirror::stores(&cat, &s)? {
+            let missing = if st.without_copy > 0 {
+                format!(
+                    ", {} recording(s) without a copy there (captured before it was added)",
+                    st.without_copy
+                )
+            } else {
+                String::new()
+            };
+            println!(
+                "store   {:<12} {} verified ({}), {} pending, {} failing{missing}",
+                st.store,
+                st.verified,
+                human_bytes(st.verified_bytes),
+                st.pending,
+                st.failing
+            );
+        }
+    }
     if let Some(secs) = oldest_pending_secs {
         // Failed files count here: they are still waiting to be safe.
         println!(

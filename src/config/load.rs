@@ -127,6 +127,12 @@ impl Config {
             || !self.store.oss.security_token.0.is_empty()
             || !self.store.s3.secret_access_key.0.is_empty()
             || !self.store.s3.session_token.0.is_empty()
+            || self.store.mirror.iter().any(|m| {
+                !m.oss.access_key_secret.0.is_empty()
+                    || !m.oss.security_token.0.is_empty()
+                    || !m.s3.secret_access_key.0.is_empty()
+                    || !m.s3.session_token.0.is_empty()
+            })
             // Robot and push URLs carry their access keys.
             || !self.alerts.channel.is_empty()
             || self.cameras.values().any(|c| !c.miio_token.0.is_empty())

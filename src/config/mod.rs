@@ -26,6 +26,7 @@ mod class;
 mod endpoint;
 mod language;
 mod load;
+mod mirror;
 mod prices;
 mod samba;
 mod sections;
@@ -40,6 +41,7 @@ pub use cameras::{check_miio_token, miio_addr, normalize_mac, time_zone, Camera,
 pub use class::StorageClass;
 pub use endpoint::Endpoint;
 pub use language::Lang;
+pub use mirror::{Mirror, PRIMARY};
 pub use prices::Prices;
 pub use samba::Samba;
 pub use sections::{

@@ -146,6 +146,9 @@ pub struct Cache {
     pub min_days: u64,
     /// How often the cache keeper runs.
     pub interval_secs: u64,
+    /// A local copy is removed only once this many stores (the primary and
+    /// `[[store.mirror]]`s) hold it verified; 0 = all configured (issue 21).
+    pub require_copies: u32,
 }
 
 impl Default for Cache {
@@ -156,6 +159,7 @@ impl Default for Cache {
             min_free: ByteSize(5 << 30),
             min_days: 1,
             interval_secs: 60,
+            require_copies: 0,
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct Store {
     pub fs: FsStore,
     pub oss: OssStore,
     pub s3: S3Store,
+    /// `[[store.mirror]]`: stores that each hold another copy (see `config::mirror`).
+    pub mirror: Vec<super::mirror::Mirror>,
 }
 
 impl Default for Store {
@@ -33,6 +35,7 @@ impl Default for Store {
             fs: FsStore::default(),
             oss: OssStore::default(),
             s3: S3Store::default(),
+            mirror: Vec::new(),
         }
     }
 }

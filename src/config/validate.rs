@@ -18,6 +18,7 @@ impl Config {
             StoreKind::Oss => self.validate_oss()?,
             StoreKind::S3 => self.validate_s3()?,
         }
+        self.validate_mirrors()?;
         self.validate_samba()?;
         self.validate_http()?;
         self.validate_alerts()?;
@@ -100,7 +101,7 @@ impl Config {
         Ok(())
     }
 
-    fn validate_oss(&self) -> Result<()> {
+    pub(super) fn validate_oss(&self) -> Result<()> {
         let o = &self.store.oss;
         let ok = (3..=63).contains(&o.bucket.len())
             && o.bucket
@@ -285,7 +286,7 @@ impl Config {
         Ok(())
     }
 
-    fn validate_s3(&self) -> Result<()> {
+    pub(super) fn validate_s3(&self) -> Result<()> {
         let s = &self.store.s3;
         // The rules common to AWS and the S3-compatible stores (AWS is stricter about dots).
         let ok = (3..=63).contains(&s.bucket.len())

@@ -83,7 +83,7 @@ impl Uploader {
                 let _ = self.catalog.mark_lost(row.id, &e, now_ms());
                 Outcome::Failed(e)
             }
-            Err(VerifyError::Other(e)) => {
+            Err(VerifyError::Other(e) | VerifyError::Unreachable(e)) => {
                 self.metrics.verify_failures.inc();
                 self.fail(row, "verify", e)
             }
@@ -123,67 +123,112 @@ impl Uploader {
             .await
             .map_err(|e| format!("{e:#}"))?
             .with_journal(row.id, self.catalog.clone());
-        match self.store.put(&row.key, &mut body, &self.storage_class).await {
-            Ok(()) => Ok(crc_hex(body.crc64())),
-            Err(e) if e.kind == ErrorKind::AlreadyExists => {
-                // Either our own earlier attempt landed before a crash, or the key holds
-                // other bytes. Accept only the former; never overwrite.
-                let local = crc_hex(body::crc_of_file(&path, row.size).await.map_err(|e| format!("{e:#}"))?);
-                let head = self.store.head(&row.key).await.map_err(|e| e.to_string())?;
-                match head {
-                    Some(h) if h.size == row.size && h.crc64.as_deref() == Some(local.as_str()) => {
-                        info!(key = %row.key, "object already in the store with the same bytes (earlier attempt)");
-                        Ok(local)
-                    }
-                    Some(h) => Err(format!(
-                        "the store already holds different bytes at {} ({} bytes, crc {:?}); camvault never overwrites: move that object aside or change `store.key_template`",
-                        row.key, h.size, h.crc64
-                    )),
-                    None => Err(format!("{} was reported existing, then missing; will retry", row.key)),
-                }
-            }
-            Err(e) => Err(e.to_string()),
-        }
+        put_new(&*self.store, &path, &row.key, row.size, &mut body, &self.storage_class)
+            .await
+            .map_err(PutError::into_text)
     }
 
     async fn verify(&self, row: &FileRow, crc: &str) -> Result<(), VerifyError> {
-        let head = self
-            .store
-            .head(&row.key)
-            .await
-            .map_err(|e| VerifyError::Other(e.to_string()))?;
-        let Some(h) = head else {
-            return Err(VerifyError::Missing(format!(
-                "{} is missing from the store after upload; will upload again",
-                row.key
-            )));
-        };
-        if h.size != row.size {
-            return Err(VerifyError::Other(format!(
-                "{}: store has {} bytes, expected {}",
-                row.key, h.size, row.size
-            )));
-        }
-        if let Some(why) = &h.damaged {
-            return Err(VerifyError::Other(format!("{}: {why}", row.key)));
-        }
-        match h.crc64.as_deref() {
-            Some(c) if c == crc => Ok(()),
-            Some(c) => Err(VerifyError::Other(format!(
-                "{}: store checksum {c} differs from {crc}",
-                row.key
-            ))),
-            None => Err(VerifyError::Other(format!(
-                "{}: the store reports no checksum",
-                row.key
-            ))),
+        check_object(&*self.store, &row.key, row.size, crc).await
+    }
+}
+
+/// Why [`put_new`] failed: the store (away, refusing, failing) or this one object (the
+/// key holds other bytes). A mirror's worker pauses the whole store on the first kind.
+#[derive(Debug)]
+pub(crate) enum PutError {
+    Store(String),
+    Object(String),
+}
+
+impl PutError {
+    pub(crate) fn into_text(self) -> String {
+        match self {
+            PutError::Store(e) | PutError::Object(e) => e,
         }
     }
 }
 
-enum VerifyError {
+/// Stores the vault file at `path` under `key` from `body`, never overwriting; returns the
+/// CRC-64 (hex) of the bytes sent. A key already taken is accepted only when it holds
+/// these very bytes (an earlier attempt that landed before a crash).
+pub(crate) async fn put_new(
+    store: &dyn Backend,
+    path: &std::path::Path,
+    key: &str,
+    size: u64,
+    body: &mut Body,
+    class: &str,
+) -> Result<String, PutError> {
+    match store.put(key, body, class).await {
+        Ok(()) => Ok(crc_hex(body.crc64())),
+        Err(e) if e.kind == ErrorKind::AlreadyExists => {
+            // Either our own earlier attempt landed before a crash, or the key holds
+            // other bytes. Accept only the former; never overwrite.
+            let local = crc_hex(
+                body::crc_of_file(path, size)
+                    .await
+                    .map_err(|e| PutError::Store(format!("{e:#}")))?,
+            );
+            let head = store.head(key).await.map_err(|e| PutError::Store(e.to_string()))?;
+            match head {
+                Some(h) if h.size == size && h.crc64.as_deref() == Some(local.as_str()) => {
+                    info!(key = %key, "object already in the store with the same bytes (earlier attempt)");
+                    Ok(local)
+                }
+                Some(h) => Err(PutError::Object(format!(
+                    "the store already holds different bytes at {} ({} bytes, crc {:?}); camvault never overwrites: move that object aside or change `store.key_template`",
+                    key, h.size, h.crc64
+                ))),
+                None => Err(PutError::Store(format!("{key} was reported existing, then missing; will retry"))),
+            }
+        }
+        Err(e) => Err(PutError::Store(e.to_string())),
+    }
+}
+
+/// Reads the object's metadata back and checks size, the store's own checks and CRC-64.
+pub(crate) async fn check_object(store: &dyn Backend, key: &str, size: u64, crc: &str) -> Result<(), VerifyError> {
+    let head = store
+        .head(key)
+        .await
+        .map_err(|e| VerifyError::Unreachable(e.to_string()))?;
+    let Some(h) = head else {
+        return Err(VerifyError::Missing(format!(
+            "{key} is missing from the store after upload; will upload again"
+        )));
+    };
+    if h.size != size {
+        return Err(VerifyError::Other(format!(
+            "{key}: store has {} bytes, expected {size}",
+            h.size
+        )));
+    }
+    if let Some(why) = &h.damaged {
+        return Err(VerifyError::Other(format!("{key}: {why}")));
+    }
+    match h.crc64.as_deref() {
+        Some(c) if c == crc => Ok(()),
+        Some(c) => Err(VerifyError::Other(format!(
+            "{key}: store checksum {c} differs from {crc}"
+        ))),
+        None => Err(VerifyError::Other(format!("{key}: the store reports no checksum"))),
+    }
+}
+
+pub(crate) enum VerifyError {
     Missing(String),
+    /// The store did not answer the HEAD (nothing is known about the object).
+    Unreachable(String),
     Other(String),
+}
+
+impl VerifyError {
+    pub(crate) fn text(self) -> String {
+        match self {
+            VerifyError::Missing(e) | VerifyError::Unreachable(e) | VerifyError::Other(e) => e,
+        }
+    }
 }
 
 /// Runs uploads until `stop`: takes due files from the catalog, at most `concurrency` at

@@ -1,0 +1,384 @@
+//! `[[store.mirror]]`: further stores that each hold a second (third, …) copy of every
+//! recording (issue 21). Each is a full backend of any kind, with its own name,
+//! credentials, upload class and lifecycle plan; the primary (`[store]`) is unchanged.
+//!
+//! The rules checked at load (so that `serve` refuses to start on them):
+//! - names are unique, short, and not `primary` (the primary's name in the catalog and
+//!   the metrics);
+//! - each mirror's backend section passes the same checks as the primary's;
+//! - no two stores (primary included) point at the same place: the same bucket of the
+//!   same endpoint (every store holds the same keys, so the same bucket means the same
+//!   objects), or `fs` roots that are equal or nested. Two "copies" in one place are one
+//!   copy, and the one loss they were meant to survive takes both.
+
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Deserializer};
+
+use super::class::{upload_class, StorageClass};
+use super::store::{FsStore, OssStore, S3Store, StoreKind};
+use super::values::{keyed, ByteSize};
+use super::{Config, Tiering};
+
+/// The primary store's name wherever stores are named (catalog, metrics, status).
+pub const PRIMARY: &str = "primary";
+
+/// One `[[store.mirror]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mirror {
+    /// 1-32 lower-case letters, digits and '-': shown in status, metrics, worker names.
+    pub name: String,
+    pub kind: StoreKind,
+    /// The class uploads are written in (as `store.storage_class`).
+    #[serde(default = "standard", deserialize_with = "mirror_class")]
+    pub storage_class: StorageClass,
+    /// This store's lifecycle plan; `[tiering]`'s when absent.
+    #[serde(default)]
+    pub tiering: Option<Tiering>,
+    #[serde(default)]
+    pub fs: FsStore,
+    #[serde(default)]
+    pub oss: OssStore,
+    #[serde(default)]
+    pub s3: S3Store,
+    /// `fs` only: below this free space on the mirror's disk, copying to it stops
+    /// (loudly); camvault never deletes anything there to make room.
+    #[serde(default = "min_free")]
+    pub min_free: ByteSize,
+    /// `fs` only: warn when the disk will reach `min_free` within this many days at the
+    /// rate it filled over the last week.
+    #[serde(default = "warn_days")]
+    pub warn_days: u64,
+}
+
+fn standard() -> StorageClass {
+    StorageClass::Standard
+}
+fn min_free() -> ByteSize {
+    ByteSize(2 << 30)
+}
+fn warn_days() -> u64 {
+    30
+}
+
+fn mirror_class<'de, D: Deserializer<'de>>(d: D) -> Result<StorageClass, D::Error> {
+    keyed(d, "store.mirror.storage_class", upload_class)
+}
+
+impl Config {
+    /// The config as the backends see it for mirror `m`: `[store]` replaced by the mirror's
+    /// backend, class and lifecycle plan; everything else (key template, paths, prices) the
+    /// primary's. `store::open` on it builds the mirror's backend.
+    pub fn for_mirror(&self, m: &Mirror) -> Config {
+        let mut c = self.clone();
+        c.store.kind = m.kind;
+        c.store.storage_class = m.storage_class;
+        c.store.fs = m.fs.clone();
+        c.store.oss = m.oss.clone();
+        c.store.s3 = m.s3.clone();
+        c.store.mirror = Vec::new();
+        if let Some(t) = &m.tiering {
+            c.tiering = t.clone();
+        }
+        c
+    }
+
+    /// The mirror's marker-checked `fs` root, resolved like `store.fs.root`.
+    pub fn mirror_root(&self, m: &Mirror) -> PathBuf {
+        self.resolve(&m.fs.root)
+    }
+
+    /// `[[store.mirror]]`: names, each backend's own checks, and no two stores in one place.
+    pub(super) fn validate_mirrors(&self) -> Result<()> {
+        let mut seen: Vec<(String, Place)> = vec![(PRIMARY.to_string(), place(self))];
+        for (i, m) in self.store.mirror.iter().enumerate() {
+            let ok = (1..=32).contains(&m.name.len())
+                && m.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !ok {
+                bail!(
+                    "`store.mirror[{i}].name` = {:?}: 1-32 lower-case letters, digits and '-' (it names the mirror in status, metrics and commands)",
+                    m.name
+                );
+            }
+            if m.name == PRIMARY {
+                bail!("`store.mirror[{i}].name` = \"{PRIMARY}\" is the main store's name; pick another");
+            }
+            if seen.iter().any(|(n, _)| *n == m.name) {
+                bail!(
+                    "two `[[store.mirror]]` entries are named {:?}: each mirror needs its own name",
+                    m.name
+                );
+            }
+            if m.tiering.as_ref().is_some_and(|t| t.transition_days == 0) {
+                bail!(
+                    "`store.mirror.tiering.transition_days` of mirror {:?} must be at least 1",
+                    m.name
+                );
+            }
+            let derived = self.for_mirror(m);
+            let what = format!(
+                "in `[[store.mirror]]` {:?} (its keys are `store.mirror.{}` there)",
+                m.name,
+                match m.kind {
+                    StoreKind::Fs => "fs.…",
+                    StoreKind::Oss => "oss.…",
+                    StoreKind::S3 => "s3.…",
+                }
+            );
+            match m.kind {
+                StoreKind::Fs => {
+                    if m.fs.root.as_os_str().is_empty() {
+                        bail!(
+                            "`store.mirror.fs.root` of mirror {:?} is empty: the mount point of the mirror's disk",
+                            m.name
+                        );
+                    }
+                }
+                StoreKind::Oss => derived.validate_oss().context(what)?,
+                StoreKind::S3 => derived.validate_s3().context(what)?,
+            }
+            let here = place(&derived);
+            if let Some((other, _)) = seen.iter().find(|(_, p)| p.overlaps(&here)) {
+                let whose = if other == PRIMARY {
+                    "the main store (`[store]`)".to_string()
+                } else {
+                    format!("mirror {other:?}")
+                };
+                bail!(
+                    "mirror {:?} points at the same place as {whose}: {}. Two copies in one place are one copy; point it at another bucket, region or disk",
+                    m.name,
+                    here.describe()
+                );
+            }
+            seen.push((m.name.clone(), here));
+        }
+        let stores = 1 + self.store.mirror.len() as u32;
+        if self.cache.require_copies > stores {
+            bail!(
+                "`cache.require_copies` = {}: only {stores} store(s) are configured (the main store and {} mirror(s)), so no local copy could ever be removed; use at most {stores}, or 0 for all",
+                self.cache.require_copies,
+                stores - 1
+            );
+        }
+        Ok(())
+    }
+
+    /// How many mirrors must hold a verified copy before the local one may go (the
+    /// primary always must): `cache.require_copies` less the primary, 0 meaning all.
+    pub fn mirrors_required(&self) -> u32 {
+        match self.cache.require_copies {
+            0 => self.store.mirror.len() as u32,
+            n => n.saturating_sub(1),
+        }
+    }
+}
+
+/// Where a store keeps its objects, for the same-place check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Place {
+    Dir(PathBuf),
+    /// (service, endpoint host or region, bucket).
+    Bucket(&'static str, String, String),
+}
+
+impl Place {
+    fn overlaps(&self, other: &Place) -> bool {
+        match (self, other) {
+            (Place::Dir(a), Place::Dir(b)) => a.starts_with(b) || b.starts_with(a),
+            (a, b) => a == b,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Place::Dir(p) => format!("the directory {}", p.display()),
+            Place::Bucket(kind, at, bucket) => format!("{kind} bucket {bucket:?} at {at}"),
+        }
+    }
+}
+
+/// The place of the store `cfg.store` describes (the primary, or a mirror's derived config).
+fn place(cfg: &Config) -> Place {
+    match cfg.store.kind {
+        StoreKind::Fs => Place::Dir(normal(&cfg.resolve(&cfg.store.fs.root))),
+        StoreKind::Oss => {
+            let o = &cfg.store.oss;
+            let at = if o.endpoint.is_empty() {
+                format!("oss-{}", o.region)
+            } else {
+                host_of(&o.endpoint)
+            };
+            Place::Bucket("oss", at, o.bucket.clone())
+        }
+        StoreKind::S3 => {
+            let s = &cfg.store.s3;
+            let at = if s.endpoint.is_empty() {
+                // AWS bucket names are global: the region does not make another bucket.
+                "aws".to_string()
+            } else {
+                host_of(&s.endpoint)
+            };
+            Place::Bucket("s3", at, s.bucket.clone())
+        }
+    }
+}
+
+fn host_of(endpoint: &str) -> String {
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
+    rest.trim_end_matches('/').to_ascii_lowercase()
+}
+
+/// An absolute path without `.`/`..` and, where it exists, with symlinks resolved, so that
+/// two spellings of one directory compare equal.
+fn normal(p: &Path) -> PathBuf {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return c;
+    }
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        format!("{:#}", Config::parse(text).unwrap_err())
+    }
+
+    const USB: &str =
+        "[[store.mirror]]\nname = \"usb\"\nkind = \"fs\"\n[store.mirror.fs]\nroot = \"/media/usb/camvault\"\n";
+    const OSS2: &str = "[[store.mirror]]\nname = \"shanghai\"\nkind = \"oss\"\nstorage_class = \"Standard\"\n\
+        [store.mirror.oss]\nbucket = \"cam-copy\"\nregion = \"cn-shanghai\"\ncredentials_file = \"oss2.cred\"\n\
+        [store.mirror.tiering]\ntransition_days = 60\nstorage_class = \"ColdArchive\"\n";
+
+    #[test]
+    fn mirrors_parse_each_a_full_backend_with_its_own_class_and_plan() {
+        let c = Config::parse(&format!("{USB}{OSS2}")).unwrap();
+        assert_eq!(c.store.mirror.len(), 2);
+        let (usb, sh) = (&c.store.mirror[0], &c.store.mirror[1]);
+        assert_eq!((usb.name.as_str(), usb.kind), ("usb", StoreKind::Fs));
+        assert_eq!(usb.storage_class, StorageClass::Standard);
+        assert_eq!(usb.min_free, ByteSize(2 << 30));
+        let d = c.for_mirror(sh);
+        assert_eq!(d.store.kind, StoreKind::Oss);
+        assert_eq!(d.store.oss.bucket, "cam-copy");
+        assert_eq!(d.store.storage_class, StorageClass::Standard);
+        assert_eq!(
+            (d.tiering.transition_days, d.tiering.storage_class),
+            (60, StorageClass::ColdArchive)
+        );
+        assert!(d.store.mirror.is_empty());
+        // The primary keeps its own.
+        assert_eq!(c.store.kind, StoreKind::Fs);
+        assert_eq!(c.tiering.transition_days, 30);
+        assert_eq!(c.mirrors_required(), 2, "default: every mirror");
+        // No mirror: nothing changes.
+        let none = Config::parse("").unwrap();
+        assert!(none.store.mirror.is_empty());
+        assert_eq!(none.mirrors_required(), 0);
+    }
+
+    #[test]
+    fn duplicate_names_same_places_and_bad_values_are_refused_with_the_reason() {
+        let e = err(&format!("{USB}{}", USB.replace("/media/usb/camvault", "/media/other")));
+        assert!(e.contains("two `[[store.mirror]]` entries are named \"usb\""), "{e}");
+        let e = err(&format!(
+            "{OSS2}{}",
+            OSS2.replace("shanghai\"\nkind", "shanghai-2\"\nkind")
+        ));
+        assert!(
+            e.contains("mirror \"shanghai-2\" points at the same place as mirror \"shanghai\"")
+                && e.contains("oss bucket \"cam-copy\""),
+            "{e}"
+        );
+        // Equal to the primary, or nested in it.
+        let e = err("[store.fs]\nroot = \"/srv/store\"\n[[store.mirror]]\nname = \"m\"\nkind = \"fs\"\n[store.mirror.fs]\nroot = \"/srv/store/../store/\"\n");
+        assert!(e.contains("the same place as the main store"), "{e}");
+        let e = err("[store.fs]\nroot = \"/srv/store\"\n[[store.mirror]]\nname = \"m\"\nkind = \"fs\"\n[store.mirror.fs]\nroot = \"/srv/store/copy\"\n");
+        assert!(e.contains("the same place as the main store"), "{e}");
+        // Two S3 mirrors on one bucket of one endpoint, whatever the spelling.
+        let s3 = |n: &str, ep: &str| {
+            format!("[[store.mirror]]\nname = \"{n}\"\nkind = \"s3\"\n[store.mirror.s3]\nbucket = \"cams\"\nendpoint = \"{ep}\"\npath_style = true\n")
+        };
+        let e = err(&format!(
+            "{}{}",
+            s3("a", "http://127.0.0.1:9000"),
+            s3("b", "http://127.0.0.1:9000/")
+        ));
+        assert!(
+            e.contains("mirror \"b\" points at the same place as mirror \"a\""),
+            "{e}"
+        );
+        // Another endpoint is another bucket.
+        Config::parse(&format!(
+            "{}{}",
+            s3("a", "http://127.0.0.1:9000"),
+            s3("b", "http://127.0.0.1:9001")
+        ))
+        .unwrap();
+        for (text, needle) in [
+            (USB.replace("\"usb\"", "\"primary\""), "is the main store's name"),
+            (
+                USB.replace("\"usb\"", "\"USB disk\""),
+                "`store.mirror[0].name` = \"USB disk\"",
+            ),
+            (
+                USB.replace("root = \"/media/usb/camvault\"", "root = \"\""),
+                "mount point",
+            ),
+            (
+                USB.replace("kind = \"fs\"", "kind = \"fs\"\nstorage_class = \"Cold\""),
+                "store.mirror.storage_class",
+            ),
+            (
+                USB.replace("kind = \"fs\"", "kind = \"fs\"\nbucket = \"x\""),
+                "unknown field `bucket`",
+            ),
+            (
+                OSS2.replace("region = \"cn-shanghai\"", "region = \"\""),
+                "store.oss.region",
+            ),
+            (
+                OSS2.replace("transition_days = 60", "transition_days = 0"),
+                "transition_days",
+            ),
+            (
+                format!("[cache]\nrequire_copies = 3\n{USB}"),
+                "`cache.require_copies` = 3: only 2 store(s)",
+            ),
+            ("[[store.mirror]]\nkind = \"fs\"\n".to_string(), "missing field `name`"),
+        ] {
+            let e = err(&text);
+            assert!(e.contains(needle), "{needle:?} not in {e:?}");
+        }
+        // The OSS error says which mirror it is about.
+        let e = err(&OSS2.replace("region = \"cn-shanghai\"", "region = \"\""));
+        assert!(e.contains("\"shanghai\""), "{e}");
+    }
+
+    #[test]
+    fn mirror_secrets_make_the_file_secret() {
+        let c = Config::parse(&OSS2.replace(
+            "credentials_file = \"oss2.cred\"",
+            "access_key_id = \"id\"\naccess_key_secret = \"s\"",
+        ))
+        .unwrap();
+        assert!(c.holds_secrets());
+        assert!(!Config::parse(USB).unwrap().holds_secrets());
+    }
+}

@@ -1,0 +1,158 @@
+//! `camvault mirror backfill NAME`: a mirror added later gets the recordings that had
+//! already left the local cache, read back from the main store.
+//!
+//! Recordings still in the vault need nothing here: `serve` queues them for a new mirror
+//! at its next start and copies them from the vault. For the others a `pending` copy is
+//! queued, then each is read from the main store into a temporary file beside the vault,
+//! uploaded to the mirror (never overwriting, accepted only with the same bytes) and
+//! verified. The temporary file is checked against the catalog's CRC-64 before it is sent,
+//! so a damaged read never becomes a "verified" copy. Run again after an interruption: it
+//! resumes where the catalog says.
+//!
+//! Not yet: recordings the main store holds only in an archive class are listed with
+//! their size, not restored (restore them with `camvault restore`, then run this again).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use tokio::io::AsyncWriteExt;
+
+use super::MirrorUploader;
+use crate::catalog::copies::CopyRow;
+use crate::store::body::Body;
+use crate::store::{crc_hex, Backend};
+use crate::upload::{check_object, put_new, PutError};
+
+/// What a backfill did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub queued: u64,
+    pub copied: u64,
+    pub copied_bytes: u64,
+    /// Archived in the main store (key, bytes): need a restore first.
+    pub archived: Vec<(String, u64)>,
+    /// Could not be copied now (key, why).
+    pub failed: Vec<(String, String)>,
+}
+
+/// Copies to mirror `m` every recording that left the vault, from `main`.
+pub async fn run(m: &MirrorUploader, main: &dyn Backend) -> Result<Outcome> {
+    if let Some(d) = &m.disk {
+        if let Err(why) = super::disk::present(&d.root, &m.name) {
+            bail!("{why}");
+        }
+    }
+    let mut out = Outcome {
+        queued: m.catalog.queue_backfill(&m.name)?,
+        ..Outcome::default()
+    };
+    let tmp_dir = m.vault.join(".camvault-backfill");
+    std::fs::create_dir_all(&tmp_dir).with_context(|| format!("cannot create {}", tmp_dir.display()))?;
+    let mut after = 0;
+    loop {
+        let batch = m.catalog.copies_to_backfill(&m.name, after, 64)?;
+        let Some(last) = batch.last() else { break };
+        after = last.file_id;
+        for copy in batch {
+            match copy_one(m, main, &copy, &tmp_dir).await {
+                Ok(Some(bytes)) => {
+                    out.copied += 1;
+                    out.copied_bytes += bytes;
+                }
+                Ok(None) => out.archived.push((copy.key.clone(), copy.size)),
+                Err(e) => {
+                    let why = format!("{e:#}");
+                    let now = m.clock.now_ms();
+                    m.catalog.copy_failed(copy.file_id, &m.name, &why, now, now)?;
+                    out.failed.push((copy.key.clone(), why));
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(&tmp_dir);
+    Ok(out)
+}
+
+/// One recording: `Some(bytes)` once verified in the mirror, `None` when the main store
+/// has it archived.
+pub(super) async fn copy_one(
+    m: &MirrorUploader,
+    main: &dyn Backend,
+    copy: &CopyRow,
+    tmp_dir: &Path,
+) -> Result<Option<u64>> {
+    let Some(head) = main.head(&copy.vault_key).await? else {
+        bail!(
+            "{} is missing from the main store too; run `camvault verify`",
+            copy.vault_key
+        );
+    };
+    if !head.readable() {
+        return Ok(None);
+    }
+    let expected = m.catalog.file_crc(copy.file_id)?;
+    let tmp = tmp_dir.join(format!("{}", copy.file_id));
+    let result = async {
+        let mut reader = main.get(&copy.vault_key).await?;
+        let mut f = tokio::fs::File::create(&tmp).await?;
+        tokio::io::copy(&mut reader, &mut f).await?;
+        f.flush().await?;
+        drop(f);
+        let got = crc_hex(crate::store::body::crc_of_file(&tmp, copy.size).await?);
+        if expected.as_deref().is_some_and(|e| e != got) {
+            bail!(
+                "the main store's bytes of {} do not match the catalog's CRC-64 ({got} != {}); run `camvault verify --deep`",
+                copy.vault_key,
+                expected.unwrap_or_default()
+            );
+        }
+        let now = m.clock.now_ms();
+        m.catalog
+            .copy_uploading(copy.file_id, &m.name, None, &m.storage_class, now)?;
+        let mut body = Body::open(&tmp, copy.size, m.limiter.clone()).await?;
+        let crc = put_new(&*m.store, &tmp, &copy.key, copy.size, &mut body, &m.storage_class)
+            .await
+            .map_err(|e| match e {
+                PutError::Store(e) | PutError::Object(e) => anyhow::anyhow!("mirror {:?}: {e}", m.name),
+            })?;
+        m.catalog
+            .copy_uploading(copy.file_id, &m.name, Some(&crc), &m.storage_class, m.clock.now_ms())?;
+        check_object(&*m.store, &copy.key, copy.size, &crc)
+            .await
+            .map_err(|e| anyhow::anyhow!("mirror {:?}: {}", m.name, e.text()))?;
+        m.catalog.copy_verified(copy.file_id, &m.name, m.clock.now_ms())?;
+        Ok(Some(copy.size))
+    }
+    .await;
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
+
+/// The mirror's uploader for a one-off command (no worker).
+pub fn uploader(
+    cfg: &crate::config::Config,
+    m: &crate::config::Mirror,
+    catalog: Arc<crate::catalog::Catalog>,
+) -> Result<MirrorUploader> {
+    let mc = cfg.for_mirror(m);
+    let store: Arc<dyn Backend> = Arc::from(crate::store::open(&mc).with_context(|| format!("mirror {:?}", m.name))?);
+    let fs = m.kind == crate::config::StoreKind::Fs;
+    Ok(MirrorUploader {
+        name: m.name.clone(),
+        catalog,
+        store,
+        vault: cfg.vault(),
+        limiter: (!fs).then(|| Arc::new(crate::store::limit::RateLimiter::new(&cfg.upload))),
+        storage_class: m.storage_class.as_str().to_string(),
+        retry_initial: std::time::Duration::from_secs(cfg.upload.retry_initial_secs),
+        retry_max: std::time::Duration::from_secs(cfg.upload.retry_max_secs),
+        disk: fs.then(|| super::DiskMirror {
+            root: mc.fs_root(),
+            min_free: m.min_free.0,
+            warn_days: m.warn_days,
+            free: Arc::new(crate::cache::free_bytes),
+        }),
+        clock: Default::default(),
+    })
+}
