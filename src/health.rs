@@ -176,6 +176,7 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
                 rule: "mirror",
                 subject: name.to_string(),
                 message: what.clone(),
+                detail: None,
             });
             continue;
         }

@@ -210,7 +210,7 @@ fn place(cfg: &Config) -> Place {
             let at = if o.endpoint.is_empty() {
                 format!("oss-{}", o.region)
             } else {
-                host_of(&o.endpoint)
+                host_of(o.endpoint.as_str())
             };
             Place::Bucket("oss", at, o.bucket.clone())
         }
@@ -220,7 +220,7 @@ fn place(cfg: &Config) -> Place {
                 // AWS bucket names are global: the region does not make another bucket.
                 "aws".to_string()
             } else {
-                host_of(&s.endpoint)
+                host_of(s.endpoint.as_str())
             };
             Place::Bucket("s3", at, s.bucket.clone())
         }

@@ -462,7 +462,7 @@ fn check_range(b: &RestoreBody) -> Option<Response> {
     // Listed clips (search results) may span years: their number is what is bounded.
     if !b.keys.is_empty() {
         return (b.keys.len() > RESTORE_MAX_KEYS).then(|| {
-            fail(
+            super::fail(
                 StatusCode::BAD_REQUEST,
                 format!(
                     "{} clips listed; a restore names at most {RESTORE_MAX_KEYS}: narrow the search",
@@ -719,7 +719,7 @@ pub struct ActivityMonthQuery {
 /// Moments with activity per day of a month (the calendar), from the index's hour summary.
 pub async fn activity_month(State(app): State<App>, Query(q): Query<ActivityMonthQuery>) -> Response {
     let Ok(first) = format!("{}-01", q.month).parse::<Date>() else {
-        return bad("month: use YYYY-MM");
+        return super::fail(StatusCode::BAD_REQUEST, "month: use YYYY-MM");
     };
     json_of(move || {
         let tz = zone(&app.catalog, &q.camera)?;
