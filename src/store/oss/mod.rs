@@ -363,21 +363,8 @@ impl Backend for OssStore {
         let mut token: Option<String> = None;
         let page_size = self.list_page.to_string();
         loop {
-            let mut query = vec![("list-type", "2"), ("prefix", prefix), ("max-keys", page_size.as_str())];
-            if let Some(t) = &token {
-                query.push(("continuation-token", t));
-            }
-            let resp = self
-                .http
-                .send(self.request(Method::GET, None, &query, &[]), "list")
-                .await?;
-            if !resp.status().is_success() {
-                return Err(self.error("list", resp).await);
-            }
-            let text = self.http.text(resp, "list").await?;
-            let page: super::listing::ListResult = quick_xml::de::from_str(&text).map_err(|e| {
-                StoreError::new(ErrorKind::Transient, format!("list: unreadable answer from OSS ({e})"))
-            })?;
+            let position = token.as_deref().map(|t| ("continuation-token", t));
+            let page = self.list_request(prefix, &page_size, position).await?;
             out.extend(page.contents.into_iter().map(|c| c.into_meta(|class| class)));
             match (page.is_truncated, page.next_continuation_token) {
                 (true, Some(t)) => token = Some(t),
@@ -393,20 +380,8 @@ impl Backend for OssStore {
         max: u32,
     ) -> StoreResult<super::listing::ListPage> {
         let page_size = self.list_page.min(max.max(1)).to_string();
-        let mut query = vec![("list-type", "2"), ("prefix", prefix), ("max-keys", page_size.as_str())];
-        if let Some(after) = start_after {
-            query.push(("start-after", after));
-        }
-        let resp = self
-            .http
-            .send(self.request(Method::GET, None, &query, &[]), "list")
-            .await?;
-        if !resp.status().is_success() {
-            return Err(self.error("list", resp).await);
-        }
-        let text = self.http.text(resp, "list").await?;
-        let page: super::listing::ListResult = quick_xml::de::from_str(&text)
-            .map_err(|e| StoreError::new(ErrorKind::Transient, format!("list: unreadable answer from OSS ({e})")))?;
+        let position = start_after.map(|a| ("start-after", a));
+        let page = self.list_request(prefix, &page_size, position).await?;
         Ok(page.into_page(|class| class))
     }
 
@@ -554,6 +529,30 @@ impl Backend for OssStore {
             return Err(self.error("reaching the bucket", resp).await);
         }
         Ok(())
+    }
+}
+
+impl OssStore {
+    /// One ListObjectsV2 page: `position` is the continuation token or the start-after key,
+    /// the one thing in which `list` and `list_after` ask differently.
+    async fn list_request(
+        &self,
+        prefix: &str,
+        page_size: &str,
+        position: Option<(&'static str, &str)>,
+    ) -> StoreResult<super::listing::ListResult> {
+        let mut query = vec![("list-type", "2"), ("prefix", prefix), ("max-keys", page_size)];
+        query.extend(position);
+        let resp = self
+            .http
+            .send(self.request(Method::GET, None, &query, &[]), "list")
+            .await?;
+        if !resp.status().is_success() {
+            return Err(self.error("list", resp).await);
+        }
+        let text = self.http.text(resp, "list").await?;
+        quick_xml::de::from_str(&text)
+            .map_err(|e| StoreError::new(ErrorKind::Transient, format!("list: unreadable answer from OSS ({e})")))
     }
 }
 
