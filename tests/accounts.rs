@@ -706,10 +706,81 @@ fn curl(args: &[&str]) -> (u16, String, String) {
     )
 }
 
-/// nginx, stopped when dropped.
-struct Nginx(std::process::Child);
+/// A curl client of camvault through a reverse proxy on 127.0.0.1:`tls` that answers as
+/// `https://cam.example.lan`, keeping its session in a cookie jar.
+struct ViaProxy {
+    base: String,
+    resolve: String,
+    jar: String,
+}
 
-impl Drop for Nginx {
+impl ViaProxy {
+    fn new(env: &Env, tls: u16) -> Self {
+        ViaProxy {
+            base: format!("https://cam.example.lan:{tls}"),
+            resolve: format!("cam.example.lan:{tls}:127.0.0.1"),
+            jar: env.root().join("cookies.txt").to_str().unwrap().to_string(),
+        }
+    }
+
+    fn get(&self, extra: &[&str], path: &str) -> (u16, String, String) {
+        let url = format!("{}{path}", self.base);
+        let mut a = vec!["--resolve", &self.resolve, "-b", &self.jar, "-c", &self.jar];
+        a.extend_from_slice(extra);
+        a.push(&url);
+        curl(&a)
+    }
+}
+
+/// What docs/web.md promises behind a reverse proxy: everyone through it logs in, even with
+/// a forged `X-Forwarded-For: 127.0.0.1`; the login sets a Secure cookie (the proxy said
+/// HTTPS); a POST from the page passes the CSRF and Origin checks through the proxy (Host
+/// kept), and one from another origin does not.
+fn everyone_logs_in_through(via: &ViaProxy, proxy: &str) {
+    for path in ["/api/status", "/metrics", "/healthz"] {
+        assert_eq!(via.get(&[], path).0, 401, "{path} through {proxy}");
+        assert_eq!(
+            via.get(&["-H", "X-Forwarded-For: 127.0.0.1"], path).0,
+            401,
+            "{path} forged"
+        );
+    }
+    let (code, head, _) = via.get(&[], "/");
+    assert_eq!(code, 303, "{head}");
+    let (code, _, page) = via.get(&[], "/login");
+    assert_eq!(code, 200);
+    assert!(!page.contains("plain HTTP"), "{proxy} said HTTPS: no warning");
+    let form = format!("user=&password={ADMIN_PW}&csrf={}", csrf_of(&page));
+    let (code, head, _) = via.get(&["--data", &form], "/login");
+    assert_eq!(code, 303, "{head}");
+    assert!(
+        head.lines()
+            .any(|l| l.to_ascii_lowercase().starts_with("set-cookie: camvault_session=") && l.contains("Secure")),
+        "{head}"
+    );
+    let (code, _, shell) = via.get(&[], "/");
+    assert_eq!(code, 200);
+    assert_eq!(via.get(&[], "/api/status").0, 200);
+    let (origin, token) = (
+        format!("Origin: {}", via.base),
+        format!("X-CSRF-Token: {}", csrf_of(&shell)),
+    );
+    let now = now_unix() * 1000;
+    let body = format!(r#"{{"camera":"{CAM}","from_ms":{},"to_ms":{now}}}"#, now - 3_600_000);
+    let post = |extra: &[&str]| {
+        let mut a = vec!["-H", "Content-Type: application/json", "--data", body.as_str()];
+        a.extend_from_slice(extra);
+        via.get(&a, "/api/restore/plan")
+    };
+    let (code, _, text) = post(&["-H", &origin, "-H", &token]);
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(post(&["-H", "Origin: https://evil.example", "-H", &token]).0, 403);
+}
+
+/// A reverse proxy (nginx, Caddy), stopped when dropped.
+struct Proxy(std::process::Child);
+
+impl Drop for Proxy {
     fn drop(&mut self) {
         // TERM, not KILL: the master takes its workers with it.
         let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
@@ -779,7 +850,7 @@ fn behind_a_real_nginx_with_https_everyone_logs_in() {
         .output()
         .unwrap();
     assert!(test.status.success(), "nginx -t: {}", stderr(&test));
-    let _nginx = Nginx(
+    let _nginx = Proxy(
         Command::new("/usr/sbin/nginx")
             .arg("-p")
             .arg(&dir)
@@ -790,68 +861,12 @@ fn behind_a_real_nginx_with_https_everyone_logs_in() {
     );
     wait_port("127.0.0.1", tls, "nginx", Duration::from_secs(20));
     let _serve = serve_on(&env, port);
-    let base = format!("https://cam.example.lan:{tls}");
-    let resolve = format!("cam.example.lan:{tls}:127.0.0.1");
-    let jar = env.root().join("cookies.txt");
-    let jar = jar.to_str().unwrap();
-    let via = |extra: &[&str], path: &str| {
-        let mut a = vec!["--resolve", &resolve, "-b", jar, "-c", jar];
-        a.extend_from_slice(extra);
-        let url = format!("{base}{path}");
-        a.push(&url);
-        curl(&a)
-    };
-
+    let via = ViaProxy::new(&env, tls);
     // The box's own Prometheus, directly: open, as before.
     assert_eq!(curl(&[&format!("http://127.0.0.1:{port}/metrics")]).0, 200);
-    // Everyone through nginx logs in, even with a forged X-Forwarded-For of 127.0.0.1.
-    for path in ["/api/status", "/metrics", "/healthz"] {
-        assert_eq!(via(&[], path).0, 401, "{path} through nginx");
-        assert_eq!(via(&["-H", "X-Forwarded-For: 127.0.0.1"], path).0, 401, "{path} forged");
-    }
-    let (code, head, _) = via(&[], "/");
-    assert_eq!(code, 303, "{head}");
-    // Logging in through the proxy: a Secure cookie over HTTPS.
-    let (code, _, page) = via(&[], "/login");
-    assert_eq!(code, 200);
-    assert!(!page.contains("plain HTTP"), "the proxy said HTTPS: no warning");
-    let form = format!("user=&password={ADMIN_PW}&csrf={}", csrf_of(&page));
-    let (code, head, _) = via(&["--data", &form], "/login");
-    assert_eq!(code, 303, "{head}");
-    assert!(
-        head.lines()
-            .any(|l| l.to_ascii_lowercase().starts_with("set-cookie: camvault_session=") && l.contains("Secure")),
-        "{head}"
-    );
-    let (code, _, shell) = via(&[], "/");
-    assert_eq!(code, 200);
-    let csrf = csrf_of(&shell);
-    assert_eq!(via(&[], "/api/status").0, 200);
-    // A POST from the page passes the CSRF and Origin checks through the proxy.
-    let origin = format!("Origin: {base}");
-    let token = format!("X-CSRF-Token: {csrf}");
-    let now = now_unix() * 1000;
-    let body = format!(r#"{{"camera":"{CAM}","from_ms":{},"to_ms":{now}}}"#, now - 3_600_000);
-    let post = |extra: &[&str]| {
-        let mut a = vec!["-H", "Content-Type: application/json", "--data", body.as_str()];
-        a.extend_from_slice(extra);
-        via(&a, "/api/restore/plan")
-    };
-    let (code, _, text) = post(&["-H", &origin, "-H", &token]);
-    assert_eq!(code, 200, "{text}");
-    assert_eq!(post(&["-H", "Origin: https://evil.example", "-H", &token]).0, 403);
+    everyone_logs_in_through(&via, "nginx");
     let log = std::fs::read_to_string(env.serve_log()).unwrap();
     assert!(!log.contains(ADMIN_PW));
-}
-
-/// Caddy, stopped when dropped.
-struct Caddy(std::process::Child);
-
-impl Drop for Caddy {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
-        let _ = self.0.wait();
-    }
 }
 
 /// camvault on loopback behind a real Caddy (Debian's `caddy`) with HTTPS from Caddy's own
@@ -899,76 +914,34 @@ fn behind_a_real_caddy_with_https_forwarded_for_cannot_be_forged() {
     let check = caddy(&["validate"]).output().unwrap();
     assert!(check.status.success(), "caddy validate: {}", stderr(&check));
     let log = std::fs::File::create(dir.join("caddy.log")).unwrap();
-    let _caddy = Caddy(caddy(&["run"]).stdout(Stdio::null()).stderr(log).spawn().unwrap());
+    let _caddy = Proxy(caddy(&["run"]).stdout(Stdio::null()).stderr(log).spawn().unwrap());
     wait_port("127.0.0.1", tls, "caddy", Duration::from_secs(30));
     let _serve = serve_on(&env, port);
-    let base = format!("https://cam.example.lan:{tls}");
-    let resolve = format!("cam.example.lan:{tls}:127.0.0.1");
-    let jar = env.root().join("cookies.txt");
-    let jar = jar.to_str().unwrap();
-    let via = |extra: &[&str], path: &str| {
-        let mut a = vec!["--resolve", &resolve, "-b", jar, "-c", jar];
-        a.extend_from_slice(extra);
-        let url = format!("{base}{path}");
-        a.push(&url);
-        curl(&a)
-    };
+    let via = ViaProxy::new(&env, tls);
     // Caddy makes its certificate on the first handshake: wait until it answers.
     wait_for(Duration::from_secs(30), "Caddy serves HTTPS", || {
         Command::new("curl")
-            .args(["-sk", "--max-time", "5", "-o", "/dev/null", "--resolve", &resolve])
-            .arg(format!("{base}/login"))
+            .args(["-sk", "--max-time", "5", "-o", "/dev/null", "--resolve", &via.resolve])
+            .arg(format!("{}/login", via.base))
             .status()
             .is_ok_and(|s| s.success())
     });
 
-    // Everyone through Caddy logs in, even with a forged X-Forwarded-For of 127.0.0.1.
-    for path in ["/api/status", "/metrics", "/healthz"] {
-        assert_eq!(via(&[], path).0, 401, "{path} through Caddy");
-        assert_eq!(via(&["-H", "X-Forwarded-For: 127.0.0.1"], path).0, 401, "{path} forged");
-    }
-    assert_eq!(via(&[], "/").0, 303);
-    // Logging in through Caddy: a Secure cookie (Caddy said HTTPS in X-Forwarded-Proto).
-    let (code, _, page) = via(&[], "/login");
-    assert_eq!(code, 200);
-    assert!(!page.contains("plain HTTP"), "the proxy said HTTPS: no warning");
-    let form = format!("user=&password={ADMIN_PW}&csrf={}", csrf_of(&page));
-    let (code, head, _) = via(&["--data", &form], "/login");
-    assert_eq!(code, 303, "{head}");
-    assert!(
-        head.lines()
-            .any(|l| l.to_ascii_lowercase().starts_with("set-cookie: camvault_session=") && l.contains("Secure")),
-        "{head}"
-    );
-    let (code, _, shell) = via(&[], "/");
-    assert_eq!(code, 200);
-    assert_eq!(via(&[], "/api/status").0, 200);
-    // A POST from the page passes the CSRF and Origin checks through Caddy (Host kept).
-    let (origin, token) = (format!("Origin: {base}"), format!("X-CSRF-Token: {}", csrf_of(&shell)));
-    let now = now_unix() * 1000;
-    let body = format!(r#"{{"camera":"{CAM}","from_ms":{},"to_ms":{now}}}"#, now - 3_600_000);
-    let post = |extra: &[&str]| {
-        let mut a = vec!["-H", "Content-Type: application/json", "--data", body.as_str()];
-        a.extend_from_slice(extra);
-        via(&a, "/api/restore/plan")
-    };
-    let (code, _, text) = post(&["-H", &origin, "-H", &token]);
-    assert_eq!(code, 200, "{text}");
-    assert_eq!(post(&["-H", "Origin: https://evil.example", "-H", &token]).0, 403);
+    everyone_logs_in_through(&via, "Caddy");
     // Log out: the guesses below come from a client without a session.
-    std::fs::remove_file(jar).unwrap();
+    std::fs::remove_file(&via.jar).unwrap();
     // Rotating a forged X-Forwarded-For does not buy more password guesses: 5 failures,
     // then 429 even for a "new" address.
     for i in 1..=5 {
-        let (code, _, page) = via(&[], "/login");
+        let (code, _, page) = via.get(&[], "/login");
         assert_eq!(code, 200);
         let form = format!("user=&password=wrong-{i}&csrf={}", csrf_of(&page));
         let xff = format!("X-Forwarded-For: 10.9.8.{i}");
-        assert_eq!(via(&["-H", &xff, "--data", &form], "/login").0, 401, "guess {i}");
+        assert_eq!(via.get(&["-H", &xff, "--data", &form], "/login").0, 401, "guess {i}");
     }
-    let (_, _, page) = via(&[], "/login");
+    let (_, _, page) = via.get(&[], "/login");
     let form = format!("user=&password={ADMIN_PW}&csrf={}", csrf_of(&page));
-    let (code, head, _) = via(&["-H", "X-Forwarded-For: 10.9.8.99", "--data", &form], "/login");
+    let (code, head, _) = via.get(&["-H", "X-Forwarded-For: 10.9.8.99", "--data", &form], "/login");
     assert_eq!(code, 429, "the forged address escaped the rate limit: {head}");
     let log = std::fs::read_to_string(env.serve_log()).unwrap();
     assert!(
