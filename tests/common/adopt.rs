@@ -53,3 +53,23 @@ pub async fn interrupted_listing_resumes(cfg: &Config, cat: &Catalog, store: Arc
     assert_eq!(got, keys, "every recording once");
     assert!(position().is_empty(), "a finished listing forgets its position");
 }
+
+/// The owner's bucket has a disabled archive rule over the camera folder and an enabled rule
+/// that deletes everything after a year: `lifecycle check` and `lifecycle apply` both exit 1
+/// and name the deleting rule; `check` also says the archive rule is disabled.
+pub fn owners_deleting_rule_is_refused(env: &super::Env) {
+    for args in [&["lifecycle", "check"][..], &["lifecycle", "apply"]] {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", super::stdout(&out));
+        let text = super::stdout(&out);
+        assert!(
+            text.contains(
+                "DELETES every object under \"(the whole bucket)\" 365 days after upload: it would delete recordings"
+            ),
+            "{args:?}: {text}"
+        );
+        if args[1] == "check" {
+            assert!(text.contains("rule \"paused\" covers it but is DISABLED"), "{text}");
+        }
+    }
+}
