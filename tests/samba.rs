@@ -112,29 +112,32 @@ fn camera_over_smb1_everything_captured_once_and_deletes_refused() {
         &out[..out.len().min(2000)]
     );
 
-    // A new-layout file written in place in appends a second apart, through pysmb (smbclient
-    // cannot append).
+    // A new-layout file written in place in appends a second apart, in one SMB1 session
+    // through pysmb (smbclient cannot append): the camera's pace, under the 2 s settle.
     let grow_rel = format!("XiaomiCamera_00_{NEW_MAC}/00_20251003141500_20251003141600.mp4");
-    let chunk = local.path().join("chunk");
     let mut all = Vec::new();
+    let mut chunks = Vec::new();
     share.camera(&format!("mkdir XiaomiCamera_00_{NEW_MAC}\n"));
     for part in 0..4u64 {
         let data = bytes(5000 + part, 30_000);
+        let chunk = local.path().join(format!("chunk{part}"));
         std::fs::write(&chunk, &data).unwrap();
         all.extend(data);
-        let st = Command::new(test_python())
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smb_append.py"))
-            .args(["127.0.0.1", &share.port.to_string(), USER, PASS, "camera", &grow_rel])
-            .arg(&chunk)
-            .status()
-            .unwrap();
-        assert!(st.success(), "append over SMB1");
-        assert_eq!(
-            std::fs::metadata(env.inbox().join(&grow_rel)).unwrap().len(),
-            all.len() as u64
-        );
-        std::thread::sleep(Duration::from_millis(1000)); // the camera's pace (settle is 2 s)
+        chunks.push(chunk);
     }
+    let st = Command::new(test_python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smb_append.py"))
+        .args(["127.0.0.1", &share.port.to_string(), USER, PASS, "camera", &grow_rel])
+        .args(&chunks)
+        .env("SMB_APPEND_PACE", "1")
+        .status()
+        .unwrap();
+    assert!(st.success(), "append over SMB1");
+    assert_eq!(
+        std::fs::metadata(env.inbox().join(&grow_rel)).unwrap().len(),
+        all.len() as u64,
+        "four appends in place"
+    );
     inputs.insert(grow_rel.clone(), all);
 
     let n = inputs.len();
