@@ -35,9 +35,17 @@ pub(crate) struct Http {
 impl Http {
     /// A client without a read timeout (it would fire while a long body is still being
     /// sent); stalls are detected by progress instead.
+    ///
+    /// Idle connections are dropped after 15 s instead of reqwest's 90 s: S3 closes an idle
+    /// keep-alive connection after about 20 s (nginx in front of a MinIO after 75 s), and a
+    /// request written into a connection the server is closing fails with "connection
+    /// closed before message completed" (hyperium/hyper#2136, durch/rust-s3#405). Such a
+    /// failure is still transient and retried, but it need not happen on every pause of
+    /// the uploader.
     pub fn new(timeout: Duration) -> anyhow::Result<Http> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(15))
             .build()?;
         Ok(Http { client, timeout })
     }
