@@ -27,6 +27,7 @@ mod endpoint;
 mod language;
 mod load;
 mod mirror;
+mod notify;
 mod prices;
 mod samba;
 mod sections;
@@ -37,6 +38,7 @@ mod validate;
 mod values;
 
 pub use alerts::{Alerts, Channel, ChannelKind, Email};
+pub use notify::NotifyRule;
 pub use cameras::{check_miio_token, miio_addr, normalize_mac, time_zone, Camera, CameraInfo, Zone, MIIO_PORT};
 pub use class::StorageClass;
 pub use endpoint::Endpoint;
