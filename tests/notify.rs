@@ -1,0 +1,248 @@
+//! Notifications on activity (`[[index.notify]]`, src/index/notify.rs) end to end: a real
+//! ffmpeg-made clip with motion in one zone, captured, indexed by the index worker, and the
+//! rules' messages received by HTTP servers on 127.0.0.1 that answer like the chat APIs.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use camvault::catalog::Catalog;
+use camvault::config::Config;
+use common::*;
+
+#[derive(Debug, Clone)]
+struct Req {
+    path: String,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+/// A receiver on 127.0.0.1 that keeps every request's bytes and answers `status` with a
+/// chat robot's "ok" body.
+fn receiver(status: u16) -> (u16, Arc<Mutex<Vec<Req>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got: Arc<Mutex<Vec<Req>>> = Arc::default();
+    let store = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut r = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if r.read_line(&mut line).is_err() {
+                continue;
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            let (mut len, mut content_type) = (0usize, String::new());
+            loop {
+                let mut h = String::new();
+                r.read_line(&mut h).unwrap();
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    match k.trim().to_ascii_lowercase().as_str() {
+                        "content-length" => len = v.trim().parse().unwrap_or(0),
+                        "content-type" => content_type = v.trim().to_string(),
+                        _ => {}
+                    }
+                }
+            }
+            let mut body = vec![0u8; len];
+            r.read_exact(&mut body).unwrap();
+            store.lock().unwrap().push(Req {
+                path,
+                content_type,
+                body,
+            });
+            let reply = r#"{"errcode":0,"ok":true}"#;
+            let mut s = stream;
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    (port, got)
+}
+
+/// An HEVC clip of 10 s (10 fps, 320×180) with a white square crossing the left half
+/// from 2 to 6 s, over a textured background with sensor noise (as tests/index.rs makes them).
+fn left_motion_clip(path: &Path) {
+    assert!(has("ffmpeg"), "ffmpeg is needed: apt-get install ffmpeg (.ci/run does)");
+    let g = "nullsrc=s=320x180:r=10:d=10,geq=lum='110+45*sin(X/9)*cos(Y/7)+20*sin((X+Y)/23)':cb=120:cr=135,format=yuv420p[bg];\
+             color=c=white:s=24x24:r=10:d=10[o];[bg][o]overlay=x='10+(t-2)*30':y=120:enable='between(t,2,5.95)',noise=alls=5:allf=t";
+    let st = Command::new("ffmpeg")
+        .args(["-y", "-loglevel", "error", "-filter_complex", g])
+        .args(["-c:v", "libx265", "-preset", "ultrafast", "-tag:v", "hvc1", "-x265-params", "log-level=error"])
+        .args(["-movflags", "frag_keyframe+empty_moov+default_base_moof"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(st.success(), "ffmpeg could not make {}", path.display());
+}
+
+const CAMERA: &str = "[cameras.78DF72A1B2C3]\nname = \"gate\"\n\
+    [[cameras.78DF72A1B2C3.zones]]\nname = \"left\"\nrect = [0.0, 0.0, 0.5, 1.0]\n\
+    [[cameras.78DF72A1B2C3.zones]]\nname = \"right\"\nrect = [0.5, 0.0, 0.5, 1.0]\n";
+
+/// `HH:MM` of `minute` after midnight, any integer.
+fn hhmm(minute: i64) -> String {
+    let m = minute.rem_euclid(1440);
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+/// The minute of the day (Asia/Shanghai, the cameras' zone in the tests) of `unix`.
+fn minute_of(unix: i64) -> i64 {
+    (unix + 8 * 3600).rem_euclid(86_400) / 60
+}
+
+fn channels(port: u16) -> String {
+    let u = format!("http://127.0.0.1:{port}");
+    format!(
+        "[[alerts.channel]]\nname = \"tg\"\nkind = \"telegram\"\nurl = \"{u}\"\ntoken = \"123:SECRETTOKEN\"\nchat_id = \"42\"\n\
+         [[alerts.channel]]\nname = \"wecom\"\nkind = \"wecom\"\nurl = \"{u}/cgi-bin/webhook/send?key=k\"\n\
+         [[alerts.channel]]\nname = \"ding\"\nkind = \"dingtalk\"\nurl = \"{u}/robot/send?access_token=abc\"\n"
+    )
+}
+
+fn rule(name: &str, extra: &str) -> String {
+    format!("[[index.notify]]\nname = \"{name}\"\n{extra}\n")
+}
+
+fn open(env: &Env) -> (Config, Catalog) {
+    let cfg = Config::load(&env.config()).unwrap();
+    let cat = Catalog::open(&cfg.catalog(), false).unwrap();
+    (cfg, cat)
+}
+
+/// The index worker's pass, as `serve` runs it.
+fn index(cfg: &Config, cat: &Catalog) -> usize {
+    let stop = tokio_util::sync::CancellationToken::new();
+    camvault::index::worker::pass(cfg, cat, &stop, None).unwrap()
+}
+
+fn notify(cfg: &Config, cat: &Catalog, waits: &[Duration]) -> camvault::index::notify::Counts {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let client = camvault::alerts::channels::client();
+    rt.block_on(camvault::index::notify::pass(cfg, cat, &client, waits)).unwrap()
+}
+
+/// The bytes of the JPEG part of a multipart/form-data body.
+fn jpeg_part(r: &Req) -> Vec<u8> {
+    let boundary = r.content_type.split("boundary=").nth(1).expect("a multipart boundary").to_string();
+    let head = b"Content-Type: image/jpeg\r\n\r\n";
+    let at = r.body.windows(head.len()).position(|w| w == head).expect("a JPEG part") + head.len();
+    let end_mark = format!("\r\n--{boundary}");
+    let len = r.body[at..]
+        .windows(end_mark.len())
+        .position(|w| w == end_mark.as_bytes())
+        .expect("the part's end");
+    r.body[at..at + len].to_vec()
+}
+
+fn text_field(r: &Req, name: &str) -> String {
+    let s = String::from_utf8_lossy(&r.body);
+    let head = format!("name=\"{name}\"\r\n\r\n");
+    let at = s.find(&head).unwrap_or_else(|| panic!("no field {name}")) + head.len();
+    s[at..].split("\r\n--").next().unwrap().to_string()
+}
+
+#[test]
+fn a_fresh_clip_notifies_the_matching_rules_once_with_its_frame() {
+    let (port, got) = receiver(200);
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("left.mp4");
+    left_motion_clip(&clip);
+    let start = now_unix() - 90;
+    let m = minute_of(start);
+    let now_window = format!("window = \"{}-{}\"", hhmm(m - 30), hhmm(m + 30));
+    let later_window = format!("window = \"{}-{}\"", hhmm(m + 120), hhmm(m + 180));
+    let rules = [
+        rule("gate-left", &format!("camera = \"gate\"\nzone = \"left\"\n{now_window}\nchannels = [\"tg\", \"wecom\", \"ding\"]")),
+        rule("gate-right", "zone = \"right\"\nchannels = [\"tg\"]"),
+        rule("left-later", &format!("zone = \"left\"\n{later_window}\nchannels = [\"tg\"]")),
+        rule("person-left", "zone = \"left\"\nlabel = \"person\"\nchannels = [\"tg\"]"),
+        rule("car", "label = \"car\"\nchannels = [\"tg\"]"),
+    ]
+    .concat();
+    let env = Env::new(
+        1,
+        &format!("index.enabled = false\nhttp.public_url = \"https://cam.example.lan\"\n{CAMERA}{}{rules}", channels(port)),
+    );
+    env.put_old(&old_clip(start), &std::fs::read(&clip).unwrap());
+    env.ok(&["ingest", "--once"]);
+    let (cfg, cat) = open(&env);
+    assert_eq!(index(&cfg, &cat), 1);
+    let file_id: i64 = catalog_count(&env, "SELECT file_id FROM index_clips");
+    let segs = cat.index_clip(file_id).unwrap().unwrap().segments;
+    assert_eq!(segs.len(), 1, "one pass of the object: {segs:?}");
+    assert_eq!(segs[0].zones, ["left"], "{segs:?}");
+    // The detector's labels, stored as it stores them, before the rules look.
+    cat.index_set_labels(file_id, 0, &["person".to_string()]).unwrap();
+
+    let n = notify(&cfg, &cat, &[Duration::from_millis(50)]);
+    assert_eq!((n.sent, n.failed, n.stale), (2, 0, 0), "{n:?}");
+    let reqs = got.lock().unwrap().clone();
+    // Telegram: one photo per matching rule, with the segment's frame.
+    let photos: Vec<&Req> = reqs.iter().filter(|r| r.path == "/bot123:SECRETTOKEN/sendPhoto").collect();
+    assert_eq!(photos.len(), 2, "{:?}", reqs.iter().map(|r| &r.path).collect::<Vec<_>>());
+    let captions: Vec<String> = photos.iter().map(|r| text_field(r, "caption")).collect();
+    assert!(captions.iter().any(|c| c.contains("gate-left")), "{captions:?}");
+    assert!(captions.iter().any(|c| c.contains("person-left") && c.contains("person")), "{captions:?}");
+    for (r, c) in photos.iter().zip(&captions) {
+        assert_eq!(text_field(r, "chat_id"), "42");
+        let jpeg = jpeg_part(r);
+        assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "a JPEG");
+        assert!(jpeg.len() > 1000, "a real frame, {} bytes", jpeg.len());
+        assert!(c.contains("Zones: left") && c.contains("https://cam.example.lan/day/gate/"), "{c}");
+    }
+    // The rules of another zone, another time or another label sent nothing in the same run.
+    for other in ["gate-right", "left-later", "car"] {
+        assert!(!captions.iter().any(|c| c.contains(other)), "{other}: {captions:?}");
+    }
+    // WeCom: the text, then the picture as base64 with its MD5; DingTalk: text with the link.
+    let wecom: Vec<serde_json::Value> = reqs
+        .iter()
+        .filter(|r| r.path.starts_with("/cgi-bin/webhook/send"))
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(wecom.len(), 2, "{wecom:?}");
+    assert_eq!(wecom[0]["msgtype"], "text");
+    assert!(wecom[0]["text"]["content"].as_str().unwrap().contains("gate-left"));
+    assert_eq!(wecom[1]["msgtype"], "image");
+    let img = base64::engine::general_purpose::STANDARD
+        .decode(wecom[1]["image"]["base64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(&img[..2], &[0xFF, 0xD8]);
+    let md5: String = <md5::Md5 as md5::Digest>::digest(&img).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(wecom[1]["image"]["md5"], md5);
+    let ding: Vec<serde_json::Value> = reqs
+        .iter()
+        .filter(|r| r.path.starts_with("/robot/send"))
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(ding.len(), 1);
+    assert!(ding[0]["text"]["content"].as_str().unwrap().contains("https://cam.example.lan/day/gate/"));
+    let total = reqs.len();
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM notify_pending"), 0);
+
+    // After a restart the same clip is indexed again (same segment): nobody is told twice.
+    drop(cat);
+    let (cfg, cat) = open(&env);
+    cat.index_enqueue_ids(&[file_id], 0).unwrap();
+    assert_eq!(index(&cfg, &cat), 1);
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM notify_pending"), 1, "queued again by the re-index");
+    cat.index_set_labels(file_id, 0, &["person".to_string()]).unwrap();
+    let n = notify(&cfg, &cat, &[Duration::from_millis(50)]);
+    assert_eq!(n.sent, 0, "{n:?}");
+    assert_eq!(got.lock().unwrap().len(), total, "no second message");
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM notify_pending"), 0);
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM notify_sent WHERE outcome = 'sent'"), 2);
+}
