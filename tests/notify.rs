@@ -246,3 +246,177 @@ fn a_fresh_clip_notifies_the_matching_rules_once_with_its_frame() {
     assert_eq!(catalog_count(&env, "SELECT count(*) FROM notify_pending"), 0);
     assert_eq!(catalog_count(&env, "SELECT count(*) FROM notify_sent WHERE outcome = 'sent'"), 2);
 }
+
+#[test]
+fn a_busy_rule_sends_one_message_per_period_and_counts_the_rest() {
+    let (port, got) = receiver(200);
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("left.mp4");
+    left_motion_clip(&clip);
+    let now = now_unix();
+    let env = Env::new(
+        1,
+        &format!(
+            "index.enabled = false\n{CAMERA}{}{}",
+            channels(port),
+            rule("left", "zone = \"left\"\nchannels = [\"tg\"]\nevery_minutes = 10")
+        ),
+    );
+    // Three clips a minute apart, each with its pass of the object.
+    for start in [now - 300, now - 240, now - 180] {
+        env.put_old(&old_clip(start), &std::fs::read(&clip).unwrap());
+    }
+    env.ok(&["ingest", "--once"]);
+    let (cfg, cat) = open(&env);
+    assert_eq!(index(&cfg, &cat), 3);
+    let n = notify(&cfg, &cat, &[]);
+    assert_eq!((n.sent, n.suppressed), (1, 2), "{n:?}");
+    assert_eq!(got.lock().unwrap().len(), 1);
+    let state = cat.notify_rule("left").unwrap();
+    assert_eq!((state.sent, state.suppressed), (1, 2));
+    // The period is over (as if ten minutes passed): the next match is sent and says how
+    // many were held back since when.
+    rusqlite::Connection::open(cfg.catalog())
+        .unwrap()
+        .execute("UPDATE notify_rules SET last_try_ms = last_try_ms - 600000", [])
+        .unwrap();
+    env.put_old(&old_clip(now - 120), &std::fs::read(&clip).unwrap());
+    env.ok(&["ingest", "--once"]);
+    assert_eq!(index(&cfg, &cat), 1);
+    let n = notify(&cfg, &cat, &[]);
+    assert_eq!((n.sent, n.suppressed), (1, 0), "{n:?}");
+    let reqs = got.lock().unwrap().clone();
+    assert_eq!(reqs.len(), 2);
+    let caption = text_field(&reqs[1], "caption");
+    let since = hhmm(minute_of(now - 240));
+    assert!(
+        caption.contains(&format!("2 more since {since} were not sent (at most one message every 10 min)")),
+        "{caption}"
+    );
+    assert_eq!(cat.notify_rule("left").unwrap().suppressed, 0);
+}
+
+#[test]
+fn a_channel_that_is_down_gets_bounded_retries_then_a_counted_failure() {
+    let (down, tries) = receiver(503);
+    let (up, got) = receiver(200);
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("left.mp4");
+    left_motion_clip(&clip);
+    let now = now_unix();
+    let chans = format!(
+        "[[alerts.channel]]\nname = \"down\"\nkind = \"telegram\"\nurl = \"http://127.0.0.1:{down}\"\ntoken = \"1:T\"\nchat_id = \"7\"\n\
+         [[alerts.channel]]\nname = \"up\"\nkind = \"telegram\"\nurl = \"http://127.0.0.1:{up}\"\ntoken = \"1:T\"\nchat_id = \"7\"\n"
+    );
+    let rules = [
+        rule("to-down", "zone = \"left\"\nchannels = [\"down\"]\nevery_minutes = 10"),
+        rule("to-up", "zone = \"left\"\nchannels = [\"up\"]"),
+    ]
+    .concat();
+    let env = Env::new(1, &format!("index.enabled = false\n{CAMERA}{chans}{rules}"));
+    for start in [now - 200, now - 100] {
+        env.put_old(&old_clip(start), &std::fs::read(&clip).unwrap());
+    }
+    env.ok(&["ingest", "--once"]);
+    let (cfg, cat) = open(&env);
+    assert_eq!(index(&cfg, &cat), 2);
+    let waits = [Duration::from_millis(20), Duration::from_millis(40)];
+    let n = notify(&cfg, &cat, &waits);
+    // The rule whose channel is down: its first match tried three times, then dropped and
+    // counted; its second match falls in the rate limit and is not tried at all. The other
+    // rule, in the same run, delivered its first message.
+    assert_eq!(tries.lock().unwrap().len(), 3, "three tries of one message");
+    assert_eq!((n.failed, n.sent, n.suppressed), (1, 1, 2), "{n:?}");
+    assert_eq!(got.lock().unwrap().len(), 1);
+    let s = cat.notify_rule("to-down").unwrap();
+    assert_eq!((s.failed, s.sent, s.suppressed), (1, 0, 1));
+    assert_eq!(
+        catalog_count(&env, "SELECT count(*) FROM notify_sent WHERE rule = 'to-down' AND outcome = 'failed'"),
+        1
+    );
+    // Nothing waits to be sent again: no queue grows while the channel is away.
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM notify_pending"), 0);
+    let again = notify(&cfg, &cat, &waits);
+    assert_eq!(again, camvault::index::notify::Counts::default());
+    assert_eq!(tries.lock().unwrap().len(), 3);
+}
+
+#[test]
+fn serve_notifies_fresh_clips_only_never_a_backfill_of_old_footage() {
+    needs!(FFMPEG);
+    let (port, got) = receiver(200);
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("left.mp4");
+    left_motion_clip(&clip);
+    let now = now_unix();
+    let env = Env::new(
+        1,
+        &format!(
+            "index.interval_secs = 1\n{CAMERA}{}{}",
+            channels(port),
+            rule("left", "zone = \"left\"\nchannels = [\"tg\"]\nevery_minutes = 1")
+        ),
+    );
+    // Last year's clip, one from three hours ago (past `notify_max_age_minutes`) and a fresh one.
+    let (last_year, earlier, fresh) = (now - 365 * 86_400, now - 3 * 3600, now - 60);
+    for t in [last_year, earlier, fresh] {
+        env.put_old(&old_clip(t), &std::fs::read(&clip).unwrap());
+    }
+    let mut serve = env.serve();
+    wait_for(Duration::from_secs(180), "three clips indexed and the notifier done", || {
+        catalog_count(&env, "SELECT count(*) FROM index_clips WHERE state = 'indexed'") == 3
+            && catalog_count(&env, "SELECT count(*) FROM notify_pending") == 0
+            && !got.lock().unwrap().is_empty()
+    });
+    // A second look a few notifier passes later: still one.
+    let log = env.serve_log();
+    wait_for(Duration::from_secs(30), "more notifier passes", || {
+        std::fs::read_to_string(&log).unwrap_or_default().contains("notify: 1 sent")
+    });
+    let _ = serve.kill();
+    let _ = serve.wait();
+    let reqs = got.lock().unwrap().clone();
+    assert_eq!(reqs.len(), 1, "only the fresh clip: {reqs:?}");
+    let caption = text_field(&reqs[0], "caption");
+    let fresh_time = hhmm(minute_of(fresh + 2));
+    assert!(caption.contains(&format!(" {fresh_time}:")), "the fresh clip's time {fresh_time}: {caption}");
+    assert_eq!(&jpeg_part(&reqs[0])[..2], &[0xFF, 0xD8]);
+    // Every clip of the three had its matching segment: only freshness kept the others quiet.
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM index_segments WHERE zones LIKE '%,left,%'"), 3);
+}
+
+#[test]
+fn bad_rules_are_config_errors_naming_the_rule_and_value() {
+    let cases = [
+        ("camera = \"garage\"", "camera \"garage\" is not configured"),
+        ("camera = \"gate\"\nzone = \"porch\"", "zone \"porch\" is not a zone of camera \"gate\""),
+        ("zone = \"porch\"", "zone \"porch\" is not a zone of any camera"),
+        ("window = \"23:00-25:00\"", "`window` = \"23:00-25:00\""),
+        ("window = \"late\"", "`window` = \"late\""),
+        ("window = \"06:00-06:00\"", "the window is empty"),
+        ("channels = [\"pager\"]", "channel \"pager\" is not in `[[alerts.channel]]`"),
+        ("every_minutes = 0", "`every_minutes` must be at least 1"),
+        ("min_activity = 150", "`min_activity` = 150"),
+    ];
+    for (extra, want) in cases {
+        let env = Env::new(1, &format!("{CAMERA}{}{}", channels(9), rule("night-gate", extra)));
+        let o = env.run(&["status"]);
+        let e = stderr(&o);
+        assert!(!o.status.success(), "{extra}: {e}");
+        assert!(e.contains("`index.notify[0]` (\"night-gate\")") && e.contains(want), "{extra}: {e}");
+    }
+    // A rule without any channel to send to.
+    let env = Env::new(1, &format!("{CAMERA}{}", rule("night-gate", "zone = \"left\"")));
+    let e = stderr(&env.run(&["status"]));
+    assert!(e.contains("night-gate") && e.contains("no `[[alerts.channel]]`"), "{e}");
+    // A duplicate name.
+    let env = Env::new(1, &format!("{CAMERA}{}{}{}", channels(9), rule("a", ""), rule("a", "")));
+    let e = stderr(&env.run(&["status"]));
+    assert!(e.contains("`index.notify[1]` (\"a\")") && e.contains("unique"), "{e}");
+    // A good rule with a MAC for its camera and a window wrapping midnight loads.
+    let env = Env::new(
+        1,
+        &format!("{CAMERA}{}{}", channels(9), rule("ok", "camera = \"78df72a1b2c3\"\nzone = \"left\"\nwindow = \"23:00-06:00\"")),
+    );
+    env.ok(&["status"]);
+}
