@@ -399,7 +399,17 @@ fn an_activity_mail_carries_the_frame_as_an_attachment() {
     );
     let frame = env.root().join("frame.jpg");
     let st = std::process::Command::new("ffmpeg")
-        .args(["-y", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=s=320x180", "-frames:v", "1"])
+        .args([
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=s=320x180",
+            "-frames:v",
+            "1",
+        ])
         .arg(&frame)
         .status()
         .unwrap();
@@ -412,14 +422,25 @@ fn an_activity_mail_carries_the_frame_as_an_attachment() {
         title: "camvault: gate (gate)".into(),
         body: "Activity at gate".into(),
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let client = camvault::alerts::channels::client();
-    rt.block_on(camvault::alerts::picture::send(&client, &cfg.alerts.channel[0], &msg, Some(&jpeg)))
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .unwrap();
+    let client = camvault::alerts::channels::client();
+    rt.block_on(camvault::alerts::picture::send(
+        &client,
+        &cfg.alerts.channel[0],
+        &msg,
+        Some(&jpeg),
+    ))
+    .unwrap();
     let got = mails(relay.dir.path());
     assert_eq!(got.len(), 1);
     let data = got[0]["data"].as_str().unwrap().replace("\r\n", "\n");
-    assert!(data.contains("multipart/mixed") && data.contains("Activity at gate"), "{data}");
+    assert!(
+        data.contains("multipart/mixed") && data.contains("Activity at gate"),
+        "{data}"
+    );
     let at = data.find("Content-Type: image/jpeg").expect("a JPEG part");
     let part = &data[at..];
     let body_at = part.find("\n\n").unwrap() + 2;

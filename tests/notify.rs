@@ -80,7 +80,16 @@ fn left_motion_clip(path: &Path) {
              color=c=white:s=24x24:r=10:d=10[o];[bg][o]overlay=x='10+(t-2)*30':y=120:enable='between(t,2,5.95)',noise=alls=5:allf=t";
     let st = Command::new("ffmpeg")
         .args(["-y", "-loglevel", "error", "-filter_complex", g])
-        .args(["-c:v", "libx265", "-preset", "ultrafast", "-tag:v", "hvc1", "-x265-params", "log-level=error"])
+        .args([
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-tag:v",
+            "hvc1",
+            "-x265-params",
+            "log-level=error",
+        ])
         .args(["-movflags", "frag_keyframe+empty_moov+default_base_moof"])
         .arg(path)
         .status()
@@ -129,14 +138,23 @@ fn index(cfg: &Config, cat: &Catalog) -> usize {
 }
 
 fn notify(cfg: &Config, cat: &Catalog, waits: &[Duration]) -> camvault::index::notify::Counts {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let client = camvault::alerts::channels::client();
-    rt.block_on(camvault::index::notify::pass(cfg, cat, &client, waits)).unwrap()
+    rt.block_on(camvault::index::notify::pass(cfg, cat, &client, waits))
+        .unwrap()
 }
 
 /// The bytes of the JPEG part of a multipart/form-data body.
 fn jpeg_part(r: &Req) -> Vec<u8> {
-    let boundary = r.content_type.split("boundary=").nth(1).expect("a multipart boundary").to_string();
+    let boundary = r
+        .content_type
+        .split("boundary=")
+        .nth(1)
+        .expect("a multipart boundary")
+        .to_string();
     let head = b"Content-Type: image/jpeg\r\n\r\n";
     let at = r.body.windows(head.len()).position(|w| w == head).expect("a JPEG part") + head.len();
     let end_mark = format!("\r\n--{boundary}");
@@ -165,16 +183,28 @@ fn a_fresh_clip_notifies_the_matching_rules_once_with_its_frame() {
     let now_window = format!("window = \"{}-{}\"", hhmm(m - 30), hhmm(m + 30));
     let later_window = format!("window = \"{}-{}\"", hhmm(m + 120), hhmm(m + 180));
     let rules = [
-        rule("gate-left", &format!("camera = \"gate\"\nzone = \"left\"\n{now_window}\nchannels = [\"tg\", \"wecom\", \"ding\"]")),
+        rule(
+            "gate-left",
+            &format!("camera = \"gate\"\nzone = \"left\"\n{now_window}\nchannels = [\"tg\", \"wecom\", \"ding\"]"),
+        ),
         rule("gate-right", "zone = \"right\"\nchannels = [\"tg\"]"),
-        rule("left-later", &format!("zone = \"left\"\n{later_window}\nchannels = [\"tg\"]")),
-        rule("person-left", "zone = \"left\"\nlabel = \"person\"\nchannels = [\"tg\"]"),
+        rule(
+            "left-later",
+            &format!("zone = \"left\"\n{later_window}\nchannels = [\"tg\"]"),
+        ),
+        rule(
+            "person-left",
+            "zone = \"left\"\nlabel = \"person\"\nchannels = [\"tg\"]",
+        ),
         rule("car", "label = \"car\"\nchannels = [\"tg\"]"),
     ]
     .concat();
     let env = Env::new(
         1,
-        &format!("index.enabled = false\nhttp.public_url = \"https://cam.example.lan\"\n{CAMERA}{}{rules}", channels(port)),
+        &format!(
+            "index.enabled = false\nhttp.public_url = \"https://cam.example.lan\"\n{CAMERA}{}{rules}",
+            channels(port)
+        ),
     );
     env.put_old(&old_clip(start), &std::fs::read(&clip).unwrap());
     env.ok(&["ingest", "--once"]);
@@ -191,17 +221,33 @@ fn a_fresh_clip_notifies_the_matching_rules_once_with_its_frame() {
     assert_eq!((n.sent, n.failed, n.stale), (2, 0, 0), "{n:?}");
     let reqs = got.lock().unwrap().clone();
     // Telegram: one photo per matching rule, with the segment's frame.
-    let photos: Vec<&Req> = reqs.iter().filter(|r| r.path == "/bot123:SECRETTOKEN/sendPhoto").collect();
-    assert_eq!(photos.len(), 2, "{:?}", reqs.iter().map(|r| &r.path).collect::<Vec<_>>());
+    let photos: Vec<&Req> = reqs
+        .iter()
+        .filter(|r| r.path == "/bot123:SECRETTOKEN/sendPhoto")
+        .collect();
+    assert_eq!(
+        photos.len(),
+        2,
+        "{:?}",
+        reqs.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
     let captions: Vec<String> = photos.iter().map(|r| text_field(r, "caption")).collect();
     assert!(captions.iter().any(|c| c.contains("gate-left")), "{captions:?}");
-    assert!(captions.iter().any(|c| c.contains("person-left") && c.contains("person")), "{captions:?}");
+    assert!(
+        captions
+            .iter()
+            .any(|c| c.contains("person-left") && c.contains("person")),
+        "{captions:?}"
+    );
     for (r, c) in photos.iter().zip(&captions) {
         assert_eq!(text_field(r, "chat_id"), "42");
         let jpeg = jpeg_part(r);
         assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "a JPEG");
         assert!(jpeg.len() > 1000, "a real frame, {} bytes", jpeg.len());
-        assert!(c.contains("Zones: left") && c.contains("https://cam.example.lan/day/gate/"), "{c}");
+        assert!(
+            c.contains("Zones: left") && c.contains("https://cam.example.lan/day/gate/"),
+            "{c}"
+        );
     }
     // The rules of another zone, another time or another label sent nothing in the same run.
     for other in ["gate-right", "left-later", "car"] {
@@ -221,7 +267,10 @@ fn a_fresh_clip_notifies_the_matching_rules_once_with_its_frame() {
         .decode(wecom[1]["image"]["base64"].as_str().unwrap())
         .unwrap();
     assert_eq!(&img[..2], &[0xFF, 0xD8]);
-    let md5: String = <md5::Md5 as md5::Digest>::digest(&img).iter().map(|b| format!("{b:02x}")).collect();
+    let md5: String = <md5::Md5 as md5::Digest>::digest(&img)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     assert_eq!(wecom[1]["image"]["md5"], md5);
     let ding: Vec<serde_json::Value> = reqs
         .iter()
@@ -229,7 +278,10 @@ fn a_fresh_clip_notifies_the_matching_rules_once_with_its_frame() {
         .map(|r| serde_json::from_slice(&r.body).unwrap())
         .collect();
     assert_eq!(ding.len(), 1);
-    assert!(ding[0]["text"]["content"].as_str().unwrap().contains("https://cam.example.lan/day/gate/"));
+    assert!(ding[0]["text"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("https://cam.example.lan/day/gate/"));
     let total = reqs.len();
     assert_eq!(catalog_count(&env, "SELECT count(*) FROM notify_pending"), 0);
 
@@ -238,13 +290,20 @@ fn a_fresh_clip_notifies_the_matching_rules_once_with_its_frame() {
     let (cfg, cat) = open(&env);
     cat.index_enqueue_ids(&[file_id], 0).unwrap();
     assert_eq!(index(&cfg, &cat), 1);
-    assert_eq!(catalog_count(&env, "SELECT count(*) FROM notify_pending"), 1, "queued again by the re-index");
+    assert_eq!(
+        catalog_count(&env, "SELECT count(*) FROM notify_pending"),
+        1,
+        "queued again by the re-index"
+    );
     cat.index_set_labels(file_id, 0, &["person".to_string()]).unwrap();
     let n = notify(&cfg, &cat, &[Duration::from_millis(50)]);
     assert_eq!(n.sent, 0, "{n:?}");
     assert_eq!(got.lock().unwrap().len(), total, "no second message");
     assert_eq!(catalog_count(&env, "SELECT count(*) FROM notify_pending"), 0);
-    assert_eq!(catalog_count(&env, "SELECT count(*) FROM notify_sent WHERE outcome = 'sent'"), 2);
+    assert_eq!(
+        catalog_count(&env, "SELECT count(*) FROM notify_sent WHERE outcome = 'sent'"),
+        2
+    );
 }
 
 #[test]
@@ -274,6 +333,9 @@ fn a_busy_rule_sends_one_message_per_period_and_counts_the_rest() {
     assert_eq!(got.lock().unwrap().len(), 1);
     let state = cat.notify_rule("left").unwrap();
     assert_eq!((state.sent, state.suppressed), (1, 2));
+    // The first match held back: the second clip's segment.
+    let first_held = state.suppressed_from.unwrap();
+    assert!((first_held / 1000 - (now - 240)).abs() <= 10, "{first_held}");
     // The period is over (as if ten minutes passed): the next match is sent and says how
     // many were held back since when.
     rusqlite::Connection::open(cfg.catalog())
@@ -288,9 +350,11 @@ fn a_busy_rule_sends_one_message_per_period_and_counts_the_rest() {
     let reqs = got.lock().unwrap().clone();
     assert_eq!(reqs.len(), 2);
     let caption = text_field(&reqs[1], "caption");
-    let since = hhmm(minute_of(now - 240));
+    let since = hhmm(minute_of(first_held / 1000));
     assert!(
-        caption.contains(&format!("2 more since {since} were not sent (at most one message every 10 min)")),
+        caption.contains(&format!(
+            "2 more since {since} were not sent (at most one message every 10 min)"
+        )),
         "{caption}"
     );
     assert_eq!(cat.notify_rule("left").unwrap().suppressed, 0);
@@ -331,7 +395,10 @@ fn a_channel_that_is_down_gets_bounded_retries_then_a_counted_failure() {
     let s = cat.notify_rule("to-down").unwrap();
     assert_eq!((s.failed, s.sent, s.suppressed), (1, 0, 1));
     assert_eq!(
-        catalog_count(&env, "SELECT count(*) FROM notify_sent WHERE rule = 'to-down' AND outcome = 'failed'"),
+        catalog_count(
+            &env,
+            "SELECT count(*) FROM notify_sent WHERE rule = 'to-down' AND outcome = 'failed'"
+        ),
         1
     );
     // Nothing waits to be sent again: no queue grows while the channel is away.
@@ -375,25 +442,37 @@ fn serve_notifies_fresh_clips_only_never_a_backfill_of_old_footage() {
     let out = env.ok(&["index", "--from", &from, "--to", &to]);
     let old_ms = last_year * 1000;
     assert_eq!(
-        catalog_count(&env, &format!("SELECT count(*) FROM index_clips WHERE start_ms = {old_ms} AND state = 'indexed'")),
+        catalog_count(
+            &env,
+            &format!("SELECT count(*) FROM index_clips WHERE start_ms = {old_ms} AND state = 'indexed'")
+        ),
         1,
         "{out}"
     );
     assert_eq!(
-        catalog_count(&env, &format!("SELECT count(*) FROM notify_pending WHERE start_ms = {old_ms}")),
+        catalog_count(
+            &env,
+            &format!("SELECT count(*) FROM notify_pending WHERE start_ms = {old_ms}")
+        ),
         0,
         "a backfill is not queued for the rules"
     );
     let mut serve = env.serve();
-    wait_for(Duration::from_secs(180), "three clips indexed and the notifier done", || {
-        catalog_count(&env, "SELECT count(*) FROM index_clips WHERE state = 'indexed'") == 3
-            && catalog_count(&env, "SELECT count(*) FROM notify_pending") == 0
-            && !got.lock().unwrap().is_empty()
-    });
+    wait_for(
+        Duration::from_secs(180),
+        "three clips indexed and the notifier done",
+        || {
+            catalog_count(&env, "SELECT count(*) FROM index_clips WHERE state = 'indexed'") == 3
+                && catalog_count(&env, "SELECT count(*) FROM notify_pending") == 0
+                && !got.lock().unwrap().is_empty()
+        },
+    );
     // The pass that sent it logged what it did.
     let log = env.serve_log();
     wait_for(Duration::from_secs(30), "the notifier's log line", || {
-        std::fs::read_to_string(&log).unwrap_or_default().contains("notify: 1 sent")
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("notify: 1 sent")
     });
     let _ = serve.kill();
     let _ = serve.wait();
@@ -401,26 +480,45 @@ fn serve_notifies_fresh_clips_only_never_a_backfill_of_old_footage() {
     // messages count here, and none of them came as text without the photo.
     let all = got.lock().unwrap().clone();
     let reqs: Vec<Req> = all.iter().filter(|r| r.path.ends_with("/sendPhoto")).cloned().collect();
-    assert_eq!(reqs.len(), 1, "only the fresh clip: {:?}", all.iter().map(|r| &r.path).collect::<Vec<_>>());
-    assert!(!all.iter().any(|r| String::from_utf8_lossy(&r.body).contains("Activity at") && !r.path.ends_with("/sendPhoto")));
+    assert_eq!(
+        reqs.len(),
+        1,
+        "only the fresh clip: {:?}",
+        all.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    assert!(!all
+        .iter()
+        .any(|r| String::from_utf8_lossy(&r.body).contains("Activity at") && !r.path.ends_with("/sendPhoto")));
     let caption = text_field(&reqs[0], "caption");
     let fresh_time = hhmm(minute_of(fresh + 2));
-    assert!(caption.contains(&format!(" {fresh_time}:")), "the fresh clip's time {fresh_time}: {caption}");
+    assert!(
+        caption.contains(&format!(" {fresh_time}:")),
+        "the fresh clip's time {fresh_time}: {caption}"
+    );
     assert_eq!(&jpeg_part(&reqs[0])[..2], &[0xFF, 0xD8]);
     // Every clip of the three had its matching segment: only freshness kept the others quiet.
-    assert_eq!(catalog_count(&env, "SELECT count(*) FROM index_segments WHERE zones LIKE '%,left,%'"), 3);
+    assert_eq!(
+        catalog_count(&env, "SELECT count(*) FROM index_segments WHERE zones LIKE '%,left,%'"),
+        3
+    );
 }
 
 #[test]
 fn bad_rules_are_config_errors_naming_the_rule_and_value() {
     let cases = [
         ("camera = \"garage\"", "camera \"garage\" is not configured"),
-        ("camera = \"gate\"\nzone = \"porch\"", "zone \"porch\" is not a zone of camera \"gate\""),
+        (
+            "camera = \"gate\"\nzone = \"porch\"",
+            "zone \"porch\" is not a zone of camera \"gate\"",
+        ),
         ("zone = \"porch\"", "zone \"porch\" is not a zone of any camera"),
         ("window = \"23:00-25:00\"", "`window` = \"23:00-25:00\""),
         ("window = \"late\"", "`window` = \"late\""),
         ("window = \"06:00-06:00\"", "the window is empty"),
-        ("channels = [\"pager\"]", "channel \"pager\" is not in `[[alerts.channel]]`"),
+        (
+            "channels = [\"pager\"]",
+            "channel \"pager\" is not in `[[alerts.channel]]`",
+        ),
         ("every_minutes = 0", "`every_minutes` must be at least 1"),
         ("min_activity = 150", "`min_activity` = 150"),
     ];
@@ -429,7 +527,10 @@ fn bad_rules_are_config_errors_naming_the_rule_and_value() {
         let o = env.run(&["status"]);
         let e = stderr(&o);
         assert!(!o.status.success(), "{extra}: {e}");
-        assert!(e.contains("`index.notify[0]` (\"night-gate\")") && e.contains(want), "{extra}: {e}");
+        assert!(
+            e.contains("`index.notify[0]` (\"night-gate\")") && e.contains(want),
+            "{extra}: {e}"
+        );
     }
     // A rule without any channel to send to.
     let env = Env::new(1, &format!("{CAMERA}{}", rule("night-gate", "zone = \"left\"")));
@@ -442,7 +543,14 @@ fn bad_rules_are_config_errors_naming_the_rule_and_value() {
     // A good rule with a MAC for its camera and a window wrapping midnight loads.
     let env = Env::new(
         1,
-        &format!("{CAMERA}{}{}", channels(9), rule("ok", "camera = \"78df72a1b2c3\"\nzone = \"left\"\nwindow = \"23:00-06:00\"")),
+        &format!(
+            "{CAMERA}{}{}",
+            channels(9),
+            rule(
+                "ok",
+                "camera = \"78df72a1b2c3\"\nzone = \"left\"\nwindow = \"23:00-06:00\""
+            )
+        ),
     );
     env.ok(&["status"]);
 }

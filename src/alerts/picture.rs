@@ -6,7 +6,7 @@
 //!   <https://core.telegram.org/bots/api#sendphoto>.
 //! - WeCom group robot: the text message, then `msgtype` `image` with the picture in
 //!   base64 and its MD5 (at most 2 MB before encoding):
-//!   <https://developer.work.weixin.qq.com/document/path/91770>.
+//!   <https://work.weixin.qq.com/api/doc/90000/90136/91770>.
 //! - E-mail: the text with the JPEG attached (lettre's multipart/mixed).
 //! - DingTalk: a custom robot shows a picture only from a public URL (markdown, link
 //!   messages), and camvault's pages are behind a login on the home network, so it gets
@@ -14,7 +14,7 @@
 //!   <https://open.dingtalk.com/document/group/custom-robot-access>.
 //! - Feishu: an image message needs an `image_key` from the upload API, which requires an
 //!   app's `tenant_access_token`; a group's webhook robot has none, so text with the link:
-//!   <https://open.feishu.cn/document/server-docs/im-v1/image/create>.
+//!   <https://open.larkoffice.com/document/uAjLw4CM/ukTMukTMukTM/reference/im-v1/image/create>.
 //! - ntfy, Bark, generic webhooks: the text with the link.
 
 use base64::Engine;
@@ -42,7 +42,10 @@ pub async fn send(client: &reqwest::Client, ch: &Channel, msg: &Message, jpeg: O
                 ch.url.trim_end_matches('/')
             };
             let caption: String = text(msg).chars().take(CAPTION_MAX).collect();
-            let (content_type, body) = form(&[("chat_id", &ch.chat_id), ("caption", &caption)], ("photo", "frame.jpg", j));
+            let (content_type, body) = form(
+                &[("chat_id", &ch.chat_id), ("caption", &caption)],
+                ("photo", "frame.jpg", j),
+            );
             let req = client
                 .post(format!("{base}/bot{}/sendPhoto", ch.token.0))
                 .header(reqwest::header::CONTENT_TYPE, content_type)
@@ -105,7 +108,10 @@ mod tests {
     #[test]
     fn the_form_has_every_part_and_a_boundary_found_in_none() {
         let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, b'c', b'a', b'm'];
-        let (ct, body) = form(&[("chat_id", "42"), ("caption", "gate: 23:10")], ("photo", "frame.jpg", &jpeg));
+        let (ct, body) = form(
+            &[("chat_id", "42"), ("caption", "gate: 23:10")],
+            ("photo", "frame.jpg", &jpeg),
+        );
         let boundary = ct.strip_prefix("multipart/form-data; boundary=").unwrap();
         let text = String::from_utf8_lossy(&body);
         assert_eq!(text.matches(&format!("--{boundary}\r\n")).count(), 3);

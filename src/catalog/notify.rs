@@ -29,7 +29,9 @@ impl Catalog {
     pub fn notify_pending(&self, limit: usize) -> Result<Vec<Pending>> {
         let c = self.lock();
         let rows = c
-            .prepare_cached("SELECT file_id, start_ms, indexed_ms FROM notify_pending ORDER BY indexed_ms, file_id LIMIT ?1")?
+            .prepare_cached(
+                "SELECT file_id, start_ms, indexed_ms FROM notify_pending ORDER BY indexed_ms, file_id LIMIT ?1",
+            )?
             .query_map([limit as i64], |r| {
                 Ok(Pending {
                     file_id: r.get(0)?,
@@ -124,7 +126,9 @@ impl Catalog {
     pub fn notify_rules(&self) -> Result<Vec<(String, RuleState)>> {
         let c = self.lock();
         let rows = c
-            .prepare_cached("SELECT rule, last_try_ms, suppressed, suppressed_from, sent, failed FROM notify_rules ORDER BY rule")?
+            .prepare_cached(
+                "SELECT rule, last_try_ms, suppressed, suppressed_from, sent, failed FROM notify_rules ORDER BY rule",
+            )?
             .query_map([], |r| {
                 Ok((
                     r.get(0)?,

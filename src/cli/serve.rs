@@ -449,7 +449,10 @@ pub fn workers(cfg: &Config, p: &Pipeline, stop: &CancellationToken) -> Result<V
                 async move {
                     let n = crate::index::notify::pass(&c, &k, &client, &crate::index::notify::RETRY_WAITS).await?;
                     if n.sent + n.failed > 0 {
-                        info!("notify: {} sent, {} suppressed, {} failed", n.sent, n.suppressed, n.failed);
+                        info!(
+                            "notify: {} sent, {} suppressed, {} failed",
+                            n.sent, n.suppressed, n.failed
+                        );
                     }
                     Ok(Next::Period)
                 }

@@ -38,12 +38,12 @@ mod validate;
 mod values;
 
 pub use alerts::{Alerts, Channel, ChannelKind, Email};
-pub use notify::NotifyRule;
 pub use cameras::{check_miio_token, miio_addr, normalize_mac, time_zone, Camera, CameraInfo, Zone, MIIO_PORT};
 pub use class::StorageClass;
 pub use endpoint::Endpoint;
 pub use language::Lang;
 pub use mirror::{Mirror, PRIMARY};
+pub use notify::NotifyRule;
 pub use prices::Prices;
 pub use samba::Samba;
 pub use sections::{

@@ -69,8 +69,13 @@ impl super::Config {
     pub(super) fn validate_notify(&mut self) -> anyhow::Result<()> {
         use anyhow::bail;
         for (i, r) in self.index.notify.iter_mut().enumerate() {
-            r.window = parse_window(&r.window_text)
-                .map_err(|e| anyhow::anyhow!("`index.notify[{i}]` ({:?}): `window` = {:?}: {e}", r.name, r.window_text))?;
+            r.window = parse_window(&r.window_text).map_err(|e| {
+                anyhow::anyhow!(
+                    "`index.notify[{i}]` ({:?}): `window` = {:?}: {e}",
+                    r.name,
+                    r.window_text
+                )
+            })?;
         }
         let rules = &self.index.notify;
         if !(1..=24 * 60).contains(&self.index.notify_max_age_minutes) {
@@ -104,7 +109,11 @@ impl super::Config {
                     has(self.zones_of(&r.camera))
                 };
                 if !found {
-                    let whose = if r.camera.is_empty() { "any camera".to_string() } else { format!("camera {:?}", r.camera) };
+                    let whose = if r.camera.is_empty() {
+                        "any camera".to_string()
+                    } else {
+                        format!("camera {:?}", r.camera)
+                    };
                     bail!(
                         "{at}: zone {:?} is not a zone of {whose}; zones are set in `[[cameras.<mac>.zones]]`",
                         r.zone

@@ -65,7 +65,7 @@ fn camera_id(cfg: &Config, camera: &str) -> String {
 /// Whether a segment of `camera` matches the rule (the window in the camera's zone).
 pub fn matches(cfg: &Config, rule: &NotifyRule, camera: &str, seg: &SegmentRow) -> bool {
     (rule.camera.is_empty() || camera_id(cfg, &rule.camera) == camera)
-        && (rule.zone.is_empty() || seg.zones.iter().any(|z| *z == rule.zone))
+        && (rule.zone.is_empty() || seg.zones.contains(&rule.zone))
         && (rule.label.is_empty()
             || seg
                 .labels
@@ -238,7 +238,10 @@ pub async fn pass(cfg: &Config, cat: &Catalog, client: &reqwest::Client, waits: 
                     state.suppressed_from = None;
                     note("sent", &state)?;
                     n.sent += 1;
-                    info!("notification {:?} sent for {} at {}", rule.name, clip.camera, seg.start_ms);
+                    info!(
+                        "notification {:?} sent for {} at {}",
+                        rule.name, clip.camera, seg.start_ms
+                    );
                 } else {
                     state.failed += 1;
                     note("failed", &state)?;
