@@ -25,12 +25,12 @@ pub struct RuleState {
 }
 
 impl Catalog {
-    /// The oldest clips waiting for the rules (at most `limit`).
+    /// The clips waiting for the rules, in the order they were recorded (at most `limit`).
     pub fn notify_pending(&self, limit: usize) -> Result<Vec<Pending>> {
         let c = self.lock();
         let rows = c
             .prepare_cached(
-                "SELECT file_id, start_ms, indexed_ms FROM notify_pending ORDER BY indexed_ms, file_id LIMIT ?1",
+                "SELECT file_id, start_ms, indexed_ms FROM notify_pending ORDER BY start_ms, file_id LIMIT ?1",
             )?
             .query_map([limit as i64], |r| {
                 Ok(Pending {
