@@ -401,6 +401,16 @@ fn a_channel_that_is_down_gets_bounded_retries_then_a_counted_failure() {
         ),
         1
     );
+    // Counted where the monitoring sees it.
+    let metrics =
+        camvault::metrics::render(&cfg, &cat, &camvault::metrics::PipelineMetrics::default(), now * 1000).unwrap();
+    for line in [
+        "camvault_notify_failed_total{rule=\"to-down\"} 1",
+        "camvault_notify_sent_total{rule=\"to-up\"} 1",
+        "camvault_notify_held{rule=\"to-down\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in:\n{metrics}");
+    }
     // Nothing waits to be sent again: no queue grows while the channel is away.
     assert_eq!(catalog_count(&env, "SELECT count(*) FROM notify_pending"), 0);
     let again = notify(&cfg, &cat, &waits);
