@@ -253,3 +253,129 @@ pub async fn pass(cfg: &Config, cat: &Catalog, client: &reqwest::Client, waits: 
     }
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = r#"
+[alerts]
+language = "zh-CN"
+[[alerts.channel]]
+name = "phone"
+kind = "ntfy"
+url = "https://ntfy.example/t"
+[http]
+public_url = "https://cam.example.lan/"
+[cameras.78DF72A1B2C3]
+name = "gate"
+timezone = "Asia/Shanghai"
+[[cameras.78DF72A1B2C3.zones]]
+name = "drive"
+rect = [0.0, 0.0, 0.5, 1.0]
+[[index.notify]]
+name = "night drive"
+camera = "78df72a1b2c3"
+zone = "drive"
+window = "23:00-06:00"
+min_duration_secs = 3
+[[index.notify]]
+name = "person"
+label = "person"
+min_activity = 10
+"#;
+
+    /// A segment of `secs` at `hh:mm` (Asia/Shanghai) on 2026-12-03.
+    fn seg(hh: i64, mm: i64, secs: i64, zones: &[&str], labels: &[&str], peak: u8) -> SegmentRow {
+        let start = (1_796_227_200 + hh * 3600 + mm * 60) * 1000; // 2026-12-03 00:00 +08:00
+        SegmentRow {
+            start_ms: start,
+            end_ms: start + secs * 1000,
+            tod_s: hh * 3600 + mm * 60,
+            peak,
+            peak_ms: start,
+            cells: String::new(),
+            zones: zones.iter().map(|s| s.to_string()).collect(),
+            labels: labels.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn rules_match_camera_zone_window_label_activity_and_length() {
+        let cfg = Config::parse(CONFIG).unwrap();
+        let (night, person) = (&cfg.index.notify[0], &cfg.index.notify[1]);
+        // The rule names the camera by MAC; segments carry its name.
+        assert!(matches(&cfg, night, "gate", &seg(23, 30, 5, &["drive"], &[], 1)));
+        assert!(
+            matches(&cfg, night, "gate", &seg(2, 0, 5, &["drive"], &[], 1)),
+            "the window wraps midnight"
+        );
+        assert!(
+            !matches(&cfg, night, "gate", &seg(6, 0, 5, &["drive"], &[], 1)),
+            "06:00 is outside"
+        );
+        assert!(!matches(&cfg, night, "gate", &seg(12, 0, 5, &["drive"], &[], 1)));
+        assert!(
+            !matches(&cfg, night, "gate", &seg(23, 30, 5, &[], &[], 1)),
+            "another zone"
+        );
+        assert!(
+            !matches(&cfg, night, "door", &seg(23, 30, 5, &["drive"], &[], 1)),
+            "another camera"
+        );
+        assert!(
+            !matches(&cfg, night, "gate", &seg(23, 30, 2, &["drive"], &[], 1)),
+            "too short"
+        );
+        assert!(matches(
+            &cfg,
+            person,
+            "door",
+            &seg(12, 0, 1, &[], &["car", "Person:0.91"], 10)
+        ));
+        assert!(
+            !matches(&cfg, person, "door", &seg(12, 0, 1, &[], &["person"], 9)),
+            "too little"
+        );
+        assert!(!matches(&cfg, person, "door", &seg(12, 0, 1, &[], &["personal"], 50)));
+    }
+
+    #[test]
+    fn the_message_is_in_the_alert_language_with_the_held_back_count_and_the_link() {
+        let cfg = Config::parse(CONFIG).unwrap();
+        let state = RuleState {
+            suppressed: 3,
+            suppressed_from: Some(seg(23, 5, 1, &[], &[], 1).start_ms),
+            ..RuleState::default()
+        };
+        let m = message(
+            &cfg,
+            &cfg.index.notify[0],
+            "gate",
+            &seg(23, 30, 5, &["drive"], &[], 7),
+            &state,
+        );
+        assert_eq!(m.title, "camvault：night drive（gate）");
+        assert_eq!(
+            m.body,
+            "gate 有动静，2026-12-03 23:30:00\n区域：drive\n持续 5 秒，最多占画面的 7%\n\
+             自 23:05 起另有 3 次未发送（每 10 分钟最多一条消息）\n查看：https://cam.example.lan/day/gate/2026-12-03"
+        );
+        let mut en = cfg.clone();
+        en.alerts.language = Lang::En;
+        let m = message(
+            &en,
+            &en.index.notify[1],
+            "gate",
+            &seg(23, 30, 5, &[], &["person"], 7),
+            &RuleState::default(),
+        );
+        assert_eq!(m.title, "camvault: person (gate)");
+        assert!(
+            m.body
+                .starts_with("Activity at gate, 2026-12-03 23:30:00\nSeen: person\n5 s of motion"),
+            "{}",
+            m.body
+        );
+    }
+}
