@@ -564,3 +564,41 @@ fn bad_rules_are_config_errors_naming_the_rule_and_value() {
     );
     env.ok(&["status"]);
 }
+
+#[test]
+fn quiet_hours_silence_only_the_rules_that_ask_for_them() {
+    let (port, got) = receiver(200);
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("left.mp4");
+    left_motion_clip(&clip);
+    let rules = [
+        rule("explicit", "zone = \"left\"\nchannels = [\"tg\"]"),
+        rule("polite", "zone = \"left\"\nchannels = [\"tg\"]\nquiet_hours = true"),
+    ]
+    .concat();
+    // Quiet all day: whenever the test runs, it is inside them.
+    let env = Env::new(
+        1,
+        &format!(
+            "index.enabled = false\nalerts.quiet_hours = \"00:00-24:00\"\n{CAMERA}{}{rules}",
+            channels(port)
+        ),
+    );
+    env.put_old(&old_clip(now_unix() - 60), &std::fs::read(&clip).unwrap());
+    env.ok(&["ingest", "--once"]);
+    let (cfg, cat) = open(&env);
+    assert_eq!(index(&cfg, &cat), 1);
+    let n = notify(&cfg, &cat, &[]);
+    assert_eq!(n.sent, 1, "{n:?}");
+    let reqs = got.lock().unwrap().clone();
+    assert_eq!(reqs.len(), 1);
+    assert!(text_field(&reqs[0], "caption").contains("explicit"));
+    assert_eq!(
+        catalog_count(
+            &env,
+            "SELECT count(*) FROM notify_sent WHERE rule = 'polite' AND outcome = 'quiet'"
+        ),
+        1,
+        "recorded, never sent later"
+    );
+}
