@@ -59,7 +59,11 @@ pub async fn send(client: &reqwest::Client, ch: &Channel, msg: &Message, jpeg: O
             let req = client
                 .post(&ch.url)
                 .json(&json!({"msgtype": "image", "image": {"base64": b64, "md5": md5}}));
-            answer(ch, req).await
+            // The text went through: a refused picture is not worth sending the text again.
+            if let Err(e) = answer(ch, req).await {
+                tracing::warn!("the picture of a notification was not delivered: {e}");
+            }
+            Ok(())
         }
         (ChannelKind::Email, Some(j)) => super::email::send_with(ch, msg, text(msg), Some(j)).await,
         _ => super::channels::send(client, ch, msg).await,
