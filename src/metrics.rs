@@ -266,10 +266,50 @@ pub fn render(cfg: &Config, cat: &Catalog, pm: &PipelineMetrics, now_ms: i64) ->
     register_stores(&mut r, cat, &s)?;
     register_process(&mut r);
     register_workers(&mut r, &pm.workers);
+    register_notify(&mut r, cfg, cat)?;
 
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, &r)?;
     Ok(out)
+}
+
+/// Activity notifications per configured rule (`[[index.notify]]`), from the catalog, so
+/// the counts survive restarts.
+fn register_notify(r: &mut Registry, cfg: &Config, cat: &Catalog) -> anyhow::Result<()> {
+    if cfg.index.notify.is_empty() {
+        return Ok(());
+    }
+    let (sent, failed, held) = (
+        Family::<RuleLabel, Counter>::default(),
+        Family::<RuleLabel, Counter>::default(),
+        Family::<RuleLabel, Gauge>::default(),
+    );
+    let states = cat.notify_rules()?;
+    for rule in &cfg.index.notify {
+        let l = RuleLabel {
+            rule: rule.name.clone(),
+        };
+        let s = states
+            .iter()
+            .find(|(n, _)| *n == rule.name)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default();
+        sent.get_or_create(&l).inc_by(s.sent);
+        failed.get_or_create(&l).inc_by(s.failed);
+        held.get_or_create(&l).set(s.suppressed as i64);
+    }
+    r.register("camvault_notify_sent", "Activity notifications sent, by rule", sent);
+    r.register(
+        "camvault_notify_failed",
+        "Activity notifications no channel took after the retries, by rule",
+        failed,
+    );
+    r.register(
+        "camvault_notify_held",
+        "Matches held back by the rule's rate limit since its last message",
+        held,
+    );
+    Ok(())
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

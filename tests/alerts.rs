@@ -380,6 +380,80 @@ fn email_goes_through_starttls_with_auth() {
     );
 }
 
+/// An activity notification (src/index/notify.rs) by e-mail carries the segment's frame
+/// as a JPEG attachment, through the same real relay.
+#[test]
+fn an_activity_mail_carries_the_frame_as_an_attachment() {
+    needs!(PYTHON);
+    assert!(has("ffmpeg"), "ffmpeg is needed (.ci/run installs it)");
+    let relay = relay();
+    let env = Env::new(
+        1,
+        &format!(
+            "[[alerts.channel]]\nname = \"mail\"\nkind = \"email\"\nurl = \"smtp://localhost:{}\"\n\
+             username = \"camvault\"\npassword = \"relay-secret\"\nfrom = \"cam@example.com\"\n\
+             to = [\"family@example.com\"]\nca_file = \"{}\"\n",
+            relay.port,
+            relay.dir.path().join("ca.pem").display()
+        ),
+    );
+    let frame = env.root().join("frame.jpg");
+    let st = std::process::Command::new("ffmpeg")
+        .args([
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=s=320x180",
+            "-frames:v",
+            "1",
+        ])
+        .arg(&frame)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let jpeg = std::fs::read(&frame).unwrap();
+    let cfg = camvault::config::Config::load(&env.config()).unwrap();
+    let msg = camvault::alerts::Message {
+        status: "event",
+        key: "notify:gate".into(),
+        title: "camvault: gate (gate)".into(),
+        body: "Activity at gate".into(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = camvault::alerts::channels::client();
+    rt.block_on(camvault::alerts::picture::send(
+        &client,
+        &cfg.alerts.channel[0],
+        &msg,
+        Some(&jpeg),
+    ))
+    .unwrap();
+    let got = mails(relay.dir.path());
+    assert_eq!(got.len(), 1);
+    let data = got[0]["data"].as_str().unwrap().replace("\r\n", "\n");
+    assert!(
+        data.contains("multipart/mixed") && data.contains("Activity at gate"),
+        "{data}"
+    );
+    let at = data.find("Content-Type: image/jpeg").expect("a JPEG part");
+    let part = &data[at..];
+    let body_at = part.find("\n\n").unwrap() + 2;
+    let b64: String = part[body_at..]
+        .lines()
+        .take_while(|l| !l.starts_with("--"))
+        .collect::<Vec<_>>()
+        .concat();
+    let attached = base64::engine::general_purpose::STANDARD.decode(b64.trim()).unwrap();
+    assert_eq!(&attached[..2], &[0xFF, 0xD8]);
+    assert_eq!(attached, jpeg, "the frame, byte for byte");
+}
+
 #[test]
 fn a_finished_restore_is_announced_once() {
     let (port, got) = receiver();

@@ -33,7 +33,7 @@ pub fn feishu_sign(timestamp_s: i64, secret: &str) -> String {
     hmac_b64(format!("{timestamp_s}\n{secret}").as_bytes(), b"")
 }
 
-fn text(msg: &Message) -> String {
+pub(super) fn text(msg: &Message) -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_default();
@@ -118,6 +118,12 @@ pub async fn send(client: &reqwest::Client, ch: &Channel, msg: &Message) -> Resu
             .post(&ch.url)
             .json(&json!({"title": msg.title, "body": msg.body, "group": "camvault"})),
     };
+    answer(ch, req).await
+}
+
+/// Sends a built request to `ch` and reads the answer: an HTTP error or a chat robot's
+/// refusal in a 200 is an error, without the channel's secrets.
+pub(super) async fn answer(ch: &Channel, req: reqwest::RequestBuilder) -> Result<(), String> {
     let resp = req
         .send()
         .await

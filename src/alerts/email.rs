@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
+use lettre::message::{Attachment, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message as Mail, Tokio1Executor};
@@ -12,6 +13,11 @@ use crate::config::{Channel, Security};
 
 /// Sends `msg` to every address of the channel.
 pub async fn send(ch: &Channel, msg: &Message, body: String) -> Result<(), String> {
+    send_with(ch, msg, body, None).await
+}
+
+/// The same with a JPEG attached (the frame of an activity notification).
+pub async fn send_with(ch: &Channel, msg: &Message, body: String, jpeg: Option<&[u8]>) -> Result<(), String> {
     let fail = |e: &dyn std::fmt::Display| format!("channel {}: {e}", ch.name);
     // Parsed when the config was loaded.
     let email = ch.email.as_ref().ok_or_else(|| fail(&"not an e-mail channel"))?;
@@ -20,7 +26,16 @@ pub async fn send(ch: &Channel, msg: &Message, body: String) -> Result<(), Strin
     for to in &email.to {
         mail = mail.to(to.clone());
     }
-    let mail = mail.header(ContentType::TEXT_PLAIN).body(body).map_err(|e| fail(&e))?;
+    let mail = match jpeg {
+        None => mail.header(ContentType::TEXT_PLAIN).body(body),
+        Some(j) => mail.multipart(
+            MultiPart::mixed().singlepart(SinglePart::plain(body)).singlepart(
+                Attachment::new("frame.jpg".to_string())
+                    .body(j.to_vec(), ContentType::parse("image/jpeg").expect("a valid type")),
+            ),
+        ),
+    }
+    .map_err(|e| fail(&e))?;
     let tls = || -> Result<TlsParameters, String> {
         let mut b = TlsParameters::builder(relay.host.clone());
         if !ch.ca_file.as_os_str().is_empty() {

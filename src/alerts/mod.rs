@@ -8,6 +8,7 @@
 
 pub mod channels;
 pub mod email;
+pub mod picture;
 
 use std::collections::BTreeMap;
 

@@ -20,6 +20,7 @@ pub mod index_days;
 pub mod kv;
 pub mod manifests;
 mod multipart;
+pub mod notify;
 pub mod prefixes;
 pub mod recordings;
 pub mod restores;
@@ -52,6 +53,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration10.sql"),
     // Each web user's language (issue 17).
     include_str!("migration11.sql"),
+    // issue 15: notifications on activity (migration 13; the lead renumbers).
+    include_str!("migration13.sql"),
 ];
 
 pub struct Catalog {

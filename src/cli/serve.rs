@@ -440,6 +440,25 @@ pub fn workers(cfg: &Config, p: &Pipeline, stop: &CancellationToken) -> Result<V
             })
             .backoff_max(Duration::from_secs(600)),
         );
+        // Notifications on activity (`[[index.notify]]`): the freshly indexed clips' segments
+        // against the rules; also empties the catalog's list of them when there is no rule.
+        let (c, k, client) = (Arc::new(cfg.clone()), cat.clone(), crate::alerts::channels::client());
+        w.push(
+            Worker::every("notify", every, move || {
+                let (c, k, client) = (c.clone(), k.clone(), client.clone());
+                async move {
+                    let n = crate::index::notify::pass(&c, &k, &client, &crate::index::notify::RETRY_WAITS).await?;
+                    if n.sent + n.failed > 0 {
+                        info!(
+                            "notify: {} sent, {} suppressed, {} failed",
+                            n.sent, n.suppressed, n.failed
+                        );
+                    }
+                    Ok(Next::Period)
+                }
+            })
+            .backoff_max(Duration::from_secs(600)),
+        );
     }
 
     if cfg.samba.manage {

@@ -27,6 +27,7 @@ mod endpoint;
 mod language;
 mod load;
 mod mirror;
+mod notify;
 mod prices;
 mod samba;
 mod sections;
@@ -42,6 +43,7 @@ pub use class::StorageClass;
 pub use endpoint::Endpoint;
 pub use language::Lang;
 pub use mirror::{Mirror, PRIMARY};
+pub use notify::NotifyRule;
 pub use prices::Prices;
 pub use samba::Samba;
 pub use sections::{

@@ -452,6 +452,10 @@ pub struct Index {
     pub detector: PathBuf,
     /// How often the indexer looks for new clips.
     pub interval_secs: u64,
+    /// `[[index.notify]]`: messages on activity (src/index/notify.rs); none by default.
+    pub notify: Vec<super::notify::NotifyRule>,
+    /// Only clips indexed within this many minutes of their start notify (not a backfill).
+    pub notify_max_age_minutes: u64,
 }
 
 impl Default for Index {
@@ -462,6 +466,8 @@ impl Default for Index {
             dir: "index".into(),
             detector: PathBuf::new(),
             interval_secs: 10,
+            notify: Vec::new(),
+            notify_max_age_minutes: 60,
         }
     }
 }

@@ -24,7 +24,8 @@ impl Config {
         self.validate_alerts()?;
         self.validate_cameras()?;
         self.validate_miio()?;
-        self.validate_index()
+        self.validate_index()?;
+        self.validate_notify()
     }
 
     /// `[index]` and each camera's index zones.

@@ -14,6 +14,7 @@
 pub mod analysis;
 pub mod days;
 pub mod decode;
+pub mod notify;
 pub mod worker;
 pub mod zones;
 
