@@ -204,6 +204,71 @@ fn control_clips_noise_flicker_infrared_and_slow_light_are_silent() {
     assert!(o.analysis.segments[0].start_s.abs_diff(7) <= 1);
 }
 
+/// Regression (issue 15, the accuracy run at 2304×1296): a walk that leaves at 10.95 s
+/// ended 2 s late there (4-13 s). The background under the walker's last place had taken
+/// some of it in; that ghost kept its cell active, which kept the cell's background update
+/// slow, which kept the ghost. Here, at 320×180 and the cameras' 20 fps, the same ghost
+/// gave activity in second 11 (an end at 12 s); now a cell that differs but does not move
+/// is no activity and heals at the quiet rate, so every second after the walk is silent.
+#[test]
+fn a_segment_ends_when_the_object_leaves_not_when_its_ghost_fades() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("walk.mp4");
+    let walk = Obj {
+        from: 4.0,
+        to: 11.0,
+        x0: 0.0,
+        y0: 120.0,
+        vx: 17.0,
+        vy: 0.0,
+    };
+    scene_at(&clip, "320x180", 16, &[walk], Control::None, 20);
+    let o = index::analyse(&clip, &dir.path().join("walk"), Params::default(), &zones(), None).unwrap();
+    let s = &o.analysis.segments;
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert!(s[0].start_s.abs_diff(4) <= 1, "{s:?}");
+    assert_eq!(s[0].end_s, 11, "the walk leaves at 10.95 s: {s:?}");
+    assert_eq!(o.analysis.activity[11..], [0; 5], "{:?}", o.analysis.activity);
+    assert_eq!(o.zones[0], vec!["left"]);
+}
+
+/// Doubt from the benchmark: a perfectly flat background gave no activity at all. With
+/// the object in the first frame, the only contrast in the background was the object, so
+/// the least-squares gain followed it (≈0.8, then ≈0 once it moved), every frame looked
+/// like an IR switch and re-based the background. The fit now takes a gain only where the
+/// background has contrast over most of the picture.
+#[test]
+fn a_flat_background_with_a_moving_object_is_activity() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("flat.mp4");
+    // A grey wall, clean (MAD 0), a white square moving right from the first frame to 8 s,
+    // then 4 quiet seconds.
+    let g = "color=c=0x808080:s=320x180:r=10:d=12,format=yuv420p[bg];\
+             color=c=white:s=24x24:r=10:d=12[o];\
+             [bg][o]overlay=x='10+t*30':y=90:enable='between(t,0,7.95)'";
+    let st = Command::new("ffmpeg")
+        .args(["-y", "-loglevel", "error", "-filter_complex", g])
+        .args([
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-x265-params",
+            "log-level=error",
+        ])
+        .arg(&clip)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = index::analyse(&clip, &dir.path().join("flat"), Params::default(), &zones(), None).unwrap();
+    let s = &o.analysis.segments;
+    assert_eq!(s.len(), 1, "{s:?} (activity {:?})", o.analysis.activity);
+    assert!(s[0].start_s <= 1 && s[0].end_s.abs_diff(8) <= 1, "{s:?}");
+    assert!(o.analysis.rebases.is_empty(), "{:?}", o.analysis.rebases);
+    // x 10..250 of 320 at y 90..114: both halves, below the top-right zone.
+    assert_eq!(o.zones[0], vec!["left", "right"]);
+}
+
 fn undecodable(clip: &Path) -> String {
     let out = clip.with_extension("out");
     match index::analyse(clip, &out, Params::default(), &[], None) {
