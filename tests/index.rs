@@ -984,3 +984,92 @@ fn a_playback_request_while_a_clip_is_indexed_does_not_wait_for_it() {
         1
     );
 }
+
+/// The month calendar counts by the camera's local day (issue 15 doubt: `index_hours` is
+/// per UTC hour). A camera in Asia/Kolkata (+05:30): the UTC hour 18:00-19:00 is
+/// 23:30-00:30 there, so a segment at 23:45 and one at 00:15 share a UTC hour but not a
+/// day; the month's first half hour (00:00-00:30 on the 1st) lies in a UTC hour that
+/// starts in the month before.
+#[test]
+fn the_calendar_counts_segments_by_the_cameras_local_day_in_a_half_hour_zone() {
+    use camvault::catalog::index::{ClipResult, SegmentRow};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.sqlite");
+    drop(camvault::catalog::Catalog::open(&path, true).unwrap());
+    let tz = jiff::tz::TimeZone::get("Asia/Kolkata").unwrap();
+    let at = |s: &str| {
+        s.parse::<jiff::civil::DateTime>()
+            .unwrap()
+            .to_zoned(tz.clone())
+            .unwrap()
+            .timestamp()
+            .as_millisecond()
+    };
+    // (local start of one segment each)
+    let moments = [
+        "2026-10-31T23:50", // the month before
+        "2026-11-01T00:10", // the 1st, in a UTC hour (18:00 on Oct 31) that starts in October
+        "2026-11-20T23:45", // the 20th ...
+        "2026-11-21T00:15", // ... and the 21st, in the same UTC hour
+        "2026-11-21T10:00",
+        "2026-11-30T23:45",
+        "2026-12-01T00:05", // the month after, in the same UTC hour as the 30th's
+    ];
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute(
+        "INSERT INTO cameras (id, tz, first_seen_ms) VALUES ('porch', 'Asia/Kolkata', 0)",
+        [],
+    )
+    .unwrap();
+    for (i, m) in moments.iter().enumerate() {
+        c.execute(
+            "INSERT INTO files (id, camera, inbox_path, key, revision, layout, start_ms, size, mtime_ns, dev, ino, state, captured_ms, storage_class)
+             VALUES (?1, 'porch', x'00', 'videos/porch/' || ?1 || '.mp4', 0, 'old', ?2, 1000, 0, 0, ?1, 'verified', 0, 'Standard')",
+            rusqlite::params![i as i64 + 1, at(m) - 5000],
+        )
+        .unwrap();
+    }
+    drop(c);
+    let cat = camvault::catalog::Catalog::open(&path, false).unwrap();
+    for (i, m) in moments.iter().enumerate() {
+        let start = at(m);
+        let r = ClipResult {
+            file_id: i as i64 + 1,
+            camera: "porch".into(),
+            start_ms: start - 5000,
+            state: "indexed".into(),
+            reason: None,
+            width: Some(320),
+            height: Some(180),
+            duration_ms: Some(60_000),
+            frames: Some(240),
+            activity: vec![0, 0, 0, 0, 0, 9],
+            segments: vec![SegmentRow {
+                start_ms: start,
+                end_ms: start + 3000,
+                tod_s: camvault::index::time_of_day(start, &tz),
+                peak: 9,
+                peak_ms: start + 1000,
+                cells: String::new(),
+                zones: vec![],
+                labels: vec![],
+            }],
+        };
+        cat.index_store(&r, 0).unwrap();
+    }
+    let d = |s: &str| s.parse::<jiff::civil::Date>().unwrap();
+    let nov = camvault::index::calendar::day_counts(&cat, "porch", &tz, d("2026-11-01"), d("2026-11-30")).unwrap();
+    let got: Vec<(String, u64)> = nov.iter().map(|(d, n)| (d.to_string(), *n)).collect();
+    let want = [
+        ("2026-11-01", 1),
+        ("2026-11-20", 1),
+        ("2026-11-21", 2),
+        ("2026-11-30", 1),
+    ];
+    assert_eq!(got, want.iter().map(|(d, n)| (d.to_string(), *n)).collect::<Vec<_>>());
+    // The months around it get their own edge segments, and none twice.
+    let oct = camvault::index::calendar::day_counts(&cat, "porch", &tz, d("2026-10-01"), d("2026-10-31")).unwrap();
+    assert_eq!(oct.into_iter().collect::<Vec<_>>(), vec![(d("2026-10-31"), 1)]);
+    let dec = camvault::index::calendar::day_counts(&cat, "porch", &tz, d("2026-12-01"), d("2026-12-31")).unwrap();
+    assert_eq!(dec.into_iter().collect::<Vec<_>>(), vec![(d("2026-12-01"), 1)]);
+}
