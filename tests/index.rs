@@ -1150,7 +1150,9 @@ fn bench_capture_to_verified_lag_with_index_on_and_off() {
             .iter()
             .map(|(start, at)| {
                 let v: i64 = c
-                    .query_row("SELECT verified_ms FROM files WHERE start_ms = ?1", [start], |r| r.get(0))
+                    .query_row("SELECT verified_ms FROM files WHERE start_ms = ?1", [start], |r| {
+                        r.get(0)
+                    })
                     .unwrap();
                 (v - at) as f64 / 1000.0
             })
