@@ -477,6 +477,18 @@ impl Catalog {
         Ok(rows)
     }
 
+    /// Segments of `camera` that start in `[from, to)` (the calendar's hours that a local
+    /// midnight cuts: `index::calendar`).
+    pub fn index_segment_count(&self, camera: &str, from_ms: i64, to_ms: i64) -> Result<u64> {
+        let c = self.lock();
+        let n: i64 = c
+            .prepare_cached(
+                "SELECT count(*) FROM index_segments WHERE camera = ?1 AND start_ms >= ?2 AND start_ms < ?3",
+            )?
+            .query_row(params![camera, from_ms, to_ms], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
     /// Recomputes the whole hour summary from the segments (a catalog filled by other
     /// means: the benchmark's generated years).
     pub fn index_rebuild_hours(&self) -> Result<()> {

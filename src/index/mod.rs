@@ -5,6 +5,7 @@
 //! - `decode.rs` runs ffmpeg (low priority, a deadline) for grey analysis frames, the
 //!   preview sprite and a frame per segment;
 //! - `analysis.rs` turns frames into per-second activity and segments;
+//! - `calendar.rs` the month calendar's activity per local day;
 //! - `zones.rs` the camera's named zones and the grid cells they cover;
 //! - `worker.rs` the queue in the catalog and `serve`'s indexing worker.
 //!
@@ -12,6 +13,7 @@
 //! ([`ClipResult`]) and leaves its pictures under `index.dir`.
 
 pub mod analysis;
+pub mod calendar;
 pub mod days;
 pub mod decode;
 pub mod notify;

@@ -716,26 +716,19 @@ pub struct ActivityMonthQuery {
     month: String,
 }
 
-/// Moments with activity per day of a month (the calendar), from the index's hour summary.
+/// Moments with activity per local day of a month (the calendar): `index::calendar`.
 pub async fn activity_month(State(app): State<App>, Query(q): Query<ActivityMonthQuery>) -> Response {
     let Ok(first) = format!("{}-01", q.month).parse::<Date>() else {
         return super::fail(StatusCode::BAD_REQUEST, "month: use YYYY-MM");
     };
     json_of(move || {
         let tz = zone(&app.catalog, &q.camera)?;
-        let (start, _) = day_bounds(first, &tz)?;
-        let (_, end) = day_bounds(first.last_of_month(), &tz)?;
-        let mut days = std::collections::BTreeMap::<String, u64>::new();
-        for (hour, n) in app.catalog.index_hour_counts(&q.camera, start, end)? {
-            // An hour of the summary counts for the day it starts in (zones with a
-            // half-hour offset put half an hour at midnight into the day before).
-            let d = jiff::Timestamp::from_millisecond(hour * 3_600_000)?
-                .to_zoned(tz.clone())
-                .date();
-            if d.year() == first.year() && d.month() == first.month() {
-                *days.entry(d.to_string()).or_default() += n;
-            }
-        }
+        // Per local day of the camera, also in zones with a half-hour offset.
+        let days: std::collections::BTreeMap<String, u64> =
+            crate::index::calendar::day_counts(&app.catalog, &q.camera, &tz, first, first.last_of_month())?
+                .into_iter()
+                .map(|(d, n)| (d.to_string(), n))
+                .collect();
         Ok(json!({"month": q.month, "days": days}))
     })
     .await
