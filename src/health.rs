@@ -162,12 +162,7 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
         use crate::catalog::kv;
         // The cameras' own state over miIO: one verdict per camera and rule.
         if let Some((rule, camera)) = crate::miio::poll::rule_of(probe) {
-            out.push(Problem {
-                rule,
-                subject: camera,
-                message: what.clone(),
-                detail: None,
-            });
+            push_verdict(&mut out, rule, camera, what);
             continue;
         }
         // A mirror away, full or filling up (issue 21): one problem per mirror.
@@ -188,12 +183,7 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
             p if p == kv::CAMERA_WRITES_PROBE.name() => "share_refused_write",
             _ => continue,
         };
-        out.push(Problem {
-            rule,
-            subject: String::new(),
-            message: what.clone(),
-            detail: None,
-        });
+        push_verdict(&mut out, rule, String::new(), what);
     }
     if let (n @ 1.., Some(key)) = &s.transition_late {
         out.push(Problem::new(
@@ -231,6 +221,30 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
         ));
     }
     out
+}
+
+/// A probe's verdict as problems: one per message it holds (their catalogue keys make
+/// them readable in every language; a second one gets `#1` after the subject, so that each
+/// is its own alert), or one in English when it is plain text (an older camvault's).
+fn push_verdict(out: &mut Vec<Problem>, rule: &'static str, subject: String, what: &str) {
+    match crate::msg::from_stored(what).filter(|m| !m.is_empty()) {
+        Some(msgs) => {
+            for (i, m) in msgs.into_iter().enumerate() {
+                let subject = if i == 0 {
+                    subject.clone()
+                } else {
+                    format!("{subject}#{i}")
+                };
+                out.push(Problem::new(rule, subject, m));
+            }
+        }
+        None => out.push(Problem {
+            rule,
+            subject,
+            message: what.to_string(),
+            detail: None,
+        }),
+    }
 }
 
 /// Whole hours between `last_ms` and `now_ms` that count towards silence: all of them, or

@@ -189,10 +189,10 @@ fn bucket_beside_catalog(status: &Value, classes: &[Value]) -> Value {
     if b.is_null() {
         return Value::Null;
     }
-    let drift = status["health"]["problems"]
+    let problem = status["health"]["problems"]
         .as_array()
-        .and_then(|ps| ps.iter().find(|p| p["rule"] == "bucket_drift"))
-        .map(|p| p["message"].clone());
+        .and_then(|ps| ps.iter().find(|p| p["rule"] == "bucket_drift"));
+    let drift = problem.map(|p| p["message"].clone());
     let sum = |f: &str| classes.iter().filter_map(|c| c[f].as_u64()).sum::<u64>();
     let as_of_ms = b["as_of"]
         .as_str()
@@ -207,6 +207,7 @@ fn bucket_beside_catalog(status: &Value, classes: &[Value]) -> Value {
         "catalog": {"objects": sum("files"), "bytes": sum("bytes")},
         "state": if drift.is_some() { "disagree" } else { "agree" },
         "drift": drift,
+        "drift_detail": problem.map(|p| p["detail"].clone()),
     })
 }
 
@@ -462,13 +463,11 @@ fn check_range(b: &RestoreBody) -> Option<Response> {
     // Listed clips (search results) may span years: their number is what is bounded.
     if !b.keys.is_empty() {
         return (b.keys.len() > RESTORE_MAX_KEYS).then(|| {
-            super::fail(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "{} clips listed; a restore names at most {RESTORE_MAX_KEYS}: narrow the search",
-                    b.keys.len()
-                ),
-            )
+            bad(crate::msg!(
+                "api.too_many_keys",
+                n = b.keys.len(),
+                max = RESTORE_MAX_KEYS
+            ))
         });
     }
     super::range::TimeRange::refusal(b.from_ms, b.to_ms, RESTORE_MAX_DAYS)
@@ -719,7 +718,7 @@ pub struct ActivityMonthQuery {
 /// Moments with activity per day of a month (the calendar), from the index's hour summary.
 pub async fn activity_month(State(app): State<App>, Query(q): Query<ActivityMonthQuery>) -> Response {
     let Ok(first) = format!("{}-01", q.month).parse::<Date>() else {
-        return super::fail(StatusCode::BAD_REQUEST, "month: use YYYY-MM");
+        return bad(crate::msg!("api.bad_month", value = q.month));
     };
     json_of(move || {
         let tz = zone(&app.catalog, &q.camera)?;
