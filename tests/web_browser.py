@@ -643,9 +643,21 @@ def activity(d):
         z.quit()
 
 
+def no_sideways(d, where):
+    width, view = d.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+    check(width <= view, f"{where}: the page scrolls sideways ({width}px in {view}px)")
+
+
+def tap(d, e):
+    # On a phone the playback bar is fixed at the bottom: bring the button to the middle first.
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", e)
+    e.click()
+
+
 def account_language():
-    """Issue 17: the language is the account's: chosen on the account page in one browser,
-    it is there after logging in on a fresh browser that asks for English."""
+    """Issue 17: the language is the account's: chosen on the account page in one browser
+    (a desktop), it is there after logging in on a fresh browser that asks for English (a
+    phone), where the viewer asks for a paid restore and the admin approves it."""
     html_lang = lambda d: d.execute_script("return document.documentElement.lang")
     d = browser("en")
     try:
@@ -663,8 +675,10 @@ def account_language():
         untranslated(d, "zh-CN", "/account (after the choice)")
     finally:
         d.quit()
+    # The second browser is a phone: the viewer and then the admin use it one-handed.
     d = browser("en")
     try:
+        d.set_window_size(*VIEWPORTS["phone"])
         d.get(BASE + "/")
         wait(d, "the login form", lambda: d.find_elements(By.ID, "password"))
         check(html_lang(d) == "en", "a fresh browser's login page follows its Accept-Language")
@@ -675,14 +689,18 @@ def account_language():
               "a Chinese heading")
         untranslated(d, "zh-CN", "/ (a fresh browser)")
         # A viewer's paid restore in Chinese: the plan, the approval it needs, the request.
+        no_sideways(d, "/ (a viewer on a phone)")
         page(d, f"/day/{ARGS['camera']}/{ARGS['old_day']}")
         untranslated(d, "zh-CN", "/day (a viewer)")
-        d.find_element(By.ID, "plan-restore").click()
+        tap(d, d.find_element(By.ID, "plan-restore"))
         wait(d, "the plan", lambda: d.find_elements(By.ID, "request-approval"))
         untranslated(d, "zh-CN", "/day (a viewer's plan)")
-        d.find_element(By.ID, "request-approval").click()
+        tap(d, d.find_element(By.ID, "request-approval"))
         wait(d, "request sent", lambda: d.find_elements(By.ID, "approval-requested"))
         untranslated(d, "zh-CN", "/day (asked for approval)")
+        no_sideways(d, "/day (a viewer's plan on a phone)")
+        d.execute_script("document.getElementById('approval-requested').scrollIntoView({block: 'center'})")
+        shot(d, "restore-request-viewer-zh-CN-phone.png")
         page(d, "/")
         wait(d, "the viewer's requests", lambda: d.find_elements(By.CSS_SELECTOR, "#approvals li.state-pending"))
         untranslated(d, "zh-CN", "/ (a viewer's waiting request)")
@@ -702,7 +720,9 @@ def account_language():
         page(d, "/approve/1")
         wait(d, "the request", lambda: d.find_elements(By.ID, "approval-who"))
         untranslated(d, "zh-CN", "/approve/1 (an admin)")
-        d.find_element(By.CSS_SELECTOR, "button.approve").click()
+        no_sideways(d, "/approve/1 (an admin on a phone)")
+        shot(d, "restore-approve-admin-zh-CN-phone.png")
+        tap(d, d.find_element(By.CSS_SELECTOR, "button.approve"))
         wait(d, "the approved restore's page", lambda: "/restores/" in d.current_url and d.find_elements(By.ID, "restore-state"))
         untranslated(d, "zh-CN", "/restores (approved by the admin)")
     finally:
@@ -729,6 +749,7 @@ def problems():
                 drift = d.find_element(By.ID, "bucket-drift").text
                 check(ARGS["stranger"] in drift, f"the bucket card's detail: {drift}")
                 untranslated(d, lang, f"/ with the probes' problems [{vp}]")
+                no_sideways(d, f"/ with the probes' problems [{vp}]")
                 shot(d, f"dashboard-problems-{lang}-{vp}.png")
         finally:
             d.quit()

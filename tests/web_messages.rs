@@ -174,6 +174,26 @@ fn probe_problems_and_error_answers_in_chinese() {
         env.ok(&["status"]).contains("does not answer the miIO hello"),
         "the CLI stays English"
     );
+    // /api/status for a Chinese reader: each problem's `text` is the Chinese sentence.
+    for (accept, lang) in [("zh-CN,zh;q=0.9", Lang::Zh), ("en", Lang::En)] {
+        let s = json(&http(port, "GET", "/api/status", &[("Accept-Language", accept)], ""));
+        for (rule, _, en, zh) in &cases {
+            let p = s["health"]["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["rule"] == *rule)
+                .unwrap();
+            let text = p["text"].as_str().unwrap();
+            for w in if lang == Lang::Zh { zh } else { en } {
+                assert!(
+                    text.contains(w.as_str()),
+                    "/api/status in {accept}: {rule}: {w:?} in {text:?}"
+                );
+            }
+            assert_eq!(has_chinese(text), lang == Lang::Zh, "{text}");
+        }
+    }
 
     // The answers outside the pages, in the request's language.
     let zh = [("Accept-Language", "zh-CN,zh;q=0.9")];

@@ -96,14 +96,32 @@ async fn json_of(f: impl FnOnce() -> Result<Value> + Send + 'static) -> Response
     }
 }
 
-pub async fn status(State(app): State<App>) -> Response {
+pub async fn status(
+    State(app): State<App>,
+    Extension(session): Extension<super::auth::Session>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let lang = session.lang.unwrap_or_else(|| super::pages::lang(&app, &headers));
     json_of(move || {
         let mut s = crate::report::status_json(&app.cfg, &app.catalog, now_ms())?;
         // This serve's workers as they are now, not as last recorded for `status`.
         s["workers"] = serde_json::to_value(app.metrics.workers.snapshot())?;
+        problems_in(&mut s["health"], lang);
         Ok(s)
     })
     .await
+}
+
+/// Gives each health problem its `text` in the reader's language (beside `message`, the
+/// English, and `detail`, the key and arguments), for clients that do not translate.
+fn problems_in(health: &mut Value, lang: super::i18n::Lang) {
+    for p in health["problems"].as_array_mut().into_iter().flatten() {
+        let text = crate::msg::from_stored(&p["detail"].to_string())
+            .and_then(|m| m.into_iter().next())
+            .map(|m| m.render(lang))
+            .or_else(|| p["message"].as_str().map(str::to_string));
+        p["text"] = json!(text);
+    }
 }
 
 pub async fn cameras(State(app): State<App>) -> Response {
@@ -124,11 +142,17 @@ pub async fn cameras(State(app): State<App>) -> Response {
 }
 
 /// Health, each camera's newest clip, backlog, bytes by tier, the month's cost.
-pub async fn dashboard(State(app): State<App>) -> Response {
+pub async fn dashboard(
+    State(app): State<App>,
+    Extension(session): Extension<super::auth::Session>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let lang = session.lang.unwrap_or_else(|| super::pages::lang(&app, &headers));
     json_of(move || {
         let (cfg, cat) = (&app.cfg, &app.catalog);
         let now = now_ms();
-        let status = crate::report::status_json(cfg, cat, now)?;
+        let mut status = crate::report::status_json(cfg, cat, now)?;
+        problems_in(&mut status["health"], lang);
         let mut cameras = Vec::new();
         for (id, tz) in cat.camera_zones()? {
             let z = TimeZone::get(&tz).unwrap_or(TimeZone::UTC);
