@@ -415,8 +415,10 @@ mod tests {
         let unknown = crate::msg!("health.detail.bucket_unknown", n = 1, key = "v/x.mp4");
         let rss = crate::msg!("health.detail.rss", rss = "40 MiB", max = "16 MiB", min = 1);
         let cpu = crate::msg!("health.detail.cpu", pct = 93, min = 1, max = 50);
-        s.probes
-            .insert("probe.bucket".into(), crate::msg::to_stored(&[unknown.clone()]));
+        s.probes.insert(
+            "probe.bucket".into(),
+            crate::msg::to_stored(std::slice::from_ref(&unknown)),
+        );
         s.probes
             .insert("probe.resources".into(), crate::msg::to_stored(&[rss, cpu]));
         s.probes
