@@ -55,6 +55,8 @@ pub struct PrefixState {
     pub why_not: Vec<String>,
     /// Rules that would delete recordings under it.
     pub deletes: Vec<String>,
+    /// The same as (rule id, its prefix, days), for the health rule's message.
+    pub deleting: Vec<(String, String, String)>,
 }
 
 impl PrefixState {
@@ -119,12 +121,15 @@ pub fn assess(cfg: &Config, prefixes: &BTreeMap<String, Known>, rules: &[Rule]) 
             let mut why_not = Vec::new();
             let mut covered_by = None;
             let mut deletes = Vec::new();
+            let mut deleting = Vec::new();
             for r in rules {
                 let contains = p.starts_with(&r.prefix);
                 // A rule on a narrower prefix still reaches some of the recordings.
                 let touches = contains || r.prefix.starts_with(p.as_str());
                 if touches && r.enabled {
                     if let Some(d) = r.expiration_days {
+                        let whole = if r.prefix.is_empty() { "(the whole bucket)" } else { r.prefix.as_str() };
+                        deleting.push((r.id.clone(), whole.to_string(), d.to_string()));
                         deletes.push(format!(
                             "rule {:?} DELETES every object under {:?} {d} days after upload: it would delete recordings; remove its expiration in the bucket's lifecycle settings",
                             r.id,
@@ -154,7 +159,7 @@ pub fn assess(cfg: &Config, prefixes: &BTreeMap<String, Known>, rules: &[Rule]) 
                 });
             }
             if covered_by.is_none() && why_not.is_empty() {
-                why_not.push("no lifecycle rule covers it".into());
+                why_not.push(NO_RULE.into());
             }
             PrefixState {
                 prefix: p.clone(),
@@ -164,6 +169,7 @@ pub fn assess(cfg: &Config, prefixes: &BTreeMap<String, Known>, rules: &[Rule]) 
                 covered_by,
                 why_not,
                 deletes,
+                deleting,
             }
         })
         .collect()
@@ -222,10 +228,14 @@ pub fn report(cfg: &Config, states: &[PrefixState]) -> (Vec<String>, bool) {
 }
 
 /// The one-line problem for the health rule, from the catalog's prefixes only.
-pub fn problem(cfg: &Config, states: &[PrefixState]) -> Option<String> {
-    let deletes: Vec<&String> = states.iter().flat_map(|s| s.deletes.iter()).collect();
-    if let Some(d) = deletes.first() {
-        return Some(format!("{d}; `camvault lifecycle check` shows all"));
+pub fn problem(cfg: &Config, states: &[PrefixState]) -> Option<crate::msg::Msg> {
+    if let Some((rule, prefix, days)) = states.iter().flat_map(|s| s.deleting.iter()).next() {
+        return Some(crate::msg!(
+            "health.detail.lifecycle_deletes",
+            rule = format!("{rule:?}"),
+            prefix = format!("{prefix:?}"),
+            days = days
+        ));
     }
     let bad: Vec<&PrefixState> = states.iter().filter(|s| s.covered_by.is_none()).collect();
     if bad.is_empty() {
@@ -238,17 +248,27 @@ pub fn problem(cfg: &Config, states: &[PrefixState]) -> Option<String> {
     let extra = bytes as f64 / 1e9
         * (crate::cost::storage_price(&cfg.prices, "Standard")
             - crate::cost::storage_price(&cfg.prices, cfg.tiering.storage_class.as_str()));
+    // A prefix no rule comes near is named alone; otherwise with what the close rules do
+    // (the rules' own ids and settings, shown as data).
     let names: Vec<String> = bad
         .iter()
-        .map(|s| format!("{:?} ({})", s.prefix, s.why_not.join("; ")))
+        .map(|s| match s.why_not.as_slice() {
+            [only] if only == NO_RULE => format!("{:?}", s.prefix),
+            why => format!("{:?} ({})", s.prefix, why.join("; ")),
+        })
         .collect();
-    Some(format!(
-        "recordings not under a lifecycle rule to {}: {}; {objects} object(s), {} in Standard, about {extra:.2} CNY a month extra; run `camvault lifecycle apply`",
-        cfg.tiering.storage_class,
-        names.join(", "),
-        human_bytes(bytes)
+    Some(crate::msg!(
+        "health.detail.lifecycle_uncovered",
+        class = cfg.tiering.storage_class,
+        prefixes = names.join(", "),
+        objects = objects,
+        bytes = human_bytes(bytes),
+        extra = format!("{extra:.2}")
     ))
 }
+
+/// Why a prefix is not covered when no rule comes near it.
+const NO_RULE: &str = "no lifecycle rule covers it";
 
 /// The prefixes camvault knows from the config and the catalog, with the catalog's counts.
 pub fn known_prefixes(cfg: &Config, cat: Option<&crate::catalog::Catalog>) -> anyhow::Result<BTreeMap<String, Known>> {
@@ -355,6 +375,6 @@ mod tests {
                 .contains("DELETES every object under \"(the whole bucket)\" 365 days"),
             "{lines:?}"
         );
-        assert!(problem(&cfg(), &[s]).unwrap().contains("would delete recordings"));
+        assert!(problem(&cfg(), &[s]).unwrap().en().contains("would delete recordings"));
     }
 }

@@ -101,7 +101,7 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
         out.push(Problem::new(
             "verify_mismatch",
             String::new(),
-            msg!("health.detail.verify", n = s.verify_bad.len(), key = key, why = why),
+            verify_detail(s.verify_bad.len(), key, why),
         ));
     }
     if s.failed.files > h.max_failed_files {
@@ -162,12 +162,7 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
         use crate::catalog::kv;
         // The cameras' own state over miIO: one verdict per camera and rule.
         if let Some((rule, camera)) = crate::miio::poll::rule_of(probe) {
-            out.push(Problem {
-                rule,
-                subject: camera,
-                message: what.clone(),
-                detail: None,
-            });
+            push_verdict(&mut out, rule, camera, what);
             continue;
         }
         // A mirror away, full or filling up (issue 21): one problem per mirror.
@@ -188,12 +183,7 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
             p if p == kv::CAMERA_WRITES_PROBE.name() => "share_refused_write",
             _ => continue,
         };
-        out.push(Problem {
-            rule,
-            subject: String::new(),
-            message: what.clone(),
-            detail: None,
-        });
+        push_verdict(&mut out, rule, String::new(), what);
     }
     if let (n @ 1.., Some(key)) = &s.transition_late {
         out.push(Problem::new(
@@ -231,6 +221,56 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
         ));
     }
     out
+}
+
+/// The verification's finding (`verify::check_head` writes its English into `verify.bad`)
+/// as a message of its own when it is one of camvault's usual findings, so that its numbers
+/// stay data and its words are translated; anything else is shown as it was written.
+fn verify_detail(n: usize, key: &str, why: &str) -> Msg {
+    let pair = |s: &str, sep: &str| -> Option<(String, String)> {
+        let (a, b) = s.split_once(sep)?;
+        Some((a.to_string(), b.strip_suffix(" expected")?.to_string()))
+    };
+    if why == "missing from the store" {
+        return msg!("health.detail.verify_missing", n = n, key = key);
+    }
+    if let Some((got, want)) = why.strip_prefix("size ").and_then(|r| pair(r, " in the store, ")) {
+        return msg!("health.detail.verify_size", n = n, key = key, got = got, want = want);
+    }
+    if let Some((got, want)) = why.strip_prefix("checksum ").and_then(|r| pair(r, " in the store, ")) {
+        return msg!(
+            "health.detail.verify_checksum",
+            n = n,
+            key = key,
+            got = got,
+            want = want
+        );
+    }
+    msg!("health.detail.verify", n = n, key = key, why = why)
+}
+
+/// A probe's verdict as problems: one per message it holds (their catalogue keys make
+/// them readable in every language; a second one gets `#1` after the subject, so that each
+/// is its own alert), or one in English when it is plain text (an older camvault's).
+fn push_verdict(out: &mut Vec<Problem>, rule: &'static str, subject: String, what: &str) {
+    match crate::msg::from_stored(what).filter(|m| !m.is_empty()) {
+        Some(msgs) => {
+            for (i, m) in msgs.into_iter().enumerate() {
+                let subject = if i == 0 {
+                    subject.clone()
+                } else {
+                    format!("{subject}#{i}")
+                };
+                out.push(Problem::new(rule, subject, m));
+            }
+        }
+        None => out.push(Problem {
+            rule,
+            subject,
+            message: what.to_string(),
+            detail: None,
+        }),
+    }
 }
 
 /// Whole hours between `last_ms` and `now_ms` that count towards silence: all of them, or
@@ -365,5 +405,60 @@ mod tests {
         for p in &p {
             assert!(RULES.contains(&p.rule), "{} is listed for the metric", p.rule);
         }
+    }
+
+    #[test]
+    fn probe_verdicts_with_keys_are_problems_in_every_language() {
+        use crate::config::Lang;
+        let cfg = Config::parse("").unwrap();
+        let mut s = Summary::default();
+        let unknown = crate::msg!("health.detail.bucket_unknown", n = 1, key = "v/x.mp4");
+        let rss = crate::msg!("health.detail.rss", rss = "40 MiB", max = "16 MiB", min = 1);
+        let cpu = crate::msg!("health.detail.cpu", pct = 93, min = 1, max = 50);
+        s.probes.insert(
+            "probe.bucket".into(),
+            crate::msg::to_stored(std::slice::from_ref(&unknown)),
+        );
+        s.probes
+            .insert("probe.resources".into(), crate::msg::to_stored(&[rss, cpu]));
+        s.probes
+            .insert("probe.miio.door".into(), "an older camvault's English".into());
+        let p = evaluate(&cfg, &s, 0, None);
+        let got: Vec<_> = p.iter().map(|p| (p.rule, p.subject.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("bucket_drift", ""),
+                ("camera_unreachable", "door"),
+                ("resources", ""),
+                ("resources", "#1"),
+            ],
+            "each message its own problem, and alert"
+        );
+        assert_eq!(p[0].detail.as_ref(), Some(&unknown));
+        assert_eq!(p[0].message, unknown.en());
+        assert!(p[0].detail.as_ref().unwrap().render(Lang::Zh).contains("v/x.mp4"));
+        assert_eq!(
+            (p[1].detail.as_ref(), p[1].message.as_str()),
+            (None, "an older camvault's English")
+        );
+        assert!(p[3].message.contains("93 % of a core"), "{}", p[3].message);
+
+        // The verification's usual findings: their numbers are data, their words translated.
+        let mut s = Summary::default();
+        s.verify_bad
+            .insert("v/a.mp4".into(), "size 5 in the store, 7 expected".into());
+        let p = evaluate(&cfg, &s, 0, None);
+        let d = p[0].detail.as_ref().unwrap();
+        assert_eq!(d.key, "health.detail.verify_size");
+        assert!(
+            p[0].message.contains("v/a.mp4: size 5 in the store, 7 expected"),
+            "{}",
+            p[0].message
+        );
+        assert!(d.render(Lang::Zh).contains("存储中的大小为 5，应为 7"));
+        s.verify_bad.insert("v/a.mp4".into(), "something new".into());
+        let p = evaluate(&cfg, &s, 0, None);
+        assert_eq!(p[0].detail.as_ref().unwrap().key, "health.detail.verify");
     }
 }

@@ -66,6 +66,46 @@ impl std::fmt::Display for Msg {
     }
 }
 
+/// Messages as a probe keeps them in the catalog (`probe.*`, read by the health rules at
+/// every request, so each reader renders them in its own language): a JSON list of
+/// `{"key", "args"}`. Empty when there is nothing to say (the probe passes).
+pub fn to_stored(msgs: &[Msg]) -> String {
+    if msgs.is_empty() {
+        return String::new();
+    }
+    serde_json::to_string(msgs).unwrap_or_default()
+}
+
+/// The messages of [`to_stored`]'s text (one object or a list); `None` for text that is not
+/// that (a verdict written by an older camvault: plain English, shown as it is) or that
+/// names a key this camvault's catalogue lacks (written by a newer one).
+pub fn from_stored(text: &str) -> Option<Vec<Msg>> {
+    let v: serde_json::Value = serde_json::from_str(text.trim_start().starts_with(['[', '{']).then_some(text)?).ok()?;
+    let one = |m: &serde_json::Value| -> Option<Msg> {
+        let (key, english) = Lang::En.strings().get_key_value(m.get("key")?.as_str()?)?;
+        let mut args = BTreeMap::new();
+        for (name, value) in m.get("args").and_then(|a| a.as_object()).into_iter().flatten() {
+            // The argument's name as a &'static str: its placeholder in the catalogue's
+            // text. A name the text lacks: not this camvault's message, shown as it came.
+            let at = english.find(&format!("{{{name}}}"))?;
+            let name: &'static str = &english[at + 1..at + 1 + name.len()];
+            let value = match value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            args.insert(name, value);
+        }
+        Some(Msg {
+            key: key.as_str(),
+            args,
+        })
+    };
+    match &v {
+        serde_json::Value::Array(all) => all.iter().map(one).collect(),
+        m => one(m).map(|m| vec![m]),
+    }
+}
+
 /// The keys `msg!` is called with in the given source texts (for the catalogue tests).
 pub fn keys_used_in(src: &str) -> Vec<String> {
     src.split("msg!(")
@@ -88,5 +128,20 @@ mod tests {
             serde_json::to_value(&m).unwrap(),
             serde_json::json!({"key": "api.no_approval", "args": {"id": "7"}})
         );
+    }
+
+    #[test]
+    fn stored_messages_round_trip_and_plain_text_stays_text() {
+        let a = crate::msg!("health.detail.bucket_unknown", n = 2, key = "v/a.mp4");
+        let b = crate::msg!("health.detail.bucket_missing", n = 1, key = "v/b.mp4");
+        let text = to_stored(&[a.clone(), b.clone()]);
+        assert_eq!(from_stored(&text), Some(vec![a.clone(), b]));
+        assert_eq!(from_stored(&serde_json::to_string(&a).unwrap()), Some(vec![a]));
+        assert_eq!(to_stored(&[]), "");
+        // What older camvaults wrote, and keys or arguments this one does not know.
+        assert_eq!(from_stored("the share lets the camera delete"), None);
+        assert_eq!(from_stored(r#"[{"key":"health.detail.nope","args":{}}]"#), None);
+        assert_eq!(from_stored(r#"{"key":"api.no_clip","args":{"zz":"1"}}"#), None);
+        assert_eq!(from_stored("[1, 2]"), None);
     }
 }

@@ -171,25 +171,28 @@ impl Sampler {
         };
         let mut problems = Vec::new();
         if self.rss_over.update(u.rss_bytes > h.max_rss.0, now, window) {
-            problems.push(format!(
-                "serve's memory (RSS {}) has stayed above `health.max_rss` = {} for {} min: a leak; restart serve and report it with `camvault status --json`",
-                human_bytes(u.rss_bytes),
-                h.max_rss,
-                h.resource_minutes
+            problems.push(crate::msg!(
+                "health.detail.rss",
+                rss = human_bytes(u.rss_bytes),
+                max = h.max_rss,
+                min = h.resource_minutes
             ));
         }
         if self
             .cpu_over
             .update(cpu_percent > h.max_cpu_percent as f64, now, window)
         {
-            problems.push(format!(
-                "serve has used {cpu_percent:.0} % of a core for {} min (limit `health.max_cpu_percent` = {}): is a backlog being worked off, or is it stuck in a loop?",
-                h.resource_minutes, h.max_cpu_percent
+            problems.push(crate::msg!(
+                "health.detail.cpu",
+                pct = format!("{cpu_percent:.0}"),
+                min = h.resource_minutes,
+                max = h.max_cpu_percent
             ));
         }
         cat.set_slot(&KEY, &sample)?;
         if !problems.is_empty() || self.probe_set {
-            cat.set_slot(&PROBE, &problems.join("; "))?;
+            // With their keys: each page and alert shows them in its language.
+            cat.set_slot(&PROBE, &crate::msg::to_stored(&problems))?;
         }
         self.probe_set = !problems.is_empty();
         Ok(())

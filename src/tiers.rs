@@ -16,7 +16,11 @@ pub use crate::catalog::kv::LIFECYCLE_PROBE;
 /// holds recordings (the key template's and every adopted one in the catalog) is under a
 /// rule to the configured class and no rule deletes recordings. On `fs`, tiering is
 /// emulated only once `lifecycle apply` ran, so no configuration at all is fine there.
-pub async fn lifecycle_problem(cfg: &Config, cat: Option<&Catalog>, store: &dyn Backend) -> Result<Option<String>> {
+pub async fn lifecycle_problem(
+    cfg: &Config,
+    cat: Option<&Catalog>,
+    store: &dyn Backend,
+) -> Result<Option<crate::msg::Msg>> {
     let rules = match store.get_lifecycle().await.map_err(|e| anyhow::anyhow!("{e}"))? {
         Some(xml) => {
             lifecycle::parse(&xml).map_err(|e| anyhow::anyhow!("the bucket's lifecycle configuration: {e}"))?
@@ -41,7 +45,7 @@ pub async fn bucket_numbers(
     cfg: &Config,
     cat: &Catalog,
     store: &dyn Backend,
-) -> Result<(crate::store::usage::BucketUsage, Option<String>)> {
+) -> Result<(crate::store::usage::BucketUsage, Vec<crate::msg::Msg>)> {
     let verified: Vec<String> = cat
         .all_keys()?
         .into_iter()
@@ -69,20 +73,19 @@ pub async fn bucket_numbers(
         .map(|o| o.key.as_str())
         .collect();
     let missing: Vec<&String> = verified.iter().filter(|k| !listed.contains(k.as_str())).collect();
-    let mut parts = Vec::new();
-    if let Some(k) = unknown.first() {
-        parts.push(format!(
-            "the bucket holds {} recording(s) the catalog does not know (e.g. {k}): run `camvault adopt`, then `camvault adopt --check`",
-            unknown.len()
-        ));
-    }
-    if let Some(k) = missing.first() {
-        parts.push(format!(
-            "{} object(s) the catalog has verified are not in the bucket (e.g. {k}): run `camvault verify`, and look at who deletes in the bucket",
-            missing.len()
-        ));
-    }
-    Ok((usage, (!parts.is_empty()).then(|| parts.join("; "))))
+    let drift = match (unknown.first(), missing.first()) {
+        (Some(k), Some(g)) => vec![crate::msg!(
+            "health.detail.bucket_both",
+            n = unknown.len(),
+            key = k,
+            gone_n = missing.len(),
+            gone = g
+        )],
+        (Some(k), None) => vec![crate::msg!("health.detail.bucket_unknown", n = unknown.len(), key = k)],
+        (None, Some(g)) => vec![crate::msg!("health.detail.bucket_missing", n = missing.len(), key = g)],
+        (None, None) => Vec::new(),
+    };
+    Ok((usage, drift))
 }
 
 /// The hourly check. A store that cannot be reached leaves the last verdict standing.
@@ -99,15 +102,16 @@ pub async fn check(cfg: &Config, cat: &Catalog, store: &dyn Backend) -> Result<(
     };
     match lifecycle_problem(cfg, Some(cat), store).await {
         Ok(p) => {
-            let parts: Vec<String> = [p, settings].into_iter().flatten().collect();
-            cat.set_slot(&LIFECYCLE_PROBE, &parts.join(" | "))?
+            // With their keys: each page and alert shows them in its language.
+            let parts: Vec<crate::msg::Msg> = [p, settings].into_iter().flatten().collect();
+            cat.set_slot(&LIFECYCLE_PROBE, &crate::msg::to_stored(&parts))?
         }
         Err(e) => tracing::warn!("lifecycle check: {e:#}"),
     }
     match bucket_numbers(cfg, cat, store).await {
         Ok((usage, drift)) => {
             cat.set_slot(&crate::catalog::kv::STORE_USAGE, &usage)?;
-            cat.set_slot(&BUCKET_PROBE, &drift.unwrap_or_default())?;
+            cat.set_slot(&BUCKET_PROBE, &crate::msg::to_stored(&drift))?;
         }
         Err(e) => tracing::warn!("bucket numbers: {e:#}"),
     }

@@ -665,7 +665,10 @@ fn a_users_language_follows_the_account_to_any_browser() {
         "old_day": old_day,
         "viewer_password": KID_PW,
         "admin_password": ADMIN_PW,
-        "screenshots": Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots"),
+        "screenshots": match std::env::var_os("CAMVAULT_SCREENSHOTS") {
+            Some(d) => Path::new(env!("CARGO_MANIFEST_DIR")).join(d),
+            None => Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots"),
+        },
     });
     let out = Command::new(test_python())
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web_browser.py"))

@@ -20,7 +20,7 @@ pub fn probe(cfg: &Config, which: &str, json: bool) -> Result<ExitCode> {
         })?;
     let rt = super::runtime()?;
     let r = rt.block_on(camera::read(t, None));
-    let problems: Vec<String> = camera::problems(&r).into_iter().flatten().collect();
+    let problems: Vec<String> = camera::problems(&r).into_iter().flatten().map(|m| m.en()).collect();
     if json {
         let mut v = serde_json::to_value(&r)?;
         v["problems"] = serde_json::json!(problems);

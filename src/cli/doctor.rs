@@ -239,12 +239,12 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
                     Ok(None) => r.ok("every prefix holding recordings is under a lifecycle rule to the archive class"),
                     // A rule that deletes recordings is a failure; recordings left in
                     // Standard cost money but lose nothing.
-                    Ok(Some(p)) if p.contains("would delete recordings") => r.fail(
-                        &p,
+                    Ok(Some(p)) if p.key == "health.detail.lifecycle_deletes" => r.fail(
+                        &p.en(),
                         "remove the expiration from that rule in the bucket's lifecycle settings",
                     ),
                     Ok(Some(p)) => r.warn(
-                        &p,
+                        &p.en(),
                         "run `camvault lifecycle check` for the details, then `camvault lifecycle apply`",
                     ),
                     Err(e) => r.warn(

@@ -389,7 +389,7 @@ pub fn workers(cfg: &Config, p: &Pipeline, stop: &CancellationToken) -> Result<V
                 if let Some(why) = &v {
                     warn!("{why}");
                 }
-                k.kv_set(crate::samba::check::SHARE_PROBE, v.as_deref().unwrap_or(""))
+                k.kv_set(crate::samba::check::SHARE_PROBE, &crate::msg::to_stored(v.as_slice()))
                     .context("recording the share check")?;
                 Ok(Next::Period)
             })

@@ -145,6 +145,9 @@ pub struct Reading {
     pub nas: Option<Nas>,
     /// Why the camera could not be read at all (unreachable, wrong token).
     pub error: Option<String>,
+    /// The same as a message in the interface's languages (the health rule's detail).
+    #[serde(skip)]
+    pub error_msg: Option<crate::msg::Msg>,
     /// A question the camera did not answer though it answered the other.
     pub notes: Vec<String>,
 }
@@ -190,6 +193,7 @@ pub async fn read(t: &Target, timeout: Option<Duration>) -> Reading {
         Err(e) => {
             // Unreachable or the wrong token: the second question would fail the same way.
             r.error = Some(format!("camera {}: {e}", t.id));
+            r.error_msg = Some(unreachable(&t.id, &e));
             return r;
         }
     }
@@ -201,9 +205,37 @@ pub async fn read(t: &Target, timeout: Option<Duration>) -> Reading {
     match client.call("get_properties", Value::Array(params)).await {
         Ok(v) => r.sd = Some(parse_sd(&v, &t.sd)),
         Err(e @ MiioError::Device { .. }) | Err(e @ MiioError::Malformed { .. }) => r.notes.push(e.to_string()),
-        Err(e) => r.error = Some(format!("camera {}: {e}", t.id)),
+        Err(e) => {
+            r.error = Some(format!("camera {}: {e}", t.id));
+            r.error_msg = Some(unreachable(&t.id, &e));
+        }
     }
     r
+}
+
+/// Why a camera cannot be read, as the health rule's message.
+fn unreachable(camera: &str, e: &MiioError) -> crate::msg::Msg {
+    use crate::msg;
+    match e {
+        MiioError::Silent { addr, tries, secs } => {
+            msg!(
+                "health.detail.miio_silent",
+                camera = camera,
+                addr = addr,
+                tries = tries,
+                secs = secs
+            )
+        }
+        MiioError::NoReply { addr, method, .. } => {
+            msg!(
+                "health.detail.miio_token",
+                camera = camera,
+                addr = addr,
+                method = method
+            )
+        }
+        e => msg!("health.detail.miio_unreachable", camera = camera, error = e),
+    }
 }
 
 fn int(v: &Value, key: &str) -> Option<i64> {
@@ -287,43 +319,38 @@ pub fn parse_sd(v: &Value, ids: &[u32; 5]) -> SdCard {
 
 /// The health verdicts of a reading: (memory card, NAS sync, reachability), each `None`
 /// when fine.
-pub fn problems(r: &Reading) -> [Option<String>; 3] {
+pub fn problems(r: &Reading) -> [Option<crate::msg::Msg>; 3] {
+    use crate::msg;
     let id = &r.camera;
-    let reach = r.error.as_ref().map(|e| {
-        format!(
-            "{e}; the SD card and NAS sync of camera {id} are not monitored meanwhile (`camvault camera probe {id}`)"
-        )
+    let reach = r.error_msg.clone().or_else(|| {
+        r.error.as_ref().map(|e| {
+            let e = e.strip_prefix(&format!("camera {id}: ")).unwrap_or(e);
+            msg!("health.detail.miio_unreachable", camera = id, error = e)
+        })
     });
     let sd = r.sd.as_ref().and_then(|s| {
         let full = s.total.is_some_and(|t| t > 0) && s.free == Some(0);
         match s.status {
-            Some(1) | Some(5) => Some(format!(
-                "camera {id} reports no SD card ({}): it keeps no local copy, and cannot backfill the share after an outage; insert a card",
-                s.status_text
-            )),
-            Some(2) => Some(format!(
-                "camera {id} reports its SD card full: it may stop recording locally; check the camera's loop recording setting or format the card in the Mi Home app"
-            )),
-            Some(3) => Some(format!(
-                "camera {id} reports its SD card is not working: replace or format it in the Mi Home app"
-            )),
-            _ if full => Some(format!("camera {id}'s SD card has no free space left")),
+            Some(1) | Some(5) => Some(msg!("health.detail.sd_missing", camera = id)),
+            Some(2) => Some(msg!("health.detail.sd_full", camera = id)),
+            Some(3) => Some(msg!("health.detail.sd_failing", camera = id)),
+            _ if full => Some(msg!("health.detail.sd_no_space", camera = id)),
             _ => None,
         }
     });
     let nas = r.nas.as_ref().and_then(|n| {
         if n.state == 2 {
-            Some(format!(
-                "camera {id} has NAS sync turned off: it writes nothing to the share; turn it on in the Mi Home app (camera settings, NAS)"
-            ))
+            Some(msg!("health.detail.nas_off", camera = id))
         } else if n.error_code != 0 {
-            Some(format!(
-                "camera {id} reports NAS sync error {}{}: its recordings may not be reaching the share; check the share, the camera user's password and `camvault samba check`",
-                n.error_code,
-                n.last_sync
-                    .map(|t| format!(" (last sync {})", crate::report::rfc3339(t * 1000, "UTC")))
-                    .unwrap_or_default()
-            ))
+            Some(match n.last_sync {
+                Some(t) => msg!(
+                    "health.detail.nas_error_since",
+                    camera = id,
+                    code = n.error_code,
+                    last = crate::report::rfc3339(t * 1000, "UTC")
+                ),
+                None => msg!("health.detail.nas_error", camera = id, code = n.error_code),
+            })
         } else {
             None
         }
@@ -408,12 +435,12 @@ mod tests {
             ..Default::default()
         };
         let [sd, nas, reach] = problems(&r);
-        assert!(sd.unwrap().contains("full"));
+        assert!(sd.unwrap().en().contains("full"));
         assert!(nas.is_none() && reach.is_none());
         r.sd.as_mut().unwrap().status = Some(1);
-        assert!(problems(&r)[0].as_ref().unwrap().contains("no SD card"));
+        assert!(problems(&r)[0].as_ref().unwrap().en().contains("no SD card"));
         r.sd.as_mut().unwrap().status = Some(3);
-        assert!(problems(&r)[0].as_ref().unwrap().contains("not working"));
+        assert!(problems(&r)[0].as_ref().unwrap().en().contains("not working"));
         r.sd.as_mut().unwrap().status = Some(0);
         assert!(problems(&r)[0].is_none());
         r.nas = Some(Nas {
@@ -421,9 +448,9 @@ mod tests {
             error_code: 7,
             ..Default::default()
         });
-        assert!(problems(&r)[1].as_ref().unwrap().contains("error 7"));
+        assert!(problems(&r)[1].as_ref().unwrap().en().contains("error 7"));
         r.nas.as_mut().unwrap().state = 2;
-        assert!(problems(&r)[1].as_ref().unwrap().contains("turned off"));
+        assert!(problems(&r)[1].as_ref().unwrap().en().contains("turned off"));
         assert!(parse_sd(&json!("nonsense"), &ids).status.is_none());
     }
 

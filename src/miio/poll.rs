@@ -50,7 +50,9 @@ pub fn record(cat: &Catalog, r: &Reading) -> Result<()> {
     all.insert(r.camera.clone(), r.clone());
     cat.kv_set(KV, &serde_json::to_string(&all)?)?;
     for ((prefix, _), verdict) in PROBES.iter().zip(camera::problems(r)) {
-        cat.kv_set(&format!("{prefix}{}", r.camera), verdict.as_deref().unwrap_or(""))?;
+        // A message with its key, so that each page and alert shows it in its language.
+        let text = crate::msg::to_stored(verdict.as_slice());
+        cat.kv_set(&format!("{prefix}{}", r.camera), &text)?;
     }
     Ok(())
 }
@@ -81,9 +83,9 @@ pub async fn run(cfg: Config, cat: Arc<Catalog>, stop: CancellationToken) {
     let targets = match camera::targets(&cfg) {
         Ok(t) => t,
         Err(e) => {
-            let msg = format!("camera monitoring over miIO is off: {e:#}");
+            let msg = crate::msg!("health.detail.miio_off", error = format!("{e:#}"));
             warn!("{msg}");
-            if let Err(e) = cat.kv_set(&config_probe, &msg) {
+            if let Err(e) = cat.kv_set(&config_probe, &crate::msg::to_stored(&[msg])) {
                 warn!("recording it: {e:#}");
             }
             // Idle until serve stops: a worker that ended would read as a fault in `status`.
@@ -119,7 +121,7 @@ pub async fn run(cfg: Config, cat: Arc<Catalog>, stop: CancellationToken) {
                 _ = stop.cancelled() => return,
                 r = camera::read(t, None) => r,
             };
-            let verdicts = camera::problems(&r);
+            let verdicts = camera::problems(&r).map(|m| m.map(|m| m.en()));
             for (v, old) in verdicts.iter().zip(logged[i].iter()) {
                 if v != old {
                     match v {

@@ -91,22 +91,25 @@ pub fn parse_refused_write(line: &str, tz: &TimeZone) -> Option<RefusedWrite> {
 /// Records a refused write: the health problem (until a day passes without one) and, once
 /// per burst, an event that goes out as an alert.
 fn record_refused_write(catalog: &Catalog, w: &RefusedWrite) -> Result<()> {
-    let message = format!(
-        "the share refused the camera's {} of {} ({}) at {}: its recordings are not reaching camvault. \
-         Raise `samba.grace_secs` above the camera's sync interval (docs/cameras.md), check the inbox's free space and permissions, then `camvault samba config --write` and restart smbd",
-        w.op,
-        w.path,
-        w.why,
-        jiff::Timestamp::from_millisecond(w.at_ms).map(|t| t.to_string()).unwrap_or_default()
-    );
+    // With its key: the pages and the alert show it in their language.
+    let at = jiff::Timestamp::from_millisecond(w.at_ms)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    let (path, why) = (&w.path, &w.why);
+    let msg = match w.op {
+        "rename" => crate::msg!("health.detail.share_refused_rename", path = path, why = why, at = at),
+        "write" => crate::msg!("health.detail.share_refused_write", path = path, why = why, at = at),
+        _ => crate::msg!("health.detail.share_refused_open", path = path, why = why, at = at),
+    };
+    let message = msg.en();
     let last = catalog.slot(&WRITE_REFUSED_AT)?;
     if last.is_none_or(|l| w.at_ms - l > BURST_GAP_MS) {
         warn!(client = %w.client, user = %w.user, path = %w.path, "{message}");
-        catalog.record_event("share_refused_write", &message)?;
+        catalog.record_event_msg("share_refused_write", &message, &msg)?;
     }
     if last.is_none_or(|l| w.at_ms >= l) {
         catalog.set_slot(&WRITE_REFUSED_AT, &w.at_ms)?;
-        catalog.set_slot(&WRITE_REFUSED_PROBE, &message)?;
+        catalog.set_slot(&WRITE_REFUSED_PROBE, &crate::msg::to_stored(&[msg]))?;
     }
     Ok(())
 }
@@ -356,7 +359,8 @@ mod tests {
         assert!(s
             .probes
             .get(WRITE_REFUSED_PROBE.name())
-            .is_some_and(|m| m.contains("not reaching camvault")));
+            .and_then(|m| crate::msg::from_stored(m))
+            .is_some_and(|m| m[0].en().contains("not reaching camvault")));
         assert_eq!(cat.deletion_summary(0).unwrap().total, 0, "not a deletion attempt");
         // A day without another refusal clears the problem.
         expire_refused_write(&cat, now.as_millisecond() + 25 * 3_600_000).unwrap();

@@ -597,23 +597,17 @@ pub const SHARE_PROBE: &str = crate::catalog::kv::SHARE_PROBE.name();
 
 /// The whole `samba check`, as one verdict: `None` when the share refuses deletes, else
 /// what is wrong. `Err` when it could not be checked at all (no password configured).
-pub fn verdict(cfg: &Config) -> Result<Option<String>> {
+pub fn verdict(cfg: &Config) -> Result<Option<crate::msg::Msg>> {
     let mut findings = Vec::new();
     let (path, grace) = check_config(cfg, &mut findings)?;
     if path.is_some() {
         if let Err(e) = probe(cfg, path.as_deref(), grace, &mut findings) {
-            return Ok(Some(format!(
-                "the live SMB check failed: {e:#}; run `camvault samba check`"
+            return Ok(Some(crate::msg!(
+                "health.detail.share_check_failed",
+                error = format!("{e:#}")
             )));
         }
     }
     let bad: Vec<&str> = findings.iter().filter(|f| !f.ok).map(|f| f.what.as_str()).collect();
-    Ok(if bad.is_empty() {
-        None
-    } else {
-        Some(format!(
-            "the camera's share is not protected: {}; run `camvault samba check`",
-            bad.join("; ")
-        ))
-    })
+    Ok((!bad.is_empty()).then(|| crate::msg!("health.detail.share_unprotected", findings = bad.join("; "))))
 }

@@ -108,13 +108,13 @@ pub fn findings(cfg: &Config, s: &BucketSettings) -> Vec<Finding> {
 }
 
 /// The findings that break the plan, as one line for the health rule; `None` when none.
-pub fn problem(cfg: &Config, s: &BucketSettings) -> Option<String> {
+pub fn problem(cfg: &Config, s: &BucketSettings) -> Option<crate::msg::Msg> {
     let bad: Vec<String> = findings(cfg, s)
         .into_iter()
         .filter(|f| f.bad)
         .map(|f| format!("{}; {}", f.what, f.fix))
         .collect();
-    (!bad.is_empty()).then(|| bad.join(" | "))
+    (!bad.is_empty()).then(|| crate::msg!("health.detail.bucket_settings", findings = bad.join(" | ")))
 }
 
 /// `<BucketInfo><Bucket>…` of OSS GetBucketInfo.

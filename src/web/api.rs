@@ -96,14 +96,32 @@ async fn json_of(f: impl FnOnce() -> Result<Value> + Send + 'static) -> Response
     }
 }
 
-pub async fn status(State(app): State<App>) -> Response {
+pub async fn status(
+    State(app): State<App>,
+    Extension(session): Extension<super::auth::Session>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let lang = session.lang.unwrap_or_else(|| super::pages::lang(&app, &headers));
     json_of(move || {
         let mut s = crate::report::status_json(&app.cfg, &app.catalog, now_ms())?;
         // This serve's workers as they are now, not as last recorded for `status`.
         s["workers"] = serde_json::to_value(app.metrics.workers.snapshot())?;
+        problems_in(&mut s["health"], lang);
         Ok(s)
     })
     .await
+}
+
+/// Gives each health problem its `text` in the reader's language (beside `message`, the
+/// English, and `detail`, the key and arguments), for clients that do not translate.
+fn problems_in(health: &mut Value, lang: super::i18n::Lang) {
+    for p in health["problems"].as_array_mut().into_iter().flatten() {
+        let text = crate::msg::from_stored(&p["detail"].to_string())
+            .and_then(|m| m.into_iter().next())
+            .map(|m| m.render(lang))
+            .or_else(|| p["message"].as_str().map(str::to_string));
+        p["text"] = json!(text);
+    }
 }
 
 pub async fn cameras(State(app): State<App>) -> Response {
@@ -124,11 +142,17 @@ pub async fn cameras(State(app): State<App>) -> Response {
 }
 
 /// Health, each camera's newest clip, backlog, bytes by tier, the month's cost.
-pub async fn dashboard(State(app): State<App>) -> Response {
+pub async fn dashboard(
+    State(app): State<App>,
+    Extension(session): Extension<super::auth::Session>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let lang = session.lang.unwrap_or_else(|| super::pages::lang(&app, &headers));
     json_of(move || {
         let (cfg, cat) = (&app.cfg, &app.catalog);
         let now = now_ms();
-        let status = crate::report::status_json(cfg, cat, now)?;
+        let mut status = crate::report::status_json(cfg, cat, now)?;
+        problems_in(&mut status["health"], lang);
         let mut cameras = Vec::new();
         for (id, tz) in cat.camera_zones()? {
             let z = TimeZone::get(&tz).unwrap_or(TimeZone::UTC);
@@ -189,10 +213,10 @@ fn bucket_beside_catalog(status: &Value, classes: &[Value]) -> Value {
     if b.is_null() {
         return Value::Null;
     }
-    let drift = status["health"]["problems"]
+    let problem = status["health"]["problems"]
         .as_array()
-        .and_then(|ps| ps.iter().find(|p| p["rule"] == "bucket_drift"))
-        .map(|p| p["message"].clone());
+        .and_then(|ps| ps.iter().find(|p| p["rule"] == "bucket_drift"));
+    let drift = problem.map(|p| p["message"].clone());
     let sum = |f: &str| classes.iter().filter_map(|c| c[f].as_u64()).sum::<u64>();
     let as_of_ms = b["as_of"]
         .as_str()
@@ -207,6 +231,7 @@ fn bucket_beside_catalog(status: &Value, classes: &[Value]) -> Value {
         "catalog": {"objects": sum("files"), "bytes": sum("bytes")},
         "state": if drift.is_some() { "disagree" } else { "agree" },
         "drift": drift,
+        "drift_detail": problem.map(|p| p["detail"].clone()),
     })
 }
 
@@ -462,13 +487,11 @@ fn check_range(b: &RestoreBody) -> Option<Response> {
     // Listed clips (search results) may span years: their number is what is bounded.
     if !b.keys.is_empty() {
         return (b.keys.len() > RESTORE_MAX_KEYS).then(|| {
-            super::fail(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "{} clips listed; a restore names at most {RESTORE_MAX_KEYS}: narrow the search",
-                    b.keys.len()
-                ),
-            )
+            bad(crate::msg!(
+                "api.too_many_keys",
+                n = b.keys.len(),
+                max = RESTORE_MAX_KEYS
+            ))
         });
     }
     super::range::TimeRange::refusal(b.from_ms, b.to_ms, RESTORE_MAX_DAYS)
@@ -719,7 +742,7 @@ pub struct ActivityMonthQuery {
 /// Moments with activity per local day of a month (the calendar): `index::calendar`.
 pub async fn activity_month(State(app): State<App>, Query(q): Query<ActivityMonthQuery>) -> Response {
     let Ok(first) = format!("{}-01", q.month).parse::<Date>() else {
-        return super::fail(StatusCode::BAD_REQUEST, "month: use YYYY-MM");
+        return bad(crate::msg!("api.bad_month", value = q.month));
     };
     json_of(move || {
         let tz = zone(&app.catalog, &q.camera)?;

@@ -40,7 +40,7 @@ use axum::Form;
 use serde::Deserialize;
 use tracing::{info, warn};
 
-use super::{fail, App};
+use super::App;
 pub use crate::catalog::users::Role;
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -311,6 +311,16 @@ impl Auth {
     }
 
     /// The login session of a cookie, from the catalog.
+    /// The logged-in user's own language, if the request carries their session and they
+    /// chose one (for answers outside the pages, see [`super::errors`]).
+    pub async fn language_of(&self, headers: &HeaderMap) -> Option<super::i18n::Lang> {
+        let cookie = cookie_value(headers)?;
+        if let Some(s) = self.session(&cookie) {
+            return s.lang;
+        }
+        self.user_session(Some(&cookie)).await?.lang
+    }
+
     async fn user_session(&self, cookie: Option<&str>) -> Option<Session> {
         let id = cookie?.to_string();
         if id.starts_with(FORM_PREFIX) {
@@ -577,10 +587,7 @@ pub async fn guard(State(app): State<App>, mut req: Request, next: Next) -> Resp
             None if !wants_html(&req) => {
                 if let Some(why) = cross_site(req.headers()) {
                     warn!(path = %req.uri().path(), why, "refused a request from another site");
-                    return fail(
-                        StatusCode::FORBIDDEN,
-                        "this request came from another web site: open camvault's own pages instead",
-                    );
+                    return super::fail_msg(StatusCode::FORBIDDEN, crate::msg!("api.cross_site"));
                 }
                 req.extensions_mut().insert(Session {
                     csrf: String::new(),

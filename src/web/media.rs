@@ -17,7 +17,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::jobs::{job_command, Jobs, Kind};
-use super::{blocking, fail, App};
+use super::{blocking, internal, App};
 use crate::catalog::web::Clip;
 
 pub struct Media {
@@ -35,9 +35,6 @@ impl Media {
         }
     }
 }
-
-pub const NO_FFMPEG: &str =
-    "ffmpeg is not installed on the camvault server, so this clip cannot be converted for this browser (`apt-get install ffmpeg`)";
 
 /// Where a playable copy of the clip is: the vault, else a verified restored copy.
 pub fn local_path(app: &App, c: &Clip) -> Option<PathBuf> {
@@ -100,7 +97,7 @@ pub async fn send_file(path: &FsPath, headers: &HeaderMap, kind: &'static str, d
     };
     let len = match f.metadata().await {
         Ok(m) => m.len(),
-        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return internal(e.to_string()),
     };
     let range = match parse_range(headers.get(header::RANGE), len) {
         Ok(r) => r,
@@ -118,7 +115,7 @@ pub async fn send_file(path: &FsPath, headers: &HeaderMap, kind: &'static str, d
     };
     let count = if len == 0 { 0 } else { end - start + 1 };
     if start > 0 && f.seek(std::io::SeekFrom::Start(start)).await.is_err() {
-        return fail(StatusCode::INTERNAL_SERVER_ERROR, "cannot seek");
+        return internal("cannot seek");
     }
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(f.take(count)));
     let mut res = (code, body).into_response();
@@ -296,7 +293,7 @@ pub async fn play(
         return send_file(&out, &headers, "video/mp4", None).await;
     }
     if let Err(e) = std::fs::create_dir_all(out.parent().unwrap()) {
-        return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("cache: {e}"));
+        return internal(format!("cache: {e}"));
     }
     let mut ffmpeg = std::process::Command::new("ffmpeg");
     ffmpeg
@@ -308,14 +305,16 @@ pub async fn play(
     let child = job_command(ffmpeg).spawn();
     let mut child = match child {
         Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return fail(StatusCode::NOT_IMPLEMENTED, NO_FFMPEG),
-        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot run ffmpeg: {e}")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return super::fail_msg(StatusCode::NOT_IMPLEMENTED, crate::msg!("err.no_ffmpeg"))
+        }
+        Err(e) => return internal(format!("cannot run ffmpeg: {e}")),
     };
     let mut stdout = child.stdout.take().expect("piped");
     let mut first = vec![0u8; 64 * 1024];
     let n = match stdout.read(&mut first).await {
         Ok(n) => n,
-        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("ffmpeg: {e}")),
+        Err(e) => return internal(format!("ffmpeg: {e}")),
     };
     if n == 0 {
         let o = child.wait_with_output().await;
@@ -496,7 +495,7 @@ async fn make_thumb(app: &App, id: i64, src: &FsPath, out: &FsPath) -> Result<()
     }
     if let Some(dir) = out.parent() {
         if let Err(e) = std::fs::create_dir_all(dir) {
-            return Err(fail(StatusCode::INTERNAL_SERVER_ERROR, format!("cache: {e}")));
+            return Err(internal(format!("cache: {e}")));
         }
     }
     let tmp = out.with_extension(format!("{}.part.jpg", fastrand::u64(..)));
@@ -506,17 +505,14 @@ async fn make_thumb(app: &App, id: i64, src: &FsPath, out: &FsPath) -> Result<()
             .await
         {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(fail(StatusCode::NOT_IMPLEMENTED, NO_FFMPEG));
+                return Err(super::fail_msg(
+                    StatusCode::NOT_IMPLEMENTED,
+                    crate::msg!("err.no_ffmpeg"),
+                ));
             }
-            Err(e) => {
-                return Err(fail(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("cannot run ffmpeg: {e}"),
-                ))
-            }
+            Err(e) => return Err(internal(format!("cannot run ffmpeg: {e}"))),
             Ok(o) if o.status.success() && std::fs::metadata(&tmp).is_ok_and(|m| m.len() > 0) => {
-                return std::fs::rename(&tmp, out)
-                    .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, format!("cache: {e}")));
+                return std::fs::rename(&tmp, out).map_err(|e| internal(format!("cache: {e}")));
             }
             Ok(_) => {}
         }
@@ -558,7 +554,7 @@ pub async fn export(State(app): State<App>, method: Method, Query(q): Query<Expo
     };
     let dir = match tempfile::tempdir_in(std::env::temp_dir()) {
         Ok(d) => d,
-        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return internal(e.to_string()),
     };
     let out = dir.path().join("export.mp4");
     use crate::restore::merge;
@@ -570,7 +566,7 @@ pub async fn export(State(app): State<App>, method: Method, Query(q): Query<Expo
         Err(e) => Err(e),
     };
     if let Err(e) = merged {
-        return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"));
+        return internal(format!("{e:#}"));
     }
     let name = format!(
         "{}-{}.mp4",

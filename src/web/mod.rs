@@ -12,6 +12,7 @@ pub mod api;
 pub mod approvals;
 pub mod auth;
 pub mod conn;
+pub mod errors;
 pub mod i18n;
 pub mod jobs;
 pub mod media;
@@ -52,7 +53,8 @@ fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-/// An error as the pages show it: a status and a message that names no secret.
+/// An error in English only (the page shows it marked as English, and the Chinese page
+/// fails the browser test): prefer [`fail_msg`].
 pub fn fail(code: StatusCode, msg: impl Into<String>) -> Response {
     (code, Json(serde_json::json!({ "error": msg.into() }))).into_response()
 }
@@ -64,12 +66,21 @@ pub fn fail_msg(code: StatusCode, msg: crate::msg::Msg) -> Response {
     (code, Json(body)).into_response()
 }
 
+/// An unexpected failure: 500, its cause as the message's argument (camvault's or another
+/// system's words, in English), the sentence around it in the reader's language.
+pub fn internal(detail: impl std::fmt::Display) -> Response {
+    fail_msg(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        crate::msg!("api.internal", detail = detail),
+    )
+}
+
 /// Runs catalog work off the async threads; errors become 500 with the message.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T, Response> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))),
-        Err(e) => Err(fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Ok(Err(e)) => Err(internal(format!("{e:#}"))),
+        Err(e) => Err(internal(e)),
     }
 }
 
@@ -155,10 +166,7 @@ async fn loopback_host(State(app): State<App>, req: axum::extract::Request, next
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| ip.is_loopback());
         if !ok {
-            return fail(
-                StatusCode::MISDIRECTED_REQUEST,
-                "this camvault answers only as 127.0.0.1 or localhost (set a password and a LAN `http.listen` to use another name)",
-            );
+            return fail_msg(StatusCode::MISDIRECTED_REQUEST, crate::msg!("api.host_refused"));
         }
     }
     next.run(req).await
@@ -219,6 +227,7 @@ pub fn router(app: App) -> Router {
         .route("/offline", get(pages::offline))
         .merge(guarded)
         .layer(axum::middleware::from_fn_with_state(app.clone(), loopback_host))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), errors::localize))
         .layer(axum::middleware::from_fn_with_state(app.clone(), auth::identify))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(app)

@@ -206,7 +206,7 @@ async function dashboard() {
 }
 
 // The bucket's own count (GetBucketStat, or a listing's sums) beside the catalog's, per
-// class, and whether the hourly check found them disagreeing (the server's detail as tooltip).
+// class, and whether the hourly check found them disagreeing (with the server's detail).
 function bucketCard(b, classes, className) {
   if (!b) return null;
   const ours = {};
@@ -223,7 +223,10 @@ function bucketCard(b, classes, className) {
       el('tbody', {}, row(t('dash.bucket_total'), [b.objects, b.bytes], [b.catalog.objects, b.catalog.bytes], 'bucket-total'),
         names.map(k => row(className(k), b.classes && b.classes[k] ? [b.classes[k].objects, b.classes[k].bytes] : null, ours[k])))),
     el('p', { class: 'muted' }, t('dash.bucket_source'), source, b.as_of_ms != null ? t('dash.bucket_as_of', { when: dateTimeIn(b.as_of_ms) }) : ''),
-    el('p', { id: 'bucket-state', class: bad ? 'error' : 'ok', title: bad ? b.drift : null, text: t(bad ? 'dash.bucket_disagree' : 'dash.bucket_agree') }));
+    el('p', { id: 'bucket-state', class: bad ? 'error' : 'ok' }, t(bad ? 'dash.bucket_disagree' : 'dash.bucket_agree'),
+      // The server's detail, in the page's language (its object keys and numbers as data).
+      bad ? el('br') : null,
+      bad ? el('small', { class: 'detail', id: 'bucket-drift' }, b.drift_detail ? tm(b.drift_detail) : el('span', { lang: 'en', text: b.drift })) : null));
 }
 
 function budgetCard(b) {
