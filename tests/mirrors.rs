@@ -103,6 +103,7 @@ fn mirror_of(r: &Rig, store: Arc<dyn Backend>, disk: Option<DiskMirror>) -> Arc<
         retry_max: Duration::from_secs(60),
         disk,
         clock: Default::default(),
+        read_only: false,
     })
 }
 

@@ -19,7 +19,7 @@
 //!   config no longer counts, and its rows stay as history.
 
 use anyhow::{bail, Result};
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::files::FileRow;
@@ -40,6 +40,17 @@ pub struct CopyRow {
     pub attempts: u32,
     /// The vault still holds the file.
     pub local: bool,
+}
+
+/// A verified copy as a manifest lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct CopyRef {
+    pub store: String,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// When it was last verified, Unix milliseconds.
+    pub verified_ms: i64,
 }
 
 /// Copies of one store by state, for `status`, `/metrics` and `/api/status`.
@@ -205,6 +216,18 @@ impl Catalog {
         Ok(())
     }
 
+    /// Not there yet (a read-only mirror's replica lags): looked at again at
+    /// `next_attempt_ms`, without counting as a failure.
+    pub fn copy_later(&self, file_id: i64, store: &str, why: &str, next_attempt_ms: i64) -> Result<()> {
+        let c = self.lock();
+        c.execute(
+            "UPDATE copies SET attempts = attempts + 1, last_error = ?3, next_attempt_ms = ?4
+             WHERE file_id = ?1 AND store = ?2 AND state != 'verified'",
+            params![file_id, store, why, next_attempt_ms],
+        )?;
+        Ok(())
+    }
+
     /// The store no longer has a copy it had: upload it again (from the vault).
     pub fn copy_missing(&self, file_id: i64, store: &str, error: &str) -> Result<()> {
         let c = self.lock();
@@ -260,6 +283,54 @@ impl Catalog {
     pub fn file_crc(&self, id: i64) -> Result<Option<String>> {
         let c = self.lock();
         Ok(c.query_row("SELECT crc64 FROM files WHERE id = ?1", [id], |r| r.get(0))?)
+    }
+
+    /// The verified mirror copies of each of `ids`, by file id, in store order.
+    pub fn verified_copies(&self, ids: &[i64]) -> Result<std::collections::HashMap<i64, Vec<CopyRef>>> {
+        let c = self.lock();
+        let mut st = c.prepare_cached(
+            "SELECT store, key, storage_class, verified_ms FROM copies
+             WHERE file_id = ?1 AND state = 'verified' ORDER BY store",
+        )?;
+        let mut out = std::collections::HashMap::new();
+        for id in ids {
+            let rows = st
+                .query_map([id], |r| {
+                    Ok(CopyRef {
+                        store: r.get(0)?,
+                        key: r.get(1)?,
+                        class: r.get(2)?,
+                        verified_ms: r.get::<_, Option<i64>>(3)?.unwrap_or(0),
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            if !rows.is_empty() {
+                out.insert(*id, rows);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a listed mirror still lacks a verified copy of a recording of `camera`
+    /// starting in [`from_ms`, `to_ms`) (the day's manifest waits for it).
+    pub fn copies_unverified_in(&self, camera: &str, from_ms: i64, to_ms: i64) -> Result<bool> {
+        let c = self.lock();
+        let found = c
+            .prepare_cached(
+                "SELECT 1 FROM files f JOIN copies c ON c.file_id = f.id JOIN mirrors m ON m.name = c.store
+                 WHERE f.camera = ?1 AND f.start_ms >= ?2 AND f.start_ms < ?3 AND c.state != 'verified' LIMIT 1",
+            )?
+            .exists(params![camera, from_ms, to_ms])?;
+        Ok(found)
+    }
+
+    /// The CRC-64 of file `id` once the main store has verified it.
+    pub fn file_crc_verified(&self, id: i64) -> Result<Option<String>> {
+        let c = self.lock();
+        Ok(c
+            .query_row("SELECT crc64 FROM files WHERE id = ?1 AND state = 'verified'", [id], |r| r.get(0))
+            .optional()?
+            .flatten())
     }
 
     /// Every listed mirror's copies by state.

@@ -142,8 +142,7 @@ async fn open_mirrors(
     let mut out = Vec::new();
     for m in &cfg.store.mirror {
         let mc = cfg.for_mirror(m);
-        let store: Arc<dyn crate::store::Backend> =
-            Arc::from(crate::store::open(&mc).with_context(|| format!("mirror {:?} (`[[store.mirror]]`)", m.name))?);
+        let store = crate::mirror::open_store(cfg, m)?;
         let disk = (m.kind == StoreKind::Fs).then(|| crate::mirror::DiskMirror {
             root: mc.fs_root(),
             min_free: m.min_free.0,
@@ -179,6 +178,7 @@ async fn open_mirrors(
             retry_max: Duration::from_secs(cfg.upload.retry_max_secs),
             disk,
             clock: Default::default(),
+            read_only: m.read_only,
         }));
     }
     let names: Vec<&str> = cfg.store.mirror.iter().map(|m| m.name.as_str()).collect();
