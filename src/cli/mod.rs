@@ -9,6 +9,7 @@ mod config_edit;
 mod cost;
 mod demo;
 mod doctor;
+mod doctor_mirrors;
 mod generate;
 mod import;
 mod index;
