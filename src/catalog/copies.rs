@@ -216,6 +216,17 @@ impl Catalog {
         Ok(())
     }
 
+    /// Every copy of `store` not yet verified is due now: a one-off run (`ingest --once`)
+    /// tries each once, whatever `serve`'s backoff had planned.
+    pub fn copies_due_now(&self, store: &str) -> Result<()> {
+        let c = self.lock();
+        c.execute(
+            "UPDATE copies SET next_attempt_ms = 0 WHERE store = ?1 AND state != 'verified' AND next_attempt_ms > 0",
+            [store],
+        )?;
+        Ok(())
+    }
+
     /// Not there yet (a read-only mirror's replica lags): looked at again at
     /// `next_attempt_ms`, without counting as a failure.
     pub fn copy_later(&self, file_id: i64, store: &str, why: &str, next_attempt_ms: i64) -> Result<()> {

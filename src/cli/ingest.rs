@@ -93,8 +93,14 @@ async fn mirrors(p: &super::serve::Pipeline) -> Vec<String> {
     let mut left = Vec::new();
     for m in &p.mirrors {
         let mut why = None;
-        // A few passes: a copy that failed once is due again after its (short) backoff.
-        for _ in 0..3 {
+        if let Err(e) = p.catalog.copies_due_now(&m.name) {
+            why = Some(format!("{e:#}"));
+        }
+        // Passes until nothing more is copied (a pass takes a bounded batch).
+        for _ in 0..1000 {
+            if why.is_some() {
+                break;
+            }
             match m.pass(&stop).await {
                 Ok(crate::mirror::Pass::Done { copied: 0 }) => break,
                 Ok(crate::mirror::Pass::Done { .. }) => {}
