@@ -238,6 +238,27 @@ fn copies_are_verified_listed_and_a_lost_one_copied_again(kind: Kind) {
     assert!(out.contains(&format!("ok: store {}: 3 copy(ies) checked", p.name)), "{kind:?}: {out}");
     p.env.ok(&["verify", "--manifests"]);
 
+    // A catalog rebuilt from the store learns each copy by listing the mirror: the ones
+    // there (size and CRC-64 checked), not a lost one, which backfill then copies.
+    p.lose(&lost);
+    let out = p.env.run(&["catalog", "rebuild", "--force"]);
+    assert!(
+        stdout(&out).contains(&format!("mirror \"{}\": 2 copy(ies) found and checked (size, CRC-64), 1 recording(s) not there", p.name)),
+        "{kind:?}: {}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let mirror_line = |s: &serde_json::Value| s["stores"].as_array().unwrap().iter().find(|x| x["store"] == p.name).cloned().unwrap();
+    let s = p.env.status();
+    assert_eq!(
+        (mirror_line(&s)["verified"].as_u64(), mirror_line(&s)["without_copy"].as_u64()),
+        (Some(2), Some(1)),
+        "{kind:?}: {s:#}"
+    );
+    let out = p.env.ok(&["mirror", "backfill", p.name]);
+    assert!(out.contains("1 recording(s) queued, 1 copied and verified"), "{kind:?}: {out}");
+    assert_eq!(p.mirror_objects(), main, "{kind:?}");
+
     // Other bytes, same size: only reading them back finds it.
     let rotten = main.keys().next().unwrap().clone();
     p.rot(&rotten);

@@ -216,6 +216,17 @@ impl Catalog {
         Ok(())
     }
 
+    /// `catalog rebuild`: mirror `store` holds file `id` with these bytes (checked).
+    pub fn copy_found(&self, file_id: i64, store: &str, key: &str, crc64: &str, class: &str, now_ms: i64) -> Result<()> {
+        let c = self.lock();
+        c.execute(
+            "INSERT OR REPLACE INTO copies (file_id, store, key, state, storage_class, crc64, uploaded_ms, verified_ms)
+             VALUES (?1, ?2, ?3, 'verified', ?4, ?5, ?6, ?6)",
+            params![file_id, store, key, class, crc64, now_ms],
+        )?;
+        Ok(())
+    }
+
     /// Every copy of `store` not yet verified is due now: a one-off run (`ingest --once`)
     /// tries each once, whatever `serve`'s backoff had planned.
     pub fn copies_due_now(&self, store: &str) -> Result<()> {

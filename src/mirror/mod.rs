@@ -31,6 +31,7 @@
 pub mod backfill;
 pub mod check;
 pub mod disk;
+pub mod rebuild;
 pub mod scrub;
 
 use std::path::{Path, PathBuf};
