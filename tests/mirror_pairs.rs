@@ -500,3 +500,79 @@ fn sigkill_with_two_stores_loses_nothing_and_duplicates_nothing(kind: Kind) {
     assert_eq!(stored, expected, "{kind:?}: stored bytes equal the inputs");
 }
 pairs!(sigkill_with_two_stores_loses_nothing_and_duplicates_nothing);
+
+/// A multipart upload to a mirror (an OSS bucket) killed with SIGKILL half way resumes at
+/// the next run like the main store's: the parts the bucket holds are not sent again, the
+/// same upload completes, the copy is verified byte for byte, and the journal is empty.
+#[test]
+fn a_multipart_upload_to_a_mirror_resumes_after_sigkill() {
+    needs!(PYTHON);
+    let srv = server_of("cam-copy", &["--region", "cn-shanghai"]);
+    let env = Env::new(
+        1,
+        &format!(
+            "upload.bandwidth_limit = \"1 MiB\"\ncache.max_days = 36500\n\
+             [[store.mirror]]\nname = \"shanghai\"\nkind = \"oss\"\n[store.mirror.oss]\nbucket = \"cam-copy\"\nregion = \"cn-shanghai\"\n\
+             endpoint = \"http://127.0.0.1:{}\"\ncname = true\ncredentials_file = \"oss.key\"\nmultipart_threshold_mb = 1\npart_size_mb = 1\n",
+            srv.port
+        ),
+    );
+    std::fs::write(
+        env.root().join("oss.key"),
+        "access_key_id = LTAI5tCamvaultTest\naccess_key_secret = camvault-test-secret\n",
+    )
+    .unwrap();
+    let data = bytes(42, 6 << 20); // six parts of 1 MiB
+    env.put_old(&old_clip(now_unix() - 3600), &data);
+    let mut ingest = env
+        .cmd(&["ingest", "--once"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(std::time::Duration::from_secs(90), "a mirror part in the journal", || {
+        env.root().join("catalog.sqlite").exists()
+            && catalog_count(&env, "SELECT count(*) FROM mirror_multipart_parts WHERE store = 'shanghai'") >= 1
+    });
+    ingest.kill().unwrap(); // SIGKILL
+    ingest.wait().unwrap();
+    let c = rusqlite::Connection::open(env.root().join("catalog.sqlite")).unwrap();
+    let done: Vec<u32> = c
+        .prepare("SELECT part FROM mirror_multipart_parts ORDER BY part")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let (key, upload_id): (String, String) = c
+        .query_row("SELECT key, upload_id FROM mirror_multipart_uploads", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    drop(c);
+    assert!(!done.is_empty() && done.len() < 6, "killed mid-upload with parts {done:?} recorded");
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM multipart_uploads"), 0, "not in the main store's journal");
+    let log = || std::fs::read_to_string(srv.data.path().join("requests.log")).unwrap_or_default();
+    let cut = log().len();
+    let cfg = std::fs::read_to_string(env.config()).unwrap();
+    std::fs::write(env.config(), set_key(&cfg, "upload", "bandwidth_limit", "0")).unwrap();
+    let out = env.run(&["ingest", "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("resuming a multipart upload"), "{}", stderr(&out));
+    let after = log()[cut..].to_string();
+    let sent: Vec<u32> = after
+        .lines()
+        .filter(|l| l.starts_with(&format!("PUT /{key}?partNumber=")))
+        .map(|l| l.split("partNumber=").nth(1).unwrap().split('&').next().unwrap().parse().unwrap())
+        .collect();
+    for p in &done {
+        assert!(!sent.contains(p), "part {p}, already stored, was not sent again: {after}");
+    }
+    assert!(sent.contains(&6), "the rest was sent: {after}");
+    assert!(after.contains(&format!("POST /{key}?uploadId={upload_id} 200")), "the same upload completed: {after}");
+    assert!(!after.contains("?uploads "), "no new upload started: {after}");
+    assert!(std::fs::read(srv.data.path().join("objects").join(&key)).unwrap() == data, "byte-identical");
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM mirror_multipart_uploads"), 0);
+    assert_eq!(
+        catalog_count(&env, "SELECT count(*) FROM copies WHERE store = 'shanghai' AND state = 'verified'"),
+        1
+    );
+}

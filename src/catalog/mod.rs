@@ -14,6 +14,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub mod audit;
 pub mod copies;
+pub mod mirror_multipart;
 pub mod files;
 pub mod index;
 pub mod index_days;
@@ -52,6 +53,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration10.sql"),
     // Each web user's language (issue 17).
     include_str!("migration11.sql"),
+    // issue 21: multipart uploads to mirrors resume.
+    include_str!("migration17.sql"),
 ];
 
 pub struct Catalog {

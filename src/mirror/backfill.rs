@@ -116,7 +116,9 @@ pub(super) async fn copy_one(
         let now = m.clock.now_ms();
         m.catalog
             .copy_uploading(copy.file_id, &m.name, None, &m.storage_class, now)?;
-        let mut body = Body::open(&tmp, copy.size, m.limiter.clone()).await?;
+        let mut body = Body::open(&tmp, copy.size, m.limiter.clone())
+            .await?
+            .with_journal(copy.file_id, m.journal());
         let crc = put_new(&*m.store, &tmp, &copy.key, copy.size, &mut body, &m.storage_class)
             .await
             .map_err(|e| match e {

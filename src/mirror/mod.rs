@@ -24,9 +24,8 @@
 //!   each recording to appear there (replication lags) and verifies it against the main
 //!   store's CRC-64.
 //!
-//! Not yet: multipart uploads to a mirror are not resumable across a crash (the journal
-//! is the main store's; a mirror's interrupted upload starts over, and its unfinished
-//! parts are aborted before the next one, see `store::multipart`).
+//! - A multipart upload to a mirror resumes after a crash like the main store's
+//!   (`store::multipart`), from the mirror's own journal (`catalog::mirror_multipart`).
 
 pub mod backfill;
 pub mod check;
@@ -190,6 +189,14 @@ impl MirrorUploader {
         Ok(Pass::Done { copied })
     }
 
+    /// This mirror's multipart journal (resumed after a crash).
+    pub fn journal(&self) -> Arc<dyn crate::store::MultipartJournal> {
+        Arc::new(crate::catalog::mirror_multipart::MirrorJournal {
+            catalog: self.catalog.clone(),
+            store: self.name.clone(),
+        })
+    }
+
     async fn disk_present(&self) -> Result<(), String> {
         let Some(d) = &self.disk else { return Ok(()) };
         let (root, name) = (d.root.clone(), self.name.clone());
@@ -260,7 +267,7 @@ impl MirrorUploader {
                     .await?;
                 let path = self.vault.join(&copy.vault_key);
                 let mut body = match Body::open(&path, copy.size, self.limiter.clone()).await {
-                    Ok(b) => b,
+                    Ok(b) => b.with_journal(copy.file_id, self.journal()),
                     Err(e) => return Err(self.fail(copy, format!("{e:#}"), false).await),
                 };
                 match put_new(
