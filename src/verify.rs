@@ -22,7 +22,15 @@ pub async fn check_and_record(
     if let Ok(Some(h)) = &head {
         catalog.set_storage_class(&row.key, &h.storage_class)?;
     }
-    Ok(check_head(store, &row.key, row.size, row.crc64.as_deref().unwrap_or_default(), deep, head).await)
+    Ok(check_head(
+        store,
+        &row.key,
+        row.size,
+        row.crc64.as_deref().unwrap_or_default(),
+        deep,
+        head,
+    )
+    .await)
 }
 
 /// Why the object `key` in `store` is not `size` bytes with CRC-64 `want`, or `None` when

@@ -70,21 +70,37 @@ impl Pair {
             std::fs::create_dir_all(&root).unwrap();
             root
         };
-        let usb = "[[store.mirror]]\nname = \"usb\"\nkind = \"fs\"\n[store.mirror.fs]\nroot = \"usb\"\nfsync = false\n".to_string();
+        let usb = "[[store.mirror]]\nname = \"usb\"\nkind = \"fs\"\n[store.mirror.fs]\nroot = \"usb\"\nfsync = false\n"
+            .to_string();
         match kind {
             Kind::FsFs => {
                 let env = Env::new(1, &format!("{base}\n{usb}"));
                 let root = disk(&env);
-                Pair { env, main: Main::Fs, mirror: Copy::Disk(root), name: "usb", entry: usb }
+                Pair {
+                    env,
+                    main: Main::Fs,
+                    mirror: Copy::Disk(root),
+                    name: "usb",
+                    entry: usb,
+                }
             }
             Kind::MotoFs => {
                 let s3 = S3::start("");
                 let env = s3.env(&format!("{base}\n{usb}"));
                 let root = disk(&env);
-                Pair { env, main: Main::Moto(s3), mirror: Copy::Disk(root), name: "usb", entry: usb }
+                Pair {
+                    env,
+                    main: Main::Moto(s3),
+                    mirror: Copy::Disk(root),
+                    name: "usb",
+                    entry: usb,
+                }
             }
             Kind::OssOss => {
-                let (a, b) = (server_of("cam-archive", &[]), server_of("cam-copy", &["--region", "cn-shanghai"]));
+                let (a, b) = (
+                    server_of("cam-archive", &[]),
+                    server_of("cam-copy", &["--region", "cn-shanghai"]),
+                );
                 let entry = format!(
                     "[[store.mirror]]\nname = \"shanghai\"\nkind = \"oss\"\ncredentials = \"same-as-primary\"\n[store.mirror.oss]\n\
                      bucket = \"cam-copy\"\nregion = \"cn-shanghai\"\nendpoint = \"http://127.0.0.1:{}\"\ncname = true\n",
@@ -104,7 +120,13 @@ impl Pair {
                     "access_key_id = LTAI5tCamvaultTest\naccess_key_secret = camvault-test-secret\n",
                 )
                 .unwrap();
-                Pair { env, main: Main::Oss(a), mirror: Copy::Oss(b), name: "shanghai", entry }
+                Pair {
+                    env,
+                    main: Main::Oss(a),
+                    mirror: Copy::Oss(b),
+                    name: "shanghai",
+                    entry,
+                }
             }
         }
     }
@@ -204,18 +226,36 @@ fn copies_are_verified_listed_and_a_lost_one_copied_again(kind: Kind) {
     assert!(out.status.success(), "{kind:?}: {}\n{}", stdout(&out), stderr(&out));
     let (main, copies) = (p.main_objects(), p.mirror_objects());
     assert_eq!(main.len(), 3, "{kind:?}: {main:?}");
-    assert_eq!(copies, main, "{kind:?}: the same keys with the same bytes in both stores");
-    let s = p.env.status();
-    assert_eq!(s["files"]["cached"], 0, "{kind:?}: the cache let go once both had them: {s:#}");
     assert_eq!(
-        catalog_count(&p.env, &format!("SELECT count(*) FROM copies WHERE store = '{}' AND state = 'verified'", p.name)),
+        copies, main,
+        "{kind:?}: the same keys with the same bytes in both stores"
+    );
+    let s = p.env.status();
+    assert_eq!(
+        s["files"]["cached"], 0,
+        "{kind:?}: the cache let go once both had them: {s:#}"
+    );
+    assert_eq!(
+        catalog_count(
+            &p.env,
+            &format!(
+                "SELECT count(*) FROM copies WHERE store = '{}' AND state = 'verified'",
+                p.name
+            )
+        ),
         3
     );
     // The manifests list each copy: chains, objects and copies check out.
     let out = p.env.ok(&["verify", "--manifests"]);
-    assert!(out.contains("its 6 listed object(s) and copies match"), "{kind:?}: {out}");
+    assert!(
+        out.contains("its 6 listed object(s) and copies match"),
+        "{kind:?}: {out}"
+    );
     let out = p.env.ok(&["verify"]);
-    assert!(out.contains(&format!("ok: store {}: 3 copy(ies) checked", p.name)), "{kind:?}: {out}");
+    assert!(
+        out.contains(&format!("ok: store {}: 3 copy(ies) checked", p.name)),
+        "{kind:?}: {out}"
+    );
 
     let lost = main.keys().nth(1).unwrap().clone();
     p.lose(&lost);
@@ -232,10 +272,16 @@ fn copies_are_verified_listed_and_a_lost_one_copied_again(kind: Kind) {
         text.contains(&format!("BAD  {}  {lost}", p.name)) && text.contains("copied again from the main store"),
         "{kind:?}: {text}"
     );
-    assert!(text.contains("ok: 3 object(s) checked"), "{kind:?}: the main store is fine: {text}");
+    assert!(
+        text.contains("ok: 3 object(s) checked"),
+        "{kind:?}: the main store is fine: {text}"
+    );
     assert_eq!(p.mirror_objects(), main, "{kind:?}: copied again, same bytes");
     let out = p.env.ok(&["verify"]);
-    assert!(out.contains(&format!("ok: store {}: 3 copy(ies) checked", p.name)), "{kind:?}: {out}");
+    assert!(
+        out.contains(&format!("ok: store {}: 3 copy(ies) checked", p.name)),
+        "{kind:?}: {out}"
+    );
     p.env.ok(&["verify", "--manifests"]);
 
     // A catalog rebuilt from the store learns each copy by listing the mirror: the ones
@@ -243,20 +289,37 @@ fn copies_are_verified_listed_and_a_lost_one_copied_again(kind: Kind) {
     p.lose(&lost);
     let out = p.env.run(&["catalog", "rebuild", "--force"]);
     assert!(
-        stdout(&out).contains(&format!("mirror \"{}\": 2 copy(ies) found and checked (size, CRC-64), 1 recording(s) not there", p.name)),
+        stdout(&out).contains(&format!(
+            "mirror \"{}\": 2 copy(ies) found and checked (size, CRC-64), 1 recording(s) not there",
+            p.name
+        )),
         "{kind:?}: {}\n{}",
         stdout(&out),
         stderr(&out)
     );
-    let mirror_line = |s: &serde_json::Value| s["stores"].as_array().unwrap().iter().find(|x| x["store"] == p.name).cloned().unwrap();
+    let mirror_line = |s: &serde_json::Value| {
+        s["stores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["store"] == p.name)
+            .cloned()
+            .unwrap()
+    };
     let s = p.env.status();
     assert_eq!(
-        (mirror_line(&s)["verified"].as_u64(), mirror_line(&s)["without_copy"].as_u64()),
+        (
+            mirror_line(&s)["verified"].as_u64(),
+            mirror_line(&s)["without_copy"].as_u64()
+        ),
         (Some(2), Some(1)),
         "{kind:?}: {s:#}"
     );
     let out = p.env.ok(&["mirror", "backfill", p.name]);
-    assert!(out.contains("1 recording(s) queued, 1 copied and verified"), "{kind:?}: {out}");
+    assert!(
+        out.contains("1 recording(s) queued, 1 copied and verified"),
+        "{kind:?}: {out}"
+    );
     assert_eq!(p.mirror_objects(), main, "{kind:?}");
 
     // Other bytes, same size: only reading them back finds it.
@@ -268,7 +331,13 @@ fn copies_are_verified_listed_and_a_lost_one_copied_again(kind: Kind) {
         !out.status.success() && text.contains(&format!("BAD  {}  {rotten}", p.name)) && text.contains("bytes differ"),
         "{kind:?}: {text}"
     );
-    assert!(text.contains(&format!("store {}: 1 of 3 copy(ies) missing or different (bytes re-read)", p.name)), "{kind:?}: {text}");
+    assert!(
+        text.contains(&format!(
+            "store {}: 1 of 3 copy(ies) missing or different (bytes re-read)",
+            p.name
+        )),
+        "{kind:?}: {text}"
+    );
 }
 pairs!(copies_are_verified_listed_and_a_lost_one_copied_again);
 
@@ -281,7 +350,10 @@ fn a_mirror_unusable_at_start_delays_only_its_own_copies(kind: Kind) {
     if let Copy::Oss(_) = p.mirror {
         // Its own, wrong key instead of the main store's.
         let cfg = std::fs::read_to_string(p.env.config()).unwrap();
-        let cfg = cfg.replace("credentials = \"same-as-primary\"\n[store.mirror.oss]\n", "[store.mirror.oss]\ncredentials_file = \"wrong.key\"\n");
+        let cfg = cfg.replace(
+            "credentials = \"same-as-primary\"\n[store.mirror.oss]\n",
+            "[store.mirror.oss]\ncredentials_file = \"wrong.key\"\n",
+        );
         std::fs::write(p.env.config(), cfg).unwrap();
         std::fs::write(
             p.env.root().join("wrong.key"),
@@ -294,13 +366,18 @@ fn a_mirror_unusable_at_start_delays_only_its_own_copies(kind: Kind) {
     let err = stderr(&out);
     assert!(!out.status.success(), "{kind:?}: {err}");
     assert!(
-        err.contains(&format!("mirror \"{}\": 3 copy(ies) not verified yet", p.name)) && !err.contains("not-the-secret"),
+        err.contains(&format!("mirror \"{}\": 3 copy(ies) not verified yet", p.name))
+            && !err.contains("not-the-secret"),
         "{kind:?}: {err}"
     );
     assert_eq!(p.main_objects().len(), 3, "{kind:?}");
     assert!(p.mirror_objects().is_empty(), "{kind:?}: nothing reached the mirror");
     let s = p.env.status();
-    assert_eq!((s["files"]["verified"].as_u64(), s["files"]["cached"].as_u64()), (Some(3), Some(3)), "{kind:?}: {s:#}");
+    assert_eq!(
+        (s["files"]["verified"].as_u64(), s["files"]["cached"].as_u64()),
+        (Some(3), Some(3)),
+        "{kind:?}: {s:#}"
+    );
     // Usable now.
     match p.mirror {
         Copy::Disk(_) => p.plug_in(),
@@ -322,13 +399,19 @@ pairs!(a_mirror_unusable_at_start_delays_only_its_own_copies);
 fn two_mirrors_in_one_place_are_refused(kind: Kind) {
     let p = Pair::new(kind, "");
     let cfg = std::fs::read_to_string(p.env.config()).unwrap();
-    let twin = p.entry.replacen(&format!("name = \"{}\"", p.name), "name = \"twin\"", 1);
+    let twin = p
+        .entry
+        .replacen(&format!("name = \"{}\"", p.name), "name = \"twin\"", 1);
     std::fs::write(p.env.config(), format!("{cfg}\n{twin}")).unwrap();
     for args in [&["ingest", "--once"][..], &["serve"][..]] {
         let out = p.env.run(args);
         let err = stderr(&out);
         assert!(
-            !out.status.success() && err.contains(&format!("mirror \"twin\" points at the same place as mirror \"{}\"", p.name)),
+            !out.status.success()
+                && err.contains(&format!(
+                    "mirror \"twin\" points at the same place as mirror \"{}\"",
+                    p.name
+                )),
             "{kind:?} {args:?}: {err}"
         );
     }
@@ -363,7 +446,10 @@ fn writes(srv: &Server) -> Vec<String> {
 #[test]
 fn an_oss_replica_is_a_read_only_mirror_verified_and_never_written() {
     needs!(PYTHON);
-    let (a, b) = (server_of("cam-archive", &[]), server_of("cam-copy", &["--region", "cn-shanghai"]));
+    let (a, b) = (
+        server_of("cam-archive", &[]),
+        server_of("cam-copy", &["--region", "cn-shanghai"]),
+    );
     let env = Env::new(
         1,
         &format!(
@@ -395,9 +481,15 @@ fn an_oss_replica_is_a_read_only_mirror_verified_and_never_written() {
         "{out}"
     );
     let doctor = stdout(&env.run(&["doctor"]));
-    assert!(doctor.contains(said) && doctor.contains("read-only: camvault verifies its copies"), "{doctor}");
+    assert!(
+        doctor.contains(said) && doctor.contains("read-only: camvault verifies its copies"),
+        "{doctor}"
+    );
     let b_writes = writes(&b);
-    assert!(b_writes.is_empty(), "store test and doctor wrote to the replica: {b_writes:?}");
+    assert!(
+        b_writes.is_empty(),
+        "store test and doctor wrote to the replica: {b_writes:?}"
+    );
 
     let p_objects = |s: &Server| under(&s.data.path().join("objects"));
     let t = now_unix() - 7200;
@@ -416,7 +508,11 @@ fn an_oss_replica_is_a_read_only_mirror_verified_and_never_written() {
     copy_tree(&a.data.path().join("meta"), &b.data.path().join("meta"));
     // The next run looks again (a one-off run does not wait out `serve`'s backoff).
     let out = env.run(&["ingest", "--once"]);
-    assert!(out.status.success(), "the replica's copies are verified: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "the replica's copies are verified: {}",
+        stderr(&out)
+    );
     assert_eq!(env.status()["files"]["cached"], 0);
     let out = env.ok(&["verify"]);
     assert!(out.contains("ok: store replica: 3 copy(ies) checked"), "{out}");
@@ -433,10 +529,21 @@ fn an_oss_replica_is_a_read_only_mirror_verified_and_never_written() {
     );
     assert!(!b.data.path().join("objects").join(&lost).exists());
     let out = env.run(&["mirror", "backfill", "replica"]);
-    assert!(!out.status.success() && stderr(&out).contains("is read-only"), "{}", stderr(&out));
+    assert!(
+        !out.status.success() && stderr(&out).contains("is read-only"),
+        "{}",
+        stderr(&out)
+    );
     let out = stdout(&env.run(&["lifecycle", "check"]));
-    assert!(out.contains("mirror \"replica\""), "its bucket's rules are checked too: {out}");
-    assert_eq!(writes(&b), Vec::<String>::new(), "nothing was ever written to the replica");
+    assert!(
+        out.contains("mirror \"replica\""),
+        "its bucket's rules are checked too: {out}"
+    );
+    assert_eq!(
+        writes(&b),
+        Vec::<String>::new(),
+        "nothing was ever written to the replica"
+    );
 }
 
 /// SIGKILL at random moments while recordings arrive and go to two stores; after a
@@ -477,12 +584,17 @@ fn sigkill_with_two_stores_loses_nothing_and_duplicates_nothing(kind: Kind) {
     let mut serve = p.env.serve();
     let name = p.name;
     let mirror_line = move |s: &serde_json::Value| {
-        s["stores"].as_array().and_then(|a| a.iter().find(|x| x["store"] == name).cloned()).unwrap_or_default()
+        s["stores"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["store"] == name).cloned())
+            .unwrap_or_default()
     };
     let s = p.env.wait_status(std::time::Duration::from_secs(180), |s| {
         s["files"]["verified"] == n && mirror_line(s)["verified"] == n
     });
-    let _ = std::process::Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status();
     serve.wait().unwrap();
     assert_eq!(s["files"]["total"], n, "{kind:?}: {s:#}");
     assert_eq!(
@@ -492,7 +604,10 @@ fn sigkill_with_two_stores_loses_nothing_and_duplicates_nothing(kind: Kind) {
     );
     let (main, copies) = (p.main_objects(), p.mirror_objects());
     assert_eq!(main.len(), n, "{kind:?}: each stored once in the main store");
-    assert_eq!(copies, main, "{kind:?}: the mirror holds the same keys with the same bytes, nothing more");
+    assert_eq!(
+        copies, main,
+        "{kind:?}: the mirror holds the same keys with the same bytes, nothing more"
+    );
     let mut stored: Vec<&String> = copies.values().collect();
     let mut expected: Vec<&String> = inputs.values().collect();
     stored.sort();
@@ -530,10 +645,17 @@ fn a_multipart_upload_to_a_mirror_resumes_after_sigkill() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_for(std::time::Duration::from_secs(90), "a mirror part in the journal", || {
-        env.root().join("catalog.sqlite").exists()
-            && catalog_count(&env, "SELECT count(*) FROM mirror_multipart_parts WHERE store = 'shanghai'") >= 1
-    });
+    wait_for(
+        std::time::Duration::from_secs(90),
+        "a mirror part in the journal",
+        || {
+            env.root().join("catalog.sqlite").exists()
+                && catalog_count(
+                    &env,
+                    "SELECT count(*) FROM mirror_multipart_parts WHERE store = 'shanghai'",
+                ) >= 1
+        },
+    );
     ingest.kill().unwrap(); // SIGKILL
     ingest.wait().unwrap();
     let c = rusqlite::Connection::open(env.root().join("catalog.sqlite")).unwrap();
@@ -545,11 +667,20 @@ fn a_multipart_upload_to_a_mirror_resumes_after_sigkill() {
         .map(Result::unwrap)
         .collect();
     let (key, upload_id): (String, String) = c
-        .query_row("SELECT key, upload_id FROM mirror_multipart_uploads", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT key, upload_id FROM mirror_multipart_uploads", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
     drop(c);
-    assert!(!done.is_empty() && done.len() < 6, "killed mid-upload with parts {done:?} recorded");
-    assert_eq!(catalog_count(&env, "SELECT count(*) FROM multipart_uploads"), 0, "not in the main store's journal");
+    assert!(
+        !done.is_empty() && done.len() < 6,
+        "killed mid-upload with parts {done:?} recorded"
+    );
+    assert_eq!(
+        catalog_count(&env, "SELECT count(*) FROM multipart_uploads"),
+        0,
+        "not in the main store's journal"
+    );
     let log = || std::fs::read_to_string(srv.data.path().join("requests.log")).unwrap_or_default();
     let cut = log().len();
     let cfg = std::fs::read_to_string(env.config()).unwrap();
@@ -561,18 +692,39 @@ fn a_multipart_upload_to_a_mirror_resumes_after_sigkill() {
     let sent: Vec<u32> = after
         .lines()
         .filter(|l| l.starts_with(&format!("PUT /{key}?partNumber=")))
-        .map(|l| l.split("partNumber=").nth(1).unwrap().split('&').next().unwrap().parse().unwrap())
+        .map(|l| {
+            l.split("partNumber=")
+                .nth(1)
+                .unwrap()
+                .split('&')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
         .collect();
     for p in &done {
-        assert!(!sent.contains(p), "part {p}, already stored, was not sent again: {after}");
+        assert!(
+            !sent.contains(p),
+            "part {p}, already stored, was not sent again: {after}"
+        );
     }
     assert!(sent.contains(&6), "the rest was sent: {after}");
-    assert!(after.contains(&format!("POST /{key}?uploadId={upload_id} 200")), "the same upload completed: {after}");
+    assert!(
+        after.contains(&format!("POST /{key}?uploadId={upload_id} 200")),
+        "the same upload completed: {after}"
+    );
     assert!(!after.contains("?uploads "), "no new upload started: {after}");
-    assert!(std::fs::read(srv.data.path().join("objects").join(&key)).unwrap() == data, "byte-identical");
+    assert!(
+        std::fs::read(srv.data.path().join("objects").join(&key)).unwrap() == data,
+        "byte-identical"
+    );
     assert_eq!(catalog_count(&env, "SELECT count(*) FROM mirror_multipart_uploads"), 0);
     assert_eq!(
-        catalog_count(&env, "SELECT count(*) FROM copies WHERE store = 'shanghai' AND state = 'verified'"),
+        catalog_count(
+            &env,
+            "SELECT count(*) FROM copies WHERE store = 'shanghai' AND state = 'verified'"
+        ),
         1
     );
 }

@@ -217,7 +217,15 @@ impl Catalog {
     }
 
     /// `catalog rebuild`: mirror `store` holds file `id` with these bytes (checked).
-    pub fn copy_found(&self, file_id: i64, store: &str, key: &str, crc64: &str, class: &str, now_ms: i64) -> Result<()> {
+    pub fn copy_found(
+        &self,
+        file_id: i64,
+        store: &str,
+        key: &str,
+        crc64: &str,
+        class: &str,
+        now_ms: i64,
+    ) -> Result<()> {
         let c = self.lock();
         c.execute(
             "INSERT OR REPLACE INTO copies (file_id, store, key, state, storage_class, crc64, uploaded_ms, verified_ms)
@@ -349,10 +357,13 @@ impl Catalog {
     /// The CRC-64 of file `id` once the main store has verified it.
     pub fn file_crc_verified(&self, id: i64) -> Result<Option<String>> {
         let c = self.lock();
-        Ok(c
-            .query_row("SELECT crc64 FROM files WHERE id = ?1 AND state = 'verified'", [id], |r| r.get(0))
-            .optional()?
-            .flatten())
+        Ok(c.query_row(
+            "SELECT crc64 FROM files WHERE id = ?1 AND state = 'verified'",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten())
     }
 
     /// Every listed mirror's copies by state.

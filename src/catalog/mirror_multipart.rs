@@ -107,7 +107,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.sqlite");
         let cat = Arc::new(Catalog::open(&path, true).unwrap());
-        let (id, _) = cat.insert_captured(&new_file(b"a.mp4", "v/a.mp4", 1), |_| Ok(())).unwrap();
+        let (id, _) = cat
+            .insert_captured(&new_file(b"a.mp4", "v/a.mp4", 1), |_| Ok(()))
+            .unwrap();
         let j = |s: &str, cat: &Arc<Catalog>| MirrorJournal {
             catalog: cat.clone(),
             store: s.into(),
@@ -127,7 +129,10 @@ mod tests {
         assert_eq!((usb.upload_id.as_str(), usb.parts.len()), ("up-1", 1));
         let sh = j("sh", &cat).load(id).unwrap().unwrap();
         assert_eq!((sh.upload_id.as_str(), sh.parts.len()), ("up-2", 0));
-        assert!(crate::store::MultipartJournal::load(&*cat, id).unwrap().is_none(), "not the main store's");
+        assert!(
+            crate::store::MultipartJournal::load(&*cat, id).unwrap().is_none(),
+            "not the main store's"
+        );
         j("usb", &cat).finish(id).unwrap();
         assert!(j("usb", &cat).load(id).unwrap().is_none());
         assert!(j("sh", &cat).load(id).unwrap().is_some());

@@ -14,12 +14,12 @@ use rusqlite::{Connection, OpenFlags};
 
 pub mod audit;
 pub mod copies;
-pub mod mirror_multipart;
 pub mod files;
 pub mod index;
 pub mod index_days;
 pub mod kv;
 pub mod manifests;
+pub mod mirror_multipart;
 mod multipart;
 pub mod prefixes;
 pub mod recordings;

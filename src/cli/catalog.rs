@@ -117,7 +117,10 @@ pub fn rebuild(cfg: Config, force: bool) -> Result<ExitCode> {
         for m in &cfg.store.mirror {
             if m.kind == crate::config::StoreKind::Fs {
                 if let Err(why) = crate::mirror::disk::present(&cfg.mirror_root(m), &m.name) {
-                    println!("mirror {:?}: not listed: {why}; mount it and run `camvault mirror backfill {}`", m.name, m.name);
+                    println!(
+                        "mirror {:?}: not listed: {why}; mount it and run `camvault mirror backfill {}`",
+                        m.name, m.name
+                    );
                     mirrors_ok = false;
                     continue;
                 }

@@ -21,7 +21,10 @@ pub async fn check(cfg: &Config) -> Vec<Line> {
                 Ok(()) => out.push(Line::Ok(format!("mirror {:?}: its disk is mounted and marked", m.name))),
                 Err(why) => out.push(Line::Warn(
                     why,
-                    format!("mount the disk; a new disk needs `camvault mirror init {}` once", m.name),
+                    format!(
+                        "mount the disk; a new disk needs `camvault mirror init {}` once",
+                        m.name
+                    ),
                 )),
             }
             continue;
@@ -29,7 +32,10 @@ pub async fn check(cfg: &Config) -> Vec<Line> {
         let store = match crate::mirror::open_store(cfg, m) {
             Ok(s) => s,
             Err(e) => {
-                out.push(Line::Fail(format!("{e:#}"), format!("fix mirror {:?} in `[[store.mirror]]`", m.name)));
+                out.push(Line::Fail(
+                    format!("{e:#}"),
+                    format!("fix mirror {:?} in `[[store.mirror]]`", m.name),
+                ));
                 continue;
             }
         };
@@ -47,7 +53,10 @@ pub async fn check(cfg: &Config) -> Vec<Line> {
             Err(e) => {
                 out.push(Line::Fail(
                     format!("mirror {:?}: {}: {e}", m.name, store.describe()),
-                    format!("fix mirror {:?} in `[[store.mirror]]` (its copies wait meanwhile)", m.name),
+                    format!(
+                        "fix mirror {:?} in `[[store.mirror]]` (its copies wait meanwhile)",
+                        m.name
+                    ),
                 ));
                 continue;
             }
@@ -80,7 +89,8 @@ pub async fn lifecycle(
         Ok(Some(p)) => Line::Warn(
             format!("mirror {:?}: {p}", m.name),
             if m.read_only {
-                "set the rule on the replica bucket in the OSS console (camvault does not write to a read-only mirror)".into()
+                "set the rule on the replica bucket in the OSS console (camvault does not write to a read-only mirror)"
+                    .into()
             } else {
                 "run `camvault lifecycle check` for the details".into()
             },

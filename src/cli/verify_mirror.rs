@@ -14,7 +14,13 @@ use crate::mirror::check::{self, Checked};
 use crate::store::Backend;
 
 /// Checks mirror `m`'s copies; answers (all good, the store's summary line).
-pub async fn run(cfg: &Config, m: &Mirror, cat: Arc<Catalog>, main: &dyn Backend, deep: bool) -> Result<(bool, String)> {
+pub async fn run(
+    cfg: &Config,
+    m: &Mirror,
+    cat: Arc<Catalog>,
+    main: &dyn Backend,
+    deep: bool,
+) -> Result<(bool, String)> {
     let up = crate::mirror::backfill::uploader(cfg, m, cat.clone())?;
     if let Some(d) = &up.disk {
         if let Err(why) = crate::mirror::disk::present(&d.root, &m.name) {

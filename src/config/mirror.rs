@@ -234,7 +234,10 @@ impl Config {
         let own = match m.kind {
             StoreKind::Fs => {
                 if m.credentials.is_some() {
-                    bail!("mirror {:?}: a disk mirror has no credentials; remove `credentials`", m.name);
+                    bail!(
+                        "mirror {:?}: a disk mirror has no credentials; remove `credentials`",
+                        m.name
+                    );
                 }
                 return Ok(());
             }
@@ -475,17 +478,26 @@ mod tests {
                 && e.contains("credentials = \"same-as-primary\""),
             "{e}"
         );
-        let same = bare.replace("storage_class = \"Standard\"\n", "storage_class = \"Standard\"\ncredentials = \"same-as-primary\"\n");
+        let same = bare.replace(
+            "storage_class = \"Standard\"\n",
+            "storage_class = \"Standard\"\ncredentials = \"same-as-primary\"\n",
+        );
         // The main store is `fs`: nothing to share.
         let e = err(&same);
         assert!(e.contains("the main store is `fs`, not `oss`"), "{e}");
         let primary = "[store]\nkind = \"oss\"\n[store.oss]\nbucket = \"cams\"\nregion = \"cn-beijing\"\ncredentials_file = \"/etc/camvault/oss.key\"\n";
         let c = Config::parse(&format!("{primary}{same}")).unwrap();
         let d = c.for_mirror(&c.store.mirror[0]);
-        assert_eq!(d.store.oss.credentials_file, std::path::PathBuf::from("/etc/camvault/oss.key"));
+        assert_eq!(
+            d.store.oss.credentials_file,
+            std::path::PathBuf::from("/etc/camvault/oss.key")
+        );
         assert_eq!(d.store.oss.bucket, "cam-copy", "only the credentials are the primary's");
         // Both at once, a bad value, a disk with credentials.
-        let e = err(&format!("{primary}{}", same.replace("[store.mirror.oss]\n", "[store.mirror.oss]\ncredentials_file = \"x\"\n")));
+        let e = err(&format!(
+            "{primary}{}",
+            same.replace("[store.mirror.oss]\n", "[store.mirror.oss]\ncredentials_file = \"x\"\n")
+        ));
         assert!(e.contains("keep one of them"), "{e}");
         let e = err(&same.replace("same-as-primary", "primary"));
         assert!(e.contains("the only value is \"same-as-primary\""), "{e}");

@@ -24,7 +24,10 @@ pub enum Checked {
     Good,
     /// Missing or different (why); `recopied`: copied again from the main store now.
     /// A lost copy still in the vault is left to the upload pass.
-    Lost { why: String, recopied: bool },
+    Lost {
+        why: String,
+        recopied: bool,
+    },
 }
 
 /// Checks `copy` in mirror `m`; `Err` when the store does not answer (no verdict).
@@ -45,7 +48,9 @@ pub async fn copy(m: &MirrorUploader, main: &dyn Backend, copy: &CopyRow, deep: 
         if let Some(again) = m.catalog.copy(copy.file_id, &m.name)? {
             match super::backfill::copy_one(m, main, &again, &tmp_dir).await {
                 Ok(Some(_)) => recopied = true,
-                Ok(None) => warn!(mirror = %m.name, key = %copy.key, "the main store has it archived only; restore it, then run `camvault mirror backfill {}`", m.name),
+                Ok(None) => {
+                    warn!(mirror = %m.name, key = %copy.key, "the main store has it archived only; restore it, then run `camvault mirror backfill {}`", m.name)
+                }
                 Err(e) => warn!(mirror = %m.name, key = %copy.key, "copying it again failed: {e:#}"),
             }
         }

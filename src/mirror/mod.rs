@@ -95,7 +95,8 @@ pub struct MirrorUploader {
 /// mirror is always wrapped in `store::readonly::ReadOnly` (no write can reach it).
 pub fn open_store(cfg: &crate::config::Config, m: &crate::config::Mirror) -> Result<Arc<dyn Backend>> {
     use anyhow::Context;
-    let inner = crate::store::open(&cfg.for_mirror(m)).with_context(|| format!("mirror {:?} (`[[store.mirror]]`)", m.name))?;
+    let inner =
+        crate::store::open(&cfg.for_mirror(m)).with_context(|| format!("mirror {:?} (`[[store.mirror]]`)", m.name))?;
     Ok(if m.read_only {
         Arc::new(crate::store::readonly::ReadOnly::new(&m.name, inner))
     } else {

@@ -50,7 +50,8 @@ pub async fn copies(cat: &Catalog, name: &str, store: &dyn Backend, now_ms: i64)
             continue;
         };
         if o.size != size {
-            out.differ.push((o.key, format!("{} bytes there, {size} in the catalog", o.size)));
+            out.differ
+                .push((o.key, format!("{} bytes there, {size} in the catalog", o.size)));
             continue;
         }
         match store.head(&o.key).await.map_err(|e| anyhow!("mirror {name:?}: {e}"))? {

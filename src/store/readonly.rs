@@ -8,9 +8,7 @@
 use async_trait::async_trait;
 
 use super::body::Body;
-use super::{
-    listing, Backend, ErrorKind, ObjectMeta, Reader, RestoreAnswer, RestoreTier, StoreError, StoreResult,
-};
+use super::{listing, Backend, ErrorKind, ObjectMeta, Reader, RestoreAnswer, RestoreTier, StoreError, StoreResult};
 
 pub struct ReadOnly {
     name: String,
@@ -138,7 +136,10 @@ mod tests {
         assert!(ro.initiate_worm(1).await.is_err());
         ro.check().await.unwrap();
         assert!(!root.join("v/b.mp4").exists() && !root.join("camvault-probe").exists());
-        let mut names: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let mut names: Vec<_> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         names.sort();
         assert_eq!(names, vec!["v"], "check wrote nothing");
         assert_eq!(ro.head("v/a.mp4").await.unwrap().unwrap().size, 10);

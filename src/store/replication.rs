@@ -151,7 +151,10 @@ mod tests {
         let rules = parse(ALIYUN).unwrap();
         assert_eq!(rules.len(), 2);
         let r = &rules[0];
-        assert_eq!((r.id.as_str(), r.action.as_str(), r.status.as_str()), ("test_replication_1", "PUT", "doing"));
+        assert_eq!(
+            (r.id.as_str(), r.action.as_str(), r.status.as_str()),
+            ("test_replication_1", "PUT", "doing")
+        );
         assert_eq!(r.prefix_set.prefix, vec!["source1", "video"]);
         assert_eq!(
             r.destination,
@@ -162,7 +165,10 @@ mod tests {
         );
         assert!(r.active() && !rules[1].active());
         let d = r.describe();
-        assert!(d.contains("\"destbucket\" in oss-cn-beijing") && d.contains("source1, video"), "{d}");
+        assert!(
+            d.contains("\"destbucket\" in oss-cn-beijing") && d.contains("source1, video"),
+            "{d}"
+        );
         assert!(rules[1].describe().contains("every object"));
         assert!(parse("<ReplicationConfiguration/>").unwrap().is_empty());
         assert!(parse("not xml <").is_err());
