@@ -309,6 +309,22 @@ impl Catalog {
         Ok(rows)
     }
 
+    /// Up to `n` random verified copies of `store` (the scrub's deep sample).
+    pub fn random_copies(&self, store: &str, n: usize) -> Result<Vec<CopyRow>> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let c = self.lock();
+        let mut st = c.prepare_cached(&format!(
+            "SELECT {COPY_COLS} FROM copies c JOIN files f ON f.id = c.file_id
+             WHERE c.store = ?1 AND c.state = 'verified' ORDER BY random() LIMIT ?2"
+        ))?;
+        let rows = st
+            .query_map(params![store, n as i64], row_to_copy)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     /// The CRC-64 the main store verified for file `id`.
     pub fn file_crc(&self, id: i64) -> Result<Option<String>> {
         let c = self.lock();

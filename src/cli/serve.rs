@@ -261,7 +261,12 @@ pub fn workers(cfg: &Config, p: &Pipeline, stop: &CancellationToken) -> Result<V
         }));
         // Each copy checked again within `verify.period_days`; a lost one copied again.
         let scrub: &'static str = Box::leak(format!("scrub:{}", m.name).into_boxed_str());
-        let (m, main, days) = (m.clone(), up.store.clone(), cfg.verify.period_days);
+        let (m, main, days, sample) = (
+            m.clone(),
+            up.store.clone(),
+            cfg.verify.period_days,
+            cfg.verify.deep_sample,
+        );
         w.push(
             Worker::every(scrub, hour, move || {
                 let (m, main) = (m.clone(), main.clone());
@@ -272,7 +277,8 @@ pub fn workers(cfg: &Config, p: &Pipeline, stop: &CancellationToken) -> Result<V
                         .into_iter()
                         .find(|c| c.store == m.name)
                         .map_or(0, |c| c.verified);
-                    let s = crate::mirror::scrub::pass(&m, &*main, crate::mirror::scrub::batch(verified, days)).await?;
+                    let batch = crate::mirror::scrub::batch(verified, days);
+                    let s = crate::mirror::scrub::pass(&m, &*main, batch, sample).await?;
                     if !s.bad.is_empty() {
                         warn!(
                             "mirror {:?}: scrub found {} copy(ies) missing or different, {} copied again",

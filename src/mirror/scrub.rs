@@ -1,6 +1,7 @@
 //! Scrubbing a mirror: each verified copy is checked again (HEAD: size and CRC-64) within
 //! `verify.period_days`, an hour's share at a time (`scrub:<name>` in `serve`), as the
-//! main store's scheduled verification does. A copy found missing or different is copied
+//! main store's scheduled verification does, plus `verify.deep_sample` random copies
+//! read back each pass. A copy found missing or different is copied
 //! again from a good copy ([`super::check`], shared with `camvault verify`).
 
 use anyhow::Result;
@@ -23,8 +24,10 @@ pub struct Scrubbed {
     pub recopied: u64,
 }
 
-/// Checks the next `batch` verified copies of `m`; copies a lost one again (see `check`).
-pub async fn pass(m: &MirrorUploader, main: &dyn Backend, batch: usize) -> Result<Scrubbed> {
+/// Checks the next `batch` verified copies of `m`, and reads back `sample` random ones
+/// (`verify.deep_sample`, as the main store's schedule does: a HEAD cannot see other bytes
+/// under the same size and checksum); copies a lost one again (see `check`).
+pub async fn pass(m: &MirrorUploader, main: &dyn Backend, batch: usize, sample: usize) -> Result<Scrubbed> {
     let key = cursor_key(&m.name);
     let after: i64 = m.catalog.kv_get(&key)?.and_then(|v| v.parse().ok()).unwrap_or(0);
     let copies = m.catalog.copies_to_scrub(&m.name, after, batch)?;
@@ -40,6 +43,13 @@ pub async fn pass(m: &MirrorUploader, main: &dyn Backend, batch: usize) -> Resul
         }
     }
     m.catalog.kv_set(&key, &next.to_string())?;
+    for copy in m.catalog.random_copies(&m.name, sample)? {
+        out.checked += 1;
+        if let super::check::Checked::Lost { why, recopied } = super::check::copy(m, main, &copy, true).await? {
+            out.bad.push((copy.key.clone(), why));
+            out.recopied += recopied as u64;
+        }
+    }
     Ok(out)
 }
 
