@@ -40,6 +40,10 @@ pub struct Line {
     pub crc64: String,
     pub start: String,
     pub end: Option<String>,
+    /// The recording's verified copies in the mirror stores (issue 21) when the manifest
+    /// was written; absent in older manifests and without mirrors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<crate::catalog::copies::CopyRef>,
 }
 
 pub fn hex(b: &[u8]) -> String {
@@ -70,9 +74,11 @@ pub async fn write_due(catalog: &Catalog, store: &dyn Backend, now: jiff::Timest
             let Some((_, from, to, _, overdue)) = crate::index::days::day_of(e.start_ms, &tz, now) else {
                 return Ok(false);
             };
+            // And for the mirrors' copies of the day (the manifest lists them), as long.
             Ok(!overdue
                 && (catalog.index_pending(&e.camera, from, to)? > 0
-                    || (index && catalog.index_days_unwritten_in(&e.camera, from, to)?)))
+                    || (index && catalog.index_days_unwritten_in(&e.camera, from, to)?)
+                    || catalog.copies_unverified_in(&e.camera, from, to)?))
         };
         if due && !waits()? {
             days.entry((e.camera.clone(), date.to_string())).or_default().push(e);
@@ -94,6 +100,8 @@ pub async fn write_due(catalog: &Catalog, store: &dyn Backend, now: jiff::Timest
             index: catalog.index_days_unlisted(&camera, &date)?,
         };
         let mut text = serde_json::to_string(&header)? + "\n";
+        let ids: Vec<i64> = files.iter().map(|f| f.id).collect();
+        let mut copies = catalog.verified_copies(&ids)?;
         for f in &files {
             let line = Line {
                 key: f.key.clone(),
@@ -101,6 +109,7 @@ pub async fn write_due(catalog: &Catalog, store: &dyn Backend, now: jiff::Timest
                 crc64: f.crc64.clone(),
                 start: crate::report::rfc3339(f.start_ms, &f.tz),
                 end: f.end_ms.map(|e| crate::report::rfc3339(e, &f.tz)),
+                copies: copies.remove(&f.id).unwrap_or_default(),
             };
             text.push_str(&serde_json::to_string(&line)?);
             text.push('\n');
@@ -113,7 +122,6 @@ pub async fn write_due(catalog: &Catalog, store: &dyn Backend, now: jiff::Timest
             text.as_bytes(),
         )
         .await?;
-        let ids: Vec<i64> = files.iter().map(|f| f.id).collect();
         catalog.record_manifest(
             &camera,
             &date,
@@ -215,8 +223,14 @@ pub async fn load_all(store: &dyn Backend) -> Result<BTreeMap<String, Vec<Manife
     Ok(out)
 }
 
-/// Checks the chains and every listed object; returns the problems found.
-pub async fn verify(store: &dyn Backend, deep: bool) -> Result<(usize, Vec<String>)> {
+/// Checks the chains and every listed object, and each listed copy in the mirror of that
+/// name in `mirrors` (a copy in a store no longer configured is not checked); returns the
+/// problems found.
+pub async fn verify(
+    store: &dyn Backend,
+    mirrors: &[(String, std::sync::Arc<dyn Backend>)],
+    deep: bool,
+) -> Result<(usize, Vec<String>)> {
     let all = load_all(store).await?;
     let mut problems = Vec::new();
     let mut checked = 0;
@@ -283,6 +297,15 @@ pub async fn verify(store: &dyn Backend, deep: bool) -> Result<(usize, Vec<Strin
                     },
                     Ok(Some(_)) => {}
                     Err(e) => problems.push(format!("{}: cannot check: {e}", l.key)),
+                }
+                for c in &l.copies {
+                    let Some((_, mirror)) = mirrors.iter().find(|(n, _)| *n == c.store) else {
+                        continue;
+                    };
+                    checked += 1;
+                    if let Some(p) = crate::verify::check_object(&**mirror, &c.key, l.size, &l.crc64, deep).await {
+                        problems.push(format!("{} in mirror {:?}: {p} (listed in {})", c.key, c.store, m.key));
+                    }
                 }
             }
             prev = Some(m);

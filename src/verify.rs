@@ -22,30 +22,48 @@ pub async fn check_and_record(
     if let Ok(Some(h)) = &head {
         catalog.set_storage_class(&row.key, &h.storage_class)?;
     }
-    Ok(check_head(store, row, deep, head).await)
+    Ok(check_head(
+        store,
+        &row.key,
+        row.size,
+        row.crc64.as_deref().unwrap_or_default(),
+        deep,
+        head,
+    )
+    .await)
+}
+
+/// Why the object `key` in `store` is not `size` bytes with CRC-64 `want`, or `None` when
+/// it is (`deep`: the bytes read back, where the class allows). A problem starting with
+/// "cannot" means the store did not answer: no verdict. Each mirror's copies are checked
+/// with it too (`mirror::check`).
+pub async fn check_object(store: &dyn Backend, key: &str, size: u64, want: &str, deep: bool) -> Option<String> {
+    let head = store.head(key).await;
+    check_head(store, key, size, want, deep, head).await
 }
 
 async fn check_head(
     store: &dyn Backend,
-    row: &FileRow,
+    key: &str,
+    size: u64,
+    want: &str,
     deep: bool,
     head: crate::store::StoreResult<Option<crate::store::ObjectMeta>>,
 ) -> Option<String> {
-    let want = row.crc64.clone().unwrap_or_default();
     match head {
         Err(e) => Some(format!("cannot check: {e}")),
         Ok(None) => Some("missing from the store".to_string()),
-        Ok(Some(h)) if h.size != row.size => Some(format!("size {} in the store, {} expected", h.size, row.size)),
+        Ok(Some(h)) if h.size != size => Some(format!("size {} in the store, {size} expected", h.size)),
         Ok(Some(h)) if h.damaged.is_some() => h.damaged,
         Ok(Some(h)) if h.crc64.as_deref().is_some_and(|c| c != want) => Some(format!(
             "checksum {} in the store, {want} expected",
             h.crc64.unwrap_or_default()
         )),
-        Ok(Some(h)) if deep && h.storage_class.eq_ignore_ascii_case("standard") => match store.get(&row.key).await {
+        Ok(Some(h)) if deep && h.storage_class.eq_ignore_ascii_case("standard") => match store.get(key).await {
             Err(e) => Some(format!("cannot read back: {e}")),
             Ok(r) => match crc_of_reader(r).await {
                 Err(e) => Some(format!("read back failed: {e}")),
-                Ok((crc, n)) if n != row.size || crc_hex(crc) != want => Some(format!(
+                Ok((crc, n)) if n != size || crc_hex(crc) != want => Some(format!(
                     "bytes differ: read {n} bytes with checksum {}, expected {want}",
                     crc_hex(crc)
                 )),

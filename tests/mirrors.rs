@@ -103,6 +103,7 @@ fn mirror_of(r: &Rig, store: Arc<dyn Backend>, disk: Option<DiskMirror>) -> Arc<
         retry_max: Duration::from_secs(60),
         disk,
         clock: Default::default(),
+        read_only: false,
     })
 }
 
@@ -400,7 +401,7 @@ async fn a_copy_the_mirror_loses_later_is_found_by_the_scrub_and_copied_again() 
     );
     // Lost on the mirror's side (bytes and metadata), and nowhere in the vault.
     std::fs::remove_file(root.join(&r.keys[1])).unwrap();
-    let s = mirror::scrub::pass(&m, &*up.store, 10).await.unwrap();
+    let s = mirror::scrub::pass(&m, &*up.store, 10, 0).await.unwrap();
     assert_eq!((s.checked, s.bad.len(), s.recopied), (2, 1, 1), "{s:?}");
     assert_eq!(s.bad[0].0, r.keys[1]);
     assert_eq!(
@@ -409,8 +410,19 @@ async fn a_copy_the_mirror_loses_later_is_found_by_the_scrub_and_copied_again() 
     );
     assert_eq!(r.catalog.copy_counts().unwrap()[0].verified, 2);
     // The next pass starts over and finds everything right.
-    let s = mirror::scrub::pass(&m, &*up.store, 10).await.unwrap();
+    let s = mirror::scrub::pass(&m, &*up.store, 10, 0).await.unwrap();
     assert_eq!((s.checked, s.bad.len()), (0, 0), "the cursor wrapped: {s:?}");
-    let s = mirror::scrub::pass(&m, &*up.store, 10).await.unwrap();
+    let s = mirror::scrub::pass(&m, &*up.store, 10, 0).await.unwrap();
     assert_eq!((s.checked, s.bad.len()), (2, 0), "{s:?}");
+    // Other bytes of the same size: the HEAD sees the same size and checksum; the pass's
+    // deep sample reads them back and finds it.
+    let p = root.join(&r.keys[0]);
+    let mut data = std::fs::read(&p).unwrap();
+    data[10] ^= 0xff;
+    std::fs::write(&p, data).unwrap();
+    let s = mirror::scrub::pass(&m, &*up.store, 10, 0).await.unwrap();
+    assert_eq!(s.bad.len(), 0, "HEAD alone does not see it: {s:?}");
+    let s = mirror::scrub::pass(&m, &*up.store, 0, 8).await.unwrap();
+    assert_eq!(s.bad.len(), 1, "{s:?}");
+    assert!(s.bad[0].0 == r.keys[0] && s.bad[0].1.contains("bytes differ"), "{s:?}");
 }

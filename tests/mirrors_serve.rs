@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 use std::process::Child;
 use std::time::Duration;
@@ -128,74 +127,7 @@ fn an_fs_mirror_gets_every_recording_and_the_cache_waits_for_it() {
     );
 }
 
-/// SIGKILL at random moments while recordings arrive and go to two stores; after a
-/// restart every recording is verified in both, each stored exactly once, byte for byte.
-#[test]
-fn sigkill_with_two_stores_loses_nothing_and_duplicates_nothing() {
-    let env = Env::new(1, &format!("cache.max_days = 36500\nupload.concurrency = 3\n{MIRROR}"));
-    let mount = env.root().join("usb");
-    std::fs::create_dir_all(&mount).unwrap();
-    env.ok(&["mirror", "init", "usb"]);
-    let inbox = env.inbox();
-    let writer = std::thread::spawn(move || {
-        let mut written = BTreeMap::new();
-        let t = now_unix() - 3600;
-        for i in 0..24u64 {
-            let rel = old_clip(t + i as i64 * 60);
-            let path = inbox.join(&rel);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            let data = bytes(100 + i, 30_000 + (i as usize * 997) % 40_000);
-            std::fs::File::create(&path).unwrap().write_all(&data).unwrap();
-            written.insert(rel, data);
-            std::thread::sleep(Duration::from_millis(120));
-        }
-        written
-    });
-    let mut rng = 0x9E3779B97F4A7C15u64;
-    let mut kills = 0;
-    while !writer.is_finished() || kills < 6 {
-        let mut serve = env.serve();
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        std::thread::sleep(Duration::from_millis(200 + rng % 1000));
-        serve.kill().unwrap(); // SIGKILL
-        serve.wait().unwrap();
-        kills += 1;
-    }
-    let inputs = writer.join().unwrap();
-    let mut serve = env.serve();
-    let s = env.wait_status(Duration::from_secs(120), |s| {
-        s["files"]["verified"] == inputs.len() && store(s, "usb")["verified"] == inputs.len()
-    });
-    sigterm(&mut serve);
-    assert_eq!(s["files"]["total"], inputs.len(), "{s:#}");
-    assert_eq!(
-        (
-            store(&s, "usb")["failing"].as_u64(),
-            store(&s, "usb")["pending"].as_u64()
-        ),
-        (Some(0), Some(0))
-    );
-    let (main, copies) = (env.objects(), recordings_under(&mount));
-    assert_eq!(main.len(), inputs.len(), "each stored once in the main store");
-    assert_eq!(
-        copies, main,
-        "the mirror holds the same keys with the same bytes, nothing more"
-    );
-    let mut stored: Vec<&Vec<u8>> = copies.values().collect();
-    let mut expected: Vec<&Vec<u8>> = inputs.values().collect();
-    stored.sort();
-    expected.sort();
-    assert!(stored == expected, "stored bytes equal the inputs");
-    assert_eq!(
-        catalog_count(
-            &env,
-            "SELECT count(*) FROM copies WHERE store = 'usb' AND state = 'verified'"
-        ),
-        inputs.len() as i64
-    );
-}
+// The SIGKILL loop with two stores is in tests/mirror_pairs.rs, run with every pair of stores.
 
 /// Two mirrors on one directory (or a mirror on the main store's) are refused at start-up
 /// with the reason; `serve` does not start.

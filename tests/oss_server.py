@@ -2,7 +2,7 @@
 request's signature, V4 or V1, with the official SDK (alibabacloud-oss-v2): SignerV4 or
 SignerV1 recomputes it, and a mismatch answers 403 SignatureDoesNotMatch.
 
-usage: oss_server.py PORT BUCKET DATA_DIR [--fail-puts N] [--stall-puts N] [--restore-secs S] [--stale-head] [--only-v1]
+usage: oss_server.py PORT BUCKET DATA_DIR [--region R] [--fail-puts N] [--stall-puts N] [--restore-secs S] [--stale-head] [--only-v1]
 Objects are files under DATA_DIR/objects/<key>; metadata (storage class, crc) beside them
 in DATA_DIR/meta/<key>.json. Every request is appended to DATA_DIR/requests.log as
 "METHOD PATH STATUS", and the version of each good signature to DATA_DIR/signatures.log
@@ -36,6 +36,13 @@ storage class (IA and the archive classes billed at 64 KB at least, as OSS does)
 unfinished multipart uploads. PutBucketLifecycle refuses, as OSS does (EC 0014-00000079,
 0014-00000084), two enabled rules whose prefixes overlap with the same action (both
 transition, or both expire) unless the request carries x-oss-allow-same-action-overlap: true.
+
+Cross-Region Replication: GetBucketReplication (GET /?replication) answers the rules of
+DATA_DIR/replication.json ([{"id", "bucket", "location", "status", "prefixes"}]) as the
+official SDK serializes its ReplicationConfiguration model (so what camvault parses is
+the SDK's XML), or 404 NoSuchReplicationConfiguration without that file; the request must
+be the SDK's own GetBucketReplication (GET, the sub-resource `replication` alone, no body;
+operations/bucket_replication.py), else 400.
 
 Listing: --page-size N answers at most N keys a page, from the continuation token or after
 the start-after key (as OSS's ListObjectsV2); while DATA_DIR/fail-list exists, every page
@@ -73,9 +80,11 @@ ONLY_V1 = "--only-v1" in sys.argv
 PAGE_SIZE = int(sys.argv[sys.argv.index("--page-size") + 1]) if "--page-size" in sys.argv else 1000
 # Sub-resources the SDK signs in V1 only when the operation names them (its bucket
 # lifecycle and WORM operations do); the others are in SignerV1's own list.
-V1_OPERATION_SUB_RESOURCES = ["lifecycle", "worm", "wormId", "wormExtend"]
+V1_OPERATION_SUB_RESOURCES = ["lifecycle", "worm", "wormId", "wormExtend", "replication"]
 ARCHIVE = ("Archive", "ColdArchive", "DeepColdArchive")
-AK, SK, REGION = "LTAI5tCamvaultTest", "camvault-test-secret", "cn-beijing"
+AK, SK = "LTAI5tCamvaultTest", "camvault-test-secret"
+# --region R: the bucket's region (V4 signatures name it); a second bucket elsewhere.
+REGION = sys.argv[sys.argv.index("--region") + 1] if "--region" in sys.argv else "cn-beijing"
 LOCK = threading.Lock()
 STATE = {"puts": 0, "stalls": 0}
 
@@ -523,6 +532,24 @@ class Handler(BaseHTTPRequestHandler):
                 b["versioning"] = m.group(1).decode()
                 json.dump(b, open(os.path.join(DATA, "bucket.json"), "w"))
                 return self.reply(200)
+        if not key and "replication" in query:
+            # The SDK's GetBucketReplication: GET, parameters {'replication': ''}, no body.
+            if self.command != "GET" or query != {"replication": ""} or body:
+                return self.reply(*error("InvalidRequest", 400, "not the SDK's GetBucketReplication request"))
+            path = os.path.join(DATA, "replication.json")
+            if not os.path.exists(path):
+                return self.reply(*error("NoSuchReplicationConfiguration", 404,
+                                         "The bucket you specified does not have replication configuration."))
+            from alibabacloud_oss_v2 import models, serde
+            rules = [models.ReplicationRule(
+                id=r["id"], action=r.get("action", "ALL"), status=r.get("status", "doing"),
+                historical_object_replication=r.get("historical", "enabled"),
+                prefix_set=models.ReplicationPrefixSet(prefixs=r["prefixes"]) if r.get("prefixes") else None,
+                destination=models.ReplicationDestination(bucket=r["bucket"], location=r["location"]))
+                for r in json.load(open(path))]
+            xml = b'<?xml version="1.0" encoding="UTF-8"?>' + serde.serialize_xml(
+                models.ReplicationConfiguration(rules=rules))
+            return self.reply(200, xml, {"Content-Type": "application/xml"})
         if not key and "stat" in query and self.command == "GET":
             return self.reply(200, bucket_stat().encode(), {"Content-Type": "application/xml"})
         if not key and "lifecycle" in query and self.command == "PUT":

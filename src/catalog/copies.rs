@@ -19,7 +19,7 @@
 //!   config no longer counts, and its rows stay as history.
 
 use anyhow::{bail, Result};
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::files::FileRow;
@@ -40,6 +40,17 @@ pub struct CopyRow {
     pub attempts: u32,
     /// The vault still holds the file.
     pub local: bool,
+}
+
+/// A verified copy as a manifest lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct CopyRef {
+    pub store: String,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// When it was last verified, Unix milliseconds.
+    pub verified_ms: i64,
 }
 
 /// Copies of one store by state, for `status`, `/metrics` and `/api/status`.
@@ -205,6 +216,48 @@ impl Catalog {
         Ok(())
     }
 
+    /// `catalog rebuild`: mirror `store` holds file `id` with these bytes (checked).
+    pub fn copy_found(
+        &self,
+        file_id: i64,
+        store: &str,
+        key: &str,
+        crc64: &str,
+        class: &str,
+        now_ms: i64,
+    ) -> Result<()> {
+        let c = self.lock();
+        c.execute(
+            "INSERT OR REPLACE INTO copies (file_id, store, key, state, storage_class, crc64, uploaded_ms, verified_ms)
+             VALUES (?1, ?2, ?3, 'verified', ?4, ?5, ?6, ?6)",
+            params![file_id, store, key, class, crc64, now_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Every copy of `store` not yet verified is due now: a one-off run (`ingest --once`)
+    /// tries each once, whatever `serve`'s backoff had planned.
+    pub fn copies_due_now(&self, store: &str) -> Result<()> {
+        let c = self.lock();
+        c.execute(
+            "UPDATE copies SET next_attempt_ms = 0 WHERE store = ?1 AND state != 'verified' AND next_attempt_ms > 0",
+            [store],
+        )?;
+        Ok(())
+    }
+
+    /// Not there yet (a read-only mirror's replica lags): looked at again at
+    /// `next_attempt_ms`, without counting as a failure.
+    pub fn copy_later(&self, file_id: i64, store: &str, why: &str, next_attempt_ms: i64) -> Result<()> {
+        let c = self.lock();
+        c.execute(
+            "UPDATE copies SET attempts = attempts + 1, last_error = ?3, next_attempt_ms = ?4
+             WHERE file_id = ?1 AND store = ?2 AND state != 'verified'",
+            params![file_id, store, why, next_attempt_ms],
+        )?;
+        Ok(())
+    }
+
     /// The store no longer has a copy it had: upload it again (from the vault).
     pub fn copy_missing(&self, file_id: i64, store: &str, error: &str) -> Result<()> {
         let c = self.lock();
@@ -256,10 +309,77 @@ impl Catalog {
         Ok(rows)
     }
 
+    /// Up to `n` random verified copies of `store` (the scrub's deep sample).
+    pub fn random_copies(&self, store: &str, n: usize) -> Result<Vec<CopyRow>> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let c = self.lock();
+        let mut st = c.prepare_cached(&format!(
+            "SELECT {COPY_COLS} FROM copies c JOIN files f ON f.id = c.file_id
+             WHERE c.store = ?1 AND c.state = 'verified' ORDER BY random() LIMIT ?2"
+        ))?;
+        let rows = st
+            .query_map(params![store, n as i64], row_to_copy)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     /// The CRC-64 the main store verified for file `id`.
     pub fn file_crc(&self, id: i64) -> Result<Option<String>> {
         let c = self.lock();
         Ok(c.query_row("SELECT crc64 FROM files WHERE id = ?1", [id], |r| r.get(0))?)
+    }
+
+    /// The verified mirror copies of each of `ids`, by file id, in store order.
+    pub fn verified_copies(&self, ids: &[i64]) -> Result<std::collections::HashMap<i64, Vec<CopyRef>>> {
+        let c = self.lock();
+        let mut st = c.prepare_cached(
+            "SELECT store, key, storage_class, verified_ms FROM copies
+             WHERE file_id = ?1 AND state = 'verified' ORDER BY store",
+        )?;
+        let mut out = std::collections::HashMap::new();
+        for id in ids {
+            let rows = st
+                .query_map([id], |r| {
+                    Ok(CopyRef {
+                        store: r.get(0)?,
+                        key: r.get(1)?,
+                        class: r.get(2)?,
+                        verified_ms: r.get::<_, Option<i64>>(3)?.unwrap_or(0),
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            if !rows.is_empty() {
+                out.insert(*id, rows);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a listed mirror still lacks a verified copy of a recording of `camera`
+    /// starting in [`from_ms`, `to_ms`) (the day's manifest waits for it).
+    pub fn copies_unverified_in(&self, camera: &str, from_ms: i64, to_ms: i64) -> Result<bool> {
+        let c = self.lock();
+        let found = c
+            .prepare_cached(
+                "SELECT 1 FROM files f JOIN copies c ON c.file_id = f.id JOIN mirrors m ON m.name = c.store
+                 WHERE f.camera = ?1 AND f.start_ms >= ?2 AND f.start_ms < ?3 AND c.state != 'verified' LIMIT 1",
+            )?
+            .exists(params![camera, from_ms, to_ms])?;
+        Ok(found)
+    }
+
+    /// The CRC-64 of file `id` once the main store has verified it.
+    pub fn file_crc_verified(&self, id: i64) -> Result<Option<String>> {
+        let c = self.lock();
+        Ok(c.query_row(
+            "SELECT crc64 FROM files WHERE id = ?1 AND state = 'verified'",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten())
     }
 
     /// Every listed mirror's copies by state.

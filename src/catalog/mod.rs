@@ -19,6 +19,7 @@ pub mod index;
 pub mod index_days;
 pub mod kv;
 pub mod manifests;
+pub mod mirror_multipart;
 mod multipart;
 pub mod notify;
 pub mod prefixes;
@@ -53,8 +54,10 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration10.sql"),
     // Each web user's language (issue 17).
     include_str!("migration11.sql"),
-    // issue 15: notifications on activity (migration 13; the lead renumbers).
+    // issue 15: notifications on activity.
     include_str!("migration13.sql"),
+    // issue 21: multipart uploads to mirrors resume.
+    include_str!("migration17.sql"),
 ];
 
 pub struct Catalog {

@@ -110,8 +110,48 @@ pub fn rebuild(cfg: Config, force: bool) -> Result<ExitCode> {
                 String::new()
             }
         );
+        // Each mirror's copies, from a listing of it (issue 21).
+        let mut mirrors_ok = true;
+        let names: Vec<&str> = cfg.store.mirror.iter().map(|m| m.name.as_str()).collect();
+        cat.sync_mirrors(&names, now)?;
+        for m in &cfg.store.mirror {
+            if m.kind == crate::config::StoreKind::Fs {
+                if let Err(why) = crate::mirror::disk::present(&cfg.mirror_root(m), &m.name) {
+                    println!(
+                        "mirror {:?}: not listed: {why}; mount it and run `camvault mirror backfill {}`",
+                        m.name, m.name
+                    );
+                    mirrors_ok = false;
+                    continue;
+                }
+            }
+            let found = crate::mirror::open_store(&cfg, m)?;
+            match crate::mirror::rebuild::copies(&cat, &m.name, &*found, now).await {
+                Ok(f) => {
+                    println!(
+                        "mirror {:?}: {} copy(ies) found and checked (size, CRC-64), {} recording(s) not there{}",
+                        m.name,
+                        f.verified,
+                        f.absent,
+                        if f.absent > 0 && !m.read_only {
+                            format!(" (`camvault mirror backfill {}` copies them)", m.name)
+                        } else {
+                            String::new()
+                        }
+                    );
+                    for (key, why) in &f.differ {
+                        println!("  DIFFERENT  {key}: {why}");
+                    }
+                    mirrors_ok &= f.differ.is_empty();
+                }
+                Err(e) => {
+                    println!("mirror {:?}: not listed: {e:#}", m.name);
+                    mirrors_ok = false;
+                }
+            }
+        }
         println!("local copies are not in the new catalog; check the result with `camvault verify --manifests`.");
-        Ok(if rest.failed > 0 {
+        Ok(if rest.failed > 0 || !mirrors_ok {
             ExitCode::from(1)
         } else {
             ExitCode::SUCCESS

@@ -233,6 +233,13 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
                         "give the access key oss:GetBucketInfo (s3:GetBucketVersioning, s3:GetBucketLocation)",
                     ),
                 }
+                for (good, line) in rt.block_on(super::store::replication_lines(&cfg, &*s)) {
+                    if good {
+                        r.ok(&line);
+                    } else {
+                        r.warn(&line, "see docs/mirrors.md, \"A replica as a read-only mirror\"");
+                    }
+                }
                 // Every prefix holding recordings under a rule to the archive class.
                 let cat = crate::catalog::Catalog::open(&cfg.catalog(), false).ok();
                 match rt.block_on(crate::tiers::lifecycle_problem(&cfg, cat.as_ref(), &*s)) {
@@ -256,6 +263,13 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
             Err(e) => r.fail(&format!("{}: {e}", s.describe()), "fix the `[store]` section"),
         },
         Err(e) => r.fail(&format!("{e:#}"), "fix the `[store]` section"),
+    }
+    for line in rt.block_on(super::doctor_mirrors::check(&cfg)) {
+        match line {
+            super::doctor_mirrors::Line::Ok(w) => r.ok(&w),
+            super::doctor_mirrors::Line::Warn(w, fix) => r.warn(&w, &fix),
+            super::doctor_mirrors::Line::Fail(w, fix) => r.fail(&w, &fix),
+        }
     }
 
     let (_, zone) = cfg.default_zone();

@@ -33,6 +33,8 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
             task.abort();
             bar.finish_and_clear();
         }
+        // Then every mirror from the vault, before the cache may let go (issue 21).
+        let mirror_left = mirrors(&p).await;
         // The days' index objects first: a day's manifest names them (src/index/days.rs).
         let manifest_error = match crate::index::days::write_due(&cfg, &p.catalog, &*p.uploader.store, jiff::Timestamp::now()).await {
             Ok(_) => crate::manifest::write_due(&p.catalog, &*p.uploader.store, jiff::Timestamp::now(), cfg.index.enabled).await.err(),
@@ -68,7 +70,10 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
         for (key, e) in &failed {
             eprintln!("not verified: {key}: {e}");
         }
-        if cap_errors.is_empty() && failed.is_empty() {
+        for line in &mirror_left {
+            eprintln!("{line}");
+        }
+        if cap_errors.is_empty() && failed.is_empty() && mirror_left.is_empty() {
             Ok(ExitCode::SUCCESS)
         } else {
             eprintln!(
@@ -79,6 +84,50 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     })
+}
+
+/// One run of each mirror's uploads (`mirror::MirrorUploader::pass`) until nothing is due
+/// or the mirror is away; answers a line for each mirror with copies left.
+async fn mirrors(p: &super::serve::Pipeline) -> Vec<String> {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut left = Vec::new();
+    for m in &p.mirrors {
+        let mut why = None;
+        if let Err(e) = p.catalog.copies_due_now(&m.name) {
+            why = Some(format!("{e:#}"));
+        }
+        // Passes until nothing more is copied (a pass takes a bounded batch).
+        for _ in 0..1000 {
+            if why.is_some() {
+                break;
+            }
+            match m.pass(&stop).await {
+                Ok(crate::mirror::Pass::Done { copied: 0 }) => break,
+                Ok(crate::mirror::Pass::Done { .. }) => {}
+                Ok(crate::mirror::Pass::Away(w)) => {
+                    why = Some(w);
+                    break;
+                }
+                Err(e) => {
+                    why = Some(format!("{e:#}"));
+                    break;
+                }
+            }
+        }
+        let counts = p.catalog.copy_counts().unwrap_or_default();
+        let waiting = counts
+            .iter()
+            .find(|c| c.store == m.name)
+            .map_or(0, |c| c.pending + c.failing);
+        if waiting > 0 || why.is_some() {
+            left.push(format!(
+                "mirror {:?}: {waiting} copy(ies) not verified yet{}; the local files stay until they are (run again, or `camvault serve`)",
+                m.name,
+                why.map(|w| format!(" ({w})")).unwrap_or_default()
+            ));
+        }
+    }
+    left
 }
 
 fn progress(cat: std::sync::Arc<crate::catalog::Catalog>) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {

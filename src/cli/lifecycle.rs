@@ -110,9 +110,24 @@ pub fn run(cfg: Config, action: &str) -> Result<ExitCode> {
             "check" => {
                 let prefixes = prefixes(&cfg, cat.as_ref(), &*store).await?;
                 let states = coverage::assess(&cfg, &prefixes, &rules);
-                let (lines, ok) = coverage::report(&cfg, &states);
+                let (lines, mut ok) = coverage::report(&cfg, &states);
                 for l in lines {
                     println!("{l}");
+                }
+                // Each s3/oss mirror's bucket against its own plan (issue 21).
+                for m in cfg.store.mirror.iter().filter(|m| m.kind != crate::config::StoreKind::Fs) {
+                    let line = match crate::mirror::open_store(&cfg, m) {
+                        Ok(s) => super::doctor_mirrors::lifecycle(&cfg, m, cat.as_ref(), &*s).await,
+                        Err(e) => Some(super::doctor_mirrors::Line::Fail(format!("{e:#}"), String::new())),
+                    };
+                    match line {
+                        Some(super::doctor_mirrors::Line::Ok(l)) => println!("ok: {l}"),
+                        Some(super::doctor_mirrors::Line::Warn(l, fix) | super::doctor_mirrors::Line::Fail(l, fix)) => {
+                            ok = false;
+                            println!("{l}{}", if fix.is_empty() { String::new() } else { format!("\n  fix: {fix}") });
+                        }
+                        None => {}
+                    }
                 }
                 Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
             }

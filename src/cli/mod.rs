@@ -9,6 +9,7 @@ mod config_edit;
 mod cost;
 mod demo;
 mod doctor;
+mod doctor_mirrors;
 mod generate;
 mod import;
 mod index;
@@ -29,6 +30,7 @@ mod store;
 mod times;
 mod user;
 mod verify;
+mod verify_mirror;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -126,7 +128,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check every stored object against the store (exit 1 on anything missing or different)
+    /// Check every stored object against the store, and every copy in each mirror (a lost
+    /// copy is copied again from a good one); exit 1 on anything missing or different
     Verify {
         /// Re-read every object's bytes instead of comparing metadata
         #[arg(long)]

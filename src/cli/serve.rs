@@ -142,8 +142,7 @@ async fn open_mirrors(
     let mut out = Vec::new();
     for m in &cfg.store.mirror {
         let mc = cfg.for_mirror(m);
-        let store: Arc<dyn crate::store::Backend> =
-            Arc::from(crate::store::open(&mc).with_context(|| format!("mirror {:?} (`[[store.mirror]]`)", m.name))?);
+        let store = crate::mirror::open_store(cfg, m)?;
         let disk = (m.kind == StoreKind::Fs).then(|| crate::mirror::DiskMirror {
             root: mc.fs_root(),
             min_free: m.min_free.0,
@@ -179,6 +178,7 @@ async fn open_mirrors(
             retry_max: Duration::from_secs(cfg.upload.retry_max_secs),
             disk,
             clock: Default::default(),
+            read_only: m.read_only,
         }));
     }
     let names: Vec<&str> = cfg.store.mirror.iter().map(|m| m.name.as_str()).collect();
@@ -261,7 +261,12 @@ pub fn workers(cfg: &Config, p: &Pipeline, stop: &CancellationToken) -> Result<V
         }));
         // Each copy checked again within `verify.period_days`; a lost one copied again.
         let scrub: &'static str = Box::leak(format!("scrub:{}", m.name).into_boxed_str());
-        let (m, main, days) = (m.clone(), up.store.clone(), cfg.verify.period_days);
+        let (m, main, days, sample) = (
+            m.clone(),
+            up.store.clone(),
+            cfg.verify.period_days,
+            cfg.verify.deep_sample,
+        );
         w.push(
             Worker::every(scrub, hour, move || {
                 let (m, main) = (m.clone(), main.clone());
@@ -272,7 +277,8 @@ pub fn workers(cfg: &Config, p: &Pipeline, stop: &CancellationToken) -> Result<V
                         .into_iter()
                         .find(|c| c.store == m.name)
                         .map_or(0, |c| c.verified);
-                    let s = crate::mirror::scrub::pass(&m, &*main, crate::mirror::scrub::batch(verified, days)).await?;
+                    let batch = crate::mirror::scrub::batch(verified, days);
+                    let s = crate::mirror::scrub::pass(&m, &*main, batch, sample).await?;
                     if !s.bad.is_empty() {
                         warn!(
                             "mirror {:?}: scrub found {} copy(ies) missing or different, {} copied again",

@@ -50,6 +50,9 @@ pub fn test(cfg: Config) -> Result<ExitCode> {
             Ok(None) => {}
             Err(e) => println!("WARN  cannot read the bucket's settings (redundancy, versioning, location): {e}"),
         }
+        for (good, line) in replication_lines(&cfg, &*s).await {
+            println!("{}  {line}", if good { "ok  " } else { "WARN" });
+        }
 
         let dir = tempfile::tempdir()?;
         let local = dir.path().join("probe");
@@ -88,6 +91,23 @@ pub fn test(cfg: Config) -> Result<ExitCode> {
             }
         }
     })
+}
+
+/// What `store test` and `doctor` say about the bucket's own replication (OSS Cross-Region
+/// Replication, `store::replication`): (good, line) per rule; nothing for a store without it.
+pub async fn replication_lines(cfg: &Config, s: &dyn store::Backend) -> Vec<(bool, String)> {
+    match s.replication().await {
+        Ok(None) => Vec::new(),
+        Ok(Some(rules)) if rules.is_empty() => vec![(
+            true,
+            "the bucket does not replicate itself (no Cross-Region Replication rule)".to_string(),
+        )],
+        Ok(Some(rules)) => store::replication::findings(cfg, &rules),
+        Err(e) => vec![(
+            false,
+            format!("cannot read the bucket's replication rules: {e} (give the key oss:GetBucketReplication)"),
+        )],
+    }
 }
 
 /// `camvault store head KEY`: the store's metadata of one object, as JSON. `transition_ms`

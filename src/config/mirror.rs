@@ -51,6 +51,34 @@ pub struct Mirror {
     /// rate it filled over the last week.
     #[serde(default = "warn_days")]
     pub warn_days: u64,
+    /// `s3`/`oss` only: a bucket something else fills (OSS Cross-Region Replication of the
+    /// main bucket): camvault checks and reads its copies but never writes there (its
+    /// store is opened through `store::readonly`, which has no way to write).
+    #[serde(default)]
+    pub read_only: bool,
+    /// `"same-as-primary"`: a remote mirror without its own `credentials_file` or keys
+    /// uses the main store's (which must be of the same kind). Without it such a mirror is
+    /// refused, so that no mirror silently signs with credentials meant for another store.
+    #[serde(default)]
+    pub credentials: Option<SameAsPrimary>,
+}
+
+/// `store.mirror.credentials`: the only value is `"same-as-primary"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct SameAsPrimary;
+
+impl TryFrom<String> for SameAsPrimary {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s == "same-as-primary" {
+            Ok(SameAsPrimary)
+        } else {
+            Err(format!(
+                "`store.mirror.credentials` = {s:?}: the only value is \"same-as-primary\" (else give the mirror its own `credentials_file`)"
+            ))
+        }
+    }
 }
 
 fn standard() -> StorageClass {
@@ -79,6 +107,32 @@ impl Config {
         c.store.oss = m.oss.clone();
         c.store.s3 = m.s3.clone();
         c.store.mirror = Vec::new();
+        if m.credentials.is_some() && m.kind == self.store.kind {
+            // The main store's credentials, however it has them (file, keys, environment).
+            match m.kind {
+                StoreKind::Oss => {
+                    let (o, p) = (&mut c.store.oss, &self.store.oss);
+                    o.access_key_id = p.access_key_id.clone();
+                    o.access_key_secret = p.access_key_secret.clone();
+                    o.security_token = p.security_token.clone();
+                    o.credentials_file = self.resolve(&p.credentials_file);
+                    if p.credentials_file.as_os_str().is_empty() {
+                        o.credentials_file = Default::default();
+                    }
+                }
+                StoreKind::S3 => {
+                    let (o, p) = (&mut c.store.s3, &self.store.s3);
+                    o.access_key_id = p.access_key_id.clone();
+                    o.secret_access_key = p.secret_access_key.clone();
+                    o.session_token = p.session_token.clone();
+                    o.credentials_file = self.resolve(&p.credentials_file);
+                    if p.credentials_file.as_os_str().is_empty() {
+                        o.credentials_file = Default::default();
+                    }
+                }
+                StoreKind::Fs => {}
+            }
+        }
         if let Some(t) = &m.tiering {
             c.tiering = t.clone();
         }
@@ -116,6 +170,13 @@ impl Config {
             if m.tiering.as_ref().is_some_and(|t| t.transition_days == 0) {
                 bail!(
                     "`store.mirror.tiering.transition_days` of mirror {:?} must be at least 1",
+                    m.name
+                );
+            }
+            self.validate_mirror_credentials(m)?;
+            if m.read_only && m.kind == StoreKind::Fs {
+                bail!(
+                    "mirror {:?}: `read_only = true` is for a bucket something else fills (OSS Cross-Region Replication); a disk mirror is camvault's to write",
                     m.name
                 );
             }
@@ -165,6 +226,41 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    /// A remote mirror signs with its own credentials, or says `credentials =
+    /// "same-as-primary"` (then the main store must be of its kind).
+    fn validate_mirror_credentials(&self, m: &Mirror) -> Result<()> {
+        let own = match m.kind {
+            StoreKind::Fs => {
+                if m.credentials.is_some() {
+                    bail!(
+                        "mirror {:?}: a disk mirror has no credentials; remove `credentials`",
+                        m.name
+                    );
+                }
+                return Ok(());
+            }
+            StoreKind::Oss => !m.oss.credentials_file.as_os_str().is_empty() || !m.oss.access_key_id.is_empty(),
+            StoreKind::S3 => !m.s3.credentials_file.as_os_str().is_empty() || !m.s3.access_key_id.is_empty(),
+        };
+        let section = if m.kind == StoreKind::Oss { "oss" } else { "s3" };
+        match (own, m.credentials.is_some()) {
+            (true, true) => bail!(
+                "mirror {:?} has its own credentials and `credentials = \"same-as-primary\"`: keep one of them",
+                m.name
+            ),
+            (false, false) => bail!(
+                "mirror {:?} has no credentials of its own: give it `store.mirror.{section}.credentials_file` (a file of mode 0600 with its key), or write `credentials = \"same-as-primary\"` in its `[[store.mirror]]` entry to use the main store's",
+                m.name
+            ),
+            (false, true) if m.kind != self.store.kind => bail!(
+                "mirror {:?}: `credentials = \"same-as-primary\"`, but the main store is `{}`, not `{section}`: give the mirror its own `store.mirror.{section}.credentials_file`",
+                m.name,
+                self.store.kind.as_str()
+            ),
+            _ => Ok(()),
+        }
     }
 
     /// How many mirrors must hold a verified copy before the local one may go (the
@@ -313,7 +409,7 @@ mod tests {
         assert!(e.contains("the same place as the main store"), "{e}");
         // Two S3 mirrors on one bucket of one endpoint, whatever the spelling.
         let s3 = |n: &str, ep: &str| {
-            format!("[[store.mirror]]\nname = \"{n}\"\nkind = \"s3\"\n[store.mirror.s3]\nbucket = \"cams\"\nendpoint = \"{ep}\"\npath_style = true\n")
+            format!("[[store.mirror]]\nname = \"{n}\"\nkind = \"s3\"\n[store.mirror.s3]\nbucket = \"cams\"\nendpoint = \"{ep}\"\npath_style = true\ncredentials_file = \"s3.cred\"\n")
         };
         let e = err(&format!(
             "{}{}",
@@ -369,6 +465,48 @@ mod tests {
         // The OSS error says which mirror it is about.
         let e = err(&OSS2.replace("region = \"cn-shanghai\"", "region = \"\""));
         assert!(e.contains("\"shanghai\""), "{e}");
+    }
+
+    /// A remote mirror without credentials of its own is refused unless it says it uses the
+    /// main store's, which then must be of its kind; `read_only` is for buckets only.
+    #[test]
+    fn a_mirror_without_its_own_credentials_must_say_same_as_primary() {
+        let bare = OSS2.replace("credentials_file = \"oss2.cred\"\n", "");
+        let e = err(&bare);
+        assert!(
+            e.contains("mirror \"shanghai\" has no credentials of its own")
+                && e.contains("credentials = \"same-as-primary\""),
+            "{e}"
+        );
+        let same = bare.replace(
+            "storage_class = \"Standard\"\n",
+            "storage_class = \"Standard\"\ncredentials = \"same-as-primary\"\n",
+        );
+        // The main store is `fs`: nothing to share.
+        let e = err(&same);
+        assert!(e.contains("the main store is `fs`, not `oss`"), "{e}");
+        let primary = "[store]\nkind = \"oss\"\n[store.oss]\nbucket = \"cams\"\nregion = \"cn-beijing\"\ncredentials_file = \"/etc/camvault/oss.key\"\n";
+        let c = Config::parse(&format!("{primary}{same}")).unwrap();
+        let d = c.for_mirror(&c.store.mirror[0]);
+        assert_eq!(
+            d.store.oss.credentials_file,
+            std::path::PathBuf::from("/etc/camvault/oss.key")
+        );
+        assert_eq!(d.store.oss.bucket, "cam-copy", "only the credentials are the primary's");
+        // Both at once, a bad value, a disk with credentials.
+        let e = err(&format!(
+            "{primary}{}",
+            same.replace("[store.mirror.oss]\n", "[store.mirror.oss]\ncredentials_file = \"x\"\n")
+        ));
+        assert!(e.contains("keep one of them"), "{e}");
+        let e = err(&same.replace("same-as-primary", "primary"));
+        assert!(e.contains("the only value is \"same-as-primary\""), "{e}");
+        let e = err(&USB.replace("kind = \"fs\"", "kind = \"fs\"\ncredentials = \"same-as-primary\""));
+        assert!(e.contains("a disk mirror has no credentials"), "{e}");
+        let e = err(&USB.replace("kind = \"fs\"", "kind = \"fs\"\nread_only = true"));
+        assert!(e.contains("`read_only = true` is for a bucket"), "{e}");
+        let c = Config::parse(&OSS2.replace("kind = \"oss\"", "kind = \"oss\"\nread_only = true")).unwrap();
+        assert!(c.store.mirror[0].read_only);
     }
 
     #[test]

@@ -38,6 +38,12 @@ pub struct Outcome {
 
 /// Copies to mirror `m` every recording that left the vault, from `main`.
 pub async fn run(m: &MirrorUploader, main: &dyn Backend) -> Result<Outcome> {
+    if m.read_only {
+        bail!(
+            "mirror {:?} is read-only (`read_only = true`): its bucket's replication fills it, camvault only verifies it (`camvault verify`)",
+            m.name
+        );
+    }
     if let Some(d) = &m.disk {
         if let Err(why) = super::disk::present(&d.root, &m.name) {
             bail!("{why}");
@@ -110,7 +116,9 @@ pub(super) async fn copy_one(
         let now = m.clock.now_ms();
         m.catalog
             .copy_uploading(copy.file_id, &m.name, None, &m.storage_class, now)?;
-        let mut body = Body::open(&tmp, copy.size, m.limiter.clone()).await?;
+        let mut body = Body::open(&tmp, copy.size, m.limiter.clone())
+            .await?
+            .with_journal(copy.file_id, m.journal());
         let crc = put_new(&*m.store, &tmp, &copy.key, copy.size, &mut body, &m.storage_class)
             .await
             .map_err(|e| match e {
@@ -136,7 +144,7 @@ pub fn uploader(
     catalog: Arc<crate::catalog::Catalog>,
 ) -> Result<MirrorUploader> {
     let mc = cfg.for_mirror(m);
-    let store: Arc<dyn Backend> = Arc::from(crate::store::open(&mc).with_context(|| format!("mirror {:?}", m.name))?);
+    let store = super::open_store(cfg, m)?;
     let fs = m.kind == crate::config::StoreKind::Fs;
     Ok(MirrorUploader {
         name: m.name.clone(),
@@ -154,5 +162,6 @@ pub fn uploader(
             free: Arc::new(crate::cache::free_bytes),
         }),
         clock: Default::default(),
+        read_only: m.read_only,
     })
 }

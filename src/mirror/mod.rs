@@ -18,12 +18,19 @@
 //!   crash anywhere resumes from the copy's row: a put that landed answers `AlreadyExists`
 //!   and is accepted only with the vault's bytes, so a restart never makes a duplicate.
 //!
-//! Not yet: multipart uploads to a mirror are not resumable across a crash (the journal
-//! is the main store's; a mirror's interrupted upload starts over, and its unfinished
-//! parts are aborted before the next one, see `store::multipart`).
+//! - **A read-only mirror is never written** (`read_only = true`: a bucket OSS Cross-Region
+//!   Replication fills). Its store is opened only by [`open_store`], through
+//!   `store::readonly`, which refuses every write; its worker never puts, it waits for
+//!   each recording to appear there (replication lags) and verifies it against the main
+//!   store's CRC-64.
+//!
+//! - A multipart upload to a mirror resumes after a crash like the main store's
+//!   (`store::multipart`), from the mirror's own journal (`catalog::mirror_multipart`).
 
 pub mod backfill;
+pub mod check;
 pub mod disk;
+pub mod rebuild;
 pub mod scrub;
 
 use std::path::{Path, PathBuf};
@@ -79,6 +86,22 @@ pub struct MirrorUploader {
     pub retry_max: Duration,
     pub disk: Option<DiskMirror>,
     pub clock: Clock,
+    /// A replica camvault only verifies (see the module doc); its `store` is a
+    /// `store::readonly::ReadOnly` whenever this is set ([`open_store`]).
+    pub read_only: bool,
+}
+
+/// Mirror `m`'s store: the only place a mirror's backend is built, so that a read-only
+/// mirror is always wrapped in `store::readonly::ReadOnly` (no write can reach it).
+pub fn open_store(cfg: &crate::config::Config, m: &crate::config::Mirror) -> Result<Arc<dyn Backend>> {
+    use anyhow::Context;
+    let inner =
+        crate::store::open(&cfg.for_mirror(m)).with_context(|| format!("mirror {:?} (`[[store.mirror]]`)", m.name))?;
+    Ok(if m.read_only {
+        Arc::new(crate::store::readonly::ReadOnly::new(&m.name, inner))
+    } else {
+        Arc::from(inner)
+    })
 }
 
 /// The worker's time: the wall clock when first asked, then moved on by tokio's clock, so
@@ -167,6 +190,14 @@ impl MirrorUploader {
         Ok(Pass::Done { copied })
     }
 
+    /// This mirror's multipart journal (resumed after a crash).
+    pub fn journal(&self) -> Arc<dyn crate::store::MultipartJournal> {
+        Arc::new(crate::catalog::mirror_multipart::MirrorJournal {
+            catalog: self.catalog.clone(),
+            store: self.name.clone(),
+        })
+    }
+
     async fn disk_present(&self) -> Result<(), String> {
         let Some(d) = &self.disk else { return Ok(()) };
         let (root, name) = (d.root.clone(), self.name.clone());
@@ -180,8 +211,50 @@ impl MirrorUploader {
         blocking(move || cat.kv_set(&key, &what)).await
     }
 
+    /// A read-only mirror's copy: there once replication brought it, with the main store's
+    /// bytes. Until then it waits (backing off), without a failure: replication lags.
+    async fn check_replica(&self, copy: &CopyRow) -> Result<(), Failure> {
+        let (id, name) = (copy.file_id, self.name.clone());
+        let cat = self.catalog.clone();
+        let want = blocking(move || cat.file_crc_verified(id))
+            .await
+            .map_err(|e| Failure::Store(format!("catalog: {e:#}")))?;
+        let later = |why: String| {
+            let wait = backoff(copy.attempts, self.retry_initial, self.retry_max);
+            let (cat, n, now) = (self.catalog.clone(), name.clone(), self.clock.now_ms());
+            async move {
+                self.record(move || cat.copy_later(id, &n, &why, now + wait.as_millis() as i64))
+                    .await
+            }
+        };
+        let Some(crc) = want else {
+            later("not verified in the main store yet".into()).await?;
+            return Err(Failure::Copy);
+        };
+        match check_object(&*self.store, &copy.key, copy.size, &crc).await {
+            Ok(()) => {
+                let (cat, now) = (self.catalog.clone(), self.clock.now_ms());
+                let class = self.storage_class.clone();
+                self.record(move || {
+                    cat.copy_uploading(id, &name, Some(&crc), &class, now)?;
+                    cat.copy_verified(id, &name, now)
+                })
+                .await
+            }
+            Err(VerifyError::Missing(_)) => {
+                later(format!("{} not replicated there yet", copy.key)).await?;
+                Err(Failure::Copy)
+            }
+            Err(VerifyError::Unreachable(e)) => Err(self.fail(copy, e, true).await),
+            Err(VerifyError::Other(e)) => Err(self.fail(copy, e, false).await),
+        }
+    }
+
     /// Uploads (unless already sent) and verifies one copy.
     async fn process(&self, copy: &CopyRow) -> Result<(), Failure> {
+        if self.read_only {
+            return self.check_replica(copy).await;
+        }
         let (id, name) = (copy.file_id, self.name.clone());
         let crc = match &copy.crc64 {
             Some(crc) => crc.clone(),
@@ -195,7 +268,7 @@ impl MirrorUploader {
                     .await?;
                 let path = self.vault.join(&copy.vault_key);
                 let mut body = match Body::open(&path, copy.size, self.limiter.clone()).await {
-                    Ok(b) => b,
+                    Ok(b) => b.with_journal(copy.file_id, self.journal()),
                     Err(e) => return Err(self.fail(copy, format!("{e:#}"), false).await),
                 };
                 match put_new(

@@ -1,16 +1,13 @@
 //! Scrubbing a mirror: each verified copy is checked again (HEAD: size and CRC-64) within
 //! `verify.period_days`, an hour's share at a time (`scrub:<name>` in `serve`), as the
-//! main store's scheduled verification does. A copy found missing or different goes back
-//! to `missing`: from the vault when the file is still there (the mirror's upload worker
-//! does it), else it is copied again here from the main store, checked against the
-//! catalog's CRC-64 first (see `backfill`).
+//! main store's scheduled verification does, plus `verify.deep_sample` random copies
+//! read back each pass. A copy found missing or different is copied
+//! again from a good copy ([`super::check`], shared with `camvault verify`).
 
 use anyhow::Result;
-use tracing::warn;
 
 use super::MirrorUploader;
 use crate::store::Backend;
-use crate::upload::{check_object, VerifyError};
 
 /// Where the scrub of `store` goes on (the next file id).
 fn cursor_key(store: &str) -> String {
@@ -27,46 +24,32 @@ pub struct Scrubbed {
     pub recopied: u64,
 }
 
-/// Checks the next `batch` verified copies of `m`; copies a lost one again.
-pub async fn pass(m: &MirrorUploader, main: &dyn Backend, batch: usize) -> Result<Scrubbed> {
+/// Checks the next `batch` verified copies of `m`, and reads back `sample` random ones
+/// (`verify.deep_sample`, as the main store's schedule does: a HEAD cannot see other bytes
+/// under the same size and checksum); copies a lost one again (see `check`).
+pub async fn pass(m: &MirrorUploader, main: &dyn Backend, batch: usize, sample: usize) -> Result<Scrubbed> {
     let key = cursor_key(&m.name);
     let after: i64 = m.catalog.kv_get(&key)?.and_then(|v| v.parse().ok()).unwrap_or(0);
     let copies = m.catalog.copies_to_scrub(&m.name, after, batch)?;
     let mut out = Scrubbed::default();
     let next = copies.last().map_or(0, |c| c.file_id); // 0: start over next time
     for copy in copies {
-        let crc = copy.crc64.clone().unwrap_or_default();
         out.checked += 1;
-        if let Err(e) = check_object(&*m.store, &copy.key, copy.size, &crc).await {
-            // A store that does not answer is not a lost copy: the pass fails, and the
-            // same copies are checked at the next one.
-            let lost = !matches!(e, VerifyError::Unreachable(_));
-            let why = e.text();
-            if lost {
-                warn!(mirror = %m.name, key = %copy.key, "scrub: {why}");
-                m.catalog.copy_missing(copy.file_id, &m.name, &why)?;
-                out.bad.push((copy.key.clone(), why));
-                if !copy.local {
-                    let tmp_dir = m.vault.join(".camvault-backfill");
-                    std::fs::create_dir_all(&tmp_dir)?;
-                    let again = m.catalog.copy(copy.file_id, &m.name)?;
-                    if let Some(again) = again {
-                        match super::backfill::copy_one(m, main, &again, &tmp_dir).await {
-                            Ok(Some(_)) => out.recopied += 1,
-                            Ok(None) => {
-                                warn!(mirror = %m.name, key = %copy.key, "scrub: the main store has it archived only; restore it, then run `camvault mirror backfill {}`", m.name)
-                            }
-                            Err(e) => warn!(mirror = %m.name, key = %copy.key, "scrub: copying it again failed: {e:#}"),
-                        }
-                    }
-                    let _ = std::fs::remove_dir(&tmp_dir);
-                }
-            } else {
-                anyhow::bail!("mirror {:?}: {why}", m.name);
-            }
+        // A store that does not answer fails the pass: the same copies are checked at the
+        // next one.
+        if let super::check::Checked::Lost { why, recopied } = super::check::copy(m, main, &copy, false).await? {
+            out.bad.push((copy.key.clone(), why));
+            out.recopied += recopied as u64;
         }
     }
     m.catalog.kv_set(&key, &next.to_string())?;
+    for copy in m.catalog.random_copies(&m.name, sample)? {
+        out.checked += 1;
+        if let super::check::Checked::Lost { why, recopied } = super::check::copy(m, main, &copy, true).await? {
+            out.bad.push((copy.key.clone(), why));
+            out.recopied += recopied as u64;
+        }
+    }
     Ok(out)
 }
 

@@ -21,6 +21,8 @@ pub mod limit;
 pub mod listing;
 pub(crate) mod multipart;
 pub mod oss;
+pub mod readonly;
+pub mod replication;
 pub mod s3;
 pub mod settings;
 pub(crate) mod transfer;
@@ -159,6 +161,7 @@ pub enum Code {
     AccessDenied,
     NoSuchLifecycleConfiguration,
     NoSuchWORMConfiguration,
+    NoSuchReplicationConfiguration,
     ObjectLockConfigurationNotFound,
     /// Any other code, as the store wrote it.
     Other(String),
@@ -166,7 +169,7 @@ pub enum Code {
 
 impl Code {
     /// Names as stores write them; the first of a code's names is the one shown.
-    const NAMED: [(&'static str, Code); 17] = [
+    const NAMED: [(&'static str, Code); 18] = [
         ("NoSuchKey", Code::NoSuchKey),
         ("NoSuchUpload", Code::NoSuchUpload),
         ("NoSuchBucket", Code::NoSuchBucket),
@@ -182,6 +185,7 @@ impl Code {
         ("AccessDenied", Code::AccessDenied),
         ("NoSuchLifecycleConfiguration", Code::NoSuchLifecycleConfiguration),
         ("NoSuchWORMConfiguration", Code::NoSuchWORMConfiguration),
+        ("NoSuchReplicationConfiguration", Code::NoSuchReplicationConfiguration),
         ("ObjectLockConfigurationNotFound", Code::ObjectLockConfigurationNotFound),
         // AWS's documented name (and moto's) carries `Error`.
         (
@@ -334,6 +338,12 @@ pub trait Backend: Send + Sync {
     /// The bucket's redundancy, location and versioning, where the store says
     /// (see [`settings`]); `None` for a store without such settings (`fs`).
     async fn bucket_settings(&self) -> StoreResult<Option<settings::BucketSettings>> {
+        Ok(None)
+    }
+
+    /// The bucket's replication rules (OSS GetBucketReplication, see [`replication`]):
+    /// `None` where the store has no such thing, an empty list for a bucket without rules.
+    async fn replication(&self) -> StoreResult<Option<Vec<replication::Rule>>> {
         Ok(None)
     }
 

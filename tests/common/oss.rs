@@ -21,11 +21,16 @@ impl Drop for Server {
 }
 
 pub fn server(extra: &[&str]) -> Server {
+    server_of("cam-archive", extra)
+}
+
+/// A test server for bucket `bucket` (a second bucket: another server on another port).
+pub fn server_of(bucket: &str, extra: &[&str]) -> Server {
     let port = free_port();
     let data = tempfile::tempdir().unwrap();
     let child = Command::new(test_python())
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oss_server.py"))
-        .args([&port.to_string(), "cam-archive", data.path().to_str().unwrap()])
+        .args([&port.to_string(), bucket, data.path().to_str().unwrap()])
         .args(extra)
         .stdout(Stdio::null())
         .spawn()

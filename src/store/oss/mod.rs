@@ -444,6 +444,28 @@ impl Backend for OssStore {
             .map_err(|e| StoreError::new(ErrorKind::Transient, e))
     }
 
+    /// GetBucketReplication (`GET /?replication`); 404 NoSuchReplicationConfiguration is
+    /// a bucket without rules.
+    async fn replication(&self) -> StoreResult<Option<Vec<super::replication::Rule>>> {
+        let what = "GetBucketReplication";
+        let resp = self
+            .http
+            .send(self.request(Method::GET, None, &[("replication", "")], &[]), what)
+            .await?;
+        if !resp.status().is_success() {
+            let e = self.error(what, resp).await;
+            return if e.is(Code::NoSuchReplicationConfiguration) {
+                Ok(Some(Vec::new()))
+            } else {
+                Err(e)
+            };
+        }
+        let text = self.http.text(resp, what).await?;
+        super::replication::parse(&text)
+            .map(Some)
+            .map_err(|e| StoreError::new(ErrorKind::Transient, format!("{what}: {e}")))
+    }
+
     async fn bucket_settings(&self) -> StoreResult<Option<super::settings::BucketSettings>> {
         let resp = self
             .http
