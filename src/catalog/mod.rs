@@ -13,6 +13,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use rusqlite::{Connection, OpenFlags};
 
 pub mod audit;
+pub mod best_copy;
 pub mod copies;
 pub mod files;
 pub mod index;
@@ -52,6 +53,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration10.sql"),
     // Each web user's language (issue 17).
     include_str!("migration11.sql"),
+    // issue 21: restores from a mirror's copy, backfill restores (mirror21c).
+    include_str!("migration16.sql"),
 ];
 
 pub struct Catalog {
