@@ -221,7 +221,7 @@ pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Reques
     }
     // The best copy of each clip not taken from the cache (a drill proves the main
     // store's archive, so it never reads a mirror).
-    if !cfg.store.mirror.is_empty() && !req.drill {
+    if (!cfg.store.mirror.is_empty() || req.max_wait_hours.is_some()) && !req.drill {
         let mut mirrors = copies::Mirrors::default();
         for item in items.iter_mut().filter(|i| i.source != Source::Cache) {
             best_copy(cfg, cat, &mut mirrors, item, req).await?;
@@ -259,7 +259,7 @@ async fn best_copy(
     req: &Request,
 ) -> Result<()> {
     let found = cat.verified_mirror_copies(item.clip.file_id)?;
-    if found.is_empty() {
+    if found.is_empty() && req.max_wait_hours.is_none() {
         return Ok(());
     }
     let mut options = Vec::new();

@@ -1,0 +1,211 @@
+//! Restores and playback from the best copy (issue 21, item 4), through the real binary:
+//! an `fs` main store whose emulated lifecycle archives the clips, and an `fs` mirror (a
+//! disk at home) that holds them readable. The plan prices each copy and takes the free,
+//! immediate one; the bytes are checked against the catalog, and a damaged mirror copy
+//! never reaches the user; the web player plays the mirror's copy with no restore.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::web::http;
+use common::*;
+
+const DAY: i64 = 86_400;
+const MIRROR: &str = "[[store.mirror]]\nname = \"usb\"\nkind = \"fs\"\n[store.mirror.fs]\nroot = \"usb\"\nfsync = false\n";
+
+fn set_store_clock(env: &Env, secs: i64) {
+    let p = env.store().join(".camvault/clock");
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, secs.to_string()).unwrap();
+}
+
+fn store_meta(env: &Env, key: &str) -> serde_json::Value {
+    let p = env.store().join(".camvault/meta").join(format!("{key}.json"));
+    serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()
+}
+
+fn json(env: &Env, args: &[&str]) -> serde_json::Value {
+    let out = env.ok(args);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+}
+
+/// Three clips of 40 days ago, in the main store only (they left the cache at ingest),
+/// then a disk mirror added and backfilled from the main store.
+fn mirrored_site(edits: &str) -> (Env, Vec<(String, Vec<u8>)>, i64) {
+    let env = Env::new(
+        1,
+        &format!("restore.poll_secs = 1\nrestore.poll_max_secs = 1\nstore.fs.restore_standard_secs = 1\n{edits}"),
+    );
+    let t0 = now_unix() - 40 * DAY;
+    let mut clips = Vec::new();
+    for i in 0..3 {
+        let data = bytes(i as u64 + 7, 40_000 + i * 1000);
+        env.put_old(&old_clip(t0 + i as i64 * 60), &data);
+        clips.push((old_clip(t0 + i as i64 * 60), data));
+    }
+    env.ok(&["ingest", "--once"]);
+    assert_eq!(env.status()["files"]["cached"], 0);
+    let cfg = std::fs::read_to_string(env.config()).unwrap();
+    std::fs::write(env.config(), format!("{cfg}\n{MIRROR}")).unwrap();
+    std::fs::create_dir_all(env.root().join("usb")).unwrap();
+    env.ok(&["mirror", "init", "usb"]);
+    let out = env.ok(&["mirror", "backfill", "usb"]);
+    assert!(out.contains("3 copied and verified"), "{out}");
+    (env, clips, t0)
+}
+
+fn range(t0: i64) -> [String; 2] {
+    let fmt = |t: i64| jiff::Timestamp::from_second(t).unwrap().to_string();
+    [fmt(t0 - 60), fmt(t0 + 3600)]
+}
+
+fn restored(dir: &Path, key: &str) -> Option<Vec<u8>> {
+    let name = key.rsplit('/').next().unwrap();
+    files_under(dir)
+        .into_iter()
+        .find(|p| p.file_name().unwrap().to_str() == Some(name))
+        .map(|p| std::fs::read(p).unwrap())
+}
+
+#[test]
+fn restores_take_the_disk_mirror_first_check_its_bytes_and_fall_back() {
+    let (env, clips, t0) = mirrored_site("");
+    let [from, to] = range(t0);
+    let dry = ["restore", "--from", &from, "--to", &to, "--dry-run", "--json"];
+
+    // The main store is readable (Standard, billed download); the disk is free: the disk.
+    let plan = json(&env, &dry);
+    let items = plan["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    for i in items {
+        assert_eq!((i["source"].as_str(), i["store"].as_str()), (Some("mirror"), Some("usb")), "{plan:#}");
+        let copies = i["copies"].as_array().unwrap();
+        let primary = copies.iter().find(|c| c["store"] == "primary").unwrap();
+        assert!(primary["cny"].as_f64().unwrap() > 0.0, "the main store's download is priced: {i:#}");
+        let usb = copies.iter().find(|c| c["store"] == "usb").unwrap();
+        assert_eq!((usb["cny"].as_f64(), usb["hours"].as_f64(), usb["kind"].as_str()), (Some(0.0), Some(0.0), Some("fs")));
+    }
+    assert_eq!(plan["total_cny"], 0.0, "{plan:#}");
+    // The store's keys, in the clips' order (by time).
+    let clips: Vec<(String, Vec<u8>)> = items
+        .iter()
+        .zip(clips)
+        .map(|(i, (_, data))| (i["key"].as_str().unwrap().to_string(), data))
+        .collect();
+
+    // A damaged mirror copy (same size, other bytes): the restore reads it, sees the
+    // CRC-64 differ, and takes the main store's (readable) copy instead.
+    let (bad_key, bad_data) = &clips[1];
+    let on_disk = env.root().join("usb").join(bad_key);
+    let mut junk = bad_data.clone();
+    junk[100] ^= 0xff;
+    std::fs::write(&on_disk, &junk).unwrap();
+    let out_dir = env.root().join("out1");
+    let out = env.ok(&["restore", "--from", &from, "--to", &to, "--wait", "--out", out_dir.to_str().unwrap()]);
+    assert!(out.contains("done"), "{out}");
+    for (key, data) in &clips {
+        assert_eq!(restored(&out_dir, key).as_ref(), Some(data), "{key} byte for byte");
+    }
+    assert_eq!(
+        catalog_count(&env, "SELECT count(*) FROM events WHERE kind = 'verify_mismatch' AND message LIKE '%mirror \"usb\"%'"),
+        1
+    );
+    assert_eq!(
+        catalog_count(&env, "SELECT count(*) FROM copies WHERE store = 'usb' AND state = 'missing'"),
+        1,
+        "the damaged copy is no longer counted as verified"
+    );
+    // The backfill copies it again (from the main store), so the mirror is whole.
+    std::fs::remove_file(&on_disk).unwrap();
+    let meta = env.root().join("usb/.camvault/meta").join(format!("{bad_key}.json"));
+    std::fs::remove_file(meta).unwrap();
+    let out = env.ok(&["mirror", "backfill", "usb"]);
+    assert!(out.contains("1 copied and verified"), "{out}");
+    assert_eq!(&std::fs::read(&on_disk).unwrap(), bad_data);
+
+    // A month later the main store has archived them; the disk still holds them.
+    env.ok(&["lifecycle", "apply"]);
+    set_store_clock(&env, 31 * DAY);
+    let plan = json(&env, &dry);
+    for i in plan["items"].as_array().unwrap() {
+        assert_eq!(i["store"], "usb", "{plan:#}");
+        let primary = i["copies"].as_array().unwrap().iter().find(|c| c["store"] == "primary").unwrap().clone();
+        assert_eq!(primary["class"], "DeepColdArchive");
+        assert!(primary["hours"].as_f64().unwrap() >= 12.0 && primary["cny"].as_f64().unwrap() > 0.0, "{primary:#}");
+    }
+    assert_eq!((plan["total_cny"].as_f64(), plan["hours"].as_f64()), (Some(0.0), Some(0.0)));
+    let text = env.ok(&["restore", "--from", &from, "--to", &to, "--dry-run"]);
+    assert!(text.contains("from mirror usb") && text.contains("estimated cost: ¥0.00"), "{text}");
+    assert!(text.contains("primary") && text.contains("immediate"), "each copy's price and time: {text}");
+
+    // Restored from the disk at once, without --yes (nothing is billed), nothing asked of
+    // the archive.
+    let out_dir = env.root().join("out2");
+    env.ok(&["restore", "--from", &from, "--to", &to, "--wait", "--out", out_dir.to_str().unwrap()]);
+    for (key, data) in &clips {
+        assert_eq!(restored(&out_dir, key).as_ref(), Some(data));
+        assert!(store_meta(&env, key)["restore_requests"].as_u64().unwrap_or(0) == 0, "no restore of {key}");
+    }
+
+    // A damaged mirror copy with the main store's archived: the clip fails with what to
+    // do, no wrong bytes are written, and no restore is asked for behind the user's back.
+    let (key0, data0) = &clips[0];
+    let mut junk = data0.clone();
+    junk[10] ^= 0x01;
+    std::fs::write(env.root().join("usb").join(key0), &junk).unwrap();
+    let out_dir = env.root().join("out3");
+    let o = env.run(&["restore", "--from", &from, "--to", &to, "--wait", "--out", out_dir.to_str().unwrap()]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    let text = stdout(&o);
+    assert!(text.contains("does not match") || text.contains("expected"), "{text}");
+    assert!(text.contains("archived"), "{text}");
+    assert_eq!(restored(&out_dir, key0), None, "no damaged bytes delivered");
+    assert_eq!(restored(&out_dir, &clips[2].0).as_ref(), Some(&clips[2].1));
+    assert_eq!(store_meta(&env, key0)["restore_requests"].as_u64().unwrap_or(0), 0);
+    // With --max-wait 0 and the damaged copy no longer verified, nothing can be had at once.
+    let plan = json(&env, &["restore", "--from", &from, "--to", &to, "--dry-run", "--json", "--max-wait", "0"]);
+    assert_eq!(plan["items"][0]["source"], "archive", "{plan:#}");
+    assert!(plan["items"][0]["note"].as_str().unwrap().contains("no copy is ready within 0 h"), "{plan:#}");
+    assert_eq!(plan["items"][1]["source"], "mirror");
+}
+
+#[test]
+fn the_web_player_plays_a_clip_from_the_disk_mirror_with_no_restore() {
+    let port = free_port();
+    let (env, clips, t0) = mirrored_site(&format!("restore.drill_days = 0\nhttp.enabled = true\nhttp.listen = \"127.0.0.1:{port}\""));
+    env.ok(&["lifecycle", "apply"]);
+    set_store_clock(&env, 31 * DAY);
+    // The main store's class as the catalog knows it: archived.
+    let [from, to] = range(t0);
+    env.ok(&["restore", "--from", &from, "--to", &to, "--dry-run", "--max-wait", "0"]);
+    let mut serve = env.serve();
+    wait_port("127.0.0.1", port, "serve's web endpoint", Duration::from_secs(30));
+    let day = jiff::Timestamp::from_second(t0)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .date()
+        .to_string();
+    let cams = env.status();
+    let cam = camera_ids(&cams)[0].clone();
+    let d: serde_json::Value =
+        serde_json::from_slice(&http(port, "GET", &format!("/api/day?camera={cam}&date={day}"), &[], "").body).unwrap();
+    let list = d["clips"].as_array().unwrap();
+    assert_eq!(list.len(), 3, "{d:#}");
+    for c in list {
+        assert_eq!((c["tier"].as_str(), c["playable"].as_bool(), c["mirror"].as_bool()), (Some("archived"), Some(true), Some(true)), "{c:#}");
+    }
+    let id = list[0]["id"].as_i64().unwrap();
+    let key0 = list[0]["key"].as_str().unwrap().to_string();
+    let r = http(port, "GET", &format!("/media/clip/{id}"), &[], "");
+    assert_eq!(r.code, 200);
+    assert_eq!(&r.body, &clips[0].1, "the mirror's bytes");
+    // The disk unplugged (its marker gone): not playable, never the empty mount point.
+    std::fs::rename(env.root().join("usb/.camvault/mirror"), env.root().join("marker.bak")).unwrap();
+    let r = http(port, "GET", &format!("/media/clip/{id}"), &[], "");
+    assert_eq!(r.code, 409, "{}", String::from_utf8_lossy(&r.body));
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    assert!(store_meta(&env, &key0)["restore_requests"].as_u64().unwrap_or(0) == 0);
+}
