@@ -209,3 +209,117 @@ fn the_web_player_plays_a_clip_from_the_disk_mirror_with_no_restore() {
     serve.wait().unwrap();
     assert!(store_meta(&env, &key0)["restore_requests"].as_u64().unwrap_or(0) == 0);
 }
+
+/// The mirror's folder's recordings (key → bytes), without its metadata.
+fn mirror_objects(env: &Env) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let root = env.root().join("usb");
+    files_under(&root)
+        .into_iter()
+        .filter_map(|p| {
+            let rel = p.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+            (!rel.starts_with(".camvault")).then(|| (rel, std::fs::read(&p).unwrap()))
+        })
+        .collect()
+}
+
+/// Item 3: a disk mirror added when the main store has archived everything old. The plan
+/// (clips, bytes, cost and time per tier) comes first and nothing is restored without
+/// --yes; with --yes the restore runs through the restore flow into the mirror; killed
+/// while the store restores and run again, it resumes without asking the store twice.
+#[test]
+fn backfill_of_archived_recordings_shows_the_plan_then_restores_into_the_mirror_once() {
+    // Restores take an hour of the store's clock: the test moves the clock.
+    let env = Env::new(
+        1,
+        "restore.poll_secs = 1\nrestore.poll_max_secs = 1\nrestore.drill_days = 0\nstore.fs.restore_standard_secs = 3600\nstore.fs.restore_expedited_secs = 3600",
+    );
+    let t0 = now_unix() - 40 * DAY;
+    let mut datas = Vec::new();
+    for i in 0..3 {
+        let data = bytes(i as u64 + 21, 30_000 + i * 500);
+        env.put_old(&old_clip(t0 + i as i64 * 60), &data);
+        datas.push(data);
+    }
+    // One recent recording, still in the local cache: `serve` copies that one, not this.
+    env.put_old(&old_clip(now_unix() - 600), &bytes(99, 10_000));
+    env.ok(&["ingest", "--once"]);
+    assert_eq!(env.status()["files"]["cached"], 1);
+    env.ok(&["lifecycle", "apply"]);
+    set_store_clock(&env, 31 * DAY);
+    let [from, to] = range(t0);
+    let plan = json(&env, &["restore", "--from", &from, "--to", &to, "--dry-run", "--json"]);
+    let keys: Vec<String> = plan["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(keys.len(), 3);
+    let requests = |env: &Env| -> Vec<u64> {
+        keys.iter()
+            .map(|k| store_meta(env, k)["restore_requests"].as_u64().unwrap_or(0))
+            .collect()
+    };
+
+    let cfg = std::fs::read_to_string(env.config()).unwrap();
+    std::fs::write(env.config(), format!("{cfg}\n{MIRROR}")).unwrap();
+    std::fs::create_dir_all(env.root().join("usb")).unwrap();
+    env.ok(&["mirror", "init", "usb"]);
+
+    // Without --yes: the plan, and nothing restored, nothing copied.
+    let o = env.run(&["mirror", "backfill", "usb"]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("3 recording(s)") && text.contains("archived"), "{text}");
+    assert!(text.contains("expedited") && text.contains("standard") && text.contains("48 hour(s)"), "per tier: {text}");
+    assert!(text.contains("--yes") && text.contains("nothing restored"), "{text}");
+    assert_eq!(requests(&env), [0, 0, 0]);
+    assert!(mirror_objects(&env).is_empty());
+
+    // With --yes: requested once each, then killed while the store restores.
+    let mut child = env.cmd(&["mirror", "backfill", "usb", "--yes"]).spawn().unwrap();
+    wait_for(Duration::from_secs(30), "three restore requests", || requests(&env) == [1, 1, 1]);
+    // The catalog records them as requested before the kill.
+    wait_for(Duration::from_secs(30), "the items recorded as requested", || {
+        catalog_count(&env, "SELECT count(*) FROM restore_items WHERE state = 'requested'") == 3
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(mirror_objects(&env).is_empty());
+
+    // Run again before the store is done: it resumes the same restore (no new request),
+    // and is stopped again (its wait goes on until the store's clock moves).
+    let mut child = env
+        .cmd(&["mirror", "backfill", "usb", "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let resumed = lines.find(|l| l.as_ref().is_ok_and(|l| l.contains("resuming restore(s) [1]")));
+    assert!(resumed.is_some(), "the rerun resumes restore #1");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(requests(&env), [1, 1, 1], "asked once");
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM restores"), 1, "one restore");
+
+    // The store has restored them: the rerun downloads, checks, copies and verifies.
+    set_store_clock(&env, 31 * DAY + 2 * 3600);
+    let out = env.ok(&["mirror", "backfill", "usb", "--yes"]);
+    assert!(out.contains("restored and copied to \"usb\": 3 recording(s)"), "{out}");
+    assert_eq!(requests(&env), [1, 1, 1], "never asked twice");
+    let got = mirror_objects(&env);
+    let want: std::collections::BTreeMap<String, Vec<u8>> = keys.iter().cloned().zip(datas).collect();
+    assert_eq!(got, want, "exactly the archived clips, byte for byte");
+    assert_eq!(
+        catalog_count(&env, "SELECT count(*) FROM copies WHERE store = 'usb' AND state = 'verified'"),
+        3
+    );
+    assert!(
+        files_under(&env.vault().join(".camvault-backfill")).is_empty(),
+        "no restored file left beside the vault"
+    );
+    // Nothing left: a third run asks nothing.
+    let out = env.ok(&["mirror", "backfill", "usb", "--yes"]);
+    assert!(!out.contains("archived"), "{out}");
+    assert_eq!(requests(&env), [1, 1, 1]);
+}

@@ -23,6 +23,7 @@
 //! parts are aborted before the next one, see `store::multipart`).
 
 pub mod backfill;
+pub mod backfill_restore;
 pub mod disk;
 pub mod scrub;
 
