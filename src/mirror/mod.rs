@@ -24,6 +24,7 @@
 
 pub mod backfill;
 pub mod backfill_restore;
+pub mod cost;
 pub mod disk;
 pub mod scrub;
 
