@@ -323,3 +323,59 @@ fn backfill_of_archived_recordings_shows_the_plan_then_restores_into_the_mirror_
     assert!(!out.contains("archived"), "{out}");
     assert_eq!(requests(&env), [1, 1, 1]);
 }
+
+/// Item 6: `cost --model`, `cost plan` and `cost` price each copy from `[prices]`: a second
+/// Deep Cold Archive copy in another region by its own plan, a disk mirror as whole disks
+/// bought once, and what the disk saves on expected restores.
+#[test]
+fn cost_prices_each_copy_and_the_disk_s_savings_from_the_table() {
+    let env = Env::new(
+        1,
+        "prices.disk_cny_per_tb = 100\nprices.disk_tb = 2\nprices.deep_cold_archive_gb_month = 0.01\n\
+         tiering.transition_days = 30\ntiering.storage_class = \"DeepColdArchive\"\n\
+         [[store.mirror]]\nname = \"usb\"\nkind = \"fs\"\n[store.mirror.fs]\nroot = \"usb\"\n\
+         [[store.mirror]]\nname = \"sh\"\nkind = \"oss\"\n[store.mirror.oss]\nbucket = \"cam-copy\"\nregion = \"cn-shanghai\"\n\
+         [store.mirror.tiering]\ntransition_days = 1\nstorage_class = \"DeepColdArchive\"\n",
+    );
+    // 10 GB a day for 12 months: 3600 GB, on 2 TB disks at ¥100/TB: 2 disks, ¥400.
+    let m = json(&env, &["cost", "--model", "--daily-gb", "10", "--months", "12", "--json"]);
+    let last = &m.as_array().unwrap()[11];
+    let copies = last["copies"].as_array().unwrap();
+    let usb = copies.iter().find(|c| c["store"] == "usb").unwrap();
+    assert_eq!((usb["disks"].as_u64(), usb["one_off_cny"].as_f64(), usb["monthly_cny"].as_f64()), (Some(2), Some(400.0), Some(0.0)), "{usb:#}");
+    // The Shanghai copy: 2 days in Standard (1 + the day OSS takes), the rest Deep Cold.
+    let sh = copies.iter().find(|c| c["store"] == "sh").unwrap();
+    let want = ((20.0 * 0.12 + 3580.0 * 0.01) * 100.0_f64).round() / 100.0;
+    assert_eq!(sh["monthly_cny"].as_f64(), Some(want), "{sh:#}");
+    assert_eq!(sh["class"], "DeepColdArchive");
+    let primary = last["total_cny"].as_f64().unwrap();
+    assert_eq!(primary, ((310.0 * 0.12 + 3290.0 * 0.01) * 100.0_f64).round() / 100.0);
+    assert_eq!(last["all_copies_monthly_cny"].as_f64(), Some(((primary + want) * 100.0).round() / 100.0));
+    let text = env.ok(&["cost", "--model", "--daily-gb", "10", "--months", "12"]);
+    assert!(text.contains("prices.disk_cny_per_tb") && text.contains("¥400.00 once"), "{text}");
+
+    // cost plan: replays of footage two months old come from Deep Cold Archive: the disk saves them.
+    let p = json(&env, &["cost", "plan", "--daily-gb", "10", "--restores-per-month", "2", "--restore-gb", "1", "--restore-age-days", "60", "--json"]);
+    let s = &p["disk_mirror_savings"];
+    let objects = (1.0e3_f64 / 7.0).ceil();
+    let one = objects / 1e4 * 5.0 + 0.03 + 0.12 / 30.0 + objects / 1e4 * 0.01 + 0.5;
+    let round = |x: f64| (x * 100.0).round() / 100.0;
+    assert_eq!(s["restores_per_year"].as_f64(), Some(24.0));
+    assert_eq!(s["restore_cny"].as_f64(), Some(round(one)), "{s:#}");
+    assert_eq!(s["saved_cny_year"].as_f64(), Some(round(round(one * 2.0) * 12.0)), "{s:#}");
+    assert_eq!((s["disks"].as_u64(), s["disk_one_off_cny"].as_f64()), (Some(2), Some(400.0)), "a year, 3650 GB, on 2 TB disks: {s:#}");
+    let text = env.ok(&["cost", "plan", "--daily-gb", "10", "--restores-per-month", "2", "--restore-gb", "1", "--restore-age-days", "60"]);
+    assert!(text.contains("a disk mirror at home saves about") && text.contains("24 restore(s) a year"), "{text}");
+
+    // `cost` (the bill now): one line per copy, a disk with nothing on it yet costs nothing.
+    let now = json(&env, &["cost", "--json"]);
+    let stores: Vec<&str> = now["copies"].as_array().unwrap().iter().map(|c| c["store"].as_str().unwrap()).collect();
+    assert_eq!(stores, ["usb", "sh"], "{now:#}");
+    assert_eq!(now["copies"][0]["disks"], 0);
+
+    // Bad disk keys are refused, naming the key.
+    let cfg = std::fs::read_to_string(env.config()).unwrap();
+    std::fs::write(env.config(), set_key(&cfg, "prices", "disk_tb", "0")).unwrap();
+    let o = env.run(&["cost", "plan"]);
+    assert!(!o.status.success() && stderr(&o).contains("prices.disk_tb"), "{}", stderr(&o));
+}
