@@ -13,7 +13,8 @@ use common::web::http;
 use common::*;
 
 const DAY: i64 = 86_400;
-const MIRROR: &str = "[[store.mirror]]\nname = \"usb\"\nkind = \"fs\"\n[store.mirror.fs]\nroot = \"usb\"\nfsync = false\n";
+const MIRROR: &str =
+    "[[store.mirror]]\nname = \"usb\"\nkind = \"fs\"\n[store.mirror.fs]\nroot = \"usb\"\nfsync = false\n";
 
 fn set_store_clock(env: &Env, secs: i64) {
     let p = env.store().join(".camvault/clock");
@@ -80,12 +81,22 @@ fn restores_take_the_disk_mirror_first_check_its_bytes_and_fall_back() {
     let items = plan["items"].as_array().unwrap();
     assert_eq!(items.len(), 3);
     for i in items {
-        assert_eq!((i["source"].as_str(), i["store"].as_str()), (Some("mirror"), Some("usb")), "{plan:#}");
+        assert_eq!(
+            (i["source"].as_str(), i["store"].as_str()),
+            (Some("mirror"), Some("usb")),
+            "{plan:#}"
+        );
         let copies = i["copies"].as_array().unwrap();
         let primary = copies.iter().find(|c| c["store"] == "primary").unwrap();
-        assert!(primary["cny"].as_f64().unwrap() > 0.0, "the main store's download is priced: {i:#}");
+        assert!(
+            primary["cny"].as_f64().unwrap() > 0.0,
+            "the main store's download is priced: {i:#}"
+        );
         let usb = copies.iter().find(|c| c["store"] == "usb").unwrap();
-        assert_eq!((usb["cny"].as_f64(), usb["hours"].as_f64(), usb["kind"].as_str()), (Some(0.0), Some(0.0), Some("fs")));
+        assert_eq!(
+            (usb["cny"].as_f64(), usb["hours"].as_f64(), usb["kind"].as_str()),
+            (Some(0.0), Some(0.0), Some("fs"))
+        );
     }
     assert_eq!(plan["total_cny"], 0.0, "{plan:#}");
     // The store's keys, in the clips' order (by time).
@@ -103,17 +114,32 @@ fn restores_take_the_disk_mirror_first_check_its_bytes_and_fall_back() {
     junk[100] ^= 0xff;
     std::fs::write(&on_disk, &junk).unwrap();
     let out_dir = env.root().join("out1");
-    let out = env.ok(&["restore", "--from", &from, "--to", &to, "--wait", "--out", out_dir.to_str().unwrap()]);
+    let out = env.ok(&[
+        "restore",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--wait",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
     assert!(out.contains("done"), "{out}");
     for (key, data) in &clips {
         assert_eq!(restored(&out_dir, key).as_ref(), Some(data), "{key} byte for byte");
     }
     assert_eq!(
-        catalog_count(&env, "SELECT count(*) FROM events WHERE kind = 'verify_mismatch' AND message LIKE '%mirror \"usb\"%'"),
+        catalog_count(
+            &env,
+            "SELECT count(*) FROM events WHERE kind = 'verify_mismatch' AND message LIKE '%mirror \"usb\"%'"
+        ),
         1
     );
     assert_eq!(
-        catalog_count(&env, "SELECT count(*) FROM copies WHERE store = 'usb' AND state = 'missing'"),
+        catalog_count(
+            &env,
+            "SELECT count(*) FROM copies WHERE store = 'usb' AND state = 'missing'"
+        ),
         1,
         "the damaged copy is no longer counted as verified"
     );
@@ -131,22 +157,52 @@ fn restores_take_the_disk_mirror_first_check_its_bytes_and_fall_back() {
     let plan = json(&env, &dry);
     for i in plan["items"].as_array().unwrap() {
         assert_eq!(i["store"], "usb", "{plan:#}");
-        let primary = i["copies"].as_array().unwrap().iter().find(|c| c["store"] == "primary").unwrap().clone();
+        let primary = i["copies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["store"] == "primary")
+            .unwrap()
+            .clone();
         assert_eq!(primary["class"], "DeepColdArchive");
-        assert!(primary["hours"].as_f64().unwrap() >= 12.0 && primary["cny"].as_f64().unwrap() > 0.0, "{primary:#}");
+        assert!(
+            primary["hours"].as_f64().unwrap() >= 12.0 && primary["cny"].as_f64().unwrap() > 0.0,
+            "{primary:#}"
+        );
     }
-    assert_eq!((plan["total_cny"].as_f64(), plan["hours"].as_f64()), (Some(0.0), Some(0.0)));
+    assert_eq!(
+        (plan["total_cny"].as_f64(), plan["hours"].as_f64()),
+        (Some(0.0), Some(0.0))
+    );
     let text = env.ok(&["restore", "--from", &from, "--to", &to, "--dry-run"]);
-    assert!(text.contains("from mirror usb") && text.contains("estimated cost: ¥0.00"), "{text}");
-    assert!(text.contains("primary") && text.contains("immediate"), "each copy's price and time: {text}");
+    assert!(
+        text.contains("from mirror usb") && text.contains("estimated cost: ¥0.00"),
+        "{text}"
+    );
+    assert!(
+        text.contains("primary") && text.contains("immediate"),
+        "each copy's price and time: {text}"
+    );
 
     // Restored from the disk at once, without --yes (nothing is billed), nothing asked of
     // the archive.
     let out_dir = env.root().join("out2");
-    env.ok(&["restore", "--from", &from, "--to", &to, "--wait", "--out", out_dir.to_str().unwrap()]);
+    env.ok(&[
+        "restore",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--wait",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
     for (key, data) in &clips {
         assert_eq!(restored(&out_dir, key).as_ref(), Some(data));
-        assert!(store_meta(&env, key)["restore_requests"].as_u64().unwrap_or(0) == 0, "no restore of {key}");
+        assert!(
+            store_meta(&env, key)["restore_requests"].as_u64().unwrap_or(0) == 0,
+            "no restore of {key}"
+        );
     }
 
     // A damaged mirror copy with the main store's archived: the clip fails with what to
@@ -156,7 +212,16 @@ fn restores_take_the_disk_mirror_first_check_its_bytes_and_fall_back() {
     junk[10] ^= 0x01;
     std::fs::write(env.root().join("usb").join(key0), &junk).unwrap();
     let out_dir = env.root().join("out3");
-    let o = env.run(&["restore", "--from", &from, "--to", &to, "--wait", "--out", out_dir.to_str().unwrap()]);
+    let o = env.run(&[
+        "restore",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--wait",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
     assert!(!o.status.success(), "{}", stdout(&o));
     let text = stdout(&o);
     assert!(text.contains("does not match") || text.contains("expected"), "{text}");
@@ -165,16 +230,37 @@ fn restores_take_the_disk_mirror_first_check_its_bytes_and_fall_back() {
     assert_eq!(restored(&out_dir, &clips[2].0).as_ref(), Some(&clips[2].1));
     assert_eq!(store_meta(&env, key0)["restore_requests"].as_u64().unwrap_or(0), 0);
     // With --max-wait 0 and the damaged copy no longer verified, nothing can be had at once.
-    let plan = json(&env, &["restore", "--from", &from, "--to", &to, "--dry-run", "--json", "--max-wait", "0"]);
+    let plan = json(
+        &env,
+        &[
+            "restore",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--dry-run",
+            "--json",
+            "--max-wait",
+            "0",
+        ],
+    );
     assert_eq!(plan["items"][0]["source"], "archive", "{plan:#}");
-    assert!(plan["items"][0]["note"].as_str().unwrap().contains("no copy is ready within 0 h"), "{plan:#}");
+    assert!(
+        plan["items"][0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("no copy is ready within 0 h"),
+        "{plan:#}"
+    );
     assert_eq!(plan["items"][1]["source"], "mirror");
 }
 
 #[test]
 fn the_web_player_plays_a_clip_from_the_disk_mirror_with_no_restore() {
     let port = free_port();
-    let (env, clips, t0) = mirrored_site(&format!("restore.drill_days = 0\nhttp.enabled = true\nhttp.listen = \"127.0.0.1:{port}\""));
+    let (env, clips, t0) = mirrored_site(&format!(
+        "restore.drill_days = 0\nhttp.enabled = true\nhttp.listen = \"127.0.0.1:{port}\""
+    ));
     env.ok(&["lifecycle", "apply"]);
     set_store_clock(&env, 31 * DAY);
     // The main store's class as the catalog knows it: archived.
@@ -194,7 +280,11 @@ fn the_web_player_plays_a_clip_from_the_disk_mirror_with_no_restore() {
     let list = d["clips"].as_array().unwrap();
     assert_eq!(list.len(), 3, "{d:#}");
     for c in list {
-        assert_eq!((c["tier"].as_str(), c["playable"].as_bool(), c["mirror"].as_bool()), (Some("archived"), Some(true), Some(true)), "{c:#}");
+        assert_eq!(
+            (c["tier"].as_str(), c["playable"].as_bool(), c["mirror"].as_bool()),
+            (Some("archived"), Some(true), Some(true)),
+            "{c:#}"
+        );
     }
     let id = list[0]["id"].as_i64().unwrap();
     let key0 = list[0]["key"].as_str().unwrap().to_string();
@@ -271,14 +361,19 @@ fn backfill_of_archived_recordings_shows_the_plan_then_restores_into_the_mirror_
     let text = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{text}");
     assert!(text.contains("3 recording(s)") && text.contains("archived"), "{text}");
-    assert!(text.contains("expedited") && text.contains("standard") && text.contains("48 hour(s)"), "per tier: {text}");
+    assert!(
+        text.contains("expedited") && text.contains("standard") && text.contains("48 hour(s)"),
+        "per tier: {text}"
+    );
     assert!(text.contains("--yes") && text.contains("nothing restored"), "{text}");
     assert_eq!(requests(&env), [0, 0, 0]);
     assert!(mirror_objects(&env).is_empty());
 
     // With --yes: requested once each, then killed while the store restores.
     let mut child = env.cmd(&["mirror", "backfill", "usb", "--yes"]).spawn().unwrap();
-    wait_for(Duration::from_secs(30), "three restore requests", || requests(&env) == [1, 1, 1]);
+    wait_for(Duration::from_secs(30), "three restore requests", || {
+        requests(&env) == [1, 1, 1]
+    });
     // The catalog records them as requested before the kill.
     wait_for(Duration::from_secs(30), "the items recorded as requested", || {
         catalog_count(&env, "SELECT count(*) FROM restore_items WHERE state = 'requested'") == 3
@@ -311,7 +406,10 @@ fn backfill_of_archived_recordings_shows_the_plan_then_restores_into_the_mirror_
     let want: std::collections::BTreeMap<String, Vec<u8>> = keys.iter().cloned().zip(datas).collect();
     assert_eq!(got, want, "exactly the archived clips, byte for byte");
     assert_eq!(
-        catalog_count(&env, "SELECT count(*) FROM copies WHERE store = 'usb' AND state = 'verified'"),
+        catalog_count(
+            &env,
+            "SELECT count(*) FROM copies WHERE store = 'usb' AND state = 'verified'"
+        ),
         3
     );
     assert!(
@@ -338,11 +436,22 @@ fn cost_prices_each_copy_and_the_disk_s_savings_from_the_table() {
          [store.mirror.tiering]\ntransition_days = 1\nstorage_class = \"DeepColdArchive\"\n",
     );
     // 10 GB a day for 12 months: 3600 GB, on 2 TB disks at ¥100/TB: 2 disks, ¥400.
-    let m = json(&env, &["cost", "--model", "--daily-gb", "10", "--months", "12", "--json"]);
+    let m = json(
+        &env,
+        &["cost", "--model", "--daily-gb", "10", "--months", "12", "--json"],
+    );
     let last = &m.as_array().unwrap()[11];
     let copies = last["copies"].as_array().unwrap();
     let usb = copies.iter().find(|c| c["store"] == "usb").unwrap();
-    assert_eq!((usb["disks"].as_u64(), usb["one_off_cny"].as_f64(), usb["monthly_cny"].as_f64()), (Some(2), Some(400.0), Some(0.0)), "{usb:#}");
+    assert_eq!(
+        (
+            usb["disks"].as_u64(),
+            usb["one_off_cny"].as_f64(),
+            usb["monthly_cny"].as_f64()
+        ),
+        (Some(2), Some(400.0), Some(0.0)),
+        "{usb:#}"
+    );
     // The Shanghai copy: 2 days in Standard (1 + the day OSS takes), the rest Deep Cold.
     let sh = copies.iter().find(|c| c["store"] == "sh").unwrap();
     let want = ((20.0 * 0.12 + 3580.0 * 0.01) * 100.0_f64).round() / 100.0;
@@ -350,26 +459,74 @@ fn cost_prices_each_copy_and_the_disk_s_savings_from_the_table() {
     assert_eq!(sh["class"], "DeepColdArchive");
     let primary = last["total_cny"].as_f64().unwrap();
     assert_eq!(primary, ((310.0 * 0.12 + 3290.0 * 0.01) * 100.0_f64).round() / 100.0);
-    assert_eq!(last["all_copies_monthly_cny"].as_f64(), Some(((primary + want) * 100.0).round() / 100.0));
+    assert_eq!(
+        last["all_copies_monthly_cny"].as_f64(),
+        Some(((primary + want) * 100.0).round() / 100.0)
+    );
     let text = env.ok(&["cost", "--model", "--daily-gb", "10", "--months", "12"]);
-    assert!(text.contains("prices.disk_cny_per_tb") && text.contains("¥400.00 once"), "{text}");
+    assert!(
+        text.contains("prices.disk_cny_per_tb") && text.contains("¥400.00 once"),
+        "{text}"
+    );
 
     // cost plan: replays of footage two months old come from Deep Cold Archive: the disk saves them.
-    let p = json(&env, &["cost", "plan", "--daily-gb", "10", "--restores-per-month", "2", "--restore-gb", "1", "--restore-age-days", "60", "--json"]);
+    let p = json(
+        &env,
+        &[
+            "cost",
+            "plan",
+            "--daily-gb",
+            "10",
+            "--restores-per-month",
+            "2",
+            "--restore-gb",
+            "1",
+            "--restore-age-days",
+            "60",
+            "--json",
+        ],
+    );
     let s = &p["disk_mirror_savings"];
     let objects = (1.0e3_f64 / 7.0).ceil();
     let one = objects / 1e4 * 5.0 + 0.03 + 0.12 / 30.0 + objects / 1e4 * 0.01 + 0.5;
     let round = |x: f64| (x * 100.0).round() / 100.0;
     assert_eq!(s["restores_per_year"].as_f64(), Some(24.0));
     assert_eq!(s["restore_cny"].as_f64(), Some(round(one)), "{s:#}");
-    assert_eq!(s["saved_cny_year"].as_f64(), Some(round(round(one * 2.0) * 12.0)), "{s:#}");
-    assert_eq!((s["disks"].as_u64(), s["disk_one_off_cny"].as_f64()), (Some(2), Some(400.0)), "a year, 3650 GB, on 2 TB disks: {s:#}");
-    let text = env.ok(&["cost", "plan", "--daily-gb", "10", "--restores-per-month", "2", "--restore-gb", "1", "--restore-age-days", "60"]);
-    assert!(text.contains("a disk mirror at home saves about") && text.contains("24 restore(s) a year"), "{text}");
+    assert_eq!(
+        s["saved_cny_year"].as_f64(),
+        Some(round(round(one * 2.0) * 12.0)),
+        "{s:#}"
+    );
+    assert_eq!(
+        (s["disks"].as_u64(), s["disk_one_off_cny"].as_f64()),
+        (Some(2), Some(400.0)),
+        "a year, 3650 GB, on 2 TB disks: {s:#}"
+    );
+    let text = env.ok(&[
+        "cost",
+        "plan",
+        "--daily-gb",
+        "10",
+        "--restores-per-month",
+        "2",
+        "--restore-gb",
+        "1",
+        "--restore-age-days",
+        "60",
+    ]);
+    assert!(
+        text.contains("a disk mirror at home saves about") && text.contains("24 restore(s) a year"),
+        "{text}"
+    );
 
     // `cost` (the bill now): one line per copy, a disk with nothing on it yet costs nothing.
     let now = json(&env, &["cost", "--json"]);
-    let stores: Vec<&str> = now["copies"].as_array().unwrap().iter().map(|c| c["store"].as_str().unwrap()).collect();
+    let stores: Vec<&str> = now["copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["store"].as_str().unwrap())
+        .collect();
     assert_eq!(stores, ["usb", "sh"], "{now:#}");
     assert_eq!(now["copies"][0]["disks"], 0);
 
@@ -377,5 +534,9 @@ fn cost_prices_each_copy_and_the_disk_s_savings_from_the_table() {
     let cfg = std::fs::read_to_string(env.config()).unwrap();
     std::fs::write(env.config(), set_key(&cfg, "prices", "disk_tb", "0")).unwrap();
     let o = env.run(&["cost", "plan"]);
-    assert!(!o.status.success() && stderr(&o).contains("prices.disk_tb"), "{}", stderr(&o));
+    assert!(
+        !o.status.success() && stderr(&o).contains("prices.disk_tb"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -74,7 +74,12 @@ pub fn run_model(cfg: &Config, a: ModelArgs) -> Result<ExitCode> {
         );
     }
     if let Some(last) = months.last() {
-        print_copies(cfg, &crate::mirror::cost::model_copies(cfg, plan.daily_gb, plan.object_mb, last.month), last.total_cny, &format!("month {}", last.month));
+        print_copies(
+            cfg,
+            &crate::mirror::cost::model_copies(cfg, plan.daily_gb, plan.object_mb, last.month),
+            last.total_cny,
+            &format!("month {}", last.month),
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -87,7 +92,12 @@ fn print_copies(cfg: &Config, copies: &[crate::mirror::cost::CopyCost], primary_
     }
     let p = &cfg.prices;
     println!("copies ({when}):");
-    println!("  {:<12} {:<4} {:<16} ¥{primary_cny:.2} a month", crate::config::PRIMARY, crate::restore::copies::kind_of(cfg, crate::config::PRIMARY), cfg.tiering.storage_class.as_str());
+    println!(
+        "  {:<12} {:<4} {:<16} ¥{primary_cny:.2} a month",
+        crate::config::PRIMARY,
+        crate::restore::copies::kind_of(cfg, crate::config::PRIMARY),
+        cfg.tiering.storage_class.as_str()
+    );
     let mut monthly = primary_cny;
     for c in copies {
         if c.kind == "fs" {
@@ -97,7 +107,10 @@ fn print_copies(cfg: &Config, copies: &[crate::mirror::cost::CopyCost], primary_
             );
         } else {
             monthly += c.monthly_cny;
-            println!("  {:<12} {:<4} {:<16} ¥{:.2} a month", c.store, c.kind, c.class, c.monthly_cny);
+            println!(
+                "  {:<12} {:<4} {:<16} ¥{:.2} a month",
+                c.store, c.kind, c.class, c.monthly_cny
+            );
         }
     }
     println!("  all copies: ¥{:.2} a month", (monthly * 100.0).round() / 100.0);
@@ -333,7 +346,12 @@ pub fn run_plan(cfg: &Config, a: PlanArgs) -> Result<ExitCode> {
             cfg.tiering.storage_class, cfg.tiering.transition_days
         ),
     }
-    print_copies(cfg, &copies, current.map_or(best.total_cny, |c| c.total_cny), "after a year, the config's plan");
+    print_copies(
+        cfg,
+        &copies,
+        current.map_or(best.total_cny, |c| c.total_cny),
+        "after a year, the config's plan",
+    );
     if let Some(s) = savings {
         let verb = if has_disk { "saves" } else { "would save" };
         if s.restore_cny > 0.0 {

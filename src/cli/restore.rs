@@ -232,16 +232,26 @@ fn print_mirrors(plan: &Plan) {
     }
     println!("copies of the clips not on local disk (each store, if every clip came from it):");
     for (name, (n, cny, h, kind, usable)) in stores {
-        let when = if h > 0.0 { format!("up to {}", hours(h)) } else { "immediate".into() };
+        let when = if h > 0.0 {
+            format!("up to {}", hours(h))
+        } else {
+            "immediate".into()
+        };
         println!(
             "  {name:<12} {kind:<4} {n:>5} clip(s)  ¥{cny:.2}  {when}{}",
-            if usable { "" } else { " (not usable for some: see --json)" }
+            if usable {
+                ""
+            } else {
+                " (not usable for some: see --json)"
+            }
         );
     }
     if let Some(w) = plan.max_wait_hours {
         println!("the cheapest copy ready within --max-wait {w} h is taken for each clip");
     } else {
-        println!("the cheapest copy of each clip is taken (free and immediate first); --max-wait HOURS limits the wait");
+        println!(
+            "the cheapest copy of each clip is taken (free and immediate first); --max-wait HOURS limits the wait"
+        );
     }
 }
 

@@ -48,7 +48,14 @@ pub fn in_flight(cat: &Catalog, mirror: &str) -> Result<(Vec<i64>, BTreeSet<Stri
 }
 
 /// The restore of `keys` as `restore::plan` prices it.
-pub async fn plan(cfg: &Config, cat: &Catalog, main: &dyn Backend, mirror: &str, keys: Vec<String>, tier: RestoreTier) -> Result<(Request, Plan)> {
+pub async fn plan(
+    cfg: &Config,
+    cat: &Catalog,
+    main: &dyn Backend,
+    mirror: &str,
+    keys: Vec<String>,
+    tier: RestoreTier,
+) -> Result<(Request, Plan)> {
     let req = Request {
         camera: None,
         from_ms: 0,
@@ -84,7 +91,8 @@ pub fn tiers(cfg: &Config, plan: &Plan) -> Vec<(RestoreTier, f64, f64)> {
             let (mut cny, mut hours) = (0.0, 0.0f64);
             for i in &archived {
                 let tier = crate::cost::tier_for(&i.class, t);
-                let lines = crate::cost::restore_estimate(&cfg.prices, &i.class, tier, 1, i.clip.size as f64 / 1e9, plan.days);
+                let lines =
+                    crate::cost::restore_estimate(&cfg.prices, &i.class, tier, 1, i.clip.size as f64 / 1e9, plan.days);
                 cny += lines.iter().map(|l| l.cny).sum::<f64>();
                 hours = hours.max(crate::cost::restore_hours(&i.class, tier));
             }

@@ -136,7 +136,11 @@ mod tests {
             ..Prices::default()
         };
         assert_eq!(disks(&p, 0.0), (0, 0.0));
-        assert_eq!(disks(&p, 3_650.0), (1, 600.0), "a year at 10 GB a day fits one 4 TB disk");
+        assert_eq!(
+            disks(&p, 3_650.0),
+            (1, 600.0),
+            "a year at 10 GB a day fits one 4 TB disk"
+        );
         assert_eq!(disks(&p, 4_001.0), (2, 1200.0));
     }
 
@@ -165,7 +169,10 @@ mod tests {
         let one = objects / 1e4 * 5.0 + 0.03 + 0.12 / 30.0 + objects / 1e4 * 0.01 + 0.5;
         assert!((s.restore_cny - round2(one)).abs() < 1e-9, "{s:?} vs {one}");
         assert_eq!(s.restores_per_year, 24.0);
-        assert!((s.saved_cny_year - round2(round2(one * 2.0) * 12.0)).abs() < 0.011, "{s:?}");
+        assert!(
+            (s.saved_cny_year - round2(round2(one * 2.0) * 12.0)).abs() < 0.011,
+            "{s:?}"
+        );
         assert_eq!((s.disks, s.disk_one_off_cny), (1, 600.0));
         assert_eq!((s.from.as_str(), s.hours), ("DeepColdArchive", 48.0));
     }

@@ -93,7 +93,15 @@ pub fn kind_of(cfg: &Config, name: &str) -> &'static str {
 
 /// What reading `bytes` from a copy of `class` costs and takes: a disk mirror nothing; a
 /// readable object its download; an archived one its restore at `tier` for `days`.
-pub fn price(cfg: &Config, disk: bool, class: &str, readable: bool, tier: RestoreTier, bytes: u64, days: u32) -> (f64, f64) {
+pub fn price(
+    cfg: &Config,
+    disk: bool,
+    class: &str,
+    readable: bool,
+    tier: RestoreTier,
+    bytes: u64,
+    days: u32,
+) -> (f64, f64) {
     if disk && readable {
         return (0.0, 0.0);
     }
@@ -154,7 +162,8 @@ pub async fn mirror_options(
                     o.note = Some(if h.restore == RestoreState::InProgress {
                         "a restore of this mirror's copy is running (not asked by camvault)".into()
                     } else {
-                        "archived in this mirror: restores run on the main store only (not yet from a mirror's archive)".into()
+                        "archived in this mirror: restores run on the main store only (not yet from a mirror's archive)"
+                            .into()
                     });
                 }
                 if h.size != size {
@@ -177,22 +186,12 @@ pub fn choose(options: &[CopyOption], max_wait_hours: Option<f64>) -> Option<(us
     let in_time = |o: &CopyOption| max_wait_hours.is_none_or(|w| o.hours <= w);
     let cheapest = usable()
         .filter(|(_, o)| in_time(o))
-        .min_by(|(i, a), (j, b)| {
-            a.cny
-                .total_cmp(&b.cny)
-                .then(a.hours.total_cmp(&b.hours))
-                .then(i.cmp(j))
-        });
+        .min_by(|(i, a), (j, b)| a.cny.total_cmp(&b.cny).then(a.hours.total_cmp(&b.hours)).then(i.cmp(j)));
     if let Some((i, _)) = cheapest {
         return Some((i, true));
     }
     usable()
-        .min_by(|(i, a), (j, b)| {
-            a.hours
-                .total_cmp(&b.hours)
-                .then(a.cny.total_cmp(&b.cny))
-                .then(i.cmp(j))
-        })
+        .min_by(|(i, a), (j, b)| a.hours.total_cmp(&b.hours).then(a.cny.total_cmp(&b.cny)).then(i.cmp(j)))
         .map(|(i, _)| (i, false))
 }
 
@@ -221,10 +220,22 @@ mod tests {
             o("sh", 0.02, 0.0, true),
         ];
         assert_eq!(choose(&opts, None), Some((1, true)), "the free disk");
-        assert_eq!(choose(&opts[..1], Some(1.0)), Some((0, false)), "none in time: the quickest");
-        let opts = [o("primary", 0.5, 48.0, true), o("usb", 0.0, 0.0, false), o("hz", 1.0, 12.0, true)];
+        assert_eq!(
+            choose(&opts[..1], Some(1.0)),
+            Some((0, false)),
+            "none in time: the quickest"
+        );
+        let opts = [
+            o("primary", 0.5, 48.0, true),
+            o("usb", 0.0, 0.0, false),
+            o("hz", 1.0, 12.0, true),
+        ];
         assert_eq!(choose(&opts, None), Some((0, true)), "the unusable disk is skipped");
-        assert_eq!(choose(&opts, Some(24.0)), Some((2, true)), "the wait rules out the 48 h copy");
+        assert_eq!(
+            choose(&opts, Some(24.0)),
+            Some((2, true)),
+            "the wait rules out the 48 h copy"
+        );
         let ties = [o("primary", 0.1, 0.0, true), o("s3", 0.1, 0.0, true)];
         assert_eq!(choose(&ties, None), Some((0, true)), "ties go to the main store");
         assert_eq!(choose(&[o("usb", 0.0, 0.0, false)], None), None);

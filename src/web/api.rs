@@ -410,7 +410,13 @@ fn tier_options(cfg: &crate::config::Config, p: &restore::Plan) -> Vec<Value> {
             Source::Archive => true,
             Source::Store => false,
             // A disk mirror's copy is free at every tier; a remote one is a download.
-            Source::Mirror if i.copies.iter().any(|o| Some(&o.store) == i.store.as_ref() && o.kind == "fs") => continue,
+            Source::Mirror
+                if i.copies
+                    .iter()
+                    .any(|o| Some(&o.store) == i.store.as_ref() && o.kind == "fs") =>
+            {
+                continue
+            }
             Source::Mirror => false,
             Source::Cache | Source::Missing => continue,
         };

@@ -61,7 +61,10 @@ pub fn local_path(app: &App, c: &Clip) -> Option<PathBuf> {
 pub fn disk_mirror_path(cfg: &crate::config::Config, c: &Clip) -> Option<PathBuf> {
     let names = c.mirror_copies.as_deref()?;
     let key = c.key.as_str();
-    if key.starts_with('/') || key.starts_with(".camvault") || key.split('/').any(|p| p.is_empty() || p == "." || p == "..") {
+    if key.starts_with('/')
+        || key.starts_with(".camvault")
+        || key.split('/').any(|p| p.is_empty() || p == "." || p == "..")
+    {
         return None;
     }
     names.split(',').find_map(|name| {
@@ -73,7 +76,10 @@ pub fn disk_mirror_path(cfg: &crate::config::Config, c: &Clip) -> Option<PathBuf
         let root = cfg.mirror_root(m);
         crate::mirror::disk::present(&root, name).ok()?;
         let p = root.join(key);
-        std::fs::metadata(&p).ok().filter(|md| md.is_file() && md.len() == c.size).map(|_| p)
+        std::fs::metadata(&p)
+            .ok()
+            .filter(|md| md.is_file() && md.len() == c.size)
+            .map(|_| p)
     })
 }
 
