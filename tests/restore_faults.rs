@@ -81,6 +81,7 @@ impl Rig {
             merge: false,
             out_dir: String::new(),
             drill: false,
+            max_wait_hours: None,
         };
         let plan = restore::plan(&self.cfg, &self.catalog, &*self.store, &req)
             .await

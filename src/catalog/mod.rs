@@ -13,6 +13,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use rusqlite::{Connection, OpenFlags};
 
 pub mod audit;
+pub mod best_copy;
 pub mod copies;
 pub mod files;
 pub mod index;
@@ -56,6 +57,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration11.sql"),
     // issue 15: notifications on activity.
     include_str!("migration13.sql"),
+    // issue 21: restores from a mirror's copy, backfill restores (mirror21c).
+    include_str!("migration16.sql"),
     // issue 21: multipart uploads to mirrors resume.
     include_str!("migration17.sql"),
 ];

@@ -199,6 +199,8 @@ pub struct ItemRow {
     /// RestoreObject requests this item sent that the store acknowledged (billed).
     #[serde(skip)]
     pub sent: u32,
+    /// The mirror this clip is read from (issue 21); `None`: the cache or the main store.
+    pub store: Option<String>,
 }
 
 /// What a new restore asks for.
@@ -226,7 +228,8 @@ pub struct InFlight {
 const RESTORE_COLS: &str =
     "id, created_ms, camera, from_ms, to_ms, tier, days, out_dir, merge, kind, state, est_cost_cny, done_ms, error";
 const ITEM_COLS: &str = "i.restore_id, i.file_id, f.key, f.size, f.crc64, i.source, i.state, i.requested_ms,
-     i.expires_ms, i.polls, i.path, i.error, i.sent";
+     i.expires_ms, i.polls, i.path, i.error, i.sent,
+     (SELECT s.store FROM restore_item_stores s WHERE s.restore_id = i.restore_id AND s.file_id = i.file_id)";
 
 fn candidate_row(r: &rusqlite::Row) -> rusqlite::Result<Candidate> {
     Ok(Candidate {
@@ -276,6 +279,7 @@ fn item_row(r: &rusqlite::Row) -> rusqlite::Result<ItemRow> {
         path: r.get(10)?,
         error: r.get(11)?,
         sent: r.get(12)?,
+        store: r.get(13)?,
     })
 }
 
@@ -307,6 +311,18 @@ impl Catalog {
 
     /// Records a restore and its clips (`(file_id, source)`), all pending; returns its id.
     pub fn create_restore(&self, r: &NewRestore, items: &[(i64, &str)], now_ms: i64) -> Result<i64> {
+        self.create_restore_from(r, items, &[], now_ms)
+    }
+
+    /// [`Catalog::create_restore`], with the clips read from a mirror (`(file_id, mirror)`)
+    /// recorded in the same transaction.
+    pub fn create_restore_from(
+        &self,
+        r: &NewRestore,
+        items: &[(i64, &str)],
+        mirrors: &[(i64, &str)],
+        now_ms: i64,
+    ) -> Result<i64> {
         let mut c = self.lock();
         let tx = c.transaction()?;
         tx.execute(
@@ -319,6 +335,12 @@ impl Catalog {
             tx.execute(
                 "INSERT INTO restore_items (restore_id, file_id, source, state) VALUES (?1, ?2, ?3, 'pending')",
                 params![id, file_id, source],
+            )?;
+        }
+        for (file_id, store) in mirrors {
+            tx.execute(
+                "INSERT INTO restore_item_stores (restore_id, file_id, store) VALUES (?1, ?2, ?3)",
+                params![id, file_id, store],
             )?;
         }
         tx.commit()?;

@@ -26,13 +26,18 @@ pub struct Clip {
     pub restore_state: Option<String>,
     /// The verified restored copy, once a restore brought it back.
     pub restored_path: Option<String>,
+    /// Listed mirrors that hold a verified copy (issue 21), comma-separated.
+    #[serde(skip)]
+    pub mirror_copies: Option<String>,
 }
 
 const CLIP_COLS: &str = "f.id, f.camera, f.key, f.start_ms, f.end_ms, f.duration_ms, f.size, f.state,
     f.purged_ms IS NULL, f.storage_class, f.codec,
     (SELECT ri.state FROM restore_items ri WHERE ri.file_id = f.id ORDER BY ri.restore_id DESC LIMIT 1),
     (SELECT ri.path FROM restore_items ri WHERE ri.file_id = f.id AND ri.state = 'done' AND ri.path IS NOT NULL
-     ORDER BY ri.restore_id DESC LIMIT 1)";
+     ORDER BY ri.restore_id DESC LIMIT 1),
+    (SELECT group_concat(c.store) FROM copies c JOIN mirrors m ON m.name = c.store
+     WHERE c.file_id = f.id AND c.state = 'verified')";
 
 fn clip_row(r: &rusqlite::Row) -> rusqlite::Result<Clip> {
     Ok(Clip {
@@ -49,6 +54,7 @@ fn clip_row(r: &rusqlite::Row) -> rusqlite::Result<Clip> {
         codec: r.get(10)?,
         restore_state: r.get(11)?,
         restored_path: r.get(12)?,
+        mirror_copies: r.get(13)?,
     })
 }
 

@@ -40,7 +40,17 @@ pub fn run_model(cfg: &Config, a: ModelArgs) -> Result<ExitCode> {
     }
     let months = model(&plan, &cfg.prices, a.months);
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&months)?);
+        // Each month also prices every mirror's copy (issue 21) when mirrors are configured.
+        let mut v = serde_json::to_value(&months)?;
+        if !cfg.store.mirror.is_empty() {
+            for (m, row) in months.iter().zip(v.as_array_mut().into_iter().flatten()) {
+                let copies = crate::mirror::cost::model_copies(cfg, plan.daily_gb, plan.object_mb, m.month);
+                let monthly: f64 = copies.iter().map(|c| c.monthly_cny).sum();
+                row["copies"] = serde_json::to_value(&copies)?;
+                row["all_copies_monthly_cny"] = serde_json::json!(((m.total_cny + monthly) * 100.0).round() / 100.0);
+            }
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
     let p = &cfg.prices;
@@ -63,7 +73,47 @@ pub fn run_model(cfg: &Config, a: ModelArgs) -> Result<ExitCode> {
             m.month, m.standard_gb, m.archive_gb, m.total_cny
         );
     }
+    if let Some(last) = months.last() {
+        print_copies(
+            cfg,
+            &crate::mirror::cost::model_copies(cfg, plan.daily_gb, plan.object_mb, last.month),
+            last.total_cny,
+            &format!("month {}", last.month),
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each mirror's copy beside the main store's bill (issue 21): monthly fees of remote
+/// copies, the one-off price of a disk mirror's disks.
+fn print_copies(cfg: &Config, copies: &[crate::mirror::cost::CopyCost], primary_cny: f64, when: &str) {
+    if copies.is_empty() {
+        return;
+    }
+    let p = &cfg.prices;
+    println!("copies ({when}):");
+    println!(
+        "  {:<12} {:<4} {:<16} ¥{primary_cny:.2} a month",
+        crate::config::PRIMARY,
+        crate::restore::copies::kind_of(cfg, crate::config::PRIMARY),
+        cfg.tiering.storage_class.as_str()
+    );
+    let mut monthly = primary_cny;
+    for c in copies {
+        if c.kind == "fs" {
+            println!(
+                "  {:<12} {:<4} {:<16} ¥{:.2} once: {} disk(s) of {} TB at ¥{}/TB (prices.disk_tb, prices.disk_cny_per_tb), no monthly fee",
+                c.store, c.kind, c.class, c.one_off_cny, c.disks, p.disk_tb, p.disk_cny_per_tb
+            );
+        } else {
+            monthly += c.monthly_cny;
+            println!(
+                "  {:<12} {:<4} {:<16} ¥{:.2} a month",
+                c.store, c.kind, c.class, c.monthly_cny
+            );
+        }
+    }
+    println!("  all copies: ¥{:.2} a month", (monthly * 100.0).round() / 100.0);
 }
 
 /// The bill now from the catalog, and where it goes at the observed daily volume.
@@ -90,8 +140,10 @@ pub fn run(cfg: &Config, json: bool) -> Result<ExitCode> {
     let storage_so_far = (std_bd * p.standard_gb_month + arch_bd * arch) / GB / 30.0;
     let (_, restore_fee) = crate::cost::restore_prices(p, cfg.tiering.storage_class.as_str(), cfg.restore.tier);
     let requests_so_far = puts as f64 / 10_000.0 * p.put_per_10k + restores as f64 / 10_000.0 * restore_fee.cny;
+    let copies = copies_now(cfg, &cat, now)?;
     if json {
         let v = serde_json::json!({
+            "copies": copies,
             "so_far": {"storage_cny": storage_so_far, "requests_cny": requests_so_far, "puts": puts, "restore_requests": restores},
             "standard_gb": standard_gb, "archive_gb": archive_gb, "daily_gb": daily_gb,
             "monthly_cny_now": (now_cny * 100.0).round() / 100.0,
@@ -117,7 +169,49 @@ pub fn run(cfg: &Config, json: bool) -> Result<ExitCode> {
     for (m, c) in rows {
         println!("in {m:>2} months: about ¥{c:.2} a month");
     }
+    print_copies(cfg, &copies, (now_cny * 100.0).round() / 100.0, "now");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each mirror's copy now: a remote one billed like the main store by its own plan (on
+/// the bytes it holds verified), a disk one as the disks its verified bytes fill.
+fn copies_now(cfg: &Config, cat: &Catalog, now: i64) -> Result<Vec<crate::mirror::cost::CopyCost>> {
+    let counts = cat.copy_counts()?;
+    let mut out = Vec::new();
+    for m in &cfg.store.mirror {
+        let held = counts
+            .iter()
+            .find(|c| c.store == m.name)
+            .map_or(0, |c| c.verified_bytes) as f64
+            / GB;
+        let mc = cfg.for_mirror(m);
+        let kind = crate::restore::copies::kind_of(cfg, &m.name);
+        if m.kind == crate::config::StoreKind::Fs {
+            let (disks, one_off_cny) = crate::mirror::cost::disks(&cfg.prices, held);
+            out.push(crate::mirror::cost::CopyCost {
+                store: m.name.clone(),
+                kind,
+                class: "disk".into(),
+                monthly_cny: 0.0,
+                disks,
+                one_off_cny,
+            });
+            continue;
+        }
+        // The main store's split by age, scaled to what this mirror holds.
+        let b = bill_now(&mc, cat, now)?;
+        let all = b.standard_gb + b.archive_gb;
+        let share = if all > 0.0 { (held / all).min(1.0) } else { 0.0 };
+        out.push(crate::mirror::cost::CopyCost {
+            store: m.name.clone(),
+            kind,
+            class: mc.tiering.storage_class.as_str().to_string(),
+            monthly_cny: (b.monthly_cny * share * 100.0).round() / 100.0,
+            disks: 0,
+            one_off_cny: 0.0,
+        });
+    }
+    Ok(out)
 }
 
 pub struct PlanArgs {
@@ -164,10 +258,14 @@ pub fn run_plan(cfg: &Config, a: PlanArgs) -> Result<ExitCode> {
     let current = options
         .iter()
         .find(|o| o.class == cfg.tiering.storage_class.as_str() && o.transition_days == cfg.tiering.transition_days);
+    let copies = crate::mirror::cost::model_copies(cfg, daily_gb, site.object_mb, 12);
+    let savings = current.map(|c| crate::mirror::cost::disk_savings(&cfg.prices, &site, c));
+    let has_disk = cfg.store.mirror.iter().any(|m| m.kind == crate::config::StoreKind::Fs);
     if a.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
+                "copies": copies, "disk_mirror_savings": savings, "has_disk_mirror": has_disk,
                 "daily_gb": daily_gb, "cache_days": cache_days, "restore_age_days": site.restore_age_days,
                 "restores_per_month": site.restores_per_month, "restore_gb": site.restore_gb,
                 "recommended": best, "current": current, "options": options, "prices_taken": cfg.prices.taken,
@@ -247,6 +345,26 @@ pub fn run_plan(cfg: &Config, a: PlanArgs) -> Result<ExitCode> {
             "the config's {} after {} days is not among the compared ages.",
             cfg.tiering.storage_class, cfg.tiering.transition_days
         ),
+    }
+    print_copies(
+        cfg,
+        &copies,
+        current.map_or(best.total_cny, |c| c.total_cny),
+        "after a year, the config's plan",
+    );
+    if let Some(s) = savings {
+        let verb = if has_disk { "saves" } else { "would save" };
+        if s.restore_cny > 0.0 {
+            println!(
+                "a disk mirror at home {verb} about ¥{:.2} a year on expected restores: {} restore(s) a year × ¥{:.2} each (from {}, up to {} h; from the disk: free, at once), against ¥{:.2} once for {} disk(s) of {} TB holding a year of footage.",
+                s.saved_cny_year, s.restores_per_year, s.restore_cny, s.from, s.hours, s.disk_one_off_cny, s.disks, cfg.prices.disk_tb
+            );
+        } else {
+            println!(
+                "a disk mirror at home {verb} nothing on restores here: the footage people replay comes from {} at no fee (it still is a second copy: ¥{:.2} once for {} disk(s)).",
+                s.from, s.disk_one_off_cny, s.disks
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

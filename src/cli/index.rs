@@ -81,6 +81,7 @@ pub fn run(cfg: Config, a: Args) -> Result<ExitCode> {
         merge: false,
         out_dir: String::new(),
         drill: false,
+        max_wait_hours: None,
     };
     if !a.json {
         println!(

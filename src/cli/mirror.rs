@@ -21,54 +21,110 @@ pub(super) enum MirrorCommand {
     },
     /// Copy to mirror NAME every recording that left the local cache before the mirror
     /// was added, read back from the main store and checked against the catalog's CRC-64
-    /// (recordings still in the cache are copied by `serve`). Archived ones are listed, not
-    /// restored. Exit 1 when anything is left
+    /// (recordings still in the cache are copied by `serve`). Archived ones need restores:
+    /// their plan (clips, bytes, cost and time per tier) is shown, and with --yes they are
+    /// restored, checked and sent to the mirror; run again after an interruption, it
+    /// resumes (never asks the store twice). Exit 1 when anything is left
     Backfill {
         /// The mirror's `name` in `[[store.mirror]]`
         name: String,
+        /// Restore the archived recordings (billed: see the plan first)
+        #[arg(long, short)]
+        yes: bool,
+        /// Restore speed for archived recordings [default: restore.tier]
+        #[arg(long, value_enum)]
+        tier: Option<super::TierArg>,
     },
 }
 
 pub(super) fn run(cfg: Config, command: MirrorCommand) -> Result<ExitCode> {
     match command {
         MirrorCommand::Init { name } => init(&cfg, &name),
-        MirrorCommand::Backfill { name } => backfill(&cfg, &name),
+        MirrorCommand::Backfill { name, yes, tier } => backfill(&cfg, &name, yes, tier.map(Into::into)),
     }
 }
 
-fn backfill(cfg: &Config, name: &str) -> Result<ExitCode> {
+fn backfill(cfg: &Config, name: &str, yes: bool, tier: Option<crate::store::RestoreTier>) -> Result<ExitCode> {
+    use crate::mirror::backfill_restore as br;
     let m = find(cfg, name)?;
     let catalog = std::sync::Arc::new(crate::catalog::Catalog::open(&cfg.catalog(), false)?);
     catalog.sync_mirrors(
         &cfg.store.mirror.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(),
         jiff::Timestamp::now().as_millisecond(),
     )?;
-    let up = crate::mirror::backfill::uploader(cfg, m, catalog)?;
+    let up = crate::mirror::backfill::uploader(cfg, m, catalog.clone())?;
     let main = crate::store::open(cfg)?;
     let rt = super::runtime()?;
-    let out = rt.block_on(crate::mirror::backfill::run(&up, &*main))?;
-    println!(
-        "mirror {name:?}: {} recording(s) queued, {} copied and verified ({})",
-        out.queued,
-        out.copied,
-        crate::config::human_bytes(out.copied_bytes)
-    );
-    if !out.archived.is_empty() {
-        let bytes: u64 = out.archived.iter().map(|(_, b)| b).sum();
+    rt.block_on(async move {
+        // Restores of this mirror already running (an earlier `--yes`): resumed, not
+        // planned again, their clips sent from their downloads.
+        let (running, in_flight) = br::in_flight(&catalog, name)?;
+        let out = crate::mirror::backfill::run_skipping(&up, &*main, &in_flight).await?;
         println!(
-            "{} recording(s) ({}) are archived in the main store and were not copied: restore them first (`camvault restore`, docs/restore.md), then run this again; e.g. {}",
-            out.archived.len(),
-            crate::config::human_bytes(bytes),
-            out.archived[0].0
+            "mirror {name:?}: {} recording(s) queued, {} copied and verified ({})",
+            out.queued,
+            out.copied,
+            crate::config::human_bytes(out.copied_bytes)
         );
-    }
-    for (key, why) in out.failed.iter().take(20) {
-        println!("failed  {key}: {why}");
-    }
-    Ok(if out.archived.is_empty() && out.failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+        let mut failed = out.failed;
+        let todo: Vec<String> = out
+            .archived
+            .iter()
+            .map(|(k, _)| k.clone())
+            .filter(|k| !in_flight.contains(k))
+            .collect();
+        let mut left = 0;
+        if !todo.is_empty() {
+            let tier = tier.unwrap_or(cfg.restore.tier);
+            let (req, plan) = br::plan(cfg, &catalog, &*main, name, todo, tier).await?;
+            let (n, bytes) = plan.count(crate::restore::Source::Archive);
+            println!(
+                "{} recording(s) ({}) are archived in the main store: restores first, then copied to {name:?}",
+                n,
+                crate::config::human_bytes(bytes)
+            );
+            for (t, cny, h) in br::tiers(cfg, &plan) {
+                println!(
+                    "  {:<9} about ¥{cny:.2}, ready within {h} hour(s){}",
+                    t.as_str().to_lowercase(),
+                    if t == tier { "  <- --tier" } else { "" }
+                );
+            }
+            println!("  (prices as of {}, `[prices]`; restored copies kept {} day(s))", cfg.prices.taken, plan.days);
+            if !yes {
+                println!("nothing restored: run `camvault mirror backfill {name} --yes` (with --tier to choose) to restore and copy them");
+                left += plan.items.len();
+            } else {
+                let now = jiff::Timestamp::now().as_millisecond();
+                if let Some(msg) = crate::web::approvals::over_budget(cfg, &catalog, plan.total_cny, now)? {
+                    bail!("{msg}");
+                }
+                let id = br::start(&catalog, name, &req, &plan, now)?;
+                println!("restore #{id} started for mirror {name:?} (about ¥{:.2}); waiting for it (Ctrl-C stops waiting; run this again to resume)", plan.total_cny);
+            }
+        } else if !running.is_empty() {
+            println!("resuming restore(s) {running:?} for mirror {name:?}");
+        }
+        if yes || !running.is_empty() {
+            let serving = catalog.lock_exclusive().is_err();
+            let sent = br::finish(cfg, &up, &*main, serving).await?;
+            if sent.copied > 0 || !sent.failed.is_empty() {
+                println!(
+                    "restored and copied to {name:?}: {} recording(s) ({})",
+                    sent.copied,
+                    crate::config::human_bytes(sent.bytes)
+                );
+            }
+            failed.extend(sent.failed);
+        }
+        for (key, why) in failed.iter().take(20) {
+            println!("failed  {key}: {why}");
+        }
+        Ok(if left == 0 && failed.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
     })
 }
 

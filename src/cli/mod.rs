@@ -224,6 +224,11 @@ enum Command {
         /// Print the plan (what comes from where, cost, time) and request nothing
         #[arg(long)]
         dry_run: bool,
+        /// The longest wait you accept, in hours: of the copies of each clip (the main
+        /// store, each mirror) the cheapest ready within it is taken; without it, the
+        /// cheapest (a disk mirror or the cache: free and at once)
+        #[arg(long, value_name = "HOURS")]
+        max_wait: Option<f64>,
         /// Stay in the foreground until every clip is downloaded and verified
         #[arg(long)]
         wait: bool,
@@ -690,6 +695,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     tier,
                     days,
                     dry_run,
+                    max_wait,
                     wait,
                     out,
                     merge,
@@ -704,6 +710,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         tier: tier.map(Into::into),
                         days,
                         dry_run,
+                        max_wait,
                         wait,
                         out,
                         merge,

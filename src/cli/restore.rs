@@ -19,6 +19,7 @@ pub struct Args {
     pub tier: Option<RestoreTier>,
     pub days: Option<u32>,
     pub dry_run: bool,
+    pub max_wait: Option<f64>,
     pub wait: bool,
     pub out: Option<std::path::PathBuf>,
     pub merge: bool,
@@ -39,6 +40,9 @@ pub fn run(cfg: Config, a: Args) -> Result<ExitCode> {
     if let Some(d) = a.days.filter(|d| !(1..=365).contains(d)) {
         bail!("--days {d}: between 1 and 365 (an Archive object's copy is asked for 7 at most)");
     }
+    if let Some(h) = a.max_wait.filter(|h| !(h.is_finite() && *h >= 0.0)) {
+        bail!("--max-wait {h}: a number of hours ≥ 0 (0: only copies readable at once)");
+    }
     let req = Request {
         camera: a.camera.clone(),
         from_ms,
@@ -50,6 +54,7 @@ pub fn run(cfg: Config, a: Args) -> Result<ExitCode> {
         merge: a.merge,
         out_dir: out_dir(&a.out)?,
         drill: false,
+        max_wait_hours: a.max_wait,
     };
     plan_and_start(cfg, req, a.dry_run, a.wait, a.yes, a.json)
 }
@@ -74,6 +79,7 @@ pub fn get(
         merge: false,
         out_dir: out_dir(&out)?,
         drill: false,
+        max_wait_hours: None,
     };
     plan_and_start(cfg, req, false, wait, yes, false)
 }
@@ -165,6 +171,7 @@ fn print_plan(plan: &Plan) {
     line(Source::Cache, "on local disk: copied at once");
     line(Source::Store, "readable in the store: downloaded at once");
     line(Source::Archive, "archived: restore requested first");
+    print_mirrors(plan);
     line(
         Source::Missing,
         "MISSING: not on disk and not in the store (see `camvault verify`)",
@@ -172,7 +179,7 @@ fn print_plan(plan: &Plan) {
     for i in plan
         .items
         .iter()
-        .filter(|i| i.note.is_some() && i.source != Source::Store)
+        .filter(|i| i.note.is_some() && !matches!(i.source, Source::Store | Source::Mirror))
     {
         println!("        {}: {}", i.clip.key, i.note.as_deref().unwrap_or(""));
     }
@@ -192,6 +199,59 @@ fn print_plan(plan: &Plan) {
             format!("{:.3} {} × ¥{:.4}", l.quantity, l.unit, l.price.cny)
         };
         println!("  ¥{:>8.4}  {} — {quantity} (prices.{})", l.cny, l.what, l.price.key);
+    }
+}
+
+/// Clips taken from each mirror, and every store's copies with their price and time
+/// (issue 21): what each store would cost for the clips it holds.
+fn print_mirrors(plan: &Plan) {
+    let mut chosen = std::collections::BTreeMap::<&str, (usize, u64)>::new();
+    let mut stores = std::collections::BTreeMap::<&str, (usize, f64, f64, &str, bool)>::new();
+    for i in &plan.items {
+        if i.source == Source::Mirror {
+            let e = chosen.entry(i.store.as_deref().unwrap_or("?")).or_default();
+            e.0 += 1;
+            e.1 += i.clip.size;
+        }
+        for o in &i.copies {
+            let e = stores.entry(&o.store).or_insert((0, 0.0, 0.0, o.kind, true));
+            e.0 += 1;
+            e.1 += o.cny;
+            e.2 = e.2.max(o.hours);
+            e.4 &= o.usable;
+        }
+    }
+    for (name, (n, b)) in &chosen {
+        println!(
+            "  {n:>5} clip(s) {:>10}  from mirror {name}: read at once, free on a disk",
+            human_bytes(*b)
+        );
+    }
+    if stores.is_empty() {
+        return;
+    }
+    println!("copies of the clips not on local disk (each store, if every clip came from it):");
+    for (name, (n, cny, h, kind, usable)) in stores {
+        let when = if h > 0.0 {
+            format!("up to {}", hours(h))
+        } else {
+            "immediate".into()
+        };
+        println!(
+            "  {name:<12} {kind:<4} {n:>5} clip(s)  ¥{cny:.2}  {when}{}",
+            if usable {
+                ""
+            } else {
+                " (not usable for some: see --json)"
+            }
+        );
+    }
+    if let Some(w) = plan.max_wait_hours {
+        println!("the cheapest copy ready within --max-wait {w} h is taken for each clip");
+    } else {
+        println!(
+            "the cheapest copy of each clip is taken (free and immediate first); --max-wait HOURS limits the wait"
+        );
     }
 }
 

@@ -167,6 +167,7 @@ fn restore(cfg: Config, hits: &[Hit], a: &Args) -> Result<ExitCode> {
         merge: false,
         out_dir: String::new(),
         drill: false,
+        max_wait_hours: None,
     };
     super::restore::plan_and_start(cfg, req, a.dry_run, false, a.yes, a.json)
 }

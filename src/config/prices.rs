@@ -50,6 +50,30 @@ pub struct Prices {
     pub deep_cold_archive_min_days: u32,
     /// Add request fees to `total_cny`.
     pub include_requests: bool,
+    /// A disk mirror's disk (issue 21): its one-off price per TB, CNY, and its capacity in
+    /// TB. `cost` counts the disks a disk mirror needs for the footage, bought once (no
+    /// monthly fee, no restore fee).
+    pub disk_cny_per_tb: f64,
+    pub disk_tb: f64,
+}
+
+impl Prices {
+    /// The disk keys must be usable numbers: a price ≥ 0, a capacity > 0.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !(self.disk_cny_per_tb.is_finite() && self.disk_cny_per_tb >= 0.0) {
+            anyhow::bail!(
+                "`prices.disk_cny_per_tb` = {}: the one-off price of a disk per TB in CNY, a number ≥ 0 (e.g. 150)",
+                self.disk_cny_per_tb
+            );
+        }
+        if !(self.disk_tb.is_finite() && self.disk_tb > 0.0 && self.disk_tb <= 1000.0) {
+            anyhow::bail!(
+                "`prices.disk_tb` = {}: the capacity of one mirror disk in TB, a number above 0 (e.g. 4)",
+                self.disk_tb
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Default for Prices {
@@ -84,6 +108,9 @@ impl Default for Prices {
             cold_archive_min_days: 180,
             deep_cold_archive_min_days: 180,
             include_requests: false,
+            // A 4 TB external USB hard disk at about ¥600 (late 2025 street prices): enter yours.
+            disk_cny_per_tb: 150.0,
+            disk_tb: 4.0,
         }
     }
 }

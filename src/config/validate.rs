@@ -19,6 +19,7 @@ impl Config {
             StoreKind::S3 => self.validate_s3()?,
         }
         self.validate_mirrors()?;
+        self.prices.validate()?;
         self.validate_samba()?;
         self.validate_http()?;
         self.validate_alerts()?;

@@ -9,8 +9,8 @@
 //! so a damaged read never becomes a "verified" copy. Run again after an interruption: it
 //! resumes where the catalog says.
 //!
-//! Not yet: recordings the main store holds only in an archive class are listed with
-//! their size, not restored (restore them with `camvault restore`, then run this again).
+//! Recordings the main store holds only in an archive class are listed here; with
+//! `--yes` they are restored and sent by [`super::backfill_restore`].
 
 use std::path::Path;
 use std::sync::Arc;
@@ -38,6 +38,16 @@ pub struct Outcome {
 
 /// Copies to mirror `m` every recording that left the vault, from `main`.
 pub async fn run(m: &MirrorUploader, main: &dyn Backend) -> Result<Outcome> {
+    run_skipping(m, main, &Default::default()).await
+}
+
+/// [`run`], leaving out the keys in `skip` (those a running backfill restore brings back:
+/// they are sent from its download, not read a second time).
+pub async fn run_skipping(
+    m: &MirrorUploader,
+    main: &dyn Backend,
+    skip: &std::collections::BTreeSet<String>,
+) -> Result<Outcome> {
     if m.read_only {
         bail!(
             "mirror {:?} is read-only (`read_only = true`): its bucket's replication fills it, camvault only verifies it (`camvault verify`)",
@@ -61,6 +71,9 @@ pub async fn run(m: &MirrorUploader, main: &dyn Backend) -> Result<Outcome> {
         let Some(last) = batch.last() else { break };
         after = last.file_id;
         for copy in batch {
+            if skip.contains(&copy.vault_key) {
+                continue;
+            }
             match copy_one(m, main, &copy, &tmp_dir).await {
                 Ok(Some(bytes)) => {
                     out.copied += 1;
@@ -97,7 +110,6 @@ pub(super) async fn copy_one(
     if !head.readable() {
         return Ok(None);
     }
-    let expected = m.catalog.file_crc(copy.file_id)?;
     let tmp = tmp_dir.join(format!("{}", copy.file_id));
     let result = async {
         let mut reader = main.get(&copy.vault_key).await?;
@@ -105,10 +117,23 @@ pub(super) async fn copy_one(
         tokio::io::copy(&mut reader, &mut f).await?;
         f.flush().await?;
         drop(f);
-        let got = crc_hex(crate::store::body::crc_of_file(&tmp, copy.size).await?);
+        send_file(m, copy, &tmp, "the main store's").await
+    }
+    .await;
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
+
+/// Sends the local file `path` (read from `whose` copy) as `copy` to mirror `m`, after
+/// checking it against the catalog's CRC-64, and verifies it there: `Some(bytes)`.
+pub(crate) async fn send_file(m: &MirrorUploader, copy: &CopyRow, path: &Path, whose: &str) -> Result<Option<u64>> {
+    let tmp = path;
+    let expected = m.catalog.file_crc(copy.file_id)?;
+    {
+        let got = crc_hex(crate::store::body::crc_of_file(tmp, copy.size).await?);
         if expected.as_deref().is_some_and(|e| e != got) {
             bail!(
-                "the main store's bytes of {} do not match the catalog's CRC-64 ({got} != {}); run `camvault verify --deep`",
+                "{whose} bytes of {} do not match the catalog's CRC-64 ({got} != {}); run `camvault verify --deep`",
                 copy.vault_key,
                 expected.unwrap_or_default()
             );
@@ -116,10 +141,10 @@ pub(super) async fn copy_one(
         let now = m.clock.now_ms();
         m.catalog
             .copy_uploading(copy.file_id, &m.name, None, &m.storage_class, now)?;
-        let mut body = Body::open(&tmp, copy.size, m.limiter.clone())
+        let mut body = Body::open(tmp, copy.size, m.limiter.clone())
             .await?
             .with_journal(copy.file_id, m.journal());
-        let crc = put_new(&*m.store, &tmp, &copy.key, copy.size, &mut body, &m.storage_class)
+        let crc = put_new(&*m.store, tmp, &copy.key, copy.size, &mut body, &m.storage_class)
             .await
             .map_err(|e| match e {
                 PutError::Store(e) | PutError::Object(e) => anyhow::anyhow!("mirror {:?}: {e}", m.name),
@@ -132,9 +157,6 @@ pub(super) async fn copy_one(
         m.catalog.copy_verified(copy.file_id, &m.name, m.clock.now_ms())?;
         Ok(Some(copy.size))
     }
-    .await;
-    let _ = std::fs::remove_file(&tmp);
-    result
 }
 
 /// The mirror's uploader for a one-off command (no worker).

@@ -28,7 +28,9 @@
 //!   (`store::multipart`), from the mirror's own journal (`catalog::mirror_multipart`).
 
 pub mod backfill;
+pub mod backfill_restore;
 pub mod check;
+pub mod cost;
 pub mod disk;
 pub mod rebuild;
 pub mod scrub;

@@ -12,6 +12,7 @@
 //!
 //! Invariant: nothing here writes to the store except RestoreObject requests.
 
+pub mod copies;
 pub mod merge;
 
 use std::collections::BTreeMap;
@@ -43,6 +44,9 @@ pub struct Request {
     /// Where the clips go; empty = `restore.dir/<id>`.
     pub out_dir: String,
     pub drill: bool,
+    /// The longest wait the user accepts, hours: the cheapest copy ready within it is
+    /// taken (`None`: no limit, the cheapest copy). See [`copies`].
+    pub max_wait_hours: Option<f64>,
 }
 
 /// Where a clip comes from.
@@ -55,6 +59,8 @@ pub enum Source {
     Store,
     /// An archive class: a restore first.
     Archive,
+    /// A mirror's readable copy (issue 21): `PlanItem::store` names it.
+    Mirror,
     /// Not in the store and not on disk (not uploaded yet and purged cannot happen, so
     /// this is a store that lost it): shown, never silently dropped.
     Missing,
@@ -66,6 +72,8 @@ impl Source {
             Source::Cache => "cache",
             Source::Store => "store",
             Source::Archive => "archive",
+            // Recorded as `store` with the mirror in `restore_item_stores`.
+            Source::Mirror => "store",
             Source::Missing => "missing",
         }
     }
@@ -81,6 +89,11 @@ pub struct PlanItem {
     /// A restore of it is already running (asked by an earlier restore): nothing to pay again.
     pub restoring: bool,
     pub note: Option<String>,
+    /// The store it is read from: `primary`, a mirror's name; `None` for the cache.
+    pub store: Option<String>,
+    /// Every copy considered, with its price and time (issue 21): the main store's
+    /// first, then each mirror's. Empty when the clip is taken from the cache.
+    pub copies: Vec<copies::CopyOption>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -92,6 +105,7 @@ pub struct Plan {
     pub hours: f64,
     pub tier: RestoreTier,
     pub days: u32,
+    pub max_wait_hours: Option<f64>,
 }
 
 impl Plan {
@@ -150,6 +164,8 @@ pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Reques
                 source: Source::Cache,
                 restoring: false,
                 note: None,
+                store: None,
+                copies: Vec::new(),
                 clip,
             },
             Some(None) => PlanItem {
@@ -161,6 +177,8 @@ pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Reques
                 } else {
                     "not uploaded yet and not on local disk".into()
                 }),
+                store: None,
+                copies: Vec::new(),
                 clip,
             },
             Some(Some(h)) => {
@@ -193,13 +211,31 @@ pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Reques
                     restoring: h.restore == RestoreState::InProgress,
                     source,
                     note,
+                    store: Some(crate::config::PRIMARY.to_string()),
+                    copies: Vec::new(),
                     clip,
                 }
             }
         };
         items.push(item);
     }
+    // The best copy of each clip not taken from the cache (a drill proves the main
+    // store's archive, so it never reads a mirror).
+    if (!cfg.store.mirror.is_empty() || req.max_wait_hours.is_some()) && !req.drill {
+        let mut mirrors = copies::Mirrors::default();
+        for item in items.iter_mut().filter(|i| i.source != Source::Cache) {
+            best_copy(cfg, cat, &mut mirrors, item, req).await?;
+        }
+    }
     let (estimate, hours) = estimate(cfg, &items, req.tier, req.days);
+    let hours = hours.max(
+        items
+            .iter()
+            .filter(|i| i.source == Source::Mirror)
+            .flat_map(|i| i.copies.iter().filter(|o| Some(&o.store) == i.store.as_ref()))
+            .map(|o| o.hours)
+            .fold(0.0, f64::max),
+    );
     // `+ 0.0`: an empty sum is -0.0, which would print as "¥-0.00".
     let total_cny = (estimate.iter().map(|l| l.cny).sum::<f64>() * 100.0).round() / 100.0 + 0.0;
     Ok(Plan {
@@ -209,7 +245,64 @@ pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Reques
         hours,
         tier: req.tier,
         days: req.days,
+        max_wait_hours: req.max_wait_hours,
     })
+}
+
+/// Prices the main store's copy of `item` (as HEAD found it) and every mirror's verified
+/// copy, and takes the best ([`copies::choose`]).
+async fn best_copy(
+    cfg: &Config,
+    cat: &Catalog,
+    mirrors: &mut copies::Mirrors,
+    item: &mut PlanItem,
+    req: &Request,
+) -> Result<()> {
+    let found = cat.verified_mirror_copies(item.clip.file_id)?;
+    if found.is_empty() && req.max_wait_hours.is_none() {
+        return Ok(());
+    }
+    let mut options = Vec::new();
+    if matches!(item.source, Source::Store | Source::Archive) {
+        let readable = item.source == Source::Store;
+        let (mut cny, hours) = copies::price(cfg, false, &item.class, readable, req.tier, item.clip.size, req.days);
+        if item.restoring {
+            // Already asked: only the download is left to pay.
+            cny = copies::price(cfg, false, "Standard", true, req.tier, item.clip.size, req.days).0;
+        }
+        options.push(copies::CopyOption {
+            store: crate::config::PRIMARY.to_string(),
+            kind: copies::kind_of(cfg, crate::config::PRIMARY),
+            class: item.class.clone(),
+            readable,
+            cny,
+            hours,
+            usable: true,
+            note: item.note.clone(),
+        });
+    }
+    options.extend(copies::mirror_options(cfg, mirrors, &found, item.clip.size, req.tier, req.days).await);
+    let chosen = copies::choose(&options, req.max_wait_hours);
+    if let Some((i, in_time)) = chosen {
+        let o = &options[i];
+        if o.store != crate::config::PRIMARY {
+            item.source = Source::Mirror;
+            item.class = o.class.clone();
+            item.restoring = false;
+            item.note = Some(format!("from mirror {:?} ({}, {})", o.store, o.kind, o.class));
+            item.store = Some(o.store.clone());
+        }
+        if !in_time {
+            let wait = req.max_wait_hours.unwrap_or_default();
+            let note = format!("no copy is ready within {wait} h: the quickest is taken");
+            item.note = Some(match item.note.take() {
+                Some(n) => format!("{n}; {note}"),
+                None => note,
+            });
+        }
+    }
+    item.copies = options;
+    Ok(())
 }
 
 /// Cost lines per class and the longest wait.
@@ -221,6 +314,9 @@ fn estimate(cfg: &Config, items: &[PlanItem], tier: RestoreTier, days: u32) -> (
             Source::Archive if i.restoring => false,
             Source::Archive => true,
             Source::Store => false,
+            // A disk mirror is free; a remote one is downloaded like a readable object.
+            Source::Mirror if i.store.as_deref().is_some_and(|n| copies::kind_of(cfg, n) == "fs") => continue,
+            Source::Mirror => false,
             Source::Cache | Source::Missing => continue,
         };
         let e = by_class.entry((i.class.as_str(), archived)).or_default();
@@ -262,7 +358,13 @@ pub fn start(cat: &Catalog, req: &Request, plan: &Plan, now_ms: i64) -> Result<i
         .as_str()
         .unwrap_or("standard")
         .to_string();
-    cat.create_restore(
+    let mirrors: Vec<(i64, &str)> = plan
+        .items
+        .iter()
+        .filter(|i| i.source == Source::Mirror)
+        .filter_map(|i| Some((i.clip.file_id, i.store.as_deref()?)))
+        .collect();
+    cat.create_restore_from(
         &NewRestore {
             camera: req.camera.as_deref(),
             from_ms: req.from_ms,
@@ -275,6 +377,7 @@ pub fn start(cat: &Catalog, req: &Request, plan: &Plan, now_ms: i64) -> Result<i
             est_cost_cny: plan.total_cny,
         },
         &items,
+        &mirrors,
         now_ms,
     )
 }
@@ -335,6 +438,7 @@ pub async fn pass(cfg: &Config, cat: &Catalog, store: &dyn Backend, now_ms: i64)
 pub async fn step(cfg: &Config, cat: &Catalog, store: &dyn Backend, now_ms: i64) -> Result<Progress> {
     let mut p = Progress::default();
     let mut restores: BTreeMap<i64, RestoreRow> = BTreeMap::new();
+    let mut mirrors = copies::Mirrors::default();
     for item in cat.due_restore_items(now_ms, 256)? {
         let r = match restores.get(&item.restore_id) {
             Some(r) => r.clone(),
@@ -343,7 +447,7 @@ pub async fn step(cfg: &Config, cat: &Catalog, store: &dyn Backend, now_ms: i64)
                 None => continue,
             },
         };
-        step_item(cfg, cat, store, &r, &item, now_ms, &mut p).await?;
+        step_item(cfg, cat, store, &mut mirrors, &r, &item, now_ms, &mut p).await?;
     }
     for id in cat.restores_settled()? {
         if let Some(r) = cat.restore(id)? {
@@ -354,10 +458,12 @@ pub async fn step(cfg: &Config, cat: &Catalog, store: &dyn Backend, now_ms: i64)
     Ok(p)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn step_item(
     cfg: &Config,
     cat: &Catalog,
     store: &dyn Backend,
+    mirrors: &mut copies::Mirrors,
     r: &RestoreRow,
     item: &ItemRow,
     now_ms: i64,
@@ -400,6 +506,27 @@ async fn step_item(
             };
         }
     }
+    // A mirror's copy (issue 21): read and checked like any other; when it cannot be
+    // read or does not match, the main store's copy is the next, but only if it is
+    // readable: a restore the user did not approve is never asked for here.
+    let mut mirror_failed: Option<(String, bool)> = None;
+    if let Some(name) = &item.store {
+        match read_mirror(cfg, mirrors, name, item, &dest).await {
+            Ok(()) => {
+                p.done += 1;
+                return update(ItemState::Done, None, None, 0, Some(&dest.to_string_lossy()), None);
+            }
+            Err(SaveError::Mismatch(e)) => {
+                let why = format!("mirror {name:?}'s copy of {} {e}", item.key);
+                tracing::warn!(restore = r.id, "{why}; trying the main store");
+                cat.record_event("verify_mismatch", &why)?;
+                // Copied again by `mirror backfill` (or the upload worker, from the vault).
+                cat.copy_missing(item.file_id, name, &why)?;
+                mirror_failed = Some((why, true));
+            }
+            Err(SaveError::Io(e)) => mirror_failed = Some((e, false)),
+        }
+    }
     // The store is away or busy: same state, try again after the first backoff.
     let retry = |e: &str| update(item.state, None, None, now_ms + backoff_ms(cfg, 0), None, Some(e));
     let head = match store.head(&item.key).await {
@@ -431,6 +558,20 @@ async fn step_item(
         };
         update(state, None, expires, now_ms + backoff_ms(cfg, 0), None, Some(e))
     };
+    if let Some((why, damaged)) = &mirror_failed {
+        if !head.readable() && item.state != ItemState::Ready {
+            if *damaged {
+                p.failed += 1;
+                let why = format!(
+                    "{why}; the main store's copy is archived ({}): start the restore again to have it restored (billed)",
+                    head.storage_class
+                );
+                return update(ItemState::Failed, None, None, 0, None, Some(&why));
+            }
+            // The mirror is away: wait for it rather than pay for a restore.
+            return retry(why);
+        }
+    }
     // When the restored copy expired before it was read (see the archive arm below).
     let mut expired = item.expires_ms.filter(|&e| e <= now_ms);
     // "ready" means the store answered a restore with 200 (already restored): read even
@@ -560,6 +701,22 @@ async fn step_item(
             }
         }
     }
+}
+
+/// Reads a clip from mirror `name` into `dest`, checked against the catalog.
+async fn read_mirror(
+    cfg: &Config,
+    mirrors: &mut copies::Mirrors,
+    name: &str,
+    item: &ItemRow,
+    dest: &Path,
+) -> Result<(), SaveError> {
+    let m = mirrors.get(cfg, name).map_err(SaveError::Io)?;
+    let reader = m
+        .get(&item.key)
+        .await
+        .map_err(|e| SaveError::Io(format!("mirror {name:?}: {e}")))?;
+    save_verified(reader, dest, item).await
 }
 
 /// Streams a clip to `dest` (through a temporary file), checking size and CRC-64 against
@@ -751,6 +908,7 @@ pub async fn start_drill(cfg: &Config, cat: &Catalog, store: &dyn Backend, now_m
             merge: false,
             out_dir: String::new(),
             drill: true,
+            max_wait_hours: None,
         };
         let plan = plan(cfg, cat, store, &req).await?;
         return Ok(Some(start(cat, &req, &plan, now_ms)?));

@@ -50,8 +50,10 @@ fn hms(ms: i64, tz: &TimeZone) -> String {
         .unwrap_or_default()
 }
 
-fn clip_json(c: &Clip, tz: &TimeZone) -> Value {
+fn clip_json(cfg: &crate::config::Config, c: &Clip, tz: &TimeZone) -> Value {
     let t = tier(c);
+    // A disk mirror's copy plays at once, whatever the main store's class (issue 21).
+    let on_disk = t != "local" && t != "restored" && super::media::disk_mirror_path(cfg, c).is_some();
     json!({
         "id": c.id,
         "camera": c.camera,
@@ -63,7 +65,8 @@ fn clip_json(c: &Clip, tz: &TimeZone) -> Value {
         "date": jiff::Timestamp::from_millisecond(c.start_ms).map(|t| t.to_zoned(tz.clone()).date().to_string()).unwrap_or_default(),
         "size": c.size,
         "tier": t,
-        "playable": t == "local" || t == "restored",
+        "playable": t == "local" || t == "restored" || on_disk,
+        "mirror": on_disk,
         "codec": c.codec,
         "class": c.storage_class,
     })
@@ -161,7 +164,7 @@ pub async fn dashboard(
                 "id": id,
                 "timezone": tz,
                 "today": jiff::Timestamp::now().to_zoned(z.clone()).date().to_string(),
-                "last": last.as_ref().map(|c| clip_json(c, &z)),
+                "last": last.as_ref().map(|c| clip_json(cfg, c, &z)),
                 "last_local": last.as_ref().map(|c| crate::report::local_time(c.start_ms, &tz)),
             }));
         }
@@ -263,7 +266,7 @@ pub async fn day(State(app): State<App>, Query(q): Query<DayQuery>) -> Response 
             "next": date.tomorrow()?.to_string(),
             "start_ms": from,
             "end_ms": to,
-            "clips": clips.iter().map(|c| clip_json(c, &tz)).collect::<Vec<_>>(),
+            "clips": clips.iter().map(|c| clip_json(&app.cfg, c, &tz)).collect::<Vec<_>>(),
         }))
     })
     .await
@@ -380,7 +383,7 @@ pub async fn search(State(app): State<App>, Query(q): Query<SearchQuery>) -> Res
                         more = true;
                         break;
                     }
-                    out.push(clip_json(&c, &z));
+                    out.push(clip_json(&app.cfg, &c, &z));
                 }
             }
         }
@@ -398,6 +401,9 @@ pub struct RestoreBody {
     /// Exactly these clips (the activity search's "restore these results"), inside the range.
     #[serde(default)]
     keys: Vec<String>,
+    /// The longest wait accepted, hours: the cheapest copy ready within it (issue 21).
+    #[serde(default)]
+    max_wait_hours: Option<f64>,
 }
 
 /// Clips a restore of listed keys may name at most.
@@ -416,6 +422,7 @@ fn request(app: &App, b: &RestoreBody) -> Request {
         merge: true,
         out_dir: String::new(),
         drill: false,
+        max_wait_hours: b.max_wait_hours.filter(|h| h.is_finite() && *h >= 0.0),
     }
 }
 
@@ -427,6 +434,15 @@ fn tier_options(cfg: &crate::config::Config, p: &restore::Plan) -> Vec<Value> {
         let archived = match i.source {
             Source::Archive => true,
             Source::Store => false,
+            // A disk mirror's copy is free at every tier; a remote one is a download.
+            Source::Mirror
+                if i.copies
+                    .iter()
+                    .any(|o| Some(&o.store) == i.store.as_ref() && o.kind == "fs") =>
+            {
+                continue
+            }
+            Source::Mirror => false,
             Source::Cache | Source::Missing => continue,
         };
         let class = if archived { i.class.clone() } else { "Standard".into() };
@@ -467,7 +483,9 @@ fn plan_json(p: &restore::Plan) -> Value {
         "local": count(Source::Cache),
         "store": count(Source::Store),
         "archive": count(Source::Archive),
+        "mirror": count(Source::Mirror),
         "missing": count(Source::Missing),
+        "max_wait_hours": p.max_wait_hours,
         "estimate": p.estimate,
         "total_cny": p.total_cny,
         "hours": p.hours,
@@ -476,6 +494,7 @@ fn plan_json(p: &restore::Plan) -> Value {
         "items": p.items.iter().map(|i| json!({
             "key": i.clip.key, "start_ms": i.clip.start_ms, "size": i.clip.size,
             "source": i.source, "class": i.class, "note": i.note,
+            "store": i.store, "copies": i.copies,
         })).collect::<Vec<_>>(),
     })
 }

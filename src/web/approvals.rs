@@ -145,6 +145,7 @@ fn request_of(
         merge: true,
         out_dir: String::new(),
         drill: false,
+        max_wait_hours: None,
     }
 }
 

@@ -36,7 +36,8 @@ impl Media {
     }
 }
 
-/// Where a playable copy of the clip is: the vault, else a verified restored copy.
+/// Where a playable copy of the clip is: the vault, else a verified restored copy, else a
+/// disk mirror's verified copy (issue 21: no restore for a clip a disk at home holds).
 pub fn local_path(app: &App, c: &Clip) -> Option<PathBuf> {
     if c.local {
         let p = app.cfg.vault().join(&c.key);
@@ -44,7 +45,39 @@ pub fn local_path(app: &App, c: &Clip) -> Option<PathBuf> {
             return Some(p);
         }
     }
-    c.restored_path.as_ref().map(PathBuf::from).filter(|p| p.is_file())
+    c.restored_path
+        .as_ref()
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .or_else(|| disk_mirror_path(&app.cfg, c))
+}
+
+/// The clip's file on a disk mirror that holds it verified: only on the disk its marker
+/// names (never an empty mount point), only a plain key (as the `fs` store accepts), and
+/// only with the catalogued size (its scrub checks the CRC-64).
+pub fn disk_mirror_path(cfg: &crate::config::Config, c: &Clip) -> Option<PathBuf> {
+    let names = c.mirror_copies.as_deref()?;
+    let key = c.key.as_str();
+    if key.starts_with('/')
+        || key.starts_with(".camvault")
+        || key.split('/').any(|p| p.is_empty() || p == "." || p == "..")
+    {
+        return None;
+    }
+    names.split(',').find_map(|name| {
+        let m = cfg
+            .store
+            .mirror
+            .iter()
+            .find(|m| m.name == name && m.kind == crate::config::StoreKind::Fs)?;
+        let root = cfg.mirror_root(m);
+        crate::mirror::disk::present(&root, name).ok()?;
+        let p = root.join(key);
+        std::fs::metadata(&p)
+            .ok()
+            .filter(|md| md.is_file() && md.len() == c.size)
+            .map(|_| p)
+    })
 }
 
 /// A `Range` header no byte of the file satisfies (answered with 416).

@@ -1,0 +1,243 @@
+//! The best copy of a clip (issue 21, item 4): each store that holds it — the main store
+//! and every mirror with a verified copy — priced and timed, and the cheapest copy that
+//! meets the wait the user accepts chosen.
+//!
+//! The rule: among the copies that can be read (the local cache, a readable object in any
+//! store, or the main store's archived object through a restore), those ready within
+//! `--max-wait` (no limit when not given) compete on price, then on time; with none ready
+//! in time, the quickest wins (and the plan says so). A disk mirror (`fs`) is free and
+//! immediate; a remote readable copy costs its download (GET and traffic, priced like the
+//! main store's Standard); an archived copy costs its restore. Ties go to the main store.
+//! A mirror's own archived copy is shown with its price but not restored: restores run on
+//! the main store only (not yet for a mirror's archive).
+//!
+//! A mirror copy is read, like every restore, through a check of size and CRC-64 against
+//! the catalog; one that fails falls back to the main store (see `restore::step`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::config::{Config, StoreKind};
+use crate::cost;
+use crate::store::{Backend, RestoreState, RestoreTier};
+
+/// One copy of a clip, as the planner priced it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CopyOption {
+    /// `primary`, a mirror's name, or `cache`.
+    pub store: String,
+    /// `cache`, `fs`, `s3` or `oss`.
+    pub kind: &'static str,
+    pub class: String,
+    /// Readable now, without a restore.
+    pub readable: bool,
+    /// What taking the clip from this copy costs, CNY (not rounded).
+    pub cny: f64,
+    /// The longest it takes, hours (0: at once).
+    pub hours: f64,
+    /// The planner may take it (a mirror's archived copy, or a disk that is away, not).
+    pub usable: bool,
+    pub note: Option<String>,
+}
+
+/// The mirrors' backends, opened once per plan or step.
+#[derive(Default)]
+pub struct Mirrors {
+    open: BTreeMap<String, Result<Arc<dyn Backend>, String>>,
+}
+
+impl Mirrors {
+    /// Mirror `name`'s backend; `Err` (with what to do) when it is not configured any
+    /// more, cannot be opened, or is a disk whose marker is missing (never read an empty
+    /// mount point as the disk).
+    pub fn get(&mut self, cfg: &Config, name: &str) -> Result<Arc<dyn Backend>, String> {
+        self.open
+            .entry(name.to_string())
+            .or_insert_with(|| open(cfg, name))
+            .clone()
+    }
+}
+
+fn open(cfg: &Config, name: &str) -> Result<Arc<dyn Backend>, String> {
+    let Some(m) = cfg.store.mirror.iter().find(|m| m.name == name) else {
+        return Err(format!("mirror {name:?} is no longer in the config"));
+    };
+    if m.kind == StoreKind::Fs {
+        crate::mirror::disk::present(&cfg.mirror_root(m), name)?;
+    }
+    crate::store::open(&cfg.for_mirror(m))
+        .with_context(|| format!("mirror {name:?}"))
+        .map(Arc::from)
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// The kind of store `name` is (`primary` for the main store).
+pub fn kind_of(cfg: &Config, name: &str) -> &'static str {
+    let kind = if name == crate::config::PRIMARY {
+        cfg.store.kind
+    } else {
+        match cfg.store.mirror.iter().find(|m| m.name == name) {
+            Some(m) => m.kind,
+            None => return "gone",
+        }
+    };
+    match kind {
+        StoreKind::Fs => "fs",
+        StoreKind::S3 => "s3",
+        StoreKind::Oss => "oss",
+    }
+}
+
+/// What reading `bytes` from a copy of `class` costs and takes: a disk mirror nothing; a
+/// readable object its download; an archived one its restore at `tier` for `days`.
+pub fn price(
+    cfg: &Config,
+    disk: bool,
+    class: &str,
+    readable: bool,
+    tier: RestoreTier,
+    bytes: u64,
+    days: u32,
+) -> (f64, f64) {
+    if disk && readable {
+        return (0.0, 0.0);
+    }
+    let gb = bytes as f64 / 1e9;
+    let (class, hours) = if readable {
+        ("Standard", 0.0)
+    } else {
+        let tier = cost::tier_for(class, tier);
+        (class, cost::restore_hours(class, tier))
+    };
+    let tier = cost::tier_for(class, tier);
+    let cny = cost::restore_estimate(&cfg.prices, class, tier, 1, gb, days)
+        .iter()
+        .map(|l| l.cny)
+        .sum();
+    (cny, hours)
+}
+
+/// The copies of one clip in the mirrors that hold it verified, with a HEAD each.
+pub async fn mirror_options(
+    cfg: &Config,
+    mirrors: &mut Mirrors,
+    copies: &[crate::catalog::best_copy::MirrorCopy],
+    size: u64,
+    tier: RestoreTier,
+    days: u32,
+) -> Vec<CopyOption> {
+    let mut out = Vec::new();
+    for c in copies {
+        let kind = kind_of(cfg, &c.store);
+        let class = c.storage_class.clone().unwrap_or_else(|| "Standard".into());
+        let mut o = CopyOption {
+            store: c.store.clone(),
+            kind,
+            class,
+            readable: false,
+            cny: 0.0,
+            hours: 0.0,
+            usable: false,
+            note: None,
+        };
+        let store = match mirrors.get(cfg, &c.store) {
+            Ok(s) => s,
+            Err(why) => {
+                o.note = Some(why);
+                out.push(o);
+                continue;
+            }
+        };
+        match store.head(&c.key).await {
+            Ok(Some(h)) => {
+                o.class = h.storage_class.clone();
+                o.readable = h.readable();
+                let (cny, hours) = price(cfg, kind == "fs", &h.storage_class, o.readable, tier, size, days);
+                (o.cny, o.hours) = (cny, hours);
+                o.usable = o.readable;
+                if !o.readable {
+                    o.note = Some(if h.restore == RestoreState::InProgress {
+                        "a restore of this mirror's copy is running (not asked by camvault)".into()
+                    } else {
+                        "archived in this mirror: restores run on the main store only (not yet from a mirror's archive)"
+                            .into()
+                    });
+                }
+                if h.size != size {
+                    o.usable = false;
+                    o.note = Some(format!("size {} in the mirror, {size} in the catalog", h.size));
+                }
+            }
+            Ok(None) => o.note = Some("missing from this mirror (its scrub copies it again)".into()),
+            Err(e) => o.note = Some(format!("mirror {:?} unreachable: {e}", c.store)),
+        }
+        out.push(o);
+    }
+    out
+}
+
+/// The index of the copy to take, among `options` (ties: the first), or `None` when none
+/// is usable; `true` when it meets `max_wait_hours`.
+pub fn choose(options: &[CopyOption], max_wait_hours: Option<f64>) -> Option<(usize, bool)> {
+    let usable = || options.iter().enumerate().filter(|(_, o)| o.usable);
+    let in_time = |o: &CopyOption| max_wait_hours.is_none_or(|w| o.hours <= w);
+    let cheapest = usable()
+        .filter(|(_, o)| in_time(o))
+        .min_by(|(i, a), (j, b)| a.cny.total_cmp(&b.cny).then(a.hours.total_cmp(&b.hours)).then(i.cmp(j)));
+    if let Some((i, _)) = cheapest {
+        return Some((i, true));
+    }
+    usable()
+        .min_by(|(i, a), (j, b)| a.hours.total_cmp(&b.hours).then(a.cny.total_cmp(&b.cny)).then(i.cmp(j)))
+        .map(|(i, _)| (i, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn o(store: &str, cny: f64, hours: f64, usable: bool) -> CopyOption {
+        CopyOption {
+            store: store.into(),
+            kind: "fs",
+            class: "Standard".into(),
+            readable: hours == 0.0,
+            cny,
+            hours,
+            usable,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn the_cheapest_copy_in_time_wins_else_the_quickest() {
+        let opts = [
+            o("primary", 0.5, 48.0, true),
+            o("usb", 0.0, 0.0, true),
+            o("sh", 0.02, 0.0, true),
+        ];
+        assert_eq!(choose(&opts, None), Some((1, true)), "the free disk");
+        assert_eq!(
+            choose(&opts[..1], Some(1.0)),
+            Some((0, false)),
+            "none in time: the quickest"
+        );
+        let opts = [
+            o("primary", 0.5, 48.0, true),
+            o("usb", 0.0, 0.0, false),
+            o("hz", 1.0, 12.0, true),
+        ];
+        assert_eq!(choose(&opts, None), Some((0, true)), "the unusable disk is skipped");
+        assert_eq!(
+            choose(&opts, Some(24.0)),
+            Some((2, true)),
+            "the wait rules out the 48 h copy"
+        );
+        let ties = [o("primary", 0.1, 0.0, true), o("s3", 0.1, 0.0, true)];
+        assert_eq!(choose(&ties, None), Some((0, true)), "ties go to the main store");
+        assert_eq!(choose(&[o("usb", 0.0, 0.0, false)], None), None);
+    }
+}
