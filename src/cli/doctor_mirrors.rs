@@ -82,12 +82,12 @@ pub async fn lifecycle(
             "mirror {:?}: every prefix holding recordings is under a lifecycle rule to {} after {} days",
             m.name, mc.tiering.storage_class, mc.tiering.transition_days
         )),
-        Ok(Some(p)) if p.contains("would delete recordings") => Line::Fail(
-            format!("mirror {:?}: {p}", m.name),
+        Ok(Some(p)) if p.key == "health.detail.lifecycle_deletes" => Line::Fail(
+            format!("mirror {:?}: {}", m.name, p.en()),
             "remove the expiration from that rule in the mirror bucket's lifecycle settings".into(),
         ),
         Ok(Some(p)) => Line::Warn(
-            format!("mirror {:?}: {p}", m.name),
+            format!("mirror {:?}: {}", m.name, p.en()),
             if m.read_only {
                 "set the rule on the replica bucket in the OSS console (camvault does not write to a read-only mirror)"
                     .into()
