@@ -395,6 +395,7 @@ fn workers_show_in_metrics_api_and_status_and_stop_within_the_deadline() {
         "web",
         "thumbnails",
         "index",
+        "notify",
         "share-audit",
         "selfwatch",
     ];
@@ -461,7 +462,7 @@ fn workers_show_in_metrics_api_and_status_and_stop_within_the_deadline() {
         .collect();
     assert_eq!(recorded, names, "{s:#}");
     assert!(
-        env.ok(&["status"]).contains("workers 15 running"),
+        env.ok(&["status"]).contains("workers 16 running"),
         "{}",
         env.ok(&["status"])
     );
