@@ -52,6 +52,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration10.sql"),
     // Each web user's language (issue 17).
     include_str!("migration11.sql"),
+    // issue 15: the detector's boxes and confidences per segment.
+    include_str!("migration12.sql"),
 ];
 
 pub struct Catalog {
