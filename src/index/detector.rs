@@ -143,6 +143,7 @@ impl Detector {
 mod imp {
     use super::*;
     use tract_onnx::prelude::*;
+    use tract_onnx::tract_hir::infer::Factoid;
 
     impl Detector {
         /// Loads and checks `path`. The error names the file and what to do.
@@ -180,7 +181,7 @@ mod imp {
             let dims: Vec<Option<usize>> = fact
                 .shape
                 .dims()
-                .map(|d| d.concretize().and_then(|d| d.to_usize().ok()))
+                .map(|d| d.concretize().and_then(|d| d.to_i64().ok()).and_then(|d| usize::try_from(d).ok()))
                 .collect();
             // [1, 3, H, W]; a dynamic size takes ultralytics' `imgsz` metadata, else 640.
             if dims.len() != 4 || dims[1].is_some_and(|c| c != 3) {

@@ -63,8 +63,8 @@ impl Layout {
 
     fn len(&self) -> usize {
         match *self {
-            Layout::V8 { classes, candidates } => (4 + classes) * candidates,
-            Layout::V5 { classes, candidates } => (5 + classes) * candidates,
+            Layout::V8 { classes, candidates } => (4 + classes).saturating_mul(candidates),
+            Layout::V5 { classes, candidates } => (5 + classes).saturating_mul(candidates),
         }
     }
 }
@@ -331,7 +331,7 @@ mod tests {
     fn v8_nms_keeps_the_best_of_overlapping_boxes_per_class() {
         let out = v8(
             3,
-            6,
+            8,
             &[
                 (100.0, 100.0, 50.0, 80.0, 0, 0.9),
                 (104.0, 102.0, 50.0, 80.0, 0, 0.8), // same person, worse: dropped
@@ -339,7 +339,14 @@ mod tests {
                 (300.0, 300.0, 40.0, 40.0, 1, 0.3), // below the threshold
             ],
         );
-        let l = Layout::of(&[1, 7, 6]).unwrap();
+        let l = Layout::of(&[1, 7, 8]).unwrap();
+        assert_eq!(
+            l,
+            Layout::V8 {
+                classes: 3,
+                candidates: 8
+            }
+        );
         let f = decode(&out, l, 0.4, 0.7);
         assert_eq!(f.len(), 2, "{f:?}");
         assert_eq!((f[0].class, f[0].confidence), (0, 0.9));
@@ -350,11 +357,13 @@ mod tests {
     #[test]
     fn v5_multiplies_objectness_by_the_class_probability() {
         // Two rows of 5 + 2 classes.
-        let out = [
+        // Eight rows of 5 + 2 classes (the rest empty).
+        let mut out = vec![0.0f32; 8 * 7];
+        out[..14].copy_from_slice(&[
             50.0, 50.0, 20.0, 20.0, 0.9, 0.1, 0.8, // class 1 at 0.72
             50.0, 50.0, 20.0, 20.0, 0.3, 1.0, 0.0, // objectness too low
-        ];
-        let f = decode(&out, Layout::of(&[1, 2, 7]).unwrap(), 0.4, 0.5);
+        ]);
+        let f = decode(&out, Layout::of(&[1, 8, 7]).unwrap(), 0.4, 0.5);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].class, 1);
         assert!((f[0].confidence - 0.72).abs() < 1e-6);
