@@ -23,7 +23,11 @@ fn model(dir: &Path, kind: &str) -> PathBuf {
         .arg(kind)
         .status()
         .unwrap();
-    assert!(st.success(), "{} could not build the {kind} model (pip install onnx numpy)", script.display());
+    assert!(
+        st.success(),
+        "{} could not build the {kind} model (pip install onnx numpy)",
+        script.display()
+    );
     out
 }
 
@@ -63,7 +67,12 @@ fn found(h: &serde_json::Value) -> Vec<(String, Vec<u64>)> {
         .map(|a| {
             a.iter()
                 .map(|d| {
-                    let b = d["bbox"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+                    let b = d["bbox"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_u64().unwrap())
+                        .collect();
                     (d["label"].as_str().unwrap().to_string(), b)
                 })
                 .collect()
@@ -105,7 +114,11 @@ fn a_detector_labels_segments_end_to_end_and_search_finds_them() {
     assert_eq!(all.len(), 2, "{all:#?}");
     let red_hit = all.iter().find(|h| h["clip_start_ms"] == 1_795_154_400_000i64).unwrap();
     let blue_hit = all.iter().find(|h| h["clip_start_ms"] == 1_795_158_000_000i64).unwrap();
-    assert_eq!(found(red_hit), vec![car.clone(), dog.clone(), person.clone()], "{red_hit:#}");
+    assert_eq!(
+        found(red_hit),
+        vec![car.clone(), dog.clone(), person.clone()],
+        "{red_hit:#}"
+    );
     assert_eq!(found(blue_hit), vec![car.clone(), person.clone()], "{blue_hit:#}");
     assert_eq!(red_hit["labels"], serde_json::json!(["person", "car", "dog"]));
     let conf: Vec<f64> = red_hit["detections"]
@@ -123,7 +136,10 @@ fn a_detector_labels_segments_end_to_end_and_search_finds_them() {
         .unwrap()["confidence"]
         .as_f64()
         .unwrap();
-    assert!((0.65..0.8).contains(&dog_conf), "mean red of the letterboxed red frame: {dog_conf}");
+    assert!(
+        (0.65..0.8).contains(&dog_conf),
+        "mean red of the letterboxed red frame: {dog_conf}"
+    );
 
     // Search by label.
     let dogs = search(&env, &["--label", "dog"]);
@@ -199,7 +215,10 @@ fn a_bad_detector_is_named_at_start_and_indexing_goes_on_without_labels() {
         // `status` shows it as a health problem naming the file.
         let st = env.run(&["status"]);
         let text = String::from_utf8_lossy(&st.stdout).to_string() + &stderr(&st);
-        assert!(text.contains("detector") && text.contains(path.to_str().unwrap()), "{text}");
+        assert!(
+            text.contains("detector") && text.contains(path.to_str().unwrap()),
+            "{text}"
+        );
         // A good model later clears it.
         let good = model(dir.path(), "v8");
         let cfg_text = std::fs::read_to_string(env.config()).unwrap().replace(
@@ -242,7 +261,9 @@ fn the_v5_layout_and_the_model_metadata_names_are_read() {
         ]
     );
     // Names from the config must match the model's class count.
-    let e = Detector::load(&v5, Some(vec!["a".into()]), 0.4, 0.7).unwrap_err().to_string();
+    let e = Detector::load(&v5, Some(vec!["a".into()]), 0.4, 0.7)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains(v5.to_str().unwrap()) && e.contains("3 classes"), "{e}");
 }
 
@@ -262,7 +283,10 @@ fn cpu_self() -> f64 {
 #[ignore]
 fn bench_detector() {
     let model = PathBuf::from(std::env::var("BENCH_MODEL").expect("BENCH_MODEL=<model.onnx> (bench/detector.sh)"));
-    let frames: usize = std::env::var("BENCH_FRAMES").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let frames: usize = std::env::var("BENCH_FRAMES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
     let (t, c) = (std::time::Instant::now(), cpu_self());
     let d = Detector::load(&model, None, 0.4, 0.7).unwrap();
     println!(
@@ -277,8 +301,23 @@ fn bench_detector() {
     let dir = tempfile::tempdir().unwrap();
     let clip_path = dir.path().join("cam.mp4");
     let st = Command::new("ffmpeg")
-        .args(["-y", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=2304x1296:r=20:d=2"])
-        .args(["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error"])
+        .args([
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=2304x1296:r=20:d=2",
+        ])
+        .args([
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-x265-params",
+            "log-level=error",
+        ])
         .arg(&clip_path)
         .status()
         .unwrap();

@@ -47,7 +47,7 @@ pub struct SegmentRow {
 pub struct Detection {
     pub label: String,
     /// 0-1, rounded to 3 decimals.
-    pub confidence: f32,
+    pub confidence: f64,
     /// `x0, y0, x1, y1` in the clip's pixels.
     pub bbox: [u32; 4],
 }

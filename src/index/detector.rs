@@ -104,7 +104,7 @@ impl Detector {
             .unwrap_or_else(|| format!("class{}", f.class));
         Detection {
             label,
-            confidence: (f.confidence * 1000.0).round() / 1000.0,
+            confidence: (f.confidence as f64 * 1000.0).round() / 1000.0,
             bbox: [f.x0, f.y0, f.x1, f.y1].map(|v| v.round() as u32),
         }
     }
@@ -161,7 +161,12 @@ mod imp {
             let proto = onnx
                 .proto_model_for_path(path)
                 .map_err(|e| what(format!("not an ONNX model ({e})")))?;
-            if proto.graph.is_none() || proto.graph.as_ref().is_some_and(|g| g.node.is_empty() && g.output.is_empty()) {
+            if proto.graph.is_none()
+                || proto
+                    .graph
+                    .as_ref()
+                    .is_some_and(|g| g.node.is_empty() && g.output.is_empty())
+            {
                 return Err(what("not an ONNX model (no graph)".into()));
             }
             let meta = |k: &str| {
@@ -181,7 +186,11 @@ mod imp {
             let dims: Vec<Option<usize>> = fact
                 .shape
                 .dims()
-                .map(|d| d.concretize().and_then(|d| d.to_i64().ok()).and_then(|d| usize::try_from(d).ok()))
+                .map(|d| {
+                    d.concretize()
+                        .and_then(|d| d.to_i64().ok())
+                        .and_then(|d| usize::try_from(d).ok())
+                })
                 .collect();
             // [1, 3, H, W]; a dynamic size takes ultralytics' `imgsz` metadata, else 640.
             if dims.len() != 4 || dims[1].is_some_and(|c| c != 3) {
@@ -203,15 +212,21 @@ mod imp {
                 _ => imgsz.unwrap_or((DEFAULT_INPUT, DEFAULT_INPUT)),
             };
             if !(16..=4096).contains(&input.0) || !(16..=4096).contains(&input.1) {
-                return Err(what(format!("its input size {}×{} is not a picture size", input.0, input.1)));
+                return Err(what(format!(
+                    "its input size {}×{} is not a picture size",
+                    input.0, input.1
+                )));
             }
             let typed = model
                 .with_input_fact(0, f32::fact([1, 3, input.1, input.0]).into())
                 .and_then(|m| m.into_optimized())
-                .map_err(|e| what(format!("the model cannot be prepared for {}×{} input ({e:#})", input.0, input.1)))?;
-            let out = typed
-                .output_fact(0)
-                .map_err(|e| what(format!("no output ({e})")))?;
+                .map_err(|e| {
+                    what(format!(
+                        "the model cannot be prepared for {}×{} input ({e:#})",
+                        input.0, input.1
+                    ))
+                })?;
+            let out = typed.output_fact(0).map_err(|e| what(format!("no output ({e})")))?;
             let shape: Vec<usize> = out
                 .shape
                 .as_concrete()
