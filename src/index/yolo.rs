@@ -138,7 +138,7 @@ pub fn decode(out: &[f32], layout: Layout, confidence: f32, iou: f32) -> Vec<Fou
             let stride = 5 + classes;
             for row in out.chunks_exact(stride).take(candidates) {
                 let obj = row[4];
-                if !(obj >= confidence) {
+                if obj.is_nan() || obj < confidence {
                     continue;
                 }
                 let best = row[5..]
@@ -156,8 +156,7 @@ pub fn decode(out: &[f32], layout: Layout, confidence: f32, iou: f32) -> Vec<Fou
 }
 
 fn push(found: &mut Vec<Found>, class: usize, score: f32, b: [f32; 4], confidence: f32) {
-    // `!(>=)` also drops NaN scores.
-    if !(score >= confidence) || b.iter().any(|v| !v.is_finite()) {
+    if score.is_nan() || score < confidence || b.iter().any(|v| !v.is_finite()) {
         return;
     }
     let [cx, cy, w, h] = b;
