@@ -28,6 +28,7 @@ pub const RULES: &[&str] = &[
     "nas_sync",
     "camera_unreachable",
     "mirror",
+    "detector",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,6 +182,7 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
             p if p == kv::SHARE_PROBE.name() => "share_protection",
             p if p == kv::RESOURCES_PROBE.name() => "resources",
             p if p == kv::CAMERA_WRITES_PROBE.name() => "share_refused_write",
+            p if p == kv::DETECTOR_PROBE.name() => "detector",
             _ => continue,
         };
         push_verdict(&mut out, rule, String::new(), what);

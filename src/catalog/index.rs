@@ -37,6 +37,32 @@ pub struct SegmentRow {
     pub cells: String,
     pub zones: Vec<String>,
     pub labels: Vec<String>,
+    /// What the detector found in the segment's frame (empty without a detector).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detections: Vec<Detection>,
+}
+
+/// One object the detector found in a segment's frame.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Detection {
+    pub label: String,
+    /// 0-1, rounded to 3 decimals.
+    pub confidence: f64,
+    /// `x0, y0, x1, y1` in the clip's pixels.
+    pub bbox: [u32; 4],
+}
+
+/// Detections as stored in `index_segments.detections` ('' for none).
+fn detections_json(d: &[Detection]) -> String {
+    if d.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(d).unwrap_or_default()
+    }
+}
+
+fn detections_of(text: &str) -> Vec<Detection> {
+    serde_json::from_str(text).unwrap_or_default()
 }
 
 /// What the indexer found for one clip.
@@ -108,6 +134,9 @@ pub struct Hit {
     pub storage_class: Option<String>,
     /// Ordinal of the segment in its clip (names its frame).
     pub ordinal: i64,
+    /// The detector's objects in the segment's frame (label, confidence, box).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub detections: Vec<Detection>,
 }
 
 /// Counts for `status` and `camvault index`.
@@ -280,8 +309,8 @@ impl Catalog {
         )?;
         {
             let mut st = tx.prepare_cached(
-                "INSERT INTO index_segments (file_id, camera, start_ms, end_ms, tod_s, peak, peak_ms, cells, zones, labels)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO index_segments (file_id, camera, start_ms, end_ms, tod_s, peak, peak_ms, cells, zones, labels, detections)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             let mut tag = tx.prepare_cached(
                 "INSERT OR IGNORE INTO index_tags (tag, start_ms, segment_id, camera) VALUES (?1, ?2, ?3, ?4)",
@@ -297,7 +326,8 @@ impl Catalog {
                     s.peak_ms,
                     s.cells,
                     joined(&s.zones),
-                    joined(&s.labels)
+                    joined(&s.labels),
+                    detections_json(&s.detections)
                 ])?;
                 let id = tx.last_insert_rowid();
                 let tags = s
@@ -372,7 +402,7 @@ impl Catalog {
             .optional()?;
         let Some(mut head) = head else { return Ok(None) };
         let mut st = c.prepare_cached(
-            "SELECT start_ms, end_ms, tod_s, peak, peak_ms, cells, zones, labels
+            "SELECT start_ms, end_ms, tod_s, peak, peak_ms, cells, zones, labels, detections
              FROM index_segments WHERE file_id = ?1 ORDER BY start_ms, id",
         )?;
         head.segments = st
@@ -386,6 +416,7 @@ impl Catalog {
                     cells: r.get(5)?,
                     zones: names(&r.get::<_, String>(6)?),
                     labels: names(&r.get::<_, String>(7)?),
+                    detections: detections_of(&r.get::<_, String>(8)?),
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -622,7 +653,8 @@ fn search_sql(q: &Query) -> (String, Vec<rusqlite::types::Value>) {
         "SELECT s.id, s.file_id, s.camera, f.key, f.start_ms, s.start_ms, s.end_ms, s.peak, p.peak_ms, s.zones, s.labels,
                 f.purged_ms IS NULL, f.state, f.storage_class,
                 (SELECT ri.state FROM restore_items ri WHERE ri.file_id = f.id ORDER BY ri.restore_id DESC LIMIT 1),
-                (SELECT count(*) FROM index_segments o WHERE o.file_id = s.file_id AND (o.start_ms < s.start_ms OR (o.start_ms = s.start_ms AND o.id < s.id)))
+                (SELECT count(*) FROM index_segments o WHERE o.file_id = s.file_id AND (o.start_ms < s.start_ms OR (o.start_ms = s.start_ms AND o.id < s.id))),
+                p.detections
          FROM ({sql}) s JOIN files f ON f.id = s.file_id JOIN index_segments p ON p.id = s.id
          ORDER BY s.start_ms DESC"
     );
@@ -664,6 +696,7 @@ fn hit_row(r: &rusqlite::Row) -> rusqlite::Result<Hit> {
         lives: lives.to_string(),
         storage_class: class,
         ordinal: r.get(15)?,
+        detections: detections_of(&r.get::<_, String>(16)?),
     })
 }
 

@@ -155,6 +155,8 @@ pub const SHARE_PROBE: Probe = TextSlot::new("probe.share");
 pub const RESOURCES_PROBE: Probe = TextSlot::new("probe.resources");
 /// The share refused a camera's write (`samba::audit`).
 pub const CAMERA_WRITES_PROBE: Probe = TextSlot::new("probe.camera_writes");
+/// The index's detector model cannot be used (`index::worker::load_detector`).
+pub const DETECTOR_PROBE: Probe = TextSlot::new("probe.detector");
 
 impl Catalog {
     /// The slot's value; `None` when it was never set or does not parse.
@@ -234,6 +236,7 @@ mod tests {
             SHARE_PROBE.key(),
             RESOURCES_PROBE.key(),
             CAMERA_WRITES_PROBE.key(),
+            DETECTOR_PROBE.key(),
         ];
         let unique: std::collections::BTreeSet<_> = keys.iter().collect();
         assert_eq!(unique.len(), keys.len(), "two slots share a key: {keys:?}");
@@ -243,6 +246,7 @@ mod tests {
             SHARE_PROBE,
             RESOURCES_PROBE,
             CAMERA_WRITES_PROBE,
+            DETECTOR_PROBE,
         ];
         for p in &probes {
             assert!(p.key().starts_with(PROBE_PREFIX), "{}", p.key());

@@ -55,6 +55,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration10.sql"),
     // Each web user's language (issue 17).
     include_str!("migration11.sql"),
+    // issue 15: the detector's boxes and confidences per segment.
+    include_str!("migration12.sql"),
     // issue 15: notifications on activity.
     include_str!("migration13.sql"),
     // issue 21: restores from a mirror's copy, backfill restores (mirror21c).

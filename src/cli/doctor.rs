@@ -295,6 +295,24 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
     } else {
         r.ok("ffmpeg is installed");
     }
+    // The index's detector: loaded here as the indexer will (issue 15, item 2).
+    if cfg.index.enabled {
+        match crate::index::detector::Detector::from_config(&cfg) {
+            Ok(Some(d)) => r.ok(&format!(
+                "detector {} loads ({}×{} input, {} classes, names from {})",
+                d.path.display(),
+                d.input.0,
+                d.input.1,
+                d.layout.classes(),
+                d.names_from
+            )),
+            Ok(None) => {}
+            Err(e) => r.fail(
+                &format!("{e:#}"),
+                "without a usable model the index runs without labels (docs/index.md, \"Objects\")",
+            ),
+        }
+    }
 
     println!();
     if r.failures > 0 {

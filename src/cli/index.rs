@@ -54,7 +54,16 @@ pub fn run(cfg: Config, a: Args) -> Result<ExitCode> {
     }
     cat.index_enqueue_ids(&readable, now)?;
     let stop = CancellationToken::new();
-    let done = crate::index::worker::pass(&cfg, &cat, &stop, None)?;
+    let detector = crate::index::worker::load_detector(&cfg, &cat);
+    if let (Some(d), false) = (&detector, a.json) {
+        println!("detector: {} ({} classes)", d.path.display(), d.layout.classes());
+    } else if let (Some(why), false) = (
+        cat.slot(&crate::catalog::kv::DETECTOR_PROBE)?.filter(|w| !w.is_empty()),
+        a.json,
+    ) {
+        eprintln!("warning: {why}");
+    }
+    let done = crate::index::worker::pass_with(&cfg, &cat, &stop, None, detector.as_ref())?;
     let n = cat.index_counts()?;
     if !a.json {
         println!(

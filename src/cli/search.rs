@@ -114,16 +114,14 @@ pub fn run(cfg: Config, a: Args) -> Result<ExitCode> {
         let when = jiff::Timestamp::from_millisecond(h.start_ms)
             .map(|t| t.to_zoned(tz).strftime("%Y-%m-%d %H:%M:%S").to_string())
             .unwrap_or_default();
+        let list = |l: &[String]| if l.is_empty() { "-".to_string() } else { l.join(",") };
         println!(
-            "{:<10} {when}  {:>4}s  activity {:>3}%  {:<16} {:<9} {} +{:.0}s",
+            "{:<10} {when}  {:>4}s  activity {:>3}%  {:<16} {:<16} {:<9} {} +{:.0}s",
             h.camera,
             (h.end_ms - h.start_ms) / 1000,
             h.peak,
-            if h.zones.is_empty() {
-                "-".to_string()
-            } else {
-                h.zones.join(",")
-            },
+            list(&h.zones),
+            list(&h.labels),
             h.lives,
             h.key,
             h.offset_s

@@ -436,9 +436,13 @@ pub fn workers(cfg: &Config, p: &Pipeline, stop: &CancellationToken) -> Result<V
     if cfg.index.enabled {
         let (c, k, st, q) = (cfg.clone(), cat.clone(), stop.clone(), ffmpeg.clone());
         let every = Duration::from_secs(cfg.index.interval_secs.max(1));
+        // The detector is loaded once, in the worker's first pass (on its blocking thread,
+        // a real model takes seconds); a bad model is a health problem, not a stop.
+        let mut detector = None;
         w.push(
             Worker::blocking("index", every, move || {
-                let n = crate::index::worker::pass(&c, &k, &st, Some(&q))?;
+                let d = detector.get_or_insert_with(|| crate::index::worker::load_detector(&c, &k));
+                let n = crate::index::worker::pass_with(&c, &k, &st, Some(&q), d.as_ref())?;
                 if n > 0 {
                     info!("index: {n} clip(s) indexed");
                 }

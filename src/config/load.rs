@@ -78,6 +78,11 @@ impl Config {
     pub fn index_dir(&self) -> PathBuf {
         self.resolve(&self.index.dir)
     }
+    /// The detector model, `None` when not configured.
+    pub fn detector(&self) -> Option<PathBuf> {
+        let p = &self.index.detector;
+        (!p.as_os_str().is_empty()).then(|| self.resolve(p))
+    }
     pub fn fs_root(&self) -> PathBuf {
         self.resolve(&self.store.fs.root)
     }

@@ -448,8 +448,17 @@ pub struct Index {
     pub fps: u32,
     /// Preview strips and segment frames.
     pub dir: PathBuf,
-    /// A YOLO-style ONNX detector; empty: motion only.
+    /// A YOLO-style ONNX detector; empty: motion only (docs/index.md, "Objects").
     pub detector: PathBuf,
+    /// The detector's class names in class order; empty: the model's own (`names` in an
+    /// ultralytics export), else the 80 COCO classes.
+    pub detector_labels: Vec<String>,
+    /// The same from a file, one name a line (used when `detector_labels` is empty).
+    pub detector_labels_file: PathBuf,
+    /// Least confidence of a detection that is kept (0-1).
+    pub detector_confidence: f32,
+    /// Overlap (IoU) above which the weaker of two boxes of one class is dropped (NMS).
+    pub detector_iou: f32,
     /// How often the indexer looks for new clips.
     pub interval_secs: u64,
     /// `[[index.notify]]`: messages on activity (src/index/notify.rs); none by default.
@@ -465,6 +474,10 @@ impl Default for Index {
             fps: 4,
             dir: "index".into(),
             detector: PathBuf::new(),
+            detector_labels: Vec::new(),
+            detector_labels_file: PathBuf::new(),
+            detector_confidence: 0.4,
+            detector_iou: 0.7,
             interval_secs: 10,
             notify: Vec::new(),
             notify_max_age_minutes: 60,

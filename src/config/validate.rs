@@ -34,11 +34,15 @@ impl Config {
         if !(1..=10).contains(&self.index.fps) {
             bail!("`index.fps` = {} must be between 1 and 10 (default 4)", self.index.fps);
         }
-        if !self.index.detector.as_os_str().is_empty() {
-            bail!(
-                "`index.detector` = {:?}: object detection is not implemented in this version yet; leave it empty (motion indexing works without it)",
-                self.index.detector
-            );
+        // The model file itself is checked when the indexer starts (a bad one leaves
+        // indexing running without labels and shows a health problem; src/index/detector.rs).
+        for (key, v) in [
+            ("detector_confidence", self.index.detector_confidence),
+            ("detector_iou", self.index.detector_iou),
+        ] {
+            if !(v > 0.0 && v <= 1.0) {
+                bail!("`index.{key}` = {v} must be above 0 and at most 1 (defaults: confidence 0.4, iou 0.7)");
+            }
         }
         for (mac, cam) in &self.cameras {
             for (i, z) in cam.zones.iter().enumerate() {

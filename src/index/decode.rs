@@ -283,3 +283,23 @@ pub fn still(clip: &Path, at_s: f64, out: &Path) -> Result<(), DecodeError> {
     }
     Ok(())
 }
+
+/// One frame at `at_s` seconds as raw RGB24, scaled to exactly `w`×`h` (the detector's
+/// letterbox size: the frame fitted into the model's input, aspect kept).
+pub fn rgb_frame(clip: &Path, at_s: f64, w: usize, h: usize) -> Result<Vec<u8>, DecodeError> {
+    let mut c = Command::new("ffmpeg");
+    low_priority(&mut c)
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-threads", "1"])
+        .args(["-ss", &format!("{at_s:.2}"), "-i"])
+        .arg(clip)
+        .args(["-frames:v", "1", "-vf", &format!("scale={w}:{h}:flags=bilinear")])
+        .args(["-pix_fmt", "rgb24", "-f", "rawvideo", "pipe:1"]);
+    let (ok, out, err) = run_limited(c, Duration::from_secs(60), "ffmpeg")?;
+    if !ok || out.len() != w * h * 3 {
+        return Err(DecodeError::Undecodable(format!(
+            "no frame for the detector at {at_s:.1} s: {}",
+            last_line(&err)
+        )));
+    }
+    Ok(out)
+}

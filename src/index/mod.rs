@@ -7,6 +7,7 @@
 //! - `analysis.rs` turns frames into per-second activity and segments;
 //! - `calendar.rs` the month calendar's activity per local day;
 //! - `zones.rs` the camera's named zones and the grid cells they cover;
+//! - `detector.rs` and `yolo.rs` the optional object detector (labels for segments);
 //! - `worker.rs` the queue in the catalog and `serve`'s indexing worker.
 //!
 //! This file ties one clip's run together: [`index_file`] gives the catalog row
@@ -16,17 +17,20 @@ pub mod analysis;
 pub mod calendar;
 pub mod days;
 pub mod decode;
+pub mod detector;
 pub mod notify;
 pub mod worker;
+pub mod yolo;
 pub mod zones;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::catalog::index::{ClipResult, SegmentRow};
+use crate::catalog::index::{ClipResult, Detection, SegmentRow};
 use crate::config::Config;
 use analysis::{Analyzer, Params, COLS, ROWS};
 use decode::DecodeError;
+use detector::Detector;
 use zones::CellSet;
 
 /// Where a clip's pictures live: `index.dir/<id / 10000>/<id>/` (a fan-out, so no
@@ -60,7 +64,16 @@ pub struct Outcome {
     pub zones: Vec<Vec<String>>,
     /// Whether each segment's frame was written.
     pub frames: Vec<bool>,
+    /// The detector's objects per segment, in segment order (empty without a detector).
+    pub detections: Vec<Vec<Detection>>,
     pub note: Option<String>,
+}
+
+/// Runs the detector on the frame at `at_s` of `clip` (`width`×`height`).
+pub fn detect_at(d: &Detector, clip: &Path, at_s: f64, width: u32, height: u32) -> Result<Vec<Detection>, String> {
+    let lb = d.letterbox(width as usize, height as usize);
+    let rgb = decode::rgb_frame(clip, at_s, lb.w, lb.h).map_err(|e| e.to_string())?;
+    d.detect_rgb(&rgb, &lb).map_err(|e| format!("{e:#}"))
 }
 
 /// Analyses `clip`, writing the sprite and segment frames into `out` (created).
@@ -71,6 +84,18 @@ pub fn analyse(
     params: Params,
     zones: &[(String, CellSet)],
     duration_hint: Option<f64>,
+) -> Result<Outcome, DecodeError> {
+    analyse_with(clip, out, params, zones, duration_hint, None)
+}
+
+/// [`analyse`], and runs `detector` (if any) on each segment's frame.
+pub fn analyse_with(
+    clip: &Path,
+    out: &Path,
+    params: Params,
+    zones: &[(String, CellSet)],
+    duration_hint: Option<f64>,
+    detector: Option<&Detector>,
 ) -> Result<Outcome, DecodeError> {
     let probe = decode::probe(clip)?;
     let duration = probe.duration.or(duration_hint).unwrap_or(60.0);
@@ -85,17 +110,30 @@ pub fn analyse(
     let analysis = a.finish();
     let mut frames = Vec::new();
     let mut seg_zones = Vec::new();
+    let mut detections = Vec::new();
+    let mut note = decoded.note;
     for (i, s) in analysis.segments.iter().enumerate() {
         seg_zones.push(zones::touched(zones, &s.cells));
         let at = s.peak_s as f64 + 0.5;
         frames.push(decode::still(clip, at, &out.join(frame_name(i))).is_ok());
+        // The same moment as the segment's frame, at the model's input size.
+        let found = match detector {
+            Some(d) => detect_at(d, clip, at, probe.width, probe.height).unwrap_or_else(|why| {
+                tracing::warn!("index: {}: detector on segment {i}: {why}", clip.display());
+                note.get_or_insert_with(|| format!("detector: {why}"));
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
+        detections.push(found);
     }
     Ok(Outcome {
         probe,
         analysis,
         zones: seg_zones,
         frames,
-        note: decoded.note,
+        detections,
+        note,
     })
 }
 
@@ -116,8 +154,10 @@ pub fn result(file_id: i64, camera: &str, start_ms: i64, tz: &jiff::tz::TimeZone
         .segments
         .iter()
         .zip(&o.zones)
-        .map(|(s, z)| {
+        .enumerate()
+        .map(|(i, (s, z))| {
             let at = start_ms + s.start_s as i64 * 1000;
+            let detections = o.detections.get(i).cloned().unwrap_or_default();
             SegmentRow {
                 start_ms: at,
                 end_ms: start_ms + s.end_s as i64 * 1000,
@@ -126,7 +166,8 @@ pub fn result(file_id: i64, camera: &str, start_ms: i64, tz: &jiff::tz::TimeZone
                 peak_ms: start_ms + s.peak_s as i64 * 1000,
                 cells: s.cells.to_hex(),
                 zones: z.clone(),
-                labels: Vec::new(),
+                labels: labels_of(&detections),
+                detections,
             }
         })
         .collect();
@@ -143,6 +184,21 @@ pub fn result(file_id: i64, camera: &str, start_ms: i64, tz: &jiff::tz::TimeZone
         activity: o.analysis.activity.clone(),
         segments,
     }
+}
+
+/// The distinct labels of a segment's detections, most confident first.
+pub fn labels_of(d: &[Detection]) -> Vec<String> {
+    let mut sorted: Vec<&Detection> = d.iter().collect();
+    sorted.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    let mut out: Vec<String> = Vec::new();
+    for x in sorted {
+        // Commas separate labels in the catalog's column: a class name never holds one there.
+        let l = x.label.replace(',', " ");
+        if !out.contains(&l) {
+            out.push(l);
+        }
+    }
+    out
 }
 
 /// A clip the index could not read (or could not reach), with the reason.
@@ -169,6 +225,16 @@ pub fn index_file(
     cat: &crate::catalog::Catalog,
     q: &crate::catalog::index::Queued,
 ) -> Result<ClipResult, DecodeError> {
+    index_file_with(cfg, cat, q, None)
+}
+
+/// [`index_file`] with the detector (if one loaded) labelling each segment.
+pub fn index_file_with(
+    cfg: &Config,
+    cat: &crate::catalog::Catalog,
+    q: &crate::catalog::index::Queued,
+    detector: Option<&Detector>,
+) -> Result<ClipResult, DecodeError> {
     let restored = if q.local {
         None
     } else {
@@ -194,7 +260,7 @@ pub fn index_file(
     let clip = restored.unwrap_or_else(|| cfg.vault().join(&q.key));
     let out = clip_dir(cfg, q.file_id);
     let hint = q.duration_ms.map(|d| d as f64 / 1000.0);
-    match analyse(&clip, &out, params, &zone_cells(cfg, &q.camera), hint) {
+    match analyse_with(&clip, &out, params, &zone_cells(cfg, &q.camera), hint, detector) {
         Ok(o) => Ok(result(q.file_id, &q.camera, q.start_ms, &tz, params.fps, &o)),
         Err(DecodeError::Undecodable(why)) => Ok(failed(q.file_id, &q.camera, q.start_ms, "undecodable", &why)),
         Err(e) => Err(e),

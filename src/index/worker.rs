@@ -13,6 +13,8 @@ use anyhow::Result;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::detector::Detector;
+use crate::catalog::kv::DETECTOR_PROBE;
 use crate::catalog::Catalog;
 use crate::config::Config;
 
@@ -20,6 +22,35 @@ use crate::config::Config;
 pub const WATERMARK: &str = "index.after_id";
 /// Tries of one clip before it is recorded as undecodable.
 pub const MAX_TRIES: u32 = 3;
+
+/// Loads the configured detector once, when the indexer starts. A model that cannot be used
+/// is logged and kept as a health problem (`detector`), and indexing goes on without labels;
+/// a good one (or none) clears the problem.
+pub fn load_detector(cfg: &Config, cat: &Catalog) -> Option<Detector> {
+    let (d, problem) = match Detector::from_config(cfg) {
+        Ok(Some(d)) => {
+            info!(
+                "index: detector {} loaded ({}×{} input, {} classes, names from {})",
+                d.path.display(),
+                d.input.0,
+                d.input.1,
+                d.layout.classes(),
+                d.names_from
+            );
+            (Some(d), String::new())
+        }
+        Ok(None) => (None, String::new()),
+        Err(e) => {
+            let why = format!("{e:#}; indexing goes on without labels");
+            warn!("index: {why}");
+            (None, why)
+        }
+    };
+    if let Err(e) = cat.set_slot(&DETECTOR_PROBE, &problem) {
+        warn!("index: recording the detector's state: {e:#}");
+    }
+    d
+}
 
 /// The wait before a clip is tried again: 10 minutes, doubling.
 fn backoff(attempts: u32) -> i64 {
@@ -54,6 +85,17 @@ pub fn pass(
     stop: &CancellationToken,
     queue: Option<&crate::media::queue::Queue>,
 ) -> Result<usize> {
+    pass_with(cfg, cat, stop, queue, None)
+}
+
+/// [`pass`] with the detector loaded at start-up ([`load_detector`]) labelling segments.
+pub fn pass_with(
+    cfg: &Config,
+    cat: &Catalog,
+    stop: &CancellationToken,
+    queue: Option<&crate::media::queue::Queue>,
+    detector: Option<&Detector>,
+) -> Result<usize> {
     enqueue_new(cat, crate::clock::now().as_millisecond())?;
     let mut done = 0;
     while !stop.is_cancelled() {
@@ -77,7 +119,7 @@ pub fn pass(
         }
         cat.index_begin(q.file_id, now + backoff(q.attempts))?;
         let slot = queue.map(|q| tokio::runtime::Handle::current().block_on(q.background_slot()));
-        let indexed = super::index_file(cfg, cat, &q);
+        let indexed = super::index_file_with(cfg, cat, &q, detector);
         drop(slot);
         match indexed {
             Ok(r) => {

@@ -744,6 +744,7 @@ async function activitySearch() {
         el('span', {}, el('span', { translate: 'no', text: h.camera }), ' ',
           t('activity.moment', { time: when17(h.start_ms), secs: num(Math.round(h.offset_s)), dur: num(Math.round((h.end_ms - h.start_ms) / 1000)), peak: num(h.peak) })),
         h.zones.length ? el('span', { class: 'muted' }, t('activity.zones') + ' ', el('span', { translate: 'no', text: h.zones.join(', ') })) : null,
+        h.labels && h.labels.length ? el('span', { class: 'muted labels' }, t('activity.labels') + ' ', el('span', { translate: 'no', text: h.labels.join(', ') })) : null,
         el('span', { class: 'lives', text: t('lives.' + h.lives) }));
     })));
 }
