@@ -297,6 +297,7 @@ min_activity = 10
             cells: String::new(),
             zones: zones.iter().map(|s| s.to_string()).collect(),
             labels: labels.iter().map(|s| s.to_string()).collect(),
+            detections: Vec::new(),
         }
     }
 
