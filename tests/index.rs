@@ -1067,6 +1067,7 @@ fn the_calendar_counts_segments_by_the_cameras_local_day_in_a_half_hour_zone() {
                 cells: String::new(),
                 zones: vec![],
                 labels: vec![],
+                detections: vec![],
             }],
         };
         cat.index_store(&r, 0).unwrap();
