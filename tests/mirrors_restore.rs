@@ -433,6 +433,7 @@ fn cost_prices_each_copy_and_the_disk_s_savings_from_the_table() {
          tiering.transition_days = 30\ntiering.storage_class = \"DeepColdArchive\"\n\
          [[store.mirror]]\nname = \"usb\"\nkind = \"fs\"\n[store.mirror.fs]\nroot = \"usb\"\n\
          [[store.mirror]]\nname = \"sh\"\nkind = \"oss\"\n[store.mirror.oss]\nbucket = \"cam-copy\"\nregion = \"cn-shanghai\"\n\
+         access_key_id = \"LTAI-test\"\naccess_key_secret = \"test-secret\"\n\
          [store.mirror.tiering]\ntransition_days = 1\nstorage_class = \"DeepColdArchive\"\n",
     );
     // 10 GB a day for 12 months: 3600 GB, on 2 TB disks at ¥100/TB: 2 disks, ¥400.
