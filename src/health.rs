@@ -168,12 +168,7 @@ pub fn evaluate(cfg: &Config, s: &Summary, now_ms: i64, free: Option<u64>) -> Ve
         }
         // A mirror away, full or filling up (issue 21): one problem per mirror.
         if let Some(name) = crate::mirror::probe_name(probe) {
-            out.push(Problem {
-                rule: "mirror",
-                subject: name.to_string(),
-                message: what.clone(),
-                detail: None,
-            });
+            push_verdict(&mut out, "mirror", name.to_string(), what);
             continue;
         }
         let rule = match probe.as_str() {
@@ -445,6 +440,23 @@ mod tests {
             (None, "an older camvault's English")
         );
         assert!(p[3].message.contains("93 % of a core"), "{}", p[3].message);
+
+        // A mirror's problem (issue 21): the unplugged disk, keyed like the other probes.
+        let mut s = Summary::default();
+        let away = crate::mirror::disk::present_msg(std::path::Path::new("/nonexistent/usb"), "usb").unwrap_err();
+        s.probes.insert(
+            crate::mirror::probe_key("usb"),
+            crate::msg::to_stored(std::slice::from_ref(&away)),
+        );
+        let p = evaluate(&cfg, &s, 0, None);
+        assert_eq!((p[0].rule, p[0].subject.as_str()), ("mirror", "usb"));
+        assert_eq!(
+            p[0].detail.as_ref().map(|d| d.key),
+            Some("health.detail.mirror_unplugged")
+        );
+        assert!(p[0].message.contains("camvault mirror init usb"), "{}", p[0].message);
+        let zh = p[0].detail.as_ref().unwrap().render(Lang::Zh);
+        assert!(zh.contains("镜像") && zh.contains("camvault mirror init usb"), "{zh}");
 
         // The verification's usual findings: their numbers are data, their words translated.
         let mut s = Summary::default();

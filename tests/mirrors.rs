@@ -159,6 +159,7 @@ async fn a_mirror_that_refuses_writes_holds_back_only_its_own_copies_and_the_cac
     );
     let out = m.pass(&stop).await.unwrap();
     let Pass::Away(why) = out else { panic!("{out:?}") };
+    let why = why.en();
     assert!(
         why.contains("\"usb\"") && why.contains("injected fault (Refused)"),
         "{why}"
@@ -258,6 +259,7 @@ async fn a_disk_mirror_without_its_marker_is_away_and_the_empty_mount_point_gets
     let stop = CancellationToken::new();
     let out = m.pass(&stop).await.unwrap();
     let Pass::Away(why) = out else { panic!("{out:?}") };
+    let why = why.en();
     assert!(
         why.contains("marker") && why.contains("camvault mirror init usb"),
         "{why}"
@@ -321,7 +323,8 @@ async fn a_full_disk_mirror_stops_copying_loudly_and_warns_days_ahead() {
     // 100 kB left above min_free at ~5.7 kB a day: about 17 days.
     free.store((1 << 30) + 100_000, Ordering::SeqCst);
     assert_eq!(m.pass(&stop).await.unwrap(), Pass::Done { copied: 0 });
-    let warning = r.catalog.kv_get(&probe).unwrap().unwrap();
+    // Kept as a catalogue message (the page shows it in its reader's language).
+    let warning = camvault::msg::from_stored(&r.catalog.kv_get(&probe).unwrap().unwrap()).unwrap()[0].en();
     assert!(
         warning.contains("nearly full") && warning.contains("17 day(s) left"),
         "{warning}"
@@ -332,6 +335,7 @@ async fn a_full_disk_mirror_stops_copying_loudly_and_warns_days_ahead() {
     free.store(1 << 20, Ordering::SeqCst);
     let out = m.pass(&stop).await.unwrap();
     let Pass::Away(why) = out else { panic!("{out:?}") };
+    let why = why.en();
     assert!(why.contains("FULL") && why.contains("STOPPED"), "{why}");
     assert_eq!(files_under(&mount).len(), before);
     assert!(!mount.join(&more).exists());

@@ -105,7 +105,7 @@ async fn mirrors(p: &super::serve::Pipeline) -> Vec<String> {
                 Ok(crate::mirror::Pass::Done { copied: 0 }) => break,
                 Ok(crate::mirror::Pass::Done { .. }) => {}
                 Ok(crate::mirror::Pass::Away(w)) => {
-                    why = Some(w);
+                    why = Some(w.en());
                     break;
                 }
                 Err(e) => {

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::config::human_bytes;
+use crate::msg;
+use crate::msg::Msg;
 
 /// The marker's path under a mirror's root.
 pub const MARKER: &str = ".camvault/mirror";
@@ -56,17 +58,26 @@ pub fn init(root: &Path, name: &str) -> Result<PathBuf> {
 
 /// Whether `root` is mirror `name`'s disk: `Err` says why not, and what to do.
 pub fn present(root: &Path, name: &str) -> Result<(), String> {
+    present_msg(root, name).map_err(|m| m.en())
+}
+
+/// [`present`], its answer as a catalogue message (the health problem's text in the
+/// reader's language).
+pub fn present_msg(root: &Path, name: &str) -> Result<(), Msg> {
     let marker = root.join(MARKER);
     match std::fs::read_to_string(&marker) {
         Ok(text) if text == marker_text(name) => Ok(()),
-        Ok(text) => Err(format!(
-            "{} names another mirror ({}): this is not mirror {name:?}'s disk; nothing is written to it",
-            marker.display(),
-            text.trim()
+        Ok(text) => Err(msg!(
+            "health.detail.mirror_other_disk",
+            marker = marker.display(),
+            other = text.trim(),
+            mirror = format!("{name:?}")
         )),
-        Err(_) => Err(format!(
-            "mirror {name:?} is away: its marker {} is missing (the disk is not mounted, and an empty mount point is not the disk); mount the disk, or on a new disk run `camvault mirror init {name}` once. Its copies wait; nothing is written there",
-            marker.display()
+        Err(_) => Err(msg!(
+            "health.detail.mirror_unplugged",
+            mirror = format!("{name:?}"),
+            marker = marker.display(),
+            name = name
         )),
     }
 }
@@ -105,18 +116,22 @@ pub fn room(free: u64, min_free: u64, week_bytes: u64, warn_days: u64) -> Room {
 
 impl Room {
     /// The health message, `None` when there is room.
-    pub fn problem(&self, name: &str, min_free: u64) -> Option<String> {
+    pub fn problem(&self, name: &str, min_free: u64) -> Option<Msg> {
+        let mirror = format!("{name:?}");
         match self {
             Room::Enough => None,
-            Room::Soon { free, days } => Some(format!(
-                "mirror {name:?}'s disk is nearly full: {} free, about {days} day(s) left at the rate of the last week before copying stops at `min_free` = {}; camvault never deletes there: replace the disk or move old recordings off it yourself",
-                human_bytes(*free),
-                human_bytes(min_free)
+            Room::Soon { free, days } => Some(msg!(
+                "health.detail.mirror_disk_soon",
+                mirror = mirror,
+                free = human_bytes(*free),
+                days = days,
+                min_free = human_bytes(min_free)
             )),
-            Room::Full { free } => Some(format!(
-                "mirror {name:?}'s disk is FULL: {} free, below `min_free` = {}; copying to it has STOPPED (camvault never deletes there). Its copies wait: replace the disk or free space on it",
-                human_bytes(*free),
-                human_bytes(min_free)
+            Room::Full { free } => Some(msg!(
+                "health.detail.mirror_disk_full",
+                mirror = mirror,
+                free = human_bytes(*free),
+                min_free = human_bytes(min_free)
             )),
         }
     }
@@ -173,9 +188,10 @@ mod tests {
             days: 18,
         }
         .problem("usb", 2 * gib)
-        .unwrap();
+        .unwrap()
+        .en();
         assert!(m.contains("18 day(s) left") && m.contains("never deletes"), "{m}");
-        let m = Room::Full { free: gib }.problem("usb", 2 * gib).unwrap();
+        let m = Room::Full { free: gib }.problem("usb", 2 * gib).unwrap().en();
         assert!(m.contains("STOPPED"), "{m}");
     }
 }

@@ -45,6 +45,8 @@ use tracing::{debug, info, warn};
 
 use crate::catalog::copies::CopyRow;
 use crate::catalog::Catalog;
+use crate::msg;
+use crate::msg::Msg;
 use crate::store::body::Body;
 use crate::store::limit::RateLimiter;
 use crate::store::Backend;
@@ -126,14 +128,15 @@ impl Clock {
 pub enum Pass {
     /// Every due copy was tried; `copied` verified now.
     Done { copied: u64 },
-    /// The store is away (or full): why. Nothing more is tried until the backoff passes.
-    Away(String),
+    /// The store is away (or full): why, as the health problem's message (`.en()` for
+    /// logs). Nothing more is tried until the backoff passes.
+    Away(Msg),
 }
 
 /// How one copy went wrong.
 enum Failure {
     /// The store itself: the pass ends.
-    Store(String),
+    Store(Msg),
     /// This copy only (recorded with its own backoff).
     Copy,
 }
@@ -187,7 +190,7 @@ impl MirrorUploader {
         // The problem of an earlier pass stands until the store has answered again: a
         // pass with nothing due (every copy waiting out its backoff) proves nothing.
         if tried > 0 || warning.is_some() {
-            self.set_probe(warning.as_deref().unwrap_or("")).await?;
+            self.set_probe(warning.as_ref()).await?;
         }
         Ok(Pass::Done { copied })
     }
@@ -200,16 +203,31 @@ impl MirrorUploader {
         })
     }
 
-    async fn disk_present(&self) -> Result<(), String> {
+    async fn disk_present(&self) -> Result<(), Msg> {
         let Some(d) = &self.disk else { return Ok(()) };
         let (root, name) = (d.root.clone(), self.name.clone());
-        tokio::task::spawn_blocking(move || disk::present(&root, &name))
+        tokio::task::spawn_blocking(move || disk::present_msg(&root, &name))
             .await
-            .unwrap_or_else(|e| Err(format!("checking the marker panicked: {e}")))
+            .unwrap_or_else(|e| Err(self.away(format!("checking the marker panicked: {e}"))))
     }
 
-    async fn set_probe(&self, what: &str) -> Result<()> {
-        let (cat, key, what) = (self.catalog.clone(), probe_key(&self.name), what.to_string());
+    /// A store failure (its text in English: the store's or the catalog's own words) as
+    /// this mirror's health problem.
+    fn away(&self, why: String) -> Msg {
+        msg!(
+            "health.detail.mirror_away",
+            mirror = format!("{:?}", self.name),
+            why = why
+        )
+    }
+
+    /// Records this mirror's problem (none: cleared) for `health`, keyed so that the
+    /// pages and alerts show it in their language.
+    async fn set_probe(&self, what: Option<&Msg>) -> Result<()> {
+        let what = what
+            .map(|m| crate::msg::to_stored(std::slice::from_ref(m)))
+            .unwrap_or_default();
+        let (cat, key) = (self.catalog.clone(), probe_key(&self.name));
         blocking(move || cat.kv_set(&key, &what)).await
     }
 
@@ -220,7 +238,7 @@ impl MirrorUploader {
         let cat = self.catalog.clone();
         let want = blocking(move || cat.file_crc_verified(id))
             .await
-            .map_err(|e| Failure::Store(format!("catalog: {e:#}")))?;
+            .map_err(|e| Failure::Store(self.away(format!("catalog: {e:#}"))))?;
         let later = |why: String| {
             let wait = backoff(copy.attempts, self.retry_initial, self.retry_max);
             let (cat, n, now) = (self.catalog.clone(), name.clone(), self.clock.now_ms());
@@ -320,7 +338,9 @@ impl MirrorUploader {
 
     /// Runs a catalog write; a catalog that fails is the whole worker's problem.
     async fn record(&self, f: impl FnOnce() -> Result<()> + Send + 'static) -> Result<(), Failure> {
-        blocking(f).await.map_err(|e| Failure::Store(format!("catalog: {e:#}")))
+        blocking(f)
+            .await
+            .map_err(|e| Failure::Store(self.away(format!("catalog: {e:#}"))))
     }
 
     /// Records a failed try of `copy` with its backoff; `store` when the store failed.
@@ -333,7 +353,7 @@ impl MirrorUploader {
         let now = self.clock.now_ms();
         let _ = blocking(move || cat.copy_failed(id, &name, &e, now, now + wait.as_millis() as i64)).await;
         if store {
-            Failure::Store(format!("mirror {:?}: {error}", self.name))
+            Failure::Store(self.away(error))
         } else {
             Failure::Copy
         }
@@ -364,7 +384,7 @@ pub async fn run(m: Arc<MirrorUploader>, stop: CancellationToken) {
                 None
             }
             Ok(Pass::Away(why)) => Some(why),
-            Err(e) => Some(format!("mirror {:?}: {e:#}", m.name)),
+            Err(e) => Some(m.away(format!("{e:#}"))),
         };
         let wait = match why {
             None => {
@@ -376,8 +396,8 @@ pub async fn run(m: Arc<MirrorUploader>, stop: CancellationToken) {
                 }
             }
             Some(why) => {
-                streak.failed(&anyhow::anyhow!("{why}"));
-                if let Err(e) = m.set_probe(&why).await {
+                streak.failed(&anyhow::anyhow!("{}", why.en()));
+                if let Err(e) = m.set_probe(Some(&why)).await {
                     warn!(mirror = %m.name, "cannot record the mirror's problem: {e:#}");
                 }
                 away = away.saturating_add(1);
