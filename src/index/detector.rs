@@ -110,6 +110,7 @@ impl Detector {
     }
 
     /// Checks the class names against the model's class count.
+    #[cfg_attr(not(feature = "detector"), allow(dead_code))]
     fn pick_names(
         path: &Path,
         classes: usize,
