@@ -3,62 +3,15 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::sync::{Arc, Mutex};
+use std::io::{BufRead, BufReader, Write};
 use std::time::Duration;
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use common::receiver::receiver;
 use common::*;
-
-#[derive(Debug, Clone)]
-struct Req {
-    path: String,
-    headers: BTreeMap<String, String>,
-    body: String,
-}
-
-/// A receiver on 127.0.0.1 that answers every request like a happy chat robot.
-fn receiver() -> (u16, Arc<Mutex<Vec<Req>>>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let got: Arc<Mutex<Vec<Req>>> = Arc::default();
-    let store = got.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut r = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            r.read_line(&mut line).unwrap();
-            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
-            let mut headers = BTreeMap::new();
-            loop {
-                let mut h = String::new();
-                r.read_line(&mut h).unwrap();
-                let h = h.trim_end();
-                if h.is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.split_once(':') {
-                    headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-                }
-            }
-            let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-            let mut body = vec![0u8; len];
-            r.read_exact(&mut body).unwrap();
-            store.lock().unwrap().push(Req {
-                path,
-                headers,
-                body: String::from_utf8_lossy(&body).into(),
-            });
-            let reply = r#"{"errcode":0,"ok":true}"#;
-            let mut s = stream;
-            let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}", reply.len());
-        }
-    });
-    (port, got)
-}
 
 fn hmac_b64(key: &[u8], msg: &[u8]) -> String {
     let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
@@ -97,7 +50,7 @@ fn channels(port: u16) -> String {
 
 #[test]
 fn every_channel_gets_its_format_and_signature() {
-    let (port, got) = receiver();
+    let (port, got) = receiver(200);
     let env = Env::new(1, &channels(port));
     let out = env.run(&["alerts", "test"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
@@ -111,15 +64,15 @@ fn every_channel_gets_its_format_and_signature() {
             .clone()
     };
 
-    let hook: serde_json::Value = serde_json::from_str(&by("/hook").body).unwrap();
+    let hook: serde_json::Value = serde_json::from_slice(&by("/hook").body).unwrap();
     assert_eq!(
         (hook["source"].as_str(), hook["status"].as_str()),
         (Some("camvault"), Some("test"))
     );
     let ntfy = by("/camvault-topic");
     assert_eq!(ntfy.headers["title"], "camvault: test message");
-    assert!(ntfy.body.contains("camvault can reach you"));
-    let tg: serde_json::Value = serde_json::from_str(&by("/bot123:SECRETTOKEN/sendMessage").body).unwrap();
+    assert!(ntfy.text().contains("camvault can reach you"));
+    let tg: serde_json::Value = serde_json::from_slice(&by("/bot123:SECRETTOKEN/sendMessage").body).unwrap();
     assert_eq!(tg["chat_id"], "42");
 
     let ding = by("/robot/send");
@@ -141,13 +94,13 @@ fn every_channel_gets_its_format_and_signature() {
         hmac_b64(b"SECding", format!("{ts}\nSECding").as_bytes()),
         "DingTalk signature"
     );
-    let d: serde_json::Value = serde_json::from_str(&ding.body).unwrap();
+    let d: serde_json::Value = serde_json::from_slice(&ding.body).unwrap();
     assert_eq!(d["msgtype"], "text");
     assert!(d["text"]["content"].as_str().unwrap().contains("test message"));
 
-    let w: serde_json::Value = serde_json::from_str(&by("/cgi-bin/webhook/send").body).unwrap();
+    let w: serde_json::Value = serde_json::from_slice(&by("/cgi-bin/webhook/send").body).unwrap();
     assert_eq!(w["msgtype"], "text");
-    let f: serde_json::Value = serde_json::from_str(&by("/open-apis/bot/v2/hook/x").body).unwrap();
+    let f: serde_json::Value = serde_json::from_slice(&by("/open-apis/bot/v2/hook/x").body).unwrap();
     let fts: i64 = f["timestamp"].as_str().unwrap().parse().unwrap();
     assert_eq!(
         f["sign"].as_str().unwrap(),
@@ -155,7 +108,7 @@ fn every_channel_gets_its_format_and_signature() {
         "Feishu signature"
     );
     assert_eq!(f["msg_type"], "text");
-    let b: serde_json::Value = serde_json::from_str(&by("/barkkey").body).unwrap();
+    let b: serde_json::Value = serde_json::from_slice(&by("/barkkey").body).unwrap();
     assert_eq!(b["group"], "camvault");
 
     let out = env.run(&["alerts", "test", "nope"]);
@@ -165,7 +118,7 @@ fn every_channel_gets_its_format_and_signature() {
 
 #[test]
 fn serve_alerts_once_repeats_never_and_recovers() {
-    let (port, got) = receiver();
+    let (port, got) = receiver(200);
     let env = Env::new(
         1,
         &format!(
@@ -180,7 +133,7 @@ fn serve_alerts_once_repeats_never_and_recovers() {
                 .lock()
                 .unwrap()
                 .iter()
-                .map(|r| serde_json::from_str(&r.body).unwrap())
+                .map(|r| serde_json::from_slice(&r.body).unwrap())
                 .collect();
             if pred(&msgs) {
                 Ok(msgs)
@@ -456,7 +409,7 @@ fn an_activity_mail_carries_the_frame_as_an_attachment() {
 
 #[test]
 fn a_finished_restore_is_announced_once() {
-    let (port, got) = receiver();
+    let (port, got) = receiver(200);
     let env = Env::new(
         1,
         &format!(
@@ -476,7 +429,7 @@ fn a_finished_restore_is_announced_once() {
         got.lock()
             .unwrap()
             .iter()
-            .map(|r| serde_json::from_str::<serde_json::Value>(&r.body).unwrap())
+            .map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).unwrap())
             .find(|m| m["key"] == "restore_ready")
             .ok_or("no restore_ready message".to_string())
     });
@@ -494,7 +447,7 @@ fn a_finished_restore_is_announced_once() {
         .lock()
         .unwrap()
         .iter()
-        .filter(|r| r.body.contains("restore_ready"))
+        .filter(|r| r.text().contains("restore_ready"))
         .count();
     assert_eq!(n, 1, "announced once");
 }

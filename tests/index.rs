@@ -12,84 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use camvault::index::{self, analysis::Params, zones::Zone};
+use common::scenes::*;
 use common::*;
-
-/// A moving white square: visible in `[from, to)` seconds, from (x0, y0) at `from`, moving
-/// (vx, vy) per second, in pixels of the 320×180 master picture.
-#[derive(Clone, Copy)]
-pub struct Obj {
-    pub from: f32,
-    pub to: f32,
-    pub x0: f32,
-    pub y0: f32,
-    pub vx: f32,
-    pub vy: f32,
-}
-
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub enum Control {
-    None,
-    /// Strong per-frame sensor noise.
-    Noise,
-    /// Starved bitrate with a short GOP: blocks and a pulse at every keyframe.
-    Flicker,
-    /// At 5 s the picture turns grey-scale, flatter and brighter: the IR switch at dusk.
-    Infrared,
-    /// Brightness rising steadily through the clip.
-    Light,
-}
-
-/// Writes an HEVC clip of `secs` at `size` (e.g. "320x180", "2304x1296"), 10 fps.
-pub fn scene(path: &Path, size: &str, secs: u32, objs: &[Obj], control: Control) {
-    scene_at(path, size, secs, objs, control, 10)
-}
-
-/// The same at `rate` frames per second (the cameras record 20).
-pub fn scene_at(path: &Path, size: &str, secs: u32, objs: &[Obj], control: Control, rate: u32) {
-    assert!(has("ffmpeg"), "ffmpeg is needed: apt-get install ffmpeg (.ci/run does)");
-    let (w, h) = size.split_once('x').unwrap();
-    let mut g = format!(
-        "nullsrc=s=320x180:r={rate}:d={secs},geq=lum='110+45*sin(X/9)*cos(Y/7)+20*sin((X+Y)/23)':cb=120:cr=135,format=yuv420p[bg0];"
-    );
-    let mut last = "bg0".to_string();
-    for (i, o) in objs.iter().enumerate() {
-        g += &format!(
-            "color=c=white:s=24x24:r={rate}:d={secs}[o{i}];[{last}][o{i}]overlay=x='{}+(t-{})*{}':y='{}+(t-{})*{}':enable='between(t,{},{})'[bg{}];",
-            o.x0, o.from, o.vx, o.y0, o.from, o.vy, o.from, o.to - 0.05, i + 1
-        );
-        last = format!("bg{}", i + 1);
-    }
-    g += &format!("[{last}]scale={w}:{h}:flags=bicubic");
-    g += match control {
-        Control::None | Control::Flicker => ",noise=alls=5:allf=t",
-        Control::Noise => ",noise=alls=30:allf=t",
-        Control::Infrared => ",noise=alls=5:allf=t,lutyuv=y='val*0.55+75':u=128:v=128:enable='gte(t,5)'",
-        Control::Light => ",noise=alls=5:allf=t,eq=brightness='-0.15+0.3*t/SECS':eval=frame",
-    };
-    let g = g.replace("SECS", &secs.to_string());
-    let x265 = if control == Control::Flicker {
-        "log-level=error:keyint=10:min-keyint=10:qp=46"
-    } else {
-        "log-level=error"
-    };
-    let st = Command::new("ffmpeg")
-        .args(["-y", "-loglevel", "error", "-filter_complex", &g])
-        .args([
-            "-c:v",
-            "libx265",
-            "-preset",
-            "ultrafast",
-            "-tag:v",
-            "hvc1",
-            "-x265-params",
-            x265,
-        ])
-        .args(["-movflags", "frag_keyframe+empty_moov+default_base_moof"])
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(st.success(), "ffmpeg could not make {}", path.display());
-}
 
 fn zones() -> Vec<(String, camvault::index::zones::CellSet)> {
     [
@@ -246,20 +170,7 @@ fn a_flat_background_with_a_moving_object_is_activity() {
     let g = "color=c=0x808080:s=320x180:r=10:d=12,format=yuv420p[bg];\
              color=c=white:s=24x24:r=10:d=12[o];\
              [bg][o]overlay=x='10+t*30':y=90:enable='between(t,0,7.95)'";
-    let st = Command::new("ffmpeg")
-        .args(["-y", "-loglevel", "error", "-filter_complex", g])
-        .args([
-            "-c:v",
-            "libx265",
-            "-preset",
-            "ultrafast",
-            "-x265-params",
-            "log-level=error",
-        ])
-        .arg(&clip)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    hevc_from_graph(&clip, g, "log-level=error", false);
     let o = index::analyse(&clip, &dir.path().join("flat"), Params::default(), &zones(), None).unwrap();
     let s = &o.analysis.segments;
     assert_eq!(s.len(), 1, "{s:?} (activity {:?})", o.analysis.activity);
@@ -453,8 +364,7 @@ fn a_crash_mid_indexing_resumes_without_duplicates_and_hopeless_clips_stop() {
     std::fs::write(dir.path().join("junk.mp4"), bytes(9, 50_000)).unwrap();
     put_clip(&env, 1_795_154_500, &dir.path().join("junk.mp4"));
     env.ok(&["ingest", "--once"]);
-    let cfg = camvault::config::Config::load(&env.config()).unwrap();
-    let cat = camvault::catalog::Catalog::open(&cfg.catalog(), false).unwrap();
+    let (cfg, cat) = open(&env);
     camvault::index::worker::enqueue_new(&cat, 0).unwrap();
     // A "crash": a try started (counted) and never finished, then a result stored twice.
     let (file_id, key): (i64, String) = rusqlite::Connection::open(cfg.catalog())
@@ -479,9 +389,7 @@ fn a_crash_mid_indexing_resumes_without_duplicates_and_hopeless_clips_stop() {
     cat.index_store(&r, 2).unwrap();
     assert_eq!(catalog_count(&env, "SELECT count(*) FROM index_segments"), 2);
     // The restarted worker finishes the rest; the junk clip is undecodable, once.
-    let stop = tokio_util::sync::CancellationToken::new();
-    let done = camvault::index::worker::pass(&cfg, &cat, &stop, None).unwrap();
-    assert_eq!(done, 1);
+    assert_eq!(index_pass(&cfg, &cat), 1);
     assert_eq!(catalog_count(&env, "SELECT count(*) FROM index_queue"), 0);
     assert_eq!(
         catalog_count(&env, "SELECT count(*) FROM index_clips WHERE state = 'undecodable'"),
@@ -493,7 +401,7 @@ fn a_crash_mid_indexing_resumes_without_duplicates_and_hopeless_clips_stop() {
     for _ in 0..camvault::index::worker::MAX_TRIES {
         cat.index_begin(q.file_id, 0).unwrap();
     }
-    assert_eq!(camvault::index::worker::pass(&cfg, &cat, &stop, None).unwrap(), 1);
+    assert_eq!(index_pass(&cfg, &cat), 1);
     let reason: String = rusqlite::Connection::open(cfg.catalog())
         .unwrap()
         .query_row("SELECT reason FROM index_clips WHERE file_id = ?1", [q.file_id], |r| {
@@ -861,8 +769,7 @@ fn the_index_survives_in_the_store_and_catalog_rebuild_brings_it_back() {
     let before_frames = before.iter().filter(|h| h["frame"].is_string()).count();
     assert!(before_frames >= 3, "{before:#?}");
 
-    let cfg = camvault::config::Config::load(&env.config()).unwrap();
-    let cat = camvault::catalog::Catalog::open(&cfg.catalog(), false).unwrap();
+    let (cfg, cat) = open(&env);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let store = camvault::store::open(&cfg).unwrap();
     let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(26);

@@ -650,26 +650,25 @@ fn a_multipart_upload_to_a_mirror_resumes_after_sigkill() {
         "a mirror part in the journal",
         || {
             env.root().join("catalog.sqlite").exists()
-                && catalog_count(
-                    &env,
-                    "SELECT count(*) FROM mirror_multipart_parts WHERE store = 'shanghai'",
-                ) >= 1
+                && catalog_count(&env, "SELECT count(*) FROM multipart_parts WHERE store = 'shanghai'") >= 1
         },
     );
     ingest.kill().unwrap(); // SIGKILL
     ingest.wait().unwrap();
     let c = rusqlite::Connection::open(env.root().join("catalog.sqlite")).unwrap();
     let done: Vec<u32> = c
-        .prepare("SELECT part FROM mirror_multipart_parts ORDER BY part")
+        .prepare("SELECT part FROM multipart_parts WHERE store = 'shanghai' ORDER BY part")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
         .map(Result::unwrap)
         .collect();
     let (key, upload_id): (String, String) = c
-        .query_row("SELECT key, upload_id FROM mirror_multipart_uploads", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT key, upload_id FROM multipart_uploads WHERE store = 'shanghai'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
     drop(c);
     assert!(
@@ -677,7 +676,7 @@ fn a_multipart_upload_to_a_mirror_resumes_after_sigkill() {
         "killed mid-upload with parts {done:?} recorded"
     );
     assert_eq!(
-        catalog_count(&env, "SELECT count(*) FROM multipart_uploads"),
+        catalog_count(&env, "SELECT count(*) FROM multipart_uploads WHERE store = 'primary'"),
         0,
         "not in the main store's journal"
     );
@@ -719,7 +718,7 @@ fn a_multipart_upload_to_a_mirror_resumes_after_sigkill() {
         std::fs::read(srv.data.path().join("objects").join(&key)).unwrap() == data,
         "byte-identical"
     );
-    assert_eq!(catalog_count(&env, "SELECT count(*) FROM mirror_multipart_uploads"), 0);
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM multipart_uploads"), 0);
     assert_eq!(
         catalog_count(
             &env,

@@ -4,98 +4,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
-use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
 use camvault::catalog::Catalog;
 use camvault::config::Config;
+use common::receiver::{receiver, Req};
+use common::scenes::*;
 use common::*;
-
-#[derive(Debug, Clone)]
-struct Req {
-    path: String,
-    content_type: String,
-    body: Vec<u8>,
-}
-
-/// A receiver on 127.0.0.1 that keeps every request's bytes and answers `status` with a
-/// chat robot's "ok" body.
-fn receiver(status: u16) -> (u16, Arc<Mutex<Vec<Req>>>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let got: Arc<Mutex<Vec<Req>>> = Arc::default();
-    let store = got.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut r = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            if r.read_line(&mut line).is_err() {
-                continue;
-            }
-            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
-            let (mut len, mut content_type) = (0usize, String::new());
-            loop {
-                let mut h = String::new();
-                r.read_line(&mut h).unwrap();
-                let h = h.trim_end();
-                if h.is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.split_once(':') {
-                    match k.trim().to_ascii_lowercase().as_str() {
-                        "content-length" => len = v.trim().parse().unwrap_or(0),
-                        "content-type" => content_type = v.trim().to_string(),
-                        _ => {}
-                    }
-                }
-            }
-            let mut body = vec![0u8; len];
-            r.read_exact(&mut body).unwrap();
-            store.lock().unwrap().push(Req {
-                path,
-                content_type,
-                body,
-            });
-            let reply = r#"{"errcode":0,"ok":true}"#;
-            let mut s = stream;
-            let _ = write!(
-                s,
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
-                reply.len()
-            );
-        }
-    });
-    (port, got)
-}
-
-/// An HEVC clip of 10 s (10 fps, 320×180) with a white square crossing the left half
-/// from 2 to 6 s, over a textured background with sensor noise (as tests/index.rs makes them).
-fn left_motion_clip(path: &Path) {
-    assert!(has("ffmpeg"), "ffmpeg is needed: apt-get install ffmpeg (.ci/run does)");
-    let g = "nullsrc=s=320x180:r=10:d=10,geq=lum='110+45*sin(X/9)*cos(Y/7)+20*sin((X+Y)/23)':cb=120:cr=135,format=yuv420p[bg];\
-             color=c=white:s=24x24:r=10:d=10[o];[bg][o]overlay=x='10+(t-2)*30':y=120:enable='between(t,2,5.95)',noise=alls=5:allf=t";
-    let st = Command::new("ffmpeg")
-        .args(["-y", "-loglevel", "error", "-filter_complex", g])
-        .args([
-            "-c:v",
-            "libx265",
-            "-preset",
-            "ultrafast",
-            "-tag:v",
-            "hvc1",
-            "-x265-params",
-            "log-level=error",
-        ])
-        .args(["-movflags", "frag_keyframe+empty_moov+default_base_moof"])
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(st.success(), "ffmpeg could not make {}", path.display());
-}
 
 const CAMERA: &str = "[cameras.78DF72A1B2C3]\nname = \"gate\"\n\
     [[cameras.78DF72A1B2C3.zones]]\nname = \"left\"\nrect = [0.0, 0.0, 0.5, 1.0]\n\
@@ -125,18 +41,6 @@ fn rule(name: &str, extra: &str) -> String {
     format!("[[index.notify]]\nname = \"{name}\"\n{extra}\n")
 }
 
-fn open(env: &Env) -> (Config, Catalog) {
-    let cfg = Config::load(&env.config()).unwrap();
-    let cat = Catalog::open(&cfg.catalog(), false).unwrap();
-    (cfg, cat)
-}
-
-/// The index worker's pass, as `serve` runs it.
-fn index(cfg: &Config, cat: &Catalog) -> usize {
-    let stop = tokio_util::sync::CancellationToken::new();
-    camvault::index::worker::pass(cfg, cat, &stop, None).unwrap()
-}
-
 fn notify(cfg: &Config, cat: &Catalog, waits: &[Duration]) -> camvault::index::notify::Counts {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -150,7 +54,7 @@ fn notify(cfg: &Config, cat: &Catalog, waits: &[Duration]) -> camvault::index::n
 /// The bytes of the JPEG part of a multipart/form-data body.
 fn jpeg_part(r: &Req) -> Vec<u8> {
     let boundary = r
-        .content_type
+        .content_type()
         .split("boundary=")
         .nth(1)
         .expect("a multipart boundary")
@@ -175,9 +79,7 @@ fn text_field(r: &Req, name: &str) -> String {
 #[test]
 fn a_fresh_clip_notifies_the_matching_rules_once_with_its_frame() {
     let (port, got) = receiver(200);
-    let dir = tempfile::tempdir().unwrap();
-    let clip = dir.path().join("left.mp4");
-    left_motion_clip(&clip);
+    let clip = left_pass_clip();
     let start = now_unix() - 90;
     let m = minute_of(start);
     let now_window = format!("window = \"{}-{}\"", hhmm(m - 30), hhmm(m + 30));
@@ -206,10 +108,10 @@ fn a_fresh_clip_notifies_the_matching_rules_once_with_its_frame() {
             channels(port)
         ),
     );
-    env.put_old(&old_clip(start), &std::fs::read(&clip).unwrap());
+    env.put_old(&old_clip(start), &clip);
     env.ok(&["ingest", "--once"]);
     let (cfg, cat) = open(&env);
-    assert_eq!(index(&cfg, &cat), 1);
+    assert_eq!(index_pass(&cfg, &cat), 1);
     let file_id: i64 = catalog_count(&env, "SELECT file_id FROM index_clips");
     let segs = cat.index_clip(file_id).unwrap().unwrap().segments;
     assert_eq!(segs.len(), 1, "one pass of the object: {segs:?}");
@@ -289,7 +191,7 @@ fn a_fresh_clip_notifies_the_matching_rules_once_with_its_frame() {
     drop(cat);
     let (cfg, cat) = open(&env);
     cat.index_enqueue_ids(&[file_id], 0).unwrap();
-    assert_eq!(index(&cfg, &cat), 1);
+    assert_eq!(index_pass(&cfg, &cat), 1);
     assert_eq!(
         catalog_count(&env, "SELECT count(*) FROM notify_pending"),
         1,
@@ -309,9 +211,7 @@ fn a_fresh_clip_notifies_the_matching_rules_once_with_its_frame() {
 #[test]
 fn a_busy_rule_sends_one_message_per_period_and_counts_the_rest() {
     let (port, got) = receiver(200);
-    let dir = tempfile::tempdir().unwrap();
-    let clip = dir.path().join("left.mp4");
-    left_motion_clip(&clip);
+    let clip = left_pass_clip();
     let now = now_unix();
     let env = Env::new(
         1,
@@ -323,11 +223,11 @@ fn a_busy_rule_sends_one_message_per_period_and_counts_the_rest() {
     );
     // Three clips a minute apart, each with its pass of the object.
     for start in [now - 300, now - 240, now - 180] {
-        env.put_old(&old_clip(start), &std::fs::read(&clip).unwrap());
+        env.put_old(&old_clip(start), &clip);
     }
     env.ok(&["ingest", "--once"]);
     let (cfg, cat) = open(&env);
-    assert_eq!(index(&cfg, &cat), 3);
+    assert_eq!(index_pass(&cfg, &cat), 3);
     let n = notify(&cfg, &cat, &[]);
     assert_eq!((n.sent, n.suppressed), (1, 2), "{n:?}");
     assert_eq!(got.lock().unwrap().len(), 1);
@@ -342,9 +242,9 @@ fn a_busy_rule_sends_one_message_per_period_and_counts_the_rest() {
         .unwrap()
         .execute("UPDATE notify_rules SET last_try_ms = last_try_ms - 600000", [])
         .unwrap();
-    env.put_old(&old_clip(now - 120), &std::fs::read(&clip).unwrap());
+    env.put_old(&old_clip(now - 120), &clip);
     env.ok(&["ingest", "--once"]);
-    assert_eq!(index(&cfg, &cat), 1);
+    assert_eq!(index_pass(&cfg, &cat), 1);
     let n = notify(&cfg, &cat, &[]);
     assert_eq!((n.sent, n.suppressed), (1, 0), "{n:?}");
     let reqs = got.lock().unwrap().clone();
@@ -364,9 +264,7 @@ fn a_busy_rule_sends_one_message_per_period_and_counts_the_rest() {
 fn a_channel_that_is_down_gets_bounded_retries_then_a_counted_failure() {
     let (down, tries) = receiver(503);
     let (up, got) = receiver(200);
-    let dir = tempfile::tempdir().unwrap();
-    let clip = dir.path().join("left.mp4");
-    left_motion_clip(&clip);
+    let clip = left_pass_clip();
     let now = now_unix();
     let chans = format!(
         "[[alerts.channel]]\nname = \"down\"\nkind = \"telegram\"\nurl = \"http://127.0.0.1:{down}\"\ntoken = \"1:T\"\nchat_id = \"7\"\n\
@@ -379,11 +277,11 @@ fn a_channel_that_is_down_gets_bounded_retries_then_a_counted_failure() {
     .concat();
     let env = Env::new(1, &format!("index.enabled = false\n{CAMERA}{chans}{rules}"));
     for start in [now - 200, now - 100] {
-        env.put_old(&old_clip(start), &std::fs::read(&clip).unwrap());
+        env.put_old(&old_clip(start), &clip);
     }
     env.ok(&["ingest", "--once"]);
     let (cfg, cat) = open(&env);
-    assert_eq!(index(&cfg, &cat), 2);
+    assert_eq!(index_pass(&cfg, &cat), 2);
     let waits = [Duration::from_millis(20), Duration::from_millis(40)];
     let n = notify(&cfg, &cat, &waits);
     // The rule whose channel is down: its first match tried three times, then dropped and
@@ -422,9 +320,7 @@ fn a_channel_that_is_down_gets_bounded_retries_then_a_counted_failure() {
 fn serve_notifies_fresh_clips_only_never_a_backfill_of_old_footage() {
     needs!(FFMPEG);
     let (port, got) = receiver(200);
-    let dir = tempfile::tempdir().unwrap();
-    let clip = dir.path().join("left.mp4");
-    left_motion_clip(&clip);
+    let clip = left_pass_clip();
     let now = now_unix();
     let env = Env::new(
         1,
@@ -437,7 +333,7 @@ fn serve_notifies_fresh_clips_only_never_a_backfill_of_old_footage() {
     // Last year's clip, one from three hours ago (past `notify_max_age_minutes`) and a fresh one.
     let (last_year, earlier, fresh) = (now - 365 * 86_400, now - 3 * 3600, now - 60);
     for t in [last_year, earlier, fresh] {
-        env.put_old(&old_clip(t), &std::fs::read(&clip).unwrap());
+        env.put_old(&old_clip(t), &clip);
     }
     // Last year's clip is indexed by a backfill first, as a user would (its local copy is
     // gone: restored from the store). The same run of `index` also indexes the others.
@@ -498,7 +394,7 @@ fn serve_notifies_fresh_clips_only_never_a_backfill_of_old_footage() {
     );
     assert!(!all
         .iter()
-        .any(|r| String::from_utf8_lossy(&r.body).contains("Activity at") && !r.path.ends_with("/sendPhoto")));
+        .any(|r| r.text().contains("Activity at") && !r.path.ends_with("/sendPhoto")));
     let caption = text_field(&reqs[0], "caption");
     let fresh_time = hhmm(minute_of(fresh + 2));
     assert!(
@@ -568,9 +464,7 @@ fn bad_rules_are_config_errors_naming_the_rule_and_value() {
 #[test]
 fn quiet_hours_silence_only_the_rules_that_ask_for_them() {
     let (port, got) = receiver(200);
-    let dir = tempfile::tempdir().unwrap();
-    let clip = dir.path().join("left.mp4");
-    left_motion_clip(&clip);
+    let clip = left_pass_clip();
     let rules = [
         rule("explicit", "zone = \"left\"\nchannels = [\"tg\"]"),
         rule("polite", "zone = \"left\"\nchannels = [\"tg\"]\nquiet_hours = true"),
@@ -584,10 +478,10 @@ fn quiet_hours_silence_only_the_rules_that_ask_for_them() {
             channels(port)
         ),
     );
-    env.put_old(&old_clip(now_unix() - 60), &std::fs::read(&clip).unwrap());
+    env.put_old(&old_clip(now_unix() - 60), &clip);
     env.ok(&["ingest", "--once"]);
     let (cfg, cat) = open(&env);
-    assert_eq!(index(&cfg, &cat), 1);
+    assert_eq!(index_pass(&cfg, &cat), 1);
     let n = notify(&cfg, &cat, &[]);
     assert_eq!(n.sent, 1, "{n:?}");
     let reqs = got.lock().unwrap().clone();

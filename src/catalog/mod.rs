@@ -20,8 +20,7 @@ pub mod index;
 pub mod index_days;
 pub mod kv;
 pub mod manifests;
-pub mod mirror_multipart;
-mod multipart;
+pub mod multipart;
 pub mod notify;
 pub mod prefixes;
 pub mod recordings;
@@ -63,7 +62,28 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration16.sql"),
     // issue 21: multipart uploads to mirrors resume.
     include_str!("migration17.sql"),
+    // One multipart journal for the main store and the mirrors (mpunify).
+    include_str!("migration18.sql"),
 ];
+
+/// Runs the migrations after the catalog's version up to schema version `to` (all of them
+/// but in tests, which build a catalog as an older camvault left it).
+fn migrate(c: &mut Connection, to: usize) -> Result<()> {
+    let version: usize = c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    if version > MIGRATIONS.len() {
+        bail!(
+            "catalog schema version {version} is newer than this camvault knows ({}); upgrade camvault",
+            MIGRATIONS.len()
+        );
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().take(to).skip(version) {
+        let tx = c.transaction()?;
+        tx.execute_batch(sql).with_context(|| format!("migration {}", i + 1))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
 
 pub struct Catalog {
     conn: Mutex<Connection>,
@@ -116,20 +136,7 @@ impl Catalog {
         c.pragma_update(None, "journal_mode", "WAL")?;
         c.pragma_update(None, "synchronous", "NORMAL")?;
         c.pragma_update(None, "foreign_keys", "ON")?;
-        let version: usize = c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
-        if version > MIGRATIONS.len() {
-            bail!(
-                "catalog schema version {version} is newer than this camvault knows ({}); upgrade camvault",
-                MIGRATIONS.len()
-            );
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = c.transaction()?;
-            tx.execute_batch(sql).with_context(|| format!("migration {}", i + 1))?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
-        }
-        Ok(())
+        migrate(&mut c, MIGRATIONS.len())
     }
 
     pub fn path(&self) -> &Path {

@@ -32,7 +32,7 @@ impl Catalog {
         let mut st = c.prepare_cached(
             "SELECT id, key, inbox_path, purged_ms IS NOT NULL, size, mtime_ns,
                     uploaded_ms IS NULL AND attempts = 0 AND next_attempt_ms > ?3
-                      AND NOT EXISTS (SELECT 1 FROM multipart_uploads m WHERE m.file_id = files.id)
+                      AND NOT EXISTS (SELECT 1 FROM multipart_uploads m WHERE m.file_id = files.id AND m.store = 'primary')
              FROM files WHERE dev = ?1 AND ino = ?2 AND superseded_by IS NULL
              ORDER BY id DESC LIMIT 1",
         )?;

@@ -25,7 +25,7 @@
 //!   store's CRC-64.
 //!
 //! - A multipart upload to a mirror resumes after a crash like the main store's
-//!   (`store::multipart`), from the mirror's own journal (`catalog::mirror_multipart`).
+//!   (`store::multipart`), from its own rows of the journal (`catalog::multipart`).
 
 pub mod backfill;
 pub mod backfill_restore;
@@ -197,10 +197,7 @@ impl MirrorUploader {
 
     /// This mirror's multipart journal (resumed after a crash).
     pub fn journal(&self) -> Arc<dyn crate::store::MultipartJournal> {
-        Arc::new(crate::catalog::mirror_multipart::MirrorJournal {
-            catalog: self.catalog.clone(),
-            store: self.name.clone(),
-        })
+        Arc::new(crate::catalog::multipart::Journal::of(self.catalog.clone(), &self.name))
     }
 
     async fn disk_present(&self) -> Result<(), Msg> {

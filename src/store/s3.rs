@@ -802,21 +802,12 @@ impl Backend for S3Store {
     }
 
     async fn list(&self, prefix: &str) -> StoreResult<Vec<ObjectMeta>> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        let page_size = self.list_page.to_string();
-        loop {
+        let page_size = &self.list_page.to_string();
+        let page = |token: Option<String>| async move {
             let position = token.as_deref().map(|t| ("continuation-token", t));
-            let page = self.list_request(prefix, &page_size, position).await?;
-            out.extend(page.contents.into_iter().map(|c| c.into_meta(from_s3_class)));
-            match (page.is_truncated, page.next_continuation_token) {
-                (true, Some(t)) => token = Some(t),
-                _ => {
-                    out.sort_by(|a, b| a.key.cmp(&b.key));
-                    return Ok(out);
-                }
-            }
-        }
+            self.list_request(prefix, page_size, position).await
+        };
+        super::listing::all(page, from_s3_class).await
     }
 
     async fn list_after(
@@ -929,10 +920,9 @@ impl S3Store {
         &self,
         prefix: &str,
         page_size: &str,
-        position: Option<(&'static str, &str)>,
+        position: super::listing::Position<'_>,
     ) -> StoreResult<super::listing::ListResult> {
-        let mut query = vec![("list-type", "2"), ("prefix", prefix), ("max-keys", page_size)];
-        query.extend(position);
+        let query = super::listing::query(prefix, page_size, position);
         let resp = self
             .http
             .send(self.request(Method::GET, None, &query, &[])?, "list")
@@ -941,7 +931,6 @@ impl S3Store {
             return Err(self.error("list", "s3:ListBucket", resp).await);
         }
         let text = self.http.text(resp, "list").await?;
-        quick_xml::de::from_str(&text)
-            .map_err(|e| StoreError::new(ErrorKind::Transient, format!("list: unreadable answer from S3 ({e})")))
+        super::listing::parse_page(&text, "S3")
     }
 }

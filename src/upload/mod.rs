@@ -19,6 +19,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::catalog::multipart::Journal;
 use crate::catalog::{Catalog, FileRow};
 use crate::store::{crc_hex, Backend, ErrorKind};
 use body::Body;
@@ -122,7 +123,7 @@ impl Uploader {
         let mut body = Body::open(&path, row.size, Some(self.limiter.clone()))
             .await
             .map_err(|e| format!("{e:#}"))?
-            .with_journal(row.id, self.catalog.clone());
+            .with_journal(row.id, Arc::new(Journal::primary(self.catalog.clone())));
         put_new(&*self.store, &path, &row.key, row.size, &mut body, &self.storage_class)
             .await
             .map_err(PutError::into_text)

@@ -553,10 +553,7 @@ pub async fn restore_plan(
             }
             Json(v).into_response()
         }
-        Err(e) => super::fail_msg(
-            StatusCode::BAD_GATEWAY,
-            crate::msg!("api.plan_failed", detail = format!("{e:#}")),
-        ),
+        Err(e) => super::approvals::plan_failed(e),
     }
 }
 
@@ -572,14 +569,9 @@ pub async fn restore_start(
         return r;
     }
     let req = request(&app, &b);
-    let plan = match restore::plan(&app.cfg, &app.catalog, &*app.store, &req).await {
+    let plan = match super::approvals::plan(&app, &req).await {
         Ok(p) => p,
-        Err(e) => {
-            return super::fail_msg(
-                StatusCode::BAD_GATEWAY,
-                crate::msg!("api.plan_failed", detail = format!("{e:#}")),
-            )
-        }
+        Err(r) => return r,
     };
     if let Err(r) = super::approvals::may_start(&app, &session, plan.total_cny).await {
         tracing::warn!(

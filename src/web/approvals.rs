@@ -149,6 +149,22 @@ fn request_of(
     }
 }
 
+/// Plans `req` against the store; `Err` is the refusal to answer when the plan cannot be
+/// made (502, with the reason).
+pub(super) async fn plan(app: &App, req: &restore::Request) -> Result<restore::Plan, Response> {
+    restore::plan(&app.cfg, &app.catalog, &*app.store, req)
+        .await
+        .map_err(plan_failed)
+}
+
+/// The refusal of a restore whose plan could not be made.
+pub(super) fn plan_failed(e: anyhow::Error) -> Response {
+    fail_msg(
+        StatusCode::BAD_GATEWAY,
+        crate::msg!("api.plan_failed", detail = format!("{e:#}")),
+    )
+}
+
 /// Whether `session` may start a restore estimated at `cost` right away: `Err` is the
 /// answer to give (over budget: 402; a viewer above the approval threshold: 403).
 pub async fn may_start(app: &App, session: &Session, cost: f64) -> Result<(), Response> {
@@ -196,14 +212,9 @@ pub async fn request(State(app): State<App>, Extension(s): Extension<Session>, J
     }
     let tier = b.tier.unwrap_or(app.cfg.restore.tier);
     let req = request_of(&app.cfg, &b.camera, b.from_ms, b.to_ms, tier);
-    let plan = match restore::plan(&app.cfg, &app.catalog, &*app.store, &req).await {
+    let plan = match plan(&app, &req).await {
         Ok(p) => p,
-        Err(e) => {
-            return fail_msg(
-                StatusCode::BAD_GATEWAY,
-                crate::msg!("api.plan_failed", detail = format!("{e:#}")),
-            )
-        }
+        Err(r) => return r,
     };
     if plan.total_cny <= app.cfg.restore.approval_cny {
         return fail_msg(StatusCode::BAD_REQUEST, crate::msg!("api.no_approval_needed"));
@@ -424,14 +435,9 @@ async fn approve(app: App, a: crate::catalog::users::Approval, by: String) -> Re
         }
     };
     let req = request_of(&app.cfg, &a.camera, a.from_ms, a.to_ms, tier);
-    let plan = match restore::plan(&app.cfg, &app.catalog, &*app.store, &req).await {
+    let plan = match plan(&app, &req).await {
         Ok(p) => p,
-        Err(e) => {
-            return fail_msg(
-                StatusCode::BAD_GATEWAY,
-                crate::msg!("api.plan_failed", detail = format!("{e:#}")),
-            )
-        }
+        Err(r) => return r,
     };
     // What the admin approves is the price the request showed; more is a new question.
     if plan.total_cny > a.est_cost_cny * 1.1 + 0.01 {

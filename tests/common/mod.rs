@@ -4,9 +4,11 @@
 pub mod adopt;
 pub mod conformance;
 pub mod oss;
+pub mod receiver;
 pub mod s3;
 pub mod s3s;
 pub mod samba;
+pub mod scenes;
 pub mod web;
 
 use std::io::Write;
