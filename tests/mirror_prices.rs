@@ -147,3 +147,70 @@ fn a_bad_key_in_a_mirror_s_prices_is_named() {
     let err = stderr(&env.run(&["cost", "--model"]));
     assert!(err.contains("deep_cold_archive_gb_month"), "{err}");
 }
+
+/// The restore planner prices a copy in a mirror at that mirror's prices: the OSS test
+/// server as main store and a second one as mirror "inside", whose downloads cost nothing
+/// there (`outbound_gb = 0`, `get_per_10k = 0`: say, a bucket read over the internal
+/// endpoint). Both copies are readable; the plan prices the main store's download at
+/// `[prices]` and the mirror's at ¥0, and so takes the mirror's.
+#[test]
+fn the_restore_planner_prices_a_mirror_copy_at_its_own_prices() {
+    needs!(PYTHON);
+    use common::oss::server_of;
+    let (a, b) = (
+        server_of("cam-archive", &[]),
+        server_of("cam-copy", &["--region", "cn-shanghai"]),
+    );
+    let env = Env::new(
+        1,
+        &format!(
+            "store.kind = \"oss\"\nstore.oss.bucket = \"cam-archive\"\nstore.oss.region = \"cn-beijing\"\n\
+             store.oss.endpoint = \"http://127.0.0.1:{}\"\nstore.oss.cname = true\nstore.oss.credentials_file = \"oss.key\"\n\
+             cache.max_bytes = 0\nupload.retry_max_secs = 2\n\
+             [[store.mirror]]\nname = \"inside\"\nkind = \"oss\"\ncredentials = \"same-as-primary\"\n[store.mirror.oss]\n\
+             bucket = \"cam-copy\"\nregion = \"cn-shanghai\"\nendpoint = \"http://127.0.0.1:{}\"\ncname = true\n\
+             [store.mirror.prices]\noutbound_gb = 0\nget_per_10k = 0\n",
+            a.port, b.port
+        ),
+    );
+    std::fs::write(
+        env.root().join("oss.key"),
+        "access_key_id = LTAI5tCamvaultTest\naccess_key_secret = camvault-test-secret\n",
+    )
+    .unwrap();
+    let t0 = now_unix() - 7200;
+    for i in 0..2 {
+        env.put_old(&old_clip(t0 + i * 60), &bytes(40 + i as u64, 200_000));
+    }
+    env.ok(&["ingest", "--once"]);
+    assert_eq!(env.status()["files"]["cached"], 0, "both stores verified them");
+    let fmt = |t: i64| jiff::Timestamp::from_second(t).unwrap().to_string();
+    let plan: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "restore",
+        "--from",
+        &fmt(t0 - 60),
+        "--to",
+        &fmt(t0 + 3600),
+        "--dry-run",
+        "--json",
+    ]))
+    .unwrap();
+    let items = plan["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{plan:#}");
+    for i in items {
+        let copies = i["copies"].as_array().unwrap();
+        let of = |s: &str| {
+            copies
+                .iter()
+                .find(|c| c["store"] == s)
+                .unwrap_or_else(|| panic!("{s}: {i:#}"))
+        };
+        assert!(of("primary")["cny"].as_f64().unwrap() > 0.0, "[prices]: {i:#}");
+        assert_eq!(of("inside")["cny"].as_f64(), Some(0.0), "its own prices: {i:#}");
+        assert_eq!(
+            (i["source"].as_str(), i["store"].as_str()),
+            (Some("mirror"), Some("inside")),
+            "the cheaper copy: {i:#}"
+        );
+    }
+}
