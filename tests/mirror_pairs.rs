@@ -539,6 +539,11 @@ fn an_oss_replica_is_a_read_only_mirror_verified_and_never_written() {
         out.contains("mirror \"replica\""),
         "its bucket's rules are checked too: {out}"
     );
+    let out = stdout(&env.run(&["lifecycle", "apply"]));
+    assert!(
+        out.contains("mirror \"replica\": read-only (a replication target)"),
+        "apply skips it, saying so: {out}"
+    );
     assert_eq!(
         writes(&b),
         Vec::<String>::new(),

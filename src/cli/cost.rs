@@ -90,7 +90,6 @@ fn print_copies(cfg: &Config, copies: &[crate::mirror::cost::CopyCost], primary_
     if copies.is_empty() {
         return;
     }
-    let p = &cfg.prices;
     println!("copies ({when}):");
     println!(
         "  {:<12} {:<4} {:<16} ¥{primary_cny:.2} a month",
@@ -100,15 +99,21 @@ fn print_copies(cfg: &Config, copies: &[crate::mirror::cost::CopyCost], primary_
     );
     let mut monthly = primary_cny;
     for c in copies {
+        let p = cfg.prices_of(&c.store);
+        let own = if c.own_prices {
+            format!(" (its own prices, as of {}: `[store.mirror.prices]`)", p.taken)
+        } else {
+            String::new()
+        };
         if c.kind == "fs" {
             println!(
-                "  {:<12} {:<4} {:<16} ¥{:.2} once: {} disk(s) of {} TB at ¥{}/TB (prices.disk_tb, prices.disk_cny_per_tb), no monthly fee",
+                "  {:<12} {:<4} {:<16} ¥{:.2} once: {} disk(s) of {} TB at ¥{}/TB (prices.disk_tb, prices.disk_cny_per_tb), no monthly fee{own}",
                 c.store, c.kind, c.class, c.one_off_cny, c.disks, p.disk_tb, p.disk_cny_per_tb
             );
         } else {
             monthly += c.monthly_cny;
             println!(
-                "  {:<12} {:<4} {:<16} ¥{:.2} a month",
+                "  {:<12} {:<4} {:<16} ¥{:.2} a month{own}",
                 c.store, c.kind, c.class, c.monthly_cny
             );
         }
@@ -187,7 +192,7 @@ fn copies_now(cfg: &Config, cat: &Catalog, now: i64) -> Result<Vec<crate::mirror
         let mc = cfg.for_mirror(m);
         let kind = crate::restore::copies::kind_of(cfg, &m.name);
         if m.kind == crate::config::StoreKind::Fs {
-            let (disks, one_off_cny) = crate::mirror::cost::disks(&cfg.prices, held);
+            let (disks, one_off_cny) = crate::mirror::cost::disks(&mc.prices, held);
             out.push(crate::mirror::cost::CopyCost {
                 store: m.name.clone(),
                 kind,
@@ -195,10 +200,11 @@ fn copies_now(cfg: &Config, cat: &Catalog, now: i64) -> Result<Vec<crate::mirror
                 monthly_cny: 0.0,
                 disks,
                 one_off_cny,
+                own_prices: m.prices.is_some(),
             });
             continue;
         }
-        // The main store's split by age, scaled to what this mirror holds.
+        // The main store's split by age, scaled to what this mirror holds, at its prices.
         let b = bill_now(&mc, cat, now)?;
         let all = b.standard_gb + b.archive_gb;
         let share = if all > 0.0 { (held / all).min(1.0) } else { 0.0 };
@@ -209,6 +215,7 @@ fn copies_now(cfg: &Config, cat: &Catalog, now: i64) -> Result<Vec<crate::mirror
             monthly_cny: (b.monthly_cny * share * 100.0).round() / 100.0,
             disks: 0,
             one_off_cny: 0.0,
+            own_prices: m.prices.is_some(),
         });
     }
     Ok(out)
@@ -259,8 +266,11 @@ pub fn run_plan(cfg: &Config, a: PlanArgs) -> Result<ExitCode> {
         .iter()
         .find(|o| o.class == cfg.tiering.storage_class.as_str() && o.transition_days == cfg.tiering.transition_days);
     let copies = crate::mirror::cost::model_copies(cfg, daily_gb, site.object_mb, 12);
-    let savings = current.map(|c| crate::mirror::cost::disk_savings(&cfg.prices, &site, c));
-    let has_disk = cfg.store.mirror.iter().any(|m| m.kind == crate::config::StoreKind::Fs);
+    // The disks are priced as the (first) disk mirror's, when there is one.
+    let disk = cfg.store.mirror.iter().find(|m| m.kind == crate::config::StoreKind::Fs);
+    let has_disk = disk.is_some();
+    let disk_prices = disk.map_or_else(|| cfg.prices.clone(), |m| cfg.mirror_prices(m));
+    let savings = current.map(|c| crate::mirror::cost::disk_savings(&disk_prices, &site, c));
     if a.json {
         println!(
             "{}",
@@ -357,7 +367,7 @@ pub fn run_plan(cfg: &Config, a: PlanArgs) -> Result<ExitCode> {
         if s.restore_cny > 0.0 {
             println!(
                 "a disk mirror at home {verb} about ¥{:.2} a year on expected restores: {} restore(s) a year × ¥{:.2} each (from {}, up to {} h; from the disk: free, at once), against ¥{:.2} once for {} disk(s) of {} TB holding a year of footage.",
-                s.saved_cny_year, s.restores_per_year, s.restore_cny, s.from, s.hours, s.disk_one_off_cny, s.disks, cfg.prices.disk_tb
+                s.saved_cny_year, s.restores_per_year, s.restore_cny, s.from, s.hours, s.disk_one_off_cny, s.disks, disk_prices.disk_tb
             );
         } else {
             println!(

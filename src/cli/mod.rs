@@ -421,10 +421,13 @@ enum LifecycleCommand {
     /// The bucket's rules in words, and what the config asks for
     Show,
     /// Add camvault's rule for every prefix holding recordings that no enabled rule moves to
-    /// the configured class; the bucket's other rules are kept byte for byte
+    /// the configured class; the bucket's other rules are kept byte for byte. Then the same
+    /// for each s3/oss mirror's bucket by its own plan (read-only mirrors are skipped; exit 1
+    /// when a store could not be done)
     Apply,
     /// Exit 1 when a prefix holding recordings (template, adopted, or found in a listing) is
-    /// not under an enabled rule to the configured class, or a rule would delete recordings
+    /// not under an enabled rule to the configured class, or a rule would delete recordings;
+    /// each s3/oss mirror's bucket against its own plan too
     Check,
 }
 

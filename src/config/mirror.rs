@@ -61,6 +61,11 @@ pub struct Mirror {
     /// refused, so that no mirror silently signs with credentials meant for another store.
     #[serde(default)]
     pub credentials: Option<SameAsPrimary>,
+    /// The prices of this store's region (or disk) where they differ from `[prices]`: any
+    /// subset of its keys. `cost` and the restore planner price this store's copies with
+    /// them ([`Config::mirror_prices`]).
+    #[serde(default)]
+    pub prices: Option<toml::Table>,
 }
 
 /// `store.mirror.credentials`: the only value is `"same-as-primary"`.
@@ -96,9 +101,26 @@ fn mirror_class<'de, D: Deserializer<'de>>(d: D) -> Result<StorageClass, D::Erro
 }
 
 impl Config {
+    /// The prices of mirror `m`'s copies: `[prices]` with its own `[store.mirror.prices]`
+    /// on top (checked at load; `[prices]` alone if that table is bad).
+    pub fn mirror_prices(&self, m: &Mirror) -> super::Prices {
+        match &m.prices {
+            Some(over) => self.prices.with(over, "").unwrap_or_else(|_| self.prices.clone()),
+            None => self.prices.clone(),
+        }
+    }
+
+    /// The prices of the copies in store `name` (`primary` or a mirror's name).
+    pub fn prices_of(&self, name: &str) -> super::Prices {
+        match self.store.mirror.iter().find(|m| m.name == name) {
+            Some(m) => self.mirror_prices(m),
+            None => self.prices.clone(),
+        }
+    }
+
     /// The config as the backends see it for mirror `m`: `[store]` replaced by the mirror's
-    /// backend, class and lifecycle plan; everything else (key template, paths, prices) the
-    /// primary's. `store::open` on it builds the mirror's backend.
+    /// backend, class and lifecycle plan, `[prices]` by its prices; everything else (key
+    /// template, paths) the primary's. `store::open` on it builds the mirror's backend.
     pub fn for_mirror(&self, m: &Mirror) -> Config {
         let mut c = self.clone();
         c.store.kind = m.kind;
@@ -136,6 +158,7 @@ impl Config {
         if let Some(t) = &m.tiering {
             c.tiering = t.clone();
         }
+        c.prices = self.mirror_prices(m);
         c
     }
 
@@ -174,6 +197,10 @@ impl Config {
                 );
             }
             self.validate_mirror_credentials(m)?;
+            if let Some(over) = &m.prices {
+                self.prices
+                    .with(over, &format!("`store.mirror.prices` of mirror {:?}", m.name))?;
+            }
             if m.read_only && m.kind == StoreKind::Fs {
                 bail!(
                     "mirror {:?}: `read_only = true` is for a bucket something else fills (OSS Cross-Region Replication); a disk mirror is camvault's to write",
@@ -361,6 +388,28 @@ mod tests {
     const OSS2: &str = "[[store.mirror]]\nname = \"shanghai\"\nkind = \"oss\"\nstorage_class = \"Standard\"\n\
         [store.mirror.oss]\nbucket = \"cam-copy\"\nregion = \"cn-shanghai\"\ncredentials_file = \"oss2.cred\"\n\
         [store.mirror.tiering]\ntransition_days = 60\nstorage_class = \"ColdArchive\"\n";
+
+    #[test]
+    fn a_mirror_s_prices_replace_only_its_keys() {
+        let c = Config::parse(&format!(
+            "[prices]\nstandard_gb_month = 0.2\n{OSS2}[store.mirror.prices]\ndeep_cold_archive_gb_month = 0.015\n{USB}"
+        ))
+        .unwrap();
+        let (sh, usb) = (&c.store.mirror[0], &c.store.mirror[1]);
+        let p = c.mirror_prices(sh);
+        assert_eq!(p.deep_cold_archive_gb_month, 0.015, "its own");
+        assert_eq!(p.standard_gb_month, 0.2, "the rest from `[prices]`, not the defaults");
+        assert_eq!(c.for_mirror(sh).prices.deep_cold_archive_gb_month, 0.015);
+        assert_eq!(c.prices_of("shanghai").deep_cold_archive_gb_month, 0.015);
+        assert_eq!(c.prices_of(PRIMARY).deep_cold_archive_gb_month, 0.0075);
+        assert_eq!(c.mirror_prices(usb).standard_gb_month, 0.2);
+        let e = err(&format!("{OSS2}[store.mirror.prices]\nstandard_gb = 1\n"));
+        assert!(
+            e.contains("`store.mirror.prices` of mirror \"shanghai\": `standard_gb` is not a price")
+                && e.contains("standard_gb_month"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn mirrors_parse_each_a_full_backend_with_its_own_class_and_plan() {

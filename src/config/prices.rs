@@ -1,10 +1,12 @@
-//! `[prices]`: the price table of the cost model.
+//! `[prices]`: the price table of the cost model, and a store's own prices: a mirror in
+//! another region (or on another disk) gives the keys that differ there in
+//! `[store.mirror.prices]`, on top of `[prices]`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The price table of the cost model, in CNY. Defaults: Aliyun OSS list prices for
 /// cn-beijing, locally redundant storage, as of `taken`; check the current price page.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Prices {
     /// When the defaults were taken from the price page.
@@ -58,6 +60,28 @@ pub struct Prices {
 }
 
 impl Prices {
+    /// These prices with the keys of `over` (a subset of `[prices]`) replaced: the prices
+    /// of a store whose region (or disk) differs. `what` names the table in errors, e.g.
+    /// "`store.mirror.prices` of mirror \"hk\"".
+    pub fn with(&self, over: &toml::Table, what: &str) -> anyhow::Result<Prices> {
+        let mut all = toml::Table::try_from(self)?;
+        for (k, v) in over {
+            if !all.contains_key(k) {
+                let keys: Vec<&str> = all.keys().map(String::as_str).collect();
+                anyhow::bail!(
+                    "{what}: `{k}` is not a price; use keys of `[prices]`: {}",
+                    keys.join(", ")
+                );
+            }
+            all.insert(k.clone(), v.clone());
+        }
+        let p: Prices = toml::Value::Table(all)
+            .try_into()
+            .map_err(|e| anyhow::anyhow!("{what}: {}", e.to_string().trim_end()))?;
+        p.validate().map_err(|e| anyhow::anyhow!("{what}: {e:#}"))?;
+        Ok(p)
+    }
+
     /// The disk keys must be usable numbers: a price ≥ 0, a capacity > 0.
     pub fn validate(&self) -> anyhow::Result<()> {
         if !(self.disk_cny_per_tb.is_finite() && self.disk_cny_per_tb >= 0.0) {

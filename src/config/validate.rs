@@ -18,8 +18,9 @@ impl Config {
             StoreKind::Oss => self.validate_oss()?,
             StoreKind::S3 => self.validate_s3()?,
         }
-        self.validate_mirrors()?;
+        // `[prices]` first: each mirror's prices are checked on top of it.
         self.prices.validate()?;
+        self.validate_mirrors()?;
         self.validate_samba()?;
         self.validate_http()?;
         self.validate_alerts()?;

@@ -1,7 +1,9 @@
 //! What each copy costs (issue 21, item 6): a remote mirror is billed like the main store,
-//! by its own class and lifecycle plan (`[store.mirror.tiering]`, else `[tiering]`) at the
-//! prices of `[prices]`; a disk mirror is a one-off purchase, `prices.disk_tb`-TB disks at
-//! `prices.disk_cny_per_tb`, as many as the footage fills, and no fee after. And what a
+//! by its own class and lifecycle plan (`[store.mirror.tiering]`, else `[tiering]`) at its
+//! own prices (`[prices]` with its `[store.mirror.prices]` on top: another region's); a
+//! disk mirror is a one-off purchase, `prices.disk_tb`-TB disks at
+//! `prices.disk_cny_per_tb` (its own, if it has them), as many as the footage fills, and
+//! no fee after. And what a
 //! disk mirror saves: each restore that would come from the main store's archive (or its
 //! Standard download) comes from the disk, free and at once — expected restores a year ×
 //! the cost of one.
@@ -24,6 +26,8 @@ pub struct CopyCost {
     /// Disks bought so far and their one-off price (disk copies), CNY.
     pub disks: u32,
     pub one_off_cny: f64,
+    /// Priced with the store's own `[store.mirror.prices]` rather than `[prices]` alone.
+    pub own_prices: bool,
 }
 
 fn kind(k: StoreKind) -> &'static str {
@@ -54,9 +58,10 @@ pub fn model_copies(cfg: &Config, daily_gb: f64, object_mb: f64, month: u32) -> 
         .mirror
         .iter()
         .map(|m| {
+            let p = cfg.mirror_prices(m);
             if m.kind == StoreKind::Fs {
                 let gb = daily_gb * 30.0 * month as f64;
-                let (disks, one_off_cny) = disks(&cfg.prices, gb);
+                let (disks, one_off_cny) = disks(&p, gb);
                 return CopyCost {
                     store: m.name.clone(),
                     kind: "fs",
@@ -64,6 +69,7 @@ pub fn model_copies(cfg: &Config, daily_gb: f64, object_mb: f64, month: u32) -> 
                     monthly_cny: 0.0,
                     disks,
                     one_off_cny,
+                    own_prices: m.prices.is_some(),
                 };
             }
             let t = m.tiering.as_ref().unwrap_or(&cfg.tiering);
@@ -73,7 +79,7 @@ pub fn model_copies(cfg: &Config, daily_gb: f64, object_mb: f64, month: u32) -> 
                 archive_class: t.storage_class.as_str().to_string(),
                 object_mb,
             };
-            let months: Vec<Month> = cost::model(&plan, &cfg.prices, month.max(1));
+            let months: Vec<Month> = cost::model(&plan, &p, month.max(1));
             let last = months.last().map(|m| m.total_cny).unwrap_or(0.0);
             CopyCost {
                 store: m.name.clone(),
@@ -82,6 +88,7 @@ pub fn model_copies(cfg: &Config, daily_gb: f64, object_mb: f64, month: u32) -> 
                 monthly_cny: last,
                 disks: 0,
                 one_off_cny: 0.0,
+                own_prices: m.prices.is_some(),
             }
         })
         .collect()

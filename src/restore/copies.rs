@@ -102,6 +102,20 @@ pub fn price(
     bytes: u64,
     days: u32,
 ) -> (f64, f64) {
+    price_at(&cfg.prices, disk, class, readable, tier, bytes, days)
+}
+
+/// [`price`] at the prices `p` of the store that holds the copy (a mirror's own
+/// `[store.mirror.prices]`: [`Config::prices_of`]).
+pub fn price_at(
+    p: &crate::config::Prices,
+    disk: bool,
+    class: &str,
+    readable: bool,
+    tier: RestoreTier,
+    bytes: u64,
+    days: u32,
+) -> (f64, f64) {
     if disk && readable {
         return (0.0, 0.0);
     }
@@ -113,7 +127,7 @@ pub fn price(
         (class, cost::restore_hours(class, tier))
     };
     let tier = cost::tier_for(class, tier);
-    let cny = cost::restore_estimate(&cfg.prices, class, tier, 1, gb, days)
+    let cny = cost::restore_estimate(p, class, tier, 1, gb, days)
         .iter()
         .map(|l| l.cny)
         .sum();
@@ -155,7 +169,8 @@ pub async fn mirror_options(
             Ok(Some(h)) => {
                 o.class = h.storage_class.clone();
                 o.readable = h.readable();
-                let (cny, hours) = price(cfg, kind == "fs", &h.storage_class, o.readable, tier, size, days);
+                let p = cfg.prices_of(&c.store);
+                let (cny, hours) = price_at(&p, kind == "fs", &h.storage_class, o.readable, tier, size, days);
                 (o.cny, o.hours) = (cny, hours);
                 o.usable = o.readable;
                 if !o.readable {
