@@ -4,8 +4,11 @@
 //! read back each pass. A copy found missing or different is copied
 //! again from a good copy ([`super::check`], shared with `camvault verify`; the source is
 //! the cheapest good one among the other stores, [`super::sources`]).
+//!
+//! A disk mirror without its marker is not scrubbed at all: its empty mount point would
+//! make every copy look lost (and receive the copies made again).
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use super::check::Checked;
 use super::sources::Sources;
@@ -32,6 +35,11 @@ pub struct Scrubbed {
 /// (`verify.deep_sample`, as the main store's schedule does: a HEAD cannot see other bytes
 /// under the same size and checksum); copies a lost one again (see `check`).
 pub async fn pass(m: &MirrorUploader, sources: &mut Sources<'_>, batch: usize, sample: usize) -> Result<Scrubbed> {
+    if let Some(d) = &m.disk {
+        if let Err(why) = super::disk::present(&d.root, &m.name) {
+            bail!("not scrubbed: {why}");
+        }
+    }
     let key = cursor_key(&m.name);
     let after: i64 = m.catalog.kv_get(&key)?.and_then(|v| v.parse().ok()).unwrap_or(0);
     let copies = m.catalog.copies_to_scrub(&m.name, after, batch)?;
