@@ -85,6 +85,17 @@ fn verified(env: &Env, store: &str) -> i64 {
     )
 }
 
+/// One scrub pass of mirror `name`, as `serve`'s `scrub:<name>` runs it.
+async fn scrub(env: &Env, name: &str) -> anyhow::Result<camvault::mirror::scrub::Scrubbed> {
+    let cfg = camvault::config::Config::load(&env.config())?;
+    let cat = std::sync::Arc::new(camvault::catalog::Catalog::open(&cfg.catalog(), false)?);
+    let m = cfg.store.mirror.iter().find(|m| m.name == name).unwrap();
+    let up = camvault::mirror::backfill::uploader(&cfg, m, cat)?;
+    let main = camvault::store::open(&cfg)?;
+    let mut sources = camvault::mirror::sources::Sources::new(&cfg, &*main);
+    camvault::mirror::scrub::pass(&up, &mut sources, 10, 0).await
+}
+
 /// A disk mirror loses copies after the vault let go of them. With the main store
 /// readable, `verify` passes over the other disk's damaged copy (its bytes fail the
 /// catalog's CRC-64) and takes the main store's; once the main store has archived
@@ -125,18 +136,9 @@ async fn a_lost_copy_comes_back_from_another_mirror_when_the_main_store_has_it_a
     std::fs::remove_file(usb.join(&keys[0])).unwrap();
 
     // The scrub (as `serve` runs it, `scrub:usb`) finds it and copies it from usb2.
-    {
-        use camvault::mirror::sources::Sources;
-        let cfg = camvault::config::Config::load(&env.config()).unwrap();
-        let cat = std::sync::Arc::new(camvault::catalog::Catalog::open(&cfg.catalog(), false).unwrap());
-        let m = cfg.store.mirror.iter().find(|m| m.name == "usb").unwrap();
-        let up = camvault::mirror::backfill::uploader(&cfg, m, cat.clone()).unwrap();
-        let main_store = camvault::store::open(&cfg).unwrap();
-        let mut sources = Sources::new(&cfg, &*main_store);
-        let s = camvault::mirror::scrub::pass(&up, &mut sources, 10, 0).await.unwrap();
-        assert_eq!((s.checked, s.bad.len(), s.recopied), (3, 1, 1), "{s:?}");
-        assert_eq!(s.from, [(keys[0].clone(), "usb2".to_string())], "{s:?}");
-    }
+    let s = scrub(&env, "usb").await.unwrap();
+    assert_eq!((s.checked, s.bad.len(), s.recopied), (3, 1, 1), "{s:?}");
+    assert_eq!(s.from, [(keys[0].clone(), "usb2".to_string())], "{s:?}");
     assert_eq!(objects(&usb), main, "copied again, the same bytes");
     assert_eq!(verified(&env, "usb"), 3);
     let meta = store_meta(&env, &keys[0]);
@@ -245,4 +247,28 @@ fn a_lost_disk_copy_comes_back_from_an_s3_mirror_on_moto() {
         s3.log()
     );
     env.ok(&["verify"]);
+}
+
+/// A disk mirror without its marker (an empty mount point) is not scrubbed: nothing is
+/// marked lost and nothing is written there; once the disk is back, the scrub runs.
+#[tokio::test]
+async fn the_scrub_leaves_an_unmarked_disk_alone() {
+    let env = Env::new(1, &format!("cache.max_bytes = 0\n{}\n{}", disk("usb"), disk("usb2")));
+    plug_in(&env, "usb");
+    plug_in(&env, "usb2");
+    let main = ingest_three(&env);
+    // The disk is unmounted: its folder is an empty directory on the system disk.
+    let usb = env.root().join("usb");
+    std::fs::rename(&usb, env.root().join("usb-unplugged")).unwrap();
+    std::fs::create_dir(&usb).unwrap();
+    let e = scrub(&env, "usb").await.unwrap_err();
+    assert!(format!("{e:#}").contains("not scrubbed"), "{e:#}");
+    assert!(files_under(&usb).is_empty(), "the empty mount point got nothing");
+    assert_eq!(verified(&env, "usb"), 3, "no copy marked lost");
+    // Plugged in again: the scrub checks every copy and finds them right.
+    std::fs::remove_dir(&usb).unwrap();
+    std::fs::rename(env.root().join("usb-unplugged"), &usb).unwrap();
+    let s = scrub(&env, "usb").await.unwrap();
+    assert_eq!((s.checked, s.bad.len()), (3, 0), "{s:?}");
+    assert_eq!(objects(&usb), main);
 }
