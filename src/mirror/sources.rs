@@ -87,11 +87,6 @@ impl<'a> Sources<'a> {
         }
     }
 
-    /// The main store.
-    pub fn main(&self) -> &'a dyn Backend {
-        self.main
-    }
-
     /// The candidates for `copy` in mirror `target` (never `target` itself), in order.
     fn candidates(&self, target: &MirrorUploader, copy: &CopyRow) -> Result<Vec<Candidate>> {
         let mut out = vec![Candidate {
