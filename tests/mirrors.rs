@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use camvault::cache::CacheKeeper;
 use camvault::catalog::{Catalog, NewFile};
+use camvault::mirror::sources::Sources;
 use camvault::mirror::{self, DiskMirror, MirrorUploader, Pass};
 use camvault::store::fault::{Fault, FaultStore, Op};
 use camvault::store::limit::RateLimiter;
@@ -405,18 +406,27 @@ async fn a_copy_the_mirror_loses_later_is_found_by_the_scrub_and_copied_again() 
     );
     // Lost on the mirror's side (bytes and metadata), and nowhere in the vault.
     std::fs::remove_file(root.join(&r.keys[1])).unwrap();
-    let s = mirror::scrub::pass(&m, &*up.store, 10, 0).await.unwrap();
+    // No other mirror in this config: the main store is the only source.
+    let cfg = camvault::config::Config::default();
+    let s = mirror::scrub::pass(&m, &mut Sources::new(&cfg, &*up.store), 10, 0)
+        .await
+        .unwrap();
     assert_eq!((s.checked, s.bad.len(), s.recopied), (2, 1, 1), "{s:?}");
     assert_eq!(s.bad[0].0, r.keys[1]);
+    assert_eq!(s.from, [(r.keys[1].clone(), "primary".to_string())]);
     assert_eq!(
         std::fs::read(root.join(&r.keys[1])).unwrap(),
         std::fs::read(r.dir.path().join("primary").join(&r.keys[1])).unwrap()
     );
     assert_eq!(r.catalog.copy_counts().unwrap()[0].verified, 2);
     // The next pass starts over and finds everything right.
-    let s = mirror::scrub::pass(&m, &*up.store, 10, 0).await.unwrap();
+    let s = mirror::scrub::pass(&m, &mut Sources::new(&cfg, &*up.store), 10, 0)
+        .await
+        .unwrap();
     assert_eq!((s.checked, s.bad.len()), (0, 0), "the cursor wrapped: {s:?}");
-    let s = mirror::scrub::pass(&m, &*up.store, 10, 0).await.unwrap();
+    let s = mirror::scrub::pass(&m, &mut Sources::new(&cfg, &*up.store), 10, 0)
+        .await
+        .unwrap();
     assert_eq!((s.checked, s.bad.len()), (2, 0), "{s:?}");
     // Other bytes of the same size: the HEAD sees the same size and checksum; the pass's
     // deep sample reads them back and finds it.
@@ -424,9 +434,13 @@ async fn a_copy_the_mirror_loses_later_is_found_by_the_scrub_and_copied_again() 
     let mut data = std::fs::read(&p).unwrap();
     data[10] ^= 0xff;
     std::fs::write(&p, data).unwrap();
-    let s = mirror::scrub::pass(&m, &*up.store, 10, 0).await.unwrap();
+    let s = mirror::scrub::pass(&m, &mut Sources::new(&cfg, &*up.store), 10, 0)
+        .await
+        .unwrap();
     assert_eq!(s.bad.len(), 0, "HEAD alone does not see it: {s:?}");
-    let s = mirror::scrub::pass(&m, &*up.store, 0, 8).await.unwrap();
+    let s = mirror::scrub::pass(&m, &mut Sources::new(&cfg, &*up.store), 0, 8)
+        .await
+        .unwrap();
     assert_eq!(s.bad.len(), 1, "{s:?}");
     assert!(s.bad[0].0 == r.keys[0] && s.bad[0].1.contains("bytes differ"), "{s:?}");
 }

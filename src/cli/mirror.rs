@@ -20,9 +20,10 @@ pub(super) enum MirrorCommand {
         name: String,
     },
     /// Copy to mirror NAME every recording that left the local cache before the mirror
-    /// was added, read back from the main store and checked against the catalog's CRC-64
-    /// (recordings still in the cache are copied by `serve`). Archived ones need restores:
-    /// their plan (clips, bytes, cost and time per tier) is shown, and with --yes they are
+    /// was added, read back from the cheapest good copy (another disk mirror, the main
+    /// store, another remote mirror) and checked against the catalog's CRC-64 (recordings
+    /// still in the cache are copied by `serve`). Ones no store holds readable (archived in
+    /// the main store) need restores: their plan (clips, bytes, cost and time per tier) is shown, and with --yes they are
     /// restored, checked and sent to the mirror; run again after an interruption, it
     /// resumes (never asks the store twice). Exit 1 when anything is left
     Backfill {
@@ -59,13 +60,23 @@ fn backfill(cfg: &Config, name: &str, yes: bool, tier: Option<crate::store::Rest
         // Restores of this mirror already running (an earlier `--yes`): resumed, not
         // planned again, their clips sent from their downloads.
         let (running, in_flight) = br::in_flight(&catalog, name)?;
-        let out = crate::mirror::backfill::run_skipping(&up, &*main, &in_flight).await?;
+        let mut sources = crate::mirror::sources::Sources::new(cfg, &*main);
+        let out = crate::mirror::backfill::run_skipping(&up, &mut sources, &in_flight).await?;
         println!(
             "mirror {name:?}: {} recording(s) queued, {} copied and verified ({})",
             out.queued,
             out.copied,
             crate::config::human_bytes(out.copied_bytes)
         );
+        for (store, n) in &out.from {
+            println!("  {n} from {}", crate::mirror::sources::whose(store));
+        }
+        for (key, store, why) in out.skipped.iter().take(20) {
+            println!(
+                "  passed over {} for {key}: {why}",
+                crate::mirror::sources::whose(store)
+            );
+        }
         let mut failed = out.failed;
         let todo: Vec<String> = out
             .archived

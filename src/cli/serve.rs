@@ -259,17 +259,20 @@ pub fn workers(cfg: &Config, p: &Pipeline, stop: &CancellationToken) -> Result<V
             crate::mirror::run(worker, stop).await;
             Ok(())
         }));
-        // Each copy checked again within `verify.period_days`; a lost one copied again.
+        // Each copy checked again within `verify.period_days`; a lost one copied again
+        // from the best other copy (the stores opened afresh each pass: a disk plugged in
+        // since is seen).
         let scrub: &'static str = Box::leak(format!("scrub:{}", m.name).into_boxed_str());
-        let (m, main, days, sample) = (
+        let (m, main, days, sample, all) = (
             m.clone(),
             up.store.clone(),
             cfg.verify.period_days,
             cfg.verify.deep_sample,
+            Arc::new(cfg.clone()),
         );
         w.push(
             Worker::every(scrub, hour, move || {
-                let (m, main) = (m.clone(), main.clone());
+                let (m, main, all) = (m.clone(), main.clone(), all.clone());
                 async move {
                     let verified = m
                         .catalog
@@ -278,7 +281,8 @@ pub fn workers(cfg: &Config, p: &Pipeline, stop: &CancellationToken) -> Result<V
                         .find(|c| c.store == m.name)
                         .map_or(0, |c| c.verified);
                     let batch = crate::mirror::scrub::batch(verified, days);
-                    let s = crate::mirror::scrub::pass(&m, &*main, batch, sample).await?;
+                    let mut sources = crate::mirror::sources::Sources::new(&all, &*main);
+                    let s = crate::mirror::scrub::pass(&m, &mut sources, batch, sample).await?;
                     if !s.bad.is_empty() {
                         warn!(
                             "mirror {:?}: scrub found {} copy(ies) missing or different, {} copied again",

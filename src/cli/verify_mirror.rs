@@ -1,7 +1,8 @@
 //! `camvault verify [--deep]` for one mirror: each verified copy checked again (present,
 //! size, checksum; `--deep` reads the bytes back) with the same check as the scrub
-//! (`mirror::check`), a lost one copied again from a good copy (the main store now, or
-//! the vault by one upload pass), a read-only mirror's only reported.
+//! (`mirror::check`), a lost one copied again from a good copy (the cheapest good one
+//! among the other stores now, `mirror::sources`, or the vault by one upload pass), a
+//! read-only mirror's only reported.
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ pub async fn run(
         }
     }
     let (mut checked, mut lost, mut recopied, mut unanswered) = (0u64, 0u64, 0u64, 0u64);
+    let mut sources = crate::mirror::sources::Sources::new(cfg, main);
     let mut after = 0;
     loop {
         let page = cat.copies_to_scrub(&m.name, after, 500)?;
@@ -35,19 +37,19 @@ pub async fn run(
         after = last.file_id;
         for c in page {
             checked += 1;
-            match check::copy(&up, main, &c, deep).await {
+            match check::copy(&up, &mut sources, &c, deep).await {
                 Ok(Checked::Good) => {}
-                Ok(Checked::Lost { why, recopied: again }) => {
+                Ok(Checked::Lost { why, from }) => {
                     lost += 1;
-                    recopied += again as u64;
-                    let then = if again {
-                        "copied again from the main store"
+                    recopied += from.is_some() as u64;
+                    let then = if let Some(store) = from {
+                        format!("copied again from {}", crate::mirror::sources::whose(&store))
                     } else if m.read_only {
-                        "read-only mirror: not copied by camvault"
+                        "read-only mirror: not copied by camvault".into()
                     } else if c.local {
-                        "to be copied again from the vault"
+                        "to be copied again from the vault".into()
                     } else {
-                        "not copied again (see the log)"
+                        "not copied again (see the log)".into()
                     };
                     println!("BAD  {}  {}  {why}; {then}", m.name, c.key);
                 }

@@ -1,27 +1,29 @@
 //! `camvault mirror backfill NAME`: a mirror added later gets the recordings that had
-//! already left the local cache, read back from the main store.
+//! already left the local cache, read back from the cheapest good copy among the other
+//! stores ([`super::sources`]: a disk mirror, else the main store, else another mirror).
 //!
 //! Recordings still in the vault need nothing here: `serve` queues them for a new mirror
 //! at its next start and copies them from the vault. For the others a `pending` copy is
-//! queued, then each is read from the main store into a temporary file beside the vault,
-//! uploaded to the mirror (never overwriting, accepted only with the same bytes) and
-//! verified. The temporary file is checked against the catalog's CRC-64 before it is sent,
-//! so a damaged read never becomes a "verified" copy. Run again after an interruption: it
-//! resumes where the catalog says.
+//! queued, then each is read into a temporary file beside the vault, uploaded to the
+//! mirror (never overwriting, accepted only with the same bytes) and verified. The
+//! temporary file is checked against the catalog's CRC-64 before it is sent, so a damaged
+//! read never becomes a "verified" copy (a source with other bytes is passed over and the
+//! next one tried). Run again after an interruption: it resumes where the catalog says.
 //!
-//! Recordings the main store holds only in an archive class are listed here; with
-//! `--yes` they are restored and sent by [`super::backfill_restore`].
+//! Recordings that no store holds readable (the main store only in an archive class, no
+//! other mirror with a readable copy) are listed here; with `--yes` they are restored and
+//! sent by [`super::backfill_restore`].
 
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use tokio::io::AsyncWriteExt;
 
+use super::sources::Sources;
 use super::MirrorUploader;
 use crate::catalog::copies::CopyRow;
 use crate::store::body::Body;
-use crate::store::{crc_hex, Backend};
+use crate::store::crc_hex;
 use crate::upload::{check_object, put_new, PutError};
 
 /// What a backfill did.
@@ -30,22 +32,27 @@ pub struct Outcome {
     pub queued: u64,
     pub copied: u64,
     pub copied_bytes: u64,
-    /// Archived in the main store (key, bytes): need a restore first.
+    /// How many were copied from each store (`primary` or a mirror's name).
+    pub from: std::collections::BTreeMap<String, u64>,
+    /// Sources passed over for a recording that was then copied from another:
+    /// (key, store, why).
+    pub skipped: Vec<(String, String, String)>,
+    /// Readable nowhere, archived in the main store (key, bytes): need a restore first.
     pub archived: Vec<(String, u64)>,
     /// Could not be copied now (key, why).
     pub failed: Vec<(String, String)>,
 }
 
-/// Copies to mirror `m` every recording that left the vault, from `main`.
-pub async fn run(m: &MirrorUploader, main: &dyn Backend) -> Result<Outcome> {
-    run_skipping(m, main, &Default::default()).await
+/// Copies to mirror `m` every recording that left the vault, from the best of `sources`.
+pub async fn run(m: &MirrorUploader, sources: &mut Sources<'_>) -> Result<Outcome> {
+    run_skipping(m, sources, &Default::default()).await
 }
 
 /// [`run`], leaving out the keys in `skip` (those a running backfill restore brings back:
 /// they are sent from its download, not read a second time).
 pub async fn run_skipping(
     m: &MirrorUploader,
-    main: &dyn Backend,
+    sources: &mut Sources<'_>,
     skip: &std::collections::BTreeSet<String>,
 ) -> Result<Outcome> {
     if m.read_only {
@@ -74,12 +81,15 @@ pub async fn run_skipping(
             if skip.contains(&copy.vault_key) {
                 continue;
             }
-            match copy_one(m, main, &copy, &tmp_dir).await {
-                Ok(Some(bytes)) => {
+            match copy_one(m, sources, &copy, &tmp_dir).await {
+                Ok(Copied::Sent { from, bytes, skipped }) => {
                     out.copied += 1;
                     out.copied_bytes += bytes;
+                    *out.from.entry(from).or_default() += 1;
+                    out.skipped
+                        .extend(skipped.into_iter().map(|(s, why)| (copy.key.clone(), s, why)));
                 }
-                Ok(None) => out.archived.push((copy.key.clone(), copy.size)),
+                Ok(Copied::Archived) => out.archived.push((copy.key.clone(), copy.size)),
                 Err(e) => {
                     let why = format!("{e:#}");
                     let now = m.clock.now_ms();
@@ -93,70 +103,93 @@ pub async fn run_skipping(
     Ok(out)
 }
 
-/// One recording: `Some(bytes)` once verified in the mirror, `None` when the main store
-/// has it archived.
+/// What [`copy_one`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Copied {
+    /// Verified in the mirror, `bytes` read from store `from`, after passing over
+    /// `skipped` (store, why).
+    Sent {
+        from: String,
+        bytes: u64,
+        skipped: Vec<(String, String)>,
+    },
+    /// Readable nowhere; the main store holds it in an archive class (a restore first).
+    Archived,
+}
+
+/// One recording, read from the first of `sources` that gives the catalog's bytes, sent
+/// to mirror `m` and verified there. `Err` when no store could give it (each one's
+/// reason) or the mirror failed.
 pub(super) async fn copy_one(
     m: &MirrorUploader,
-    main: &dyn Backend,
+    sources: &mut Sources<'_>,
     copy: &CopyRow,
     tmp_dir: &Path,
-) -> Result<Option<u64>> {
-    let Some(head) = main.head(&copy.vault_key).await? else {
-        bail!(
-            "{} is missing from the main store too; run `camvault verify`",
-            copy.vault_key
-        );
-    };
-    if !head.readable() {
-        return Ok(None);
-    }
+) -> Result<Copied> {
     let tmp = tmp_dir.join(format!("{}", copy.file_id));
     let result = async {
-        let mut reader = main.get(&copy.vault_key).await?;
-        let mut f = tokio::fs::File::create(&tmp).await?;
-        tokio::io::copy(&mut reader, &mut f).await?;
-        f.flush().await?;
-        drop(f);
-        send_file(m, copy, &tmp, "the main store's").await
+        let got = sources.fetch(m, copy, &tmp).await?;
+        let Some(from) = got.from else {
+            if got.archived {
+                return Ok(Copied::Archived);
+            }
+            bail!(
+                "no store has a good readable copy of {} ({}); run `camvault verify`",
+                copy.vault_key,
+                got.why_none()
+            );
+        };
+        let bytes = send_file(m, copy, &tmp, &super::sources::whose(&from))
+            .await?
+            .unwrap_or(copy.size);
+        Ok(Copied::Sent {
+            from,
+            bytes,
+            skipped: got.skipped,
+        })
     }
     .await;
     let _ = std::fs::remove_file(&tmp);
     result
 }
 
+/// Checks the local file `path` (read from `whose` copy) against the catalog's CRC-64
+/// of `copy`'s recording.
+pub(crate) async fn check_file(m: &MirrorUploader, copy: &CopyRow, path: &Path, whose: &str) -> Result<()> {
+    let expected = m.catalog.file_crc(copy.file_id)?;
+    let got = crc_hex(crate::store::body::crc_of_file(path, copy.size).await?);
+    if expected.as_deref().is_some_and(|e| e != got) {
+        bail!(
+            "the bytes of {} read from {whose} do not match the catalog's CRC-64 ({got} != {}); run `camvault verify --deep`",
+            copy.vault_key,
+            expected.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
 /// Sends the local file `path` (read from `whose` copy) as `copy` to mirror `m`, after
 /// checking it against the catalog's CRC-64, and verifies it there: `Some(bytes)`.
 pub(crate) async fn send_file(m: &MirrorUploader, copy: &CopyRow, path: &Path, whose: &str) -> Result<Option<u64>> {
-    let tmp = path;
-    let expected = m.catalog.file_crc(copy.file_id)?;
-    {
-        let got = crc_hex(crate::store::body::crc_of_file(tmp, copy.size).await?);
-        if expected.as_deref().is_some_and(|e| e != got) {
-            bail!(
-                "{whose} bytes of {} do not match the catalog's CRC-64 ({got} != {}); run `camvault verify --deep`",
-                copy.vault_key,
-                expected.unwrap_or_default()
-            );
-        }
-        let now = m.clock.now_ms();
-        m.catalog
-            .copy_uploading(copy.file_id, &m.name, None, &m.storage_class, now)?;
-        let mut body = Body::open(tmp, copy.size, m.limiter.clone())
-            .await?
-            .with_journal(copy.file_id, m.journal());
-        let crc = put_new(&*m.store, tmp, &copy.key, copy.size, &mut body, &m.storage_class)
-            .await
-            .map_err(|e| match e {
-                PutError::Store(e) | PutError::Object(e) => anyhow::anyhow!("mirror {:?}: {e}", m.name),
-            })?;
-        m.catalog
-            .copy_uploading(copy.file_id, &m.name, Some(&crc), &m.storage_class, m.clock.now_ms())?;
-        check_object(&*m.store, &copy.key, copy.size, &crc)
-            .await
-            .map_err(|e| anyhow::anyhow!("mirror {:?}: {}", m.name, e.text()))?;
-        m.catalog.copy_verified(copy.file_id, &m.name, m.clock.now_ms())?;
-        Ok(Some(copy.size))
-    }
+    check_file(m, copy, path, whose).await?;
+    let now = m.clock.now_ms();
+    m.catalog
+        .copy_uploading(copy.file_id, &m.name, None, &m.storage_class, now)?;
+    let mut body = Body::open(path, copy.size, m.limiter.clone())
+        .await?
+        .with_journal(copy.file_id, m.journal());
+    let crc = put_new(&*m.store, path, &copy.key, copy.size, &mut body, &m.storage_class)
+        .await
+        .map_err(|e| match e {
+            PutError::Store(e) | PutError::Object(e) => anyhow::anyhow!("mirror {:?}: {e}", m.name),
+        })?;
+    m.catalog
+        .copy_uploading(copy.file_id, &m.name, Some(&crc), &m.storage_class, m.clock.now_ms())?;
+    check_object(&*m.store, &copy.key, copy.size, &crc)
+        .await
+        .map_err(|e| anyhow::anyhow!("mirror {:?}: {}", m.name, e.text()))?;
+    m.catalog.copy_verified(copy.file_id, &m.name, m.clock.now_ms())?;
+    Ok(Some(copy.size))
 }
 
 /// The mirror's uploader for a one-off command (no worker).

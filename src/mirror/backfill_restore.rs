@@ -154,7 +154,7 @@ pub async fn finish(cfg: &Config, m: &MirrorUploader, main: &dyn Backend, servin
             };
             match (item.state, &item.path) {
                 (ItemState::Done, Some(p)) if std::path::Path::new(p).is_file() => {
-                    match super::backfill::send_file(m, &copy, std::path::Path::new(p), "the restored").await {
+                    match super::backfill::send_file(m, &copy, std::path::Path::new(p), "its restored copy").await {
                         Ok(Some(n)) => {
                             out.copied += 1;
                             out.bytes += n;

@@ -34,6 +34,7 @@ pub mod cost;
 pub mod disk;
 pub mod rebuild;
 pub mod scrub;
+pub mod sources;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
