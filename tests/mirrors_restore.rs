@@ -9,43 +9,17 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use common::archive::*;
 use common::web::http;
 use common::*;
 
-const DAY: i64 = 86_400;
 const MIRROR: &str =
     "[[store.mirror]]\nname = \"usb\"\nkind = \"fs\"\n[store.mirror.fs]\nroot = \"usb\"\nfsync = false\n";
-
-fn set_store_clock(env: &Env, secs: i64) {
-    let p = env.store().join(".camvault/clock");
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, secs.to_string()).unwrap();
-}
-
-fn store_meta(env: &Env, key: &str) -> serde_json::Value {
-    let p = env.store().join(".camvault/meta").join(format!("{key}.json"));
-    serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()
-}
-
-fn json(env: &Env, args: &[&str]) -> serde_json::Value {
-    let out = env.ok(args);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
-}
 
 /// Three clips of 40 days ago, in the main store only (they left the cache at ingest),
 /// then a disk mirror added and backfilled from the main store.
 fn mirrored_site(edits: &str) -> (Env, Vec<(String, Vec<u8>)>, i64) {
-    let env = Env::new(
-        1,
-        &format!("restore.poll_secs = 1\nrestore.poll_max_secs = 1\nstore.fs.restore_standard_secs = 1\n{edits}"),
-    );
-    let t0 = now_unix() - 40 * DAY;
-    let mut clips = Vec::new();
-    for i in 0..3 {
-        let data = bytes(i as u64 + 7, 40_000 + i * 1000);
-        env.put_old(&old_clip(t0 + i as i64 * 60), &data);
-        clips.push((old_clip(t0 + i as i64 * 60), data));
-    }
+    let (env, clips, t0) = old_clips(edits, 3, 7, 40_000);
     env.ok(&["ingest", "--once"]);
     assert_eq!(env.status()["files"]["cached"], 0);
     let cfg = std::fs::read_to_string(env.config()).unwrap();
