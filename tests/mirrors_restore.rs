@@ -9,43 +9,17 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use common::archive::*;
 use common::web::http;
 use common::*;
 
-const DAY: i64 = 86_400;
 const MIRROR: &str =
     "[[store.mirror]]\nname = \"usb\"\nkind = \"fs\"\n[store.mirror.fs]\nroot = \"usb\"\nfsync = false\n";
-
-fn set_store_clock(env: &Env, secs: i64) {
-    let p = env.store().join(".camvault/clock");
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, secs.to_string()).unwrap();
-}
-
-fn store_meta(env: &Env, key: &str) -> serde_json::Value {
-    let p = env.store().join(".camvault/meta").join(format!("{key}.json"));
-    serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()
-}
-
-fn json(env: &Env, args: &[&str]) -> serde_json::Value {
-    let out = env.ok(args);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
-}
 
 /// Three clips of 40 days ago, in the main store only (they left the cache at ingest),
 /// then a disk mirror added and backfilled from the main store.
 fn mirrored_site(edits: &str) -> (Env, Vec<(String, Vec<u8>)>, i64) {
-    let env = Env::new(
-        1,
-        &format!("restore.poll_secs = 1\nrestore.poll_max_secs = 1\nstore.fs.restore_standard_secs = 1\n{edits}"),
-    );
-    let t0 = now_unix() - 40 * DAY;
-    let mut clips = Vec::new();
-    for i in 0..3 {
-        let data = bytes(i as u64 + 7, 40_000 + i * 1000);
-        env.put_old(&old_clip(t0 + i as i64 * 60), &data);
-        clips.push((old_clip(t0 + i as i64 * 60), data));
-    }
+    let (env, clips, t0) = old_clips(edits, 3, 7, 40_000);
     env.ok(&["ingest", "--once"]);
     assert_eq!(env.status()["files"]["cached"], 0);
     let cfg = std::fs::read_to_string(env.config()).unwrap();
@@ -540,4 +514,215 @@ fn cost_prices_each_copy_and_the_disk_s_savings_from_the_table() {
         "{}",
         stderr(&o)
     );
+}
+
+/// A mirror's own archived copy (issue 21, item 4), with the OSS test server as the main
+/// store and a second OSS bucket (another server) as mirror "sh" whose lifecycle moved the
+/// clips to Cold Archive. Where the main copy is missing, or archived deeper than the wait
+/// accepted allows, the plan takes the mirror's and the restore is asked of the mirror,
+/// never of the main store; killed while the mirror restores and run again (`serve`), it
+/// goes on polling the same request; a restored copy with the wrong bytes never reaches
+/// the user.
+#[test]
+fn a_mirror_s_archived_copy_is_restored_in_the_mirror_resumes_and_is_checked() {
+    needs!(PYTHON);
+    use common::oss::{edit_meta, mirror_entry, oss_env_with, requests, server, server_of};
+    let main = server(&[]);
+    // The mirror's restores end when the test says so (their `ready_at`), not by a timer.
+    let copy = server_of("cam-copy", &["--region", "cn-shanghai", "--restore-secs", "86400"]);
+    let env = oss_env_with(
+        &main,
+        "camvault-test-secret",
+        "cache.max_days = 30\nrestore.poll_secs = 1\nrestore.poll_max_secs = 1\nrestore.drill_days = 0",
+    );
+    let t0 = now_unix() - 40 * DAY;
+    let datas: Vec<Vec<u8>> = (0..3).map(|i| bytes(31 + i as u64, 30_000 + i * 700)).collect();
+    for (i, d) in datas.iter().enumerate() {
+        env.put_old(&old_clip(t0 + i as i64 * 60), d);
+    }
+    env.ok(&["ingest", "--once"]);
+    assert_eq!(env.status()["files"]["cached"], 0, "only the stores hold them");
+    let cfg = std::fs::read_to_string(env.config()).unwrap();
+    std::fs::write(
+        env.config(),
+        format!("{cfg}\n{}", mirror_entry("sh", &copy, "cam-copy")),
+    )
+    .unwrap();
+    let out = env.ok(&["mirror", "backfill", "sh"]);
+    assert!(out.contains("3 copied and verified"), "{out}");
+    let ls = env.ls();
+    let keys: Vec<String> = ls.iter().map(|f| f["key"].as_str().unwrap().to_string()).collect();
+    let sizes: Vec<u64> = ls.iter().map(|f| f["size"].as_u64().unwrap()).collect();
+    assert_eq!(
+        sizes,
+        datas.iter().map(|d| d.len() as u64).collect::<Vec<_>>(),
+        "in time order"
+    );
+
+    // The mirror's lifecycle moved every copy to Cold Archive. The main store lost the
+    // first two clips and holds the third in Deep Cold Archive (48 h at the Standard
+    // tier, 5 h for Cold Archive); the second clip's mirror copy rotted (same size).
+    for k in &keys {
+        edit_meta(&copy, k, |m| m["class"] = "ColdArchive".into());
+    }
+    for k in &keys[..2] {
+        std::fs::remove_file(main.data.path().join("objects").join(k)).unwrap();
+        std::fs::remove_file(main.data.path().join("meta").join(format!("{k}.json"))).unwrap();
+    }
+    edit_meta(&main, &keys[2], |m| m["class"] = "DeepColdArchive".into());
+    let rotten = copy.data.path().join("objects").join(&keys[1]);
+    let mut junk = std::fs::read(&rotten).unwrap();
+    junk[200] ^= 0x55;
+    std::fs::write(&rotten, junk).unwrap();
+
+    let fmt = |t: i64| jiff::Timestamp::from_second(t).unwrap().to_string();
+    let (from, to) = (fmt(t0 - 60), fmt(t0 + 3600));
+    let ask = [
+        "restore",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--tier",
+        "standard",
+        "--max-wait",
+        "12",
+    ];
+    let plan = json(&env, &[&ask[..], &["--dry-run", "--json"]].concat());
+    let items = plan["items"].as_array().unwrap();
+    for i in items {
+        assert_eq!(
+            (i["source"].as_str(), i["store"].as_str(), i["class"].as_str()),
+            (Some("archive"), Some("sh"), Some("ColdArchive")),
+            "restored in the mirror: {plan:#}"
+        );
+        let sh = i["copies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["store"] == "sh")
+            .unwrap();
+        assert_eq!(
+            (sh["usable"].as_bool(), sh["hours"].as_f64()),
+            (Some(true), Some(5.0)),
+            "{i:#}"
+        );
+        assert!(
+            sh["cny"].as_f64().unwrap() > 0.0,
+            "the mirror's restore is priced: {i:#}"
+        );
+    }
+    let primary: Vec<_> = items[2]["copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["store"] == "primary")
+        .collect();
+    assert_eq!(
+        (primary[0]["class"].as_str(), primary[0]["hours"].as_f64()),
+        (Some("DeepColdArchive"), Some(48.0)),
+        "the main store's copy takes longer than the 12 h accepted: {plan:#}"
+    );
+    assert!(
+        items[..2].iter().all(|i| i["copies"].as_array().unwrap().len() == 1),
+        "no main copy: {plan:#}"
+    );
+    assert_eq!(plan["hours"], 5.0, "{plan:#}");
+    let keys_priced: Vec<&str> = plan["estimate"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["price"]["key"].as_str().unwrap())
+        .collect();
+    assert!(
+        keys_priced.iter().any(|k| k.starts_with("cold_archive_standard")),
+        "priced as the mirror's Cold Archive restore: {keys_priced:?}"
+    );
+    let text = env.ok(&[&ask[..], &["--dry-run"]].concat());
+    assert!(text.contains("restored in that mirror"), "{text}");
+
+    // Requested (billed: --yes) and waited for; killed while the mirror restores.
+    let out_dir = env.root().join("out");
+    let out = out_dir.to_str().unwrap();
+    let mut child = env
+        .cmd(&[&ask[..], &["--yes", "--wait", "--out", out]].concat())
+        .spawn()
+        .unwrap();
+    let asked = || {
+        requests(&copy, "?restore ")
+            .iter()
+            .filter(|l| l.starts_with("POST"))
+            .count()
+    };
+    wait_for(Duration::from_secs(60), "three restores asked of the mirror", || {
+        asked() == 3
+    });
+    wait_for(Duration::from_secs(30), "the items recorded as requested", || {
+        catalog_count(&env, "SELECT count(*) FROM restore_items WHERE state = 'requested'") == 3
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(requests(&main, "restore").is_empty(), "nothing asked of the main store");
+    assert_eq!(
+        catalog_count(&env, "SELECT count(*) FROM restore_item_stores WHERE store = 'sh'"),
+        3,
+        "each clip records the store it is restored in"
+    );
+
+    // Run again (`serve`): it polls the mirror's running restores and asks nothing again.
+    let polls = |env: &Env| catalog_count(env, "SELECT sum(polls) FROM restore_items");
+    let before = polls(&env);
+    let mut serve = env.serve();
+    wait_for(Duration::from_secs(60), "serve polling the mirror", || {
+        polls(&env) >= before + 6
+    });
+    let s = json(&env, &["restore", "status", "1", "--json"]);
+    assert_eq!(s["restore"]["state"], "active", "{s:#}");
+    assert_eq!(asked(), 3, "asked once per clip");
+
+    // The mirror has restored them: downloaded, checked, and the rotten one refused.
+    for k in &keys {
+        edit_meta(&copy, k, |m| m["restore"]["ready_at"] = 0.into());
+    }
+    let s = poll(Duration::from_secs(60), || {
+        let s = json(&env, &["restore", "status", "1", "--json"]);
+        if s["restore"]["state"] != "active" {
+            Ok(s)
+        } else {
+            Err(format!("restore #1 did not finish: {s:#}"))
+        }
+    });
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    let items = s["items"].as_array().unwrap();
+    let states: Vec<&str> = items.iter().map(|i| i["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["done", "failed", "done"], "{s:#}");
+    for i in [0, 2] {
+        let got = std::fs::read(items[i]["path"].as_str().unwrap()).unwrap();
+        assert_eq!(got, datas[i], "{} byte for byte", keys[i]);
+    }
+    let err = items[1]["error"].as_str().unwrap();
+    assert!(err.contains("mirror \"sh\"") && err.contains("checksum"), "{err}");
+    assert!(err.contains("main store"), "says the main store lacks it too: {err}");
+    let name = keys[1].rsplit('/').next().unwrap();
+    assert!(
+        files_under(&out_dir).iter().all(|p| !p.ends_with(name)),
+        "no wrong bytes delivered"
+    );
+    assert!(
+        catalog_count(
+            &env,
+            "SELECT count(*) FROM events WHERE kind = 'verify_mismatch' AND message LIKE '%mirror \"sh\"''s restored copy%'"
+        ) >= 1
+    );
+    assert_eq!(
+        catalog_count(
+            &env,
+            "SELECT count(*) FROM copies WHERE store = 'sh' AND state = 'missing'"
+        ),
+        1,
+        "the rotten copy is no longer counted as verified"
+    );
+    assert_eq!(asked(), 3, "never asked twice");
+    assert!(requests(&main, "restore").is_empty(), "nothing asked of the main store");
 }

@@ -7,26 +7,8 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use common::archive::*;
 use common::*;
-
-const DAY: i64 = 86_400;
-
-/// Moves the store's clock to `secs` ahead of the real time.
-fn set_store_clock(env: &Env, secs: i64) {
-    let p = env.store().join(".camvault/clock");
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, secs.to_string()).unwrap();
-}
-
-fn store_meta(env: &Env, key: &str) -> serde_json::Value {
-    let p = env.store().join(".camvault/meta").join(format!("{key}.json"));
-    serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()
-}
-
-fn json(env: &Env, args: &[&str]) -> serde_json::Value {
-    let out = env.ok(args);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
-}
 
 fn restore_status(env: &Env, id: u64) -> serde_json::Value {
     json(env, &["restore", "status", &id.to_string(), "--json"])
@@ -79,17 +61,7 @@ fn restores_passes(port: u16) -> u64 {
 
 /// Four clips of 40 days ago (purged from the cache at ingest) and one of an hour ago.
 fn archive_site(edits: &str) -> (Env, Vec<(String, Vec<u8>)>, i64) {
-    let env = Env::new(
-        1,
-        &format!("restore.poll_secs = 1\nrestore.poll_max_secs = 1\nstore.fs.restore_standard_secs = 1\n{edits}"),
-    );
-    let t0 = now_unix() - 40 * DAY;
-    let mut clips = Vec::new();
-    for i in 0..4 {
-        let data = bytes(i as u64 + 1, 50_000 + i * 1000);
-        env.put_old(&old_clip(t0 + i as i64 * 60), &data);
-        clips.push((old_clip(t0 + i as i64 * 60), data));
-    }
+    let (env, clips, t0) = old_clips(edits, 4, 1, 50_000);
     let recent = bytes(99, 20_000);
     env.put_old(&old_clip(now_unix() - 3600), &recent);
     env.ok(&["ingest", "--once"]);

@@ -400,15 +400,18 @@ impl Catalog {
         )?)
     }
 
-    /// When another active restore already asked the store for this file: asking again
-    /// would only bill another request.
-    pub fn restore_requested_elsewhere(&self, file_id: i64, restore_id: i64) -> Result<Option<i64>> {
+    /// When another active restore already asked store `store` (`primary` or a mirror's
+    /// name) for this file: asking again would only bill another request. A restore in
+    /// another store does not count: its restored copy is not readable here.
+    pub fn restore_requested_elsewhere(&self, file_id: i64, restore_id: i64, store: &str) -> Result<Option<i64>> {
         let c = self.lock();
         Ok(c.query_row(
             "SELECT max(i.requested_ms) FROM restore_items i JOIN restores r ON r.id = i.restore_id
              WHERE i.file_id = ?1 AND i.restore_id != ?2 AND r.state = 'active'
-               AND i.state IN ('requested', 'ready') AND i.requested_ms IS NOT NULL",
-            params![file_id, restore_id],
+               AND i.state IN ('requested', 'ready') AND i.requested_ms IS NOT NULL
+               AND coalesce((SELECT s.store FROM restore_item_stores s
+                             WHERE s.restore_id = i.restore_id AND s.file_id = i.file_id), ?3) = ?4",
+            params![file_id, restore_id, crate::config::PRIMARY, store],
             |r| r.get(0),
         )?)
     }
@@ -576,9 +579,10 @@ impl Catalog {
         )?)
     }
 
-    /// What the store has held so far, for the bill: (byte-days in Standard, byte-days
-    /// past the transition age, objects uploaded, RestoreObject requests sent), counting
-    /// each object from its upload and moving it after `transition_ms`.
+    /// What the main store has held so far, for the bill: (byte-days in Standard,
+    /// byte-days past the transition age, objects uploaded, RestoreObject requests sent to
+    /// it — not those sent to a mirror), counting each object from its upload and moving it
+    /// after `transition_ms`.
     pub fn usage_so_far(&self, now_ms: i64, transition_ms: i64) -> Result<(f64, f64, u64, u64)> {
         let c = self.lock();
         let (std, arch, n): (f64, f64, i64) = c.query_row(
@@ -588,7 +592,12 @@ impl Catalog {
             params![now_ms, transition_ms],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        let restores: i64 = c.query_row("SELECT coalesce(sum(sent), 0) FROM restore_items", [], |r| r.get(0))?;
+        let restores: i64 = c.query_row(
+            "SELECT coalesce(sum(i.sent), 0) FROM restore_items i WHERE NOT EXISTS
+                (SELECT 1 FROM restore_item_stores s WHERE s.restore_id = i.restore_id AND s.file_id = i.file_id)",
+            [],
+            |r| r.get(0),
+        )?;
         Ok((std, arch, n as u64, restores as u64))
     }
 }
@@ -709,6 +718,57 @@ mod tests {
         // An end is final.
         assert!(cat.update_restore_item(&item, ItemState::Done, &done).is_err());
         assert_eq!(cat.restore(id).unwrap().unwrap().state, RestoreStatus::Cancelled);
+    }
+
+    #[test]
+    fn a_request_counts_for_overlapping_restores_of_the_same_store_only() {
+        let (_d, cat, first) = one_restore();
+        let item = cat.restore_items(first).unwrap().remove(0);
+        let asked = ItemUpdate {
+            requested_ms: Some(10),
+            ..Default::default()
+        };
+        assert!(cat.update_restore_item(&item, ItemState::Requested, &asked).unwrap());
+        let r = NewRestore {
+            camera: None,
+            from_ms: 0,
+            to_ms: i64::MAX,
+            tier: "standard",
+            days: 1,
+            out_dir: "/tmp/y",
+            merge: false,
+            kind: "user",
+            est_cost_cny: 0.0,
+        };
+        // A second restore of the same clip, restored in mirror "sh".
+        let second = cat
+            .create_restore_from(&r, &[(item.file_id, "archive")], &[(item.file_id, "sh")], 2)
+            .unwrap();
+        let id = item.file_id;
+        assert_eq!(cat.restore_items(second).unwrap()[0].store.as_deref(), Some("sh"));
+        assert_eq!(
+            cat.restore_requested_elsewhere(id, second, "primary").unwrap(),
+            Some(10)
+        );
+        assert_eq!(
+            cat.restore_requested_elsewhere(id, second, "sh").unwrap(),
+            None,
+            "the main store's restore is not the mirror's"
+        );
+        let sh = cat.restore_items(second).unwrap().remove(0);
+        let asked = ItemUpdate {
+            requested_ms: Some(20),
+            ..Default::default()
+        };
+        assert!(cat.update_restore_item(&sh, ItemState::Requested, &asked).unwrap());
+        let third = cat.create_restore(&r, &[(id, "archive")], 3).unwrap();
+        assert_eq!(cat.restore_requested_elsewhere(id, third, "sh").unwrap(), Some(20));
+        assert_eq!(cat.restore_requested_elsewhere(id, third, "primary").unwrap(), Some(10));
+        // The main store's bill counts its own requests, not the mirror's.
+        cat.count_restore_request(first, id).unwrap();
+        cat.count_restore_request(second, id).unwrap();
+        cat.count_restore_request(second, id).unwrap();
+        assert_eq!(cat.usage_so_far(0, 0).unwrap().3, 1);
     }
 
     #[test]

@@ -3,16 +3,17 @@
 //! meets the wait the user accepts chosen.
 //!
 //! The rule: among the copies that can be read (the local cache, a readable object in any
-//! store, or the main store's archived object through a restore), those ready within
-//! `--max-wait` (no limit when not given) compete on price, then on time; with none ready
-//! in time, the quickest wins (and the plan says so). A disk mirror (`fs`) is free and
+//! store, or an archived object in any store through a restore in that store), those ready
+//! within `--max-wait` (no limit when not given) compete on price, then on time; with none
+//! ready in time, the quickest wins (and the plan says so). A disk mirror (`fs`) is free and
 //! immediate; a remote readable copy costs its download (GET and traffic, priced like the
-//! main store's Standard); an archived copy costs its restore. Ties go to the main store.
-//! A mirror's own archived copy is shown with its price but not restored: restores run on
-//! the main store only (not yet for a mirror's archive).
+//! main store's Standard); an archived copy costs its restore, in the class that store holds
+//! it in. Ties go to the main store.
 //!
-//! A mirror copy is read, like every restore, through a check of size and CRC-64 against
-//! the catalog; one that fails falls back to the main store (see `restore::step`).
+//! A mirror's archived copy, when taken, is restored in that mirror (RestoreObject on the
+//! mirror's bucket), polled and read there; like every restore it is checked for size and
+//! CRC-64 against the catalog, and one that fails falls back to the main store (see
+//! `restore::step`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -38,8 +39,11 @@ pub struct CopyOption {
     pub cny: f64,
     /// The longest it takes, hours (0: at once).
     pub hours: f64,
-    /// The planner may take it (a mirror's archived copy, or a disk that is away, not).
+    /// The planner may take it (a disk that is away, or a copy of the wrong size, not).
     pub usable: bool,
+    /// An archived copy whose restore is already running in that store: only its download
+    /// is left to pay.
+    pub restoring: bool,
     pub note: Option<String>,
 }
 
@@ -155,6 +159,7 @@ pub async fn mirror_options(
             cny: 0.0,
             hours: 0.0,
             usable: false,
+            restoring: false,
             note: None,
         };
         let store = match mirrors.get(cfg, &c.store) {
@@ -170,16 +175,30 @@ pub async fn mirror_options(
                 o.class = h.storage_class.clone();
                 o.readable = h.readable();
                 let p = cfg.prices_of(&c.store);
-                let (cny, hours) = price_at(&p, kind == "fs", &h.storage_class, o.readable, tier, size, days);
+                o.restoring = !o.readable && h.restore == RestoreState::InProgress;
+                // Already being restored: only the download is left (as for the main store).
+                let (class, readable) = if o.restoring {
+                    ("Standard", true)
+                } else {
+                    (h.storage_class.as_str(), o.readable)
+                };
+                let (cny, _) = price_at(&p, kind == "fs", class, readable, tier, size, days);
+                let (_, hours) = price_at(&p, kind == "fs", &h.storage_class, o.readable, tier, size, days);
                 (o.cny, o.hours) = (cny, hours);
-                o.usable = o.readable;
-                if !o.readable {
-                    o.note = Some(if h.restore == RestoreState::InProgress {
-                        "a restore of this mirror's copy is running (not asked by camvault)".into()
-                    } else {
-                        "archived in this mirror: restores run on the main store only (not yet from a mirror's archive)"
-                            .into()
-                    });
+                // Readable now, or archived and restored in this mirror when taken; a
+                // read-only mirror (a replica) is never asked for anything.
+                let read_only = cfg.store.mirror.iter().any(|m| m.name == c.store && m.read_only);
+                o.usable = o.readable || (crate::store::is_archive_class(&h.storage_class) && !read_only);
+                if read_only && !o.readable {
+                    o.note = Some("archived in a read-only mirror: camvault asks it for no restore".into());
+                } else if o.restoring {
+                    o.note = Some("a restore of this mirror's copy is already running".into());
+                } else if !o.readable && cost::restore_days(&h.storage_class, days) < days {
+                    o.note = Some(format!(
+                        "Archive keeps a restored copy at most {} days: asked for {} instead of {days}",
+                        cost::ARCHIVE_MAX_RESTORE_DAYS,
+                        cost::ARCHIVE_MAX_RESTORE_DAYS,
+                    ));
                 }
                 if h.size != size {
                     o.usable = false;
@@ -223,6 +242,7 @@ mod tests {
             cny,
             hours,
             usable,
+            restoring: false,
             note: None,
         }
     }

@@ -3,14 +3,17 @@
 //! `plan` decides where each clip of a range comes from — the local cache (copied at
 //! once), the store in a readable class or an already restored copy (downloaded at once),
 //! or an archive class (a RestoreObject first) — and what that costs and how long it takes.
-//! `start` records the plan in the catalog; `step` moves every open clip one stage on:
-//! request, poll with backoff, download, verify the CRC-64 against the catalog. Both
-//! `serve` and `restore --wait` drive `step`, and all state is in the catalog, so a restart
-//! at any point resumes where it stopped. Two restores that share a clip ask the store
-//! only once. When the last clip of a restore is in, the clips are merged if asked, and a
+//! With mirrors (issue 21) every copy is priced and the best taken ([`copies`]): a mirror's
+//! readable copy is read from it, a mirror's archived copy is restored in that mirror.
+//! `start` records the plan in the catalog, each clip with the store it uses; `step` moves
+//! every open clip one stage on in that store: request, poll with backoff, download, verify
+//! the size and CRC-64 against the catalog. Both `serve` and `restore --wait` drive `step`,
+//! and all state is in the catalog, so a restart at any point resumes where it stopped, in
+//! the same store. Two restores that share a clip ask each store only once. When the last clip of a restore is in, the clips are merged if asked, and a
 //! `restore_ready` event goes out through the alert channels.
 //!
-//! Invariant: nothing here writes to the store except RestoreObject requests.
+//! Invariant: nothing here writes to a store (the main one or a mirror) except RestoreObject
+//! requests.
 
 pub mod copies;
 pub mod merge;
@@ -57,7 +60,8 @@ pub enum Source {
     Cache,
     /// The store, readable now (Standard or IA, or a restored copy).
     Store,
-    /// An archive class: a restore first.
+    /// An archive class: a restore first, in the store `PlanItem::store` names (the main
+    /// store, or a mirror holding the cheaper archived copy).
     Archive,
     /// A mirror's readable copy (issue 21): `PlanItem::store` names it.
     Mirror,
@@ -278,6 +282,7 @@ async fn best_copy(
             cny,
             hours,
             usable: true,
+            restoring: item.restoring,
             note: item.note.clone(),
         });
     }
@@ -286,10 +291,16 @@ async fn best_copy(
     if let Some((i, in_time)) = chosen {
         let o = &options[i];
         if o.store != crate::config::PRIMARY {
-            item.source = Source::Mirror;
+            // A mirror's archived copy is restored in that mirror: an archive item whose
+            // `store` names it.
+            item.source = if o.readable { Source::Mirror } else { Source::Archive };
             item.class = o.class.clone();
-            item.restoring = false;
-            item.note = Some(format!("from mirror {:?} ({}, {})", o.store, o.kind, o.class));
+            item.restoring = o.restoring;
+            let how = if o.readable { "" } else { ": restored in that mirror" };
+            item.note = Some(format!("from mirror {:?} ({}, {}){how}", o.store, o.kind, o.class));
+            if let Some(n) = o.note.as_ref().filter(|_| !o.readable) {
+                item.note = item.note.take().map(|m| format!("{m}; {n}"));
+            }
             item.store = Some(o.store.clone());
         }
         if !in_time {
@@ -358,11 +369,14 @@ pub fn start(cat: &Catalog, req: &Request, plan: &Plan, now_ms: i64) -> Result<i
         .as_str()
         .unwrap_or("standard")
         .to_string();
+    // Clips read (`store`) or restored (`archive`) in a mirror: the item keeps the
+    // mirror's name, so a restart polls and reads the same store.
     let mirrors: Vec<(i64, &str)> = plan
         .items
         .iter()
-        .filter(|i| i.source == Source::Mirror)
+        .filter(|i| matches!(i.source, Source::Mirror | Source::Archive))
         .filter_map(|i| Some((i.clip.file_id, i.store.as_deref()?)))
+        .filter(|(_, s)| *s != crate::config::PRIMARY)
         .collect();
     cat.create_restore_from(
         &NewRestore {
@@ -458,6 +472,73 @@ pub async fn step(cfg: &Config, cat: &Catalog, store: &dyn Backend, now_ms: i64)
     Ok(p)
 }
 
+/// One clip's step: what every stage of it needs at hand.
+struct Step<'a> {
+    cfg: &'a Config,
+    cat: &'a Catalog,
+    r: &'a RestoreRow,
+    item: &'a ItemRow,
+    /// Where its verified copy goes.
+    dest: PathBuf,
+    now_ms: i64,
+}
+
+impl Step<'_> {
+    /// Moves the item (as read) to `to` with what the step learned.
+    fn update(
+        &self,
+        to: ItemState,
+        requested_ms: Option<i64>,
+        expires_ms: Option<i64>,
+        next_poll_ms: i64,
+        path: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        let u = ItemUpdate {
+            requested_ms,
+            expires_ms,
+            next_poll_ms,
+            path,
+            error,
+        };
+        if !self.cat.update_restore_item(self.item, to, &u)? {
+            // Cancelled (or moved on) while this step ran: the newer state stands.
+            tracing::debug!(restore = self.r.id, key = %self.item.key, "restore item changed during its step");
+        }
+        Ok(())
+    }
+
+    /// The verified copy is in place.
+    fn done(&self, p: &mut Progress, expires_ms: Option<i64>) -> Result<()> {
+        p.done += 1;
+        let path = self.dest.to_string_lossy();
+        self.update(ItemState::Done, None, expires_ms, 0, Some(&path), None)
+    }
+
+    /// The item ends as failed, saying why.
+    fn fail(&self, p: &mut Progress, expires_ms: Option<i64>, why: &str) -> Result<()> {
+        p.failed += 1;
+        self.update(ItemState::Failed, None, expires_ms, 0, None, Some(why))
+    }
+
+    /// The store is away or busy: same state, tried again after the first backoff.
+    fn retry(&self, e: &str) -> Result<()> {
+        let next = self.now_ms + backoff_ms(self.cfg, 0);
+        self.update(self.item.state, None, None, next, None, Some(e))
+    }
+}
+
+/// What a step against one store came to.
+enum Flow {
+    /// The item was moved on, or left to try again.
+    Settled,
+    /// A mirror's copy is gone or its bytes are not the catalogued ones: the main store's
+    /// copy is the next (the main store's own damage ends the item instead).
+    Damaged(String),
+    /// A mirror that cannot be opened (no longer configured, a disk unplugged).
+    Away(String),
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn step_item(
     cfg: &Config,
@@ -469,140 +550,182 @@ async fn step_item(
     now_ms: i64,
     p: &mut Progress,
 ) -> Result<()> {
-    let update = |to: ItemState,
-                  requested_ms: Option<i64>,
-                  expires_ms: Option<i64>,
-                  next_poll_ms: i64,
-                  path: Option<&str>,
-                  error: Option<&str>|
-     -> Result<()> {
-        let u = ItemUpdate {
-            requested_ms,
-            expires_ms,
-            next_poll_ms,
-            path,
-            error,
-        };
-        if !cat.update_restore_item(item, to, &u)? {
-            // Cancelled (or moved on) while this step ran: the newer state stands.
-            tracing::debug!(restore = r.id, key = %item.key, "restore item changed during its step");
-        }
-        Ok(())
+    let s = Step {
+        cfg,
+        cat,
+        r,
+        item,
+        dest: clip_path(cfg, &out_dir(cfg, r), &item.key),
+        now_ms,
     };
-    let dest = clip_path(cfg, &out_dir(cfg, r), &item.key);
     if item.source == "cache" {
         let vault = cfg.vault().join(&item.key);
         // Gone when the cache keeper purged it since the plan: then it comes from the store.
         if let Ok(f) = tokio::fs::File::open(&vault).await {
-            return match save_verified(f, &dest, item).await {
-                Ok(()) => {
-                    p.done += 1;
-                    update(ItemState::Done, None, None, 0, Some(&dest.to_string_lossy()), None)
-                }
-                Err(e) => {
-                    p.failed += 1;
-                    update(ItemState::Failed, None, None, 0, None, Some(&e.to_string()))
-                }
+            return match save_verified(f, &s.dest, item).await {
+                Ok(()) => s.done(p, None),
+                Err(e) => s.fail(p, None, &e.to_string()),
             };
         }
     }
-    // A mirror's copy (issue 21): read and checked like any other; when it cannot be
-    // read or does not match, the main store's copy is the next, but only if it is
-    // readable: a restore the user did not approve is never asked for here.
+    // A mirror's copy (issue 21): read, or restored and read, in that mirror and checked
+    // like any other; when it cannot be had or does not match, the main store's copy is
+    // the next, but only if it is readable: a restore the user did not approve is never
+    // asked for here.
     let mut mirror_failed: Option<(String, bool)> = None;
     if let Some(name) = &item.store {
-        match read_mirror(cfg, mirrors, name, item, &dest).await {
-            Ok(()) => {
-                p.done += 1;
-                return update(ItemState::Done, None, None, 0, Some(&dest.to_string_lossy()), None);
+        let flow = if item.source == "archive" {
+            match mirrors.get(cfg, name) {
+                Ok(m) => from_store(&s, &*m, Some(name.as_str()), None, p).await?,
+                Err(e) => Flow::Away(e),
             }
-            Err(SaveError::Mismatch(e)) => {
-                let why = format!("mirror {name:?}'s copy of {} {e}", item.key);
+        } else {
+            match read_mirror(cfg, mirrors, name, item, &s.dest).await {
+                Ok(()) => return s.done(p, None),
+                Err(SaveError::Mismatch(e)) => Flow::Damaged(format!("mirror {name:?}'s copy of {} {e}", item.key)),
+                Err(SaveError::Io(e)) => Flow::Away(e),
+            }
+        };
+        match flow {
+            Flow::Settled => return Ok(()),
+            Flow::Damaged(why) => {
                 tracing::warn!(restore = r.id, "{why}; trying the main store");
                 cat.record_event("verify_mismatch", &why)?;
                 // Copied again by `mirror backfill` (or the upload worker, from the vault).
                 cat.copy_missing(item.file_id, name, &why)?;
                 mirror_failed = Some((why, true));
             }
-            Err(SaveError::Io(e)) => mirror_failed = Some((e, false)),
+            Flow::Away(e) => mirror_failed = Some((e, false)),
         }
     }
-    // The store is away or busy: same state, try again after the first backoff.
-    let retry = |e: &str| update(item.state, None, None, now_ms + backoff_ms(cfg, 0), None, Some(e));
+    // The main store's damage ends the item there: it never answers `Damaged`.
+    from_store(&s, store, None, mirror_failed.as_ref(), p).await.map(|_| ())
+}
+
+/// One stage of a clip in one store — `mirror` names it, `None` is the main store: read it
+/// when readable, else ask for its restore (once) and poll until the restored copy can be
+/// read. `mirror_failed`: the clip's mirror could not give it (why, and whether its copy is
+/// damaged); then only a readable main copy is taken, no restore is asked for, and the
+/// item's requested/ready state is the mirror's, not this store's.
+async fn from_store(
+    s: &Step<'_>,
+    store: &dyn Backend,
+    mirror: Option<&str>,
+    mirror_failed: Option<&(String, bool)>,
+    p: &mut Progress,
+) -> Result<Flow> {
+    let (cfg, cat, item, now_ms) = (s.cfg, s.cat, s.item, s.now_ms);
+    let in_store = |e: &dyn std::fmt::Display| match mirror {
+        Some(n) => format!("mirror {n:?}: {e}"),
+        None => e.to_string(),
+    };
+    // The item's "requested" and "ready" speak of this store.
+    let own = mirror_failed.is_none();
     let head = match store.head(&item.key).await {
         Ok(h) => h,
-        Err(e) => return retry(&e.to_string()),
+        Err(e) => {
+            s.retry(&in_store(&e))?;
+            return Ok(Flow::Settled);
+        }
     };
     let Some(head) = head else {
-        p.failed += 1;
-        return update(
-            ItemState::Failed,
-            None,
-            None,
-            0,
-            None,
-            Some(&crate::msg!("restore.err.missing").en()),
-        );
+        if let Some(n) = mirror {
+            return Ok(Flow::Damaged(format!("mirror {n:?}'s copy of {} is missing", item.key)));
+        }
+        let missing = crate::msg!("restore.err.missing").en();
+        match mirror_failed {
+            // Say what the mirror's copy came to as well: it was the one planned.
+            Some((why, _)) => s.fail(p, None, &format!("{why}; the main store: {missing}"))?,
+            None => s.fail(p, None, &missing)?,
+        }
+        return Ok(Flow::Settled);
     };
     let expires = match head.restore {
         RestoreState::Ready { expires_ms } if expires_ms > 0 => Some(expires_ms),
         _ => None,
     };
+    let ready_here = own && item.state == ItemState::Ready;
     // A restored copy that could not be downloaded yet: "ready" with its expiry, so that
     // the `restore_expiring` rule warns before the store drops it.
     let retry_ready = |e: &str| {
-        let state = if expires.is_some() {
+        let state = if expires.is_some() && own {
             ItemState::Ready
         } else {
             item.state
         };
-        update(state, None, expires, now_ms + backoff_ms(cfg, 0), None, Some(e))
+        s.update(state, None, expires, now_ms + backoff_ms(cfg, 0), None, Some(e))
     };
-    if let Some((why, damaged)) = &mirror_failed {
-        if !head.readable() && item.state != ItemState::Ready {
+    if let Some((why, damaged)) = mirror_failed {
+        if !head.readable() {
             if *damaged {
-                p.failed += 1;
                 let why = format!(
                     "{why}; the main store's copy is archived ({}): start the restore again to have it restored (billed)",
                     head.storage_class
                 );
-                return update(ItemState::Failed, None, None, 0, None, Some(&why));
+                s.fail(p, None, &why)?;
+            } else {
+                // The mirror is away: wait for it rather than pay for a restore.
+                s.retry(why)?;
             }
-            // The mirror is away: wait for it rather than pay for a restore.
-            return retry(why);
+            return Ok(Flow::Settled);
         }
     }
     // When the restored copy expired before it was read (see the archive arm below).
-    let mut expired = item.expires_ms.filter(|&e| e <= now_ms);
+    let mut expired = item.expires_ms.filter(|&e| own && e <= now_ms);
     // "ready" means the store answered a restore with 200 (already restored): read even
     // when HEAD lags behind and does not show the restored copy yet, unless its expiry
     // has passed (then the copy is gone, and reads would fail, or time out, for ever).
-    if head.readable() || (item.state == ItemState::Ready && expired.is_none()) {
+    if head.readable() || (ready_here && expired.is_none()) {
         match store.get(&item.key).await {
-            Ok(reader) => match save_verified(reader, &dest, item).await {
-                Ok(()) => {
-                    p.done += 1;
-                    return update(ItemState::Done, None, expires, 0, Some(&dest.to_string_lossy()), None);
+            Ok(reader) => {
+                match save_verified(reader, &s.dest, item).await {
+                    Ok(()) => s.done(p, expires)?,
+                    Err(SaveError::Mismatch(e)) => {
+                        if let Some(n) = mirror {
+                            let why = format!("mirror {n:?}'s restored copy of {} {e}", item.key);
+                            return Ok(Flow::Damaged(why));
+                        }
+                        cat.record_event("verify_mismatch", &format!("{}: restored copy {e}", item.key))?;
+                        s.fail(p, expires, &e)?;
+                    }
+                    Err(SaveError::Io(e)) => retry_ready(&in_store(&e))?,
                 }
-                Err(SaveError::Mismatch(e)) => {
-                    cat.record_event("verify_mismatch", &format!("{}: restored copy {e}", item.key))?;
-                    p.failed += 1;
-                    return update(ItemState::Failed, None, expires, 0, None, Some(&e));
-                }
-                Err(SaveError::Io(e)) => return retry_ready(&e),
-            },
+                return Ok(Flow::Settled);
+            }
             // It expired between HEAD and GET (by the store's clock), or HEAD was ahead of
             // GET: ask again below.
             Err(e) if e.kind == ErrorKind::Archived => {
-                expired = expired.or(expires.filter(|&x| x <= store.now_ms()));
+                expired = expired.or(expires.filter(|&x| own && x <= store.now_ms()));
             }
-            Err(e) => return retry_ready(&e.to_string()),
+            Err(e) => {
+                retry_ready(&in_store(&e))?;
+                return Ok(Flow::Settled);
+            }
         }
     }
+    request(s, store, mirror, &head, expired, p).await?;
+    Ok(Flow::Settled)
+}
+
+/// The archived object is not readable: poll the running restore, or ask for one (once per
+/// expiry, and not again when an overlapping restore asked this store already).
+async fn request(
+    s: &Step<'_>,
+    store: &dyn Backend,
+    mirror: Option<&str>,
+    head: &crate::store::ObjectMeta,
+    expired: Option<i64>,
+    p: &mut Progress,
+) -> Result<()> {
+    let (cfg, cat, r, item, now_ms) = (s.cfg, s.cat, s.r, s.item, s.now_ms);
+    let in_store = |e: &dyn std::fmt::Display| match mirror {
+        Some(n) => format!("mirror {n:?}: {e}"),
+        None => e.to_string(),
+    };
     match head.restore {
         RestoreState::InProgress => {
             let requested = item.requested_ms.or(Some(now_ms));
-            update(
+            s.update(
                 ItemState::Requested,
                 requested,
                 None,
@@ -611,7 +734,7 @@ async fn step_item(
                 None,
             )
         }
-        _ if !crate::store::is_archive_class(&head.storage_class) => retry("not readable yet"),
+        _ if !crate::store::is_archive_class(&head.storage_class) => s.retry(&in_store(&"not readable yet")),
         _ => {
             // The restored copy expired before it could be read (the downloads kept
             // failing, or nobody ran `serve`): ask once more, and say so; a second
@@ -620,19 +743,19 @@ async fn step_item(
             if let Some(at) = expired {
                 let when = crate::report::rfc3339(at, "UTC");
                 if item.sent >= 2 {
-                    p.failed += 1;
                     let why = format!(
                         "the restored copy expired again ({when}) before it could be downloaded; \
                          not asked a third time: check the disk and the network, then restore again"
                     );
-                    return update(ItemState::Failed, None, None, 0, None, Some(&why));
+                    return s.fail(p, None, &why);
                 }
                 tracing::warn!(restore = r.id, key = %item.key, "the restored copy expired at {when} before it was downloaded; asking the store again");
             }
             if item.state == ItemState::Pending {
-                if let Some(at) = cat.restore_requested_elsewhere(item.file_id, r.id)? {
-                    // An overlapping restore asked already: wait for its copy.
-                    return update(
+                let here = mirror.unwrap_or(crate::config::PRIMARY);
+                if let Some(at) = cat.restore_requested_elsewhere(item.file_id, r.id, here)? {
+                    // An overlapping restore asked this store already: wait for its copy.
+                    return s.update(
                         ItemState::Requested,
                         Some(at),
                         None,
@@ -657,7 +780,7 @@ async fn step_item(
                     } else {
                         now_ms
                     };
-                    update(
+                    s.update(
                         ItemState::Ready,
                         item.requested_ms.or(Some(now_ms)),
                         None,
@@ -684,7 +807,7 @@ async fn step_item(
                             crate::report::rfc3339(at, "UTC")
                         )
                     });
-                    update(
+                    s.update(
                         ItemState::Requested,
                         requested,
                         None,
@@ -693,11 +816,8 @@ async fn step_item(
                         note.as_deref(),
                     )
                 }
-                Err(e) if e.kind == ErrorKind::Transient => retry(&e.to_string()),
-                Err(e) => {
-                    p.failed += 1;
-                    update(ItemState::Failed, None, None, 0, None, Some(&e.to_string()))
-                }
+                Err(e) if e.kind == ErrorKind::Transient => s.retry(&in_store(&e)),
+                Err(e) => s.fail(p, None, &in_store(&e)),
             }
         }
     }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod adopt;
+pub mod archive;
 pub mod conformance;
 pub mod oss;
 pub mod receiver;

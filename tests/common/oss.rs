@@ -40,12 +40,17 @@ pub fn server_of(bucket: &str, extra: &[&str]) -> Server {
 }
 
 pub fn oss_env(srv: &Server, secret: &str) -> Env {
+    oss_env_with(srv, secret, "")
+}
+
+/// [`oss_env`] with more config `edits` (as [`Env::new`] takes them) after its own.
+pub fn oss_env_with(srv: &Server, secret: &str, edits: &str) -> Env {
     let env = Env::new(
         1,
         &format!(
             "store.kind = \"oss\"\nstore.oss.bucket = \"cam-archive\"\nstore.oss.region = \"cn-beijing\"\n\
              store.oss.endpoint = \"http://127.0.0.1:{}\"\nstore.oss.cname = true\nstore.oss.credentials_file = \"oss.key\"\n\
-             cache.max_days = 36500",
+             cache.max_days = 36500\n{edits}",
             srv.port
         ),
     );
@@ -56,4 +61,32 @@ pub fn oss_env(srv: &Server, secret: &str) -> Env {
     )
     .unwrap();
     env
+}
+
+/// A `[[store.mirror]]` entry for `srv`'s bucket as mirror `name` (in Shanghai, signed with
+/// the main store's keys).
+pub fn mirror_entry(name: &str, srv: &Server, bucket: &str) -> String {
+    format!(
+        "[[store.mirror]]\nname = \"{name}\"\nkind = \"oss\"\ncredentials = \"same-as-primary\"\n[store.mirror.oss]\n\
+         bucket = \"{bucket}\"\nregion = \"cn-shanghai\"\nendpoint = \"http://127.0.0.1:{}\"\ncname = true\n",
+        srv.port
+    )
+}
+
+/// Sets the metadata of `key` in `srv` (its class, its restore's times) as a test edits it.
+pub fn edit_meta(srv: &Server, key: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+    let p = srv.data.path().join("meta").join(format!("{key}.json"));
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    edit(&mut m);
+    std::fs::write(&p, serde_json::to_vec(&m).unwrap()).unwrap();
+}
+
+/// The requests `srv` answered ("METHOD PATH STATUS" lines) that contain `part`.
+pub fn requests(srv: &Server, part: &str) -> Vec<String> {
+    std::fs::read_to_string(srv.data.path().join("requests.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(part))
+        .map(str::to_string)
+        .collect()
 }
