@@ -33,31 +33,6 @@ fn has_chinese(s: &str) -> bool {
     s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
 }
 
-fn browser(mode: &str, mut args: serde_json::Value) {
-    assert!(
-        Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists(),
-        "the browser tests need Debian's chromium and chromium-driver (.ci/run installs them)"
-    );
-    args["mode"] = mode.into();
-    let shots = match std::env::var_os("CAMVAULT_SCREENSHOTS") {
-        Some(d) => Path::new(env!("CARGO_MANIFEST_DIR")).join(d),
-        None => Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots"),
-    };
-    args["screenshots"] = shots.to_string_lossy().into();
-    let out = Command::new(test_python())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web_browser.py"))
-        .arg(args.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "browser session ({mode}) failed:\n{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    eprint!("{}", stdout(&out));
-}
-
 /// Every kind of probe problem that can be raised on this machine, in both languages, over
 /// HTTP and on the dashboard in Chromium; then the error answers in Chinese.
 #[test]
