@@ -363,6 +363,45 @@ fn loopback_needs_no_login_but_posts_need_the_csrf_token() {
     assert_eq!(p["local"]["clips"], 1, "{p:#}");
 }
 
+/// A camera the catalog does not know (a typo in the address, a camera that never
+/// recorded here): the day, month and activity calendar answer 404 naming it and saying
+/// what to check, in the reader's language, not a 500; a known camera still answers.
+#[test]
+fn an_unknown_camera_is_a_404_that_names_it() {
+    let port = free_port();
+    let env = Env::new(1, &listen(&format!("127.0.0.1:{port}")));
+    let t = now_unix() - 3600;
+    env.put_old(&old_clip(t), b"a clip");
+    env.ok(&["ingest", "--once"]);
+    let _serve = serve_on(&env, port);
+    for path in [
+        "/api/day?camera=nosuch&date=2026-01-01",
+        "/api/month?camera=nosuch&month=2026-01",
+        "/api/activity/month?camera=nosuch&month=2026-01",
+    ] {
+        let r = get(port, path, "");
+        assert_eq!(r.code, 404, "{path}: {}", r.text());
+        let j: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(j["key"], "api.no_camera", "{path}: {j}");
+        let error = j["error"].as_str().unwrap();
+        assert!(
+            error.contains("no camera \"nosuch\"") && error.contains("the dashboard lists them"),
+            "{path}: the camera and what to do: {error}"
+        );
+        let zh = http(port, "GET", path, &[("Accept-Language", "zh-CN")], "");
+        assert_eq!(zh.code, 404);
+        let j: serde_json::Value = serde_json::from_slice(&zh.body).unwrap();
+        assert!(
+            j["text"].as_str().unwrap().contains("这里没有摄像头 \"nosuch\""),
+            "{path}: in Chinese: {j}"
+        );
+    }
+    let date = local(t).date();
+    let r = get(port, &format!("/api/day?camera=78df72a1b2c3&date={date}"), "");
+    assert_eq!(r.code, 200, "{}", r.text());
+    assert!(r.text().contains("\"clips\""), "{}", r.text());
+}
+
 #[test]
 fn a_missing_ffmpeg_is_named_on_playback() {
     needs!(FFMPEG);
