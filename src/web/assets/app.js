@@ -22,20 +22,31 @@ function t(key, vars) {
 // A server message ({key, args}, src/msg.rs) in the page's language. Its arguments are data
 // (camera ids, object keys, another system's own words): each is marked translate="no" and
 // lang="zxx" so that the browser test can tell data from words left untranslated. An
-// argument may itself be a message.
+// argument may itself be a message. A command to type (in backticks, arguments and all) is
+// data too: one translate="no" <code>, so a command split by an argument stays one command.
 function tm(m) {
   const out = el('span', { class: 'msg', dataset: { key: m.key } });
   const s = STRINGS[m.key];
   if (s === undefined) { console.error('untranslated: ' + m.key); out.textContent = m.key; return out; }
+  const args = m.args || {};
+  const words = text => {
+    let last = 0;
+    for (const x of text.matchAll(/\{(\w+)\}/g)) {
+      out.append(text.slice(last, x.index));
+      const v = args[x[1]];
+      if (v && typeof v === 'object') out.append(tm(v));
+      else out.append(el('span', { class: 'arg', translate: 'no', lang: 'zxx', text: v === undefined ? x[0] : String(v) }));
+      last = x.index + x[0].length;
+    }
+    out.append(text.slice(last));
+  };
   let last = 0;
-  for (const x of s.matchAll(/\{(\w+)\}/g)) {
-    out.append(s.slice(last, x.index));
-    const v = (m.args || {})[x[1]];
-    if (v && typeof v === 'object') out.append(tm(v));
-    else out.append(el('span', { class: 'arg', translate: 'no', lang: 'zxx', text: v === undefined ? x[0] : String(v) }));
-    last = x.index + x[0].length;
+  for (const c of s.matchAll(/`[^`]*`/g)) {
+    words(s.slice(last, c.index));
+    out.append(el('code', { translate: 'no', text: c[0].replace(/\{(\w+)\}/g, (x, k) => (args[k] === undefined || typeof args[k] === 'object' ? x : String(args[k]))) }));
+    last = c.index + c[0].length;
   }
-  out.append(s.slice(last));
+  words(s.slice(last));
   return out;
 }
 
