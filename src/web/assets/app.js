@@ -780,7 +780,7 @@ async function restoreView(id) {
       r.merged ? el('p', {}, el('a', { class: 'button', id: 'download', href: r.merged, text: t('restore.download') })) : null,
       r.day ? el('p', {}, el('a', { id: 'day-link', href: r.day, text: t('restore.back') })) : null,
       r.restore.error ? el('p', { class: 'error', id: 'restore-error' }, r.error_msg ? tm(r.error_msg) : el('span', { lang: 'en', text: r.restore.error })) : null,
-      el('table', {}, el('tbody', {}, r.items.map(i => el('tr', {}, el('td', { translate: 'no', text: i.key }),
+      el('table', {}, el('tbody', {}, r.items.map(i => el('tr', {}, el('td', { class: 'key', translate: 'no', text: i.key }),
         el('td', { text: STRINGS['source.' + i.source] !== undefined ? t('source.' + i.source) : i.source }),
         el('td', { class: 'state-' + i.state }, t('state.' + i.state), i.error ? t('common.colon') : null,
           i.error ? (i.error_msg ? tm(i.error_msg) : el('span', { lang: 'en', text: i.error })) : null)))))].filter(Boolean));
