@@ -497,7 +497,15 @@ fn plan_json(p: &restore::Plan) -> Value {
         let (n, bytes) = p.count(s);
         json!({"clips": n, "bytes": bytes})
     };
+    // Every store's copies of the clips, summed, and how many mirrors hold some (issue 21).
+    let copies = restore::copies::by_store(&p.items);
+    let mirrors = copies
+        .iter()
+        .filter(|c| c.store != crate::config::PRIMARY && c.clips > 0)
+        .count();
     json!({
+        "copies": copies,
+        "mirrors": mirrors,
         "local": count(Source::Cache),
         "store": count(Source::Store),
         "archive": count(Source::Archive),

@@ -583,6 +583,80 @@ function costLine(l) {
   return l.what;
 }
 
+// Items of a list, in the page's language's separator.
+function joined(items) {
+  return items.flatMap((x, i) => (i ? [t('common.list_sep'), x] : [x]));
+}
+
+// A store's name: the main store in words, a mirror's name as data.
+function storeName(s) {
+  return s === 'primary' ? el('span', { text: t('plan.primary') }) : el('span', { translate: 'no', text: s });
+}
+
+function classWord(k) {
+  return STRINGS['class.' + k] !== undefined ? el('span', { text: t('class.' + k) }) : el('span', { translate: 'no', text: k });
+}
+
+function copyTime(h) { return h > 0 ? hoursText(h) : t('plan.at_once'); }
+
+// Every store that holds copies of the plan's clips (issue 21): the main store and each
+// mirror, what taking all of its clips from it would cost and take, and how many the plan
+// takes from it. The server sums the copies it priced (src/restore/copies.rs, by_store).
+function copiesView(p) {
+  if (!p.copies || !p.copies.length) return null;
+  const of = (n, total) => t('plan.n_of', { n: num(n), total: num(total) });
+  return el('section', { class: 'copies', id: 'plan-copies', dataset: { stores: p.copies.length, mirrors: p.mirrors } },
+    el('h3', { text: t('plan.copies_title') }),
+    el('p', { id: 'plan-copies-count', text: t('plan.copies_count', { stores: num(p.copies.length), mirrors: num(p.mirrors) }) }),
+    el('div', { class: 'scroll' }, el('table', { class: 'copies' },
+      el('thead', {}, el('tr', {},
+        el('th', { text: t('plan.copy_store') }), el('th', { text: t('plan.copy_kind') }), el('th', { text: t('plan.copy_class') }),
+        el('th', { text: t('plan.copy_clips') }), el('th', { text: t('plan.copy_readable') }), el('th', { text: t('plan.copy_usable') }),
+        el('th', { text: t('plan.copy_cost') }), el('th', { text: t('plan.copy_time') }), el('th', { text: t('plan.copy_taken') }),
+        el('th', { text: t('plan.copy_note') }))),
+      el('tbody', {}, p.copies.map(c => el('tr', {
+        class: c.chosen ? 'chosen' : null,
+        dataset: { store: c.store, kind: c.kind, clips: c.clips, readable: c.readable, usable: c.usable, cny: c.cny, hours: c.hours, chosen: c.chosen },
+      },
+      el('th', {}, storeName(c.store)), el('td', { translate: 'no', lang: 'zxx', text: c.kind }), el('td', {}, joined(c.classes.map(classWord))),
+      el('td', { text: num(c.clips) }), el('td', { text: of(c.readable, c.clips) }), el('td', { text: of(c.usable, c.clips) }),
+      // A store none of whose copies can be taken (a disk away) has no price or time.
+      el('td', { class: 'money', text: c.usable ? cny(c.cny) : '—' }), el('td', { class: 'money', text: c.usable ? copyTime(c.hours) : '—' }),
+      el('td', { text: num(c.chosen) }),
+      el('td', { class: 'notes' }, joined((c.notes || []).map(tm)))))))),
+    el('p', { class: 'muted', text: t('plan.copies_help') }));
+}
+
+// The clips a plan lists at most, one row each (a month's range holds thousands).
+const PLAN_CLIPS_SHOWN = 200;
+
+// Which copy each clip is taken from: this server, the main store or a mirror, with that
+// copy's price and time, and the other copies beside it.
+function clipsView(p) {
+  if (!p.copies || !p.copies.length) return null;
+  const shown = p.items.slice(0, PLAN_CLIPS_SHOWN);
+  const other = o => el('span', { class: o.usable ? 'copy' : 'copy muted', dataset: { store: o.store, usable: o.usable } },
+    storeName(o.store), ' ', o.usable ? [cny(o.cny), ' ', copyTime(o.hours)] : t('plan.unusable'));
+  const from = i => (i.source === 'cache' ? t('plan.this_server') : i.source === 'missing' ? t('plan.missing') : null);
+  return el('details', { id: 'plan-clips' }, el('summary', { text: t('plan.clips_title') }),
+    el('div', { class: 'scroll' }, el('table', {},
+      el('thead', {}, el('tr', {}, el('th', { text: t('plan.clip_col') }), el('th', { text: t('plan.from_col') }),
+        el('th', { text: t('plan.copy_cost') }), el('th', { text: t('plan.copy_time') }), el('th', { text: t('plan.others_col') }))),
+      el('tbody', {}, shown.map(i => {
+        const copies = i.copies || [];
+        const chosen = copies.find(o => o.store === i.store);
+        const late = chosen && p.max_wait_hours != null && chosen.hours > p.max_wait_hours;
+        return el('tr', { dataset: { key: i.key, from: i.source === 'cache' || i.source === 'missing' ? i.source : i.store } },
+          el('td', { class: 'key', translate: 'no', text: i.key }),
+          el('td', {}, from(i) || storeName(i.store || 'primary'), chosen ? [' (', classWord(chosen.class), ')'] : null,
+            late ? [el('br'), el('small', { class: 'error', text: t('plan.late') })] : null),
+          el('td', { class: 'money', text: chosen ? cny(chosen.cny) : '—' }),
+          el('td', { class: 'money', text: chosen ? copyTime(chosen.hours) : '—' }),
+          el('td', { class: 'others' }, joined(copies.filter(o => o !== chosen).map(other))));
+      })))),
+    p.items.length > shown.length ? el('p', { class: 'muted', text: t('plan.clips_more', { n: num(p.items.length - shown.length) }) }) : null);
+}
+
 function planView(p, body, retier) {
   const row = (label, x, id) => el('tr', { id, dataset: { clips: x.clips } }, el('th', { text: label }), el('td', { text: t('common.clips', { n: num(x.clips) }) }), el('td', { text: bytes(x.bytes) }));
   const when = p.hours > 0 ? t('plan.ready_within', { n: num(p.hours), tier: t('speed.' + p.tier) }) : t('plan.ready_minutes');
@@ -591,7 +665,10 @@ function planView(p, body, retier) {
       row(t('plan.local'), p.local, 'plan-local'),
       row(t('plan.store'), p.store, 'plan-store'),
       row(t('plan.archive'), p.archive, 'plan-archive'),
+      p.mirror && p.mirror.clips ? row(t('plan.mirror'), p.mirror, 'plan-mirror') : null,
       p.missing.clips ? row(t('plan.missing'), p.missing, 'plan-missing') : null)),
+    copiesView(p),
+    clipsView(p),
     el('table', { class: 'estimate' }, el('tbody', {}, p.estimate.map(l => el('tr', {}, el('td', { text: costLine(l) }), el('td', { text: l.unit === '10k requests' ? t('plan.requests', { n: num(Math.round(l.quantity)) }) : `${num(Number(l.quantity), 3)} ${l.unit}` }), el('td', { text: cny(l.cny) }))))),
     p.archive.clips ? el('table', { class: 'tiers', id: 'plan-tiers' },
       el('thead', {}, el('tr', {}, el('th', { text: t('day.speed') }), el('th', { text: t('plan.ready_col') }), el('th', { text: t('plan.cost_col') }))),
