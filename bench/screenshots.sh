@@ -13,6 +13,7 @@ cargo test --test web browser_ -- --test-threads 1
 cargo test --test accounts browser_a_viewer_asks_and_an_admin_approves_from_the_link
 cargo test --test accounts a_users_language_follows_the_account_to_any_browser
 cargo test --test web_messages probe_problems_and_error_answers_in_chinese
+cargo test --test web_copies
 for f in docs/screenshots/*.png; do
     tmp="${f%.png}.tmp.png"
     ffmpeg -v error -y -i "$f" -vf "split[a][b];[a]palettegen=max_colors=256:stats_mode=full[p];[b][p]paletteuse=dither=none" "$tmp"

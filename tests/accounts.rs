@@ -28,65 +28,6 @@ fn ok_with_stdin(env: &Env, args: &[&str], stdin: &str) -> String {
     stdout(&out)
 }
 
-/// A logged-in browser: its cookie and CSRF token.
-struct Login {
-    cookie: String,
-    csrf: String,
-}
-
-fn try_login(port: u16, user: &str, password: &str, headers: &[(&str, &str)]) -> Resp {
-    let mut h = headers.to_vec();
-    let page = http(port, "GET", "/login", &h, "");
-    assert_eq!(page.code, 200, "{}", page.text());
-    let (pre, token) = (page.cookie(), csrf_of(&page.text()));
-    h.push(("Cookie", &pre));
-    h.push(("Content-Type", "application/x-www-form-urlencoded"));
-    http(
-        port,
-        "POST",
-        "/login",
-        &h,
-        &format!("user={user}&password={password}&csrf={token}"),
-    )
-}
-
-fn login(port: u16, user: &str, password: &str) -> Login {
-    let r = try_login(port, user, password, &[]);
-    assert_eq!(r.code, 303, "login as {user:?}: {}", r.text());
-    let cookie = r.cookie();
-    let shell = http(port, "GET", "/", &[("Cookie", &cookie)], "");
-    assert_eq!(shell.code, 200);
-    Login {
-        csrf: csrf_of(&shell.text()),
-        cookie,
-    }
-}
-
-impl Login {
-    fn get(&self, port: u16, path: &str) -> Resp {
-        http(port, "GET", path, &[("Cookie", &self.cookie)], "")
-    }
-    fn post(&self, port: u16, path: &str, body: &str) -> Resp {
-        http(
-            port,
-            "POST",
-            path,
-            &[
-                ("Cookie", &self.cookie),
-                ("X-CSRF-Token", &self.csrf),
-                ("Content-Type", "application/json"),
-            ],
-            body,
-        )
-    }
-}
-
-fn set_store_clock(env: &Env, secs: i64) {
-    let p = env.store().join(".camvault/clock");
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, secs.to_string()).unwrap();
-}
-
 /// A LAN `serve` (login required) with an admin (`camvault passwd`, as before accounts)
 /// and a viewer `kid`, four clips archived in the fs store's Deep Cold Archive, priced so
 /// that restoring them costs money. Returns the env, the port and two restore bodies (the
@@ -113,6 +54,16 @@ fn site(edits: &str) -> (Env, u16, String, String) {
     ok_with_stdin(&env, &["user", "add", "kid", "--role", "viewer"], KID_PW);
     let range = |a: i64, b: i64| format!(r#"{{"camera":"{CAM}","from_ms":{},"to_ms":{}}}"#, a * 1000, b * 1000);
     (env, port, range(t0 - 30, t0 + 90), range(t0 + 100, t0 + 600))
+}
+
+/// The camera's day (Asia/Shanghai) of a restore body's first clip.
+fn day_of(body: &str) -> String {
+    let from: serde_json::Value = serde_json::from_str(body).unwrap();
+    jiff::Timestamp::from_millisecond(from["from_ms"].as_i64().unwrap() + 30_000)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .date()
+        .to_string()
 }
 
 fn restores(env: &Env) -> i64 {
@@ -529,46 +480,19 @@ fn approvals_through_the_signed_link_and_the_monthly_budget() {
 /// admin approves from the alert's link, the restore runs on the fs store's archive.
 #[test]
 fn browser_a_viewer_asks_and_an_admin_approves_from_the_link() {
-    let (chromium, driver) = (Path::new("/usr/bin/chromium"), Path::new("/usr/bin/chromedriver"));
-    assert!(
-        chromium.exists() && driver.exists(),
-        "the browser tests need Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver (.ci/run does)"
-    );
     let (env, port, body, _) = site("http.public_url = \"https://cam.example.lan\"");
-    let from: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let old_day = jiff::Timestamp::from_millisecond(from["from_ms"].as_i64().unwrap() + 30_000)
-        .unwrap()
-        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
-        .date()
-        .to_string();
     let _serve = serve_on(&env, port);
-    let shots = match std::env::var_os("CAMVAULT_SCREENSHOTS") {
-        Some(d) => Path::new(env!("CARGO_MANIFEST_DIR")).join(d),
-        None => Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots"),
-    };
-    let args = serde_json::json!({
-        "mode": "roles",
-        "base": format!("http://127.0.0.1:{port}"),
-        "camera": CAM,
-        "old_day": old_day,
-        "viewer_password": KID_PW,
-        "admin_password": ADMIN_PW,
-        "catalog": env.root().join("catalog.sqlite"),
-        "public_url": "https://cam.example.lan",
-        "chromium": chromium,
-        "chromedriver": driver,
-        "screenshots": shots,
-    });
-    let out = Command::new(test_python())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web_browser.py"))
-        .arg(args.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "browser session failed:\n{}\n{}",
-        stdout(&out),
-        stderr(&out)
+    browser(
+        "roles",
+        serde_json::json!({
+            "base": format!("http://127.0.0.1:{port}"),
+            "camera": CAM,
+            "old_day": day_of(&body),
+            "viewer_password": KID_PW,
+            "admin_password": ADMIN_PW,
+            "catalog": env.root().join("catalog.sqlite"),
+            "public_url": "https://cam.example.lan",
+        }),
     );
     assert_eq!(restores(&env), 1, "the approved restore, and only it");
     assert_eq!(
@@ -652,34 +576,15 @@ fn a_users_language_follows_the_account_to_any_browser() {
     assert_eq!(kid.post(port, "/api/me/language", r#"{"language":null}"#).code, 200);
     assert_eq!(lang_of(&page(&kid.cookie, "en")), "en");
 
-    let from: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let old_day = jiff::Timestamp::from_millisecond(from["from_ms"].as_i64().unwrap() + 30_000)
-        .unwrap()
-        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
-        .date()
-        .to_string();
-    let args = serde_json::json!({
-        "mode": "account_language",
-        "base": format!("http://127.0.0.1:{port}"),
-        "camera": CAM,
-        "old_day": old_day,
-        "viewer_password": KID_PW,
-        "admin_password": ADMIN_PW,
-        "screenshots": match std::env::var_os("CAMVAULT_SCREENSHOTS") {
-            Some(d) => Path::new(env!("CARGO_MANIFEST_DIR")).join(d),
-            None => Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots"),
-        },
-    });
-    let out = Command::new(test_python())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web_browser.py"))
-        .arg(args.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "browser session failed:\n{}\n{}",
-        stdout(&out),
-        stderr(&out)
+    browser(
+        "account_language",
+        serde_json::json!({
+            "base": format!("http://127.0.0.1:{port}"),
+            "camera": CAM,
+            "old_day": day_of(&body),
+            "viewer_password": KID_PW,
+            "admin_password": ADMIN_PW,
+        }),
     );
     assert_eq!(
         catalog_count(

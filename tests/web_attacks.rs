@@ -105,16 +105,12 @@ fn login_form(from: IpAddr, port: u16) -> (String, String) {
     (p.cookie(), csrf_of(&p.text()))
 }
 
-fn post_login(from: IpAddr, port: u16, form: &(String, String), password: &str) -> Resp {
-    http_from(
-        from,
+fn login_from(from: IpAddr, port: u16, form: &(String, String), password: &str) -> Resp {
+    post_login_on(
+        connect_from(from, port),
         port,
-        "POST",
-        "/login",
-        &[
-            ("Cookie", &form.0),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
+        &form.0,
+        &[],
         &format!("password={password}&csrf={}", form.1),
     )
 }
@@ -153,7 +149,7 @@ fn parallel_logins_get_the_limit_and_memory_stays_bounded() {
     let env = lan_env(&format!("0.0.0.0:{port}"), "");
     let serve = serve_on(&env, port);
     // One right login first: Argon2's memory is then part of the baseline.
-    let ok = post_login(lo(1), port, &login_form(lo(1), port), PASSWORD);
+    let ok = login_from(lo(1), port, &login_form(lo(1), port), PASSWORD);
     assert_eq!(ok.code, 303, "{}", ok.text());
     let before = serve.rss_mb();
 
@@ -161,14 +157,14 @@ fn parallel_logins_get_the_limit_and_memory_stays_bounded() {
     let forms: Vec<_> = (0..30).map(|_| login_form(lo(2), port)).collect();
     let forms = Arc::new(forms);
     let codes = burst(30, move |i| {
-        let r = post_login(lo(2), port, &forms[i], "wrong");
+        let r = login_from(lo(2), port, &forms[i], "wrong");
         (r.code, r.text().contains("Wrong password"))
     });
     let checked = codes.iter().filter(|(c, w)| *c == 401 && *w).count();
     let limited = codes.iter().filter(|(c, _)| *c == 429).count();
     assert_eq!((checked, limited), (5, 25), "{codes:?}");
     // Even the right password now waits: the burst used the client's attempts.
-    assert_eq!(post_login(lo(2), port, &login_form(lo(2), port), PASSWORD).code, 429);
+    assert_eq!(login_from(lo(2), port, &login_form(lo(2), port), PASSWORD).code, 429);
     let log = std::fs::read_to_string(env.serve_log()).unwrap();
     assert_eq!(log.matches("failed web login").count(), 5, "5 passwords checked");
 
@@ -176,7 +172,7 @@ fn parallel_logins_get_the_limit_and_memory_stays_bounded() {
     // refused, they do not all run at once.
     let forms: Vec<_> = (0..40).map(|i| login_form(lo(10 + i as u8), port)).collect();
     let forms = Arc::new(forms);
-    let codes = burst(40, move |i| post_login(lo(10 + i as u8), port, &forms[i], "wrong").code);
+    let codes = burst(40, move |i| login_from(lo(10 + i as u8), port, &forms[i], "wrong").code);
     assert!(codes.iter().all(|c| *c == 401 || *c == 503), "{codes:?}");
     assert!(codes.contains(&401));
     let after = serve.rss_mb();
@@ -186,7 +182,7 @@ fn parallel_logins_get_the_limit_and_memory_stays_bounded() {
         "RSS grew from {before} MB to {after} MB: hashes ran in parallel"
     );
     // The owner, from an address that did not fail, still logs in.
-    let ok = post_login(lo(100), port, &login_form(lo(100), port), PASSWORD);
+    let ok = login_from(lo(100), port, &login_form(lo(100), port), PASSWORD);
     assert_eq!(ok.code, 303, "{}", ok.text());
 }
 
@@ -215,7 +211,7 @@ fn a_login_page_flood_does_not_expire_the_owners_form() {
     );
     let after = serve.rss_mb();
     eprintln!("serve RSS: {before} MB before the flood, {after} MB after");
-    let ok = post_login(lo(1), port, &owner, PASSWORD);
+    let ok = login_from(lo(1), port, &owner, PASSWORD);
     assert_eq!(
         (ok.code, ok.header("location").as_deref()),
         (303, Some("/")),
@@ -224,10 +220,10 @@ fn a_login_page_flood_does_not_expire_the_owners_form() {
     );
     // A forged or tampered form token is still refused.
     let forged = (owner.0.clone(), "0".repeat(64));
-    assert_eq!(post_login(lo(1), port, &forged, PASSWORD).code, 403);
+    assert_eq!(login_from(lo(1), port, &forged, PASSWORD).code, 403);
     let mut other = owner.clone();
     other.0.push('0');
-    assert_eq!(post_login(lo(1), port, &other, PASSWORD).code, 403);
+    assert_eq!(login_from(lo(1), port, &other, PASSWORD).code, 403);
 }
 
 /// Finding 11: with `listen = "[::]:port"` a local Prometheus arrives as

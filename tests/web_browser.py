@@ -17,6 +17,10 @@ Modes:
          (manifest, service worker, no footage in its cache); nothing fetched for a clip
          before it is played; a clip played to its end without a stall; the phone's
          one-handed playback bar
+  copies a restore plan's copies (issue 21): the table of every store that holds the
+         clips (an fs mirror readable, one unplugged, the archived main store), the count
+         of stores and mirrors, which copy each clip comes from, in English and Chinese, on
+         a desktop and a phone, no word of a table cell broken mid-word (the dashboard too)
 """
 
 import json
@@ -812,6 +816,103 @@ def hevc():
         d.quit()
 
 
+# Every alphanumeric run in a visible table cell (object keys aside) is on one line: a word
+# the layout broke in the middle has boxes on two lines.
+SPLIT_WORDS_JS = """
+const bad = [];
+for (const cell of document.querySelectorAll('td, th')) {
+  if (cell.closest('.key') || !cell.getClientRects().length) continue;
+  const w = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+  for (let n = w.nextNode(); n; n = w.nextNode()) {
+    for (const m of n.textContent.matchAll(/[A-Za-z0-9]+/g)) {
+      const r = document.createRange();
+      r.setStart(n, m.index);
+      r.setEnd(n, m.index + m[0].length);
+      const lines = new Set([...r.getClientRects()].map(x => Math.round(x.top)));
+      if (lines.size > 1) bad.push(m[0] + ' in ' + cell.textContent);
+    }
+  }
+}
+return bad;
+"""
+
+
+def whole_words(d, where):
+    bad = d.execute_script(SPLIT_WORDS_JS)
+    check(not bad, f"{where}: words broken mid-word: {bad}")
+
+
+# The words the copies table must show, per language.
+COPY_WORDS = {
+    "en": {"primary": "main store", "at_once": "at once", "of": "{n} of {t}", "h": "{n} h",
+           "DeepColdArchive": "Deep Cold Archive", "Standard": "Standard", "away": "is away",
+           "count": "3 store(s) hold copies of these clips, 2 of them mirror(s).", "unusable": " (not usable)"},
+    "zh-CN": {"primary": "主存储", "at_once": "立即", "of": "{t} 段中的 {n} 段", "h": "{n} 小时",
+              "DeepColdArchive": "深度冷归档", "Standard": "标准存储", "away": "不在：找不到它的标记文件",
+              "count": "这些录像的副本存放在 3 个存储中，其中 2 个是镜像。", "unusable": " （不可用）"},
+}
+
+
+def copies():
+    cam, day, want = ARGS["camera"], ARGS["day"], ARGS["copies"]
+    for lang in ["en", "zh-CN"]:
+        w = COPY_WORDS[lang]
+        d = browser(lang)
+        try:
+            for vp in ["desktop", "phone"]:
+                where = f"/day plan's copies ({lang}, {vp})"
+                d.set_window_size(*VIEWPORTS[vp])
+                page(d, f"/day/{cam}/{day}")
+                tap(d, d.find_element(By.ID, "plan-restore"))
+                wait(d, "the plan's copies", lambda: d.find_elements(By.ID, "plan-copies"))
+                check(d.find_element(By.ID, "plan-copies-count").text == w["count"],
+                      f"{where}: {d.find_element(By.ID, 'plan-copies-count').text}")
+                check(d.find_element(By.ID, "plan-mirror").get_attribute("data-clips") == "3", f"{where}: the mirror's row")
+                rows = d.execute_script(
+                    "return [...document.querySelectorAll('#plan-copies tbody tr')].map(r => "
+                    "({store: r.dataset.store, chosen: r.classList.contains('chosen'), cells: [...r.children].map(c => c.textContent)}))")
+                check([r["store"] for r in rows] == [c["store"] for c in want], f"{where}: stores {rows}")
+                for r, c in zip(rows, want):
+                    cells = r["cells"]
+                    name = w["primary"] if c["store"] == "primary" else c["store"]
+                    hours = w["at_once"] if c["hours"] <= 0 else w["h"].format(n=round(c["hours"]))
+                    expect = [name, c["kind"], w[c["classes"][0]], str(c["clips"]),
+                              w["of"].format(n=c["readable"], t=c["clips"]), w["of"].format(n=c["usable"], t=c["clips"]),
+                              "¥{:,.2f}".format(c["cny"]) if c["usable"] else "—", hours if c["usable"] else "—",
+                              str(c["chosen"])]
+                    check(cells[:9] == expect, f"{where}: row {c['store']}: {cells} != {expect}")
+                    check(r["chosen"] == (c["chosen"] > 0), f"{where}: {c['store']} marked as chosen")
+                    if c["store"] == "attic":
+                        check(w["away"] in cells[9] and "attic" in cells[9], f"{where}: the unplugged disk's note: {cells[9]}")
+                    else:
+                        check(cells[9] == "", f"{where}: no note for {c['store']}: {cells[9]}")
+                # Which copy each clip is taken from: the free disk.
+                d.execute_script("document.getElementById('plan-clips').open = true")
+                clips = d.execute_script(
+                    "return [...document.querySelectorAll('#plan-clips tbody tr')].map(r => "
+                    "({key: r.dataset.key, from: r.dataset.from, cells: [...r.children].map(c => c.textContent)}))")
+                check(sorted(c["key"] for c in clips) == sorted(ARGS["keys"]), f"{where}: one row per clip: {clips}")
+                for c in clips:
+                    cells = c["cells"]
+                    check(c["from"] == "usb" and cells[1].startswith("usb") and w["Standard"] in cells[1]
+                          and cells[2] == "¥0.00" and cells[3] == w["at_once"], f"{where}: {c}")
+                    check(w["primary"] in cells[4] and "attic" + w["unusable"] in cells[4],
+                          f"{where}: the other copies of {c['key']}: {cells[4]}")
+                untranslated(d, lang, where)
+                whole_words(d, where)
+                no_sideways(d, where)
+                d.execute_script("document.getElementById('plan-copies').scrollIntoView()")
+                shot(d, f"plan-copies-{lang}-{vp}.png")
+                # The dashboard's tables on the same screen.
+                page(d, "/")
+                whole_words(d, f"/ ({lang}, {vp})")
+                no_sideways(d, f"/ ({lang}, {vp})")
+                if vp == "phone":
+                    shot(d, f"dashboard-words-{lang}-{vp}.png")
+        finally:
+            d.quit()
+
+
 def main():
     if ARGS["mode"] == "i18n":
         i18n()
@@ -819,6 +920,10 @@ def main():
         return
     if ARGS["mode"] in ("problems", "hevc"):
         {"problems": problems, "hevc": hevc}[ARGS["mode"]]()
+        print("ok")
+        return
+    if ARGS["mode"] == "copies":
+        copies()
         print("ok")
         return
     if ARGS["mode"] == "account_language":

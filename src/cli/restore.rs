@@ -205,41 +205,35 @@ fn print_plan(plan: &Plan) {
 /// Clips taken from each mirror, and every store's copies with their price and time
 /// (issue 21): what each store would cost for the clips it holds.
 fn print_mirrors(plan: &Plan) {
-    let mut chosen = std::collections::BTreeMap::<&str, (usize, u64)>::new();
-    let mut stores = std::collections::BTreeMap::<&str, (usize, f64, f64, &str, bool)>::new();
-    for i in &plan.items {
-        if i.source == Source::Mirror {
-            let e = chosen.entry(i.store.as_deref().unwrap_or("?")).or_default();
-            e.0 += 1;
-            e.1 += i.clip.size;
-        }
-        for o in &i.copies {
-            let e = stores.entry(&o.store).or_insert((0, 0.0, 0.0, o.kind, true));
-            e.0 += 1;
-            e.1 += o.cny;
-            e.2 = e.2.max(o.hours);
-            e.4 &= o.usable;
-        }
-    }
-    for (name, (n, b)) in &chosen {
+    let stores = restore::copies::by_store(&plan.items);
+    for s in stores
+        .iter()
+        .filter(|s| s.store != crate::config::PRIMARY && s.chosen > 0)
+    {
         println!(
-            "  {n:>5} clip(s) {:>10}  from mirror {name}: read at once, free on a disk",
-            human_bytes(*b)
+            "  {:>5} clip(s) {:>10}  from mirror {}: read at once, free on a disk",
+            s.chosen,
+            human_bytes(s.chosen_bytes),
+            s.store
         );
     }
     if stores.is_empty() {
         return;
     }
     println!("copies of the clips not on local disk (each store, if every clip came from it):");
-    for (name, (n, cny, h, kind, usable)) in stores {
-        let when = if h > 0.0 {
-            format!("up to {}", hours(h))
+    for s in &stores {
+        let when = if s.hours > 0.0 {
+            format!("up to {}", hours(s.hours))
         } else {
             "immediate".into()
         };
         println!(
-            "  {name:<12} {kind:<4} {n:>5} clip(s)  ¥{cny:.2}  {when}{}",
-            if usable {
+            "  {:<12} {:<4} {:>5} clip(s)  ¥{:.2}  {when}{}",
+            s.store,
+            s.kind,
+            s.clips,
+            s.cny,
+            if s.usable == s.clips {
                 ""
             } else {
                 " (not usable for some: see --json)"

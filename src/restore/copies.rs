@@ -18,11 +18,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use crate::config::{Config, StoreKind};
 use crate::cost;
+use crate::msg::Msg;
 use crate::store::{Backend, RestoreState, RestoreTier};
 
 /// One copy of a clip, as the planner priced it.
@@ -44,13 +45,25 @@ pub struct CopyOption {
     /// An archived copy whose restore is already running in that store: only its download
     /// is left to pay.
     pub restoring: bool,
+    /// Why it is not usable, or what to know about it, in English (the CLI, `--json`)...
     pub note: Option<String>,
+    /// ...and as a catalogue message, for the web page in its reader's language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note_msg: Option<Msg>,
+}
+
+impl CopyOption {
+    /// Sets the note, in English and as the message.
+    pub fn noted(&mut self, m: Msg) {
+        self.note = Some(m.en());
+        self.note_msg = Some(m);
+    }
 }
 
 /// The mirrors' backends, opened once per plan or step.
 #[derive(Default)]
 pub struct Mirrors {
-    open: BTreeMap<String, Result<Arc<dyn Backend>, String>>,
+    open: BTreeMap<String, Result<Arc<dyn Backend>, Msg>>,
 }
 
 impl Mirrors {
@@ -58,6 +71,11 @@ impl Mirrors {
     /// more, cannot be opened, or is a disk whose marker is missing (never read an empty
     /// mount point as the disk).
     pub fn get(&mut self, cfg: &Config, name: &str) -> Result<Arc<dyn Backend>, String> {
+        self.get_msg(cfg, name).map_err(|m| m.en())
+    }
+
+    /// [`Mirrors::get`], its refusal as a catalogue message.
+    pub fn get_msg(&mut self, cfg: &Config, name: &str) -> Result<Arc<dyn Backend>, Msg> {
         self.open
             .entry(name.to_string())
             .or_insert_with(|| open(cfg, name))
@@ -65,17 +83,20 @@ impl Mirrors {
     }
 }
 
-fn open(cfg: &Config, name: &str) -> Result<Arc<dyn Backend>, String> {
+fn open(cfg: &Config, name: &str) -> Result<Arc<dyn Backend>, Msg> {
     let Some(m) = cfg.store.mirror.iter().find(|m| m.name == name) else {
-        return Err(format!("mirror {name:?} is no longer in the config"));
+        return Err(crate::msg!("plan.note.mirror_gone", mirror = format!("{name:?}")));
     };
     if m.kind == StoreKind::Fs {
-        crate::mirror::disk::present(&cfg.mirror_root(m), name)?;
+        crate::mirror::disk::present_msg(&cfg.mirror_root(m), name)?;
     }
-    crate::store::open(&cfg.for_mirror(m))
-        .with_context(|| format!("mirror {name:?}"))
-        .map(Arc::from)
-        .map_err(|e| format!("{e:#}"))
+    crate::store::open(&cfg.for_mirror(m)).map(Arc::from).map_err(|e| {
+        crate::msg!(
+            "health.detail.mirror_away",
+            mirror = format!("{name:?}"),
+            why = format!("{e:#}")
+        )
+    })
 }
 
 /// The kind of store `name` is (`primary` for the main store).
@@ -161,11 +182,12 @@ pub async fn mirror_options(
             usable: false,
             restoring: false,
             note: None,
+            note_msg: None,
         };
-        let store = match mirrors.get(cfg, &c.store) {
+        let store = match mirrors.get_msg(cfg, &c.store) {
             Ok(s) => s,
             Err(why) => {
-                o.note = Some(why);
+                o.noted(why);
                 out.push(o);
                 continue;
             }
@@ -190,23 +212,27 @@ pub async fn mirror_options(
                 let read_only = cfg.store.mirror.iter().any(|m| m.name == c.store && m.read_only);
                 o.usable = o.readable || (crate::store::is_archive_class(&h.storage_class) && !read_only);
                 if read_only && !o.readable {
-                    o.note = Some("archived in a read-only mirror: camvault asks it for no restore".into());
+                    o.noted(crate::msg!("plan.note.mirror_read_only"));
                 } else if o.restoring {
-                    o.note = Some("a restore of this mirror's copy is already running".into());
+                    o.noted(crate::msg!("plan.note.mirror_restoring"));
                 } else if !o.readable && cost::restore_days(&h.storage_class, days) < days {
-                    o.note = Some(format!(
-                        "Archive keeps a restored copy at most {} days: asked for {} instead of {days}",
-                        cost::ARCHIVE_MAX_RESTORE_DAYS,
-                        cost::ARCHIVE_MAX_RESTORE_DAYS,
+                    o.noted(crate::msg!(
+                        "plan.note.archive_days",
+                        max = cost::ARCHIVE_MAX_RESTORE_DAYS,
+                        days = days
                     ));
                 }
                 if h.size != size {
                     o.usable = false;
-                    o.note = Some(format!("size {} in the mirror, {size} in the catalog", h.size));
+                    o.noted(crate::msg!("plan.note.mirror_size", theirs = h.size, ours = size));
                 }
             }
-            Ok(None) => o.note = Some("missing from this mirror (its scrub copies it again)".into()),
-            Err(e) => o.note = Some(format!("mirror {:?} unreachable: {e}", c.store)),
+            Ok(None) => o.noted(crate::msg!("plan.note.mirror_missing")),
+            Err(e) => o.noted(crate::msg!(
+                "plan.note.mirror_unreachable",
+                mirror = format!("{:?}", c.store),
+                error = e
+            )),
         }
         out.push(o);
     }
@@ -229,6 +255,85 @@ pub fn choose(options: &[CopyOption], max_wait_hours: Option<f64>) -> Option<(us
         .map(|(i, _)| (i, false))
 }
 
+/// One store's copies of a plan's clips, summed: the table `restore` prints and the web
+/// page shows (issue 21). Only clips whose copies were priced count (those not taken from
+/// the cache, when a mirror holds one or a wait is given).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StoreCopies {
+    pub store: String,
+    pub kind: &'static str,
+    /// Its copies' classes, each once.
+    pub classes: Vec<String>,
+    /// Clips it holds a copy of.
+    pub clips: usize,
+    /// Of those, readable now / usable by the planner.
+    pub readable: usize,
+    pub usable: usize,
+    /// What taking every one of those clips from it would cost, CNY, and take at most, hours.
+    pub cny: f64,
+    pub hours: f64,
+    /// Clips the plan takes from it, and their bytes.
+    pub chosen: usize,
+    pub chosen_bytes: u64,
+    /// Its copies' notes, each once (at most [`MAX_NOTES`]), as catalogue messages.
+    pub notes: Vec<Msg>,
+}
+
+/// The notes a [`StoreCopies`] keeps at most (each clip's copy may have its own).
+pub const MAX_NOTES: usize = 5;
+
+/// Every store's [`StoreCopies`] in `items`: the main store first, then the mirrors by name.
+pub fn by_store(items: &[super::PlanItem]) -> Vec<StoreCopies> {
+    let mut out: Vec<StoreCopies> = Vec::new();
+    for i in items {
+        for o in &i.copies {
+            let at = match out.iter().position(|s| s.store == o.store) {
+                Some(at) => at,
+                None => {
+                    out.push(StoreCopies {
+                        store: o.store.clone(),
+                        kind: o.kind,
+                        classes: Vec::new(),
+                        clips: 0,
+                        readable: 0,
+                        usable: 0,
+                        cny: 0.0,
+                        hours: 0.0,
+                        chosen: 0,
+                        chosen_bytes: 0,
+                        notes: Vec::new(),
+                    });
+                    out.len() - 1
+                }
+            };
+            let s = &mut out[at];
+            if !s.classes.contains(&o.class) {
+                s.classes.push(o.class.clone());
+            }
+            s.clips += 1;
+            s.readable += o.readable as usize;
+            s.usable += o.usable as usize;
+            s.cny += o.cny;
+            s.hours = s.hours.max(o.hours);
+            if i.store.as_deref() == Some(o.store.as_str()) && i.source != super::Source::Cache {
+                s.chosen += 1;
+                s.chosen_bytes += i.clip.size;
+            }
+            if let Some(m) = &o.note_msg {
+                if !s.notes.contains(m) && s.notes.len() < MAX_NOTES {
+                    s.notes.push(m.clone());
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.store != crate::config::PRIMARY)
+            .cmp(&(b.store != crate::config::PRIMARY))
+            .then(a.store.cmp(&b.store))
+    });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +349,7 @@ mod tests {
             usable,
             restoring: false,
             note: None,
+            note_msg: None,
         }
     }
 

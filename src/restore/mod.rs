@@ -98,6 +98,10 @@ pub struct PlanItem {
     /// Every copy considered, with its price and time (issue 21): the main store's
     /// first, then each mirror's. Empty when the clip is taken from the cache.
     pub copies: Vec<copies::CopyOption>,
+    /// What the main store's HEAD said of it (`note` before a mirror was chosen), as a
+    /// catalogue message: the main store's copy's note on the web page.
+    #[serde(skip)]
+    pub store_note: Option<crate::msg::Msg>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -170,6 +174,7 @@ pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Reques
                 note: None,
                 store: None,
                 copies: Vec::new(),
+                store_note: None,
                 clip,
             },
             Some(None) => PlanItem {
@@ -183,6 +188,7 @@ pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Reques
                 }),
                 store: None,
                 copies: Vec::new(),
+                store_note: None,
                 clip,
             },
             Some(Some(h)) => {
@@ -193,19 +199,18 @@ pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Reques
                     RestoreState::Ready { expires_ms: 0 } => (Source::Store, None),
                     RestoreState::Ready { expires_ms } => (
                         Source::Store,
-                        Some(format!(
-                            "restored copy readable until {}",
-                            crate::report::rfc3339(expires_ms, "UTC")
+                        Some(crate::msg!(
+                            "plan.note.restored_until",
+                            until = crate::report::rfc3339(expires_ms, "UTC")
                         )),
                     ),
-                    RestoreState::InProgress => (Source::Archive, Some("a restore is already running".into())),
+                    RestoreState::InProgress => (Source::Archive, Some(crate::msg!("plan.note.restoring"))),
                     RestoreState::None if cost::restore_days(&h.storage_class, req.days) < req.days => (
                         Source::Archive,
-                        Some(format!(
-                            "Archive keeps a restored copy at most {} days: asked for {} instead of {}",
-                            cost::ARCHIVE_MAX_RESTORE_DAYS,
-                            cost::ARCHIVE_MAX_RESTORE_DAYS,
-                            req.days
+                        Some(crate::msg!(
+                            "plan.note.archive_days",
+                            max = cost::ARCHIVE_MAX_RESTORE_DAYS,
+                            days = req.days
                         )),
                     ),
                     RestoreState::None => (Source::Archive, None),
@@ -214,9 +219,10 @@ pub async fn plan(cfg: &Config, cat: &Catalog, store: &dyn Backend, req: &Reques
                     class: h.storage_class,
                     restoring: h.restore == RestoreState::InProgress,
                     source,
-                    note,
+                    note: note.as_ref().map(crate::msg::Msg::en),
                     store: Some(crate::config::PRIMARY.to_string()),
                     copies: Vec::new(),
+                    store_note: note,
                     clip,
                 }
             }
@@ -284,6 +290,7 @@ async fn best_copy(
             usable: true,
             restoring: item.restoring,
             note: item.note.clone(),
+            note_msg: item.store_note.clone(),
         });
     }
     options.extend(copies::mirror_options(cfg, mirrors, &found, item.clip.size, req.tier, req.days).await);

@@ -72,14 +72,26 @@ fn clip_json(cfg: &crate::config::Config, c: &Clip, tz: &TimeZone) -> Value {
     })
 }
 
-fn zone(cat: &Catalog, camera: &str) -> Result<TimeZone> {
-    let tz = cat
+/// The camera's zone; `None` for a camera the catalog does not know.
+fn zone(cat: &Catalog, camera: &str) -> Result<Option<TimeZone>> {
+    Ok(cat
         .camera_zones()?
         .into_iter()
         .find(|(id, _)| id == camera)
-        .map(|(_, tz)| tz)
-        .ok_or_else(|| anyhow!("no camera {camera:?}"))?;
-    Ok(TimeZone::get(&tz).unwrap_or(TimeZone::UTC))
+        .map(|(_, tz)| TimeZone::get(&tz).unwrap_or(TimeZone::UTC)))
+}
+
+/// The camera's zone, or a 404 naming the camera (one the catalog does not know: a typo
+/// in the address, or a camera that never recorded here).
+async fn known_zone(app: &App, camera: &str) -> Result<TimeZone, Response> {
+    let (cat, id) = (app.catalog.clone(), camera.to_string());
+    match blocking(move || zone(&cat, &id)).await? {
+        Some(tz) => Ok(tz),
+        None => Err(super::fail_msg(
+            StatusCode::NOT_FOUND,
+            crate::msg!("api.no_camera", camera = format!("{camera:?}")),
+        )),
+    }
 }
 
 fn day_bounds(date: Date, tz: &TimeZone) -> Result<(i64, i64)> {
@@ -253,8 +265,11 @@ pub async fn day(State(app): State<App>, Query(q): Query<DayQuery>) -> Response 
     let Ok(date) = q.date.parse::<Date>() else {
         return bad(crate::msg!("api.bad_date", value = format!("{:?}", q.date)));
     };
+    let tz = match known_zone(&app, &q.camera).await {
+        Ok(tz) => tz,
+        Err(r) => return r,
+    };
     json_of(move || {
-        let tz = zone(&app.catalog, &q.camera)?;
         let (from, to) = day_bounds(date, &tz)?;
         let clips = app.catalog.clips(Some(&q.camera), from, to, 100_000)?;
         Ok(json!({
@@ -284,8 +299,11 @@ pub async fn month(State(app): State<App>, Query(q): Query<MonthQuery>) -> Respo
     let Ok(first) = format!("{}-01", q.month).parse::<Date>() else {
         return bad(crate::msg!("api.bad_month", value = format!("{:?}", q.month)));
     };
+    let tz = match known_zone(&app, &q.camera).await {
+        Ok(tz) => tz,
+        Err(r) => return r,
+    };
     json_of(move || {
-        let tz = zone(&app.catalog, &q.camera)?;
         let last = first.last_of_month();
         let (from, _) = day_bounds(first, &tz)?;
         let (_, to) = day_bounds(last, &tz)?;
@@ -479,7 +497,15 @@ fn plan_json(p: &restore::Plan) -> Value {
         let (n, bytes) = p.count(s);
         json!({"clips": n, "bytes": bytes})
     };
+    // Every store's copies of the clips, summed, and how many mirrors hold some (issue 21).
+    let copies = restore::copies::by_store(&p.items);
+    let mirrors = copies
+        .iter()
+        .filter(|c| c.store != crate::config::PRIMARY && c.clips > 0)
+        .count();
     json!({
+        "copies": copies,
+        "mirrors": mirrors,
         "local": count(Source::Cache),
         "store": count(Source::Store),
         "archive": count(Source::Archive),
@@ -622,7 +648,7 @@ pub async fn restore_progress(State(app): State<App>, Path(id): Path<i64>) -> Re
         }
         let merged = restore::out_dir(&cfg, &r).join("merged.mp4").is_file();
         let day = match r.camera.as_deref() {
-            Some(cam) => zone(&app.catalog, cam).ok().and_then(|tz| {
+            Some(cam) => zone(&app.catalog, cam).ok().flatten().and_then(|tz| {
                 let d = jiff::Timestamp::from_millisecond(r.from_ms).ok()?.to_zoned(tz).date();
                 Some(format!("/day/{cam}/{d}"))
             }),
@@ -755,8 +781,11 @@ pub async fn activity_month(State(app): State<App>, Query(q): Query<ActivityMont
     let Ok(first) = format!("{}-01", q.month).parse::<Date>() else {
         return bad(crate::msg!("api.bad_month", value = q.month));
     };
+    let tz = match known_zone(&app, &q.camera).await {
+        Ok(tz) => tz,
+        Err(r) => return r,
+    };
     json_of(move || {
-        let tz = zone(&app.catalog, &q.camera)?;
         // Per local day of the camera, also in zones with a half-hour offset.
         let days: std::collections::BTreeMap<String, u64> =
             crate::index::calendar::day_counts(&app.catalog, &q.camera, &tz, first, first.last_of_month())?

@@ -243,6 +243,7 @@ mod tests {
         let sources = [
             include_str!("../health.rs"),
             include_str!("../restore/mod.rs"),
+            include_str!("../restore/copies.rs"),
             include_str!("account.rs"),
             include_str!("api.rs"),
             include_str!("approvals.rs"),

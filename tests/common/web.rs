@@ -1,11 +1,13 @@
-//! What the web tests share: `serve` as a guard, HTTP answers, the CSRF token, a real clip.
+//! What the web tests share: `serve` as a guard, HTTP answers, the CSRF token, logging in,
+//! a real clip, the fs store's clock, and a session of real Chromium (tests/web_browser.py).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use super::{hevc_clip, wait_port, Env};
+use super::{hevc_clip, stderr, stdout, test_python, wait_port, Env};
 
 /// A running `serve`, stopped with SIGTERM when dropped.
 pub struct Serving(pub Child);
@@ -123,4 +125,117 @@ pub fn serve_refuses(env: &Env) -> String {
     serving.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     assert!(!status.success(), "serve started: {err}");
     err
+}
+
+/// POSTs the login form `body` with `cookie` (the login page's) and `headers` on `s`
+/// (a connection from another address, as a phone on the LAN).
+pub fn post_login_on(s: TcpStream, port: u16, cookie: &str, headers: &[(&str, &str)], body: &str) -> Resp {
+    let mut h = headers.to_vec();
+    h.push(("Cookie", cookie));
+    h.push(("Content-Type", "application/x-www-form-urlencoded"));
+    exchange(s, port, "POST", "/login", &h, body)
+}
+
+/// [`post_login_on`] over loopback.
+pub fn post_login(port: u16, cookie: &str, headers: &[(&str, &str)], body: &str) -> Resp {
+    post_login_on(
+        TcpStream::connect(("127.0.0.1", port)).unwrap(),
+        port,
+        cookie,
+        headers,
+        body,
+    )
+}
+
+/// Opens the login page and posts `user` and `password` with its cookie and CSRF token:
+/// the answer (303 when they are right).
+pub fn try_login(port: u16, user: &str, password: &str, headers: &[(&str, &str)]) -> Resp {
+    let page = http(port, "GET", "/login", headers, "");
+    assert_eq!(page.code, 200, "{}", page.text());
+    let (pre, token) = (page.cookie(), csrf_of(&page.text()));
+    post_login(
+        port,
+        &pre,
+        headers,
+        &format!("user={user}&password={password}&csrf={token}"),
+    )
+}
+
+/// A logged-in browser: its cookie and CSRF token.
+pub struct Login {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// Logs in (which must succeed) and reads the shell's CSRF token.
+pub fn login(port: u16, user: &str, password: &str) -> Login {
+    let r = try_login(port, user, password, &[]);
+    assert_eq!(r.code, 303, "login as {user:?}: {}", r.text());
+    let cookie = r.cookie();
+    let shell = http(port, "GET", "/", &[("Cookie", &cookie)], "");
+    assert_eq!(shell.code, 200);
+    Login {
+        csrf: csrf_of(&shell.text()),
+        cookie,
+    }
+}
+
+impl Login {
+    pub fn get(&self, port: u16, path: &str) -> Resp {
+        http(port, "GET", path, &[("Cookie", &self.cookie)], "")
+    }
+    /// A JSON POST with this session's cookie and CSRF token.
+    pub fn post(&self, port: u16, path: &str, body: &str) -> Resp {
+        http(
+            port,
+            "POST",
+            path,
+            &[
+                ("Cookie", &self.cookie),
+                ("X-CSRF-Token", &self.csrf),
+                ("Content-Type", "application/json"),
+            ],
+            body,
+        )
+    }
+}
+
+/// Sets the `fs` store's emulated clock (its lifecycle and restores) `secs` ahead.
+pub fn set_store_clock(env: &Env, secs: i64) {
+    let p = env.store().join(".camvault/clock");
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, secs.to_string()).unwrap();
+}
+
+/// Runs one session of real headless Chromium (tests/web_browser.py) in `mode` over
+/// `args` (what the fixture holds); fails the test with the session's output when a check
+/// in it fails. Screenshots go to `$CAMVAULT_SCREENSHOTS` (e.g. docs/screenshots, to
+/// refresh them), else under target/.
+pub fn browser(mode: &str, mut args: serde_json::Value) {
+    let (chromium, driver) = (Path::new("/usr/bin/chromium"), Path::new("/usr/bin/chromedriver"));
+    assert!(
+        chromium.exists() && driver.exists(),
+        "the browser tests need Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver (.ci/run does)"
+    );
+    args["mode"] = mode.into();
+    args["chromium"] = chromium.to_string_lossy().into();
+    args["chromedriver"] = driver.to_string_lossy().into();
+    let shots = match std::env::var_os("CAMVAULT_SCREENSHOTS") {
+        Some(d) => Path::new(env!("CARGO_MANIFEST_DIR")).join(d),
+        None => Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots"),
+    };
+    args["screenshots"] = shots.to_string_lossy().into();
+    let out = Command::new(test_python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web_browser.py"))
+        .arg(args.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "browser session ({mode}) failed:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    // What the session measured (playback's first frame, stalls).
+    eprint!("{}", stdout(&out));
 }

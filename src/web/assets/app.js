@@ -22,20 +22,31 @@ function t(key, vars) {
 // A server message ({key, args}, src/msg.rs) in the page's language. Its arguments are data
 // (camera ids, object keys, another system's own words): each is marked translate="no" and
 // lang="zxx" so that the browser test can tell data from words left untranslated. An
-// argument may itself be a message.
+// argument may itself be a message. A command to type (in backticks, arguments and all) is
+// data too: one translate="no" <code>, so a command split by an argument stays one command.
 function tm(m) {
   const out = el('span', { class: 'msg', dataset: { key: m.key } });
   const s = STRINGS[m.key];
   if (s === undefined) { console.error('untranslated: ' + m.key); out.textContent = m.key; return out; }
+  const args = m.args || {};
+  const words = text => {
+    let last = 0;
+    for (const x of text.matchAll(/\{(\w+)\}/g)) {
+      out.append(text.slice(last, x.index));
+      const v = args[x[1]];
+      if (v && typeof v === 'object') out.append(tm(v));
+      else out.append(el('span', { class: 'arg', translate: 'no', lang: 'zxx', text: v === undefined ? x[0] : String(v) }));
+      last = x.index + x[0].length;
+    }
+    out.append(text.slice(last));
+  };
   let last = 0;
-  for (const x of s.matchAll(/\{(\w+)\}/g)) {
-    out.append(s.slice(last, x.index));
-    const v = (m.args || {})[x[1]];
-    if (v && typeof v === 'object') out.append(tm(v));
-    else out.append(el('span', { class: 'arg', translate: 'no', lang: 'zxx', text: v === undefined ? x[0] : String(v) }));
-    last = x.index + x[0].length;
+  for (const c of s.matchAll(/`[^`]*`/g)) {
+    words(s.slice(last, c.index));
+    out.append(el('code', { translate: 'no', text: c[0].replace(/\{(\w+)\}/g, (x, k) => (args[k] === undefined || typeof args[k] === 'object' ? x : String(args[k]))) }));
+    last = c.index + c[0].length;
   }
-  out.append(s.slice(last));
+  words(s.slice(last));
   return out;
 }
 
@@ -572,6 +583,80 @@ function costLine(l) {
   return l.what;
 }
 
+// Items of a list, in the page's language's separator.
+function joined(items) {
+  return items.flatMap((x, i) => (i ? [t('common.list_sep'), x] : [x]));
+}
+
+// A store's name: the main store in words, a mirror's name as data.
+function storeName(s) {
+  return s === 'primary' ? el('span', { text: t('plan.primary') }) : el('span', { translate: 'no', text: s });
+}
+
+function classWord(k) {
+  return STRINGS['class.' + k] !== undefined ? el('span', { text: t('class.' + k) }) : el('span', { translate: 'no', text: k });
+}
+
+function copyTime(h) { return h > 0 ? hoursText(h) : t('plan.at_once'); }
+
+// Every store that holds copies of the plan's clips (issue 21): the main store and each
+// mirror, what taking all of its clips from it would cost and take, and how many the plan
+// takes from it. The server sums the copies it priced (src/restore/copies.rs, by_store).
+function copiesView(p) {
+  if (!p.copies || !p.copies.length) return null;
+  const of = (n, total) => t('plan.n_of', { n: num(n), total: num(total) });
+  return el('section', { class: 'copies', id: 'plan-copies', dataset: { stores: p.copies.length, mirrors: p.mirrors } },
+    el('h3', { text: t('plan.copies_title') }),
+    el('p', { id: 'plan-copies-count', text: t('plan.copies_count', { stores: num(p.copies.length), mirrors: num(p.mirrors) }) }),
+    el('div', { class: 'scroll' }, el('table', { class: 'copies' },
+      el('thead', {}, el('tr', {},
+        el('th', { text: t('plan.copy_store') }), el('th', { text: t('plan.copy_kind') }), el('th', { text: t('plan.copy_class') }),
+        el('th', { text: t('plan.copy_clips') }), el('th', { text: t('plan.copy_readable') }), el('th', { text: t('plan.copy_usable') }),
+        el('th', { text: t('plan.copy_cost') }), el('th', { text: t('plan.copy_time') }), el('th', { text: t('plan.copy_taken') }),
+        el('th', { text: t('plan.copy_note') }))),
+      el('tbody', {}, p.copies.map(c => el('tr', {
+        class: c.chosen ? 'chosen' : null,
+        dataset: { store: c.store, kind: c.kind, clips: c.clips, readable: c.readable, usable: c.usable, cny: c.cny, hours: c.hours, chosen: c.chosen },
+      },
+      el('th', {}, storeName(c.store)), el('td', { translate: 'no', lang: 'zxx', text: c.kind }), el('td', {}, joined(c.classes.map(classWord))),
+      el('td', { text: num(c.clips) }), el('td', { text: of(c.readable, c.clips) }), el('td', { text: of(c.usable, c.clips) }),
+      // A store none of whose copies can be taken (a disk away) has no price or time.
+      el('td', { class: 'money', text: c.usable ? cny(c.cny) : '—' }), el('td', { class: 'money', text: c.usable ? copyTime(c.hours) : '—' }),
+      el('td', { text: num(c.chosen) }),
+      el('td', { class: 'notes' }, joined((c.notes || []).map(tm)))))))),
+    el('p', { class: 'muted', text: t('plan.copies_help') }));
+}
+
+// The clips a plan lists at most, one row each (a month's range holds thousands).
+const PLAN_CLIPS_SHOWN = 200;
+
+// Which copy each clip is taken from: this server, the main store or a mirror, with that
+// copy's price and time, and the other copies beside it.
+function clipsView(p) {
+  if (!p.copies || !p.copies.length) return null;
+  const shown = p.items.slice(0, PLAN_CLIPS_SHOWN);
+  const other = o => el('span', { class: o.usable ? 'copy' : 'copy muted', dataset: { store: o.store, usable: o.usable } },
+    storeName(o.store), ' ', o.usable ? [cny(o.cny), ' ', copyTime(o.hours)] : t('plan.unusable'));
+  const from = i => (i.source === 'cache' ? t('plan.this_server') : i.source === 'missing' ? t('plan.missing') : null);
+  return el('details', { id: 'plan-clips' }, el('summary', { text: t('plan.clips_title') }),
+    el('div', { class: 'scroll' }, el('table', {},
+      el('thead', {}, el('tr', {}, el('th', { text: t('plan.clip_col') }), el('th', { text: t('plan.from_col') }),
+        el('th', { text: t('plan.copy_cost') }), el('th', { text: t('plan.copy_time') }), el('th', { text: t('plan.others_col') }))),
+      el('tbody', {}, shown.map(i => {
+        const copies = i.copies || [];
+        const chosen = copies.find(o => o.store === i.store);
+        const late = chosen && p.max_wait_hours != null && chosen.hours > p.max_wait_hours;
+        return el('tr', { dataset: { key: i.key, from: i.source === 'cache' || i.source === 'missing' ? i.source : i.store } },
+          el('td', { class: 'key', translate: 'no', text: i.key }),
+          el('td', {}, from(i) || storeName(i.store || 'primary'), chosen ? [' (', classWord(chosen.class), ')'] : null,
+            late ? [el('br'), el('small', { class: 'error', text: t('plan.late') })] : null),
+          el('td', { class: 'money', text: chosen ? cny(chosen.cny) : '—' }),
+          el('td', { class: 'money', text: chosen ? copyTime(chosen.hours) : '—' }),
+          el('td', { class: 'others' }, joined(copies.filter(o => o !== chosen).map(other))));
+      })))),
+    p.items.length > shown.length ? el('p', { class: 'muted', text: t('plan.clips_more', { n: num(p.items.length - shown.length) }) }) : null);
+}
+
 function planView(p, body, retier) {
   const row = (label, x, id) => el('tr', { id, dataset: { clips: x.clips } }, el('th', { text: label }), el('td', { text: t('common.clips', { n: num(x.clips) }) }), el('td', { text: bytes(x.bytes) }));
   const when = p.hours > 0 ? t('plan.ready_within', { n: num(p.hours), tier: t('speed.' + p.tier) }) : t('plan.ready_minutes');
@@ -580,7 +665,10 @@ function planView(p, body, retier) {
       row(t('plan.local'), p.local, 'plan-local'),
       row(t('plan.store'), p.store, 'plan-store'),
       row(t('plan.archive'), p.archive, 'plan-archive'),
+      p.mirror && p.mirror.clips ? row(t('plan.mirror'), p.mirror, 'plan-mirror') : null,
       p.missing.clips ? row(t('plan.missing'), p.missing, 'plan-missing') : null)),
+    copiesView(p),
+    clipsView(p),
     el('table', { class: 'estimate' }, el('tbody', {}, p.estimate.map(l => el('tr', {}, el('td', { text: costLine(l) }), el('td', { text: l.unit === '10k requests' ? t('plan.requests', { n: num(Math.round(l.quantity)) }) : `${num(Number(l.quantity), 3)} ${l.unit}` }), el('td', { text: cny(l.cny) }))))),
     p.archive.clips ? el('table', { class: 'tiers', id: 'plan-tiers' },
       el('thead', {}, el('tr', {}, el('th', { text: t('day.speed') }), el('th', { text: t('plan.ready_col') }), el('th', { text: t('plan.cost_col') }))),
@@ -769,7 +857,7 @@ async function restoreView(id) {
       r.merged ? el('p', {}, el('a', { class: 'button', id: 'download', href: r.merged, text: t('restore.download') })) : null,
       r.day ? el('p', {}, el('a', { id: 'day-link', href: r.day, text: t('restore.back') })) : null,
       r.restore.error ? el('p', { class: 'error', id: 'restore-error' }, r.error_msg ? tm(r.error_msg) : el('span', { lang: 'en', text: r.restore.error })) : null,
-      el('table', {}, el('tbody', {}, r.items.map(i => el('tr', {}, el('td', { translate: 'no', text: i.key }),
+      el('table', {}, el('tbody', {}, r.items.map(i => el('tr', {}, el('td', { class: 'key', translate: 'no', text: i.key }),
         el('td', { text: STRINGS['source.' + i.source] !== undefined ? t('source.' + i.source) : i.source }),
         el('td', { class: 'state-' + i.state }, t('state.' + i.state), i.error ? t('common.colon') : null,
           i.error ? (i.error_msg ? tm(i.error_msg) : el('span', { lang: 'en', text: i.error })) : null)))))].filter(Boolean));
