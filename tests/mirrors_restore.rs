@@ -725,4 +725,22 @@ fn a_mirror_s_archived_copy_is_restored_in_the_mirror_resumes_and_is_checked() {
     );
     assert_eq!(asked(), 3, "never asked twice");
     assert!(requests(&main, "restore").is_empty(), "nothing asked of the main store");
+
+    // `cost` bills the three restore requests to the mirror, at its prices, none to the
+    // main store.
+    let c = json(&env, &["cost", "--json"]);
+    assert_eq!(c["so_far"]["restore_requests"], 0, "{c:#}");
+    let sh = &c["so_far"]["mirrors"][0];
+    assert_eq!(
+        (sh["store"].as_str(), sh["restore_requests"].as_u64()),
+        (Some("sh"), Some(3)),
+        "{c:#}"
+    );
+    assert!(sh["requests_cny"].as_f64().unwrap() > 0.0, "{c:#}");
+    assert!(sh["price_key"].as_str().unwrap().ends_with("_per_10k"), "{c:#}");
+    let text = env.ok(&["cost"]);
+    assert!(
+        text.contains("restore requests sent to mirror \"sh\" (3 requests"),
+        "{text}"
+    );
 }

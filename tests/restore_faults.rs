@@ -30,6 +30,7 @@ struct Rig {
     catalog: Catalog,
     store: Arc<FaultStore>,
     key: String,
+    file_id: i64,
     data: Vec<u8>,
     /// Unix ms at tokio's clock's start.
     base_ms: i64,
@@ -68,8 +69,13 @@ impl Rig {
         meta["restore_requests"].as_u64().unwrap()
     }
 
-    /// Starts a user restore of the one clip, `days` readable.
+    /// Starts a user restore of the one clip, `days` readable, planned from the archive.
     async fn start(&self, days: u32) -> i64 {
+        self.start_from(days, Source::Archive).await
+    }
+
+    /// Starts a user restore of the one clip, `days` readable, planned from `source`.
+    async fn start_from(&self, days: u32, source: Source) -> i64 {
         let req = Request {
             camera: None,
             from_ms: 0,
@@ -86,7 +92,7 @@ impl Rig {
         let plan = restore::plan(&self.cfg, &self.catalog, &*self.store, &req)
             .await
             .unwrap();
-        assert_eq!(plan.count(Source::Archive).0, 1, "{plan:?}");
+        assert_eq!(plan.count(source).0, 1, "{plan:?}");
         restore::start(&self.catalog, &req, &plan, self.now()).unwrap()
     }
 }
@@ -94,8 +100,13 @@ impl Rig {
 /// One clip, uploaded in Deep Cold Archive, no longer on local disk; restores kept for
 /// good (no drill) unless a test asks for one.
 async fn rig(seed: u64) -> Rig {
+    rig_with(seed, "").await
+}
+
+/// [`rig`] with `config` (TOML) as the configuration.
+async fn rig_with(seed: u64, config: &str) -> Rig {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = Config::parse("").unwrap();
+    let mut cfg = Config::parse(config).unwrap();
     cfg.source = dir.path().join("camvault.toml");
     cfg.restore.drill_days = 0;
     let catalog = Catalog::open(&cfg.catalog(), true).unwrap();
@@ -137,6 +148,7 @@ async fn rig(seed: u64) -> Rig {
         catalog,
         store,
         key,
+        file_id: id,
         data,
         base_ms,
         t0,
@@ -383,4 +395,107 @@ async fn a_drill_that_reads_wrong_bytes_fails_and_says_why() {
     drive(&r, 72 * HOUR, |_| false).await;
     assert_eq!(r.store.calls(Op::Restore), restores, "no new drill within drill_days");
     drop(r.dir);
+}
+
+/// [`rig`] with a disk mirror `usb` (marked, as `camvault mirror init` does) that holds a
+/// verified copy of the clip: a restore takes it from there, free and at once, rather than
+/// from the main store's Deep Cold Archive.
+async fn rig_with_disk_mirror(seed: u64) -> Rig {
+    let r = rig_with(
+        seed,
+        "[[store.mirror]]\nname = \"usb\"\nkind = \"fs\"\n[store.mirror.fs]\nroot = \"usb\"\nfsync = false\n",
+    )
+    .await;
+    let m = r.cfg.store.mirror[0].clone();
+    let root = r.cfg.mirror_root(&m);
+    std::fs::create_dir_all(&root).unwrap();
+    camvault::mirror::disk::init(&root, "usb").unwrap();
+    let usb = camvault::store::open(&r.cfg.for_mirror(&m)).unwrap();
+    let local = r.dir.path().join("copy");
+    std::fs::write(&local, &r.data).unwrap();
+    let mut body = Body::open(&local, r.data.len() as u64, None).await.unwrap();
+    usb.put(&r.key, &mut body, "Standard").await.unwrap();
+    let crc = camvault::store::crc_hex(body.crc64());
+    r.catalog.sync_mirrors(&["usb"], r.now()).unwrap();
+    r.catalog
+        .copy_found(r.file_id, "usb", &r.key, &crc, "Standard", r.now())
+        .unwrap();
+    r
+}
+
+/// The disk mirror the restore was planned from is taken out of the config before it ran:
+/// nothing will bring it back, and the main store's copy is archived, so the clip fails at
+/// once, saying why and what to do — it is neither waited on for ever nor restored from the
+/// archive without the user's yes.
+#[tokio::test(start_paused = true)]
+async fn a_mirror_removed_from_the_config_fails_its_clips_at_once_and_asks_no_restore() {
+    let mut r = rig_with_disk_mirror(7).await;
+    let id = r.start_from(1, Source::Mirror).await;
+    r.cfg.store.mirror.clear();
+    let run = drive(&r, 24 * HOUR, settled(id)).await;
+    let item = r.item(id);
+    assert_eq!(item.state, ItemState::Failed, "{item:?} {run:?}");
+    let error = item.error.unwrap_or_default();
+    assert!(
+        error.contains("\"usb\" is no longer in the config")
+            && error.contains("DeepColdArchive")
+            && error.contains("start the restore again"),
+        "{error}"
+    );
+    assert!(run.passes <= 2, "failed on the first pass: {run:?}");
+    assert_eq!((r.store.calls(Op::Restore), r.billed()), (0, 0), "no restore asked");
+    assert_eq!(r.catalog.restore(id).unwrap().unwrap().state, RestoreStatus::Failed);
+}
+
+/// The disk is unplugged (its marker gone) after the restore was planned from it: the clip
+/// waits for it, saying why, for a week from the restore's start — then fails, saying how
+/// long it waited and what to do, instead of being retried for ever. Plugged back in time,
+/// it is read from the disk.
+#[tokio::test(start_paused = true)]
+async fn an_unplugged_disk_mirror_is_waited_for_a_week_then_its_clip_fails() {
+    let r = rig_with_disk_mirror(8).await;
+    let marker = r
+        .cfg
+        .mirror_root(&r.cfg.store.mirror[0])
+        .join(camvault::mirror::disk::MARKER);
+    let id = r.start_from(1, Source::Mirror).await;
+    std::fs::rename(&marker, r.dir.path().join("marker")).unwrap();
+    let week = Duration::from_millis(restore::MIRROR_AWAY_MAX_MS as u64);
+    let run = drive(&r, week - HOUR, settled(id)).await;
+    assert_eq!(
+        r.catalog.restore(id).unwrap().unwrap().state,
+        RestoreStatus::Active,
+        "{run:?}"
+    );
+    let item = r.item(id);
+    assert!(
+        item.error.as_deref().unwrap_or("").contains("marker"),
+        "says why it waits: {item:?}"
+    );
+    let run = drive(&r, 2 * HOUR, settled(id)).await;
+    let item = r.item(id);
+    assert_eq!(item.state, ItemState::Failed, "{item:?} {run:?}");
+    let error = item.error.unwrap_or_default();
+    assert!(
+        error.contains("waited 7 days") && error.contains("start the restore again"),
+        "{error}"
+    );
+    assert!(r.t0.elapsed() >= week, "{:?}", r.t0.elapsed());
+    assert_eq!((r.store.calls(Op::Restore), r.billed()), (0, 0), "no restore asked");
+
+    // The same, plugged back in within the week: the clip comes from the disk.
+    let r = rig_with_disk_mirror(9).await;
+    let marker = r
+        .cfg
+        .mirror_root(&r.cfg.store.mirror[0])
+        .join(camvault::mirror::disk::MARKER);
+    let id = r.start_from(1, Source::Mirror).await;
+    let away = r.dir.path().join("marker");
+    std::fs::rename(&marker, &away).unwrap();
+    drive(&r, 3 * 24 * HOUR, settled(id)).await;
+    assert_eq!(r.catalog.restore(id).unwrap().unwrap().state, RestoreStatus::Active);
+    std::fs::rename(&away, &marker).unwrap();
+    drive(&r, 2 * HOUR, settled(id)).await;
+    assert_eq!(restored_bytes(&r, &r.item(id)), r.data);
+    assert_eq!(r.store.calls(Op::Restore), 0);
 }

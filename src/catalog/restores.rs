@@ -600,6 +600,19 @@ impl Catalog {
         )?;
         Ok((std, arch, n as u64, restores as u64))
     }
+
+    /// RestoreObject requests sent to each mirror that was asked for any (issue 21): the
+    /// part of the bill [`Catalog::usage_so_far`] leaves out, by mirror name.
+    pub fn mirror_restore_requests(&self) -> Result<Vec<(String, u64)>> {
+        let c = self.lock();
+        let mut st = c.prepare(
+            "SELECT s.store, sum(i.sent) FROM restore_items i
+             JOIN restore_item_stores s ON s.restore_id = i.restore_id AND s.file_id = i.file_id
+             GROUP BY s.store HAVING sum(i.sent) > 0 ORDER BY s.store",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
 }
 
 #[cfg(test)]

@@ -145,11 +145,13 @@ pub fn run(cfg: &Config, json: bool) -> Result<ExitCode> {
     let storage_so_far = (std_bd * p.standard_gb_month + arch_bd * arch) / GB / 30.0;
     let (_, restore_fee) = crate::cost::restore_prices(p, cfg.tiering.storage_class.as_str(), cfg.restore.tier);
     let requests_so_far = puts as f64 / 10_000.0 * p.put_per_10k + restores as f64 / 10_000.0 * restore_fee.cny;
+    let mirror_requests = mirror_restore_requests(cfg, &cat)?;
     let copies = copies_now(cfg, &cat, now)?;
     if json {
         let v = serde_json::json!({
             "copies": copies,
-            "so_far": {"storage_cny": storage_so_far, "requests_cny": requests_so_far, "puts": puts, "restore_requests": restores},
+            "so_far": {"storage_cny": storage_so_far, "requests_cny": requests_so_far, "puts": puts, "restore_requests": restores,
+                "mirrors": mirror_requests},
             "standard_gb": standard_gb, "archive_gb": archive_gb, "daily_gb": daily_gb,
             "monthly_cny_now": (now_cny * 100.0).round() / 100.0,
             "projection": rows.iter().map(|(m, c)| serde_json::json!({"months": m, "monthly_cny": (c * 100.0).round() / 100.0})).collect::<Vec<_>>(),
@@ -162,6 +164,12 @@ pub fn run(cfg: &Config, json: bool) -> Result<ExitCode> {
         "so far: about ¥{storage_so_far:.2} of storage and ¥{requests_so_far:.2} of requests ({puts} uploads, {restores} restore requests; prices.put_per_10k, prices.{})",
         restore_fee.key
     );
+    for m in &mirror_requests {
+        println!(
+            "  and ¥{:.2} of restore requests sent to mirror {:?} ({} requests; its prices.{})",
+            m.requests_cny, m.store, m.restore_requests, m.price_key
+        );
+    }
     println!(
         "stored: {standard_gb:.1} GB in Standard, {archive_gb:.1} GB past {t} days ({}), estimated by recording age",
         cfg.tiering.storage_class
@@ -176,6 +184,37 @@ pub fn run(cfg: &Config, json: bool) -> Result<ExitCode> {
     }
     print_copies(cfg, &copies, (now_cny * 100.0).round() / 100.0, "now");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Restore requests sent to one mirror so far, and their fee.
+#[derive(serde::Serialize)]
+struct MirrorRequests {
+    store: String,
+    restore_requests: u64,
+    requests_cny: f64,
+    /// The `[prices]` key they are billed at, in the mirror's own prices.
+    price_key: &'static str,
+}
+
+/// The restores camvault asked of each mirror (a mirror's archived copy restored in that
+/// mirror), billed at that mirror's prices for its class, as the main store's line bills
+/// its own at `[prices]`. A mirror no longer configured is billed at `[prices]`.
+fn mirror_restore_requests(cfg: &Config, cat: &Catalog) -> Result<Vec<MirrorRequests>> {
+    let mut out = Vec::new();
+    for (store, n) in cat.mirror_restore_requests()? {
+        let class = match cfg.store.mirror.iter().find(|m| m.name == store) {
+            Some(m) => cfg.for_mirror(m).tiering.storage_class,
+            None => cfg.tiering.storage_class,
+        };
+        let (_, fee) = crate::cost::restore_prices(&cfg.prices_of(&store), class.as_str(), cfg.restore.tier);
+        out.push(MirrorRequests {
+            requests_cny: n as f64 / 10_000.0 * fee.cny,
+            store,
+            restore_requests: n,
+            price_key: fee.key,
+        });
+    }
+    Ok(out)
 }
 
 /// Each mirror's copy now: a remote one billed like the main store by its own plan (on

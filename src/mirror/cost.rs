@@ -30,14 +30,6 @@ pub struct CopyCost {
     pub own_prices: bool,
 }
 
-fn kind(k: StoreKind) -> &'static str {
-    match k {
-        StoreKind::Fs => "fs",
-        StoreKind::S3 => "s3",
-        StoreKind::Oss => "oss",
-    }
-}
-
 /// The disks that hold `gb` of footage, and their price.
 pub fn disks(p: &Prices, gb: f64) -> (u32, f64) {
     if gb <= 0.0 {
@@ -83,7 +75,7 @@ pub fn model_copies(cfg: &Config, daily_gb: f64, object_mb: f64, month: u32) -> 
             let last = months.last().map(|m| m.total_cny).unwrap_or(0.0);
             CopyCost {
                 store: m.name.clone(),
-                kind: kind(m.kind),
+                kind: m.kind.as_str(),
                 class: plan.archive_class,
                 monthly_cny: last,
                 disks: 0,

@@ -90,29 +90,27 @@ fn open(cfg: &Config, name: &str) -> Result<Arc<dyn Backend>, Msg> {
     if m.kind == StoreKind::Fs {
         crate::mirror::disk::present_msg(&cfg.mirror_root(m), name)?;
     }
-    crate::store::open(&cfg.for_mirror(m)).map(Arc::from).map_err(|e| {
-        crate::msg!(
-            "health.detail.mirror_away",
-            mirror = format!("{name:?}"),
-            why = format!("{e:#}")
-        )
+    // Built where every mirror's backend is, so that a read-only replica is never written.
+    crate::mirror::open_store(cfg, m).map_err(|e| {
+        // The context names the mirror, which the message does already.
+        let why = e.chain().skip(1).map(ToString::to_string).collect::<Vec<_>>();
+        let why = if why.is_empty() {
+            format!("{e:#}")
+        } else {
+            why.join(": ")
+        };
+        crate::msg!("health.detail.mirror_away", mirror = format!("{name:?}"), why = why)
     })
 }
 
 /// The kind of store `name` is (`primary` for the main store).
 pub fn kind_of(cfg: &Config, name: &str) -> &'static str {
-    let kind = if name == crate::config::PRIMARY {
-        cfg.store.kind
-    } else {
-        match cfg.store.mirror.iter().find(|m| m.name == name) {
-            Some(m) => m.kind,
-            None => return "gone",
-        }
-    };
-    match kind {
-        StoreKind::Fs => "fs",
-        StoreKind::S3 => "s3",
-        StoreKind::Oss => "oss",
+    if name == crate::config::PRIMARY {
+        return cfg.store.kind.as_str();
+    }
+    match cfg.store.mirror.iter().find(|m| m.name == name) {
+        Some(m) => m.kind.as_str(),
+        None => "gone",
     }
 }
 

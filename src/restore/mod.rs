@@ -428,6 +428,11 @@ pub struct Progress {
     pub finished_restores: usize,
 }
 
+/// How long a restore waits for a mirror that is away (its disk unplugged, its region
+/// unreachable) when the main store's copy is archived, from the restore's start: then
+/// its clip fails, saying so, rather than being retried for ever.
+pub const MIRROR_AWAY_MAX_MS: i64 = 7 * 86_400_000;
+
 /// Wait before the next poll: `poll_secs`, doubling per poll, at most `poll_max_secs`.
 fn backoff_ms(cfg: &Config, polls: u32) -> i64 {
     let secs = cfg.restore.poll_secs.saturating_mul(1u64 << polls.min(20));
@@ -602,7 +607,11 @@ async fn step_item(
                 cat.copy_missing(item.file_id, name, &why)?;
                 mirror_failed = Some((why, true));
             }
-            Flow::Away(e) => mirror_failed = Some((e, false)),
+            // No longer configured: nothing will bring it back, so waiting cannot help.
+            Flow::Away(e) => {
+                let gone = !cfg.store.mirror.iter().any(|m| &m.name == name);
+                mirror_failed = Some((e, gone))
+            }
         }
     }
     // The main store's damage ends the item there: it never answers `Damaged`.
@@ -611,9 +620,11 @@ async fn step_item(
 
 /// One stage of a clip in one store — `mirror` names it, `None` is the main store: read it
 /// when readable, else ask for its restore (once) and poll until the restored copy can be
-/// read. `mirror_failed`: the clip's mirror could not give it (why, and whether its copy is
-/// damaged); then only a readable main copy is taken, no restore is asked for, and the
-/// item's requested/ready state is the mirror's, not this store's.
+/// read. `mirror_failed`: the clip's mirror could not give it (why, and whether waiting
+/// cannot help: its copy is damaged, or it is no longer configured); then only a readable
+/// main copy is taken, no restore is asked for, and the item's requested/ready state is the
+/// mirror's, not this store's. A mirror that is only away is waited for, at most
+/// [`MIRROR_AWAY_MAX_MS`] from the restore's start.
 async fn from_store(
     s: &Step<'_>,
     store: &dyn Backend,
@@ -662,16 +673,23 @@ async fn from_store(
         };
         s.update(state, None, expires, now_ms + backoff_ms(cfg, 0), None, Some(e))
     };
-    if let Some((why, damaged)) = mirror_failed {
+    if let Some((why, hopeless)) = mirror_failed {
         if !head.readable() {
-            if *damaged {
+            let waited = now_ms - s.r.created_ms;
+            if *hopeless || waited >= MIRROR_AWAY_MAX_MS {
+                let waited = if *hopeless {
+                    String::new()
+                } else {
+                    format!(" (waited {} days for it)", waited / 86_400_000)
+                };
                 let why = format!(
-                    "{why}; the main store's copy is archived ({}): start the restore again to have it restored (billed)",
+                    "{why}{waited}; the main store's copy is archived ({}): start the restore again to have it restored (billed)",
                     head.storage_class
                 );
                 s.fail(p, None, &why)?;
             } else {
-                // The mirror is away: wait for it rather than pay for a restore.
+                // The mirror is away (a disk unplugged, a region down): wait for it rather
+                // than pay for a restore the user did not approve.
                 s.retry(why)?;
             }
             return Ok(Flow::Settled);
