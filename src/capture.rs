@@ -629,6 +629,71 @@ mod tests {
         assert_eq!((due.len(), due[0].size), (1, f.len() as u64));
     }
 
+    /// A mirror's pending copy follows the file's rename and growth: its key and its hold
+    /// are the file's, so the mirror never uploads a clip before it is finished, nor under
+    /// the name it had while the camera was writing it. Once a mirror began its copy, a
+    /// growth is a new revision, as after the main store's upload.
+    #[test]
+    fn a_mirror_s_pending_copy_follows_a_rename_and_a_begun_copy_stops_following() {
+        let (_d, cap, cat) = setup();
+        let now = Timestamp::now();
+        cat.sync_mirrors(&["usb"], now.as_millisecond()).unwrap();
+        let a = format!("{CAM}/00_20240521130000_20240521130100.mp4");
+        let b = format!("{CAM}/00_20240521130000_20240521130400.mp4");
+        let f = fmp4();
+        // Last written half an hour ago: held until 30 min before the end of `hold_secs`.
+        let half_hour = std::time::Duration::from_secs(1800);
+        let set_mtime = |rel: &str, t: std::time::SystemTime| {
+            std::fs::File::options()
+                .append(true)
+                .open(cap.inbox.join(rel))
+                .unwrap()
+                .set_modified(t)
+                .unwrap()
+        };
+        put(&cap, &a, &f[..f.len() / 2]);
+        set_mtime(&a, std::time::SystemTime::now() - half_hour);
+        new_key(cap.capture(&cat, Path::new(&a), now));
+        let first_hold = cat.next_copy_due_ms("usb").unwrap().unwrap();
+        // Now the camera renames it and appends: the hold starts again from now.
+        std::fs::rename(cap.inbox.join(&a), cap.inbox.join(&b)).unwrap();
+        use std::io::Write;
+        let append = |bytes: &[u8]| {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(cap.inbox.join(&b))
+                .unwrap()
+                .write_all(bytes)
+                .unwrap()
+        };
+        append(&f[f.len() / 2..]);
+        let Captured::Followed(k) = cap.capture(&cat, Path::new(&b), now).unwrap() else {
+            panic!("a rename before any upload is followed")
+        };
+        let file_due = cat.next_due_ms().unwrap().unwrap();
+        assert!(file_due >= first_hold + 1_700_000, "{file_due} {first_hold}");
+        let copies = cat.copies_due("usb", i64::MAX, 10).unwrap();
+        assert_eq!(copies.len(), 1);
+        assert_eq!(
+            (copies[0].key.as_str(), copies[0].vault_key.as_str()),
+            (k.as_str(), k.as_str())
+        );
+        assert_eq!(copies[0].size, f.len() as u64);
+        assert!(
+            cat.copies_due("usb", file_due - 1, 10).unwrap().is_empty(),
+            "the mirror's copy is held as long as the file"
+        );
+        assert_eq!(cat.next_copy_due_ms("usb").unwrap(), Some(file_due));
+
+        // The mirror's worker begins its copy: a growth now is a new revision.
+        cat.copy_uploading(copies[0].file_id, "usb", None, "Standard", now.as_millisecond())
+            .unwrap();
+        append(b"more");
+        let k2 = new_key(cap.capture(&cat, Path::new(&b), now));
+        assert_ne!(k2, k);
+        assert!(cap.vault.join(&k).exists(), "the copy being sent is left as it is");
+    }
+
     #[test]
     fn identical_bytes_under_two_names_are_stored_once() {
         let (_d, cap, cat) = setup();

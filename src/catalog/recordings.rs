@@ -19,23 +19,33 @@ pub struct SameInode {
     pub purged: bool,
     pub size: u64,
     pub mtime_ns: i64,
-    /// Nothing has been sent to the store for it and the uploader will not pick it up
-    /// before its hold ends: its key and facts can still change in place.
+    /// Nothing has been sent to any store for it (the main store nor a mirror) and no
+    /// uploader will pick it up before its hold ends: its key and facts can still change in
+    /// place ([`UNTOUCHED`]).
     pub movable: bool,
 }
+
+/// The SQL condition on `files` (as itself, `?now` the time) under which a row is still
+/// movable: no store was sent anything for it — no upload attempt or multipart upload to
+/// the main store, no mirror's copy past `pending` or tried — and its hold has not ended,
+/// so no worker picks it up meanwhile (a mirror's pending copy is due with the file, and
+/// [`Catalog::follow_in_place`] moves both). Checked when capture looks, and again in the
+/// update, so an upload that begins in between wins.
+const UNTOUCHED: &str = "files.uploaded_ms IS NULL AND files.attempts = 0 AND files.next_attempt_ms > ?now
+    AND NOT EXISTS (SELECT 1 FROM multipart_uploads m WHERE m.file_id = files.id)
+    AND NOT EXISTS (SELECT 1 FROM copies k WHERE k.file_id = files.id AND (k.state != 'pending' OR k.attempts > 0))";
 
 impl Catalog {
     /// The newest row, not superseded, for this device and inode (the caller proves it is
     /// the same file: see `Capturer::known_inode`).
     pub fn same_inode(&self, dev: u64, ino: u64, now_ms: i64) -> Result<Option<SameInode>> {
         let c = self.lock();
-        let mut st = c.prepare_cached(
-            "SELECT id, key, inbox_path, purged_ms IS NOT NULL, size, mtime_ns,
-                    uploaded_ms IS NULL AND attempts = 0 AND next_attempt_ms > ?3
-                      AND NOT EXISTS (SELECT 1 FROM multipart_uploads m WHERE m.file_id = files.id AND m.store = 'primary')
+        let mut st = c.prepare_cached(&format!(
+            "SELECT id, key, inbox_path, purged_ms IS NOT NULL, size, mtime_ns, {}
              FROM files WHERE dev = ?1 AND ino = ?2 AND superseded_by IS NULL
              ORDER BY id DESC LIMIT 1",
-        )?;
+            UNTOUCHED.replace("?now", "?3")
+        ))?;
         Ok(st
             .query_row(params![dev as i64, ino as i64, now_ms], |r| {
                 Ok(SameInode {
@@ -52,8 +62,10 @@ impl Catalog {
     }
 
     /// A file that is still `movable` was renamed or grew: the row takes the new facts
-    /// (path, times from the final name, size) and, when the name changed, a key from it.
-    /// `move_link(old, new)` moves the vault link inside the transaction. Returns the key.
+    /// (path, times from the final name, size) and, when the name changed, a key from it;
+    /// its mirrors' pending copies take the key and the hold too, so that none uploads the
+    /// file before it is finished, or under its old name. `move_link(old, new)` moves the
+    /// vault link inside the transaction. Returns the key.
     pub fn follow_in_place(
         &self,
         id: i64,
@@ -75,10 +87,13 @@ impl Catalog {
             revision += 1;
         };
         let changed = tx.execute(
-            "UPDATE files SET inbox_path = ?2, key = ?3, revision = ?4, layout = ?5, channel = ?6, start_ms = ?7,
+            &format!(
+                "UPDATE files SET inbox_path = ?2, key = ?3, revision = ?4, layout = ?5, channel = ?6, start_ms = ?7,
                 end_ms = ?8, size = ?9, mtime_ns = ?10, duration_ms = ?11, codec = ?12, width = ?13, height = ?14,
                 warning = ?15, next_attempt_ms = max(next_attempt_ms, ?16), stem = ?17
-             WHERE id = ?1 AND uploaded_ms IS NULL AND attempts = 0 AND next_attempt_ms > ?18",
+             WHERE id = ?1 AND {}",
+                UNTOUCHED.replace("?now", "?18")
+            ),
             params![
                 id,
                 f.inbox_path,
@@ -106,6 +121,10 @@ impl Catalog {
                 String::from_utf8_lossy(f.inbox_path)
             );
         }
+        tx.execute(
+            "UPDATE copies SET key = ?2, next_attempt_ms = max(next_attempt_ms, ?3) WHERE file_id = ?1",
+            params![id, key, f.hold_until_ms],
+        )?;
         if key != old_key {
             move_link(&old_key, &key)?;
         }
