@@ -696,6 +696,31 @@ fn a_restore_started_over_http_shows_restoring_then_its_progress() {
         assert_eq!(r.code, 200, "{path}: {}", r.text());
         serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()
     };
+    // The store cannot be read while planning (its disk unmounted): 502, saying why, and
+    // no restore starts.
+    let away = env.root().join("store-unmounted");
+    std::fs::rename(env.store(), &away).unwrap();
+    let h = [
+        ("Content-Type", "application/json"),
+        ("Cookie", cookie.as_str()),
+        ("X-CSRF-Token", csrf.as_str()),
+    ];
+    let refused: Vec<Resp> = ["/api/restore/plan", "/api/restore"]
+        .iter()
+        .map(|path| http(port, "POST", path, &h, &body))
+        .collect();
+    std::fs::rename(&away, env.store()).unwrap();
+    for r in refused {
+        assert_eq!(r.code, 502, "{}", r.text());
+        let e: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(e["key"], "api.plan_failed", "{e}");
+        let error = e["error"].as_str().unwrap();
+        assert!(
+            error.starts_with("cannot plan the restore: ") && error.contains("does not exist"),
+            "{e}"
+        );
+    }
+    assert_eq!(catalog_count(&env, "SELECT count(*) FROM restores"), 0);
     let plan = post("/api/restore/plan");
     assert_eq!(plan["archive"]["clips"], 2, "{plan:#}");
     assert_eq!(plan["hours"], 48.0, "Deep Cold Archive, standard tier: {plan:#}");

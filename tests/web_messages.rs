@@ -229,7 +229,8 @@ fn probe_problems_and_error_answers_in_chinese() {
     assert_eq!(e["key"], "api.no_camera", "{e}");
     let text = e["text"].as_str().unwrap();
     assert!(text.contains("nosuchcam") && has_chinese(text), "{e}");
-    // 500: an unexpected failure (the day after the calendar's last one) keeps its cause as data.
+    // 400: a day past the calendar's last one is the caller's mistake (it was a 500 once),
+    // and so is a month or a search range out of it.
     let r = http(
         port,
         "GET",
@@ -237,12 +238,60 @@ fn probe_problems_and_error_answers_in_chinese() {
         &zh,
         "",
     );
+    assert_eq!(r.code, 400, "{}", r.text());
+    let e = json(&r);
+    assert_eq!(e["key"], "api.date_range", "{e}");
+    let text = e["text"].as_str().unwrap();
+    assert!(
+        text.contains("9999-12-31") && text.contains("1900") && has_chinese(text),
+        "{e}"
+    );
+    for path in [
+        format!("/api/month?camera={CAMERA}&month=9999-12"),
+        format!("/api/activity/month?camera={CAMERA}&month=0100-01"),
+        "/api/search?from=2026-01-01&to=9999-12-31".to_string(),
+        "/api/activity?from=9999-12-31".to_string(),
+    ] {
+        let r = http(port, "GET", &path, &zh, "");
+        assert_eq!(
+            (r.code, json(&r)["key"].as_str()),
+            (400, Some("api.date_range")),
+            "{path}: {}",
+            r.text()
+        );
+    }
+    let r = http(port, "GET", "/api/activity?from=2026-13-45", &zh, "");
+    assert_eq!(
+        (r.code, json(&r)["key"].as_str()),
+        (400, Some("api.bad_from_to")),
+        "{}",
+        r.text()
+    );
+    // 500: an unexpected failure (the catalog damaged under `serve`: a table gone) keeps its
+    // cause as data.
+    let catalog = rusqlite::Connection::open(env.root().join("catalog.sqlite")).unwrap();
+    catalog.busy_timeout(Duration::from_secs(5)).unwrap();
+    catalog
+        .execute_batch("ALTER TABLE index_hours RENAME TO index_hours_away")
+        .unwrap();
+    let r = http(
+        port,
+        "GET",
+        &format!("/api/activity/month?camera={CAMERA}&month=2026-01"),
+        &zh,
+        "",
+    );
+    catalog
+        .execute_batch("ALTER TABLE index_hours_away RENAME TO index_hours")
+        .unwrap();
     assert_eq!(r.code, 500, "{}", r.text());
     let e = json(&r);
     assert_eq!(e["key"], "api.internal", "{e}");
     let text = e["text"].as_str().unwrap();
     assert!(
-        text.starts_with("camvault 内部出错：") && text.contains("9999") && text.contains("`camvault serve` 的日志"),
+        text.starts_with("camvault 内部出错：")
+            && text.contains("index_hours")
+            && text.contains("`camvault serve` 的日志"),
         "{e}"
     );
     assert!(e["error"].as_str().unwrap().starts_with("camvault failed: "), "{e}");

@@ -104,6 +104,48 @@ fn bad(m: crate::msg::Msg) -> Response {
     super::fail_msg(StatusCode::BAD_REQUEST, m)
 }
 
+/// The years the pages show and step through. A date outside them (the day after the
+/// last one the clock can hold, say) is the caller's mistake, answered 400, not a failure
+/// of camvault's.
+const YEARS: std::ops::RangeInclusive<i16> = 1900..=9998;
+
+/// A date parameter (`YYYY-MM-DD`, or a month's first day): `Err` is the 400 to answer,
+/// `malformed` when it is not a date, naming the value.
+fn date_param(text: &str, value: &str, malformed: crate::msg::Msg) -> Result<Date, Response> {
+    let d = text.parse::<Date>().map_err(|_| bad(malformed))?;
+    if !YEARS.contains(&d.year()) {
+        return Err(bad(crate::msg!(
+            "api.date_range",
+            value = format!("{value:?}"),
+            from = YEARS.start(),
+            to = YEARS.end()
+        )));
+    }
+    Ok(d)
+}
+
+/// A `YYYY-MM-DD` parameter.
+fn day_param(s: &str) -> Result<Date, Response> {
+    date_param(s, s, crate::msg!("api.bad_date", value = format!("{s:?}")))
+}
+
+/// A `YYYY-MM` parameter, as its first day.
+fn month_param(s: &str) -> Result<Date, Response> {
+    date_param(
+        &format!("{s}-01"),
+        s,
+        crate::msg!("api.bad_month", value = format!("{s:?}")),
+    )
+}
+
+/// An optional `from`/`to` day (empty is none).
+fn from_to_param(s: &Option<String>) -> Result<Option<Date>, Response> {
+    match s.as_deref().filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(d) => date_param(d, d, crate::msg!("api.bad_from_to")).map(Some),
+    }
+}
+
 async fn json_of(f: impl FnOnce() -> Result<Value> + Send + 'static) -> Response {
     match blocking(f).await {
         Ok(v) => Json(v).into_response(),
@@ -262,8 +304,9 @@ pub struct DayQuery {
 
 /// One camera's day: every clip with its tier, and the neighbouring days.
 pub async fn day(State(app): State<App>, Query(q): Query<DayQuery>) -> Response {
-    let Ok(date) = q.date.parse::<Date>() else {
-        return bad(crate::msg!("api.bad_date", value = format!("{:?}", q.date)));
+    let date = match day_param(&q.date) {
+        Ok(d) => d,
+        Err(r) => return r,
     };
     let tz = match known_zone(&app, &q.camera).await {
         Ok(tz) => tz,
@@ -296,8 +339,9 @@ pub struct MonthQuery {
 
 /// One camera's month: per day, clips and the share of the day they cover.
 pub async fn month(State(app): State<App>, Query(q): Query<MonthQuery>) -> Response {
-    let Ok(first) = format!("{}-01", q.month).parse::<Date>() else {
-        return bad(crate::msg!("api.bad_month", value = format!("{:?}", q.month)));
+    let first = match month_param(&q.month) {
+        Ok(d) => d,
+        Err(r) => return r,
     };
     let tz = match known_zone(&app, &q.camera).await {
         Ok(tz) => tz,
@@ -366,8 +410,10 @@ fn minutes(s: &Option<String>) -> Result<Option<u32>> {
 
 /// Clips by camera, date range and time of day, newest last, at most 500.
 pub async fn search(State(app): State<App>, Query(q): Query<SearchQuery>) -> Response {
-    let (Ok(from), Ok(to)) = (q.from.parse::<Date>(), q.to.parse::<Date>()) else {
-        return bad(crate::msg!("api.bad_from_to"));
+    let day = |s: &str| date_param(s, s, crate::msg!("api.bad_from_to"));
+    let (from, to) = match (day(&q.from), day(&q.to)) {
+        (Ok(from), Ok(to)) => (from, to),
+        (Err(r), _) | (_, Err(r)) => return r,
     };
     json_of(move || {
         let (a, b) = (minutes(&q.tod_from)?, minutes(&q.tod_to)?);
@@ -698,22 +744,17 @@ pub struct ActivityQuery {
 /// Moments with activity from the video index (`camvault search` as JSON), newest first;
 /// each with its clip, the moment inside it, where it lives and the URLs of its pictures.
 pub async fn activity(State(app): State<App>, Query(q): Query<ActivityQuery>) -> Response {
+    let (from, to) = match (from_to_param(&q.from), from_to_param(&q.to)) {
+        (Ok(from), Ok(to)) => (from, to),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
     json_of(move || {
         let camera = q.camera.filter(|c| !c.is_empty());
         let tz = app.cfg.zone_of(camera.as_deref());
-        let day = |s: &Option<String>, end: bool| -> Result<Option<i64>> {
-            match s.as_deref().filter(|s| !s.is_empty()) {
-                None => Ok(None),
-                Some(d) => {
-                    let d: Date = d.parse().map_err(|_| anyhow!("from/to {d:?}: use YYYY-MM-DD"))?;
-                    let (a, b) = day_bounds(d, &tz)?;
-                    Ok(Some(if end { b } else { a }))
-                }
-            }
-        };
+        let bounds = |d: Option<Date>| d.map(|d| day_bounds(d, &tz)).transpose();
         let query = crate::catalog::index::Query {
-            from_ms: day(&q.from, false)?.unwrap_or(0),
-            to_ms: day(&q.to, true)?.unwrap_or(i64::MAX),
+            from_ms: bounds(from)?.map_or(0, |(a, _)| a),
+            to_ms: bounds(to)?.map_or(i64::MAX, |(_, b)| b),
             tod: q
                 .time
                 .as_deref()
@@ -778,8 +819,9 @@ pub struct ActivityMonthQuery {
 
 /// Moments with activity per local day of a month (the calendar): `index::calendar`.
 pub async fn activity_month(State(app): State<App>, Query(q): Query<ActivityMonthQuery>) -> Response {
-    let Ok(first) = format!("{}-01", q.month).parse::<Date>() else {
-        return bad(crate::msg!("api.bad_month", value = q.month));
+    let first = match month_param(&q.month) {
+        Ok(d) => d,
+        Err(r) => return r,
     };
     let tz = match known_zone(&app, &q.camera).await {
         Ok(tz) => tz,
