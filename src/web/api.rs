@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use super::{blocking, now_ms, App};
 use crate::catalog::web::Clip;
 use crate::catalog::Catalog;
+use crate::msg::Msg;
 use crate::restore::{self, Request, Source};
 
 /// Where a clip lives, as the timeline colours it.
@@ -100,7 +101,7 @@ fn day_bounds(date: Date, tz: &TimeZone) -> Result<(i64, i64)> {
     Ok((start, end))
 }
 
-fn bad(m: crate::msg::Msg) -> Response {
+fn bad(m: Msg) -> Response {
     super::fail_msg(StatusCode::BAD_REQUEST, m)
 }
 
@@ -109,28 +110,28 @@ fn bad(m: crate::msg::Msg) -> Response {
 /// of camvault's.
 const YEARS: std::ops::RangeInclusive<i16> = 1900..=9998;
 
-/// A date parameter (`YYYY-MM-DD`, or a month's first day): `Err` is the 400 to answer,
-/// `malformed` when it is not a date, naming the value.
-fn date_param(text: &str, value: &str, malformed: crate::msg::Msg) -> Result<Date, Response> {
-    let d = text.parse::<Date>().map_err(|_| bad(malformed))?;
+/// A date parameter (`YYYY-MM-DD`, or a month's first day): `Err` is why it is refused
+/// (answered 400): `malformed` when it is not a date, else out of [`YEARS`], naming the value.
+fn date_param(text: &str, value: &str, malformed: Msg) -> Result<Date, Msg> {
+    let d = text.parse::<Date>().map_err(|_| malformed)?;
     if !YEARS.contains(&d.year()) {
-        return Err(bad(crate::msg!(
+        return Err(crate::msg!(
             "api.date_range",
             value = format!("{value:?}"),
             from = YEARS.start(),
             to = YEARS.end()
-        )));
+        ));
     }
     Ok(d)
 }
 
 /// A `YYYY-MM-DD` parameter.
-fn day_param(s: &str) -> Result<Date, Response> {
+fn day_param(s: &str) -> Result<Date, Msg> {
     date_param(s, s, crate::msg!("api.bad_date", value = format!("{s:?}")))
 }
 
 /// A `YYYY-MM` parameter, as its first day.
-fn month_param(s: &str) -> Result<Date, Response> {
+fn month_param(s: &str) -> Result<Date, Msg> {
     date_param(
         &format!("{s}-01"),
         s,
@@ -139,7 +140,7 @@ fn month_param(s: &str) -> Result<Date, Response> {
 }
 
 /// An optional `from`/`to` day (empty is none).
-fn from_to_param(s: &Option<String>) -> Result<Option<Date>, Response> {
+fn from_to_param(s: &Option<String>) -> Result<Option<Date>, Msg> {
     match s.as_deref().filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(d) => date_param(d, d, crate::msg!("api.bad_from_to")).map(Some),
@@ -306,7 +307,7 @@ pub struct DayQuery {
 pub async fn day(State(app): State<App>, Query(q): Query<DayQuery>) -> Response {
     let date = match day_param(&q.date) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(m) => return bad(m),
     };
     let tz = match known_zone(&app, &q.camera).await {
         Ok(tz) => tz,
@@ -341,7 +342,7 @@ pub struct MonthQuery {
 pub async fn month(State(app): State<App>, Query(q): Query<MonthQuery>) -> Response {
     let first = match month_param(&q.month) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(m) => return bad(m),
     };
     let tz = match known_zone(&app, &q.camera).await {
         Ok(tz) => tz,
@@ -413,7 +414,7 @@ pub async fn search(State(app): State<App>, Query(q): Query<SearchQuery>) -> Res
     let day = |s: &str| date_param(s, s, crate::msg!("api.bad_from_to"));
     let (from, to) = match (day(&q.from), day(&q.to)) {
         (Ok(from), Ok(to)) => (from, to),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(m), _) | (_, Err(m)) => return bad(m),
     };
     json_of(move || {
         let (a, b) = (minutes(&q.tod_from)?, minutes(&q.tod_to)?);
@@ -746,7 +747,7 @@ pub struct ActivityQuery {
 pub async fn activity(State(app): State<App>, Query(q): Query<ActivityQuery>) -> Response {
     let (from, to) = match (from_to_param(&q.from), from_to_param(&q.to)) {
         (Ok(from), Ok(to)) => (from, to),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(m), _) | (_, Err(m)) => return bad(m),
     };
     json_of(move || {
         let camera = q.camera.filter(|c| !c.is_empty());
@@ -821,7 +822,7 @@ pub struct ActivityMonthQuery {
 pub async fn activity_month(State(app): State<App>, Query(q): Query<ActivityMonthQuery>) -> Response {
     let first = match month_param(&q.month) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(m) => return bad(m),
     };
     let tz = match known_zone(&app, &q.camera).await {
         Ok(tz) => tz,
