@@ -460,7 +460,8 @@ async fn an_unplugged_disk_mirror_is_waited_for_a_week_then_its_clip_fails() {
         .join(camvault::mirror::disk::MARKER);
     let id = r.start_from(1, Source::Mirror).await;
     std::fs::rename(&marker, r.dir.path().join("marker")).unwrap();
-    let week = Duration::from_millis(restore::MIRROR_AWAY_MAX_MS as u64);
+    assert_eq!(r.cfg.restore.mirror_wait_days, 7, "the default");
+    let week = Duration::from_secs(7 * 86_400);
     let run = drive(&r, week - HOUR, settled(id)).await;
     assert_eq!(
         r.catalog.restore(id).unwrap().unwrap().state,
@@ -498,4 +499,21 @@ async fn an_unplugged_disk_mirror_is_waited_for_a_week_then_its_clip_fails() {
     drive(&r, 2 * HOUR, settled(id)).await;
     assert_eq!(restored_bytes(&r, &r.item(id)), r.data);
     assert_eq!(r.store.calls(Op::Restore), 0);
+
+    // `restore.mirror_wait_days = 0`: not waited for at all.
+    let mut r = rig_with_disk_mirror(10).await;
+    r.cfg.restore.mirror_wait_days = 0;
+    let marker = r
+        .cfg
+        .mirror_root(&r.cfg.store.mirror[0])
+        .join(camvault::mirror::disk::MARKER);
+    let id = r.start_from(1, Source::Mirror).await;
+    std::fs::remove_file(&marker).unwrap();
+    let run = drive(&r, 24 * HOUR, settled(id)).await;
+    assert!(run.passes <= 2, "failed on the first pass: {run:?}");
+    let error = r.item(id).error.unwrap_or_default();
+    assert!(
+        error.contains("waited 0 days") && error.contains("restore.mirror_wait_days"),
+        "{error}"
+    );
 }

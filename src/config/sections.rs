@@ -355,6 +355,10 @@ pub struct Restore {
     /// First wait before asking the store whether a restore is done; doubles up to `poll_max_secs`.
     pub poll_secs: u64,
     pub poll_max_secs: u64,
+    /// How long a restore waits for a mirror it reads from that is away (a disk unplugged,
+    /// a region down) when the main store's copy is archived, from the restore's start;
+    /// then the clip fails, saying so. 0 = do not wait.
+    pub mirror_wait_days: u64,
     /// `serve` restores one small archived clip this often and checks it byte for byte,
     /// proof that the archive can be read back; 0 = never.
     pub drill_days: u64,
@@ -373,6 +377,7 @@ impl Default for Restore {
             days: 3,
             poll_secs: 600,
             poll_max_secs: 3600,
+            mirror_wait_days: 7,
             drill_days: 30,
             approval_cny: 0.0,
             budget_cny_month: 0.0,

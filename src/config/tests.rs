@@ -54,6 +54,7 @@ fn errors_name_the_key() {
                 "[store]\nkind = \"s3\"\n[store.s3]\nbucket = \"cams\"\nendpoint = \"http://192.168.1.5:9000\"\n",
                 "store.s3.path_style",
             ),
+            ("[restore]\nmirror_wait_days = 400\n", "`restore.mirror_wait_days` = 400: at most 365"),
             ("bogus = 1\n", "bogus"),
             ("[log]\nlevel = \"inof\"\n", "`log.level` = \"inof\": not a level; use off, error, warn, info, debug or trace"),
             ("[log]\nlevel = \"camvault=loud\"\n", "`log.level` = \"camvault=loud\""),

@@ -102,6 +102,12 @@ impl Config {
         if self.restore.poll_secs == 0 || self.restore.poll_max_secs < self.restore.poll_secs {
             bail!("`restore.poll_secs` must be at least 1 and `restore.poll_max_secs` at least as large");
         }
+        if self.restore.mirror_wait_days > 365 {
+            bail!(
+                "`restore.mirror_wait_days` = {}: at most 365 (how long a restore waits for a mirror that is away; default 7)",
+                self.restore.mirror_wait_days
+            );
+        }
         if self.verify.period_days == 0 {
             bail!("`verify.period_days` must be at least 1 (default 7)");
         }

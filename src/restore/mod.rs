@@ -428,11 +428,6 @@ pub struct Progress {
     pub finished_restores: usize,
 }
 
-/// How long a restore waits for a mirror that is away (its disk unplugged, its region
-/// unreachable) when the main store's copy is archived, from the restore's start: then
-/// its clip fails, saying so, rather than being retried for ever.
-pub const MIRROR_AWAY_MAX_MS: i64 = 7 * 86_400_000;
-
 /// Wait before the next poll: `poll_secs`, doubling per poll, at most `poll_max_secs`.
 fn backoff_ms(cfg: &Config, polls: u32) -> i64 {
     let secs = cfg.restore.poll_secs.saturating_mul(1u64 << polls.min(20));
@@ -624,7 +619,7 @@ async fn step_item(
 /// cannot help: its copy is damaged, or it is no longer configured); then only a readable
 /// main copy is taken, no restore is asked for, and the item's requested/ready state is the
 /// mirror's, not this store's. A mirror that is only away is waited for, at most
-/// [`MIRROR_AWAY_MAX_MS`] from the restore's start.
+/// `restore.mirror_wait_days` from the restore's start, rather than retried for ever.
 async fn from_store(
     s: &Step<'_>,
     store: &dyn Backend,
@@ -676,11 +671,15 @@ async fn from_store(
     if let Some((why, hopeless)) = mirror_failed {
         if !head.readable() {
             let waited = now_ms - s.r.created_ms;
-            if *hopeless || waited >= MIRROR_AWAY_MAX_MS {
+            let wait_ms = (cfg.restore.mirror_wait_days as i64).saturating_mul(86_400_000);
+            if *hopeless || waited >= wait_ms {
                 let waited = if *hopeless {
                     String::new()
                 } else {
-                    format!(" (waited {} days for it)", waited / 86_400_000)
+                    format!(
+                        " (waited {} days for it: restore.mirror_wait_days)",
+                        waited / 86_400_000
+                    )
                 };
                 let why = format!(
                     "{why}{waited}; the main store's copy is archived ({}): start the restore again to have it restored (billed)",

@@ -139,6 +139,13 @@ fn month_param(s: &str) -> Result<Date, Msg> {
     )
 }
 
+/// A camera's date parameter with the camera's zone: `Err` is the answer, a 400 for the
+/// date (checked first), a 404 for a camera the catalog does not know.
+async fn camera_date(app: &App, camera: &str, date: Result<Date, Msg>) -> Result<(Date, TimeZone), Response> {
+    let date = date.map_err(bad)?;
+    Ok((date, known_zone(app, camera).await?))
+}
+
 /// An optional `from`/`to` day (empty is none).
 fn from_to_param(s: &Option<String>) -> Result<Option<Date>, Msg> {
     match s.as_deref().filter(|s| !s.is_empty()) {
@@ -305,12 +312,8 @@ pub struct DayQuery {
 
 /// One camera's day: every clip with its tier, and the neighbouring days.
 pub async fn day(State(app): State<App>, Query(q): Query<DayQuery>) -> Response {
-    let date = match day_param(&q.date) {
-        Ok(d) => d,
-        Err(m) => return bad(m),
-    };
-    let tz = match known_zone(&app, &q.camera).await {
-        Ok(tz) => tz,
+    let (date, tz) = match camera_date(&app, &q.camera, day_param(&q.date)).await {
+        Ok(v) => v,
         Err(r) => return r,
     };
     json_of(move || {
@@ -340,12 +343,8 @@ pub struct MonthQuery {
 
 /// One camera's month: per day, clips and the share of the day they cover.
 pub async fn month(State(app): State<App>, Query(q): Query<MonthQuery>) -> Response {
-    let first = match month_param(&q.month) {
-        Ok(d) => d,
-        Err(m) => return bad(m),
-    };
-    let tz = match known_zone(&app, &q.camera).await {
-        Ok(tz) => tz,
+    let (first, tz) = match camera_date(&app, &q.camera, month_param(&q.month)).await {
+        Ok(v) => v,
         Err(r) => return r,
     };
     json_of(move || {
@@ -820,12 +819,8 @@ pub struct ActivityMonthQuery {
 
 /// Moments with activity per local day of a month (the calendar): `index::calendar`.
 pub async fn activity_month(State(app): State<App>, Query(q): Query<ActivityMonthQuery>) -> Response {
-    let first = match month_param(&q.month) {
-        Ok(d) => d,
-        Err(m) => return bad(m),
-    };
-    let tz = match known_zone(&app, &q.camera).await {
-        Ok(tz) => tz,
+    let (first, tz) = match camera_date(&app, &q.camera, month_param(&q.month)).await {
+        Ok(v) => v,
         Err(r) => return r,
     };
     json_of(move || {
