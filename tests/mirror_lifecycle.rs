@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::oss::{server_of, Server};
+use common::oss::{server_of, writes, Server};
 use common::s3::{BUCKET, S3};
 use common::*;
 
@@ -23,16 +23,6 @@ fn oss_mirror(name: &str, bucket: &str, region: &str, port: u16, extra: &str) ->
 
 fn lifecycle_xml(srv: &Server) -> Option<String> {
     std::fs::read_to_string(srv.data.path().join("lifecycle.xml")).ok()
-}
-
-/// Writing requests the server saw (PUT, POST, DELETE).
-fn writes(srv: &Server) -> Vec<String> {
-    std::fs::read_to_string(srv.data.path().join("requests.log"))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.starts_with("PUT") || l.starts_with("POST") || l.starts_with("DELETE"))
-        .map(String::from)
-        .collect()
 }
 
 /// The `<Rule>`s of a stored lifecycle whose ID is camvault's.

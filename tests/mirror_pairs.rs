@@ -11,7 +11,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::oss::{server_of, Server};
+use common::oss::{server_of, writes, Server};
 use common::s3::S3;
 use common::*;
 use sha2::{Digest, Sha256};
@@ -425,16 +425,6 @@ fn copy_tree(from: &Path, to: &Path) {
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
         std::fs::copy(&p, &dest).unwrap();
     }
-}
-
-/// Requests that write (PUT, POST, DELETE) in a test server's log.
-fn writes(srv: &Server) -> Vec<String> {
-    std::fs::read_to_string(srv.data.path().join("requests.log"))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.starts_with("PUT") || l.starts_with("POST") || l.starts_with("DELETE"))
-        .map(String::from)
-        .collect()
 }
 
 /// OSS Cross-Region Replication: the main bucket replicates itself to "cam-copy" in

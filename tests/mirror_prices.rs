@@ -156,28 +156,19 @@ fn a_bad_key_in_a_mirror_s_prices_is_named() {
 #[test]
 fn the_restore_planner_prices_a_mirror_copy_at_its_own_prices() {
     needs!(PYTHON);
-    use common::oss::server_of;
+    use common::oss::{mirror_entry, oss_env_with, server_of};
     let (a, b) = (
         server_of("cam-archive", &[]),
         server_of("cam-copy", &["--region", "cn-shanghai"]),
     );
-    let env = Env::new(
-        1,
+    let env = oss_env_with(
+        &a,
+        "camvault-test-secret",
         &format!(
-            "store.kind = \"oss\"\nstore.oss.bucket = \"cam-archive\"\nstore.oss.region = \"cn-beijing\"\n\
-             store.oss.endpoint = \"http://127.0.0.1:{}\"\nstore.oss.cname = true\nstore.oss.credentials_file = \"oss.key\"\n\
-             cache.max_bytes = 0\nupload.retry_max_secs = 2\n\
-             [[store.mirror]]\nname = \"inside\"\nkind = \"oss\"\ncredentials = \"same-as-primary\"\n[store.mirror.oss]\n\
-             bucket = \"cam-copy\"\nregion = \"cn-shanghai\"\nendpoint = \"http://127.0.0.1:{}\"\ncname = true\n\
-             [store.mirror.prices]\noutbound_gb = 0\nget_per_10k = 0\n",
-            a.port, b.port
+            "cache.max_bytes = 0\nupload.retry_max_secs = 2\n{}[store.mirror.prices]\noutbound_gb = 0\nget_per_10k = 0\n",
+            mirror_entry("inside", &b, "cam-copy")
         ),
     );
-    std::fs::write(
-        env.root().join("oss.key"),
-        "access_key_id = LTAI5tCamvaultTest\naccess_key_secret = camvault-test-secret\n",
-    )
-    .unwrap();
     let t0 = now_unix() - 7200;
     for i in 0..2 {
         env.put_old(&old_clip(t0 + i * 60), &bytes(40 + i as u64, 200_000));

@@ -83,10 +83,21 @@ pub fn edit_meta(srv: &Server, key: &str, edit: impl FnOnce(&mut serde_json::Val
 
 /// The requests `srv` answered ("METHOD PATH STATUS" lines) that contain `part`.
 pub fn requests(srv: &Server, part: &str) -> Vec<String> {
+    answered(srv, |l| l.contains(part))
+}
+
+/// The requests `srv` answered that write (PUT, POST, DELETE).
+pub fn writes(srv: &Server) -> Vec<String> {
+    answered(srv, |l| {
+        l.starts_with("PUT") || l.starts_with("POST") || l.starts_with("DELETE")
+    })
+}
+
+fn answered(srv: &Server, keep: impl Fn(&str) -> bool) -> Vec<String> {
     std::fs::read_to_string(srv.data.path().join("requests.log"))
         .unwrap_or_default()
         .lines()
-        .filter(|l| l.contains(part))
+        .filter(|l| keep(l))
         .map(str::to_string)
         .collect()
 }
