@@ -1041,22 +1041,7 @@ fn moving_clip(secs: u32) -> Vec<u8> {
          color=c=white:s=24x24:r=10:d={secs}[o];\
          [bg][o]overlay=x='20+(t-1)*50':y=70:enable='between(t,1,6)',noise=alls=5:allf=t"
     );
-    let st = Command::new("ffmpeg")
-        .args(["-y", "-loglevel", "error", "-filter_complex", &g])
-        .args([
-            "-c:v",
-            "libx265",
-            "-preset",
-            "ultrafast",
-            "-tag:v",
-            "hvc1",
-            "-x265-params",
-            "log-level=error",
-        ])
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    common::scenes::hevc_from_graph(&out, &g, "log-level=error", false);
     std::fs::read(out).unwrap()
 }
 
